@@ -1,0 +1,15 @@
+"""The core's own exceptions. The core raises nothing else for bad input."""
+
+from __future__ import annotations
+
+
+class HogkitError(Exception):
+    """Base class for every exception hogkit raises on purpose."""
+
+
+class DefinitionsError(HogkitError, ValueError):
+    """Flag definitions that cannot be read at all: invalid JSON, or a document of the wrong shape.
+
+    A single malformed flag inside a good document does not raise; it compiles to a flag
+    that reports `unsupported_definition`.
+    """

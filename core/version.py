@@ -1,0 +1,4 @@
+"""The library version, kept in one place so `$lib_version`, the User-Agent and the CLI agree."""
+
+__version__ = "0.1.0"
+LIB_NAME = "hogkit"

@@ -1,0 +1,14 @@
+"""Hypothesis profiles: `ci` (the default) keeps the run short, `deep` runs far more examples.
+
+Choose one with HYPOTHESIS_PROFILE=deep.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.register_profile(
+    "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
