@@ -5,8 +5,66 @@ environment or logging. Time, ids and source lines come in as arguments, so the 
 inputs always give the same outputs, and any test suite or SDK can embed it.
 """
 
+from .batch import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    check_event_size,
+    decode_batch,
+    encode_batch,
+    encode_event,
+    split_batches,
+)
 from .errors import DefinitionsError, HogkitError
+from .events import (
+    Event,
+    EventContext,
+    InvalidEvent,
+    alias,
+    capture,
+    exception_event,
+    feature_flag_called,
+    flag_called_dedup_key,
+    format_timestamp,
+    group_identify,
+    identify,
+    normalize_uuid,
+    pageview,
+    set_once,
+    set_properties,
+)
+from .exception_list import exception_list
+from .flagset import FlagSet
+from .normalize import normalize, normalize_properties
 from .reasons import PRECEDENCE, Unresolved
+from .snapshot import FlagResult, Problem, Reason, Snapshot
 from .version import __version__
 
 __all__ = ["PRECEDENCE", "DefinitionsError", "HogkitError", "Unresolved", "__version__"]
+__all__ += [  # events and batches (issue 5)
+    "MAX_BATCH_BYTES",
+    "MAX_EVENT_BYTES",
+    "Event",
+    "EventContext",
+    "InvalidEvent",
+    "alias",
+    "capture",
+    "check_event_size",
+    "decode_batch",
+    "encode_batch",
+    "encode_event",
+    "exception_event",
+    "exception_list",
+    "feature_flag_called",
+    "flag_called_dedup_key",
+    "format_timestamp",
+    "group_identify",
+    "identify",
+    "normalize",
+    "normalize_properties",
+    "normalize_uuid",
+    "pageview",
+    "set_once",
+    "set_properties",
+    "split_batches",
+]
+__all__ += ["FlagResult", "FlagSet", "Problem", "Reason", "Snapshot"]  # flag engine (issue 3)

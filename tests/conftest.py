@@ -4,7 +4,10 @@ Choose one with HYPOTHESIS_PROFILE=deep.
 """
 
 import os
+from collections.abc import Iterator
 
+import pytest
+from httpserver import LoopbackServer
 from hypothesis import HealthCheck, settings
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
@@ -12,3 +15,10 @@ settings.register_profile(
     "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def loopback() -> Iterator[LoopbackServer]:
+    """A recording, scriptable HTTP server on 127.0.0.1 (see tests/httpserver.py)."""
+    with LoopbackServer() as server:
+        yield server

@@ -1,0 +1,311 @@
+"""Dynamic cohorts compiled into trees of AND/OR groups.
+
+The definitions carry only property-based cohorts; a filter naming any other cohort
+(static, deleted) needs the server. A group evaluates every entry (no short-circuit, as
+in the reference, because an entry that needs the server must still be noticed): for AND
+a False entry decides the group, for OR a True one; undecided entries only matter when
+nothing decided. Entries may be negated; nested groups may not. Cohorts may reference
+each other; a reference back into a cohort being evaluated is a definition the
+reference cannot evaluate (it recurses until Python gives up), reported as BROKEN.
+
+Filters are dispatched here for conditions too (`check_filter`), since a condition and a
+cohort group hold the same kinds of filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Any, Protocol
+
+from .dependencies import DependencyFilter, DependencyRun, compile_dependency
+from .operators import PropertyMatcher, compile_property_filter
+from .reasons import Unresolved, stronger
+from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
+
+__all__ = [
+    "CohortCompiler",
+    "CohortGroup",
+    "CohortRef",
+    "Filter",
+    "FilterRun",
+    "check_filter",
+]
+
+_UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
+_COHORT_OPERATORS = ("exact", "in", "not_in")
+
+
+class FilterRun(DependencyRun, Protocol):
+    """The part of an evaluation run any filter needs."""
+
+    now: Any
+
+
+class _ServerNode:
+    """A malformed cohort body or entry: the reference sends the whole flag to the server."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        return NEEDS_SERVER_UNSUPPORTED
+
+
+class _CyclicNode:
+    """A cohort reached again while it is being evaluated."""
+
+    __slots__ = ("cohort_id",)
+
+    def __init__(self, cohort_id: str) -> None:
+        self.cohort_id = cohort_id
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        return BROKEN
+
+
+class CohortRef:
+    """A `type: cohort` filter: membership (or, with `not_in`, non-membership)."""
+
+    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "target")
+
+    def __init__(self, cohort_id: str, operator: Any, target: _Body | None) -> None:
+        self.cohort_id = cohort_id
+        self.operator = operator
+        self.operator_ok = operator in _COHORT_OPERATORS
+        self.negate = operator == "not_in"
+        self.target = target
+        self.label = f"cohort {cohort_id}"
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        target = self.target
+        if target is None:
+            return NEEDS_SERVER_UNSUPPORTED
+        if not self.operator_ok:
+            return _UNSUPPORTED
+        result = target.check(run, distinct_id, props)
+        if result is True or result is False:
+            return result is not self.negate
+        return result
+
+    def __repr__(self) -> str:
+        return f"<CohortRef {self.cohort_id} {self.operator}>"
+
+
+Filter = PropertyMatcher | CohortRef | DependencyFilter
+
+
+def check_filter(
+    item: Filter, run: FilterRun, distinct_id: object, props: Mapping[str, object]
+) -> Outcome:
+    if isinstance(item, PropertyMatcher):
+        return item.match(props, run.now)
+    return item.check(run, distinct_id, props)
+
+
+class _Entry:
+    """A filter inside a cohort group, possibly negated."""
+
+    __slots__ = ("filter", "negate")
+
+    def __init__(self, item: Filter, negate: bool) -> None:
+        self.filter = item
+        self.negate = negate
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        result = check_filter(self.filter, run, distinct_id, props)
+        if result is True or result is False:
+            return result is not self.negate
+        return result
+
+
+class CohortGroup:
+    """An AND/OR group of entries (filters and nested groups)."""
+
+    __slots__ = ("entries", "is_and")
+
+    def __init__(self, is_and: bool, entries: tuple[_Node, ...]) -> None:
+        self.is_and = is_and
+        self.entries = entries
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        is_and = self.is_and
+        decided: bool | None = None
+        reason: Unresolved | None = None
+        for entry in self.entries:
+            result = entry.check(run, distinct_id, props)
+            if result is True or result is False:
+                if result is not is_and:
+                    decided = result
+            elif isinstance(result, Unresolved):
+                reason = stronger(reason, result)
+            else:
+                # Needing the server (or a broken definition) wins even over a decided group.
+                return result
+        if decided is not None:
+            return decided
+        if reason is not None:
+            return reason
+        return is_and
+
+
+_Body = CohortGroup | _ServerNode | _CyclicNode
+_Node = CohortGroup | _ServerNode | _CyclicNode | _Entry
+_MATCH_ALL = CohortGroup(True, ())
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
+    """What makes two plain filters compile alike, or None when unsure (then no sharing).
+
+    Values carry their type, so 1, 1.0 and True never share a matcher.
+    """
+    value: Any = raw.get("value")
+    kind: type = type(value)
+    if kind is str:
+        value_key: Hashable = value
+    elif kind in _SCALARS:
+        value_key = (kind, value)
+    elif isinstance(value, list) and all(type(item) in _SCALARS for item in value):
+        value_key = (list, tuple([(type(item), item) for item in value]))
+    else:
+        return None
+    key = raw.get("key")
+    operator = raw.get("operator")
+    if type(key) is not str or type(operator) not in (str, type(None)):
+        return None
+    return (key, operator, value_key)
+
+
+def _is_nested_group(raw: Mapping[str, Any]) -> bool:
+    return raw == {} or "values" in raw or raw.get("type") in ("AND", "OR")
+
+
+class CohortCompiler:
+    """Compiles filters and the cohorts they reach, sharing acyclic cohort trees."""
+
+    def __init__(self, cohorts: Mapping[str, Any], matching_version: Any) -> None:
+        self._cohorts = cohorts
+        self._matching_version = matching_version if matching_version == 2 else 1
+        self._done: dict[str, _Body] = {}
+        self._matchers: dict[Hashable, PropertyMatcher] = {}
+
+    def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
+        kind = raw.get("type")
+        if kind == "cohort" or kind == "flag":
+            return self._filter(raw, ())[0]
+        return self._property(raw)
+
+    def _filter(self, raw: Mapping[str, Any], stack: tuple[str, ...]) -> tuple[Filter, bool]:
+        """The compiled filter, and whether it reaches a cohort cycle."""
+        kind = raw.get("type")
+        if kind == "cohort":
+            cohort_id = str(raw.get("value"))
+            operator = raw.get("operator") or "exact"
+            if cohort_id not in self._cohorts:
+                return CohortRef(cohort_id, operator, None), False
+            target, cyclic = self._cohort(cohort_id, stack)
+            return CohortRef(cohort_id, operator, target), cyclic
+        if kind == "flag":
+            return compile_dependency(raw), False
+        return self._property(raw), False
+
+    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
+        """A matcher, shared between identical filters (they are common across flags)."""
+        memo_key = _memo_key(raw)
+        if memo_key is None:
+            return compile_property_filter(raw, matching_version=self._matching_version)
+        matcher = self._matchers.get(memo_key)
+        if matcher is None:
+            matcher = compile_property_filter(raw, matching_version=self._matching_version)
+            self._matchers[memo_key] = matcher
+        return matcher
+
+    def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
+        if cohort_id in stack:
+            return _CyclicNode(cohort_id), True
+        done = self._done.get(cohort_id)
+        if done is not None:
+            return done, False
+        body, cyclic = self._group(self._cohorts[cohort_id], (*stack, cohort_id))
+        if not cyclic:
+            # A tree that closes a cycle depends on where evaluation entered it.
+            self._done[cohort_id] = body
+        return body, cyclic
+
+    def _group(self, raw: Any, stack: tuple[str, ...]) -> tuple[_Body, bool]:
+        if isinstance(raw, Mapping) and raw == {}:
+            return _MATCH_ALL, False
+        if not isinstance(raw, Mapping):
+            return _ServerNode("a cohort property group is not an object"), False
+        kind = raw.get("type")
+        values = raw.get("values")
+        if kind not in ("AND", "OR"):
+            return _ServerNode(f"cohort property group type {kind!r} is not AND/OR"), False
+        if not isinstance(values, list):
+            return _ServerNode("cohort property group values are not a list"), False
+        entries: list[_Node] = []
+        cyclic = False
+        for item in values:
+            node: _Node
+            if not isinstance(item, Mapping):
+                node = _ServerNode("a cohort entry is not an object")
+            else:
+                if _is_nested_group(item):
+                    node, inner = self._group(item, stack)
+                else:
+                    compiled, inner = self._filter(item, stack)
+                    node = _Entry(compiled, bool(item.get("negation", False)))
+                cyclic = cyclic or inner
+            entries.append(node)
+        return CohortGroup(kind == "AND", tuple(entries)), cyclic
+
+
+def filter_problems(
+    item: Filter, flags: Mapping[str, Any], seen: set[str]
+) -> Iterator[tuple[Unresolved, str, bool]]:
+    """Static problems of one filter and everything it reaches.
+
+    Yields (reason, message, counted): `counted` marks what the reference's own
+    classifier counts as an unsupported definition (it decides the reason a flag reports
+    when evaluation stops at the server).
+    """
+    if isinstance(item, PropertyMatcher):
+        if item.definition_problem is not None:
+            yield _UNSUPPORTED, f"filter on {item.key!r}: {item.definition_problem}", True
+        return
+    if isinstance(item, DependencyFilter):
+        yield from item.static_problems(flags)
+        return
+    if item.target is None:
+        yield (
+            _UNSUPPORTED,
+            f"cohort {item.cohort_id} is not in the definitions (a static or unknown "
+            "cohort): only the server knows its members",
+            True,
+        )
+        return
+    if not item.operator_ok:
+        yield _UNSUPPORTED, f"cohort operator {item.operator!r} is not supported", True
+        return
+    if item.cohort_id in seen:
+        return
+    seen.add(item.cohort_id)
+    yield from _body_problems(item.target, flags, seen, item.cohort_id)
+
+
+def _body_problems(
+    body: _Node, flags: Mapping[str, Any], seen: set[str], cohort_id: str
+) -> Iterator[tuple[Unresolved, str, bool]]:
+    if isinstance(body, _ServerNode):
+        yield _UNSUPPORTED, f"cohort {cohort_id}: {body.message}", True
+    elif isinstance(body, _CyclicNode):
+        yield _UNSUPPORTED, f"cohort {body.cohort_id} includes itself", False
+    elif isinstance(body, _Entry):
+        yield from filter_problems(body.filter, flags, seen)
+    elif isinstance(body, CohortGroup):
+        for entry in body.entries:
+            yield from _body_problems(entry, flags, seen, cohort_id)

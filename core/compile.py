@@ -1,0 +1,460 @@
+"""Turning decoded definitions into the structures evaluation walks.
+
+Everything that does not depend on the person is worked out here, once: filters become
+matchers (identical filters share one), cohorts become trees, group type indexes become
+group names, rollout percentages and variant ranges become digest cut-offs
+(`hashing.above_cut`), payloads are decoded, hash prefixes are encoded, and the small
+tokens evaluation returns in place of a `Reason` are prepared, so evaluating a flag
+allocates almost nothing. `Reason`s themselves are built from tokens only when asked for.
+
+Compiled objects are plain classes with `__slots__`, never modified once compiled.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Hashable, Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+from .cohorts import CohortCompiler, CohortRef, Filter, filter_problems
+from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag
+from .dependencies import DependencyFilter
+from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
+from .operators import PropertyMatcher
+from .reasons import Unresolved
+from .signals import BROKEN, Broken
+from .snapshot import FlagValue, Reason
+
+__all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Token", "compile_flag"]
+
+_UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
+_CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
+
+# (kind, condition index or -1, filter index or -1): what a Reason is built from.
+Token = tuple[str, int, int]
+INACTIVE: Token = ("flag_inactive", -1, -1)
+NO_CONDITIONS: Token = ("no_conditions", -1, -1)
+GROUP_MISSING: Token = ("group_not_provided", -1, -1)
+ENROLLED: Token = ("feature_enrollment", -1, 1)
+NOT_ENROLLED: Token = ("feature_enrollment", -1, 0)
+HELD_OUT: Token = ("holdout", -1, -1)
+
+
+class Holdout:
+    """`filters.holdout`: a share of bucketing values that never sees the flag."""
+
+    __slots__ = ("always", "cut", "id", "percentage", "value")
+
+    def __init__(self, holdout_id: Any, percentage: float) -> None:
+        self.id = holdout_id
+        self.percentage = percentage
+        self.always = percentage == 100.0
+        # Held out unless the bucket exceeds the share (NaN holds out everyone).
+        self.cut = above_cut(percentage / 100)
+        self.value = f"holdout-{holdout_id}"
+
+
+def _read_holdout(raw: Any) -> Holdout | Broken | None:
+    if not raw:
+        return None
+    if not isinstance(raw, Mapping):
+        return BROKEN
+    percentage = raw.get("exclusion_percentage")
+    holdout_id = raw.get("id")
+    if percentage is None or holdout_id is None:
+        return None
+    try:
+        # The server clamps rather than rejects; NaN survives the clamp and holds out all.
+        clamped = min(max(float(percentage), 0.0), 100.0)
+    except (TypeError, ValueError, OverflowError):
+        return BROKEN
+    return Holdout(holdout_id, clamped)
+
+
+def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
+    """(label, description) of a filter, for reasons."""
+    if isinstance(item, CohortRef):
+        verb = "not in" if item.negate else "in"
+        return item.label, f"{verb} cohort {item.cohort_id}"
+    if isinstance(item, DependencyFilter):
+        return item.label, f"flag {item.key!r} evaluates to {item.expected!r}"
+    operator = raw.get("operator") or "exact"
+    return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
+
+
+@functools.lru_cache(maxsize=256)
+def _tokens(index: int) -> tuple[Token, Token, Token, Token, tuple[Token, ...]]:
+    """The reason tokens of condition `index`, shared by every flag."""
+    return (
+        ("condition_match", index, -1),
+        ("out_of_rollout", index, -1),
+        ("early_exit", index, -1),
+        ("condition_skipped", index, -1),
+        tuple([("no_condition_match", index, at) for at in range(8)]),
+    )
+
+
+class CompiledCondition:
+    """One release condition, ready to evaluate."""
+
+    __slots__ = (
+        "aggregation",
+        "cut",
+        "filters",
+        "first_miss",
+        "group_name",
+        "index",
+        "mixed",
+        "no_match",
+        "on_early_exit",
+        "on_match",
+        "on_out_of_rollout",
+        "on_skipped",
+        "override",
+        "raw_filters",
+        "rollout",
+        "simple",
+        "single",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        definition: ConditionDefinition,
+        compiler: CohortCompiler,
+        variant_keys: tuple[str, ...],
+        flag_aggregation: Any,
+        group_type_mapping: Mapping[str, Any],
+    ) -> None:
+        self.index = index
+        raw_filters = definition.properties or ()
+        self.raw_filters = raw_filters
+        simple = True
+        filters: tuple[Filter, ...] = ()
+        if raw_filters:
+            compile_filter = compiler.compile_filter
+            filters = tuple([compile_filter(raw) for raw in raw_filters])
+            for item in filters:
+                if type(item) is CohortRef or type(item) is DependencyFilter:
+                    simple = False
+        self.filters = filters
+        self.simple = simple
+        # A lone plain filter (the commonest condition) is called without an inner loop.
+        self.single: PropertyMatcher | None = (
+            filters[0] if simple and len(filters) == 1 else None  # type: ignore[assignment]
+        )
+        pct = definition.rollout_percentage
+        self.rollout = pct
+        # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
+        # None when nobody can be (100%, the commonest rollout): no hashing at all then.
+        cut = None if pct is None else above_cut(pct / 100)
+        self.cut: bytes | None = None if cut is NEVER else cut
+        override = definition.variant
+        self.override: str | None = (
+            override if override and type(override) is str and override in variant_keys else None
+        )
+        aggregation = definition.aggregation_group_type_index
+        self.aggregation = aggregation
+        # A condition aggregating differently from its flag ("mixed targeting") reads the
+        # group's properties and buckets on the group key.
+        self.mixed = mixed = aggregation is not None and aggregation != flag_aggregation
+        name = group_type_mapping.get(str(aggregation)) if mixed else None
+        self.group_name: Hashable | None = name if name and isinstance(name, Hashable) else None
+        # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
+        tokens = _tokens(index)
+        self.on_match: Token = tokens[0]
+        self.on_out_of_rollout: Token = tokens[1]
+        self.on_early_exit: Token = tokens[2]
+        self.on_skipped: Token = tokens[3]
+        misses = tokens[4]
+        if len(filters) > len(misses):
+            misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
+        self.no_match: tuple[Token, ...] = misses
+        self.first_miss: Token | None = misses[0] if filters else None
+
+    def reason(self, token: Token) -> Reason:
+        kind, index, position = token
+        share = "" if self.rollout is None else f"{self.rollout:g}% "
+        if kind == "no_condition_match":
+            label, text = _describe(self.raw_filters[position], self.filters[position])
+            return Reason(kind, index, label, f"condition {index}: {text} did not match")
+        if kind == "condition_match":
+            detail = f"condition {index} matched"
+            if self.override is not None:
+                detail += f"; it sets variant {self.override!r}"
+        elif kind == "out_of_rollout":
+            detail = (
+                f"condition {index} matched but its {share}rollout excludes this bucketing value"
+            )
+        elif kind == "early_exit":
+            detail = (
+                f"condition {index} matched but its {share}rollout excludes this bucketing "
+                "value, and the flag stops at the first such condition"
+            )
+        else:
+            detail = (
+                f"condition {index} targets group type index {self.aggregation!r}, "
+                "which was not passed in groups"
+            )
+        return Reason(kind, index, None, detail)
+
+
+class CompiledFlag:
+    """One flag, ready to evaluate."""
+
+    __slots__ = (
+        "active",
+        "conditions",
+        "definition_unsupported",
+        "device_bucketing",
+        "early_exit",
+        "enrollment",
+        "enrollment_key",
+        "experience_continuity",
+        "fixed",
+        "group_index",
+        "group_name",
+        "has_experiment",
+        "holdout",
+        "id",
+        "is_group",
+        "key",
+        "malformed",
+        "payloads",
+        "prefix",
+        "simple",
+        "variant_keys",
+        "variants",
+        "version",
+    )
+
+    key: str
+    active: bool
+    experience_continuity: bool
+    malformed: str | None
+    fixed: Unresolved | None
+    conditions: tuple[CompiledCondition, ...]
+    variants: tuple[tuple[bytes, bytes, str], ...]
+    payloads: Mapping[str, Any]
+    holdout: Holdout | Broken | None
+    definition_unsupported: bool
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.id: int | None = None
+        self.version: int | None = None
+        self.has_experiment: bool | None = None
+        self.prefix = bucket_prefix(key)
+        self.active = False
+        self.experience_continuity = False
+        self.malformed = None
+        self.fixed = None
+        self.is_group = False
+        self.group_index: Any = None
+        self.group_name: Hashable | None = None
+        self.device_bucketing = False
+        self.enrollment = False
+        self.enrollment_key = f"$feature_enrollment/{key}"
+        self.holdout = None
+        self.early_exit = False
+        self.conditions = ()
+        self.variants = ()
+        self.variant_keys: tuple[str, ...] = ()
+        self.payloads = {}
+        self.definition_unsupported = False
+        self.simple = False
+
+    def payload_for(self, value: FlagValue) -> Any:
+        """The decoded payload for a value (shared: callers copy before handing it out)."""
+        if value is True:
+            return self.payloads.get("true")
+        if value is False:
+            return self.payloads.get("false")
+        return self.payloads.get(value)
+
+    def reason_for(self, token: Token) -> Reason:
+        """The Reason a token stands for (built on demand: most are never asked for)."""
+        kind, index, position = token
+        if index >= 0:
+            return self.conditions[index].reason(token)
+        if kind == "flag_inactive":
+            return Reason(kind, None, None, "the flag is not active")
+        if kind == "no_conditions":
+            return Reason(kind, None, None, "the flag has no release conditions")
+        if kind == "group_not_provided":
+            return Reason(
+                kind,
+                None,
+                None,
+                f"a group flag for group type {self.group_name!r}, which was not passed in groups",
+            )
+        if kind == "feature_enrollment":
+            opted = "opted in" if position else "not opted in"
+            return Reason(kind, None, self.enrollment_key, f"the person has {opted}")
+        holdout = self.holdout
+        assert isinstance(holdout, Holdout)
+        return Reason(
+            kind,
+            None,
+            None,
+            f"held out by holdout {holdout.id!r} ({holdout.percentage:g}% of bucketing values)",
+        )
+
+    def variant_for(self, digest: bytes) -> str | None:
+        """The variant whose [low, high) range holds the variant bucket of `digest`."""
+        for low, high, variant in self.variants:
+            if low <= digest < high:
+                return variant
+        return None
+
+    def static_problems(
+        self, flags: Mapping[str, CompiledFlag]
+    ) -> Iterator[tuple[Unresolved, str, bool]]:
+        """Every problem visible in the definition: (reason, message, counted by the
+        reference's classifier)."""
+        if self.experience_continuity:
+            yield (
+                Unresolved.EXPERIENCE_CONTINUITY,
+                "experience continuity is on: only the server remembers a person's value",
+                True,
+            )
+        if self.malformed is not None:
+            yield _UNSUPPORTED, self.malformed, True
+            return
+        if self.is_group and self.group_name is None:
+            yield (
+                _UNSUPPORTED,
+                f"group type index {self.group_index!r} is not in group_type_mapping",
+                True,
+            )
+        if self.enrollment and self.is_group:
+            yield _UNSUPPORTED, "a group flag uses feature enrollment (a person property)", False
+        if self.holdout is BROKEN:
+            yield _UNSUPPORTED, "the holdout's exclusion_percentage is not a number", False
+        for condition in self.conditions:
+            for item in condition.filters:
+                for reason, message, counted in filter_problems(item, flags, set()):
+                    yield reason, f"condition {condition.index}: {message}", counted
+                if isinstance(item, DependencyFilter) and item.problem is None:
+                    for member in item.chain:
+                        parent = flags.get(member) if isinstance(member, str) else None
+                        if parent is not None and parent.active and parent.fixed is not None:
+                            yield (
+                                Unresolved.UNRESOLVED_DEPENDENCY,
+                                f"condition {condition.index}: depends on flag {member!r}, "
+                                f"which needs the server ({parent.fixed.value})",
+                                False,
+                            )
+
+
+def decode_payload(raw: Any) -> Any:
+    """A payload as the reference returns it: JSON text decoded (NaN and Infinity refused,
+    anything undecodable None), any other value as it is."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    # msgspec is stricter in places (numbers beyond a double); Python's json decides.
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def compile_flag(
+    definition: FlagDefinition | MalformedFlag,
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+) -> CompiledFlag:
+    flag = CompiledFlag(definition.key)
+    active = flag.active = bool(definition.active)
+    continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
+    if isinstance(definition, MalformedFlag):
+        flag.malformed = definition.problem
+        flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
+        return flag
+    if continuity:
+        flag.fixed = _CONTINUITY
+    value = definition.id
+    if type(value) is int:
+        flag.id = value
+    value = definition.version
+    if type(value) is int:
+        flag.version = value
+    value = definition.has_experiment
+    if type(value) is bool:
+        flag.has_experiment = value
+    filters = definition.filters
+    if filters is None:
+        flag.simple = active and not continuity
+        return flag
+    aggregation = filters.aggregation_group_type_index
+    if aggregation is not None:
+        flag.is_group = True
+        flag.group_index = aggregation
+        name = group_type_mapping.get(str(aggregation))
+        flag.group_name = name if name and isinstance(name, Hashable) else None
+    identifier = definition.bucketing_identifier or filters.bucketing_identifier
+    if identifier == "device_id":
+        flag.device_bucketing = True
+    if filters.feature_enrollment is True:
+        flag.enrollment = True
+    if filters.early_exit:
+        flag.early_exit = True
+    if filters.holdout:
+        flag.holdout = _read_holdout(filters.holdout)
+    multivariate = filters.multivariate
+    if multivariate is not None and multivariate.variants:
+        keys = []
+        table = []
+        low: float = 0
+        for variant in multivariate.variants:
+            high = low + variant.rollout_percentage / 100
+            table.append((at_least_cut(low), at_least_cut(high), variant.key))
+            keys.append(variant.key)
+            low = high
+        flag.variants = tuple(table)
+        flag.variant_keys = tuple(keys)
+    payloads = filters.payloads
+    # Payloads of any other shape are ignored: the reference still returns the value.
+    if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
+        flag.payloads = {
+            key: decode_payload(raw) for key, raw in payloads.items() if type(key) is str
+        }
+    simple = active and not continuity and aggregation is None and not flag.device_bucketing
+    simple = simple and not flag.enrollment and flag.holdout is None
+    if filters.groups:
+        conditions = []
+        for index, condition in enumerate(filters.groups):
+            compiled = CompiledCondition(
+                index, condition, compiler, flag.variant_keys, aggregation, group_type_mapping
+            )
+            if compiled.mixed or not compiled.simple:
+                simple = False
+            conditions.append(compiled)
+        flag.conditions = tuple(conditions)
+    flag.simple = simple
+    return flag
+
+
+def finish_flags(flags: Mapping[str, CompiledFlag]) -> None:
+    """Settle what needs every flag: whether a definition counts as unsupported.
+
+    Only evaluation of non-simple flags reads it (to rank a missing device id or a stop at
+    the server), so simple flags are skipped.
+    """
+    for flag in flags.values():
+        if flag.simple:
+            continue
+        flag.definition_unsupported = any(
+            counted and reason is _UNSUPPORTED for reason, _, counted in flag.static_problems(flags)
+        )

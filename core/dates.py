@@ -1,0 +1,175 @@
+"""Dates in property filters: relative (`-30d`, `6m`, `1y`), bare years and ISO 8601.
+
+The caller supplies `now`, so relative dates are kept as (count, unit) and placed in time
+on each match. A bare year means that year on today's month and day, so it too waits for
+`now`. Everything else is parsed once. Naive moments are UTC.
+
+Months step back one at a time, clamping the day to each month passed through (31 March
+minus two months is 28 January), and 29 February minus any number of years is 28
+February, as PostHog's engines do.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from datetime import datetime, timedelta, timezone
+
+_UTC = timezone.utc
+_RELATIVE = re.compile(r"-?([0-9]+)([a-z])\n?")
+_RELATIVE_LIMIT = 10_000
+_SIMPLE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is _UTC:
+        return now
+    if now.tzinfo is None:
+        return now.replace(tzinfo=_UTC)
+    return now.astimezone(_UTC)
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
+
+
+def _months_back(moment: datetime, months: int) -> datetime | None:
+    start = moment.year * 12 + moment.month - 1
+    target = start - months
+    year, month_index = divmod(target, 12)
+    if not 1 <= year <= 9999:
+        return None
+    day = moment.day
+    index = start - 1
+    while day > 28 and index >= target:
+        day = min(day, _days_in_month(index // 12, index % 12 + 1))
+        index -= 1
+    return moment.replace(year=year, month=month_index + 1, day=day)
+
+
+def _years_back(moment: datetime, years: int) -> datetime | None:
+    year = moment.year - years
+    if not 1 <= year <= 9999:
+        return None
+    leap_day = years > 0 and moment.month == 2 and moment.day == 29
+    return moment.replace(year=year, day=28 if leap_day else moment.day)
+
+
+class DateFilter(abc.ABC):
+    """A filter's moment, placed in time by `at(now)` (None: not a date at this `now`)."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def at(self, now: datetime) -> datetime | None:
+        """The aware moment the filter stands for when the time is `now`."""
+
+
+class _Fixed(DateFilter):
+    __slots__ = ("_moment",)
+
+    def __init__(self, moment: datetime) -> None:
+        self._moment = moment
+
+    def at(self, now: datetime) -> datetime | None:
+        return self._moment
+
+
+class _Relative(DateFilter):
+    __slots__ = ("_count", "_delta", "_unit")
+
+    def __init__(self, count: int, unit: str) -> None:
+        self._count = count
+        self._unit = unit
+        self._delta = _SIMPLE_UNITS[unit] * count if unit in _SIMPLE_UNITS else None
+
+    def at(self, now: datetime) -> datetime | None:
+        base = now if now.tzinfo is _UTC else _utc(now)
+        try:
+            if self._delta is not None:
+                return base - self._delta
+            if self._unit == "m":
+                return _months_back(base, self._count)
+            return _years_back(base, self._count)
+        except OverflowError:
+            return None
+
+
+class _BareYear(DateFilter):
+    __slots__ = ("_year",)
+
+    def __init__(self, year: int) -> None:
+        self._year = year
+
+    def at(self, now: datetime) -> datetime | None:
+        return _year_today(self._year, now)
+
+
+def _year_today(year: int, now: datetime) -> datetime | None:
+    today = _utc(now)
+    try:
+        return datetime(year, today.month, today.day, tzinfo=_UTC)
+    except ValueError:
+        # Year 0, or 29 February in a common year.
+        return None
+
+
+def _iso_text(text: str) -> str | int:
+    """Normalise absolute-date text for `fromisoformat`, or the year if it is a bare year."""
+    text = text.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif text[-4:].upper() == " UTC" if text.isascii() else text.upper().endswith(" UTC"):
+        text = text[:-4] + "+00:00"
+    elif len(text) == 4 and text.isdecimal():
+        return int(text)
+    # "2024-01-01 12:00 +05:00": the space before a trailing offset is dropped.
+    if (
+        len(text) >= 7
+        and text[-7] == " "
+        and text[-6] in "+-"
+        and text[-3] == ":"
+        and text[-5:-3].isdecimal()
+        and text[-2:].isdecimal()
+    ):
+        text = text[:-7] + text[-6:]
+    return text
+
+
+def _fixed(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+
+
+def parse_date_text(value: str, now: datetime) -> datetime | None:
+    """An absolute date from a property value, or None when it is not one."""
+    prepared = _iso_text(value)
+    if isinstance(prepared, int):
+        return _year_today(prepared, now)
+    return _fixed(prepared)
+
+
+def parse_date_filter(value: str) -> DateFilter | None:
+    """A filter value read once: relative, bare year or fixed; None when it is no date."""
+    relative = _RELATIVE.fullmatch(value)
+    if relative is not None:
+        digits, unit = relative.groups()
+        try:
+            count = int(digits)
+        except ValueError:
+            return None
+        if count < _RELATIVE_LIMIT and unit in "hdwmy":
+            return _Relative(count, unit)
+    prepared = _iso_text(value)
+    if isinstance(prepared, int):
+        return _BareYear(prepared)
+    moment = _fixed(prepared)
+    return _Fixed(moment) if moment is not None else None

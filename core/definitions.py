@@ -1,0 +1,249 @@
+"""The shape of flag definitions as PostHog's `/flags/definitions` endpoint sends them.
+
+Two inputs are accepted: the full definitions document and a bare list of flag objects
+(what people export from the UI). Unknown fields are ignored everywhere, so newer servers
+do not break older SDKs.
+
+Decoding is tolerant per flag: the document's top level must be right (it is what the
+server promises), but one flag that does not fit the schema is kept aside as a
+`MalformedFlag` so it can report `unsupported_definition` without affecting its
+neighbours. Fields whose meaning is "truthiness" in the reference (`active`,
+`early_exit`, …) stay `Any` on purpose: `"yes"` or `1` behave exactly as there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import msgspec
+
+from .errors import DefinitionsError
+
+__all__ = [
+    "ConditionDefinition",
+    "Definitions",
+    "DefinitionsDocument",
+    "FlagDefinition",
+    "FlagFilters",
+    "MalformedFlag",
+    "MultivariateDefinition",
+    "ValidDocument",
+    "VariantDefinition",
+    "decode_definitions",
+    "read_definitions",
+]
+
+
+class VariantDefinition(msgspec.Struct, frozen=True):
+    key: str
+    rollout_percentage: float
+    name: Any = None
+
+
+class MultivariateDefinition(msgspec.Struct, frozen=True):
+    variants: list[VariantDefinition] | None = None
+
+
+class ConditionDefinition(msgspec.Struct, frozen=True):
+    """One release condition: all `properties` must match, then the rollout applies."""
+
+    properties: list[dict[str, Any]] | None = None
+    rollout_percentage: float | None = None
+    variant: Any = None
+    aggregation_group_type_index: Any = None
+
+
+class FlagFilters(msgspec.Struct, frozen=True):
+    groups: list[ConditionDefinition] | None = None
+    multivariate: MultivariateDefinition | None = None
+    payloads: Any = None
+    aggregation_group_type_index: Any = None
+    early_exit: Any = None
+    holdout: Any = None
+    feature_enrollment: Any = None
+    bucketing_identifier: Any = None
+
+
+class FlagDefinition(msgspec.Struct, frozen=True):
+    key: str
+    id: Any = None
+    version: Any = None
+    active: Any = None
+    ensure_experience_continuity: Any = None
+    has_experiment: Any = None
+    evaluation_runtime: Any = None
+    bucketing_identifier: Any = None
+    filters: FlagFilters | None = None
+
+
+class DefinitionsDocument(msgspec.Struct, frozen=True):
+    """The top level. Flags stay untyped here and are validated one by one."""
+
+    flags: list[Any] | None = None
+    group_type_mapping: dict[str, Any] | None = None
+    cohorts: dict[str, Any] | None = None
+    property_matching_version: Any = 1
+    minimal_flag_called_events: Any = None
+
+
+class ValidDocument(msgspec.Struct, frozen=True):
+    """The whole document when every flag fits the schema (the usual case, decoded in one
+    pass); otherwise `DefinitionsDocument` and flag-by-flag validation take over."""
+
+    flags: list[FlagDefinition] | None = None
+    group_type_mapping: dict[str, Any] | None = None
+    cohorts: dict[str, Any] | None = None
+    property_matching_version: Any = 1
+
+
+_VALID = ValidDocument | list[FlagDefinition]
+
+
+@attrs.frozen
+class MalformedFlag:
+    """A flag that does not fit the schema. What little is needed to answer like the
+    reference survives: inactive flags are still False, experience continuity still wins."""
+
+    key: str
+    active: Any
+    ensure_experience_continuity: Any
+    problem: str
+    raw: Any
+
+
+@attrs.frozen
+class Definitions:
+    """Decoded definitions, ready to compile. `canonical` is what the fingerprint covers."""
+
+    flags: tuple[FlagDefinition | MalformedFlag, ...]
+    group_type_mapping: Mapping[str, Any]
+    cohorts: Mapping[str, Any]
+    property_matching_version: Any
+    canonical: Any
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _decode_json(raw: bytes | str) -> Any:
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        pass
+    # msgspec refuses what Python's json accepts (NaN, Infinity, numbers beyond a double);
+    # the reference reads definitions with Python's json, so fall back to it before failing.
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise DefinitionsError(f"flag definitions are not valid JSON: {error}") from None
+
+
+def _flag(raw: object) -> FlagDefinition | MalformedFlag | None:
+    """One flag object, or None when it has no usable key (it cannot be named or asked for)."""
+    if not isinstance(raw, Mapping):
+        return None
+    key = raw.get("key")
+    if not isinstance(key, str):
+        return None
+    try:
+        return msgspec.convert(raw, FlagDefinition, str_keys=True)
+    except (msgspec.ValidationError, TypeError, ValueError, RecursionError) as error:
+        return MalformedFlag(
+            key=key,
+            active=raw.get("active"),
+            ensure_experience_continuity=raw.get("ensure_experience_continuity"),
+            problem=f"malformed flag definition: {error}",
+            raw=raw,
+        )
+
+
+def _top_level(document: Mapping[str, Any]) -> DefinitionsDocument:
+    try:
+        return msgspec.convert(dict(document), DefinitionsDocument, str_keys=True)
+    except msgspec.ValidationError as error:
+        raise DefinitionsError(f"flag definitions have the wrong shape: {error}") from None
+
+
+def _from_valid(valid: ValidDocument | list[FlagDefinition]) -> Definitions:
+    if isinstance(valid, list):
+        valid = ValidDocument(flags=valid)
+    return Definitions(
+        flags=tuple(valid.flags or ()),
+        group_type_mapping=valid.group_type_mapping or {},
+        cohorts=valid.cohorts or {},
+        property_matching_version=valid.property_matching_version,
+        canonical=valid,
+    )
+
+
+def decode_definitions(document: object) -> Definitions:
+    """Validate an already-decoded definitions document or flag list.
+
+    Raises DefinitionsError when the top level is wrong; never for a single bad flag.
+    """
+    if isinstance(document, (dict, list)):
+        try:
+            return _from_valid(msgspec.convert(document, _VALID, str_keys=True))
+        except (msgspec.ValidationError, TypeError, ValueError, RecursionError):
+            pass
+    return _tolerant(document)
+
+
+def _tolerant(document: object) -> Definitions:
+    flags: Sequence[Any]
+    if isinstance(document, Mapping):
+        top = _top_level(document)
+        flags = top.flags or []
+        group_type_mapping: Mapping[str, Any] = top.group_type_mapping or {}
+        cohorts: Mapping[str, Any] = top.cohorts or {}
+        matching_version = top.property_matching_version
+    elif isinstance(document, (list, tuple)):
+        flags, group_type_mapping, cohorts, matching_version = document, {}, {}, 1
+    else:
+        raise DefinitionsError(
+            f"flag definitions must be a JSON object or a list of flags, got {_kind(document)}"
+        )
+    decoded = tuple(flag for flag in map(_flag, flags) if flag is not None)
+    canonical = {
+        "flags": list(flags),
+        "group_type_mapping": dict(group_type_mapping),
+        "cohorts": dict(cohorts),
+        "property_matching_version": matching_version,
+    }
+    return Definitions(
+        flags=decoded,
+        group_type_mapping=group_type_mapping,
+        cohorts=cohorts,
+        property_matching_version=matching_version,
+        canonical=canonical,
+    )
+
+
+def read_definitions(raw: bytes | str) -> Definitions:
+    """Decode definitions JSON (a document or a bare list of flags)."""
+    text: object = raw
+    if isinstance(text, (bytearray, memoryview)):
+        text = bytes(text)
+    if not isinstance(text, (bytes, str)):
+        raise DefinitionsError(f"flag definitions must be JSON text, got {type(text).__name__}")
+    try:
+        return _from_valid(msgspec.json.decode(text, type=_VALID))
+    except (msgspec.DecodeError, RecursionError):
+        # Includes validation errors: a flag that does not fit, or a wrong top level.
+        return _tolerant(_decode_json(text))

@@ -1,0 +1,785 @@
+"""Event values and the pure builders that turn SDK calls into them.
+
+Everything the SDK sends to `/batch/` is decided here, from the call's arguments plus an
+`EventContext` the shell computes once (library identity, system and super properties,
+GeoIP and server defaults). The shell supplies what a pure function cannot make: the
+timestamp, the event uuid and, for personless events, a generated anonymous id.
+
+The shapes and the property precedence follow posthog-python 7.91.1's `Client` so events
+are interchangeable with it, field by field:
+
+* capture-path events (`capture`, `pageview`, `feature_flag_called`, `exception_event`):
+  the caller's properties, then the system properties over them (the reference lets
+  system context override a caller's `$os`/`$python_*`, a known complaint, kept for
+  parity), `$process_person_profile: false` for personless events unless given,
+  `$groups`, then flag properties *under* all of that;
+* every event: `$lib`/`$lib_version` over everything so far, `$geoip_disable: true` when
+  GeoIP is disabled (the default), super properties over everything, `$release_id` only
+  when still absent, and `$is_server: true` last so nothing can override it;
+* `set`/`set_once`/`alias`/`group_identify` carry no system properties (nor does the
+  reference's).
+
+Property values are normalised when the event is built (`normalize`), so an `Event` only
+ever holds JSON-safe values and encoding it is a single msgspec call.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import uuid as _uuid
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import attrs
+import msgspec
+
+from .errors import HogkitError
+from .exception_list import SourceLines, exception_list
+from .normalize import clean_text, normalize, normalize_properties
+from .version import LIB_NAME, __version__
+
+FlagsArg = Mapping[str, Any] | object | None
+
+_UTC = _dt.timezone.utc
+_WIRE_KEYS = frozenset(
+    {"event", "distinct_id", "properties", "timestamp", "uuid", "$set", "$set_once"}
+)
+
+
+class InvalidEvent(HogkitError, ValueError):
+    """A builder or `Event.from_message` was given something that cannot become an event."""
+
+
+def _frozen_props(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return normalize_properties(value) if value else {}
+
+
+class Event(
+    msgspec.Struct,
+    frozen=True,
+    omit_defaults=True,
+    rename={"set": "$set", "set_once": "$set_once"},
+):
+    """One wire message for `/batch/`.
+
+    `properties`, `set`, `set_once` and `extra` hold JSON-safe values only: the builders
+    and `from_message` guarantee it; code constructing an `Event` directly must pass
+    values through `normalize` first. `set`/`set_once` are the top-level `$set`/`$set_once`
+    objects of `$set`, `$set_once` and `$identify` events. `extra` keeps any other
+    top-level keys a `before_send` hook added, so they are sent as the hook intended.
+
+    A frozen msgspec Struct rather than an attrs class: it is built once per captured
+    event, and msgspec both constructs it and encodes it to the wire shape (`$set`
+    renames, absent fields omitted) several times faster. Copy with changes through
+    `msgspec.structs.replace`.
+    """
+
+    event: str
+    distinct_id: str
+    properties: Mapping[str, Any]
+    timestamp: str
+    uuid: str
+    set: Mapping[str, Any] | None = None
+    set_once: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        """The wire dict: a fresh top-level dict and properties dict (nested values are shared).
+
+        This is what `before_send` hooks receive, so they can mutate it freely at the top
+        level.
+        """
+        msg: dict[str, Any] = {
+            "event": self.event,
+            "distinct_id": self.distinct_id,
+            "properties": dict(self.properties),
+            "timestamp": self.timestamp,
+            "uuid": self.uuid,
+        }
+        if self.set is not None:
+            msg["$set"] = dict(self.set)
+        if self.set_once is not None:
+            msg["$set_once"] = dict(self.set_once)
+        if self.extra:
+            for key, value in self.extra.items():
+                msg.setdefault(key, value)
+        return msg
+
+    @classmethod
+    def from_message(cls, msg: Mapping[str, Any], *, fallback_uuid: str | None = None) -> Event:
+        """An `Event` from a wire dict (typically a `before_send` hook's result), normalised again.
+
+        `timestamp` may be a datetime or an ISO string; `uuid` must be a UUID (str or
+        `uuid.UUID`) — when it is missing or invalid `fallback_uuid` is used if given (the
+        reference replaces it with a fresh uuid4), otherwise `InvalidEvent` is raised, as
+        it is for a missing event name, distinct id or timestamp or non-object properties.
+        """
+        if not isinstance(msg, Mapping):
+            raise InvalidEvent(f"an event message must be a dict, not {type(msg).__name__}")
+        event = msg.get("event")
+        if event is None or event == "":
+            raise InvalidEvent("the event message has no event name")
+        distinct_id = _stringify_id(msg.get("distinct_id"))
+        if distinct_id is None:
+            raise InvalidEvent("the event message has no distinct_id")
+        timestamp = format_timestamp(msg.get("timestamp"))
+        if timestamp is None:
+            raise InvalidEvent("the event message has no valid timestamp")
+        event_uuid = normalize_uuid(msg.get("uuid"))
+        if event_uuid is None:
+            if fallback_uuid is None:
+                raise InvalidEvent("the event message has no valid uuid")
+            event_uuid = fallback_uuid
+        properties = msg.get("properties")
+        if properties is None:
+            properties = {}
+        elif not isinstance(properties, Mapping):
+            raise InvalidEvent("the event message's properties must be a dict")
+        extra = {k: v for k, v in msg.items() if k not in _WIRE_KEYS}
+        return cls(
+            event=_text_id(event),
+            distinct_id=distinct_id,
+            properties=normalize_properties(properties),
+            timestamp=timestamp,
+            uuid=event_uuid,
+            set=_top_level_object(msg, "$set"),
+            set_once=_top_level_object(msg, "$set_once"),
+            extra=normalize_properties(extra) if extra else None,
+        )
+
+
+def _top_level_object(msg: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    if key not in msg:
+        return None
+    value = msg[key]
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidEvent(f"the event message's {key} must be a dict")
+    return normalize_properties(value)
+
+
+@attrs.frozen(slots=True)
+class EventContext:
+    """What every event shares, computed once by the shell and reused for every call.
+
+    `system_properties` are the runtime facts (`$python_runtime`, `$python_version`, `$os`,
+    `$os_version`, `$os_distro`) the reference recomputes per call; `super_properties` are
+    the caller's per-client properties, merged over everything but `$is_server`.
+    `release_id` is the reference's `POSTHOG_RELEASE_ID` (the shell reads the environment).
+    Defaults follow posthog-python 7.91.1: GeoIP disabled, server-side.
+    """
+
+    lib: str = LIB_NAME
+    lib_version: str = __version__
+    system_properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_props)
+    super_properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_props)
+    disable_geoip: bool = True
+    is_server: bool = True
+    release_id: str | None = None
+    _tail_geoip: Mapping[str, Any] = attrs.field(init=False, repr=False, eq=False)
+    _tail_plain: Mapping[str, Any] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        plain: dict[str, Any] = {"$lib": self.lib, "$lib_version": self.lib_version}
+        with_geoip = {**plain, "$geoip_disable": True}
+        object.__setattr__(self, "_tail_geoip", {**with_geoip, **self.super_properties})
+        object.__setattr__(self, "_tail_plain", {**plain, **self.super_properties})
+
+    def finish(self, properties: dict[str, Any], disable_geoip: bool | None = None) -> None:
+        """Add the common properties to `properties` in place, in the reference's order."""
+        geoip_off = self.disable_geoip if disable_geoip is None else disable_geoip
+        properties.update(self._tail_geoip if geoip_off else self._tail_plain)
+        if self.release_id is not None and "$release_id" not in properties:
+            properties["$release_id"] = self.release_id
+        if self.is_server:
+            properties["$is_server"] = True
+
+
+# ---------------------------------------------------------------------------------------
+# identifiers and timestamps
+
+
+_UUID_RE = re.compile(
+    r"\A[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z"
+)
+
+
+def normalize_uuid(value: object) -> str | None:
+    """`value` as the event uuid string if it is a UUID (`uuid.UUID` or a UUID string), else None.
+
+    A valid string is kept as given, as the reference does; the shell substitutes a fresh
+    uuid4 when this answers None.
+    """
+    if isinstance(value, _uuid.UUID):
+        return str(value)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else _safe_str(value)
+    if text is None:
+        return None
+    if _UUID_RE.match(text) is not None:
+        return str.__str__(text)
+    try:
+        _uuid.UUID(text)
+    except (ValueError, TypeError):
+        return None
+    return str.__str__(text)
+
+
+_DATE_ONLY = re.compile(r"\A\d{4}-?\d{2}-?\d{2}\Z")
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})\Z")
+
+
+def format_timestamp(value: object) -> str | None:
+    """The wire form of an event timestamp, or None when `value` is not a usable timestamp.
+
+    An aware datetime is converted to UTC and serialised with `isoformat()` (e.g.
+    `2026-01-02T03:04:05.123456+00:00`), as the reference does. A naive datetime is taken
+    as UTC: the reference's guess that a naive value within 5 s of the local clock is local
+    time needs a clock, so the shell makes that call before handing the value over. ISO
+    strings (with `Z` or `+HHMM`) are parsed the same way; date-only strings are rejected.
+    """
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        if _DATE_ONLY.match(value):
+            return None
+        text = _COMPACT_OFFSET.sub(r"\1:\2", value.replace("Z", "+00:00"))
+        try:
+            moment = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    try:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            moment = moment.replace(tzinfo=_UTC)
+        return moment.astimezone(_UTC).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _timestamp(value: _dt.datetime | str) -> str:
+    if type(value) is _dt.datetime and value.tzinfo is _UTC:
+        return value.isoformat()
+    text = format_timestamp(value)
+    if text is None:
+        raise InvalidEvent(f"not a usable event timestamp: {value!r}")
+    return text
+
+
+def _event_uuid(value: str | _uuid.UUID) -> str:
+    if type(value) is str:
+        return value
+    text = normalize_uuid(value)
+    if text is None:
+        raise InvalidEvent(f"not a usable event uuid: {value!r}")
+    return text
+
+
+def _safe_str(value: object) -> str | None:
+    try:
+        return str(value)
+    except Exception:
+        return None
+
+
+def _stringify_id(value: object) -> str | None:
+    """A distinct id as the reference sends it: `str()` of anything but None and ''."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return clean_text(value) if value else None
+    text = _safe_str(value)
+    return clean_text(text) if text else None
+
+
+def _text_id(value: object) -> str:
+    if type(value) is str:
+        return value if value.isascii() else clean_text(value)
+    return clean_text(_safe_str(value) or "")
+
+
+def _identity(distinct_id: object, anonymous_id: object) -> tuple[str, bool]:
+    """(distinct id, personless?) — an absent id falls back to the shell's anonymous id."""
+    if type(distinct_id) is str and distinct_id:
+        return (distinct_id if distinct_id.isascii() else clean_text(distinct_id)), False
+    given = _stringify_id(distinct_id)
+    if given is not None:
+        return given, False
+    anonymous = _stringify_id(anonymous_id)
+    if anonymous is None:
+        raise InvalidEvent("an event without a distinct_id needs the shell's anonymous_id")
+    return anonymous, True
+
+
+# ---------------------------------------------------------------------------------------
+# flags attached to events
+
+
+def flag_values_of(flags: FlagsArg) -> Mapping[str, Any] | None:
+    """The `{key: value}` of a `flags` argument: a mapping, or any object with `flag_values`."""
+    if flags is None:
+        return None
+    if isinstance(flags, Mapping):
+        return flags
+    values = getattr(flags, "flag_values", None)
+    return values if isinstance(values, Mapping) else None
+
+
+def flag_properties(flags: FlagsArg) -> dict[str, Any]:
+    """`$feature/<key>` for every flag and the sorted `$active_feature_flags` (omitted when none).
+
+    A flag is active when its value is anything but False. A None value (a flag nobody
+    could decide) is left out entirely, as the reference's snapshots never hold one.
+    """
+    values = flag_values_of(flags)
+    out: dict[str, Any] = {}
+    if not values:
+        return out
+    active: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        name = _text_id(key)
+        out["$feature/" + name] = (
+            value if type(value) is bool or type(value) is str else normalize(value)
+        )
+        if value is not False:
+            active.append(name)
+    if active:
+        active.sort()
+        out["$active_feature_flags"] = active
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# builders
+
+
+def capture(
+    ctx: EventContext,
+    event: str,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    flags: FlagsArg = None,
+    anonymous_id: str | None = None,
+    disable_geoip: bool | None = None,
+) -> Event:
+    """A custom event, shaped like posthog-python 7.91.1's `capture()`.
+
+    With no `distinct_id` (None or '') the event uses `anonymous_id` (a uuid the shell
+    generated) and carries `$process_person_profile: false` unless the caller set it.
+    `groups` becomes `$groups`; `flags` (a mapping or anything with `flag_values`) adds
+    `$feature/<key>` and `$active_feature_flags` *under* the caller's properties, so
+    explicit properties win. `$set`/`$set_once` inside `properties` pass through. Raises
+    `InvalidEvent` only when there is no id at all or the timestamp/uuid are unusable.
+    """
+    # The common shapes (str id, aware-UTC datetime, str uuid) are checked inline: this is
+    # the per-event hot path, and each helper call is a measurable share of it.
+    if type(distinct_id) is str and distinct_id and distinct_id.isascii():
+        did, personless = distinct_id, False
+    else:
+        did, personless = _identity(distinct_id, anonymous_id)
+    props = normalize_properties(properties) if properties else {}
+    if ctx.system_properties:
+        props.update(ctx.system_properties)
+    if personless and "$process_person_profile" not in props:
+        props["$process_person_profile"] = False
+    if groups:
+        props["$groups"] = normalize_properties(groups)
+    if flags is not None:
+        extra = flag_properties(flags)
+        if extra:
+            extra.update(props)
+            props = extra
+    ctx.finish(props, disable_geoip)
+    if type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
+        when = timestamp.isoformat()
+    else:
+        when = _timestamp(timestamp)
+    return Event(
+        event if type(event) is str else _text_id(event),
+        did,
+        props,
+        when,
+        uuid if type(uuid) is str else _event_uuid(uuid),
+    )
+
+
+def pageview(
+    ctx: EventContext,
+    url: str,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    flags: FlagsArg = None,
+    anonymous_id: str | None = None,
+    disable_geoip: bool | None = None,
+) -> Event:
+    """`$pageview` with `$current_url`: what the reference documents as
+    `capture("$pageview", properties={"$current_url": url})` (its `page()` was removed in 6.0).
+    """
+    props = dict(properties) if properties else {}
+    props["$current_url"] = url
+    return capture(
+        ctx,
+        "$pageview",
+        distinct_id=distinct_id,
+        properties=props,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        flags=flags,
+        anonymous_id=anonymous_id,
+        disable_geoip=disable_geoip,
+    )
+
+
+def _person_update(
+    ctx: EventContext,
+    name: str,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None,
+) -> Event | None:
+    did = _stringify_id(distinct_id)
+    if did is None or not properties:
+        return None
+    values = normalize_properties(properties)
+    props: dict[str, Any] = {}
+    ctx.finish(props, disable_geoip)
+    return Event(
+        event=name,
+        distinct_id=did,
+        properties=props,
+        timestamp=_timestamp(timestamp),
+        uuid=_event_uuid(uuid),
+        set=values if name == "$set" else None,
+        set_once=values if name == "$set_once" else None,
+    )
+
+
+def set_properties(
+    ctx: EventContext,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+) -> Event | None:
+    """A `$set` event with the person properties at the top level.
+
+    None when there is nothing to send: no distinct id (a personless `$set` does nothing)
+    or no properties, exactly when the reference's `set()` returns None.
+    """
+    return _person_update(ctx, "$set", distinct_id, properties, timestamp, uuid, disable_geoip)
+
+
+def set_once(
+    ctx: EventContext,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+) -> Event | None:
+    """A `$set_once` event with the properties at the top level; None like `set_properties`."""
+    return _person_update(ctx, "$set_once", distinct_id, properties, timestamp, uuid, disable_geoip)
+
+
+def identify(
+    ctx: EventContext,
+    *,
+    distinct_id: str,
+    properties: Mapping[str, Any] | None = None,
+    set_once_properties: Mapping[str, Any] | None = None,
+    anon_distinct_id: str | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+) -> Event:
+    """`$identify` with the person properties as top-level `$set` (always present, maybe empty).
+
+    posthog-python dropped `identify()` in 6.0; this is its pre-6.0 shape (top-level
+    `$set`, no system properties), plus `$anon_distinct_id` in properties when the caller
+    links an anonymous id, as posthog-js does, and an optional top-level `$set_once`.
+    """
+    did = _stringify_id(distinct_id)
+    if did is None:
+        raise InvalidEvent("identify needs a distinct_id")
+    props: dict[str, Any] = {}
+    anon = _stringify_id(anon_distinct_id)
+    if anon is not None:
+        props["$anon_distinct_id"] = anon
+    ctx.finish(props, disable_geoip)
+    return Event(
+        event="$identify",
+        distinct_id=did,
+        properties=props,
+        timestamp=_timestamp(timestamp),
+        uuid=_event_uuid(uuid),
+        set=normalize_properties(properties) if properties else {},
+        set_once=normalize_properties(set_once_properties) if set_once_properties else None,
+    )
+
+
+def alias(
+    ctx: EventContext,
+    *,
+    previous_id: str,
+    distinct_id: str,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+) -> Event:
+    """`$create_alias`, sent as `previous_id` with `{"distinct_id": previous_id, "alias": distinct_id}`.
+
+    Raises `InvalidEvent` when either id is missing (the reference drops the call with a
+    warning; the shell does that on this exception).
+    """
+    previous = _stringify_id(previous_id)
+    target = _stringify_id(distinct_id)
+    if previous is None or target is None:
+        raise InvalidEvent("alias needs both previous_id and distinct_id")
+    props: dict[str, Any] = {"distinct_id": previous, "alias": target}
+    ctx.finish(props, disable_geoip)
+    return Event(
+        event="$create_alias",
+        distinct_id=previous,
+        properties=props,
+        timestamp=_timestamp(timestamp),
+        uuid=_event_uuid(uuid),
+    )
+
+
+def group_identify(
+    ctx: EventContext,
+    group_type: str,
+    group_key: str,
+    *,
+    properties: Mapping[str, Any] | None = None,
+    distinct_id: str | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+) -> Event:
+    """`$groupidentify` with `$group_type`, `$group_key` and `$group_set`.
+
+    Without a distinct id the event is sent as `$<group_type>_<group_key>`, as the seed
+    (Ruby) docs specify — deliberately not the reference Python SDK's random uuid, which
+    creates a new throwaway person on every call. Raises `InvalidEvent` for a missing type
+    or key (the reference drops those calls).
+    """
+    gtype = _stringify_id(group_type)
+    gkey = _stringify_id(group_key)
+    if gtype is None or gkey is None:
+        raise InvalidEvent("group_identify needs a group_type and a group_key")
+    did = _stringify_id(distinct_id) or f"${gtype}_{gkey}"
+    props: dict[str, Any] = {
+        "$group_type": normalize(group_type),
+        "$group_key": normalize(group_key),
+        "$group_set": normalize_properties(properties) if properties else {},
+    }
+    ctx.finish(props, disable_geoip)
+    return Event(
+        event="$groupidentify",
+        distinct_id=did,
+        properties=props,
+        timestamp=_timestamp(timestamp),
+        uuid=_event_uuid(uuid),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# $feature_flag_called
+
+MINIMAL_FLAG_CALLED_PROPERTIES: frozenset[str] = frozenset(
+    {
+        "$feature_flag",
+        "$feature_flag_response",
+        "$feature_flag_has_experiment",
+        "$feature_flag_id",
+        "$feature_flag_version",
+        "$feature_flag_reason",
+        "$feature_flag_request_id",
+        "$feature_flag_evaluated_at",
+        "$feature_flag_error",
+        "locally_evaluated",
+        "$groups",
+        "$process_person_profile",
+        "$session_id",
+        "$lib",
+        "$lib_version",
+        "$is_server",
+        "$geoip_disable",
+        "$os",
+        "$os_version",
+        "$os_distro",
+        "$python_runtime",
+        "$python_version",
+    }
+)
+
+
+def feature_flag_called(
+    ctx: EventContext,
+    *,
+    distinct_id: str,
+    key: str,
+    response: bool | str | None,
+    payload: Any = None,
+    locally_evaluated: bool,
+    flag_id: int | None = None,
+    flag_version: int | None = None,
+    reason: str | None = None,
+    request_id: str | None = None,
+    evaluated_at: int | None = None,
+    error: str | Sequence[str] | None = None,
+    has_experiment: bool | None = None,
+    groups: Mapping[str, Any] | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    disable_geoip: bool | None = None,
+    minimal: bool = False,
+) -> Event:
+    """`$feature_flag_called` for one flag read, with the reference's property rules.
+
+    Always `$feature_flag`, `$feature_flag_response`, `locally_evaluated` and
+    `$feature/<key>`; `$feature_flag_payload` when the (decoded) payload is not None;
+    request id, evaluated-at, reason, id, version and error only when truthy (`error` may
+    be a list of codes, comma-joined); `$feature_flag_has_experiment` only for a real bool.
+    It then goes through the capture path (system properties, `$groups`, common
+    properties). `minimal=True` applies the server-controlled allowlist of section 3.4
+    (callers pass it only when the gate is on and `has_experiment is False`).
+    """
+    props: dict[str, Any] = {
+        "$feature_flag": key,
+        "$feature_flag_response": response,
+        "locally_evaluated": locally_evaluated,
+        f"$feature/{key}": response,
+    }
+    if payload is not None:
+        props["$feature_flag_payload"] = payload
+    if request_id:
+        props["$feature_flag_request_id"] = request_id
+    if evaluated_at:
+        props["$feature_flag_evaluated_at"] = evaluated_at
+    if reason:
+        props["$feature_flag_reason"] = reason
+    if flag_version:
+        props["$feature_flag_version"] = flag_version
+    if flag_id:
+        props["$feature_flag_id"] = flag_id
+    if error:
+        props["$feature_flag_error"] = error if isinstance(error, str) else ",".join(error)
+    if isinstance(has_experiment, bool):
+        props["$feature_flag_has_experiment"] = has_experiment
+    ev = capture(
+        ctx,
+        "$feature_flag_called",
+        distinct_id=distinct_id,
+        properties=props,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        disable_geoip=disable_geoip,
+    )
+    if minimal:
+        kept = {k: v for k, v in ev.properties.items() if k in MINIMAL_FLAG_CALLED_PROPERTIES}
+        ev = msgspec.structs.replace(ev, properties=kept)
+    return ev
+
+
+def flag_called_dedup_key(
+    distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any] | None
+) -> tuple[str, str, bool | str | None, tuple[tuple[str, str], ...]]:
+    """What makes two flag reads "the same report": distinct id, flag, value and groups.
+
+    Groups are compared order-insensitively as sorted `(str(type), str(key))` pairs, so a
+    user read under different groups reports again, as in the reference. Payload,
+    `locally_evaluated` and request id are deliberately not part of it.
+    """
+    groups_key = tuple(sorted((str(k), str(v)) for k, v in groups.items())) if groups else ()
+    return (distinct_id, key, response, groups_key)
+
+
+# ---------------------------------------------------------------------------------------
+# $exception
+
+
+def exception_event(
+    ctx: EventContext,
+    exc: BaseException,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None = None,
+    timestamp: _dt.datetime | str,
+    uuid: str | _uuid.UUID,
+    anonymous_id: str | None = None,
+    source_lines: SourceLines | None = None,
+    in_app_prefixes: Sequence[str] = (),
+    project_root: str | None = None,
+    fingerprint: str | None = None,
+    groups: Mapping[str, Any] | None = None,
+    flags: FlagsArg = None,
+    disable_geoip: bool | None = None,
+    level: str = "error",
+    source: str | None = None,
+    mechanism: Mapping[str, Any] | None = None,
+    synthetic_traceback: TracebackType | None = None,
+) -> Event:
+    """`$exception` for `exc`, as posthog-python 7.91.1's `capture_exception` builds it.
+
+    Properties: `$exception_list` (see `exception_list`), `$exception_level` (`level`),
+    `$exception_source` when given (integrations such as `python.sys_excepthook`), then the
+    caller's `properties` over them, then `$exception_fingerprint` when `fingerprint` is
+    given (it wins over one in `properties`); the event then takes the capture path
+    (system properties, personless handling, groups, flags, common properties). The
+    shell injects `source_lines` (it reads files) and `project_root` (the reference's
+    default is the working directory at client start). OpenTelemetry `$trace_id`/`$span_id`
+    are the shell's to add to `properties`.
+    """
+    props: dict[str, Any] = {
+        "$exception_list": exception_list(
+            exc,
+            source_lines=source_lines,
+            in_app_prefixes=in_app_prefixes,
+            project_root=project_root,
+            mechanism=mechanism,
+            synthetic_traceback=synthetic_traceback,
+        ),
+        "$exception_level": level,
+    }
+    if source:
+        props["$exception_source"] = source
+    if properties:
+        props.update(properties)
+    if fingerprint is not None:
+        props["$exception_fingerprint"] = fingerprint
+    return capture(
+        ctx,
+        "$exception",
+        distinct_id=distinct_id,
+        properties=props,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        flags=flags,
+        anonymous_id=anonymous_id,
+        disable_geoip=disable_geoip,
+    )

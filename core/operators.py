@@ -1,0 +1,496 @@
+"""Property filters, compiled once and matched many times.
+
+`compile_property_filter` reads a filter's value a single time (numbers, dates, versions,
+regular expressions, folded strings) and returns a matcher specialised for its operator,
+so matching a property is a dictionary lookup and a comparison or two.
+
+Every answer is the one PostHog's Python SDK (7.91.1) gives for the same filter and
+properties, including its order of checks: an unknown operator is unsupported before
+anything else; a missing property is missing context unless the filter itself is
+unusable, which outranks it; `is_not_set` is never true locally; a `None` property fails
+the date and version operators outright. `match` never raises.
+"""
+
+from __future__ import annotations
+
+import abc
+import operator as _op
+from collections.abc import Callable, Hashable, Mapping
+from datetime import date, datetime, timezone
+from typing import Any
+
+from .dates import DateFilter, parse_date_filter, parse_date_text
+from .numbers import to_number
+from .reasons import Unresolved
+from .regex import GatedPattern, gate_pattern
+from .semver import parse_version, version_range
+from .stringify import ascii_lower, to_text
+
+__all__ = ["OPERATORS", "PropertyMatcher", "compile_property_filter"]
+
+_UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
+_MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
+_ABSENT = object()
+_UTC = timezone.utc
+
+_EQUALITY = ("exact", "is_not")
+_PRESENCE = ("is_set", "is_not_set")
+_TEXT = (
+    "icontains",
+    "not_icontains",
+    "starts_with",
+    "not_starts_with",
+    "ends_with",
+    "not_ends_with",
+)
+_REGEX = ("regex", "not_regex")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": _op.gt,
+    "gte": _op.ge,
+    "lt": _op.lt,
+    "lte": _op.le,
+}
+_DATES = ("is_date_before", "is_date_after")
+_VERSION_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "semver_eq": _op.eq,
+    "semver_neq": _op.ne,
+    "semver_gt": _op.gt,
+    "semver_gte": _op.ge,
+    "semver_lt": _op.lt,
+    "semver_lte": _op.le,
+}
+_VERSION_RANGES = ("semver_tilde", "semver_caret", "semver_wildcard")
+OPERATORS: frozenset[str] = frozenset(
+    (
+        *_EQUALITY,
+        *_PRESENCE,
+        *_TEXT,
+        *_REGEX,
+        *_COMPARE,
+        *_DATES,
+        *_VERSION_COMPARE,
+        *_VERSION_RANGES,
+    )
+)
+
+
+class PropertyMatcher(abc.ABC):
+    """One compiled filter. Immutable after construction; safe to share across threads."""
+
+    __slots__ = ("_lookup", "definition_problem", "key", "operator")
+
+    key: str
+    operator: str
+    definition_problem: str | None
+    _lookup: Hashable
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, problem: str | None) -> None:
+        self.key = key
+        self._lookup = lookup
+        self.operator = operator
+        self.definition_problem = problem
+
+    @abc.abstractmethod
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        """True/False when decided locally, otherwise why the server must decide."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key!r} {self.operator}>"
+
+
+class _AlwaysUnsupported(PropertyMatcher):
+    """An unknown operator or a filter value no property can be compared with."""
+
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        return _UNSUPPORTED
+
+
+class _Presence(PropertyMatcher):
+    __slots__ = ("_present",)
+
+    def __init__(self, key: str, lookup: Hashable, operator: str) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._present = operator == "is_set"
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        if properties.get(self._lookup, _ABSENT) is _ABSENT:  # type: ignore[call-overload]
+            return _MISSING_CONTEXT
+        return self._present
+
+
+def _truthy(value: object) -> bool:
+    """The boolean a value stands for when exact matching compares truthiness."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    if isinstance(value, list):
+        return all(_truthy(item) for item in value)
+    return False
+
+
+def _boolean_like(value: object) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.lower() in ("true", "false")
+    if isinstance(value, list):
+        return all(_boolean_like(item) for item in value)
+    return False
+
+
+class _ExactText(PropertyMatcher):
+    """exact/is_not against one text or a list of texts, compared Unicode-lowercased."""
+
+    __slots__ = ("_negate", "_single", "_targets")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, targets: frozenset[str]) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._negate = operator == "is_not"
+        self._targets = targets
+        self._single = next(iter(targets)) if len(targets) == 1 else None
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        text = value if type(value) is str else to_text(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        text = text.lower()
+        if self._single is not None:
+            return (text == self._single) is not self._negate
+        return (text in self._targets) is not self._negate
+
+
+class _ExactTruthy(PropertyMatcher):
+    """exact/is_not comparing truthiness: an empty-list filter, or a boolean-like one in
+    legacy matching. `wanted` None means "the property is truthy" (the empty list)."""
+
+    __slots__ = ("_negate", "_wanted")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, wanted: bool | None) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._negate = operator == "is_not"
+        self._wanted = wanted
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        # The property must still have a text form, even though only truthiness is used.
+        if type(value) is not str and to_text(value) is None:
+            return _MISSING_CONTEXT
+        try:
+            truthy = _truthy(value)
+        except Exception:
+            return _MISSING_CONTEXT  # a list subclass that fails the second time round
+        matched = truthy if self._wanted is None else truthy is self._wanted
+        return matched is not self._negate
+
+
+def _compile_exact(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool
+) -> PropertyMatcher:
+    if isinstance(value, list) and not value:
+        return _ExactTruthy(key, lookup, operator, None)
+    if not explicit and _boolean_like(value):
+        return _ExactTruthy(key, lookup, operator, _truthy(value))
+    targets = []
+    for item in value if isinstance(value, list) else (value,):
+        text = to_text(item)
+        if text is None:
+            return _AlwaysUnsupported(
+                key, lookup, operator, f"filter value {item!r} cannot be compared as text"
+            )
+        targets.append(text.lower())
+    return _ExactText(key, lookup, operator, frozenset(targets))
+
+
+class _Text(PropertyMatcher):
+    """Substring, prefix and suffix tests on ASCII-folded text."""
+
+    __slots__ = ("_kind", "_needle", "_negate")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, needle: str) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._negate = operator.startswith("not_")
+        self._kind = operator.removeprefix("not_")
+        self._needle = needle
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        text = value if type(value) is str else to_text(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        text = text.lower() if text.isascii() else ascii_lower(text)
+        kind = self._kind
+        if kind == "icontains":
+            matched = self._needle in text
+        elif kind == "starts_with":
+            matched = text.startswith(self._needle)
+        else:
+            matched = text.endswith(self._needle)
+        return matched is not self._negate
+
+
+def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+    text = to_text(value)
+    if text is None:
+        return _AlwaysUnsupported(
+            key, lookup, operator, f"filter value {value!r} cannot be compared as text"
+        )
+    return _Text(key, lookup, operator, ascii_lower(text))
+
+
+class _Regex(PropertyMatcher):
+    """regex/not_regex with a pattern inside the subset PostHog's engines agree on."""
+
+    __slots__ = ("_gated", "_negate")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._negate = operator == "not_regex"
+        self._gated = gated
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        text = value if type(value) is str else to_text(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        found = self._gated.search(text)
+        if found is None:
+            return _UNSUPPORTED
+        return found is not self._negate
+
+
+class _RegexConstant(PropertyMatcher):
+    """An empty pattern (matches everything) or one Python cannot compile (matches
+    nothing, and neither does its negation). Either way the property still needs a text
+    form."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, result: bool) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._result = result
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        if type(value) is not str and to_text(value) is None:
+            return _MISSING_CONTEXT
+        return self._result
+
+
+def _compile_regex(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+    pattern = str(value)
+    if not pattern:
+        return _RegexConstant(key, lookup, operator, operator == "regex")
+    gated = gate_pattern(pattern)
+    if isinstance(gated, str):
+        return _AlwaysUnsupported(key, lookup, operator, gated)
+    if gated is None:
+        return _RegexConstant(key, lookup, operator, False)
+    return _Regex(key, lookup, operator, gated)
+
+
+class _Numeric(PropertyMatcher):
+    """gt/gte/lt/lte as float comparisons; a non-numeric property simply fails."""
+
+    __slots__ = ("_bound", "_compare")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, bound: float) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._compare = _COMPARE[operator]
+        self._bound = bound
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        number = to_number(value)
+        if number is None:
+            return False
+        return self._compare(number, self._bound)
+
+
+def _compile_numeric(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+    bound = to_number(value)
+    if bound is None:
+        return _AlwaysUnsupported(
+            key, lookup, operator, f"filter value {value!r} is not a finite number"
+        )
+    return _Numeric(key, lookup, operator, bound)
+
+
+class _NullFailsOtherwiseUnsupported(PropertyMatcher):
+    """A date or version filter whose value can't be read: a `None` property still fails
+    before the filter value is looked at, anything else needs the server."""
+
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _UNSUPPORTED
+        if value is None:
+            return False
+        return _UNSUPPORTED
+
+
+class _Date(PropertyMatcher):
+    """is_date_before/is_date_after: strictly before/after the filter's moment."""
+
+    __slots__ = ("_after", "_filter")
+
+    def __init__(self, key: str, lookup: Hashable, operator: str, parsed: DateFilter) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._after = operator == "is_date_after"
+        self._filter = parsed
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            # A filter that can't be read at this `now` outranks the missing property.
+            return _MISSING_CONTEXT if self._filter.at(now) is not None else _UNSUPPORTED
+        if value is None:
+            return False
+        bound = self._filter.at(now)
+        if bound is None:
+            return _UNSUPPORTED
+        try:
+            if type(value) is str:
+                parsed = parse_date_text(value, now)
+                if parsed is None:
+                    return _MISSING_CONTEXT
+                return parsed > bound if self._after else parsed < bound
+            if isinstance(value, datetime):
+                moment = value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+                return moment > bound if self._after else moment < bound
+            if isinstance(value, date):
+                day = bound.date()
+                return value > day if self._after else value < day
+            if isinstance(value, str):
+                parsed = parse_date_text(value, now)
+                if parsed is None:
+                    return _MISSING_CONTEXT
+                return parsed > bound if self._after else parsed < bound
+        except Exception:
+            # A tzinfo that gives no offset, or a subclass whose own methods fail: the
+            # property can't be placed in time.
+            return _MISSING_CONTEXT
+        return _MISSING_CONTEXT
+
+
+def _compile_date(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+    parsed = parse_date_filter(str(value))
+    if parsed is None:
+        return _NullFailsOtherwiseUnsupported(
+            key, lookup, operator, f"filter value {value!r} is not a date"
+        )
+    return _Date(key, lookup, operator, parsed)
+
+
+class _Version(PropertyMatcher):
+    """Semantic-version comparisons on (major, minor, patch); a range is [low, high)."""
+
+    __slots__ = ("_compare", "_high", "_low")
+
+    def __init__(
+        self,
+        key: str,
+        lookup: Hashable,
+        operator: str,
+        low: tuple[int, int, int],
+        high: tuple[int, int, int] | None,
+    ) -> None:
+        super().__init__(key, lookup, operator, None)
+        self._compare = _VERSION_COMPARE.get(operator)
+        self._low = low
+        self._high = high
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        if value is None:
+            return False
+        version = parse_version(value)
+        if version is None:
+            return _MISSING_CONTEXT
+        if self._high is not None:
+            return self._low <= version < self._high
+        assert self._compare is not None
+        return self._compare(version, self._low)
+
+
+def _compile_version(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+    if operator in _VERSION_RANGES:
+        bounds = version_range(operator, value)
+        if bounds is not None:
+            return _Version(key, lookup, operator, bounds[0], bounds[1])
+    else:
+        version = parse_version(value)
+        if version is not None:
+            return _Version(key, lookup, operator, version, None)
+    return _NullFailsOtherwiseUnsupported(
+        key, lookup, operator, f"filter value {value!r} is not a valid version for {operator}"
+    )
+
+
+def compile_property_filter(
+    raw: Mapping[str, object], *, matching_version: int | None
+) -> PropertyMatcher:
+    """A matcher for one property filter object (`key`, `operator`, `value`).
+
+    `matching_version` is the definitions' `property_matching_version`: 2 compares exact
+    values purely as text; anything else also lets boolean-like filters compare
+    truthiness. Never raises.
+    """
+    try:
+        return _compile(raw, matching_version == 2)
+    except Exception as error:
+        # Only reachable with values no JSON document holds (objects whose own methods
+        # fail); such a filter is unusable rather than an error.
+        return _AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
+
+
+def _compile(raw: Mapping[str, object], explicit: bool) -> PropertyMatcher:
+    raw_key = raw.get("key")
+    key = raw_key if isinstance(raw_key, str) else ("" if raw_key is None else str(raw_key))
+    raw_operator = raw.get("operator") or "exact"
+    operator = raw_operator if isinstance(raw_operator, str) else str(raw_operator)
+    if not isinstance(raw_operator, str) or raw_operator not in OPERATORS:
+        return _AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
+    try:
+        hash(raw_key)
+    except TypeError:
+        return _AlwaysUnsupported(key, key, operator, f"property key {raw_key!r} is not a name")
+    lookup: Hashable = raw_key
+    return _compile_family(key, lookup, operator, raw.get("value"), explicit)
+
+
+def _compile_family(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool
+) -> PropertyMatcher:
+    if operator in _EQUALITY:
+        return _compile_exact(key, lookup, operator, value, explicit)
+    if operator in _PRESENCE:
+        return _Presence(key, lookup, operator)
+    if operator in _TEXT:
+        return _compile_text(key, lookup, operator, value)
+    if operator in _COMPARE:
+        return _compile_numeric(key, lookup, operator, value)
+    if operator in _REGEX:
+        return _compile_regex(key, lookup, operator, value)
+    if operator in _DATES:
+        return _compile_date(key, lookup, operator, value)
+    return _compile_version(key, lookup, operator, value)

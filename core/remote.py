@@ -1,0 +1,440 @@
+"""The `/flags` wire format: the request body the server expects and the responses it sends.
+
+Pure on purpose: the shell owns the socket, the clock and the retries, and hands this module
+the time and the bytes. Keeping the format here lets the request be compared field for field
+with what posthog-python 7.91.1 sends, and lets every response shape (v4 typed records, v2
+records, v1 `featureFlags` maps) be parsed into one immutable record type without a network.
+
+A response is read leniently, record by record, the way the reference does: a known field of
+the wrong JSON type fails only its own record (it reads as disabled and `malformed` names the
+field), so one bad record can never take its neighbours down with it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import types
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+import msgspec
+
+from .errors import HogkitError
+
+__all__ = [
+    "FLAGS_PATH",
+    "FlagsResponse",
+    "FlagsResponseError",
+    "RemoteFlag",
+    "decode_payload",
+    "encode_flags_request",
+    "flags_request_body",
+    "parse_flags_response",
+]
+
+FLAGS_PATH: Final = "/flags/?v=4"
+"""Path (with the API version query) of remote evaluation, as posthog-python 7.91.1 calls it."""
+
+
+class FlagsResponseError(HogkitError, ValueError):
+    """A `/flags` response that cannot be read at all (invalid JSON, not an object, bad top level)."""
+
+
+# --------------------------------------------------------------------------- request
+
+
+def flags_request_body(
+    *,
+    api_key: str,
+    distinct_id: object,
+    groups: Mapping[str, object] | None,
+    person_properties: Mapping[str, object] | None,
+    group_properties: Mapping[str, Mapping[str, object]] | None,
+    disable_geoip: bool | None,
+    device_id: str | None,
+    flag_keys: Sequence[str] | None,
+    sent_at: _dt.datetime,
+) -> dict[str, object]:
+    """The JSON object to POST, keys in the order the reference writes them.
+
+    `group_properties` is what the caller passed: each group type named in `groups` gets
+    `$group_key` first, then the caller's properties for that type (which may override it),
+    and types not in `groups` are left out — the server sees the same context local
+    evaluation saw. Person properties go as given (no `distinct_id` is added remotely).
+    `flag_keys` is sent only when it is a non-empty list.
+    """
+    group_map = dict(groups or {})
+    given = group_properties or {}
+    enriched: dict[str, dict[str, object]] = {}
+    for group_type, group_key in group_map.items():
+        props: dict[str, object] = {"$group_key": group_key}
+        extra = given.get(group_type)
+        if extra:
+            props.update(extra)
+        enriched[group_type] = props
+    body: dict[str, object] = {
+        "distinct_id": distinct_id,
+        "groups": group_map,
+        "person_properties": dict(person_properties or {}),
+        "group_properties": enriched,
+        "geoip_disable": disable_geoip,
+        "device_id": device_id,
+    }
+    if flag_keys:
+        body["flag_keys_to_evaluate"] = list(flag_keys)
+    body["sent_at"] = sent_at.isoformat()
+    body["api_key"] = api_key
+    return body
+
+
+def _jsonable(value: object, depth: int = 0) -> object:
+    """Rewrite values JSON has no type for the way the reference's encoder does.
+
+    Dates become ISO strings (with `+00:00`, not `Z`), UUIDs strings, non-finite floats null;
+    anything else without a JSON form becomes its `str()`, so an odd property value never
+    stops a flag request. Nesting deeper than 200 levels is cut off as null.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth > 200:
+        return None
+    if isinstance(value, Mapping):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                name = key
+            elif key is None:
+                name = "null"
+            elif isinstance(key, bool):
+                name = "true" if key else "false"
+            else:
+                name = str(key)
+            out[name] = _jsonable(item, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, depth + 1) for item in value]
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(value)
+    except Exception:
+        return None
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def encode_flags_request(body: Mapping[str, object]) -> bytes:
+    """UTF-8 JSON bytes of a request body (never gzipped: the reference never compresses it)."""
+    return _ENCODER.encode(_jsonable(body))
+
+
+# --------------------------------------------------------------------------- response
+
+
+@attrs.frozen(slots=True)
+class RemoteFlag:
+    """One flag as the server evaluated it, in the legacy (v2) view every reader shares.
+
+    `value` is what a read reports: False when disabled, the variant when there is one,
+    else True. `failed` is the server saying it could not evaluate the flag (no value,
+    no payload); `malformed` names the field that made the record unreadable (the record
+    then reads as disabled and is also `failed`).
+    """
+
+    key: str
+    enabled: bool
+    variant: str | None
+    payload: Any
+    id: int | None = None
+    version: int | None = None
+    reason_code: str | None = None
+    reason_description: str | None = None
+    condition_index: int | None = None
+    has_experiment: bool | None = None
+    config_version: int | None = None
+    failed: bool = False
+    malformed: str | None = None
+
+    @property
+    def value(self) -> bool | str:
+        if not self.enabled:
+            return False
+        return self.variant if self.variant is not None else True
+
+    @property
+    def server_failed(self) -> bool:
+        """The server reported a failure for a record that was itself readable."""
+        return self.failed and self.malformed is None
+
+
+@attrs.frozen(slots=True)
+class FlagsResponse:
+    """A whole `/flags` answer. `quota_limited` means the flags in it must not be used."""
+
+    flags: Mapping[str, RemoteFlag]
+    request_id: str | None = None
+    evaluated_at: int | None = None
+    errors_while_computing: bool = False
+    quota_limited: bool = False
+    minimal_flag_called_events: bool = False
+    untyped: bool = False
+    """Some record had no typed `value`: the server may predate `/flags?v=4`."""
+
+
+_DECODER: Final = msgspec.json.Decoder()
+
+
+def decode_payload(raw: object) -> Any:
+    """A payload as readers see it: JSON text decoded, other values as they came.
+
+    Text that is not strict JSON (including `NaN`/`Infinity`) decodes to None, as in the
+    reference.
+    """
+    if isinstance(raw, str):
+        try:
+            return _DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError, ValueError):
+            return None
+    return raw
+
+
+class _Malformed(Exception):
+    """A known field of one record has the wrong JSON type."""
+
+
+def _int_field(value: object, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _Malformed(field)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    raise _Malformed(field)
+
+
+def _typed_field(value: object, field: str, expected: type | tuple[type, ...]) -> Any:
+    if value is None or isinstance(value, expected):
+        return value
+    raise _Malformed(field)
+
+
+def _malformed(key: str, field: str) -> RemoteFlag:
+    return RemoteFlag(
+        key=key, enabled=False, variant=None, payload=None, failed=True, malformed=field
+    )
+
+
+def _compact_json(value: object) -> str:
+    return _ENCODER.encode(value).decode("utf-8")
+
+
+def _typed_record(key: str, rec: object) -> RemoteFlag:
+    """A `/flags?v=4` record (it has a `value` member, or is not even an object)."""
+    try:
+        if not isinstance(rec, dict):
+            raise _Malformed("record")
+        _typed_field(rec.get("key"), "key", str)
+        value = rec.get("value")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Malformed("value")
+        _typed_field(value, "value", (bool, str, dict, int, float))
+        failed = _typed_field(rec.get("failed"), "failed", bool) is True
+        reason = _typed_field(rec.get("reason"), "reason", dict)
+        code = description = None
+        condition_index = None
+        if reason is not None:
+            code = _typed_field(reason.get("code"), "reason.code", str)
+            condition_index = _int_field(reason.get("condition_index"), "reason.condition_index")
+            description = _typed_field(reason.get("description"), "reason.description", str)
+        if failed:
+            value = None
+        own_payload: Any = None
+        if value is None or isinstance(value, bool):
+            enabled, variant = bool(value), None
+        elif isinstance(value, str):
+            enabled, variant = True, value
+        else:
+            # A number or object is its own payload; it is checked to encode, as the
+            # reference renders it as compact JSON for its legacy readers.
+            enabled, variant = True, None
+            try:
+                _compact_json(value)
+            except (msgspec.EncodeError, RecursionError, ValueError, TypeError) as err:
+                raise _Malformed("value") from err
+            own_payload = value
+        meta = _typed_field(rec.get("metadata"), "metadata", dict)
+        ident = version = config_version = None
+        has_experiment = None
+        payload: Any = own_payload
+        if meta is not None:
+            if own_payload is None and not failed:
+                payload = decode_payload(meta.get("payload"))
+            ident = _int_field(meta.get("id"), "metadata.id")
+            version = _int_field(meta.get("version"), "metadata.version")
+            _typed_field(meta.get("description"), "metadata.description", str)
+            has_experiment = _typed_field(
+                meta.get("has_experiment"), "metadata.has_experiment", bool
+            )
+            config_version = _int_field(meta.get("config_version"), "metadata.config_version")
+            for name, kind in (
+                ("rule_type", str),
+                ("rule_id", str),
+                ("variant_key", str),
+                ("forced_variant", bool),
+            ):
+                _typed_field(meta.get(name), "metadata." + name, kind)
+            _int_field(meta.get("experiment_id"), "metadata.experiment_id")
+    except _Malformed as err:
+        return _malformed(key, str(err))
+    except RecursionError:
+        return _malformed(key, "value")
+    return RemoteFlag(
+        key=key,
+        enabled=enabled,
+        variant=variant,
+        payload=payload,
+        id=ident,
+        version=version,
+        reason_code=code or None,
+        reason_description=description or None,
+        condition_index=condition_index,
+        has_experiment=has_experiment,
+        config_version=config_version,
+        failed=failed,
+    )
+
+
+def _older_record(key: str, rec: dict[str, Any]) -> RemoteFlag:
+    """A record without a typed `value`, from a server before `/flags?v=4` (config version 1)."""
+    try:
+        _typed_field(rec.get("key"), "key", str)
+        enabled = _typed_field(rec.get("enabled"), "enabled", bool)
+        variant = _typed_field(rec.get("variant"), "variant", str)
+        failed = _typed_field(rec.get("failed"), "failed", bool) is True
+        reason = _typed_field(rec.get("reason"), "reason", dict)
+        code = description = None
+        condition_index = None
+        if reason:
+            code = _typed_field(reason.get("code"), "reason.code", str)
+            condition_index = _int_field(reason.get("condition_index"), "reason.condition_index")
+            description = _typed_field(reason.get("description"), "reason.description", str)
+        meta = _typed_field(rec.get("metadata"), "metadata", dict)
+        ident = version = None
+        has_experiment = None
+        payload: Any = None
+        if meta:
+            ident = _int_field(meta.get("id"), "metadata.id")
+            version = _int_field(meta.get("version"), "metadata.version")
+            _typed_field(meta.get("description"), "metadata.description", str)
+            has_experiment = _typed_field(
+                meta.get("has_experiment"), "metadata.has_experiment", bool
+            )
+            if not failed:
+                payload = decode_payload(meta.get("payload"))
+    except _Malformed as err:
+        return _malformed(key, str(err))
+    return RemoteFlag(
+        key=key,
+        enabled=bool(enabled),
+        variant=variant,
+        payload=payload,
+        id=ident,
+        version=version,
+        reason_code=code or None,
+        reason_description=description or None,
+        condition_index=condition_index,
+        has_experiment=has_experiment,
+        config_version=1,
+        failed=failed,
+    )
+
+
+def _record(key: str, rec: object) -> RemoteFlag:
+    if isinstance(rec, dict) and "value" not in rec:
+        return _older_record(key, rec)
+    return _typed_record(key, rec)
+
+
+def _v1_record(key: str, value: object, raw_payload: object) -> RemoteFlag:
+    """A `featureFlags`/`featureFlagPayloads` pair from the oldest (`/decide`) shape."""
+    if isinstance(value, str):
+        enabled, variant = True, value
+    else:
+        enabled, variant = bool(value), None
+    return RemoteFlag(
+        key=key,
+        enabled=enabled,
+        variant=variant,
+        payload=decode_payload(raw_payload),
+        config_version=1,
+    )
+
+
+def parse_flags_response(raw: bytes | str | object) -> FlagsResponse:
+    """Read a `/flags` response body (bytes/str of JSON, or an already decoded object).
+
+    Raises `FlagsResponseError` only when nothing in it can be used: invalid JSON, a
+    top level that is not an object, or a `flags`/`featureFlags` member that is not one.
+    """
+    if isinstance(raw, (bytes, bytearray, memoryview, str)):
+        try:
+            doc = _DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError, ValueError) as err:
+            raise FlagsResponseError(f"/flags response is not valid JSON: {err}") from None
+    else:
+        doc = raw
+    if not isinstance(doc, dict):
+        raise FlagsResponseError(f"/flags response must be a JSON object, not {type(doc).__name__}")
+
+    flags: dict[str, RemoteFlag] = {}
+    untyped = False
+    if "flags" in doc:
+        records = doc["flags"]
+        if not isinstance(records, dict):
+            raise FlagsResponseError(
+                f"/flags response member 'flags' must be an object, not {type(records).__name__}"
+            )
+        for key, rec in records.items():
+            if isinstance(rec, dict) and "value" not in rec:
+                untyped = True
+            flags[key] = _record(key, rec)
+    else:
+        values = doc.get("featureFlags") or {}
+        payloads = doc.get("featureFlagPayloads") or {}
+        if not isinstance(values, dict):
+            raise FlagsResponseError(
+                "/flags response member 'featureFlags' must be an object, "
+                f"not {type(values).__name__}"
+            )
+        if not isinstance(payloads, dict):
+            payloads = {}
+        untyped = bool(values)
+        for key, value in values.items():
+            flags[key] = _v1_record(key, value, payloads.get(key))
+
+    request_id = doc.get("requestId")
+    evaluated_at = doc.get("evaluatedAt")
+    quota = doc.get("quotaLimited")
+    return FlagsResponse(
+        flags=types.MappingProxyType(flags),
+        request_id=request_id if isinstance(request_id, str) else None,
+        evaluated_at=(
+            evaluated_at
+            if isinstance(evaluated_at, int) and not isinstance(evaluated_at, bool)
+            else None
+        ),
+        errors_while_computing=bool(doc.get("errorsWhileComputingFlags", False)),
+        quota_limited=isinstance(quota, list) and "feature_flags" in quota,
+        minimal_flag_called_events=doc.get("minimalFlagCalledEvents") is True,
+        untyped=untyped,
+    )

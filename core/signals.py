@@ -1,0 +1,53 @@
+"""Outcomes of a filter besides True, False and an `Unresolved` reason.
+
+The reference distinguishes two ways a filter can fail to decide. An `Unresolved` reason
+("inconclusive") lets later conditions still decide the flag. `NeedsServer` (a static or
+unknown cohort, a malformed cohort, a dependency that itself needs the server) stops the
+flag's condition loop: only the server can answer. `BROKEN` stands for a definition the
+reference cannot evaluate at all (for instance cohorts that include each other); it
+is reported as `unsupported_definition`, except where the reference's filter loop lets an
+earlier inconclusive filter absorb it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from .reasons import Unresolved
+
+__all__ = [
+    "BROKEN",
+    "NEEDS_SERVER_DEPENDENCY",
+    "NEEDS_SERVER_UNSUPPORTED",
+    "Broken",
+    "NeedsServer",
+    "Outcome",
+]
+
+
+class NeedsServer:
+    """Only the server can decide; stops the flag's condition loop."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: Unresolved) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"NeedsServer({self.reason.value})"
+
+
+class Broken:
+    """The definition cannot be evaluated at all."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BROKEN"
+
+
+BROKEN: Final = Broken()
+NEEDS_SERVER_UNSUPPORTED: Final = NeedsServer(Unresolved.UNSUPPORTED_DEFINITION)
+NEEDS_SERVER_DEPENDENCY: Final = NeedsServer(Unresolved.UNRESOLVED_DEPENDENCY)
+
+Outcome = bool | Unresolved | NeedsServer | Broken

@@ -1,0 +1,103 @@
+"""The reference oracle: posthog==7.91.1's local evaluation, driven without any network.
+
+Tests, the conformance generator and benchmarks ask it for the answer hogkit must give.
+`now` is pinned by swapping the oracle's view of the clock, so relative dates and bare
+years are reproducible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import posthog.feature_flags as _ph_flags
+from posthog import Client as _PHClient
+
+_REAL_DATETIME = _dt.datetime
+
+
+class _DateTimeMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, _REAL_DATETIME)
+
+
+def _frozen_datetime_module(now: _dt.datetime) -> types.SimpleNamespace:
+    """A stand-in for the `datetime` module whose `datetime.now()` answers `now`."""
+
+    class FrozenDateTime(_REAL_DATETIME, metaclass=_DateTimeMeta):
+        @classmethod
+        def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
+            if tz is None:
+                return now.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            return now.astimezone(tz)
+
+    namespace = types.SimpleNamespace(**{k: getattr(_dt, k) for k in dir(_dt) if not k.startswith("__")})
+    namespace.datetime = FrozenDateTime
+    return namespace
+
+
+@contextlib.contextmanager
+def frozen_now(now: _dt.datetime) -> Iterator[None]:
+    original = _ph_flags.datetime
+    _ph_flags.datetime = _frozen_datetime_module(now)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _ph_flags.datetime = original
+
+
+def make_client(document: Mapping[str, Any] | Sequence[Any]) -> _PHClient:
+    """A reference client loaded with `document` (a definitions document or a bare flag list)."""
+    if not isinstance(document, Mapping):
+        document = {"flags": list(document)}
+    client = _PHClient(
+        "phc_oracle",
+        host="http://127.0.0.1:9",
+        secret_key="phs_oracle",
+        send=False,
+        sync_mode=True,
+        enable_local_evaluation=False,
+    )
+    flags = [f for f in document.get("flags") or [] if isinstance(f, dict)]
+    client.feature_flags = flags
+    client.group_type_mapping = dict(document.get("group_type_mapping") or {})
+    client.cohorts = dict(document.get("cohorts") or {})
+    client._property_matching_version = document.get("property_matching_version", 1)
+    return client
+
+
+def evaluate(
+    document: Mapping[str, Any] | Sequence[Any],
+    distinct_id: str,
+    *,
+    person_properties: Mapping[str, Any] | None = None,
+    groups: Mapping[str, str] | None = None,
+    group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+    device_id: str | None = None,
+    flag_keys: Sequence[str] | None = None,
+    now: _dt.datetime | None = None,
+    client: _PHClient | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Every flag's outcome: `{"value": v, "payload": p}` or `{"unresolved": reason}`."""
+    ph = client if client is not None else make_client(document)
+    when = now or _REAL_DATETIME(2026, 6, 15, 12, 0, tzinfo=_dt.timezone.utc)
+    with frozen_now(when):
+        snap = ph.evaluate_flags(
+            distinct_id,
+            person_properties=dict(person_properties or {}),
+            groups=dict(groups or {}),
+            group_properties={k: dict(v) for k, v in (group_properties or {}).items()},
+            device_id=device_id,
+            flag_keys=list(flag_keys) if flag_keys is not None else None,
+            only_evaluate_locally=True,
+        )
+    outcome: dict[str, dict[str, Any]] = {}
+    for key in snap.keys:
+        value = snap.get_flag(key, send_feature_flag_events=False)
+        outcome[key] = {"value": value, "payload": snap.get_flag_payload(key)}
+    for key, reason in snap.unresolved_flags.items():
+        outcome[key] = {"unresolved": getattr(reason, "value", str(reason))}
+    return outcome

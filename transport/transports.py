@@ -1,0 +1,306 @@
+"""Where a batch of encoded events goes: PostHog over HTTP, memory, or a JSON-lines file.
+
+The Client depends only on the `Transport` protocol, so embedders and tests swap the
+destination without touching the queue, the worker or the event building. A batch is a
+sequence of events already encoded by the core (`encode_event`), one JSON object each; a
+transport reports what it delivered and what it gave up on, and never raises for a
+delivery failure.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import msgspec
+from hogkit.core.batch import encode_batch
+from hogkit.core.errors import HogkitError
+
+from . import http
+from .hosts import ingestion_host
+
+log = logging.getLogger("hogkit.transport")
+
+BATCH_PATH = "/batch/"
+# The most a server's Retry-After can make one wait last (the reference's cap too).
+MAX_RETRY_AFTER = 30.0
+
+
+class Cancelled(HogkitError):
+    """Delivery stopped because the client is shutting down."""
+
+
+@attrs.frozen
+class SendResult:
+    """What happened to one batch: how many events arrived, and which did not and why."""
+
+    delivered: int
+    failed: tuple[bytes, ...] = ()
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Delivers batches of encoded events.
+
+    `send` may block (HTTP retries with backoff) and must return once `stop` is set, at the
+    latest when its current network wait ends; it must not raise for a delivery failure.
+    It is called from one thread at a time per client (the worker, or the caller in
+    `sync_mode`), but a transport shared between clients must be thread-safe.
+    """
+
+    def send(
+        self, events: Sequence[bytes], *, stop: threading.Event | None = None
+    ) -> SendResult: ...
+
+
+def decode_events(events: Sequence[bytes]) -> list[dict[str, Any]]:
+    """Encoded events back into dicts, for `on_error` callbacks and inspection."""
+    decoder = msgspec.json.Decoder(dict[str, Any])
+    return [decoder.decode(event) for event in events]
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+def retry_delay(
+    attempt: int, *, base: float, cap: float, retry_after: float | None, jitter: float
+) -> float:
+    """Seconds to wait before retry number `attempt` (1 for the first retry).
+
+    Capped exponential backoff, `base * 2**(attempt-1)` up to `cap`, scaled by `jitter` (a
+    number in [0, 1): the wait lands between half and all of the backoff, so a fleet of
+    forked workers does not retry in lockstep), and never shorter than the server's
+    `Retry-After` (itself capped at `MAX_RETRY_AFTER`).
+    """
+    backoff = min(cap, base * 2.0 ** (attempt - 1)) * (0.5 + jitter / 2)
+    if retry_after is not None:
+        backoff = max(backoff, min(retry_after, MAX_RETRY_AFTER))
+    return max(0.0, backoff)
+
+
+def parse_retry_after(value: str | None, now: _dt.datetime) -> float | None:
+    """A `Retry-After` header as seconds from `now`: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+class HttpTransport:
+    """PostHog's `/batch/` endpoint over the process's shared urllib3 pool.
+
+    Retries network errors, 408, 429 and 5xx `max_retries` times with `retry_delay`
+    backoff; a 413 splits the batch in halves, each sent (and retried) on its own, down to
+    single events; any other status below 200 or from 300 up is final. Any 2xx is success:
+    the server took the batch, and resending it would duplicate events.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        host: str | None = None,
+        *,
+        gzip: bool = True,
+        timeout: float = http.DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        historical_migration: bool = False,
+    ) -> None:
+        self.host = ingestion_host(host)
+        self.url = self.host + BATCH_PATH
+        self.gzip = gzip
+        self.timeout = timeout
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base = max(0.0, float(backoff_base))
+        self.backoff_cap = max(0.0, float(backoff_cap))
+        self.historical_migration = historical_migration
+        self._api_key = api_key
+
+    def __repr__(self) -> str:
+        return f"HttpTransport(host={self.host!r})"
+
+    def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
+        delivered = 0
+        failed: list[bytes] = []
+        error: Exception | None = None
+        pending: list[Sequence[bytes]] = [events] if events else []
+        while pending:
+            chunk = pending.pop()
+            outcome = self._send_chunk(chunk, stop)
+            if outcome is None:
+                delivered += len(chunk)
+            elif _is_too_large(outcome) and len(chunk) > 1:
+                middle = len(chunk) // 2
+                log.info("batch of %d events too large (413); sending it in halves", len(chunk))
+                pending.append(chunk[middle:])
+                pending.append(chunk[:middle])
+            else:
+                failed.extend(chunk)
+                error = outcome
+        return SendResult(delivered, tuple(failed), error)
+
+    def _send_chunk(self, chunk: Sequence[bytes], stop: threading.Event | None) -> Exception | None:
+        """None when the server took `chunk`, else the error that ended the attempts."""
+        error: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                retry_after = error.retry_after if isinstance(error, http.StatusError) else None
+                delay = retry_delay(
+                    attempt,
+                    base=self.backoff_base,
+                    cap=self.backoff_cap,
+                    retry_after=retry_after,
+                    jitter=random.random(),
+                )
+                log.debug("retrying a batch of %d in %.2fs after: %s", len(chunk), delay, error)
+                if _wait(stop, delay):
+                    return Cancelled(f"shut down before delivery; last error: {error}")
+            elif stop is not None and stop.is_set():
+                return Cancelled("shut down before delivery")
+            sent_at = _dt.datetime.now(_dt.timezone.utc)
+            body = encode_batch(
+                chunk, self._api_key, sent_at, historical_migration=self.historical_migration
+            )
+            try:
+                response = http.request(
+                    "POST",
+                    self.url,
+                    body=body,
+                    headers={"Content-Type": "application/json"},
+                    timeout=self.timeout,
+                    gzip=self.gzip,
+                )
+            except http.NetworkError as exc:
+                error = exc
+                continue
+            if 200 <= response.status < 300:
+                return None
+            error = http.StatusError(
+                response.status,
+                http.detail_of(response, (self._api_key,)),
+                parse_retry_after(response.header("Retry-After"), sent_at),
+            )
+            if not _retryable(response.status):
+                return error
+        return error
+
+
+def _retryable(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+def _is_too_large(error: Exception) -> bool:
+    return isinstance(error, http.StatusError) and error.status == 413
+
+
+def _wait(stop: threading.Event | None, seconds: float) -> bool:
+    """Sleep `seconds`; True if `stop` was set meanwhile (the caller should give up)."""
+    if stop is None:
+        time.sleep(seconds)
+        return False
+    return stop.wait(seconds)
+
+
+# ---------------------------------------------------------------------------------------------
+# In memory
+
+
+class MemoryTransport:
+    """Keeps every batch in memory: for tests, and for embedders that forward events themselves.
+
+    `limit` bounds the events held; past it the oldest batches are discarded and counted in
+    `discarded`, so a forgotten MemoryTransport cannot grow without end.
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self.discarded = 0
+        self._lock = threading.Lock()
+        self._batches: list[tuple[bytes, ...]] = []
+        self._held = 0
+
+    def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
+        batch = tuple(events)
+        with self._lock:
+            self._batches.append(batch)
+            self._held += len(batch)
+            while self._held > self.limit and len(self._batches) > 1:
+                dropped = self._batches.pop(0)
+                self._held -= len(dropped)
+                self.discarded += len(dropped)
+        return SendResult(len(batch))
+
+    @property
+    def batches(self) -> list[list[dict[str, Any]]]:
+        """Every batch received, oldest first, as decoded events."""
+        with self._lock:
+            raw = list(self._batches)
+        return [decode_events(batch) for batch in raw]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event received, in order."""
+        return [event for batch in self.batches for event in batch]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._batches.clear()
+            self._held = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON lines
+
+
+class FileTransport:
+    """Appends each event as one JSON line to `path`, for offline use or later replay.
+
+    Every line is an event exactly as it would appear in a `/batch/` body. Clients sharing
+    one FileTransport never interleave lines; separate processes appending to the same file
+    should each use their own file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileTransport({self.path!r})"
+
+    def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
+        if not events:
+            return SendResult(0)
+        data = b"".join(event + b"\n" for event in events)
+        try:
+            with self._lock, open(self.path, "ab") as handle:
+                handle.write(data)
+        except OSError as exc:
+            return SendResult(0, tuple(events), exc)
+        return SendResult(len(events))
