@@ -11,6 +11,7 @@ from .batch import (
     check_event_size,
     decode_batch,
     encode_batch,
+    encode_capture,
     encode_event,
     split_batches,
 )
@@ -24,6 +25,7 @@ from .events import (
     exception_event,
     feature_flag_called,
     flag_called_dedup_key,
+    format_epoch,
     format_timestamp,
     group_identify,
     identify,
@@ -34,7 +36,7 @@ from .events import (
 )
 from .exception_list import exception_list
 from .flagset import FlagSet
-from .normalize import normalize, normalize_properties
+from .normalize import is_plain, normalize, normalize_properties
 from .reasons import PRECEDENCE, Unresolved
 from .snapshot import FlagResult, Problem, Reason, Snapshot
 from .version import __version__
@@ -51,14 +53,17 @@ __all__ += [  # events and batches (issue 5)
     "check_event_size",
     "decode_batch",
     "encode_batch",
+    "encode_capture",
     "encode_event",
     "exception_event",
     "exception_list",
     "feature_flag_called",
     "flag_called_dedup_key",
+    "format_epoch",
     "format_timestamp",
     "group_identify",
     "identify",
+    "is_plain",
     "normalize",
     "normalize_properties",
     "normalize_uuid",

@@ -18,8 +18,24 @@ from typing import Any
 
 import msgspec
 
-from .events import Event, InvalidEvent, format_timestamp
-from .normalize import normalize, normalize_properties
+from . import events as _events
+from .events import (
+    Event,
+    EventContext,
+    FlagsArg,
+    InvalidEvent,
+    Timestamp,
+    _capture_fields,
+    _identity,
+    _timestamp,
+    _utc_text,
+    capture,
+    format_epoch,
+    format_timestamp,
+)
+from .normalize import _PLAIN_VALUES, _STR_KEYS, normalize, normalize_properties
+
+_UTC = _dt.timezone.utc
 
 MAX_EVENT_BYTES = 900 * 1024
 MAX_BATCH_BYTES = 5 * 1024 * 1024
@@ -69,6 +85,210 @@ def encode_event(event: Event) -> bytes:
         return _ENCODER.encode(normalize_properties(_wire(event)))
 
 
+# No enc_hook: anything but plain JSON types raises, and `encode_capture` takes the full path.
+_STRICT = msgspec.json.Encoder()
+_PERSONLESS = b'"$process_person_profile":false'
+
+
+class _SplicedEvent(msgspec.Struct):
+    """An `Event` whose properties are already JSON: same fields, same order, same names."""
+
+    event: str
+    distinct_id: str
+    properties: msgspec.Raw
+    timestamp: str
+    uuid: str
+
+
+def encode_capture(
+    ctx: EventContext,
+    event: str,
+    *,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None = None,
+    groups: Mapping[str, Any] | None = None,
+    timestamp: Timestamp,
+    uuid: str,
+    flags: FlagsArg = None,
+    anonymous_id: str | None = None,
+    disable_geoip: bool | None = None,
+    plain: bool = False,
+) -> bytes:
+    """`encode_event(capture(...))` with the same arguments: the same bytes, built faster.
+
+    This is the per-event work of a client's worker. When `properties` and `groups` are
+    plain (`is_plain`; `plain=True` says the caller has checked both), nothing is
+    normalised ahead of time, and msgspec's own checks stand in for normalisation (NaN and
+    ±Inf encode as null, as normalised; a lone surrogate makes the encoder refuse). When in
+    addition the caller's keys are none of the context's own, their JSON is spliced
+    between the context's pre-encoded common properties (`Spliced`) instead of merging
+    dicts. Anything else, or any refusal, takes the full `capture` + `encode_event` path,
+    so the result never depends on which path ran. Raises `InvalidEvent` exactly when
+    `capture` does.
+    """
+    if type(event) is str and type(uuid) is str:
+        if not plain:
+            # `is_plain` inline, as the hot path cannot spare two calls per event.
+            plain = (
+                not properties
+                or (
+                    type(properties) is dict
+                    and _PLAIN_VALUES.issuperset(map(type, properties.values()))
+                    and _STR_KEYS.issuperset(map(type, properties))
+                )
+            ) and (
+                not groups
+                or (
+                    type(groups) is dict
+                    and _PLAIN_VALUES.issuperset(map(type, groups.values()))
+                    and _STR_KEYS.issuperset(map(type, groups))
+                )
+            )
+        spliced = ctx._spliced
+        try:
+            if (
+                plain
+                and flags is None
+                and spliced is not None
+                and (not properties or spliced.reserved.isdisjoint(properties))
+            ):
+                # Caller, system, personless flag, `$groups`, common tail: the order in
+                # which `_capture_fields` merges them, and no key repeats across them.
+                if type(distinct_id) is str and distinct_id and distinct_id.isascii():
+                    did, personless = distinct_id, False
+                else:
+                    did, personless = _identity(distinct_id, anonymous_id)
+                parts = [_STRICT.encode(properties)[1:-1]] if properties else []
+                if spliced.system:
+                    parts.append(spliced.system)
+                if personless:
+                    parts.append(_PERSONLESS)
+                if groups:
+                    parts.append(b'"$groups":' + _STRICT.encode(groups))
+                if ctx.disable_geoip if disable_geoip is None else disable_geoip:
+                    parts.append(spliced.tail_geoip)
+                else:
+                    parts.append(spliced.tail_plain)
+                body = msgspec.Raw(b"{" + b",".join(parts) + b"}")
+                if type(timestamp) is float:
+                    when = format_epoch(timestamp)
+                elif type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
+                    when = _utc_text(timestamp)
+                else:
+                    when = _timestamp(timestamp)
+                return _STRICT.encode(_SplicedEvent(event, did, body, when, uuid))
+            if plain:
+                return _STRICT.encode(
+                    Event(
+                        event,
+                        *_capture_fields(
+                            ctx,
+                            distinct_id,
+                            properties or None,
+                            groups or None,
+                            timestamp,
+                            flags,
+                            anonymous_id,
+                            disable_geoip,
+                        ),
+                        uuid,
+                    )
+                )
+        except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+            pass
+    return encode_event(
+        capture(
+            ctx,
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            groups=groups,
+            timestamp=timestamp,
+            uuid=uuid,
+            flags=flags,
+            anonymous_id=anonymous_id,
+            disable_geoip=disable_geoip,
+        )
+    )
+
+
+PlainCapture = tuple[
+    float, str, str, str | None, dict[str, Any] | None, dict[str, Any] | None, bool | None
+]
+"""`(timestamp, uuid, event, distinct_id, properties, groups, disable_geoip)` of one `capture`
+call whose properties and groups passed `is_plain` (epoch-seconds timestamp)."""
+
+
+def encode_plain_captures(
+    ctx: EventContext, calls: Sequence[tuple[Any, ...]], *, limit: int = MAX_EVENT_BYTES
+) -> list[bytes | None]:
+    """`encode_capture` for many plain calls at once: the bytes of each, or None for a call
+    this loop leaves to `encode_capture` (a personless or non-ASCII id, a caller key that
+    the common properties also use, a value msgspec refuses, a non-float timestamp) or
+    whose event is over `limit` bytes (for the caller to reject with `check_event_size`).
+
+    A client's worker encodes a whole burst through here: the per-call work is one msgspec
+    call for the caller's properties, two byte concatenations around the context's
+    pre-encoded properties and one msgspec call for the envelope, with the timestamp
+    formatted through a per-second memo kept in the loop. Each `calls` item is a
+    `PlainCapture`; the caller vouches that its properties and groups are `is_plain`.
+    Whatever this returns as bytes equals what `encode_capture` gives for the same call.
+    """
+    spliced = ctx._spliced
+    if spliced is None:
+        return [None] * len(calls)
+    reserved = spliced.reserved
+    middle = spliced.system + b"," if spliced.system else b""
+    # What follows the caller's properties: system, then (after `$groups`) the common tail.
+    tails = {True: spliced.tail_geoip + b"}", False: spliced.tail_plain + b"}"}
+    usual_tail = tails[bool(ctx.disable_geoip)]
+    usual_rest = b"," + middle + usual_tail  # after the caller's properties, minus their "}"
+    encode = _STRICT.encode
+    raw = msgspec.Raw
+    envelope = _SplicedEvent
+    second_start, dotted, whole = float("-inf"), "", ""
+    out: list[bytes | None] = []
+    append = out.append
+    for when, uuid, event, distinct_id, properties, groups, disable_geoip in calls:
+        if (
+            type(distinct_id) is not str
+            or not distinct_id
+            or not distinct_id.isascii()
+            or type(when) is not float
+            or (properties and not reserved.isdisjoint(properties))
+        ):
+            append(None)
+            continue
+        fraction = when - second_start
+        if 0.0 <= fraction < 1.0 and (micros := round(fraction * 1e6)) < 1_000_000:
+            stamp = "%s%06d+00:00" % (dotted, micros) if micros else whole  # noqa: UP031
+        else:
+            try:
+                stamp = format_epoch(when)
+            except InvalidEvent:
+                append(None)
+                continue
+            second = _events._memo
+            second_start, dotted, whole = second.start, second.dotted, second.whole
+        try:
+            if groups or disable_geoip is not None:
+                tail = usual_tail if disable_geoip is None else tails[bool(disable_geoip)]
+                head = encode(properties)[:-1] + b"," if properties else b"{"
+                if groups:
+                    body = head + middle + b'"$groups":' + encode(groups) + b"," + tail
+                else:
+                    body = head + middle + tail
+            elif properties:
+                body = encode(properties)[:-1] + usual_rest
+            else:
+                body = b"{" + middle + usual_tail
+            data = encode(envelope(event, distinct_id, raw(body), stamp, uuid))
+            append(data if len(data) <= limit else None)
+        except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+            append(None)
+    return out
+
+
 def encode_batch(
     events: Sequence[Event | bytes],
     api_key: str,
@@ -81,7 +301,12 @@ def encode_batch(
     are, so a retry only re-encodes the envelope (the reference regenerates `sent_at` per
     attempt). `sent_at` is a datetime (sent as UTC `isoformat()`) or a ready string.
     """
-    items = [item if isinstance(item, bytes) else encode_event(item) for item in events]
+    try:
+        joined = b",".join(events)  # type: ignore[arg-type]  # all bytes: the usual case
+    except TypeError:
+        joined = b",".join(
+            [item if isinstance(item, bytes) else encode_event(item) for item in events]
+        )
     if isinstance(sent_at, str):
         sent = sent_at
     else:
@@ -92,7 +317,7 @@ def encode_batch(
     return b"".join(
         (
             b'{"batch":[',
-            b",".join(items),
+            joined,
             b'],"historical_migration":',
             b"true" if historical_migration else b"false",
             b',"sent_at":',

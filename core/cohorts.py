@@ -155,29 +155,29 @@ _Node = CohortGroup | _ServerNode | _CyclicNode | _Entry
 _MATCH_ALL = CohortGroup(True, ())
 
 
-_SCALARS = (str, int, float, bool, type(None))
-
-
 def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
     """What makes two plain filters compile alike, or None when unsure (then no sharing).
 
-    Values carry their type, so 1, 1.0 and True never share a matcher.
+    Values carry their type, so 1, 1.0 and True never share a matcher, and floats their
+    exact bits, so 0.0 and -0.0 (whose texts differ) never do either. A list holding
+    anything unhashable makes an unhashable key, which the caller treats as None.
     """
-    value: Any = raw.get("value")
-    kind: type = type(value)
-    if kind is str:
-        value_key: Hashable = value
-    elif kind in _SCALARS:
-        value_key = (kind, value)
-    elif isinstance(value, list) and all(type(item) in _SCALARS for item in value):
-        value_key = (list, tuple([(type(item), item) for item in value]))
-    else:
-        return None
     key = raw.get("key")
     operator = raw.get("operator")
-    if type(key) is not str or type(operator) not in (str, type(None)):
+    if type(key) is not str or (operator is not None and type(operator) is not str):
         return None
-    return (key, operator, value_key)
+    value: Any = raw.get("value")
+    kind: type = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (key, operator, kind, value)
+    if kind is list:
+        types = tuple(map(type, value))
+        if float in types:
+            return None
+        return (key, operator, kind, tuple(value), types)
+    if kind is float:
+        return (key, operator, kind, value.hex())
+    return None
 
 
 def _is_nested_group(raw: Mapping[str, Any]) -> bool:
@@ -192,12 +192,47 @@ class CohortCompiler:
         self._matching_version = matching_version if matching_version == 2 else 1
         self._done: dict[str, _Body] = {}
         self._matchers: dict[Hashable, PropertyMatcher] = {}
+        # Decoded payloads by their JSON text: flags often repeat them. Sharing is safe
+        # because snapshots copy a payload before handing it out.
+        self.payloads: dict[str, Any] = {}
+        # Compiled release conditions by what makes them alike, and variant tables by
+        # their variants (see `compile.compile_flag`).
+        self.conditions: dict[Hashable, Any] = {}
+        self.variant_tables: dict[Hashable, Any] = {}
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
         kind = raw.get("type")
         if kind == "cohort" or kind == "flag":
             return self._filter(raw, ())[0]
+        # The commonest filter, a text value, is looked up inline (see `_memo_key`).
+        value = raw.get("value")
+        if type(value) is str:
+            key = raw.get("key")
+            operator = raw.get("operator")
+            if type(key) is str and (operator is None or type(operator) is str):
+                memo_key = (key, operator, str, value)
+                matcher = self._matchers.get(memo_key)
+                if matcher is None:
+                    matcher = compile_property_filter(raw, matching_version=self._matching_version)
+                    self._matchers[memo_key] = matcher
+                return matcher
         return self._property(raw)
+
+    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
+        """A matcher, shared between identical filters (they are common across flags)."""
+        memo_key = _memo_key(raw)
+        if memo_key is not None:
+            try:
+                matcher = self._matchers.get(memo_key)
+            except TypeError:
+                memo_key = None
+            else:
+                if matcher is not None:
+                    return matcher
+        matcher = compile_property_filter(raw, matching_version=self._matching_version)
+        if memo_key is not None:
+            self._matchers[memo_key] = matcher
+        return matcher
 
     def _filter(self, raw: Mapping[str, Any], stack: tuple[str, ...]) -> tuple[Filter, bool]:
         """The compiled filter, and whether it reaches a cohort cycle."""
@@ -212,17 +247,6 @@ class CohortCompiler:
         if kind == "flag":
             return compile_dependency(raw), False
         return self._property(raw), False
-
-    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags)."""
-        memo_key = _memo_key(raw)
-        if memo_key is None:
-            return compile_property_filter(raw, matching_version=self._matching_version)
-        matcher = self._matchers.get(memo_key)
-        if matcher is None:
-            matcher = compile_property_filter(raw, matching_version=self._matching_version)
-            self._matchers[memo_key] = matcher
-        return matcher
 
     def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
         if cohort_id in stack:
@@ -247,6 +271,9 @@ class CohortCompiler:
             return _ServerNode(f"cohort property group type {kind!r} is not AND/OR"), False
         if not isinstance(values, list):
             return _ServerNode("cohort property group values are not a list"), False
+        if not values:
+            # An empty group of either kind matches everyone, as in the reference.
+            return _MATCH_ALL, False
         entries: list[_Node] = []
         cyclic = False
         for item in values:

@@ -1,42 +1,55 @@
 """Turning decoded definitions into the structures evaluation walks.
 
 Everything that does not depend on the person is worked out here, once: filters become
-matchers (identical filters share one), cohorts become trees, group type indexes become
-group names, rollout percentages and variant ranges become digest cut-offs
-(`hashing.above_cut`), payloads are decoded, hash prefixes are encoded, and the small
-tokens evaluation returns in place of a `Reason` are prepared, so evaluating a flag
-allocates almost nothing. `Reason`s themselves are built from tokens only when asked for.
+matchers (identical filters share one, and so do identical release conditions, variant
+tables and payloads), cohorts become trees, group type indexes become group names,
+rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`),
+payloads are decoded, the hash is primed with each flag's prefix, and the (value, reason
+token) outcomes evaluation stores are prepared, so evaluating a flag allocates almost
+nothing. `Reason`s themselves are built from tokens only when asked for.
 
-Compiled objects are plain classes with `__slots__`, never modified once compiled.
+`finish_flags` then gives matchers that several simple flags share a memo slot, so one
+evaluation of every flag runs each of them once.
+
+Compiled objects are plain classes with `__slots__`, never modified once `FlagSet`
+has been built, so any number of threads may share them.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from .cohorts import CohortCompiler, CohortRef, Filter, filter_problems
-from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag
+from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
 from .dependencies import DependencyFilter
 from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
-from .operators import PropertyMatcher
+from .operators import Inline, PropertyMatcher
 from .reasons import Unresolved
 from .signals import BROKEN, Broken
 from .snapshot import FlagValue, Reason
 
-__all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Token", "compile_flag"]
+__all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Outcome", "Token", "compile_flag"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
+_ABSENT: Any = object()
 _CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
 
 # (kind, condition index or -1, filter index or -1): what a Reason is built from.
 Token = tuple[str, int, int]
+# A decided flag as a snapshot stores it: its value and the token of its reason.
+Outcome = tuple[FlagValue, Token]
+Match = Callable[[Mapping[str, object], datetime], "bool | Unresolved"]
 INACTIVE: Token = ("flag_inactive", -1, -1)
 NO_CONDITIONS: Token = ("no_conditions", -1, -1)
+NO_CONDITIONS_OUTCOME: Outcome = (False, NO_CONDITIONS)
+_NO_INLINE: Inline = (0, None, None, False)
 GROUP_MISSING: Token = ("group_not_provided", -1, -1)
 ENROLLED: Token = ("feature_enrollment", -1, 1)
 NOT_ENROLLED: Token = ("feature_enrollment", -1, 0)
@@ -102,50 +115,55 @@ class CompiledCondition:
 
     __slots__ = (
         "aggregation",
+        "checks",
         "cut",
+        "early_outcome",
         "filters",
-        "first_miss",
         "group_name",
         "index",
+        "matched",
         "mixed",
         "no_match",
         "on_early_exit",
         "on_match",
+        "on_match_true",
         "on_out_of_rollout",
         "on_skipped",
+        "out_outcome",
         "override",
         "raw_filters",
         "rollout",
         "simple",
-        "single",
+        "solo_checks",
+        "variant_outcomes",
     )
 
     def __init__(
         self,
         index: int,
         definition: ConditionDefinition,
-        compiler: CohortCompiler,
+        filters: tuple[Filter, ...],
         variant_keys: tuple[str, ...],
+        variants: tuple[tuple[bytes, bytes, str], ...],
         flag_aggregation: Any,
         group_type_mapping: Mapping[str, Any],
     ) -> None:
         self.index = index
-        raw_filters = definition.properties or ()
-        self.raw_filters = raw_filters
+        self.raw_filters = definition.properties or ()
         simple = True
-        filters: tuple[Filter, ...] = ()
-        if raw_filters:
-            compile_filter = compiler.compile_filter
-            filters = tuple([compile_filter(raw) for raw in raw_filters])
-            for item in filters:
-                if type(item) is CohortRef or type(item) is DependencyFilter:
-                    simple = False
+        for item in filters:
+            if type(item) is CohortRef or type(item) is DependencyFilter:
+                simple = False
         self.filters = filters
         self.simple = simple
-        # A lone plain filter (the commonest condition) is called without an inner loop.
-        self.single: PropertyMatcher | None = (
-            filters[0] if simple and len(filters) == 1 else None  # type: ignore[assignment]
-        )
+        # (memo slot or -1, the matcher's bound `match`, outcome if it fails) per filter,
+        # for the simple-flag loop; slots are handed out by `finish_flags` once every flag
+        # is known.
+        self.checks: tuple[tuple[int, Match, Outcome], ...] = ()
+        # For evaluating the flag on its own, per filter: (match, outcome if it fails,
+        # then the matcher's `inline` form spread out: kind (0 when it has none), lookup
+        # key, argument, negate).
+        self.solo_checks: tuple[tuple[Match, Outcome, int, Hashable, Any, bool], ...] = ()
         pct = definition.rollout_percentage
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
@@ -173,7 +191,20 @@ class CompiledCondition:
         if len(filters) > len(misses):
             misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
         self.no_match: tuple[Token, ...] = misses
-        self.first_miss: Token | None = misses[0] if filters else None
+        # Outcomes the simple-flag loop stores as they are (no allocation per flag).
+        self.out_outcome: Outcome = (False, self.on_out_of_rollout)
+        self.early_outcome: Outcome = (False, self.on_early_exit)
+        # None when a variant must be picked by hashing; then `variant_outcomes` has the
+        # outcome of each variant's range.
+        self.on_match_true: Outcome = (True, self.on_match)
+        self.matched: Outcome | None = None
+        if self.override is not None:
+            self.matched = (self.override, self.on_match)
+        elif not variants:
+            self.matched = self.on_match_true
+        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = tuple(
+            [(low, high, (variant or True, self.on_match)) for low, high, variant in variants]
+        )
 
     def reason(self, token: Token) -> Reason:
         kind, index, position = token
@@ -218,6 +249,7 @@ class CompiledFlag:
         "group_index",
         "group_name",
         "has_experiment",
+        "hasher",
         "holdout",
         "id",
         "is_group",
@@ -225,7 +257,9 @@ class CompiledFlag:
         "malformed",
         "payloads",
         "prefix",
+        "reads_id",
         "simple",
+        "uses_memo",
         "variant_keys",
         "variants",
         "version",
@@ -248,6 +282,9 @@ class CompiledFlag:
         self.version: int | None = None
         self.has_experiment: bool | None = None
         self.prefix = bucket_prefix(key)
+        # The bucketing hash with the prefix already fed in: evaluation copies it, which
+        # is cheaper than starting a new one.
+        self.hasher = hashlib.sha1(self.prefix)
         self.active = False
         self.experience_continuity = False
         self.malformed = None
@@ -257,7 +294,7 @@ class CompiledFlag:
         self.group_name: Hashable | None = None
         self.device_bucketing = False
         self.enrollment = False
-        self.enrollment_key = f"$feature_enrollment/{key}"
+        self.enrollment_key = ""  # set when the flag uses feature enrollment
         self.holdout = None
         self.early_exit = False
         self.conditions = ()
@@ -266,6 +303,8 @@ class CompiledFlag:
         self.payloads = {}
         self.definition_unsupported = False
         self.simple = False
+        self.reads_id = False
+        self.uses_memo = False
 
     def payload_for(self, value: FlagValue) -> Any:
         """The decoded payload for a value (shared: callers copy before handing it out)."""
@@ -370,6 +409,27 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _variant_table(
+    variants: list[VariantDefinition], compiler: CohortCompiler
+) -> tuple[tuple[tuple[bytes, bytes, str], ...], tuple[str, ...]]:
+    """Each variant's digest range [low, high) and the variant keys; shared by flags with
+    the same variants."""
+    shares = tuple([(variant.key, variant.rollout_percentage) for variant in variants])
+    found = compiler.variant_tables.get(shares)
+    if found is None:
+        table = []
+        low: float = 0
+        for key, percentage in shares:
+            high = low + percentage / 100
+            table.append((at_least_cut(low), at_least_cut(high), key))
+            low = high
+        found = compiler.variant_tables[shares] = (
+            tuple(table),
+            tuple([key for key, _ in shares]),
+        )
+    return found
+
+
 def compile_flag(
     definition: FlagDefinition | MalformedFlag,
     compiler: CohortCompiler,
@@ -408,36 +468,79 @@ def compile_flag(
         flag.device_bucketing = True
     if filters.feature_enrollment is True:
         flag.enrollment = True
+        flag.enrollment_key = f"$feature_enrollment/{flag.key}"
     if filters.early_exit:
         flag.early_exit = True
     if filters.holdout:
         flag.holdout = _read_holdout(filters.holdout)
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
-        keys = []
-        table = []
-        low: float = 0
-        for variant in multivariate.variants:
-            high = low + variant.rollout_percentage / 100
-            table.append((at_least_cut(low), at_least_cut(high), variant.key))
-            keys.append(variant.key)
-            low = high
-        flag.variants = tuple(table)
-        flag.variant_keys = tuple(keys)
+        flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
     payloads = filters.payloads
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        flag.payloads = {
-            key: decode_payload(raw) for key, raw in payloads.items() if type(key) is str
-        }
+        seen = compiler.payloads
+        by_value: dict[str, Any] = {}
+        for name, raw in payloads.items():
+            if type(name) is str:
+                payload = raw
+                if type(raw) is str:
+                    payload = seen.get(raw, _ABSENT)
+                    if payload is _ABSENT:
+                        payload = seen[raw] = decode_payload(raw)
+                by_value[name] = payload
+        flag.payloads = by_value
     simple = active and not continuity and aggregation is None and not flag.device_bucketing
     simple = simple and not flag.enrollment and flag.holdout is None
     if filters.groups:
         conditions = []
+        compile_filter = compiler.compile_filter
+        shared = compiler.conditions
         for index, condition in enumerate(filters.groups):
-            compiled = CompiledCondition(
-                index, condition, compiler, flag.variant_keys, aggregation, group_type_mapping
+            raw_filters = condition.properties
+            compiled_filters = (
+                tuple([compile_filter(raw) for raw in raw_filters]) if raw_filters else ()
             )
+            # Conditions alike in everything evaluation and reasons read are compiled once
+            # (filters alike already share a matcher, so comparing matchers suffices).
+            # Types ride along where equal values read differently (0, 0.0 and False
+            # name different group types; -0.0 prints differently in reasons).
+            pct = condition.rollout_percentage
+            override = condition.variant
+            group_index = condition.aggregation_group_type_index
+            share_key: Hashable = (
+                index,
+                compiled_filters,  # compared by identity: compiled filters define no __eq__
+                pct if pct else repr(pct),
+                flag.variants,
+            )
+            if override is not None or group_index is not None or aggregation is not None:
+                share_key = (
+                    share_key,
+                    override,
+                    type(override),
+                    group_index,
+                    type(group_index),
+                    aggregation,
+                    type(aggregation),
+                )
+            try:
+                compiled = shared.get(share_key)
+            except TypeError:  # an unhashable variant or group type index
+                share_key = None
+                compiled = None
+            if compiled is None:
+                compiled = CompiledCondition(
+                    index,
+                    condition,
+                    compiled_filters,
+                    flag.variant_keys,
+                    flag.variants,
+                    aggregation,
+                    group_type_mapping,
+                )
+                if share_key is not None:
+                    shared[share_key] = compiled
             if compiled.mixed or not compiled.simple:
                 simple = False
             conditions.append(compiled)
@@ -446,15 +549,53 @@ def compile_flag(
     return flag
 
 
-def finish_flags(flags: Mapping[str, CompiledFlag]) -> None:
-    """Settle what needs every flag: whether a definition counts as unsupported.
+def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
+    """Settle what needs every flag; returns how many memo slots evaluation needs.
 
-    Only evaluation of non-simple flags reads it (to rank a missing device id or a stop at
-    the server), so simple flags are skipped.
+    Whether a definition counts as unsupported is only read when evaluating non-simple
+    flags (to rank a missing device id or a stop at the server), so simple flags skip it.
+    Simple flags instead get their condition checks: a matcher used in more than one place
+    (identical filters share one) gets a memo slot, so one evaluation runs it once per
+    person however many flags ask.
     """
+    uses: dict[int, int] = {}
+    simple_flags = []
     for flag in flags.values():
         if flag.simple:
+            simple_flags.append(flag)
+            for condition in flag.conditions:
+                for item in condition.filters:
+                    uses[id(item)] = uses.get(id(item), 0) + 1
             continue
         flag.definition_unsupported = any(
             counted and reason is _UNSUPPORTED for reason, _, counted in flag.static_problems(flags)
         )
+    slots: dict[int, int] = {}
+    # Per condition (conditions may be shared by flags): (uses the memo, reads distinct_id).
+    done: dict[int, tuple[bool, bool]] = {}
+    for flag in simple_flags:
+        for condition in flag.conditions:
+            known = done.get(id(condition))
+            if known is None:
+                checks = []
+                solo = []
+                uses_memo = reads_id = False
+                for index, item in enumerate(condition.filters):
+                    miss: Outcome = (False, condition.no_match[index])
+                    slot = -1
+                    if uses[id(item)] > 1:
+                        slot = slots.setdefault(id(item), len(slots))
+                        uses_memo = True
+                    matcher: PropertyMatcher = item  # type: ignore[assignment]
+                    if matcher.key == "distinct_id":
+                        reads_id = True
+                    checks.append((slot, matcher.match, miss))
+                    solo.append((matcher.match, miss, *(matcher.inline or _NO_INLINE)))
+                condition.checks = tuple(checks)
+                condition.solo_checks = tuple(solo)
+                known = done[id(condition)] = (uses_memo, reads_id)
+            if known[0]:
+                flag.uses_memo = True
+            if known[1]:
+                flag.reads_id = True
+    return len(slots)

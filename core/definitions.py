@@ -4,6 +4,10 @@ Two inputs are accepted: the full definitions document and a bare list of flag o
 (what people export from the UI). Unknown fields are ignored everywhere, so newer servers
 do not break older SDKs.
 
+The decoded structs are not tracked by the garbage collector (`gc=False`): nothing can
+refer back to a struct decoding just made, so none can be part of a cycle, and a
+compile makes thousands of them.
+
 Decoding is tolerant per flag: the document's top level must be right (it is what the
 server promises), but one flag that does not fit the schema is kept aside as a
 `MalformedFlag` so it can report `unsupported_definition` without affecting its
@@ -17,7 +21,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 import msgspec
 
 from .errors import DefinitionsError
@@ -37,17 +40,17 @@ __all__ = [
 ]
 
 
-class VariantDefinition(msgspec.Struct, frozen=True):
+class VariantDefinition(msgspec.Struct, frozen=True, gc=False):
     key: str
     rollout_percentage: float
     name: Any = None
 
 
-class MultivariateDefinition(msgspec.Struct, frozen=True):
+class MultivariateDefinition(msgspec.Struct, frozen=True, gc=False):
     variants: list[VariantDefinition] | None = None
 
 
-class ConditionDefinition(msgspec.Struct, frozen=True):
+class ConditionDefinition(msgspec.Struct, frozen=True, gc=False):
     """One release condition: all `properties` must match, then the rollout applies."""
 
     properties: list[dict[str, Any]] | None = None
@@ -56,7 +59,7 @@ class ConditionDefinition(msgspec.Struct, frozen=True):
     aggregation_group_type_index: Any = None
 
 
-class FlagFilters(msgspec.Struct, frozen=True):
+class FlagFilters(msgspec.Struct, frozen=True, gc=False):
     groups: list[ConditionDefinition] | None = None
     multivariate: MultivariateDefinition | None = None
     payloads: Any = None
@@ -67,7 +70,7 @@ class FlagFilters(msgspec.Struct, frozen=True):
     bucketing_identifier: Any = None
 
 
-class FlagDefinition(msgspec.Struct, frozen=True):
+class FlagDefinition(msgspec.Struct, frozen=True, gc=False):
     key: str
     id: Any = None
     version: Any = None
@@ -79,7 +82,7 @@ class FlagDefinition(msgspec.Struct, frozen=True):
     filters: FlagFilters | None = None
 
 
-class DefinitionsDocument(msgspec.Struct, frozen=True):
+class DefinitionsDocument(msgspec.Struct, frozen=True, gc=False):
     """The top level. Flags stay untyped here and are validated one by one."""
 
     flags: list[Any] | None = None
@@ -89,7 +92,7 @@ class DefinitionsDocument(msgspec.Struct, frozen=True):
     minimal_flag_called_events: Any = None
 
 
-class ValidDocument(msgspec.Struct, frozen=True):
+class ValidDocument(msgspec.Struct, frozen=True, gc=False):
     """The whole document when every flag fits the schema (the usual case, decoded in one
     pass); otherwise `DefinitionsDocument` and flag-by-flag validation take over."""
 
@@ -102,8 +105,7 @@ class ValidDocument(msgspec.Struct, frozen=True):
 _VALID = ValidDocument | list[FlagDefinition]
 
 
-@attrs.frozen
-class MalformedFlag:
+class MalformedFlag(msgspec.Struct, frozen=True, kw_only=True):
     """A flag that does not fit the schema. What little is needed to answer like the
     reference survives: inactive flags are still False, experience continuity still wins."""
 
@@ -114,9 +116,13 @@ class MalformedFlag:
     raw: Any
 
 
-@attrs.frozen
-class Definitions:
-    """Decoded definitions, ready to compile. `canonical` is what the fingerprint covers."""
+class Definitions(msgspec.Struct, frozen=True, kw_only=True):
+    """Decoded definitions, ready to compile.
+
+    `canonical` is what the fingerprint covers: the JSON text itself (as bytes) when the
+    definitions came as text, so nothing is re-encoded; otherwise the decoded document,
+    whose canonical JSON is hashed.
+    """
 
     flags: tuple[FlagDefinition | MalformedFlag, ...]
     group_type_mapping: Mapping[str, Any]
@@ -243,7 +249,9 @@ def read_definitions(raw: bytes | str) -> Definitions:
     if not isinstance(text, (bytes, str)):
         raise DefinitionsError(f"flag definitions must be JSON text, got {type(text).__name__}")
     try:
-        return _from_valid(msgspec.json.decode(text, type=_VALID))
+        decoded = _from_valid(msgspec.json.decode(text, type=_VALID))
     except (msgspec.DecodeError, RecursionError):
         # Includes validation errors: a flag that does not fit, or a wrong top level.
-        return _tolerant(_decode_json(text))
+        decoded = _tolerant(_decode_json(text))
+    as_bytes = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    return msgspec.structs.replace(decoded, canonical=as_bytes)

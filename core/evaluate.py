@@ -7,14 +7,17 @@ definite False beats anything undecided before it); a condition with undecided f
 leaves the flag undecided only if no later condition matches, and a filter that needs
 the server stops the flag at once, unless an earlier filter was already undecided.
 
-`Run` holds one evaluation call's inputs; the dependency memo it carries lives for one
-top-level flag, as in the reference (so dependencies are re-evaluated per dependent).
+This module holds the general path, for flags that are not "simple" (groups, device-id
+bucketing, enrollment, holdouts, cohorts, dependencies); `FlagSet.evaluate` runs simple
+flags itself, by the same rules. `Run` holds one evaluation call's inputs; the
+dependency memo it carries lives for one top-level flag, as in the reference (so
+dependencies are re-evaluated per dependent).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +39,7 @@ from .reasons import PRECEDENCE, Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_DEPENDENCY, Broken, NeedsServer, Outcome
 from .snapshot import FlagValue
 
-__all__ = ["Run", "encode", "evaluate_all", "evaluate_flag"]
+__all__ = ["UNENCODABLE", "Run", "as_dict", "encode", "evaluate_flag", "make_run"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT
@@ -57,7 +60,7 @@ class _Unencodable:
         raise UnicodeError("the bucketing value cannot be encoded as UTF-8")
 
 
-_UNENCODABLE: Any = _Unencodable()
+UNENCODABLE: Any = _Unencodable()
 
 
 def encode(value: object) -> bytes:
@@ -66,7 +69,7 @@ def encode(value: object) -> bytes:
         return f"{value}".encode()
     except Exception:
         # Lone surrogates, or an object whose formatting fails.
-        return _UNENCODABLE  # type: ignore[no-any-return]
+        return UNENCODABLE  # type: ignore[no-any-return]
 
 
 # What matching a flag's properties gives: a value, or why it could not be decided.
@@ -81,11 +84,13 @@ class Run:
         "cache",
         "device_bytes",
         "device_id",
+        "distinct_bytes",
         "flags",
         "group_bytes",
         "group_props",
         "groups",
         "now",
+        "person",
     )
 
     def __init__(
@@ -95,8 +100,15 @@ class Run:
         groups: Mapping[Any, Any],
         group_props: Mapping[Any, Mapping[str, object]],
         device_id: object,
+        distinct_id: object = None,
+        person: Mapping[str, object] | None = None,
     ) -> None:
         self.flags = flags
+        # The evaluated id as hash input, and the person's properties with `distinct_id`.
+        self.distinct_bytes = encode(distinct_id)
+        if person is None:
+            person = {}
+        self.person = person if "distinct_id" in person else {**person, "distinct_id": distinct_id}
         self.now = now
         self.groups = groups
         self.group_props = group_props
@@ -333,113 +345,37 @@ def match_flag(
     return False, first_out or first_miss or first_skip or NO_CONDITIONS
 
 
-def evaluate_all(
-    selected: Iterable[CompiledFlag],
-    person: Mapping[str, object],
+def make_run(
+    flags: Mapping[str, CompiledFlag],
     now: datetime,
+    groups: object,
+    group_properties: object,
+    device_id: object,
     distinct_id: object,
-    distinct_bytes: bytes,
-    make_run: Callable[[], Run],
-) -> tuple[dict[str, FlagValue], dict[str, Token], dict[str, Unresolved]]:
-    """Evaluate flags in order: (values, reason tokens, unresolved reasons). Never raises.
+    person: Mapping[str, object],
+) -> Run:
+    """What flags beyond the simple ones need. Groups and their properties are read as
+    the reference reads them: each group's properties get `$group_key`, and properties
+    of types not in `groups` are dropped; person properties get `distinct_id` when they
+    lack it."""
+    group_map = as_dict(groups)
+    group_props: dict[Any, dict[str, object]] = {}
+    if group_map:
+        extra = as_dict(group_properties)
+        for name, key in group_map.items():
+            enriched: dict[str, object] = {"$group_key": key}
+            enriched.update(as_dict(extra.get(name)))
+            group_props[name] = enriched
+    return Run(flags, now, group_map, group_props, device_id, distinct_id, person)
 
-    Most flags are "simple" (an active person flag whose conditions hold only plain
-    property filters, without holdout, enrollment or device bucketing); for those the
-    condition loop of `match_flag` is inlined here, because a function call per flag is
-    a noticeable share of the budget of about a microsecond per flag. The rules are the
-    same; the differential tests run both paths.
-    """
-    values: dict[str, FlagValue] = {}
-    reasons: dict[str, Token] = {}
-    unresolved: dict[str, Unresolved] = {}
-    rank = _RANK
-    sha1 = _sha1
-    run: Run | None = None
-    for flag in selected:
-        key = flag.key
-        try:
-            if not flag.simple:
-                if run is None:
-                    run = make_run()
-                outcome, token = evaluate_flag(run, flag, distinct_id, distinct_bytes, person)
-                if token is None:
-                    unresolved[key] = outcome  # type: ignore[assignment]
-                else:
-                    values[key] = outcome
-                    reasons[key] = token
-                continue
-            reason: Unresolved | None = None
-            first_out: Token | None = None
-            missed: Token | None = None
-            rollout_digest = b""
-            for condition in flag.conditions:
-                single = condition.single
-                if single is not None:
-                    result: Any = single.match(person, now)
-                    if result is not True:
-                        if result is False:
-                            if missed is None:
-                                missed = condition.first_miss
-                        elif reason is None or rank[result] < rank[reason]:
-                            reason = result
-                        continue
-                elif condition.filters:
-                    undecided: Unresolved | None = None
-                    result = True
-                    for matcher in condition.filters:
-                        result = matcher.match(person, now)  # type: ignore[union-attr]
-                        if result is not True:
-                            if result is False:
-                                break
-                            if undecided is None or rank[result] < rank[undecided]:
-                                undecided = result
-                    if result is False:
-                        if missed is None:
-                            missed = condition.no_match[condition.filters.index(matcher)]
-                        continue
-                    if undecided is not None:
-                        if reason is None or rank[undecided] < rank[reason]:
-                            reason = undecided
-                        continue
-                cut = condition.cut
-                if cut is not None:
-                    if not rollout_digest:
-                        rollout_digest = sha1(flag.prefix + distinct_bytes).digest()
-                    if rollout_digest >= cut:
-                        if flag.early_exit:
-                            if reason is None:
-                                values[key] = False
-                                reasons[key] = condition.on_early_exit
-                            else:
-                                unresolved[key] = reason
-                            break
-                        if first_out is None:
-                            first_out = condition.on_out_of_rollout
-                        continue
-                if condition.override is not None:
-                    values[key] = condition.override
-                elif flag.variants:
-                    digest = sha1(flag.prefix + distinct_bytes + _VARIANT_SALT).digest()
-                    for low, high, variant in flag.variants:
-                        if low <= digest < high:
-                            values[key] = variant or True
-                            break
-                    else:
-                        values[key] = True
-                else:
-                    values[key] = True
-                reasons[key] = condition.on_match
-                break
-            else:
-                if reason is None:
-                    values[key] = False
-                    reasons[key] = first_out or missed or NO_CONDITIONS
-                else:
-                    unresolved[key] = reason
-        except UnicodeError:
-            # An id that cannot be encoded cannot be hashed (the reference fails too).
-            unresolved[key] = _MISSING
-        except Exception:
-            # Never raise into the caller; a definition this broken needs the server.
-            unresolved[key] = _UNSUPPORTED
-    return values, reasons, unresolved
+
+def as_dict(value: object) -> dict[Any, Any]:
+    """A private copy of a caller's mapping; anything that is not one counts as empty."""
+    if not value:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        return dict(value)  # type: ignore[call-overload, no-any-return]
+    except (TypeError, ValueError):
+        return {}

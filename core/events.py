@@ -26,13 +26,15 @@ ever holds JSON-safe values and encoding it is a single msgspec call.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 import re
 import uuid as _uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import compress
+from types import MappingProxyType as _MappingProxy
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import msgspec
 
 from .errors import HogkitError
@@ -43,6 +45,8 @@ from .version import LIB_NAME, __version__
 FlagsArg = Mapping[str, Any] | object | None
 
 _UTC = _dt.timezone.utc
+_NOTHING: Mapping[str, Any] = {}
+_PERSON_PROFILE = "$process_person_profile"
 _WIRE_KEYS = frozenset(
     {"event", "distinct_id", "properties", "timestamp", "uuid", "$set", "$set_once"}
 )
@@ -161,7 +165,48 @@ def _top_level_object(msg: Mapping[str, Any], key: str) -> Mapping[str, Any] | N
     return normalize_properties(value)
 
 
-@attrs.frozen(slots=True)
+class Spliced(NamedTuple):
+    """A context's common properties as JSON fragments, for `batch.encode_capture`.
+
+    Each fragment is the inside of a JSON object (no braces). Splicing the caller's
+    properties and these together gives the same bytes as merging the dicts and encoding
+    the result whenever no key repeats across the parts, which `reserved` lets the encoder
+    check for the caller's keys; the context only has a `Spliced` when its own parts share
+    no key.
+    """
+
+    system: bytes
+    tail_geoip: bytes
+    tail_plain: bytes
+    reserved: frozenset[str]
+
+
+_FRAGMENT_ENCODER = msgspec.json.Encoder()
+
+
+def _splice_parts(ctx: EventContext) -> Spliced | None:
+    system, geoip, plain = ctx.system_properties, ctx._tail_geoip, ctx._tail_plain
+    reserved = frozenset({*system, *geoip, *plain, _PERSON_PROFILE, "$groups"})
+    if len(reserved) != len(system) + len(geoip.keys() | plain.keys()) + 2:
+        return None  # some key appears in two parts: only a dict merge gets it right
+    try:
+        parts = [_FRAGMENT_ENCODER.encode(part)[1:-1] for part in (system, geoip, plain)]
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        return None
+    return Spliced(parts[0], parts[1], parts[2], reserved)
+
+
+_CONTEXT_FIELDS = (
+    "lib",
+    "lib_version",
+    "system_properties",
+    "super_properties",
+    "disable_geoip",
+    "is_server",
+    "release_id",
+)
+
+
 class EventContext:
     """What every event shares, computed once by the shell and reused for every call.
 
@@ -170,32 +215,84 @@ class EventContext:
     the caller's per-client properties, merged over everything but `$is_server`.
     `release_id` is the reference's `POSTHOG_RELEASE_ID` (the shell reads the environment).
     Defaults follow posthog-python 7.91.1: GeoIP disabled, server-side.
+
+    Immutable. A plain slotted class rather than an attrs one (attrs starts `threading`
+    when imported, which the core must not) or a msgspec Struct (it precomputes, once, the
+    merged tail of common properties every event ends with, which a frozen Struct cannot
+    store after construction).
     """
 
-    lib: str = LIB_NAME
-    lib_version: str = __version__
-    system_properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_props)
-    super_properties: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_props)
-    disable_geoip: bool = True
-    is_server: bool = True
-    release_id: str | None = None
-    _tail_geoip: Mapping[str, Any] = attrs.field(init=False, repr=False, eq=False)
-    _tail_plain: Mapping[str, Any] = attrs.field(init=False, repr=False, eq=False)
+    __slots__ = (*_CONTEXT_FIELDS, "_spliced", "_tail_geoip", "_tail_plain")
 
-    def __attrs_post_init__(self) -> None:
-        plain: dict[str, Any] = {"$lib": self.lib, "$lib_version": self.lib_version}
+    lib: str
+    lib_version: str
+    system_properties: Mapping[str, Any]
+    super_properties: Mapping[str, Any]
+    disable_geoip: bool
+    is_server: bool
+    release_id: str | None
+    _tail_geoip: Mapping[str, Any]
+    _tail_plain: Mapping[str, Any]
+    _spliced: Spliced | None
+
+    def __init__(
+        self,
+        lib: str = LIB_NAME,
+        lib_version: str = __version__,
+        system_properties: Mapping[str, Any] | None = None,
+        super_properties: Mapping[str, Any] | None = None,
+        disable_geoip: bool = True,
+        is_server: bool = True,
+        release_id: str | None = None,
+    ) -> None:
+        init = object.__setattr__
+        supers = _frozen_props(super_properties)
+        init(self, "lib", lib)
+        init(self, "lib_version", lib_version)
+        init(self, "system_properties", _frozen_props(system_properties))
+        init(self, "super_properties", supers)
+        init(self, "disable_geoip", disable_geoip)
+        init(self, "is_server", is_server)
+        init(self, "release_id", release_id)
+        # The tail every event ends with. Without a release id, `$is_server` (which nothing
+        # may override) folds into it, so `finish` is a single dict update.
+        plain: dict[str, Any] = {"$lib": lib, "$lib_version": lib_version}
         with_geoip = {**plain, "$geoip_disable": True}
-        object.__setattr__(self, "_tail_geoip", {**with_geoip, **self.super_properties})
-        object.__setattr__(self, "_tail_plain", {**plain, **self.super_properties})
+        last = {"$is_server": True} if is_server and release_id is None else {}
+        init(self, "_tail_geoip", {**with_geoip, **supers, **last})
+        init(self, "_tail_plain", {**plain, **supers, **last})
+        init(self, "_spliced", _splice_parts(self) if release_id is None else None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"EventContext is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"EventContext is immutable (cannot delete {name!r})")
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _CONTEXT_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, EventContext)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts, like the attrs class it replaced
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in _CONTEXT_FIELDS)
+        return f"EventContext({inner})"
 
     def finish(self, properties: dict[str, Any], disable_geoip: bool | None = None) -> None:
         """Add the common properties to `properties` in place, in the reference's order."""
         geoip_off = self.disable_geoip if disable_geoip is None else disable_geoip
         properties.update(self._tail_geoip if geoip_off else self._tail_plain)
-        if self.release_id is not None and "$release_id" not in properties:
-            properties["$release_id"] = self.release_id
-        if self.is_server:
-            properties["$is_server"] = True
+        if self.release_id is not None:
+            if "$release_id" not in properties:
+                properties["$release_id"] = self.release_id
+            if self.is_server:
+                properties["$is_server"] = True
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,9 +359,85 @@ def format_timestamp(value: object) -> str | None:
         return None
 
 
-def _timestamp(value: _dt.datetime | str) -> str:
+# Epoch seconds below this format exactly through the fast path of `format_epoch` (year 9999).
+_EPOCH_LIMIT = 253_402_300_000.0
+# Below 2**32 s (year 2106) a datetime's float `timestamp()` keeps its microseconds exactly.
+_EXACT_FLOAT_SECONDS = 4_294_967_296.0
+
+
+class _Second(NamedTuple):
+    start: float  # the second, as epoch seconds (a whole number)
+    dotted: str  # "YYYY-MM-DDTHH:MM:SS."
+    whole: str  # "YYYY-MM-DDTHH:MM:SS+00:00"
+
+
+def _second(start: int, text: str) -> _Second:
+    return _Second(float(start), text[:19] + ".", text[:19] + "+00:00")
+
+
+# The last formatted second, reused while events keep arriving within it. A memo, not
+# state: it never changes an answer, and threads only ever swap whole tuples.
+_memo = _Second(float("-inf"), "", "")
+
+
+def format_epoch(seconds: float) -> str:
+    """`datetime.fromtimestamp(seconds, timezone.utc).isoformat()`, the same text, faster.
+
+    The shell samples the clock as epoch seconds (`time.time()`) in the capturing thread
+    and formats later. Events captured in the same second share the formatted
+    `YYYY-MM-DDTHH:MM:SS` part, so most calls only format the microseconds, rounded
+    half-to-even as `datetime` does. Raises `InvalidEvent` for a value no datetime can hold.
+    """
+    memo = _memo
+    fraction = seconds - memo.start  # exact: both are doubles less than one apart
+    if 0.0 <= fraction < 1.0:
+        micros = round(fraction * 1e6)
+        if micros < 1_000_000:
+            return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+    return _format_epoch_slowly(seconds)
+
+
+def _format_epoch_slowly(seconds: float) -> str:
+    global _memo
+    if not 0.0 <= seconds < _EPOCH_LIMIT:
+        try:
+            return _dt.datetime.fromtimestamp(seconds, _UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise InvalidEvent(f"not a usable event timestamp: {seconds!r}") from None
+    whole = int(seconds)
+    micros = round((seconds - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole += 1
+        micros -= 1_000_000
+    memo = _second(whole, _dt.datetime.fromtimestamp(whole, _UTC).isoformat())
+    _memo = memo
+    return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+
+
+def _utc_text(moment: _dt.datetime) -> str:
+    """`moment.isoformat()` for an aware UTC datetime, through the per-second memo when it hits."""
+    global _memo
+    seconds = moment.timestamp()
+    if not 0.0 <= seconds < _EXACT_FLOAT_SECONDS:
+        return moment.isoformat()
+    memo = _memo
+    if 0.0 <= seconds - memo.start < 1.0:
+        micros = moment.microsecond
+        return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+    text = moment.isoformat()
+    _memo = _second(int(seconds), text)
+    return text
+
+
+Timestamp = _dt.datetime | str | float
+"""An event time: a datetime, an ISO 8601 string, or seconds since the Unix epoch (UTC)."""
+
+
+def _timestamp(value: Timestamp) -> str:
+    if type(value) is float or (type(value) is int):
+        return format_epoch(value)
     if type(value) is _dt.datetime and value.tzinfo is _UTC:
-        return value.isoformat()
+        return _utc_text(value)
     text = format_timestamp(value)
     if text is None:
         raise InvalidEvent(f"not a usable event timestamp: {value!r}")
@@ -324,9 +497,11 @@ def flag_values_of(flags: FlagsArg) -> Mapping[str, Any] | None:
     """The `{key: value}` of a `flags` argument: a mapping, or any object with `flag_values`."""
     if flags is None:
         return None
-    if isinstance(flags, Mapping):
+    if type(flags) is dict or isinstance(flags, Mapping):
         return flags
     values = getattr(flags, "flag_values", None)
+    if type(values) is _MappingProxy or type(values) is dict:
+        return values
     return values if isinstance(values, Mapping) else None
 
 
@@ -335,11 +510,34 @@ def flag_properties(flags: FlagsArg) -> dict[str, Any]:
 
     A flag is active when its value is anything but False. A None value (a flag nobody
     could decide) is left out entirely, as the reference's snapshots never hold one.
+
+    Every snapshot of one set of definitions has the same keys, so the property names and
+    their sorted order are worked out once per key tuple (`_flag_layout`); a snapshot's
+    values then go in with C-level `zip`/`compress` calls instead of a loop per flag.
     """
     values = flag_values_of(flags)
-    out: dict[str, Any] = {}
     if not values:
-        return out
+        return {}
+    keys = tuple(values)
+    layout = _layouts.get(keys, _UNKNOWN)
+    if layout is _UNKNOWN:
+        layout = _flag_layout(keys)
+    if layout is not None:
+        vals = tuple(values.values())
+        distinct = set(vals)
+        # Only bools and non-empty strings: then "active" (not False) is plain truth.
+        if _FLAG_VALUE_TYPES.issuperset(map(type, distinct)) and "" not in distinct:
+            names, sorted_names, in_order = layout
+            out = dict(zip(names, vals, strict=True))
+            active = list(compress(sorted_names, in_order(vals)))
+            if active:
+                out["$active_feature_flags"] = active
+            return out
+    return _flag_properties_slowly(values)
+
+
+def _flag_properties_slowly(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     active: list[str] = []
     for key, value in values.items():
         if value is None:
@@ -356,6 +554,43 @@ def flag_properties(flags: FlagsArg) -> dict[str, Any]:
     return out
 
 
+_FlagLayout = tuple[tuple[str, ...], tuple[str, ...], Callable[[tuple[Any, ...]], tuple[Any, ...]]]
+"""(`$feature/<key>` names in key order, the names sorted, values of a tuple in that order)."""
+
+_FLAG_VALUE_TYPES = frozenset({bool, str})
+_UNKNOWN: Any = object()
+_LAYOUTS_MAX = 256
+# Key tuple -> its layout, or None when only the per-flag loop gets it right. A memo, not
+# state: it never changes an answer, is bounded, and threads only add or clear entries.
+_layouts: dict[tuple[Any, ...], _FlagLayout | None] = {}
+
+
+def _first_only(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return values[:1]
+
+
+def _flag_layout(keys: tuple[Any, ...]) -> _FlagLayout | None:
+    layout: _FlagLayout | None = None
+    # Only exact, distinct str keys: `1` and `True` are equal keys with different names,
+    # and keys that clean to the same text would collide.
+    if all(type(key) is str for key in keys):
+        texts = [_text_id(key) for key in keys]
+        if len(set(texts)) == len(texts):
+            order = sorted(range(len(texts)), key=texts.__getitem__)
+            in_order: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+                operator.itemgetter(*order) if len(order) > 1 else _first_only
+            )
+            layout = (
+                tuple("$feature/" + text for text in texts),
+                tuple(texts[i] for i in order),
+                in_order,
+            )
+    if len(_layouts) >= _LAYOUTS_MAX:
+        _layouts.clear()
+    _layouts[keys] = layout
+    return layout
+
+
 # ---------------------------------------------------------------------------------------
 # builders
 
@@ -367,7 +602,7 @@ def capture(
     distinct_id: str | None,
     properties: Mapping[str, Any] | None = None,
     groups: Mapping[str, Any] | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     flags: FlagsArg = None,
     anonymous_id: str | None = None,
@@ -382,36 +617,76 @@ def capture(
     explicit properties win. `$set`/`$set_once` inside `properties` pass through. Raises
     `InvalidEvent` only when there is no id at all or the timestamp/uuid are unusable.
     """
-    # The common shapes (str id, aware-UTC datetime, str uuid) are checked inline: this is
-    # the per-event hot path, and each helper call is a measurable share of it.
+    return Event(
+        event if type(event) is str else _text_id(event),
+        *_capture_fields(
+            ctx,
+            distinct_id,
+            normalize_properties(properties) if properties else None,
+            normalize_properties(groups) if groups else None,
+            timestamp,
+            flags,
+            anonymous_id,
+            disable_geoip,
+        ),
+        uuid if type(uuid) is str else _event_uuid(uuid),
+    )
+
+
+def _capture_fields(
+    ctx: EventContext,
+    distinct_id: object,
+    properties: Mapping[str, Any] | None,
+    groups: Mapping[str, Any] | None,
+    timestamp: Timestamp,
+    flags: FlagsArg,
+    anonymous_id: object,
+    disable_geoip: bool | None,
+) -> tuple[str, dict[str, Any], str]:
+    """(distinct id, properties, timestamp) of a capture-path event, from normalised inputs.
+
+    Shared by `capture` and the batch module's `encode_capture`, so both produce the same
+    event by construction. `properties` and `groups` are only read, never kept or changed:
+    the result is one fresh dict with every layer merged in the reference's order.
+    """
+    # The common shapes (non-empty ASCII str id, float or aware-UTC datetime) are checked
+    # inline: this is the per-event hot path, and each helper call is a measurable share.
     if type(distinct_id) is str and distinct_id and distinct_id.isascii():
         did, personless = distinct_id, False
     else:
         did, personless = _identity(distinct_id, anonymous_id)
-    props = normalize_properties(properties) if properties else {}
-    if ctx.system_properties:
-        props.update(ctx.system_properties)
-    if personless and "$process_person_profile" not in props:
-        props["$process_person_profile"] = False
-    if groups:
-        props["$groups"] = normalize_properties(groups)
+    system = ctx.system_properties
+    geoip_off = ctx.disable_geoip if disable_geoip is None else disable_geoip
+    tail = ctx._tail_geoip if geoip_off else ctx._tail_plain
+    base = properties or _NOTHING
+    # One dict display per event: caller, system, personless flag, `$groups`, then the
+    # common tail (a later layer wins, and keeps an earlier layer's key position).
+    if personless and _PERSON_PROFILE not in base and _PERSON_PROFILE not in system:
+        if groups:
+            props = {**base, **system, _PERSON_PROFILE: False, "$groups": groups, **tail}
+        else:
+            props = {**base, **system, _PERSON_PROFILE: False, **tail}
+    elif groups:
+        props = {**base, **system, "$groups": groups, **tail}
+    else:
+        props = {**base, **system, **tail}
     if flags is not None:
         extra = flag_properties(flags)
         if extra:
             extra.update(props)
             props = extra
-    ctx.finish(props, disable_geoip)
-    if type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
-        when = timestamp.isoformat()
+    if ctx.release_id is not None:
+        if "$release_id" not in props:
+            props["$release_id"] = ctx.release_id
+        if ctx.is_server:
+            props["$is_server"] = True
+    if type(timestamp) is float:
+        when = format_epoch(timestamp)
+    elif type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
+        when = _utc_text(timestamp)
     else:
         when = _timestamp(timestamp)
-    return Event(
-        event if type(event) is str else _text_id(event),
-        did,
-        props,
-        when,
-        uuid if type(uuid) is str else _event_uuid(uuid),
-    )
+    return did, props, when
 
 
 def pageview(
@@ -421,7 +696,7 @@ def pageview(
     distinct_id: str | None,
     properties: Mapping[str, Any] | None = None,
     groups: Mapping[str, Any] | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     flags: FlagsArg = None,
     anonymous_id: str | None = None,
@@ -451,7 +726,7 @@ def _person_update(
     name: str,
     distinct_id: str | None,
     properties: Mapping[str, Any] | None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None,
 ) -> Event | None:
@@ -477,7 +752,7 @@ def set_properties(
     *,
     distinct_id: str | None,
     properties: Mapping[str, Any] | None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event | None:
@@ -494,7 +769,7 @@ def set_once(
     *,
     distinct_id: str | None,
     properties: Mapping[str, Any] | None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event | None:
@@ -509,7 +784,7 @@ def identify(
     properties: Mapping[str, Any] | None = None,
     set_once_properties: Mapping[str, Any] | None = None,
     anon_distinct_id: str | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event:
@@ -543,7 +818,7 @@ def alias(
     *,
     previous_id: str,
     distinct_id: str,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event:
@@ -574,7 +849,7 @@ def group_identify(
     *,
     properties: Mapping[str, Any] | None = None,
     distinct_id: str | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event:
@@ -652,10 +927,11 @@ def feature_flag_called(
     error: str | Sequence[str] | None = None,
     has_experiment: bool | None = None,
     groups: Mapping[str, Any] | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
     minimal: bool = False,
+    payload_is_json: bool = False,
 ) -> Event:
     """`$feature_flag_called` for one flag read, with the reference's property rules.
 
@@ -666,7 +942,41 @@ def feature_flag_called(
     It then goes through the capture path (system properties, `$groups`, common
     properties). `minimal=True` applies the server-controlled allowlist of section 3.4
     (callers pass it only when the gate is on and `has_experiment is False`).
+
+    `payload_is_json=True` says the payload is freshly decoded JSON that the event may
+    keep as it is (a snapshot's payloads are): it is then not normalised again. When every
+    other argument has the type the shell passes (ASCII str key, bool/str/None response,
+    str reason and request id, int id, version and time), the properties are built
+    directly, with no normalising pass over them; the event is the same either way.
     """
+    if payload is None or payload_is_json:
+        plain_payload = True
+    else:
+        kind = type(payload)
+        plain_payload = (
+            kind is bool
+            or kind is int
+            or (kind is str and payload.isascii())
+            or (kind is float and payload - payload == 0.0)
+        )
+    error_text = (error if isinstance(error, str) else _joined(error)) if error else None
+    fast = (
+        plain_payload
+        and type(key) is str
+        and key.isascii()
+        and (
+            response is None
+            or type(response) is bool
+            or (type(response) is str and response.isascii())
+        )
+        and type(locally_evaluated) is bool
+        and (not request_id or (type(request_id) is str and request_id.isascii()))
+        and (not reason or (type(reason) is str and reason.isascii()))
+        and (not evaluated_at or type(evaluated_at) is int)
+        and (not flag_version or type(flag_version) is int)
+        and (not flag_id or type(flag_id) is int)
+        and (error_text is None or (type(error_text) is str and error_text.isascii()))
+    )
     props: dict[str, Any] = {
         "$feature_flag": key,
         "$feature_flag_response": response,
@@ -686,23 +996,48 @@ def feature_flag_called(
     if flag_id:
         props["$feature_flag_id"] = flag_id
     if error:
-        props["$feature_flag_error"] = error if isinstance(error, str) else ",".join(error)
+        # Not all text: `join` raises the TypeError it always has for such a list.
+        props["$feature_flag_error"] = error_text if error_text is not None else ",".join(error)
     if isinstance(has_experiment, bool):
         props["$feature_flag_has_experiment"] = has_experiment
-    ev = capture(
-        ctx,
-        "$feature_flag_called",
-        distinct_id=distinct_id,
-        properties=props,
-        groups=groups,
-        timestamp=timestamp,
-        uuid=uuid,
-        disable_geoip=disable_geoip,
-    )
+    if fast:
+        ev = Event(
+            "$feature_flag_called",
+            *_capture_fields(
+                ctx,
+                distinct_id,
+                props,
+                normalize_properties(groups) if groups else None,
+                timestamp,
+                None,
+                None,
+                disable_geoip,
+            ),
+            uuid if type(uuid) is str else _event_uuid(uuid),
+        )
+    else:
+        ev = capture(
+            ctx,
+            "$feature_flag_called",
+            distinct_id=distinct_id,
+            properties=props,
+            groups=groups,
+            timestamp=timestamp,
+            uuid=uuid,
+            disable_geoip=disable_geoip,
+        )
     if minimal:
         kept = {k: v for k, v in ev.properties.items() if k in MINIMAL_FLAG_CALLED_PROPERTIES}
         ev = msgspec.structs.replace(ev, properties=kept)
     return ev
+
+
+def _joined(codes: Sequence[str]) -> str | None:
+    """`codes` comma-joined, or None when they are not all text."""
+    try:
+        return ",".join(codes)
+    except TypeError:
+        return None
 
 
 def flag_called_dedup_key(
@@ -728,7 +1063,7 @@ def exception_event(
     *,
     distinct_id: str | None,
     properties: Mapping[str, Any] | None = None,
-    timestamp: _dt.datetime | str,
+    timestamp: Timestamp,
     uuid: str | _uuid.UUID,
     anonymous_id: str | None = None,
     source_lines: SourceLines | None = None,

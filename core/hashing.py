@@ -85,7 +85,15 @@ def canonical_json(document: object) -> bytes:
 
 
 def fingerprint(document: object) -> int:
-    """xxhash64 of the canonical form of already-decoded definitions."""
+    """xxhash64 of definitions: of JSON text (bytes) as it is, of an already-decoded
+    document in its canonical form.
+
+    Equal fingerprints mean equal definitions, which is what skipping a recompile needs.
+    Text is not canonicalised (re-encoding a large document costs more than the rest of
+    reading it), so the same definitions formatted differently may differ.
+    """
+    if isinstance(document, bytes):
+        return int(xxhash.xxh64_intdigest(document))
     return int(xxhash.xxh64_intdigest(canonical_json(document)))
 
 

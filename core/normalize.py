@@ -26,9 +26,8 @@ import re
 import uuid
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
-import attrs
 import msgspec
 
 MAX_DEPTH = 64
@@ -98,6 +97,27 @@ def normalize(value: Any) -> Any:
     if t is dict:
         return normalize_properties(value)
     return _slow(value, 0, set())
+
+
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+_STR_KEYS = frozenset({str})
+
+
+def is_plain(properties: object) -> TypeGuard[dict[str, Any]]:
+    """True for a `dict` of `str` keys to values of exactly str, int, float, bool or None.
+
+    Normalising such a dict can only change NaN/±Inf (to null) and lone surrogates (to
+    U+FFFD); msgspec already encodes the former as null and refuses the latter, so an
+    encoder can take a plain dict as it is and fall back to `normalize_properties` only
+    when encoding fails. The check runs in C (`map` over the types), with no Python-level
+    loop, so it costs a fraction of normalising. Its values are also all immutable: a
+    shallow copy of a plain dict is a snapshot of it.
+    """
+    return (
+        type(properties) is dict
+        and _PLAIN_VALUES.issuperset(map(type, properties.values()))
+        and _STR_KEYS.issuperset(map(type, properties))
+    )
 
 
 def normalize_properties(properties: Mapping[Any, Any]) -> dict[str, Any]:
@@ -249,8 +269,12 @@ def _object_fields(value: Any) -> list[tuple[Any, Any]] | None:
     cls = type(value)
     if isinstance(value, msgspec.Struct):
         return [(name, getattr(value, name)) for name in value.__struct_fields__]
-    if attrs.has(cls):
-        return [(a.name, getattr(value, a.name)) for a in attrs.fields(cls)]
+    # attrs classes are recognised by the attribute table attrs puts on them, without
+    # importing attrs here: it starts `threading` at import time, which the core must not.
+    attributes = getattr(cls, "__attrs_attrs__", None)
+    if attributes is not None:
+        names = [a.name for a in attributes]
+        return [(name, getattr(value, name)) for name in names]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
     return None

@@ -74,21 +74,52 @@ OPERATORS: frozenset[str] = frozenset(
 )
 
 
+# The common case of a few matchers, in a form a caller may answer without calling
+# `match` (evaluating one flag does, where a call is a noticeable share of the cost):
+# (kind, lookup key, argument, negate). For any other property value, call `match`.
+#   INLINE_IN        a plain str `value`: (value.lower() in argument) is not negate
+#   INLINE_CONTAINS  a plain ASCII str: (argument in value.lower()) is not negate
+#   INLINE_STARTS    a plain ASCII str: value.lower().startswith(argument) is not negate
+#   INLINE_ENDS      a plain ASCII str: value.lower().endswith(argument) is not negate
+#   INLINE_GT, INLINE_GTE, INLINE_LT, INLINE_LTE
+#                    an int of magnitude below INLINE_EXACT, or a float with
+#                    value - value == 0 (finite): value > argument (>=, <, <=)
+Inline = tuple[int, Hashable, Any, bool]
+INLINE_IN = 1
+INLINE_CONTAINS = 2
+INLINE_STARTS = 3
+INLINE_ENDS = 4
+INLINE_GT = 5
+INLINE_GTE = 6
+INLINE_LT = 7
+INLINE_LTE = 8
+# Integers of smaller magnitude convert to float exactly.
+INLINE_EXACT = 1 << 53
+_INLINE_TEXT = {
+    "icontains": INLINE_CONTAINS,
+    "starts_with": INLINE_STARTS,
+    "ends_with": INLINE_ENDS,
+}
+_INLINE_NUMERIC = {"gt": INLINE_GT, "gte": INLINE_GTE, "lt": INLINE_LT, "lte": INLINE_LTE}
+
+
 class PropertyMatcher(abc.ABC):
     """One compiled filter. Immutable after construction; safe to share across threads."""
 
-    __slots__ = ("_lookup", "definition_problem", "key", "operator")
+    __slots__ = ("_lookup", "definition_problem", "inline", "key", "operator")
 
     key: str
     operator: str
     definition_problem: str | None
     _lookup: Hashable
+    inline: Inline | None
 
     def __init__(self, key: str, lookup: Hashable, operator: str, problem: str | None) -> None:
         self.key = key
         self._lookup = lookup
         self.operator = operator
         self.definition_problem = problem
+        self.inline = None
 
     @abc.abstractmethod
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
@@ -142,27 +173,40 @@ def _boolean_like(value: object) -> bool:
 
 
 class _ExactText(PropertyMatcher):
-    """exact/is_not against one text or a list of texts, compared Unicode-lowercased."""
+    """exact/is_not against one text or a list of texts, compared Unicode-lowercased.
 
-    __slots__ = ("_negate", "_single", "_targets")
+    `exact` is the commonest filter there is, so a plain str property is answered first
+    and in one step; `is_not` is a subclass answering the opposite.
+    """
+
+    __slots__ = ("_targets",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, targets: frozenset[str]) -> None:
         super().__init__(key, lookup, operator, None)
-        self._negate = operator == "is_not"
         self._targets = targets
-        self._single = next(iter(targets)) if len(targets) == 1 else None
+        self.inline = (INLINE_IN, lookup, targets, operator == "is_not")
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        text = value if type(value) is str else to_text(value)
+        if type(value) is str:
+            return value.lower() in self._targets
+        text = _text_of(value)
         if text is None:
             return _MISSING_CONTEXT
-        text = text.lower()
-        if self._single is not None:
-            return (text == self._single) is not self._negate
-        return (text in self._targets) is not self._negate
+        return text.lower() in self._targets
+
+
+class _NotExactText(_ExactText):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        if type(value) is str:
+            return value.lower() not in self._targets
+        text = _text_of(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        return text.lower() not in self._targets
 
 
 class _ExactTruthy(PropertyMatcher):
@@ -206,36 +250,69 @@ def _compile_exact(
                 key, lookup, operator, f"filter value {item!r} cannot be compared as text"
             )
         targets.append(text.lower())
-    return _ExactText(key, lookup, operator, frozenset(targets))
+    kind = _NotExactText if operator == "is_not" else _ExactText
+    return kind(key, lookup, operator, frozenset(targets))
 
 
 class _Text(PropertyMatcher):
-    """Substring, prefix and suffix tests on ASCII-folded text."""
+    """Substring, prefix and suffix tests on ASCII-folded text (one subclass per test)."""
 
-    __slots__ = ("_kind", "_needle", "_negate")
+    __slots__ = ("_needle", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, needle: str) -> None:
         super().__init__(key, lookup, operator, None)
         self._negate = operator.startswith("not_")
-        self._kind = operator.removeprefix("not_")
         self._needle = needle
+        kind = _INLINE_TEXT[operator.removeprefix("not_")]
+        self.inline = (kind, lookup, needle, self._negate)
+
+
+class _Contains(_Text):
+    __slots__ = ()
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        text = value if type(value) is str else to_text(value)
+        text = value if type(value) is str else _text_of(value)
         if text is None:
             return _MISSING_CONTEXT
         text = text.lower() if text.isascii() else ascii_lower(text)
-        kind = self._kind
-        if kind == "icontains":
-            matched = self._needle in text
-        elif kind == "starts_with":
-            matched = text.startswith(self._needle)
-        else:
-            matched = text.endswith(self._needle)
-        return matched is not self._negate
+        return (self._needle in text) is not self._negate
+
+
+class _StartsWith(_Text):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        text = value if type(value) is str else _text_of(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        text = text.lower() if text.isascii() else ascii_lower(text)
+        return text.startswith(self._needle) is not self._negate
+
+
+class _EndsWith(_Text):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        text = value if type(value) is str else _text_of(value)
+        if text is None:
+            return _MISSING_CONTEXT
+        text = text.lower() if text.isascii() else ascii_lower(text)
+        return text.endswith(self._needle) is not self._negate
+
+
+_TEXT_TESTS: dict[str, type[_Text]] = {
+    "icontains": _Contains,
+    "starts_with": _StartsWith,
+    "ends_with": _EndsWith,
+}
+
+
+def _text_of(value: object) -> str | None:
+    """The text of a property that is not a plain str; None when absent or textless."""
+    return None if value is _ABSENT else to_text(value)
 
 
 def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
@@ -244,26 +321,39 @@ def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> P
         return _AlwaysUnsupported(
             key, lookup, operator, f"filter value {value!r} cannot be compared as text"
         )
-    return _Text(key, lookup, operator, ascii_lower(text))
+    return _TEXT_TESTS[operator.removeprefix("not_")](key, lookup, operator, ascii_lower(text))
 
 
 class _Regex(PropertyMatcher):
-    """regex/not_regex with a pattern inside the subset PostHog's engines agree on."""
+    """regex/not_regex with a pattern inside the subset PostHog's engines agree on.
 
-    __slots__ = ("_gated", "_negate")
+    ASCII text (the usual case) needs only the end-anchor check before searching, unless
+    the pattern uses `\\s`; everything else goes through `GatedPattern.search`.
+    """
+
+    __slots__ = ("_end_sensitive", "_find", "_gated", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
         super().__init__(key, lookup, operator, None)
         self._negate = operator == "not_regex"
         self._gated = gated
+        find, end_sensitive, ascii_ready = gated.ascii_plan
+        self._find = find if ascii_ready else None
+        self._end_sensitive = end_sensitive
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        text = value if type(value) is str else to_text(value)
+        text = value if type(value) is str else _text_of(value)
         if text is None:
             return _MISSING_CONTEXT
+        find = self._find
+        if find is not None and text.isascii():
+            if self._end_sensitive and text.endswith("\n"):
+                return _UNSUPPORTED
+            try:
+                return (find(text) is not None) is not self._negate
+            except Exception:
+                return _UNSUPPORTED
         found = self._gated.search(text)
         if found is None:
             return _UNSUPPORTED
@@ -303,23 +393,85 @@ def _compile_regex(key: str, lookup: Hashable, operator: str, value: object) -> 
 
 
 class _Numeric(PropertyMatcher):
-    """gt/gte/lt/lte as float comparisons; a non-numeric property simply fails."""
+    """gt/gte/lt/lte as float comparisons; a non-numeric property simply fails.
 
-    __slots__ = ("_bound", "_compare")
+    Plain ints below 2**53 and finite floats (the usual properties) are compared directly:
+    for them Python's mixed int/float comparison agrees exactly with comparing
+    `float(value)`, which is what `to_number` would give. Everything else goes through
+    `to_number`. One subclass per operator keeps the comparison inline.
+    """
+
+    __slots__ = ("_bound",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, bound: float) -> None:
         super().__init__(key, lookup, operator, None)
-        self._compare = _COMPARE[operator]
         self._bound = bound
+        self.inline = (_INLINE_NUMERIC[operator], lookup, bound, False)
+
+
+class _Greater(_Numeric):
+    __slots__ = ()
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        kind = type(value)
+        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
+            return value > self._bound  # type: ignore[no-any-return]
         if value is _ABSENT:
             return _MISSING_CONTEXT
         number = to_number(value)
-        if number is None:
-            return False
-        return self._compare(number, self._bound)
+        return number is not None and number > self._bound
+
+
+class _GreaterOrEqual(_Numeric):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        kind = type(value)
+        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
+            return value >= self._bound  # type: ignore[no-any-return]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        number = to_number(value)
+        return number is not None and number >= self._bound
+
+
+class _Less(_Numeric):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        kind = type(value)
+        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
+            return value < self._bound  # type: ignore[no-any-return]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        number = to_number(value)
+        return number is not None and number < self._bound
+
+
+class _LessOrEqual(_Numeric):
+    __slots__ = ()
+
+    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
+        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
+        kind = type(value)
+        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
+            return value <= self._bound  # type: ignore[no-any-return]
+        if value is _ABSENT:
+            return _MISSING_CONTEXT
+        number = to_number(value)
+        return number is not None and number <= self._bound
+
+
+_NUMERIC: dict[str, type[_Numeric]] = {
+    "gt": _Greater,
+    "gte": _GreaterOrEqual,
+    "lt": _Less,
+    "lte": _LessOrEqual,
+}
+_EXACT = INLINE_EXACT
 
 
 def _compile_numeric(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
@@ -328,7 +480,7 @@ def _compile_numeric(key: str, lookup: Hashable, operator: str, value: object) -
         return _AlwaysUnsupported(
             key, lookup, operator, f"filter value {value!r} is not a finite number"
         )
-    return _Numeric(key, lookup, operator, bound)
+    return _NUMERIC[operator](key, lookup, operator, bound)
 
 
 class _NullFailsOtherwiseUnsupported(PropertyMatcher):

@@ -18,6 +18,7 @@ those rather than answer differently from the server.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _SHORTHANDS = frozenset("dDsSwW")
@@ -39,13 +40,21 @@ class _Deferred(Exception):
 class GatedPattern:
     """A compiled pattern inside the shared subset, with what its values must avoid."""
 
-    __slots__ = ("_end_sensitive", "_regex", "_space", "_word")
+    __slots__ = ("_end_sensitive", "_regex", "_space", "_word", "ascii_plan")
 
     def __init__(self, regex: re.Pattern[str], word: bool, space: bool, end: bool) -> None:
         self._regex = regex
         self._word = word
         self._space = space
         self._end_sensitive = end
+        # For callers searching ASCII text themselves (the hot path): the compiled search,
+        # whether a final newline must be declined, and whether that is all there is to
+        # check (for ASCII text, `search` only adds the separators check of `\s`).
+        self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], bool, bool] = (
+            regex.search,
+            end,
+            not space,
+        )
 
     def search(self, text: str) -> bool | None:
         """Whether the pattern occurs in `text`; None when the server must decide."""

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import attrs
 import msgspec
 
 from .errors import HogkitError
@@ -139,8 +138,7 @@ def encode_flags_request(body: Mapping[str, object]) -> bytes:
 # --------------------------------------------------------------------------- response
 
 
-@attrs.frozen(slots=True)
-class RemoteFlag:
+class RemoteFlag(msgspec.Struct, frozen=True):
     """One flag as the server evaluated it, in the legacy (v2) view every reader shares.
 
     `value` is what a read reports: False when disabled, the variant when there is one,
@@ -175,8 +173,7 @@ class RemoteFlag:
         return self.failed and self.malformed is None
 
 
-@attrs.frozen(slots=True)
-class FlagsResponse:
+class FlagsResponse(msgspec.Struct, frozen=True):
     """A whole `/flags` answer. `quota_limited` means the flags in it must not be used."""
 
     flags: Mapping[str, RemoteFlag]

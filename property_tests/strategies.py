@@ -403,11 +403,13 @@ def _variants(draw: st.DrawFn) -> list[dict[str, Any]] | None:
         shares: list[Any] = [bounds[i + 1] - bounds[i] for i in range(count)]
     else:  # fractional, under or over 100
         shares = draw(st.lists(st.floats(0, 70), min_size=count, max_size=count))
-    return [{"key": k, "name": k, "rollout_percentage": p} for k, p in zip(keys, shares, strict=True)]
+    return [
+        {"key": k, "name": k, "rollout_percentage": p} for k, p in zip(keys, shares, strict=True)
+    ]
 
 
 @st.composite
-def _filter_in_flag(draw: st.DrawFn, own_key: str) -> dict[str, Any]:
+def _filter_in_flag(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.integers(0, 9))
     if kind == 0:
         value = draw(
@@ -423,11 +425,11 @@ def _filter_in_flag(draw: st.DrawFn, own_key: str) -> dict[str, Any]:
             raw["operator"] = operator
         return raw
     if kind == 1:
-        return _flag_filter(draw, own_key)
+        return _flag_filter(draw)
     return draw(property_filters())
 
 
-def _flag_filter(draw: st.DrawFn, own_key: str) -> dict[str, Any]:
+def _flag_filter(draw: st.DrawFn) -> dict[str, Any]:
     parent = draw(st.sampled_from((*FLAG_KEYS, "ghost")))
     raw: dict[str, Any] = {
         "key": parent,
@@ -449,7 +451,7 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
     conditions = []
     for _ in range(draw(st.sampled_from((1, 1, 2, 2, 3, 0)))):
         condition: dict[str, Any] = {
-            "properties": draw(st.lists(_filter_in_flag(key), max_size=3)),
+            "properties": draw(st.lists(_filter_in_flag(), max_size=3)),
             "rollout_percentage": draw(_rollout()),
         }
         if not draw(st.integers(0, 3)):
@@ -530,7 +532,7 @@ def _cohort_group(draw: st.DrawFn, cohort_id: int, depth: int = 0) -> dict[str, 
                 ref["negation"] = draw(st.booleans())
             entries.append(ref)
         elif kind == 2 and not draw(st.integers(0, 3)):
-            entries.append(_flag_filter(draw, ""))
+            entries.append(_flag_filter(draw))
         else:
             entries.append(draw(property_filters()))
     kind_name = draw(st.sampled_from(("AND", "OR", "AND", "OR", "and")))

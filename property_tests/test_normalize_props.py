@@ -11,13 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+import pytest
 from hogkit.core import (
     Event,
     EventContext,
+    InvalidEvent,
     capture,
     decode_batch,
     encode_batch,
+    encode_capture,
     encode_event,
+    format_epoch,
+    is_plain,
     normalize,
     normalize_properties,
 )
@@ -157,3 +162,107 @@ def test_scalar_conversions(number: decimal.Decimal, ident: uuidlib.UUID) -> Non
     out = normalize(number)
     assert out is None or (type(out) is float and out == float(number))
     assert normalize(ident) == str(ident)
+
+
+# -- the worker's fused path: encode_capture gives the event path's bytes, always ---------------
+
+RESERVED = ["$os", "$lib", "$groups", "$process_person_profile", "$is_server", "$release_id"]
+plain_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=6),
+    st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=3),
+)
+plain_keys = st.text(max_size=6) | st.sampled_from(RESERVED)
+property_maps = st.one_of(
+    st.none(),
+    st.dictionaries(plain_keys, plain_values, max_size=5),
+    st.dictionaries(keys, values, max_size=4),  # anything: the full path must take these
+)
+contexts = st.builds(
+    EventContext,
+    system_properties=st.dictionaries(plain_keys, json_values, max_size=3),
+    super_properties=st.dictionaries(plain_keys, json_values, max_size=3),
+    disable_geoip=st.booleans(),
+    is_server=st.booleans(),
+    release_id=st.none() | st.text(max_size=4),
+)
+stamps = st.one_of(
+    st.floats(min_value=0, max_value=4e9),
+    st.floats(),
+    st.datetimes(timezones=st.just(dt.timezone.utc)),
+    moments,
+    st.sampled_from(["2026-01-02T03:04:05Z", "2026-01-02", "not a time"]),
+)
+
+
+@given(
+    contexts,
+    st.text(max_size=8) | st.just(""),
+    st.none() | st.just("") | st.text(max_size=8) | st.integers(),
+    property_maps,
+    st.none() | st.dictionaries(st.text(max_size=4), plain_values, max_size=2),
+    stamps,
+    st.none() | st.dictionaries(st.text(max_size=4), st.booleans() | st.text(max_size=3)),
+    st.none() | st.booleans(),
+)
+def test_encode_capture_gives_the_bytes_of_the_event_path(
+    ctx: EventContext,
+    name: str,
+    distinct_id: Any,
+    properties: Any,
+    groups: Any,
+    timestamp: Any,
+    flags: Any,
+    disable_geoip: bool | None,
+) -> None:
+    args: dict[str, Any] = {
+        "distinct_id": distinct_id,
+        "properties": properties,
+        "groups": groups,
+        "timestamp": timestamp,
+        "uuid": "0b0e7bd4-6a3c-4a8d-9d7e-3f1b2c4d5e6f",
+        "flags": flags,
+        "anonymous_id": "11111111-2222-4333-8444-555555555555",
+        "disable_geoip": disable_geoip,
+    }
+    try:
+        expected = encode_event(capture(ctx, name, **args))
+    except InvalidEvent:
+        with pytest.raises(InvalidEvent):
+            encode_capture(ctx, name, **args)
+        return
+    assert encode_capture(ctx, name, **args) == expected
+    if (properties is None or is_plain(properties)) and (groups is None or is_plain(groups)):
+        assert encode_capture(ctx, name, plain=True, **args) == expected
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=-1e10, max_value=3e11),
+        st.integers(0, 2**33).map(lambda s: s + 0.9999995),
+        st.integers(0, 2**33).map(float),
+        st.floats(),
+    )
+)
+def test_format_epoch_is_the_datetime_text(seconds: float) -> None:
+    try:
+        expected = dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+    except (ValueError, OverflowError, OSError):
+        with pytest.raises(InvalidEvent):
+            format_epoch(seconds)
+        return
+    assert format_epoch(seconds) == expected
+    assert format_epoch(seconds) == expected  # the memoised second gives the same text
+
+
+@given(st.datetimes(timezones=st.just(dt.timezone.utc)), st.floats(0, 4e9))
+def test_utc_datetimes_format_as_isoformat_whatever_was_formatted_before(
+    moment: dt.datetime, before: float
+) -> None:
+    format_epoch(before)  # leaves some other second memoised
+    ctx = EventContext()
+    event = capture(ctx, "e", distinct_id="u", timestamp=moment, uuid="u-1")
+    assert event.timestamp == moment.isoformat()

@@ -34,7 +34,9 @@ def _frozen_datetime_module(now: _dt.datetime) -> types.SimpleNamespace:
                 return now.astimezone(_dt.timezone.utc).replace(tzinfo=None)
             return now.astimezone(tz)
 
-    namespace = types.SimpleNamespace(**{k: getattr(_dt, k) for k in dir(_dt) if not k.startswith("__")})
+    namespace = types.SimpleNamespace(
+        **{k: getattr(_dt, k) for k in dir(_dt) if not k.startswith("__")}
+    )
     namespace.datetime = FrozenDateTime
     return namespace
 

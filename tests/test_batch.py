@@ -20,11 +20,14 @@ from hogkit.core import (
     check_event_size,
     decode_batch,
     encode_batch,
+    encode_capture,
     encode_event,
+    format_timestamp,
     set_properties,
     split_batches,
 )
-from hogkit.core.batch import BATCH_OVERHEAD_BYTES
+from hogkit.core.batch import BATCH_OVERHEAD_BYTES, encode_plain_captures
+from hogkit.core.normalize import is_plain
 from posthog.request import DatetimeSerializer
 
 TS = dt.datetime(2026, 5, 6, 7, 8, 9, 10, tzinfo=dt.timezone.utc)
@@ -167,3 +170,131 @@ def test_split_defaults_and_edges() -> None:
     exact = [b"a" * 10, b"b" * 10]  # 10 + 1 + 10 = 21 bytes
     assert split_batches(exact, max_body_bytes=21, overhead=0) == [exact]
     assert split_batches(exact, max_body_bytes=20, overhead=0) == [[exact[0]], [exact[1]]]
+
+
+SPLICE_CASES: list[dict[str, Any]] = [
+    {"properties": {"plan": "pro", "n": 1, "r": 0.5, "ok": True, "none": None}},
+    {"properties": {"plan": "pro"}, "groups": {"company": "acme"}},
+    {"distinct_id": None, "properties": {"a": 1}},  # personless
+    {"distinct_id": "", "groups": {"team": "x"}, "disable_geoip": False},
+    {"properties": {"nan": float("nan"), "inf": float("-inf"), "big": 2**80}},
+    {"properties": {"bad": "\ud800", "ключ": "значение"}},  # the encoder refuses: full path
+    {"properties": {"$os": "mine", "$lib": "mine", "$groups": "mine"}},  # keys the context owns
+    {"properties": {"$process_person_profile": True}, "distinct_id": None},
+    {"properties": {"nested": {"a": [1, (2, 3)]}, "when": TS}},  # not plain
+    {"properties": {1: "int key", None: "none key"}},  # not plain
+    {"flags": {"beta": True, "variant": "b", "off": False}},
+    {"timestamp": TS.timestamp()},
+    {"timestamp": "2026-05-06T07:08:09Z", "distinct_id": 42},
+]
+CONTEXTS = [
+    CTX,
+    EventContext(),  # no system properties
+    EventContext(system_properties={"$os": "Linux"}, super_properties={"$os": "mine"}),
+    EventContext(super_properties={"$groups": "super"}),
+    EventContext(release_id="r1", super_properties={"$release_id": "kept"}),
+    EventContext(is_server=False, disable_geoip=False),
+]
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS, ids=range(len(CONTEXTS)))
+@pytest.mark.parametrize("case", SPLICE_CASES, ids=range(len(SPLICE_CASES)))
+def test_encode_capture_gives_the_bytes_of_capture_then_encode_event(
+    ctx: EventContext, case: dict[str, Any]
+) -> None:
+    args: dict[str, Any] = {
+        "distinct_id": "user-1",
+        "timestamp": TS,
+        "uuid": str(uuidlib.UUID(int=7)),
+        "anonymous_id": str(uuidlib.UUID(int=8)),
+        **case,
+    }
+    expected = encode_event(capture(ctx, "ev", **args))
+    assert encode_capture(ctx, "ev", **args) == expected
+    doc = json.loads(expected)
+    assert doc["uuid"] == args["uuid"]
+    assert doc["timestamp"] == (format_timestamp(args["timestamp"]) or TS.isoformat())
+
+
+def test_encode_capture_is_normalised_where_plain_values_need_it() -> None:
+    raw = encode_capture(
+        CTX,
+        "ev",
+        distinct_id=None,
+        properties={"nan": float("nan"), "bad": "a\udfffb"},
+        timestamp=TS,
+        uuid="u-1",
+        anonymous_id="anon",
+    )
+    doc = json.loads(raw)
+    assert doc["distinct_id"] == "anon"
+    assert doc["properties"]["nan"] is None and doc["properties"]["bad"] == "a\ufffdb"
+    assert doc["properties"]["$process_person_profile"] is False
+
+
+def _plain_call(case: dict[str, Any], when: float, uuid: str) -> tuple[Any, ...] | None:
+    """`case` as an `encode_plain_captures` call, or None when it is not a plain capture."""
+    props, groups = case.get("properties"), case.get("groups")
+    if (
+        "flags" in case
+        or "timestamp" in case
+        or not all(value is None or is_plain(value) for value in (props, groups))
+    ):
+        return None
+    return (when, uuid, "ev", case.get("distinct_id", "user-1"), props, groups,
+            case.get("disable_geoip"))  # fmt: skip
+
+
+@pytest.mark.parametrize("ctx", CONTEXTS, ids=range(len(CONTEXTS)))
+def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
+    ctx: EventContext,
+) -> None:
+    # Timestamps inside one second, on a whole second, rounding up into the next second,
+    # and far apart: the loop's own per-second memo must agree with `format_epoch`.
+    base = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    times = [base + 0.25, base + 0.5, base + 1.0, base + 1.9999996, base + 86_400.123456]
+    calls: list[tuple[Any, ...]] = []
+    for i, case in enumerate(SPLICE_CASES * 2):
+        call = _plain_call(case, times[i % len(times)], str(uuidlib.UUID(int=i)))
+        if call is not None:
+            calls.append(call)
+    calls.append((base, "u-empty", "ev", "user-1", None, None, None))
+    calls.append((base, "u-int-time", "ev", "user-1", {"a": 1}, None, None))
+    calls[-1] = (int(base), *calls[-1][1:])  # not a float: left to encode_capture
+    built = encode_plain_captures(ctx, calls)
+    assert len(built) == len(calls)
+    for call, data in zip(calls, built, strict=True):
+        when, uuid, name, distinct_id, props, groups, geoip = call
+        expected = encode_capture(
+            ctx,
+            name,
+            distinct_id=distinct_id,
+            properties=props,
+            groups=groups,
+            timestamp=when,
+            uuid=uuid,
+            anonymous_id="anon",
+            disable_geoip=geoip,
+        )
+        if data is not None:
+            assert data == expected
+    usual = [c for c in calls if c[3] and not (c[4] and {"$os", "bad"} & set(c[4]))]
+    left = [c for c, d in zip(calls, built, strict=True) if d is None]
+    if ctx._spliced is not None:  # the common shapes are never left to the slow path
+        assert all(c in left for c in calls if type(c[0]) is not float)
+        assert not [c for c in usual if c in left and type(c[0]) is float]
+    else:
+        assert len(left) == len(calls)
+
+
+def test_encode_plain_captures_leaves_events_over_the_limit() -> None:
+    calls = [(1_767_225_600.5, "u", "ev", "user-1", {"blob": "x" * 500}, None, None)]
+    assert encode_plain_captures(CTX, calls, limit=100) == [None]
+    assert encode_plain_captures(CTX, calls)[0] is not None
+
+
+def test_encode_batch_splices_bytes_and_encodes_events_in_one_list() -> None:
+    first, second = encode_event(event(1)), event(2)
+    body = encode_batch([first, second], KEY, TS)
+    decoded = json.loads(body)["batch"]
+    assert decoded == [json.loads(first), json.loads(encode_event(second))]

@@ -17,15 +17,19 @@ from typing import Any
 
 import posthog
 import pytest
+from hogkit.core.batch import MAX_EVENT_BYTES
 from hogkit.core.errors import HogkitError
 from hogkit.core.version import __version__
 from hogkit.transport import Client, FileTransport, MemoryTransport, http
+from hogkit.transport.client import EventTooLarge
+from hogkit.transport.ids import new_uuid
 from hogkit.transport.worker import QueueFull
 from httpserver import LoopbackServer, Reply, SilentListener, unused_url
 
 KEY = "phc_client_test_key"
 FAST = {"retry_backoff": 0.01, "retry_backoff_cap": 0.02}
 IGNORED_PROPERTIES = {"$lib", "$lib_version"}
+TS = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
@@ -598,3 +602,91 @@ def test_the_api_key_never_reaches_logs_or_errors(
     assert KEY not in caplog.text
     assert all(KEY not in str(e) and KEY not in repr(e) for e in errors)
     assert KEY not in repr(client) and KEY not in repr(client.transport)
+
+
+# -- the fast path: arguments queued in the caller's thread, built by the worker ------------------
+
+
+def test_properties_are_captured_as_they_were_at_the_call(
+    loopback: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    props: dict[str, Any] = {"step": 1}
+    groups = {"company": "acme"}
+    first = client.capture("reused dict", distinct_id="u", properties=props, groups=groups)
+    props["step"] = 2
+    groups["company"] = "other"
+    second = client.capture("reused dict", distinct_id="u", properties=props)
+    props.clear()
+    assert client.flush(5)
+    sent = loopback.events()
+    assert [(e["uuid"], e["properties"]["step"]) for e in sent] == [(first, 1), (second, 2)]
+    assert sent[0]["properties"]["$groups"] == {"company": "acme"}
+
+
+def test_built_and_queued_events_keep_the_capture_order(
+    loopback: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    calls: list[Callable[[int], str | None]] = [
+        lambda i: client.capture("e", distinct_id="u", properties={"i": i}),
+        lambda i: client.capture("e", distinct_id="u", properties={"i": i, "nested": [i]}),
+        lambda i: client.capture("e", distinct_id="u", properties={"i": i}, timestamp=TS),
+        lambda i: client.capture("e", properties={"i": i}),  # personless
+        lambda i: client.capture("e", distinct_id="u", properties={"i": i}, flags={"f": True}),
+    ]
+    ids = [calls[i % len(calls)](i) for i in range(50)]
+    assert client.flush(5)
+    sent = loopback.events()
+    assert [e["properties"]["i"] for e in sent] == list(range(50))
+    assert [e["uuid"] for e in sent] == ids
+    personless = [e for e in sent if e["properties"]["i"] % len(calls) == 3]
+    assert all(e["properties"]["$process_person_profile"] is False for e in personless)
+    assert len({e["distinct_id"] for e in personless}) == len(personless)  # fresh anonymous ids
+
+
+def test_values_only_the_encoder_can_judge_are_still_normalised(
+    loopback: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    client = make_client()
+    client.capture(
+        "odd values", distinct_id="u", properties={"nan": float("nan"), "text": "a\udfffb"}
+    )
+    assert client.flush(5)
+    (event,) = loopback.events()
+    assert event["properties"]["nan"] is None and event["properties"]["text"] == "a\ufffdb"
+
+
+def test_an_oversized_event_is_reported_and_not_sent(
+    loopback: LoopbackServer, make_client: Callable[..., Client]
+) -> None:
+    errors: list[Exception] = []
+    client = make_client(on_error=lambda e, _: errors.append(e))
+    huge = "x" * (MAX_EVENT_BYTES + 1)
+    assert client.capture("built here", distinct_id="u", properties={"blob": [huge]}) is None
+    # A flat one is built by the worker: its uuid was returned, so the flush says it was lost.
+    assert client.capture("built later", distinct_id="u", properties={"blob": huge}) is not None
+    assert client.flush(5) is False
+    assert [type(e) for e in errors] == [EventTooLarge, EventTooLarge]
+    assert client.capture("fine", distinct_id="u") is not None
+    assert client.flush(5) is True
+    assert [e["event"] for e in loopback.events()] == ["fine"]
+
+
+def test_event_ids_are_version_4_uuids_unique_across_threads() -> None:
+    found: list[list[str]] = [[] for _ in range(4)]
+
+    def draw(n: int) -> None:
+        found[n].extend(new_uuid() for _ in range(5000))
+
+    threads = [threading.Thread(target=draw, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for chunk in found for i in chunk]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:: len(ids) // 50]:
+        parsed = uuidlib.UUID(text)
+        assert str(parsed) == text and parsed.version == 4
+        assert parsed.variant == uuidlib.RFC_4122

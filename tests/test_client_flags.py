@@ -531,3 +531,48 @@ def test_disabled_client_returns_empty_snapshots_without_requests(server: Loopba
     assert client.get_feature_flag("local-on", "user-1") is None
     client.shutdown()
     assert server.requests() == []
+
+
+def test_every_person_s_report_carries_the_flag_s_metadata_and_own_payload(
+    server: LoopbackServer,
+) -> None:
+    """The first report of a flag looks its id and version up; later snapshots of the same
+    definitions reuse them, and each still gets a payload of its own."""
+    with make_client(server) as client:
+        for person in ("p1", "p2", "p3"):
+            flags = client.evaluate_flags(person, only_evaluate_locally=True)
+            assert flags.get_flag("multi") == "only"
+            assert flags.is_enabled("local-on")
+    events = called(server)
+    assert [(e["distinct_id"], e["properties"]["$feature_flag"]) for e in events] == [
+        (person, key) for person in ("p1", "p2", "p3") for key in ("multi", "local-on")
+    ]
+    for event in events:
+        props = event["properties"]
+        expected = {"multi": (3, 30, [1, 2]), "local-on": (1, 10, {"color": "blue"})}
+        flag_id, version, payload = expected[props["$feature_flag"]]
+        assert props["$feature_flag_id"] == flag_id and props["$feature_flag_version"] == version
+        assert props["$feature_flag_payload"] == payload
+        assert props["locally_evaluated"] is True
+        assert props["$feature_flag_reason"] == "Evaluated locally"
+
+
+def test_a_report_does_not_share_its_payload_with_the_snapshot(server: LoopbackServer) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def keep(msg: dict[str, Any]) -> dict[str, Any]:
+        sent.append(msg)
+        return msg
+
+    with make_client(server, before_send=keep) as client:
+        first = client.evaluate_flags("p1", only_evaluate_locally=True)
+        first.is_enabled("local-on")
+        # A hook's message may be kept and changed later: nothing else may see it change.
+        sent[0]["properties"]["$feature_flag_payload"]["color"] = "changed later"
+        second = client.evaluate_flags("p2", only_evaluate_locally=True)
+        assert second.get_flag_payload("local-on") == {"color": "blue"}
+        second.is_enabled("local-on")
+    assert [e["properties"]["$feature_flag_payload"] for e in called(server)] == [
+        {"color": "blue"},
+        {"color": "blue"},
+    ]

@@ -47,7 +47,10 @@ def test_document_and_bare_list_compile_alike() -> None:
     as_list = FlagSet.from_json(json.dumps(flags))
     as_doc = FlagSet.from_json(json.dumps({"flags": flags}).encode())
     assert as_list.keys == as_doc.keys == ("a", "b")
-    assert as_list.fingerprint == as_doc.fingerprint
+    assert (
+        FlagSet.from_document(flags).fingerprint
+        == FlagSet.from_document({"flags": flags}).fingerprint
+    )
     people = [{"plan": "pro"}, {"plan": "free"}, {}]
     for person in people:
         left = as_list.evaluate("u", person_properties=person, now=NOW)

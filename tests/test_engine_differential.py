@@ -266,3 +266,25 @@ def test_random_definitions_agree_through_json(doc: dict[str, Any], call: dict[s
     assert {k: from_text.get_flag_payload(k) for k in from_text.keys} == {
         k: from_doc.get_flag_payload(k) for k in from_doc.keys
     }
+
+
+@given(document(), person())
+def test_each_flag_alone_matches_every_flag_together(
+    doc: dict[str, Any], call: dict[str, Any]
+) -> None:
+    # A single key takes its own path (no memo, filters answered inline); a set of keys
+    # and no keys take the shared one. Values, reasons and unresolved codes must agree.
+    from hogkit.core import FlagSet
+
+    call = dict(call)
+    distinct_id = call.pop("distinct_id")
+    flag_set = FlagSet.from_document(doc)
+    whole = flag_set.evaluate(distinct_id, **call)
+    for key in flag_set.keys:
+        alone = flag_set.evaluate(distinct_id, flag_keys=[key], **call)
+        as_set = flag_set.evaluate(distinct_id, flag_keys={key}, **call)
+        expected = whole.only([key])
+        for snapshot in (alone, as_set):
+            assert snapshot.flag_values == expected.flag_values
+            assert snapshot.unresolved == expected.unresolved
+            assert snapshot.results == expected.results

@@ -685,3 +685,141 @@ def test_now_drives_relative_dates() -> None:
     later = NOW.replace(month=7)
     assert fs.evaluate("u", person_properties=person, now=later).get_flag("recent") is False
     assert_agrees(doc, person_properties=person, now=later)
+
+
+# --- compiled sharing: identical filters and conditions share compiled objects ------------
+
+
+def shared_filters_document() -> list[dict[str, Any]]:
+    """Flags that repeat filters, conditions and variants (so compilation shares them and
+    one evaluation runs a shared matcher once), mixed with flags that are not simple."""
+    plans = prop("plan", ["pro", "enterprise"])
+    variants = {
+        "variants": [{"key": "a", "rollout_percentage": 40}, {"key": "b", "rollout_percentage": 60}]
+    }
+    return [
+        flag("plan-1", groups=[condition(plans)]),
+        flag("plan-2", groups=[condition(plans, rollout=50)]),
+        flag("plan-3", groups=[condition(prop("age", 30, operator="gte"), plans, rollout=50)]),
+        flag("mv-1", groups=[condition(plans)], multivariate=variants),
+        flag("mv-2", groups=[condition(plans), condition(rollout=20)], multivariate=variants),
+        flag("missing", groups=[condition(prop("nope", "x")), condition(plans, rollout=10)]),
+        flag("grouped", aggregation_group_type_index=0, groups=[condition(plans)]),
+        flag("enrolled", feature_enrollment=True, groups=[condition(plans)]),
+        flag("me", groups=[condition(prop("distinct_id", "user-3")), condition(plans, rollout=5)]),
+        flag("early", early_exit=True, groups=[condition(plans, rollout=30), condition()]),
+        flag("undecided", groups=[condition(prop("nope", 3, operator="gt"), plans), condition(rollout=0)]),
+    ]  # fmt: skip
+
+
+PEOPLE: list[dict[str, Any]] = [
+    {"plan": "pro", "age": 40},
+    {"plan": "enterprise", "age": 20},
+    {"plan": "free", "age": 35, "nope": "x"},
+    {"plan": "PRO", "$feature_enrollment/enrolled": True},
+    {},
+]
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_shared_filters_and_conditions_agree_with_the_reference(person: dict[str, Any]) -> None:
+    doc = shared_filters_document()
+    for index in range(6):
+        assert_agrees(doc, f"user-{index}", person_properties=person)
+        for definition in doc:
+            keys = [definition["key"]]
+            assert_agrees(doc, f"user-{index}", person_properties=person, flag_keys=keys)
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_each_flag_alone_gives_what_all_flags_give(person: dict[str, Any]) -> None:
+    # Evaluating one flag skips the memo that evaluating every flag uses; a set of keys
+    # uses it too. All three must agree, reasons included.
+    fs = FlagSet.from_document(
+        {"flags": shared_filters_document(), "group_type_mapping": {"0": "company"}}
+    )
+    for index in range(6):
+        whole = fs.evaluate(f"user-{index}", person_properties=person, now=NOW)
+        for key in fs.keys:
+            for keys in ([key], (key,), {key}):
+                alone = fs.evaluate(
+                    f"user-{index}", person_properties=person, flag_keys=keys, now=NOW
+                )
+                assert alone.flag_values == whole.only([key]).flag_values
+                assert alone.unresolved == whole.only([key]).unresolved
+                assert alone.results == whole.only([key]).results
+        pair = fs.evaluate(
+            f"user-{index}", person_properties=person, flag_keys=["plan-2", "mv-1"], now=NOW
+        )
+        assert pair.results == whole.only(["plan-2", "mv-1"]).results
+
+
+@pytest.mark.parametrize(
+    ("value", "others"),
+    [(0.0, [-0.0, 0, False]), (1, [1.0, True, "1"]), ([1, 2], [[1.0, 2], [True, 2], ["1", "2"]])],
+)
+def test_equal_values_of_different_types_never_share_a_matcher(
+    value: Any, others: list[Any]
+) -> None:
+    # 1, 1.0 and True compare equal in Python but are different filter values to
+    # PostHog (their texts differ), so each flag must keep its own.
+    doc = [flag(f"f{i}", groups=[condition(prop("p", v))]) for i, v in enumerate([value, *others])]
+    for person_value in [value, *others, "0", "0.0", "-0.0", "true", "[1,2]", "[1.0,2]"]:
+        assert_agrees(doc, person_properties={"p": person_value})
+
+
+def test_distinct_id_is_added_for_flags_that_read_it_without_touching_the_caller() -> None:
+    doc = [
+        flag("me", groups=[condition(prop("distinct_id", "user-7"))]),
+        flag("plan", groups=[condition(prop("plan", "pro"))]),
+    ]
+    fs = FlagSet.from_document(doc)
+    person = {"plan": "pro"}
+    for keys in (None, ["me"], ["plan", "me"]):
+        snap = fs.evaluate("user-7", person_properties=person, flag_keys=keys, now=NOW)
+        assert snap.get_flag("me") is True
+        assert person == {"plan": "pro"}
+    only_plan = fs.evaluate("user-7", person_properties=person, flag_keys=["plan"], now=NOW)
+    assert dict(only_plan.flag_values) == {"plan": True}
+    assert fs.evaluate("user-8", person_properties=person, now=NOW).get_flag("me") is False
+    assert fs.evaluate("user-7", now=NOW).get_flag("me") is True
+
+
+@pytest.mark.parametrize("kind", ["AND", "OR"])
+def test_an_empty_cohort_group_of_either_kind_matches(kind: str) -> None:
+    doc = {
+        "flags": [flag("c", groups=[condition({"key": "id", "value": 5, "operator": "in", "type": "cohort"})])],
+        "cohorts": {"5": {"type": kind, "values": []}},
+    }  # fmt: skip
+    assert assert_agrees(doc)["c"]["value"] is True
+
+
+INLINE_OPERATORS = [
+    ("exact", ["Pro", "ÉCOLE"]),
+    ("is_not", "pro"),
+    ("icontains", "CME"),
+    ("not_icontains", "é"),
+    ("starts_with", "ac"),
+    ("not_starts_with", "AC"),
+    ("ends_with", ".COM"),
+    ("not_ends_with", "ole"),
+    ("gt", 10),
+    ("gte", 10.5),
+    ("lt", "10"),
+    ("lte", -3),
+]
+ODD_VALUES: list[Any] = [
+    "pro", "PRO", "École", "école", "acme.com", "ACME.COM", "x\u212aacme.com", "10", "10.5",
+    10, 11, -3, 10.5, 2**53, 2**60, -(2**60), float("nan"), float("inf"), True, False, None,
+    ["pro"], {"a": 1},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("operator", "value"), INLINE_OPERATORS)
+def test_one_flag_alone_answers_plain_values_like_the_reference(operator: str, value: Any) -> None:
+    # Evaluating a single flag answers the commonest filters without calling the
+    # matcher; every kind of property value must still get the reference's answer.
+    doc = [flag("f", groups=[condition(prop("p", value, operator=operator))])]
+    for person_value in ODD_VALUES:
+        assert_agrees(doc, flag_keys=["f"], person_properties={"p": person_value})
+    assert_agrees(doc, flag_keys=["f"], person_properties={})

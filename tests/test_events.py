@@ -26,6 +26,7 @@ from hogkit.core import (
     alias,
     capture,
     encode_event,
+    format_epoch,
     format_timestamp,
     group_identify,
     identify,
@@ -648,3 +649,91 @@ def test_format_timestamp() -> None:
     assert format_timestamp("2026-01-02T03:04:05") == "2026-01-02T03:04:05+00:00"
     for bad in ("2026-01-02", "20260102", "yesterday", None, 1767322445):
         assert format_timestamp(bad) is None
+
+
+def test_epoch_seconds_format_like_datetime() -> None:
+    moment = TS.timestamp()
+    assert format_epoch(moment) == TS.isoformat()
+    assert format_epoch(1767323045.0) == "2026-01-02T03:04:05+00:00"  # no fraction, as isoformat
+    assert format_epoch(1767323045.9999996) == "2026-01-02T03:04:06+00:00"  # rounds up a second
+    assert format_epoch(-1.5) == "1969-12-31T23:59:58.500000+00:00"
+    for bad in (float("nan"), float("inf"), 1e20):
+        with pytest.raises(InvalidEvent):
+            format_epoch(bad)
+    ev = capture(EventContext(), "e", distinct_id="u", timestamp=moment, uuid=UUID)
+    assert ev.timestamp == TS.isoformat()
+
+
+def test_event_context_is_an_immutable_value() -> None:
+    ctx = EventContext(system_properties={"$os": "Linux"}, super_properties={"app": (1, 2)})
+    assert ctx.super_properties == {"app": [1, 2]}  # normalised once, here
+    assert ctx == EventContext(system_properties={"$os": "Linux"}, super_properties={"app": [1, 2]})
+    assert ctx != EventContext(system_properties={"$os": "Linux"}, disable_geoip=False)
+    assert "super_properties={'app': [1, 2]}" in repr(ctx)
+    with pytest.raises(AttributeError):
+        ctx.lib = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del ctx.release_id  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        hash(ctx)
+
+
+def _flag_properties_by_the_rules(values: dict[Any, Any]) -> dict[str, Any]:
+    """`$feature/<key>` per decided flag and the sorted active names, spelled out plainly."""
+    out: dict[str, Any] = {}
+    active: list[str] = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        name = str(key)
+        out[f"$feature/{name}"] = value
+        if value is not False:
+            active.append(name)
+    if active:
+        out["$active_feature_flags"] = sorted(active)
+    return out
+
+
+FLAG_VALUE_CASES: list[dict[Any, Any]] = [
+    {f"flag-{i:02d}": (i % 3 == 0) or f"v{i}" for i in reversed(range(40))},
+    {"b": True, "a": False, "c": "control"},
+    {"only": True},
+    {"only": False},
+    {"x": None, "y": True, "z": False},  # undecided flags are left out
+    {"empty-variant": "", "on": True},  # "" is a value, and active
+    {"z": 1, "a": 2.5},  # values that are not bool or str
+    {"ключ": "значение", "plain": True},  # non-ASCII keys
+    {1: True, "1": False},  # equal names from different keys: the later wins
+]
+
+
+@pytest.mark.parametrize("values", FLAG_VALUE_CASES, ids=range(len(FLAG_VALUE_CASES)))
+def test_flag_properties_follow_the_rules_whether_or_not_the_layout_is_memoised(
+    values: dict[Any, Any],
+) -> None:
+    from hogkit.core.events import flag_properties
+
+    expected = _flag_properties_by_the_rules(values)
+    first = flag_properties(values)  # works the layout out
+    again = flag_properties(dict(values))  # a new mapping with the same keys: memoised
+    assert first == again == expected
+    assert list(first) == list(expected)  # same order too: `$feature/...` in key order
+
+
+def test_flag_properties_of_snapshots_sharing_keys_keep_their_own_values() -> None:
+    from hogkit.core.events import flag_properties
+
+    keys = [f"k{i}" for i in range(10)]
+    for n in range(5):
+        values = {k: (i + n) % 2 == 0 for i, k in enumerate(keys)}
+        props = flag_properties(values)
+        assert props["$active_feature_flags"] == sorted(k for k in keys if values[k])
+        assert all(props[f"$feature/{k}"] is values[k] for k in keys)
+
+
+def test_the_layout_memo_stays_bounded() -> None:
+    from hogkit.core import events
+
+    for i in range(events._LAYOUTS_MAX + 10):
+        events.flag_properties({f"bounded-{i}": True})
+    assert len(events._layouts) <= events._LAYOUTS_MAX

@@ -16,6 +16,7 @@ import posthog
 import pytest
 from hogkit.core import EventContext, encode_event, feature_flag_called, flag_called_dedup_key
 from hogkit.core.events import MINIMAL_FLAG_CALLED_PROPERTIES
+from hogkit.core.normalize import normalize_properties
 from posthog.request import DatetimeSerializer
 from posthog.types import FeatureFlag
 from posthog.utils import system_context
@@ -324,3 +325,93 @@ def test_dedup_key() -> None:
         "u1", "k", False, None
     )
     assert len({a, b}) == 1
+
+
+FAST_AND_SLOW_CASES: list[dict[str, Any]] = [
+    # (the shell's types: the fast path)
+    {"key": "k", "response": "control", "flag_id": 3, "flag_version": 2, "reason": "r"},
+    {"key": "k", "response": True, "request_id": "req-1", "evaluated_at": 1700000000},
+    {"key": "k", "response": None, "error": ("flag_missing", "timeout")},
+    {"key": "k", "response": False, "error": "quota_limited", "has_experiment": True},
+    {"key": "k", "response": "v", "groups": {"org": "o", "n": 5}},
+    # (anything else: normalised the general way)
+    {"key": "ключ", "response": "значение"},
+    {"key": "k", "response": "v", "reason": "bad \ud800 text"},
+    {"key": "k", "response": "v", "flag_id": 3.0, "flag_version": True},
+    {"key": "k", "response": "v", "error": type("Code", (str,), {})("subclassed")},
+    {"key": "k", "response": "v", "request_id": 1234},
+]
+PAYLOADS: list[Any] = [
+    None,
+    {"copy": "Buy now", "tiers": [1, 2, {"x": None}]},
+    [1, "two"],
+    "text",
+    7,
+    float("nan"),
+]
+
+
+@pytest.mark.parametrize("case", FAST_AND_SLOW_CASES, ids=range(len(FAST_AND_SLOW_CASES)))
+@pytest.mark.parametrize("payload", PAYLOADS, ids=range(len(PAYLOADS)))
+def test_the_direct_build_gives_the_normalised_event(case: dict[str, Any], payload: Any) -> None:
+    """Whichever way the properties are built, the event is the one normalising gives."""
+    ev = feature_flag_called(
+        CTX,
+        distinct_id="u1",
+        payload=payload,
+        locally_evaluated=True,
+        timestamp=TS,
+        uuid=UUID,
+        **case,
+    )
+    props = dict(ev.properties)
+    # What normalising the same layers gives, built independently of the builder.
+    expected_flag = normalize_properties(
+        {
+            "$feature_flag": case["key"],
+            "$feature_flag_response": case["response"],
+            "locally_evaluated": True,
+            f"$feature/{case['key']}": case["response"],
+        }
+    )
+    for name, value in expected_flag.items():
+        assert props[name] == value and type(props[name]) is type(value)
+    if payload is None:
+        assert "$feature_flag_payload" not in props
+    else:
+        assert encode_event(ev) == encode_event(
+            msgspec.structs.replace(ev, properties=normalize_properties(props))
+        )
+    error = case.get("error")
+    if error:
+        text = error if isinstance(error, str) else ",".join(error)
+        assert props["$feature_flag_error"] == text and type(props["$feature_flag_error"]) is str
+    assert ev.properties == normalize_properties(ev.properties)  # already JSON-safe
+
+
+def test_a_json_payload_is_kept_as_decoded() -> None:
+    decoded = msgspec.json.decode(b'{"copy": "Buy now", "tiers": [1, 2, 3], "on": true}')
+    shared = feature_flag_called(
+        CTX,
+        distinct_id="u1",
+        key="k",
+        response="v",
+        payload=decoded,
+        payload_is_json=True,
+        locally_evaluated=True,
+        timestamp=TS,
+        uuid=UUID,
+    )
+    copied = feature_flag_called(
+        CTX,
+        distinct_id="u1",
+        key="k",
+        response="v",
+        payload=decoded,
+        locally_evaluated=True,
+        timestamp=TS,
+        uuid=UUID,
+    )
+    assert shared.properties["$feature_flag_payload"] is decoded  # no second copy
+    assert copied.properties["$feature_flag_payload"] is not decoded  # normalised copy
+    assert encode_event(shared) == encode_event(copied)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import pytest
 from hogkit.core import FlagSet
-from hogkit.core.events import flag_called_dedup_key
 from hogkit.core.remote import parse_flags_response
-from hogkit.transport.dedup import FlagCalledCache
-from hogkit.transport.evaluations import EVALUATED_LOCALLY, FlagEvaluations
+from hogkit.transport.dedup import FlagCalledCache, report_of
+from hogkit.transport.evaluations import EVALUATED_LOCALLY, FlagCalled, FlagEvaluations
 
 NOW = _dt.datetime(2026, 6, 15, 12, 0, tzinfo=_dt.timezone.utc)
 
@@ -68,17 +67,14 @@ class Sink:
         self.fail = fail
         self.lock = threading.Lock()
 
-    def claim(
-        self, distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any]
-    ) -> object | None:
-        dedup = flag_called_dedup_key(distinct_id, key, response, groups)
-        return dedup if self.cache.reserve(dedup) else None
+    def claim(self, user: int, report: int) -> bool:
+        return self.cache.reserve(user, report)
 
-    def send(self, claim: object, **fields: Any) -> None:
+    def send(self, user: int, report: int, called: FlagCalled) -> None:
         if self.fail:
             raise RuntimeError("sink is broken")
         with self.lock:
-            self.sent.append(fields)
+            self.sent.append(msgspec.structs.asdict(called))
 
 
 def snapshot(sink: Sink | None = None, **kwargs: Any) -> FlagEvaluations:
@@ -132,12 +128,12 @@ def test_what_the_sink_receives() -> None:
     assert local["evaluated_at"] is None and local["request_id"] == "req"
     assert local["minimal"] is True  # the gate is on and the flag has no experiment
     assert local["groups"] == {"org": "o1"}
-    assert local["error"] == ["quota_limited"]
+    assert local["error"] == ("quota_limited",)
     assert remote["locally_evaluated"] is False and remote["evaluated_at"] == 123
     assert remote["payload"] == 5 and remote["flag_id"] == 7
     assert remote["minimal"] is False  # has_experiment unknown: full event
     assert failed["response"] is None and failed["flag_id"] == 8
-    assert failed["error"] == ["quota_limited", "evaluation_failed"]
+    assert failed["error"] == ("quota_limited", "evaluation_failed")
 
 
 def test_reads_deduplicate_and_payload_reads_are_silent() -> None:
@@ -181,7 +177,7 @@ def test_copies_track_accesses_independently() -> None:
         "user", remote=REMOTE, sink=sink, unresolved={"failed": "missing_context"}
     ).only(["failed"])
     picked.get_flag("failed")
-    assert sink.sent[0]["error"] == ["evaluation_failed"]  # copies drop `unresolved`
+    assert sink.sent[0]["error"] == ("evaluation_failed",)  # copies drop `unresolved`
 
 
 def test_access_tracking_is_thread_safe() -> None:
@@ -210,3 +206,14 @@ def test_remote_payload_is_a_private_copy_too() -> None:
     flags = FlagEvaluations("user", remote=remote.flags)
     flags.get_flag_payload("r").append(2)
     assert flags.get_flag_payload("r") == [1]
+
+
+def test_a_read_claims_the_same_report_the_dedup_helpers_name() -> None:
+    sink = Sink()
+    flags = snapshot(sink, groups={"org": "o1", "team": 7})
+    flags.get_flag("on")
+    flags.get_flag("remote")
+    assert sink.cache.contains(*report_of("user", "on", True, {"team": "7", "org": "o1"}))
+    assert sink.cache.contains(*report_of("user", "remote", "blue", {"org": "o1", "team": 7}))
+    assert not sink.cache.contains(*report_of("user", "on", True, None))
+    assert not sink.cache.contains(*report_of("user", "on", "True", {"org": "o1", "team": 7}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import pathlib
 from datetime import datetime, timezone
 from typing import Any
@@ -130,10 +131,21 @@ def test_fingerprint_is_canonical(left: Any, right: Any, same: bool) -> None:
     assert (fingerprint(left) == fingerprint(right)) is (same and left.keys() == right.keys())
 
 
-def test_fingerprint_ignores_json_formatting() -> None:
+def test_fingerprint_of_text_is_the_texts_own() -> None:
+    # JSON text is fingerprinted as it is (no re-encoding): the same text gives the same
+    # fingerprint, as bytes or str; a decoded document is fingerprinted canonically.
     compact = b'{"flags":[{"key":"a","active":true}]}'
     spaced = b'{ "flags" : [ { "active" : true , "key" : "a" } ] }'
-    assert FlagSet.from_json(compact).fingerprint == FlagSet.from_json(spaced).fingerprint
+    assert FlagSet.from_json(compact).fingerprint == FlagSet.from_json(compact).fingerprint
+    assert FlagSet.from_json(compact).fingerprint == FlagSet.from_json(compact.decode()).fingerprint
+    assert FlagSet.from_json(compact).fingerprint == fingerprint(compact)
+    assert FlagSet.from_json(compact).fingerprint != FlagSet.from_json(spaced).fingerprint
+    assert (
+        FlagSet.from_document(json.loads(compact)).fingerprint
+        == FlagSet.from_document(json.loads(spaced)).fingerprint
+    )
+    changed = b'{"flags":[{"key":"a","active":false}]}'
+    assert FlagSet.from_json(compact).fingerprint != FlagSet.from_json(changed).fingerprint
 
 
 # --- digest cut-offs: the hot path compares digests instead of floats -----------------

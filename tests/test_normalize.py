@@ -8,13 +8,15 @@ import datetime as dt
 import decimal
 import enum
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 import attrs
 import msgspec
 import pytest
-from hogkit.core import normalize, normalize_properties
+from hogkit.core import is_plain, normalize, normalize_properties
 from hogkit.core.normalize import CYCLE_MARKER, DEPTH_MARKER, MAX_DEPTH, unprintable_marker
 
 
@@ -216,3 +218,27 @@ def test_flat_dicts_are_copied_not_shared() -> None:
 def test_non_ascii_text_is_kept() -> None:
     assert normalize({"ключ": "значение 🎉"}) == {"ключ": "значение 🎉"}
     assert normalize({"bad\udfffkey": 1}) == {"bad\ufffdkey": 1}
+
+
+def test_is_plain_accepts_only_flat_dicts_of_exact_plain_types() -> None:
+    assert is_plain({}) and is_plain({"a": 1, "b": "x", "c": None, "d": 2.5, "e": False})
+    assert is_plain({"nan": float("nan"), "bad": "\udfff"})  # left for the encoder to judge
+    assert not is_plain({"a": [1]})
+    assert not is_plain({"a": Color.RED})
+    assert not is_plain({"a": Size.BIG})  # a str subclass is not plain
+    assert not is_plain({1: "a"})
+    assert not is_plain(collections.OrderedDict(a=1))
+    assert not is_plain([("a", 1)])
+
+
+def test_attrs_classes_are_read_without_the_core_importing_attrs() -> None:
+    code = (
+        "import sys, hogkit.core; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'attr', 'attrs', 'threading'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert normalize(Box(Point(0, 0.5, set()), b"")) == {
+        "corner": {"x": 0, "y": 0.5, "tags": []},
+        "label": "",
+    }

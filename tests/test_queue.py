@@ -215,6 +215,79 @@ def test_stopping_abandons_what_is_left_and_releases_waiters() -> None:
     assert [(type(e), evs) for e, evs in reports] == [(Cancelled, [b"late"])]
 
 
+def encode_deferred(item: tuple[object, ...]) -> bytes | None:
+    """A stand-in for the client's builder: ("ok", i) encodes, ("drop", i) is dropped."""
+    kind, i = item
+    if kind == "raise":
+        raise HogkitError(f"cannot build {i}")
+    return None if kind == "drop" else b'{"i":%d}' % i  # type: ignore[str-bytes-safe]
+
+
+def test_deferred_items_are_built_in_order_as_they_are_taken() -> None:
+    queue = EventQueue(maxsize=100, wake_at=100)
+    queue.put(b'{"i":0}')
+    queue.put(("ok", 1))
+    queue.put(("drop", 2))
+    marker = queue.mark()
+    queue.put(("ok", 3))
+    assert queue.take(1000, encode_deferred) == ([b'{"i":0}', b'{"i":1}'], marker)
+    assert queue.take(1000, encode_deferred) == ([b'{"i":3}'], None)
+    assert queue.take(1000, encode_deferred) == ([], None)
+
+
+def test_take_goes_past_items_that_were_all_dropped() -> None:
+    queue = EventQueue(maxsize=5000, wake_at=5000)
+    for i in range(1500):  # more than one bulk pop, every one dropped
+        queue.put(("drop", i))
+    queue.put(("ok", 1500))
+    assert queue.take(1000, encode_deferred) == ([b'{"i":1500}'], None)
+
+
+def test_surplus_of_a_size_cut_goes_back_already_encoded() -> None:
+    queue = EventQueue(maxsize=100, wake_at=100)
+    for i in range(10):
+        queue.put(("ok", i))
+    built: list[object] = []
+
+    def counting(item: tuple[object, ...]) -> bytes | None:
+        built.append(item)
+        return encode_deferred(item)
+
+    first, _ = queue.take(len(b'{"i":0}') * 3 + 3, counting)
+    rest, _ = queue.take(1000, counting)
+    assert first + rest == [b'{"i":%d}' % i for i in range(10)] and len(first) == 3
+    assert len(built) == 10  # each event built exactly once
+
+
+def test_events_the_worker_cannot_build_are_reported_as_lost() -> None:
+    queue = EventQueue(maxsize=1000, wake_at=1000)
+    reports: list[tuple[Exception, list[bytes]]] = []
+    transport = MemoryTransport()
+    worker = Worker(
+        queue,
+        transport,
+        flush_interval=60.0,
+        report=lambda e, evs: reports.append((e, list(evs))),
+        prepare=encode_deferred,
+    )
+    worker.start()
+    queue.put(("ok", 1))
+    queue.put(("raise", 2))
+    queue.put(("ok", 3))
+    marker = queue.mark()
+    assert marker.done.wait(5) and not marker.delivered
+    assert [e["i"] for e in transport.events] == [1, 3]
+    assert [str(e) for e, _ in reports] == ["cannot build 2"] and worker.lost == 1
+    queue.put(("ok", 4))
+    assert (clean := queue.mark()).done.wait(5) and clean.delivered
+    worker.stop.set()
+    queue.put(("ok", 5))
+    worker.queue.wake.set()
+    worker.thread.join(5)
+    assert [e["i"] for e in transport.events] == [1, 3, 4]
+    assert isinstance(reports[-1][0], Cancelled) and reports[-1][1] == [b'{"i":5}']
+
+
 def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -265,3 +338,79 @@ def test_take_preserves_order_markers_and_limits(ops: list[tuple[str, object]]) 
     while len(queue):
         take(200)
     assert seen == expected
+
+
+def encode_many(items: list[tuple[object, ...]]) -> list[bytes | None]:
+    """A stand-in for the client's bulk builder: builds ("ok", i), leaves the rest."""
+    return [b'{"i":%d,"bulk":1}' % i if kind == "ok" else None for kind, i in items]  # type: ignore[str-bytes-safe]
+
+
+def test_the_bulk_builder_runs_once_and_leaves_the_rest_to_the_per_item_one() -> None:
+    queue = EventQueue(maxsize=100, wake_at=100)
+    queue.put(b'{"i":0}')
+    queue.put(("ok", 1))
+    queue.put(("drop", 2))  # left by the bulk builder, dropped by the per-item one
+    queue.put(("ok", 3))
+    calls: list[int] = []
+
+    def counting(items: list[tuple[object, ...]]) -> list[bytes | None]:
+        calls.append(len(items))
+        return encode_many(items)
+
+    batch, _ = queue.take(1000, encode_deferred, counting)
+    assert batch == [b'{"i":0}', b'{"i":1,"bulk":1}', b'{"i":3,"bulk":1}']
+    assert calls == [3]  # every deferred item in one call
+    queue.put(("ok", 4))
+    assert queue.take(1000, encode_deferred, counting) == ([b'{"i":4,"bulk":1}'], None)
+
+
+class Gate:
+    """A transport that holds every send until released, recording what it was given."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.sending = threading.Event()
+        self.batches: list[list[bytes]] = []
+
+    def send(self, batch: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
+        self.sending.set()
+        self.open.wait(10)
+        self.batches.append(list(batch))
+        return SendResult(len(batch))
+
+
+def test_the_worker_drains_the_queue_while_the_sender_waits_on_the_network() -> None:
+    queue = EventQueue(maxsize=10_000, wake_at=1)
+    gate = Gate()
+    worker, reports = run_worker(queue, gate, max_body_bytes=1024 + 400)
+    queue.put(b'{"i":0}')
+    assert gate.sending.wait(5)  # the first batch is stuck "on the network"
+    for item in events(30):
+        queue.put(item)
+    # The worker keeps taking: the queue empties into the next batch, up to its body limit.
+    assert _wait_until(lambda: len(queue) < 30)
+    gate.open.set()
+    marker = queue.mark()
+    assert marker.done.wait(5) and marker.delivered and not reports
+    sent = [e for batch in gate.batches for e in batch]
+    assert sent == [b'{"i":0}', *events(30)]  # every event once, in order
+    assert all(sum(len(e) + 1 for e in batch) <= 400 for batch in gate.batches)
+    stop(worker)
+
+
+def test_a_flush_from_the_senders_error_callback_does_not_wait_for_itself() -> None:
+    queue = EventQueue(maxsize=100, wake_at=100)
+    answers: list[bool] = []
+    holder: list[Worker] = []
+
+    def report(error: Exception, evs: Sequence[bytes]) -> None:
+        answers.append(holder[0].is_current())
+
+    worker = Worker(queue, Recorder(fail=True), flush_interval=60.0, report=report)
+    holder.append(worker)
+    worker.start()
+    queue.put(b"1")
+    assert queue.mark().done.wait(5)
+    assert answers == [True]  # reported on the sender thread, which counts as the worker's
+    assert not worker.is_current()
+    stop(worker)

@@ -4,7 +4,9 @@ The Client supplies what the pure core must not: the clock, event ids, the proce
 facts, source lines for stack frames, threads and the network. A capture call builds an
 immutable `Event` with the core, encodes it once, and hands the bytes to a bounded queue
 that one daemon worker drains into `/batch/` requests (or sends them in the caller's thread
-with `sync_mode=True`). Public methods never raise into the caller unless `debug=True`:
+with `sync_mode=True`). The commonest call is cheaper still: its checked arguments, clock
+reading and uuid are queued as they are, and the worker builds and encodes the event
+(`Client.capture`). Public methods never raise into the caller unless `debug=True`:
 problems are logged on the `hogkit` logger and passed to `on_error`.
 
 Extension points (for the feature-flags code, issue 7):
@@ -37,7 +39,6 @@ import datetime as _dt
 import linecache
 import logging
 import os
-import random
 import sys
 import threading
 import time
@@ -47,14 +48,22 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core import events as core
-from hogkit.core.batch import MAX_EVENT_BYTES, check_event_size, encode_event
+from hogkit.core.batch import (
+    MAX_EVENT_BYTES,
+    check_event_size,
+    encode_capture,
+    encode_event,
+    encode_plain_captures,
+)
 from hogkit.core.errors import HogkitError
 from hogkit.core.events import Event, EventContext, FlagsArg
 from hogkit.core.exception_list import CONTEXT_LINES
+from hogkit.core.normalize import _PLAIN_VALUES, _STR_KEYS, is_plain
 
 from .flags_api import FlagsMixin
 from .hosts import ingestion_host
-from .queue import EventQueue
+from .ids import new_uuid
+from .queue import Deferred, EventQueue
 from .system import system_properties
 from .transports import HttpTransport, Transport, decode_events
 from .worker import Worker
@@ -69,6 +78,7 @@ ExceptionArg = BaseException | tuple[Any, Any, Any]
 
 _UTC = _dt.timezone.utc
 _CAPTURED_ATTR = "__hogkit_captured_uuid"
+_clock = time.time
 
 
 class EventTooLarge(HogkitError):
@@ -85,22 +95,6 @@ class ClientClosed(HogkitError):
 
 def now() -> _dt.datetime:
     return _dt.datetime.now(_UTC)
-
-
-_VERSION_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_VERSION_BITS = (0x4 << 76) | (0x2 << 62)
-_randbits = random.getrandbits
-
-
-def new_uuid() -> str:
-    """A random (version 4) UUID string.
-
-    From the `random` module's generator rather than `os.urandom`: event ids need to be
-    unique, not secret, and this is several times faster. Python reseeds that generator in
-    a forked child, so parent and child never share a sequence.
-    """
-    text = ((_randbits(128) & _VERSION_MASK) | _VERSION_BITS).to_bytes(16, "big").hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def event_timestamp(value: object) -> _dt.datetime | str:
@@ -217,6 +211,9 @@ class Client(FlagsMixin):
             if not log.handlers:
                 log.addHandler(logging.StreamHandler())
         self.on_error = on_error
+        self._queue: EventQueue | None = None
+        self._fast: EventQueue | None = None
+        self._closed = False
         self.before_send = before_send
         self.sync_mode = sync_mode
         self.send = send
@@ -253,13 +250,11 @@ class Client(FlagsMixin):
         self._flush_at = flush_at
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
-        self._closed = False
         self._shutdown_result: bool | None = None
         self._warned_closed = False
         self._stop_sync = threading.Event()
         self._on_fork: list[Callable[[], None]] = []
         self._on_shutdown: list[Callable[[], None]] = []
-        self._queue: EventQueue | None = None
         self._worker: Worker | None = None
         self._start_pipeline()
         _live_clients.add(self)
@@ -280,18 +275,59 @@ class Client(FlagsMixin):
         log.error("hogkit: %s", message)
         self.disabled = True
 
+    @property
+    def before_send(self) -> BeforeSend | None:
+        """A hook that sees (and may change or drop) every event before it is queued."""
+        return self._before_send
+
+    @before_send.setter
+    def before_send(self, hook: BeforeSend | None) -> None:
+        self._before_send = hook
+        self._refresh_fast_path()
+
+    @property
+    def disabled(self) -> bool:
+        """True when the client sends nothing (set it to pause or resume capturing)."""
+        return self._disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._disabled = value
+        self._refresh_fast_path()
+
+    def _refresh_fast_path(self) -> None:
+        """`_fast`: the queue while `capture` may take its fast path, else None.
+
+        Kept in step with everything that rules the fast path out as a whole (closed,
+        disabled, a `before_send` hook, no queue), so `capture` tests one attribute.
+        """
+        queue = getattr(self, "_queue", None)
+        usable = (
+            not getattr(self, "_closed", False)
+            and not getattr(self, "_disabled", False)
+            and getattr(self, "_before_send", None) is None
+        )
+        self._fast = queue if usable else None
+
     def _start_pipeline(self) -> None:
         """A fresh queue and worker (at construction and in a forked child)."""
         self._queue = None
         self._worker = None
+        self._refresh_fast_path()
         if self.disabled or self.sync_mode or not self.send:
             return
         queue = EventQueue(self._max_queue_size, self._flush_at)
         worker = Worker(
-            queue, self.transport, flush_interval=self._flush_interval, report=self._report
+            queue,
+            self.transport,
+            flush_interval=self._flush_interval,
+            report=self._report,
+            prepare=self._encode_deferred,
+            prepare_many=self._encode_deferred_many,
         )
         worker.start()
         self._queue, self._worker = queue, worker
+        self._refresh_fast_path()
 
     def __repr__(self) -> str:
         return f"Client(host={self.host!r})"
@@ -317,7 +353,63 @@ class Client(FlagsMixin):
         `flags` (an `evaluate_flags` snapshot or a `{key: value}` mapping) adds
         `$feature/<key>` and `$active_feature_flags` without any request.
         `send_feature_flags` (deprecated) evaluates flags for the event; `flags` wins.
+
+        The common call (a str event and id, flat properties of plain values, no hook, no
+        explicit time, uuid or flags) only samples the clock, draws the uuid and queues the
+        arguments (a shallow copy of a plain dict is a snapshot of it): the worker builds
+        and encodes the event, many at once. Anything else is built here, as is every event
+        in sync mode, and so is every event while a quarter of the queue is waiting: a
+        worker that falls behind gets ready-made events (the common call still takes the
+        bulk encoder's per-event path), and the callers' threads share its work.
         """
+        queue = self._fast
+        if (
+            queue is not None
+            and type(event) is str
+            and (distinct_id is None or type(distinct_id) is str)
+            and timestamp is None
+            and uuid is None
+            and flags is None
+            and not send_feature_flags
+            and (
+                properties is None
+                # `is_plain`, inline: a call is a measurable share of this path.
+                or (
+                    type(properties) is dict
+                    and _PLAIN_VALUES.issuperset(map(type, properties.values()))
+                    and _STR_KEYS.issuperset(map(type, properties))
+                )
+            )
+            and (groups is None or is_plain(groups))
+        ):
+            event_id = new_uuid()
+            waiting = queue.waiting
+            if len(waiting) < queue.defer_below:
+                waiting.append(
+                    (
+                        _clock(),
+                        event_id,
+                        event,
+                        distinct_id,
+                        properties.copy() if properties else None,
+                        groups.copy() if groups else None,
+                        disable_geoip,
+                    )
+                )
+                # `queue.put` inlined: below the high-water mark there is room, and no yield.
+                if len(waiting) >= queue.wake_at and not queue.awake:
+                    queue.awake = True
+                    queue.wake.set()
+                return event_id
+            # The worker is behind: encode here, the way it would have (no copy needed).
+            call = (_clock(), event_id, event, distinct_id, properties, groups, disable_geoip)
+            try:
+                data = encode_plain_captures(self._context, (call,))[0]
+                if data is None:
+                    data = self._encode_deferred(call)
+            except Exception as exc:
+                return self._fail("capture", exc)
+            return event_id if queue.put(data) else None
         if self.disabled or self._closed:
             return self._inactive()
         try:
@@ -332,7 +424,7 @@ class Client(FlagsMixin):
                 distinct_id=distinct_id,
                 properties=properties,
                 groups=groups,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 flags=flags,
                 anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
@@ -364,7 +456,7 @@ class Client(FlagsMixin):
                 distinct_id=distinct_id,
                 properties=properties,
                 groups=groups,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 flags=flags,
                 anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
@@ -419,7 +511,7 @@ class Client(FlagsMixin):
                 self._context,
                 distinct_id=distinct_id,
                 properties=properties,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 disable_geoip=disable_geoip,
             )
@@ -446,7 +538,7 @@ class Client(FlagsMixin):
                 distinct_id=distinct_id,
                 properties=properties,
                 anon_distinct_id=anon_distinct_id,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 disable_geoip=disable_geoip,
             )
@@ -471,7 +563,7 @@ class Client(FlagsMixin):
                 self._context,
                 previous_id=previous_id,
                 distinct_id=distinct_id,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 disable_geoip=disable_geoip,
             )
@@ -500,7 +592,7 @@ class Client(FlagsMixin):
                 group_key,
                 properties=properties,
                 distinct_id=distinct_id,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 disable_geoip=disable_geoip,
             )
@@ -541,7 +633,7 @@ class Client(FlagsMixin):
                 exc,
                 distinct_id=distinct_id,
                 properties=properties,
-                timestamp=now() if timestamp is None else event_timestamp(timestamp),
+                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
                 uuid=new_uuid() if uuid is None else event_uuid(uuid),
                 anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
                 source_lines=source_lines,
@@ -594,6 +686,34 @@ class Client(FlagsMixin):
         if not self.send:
             return ev.uuid
         return ev.uuid if self._send_now(data) else None
+
+    def _encode_deferred_many(self, items: list[Deferred]) -> list[bytes | None]:
+        """The worker's bulk half of fast-path captures: a burst encoded in one core call.
+
+        None for the ones the core leaves to `_encode_deferred` (which also rejects events
+        over the size limit, with the reason).
+        """
+        return encode_plain_captures(self._context, items)
+
+    def _encode_deferred(self, item: Deferred) -> bytes:
+        """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
+        when, event_id, event, distinct_id, properties, groups, disable_geoip = item
+        data = encode_capture(
+            self._context,
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            groups=groups,
+            timestamp=when,
+            uuid=event_id,
+            anonymous_id=None if distinct_id else new_uuid(),
+            disable_geoip=disable_geoip,
+            plain=True,  # `capture` queued it only after `is_plain` said so
+        )
+        if len(data) > MAX_EVENT_BYTES:
+            problem = check_event_size(data) or "too large"
+            raise EventTooLarge(f"{event!r}: {problem}")
+        return data
 
     def _run_before_send(self, ev: Event) -> Event | None:
         hook = self.before_send
@@ -700,6 +820,7 @@ class Client(FlagsMixin):
             with self._lock:
                 first = not self._closed
                 self._closed = True
+                self._refresh_fast_path()
             if not first and self._shutdown_result is not None:
                 return self._shutdown_result
             if first:

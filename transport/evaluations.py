@@ -14,15 +14,25 @@ reads. `only_accessed()` is order-dependent by design: it holds what was read *s
 from __future__ import annotations
 
 import logging
-import threading
 import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+import msgspec
 from hogkit.core.remote import RemoteFlag
 from hogkit.core.snapshot import thaw
 
-__all__ = ["EVALUATED_LOCALLY", "FlagCalledSink", "FlagEvaluations", "LocalSnapshot", "empty"]
+from .dedup import groups_token, report_hash, user_hash
+
+__all__ = [
+    "EVALUATED_LOCALLY",
+    "FlagCalled",
+    "FlagCalledSink",
+    "FlagEvaluations",
+    "FlagMeta",
+    "LocalSnapshot",
+    "empty",
+]
 
 log = logging.getLogger("hogkit.transport.flags")
 
@@ -36,6 +46,8 @@ class LocalResult(Protocol):
     """The parts of `hogkit.core`'s `FlagResult` a read reports."""
 
     @property
+    def payload(self) -> Any: ...
+    @property
     def id(self) -> int | None: ...
     @property
     def version(self) -> int | None: ...
@@ -48,47 +60,55 @@ class LocalSnapshot(Protocol):
 
     def get_flag(self, key: str) -> bool | str | None: ...
     def get_flag_payload(self, key: str) -> Any: ...
+    def result(self, key: str) -> LocalResult | None: ...
     @property
     def keys(self) -> tuple[str, ...]: ...
     @property
     def flag_values(self) -> Mapping[str, bool | str]: ...
-    @property
-    def results(self) -> Mapping[str, LocalResult]: ...
     def only(self, keys: Iterable[str]) -> LocalSnapshot: ...
+
+
+FlagMeta = tuple[int | None, int | None, bool | None]
+"""A locally evaluated flag's (id, version, has_experiment)."""
+
+
+class FlagCalled(msgspec.Struct, frozen=True):
+    """One read to report as `$feature_flag_called`: what the core's builder needs, except
+    the clock and the event id, which the sink adds.
+
+    The snapshot builds it positionally (a keyword call of this size costs more than the
+    rest of a deduplicated read), so keep the field order in step with `_send`.
+    """
+
+    distinct_id: str
+    key: str
+    response: bool | str | None
+    payload: Any
+    locally_evaluated: bool
+    flag_id: int | None
+    flag_version: int | None
+    reason: str | None
+    request_id: str | None
+    evaluated_at: int | None
+    error: tuple[str, ...]
+    has_experiment: bool | None
+    groups: Mapping[str, Any]
+    disable_geoip: bool | None
+    minimal: bool
 
 
 class FlagCalledSink(Protocol):
     """Where a snapshot sends `$feature_flag_called`: the client, which deduplicates.
 
-    Two steps so a repeated read costs one cache lookup: `claim` reserves the report
-    (None when it was already sent), and only then does the snapshot gather the flag's
-    metadata for `send`, which releases the claim if the event could not be queued.
+    Two steps so a repeated read costs one cache lookup: `claim` reserves the report —
+    `user` and `report` are `hogkit.transport.dedup` hashes the snapshot computes — and
+    returns False when it was already sent. Only then does the snapshot gather the flag's
+    metadata for `send`, which gives the claim back if the event could not be queued.
     """
 
-    def claim(
-        self, distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any]
-    ) -> object | None: ...
+    def claim(self, user: int, report: int) -> bool: ...
 
-    def send(
-        self,
-        claim: object,
-        *,
-        distinct_id: str,
-        key: str,
-        response: bool | str | None,
-        payload: Any,
-        locally_evaluated: bool,
-        flag_id: int | None,
-        flag_version: int | None,
-        reason: str | None,
-        request_id: str | None,
-        evaluated_at: int | None,
-        error: list[str],
-        has_experiment: bool | None,
-        groups: Mapping[str, Any],
-        disable_geoip: bool | None,
-        minimal: bool,
-    ) -> None: ...
+    def send(self, user: int, report: int, called: FlagCalled) -> None: ...
 
 
 class FlagEvaluations:
@@ -103,19 +123,20 @@ class FlagEvaluations:
         "_groups",
         "_keys",
         "_local",
-        "_lock",
+        "_meta",
         "_minimal",
         "_remote",
         "_request_id",
         "_sink",
+        "_token",
         "_unresolved",
+        "_user",
         "_values",
     )
 
     def __init__(
         self,
         distinct_id: str,
-        *,
         local: LocalSnapshot | None = None,
         remote: Mapping[str, RemoteFlag] | None = None,
         unresolved: Mapping[str, Any] | None = None,
@@ -127,7 +148,11 @@ class FlagEvaluations:
         minimal: bool = False,
         sink: FlagCalledSink | None = None,
         accessed: Iterable[str] = (),
+        meta: dict[str, FlagMeta] | None = None,
     ) -> None:
+        """`meta` is a memo of (id, version, has_experiment) per flag key, shared by every
+        snapshot of one `FlagSet` (those never change for a set of definitions), so a
+        report needs only the flag's payload from the snapshot, not its whole result."""
         self._distinct_id = distinct_id
         self._local = local
         self._remote: Mapping[str, RemoteFlag] = remote if remote is not None else _EMPTY
@@ -141,10 +166,14 @@ class FlagEvaluations:
         self._errors = errors
         self._minimal = minimal
         self._sink = sink
+        # Written by reads on any thread with no lock: one dict store is atomic under the GIL,
+        # and readers take a `copy()` (also one atomic step) before iterating.
         self._accessed: dict[str, None] = dict.fromkeys(accessed)
-        self._lock = threading.Lock()
+        self._user: int | None = None  # dedup hashes, computed on the first reported read
+        self._token = ""
         self._keys: tuple[str, ...] | None = None
         self._values: Mapping[str, bool | str] | None = None
+        self._meta = meta
 
     # ------------------------------------------------------------------ reads
 
@@ -238,8 +267,7 @@ class FlagEvaluations:
     @property
     def accessed(self) -> tuple[str, ...]:
         """Keys read with `is_enabled`/`get_flag` so far, in first-read order."""
-        with self._lock:
-            return tuple(self._accessed)
+        return tuple(self._accessed.copy())
 
     def __contains__(self, key: object) -> bool:
         return key in self.flag_values
@@ -275,8 +303,7 @@ class FlagEvaluations:
                     "FlagEvaluations.only() dropped keys that are not in the evaluation: %s",
                     ", ".join(missing),
                 )
-        with self._lock:
-            accessed = tuple(self._accessed)
+        accessed = tuple(self._accessed.copy())
         return FlagEvaluations(
             self._distinct_id,
             local=local,
@@ -289,25 +316,30 @@ class FlagEvaluations:
             minimal=self._minimal,
             sink=self._sink,
             accessed=accessed,
+            meta=self._meta,
         )
 
     # ------------------------------------------------------------------ reporting
 
     def _read(self, key: str, send: bool) -> bool | str | None:
-        value = self._local.get_flag(key) if self._local is not None else None
+        local = self._local
+        value = local.get_flag(key) if local is not None else None
         record = None
         if value is None and self._remote:
             record = self._remote.get(key)
             if record is not None and not record.server_failed:
                 value = record.value
-        with self._lock:
-            self._accessed[key] = None
+        self._accessed[key] = None
         sink = self._sink
         if send and sink is not None and self._distinct_id:
             try:
-                claim = sink.claim(self._distinct_id, key, value, self._groups)
-                if claim is not None:
-                    self._send(sink, claim, key, value, record)
+                user = self._user
+                if user is None:
+                    self._token = groups_token(self._groups)
+                    user = self._user = user_hash(self._distinct_id)
+                report = report_hash(self._token, key, value)
+                if sink.claim(user, report):
+                    self._send(sink, user, report, key, value, record)
             except Exception:
                 log.exception("could not report $feature_flag_called for %r", key)
         return value
@@ -315,21 +347,31 @@ class FlagEvaluations:
     def _send(
         self,
         sink: FlagCalledSink,
-        claim: object,
+        user: int,
+        report: int,
         key: str,
         value: bool | str | None,
         record: RemoteFlag | None,
     ) -> None:
-        errors = list(self._errors)
-        local = None
-        if record is None and value is not None and self._local is not None:
-            # One flag's metadata: `results` would build every flag's record and payload.
-            one = getattr(self._local, "result", None)
-            local = one(key) if callable(one) else self._local.only((key,)).results[key]
-            payload = self._local.get_flag_payload(key)
-            flag_id, version = local.id, local.version
+        errors = self._errors
+        snapshot = self._local
+        meta: FlagMeta | None = None
+        if record is None and value is not None and snapshot is not None:
+            memo = self._meta
+            meta = memo.get(key) if memo is not None else None
+            if meta is None:
+                # One flag's metadata: `results` would build every flag's record and payload.
+                local = snapshot.result(key)
+                if local is not None:
+                    meta = (local.id, local.version, local.has_experiment)
+                    if memo is not None:
+                        memo[key] = meta
+                    payload = local.payload
+            else:
+                payload = snapshot.get_flag_payload(key)
+        if meta is not None:
+            flag_id, version, has_experiment = meta
             reason: str | None = EVALUATED_LOCALLY
-            has_experiment = local.has_experiment
             evaluated_at = None
         elif record is not None:
             payload, flag_id, version = record.payload, record.id, record.version
@@ -337,31 +379,34 @@ class FlagEvaluations:
             has_experiment = record.has_experiment
             evaluated_at = self._evaluated_at
             if record.server_failed:
-                errors.append("evaluation_failed")
+                errors += ("evaluation_failed",)
         else:
             payload = flag_id = version = reason = has_experiment = None
             evaluated_at = self._evaluated_at
         if key in self._unresolved:
-            errors.append("local_evaluation_inconclusive")
-        elif local is None and record is None:
-            errors.append("flag_missing")
+            errors += ("local_evaluation_inconclusive",)
+        elif meta is None and record is None:
+            errors += ("flag_missing",)
         sink.send(
-            claim,
-            distinct_id=self._distinct_id,
-            key=key,
-            response=value,
-            payload=payload,
-            locally_evaluated=local is not None,
-            flag_id=flag_id,
-            flag_version=version,
-            reason=reason,
-            request_id=self._request_id,
-            evaluated_at=evaluated_at,
-            error=errors,
-            has_experiment=has_experiment,
-            groups=self._groups,
-            disable_geoip=self._disable_geoip,
-            minimal=self._minimal and has_experiment is False,
+            user,
+            report,
+            FlagCalled(
+                self._distinct_id,
+                key,
+                value,
+                payload,
+                meta is not None,  # locally_evaluated
+                flag_id,
+                version,
+                reason,
+                self._request_id,
+                evaluated_at,
+                errors,
+                has_experiment,
+                self._groups,
+                self._disable_geoip,
+                self._minimal and has_experiment is False,  # minimal
+            ),
         )
 
 

@@ -23,11 +23,12 @@ import threading
 import time
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
-from hogkit.core.events import Event, EventContext, feature_flag_called, flag_called_dedup_key
+from hogkit.core.events import Event, EventContext, feature_flag_called
 from hogkit.core.remote import (
     FlagsResponse,
     FlagsResponseError,
@@ -37,7 +38,7 @@ from hogkit.core.remote import (
 )
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
-from .evaluations import FlagEvaluations
+from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
 from .poller import DefinitionsPoller
@@ -51,6 +52,8 @@ DEFAULT_REQUEST_TIMEOUT = 3.0
 
 _RETRY_STATUSES = frozenset({502, 504})
 _RETRY_DELAY = 0.3
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 Definitions = str | bytes | os.PathLike[str] | FlagSet | Mapping[str, Any] | Sequence[Any]
 
@@ -92,12 +95,16 @@ class FlagService:
         enable_local_evaluation: bool = True,
         disable_geoip: bool = True,
         disabled: bool = False,
-        emit: Callable[[Event], bool] | None = None,
+        emit: Callable[[Event], object] | None = None,
         context: EventContext | None = None,
         dedup_capacity: int = DEFAULT_CAPACITY,
         now: Callable[[], _dt.datetime] = _utc_now,
+        event_time: Callable[[], _dt.datetime | str | float] | None = None,
         new_uuid: Callable[[], str] | None = None,
     ) -> None:
+        """`now` is the evaluation clock (an aware datetime, as the core needs);
+        `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
+        capture path stamps its events (both default to slower stdlib equivalents)."""
         self._api_key = api_key
         self._secret_key = secret_key or None
         self._transport: FlagsTransport = flags_transport or HttpFlagsTransport(
@@ -109,6 +116,7 @@ class FlagService:
         self._emit = emit
         self._context = context or EventContext(disable_geoip=disable_geoip)
         self._now = now
+        self._event_time = event_time or now
         self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
         self.reported = FlagCalledCache(dedup_capacity)
         self._offline: FlagSet | None = None
@@ -116,6 +124,9 @@ class FlagService:
         self.poller: DefinitionsPoller | None = None
         self._logged: set[str] = set()
         self._log_lock = threading.Lock()
+        # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
+        # metadata its snapshots share (see `FlagEvaluations`).
+        self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
         if self.offline:
             assert flag_definitions is not None
             try:
@@ -148,6 +159,14 @@ class FlagService:
             return None
         return poller.current(self.request_timeout)
 
+    def _for_set(self, fs: FlagSet | None) -> tuple[FlagSet | None, bool, dict[str, FlagMeta]]:
+        """(fs, its `minimalFlagCalledEvents` gate, its metadata memo), made once per set."""
+        seen = self._per_set
+        if seen[0] is not fs:
+            gate = bool(getattr(fs, "minimal_flag_called_events", False))
+            seen = self._per_set = (fs, gate, {})
+        return seen
+
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""
         if self.poller is None:
@@ -164,7 +183,6 @@ class FlagService:
     def evaluate(
         self,
         distinct_id: object,
-        *,
         person_properties: Mapping[str, Any] | None = None,
         groups: Mapping[str, Any] | None = None,
         group_properties: Mapping[str, Mapping[str, Any]] | None = None,
@@ -174,17 +192,21 @@ class FlagService:
         device_id: str | None = None,
     ) -> FlagEvaluations:
         """See the module docstring. Never raises; never waits longer than the flags timeout
-        (plus, once per process, the first definitions download's wait)."""
+        (plus, once per process, the first definitions download's wait).
+
+        Positional parameters (in `Client.evaluate_flags`' order) because this is the hot
+        path: a keyword call of this size costs about as much as the rest of the shell's work.
+        """
         if distinct_id is None or distinct_id == "" or self.disabled:
             return FlagEvaluations("")
-        did = distinct_id if isinstance(distinct_id, str) else str(distinct_id)
-        group_map = dict(groups) if groups else {}
+        did = distinct_id if type(distinct_id) is str else str(distinct_id)
+        group_map: dict[str, Any] = dict(groups) if groups else {}
         if flag_keys is not None and not isinstance(flag_keys, (list, tuple)):
             flag_keys = list(flag_keys)
         if flag_keys is not None and len(flag_keys) == 0:
             return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
 
-        fs = self.definitions()
+        fs = self._offline if self.offline else self.definitions()
         local = None
         if fs is not None and fs.keys:
             try:
@@ -200,32 +222,38 @@ class FlagService:
             except Exception:  # the core promises not to raise; a bug must not reach callers
                 log.exception("[hogkit] local flag evaluation failed")
                 local = None
-        minimal = bool(getattr(fs, "minimal_flag_called_events", False))
+        _, minimal, meta = self._for_set(fs)
 
         if local is None:
             need_remote = True
-            unresolved: Mapping[str, Any] = {}
+            unresolved: Mapping[str, Any] = _NOTHING
         else:
             unresolved = local.unresolved
             need_remote = bool(unresolved) or (
                 flag_keys is not None and any(local.get_flag(k) is None for k in flag_keys)
             )
-        remote_ok = not self.offline and not only_evaluate_locally
-        if not need_remote or not remote_ok:
+        if not need_remote or self.offline or only_evaluate_locally:
             if local is None and not self.offline and not self._secret_key:
                 self._once(
                     "no-secret",
                     logging.INFO,
                     "no secret_key: flags can only be evaluated remotely",
                 )
+            # Positional: a keyword call costs more than building the snapshot.
             return FlagEvaluations(
                 did,
-                local=local,
-                unresolved=unresolved,
-                groups=group_map,
-                disable_geoip=disable_geoip,
-                minimal=minimal,
-                sink=self,
+                local,
+                None,  # remote
+                unresolved,
+                group_map,
+                disable_geoip,
+                None,  # request_id
+                None,  # evaluated_at
+                (),  # errors
+                minimal,
+                self,  # sink
+                (),  # accessed
+                meta,
             )
 
         geoip = self.disable_geoip if disable_geoip is None else disable_geoip
@@ -271,6 +299,7 @@ class FlagService:
             errors=errors,
             minimal=minimal,
             sink=self,
+            meta=meta,
         )
 
     def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
@@ -342,61 +371,39 @@ class FlagService:
 
     # ------------------------------------------------------------------ FlagCalledSink
 
-    def claim(
-        self, distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any]
-    ) -> object | None:
-        if self._emit is None:
-            return None
-        dedup_key = flag_called_dedup_key(distinct_id, key, response, groups)
-        return dedup_key if self.reported.reserve(dedup_key) else None
+    def claim(self, user: int, report: int) -> bool:
+        return self._emit is not None and self.reported.reserve(user, report)
 
-    def send(
-        self,
-        claim: object,
-        *,
-        distinct_id: str,
-        key: str,
-        response: bool | str | None,
-        payload: Any,
-        locally_evaluated: bool,
-        flag_id: int | None,
-        flag_version: int | None,
-        reason: str | None,
-        request_id: str | None,
-        evaluated_at: int | None,
-        error: list[str],
-        has_experiment: bool | None,
-        groups: Mapping[str, Any],
-        disable_geoip: bool | None,
-        minimal: bool,
-    ) -> None:
+    def send(self, user: int, report: int, called: FlagCalled) -> None:
         queued = False
         try:
             event = feature_flag_called(
                 self._context,
-                distinct_id=distinct_id,
-                key=key,
-                response=response,
-                payload=payload,
-                locally_evaluated=locally_evaluated,
-                flag_id=flag_id,
-                flag_version=flag_version,
-                reason=reason,
-                request_id=request_id,
-                evaluated_at=evaluated_at,
-                error=error or None,
-                has_experiment=has_experiment,
-                groups=groups or None,
-                timestamp=self._now(),
+                distinct_id=called.distinct_id,
+                key=called.key,
+                response=called.response,
+                payload=called.payload,
+                locally_evaluated=called.locally_evaluated,
+                flag_id=called.flag_id,
+                flag_version=called.flag_version,
+                reason=called.reason,
+                request_id=called.request_id,
+                evaluated_at=called.evaluated_at,
+                error=called.error or None,
+                has_experiment=called.has_experiment,
+                groups=called.groups or None,
+                timestamp=self._event_time(),
                 uuid=self._new_uuid(),
-                disable_geoip=disable_geoip,
-                minimal=minimal,
+                disable_geoip=called.disable_geoip,
+                minimal=called.minimal,
+                # A local read's payload is the snapshot's private copy of decoded JSON.
+                payload_is_json=called.locally_evaluated,
             )
             assert self._emit is not None
-            queued = self._emit(event)
+            queued = bool(self._emit(event))
         finally:
             if not queued:
-                self.reported.release(claim)  # type: ignore[arg-type]
+                self.reported.release(user, report)
 
 
 def _safe_text(exc: BaseException) -> str:

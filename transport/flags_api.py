@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,10 @@ class FlagsMixin:
             secret_key = secret_key or personal_api_key
         if flags_transport is None and isinstance(self.transport, FlagsTransport):
             flags_transport = self.transport
+        # The capture path's clock (epoch seconds, formatted by the core's per-second memo)
+        # and event ids.
+        from .ids import new_uuid
+
         self._flags = FlagService(
             self.api_key,
             host=self.host or "http://127.0.0.1",
@@ -93,18 +98,17 @@ class FlagsMixin:
             enable_local_evaluation=enable_local_evaluation,
             disable_geoip=self._context.disable_geoip,
             disabled=self.disabled,
-            emit=self._emit_flag_event,
+            emit=self._submit,  # the event's uuid when queued (or sent), else None
             context=self._context,
             dedup_capacity=flag_called_cache_size,
+            event_time=time.time,
+            new_uuid=new_uuid,
         )
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         poller = self._flags.poller
         if poller is not None:
             self._on_fork.append(poller.start)
-
-    def _emit_flag_event(self, event: Event) -> bool:
-        return self._submit(event) is not None
 
     # ------------------------------------------------------------------ the snapshot API
 
@@ -128,15 +132,15 @@ class FlagsMixin:
         (distinct id, flag, value, groups). `flag_keys=[]` evaluates nothing.
         """
         try:
-            return self._flags.evaluate(
+            return self._flags.evaluate(  # positional: the hot path (see FlagService.evaluate)
                 distinct_id,
-                person_properties=person_properties,
-                groups=groups,
-                group_properties=group_properties,
-                flag_keys=flag_keys,
-                only_evaluate_locally=only_evaluate_locally,
-                disable_geoip=disable_geoip,
-                device_id=device_id,
+                person_properties,
+                groups,
+                group_properties,
+                flag_keys,
+                only_evaluate_locally,
+                disable_geoip,
+                device_id,
             )
         except Exception as exc:
             self._fail("evaluate_flags", exc)

@@ -131,10 +131,11 @@ class DefinitionsPoller:
 
     def current(self, wait: float) -> FlagSet | None:
         """The definitions, waiting at most `wait` seconds for the first load, once per process."""
-        self.start()
+        if self._thread is None or self._pid != os.getpid():
+            self.start()
         if (
-            not self._first_attempt.is_set()
-            and not self._waited
+            not self._waited
+            and not self._first_attempt.is_set()
             and not self._first_attempt.wait(max(0.0, wait))
         ):
             self._waited = True

@@ -1,13 +1,29 @@
-"""The one background thread per client that turns queued events into delivered batches.
+"""The background threads per client that turn queued events into delivered batches.
 
-Each wakeup drains everything waiting, in batches as large as the body limit allows, rather
-than one `flush_at`-sized batch: under a burst, the queue empties as fast as the network
-takes bytes, instead of the producers outrunning a worker that sends 100 events per
-round trip. `flush_at` only decides when a quiet worker wakes up; `flush_interval` bounds
-how long an event waits when fewer than `flush_at` are queued.
+Two threads in a pipeline. The worker takes what is waiting, builds the events the
+capture fast path queued unbuilt, and adds them to the next batch; the sender takes that
+batch whole, then joins, compresses and delivers it (retries included). While the sender
+waits on the network or compresses (both release the GIL), the worker is already filling
+the next batch, so a burst drains at the pace of the slower half rather than of both added
+up, and a slow server does not stop the queue from being drained. Besides the queue, the
+pipeline holds at most two batches, each within the body limit (the one being sent and
+the next one); when both are full the worker waits and the queue absorbs the rest (and
+drops when full). Batches are sent one at a time, in capture order.
 
-The thread never dies on an exception (it logs and carries on), and it never calls back
-into the client's lifecycle: failures and drops go to the `report` callback.
+Each wakeup drains everything waiting, in batches as large as the body limit allows,
+rather than one `flush_at`-sized batch: under a burst, the queue empties as fast as the
+network takes bytes, instead of the producers outrunning a worker that sends 100 events
+per round trip. `flush_at` only decides when a quiet worker wakes up; `flush_interval`
+bounds how long an event waits when fewer than `flush_at` are queued.
+
+Events queued unbuilt by `Client.capture`'s fast path are built and encoded by the
+worker, by the client's `prepare_many` (a whole batch at once) and `prepare` (one by one,
+for what the bulk encoder leaves) functions, as they are taken; one that cannot be (too
+large, say) is reported and counted as lost like a failed delivery, so the next flush
+says so. A flush marker is settled once every batch before it has been sent.
+
+Neither thread dies on an exception (they log and carry on), and neither calls back into
+the client's lifecycle: failures and drops go to the `report` callback.
 """
 
 from __future__ import annotations
@@ -19,10 +35,14 @@ from collections.abc import Callable, Sequence
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
-from .queue import EventQueue, FlushMarker
+from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
 from .transports import Cancelled, SendResult, Transport
 
 log = logging.getLogger("hogkit.transport")
+
+# The next batch is "full" when less than this (or a quarter of the body limit) is left in
+# it: the worker then waits for the sender rather than take a sliver of the queue.
+_MIN_ROOM = 64 * 1024
 
 Report = Callable[[Exception, Sequence[bytes]], None]
 
@@ -46,8 +66,12 @@ class Worker:
         flush_interval: float,
         report: Report,
         max_body_bytes: int = MAX_BATCH_BYTES,
+        prepare: Prepare | None = None,
+        prepare_many: PrepareMany | None = None,
     ) -> None:
         self.queue = queue
+        self.prepare = prepare
+        self.prepare_many = prepare_many
         self.transport = transport
         self.flush_interval = max(0.001, flush_interval)
         self.report = report
@@ -57,19 +81,30 @@ class Worker:
         self.lost = 0
         self._failed_since_marker = 0
         self._drops_at_marker = 0
+        # Guards the hand-off and the counters, which both threads update.
+        self._lock = threading.Condition()
+        self._next: list[bytes] = []  # the batch the sender takes next, filled by the worker
+        self._next_bytes = 0  # its body size (events and commas)
+        self._sending = False
+        self._closing = False
         self.thread = threading.Thread(target=self._run, name="hogkit-worker", daemon=True)
+        self.sender = threading.Thread(target=self._send_loop, name="hogkit-sender", daemon=True)
 
     def start(self) -> None:
+        self.sender.start()
         self.thread.start()
 
     def is_current(self) -> bool:
-        return threading.current_thread() is self.thread
+        """True on the worker's own threads (where waiting for a flush would deadlock)."""
+        current = threading.current_thread()
+        return current is self.thread or current is self.sender
 
     def _run(self) -> None:
         queue, stop = self.queue, self.stop
         while not stop.is_set():
             queue.wake.wait(self.flush_interval)
             queue.wake.clear()
+            queue.awake = False
             if stop.is_set():
                 break
             try:
@@ -81,9 +116,10 @@ class Worker:
     def _drain(self) -> None:
         queue = self.queue
         while not self.stop.is_set():
-            batch, marker = queue.take(self.max_bytes)
+            room = self._room()
+            batch, marker = queue.take(room, self._prepare, self._prepare_many)
             if batch:
-                self._deliver(batch)
+                self._hand_off(batch)
             dropped = queue.end_burst()
             if dropped:
                 self._report_drops(dropped)
@@ -92,24 +128,100 @@ class Worker:
             elif not batch:
                 return
 
+    def _room(self) -> int:
+        """Bytes the next batch can still take, once it has a fair amount of room left.
+
+        Waits while the sender is busy and the next batch is (nearly) full: the queue
+        holds what arrives meanwhile.
+        """
+        full_at = self.max_bytes - min(_MIN_ROOM, self.max_bytes // 4)
+        with self._lock:
+            while self._next_bytes > full_at and self._sending and not self.stop.is_set():
+                self._lock.wait(0.1)
+            return max(1, self.max_bytes - self._next_bytes)
+
+    def _hand_off(self, batch: list[bytes]) -> None:
+        """Add `batch` to what the sender takes next (when it fits: else after the sender
+        took that). After a stop it is handed over anyway: the transport then answers at
+        once that it was cancelled, and the sender reports the events as not delivered.
+        """
+        size = sum(map(len, batch)) + len(batch)
+        with self._lock:
+            while (
+                self._next and self._next_bytes + size > self.max_bytes and not self.stop.is_set()
+            ):
+                self._lock.wait(0.1)
+            self._next.extend(batch)
+            self._next_bytes += size
+            self._lock.notify_all()
+
+    def _send_loop(self) -> None:
+        lock = self._lock
+        while True:
+            with lock:
+                while not self._next and not self._closing:
+                    lock.wait()
+                if not self._next:
+                    return
+                batch, self._next, self._next_bytes = self._next, [], 0
+                self._sending = True
+                lock.notify_all()
+            try:
+                self._deliver(batch)
+            except Exception:
+                log.exception("hogkit sender: unexpected error; continuing")
+            finally:
+                with lock:
+                    self._sending = False
+                    lock.notify_all()
+
+    def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
+        """The bulk encoder's answer; on a bug in it, every item goes the per-item way."""
+        prepare_many = self.prepare_many
+        if prepare_many is not None:
+            try:
+                return prepare_many(items)
+            except Exception:
+                log.exception("hogkit worker: bulk event building failed; building one by one")
+        return [None] * len(items)
+
+    def _prepare(self, item: Deferred) -> bytes | None:
+        """A deferred event's bytes, or None (reported and counted as lost) if it has none."""
+        prepare = self.prepare
+        try:
+            if prepare is None:
+                raise HogkitError("a deferred event reached a worker that cannot build events")
+            return prepare(item)
+        except Exception as exc:
+            if not isinstance(exc, HogkitError):
+                log.exception("hogkit worker: could not build a captured event")
+            with self._lock:
+                self.lost += 1
+                self._failed_since_marker += 1
+            self._report(exc, ())
+            return None
+
     def _deliver(self, batch: list[bytes]) -> None:
         try:
             result = self.transport.send(batch, stop=self.stop)
         except Exception as exc:
             log.exception("hogkit worker: the transport raised; treating the batch as failed")
             result = SendResult(0, tuple(batch), exc)
-        self.delivered += result.delivered
+        with self._lock:
+            self.delivered += result.delivered
         if result.failed:
             error = result.error or HogkitError("the transport did not deliver these events")
             self._fail(error, result.failed)
 
     def _fail(self, error: Exception, events: Sequence[bytes]) -> None:
-        self.lost += len(events)
-        self._failed_since_marker += len(events)
+        with self._lock:
+            self.lost += len(events)
+            self._failed_since_marker += len(events)
         self._report(error, events)
 
     def _report_drops(self, count: int) -> None:
-        self.lost += count
+        with self._lock:
+            self.lost += count
         self._report(QueueFull(count, self.queue.maxsize), ())
 
     def _report(self, error: Exception, events: Sequence[bytes]) -> None:
@@ -119,15 +231,23 @@ class Worker:
             log.exception("hogkit worker: error while reporting a delivery failure")
 
     def _settle(self, marker: FlushMarker) -> None:
-        """A flush is clean when nothing queued since the previous one failed or was dropped."""
+        """A flush is clean when nothing queued since the previous one failed or was dropped.
+
+        Settled once the sender has finished every batch handed to it before the marker
+        (after a stop, without waiting: the marker is then not clean).
+        """
+        with self._lock:
+            while (self._next or self._sending) and not self.stop.is_set():
+                self._lock.wait(0.1)
+            clean = not (self._next or self._sending) and self._failed_since_marker == 0
+            self._failed_since_marker = 0
         dropped = marker.drops_before - self._drops_at_marker
-        marker.settle(self._failed_since_marker == 0 and dropped == 0)
-        self._failed_since_marker = 0
+        marker.settle(clean and dropped == 0)
         self._drops_at_marker = marker.drops_before
 
     def _abandon(self) -> None:
         """After a stop: whatever is still queued will not be sent; say so, release waiters."""
-        events, markers = self.queue.take_all()
+        events, markers = self.queue.take_all(self._prepare, self._prepare_many)
         if events:
             self._fail(Cancelled("the client shut down before these events were sent"), events)
         dropped = self.queue.end_burst()
@@ -135,3 +255,6 @@ class Worker:
             self._report_drops(dropped)
         for marker in markers:
             marker.settle(False)
+        with self._lock:
+            self._closing = True  # the sender finishes what it was handed, then exits
+            self._lock.notify_all()
