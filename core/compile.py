@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
@@ -33,7 +34,7 @@ from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
 from .operators import Inline, PropertyMatcher
 from .reasons import Unresolved
 from .signals import BROKEN, Broken
-from .snapshot import FlagValue, Reason
+from .snapshot import FlagValue, Reason, thaw
 
 __all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Outcome", "Token", "compile_flag"]
 
@@ -159,7 +160,7 @@ class CompiledCondition:
         # (memo slot or -1, the matcher's bound `match`, outcome if it fails) per filter,
         # for the simple-flag loop; slots are handed out by `finish_flags` once every flag
         # is known.
-        self.checks: tuple[tuple[int, Match, Outcome], ...] = ()
+        self.checks: tuple[tuple[int, Match, Outcome, int, Hashable, Any, bool], ...] = ()
         # For evaluating the flag on its own, per filter: (match, outcome if it fails,
         # then the matcher's `inline` form spread out: kind (0 when it has none), lookup
         # key, argument, negate).
@@ -246,6 +247,7 @@ class CompiledFlag:
         "enrollment_key",
         "experience_continuity",
         "fixed",
+        "fresh",
         "group_index",
         "group_name",
         "has_experiment",
@@ -301,6 +303,7 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.payloads = {}
+        self.fresh: Mapping[str, Callable[[], Any]] = {}
         self.definition_unsupported = False
         self.simple = False
         self.reads_id = False
@@ -313,6 +316,16 @@ class CompiledFlag:
         if value is False:
             return self.payloads.get("false")
         return self.payloads.get(value)
+
+    def fresh_payload(self, value: FlagValue) -> Any:
+        """A private copy of the payload for a value (see `payload_source`)."""
+        if value is True:
+            source = self.fresh.get("true")
+        elif value is False:
+            source = self.fresh.get("false")
+        else:
+            source = self.fresh.get(value)
+        return None if source is None else source()
 
     def reason_for(self, token: Token) -> Reason:
         """The Reason a token stands for (built on demand: most are never asked for)."""
@@ -409,6 +422,42 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_decode_json = msgspec.json.Decoder().decode
+
+
+def payload_source(payload: Any) -> Callable[[], Any]:
+    """A callable giving a private copy of a decoded payload on every call.
+
+    Scalars are shared as they are. Objects and arrays are kept as compact JSON and
+    decoded again per read (msgspec's C decoder is several times faster than a recursive
+    copy in Python), unless that JSON would not give back exactly the same values
+    (numbers beyond 64 bits, non-JSON types, text with lone surrogates): those are copied.
+    """
+    if type(payload) is not dict and type(payload) is not list:
+        return itertools.repeat(payload).__next__
+    try:
+        raw = msgspec.json.encode(payload)
+        same = _identical(_decode_json(raw), payload)
+    except Exception:
+        same = False
+    if same:
+        return functools.partial(_decode_json, raw)
+    return functools.partial(thaw, payload)
+
+
+def _identical(copy: Any, original: Any) -> bool:
+    """Equal values of the same types, all the way down (so 1 is not 1.0, nor NaN NaN)."""
+    if type(copy) is not type(original):
+        return False
+    if type(copy) is dict:
+        return list(copy) == list(original) and all(
+            _identical(copy[key], original[key]) for key in copy
+        )
+    if type(copy) is list:
+        return len(copy) == len(original) and all(map(_identical, copy, original))
+    return bool(copy == original)
+
+
 def _variant_table(
     variants: list[VariantDefinition], compiler: CohortCompiler
 ) -> tuple[tuple[tuple[bytes, bytes, str], ...], tuple[str, ...]]:
@@ -490,6 +539,7 @@ def compile_flag(
                         payload = seen[raw] = decode_payload(raw)
                 by_value[name] = payload
         flag.payloads = by_value
+        flag.fresh = {name: payload_source(payload) for name, payload in by_value.items()}
     simple = active and not continuity and aggregation is None and not flag.device_bucketing
     simple = simple and not flag.enrollment and flag.holdout is None
     if filters.groups:
@@ -589,8 +639,9 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
                     matcher: PropertyMatcher = item  # type: ignore[assignment]
                     if matcher.key == "distinct_id":
                         reads_id = True
-                    checks.append((slot, matcher.match, miss))
-                    solo.append((matcher.match, miss, *(matcher.inline or _NO_INLINE)))
+                    inline = matcher.inline or _NO_INLINE
+                    checks.append((slot, matcher.match, miss, *inline))
+                    solo.append((matcher.match, miss, *inline))
                 condition.checks = tuple(checks)
                 condition.solo_checks = tuple(solo)
                 known = done[id(condition)] = (uses_memo, reads_id)

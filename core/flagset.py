@@ -242,13 +242,47 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                 reason = first_out = missed = digest = None
                 for condition in flag.conditions:
                     undecided: Unresolved | None = None
-                    for slot, match, miss in condition.checks:
-                        if slot < 0:
-                            result: Any = match(person, now)
-                        else:
+                    for slot, match, miss, kind, lookup, argument, negate in condition.checks:
+                        result: Any
+                        if slot >= 0:
                             result = memo[slot]
                             if result is None:
                                 result = memo[slot] = match(person, now)
+                        elif kind:
+                            # The commonest filters answered in place, as in `_one`.
+                            prop: Any = person.get(lookup)  # type: ignore[call-overload]
+                            vtype = type(prop)
+                            if kind == _IN:
+                                if vtype is str:
+                                    result = (prop.lower() in argument) is not negate
+                                else:
+                                    result = match(person, now)
+                            elif kind <= _ENDS:
+                                if vtype is str and prop.isascii():
+                                    folded = prop.lower()
+                                    if kind == _CONTAINS:
+                                        result = (argument in folded) is not negate
+                                    elif kind == _STARTS:
+                                        result = folded.startswith(argument) is not negate
+                                    else:
+                                        result = folded.endswith(argument) is not negate
+                                else:
+                                    result = match(person, now)
+                            elif (vtype is int and -_EXACT < prop < _EXACT) or (
+                                vtype is float and prop - prop == 0
+                            ):
+                                if kind == _GT:
+                                    result = prop > argument
+                                elif kind == _GTE:
+                                    result = prop >= argument
+                                elif kind == _LT:
+                                    result = prop < argument
+                                else:
+                                    result = prop <= argument
+                            else:
+                                result = match(person, now)
+                        else:
+                            result = match(person, now)
                         if result is not True:
                             if result is False:
                                 if missed is None:

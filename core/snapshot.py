@@ -5,10 +5,10 @@ a dictionary lookup; the richer `FlagResult` objects (payload, id, version, reas
 built only when `results` is first read, since most callers never look at them.
 
 Payloads are decoded once, when the definitions are compiled, and shared by every
-snapshot. Scalars are returned as they are; JSON objects and arrays are copied on every
-read (a plain recursive copy, a few hundred nanoseconds for typical payloads), so a
-caller that mutates a payload can never change what another caller, or a later
-evaluation, sees.
+snapshot. Scalars are returned as they are; JSON objects and arrays are handed out as a
+fresh copy on every read (decoded again from compact JSON kept at compile time, see
+`compile.payload_source`), so a caller that mutates a payload can never change what
+another caller, or a later evaluation, sees.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class _FlagInfo(Protocol):
     @property
     def has_experiment(self) -> bool | None: ...
 
-    def payload_for(self, value: FlagValue) -> Any: ...
+    def fresh_payload(self, value: FlagValue) -> Any: ...
 
     def reason_for(self, token: Any) -> Reason: ...
 
@@ -121,7 +121,7 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         outcome = self._outcomes.get(key)
         if outcome is None:
             return None
-        return thaw(self._flags[key].payload_for(outcome[0]))
+        return self._flags[key].fresh_payload(outcome[0])
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -153,7 +153,7 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         return FlagResult(
             key=key,
             value=value,
-            payload=thaw(info.payload_for(value)),
+            payload=info.fresh_payload(value),
             id=info.id,
             version=info.version,
             has_experiment=info.has_experiment,

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from compare import OPERATORS as OPERATORS  # the suites take every pool from here
 from hypothesis import strategies as st
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
@@ -35,35 +36,6 @@ VARIANT_KEYS = ("control", "test", "alt")
 GROUP_TYPE_MAPPING = {"0": "company", "1": "project"}
 GROUP_TYPES = ("company", "project", "team")
 
-OPERATORS = (
-    "exact",
-    "is_not",
-    "is_set",
-    "is_not_set",
-    "icontains",
-    "not_icontains",
-    "regex",
-    "not_regex",
-    "starts_with",
-    "not_starts_with",
-    "ends_with",
-    "not_ends_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "is_date_before",
-    "is_date_after",
-    "semver_eq",
-    "semver_neq",
-    "semver_gt",
-    "semver_gte",
-    "semver_lt",
-    "semver_lte",
-    "semver_tilde",
-    "semver_caret",
-    "semver_wildcard",
-)
 UNKNOWN_OPERATORS = ("is_date_exact", "in", "contains", "flag_evaluates_to", "", "EXACT")
 
 # ---------------------------------------------------------------------------------------------

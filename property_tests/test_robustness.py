@@ -12,6 +12,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from compare import person_arguments
 from hogkit.core import DefinitionsError, FlagSet, Unresolved
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -120,14 +121,7 @@ document_like = st.one_of(
 
 
 def _evaluates_cleanly(flag_set: FlagSet, person: dict[str, Any], now: dt.datetime) -> None:
-    snapshot = flag_set.evaluate(
-        person["distinct_id"],
-        person_properties=person["person_properties"],
-        groups=person["groups"],
-        group_properties=person["group_properties"],
-        device_id=person["device_id"],
-        now=now,
-    )
+    snapshot = flag_set.evaluate(person["distinct_id"], **person_arguments(person), now=now)
     assert set(snapshot.keys).isdisjoint(snapshot.unresolved)
     for key in snapshot.keys:
         assert isinstance(snapshot.get_flag(key), (bool, str))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import types
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import posthog.feature_flags as _ph_flags
 from posthog import Client as _PHClient
+from posthog.request import DatetimeSerializer
 
 _REAL_DATETIME = _dt.datetime
 
@@ -51,18 +53,49 @@ def frozen_now(now: _dt.datetime) -> Iterator[None]:
         _ph_flags.datetime = original
 
 
+def offline_client(api_key: str = "phc_reference", **options: Any) -> _PHClient:
+    """A reference client that never touches the network: sync mode, no sends, no polling."""
+    return _PHClient(
+        api_key,
+        host="http://127.0.0.1:9",
+        send=False,
+        sync_mode=True,
+        enable_local_evaluation=False,
+        **options,
+    )
+
+
+@contextlib.contextmanager
+def recording_clients() -> Iterator[tuple[Callable[..., _PHClient], list[dict[str, Any]]]]:
+    """A factory of offline reference clients, and the messages they produced as JSON.
+
+    The messages are taken by `before_send`, so they are the events the reference would
+    send; every client made is shut down on exit.
+    """
+    sent: list[dict[str, Any]] = []
+    clients: list[_PHClient] = []
+
+    def record(msg: dict[str, Any]) -> dict[str, Any]:
+        sent.append(json.loads(json.dumps(msg, cls=DatetimeSerializer)))
+        return msg
+
+    def make(**options: Any) -> _PHClient:
+        client = offline_client(before_send=record, **options)
+        clients.append(client)
+        return client
+
+    try:
+        yield make, sent
+    finally:
+        for client in clients:
+            client.shutdown()
+
+
 def make_client(document: Mapping[str, Any] | Sequence[Any]) -> _PHClient:
     """A reference client loaded with `document` (a definitions document or a bare flag list)."""
     if not isinstance(document, Mapping):
         document = {"flags": list(document)}
-    client = _PHClient(
-        "phc_oracle",
-        host="http://127.0.0.1:9",
-        secret_key="phs_oracle",
-        send=False,
-        sync_mode=True,
-        enable_local_evaluation=False,
-    )
+    client = offline_client("phc_oracle", secret_key="phs_oracle")
     flags = [f for f in document.get("flags") or [] if isinstance(f, dict)]
     client.feature_flags = flags
     client.group_type_mapping = dict(document.get("group_type_mapping") or {})

@@ -161,6 +161,30 @@ def test_mutating_a_payload_changes_nothing_shared() -> None:
     assert again.results["pro"].payload == {"limits": [1, 2]}
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"big": 123456789012345678901234567890, "list": [1, 2.0, None, True]},
+        [{"nested": {"deep": ["x", 1.5]}}, "\u00e9"],
+        {"text": "\ud800 lone surrogate", "n": 1},
+        {"tuple": (1, 2), "n": 1},
+        7,
+    ],
+)
+def test_payloads_come_back_exactly_and_privately(payload: Any) -> None:
+    # Already-decoded payloads of any shape: each read gives equal values of the same
+    # types (1 stays int, 2.0 float), and a caller's change never reaches the next read.
+    fs = FlagSet.from_document([flag("p", groups=[condition()], payloads={"true": payload})])
+    snap = fs.evaluate("u", now=NOW)
+    first = snap.get_flag_payload("p")
+    assert first == payload and repr(first) == repr(payload)
+    if isinstance(first, (dict, list)):
+        assert first is not payload
+        first.clear()
+        assert snap.get_flag_payload("p") == payload
+        assert snap.results["p"].payload == payload
+
+
 def test_caller_inputs_are_not_modified_or_kept() -> None:
     fs = flagset()
     person: dict[str, Any] = {"plan": "pro"}

@@ -35,7 +35,7 @@ from hogkit.core import (
     set_once,
     set_properties,
 )
-from posthog.request import DatetimeSerializer
+from oracle import recording_clients
 from posthog.utils import system_context
 
 TS = dt.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=dt.timezone.utc)
@@ -49,29 +49,8 @@ Recorder = Callable[..., posthog.Client]
 def reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Recorder, list[dict[str, Any]]]]:
     """A factory for recording reference clients, and the wire messages they produced."""
     monkeypatch.delenv("POSTHOG_RELEASE_ID", raising=False)
-    sent: list[dict[str, Any]] = []
-    clients: list[posthog.Client] = []
-
-    def record(msg: dict[str, Any]) -> dict[str, Any]:
-        sent.append(json.loads(json.dumps(msg, cls=DatetimeSerializer)))
-        return msg
-
-    def make(**options: Any) -> posthog.Client:
-        client = posthog.Client(
-            "phc_reference",
-            host="http://127.0.0.1:9",
-            send=False,
-            sync_mode=True,
-            enable_local_evaluation=False,
-            before_send=record,
-            **options,
-        )
-        clients.append(client)
-        return client
-
-    yield make, sent
-    for client in clients:
-        client.shutdown()
+    with recording_clients() as recorder:
+        yield recorder
 
 
 def wire(event: Event) -> dict[str, Any]:

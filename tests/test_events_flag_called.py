@@ -7,7 +7,6 @@ a recording `before_send`; hogkit builds the event from the same facts the read 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from hogkit.core import EventContext, encode_event, feature_flag_called, flag_called_dedup_key
 from hogkit.core.events import MINIMAL_FLAG_CALLED_PROPERTIES
 from hogkit.core.normalize import normalize_properties
-from posthog.request import DatetimeSerializer
+from oracle import recording_clients
 from posthog.types import FeatureFlag
 from posthog.utils import system_context
 
@@ -65,25 +64,11 @@ def reference(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[posthog.Client, list[dict[str, Any]]]]:
     monkeypatch.delenv("POSTHOG_RELEASE_ID", raising=False)
-    sent: list[dict[str, Any]] = []
-
-    def record(msg: dict[str, Any]) -> dict[str, Any]:
-        sent.append(json.loads(json.dumps(msg, cls=DatetimeSerializer)))
-        return msg
-
-    client = posthog.Client(
-        "phc_reference",
-        host="http://127.0.0.1:9",
-        send=False,
-        sync_mode=True,
-        enable_local_evaluation=False,
-        before_send=record,
-        super_properties={"app": "shop"},
-    )
-    client.feature_flags = DEFINITIONS
-    client.group_type_mapping = {"0": "organization"}
-    yield client, sent
-    client.shutdown()
+    with recording_clients() as (make, sent):
+        client = make(super_properties={"app": "shop"})
+        client.feature_flags = DEFINITIONS
+        client.group_type_mapping = {"0": "organization"}
+        yield client, sent
 
 
 CTX = EventContext(system_properties=system_context(), super_properties={"app": "shop"})

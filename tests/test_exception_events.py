@@ -22,8 +22,8 @@ import msgspec
 import posthog
 import pytest
 from hogkit.core import EventContext, encode_event, exception_event, exception_list
+from oracle import recording_clients
 from posthog.exception_utils import _capture_exception_with_metadata
-from posthog.request import DatetimeSerializer
 from posthog.utils import system_context
 
 TS = dt.datetime(2026, 4, 5, 6, 7, 8, tzinfo=dt.timezone.utc)
@@ -46,30 +46,13 @@ def source_lines(path: str, lineno: int) -> tuple[list[str], str | None, list[st
 @pytest.fixture
 def reference(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("POSTHOG_RELEASE_ID", raising=False)
-    sent: list[dict[str, Any]] = []
-    clients: list[posthog.Client] = []
+    with recording_clients() as (make, sent):
 
-    def record(msg: dict[str, Any]) -> dict[str, Any]:
-        sent.append(json.loads(json.dumps(msg, cls=DatetimeSerializer)))
-        return msg
+        def make_rooted(**options: Any) -> posthog.Client:
+            options.setdefault("project_root", "/nonexistent-project-root")
+            return make(**options)
 
-    def make(**options: Any) -> posthog.Client:
-        options.setdefault("project_root", "/nonexistent-project-root")
-        client = posthog.Client(
-            "phc_reference",
-            host="http://127.0.0.1:9",
-            send=False,
-            sync_mode=True,
-            enable_local_evaluation=False,
-            before_send=record,
-            **options,
-        )
-        clients.append(client)
-        return client
-
-    yield make, sent
-    for client in clients:
-        client.shutdown()
+        yield make_rooted, sent
 
 
 def assert_same(ours: Any, theirs: dict[str, Any], *, ignore_distinct_id: bool = False) -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from compare import OPERATORS, SEMVER_OPERATORS
 from hogkit.core.operators import compile_property_filter
 from oracle import frozen_now
 from posthog.feature_flags import InconclusiveMatchError, _assert_filter_supported, match_property
@@ -585,17 +586,6 @@ def test_date_quirks_are_what_the_reference_says() -> None:
     assert check("is_date_before", "garbage", "2024-01-01") == "unsupported_definition"
 
 
-SEMVER_OPERATORS = [
-    "semver_eq",
-    "semver_neq",
-    "semver_gt",
-    "semver_gte",
-    "semver_lt",
-    "semver_lte",
-    "semver_tilde",
-    "semver_caret",
-    "semver_wildcard",
-]
 SEMVER_CASES = [
     ("1.2.3", "1.10.0"),
     ("1.2.3", "1.2.3"),
@@ -684,29 +674,7 @@ def test_unknown_operators(operator: Any, prop: Any) -> None:
     assert check(operator, "x", prop) == "unsupported_definition"
 
 
-ALL_OPERATORS = [
-    "exact",
-    "is_not",
-    "is_set",
-    "is_not_set",
-    "icontains",
-    "not_icontains",
-    "regex",
-    "not_regex",
-    "starts_with",
-    "not_starts_with",
-    "ends_with",
-    "not_ends_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "is_date_before",
-    "is_date_after",
-    *SEMVER_OPERATORS,
-    "is_date_exact",
-    None,
-]
+ALL_OPERATORS = [*OPERATORS, "is_date_exact", None]
 FILTER_VALUES = [
     "x",
     "",

@@ -122,6 +122,21 @@ def event_uuid(value: object) -> str:
     return text
 
 
+def _when(timestamp: _dt.datetime | str | None) -> core.Timestamp:
+    """An event's time: the caller's (checked), or the clock's now."""
+    return _clock() if timestamp is None else event_timestamp(timestamp)
+
+
+def _event_id(uuid: Any) -> str:
+    """An event's uuid: the caller's (checked), or a fresh one."""
+    return new_uuid() if uuid is None else event_uuid(uuid)
+
+
+def _anonymous_id(distinct_id: Any) -> str | None:
+    """The id that stands for the person in a personless event (none when there is an id)."""
+    return new_uuid() if distinct_id is None or distinct_id == "" else None
+
+
 def source_lines(path: str, lineno: int) -> tuple[list[str], str | None, list[str]]:
     """Up to `CONTEXT_LINES` lines around `lineno` of `path`, read through `linecache`."""
     lines = linecache.getlines(path)
@@ -410,6 +425,7 @@ class Client(FlagsMixin):
             except Exception as exc:
                 return self._fail("capture", exc)
             return event_id if queue.put(data) else None
+        # Not `_emit`: a closure here would turn the fast path's locals into cells.
         if self.disabled or self._closed:
             return self._inactive()
         try:
@@ -424,10 +440,10 @@ class Client(FlagsMixin):
                 distinct_id=distinct_id,
                 properties=properties,
                 groups=groups,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 flags=flags,
-                anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
+                anonymous_id=_anonymous_id(distinct_id),
                 disable_geoip=disable_geoip,
             )
             return self._submit(ev)
@@ -447,24 +463,21 @@ class Client(FlagsMixin):
         disable_geoip: bool | None = None,
     ) -> str | None:
         """A `$pageview` with `$current_url`, for backend-only setups (the seed docs' pageviews)."""
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
-            ev = core.pageview(
+        return self._emit(
+            "pageview",
+            lambda: core.pageview(
                 self._context,
                 url,
                 distinct_id=distinct_id,
                 properties=properties,
                 groups=groups,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 flags=flags,
-                anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
+                anonymous_id=_anonymous_id(distinct_id),
                 disable_geoip=disable_geoip,
-            )
-            return self._submit(ev)
-        except Exception as exc:
-            return self._fail("pageview", exc)
+            ),
+        )
 
     def set(
         self,
@@ -504,20 +517,17 @@ class Client(FlagsMixin):
         uuid: Any,
         disable_geoip: bool | None,
     ) -> str | None:
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
-            ev = build(
+        return self._emit(
+            name,
+            lambda: build(
                 self._context,
                 distinct_id=distinct_id,
                 properties=properties,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 disable_geoip=disable_geoip,
-            )
-            return None if ev is None else self._submit(ev)
-        except Exception as exc:
-            return self._fail(name, exc)
+            ),
+        )
 
     def identify(
         self,
@@ -530,21 +540,18 @@ class Client(FlagsMixin):
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$identify`: set person properties and, with `anon_distinct_id`, link an anonymous id."""
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
-            ev = core.identify(
+        return self._emit(
+            "identify",
+            lambda: core.identify(
                 self._context,
                 distinct_id=distinct_id,
                 properties=properties,
                 anon_distinct_id=anon_distinct_id,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 disable_geoip=disable_geoip,
-            )
-            return self._submit(ev)
-        except Exception as exc:
-            return self._fail("identify", exc)
+            ),
+        )
 
     def alias(
         self,
@@ -556,20 +563,17 @@ class Client(FlagsMixin):
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
-            ev = core.alias(
+        return self._emit(
+            "alias",
+            lambda: core.alias(
                 self._context,
                 previous_id=previous_id,
                 distinct_id=distinct_id,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 disable_geoip=disable_geoip,
-            )
-            return self._submit(ev)
-        except Exception as exc:
-            return self._fail("alias", exc)
+            ),
+        )
 
     def group_identify(
         self,
@@ -583,22 +587,19 @@ class Client(FlagsMixin):
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a distinct id."""
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
-            ev = core.group_identify(
+        return self._emit(
+            "group_identify",
+            lambda: core.group_identify(
                 self._context,
                 group_type,
                 group_key,
                 properties=properties,
                 distinct_id=distinct_id,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
                 disable_geoip=disable_geoip,
-            )
-            return self._submit(ev)
-        except Exception as exc:
-            return self._fail("group_identify", exc)
+            ),
+        )
 
     def capture_exception(
         self,
@@ -618,24 +619,25 @@ class Client(FlagsMixin):
         An exception that was never raised gets the caller's stack, marked synthetic. The
         same exception object is captured once; later calls return None.
         """
-        if self.disabled or self._closed:
-            return self._inactive()
-        try:
+        found: list[BaseException] = []
+
+        def build() -> Event | None:
             exc = self._exception_of(exception)
             if exc is None:
                 log.warning("capture_exception: no exception given and none is being handled")
                 return None
             if getattr(exc, _CAPTURED_ATTR, None):
                 return None
+            found.append(exc)
             synthetic = _synthetic_traceback() if exc.__traceback__ is None else None
-            ev = core.exception_event(
+            return core.exception_event(
                 self._context,
                 exc,
                 distinct_id=distinct_id,
                 properties=properties,
-                timestamp=_clock() if timestamp is None else event_timestamp(timestamp),
-                uuid=new_uuid() if uuid is None else event_uuid(uuid),
-                anonymous_id=new_uuid() if distinct_id is None or distinct_id == "" else None,
+                timestamp=_when(timestamp),
+                uuid=_event_id(uuid),
+                anonymous_id=_anonymous_id(distinct_id),
                 source_lines=source_lines,
                 in_app_prefixes=self.in_app_modules,
                 project_root=self.project_root,
@@ -645,13 +647,12 @@ class Client(FlagsMixin):
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
             )
-            sent = self._submit(ev)
-            if sent is not None:
-                with contextlib.suppress(Exception):
-                    setattr(exc, _CAPTURED_ATTR, sent)
-            return sent
-        except Exception as exc:
-            return self._fail("capture_exception", exc)
+
+        sent = self._emit("capture_exception", build)
+        if sent is not None:
+            with contextlib.suppress(Exception):
+                setattr(found[0], _CAPTURED_ATTR, sent)
+        return sent
 
     @staticmethod
     def _exception_of(exception: ExceptionArg | None) -> BaseException | None:
@@ -668,6 +669,20 @@ class Client(FlagsMixin):
         )
 
     # -- the shared path ------------------------------------------------------------------------
+
+    def _emit(self, name: str, build: Callable[[], Event | None]) -> str | None:
+        """The body every event method shares: nothing once disabled or shut down, the
+        built event (None sends nothing) through `_submit`, and any problem to `_fail`.
+
+        `build` samples the clock and draws ids itself, so they come in the order it needs.
+        """
+        if self.disabled or self._closed:
+            return self._inactive()
+        try:
+            ev = build()
+            return None if ev is None else self._submit(ev)
+        except Exception as exc:
+            return self._fail(name, exc)
 
     def _submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""

@@ -16,40 +16,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from compare import OPERATORS, differences, person_arguments, snapshot_outcome
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_PATH = HERE / "case.schema.json"
 CASE_FILES = sorted(p for p in HERE.glob("*.json") if p != SCHEMA_PATH)
-
-OPERATORS = [
-    "exact",
-    "is_not",
-    "is_set",
-    "is_not_set",
-    "icontains",
-    "not_icontains",
-    "regex",
-    "not_regex",
-    "starts_with",
-    "not_starts_with",
-    "ends_with",
-    "not_ends_with",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "is_date_before",
-    "is_date_after",
-    "semver_eq",
-    "semver_neq",
-    "semver_gt",
-    "semver_gte",
-    "semver_lt",
-    "semver_lte",
-    "semver_tilde",
-    "semver_caret",
-    "semver_wildcard",
-]
 
 
 def _load_files() -> dict[Path, dict[str, Any]]:
@@ -66,49 +37,24 @@ def _flagset_class() -> Any:
     return FlagSet
 
 
-def _strict_equal(a: Any, b: Any) -> bool:
-    """JSON equality that keeps true, 1 and 1.0 apart."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return type(a) is type(b) and a == b
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_strict_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_strict_equal(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
-
-
 def hogkit_outcome(case: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """What hogkit.core says for every flag of the case, in the files' outcome shape."""
     flag_set = _flagset_class().from_json(json.dumps(case["definitions"]))
     call = case["call"]
     snapshot = flag_set.evaluate(
         call["distinct_id"],
-        person_properties=call["person_properties"],
-        groups=call["groups"],
-        group_properties=call["group_properties"],
-        device_id=call["device_id"],
+        **person_arguments(call),
         flag_keys=call["flag_keys"],
         now=dt.datetime.fromisoformat(call["now"].replace("Z", "+00:00")),
     )
-    outcome: dict[str, dict[str, Any]] = {}
-    for key in snapshot.keys:
-        outcome[key] = {"value": snapshot.get_flag(key), "payload": snapshot.get_flag_payload(key)}
-    for key, reason in snapshot.unresolved.items():
-        outcome[key] = {"unresolved": getattr(reason, "value", reason)}
-    return outcome
+    return snapshot_outcome(snapshot)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
 def test_case_matches_reference(case: Mapping[str, Any]) -> None:
     expected = case["expected"]
     actual = hogkit_outcome(case)
-    diff = {
-        key: {"expected": expected.get(key, "<absent>"), "hogkit": actual.get(key, "<absent>")}
-        for key in sorted(set(expected) | set(actual))
-        if not _strict_equal(expected.get(key), actual.get(key))
-    }
+    diff = differences(expected, actual, "expected")
     assert not diff, (
         f"{case['id']}: {case['description']}\n{json.dumps(diff, indent=1, default=repr)}"
     )
