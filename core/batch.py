@@ -30,6 +30,7 @@ from .events import (
     _timestamp,
     _utc_text,
     capture,
+    flag_fragment,
     format_epoch,
     format_timestamp,
 )
@@ -100,6 +101,13 @@ class _SplicedEvent(msgspec.Struct):
     uuid: str
 
 
+def _flags_apart(properties: Mapping[str, Any]) -> bool:
+    """No caller key is one a `flags` argument's properties could use."""
+    return "$active_feature_flags" not in properties and not any(
+        key.startswith("$feature/") for key in properties
+    )
+
+
 def encode_capture(
     ctx: EventContext,
     event: str,
@@ -114,6 +122,35 @@ def encode_capture(
     disable_geoip: bool | None = None,
     plain: bool = False,
 ) -> bytes:
+    """See `encode_capture_call`, which takes the same arguments positionally."""
+    return encode_capture_call(
+        ctx,
+        event,
+        distinct_id,
+        properties,
+        groups,
+        timestamp,
+        uuid,
+        flags,
+        anonymous_id,
+        disable_geoip,
+        plain,
+    )
+
+
+def encode_capture_call(
+    ctx: EventContext,
+    event: str,
+    distinct_id: str | None,
+    properties: Mapping[str, Any] | None,
+    groups: Mapping[str, Any] | None,
+    timestamp: Timestamp,
+    uuid: str,
+    flags: FlagsArg,
+    anonymous_id: str | None,
+    disable_geoip: bool | None,
+    plain: bool,
+) -> bytes:
     """`encode_event(capture(...))` with the same arguments: the same bytes, built faster.
 
     This is the per-event work of a client's worker. When `properties` and `groups` are
@@ -122,9 +159,11 @@ def encode_capture(
     ±Inf encode as null, as normalised; a lone surrogate makes the encoder refuse). When in
     addition the caller's keys are none of the context's own, their JSON is spliced
     between the context's pre-encoded common properties (`Spliced`) instead of merging
-    dicts. Anything else, or any refusal, takes the full `capture` + `encode_event` path,
-    so the result never depends on which path ran. Raises `InvalidEvent` exactly when
-    `capture` does.
+    dicts, and so are `flags` (`events.flag_fragment`) when no key of theirs repeats.
+    Anything else, or any refusal, takes the full `capture` + `encode_event` path, so the
+    result never depends on which path ran. Raises `InvalidEvent` exactly when `capture`
+    does. Positional because a client's `capture(flags=...)` calls it per event, where a
+    keyword call of this size is a measurable share.
     """
     if type(event) is str and type(uuid) is str:
         if not plain:
@@ -146,19 +185,29 @@ def encode_capture(
             )
         spliced = ctx._spliced
         try:
+            fragment: bytes | None = b""
             if (
                 plain
-                and flags is None
                 and spliced is not None
+                and (flags is None or spliced.flags_apart)
                 and (not properties or spliced.reserved.isdisjoint(properties))
+                and (
+                    flags is None
+                    or (
+                        (not properties or _flags_apart(properties))
+                        and (fragment := flag_fragment(flags)) is not None
+                    )
+                )
             ):
-                # Caller, system, personless flag, `$groups`, common tail: the order in
-                # which `_capture_fields` merges them, and no key repeats across them.
+                # Flags, caller, system, personless flag, `$groups`, common tail: the order
+                # in which `_capture_fields` merges them, and no key repeats across them.
                 if type(distinct_id) is str and distinct_id and distinct_id.isascii():
                     did, personless = distinct_id, False
                 else:
                     did, personless = _identity(distinct_id, anonymous_id)
-                parts = [_STRICT.encode(properties)[1:-1]] if properties else []
+                parts = [fragment] if fragment else []
+                if properties:
+                    parts.append(_STRICT.encode(properties)[1:-1])
                 if spliced.system:
                     parts.append(spliced.system)
                 if personless:

@@ -179,9 +179,13 @@ class Spliced(NamedTuple):
     tail_geoip: bytes
     tail_plain: bytes
     reserved: frozenset[str]
+    flags_apart: bool
+    """No common key is one `flag_properties` could produce, so a flags fragment splices too."""
 
 
 _FRAGMENT_ENCODER = msgspec.json.Encoder()
+_ACTIVE_FLAGS = "$active_feature_flags"
+_FEATURE_PREFIX = "$feature/"
 
 
 def _splice_parts(ctx: EventContext) -> Spliced | None:
@@ -193,7 +197,10 @@ def _splice_parts(ctx: EventContext) -> Spliced | None:
         parts = [_FRAGMENT_ENCODER.encode(part)[1:-1] for part in (system, geoip, plain)]
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
         return None
-    return Spliced(parts[0], parts[1], parts[2], reserved)
+    flags_apart = _ACTIVE_FLAGS not in reserved and not any(
+        key.startswith(_FEATURE_PREFIX) for key in reserved
+    )
+    return Spliced(parts[0], parts[1], parts[2], reserved, flags_apart)
 
 
 _CONTEXT_FIELDS = (
@@ -524,16 +531,62 @@ def flag_properties(flags: FlagsArg) -> dict[str, Any]:
         layout = _flag_layout(keys)
     if layout is not None:
         vals = tuple(values.values())
-        distinct = set(vals)
         # Only bools and non-empty strings: then "active" (not False) is plain truth.
-        if _FLAG_VALUE_TYPES.issuperset(map(type, distinct)) and "" not in distinct:
-            names, sorted_names, in_order = layout
+        if _plain_flag_values(vals):
+            names, sorted_names, in_order, _ = layout
             out = dict(zip(names, vals, strict=True))
             active = list(compress(sorted_names, in_order(vals)))
             if active:
                 out["$active_feature_flags"] = active
             return out
     return _flag_properties_slowly(values)
+
+
+def flag_fragment(flags: FlagsArg) -> bytes | None:
+    """`flag_properties(flags)` as JSON without its braces (b"" when there are none), or
+    None when only `flag_properties` gets them right (values other than bools and
+    non-empty strings, keys that are not distinct str).
+
+    For `batch.encode_capture`, which splices it in front of the other properties: the
+    layout's struct turns a snapshot's values into the same JSON in one msgspec call,
+    without a dict per event.
+    """
+    columns = None if isinstance(flags, Mapping) else getattr(flags, "flag_columns", None)
+    if columns is not None:
+        keys, vals = columns()
+        if not keys:
+            return b""
+        # `flag_columns` promises bools and strings, so only "" needs looking for, and
+        # a set of the values finds it at C speed.
+        if "" in set(vals):
+            return None
+    else:
+        values = flag_values_of(flags)
+        if not values:
+            return b""
+        keys, vals = tuple(values), tuple(values.values())
+        if not _plain_flag_values(vals):
+            return None
+    global _last_layout
+    last_keys, layout = _last_layout
+    if keys is not last_keys:
+        layout = _layouts.get(keys, _UNKNOWN)
+        if layout is _UNKNOWN:
+            layout = _flag_layout(keys)
+        _last_layout = (keys, layout)
+    if layout is None:
+        return None
+    _, sorted_names, in_order, shape = layout
+    if shape is None:
+        return None
+    active = list(compress(sorted_names, in_order(vals)))
+    return _FRAGMENT_ENCODER.encode(shape(*vals, active or None))[1:-1]
+
+
+def _plain_flag_values(vals: tuple[Any, ...]) -> bool:
+    """Only bools and non-empty strings. Every value's type is checked: a set of the
+    values would hide `0` behind an equal `False`, and `0` is an active flag."""
+    return _FLAG_VALUE_TYPES.issuperset(map(type, vals)) and "" not in vals
 
 
 def _flag_properties_slowly(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -554,8 +607,15 @@ def _flag_properties_slowly(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_FlagLayout = tuple[tuple[str, ...], tuple[str, ...], Callable[[tuple[Any, ...]], tuple[Any, ...]]]
-"""(`$feature/<key>` names in key order, the names sorted, values of a tuple in that order)."""
+_FlagLayout = tuple[
+    tuple[str, ...],
+    tuple[str, ...],
+    Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    type[msgspec.Struct] | None,
+]
+"""(`$feature/<key>` names in key order, the names sorted, values of a tuple in that order,
+a struct whose JSON is the properties: one field per name, then `$active_feature_flags`;
+None when some name cannot be a struct field name)."""
 
 _FLAG_VALUE_TYPES = frozenset({bool, str})
 _UNKNOWN: Any = object()
@@ -563,6 +623,12 @@ _LAYOUTS_MAX = 256
 # Key tuple -> its layout, or None when only the per-flag loop gets it right. A memo, not
 # state: it never changes an answer, is bounded, and threads only add or clear entries.
 _layouts: dict[tuple[Any, ...], _FlagLayout | None] = {}
+
+
+# The last key tuple `flag_fragment` looked up, by identity: snapshots of one `FlagSet`
+# share their keys tuple, and comparing identities skips hashing 40-odd keys. A memo that
+# threads only ever swap whole.
+_last_layout: tuple[tuple[Any, ...] | None, _FlagLayout | None] = (None, None)
 
 
 def _first_only(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -580,11 +646,21 @@ def _flag_layout(keys: tuple[Any, ...]) -> _FlagLayout | None:
             in_order: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
                 operator.itemgetter(*order) if len(order) > 1 else _first_only
             )
-            layout = (
-                tuple("$feature/" + text for text in texts),
-                tuple(texts[i] for i in order),
-                in_order,
-            )
+            names = tuple("$feature/" + text for text in texts)
+            fields = [f"f{i}" for i in range(len(names))]
+            shape: type[msgspec.Struct] | None
+            try:
+                shape = msgspec.defstruct(
+                    "FlagProperties",
+                    [*((field, Any) for field in fields), ("active", Any, None)],
+                    rename={**dict(zip(fields, names, strict=True)), "active": _ACTIVE_FLAGS},
+                    omit_defaults=True,
+                    gc=False,
+                )
+            except (ValueError, TypeError):
+                # A name msgspec will not take as a field name (`"`, `\`, control codes).
+                shape = None
+            layout = (names, tuple(texts[i] for i in order), in_order, shape)
     if len(_layouts) >= _LAYOUTS_MAX:
         _layouts.clear()
     _layouts[keys] = layout
@@ -949,6 +1025,54 @@ def feature_flag_called(
     str reason and request id, int id, version and time), the properties are built
     directly, with no normalising pass over them; the event is the same either way.
     """
+    return flag_called_event(
+        ctx,
+        timestamp,
+        uuid,
+        distinct_id,
+        key,
+        response,
+        payload,
+        locally_evaluated,
+        flag_id,
+        flag_version,
+        reason,
+        request_id,
+        evaluated_at,
+        error,
+        has_experiment,
+        groups,
+        disable_geoip,
+        minimal,
+        payload_is_json,
+    )
+
+
+def flag_called_event(
+    ctx: EventContext,
+    timestamp: Timestamp,
+    uuid: str | _uuid.UUID,
+    distinct_id: str,
+    key: str,
+    response: bool | str | None,
+    payload: Any,
+    locally_evaluated: bool,
+    flag_id: int | None,
+    flag_version: int | None,
+    reason: str | None,
+    request_id: str | None,
+    evaluated_at: int | None,
+    error: str | Sequence[str] | None,
+    has_experiment: bool | None,
+    groups: Mapping[str, Any] | None,
+    disable_geoip: bool | None,
+    minimal: bool,
+    payload_is_json: bool,
+) -> Event:
+    """`feature_flag_called` with every argument positional: the shell calls it once per
+    reported read, where a keyword call of this size is a measurable share. The time and
+    id come first, so the read's own fields (in the shell's `FlagCalled` order) can follow
+    as one unpacked tuple."""
     if payload is None or payload_is_json:
         plain_payload = True
     else:
@@ -1000,7 +1124,27 @@ def feature_flag_called(
         props["$feature_flag_error"] = error_text if error_text is not None else ",".join(error)
     if isinstance(has_experiment, bool):
         props["$feature_flag_has_experiment"] = has_experiment
-    if fast:
+    if (
+        fast
+        and not groups
+        and ctx.release_id is None
+        and type(distinct_id) is str
+        and distinct_id
+        and distinct_id.isascii()
+    ):
+        # `_capture_fields` for the shell's usual read, inlined: `props` is ours, so the
+        # common layers go straight into it (the same keys in the same order as a merge).
+        props.update(ctx.system_properties)
+        geoip_off = ctx.disable_geoip if disable_geoip is None else disable_geoip
+        props.update(ctx._tail_geoip if geoip_off else ctx._tail_plain)
+        ev = Event(
+            "$feature_flag_called",
+            distinct_id,
+            props,
+            format_epoch(timestamp) if type(timestamp) is float else _timestamp(timestamp),
+            uuid if type(uuid) is str else _event_uuid(uuid),
+        )
+    elif fast:
         ev = Event(
             "$feature_flag_called",
             *_capture_fields(

@@ -355,7 +355,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                 # (A simple flag only fails here by hashing an id with no UTF-8 form.)
                 unencodable = flag.simple and distinct_bytes is _UNENCODABLE
                 unresolved[key] = _MISSING if unencodable else _UNSUPPORTED
-        return Snapshot(text, outcomes, unresolved or _NOTHING, flags)
+        asked = self.keys if flag_keys is None else None  # outcomes come in this order
+        return Snapshot(text, outcomes, unresolved or _NOTHING, flags, None, None, asked)
 
     def _one(
         self, flag: CompiledFlag, distinct_id: str, person: Mapping[str, object], now: datetime

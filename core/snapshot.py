@@ -14,6 +14,7 @@ another caller, or a later evaluation, sees.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ __all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "thaw"]
 
 FlagValue = bool | str
 _force_setattr = msgspec.structs.force_setattr
+_first = itemgetter(0)
 
 
 class Reason(msgspec.Struct, frozen=True, gc=False):
@@ -105,6 +107,9 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     _flags: Mapping[str, _FlagInfo]
     _values: Mapping[str, FlagValue] | None = None
     _results: Mapping[str, FlagResult] | None = None
+    # Every key the evaluation was asked for, in order (the `FlagSet`'s shared `keys` when
+    # it evaluated them all): `_outcomes`' keys exactly when none is missing.
+    _asked: tuple[str, ...] | None = None
 
     def get_flag(self, key: str) -> FlagValue | None:
         """The variant, True or False; None when the flag is absent or unresolved."""
@@ -136,6 +141,16 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
             cached = MappingProxyType({key: pair[0] for key, pair in self._outcomes.items()})
             _force_setattr(self, "_values", cached)
         return cached
+
+    def flag_columns(self) -> tuple[tuple[str, ...], tuple[FlagValue, ...]]:
+        """`flag_values` as (keys, values): two tuples in the same order, without building
+        the mapping (what an event's `$feature/<key>` properties are made from)."""
+        outcomes = self._outcomes
+        asked = self._asked
+        # The shared tuple when every flag resolved: the same keys, and the same object
+        # snapshot after snapshot, which lets the event builder's layout memo skip hashing.
+        keys = asked if asked is not None and len(asked) == len(outcomes) else tuple(outcomes)
+        return keys, tuple(map(_first, outcomes.values()))
 
     @property
     def unresolved(self) -> Mapping[str, Unresolved]:

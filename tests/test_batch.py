@@ -15,6 +15,7 @@ from hogkit.core import (
     MAX_EVENT_BYTES,
     Event,
     EventContext,
+    FlagSet,
     InvalidEvent,
     capture,
     check_event_size,
@@ -172,6 +173,20 @@ def test_split_defaults_and_edges() -> None:
     assert split_batches(exact, max_body_bytes=20, overhead=0) == [[exact[0]], [exact[1]]]
 
 
+SNAPSHOT = FlagSet.from_document(
+    [
+        {"key": "beta", "active": True, "filters": {"groups": [{"rollout_percentage": 100}]}},
+        {"key": "alpha", "active": True, "filters": {"groups": [{"rollout_percentage": 0}]}},
+        {
+            "key": "exp",
+            "active": True,
+            "filters": {
+                "groups": [{"rollout_percentage": 100}],
+                "multivariate": {"variants": [{"key": "test", "rollout_percentage": 100}]},
+            },
+        },
+    ]
+).evaluate("user-1", now=TS)
 SPLICE_CASES: list[dict[str, Any]] = [
     {"properties": {"plan": "pro", "n": 1, "r": 0.5, "ok": True, "none": None}},
     {"properties": {"plan": "pro"}, "groups": {"company": "acme"}},
@@ -184,6 +199,17 @@ SPLICE_CASES: list[dict[str, Any]] = [
     {"properties": {"nested": {"a": [1, (2, 3)]}, "when": TS}},  # not plain
     {"properties": {1: "int key", None: "none key"}},  # not plain
     {"flags": {"beta": True, "variant": "b", "off": False}},
+    {"flags": SNAPSHOT, "properties": {"plan": "pro"}},  # a snapshot's fragment is spliced
+    {"flags": SNAPSHOT, "distinct_id": None},
+    {"flags": {"off": False}},  # no `$active_feature_flags`
+    {"flags": {}, "properties": {"a": 1}},
+    {"flags": {"b": True, "a": ""}},  # an empty variant is active but falsy
+    {"flags": {"b": True, "n": 3, "x": None, "f": [1]}},  # values only the dict path gets right
+    {"flags": {1: True, "1": False}},  # keys that clash once named
+    {"flags": {"beta": True}, "properties": {"$feature/beta": "mine"}},  # caller's key wins
+    {"flags": {"beta": True}, "properties": {"$active_feature_flags": ["mine"]}},
+    {"flags": {"beta": "\ud800"}},  # the encoder refuses: full path
+    {"flags": {'say "hi"\\': True, "\x1f": False}},  # names no struct field may have
     {"timestamp": TS.timestamp()},
     {"timestamp": "2026-05-06T07:08:09Z", "distinct_id": 42},
 ]
@@ -194,6 +220,8 @@ CONTEXTS = [
     EventContext(super_properties={"$groups": "super"}),
     EventContext(release_id="r1", super_properties={"$release_id": "kept"}),
     EventContext(is_server=False, disable_geoip=False),
+    EventContext(super_properties={"$feature/beta": "super"}),  # flags cannot be spliced
+    EventContext(super_properties={"$active_feature_flags": "super"}),
 ]
 
 

@@ -407,6 +407,35 @@ def test_only_accessed_is_order_dependent_and_capture_attaches_it(server: Loopba
     assert everything["$feature/multi"] == "mine"
 
 
+def test_capture_with_flags_sends_the_same_event_with_or_without_a_hook(
+    server: LoopbackServer,
+) -> None:
+    # Without `before_send` the snapshot's properties are spliced in as encoded JSON; with
+    # one, the event is built as a dict for the hook. Both must put the same event on the wire.
+    for hooked in (False, True):
+        hook = (lambda msg: msg) if hooked else None
+        with make_client(server, before_send=hook) as client:
+            flags = client.evaluate_flags("user-1", only_evaluate_locally=True)
+            client.capture("plain", distinct_id="user-1", flags=flags)
+            client.capture("mapping", distinct_id="user-1", flags=dict(flags.flag_values))
+            client.capture(
+                "extra", distinct_id="user-1", flags=flags, properties={"plan": "pro", "n": 1}
+            )
+            client.capture("anonymous", flags=flags)
+    sent = [e for e in server.events() if e["event"] != "$feature_flag_called"]
+    assert [e["event"] for e in sent] == ["plain", "mapping", "extra", "anonymous"] * 2
+    for spliced, built in zip(sent[:4], sent[4:], strict=True):
+        assert list(spliced) == list(built)
+        for event in (spliced, built):
+            event.pop("uuid"), event.pop("timestamp")
+            if event["event"] == "anonymous":
+                event.pop("distinct_id")
+        assert list(spliced["properties"].items()) == list(built["properties"].items())
+        assert spliced == built
+    assert sent[0]["properties"]["$active_feature_flags"] == ["local-on", "multi"]
+    assert sent[0]["properties"]["$feature/local-off"] is False
+
+
 def test_only_drops_unknown_keys_with_one_warning(
     server: LoopbackServer, caplog: pytest.LogCaptureFixture
 ) -> None:

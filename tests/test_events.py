@@ -683,7 +683,60 @@ FLAG_VALUE_CASES: list[dict[Any, Any]] = [
     {"z": 1, "a": 2.5},  # values that are not bool or str
     {"ключ": "значение", "plain": True},  # non-ASCII keys
     {1: True, "1": False},  # equal names from different keys: the later wins
+    {"off": False, "zero": 0, "one": 1, "on": True},  # 0 equals False, yet is active
+    {"list": [1], "on": True},  # an unhashable value
 ]
+
+
+@pytest.mark.parametrize("values", FLAG_VALUE_CASES, ids=range(len(FLAG_VALUE_CASES)))
+def test_flag_fragment_is_the_json_of_flag_properties_or_declines(
+    values: dict[Any, Any],
+) -> None:
+    import msgspec
+    from hogkit.core.events import flag_fragment, flag_properties
+
+    expected = msgspec.json.encode(flag_properties(values))[1:-1]
+    fragment = flag_fragment(values)
+    plain = all(type(v) in (bool, str) and v != "" for v in values.values())
+    distinct_keys = all(type(k) is str for k in values)
+    if plain and distinct_keys:
+        assert fragment == expected
+    else:
+        assert fragment is None
+
+
+def test_flag_fragment_of_a_snapshot_reads_its_columns() -> None:
+    import msgspec
+    from hogkit.core import FlagSet
+    from hogkit.core.events import flag_fragment, flag_properties
+
+    doc = [
+        {"key": k, "active": True, "filters": {"groups": [{"rollout_percentage": p}]}}
+        for k, p in (("on", 100), ("off", 0), ("also", 100))
+    ]
+    flagset = FlagSet.from_document(doc)
+    snap = flagset.evaluate("u1", now=TS)
+    assert snap.flag_columns() == (("on", "off", "also"), (True, False, True))
+    assert snap.flag_columns()[0] is flagset.keys  # all resolved: the shared tuple
+    fragment = flag_fragment(snap)
+    assert fragment == msgspec.json.encode(flag_properties(snap))[1:-1]
+    assert fragment is not None and b'"$active_feature_flags":["also","on"]' in fragment
+    assert flag_fragment(snap.only([])) == b""
+    subset = flagset.evaluate("u1", flag_keys=["also", "off"], now=TS)
+    assert subset.flag_columns() == (("off", "also"), (False, True))
+    assert flag_fragment(subset) == msgspec.json.encode(flag_properties(subset))[1:-1]
+    # A flag local evaluation cannot decide is missing from the columns, as from the values.
+    needs_email = {
+        "key": "mail",
+        "active": True,
+        "filters": {
+            "groups": [{"properties": [{"key": "email", "operator": "icontains", "value": "x"}]}]
+        },
+    }
+    partial = FlagSet.from_document([*doc, needs_email]).evaluate("u1", now=TS)
+    assert "mail" in partial.unresolved
+    assert partial.flag_columns() == (("on", "off", "also"), (True, False, True))
+    assert flag_fragment(partial) == fragment
 
 
 @pytest.mark.parametrize("values", FLAG_VALUE_CASES, ids=range(len(FLAG_VALUE_CASES)))

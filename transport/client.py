@@ -52,6 +52,7 @@ from hogkit.core.batch import (
     MAX_EVENT_BYTES,
     check_event_size,
     encode_capture,
+    encode_capture_call,
     encode_event,
     encode_plain_captures,
 )
@@ -425,6 +426,37 @@ class Client(FlagsMixin):
             except Exception as exc:
                 return self._fail("capture", exc)
             return event_id if queue.put(data) else None
+        if (
+            flags is not None
+            and self._before_send is None
+            and not self._disabled
+            and not self._closed
+            and type(event) is str
+            and timestamp is None
+            and uuid is None
+            and not send_feature_flags
+        ):
+            # Flags attached and no hook to see an `Event`: straight to wire bytes, where
+            # the snapshot's `$feature/...` properties are spliced in as one fragment.
+            try:
+                when = _clock()
+                event_id = new_uuid()
+                data = encode_capture_call(
+                    self._context,
+                    event,
+                    distinct_id,
+                    properties,
+                    groups,
+                    when,
+                    event_id,
+                    flags,
+                    _anonymous_id(distinct_id),
+                    disable_geoip,
+                    False,  # plain: not checked here
+                )
+                return self._deliver(data, event, event_id)
+            except Exception as exc:
+                return self._fail("capture", exc)
         # Not `_emit`: a closure here would turn the fast path's locals into cells.
         if self.disabled or self._closed:
             return self._inactive()
@@ -686,21 +718,24 @@ class Client(FlagsMixin):
 
     def _submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
-        if self.before_send is not None:
+        if self._before_send is not None:
             hooked = self._run_before_send(ev)
             if hooked is None:
                 return None
             ev = hooked
-        data = encode_event(ev)
+        return self._deliver(encode_event(ev), ev.event, ev.uuid)
+
+    def _deliver(self, data: bytes, event: str, event_id: str) -> str | None:
+        """An encoded event's size check, then the queue or a sync send; its uuid if accepted."""
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            return self._fail("capture", EventTooLarge(f"{ev.event!r}: {problem}"))
+            return self._fail("capture", EventTooLarge(f"{event!r}: {problem}"))
         queue = self._queue
         if queue is not None:
-            return ev.uuid if queue.put(data) else None
+            return event_id if queue.put(data) else None
         if not self.send:
-            return ev.uuid
-        return ev.uuid if self._send_now(data) else None
+            return event_id
+        return event_id if self._send_now(data) else None
 
     def _encode_deferred_many(self, items: list[Deferred]) -> list[bytes | None]:
         """The worker's bulk half of fast-path captures: a burst encoded in one core call.

@@ -66,6 +66,7 @@ class LocalSnapshot(Protocol):
     @property
     def flag_values(self) -> Mapping[str, bool | str]: ...
     def only(self, keys: Iterable[str]) -> LocalSnapshot: ...
+    def flag_columns(self) -> tuple[tuple[str, ...], tuple[bool | str, ...]]: ...
 
 
 FlagMeta = tuple[int | None, int | None, bool | None]
@@ -242,6 +243,15 @@ class FlagEvaluations:
                 values = types.MappingProxyType(merged)
             self._values = values
         return values
+
+    def flag_columns(self) -> tuple[tuple[str, ...], tuple[bool | str, ...]]:
+        """`flag_values` as (keys, values): two tuples in the same order. What
+        `capture(flags=...)` reads, straight from the local snapshot when it is all there is."""
+        local = self._local
+        if self._values is None and not self._remote and local is not None:
+            return local.flag_columns()
+        values = self.flag_values
+        return tuple(values), tuple(values.values())
 
     @property
     def distinct_id(self) -> str:

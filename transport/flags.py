@@ -28,7 +28,7 @@ from typing import Any
 
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
-from hogkit.core.events import Event, EventContext, feature_flag_called
+from hogkit.core.events import Event, EventContext, flag_called_event
 from hogkit.core.remote import (
     FlagsResponse,
     FlagsResponseError,
@@ -377,27 +377,28 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         queued = False
         try:
-            event = feature_flag_called(
+            # Positional (see `flag_called_event`): `FlagCalled`'s fields, in its order.
+            event = flag_called_event(
                 self._context,
-                distinct_id=called.distinct_id,
-                key=called.key,
-                response=called.response,
-                payload=called.payload,
-                locally_evaluated=called.locally_evaluated,
-                flag_id=called.flag_id,
-                flag_version=called.flag_version,
-                reason=called.reason,
-                request_id=called.request_id,
-                evaluated_at=called.evaluated_at,
-                error=called.error or None,
-                has_experiment=called.has_experiment,
-                groups=called.groups or None,
-                timestamp=self._event_time(),
-                uuid=self._new_uuid(),
-                disable_geoip=called.disable_geoip,
-                minimal=called.minimal,
+                self._event_time(),  # timestamp
+                self._new_uuid(),  # uuid
+                called.distinct_id,
+                called.key,
+                called.response,
+                called.payload,
+                called.locally_evaluated,
+                called.flag_id,
+                called.flag_version,
+                called.reason,
+                called.request_id,
+                called.evaluated_at,
+                called.error or None,
+                called.has_experiment,
+                called.groups or None,
+                called.disable_geoip,
+                called.minimal,
                 # A local read's payload is the snapshot's private copy of decoded JSON.
-                payload_is_json=called.locally_evaluated,
+                called.locally_evaluated,  # payload_is_json
             )
             assert self._emit is not None
             queued = bool(self._emit(event))
