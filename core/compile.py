@@ -135,7 +135,6 @@ class CompiledCondition:
         "raw_filters",
         "rollout",
         "simple",
-        "solo_checks",
         "variant_outcomes",
     )
 
@@ -164,7 +163,6 @@ class CompiledCondition:
         # For evaluating the flag on its own, per filter: (match, outcome if it fails,
         # then the matcher's `inline` form spread out: kind (0 when it has none), lookup
         # key, argument, negate).
-        self.solo_checks: tuple[tuple[Match, Outcome, int, Hashable, Any, bool], ...] = ()
         pct = definition.rollout_percentage
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
@@ -628,7 +626,6 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
             known = done.get(id(condition))
             if known is None:
                 checks = []
-                solo = []
                 uses_memo = reads_id = False
                 for index, item in enumerate(condition.filters):
                     miss: Outcome = (False, condition.no_match[index])
@@ -641,9 +638,7 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
                         reads_id = True
                     inline = matcher.inline or _NO_INLINE
                     checks.append((slot, matcher.match, miss, *inline))
-                    solo.append((matcher.match, miss, *inline))
                 condition.checks = tuple(checks)
-                condition.solo_checks = tuple(solo)
                 known = done[id(condition)] = (uses_memo, reads_id)
             if known[0]:
                 flag.uses_memo = True

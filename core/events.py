@@ -117,7 +117,7 @@ class Event(
 
         `timestamp` may be a datetime or an ISO string; `uuid` must be a UUID (str or
         `uuid.UUID`) — when it is missing or invalid `fallback_uuid` is used if given (the
-        reference replaces it with a fresh uuid4), otherwise `InvalidEvent` is raised, as
+        reference replaces it with a fresh random version 4 uuid), otherwise `InvalidEvent` is raised, as
         it is for a missing event name, distinct id or timestamp or non-object properties.
         """
         if not isinstance(msg, Mapping):
@@ -315,7 +315,7 @@ def normalize_uuid(value: object) -> str | None:
     """`value` as the event uuid string if it is a UUID (`uuid.UUID` or a UUID string), else None.
 
     A valid string is kept as given, as the reference does; the shell substitutes a fresh
-    uuid4 when this answers None.
+    random version 4 uuid when this answers None.
     """
     if isinstance(value, _uuid.UUID):
         return str(value)
@@ -390,7 +390,7 @@ _memo = _Second(float("-inf"), "", "")
 def format_epoch(seconds: float) -> str:
     """`datetime.fromtimestamp(seconds, timezone.utc).isoformat()`, the same text, faster.
 
-    The shell samples the clock as epoch seconds (`time.time()`) in the capturing thread
+    The shell samples the clock as epoch seconds (the wall clock) in the capturing thread
     and formats later. Events captured in the same second share the formatted
     `YYYY-MM-DDTHH:MM:SS` part, so most calls only format the microseconds, rounded
     half-to-even as `datetime` does. Raises `InvalidEvent` for a value no datetime can hold.

@@ -47,7 +47,6 @@ _UTC = timezone.utc
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT
 _VARIANT_SALT = b"variant"
-_SEQUENCES = (tuple, list)
 
 
 # What evaluating a selection of flags needs: the flags in definition order, whether any
@@ -88,6 +87,9 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     _slots: int
     _all: _Selection
     _problems: dict[str, Mapping[str, tuple[Problem, ...]]] = msgspec.field(default_factory=dict)
+    # One-flag selections, made on first use: asking for a single flag is common enough
+    # (the deprecated single-flag reads) that sorting a one-key selection each time shows.
+    _singles: dict[str, _Selection] = msgspec.field(default_factory=dict)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> FlagSet:
@@ -170,9 +172,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         property filters, without holdout, enrollment or device bucketing); their
         condition loop is inlined here rather than calling `evaluate.match_flag` per flag,
         because a call costs a noticeable share of the roughly half a microsecond a flag
-        takes, and matchers several flags share run once (the memo). One simple flag
-        asked for alone goes to `_one`, which skips the bookkeeping of many. The rules
-        are the same everywhere; the differential tests compare all three paths.
+        takes, and matchers several flags share run once (the memo). The rules are the
+        same on both paths; the differential tests compare them.
         """
         if type(now) is not datetime or now.tzinfo is None:
             now = _aware(now)
@@ -180,19 +181,6 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         if flag_keys is None:
             selected, reads_id, slots = self._all
         else:
-            if type(flag_keys) in _SEQUENCES and len(flag_keys) == 1:  # type: ignore[arg-type]
-                try:
-                    one = self._flags.get(flag_keys[0])  # type: ignore[index]
-                except TypeError:  # an unhashable key names no flag
-                    one = None
-                if (
-                    one is not None
-                    and one.simple
-                    and type(distinct_id) is str
-                    and distinct_id
-                    and (type(person_properties) is dict or person_properties is None)
-                ):
-                    return self._one(one, distinct_id, person_properties or _NO_PROPERTIES, now)
             selected, reads_id, slots = self._select(flag_keys)
         # Per memo slot, the outcome of a matcher several flags share (None: not run yet).
         memo: list[Any] = [None] * slots if slots else _NO_MEMO
@@ -249,7 +237,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                             if result is None:
                                 result = memo[slot] = match(person, now)
                         elif kind:
-                            # The commonest filters answered in place, as in `_one`.
+                            # The commonest filters answered in place (see `operators.Inline`).
                             prop: Any = person.get(lookup)  # type: ignore[call-overload]
                             vtype = type(prop)
                             if kind == _IN:
@@ -358,120 +346,15 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, None, None, asked)
 
-    def _one(
-        self, flag: CompiledFlag, distinct_id: str, person: Mapping[str, object], now: datetime
-    ) -> Snapshot:
-        """One simple flag evaluated on its own (the commonest single-flag call).
-
-        The same rules as the simple-flag loop in `evaluate`, without what evaluating many
-        flags needs (memo, selection, per-flag bookkeeping), which is a noticeable share
-        of one flag's cost. `tests/test_engine_rules.py` checks both give the same
-        results, reasons included, for every flag.
-        """
-        if flag.reads_id and "distinct_id" not in person:
-            person = {**person, "distinct_id": distinct_id}
-        reason: Unresolved | None
-        fallback: Outcome | None
-        missed: Outcome | None
-        digest: bytes | None
-        reason = fallback = missed = digest = None
-        try:
-            for condition in flag.conditions:
-                undecided: Unresolved | None = None
-                for match, miss, kind, lookup, argument, negate in condition.solo_checks:
-                    # The commonest filters answer plain values here (see
-                    # `operators.Inline`); anything else goes to `match`.
-                    result: Any
-                    if kind:
-                        value: Any = person.get(lookup)  # type: ignore[call-overload]
-                        vtype = type(value)
-                        if kind == _IN:
-                            if vtype is str:
-                                result = (value.lower() in argument) is not negate
-                            else:
-                                result = match(person, now)
-                        elif kind <= _ENDS:
-                            if vtype is str and value.isascii():
-                                text = value.lower()
-                                if kind == _CONTAINS:
-                                    result = (argument in text) is not negate
-                                elif kind == _STARTS:
-                                    result = text.startswith(argument) is not negate
-                                else:
-                                    result = text.endswith(argument) is not negate
-                            else:
-                                result = match(person, now)
-                        elif (vtype is int and -_EXACT < value < _EXACT) or (
-                            vtype is float and value - value == 0
-                        ):
-                            if kind == _GT:
-                                result = value > argument
-                            elif kind == _GTE:
-                                result = value >= argument
-                            elif kind == _LT:
-                                result = value < argument
-                            else:
-                                result = value <= argument
-                        else:
-                            result = match(person, now)
-                    else:
-                        result = match(person, now)
-                    if result is not True:
-                        if result is False:
-                            if missed is None:
-                                missed = miss
-                            break
-                        if undecided is None or _RANK[result] < _RANK[undecided]:
-                            undecided = result
-                else:
-                    if undecided is not None:
-                        if reason is None or _RANK[undecided] < _RANK[reason]:
-                            reason = undecided
-                        continue
-                    cut = condition.cut
-                    if cut is not None:
-                        if digest is None:
-                            state = flag.hasher.copy()
-                            state.update(distinct_id.encode())
-                            digest = state.digest()
-                        if digest >= cut:
-                            if flag.early_exit:
-                                if reason is None:
-                                    early = {flag.key: condition.early_outcome}
-                                    return Snapshot(distinct_id, early, _NOTHING, self._flags)
-                                return self._undecided(distinct_id, flag, reason)
-                            if fallback is None:
-                                fallback = condition.out_outcome
-                            continue
-                    matched = condition.matched
-                    if matched is None:
-                        # The variant hash continues the rollout hash's input.
-                        if digest is None:
-                            state = flag.hasher.copy()
-                            state.update(distinct_id.encode())
-                        state.update(_VARIANT_SALT)
-                        bucket = state.digest()
-                        matched = condition.on_match_true
-                        for low, high, outcome in condition.variant_outcomes:
-                            if low <= bucket < high:
-                                matched = outcome
-                                break
-                    return Snapshot(distinct_id, {flag.key: matched}, _NOTHING, self._flags)
-        except UnicodeError:
-            # An id that cannot be encoded cannot be hashed (the reference fails too).
-            return self._undecided(distinct_id, flag, _MISSING)
-        except Exception:
-            return self._undecided(distinct_id, flag, _UNSUPPORTED)
-        if reason is not None:
-            return self._undecided(distinct_id, flag, reason)
-        outcome = fallback or missed or NO_CONDITIONS_OUTCOME
-        return Snapshot(distinct_id, {flag.key: outcome}, _NOTHING, self._flags)
-
-    def _undecided(self, distinct_id: str, flag: CompiledFlag, reason: Unresolved) -> Snapshot:
-        return Snapshot(distinct_id, {}, {flag.key: reason}, self._flags)
-
     def _select(self, flag_keys: Iterable[str]) -> _Selection:
         """The flags named in `flag_keys`, in definition order (unknown keys ignored)."""
+        if type(flag_keys) in (list, tuple) and len(flag_keys) == 1:  # type: ignore[arg-type]
+            key = flag_keys[0]  # type: ignore[index]
+            single = self._singles.get(key) if type(key) is str else None
+            if single is None and type(key) is str and key in self._flags:
+                single = self._singles[key] = _selection((self._flags[key],), self._slots)
+            if single is not None:
+                return single
         wanted = (flag_keys,) if isinstance(flag_keys, str) else flag_keys
         position = self._position
         found = {key for key in wanted if isinstance(key, str) and key in position}
