@@ -92,11 +92,12 @@ _PERSONLESS = b'"$process_person_profile":false'
 
 
 class _SplicedEvent(msgspec.Struct):
-    """An `Event` whose properties are already JSON: same fields, same order, same names."""
+    """An `Event` whose properties are already JSON (or a dict whose last value splices the
+    rest in, see `_splice_point`): same fields, same order, same names."""
 
     event: str
     distinct_id: str
-    properties: msgspec.Raw
+    properties: msgspec.Raw | dict[str, Any]
     timestamp: str
     uuid: str
 
@@ -261,15 +262,53 @@ def encode_capture_call(
     )
 
 
-PlainCapture = tuple[
-    float, str, str, str | None, dict[str, Any] | None, dict[str, Any] | None, bool | None
-]
-"""`(timestamp, uuid, event, distinct_id, properties, groups, disable_geoip)` of one `capture`
-call whose properties and groups passed `is_plain` (epoch-seconds timestamp)."""
+class PlainCapture(msgspec.Struct, gc=False):
+    """One `capture` call whose properties and groups passed `is_plain`, queued unbuilt.
+
+    Not tracked by the garbage collector (`gc=False`): a burst queues thousands of these,
+    and as tracked objects holding a dict they would survive into the oldest generation
+    and set off full collections of the whole process while the burst runs. Nothing in
+    one can form a cycle: its dicts are the caller's plain dicts, copied.
+    """
+
+    when: float  # epoch seconds; anything else is left to `encode_capture`
+    uuid: str
+    event: str
+    distinct_id: str | None
+    properties: dict[str, Any] | None
+    groups: dict[str, Any] | None
+    disable_geoip: bool | None
+
+
+def _splice_point(rest: bytes) -> tuple[str, msgspec.Raw] | None:
+    """`rest` (the inside of a JSON object, at least one member) as its first key and a
+    `Raw` value that carries every other member after that key's own value.
+
+    Added as the last key of a dict of the caller's properties, this encodes, in the dict's
+    one msgspec call, to exactly the caller's properties followed by `rest`. None when the
+    fragment does not take that shape (checked by encoding a sample both ways).
+    """
+    try:
+        first = next(iter(_DECODER.decode(b"{" + rest + b"}")))
+    except (msgspec.DecodeError, StopIteration):
+        return None
+    if type(first) is not str:
+        return None
+    prefix = _STRICT.encode(first) + b":"
+    if not rest.startswith(prefix):
+        return None
+    value = msgspec.Raw(rest[len(prefix) :])
+    if _STRICT.encode({"a": 1, first: value}) != b'{"a":1,' + rest + b"}":
+        return None
+    return first, value
 
 
 def encode_plain_captures(
-    ctx: EventContext, calls: Sequence[tuple[Any, ...]], *, limit: int = MAX_EVENT_BYTES
+    ctx: EventContext,
+    calls: Sequence[PlainCapture],
+    *,
+    limit: int = MAX_EVENT_BYTES,
+    owned: bool = False,
 ) -> list[bytes | None]:
     """`encode_capture` for many plain calls at once: the bytes of each, or None for a call
     this loop leaves to `encode_capture` (a personless or non-ASCII id, a caller key that
@@ -282,6 +321,11 @@ def encode_plain_captures(
     formatted through a per-second memo kept in the loop. Each `calls` item is a
     `PlainCapture`; the caller vouches that its properties and groups are `is_plain`.
     Whatever this returns as bytes equals what `encode_capture` gives for the same call.
+
+    `owned=True` says no other code can see the calls' properties dicts (a worker's own
+    copies): the usual call (no groups, no `disable_geoip`) then takes one msgspec call in
+    all, its properties dict briefly holding one more key (`_splice_point`) that brings
+    in the common properties; the key is gone again when this returns.
     """
     spliced = ctx._spliced
     if spliced is None:
@@ -292,13 +336,16 @@ def encode_plain_captures(
     tails = {True: spliced.tail_geoip + b"}", False: spliced.tail_plain + b"}"}
     usual_tail = tails[bool(ctx.disable_geoip)]
     usual_rest = b"," + middle + usual_tail  # after the caller's properties, minus their "}"
+    point = _splice_point(usual_rest[1:-1]) if owned else None
+    point_key, point_value = point if point is not None else ("", msgspec.Raw(b""))
     encode = _STRICT.encode
     raw = msgspec.Raw
     envelope = _SplicedEvent
     second_start, dotted, whole = float("-inf"), "", ""
     out: list[bytes | None] = []
     append = out.append
-    for when, uuid, event, distinct_id, properties, groups, disable_geoip in calls:
+    for call in calls:
+        when, distinct_id, properties = call.when, call.distinct_id, call.properties
         if (
             type(distinct_id) is not str
             or not distinct_id
@@ -320,6 +367,15 @@ def encode_plain_captures(
             second = _events._memo
             second_start, dotted, whole = second.start, second.dotted, second.whole
         try:
+            groups, disable_geoip = call.groups, call.disable_geoip
+            if properties and point is not None and not groups and disable_geoip is None:
+                properties[point_key] = point_value
+                try:
+                    data = encode(envelope(call.event, distinct_id, properties, stamp, call.uuid))
+                finally:
+                    del properties[point_key]
+                append(data if len(data) <= limit else None)
+                continue
             if groups or disable_geoip is not None:
                 tail = usual_tail if disable_geoip is None else tails[bool(disable_geoip)]
                 head = encode(properties)[:-1] + b"," if properties else b"{"
@@ -331,7 +387,7 @@ def encode_plain_captures(
                 body = encode(properties)[:-1] + usual_rest
             else:
                 body = b"{" + middle + usual_tail
-            data = encode(envelope(event, distinct_id, raw(body), stamp, uuid))
+            data = encode(envelope(call.event, distinct_id, raw(body), stamp, call.uuid))
             append(data if len(data) <= limit else None)
         except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
             append(None)

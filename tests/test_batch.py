@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 import json
 import uuid as uuidlib
@@ -27,7 +28,7 @@ from hogkit.core import (
     set_properties,
     split_batches,
 )
-from hogkit.core.batch import BATCH_OVERHEAD_BYTES, encode_plain_captures
+from hogkit.core.batch import BATCH_OVERHEAD_BYTES, PlainCapture, encode_plain_captures
 from hogkit.core.normalize import is_plain
 from posthog.request import DatetimeSerializer
 
@@ -260,7 +261,7 @@ def test_encode_capture_is_normalised_where_plain_values_need_it() -> None:
     assert doc["properties"]["$process_person_profile"] is False
 
 
-def _plain_call(case: dict[str, Any], when: float, uuid: str) -> tuple[Any, ...] | None:
+def _plain_call(case: dict[str, Any], when: float, uuid: str) -> PlainCapture | None:
     """`case` as an `encode_plain_captures` call, or None when it is not a plain capture."""
     props, groups = case.get("properties"), case.get("groups")
     if (
@@ -269,8 +270,8 @@ def _plain_call(case: dict[str, Any], when: float, uuid: str) -> tuple[Any, ...]
         or not all(value is None or is_plain(value) for value in (props, groups))
     ):
         return None
-    return (when, uuid, "ev", case.get("distinct_id", "user-1"), props, groups,
-            case.get("disable_geoip"))  # fmt: skip
+    return PlainCapture(when, uuid, "ev", case.get("distinct_id", "user-1"), props, groups,
+                        case.get("disable_geoip"))  # fmt: skip
 
 
 @pytest.mark.parametrize("ctx", CONTEXTS, ids=range(len(CONTEXTS)))
@@ -281,43 +282,58 @@ def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
     # and far apart: the loop's own per-second memo must agree with `format_epoch`.
     base = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     times = [base + 0.25, base + 0.5, base + 1.0, base + 1.9999996, base + 86_400.123456]
-    calls: list[tuple[Any, ...]] = []
+    calls: list[PlainCapture] = []
     for i, case in enumerate(SPLICE_CASES * 2):
         call = _plain_call(case, times[i % len(times)], str(uuidlib.UUID(int=i)))
         if call is not None:
             calls.append(call)
-    calls.append((base, "u-empty", "ev", "user-1", None, None, None))
-    calls.append((base, "u-int-time", "ev", "user-1", {"a": 1}, None, None))
-    calls[-1] = (int(base), *calls[-1][1:])  # not a float: left to encode_capture
+    calls.append(PlainCapture(base, "u-empty", "ev", "user-1", None, None, None))
+    calls.append(PlainCapture(int(base), "u-int-time", "ev", "user-1", {"a": 1}, None, None))
+    # (the last one's time is not a float: left to encode_capture)
+    before = [repr(call) for call in calls]
     built = encode_plain_captures(ctx, calls)
     assert len(built) == len(calls)
+    # A worker's own copies take the one-call path: same answers, and dicts left as found.
+    assert encode_plain_captures(ctx, calls, owned=True) == built
+    assert [repr(call) for call in calls] == before
     for call, data in zip(calls, built, strict=True):
-        when, uuid, name, distinct_id, props, groups, geoip = call
         expected = encode_capture(
             ctx,
-            name,
-            distinct_id=distinct_id,
-            properties=props,
-            groups=groups,
-            timestamp=when,
-            uuid=uuid,
+            call.event,
+            distinct_id=call.distinct_id,
+            properties=call.properties,
+            groups=call.groups,
+            timestamp=call.when,
+            uuid=call.uuid,
             anonymous_id="anon",
-            disable_geoip=geoip,
+            disable_geoip=call.disable_geoip,
         )
         if data is not None:
             assert data == expected
-    usual = [c for c in calls if c[3] and not (c[4] and {"$os", "bad"} & set(c[4]))]
+    usual = [
+        c
+        for c in calls
+        if c.distinct_id and not (c.properties and {"$os", "bad"} & set(c.properties))
+    ]
     left = [c for c, d in zip(calls, built, strict=True) if d is None]
     if ctx._spliced is not None:  # the common shapes are never left to the slow path
-        assert all(c in left for c in calls if type(c[0]) is not float)
-        assert not [c for c in usual if c in left and type(c[0]) is float]
+        assert all(c in left for c in calls if type(c.when) is not float)
+        assert not [c for c in usual if c in left and type(c.when) is float]
     else:
         assert len(left) == len(calls)
 
 
+def test_queued_captures_stay_out_of_the_garbage_collector() -> None:
+    # A burst queues thousands; tracked, they would set off full collections meanwhile.
+    call = PlainCapture(1.5, "u", "ev", "user-1", {"a": 1}, {"company": "c"}, None)
+    assert not gc.is_tracked(call)
+
+
 def test_encode_plain_captures_leaves_events_over_the_limit() -> None:
-    calls = [(1_767_225_600.5, "u", "ev", "user-1", {"blob": "x" * 500}, None, None)]
+    calls = [PlainCapture(1_767_225_600.5, "u", "ev", "user-1", {"blob": "x" * 500}, None, None)]
     assert encode_plain_captures(CTX, calls, limit=100) == [None]
+    assert encode_plain_captures(CTX, calls, limit=100, owned=True) == [None]
+    assert calls[0].properties == {"blob": "x" * 500}
     assert encode_plain_captures(CTX, calls)[0] is not None
 
 

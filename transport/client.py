@@ -50,6 +50,7 @@ from typing import Any
 from hogkit.core import events as core
 from hogkit.core.batch import (
     MAX_EVENT_BYTES,
+    PlainCapture,
     check_event_size,
     encode_capture,
     encode_capture_call,
@@ -374,9 +375,9 @@ class Client(FlagsMixin):
         explicit time, uuid or flags) only samples the clock, draws the uuid and queues the
         arguments (a shallow copy of a plain dict is a snapshot of it): the worker builds
         and encodes the event, many at once. Anything else is built here, as is every event
-        in sync mode, and so is every event while a quarter of the queue is waiting: a
-        worker that falls behind gets ready-made events (the common call still takes the
-        bulk encoder's per-event path), and the callers' threads share its work.
+        in sync mode, and so is every event while half the queue is waiting: a worker that
+        falls far behind gets ready-made events (the common call still takes the bulk
+        encoder's per-event path), and the callers' threads share its work.
         """
         queue = self._fast
         if (
@@ -402,7 +403,7 @@ class Client(FlagsMixin):
             waiting = queue.waiting
             if len(waiting) < queue.defer_below:
                 waiting.append(
-                    (
+                    PlainCapture(
                         _clock(),
                         event_id,
                         event,
@@ -412,13 +413,15 @@ class Client(FlagsMixin):
                         disable_geoip,
                     )
                 )
-                # `queue.put` inlined: below the high-water mark there is room, and no yield.
+                # `queue.put` inlined: below `defer_below` there is room, and no yield.
                 if len(waiting) >= queue.wake_at and not queue.awake:
                     queue.awake = True
                     queue.wake.set()
                 return event_id
             # The worker is behind: encode here, the way it would have (no copy needed).
-            call = (_clock(), event_id, event, distinct_id, properties, groups, disable_geoip)
+            call = PlainCapture(
+                _clock(), event_id, event, distinct_id, properties, groups, disable_geoip
+            )
             try:
                 data = encode_plain_captures(self._context, (call,))[0]
                 if data is None:
@@ -743,21 +746,22 @@ class Client(FlagsMixin):
         None for the ones the core leaves to `_encode_deferred` (which also rejects events
         over the size limit, with the reason).
         """
-        return encode_plain_captures(self._context, items)
+        return encode_plain_captures(self._context, items, owned=True)  # the queue's copies
 
     def _encode_deferred(self, item: Deferred) -> bytes:
         """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
-        when, event_id, event, distinct_id, properties, groups, disable_geoip = item
+        call: PlainCapture = item
+        event, distinct_id = call.event, call.distinct_id
         data = encode_capture(
             self._context,
             event,
             distinct_id=distinct_id,
-            properties=properties,
-            groups=groups,
-            timestamp=when,
-            uuid=event_id,
+            properties=call.properties,
+            groups=call.groups,
+            timestamp=call.when,
+            uuid=call.uuid,
             anonymous_id=None if distinct_id else new_uuid(),
-            disable_geoip=disable_geoip,
+            disable_geoip=call.disable_geoip,
             plain=True,  # `capture` queued it only after `is_plain` said so
         )
         if len(data) > MAX_EVENT_BYTES:
