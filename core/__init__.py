@@ -41,13 +41,22 @@ from .reasons import PRECEDENCE, Unresolved
 from .snapshot import FlagResult, Problem, Reason, Snapshot
 from .version import __version__
 
-__all__ = ["PRECEDENCE", "DefinitionsError", "HogkitError", "Unresolved", "__version__"]
-__all__ += [  # events and batches (issue 5)
+__all__ = [
     "MAX_BATCH_BYTES",
     "MAX_EVENT_BYTES",
+    "PRECEDENCE",
+    "DefinitionsError",
     "Event",
     "EventContext",
+    "FlagResult",
+    "FlagSet",
+    "HogkitError",
     "InvalidEvent",
+    "Problem",
+    "Reason",
+    "Snapshot",
+    "Unresolved",
+    "__version__",
     "alias",
     "capture",
     "check_event_size",
@@ -72,4 +81,3 @@ __all__ += [  # events and batches (issue 5)
     "set_properties",
     "split_batches",
 ]
-__all__ += ["FlagResult", "FlagSet", "Problem", "Reason", "Snapshot"]  # flag engine (issue 3)

@@ -219,7 +219,6 @@ def test_next_delay_jitters_and_backs_off() -> None:
     assert next_delay(600, 5, jitter=0, sample=0.5, max_backoff=300) == 600
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_poller_restarts_in_a_forked_child(loopback: LoopbackServer) -> None:
     loopback.script(DEFS_PATH, Reply.json(document("a")))
     poller = make_poller(loopback)
