@@ -166,7 +166,7 @@ def encode_capture_call(
     does. Positional because a client's `capture(flags=...)` calls it per event, where a
     keyword call of this size is a measurable share.
     """
-    if type(event) is str and type(uuid) is str:
+    if type(event) is str and event and type(uuid) is str:
         if not plain:
             # `is_plain` inline, as the hot path cannot spare two calls per event.
             plain = (

@@ -691,8 +691,12 @@ def capture(
     `groups` becomes `$groups`; `flags` (a mapping or anything with `flag_values`) adds
     `$feature/<key>` and `$active_feature_flags` *under* the caller's properties, so
     explicit properties win. `$set`/`$set_once` inside `properties` pass through. Raises
-    `InvalidEvent` only when there is no id at all or the timestamp/uuid are unusable.
+    `InvalidEvent` when the event name is missing (None or ''), when there is no id at
+    all, or when the timestamp/uuid are unusable. (The reference sends a nameless event,
+    which PostHog cannot use.)
     """
+    if event is None or event == "":
+        raise InvalidEvent("capture needs an event name (got an empty one)")
     return Event(
         event if type(event) is str else _text_id(event),
         *_capture_fields(

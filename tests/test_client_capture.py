@@ -415,7 +415,12 @@ def test_bad_calls_return_none_and_reach_on_error(
     assert client.group_identify("", "key") is None
     assert client.capture_exception("not an exception") is None  # type: ignore[arg-type]
     assert client.identify(None) is None
-    assert len(errors) == 4
+    # A nameless event is refused on every capture path (fast, flags, built in the caller).
+    assert client.capture("", distinct_id="u") is None
+    assert client.capture(None, distinct_id="u") is None  # type: ignore[arg-type]
+    assert client.capture("", distinct_id="u", flags={"beta": True}) is None
+    assert len(errors) == 7
+    assert all("event name" in str(e) for e in errors[4:])
     assert client.flush(5)
     assert loopback.requests() == []
 

@@ -383,6 +383,7 @@ class Client(FlagsMixin):
         if (
             queue is not None
             and type(event) is str
+            and event
             and (distinct_id is None or type(distinct_id) is str)
             and timestamp is None
             and uuid is None
