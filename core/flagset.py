@@ -190,8 +190,10 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             return Snapshot(text, {}, _NOTHING, flags)
 
         text = distinct_id if type(distinct_id) is str else _text(distinct_id)
-        # The id as hash input (UTF-8), encoded when a flag first hashes it.
-        distinct_bytes: bytes | None = None
+        # The id as hash input (UTF-8), encoded once. An id with no UTF-8 form (lone
+        # surrogates) is the UNENCODABLE marker: hashing it fails, which reads as
+        # missing context below.
+        distinct_bytes: bytes = encode(distinct_id)
         # Matchers only read the person's properties and nothing keeps them, so the
         # caller's dict is used as it is unless `distinct_id` must be added.
         person: Mapping[str, object]
@@ -287,13 +289,6 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                         cut = condition.cut
                         if cut is not None:
                             if digest is None:
-                                if distinct_bytes is None:
-                                    # Lone surrogates raise UnicodeError: missing context.
-                                    distinct_bytes = (
-                                        distinct_id.encode()
-                                        if type(distinct_id) is str
-                                        else encode(distinct_id)
-                                    )
                                 state = flag.hasher.copy()
                                 state.update(distinct_bytes)
                                 digest = state.digest()
@@ -312,13 +307,6 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                             # The variant hash continues the rollout hash's input
                             # (`state` is bound exactly when `digest` is).
                             if digest is None:
-                                if distinct_bytes is None:
-                                    # Lone surrogates raise UnicodeError: missing context.
-                                    distinct_bytes = (
-                                        distinct_id.encode()
-                                        if type(distinct_id) is str
-                                        else encode(distinct_id)
-                                    )
                                 state = flag.hasher.copy()
                                 state.update(distinct_bytes)
                             state.update(_VARIANT_SALT)
@@ -335,12 +323,10 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                         outcomes[key] = first_out or missed or NO_CONDITIONS_OUTCOME
                     else:
                         unresolved[key] = reason
-            except UnicodeError:
-                # An id that cannot be encoded cannot be hashed (the reference fails too).
-                unresolved[key] = _MISSING
             except Exception:
                 # Never raise into the caller; a definition this broken needs the server.
-                # (A simple flag only fails here by hashing an id with no UTF-8 form.)
+                # A simple flag only fails here by hashing an id with no UTF-8 form, which
+                # the reference cannot hash either: missing context.
                 unencodable = flag.simple and distinct_bytes is _UNENCODABLE
                 unresolved[key] = _MISSING if unencodable else _UNSUPPORTED
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
