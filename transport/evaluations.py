@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 from hogkit.core.remote import RemoteFlag
-from hogkit.core.snapshot import thaw
+from hogkit.core.snapshot import Snapshot, thaw
 
 from .dedup import groups_token, report_hash, user_hash
 
@@ -30,7 +30,6 @@ __all__ = [
     "FlagCalledSink",
     "FlagEvaluations",
     "FlagMeta",
-    "LocalSnapshot",
     "empty",
 ]
 
@@ -40,33 +39,6 @@ EVALUATED_LOCALLY = "Evaluated locally"
 """`$feature_flag_reason` of a locally evaluated read, as every PostHog SDK reports it."""
 
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
-
-
-class LocalResult(Protocol):
-    """The parts of `hogkit.core`'s `FlagResult` a read reports."""
-
-    @property
-    def payload(self) -> Any: ...
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def version(self) -> int | None: ...
-    @property
-    def has_experiment(self) -> bool | None: ...
-
-
-class LocalSnapshot(Protocol):
-    """The parts of `hogkit.core`'s evaluation `Snapshot` this module reads."""
-
-    def get_flag(self, key: str) -> bool | str | None: ...
-    def get_flag_payload(self, key: str) -> Any: ...
-    def result(self, key: str) -> LocalResult | None: ...
-    @property
-    def keys(self) -> tuple[str, ...]: ...
-    @property
-    def flag_values(self) -> Mapping[str, bool | str]: ...
-    def only(self, keys: Iterable[str]) -> LocalSnapshot: ...
-    def flag_columns(self) -> tuple[tuple[str, ...], tuple[bool | str, ...]]: ...
 
 
 FlagMeta = tuple[int | None, int | None, bool | None]
@@ -138,7 +110,7 @@ class FlagEvaluations:
     def __init__(
         self,
         distinct_id: str,
-        local: LocalSnapshot | None = None,
+        local: Snapshot | None = None,
         remote: Mapping[str, RemoteFlag] | None = None,
         unresolved: Mapping[str, Any] | None = None,
         groups: Mapping[str, Any] | None = None,
