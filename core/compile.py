@@ -255,7 +255,6 @@ class CompiledFlag:
         "is_group",
         "key",
         "malformed",
-        "payloads",
         "prefix",
         "reads_id",
         "simple",
@@ -272,7 +271,6 @@ class CompiledFlag:
     fixed: Unresolved | None
     conditions: tuple[CompiledCondition, ...]
     variants: tuple[tuple[bytes, bytes, str], ...]
-    payloads: Mapping[str, Any]
     holdout: Holdout | Broken | None
     definition_unsupported: bool
 
@@ -300,20 +298,11 @@ class CompiledFlag:
         self.conditions = ()
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
-        self.payloads = {}
         self.fresh: Mapping[str, Callable[[], Any]] = {}
         self.definition_unsupported = False
         self.simple = False
         self.reads_id = False
         self.uses_memo = False
-
-    def payload_for(self, value: FlagValue) -> Any:
-        """The decoded payload for a value (shared: callers copy before handing it out)."""
-        if value is True:
-            return self.payloads.get("true")
-        if value is False:
-            return self.payloads.get("false")
-        return self.payloads.get(value)
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payload_source`)."""
@@ -536,7 +525,6 @@ def compile_flag(
                     if payload is _ABSENT:
                         payload = seen[raw] = decode_payload(raw)
                 by_value[name] = payload
-        flag.payloads = by_value
         flag.fresh = {name: payload_source(payload) for name, payload in by_value.items()}
     simple = active and not continuity and aggregation is None and not flag.device_bucketing
     simple = simple and not flag.enrollment and flag.holdout is None

@@ -87,10 +87,6 @@ class EventTooLarge(HogkitError):
     """An event whose JSON exceeds the per-event limit; it is not sent."""
 
 
-class ClientClosed(HogkitError):
-    """A call after `shutdown()`; nothing is sent."""
-
-
 # ---------------------------------------------------------------------------------------------
 # time and ids
 
