@@ -17,6 +17,7 @@ Run: /work/venv/bin/python benchmarks/bench_client.py [--events 20000] [--rounds
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import logging
@@ -144,6 +145,10 @@ def measure(
     events: list[tuple[str, str, dict[str, Any]]],
 ) -> tuple[float, float, int]:
     server_counts(url, "/reset")
+    # Each client starts with no garbage of the other's pending: the two share a process,
+    # and a full collection set off by one client's leftovers would land in the other's
+    # loop. Collection stays on, so each client still pays for its own garbage.
+    gc.collect()
     enqueue, total = runner(url, events)
     received = wait_settled(url, lib, len(events))
     return enqueue, total, received

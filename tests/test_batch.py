@@ -293,9 +293,19 @@ def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
     before = [repr(call) for call in calls]
     built = encode_plain_captures(ctx, calls)
     assert len(built) == len(calls)
-    # A worker's own copies take the one-call path: same answers, and dicts left as found.
-    assert encode_plain_captures(ctx, calls, owned=True) == built
-    assert [repr(call) for call in calls] == before
+    assert [repr(call) for call in calls] == before  # the caller's dicts are left as found
+    # A worker's own copies take the one-call path: same answers, and the dict of every
+    # call it leaves is as it was (the fallback encodes from it).
+    owned = [
+        PlainCapture(c.when, c.uuid, c.event, c.distinct_id,
+                     None if c.properties is None else dict(c.properties),
+                     c.groups, c.disable_geoip)
+        for c in calls
+    ]  # fmt: skip
+    assert encode_plain_captures(ctx, owned, owned=True) == built
+    for call, copy, data in zip(calls, owned, built, strict=True):
+        if data is None:
+            assert copy.properties == call.properties
     for call, data in zip(calls, built, strict=True):
         expected = encode_capture(
             ctx,
@@ -323,6 +333,23 @@ def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
         assert len(left) == len(calls)
 
 
+def test_encode_plain_captures_writes_each_microsecond_as_datetime_does() -> None:
+    # The loop keeps the current second and millisecond as text: every step across a
+    # millisecond or second boundary, the whole second itself, and going back in time
+    # (clocks step backwards) must still give the text of `datetime.isoformat()`.
+    base = 1_767_225_600.0
+    offsets = [0.0, 1e-6, 0.0, 0.000999, 0.001, 0.001001, 0.0015, 0.002, 0.999999, 1.0, 1.000001,
+               1.25, 0.5, 0.500999, 0.501, 3600.000001, 3600.0, -0.25]  # fmt: skip
+    times = [base + offset for offset in offsets]
+    times += [base + 7 + i * 1.3e-6 for i in range(3000)]  # a burst across 4 milliseconds
+    calls = [PlainCapture(t, f"u{i}", "ev", "user-1", {"i": i}, None, None)
+             for i, t in enumerate(times)]  # fmt: skip
+    for owned in (False, True):
+        built = encode_plain_captures(CTX, calls, owned=owned)
+        stamps = [json.loads(data)["timestamp"] if data else None for data in built]
+        assert stamps == [dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat() for t in times]
+
+
 def test_queued_captures_stay_out_of_the_garbage_collector() -> None:
     # A burst queues thousands; tracked, they would set off full collections meanwhile.
     call = PlainCapture(1.5, "u", "ev", "user-1", {"a": 1}, {"company": "c"}, None)
@@ -333,7 +360,7 @@ def test_encode_plain_captures_leaves_events_over_the_limit() -> None:
     calls = [PlainCapture(1_767_225_600.5, "u", "ev", "user-1", {"blob": "x" * 500}, None, None)]
     assert encode_plain_captures(CTX, calls, limit=100) == [None]
     assert encode_plain_captures(CTX, calls, limit=100, owned=True) == [None]
-    assert calls[0].properties == {"blob": "x" * 500}
+    assert calls[0].properties == {"blob": "x" * 500}  # as found, for the fallback
     assert encode_plain_captures(CTX, calls)[0] is not None
 
 

@@ -100,6 +100,10 @@ class EventQueue:
         self._items: collections.deque[bytes | Deferred | FlushMarker] = collections.deque()
         # What is waiting, for producers to measure with len() (cheaper than `len(queue)`).
         self.waiting = self._items
+        # The mean size of the events `take` encoded last: how many unbuilt ones it builds
+        # for a given room, so that it does not build (in a burst, while the application's
+        # threads wait for the GIL) events that will not fit and must wait anyway.
+        self._event_bytes = 256.0
         self._drop_lock = threading.Lock()
         self._dropped = 0
         self._dropped_reported = 0
@@ -168,19 +172,23 @@ class EventQueue:
 
         Worker only. `Deferred` items are encoded first, together through `prepare_many`
         when given, one by one with `prepare` otherwise and for what `prepare_many` left
-        (dropping those `prepare` answers None for). The first event is always taken, whatever its size, so the
-        queue cannot stall on it. Items are popped in bulk and any surplus is pushed back
-        (already encoded) on the left, which is safe because producers only ever append on
-        the right.
+        (dropping those `prepare` answers None for). Only about as many as the room holds
+        are built (judged by the size of the events built last); the rest stay queued,
+        unbuilt. The first event is always taken, whatever its size, so the queue cannot
+        stall on it. Items are popped in bulk and any surplus is pushed back on the left,
+        which is safe because producers only ever append on the right.
         """
         items = self._items
-        while True:
-            count = min(len(items), max(1024, max_bytes // _MIN_EVENT_BYTES))
+        events: list[bytes] = []
+        size = 0  # of `events`, commas included
+        marker: FlushMarker | None = None
+        while marker is None and (size < max_bytes or not events):
+            room = max_bytes - size
+            count = min(len(items), max(1024, room // _MIN_EVENT_BYTES))
             if not count:
-                return [], None
-            popleft = items.popleft
-            taken = [popleft() for _ in range(count)]
-            marker: FlushMarker | None = None
+                break
+            # Popped in C: `iter(popleft, _NEVER)` calls `popleft` until `islice` stops it.
+            taken = list(itertools.islice(iter(items.popleft, _NEVER), count))
             kinds = set(map(type, taken))
             if FlushMarker in kinds:
                 for index, item in enumerate(taken):
@@ -190,14 +198,25 @@ class EventQueue:
                         del taken[index:]
                         break
             if kinds.issubset(_READY):
-                events: list[bytes] = taken  # type: ignore[assignment]
-                break
-            events = _encoded(taken, prepare, prepare_many)
-            if events or marker is not None:
-                break
-            # Everything taken was dropped by `prepare`: take on, so that an empty answer
-            # keeps meaning an empty queue.
-        if sum(map(len, events)) + len(events) > max_bytes and len(events) > 1:
+                built: list[bytes] = taken  # type: ignore[assignment]
+            else:
+                fits = int(room / self._event_bytes * 1.1) + 1
+                if len(taken) > fits:  # the rest go back unbuilt, the marker after them
+                    if marker is not None:
+                        items.appendleft(marker)
+                        marker = None
+                    items.extendleft(reversed(taken[fits:]))
+                    del taken[fits:]
+                built = _encoded(taken, prepare, prepare_many, bytes not in kinds)
+                if built:
+                    self._event_bytes = max(
+                        float(_MIN_EVENT_BYTES), sum(map(len, built)) / len(built)
+                    )
+            # (All of `taken` dropped by `prepare` leaves `events` empty: take on, so that
+            # an empty answer keeps meaning an empty queue.)
+            events += built
+            size += sum(map(len, built)) + len(built)
+        if size > max_bytes and len(events) > 1:
             fits = bisect.bisect_right(
                 list(itertools.accumulate(len(event) + 1 for event in events)), max_bytes
             )
@@ -226,16 +245,21 @@ class EventQueue:
 
 
 _READY = frozenset((bytes, FlushMarker))
+_NEVER = object()  # a sentinel no queued item is
 
 
 def _encoded(
-    items: list[Any], prepare: Prepare | None, prepare_many: PrepareMany | None = None
+    items: list[Any],
+    prepare: Prepare | None,
+    prepare_many: PrepareMany | None = None,
+    all_deferred: bool = False,
 ) -> list[bytes]:
     """`items` as encoded events, in order: bytes kept, `Deferred` ones through
-    `prepare_many` (all at once) and then `prepare` (what it left), dropped when None."""
+    `prepare_many` (all at once) and then `prepare` (what it left), dropped when None.
+    `all_deferred` says no item is bytes (a burst's usual take), sparing a pass over them."""
     built: list[bytes | None] | None = None
     if prepare_many is not None:
-        deferred = [item for item in items if type(item) is not bytes]
+        deferred = items if all_deferred else [item for item in items if type(item) is not bytes]
         if deferred:
             built = prepare_many(deferred)
             if len(deferred) == len(items) and None not in built:
