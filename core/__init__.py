@@ -8,6 +8,7 @@ inputs always give the same outputs, and any test suite or SDK can embed it.
 from .batch import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
+    batch_pieces,
     check_event_size,
     decode_batch,
     encode_batch,
@@ -58,6 +59,7 @@ __all__ = [
     "Unresolved",
     "__version__",
     "alias",
+    "batch_pieces",
     "capture",
     "check_event_size",
     "decode_batch",
