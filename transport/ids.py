@@ -41,7 +41,7 @@ def _reseed() -> None:
 
 def new_uuid() -> str:
     """A fresh event uuid (version 4 layout), unique in this process and across processes."""
-    return "%s%012x" % (_prefix, _next())  # noqa: UP031  (the fastest formatting here)
+    return _prefix + "%012x" % _next()  # noqa: UP031  (the fastest formatting here, measured)
 
 
 _reseed()
