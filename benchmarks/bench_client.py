@@ -188,6 +188,9 @@ def run_scenario(
     print(f"{'client':<16}{'enqueue µs/ev':>15}{'end-to-end µs/ev':>19}{'delivered (min)':>18}")
     for lib, (enqueue, total, received) in summary.items():
         print(f"{lib:<16}{enqueue:>15.2f}{total:>19.2f}{received:>12} / {n}")
+    for lib, measured in results.items():
+        rounds_text = " ".join(f"{r[0] / n * 1e6:.2f}" for r in measured)
+        print(f"  {lib} enqueue µs/ev by round: {rounds_text}")
     ours, theirs = summary["hogkit"], summary["posthog-python"]
     print(f"enqueue speedup: {theirs[0] / ours[0]:.1f}x (goal >= 20x)")
     print(f"end-to-end speedup: {theirs[1] / ours[1]:.1f}x (goal >= 10x)")
