@@ -68,8 +68,10 @@ def test_take_stops_at_the_byte_limit_but_always_takes_one() -> None:
     for item in (b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 50):
         queue.put(item)
     assert queue.take(max_bytes=25) == ([b"a" * 10, b"b" * 10], None)
+    assert queue.taken_bytes == 22  # what the body spends on them, commas included
     assert queue.take(max_bytes=25) == ([b"c" * 10], None)
     assert queue.take(max_bytes=25) == ([b"d" * 50], None)
+    assert queue.taken_bytes == 51
 
 
 def test_take_stops_at_a_flush_marker() -> None:

@@ -108,6 +108,8 @@ class EventQueue:
         # for a given room, so that it does not build (in a burst, while the application's
         # threads wait for the GIL) events that will not fit and must wait anyway.
         self._event_bytes = 256.0
+        # The body size (events and commas) of what `take` returned last, for the worker.
+        self.taken_bytes = 0
         self._drop_lock = threading.Lock()
         self._dropped = 0
         self._dropped_reported = 0
@@ -201,7 +203,8 @@ class EventQueue:
                         items.extendleft(reversed(taken[index + 1 :]))
                         del taken[index:]
                         break
-            if kinds.issubset(_READY):
+            ready = kinds.issubset(_READY)
+            if ready:
                 built: list[bytes] = taken  # type: ignore[assignment]
             else:
                 fits = int(room / self._event_bytes * 1.1) + 1
@@ -212,24 +215,23 @@ class EventQueue:
                     items.extendleft(reversed(taken[fits:]))
                     del taken[fits:]
                 built = _encoded(taken, prepare, prepare_many, bytes not in kinds)
-                if built:
-                    self._event_bytes = max(
-                        float(_MIN_EVENT_BYTES), sum(map(len, built)) / len(built)
-                    )
+            built_bytes = sum(map(len, built))
+            if built and not ready:
+                self._event_bytes = max(float(_MIN_EVENT_BYTES), built_bytes / len(built))
             # (All of `taken` dropped by `prepare` leaves `events` empty: take on, so that
             # an empty answer keeps meaning an empty queue.)
             events += built
-            size += sum(map(len, built)) + len(built)
+            size += built_bytes + len(built)
         if size > max_bytes and len(events) > 1:
-            fits = bisect.bisect_right(
-                list(itertools.accumulate(len(event) + 1 for event in events)), max_bytes
-            )
-            cut = max(1, fits)
+            ends = list(itertools.accumulate(len(event) + 1 for event in events))
+            cut = max(1, bisect.bisect_right(ends, max_bytes))
             if marker is not None:
                 items.appendleft(marker)
                 marker = None
             items.extendleft(reversed(events[cut:]))
             del events[cut:]
+            size = ends[cut - 1]
+        self.taken_bytes = size
         return events, marker
 
     def take_all(

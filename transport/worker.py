@@ -119,7 +119,7 @@ class Worker:
             room = self._room()
             batch, marker = queue.take(room, self._prepare, self._prepare_many)
             if batch:
-                self._hand_off(batch)
+                self._hand_off(batch, queue.taken_bytes)
             dropped = queue.end_burst()
             if dropped:
                 self._report_drops(dropped)
@@ -140,12 +140,12 @@ class Worker:
                 self._lock.wait(0.1)
             return max(1, self.max_bytes - self._next_bytes)
 
-    def _hand_off(self, batch: list[bytes]) -> None:
-        """Add `batch` to what the sender takes next (when it fits: else after the sender
-        took that). After a stop it is handed over anyway: the transport then answers at
-        once that it was cancelled, and the sender reports the events as not delivered.
+    def _hand_off(self, batch: list[bytes], size: int) -> None:
+        """Add `batch` (`size` bytes with its commas) to what the sender takes next (when
+        it fits: else after the sender took that). After a stop it is handed over anyway:
+        the transport then answers at once that it was cancelled, and the sender reports
+        the events as not delivered.
         """
-        size = sum(map(len, batch)) + len(batch)
         with self._lock:
             while (
                 self._next and self._next_bytes + size > self.max_bytes and not self.stop.is_set()
