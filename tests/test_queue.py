@@ -342,6 +342,69 @@ def test_take_preserves_order_markers_and_limits(ops: list[tuple[str, object]]) 
     assert seen == expected
 
 
+burst_operations = st.lists(
+    st.one_of(
+        # A run of events queued at once (up to twice a take chunk), built or unbuilt.
+        st.tuples(
+            st.just("burst"),
+            st.tuples(st.integers(1, 1100), st.integers(1, 120), st.booleans()),
+        ),
+        st.tuples(st.just("mark"), st.none()),
+        st.tuples(st.just("take"), st.integers(min_value=1, max_value=60_000)),
+    ),
+    max_size=12,
+)
+
+
+@given(burst_operations)
+def test_take_in_chunks_keeps_order_sizes_and_the_byte_limit(
+    ops: list[tuple[str, object]],
+) -> None:
+    """Across take's chunks (built and unbuilt items, markers, cuts inside a chunk): every
+    event comes out once and in order, a batch of several fits its limit, and
+    `taken_bytes` is what the batch spends in a body."""
+    queue = EventQueue(maxsize=100_000, wake_at=100_000)
+    expected: list[bytes | str] = []
+    seen: list[bytes | str] = []
+
+    def build(item: tuple[object, ...]) -> bytes:
+        _, data = item
+        assert isinstance(data, bytes)
+        return data
+
+    def build_many(items: list[tuple[object, ...]]) -> list[bytes | None]:
+        return [build(item) for item in items]
+
+    def take(limit: int) -> None:
+        batch, marker = queue.take(limit, build, build_many)
+        assert queue.taken_bytes == sum(len(e) + 1 for e in batch)
+        if len(batch) > 1:
+            assert queue.taken_bytes <= limit
+        seen.extend(batch)
+        if marker is not None:
+            seen.append("|")
+
+    serial = 0
+    for op, arg in ops:
+        if op == "burst":
+            assert isinstance(arg, tuple)
+            count, width, unbuilt = arg
+            for _ in range(count):
+                data = b"%d:" % serial + b"x" * (width + serial % 7)
+                serial += 1
+                queue.put(("ok", data) if unbuilt else data)
+                expected.append(data)
+        elif op == "mark":
+            queue.mark()
+            expected.append("|")
+        else:
+            assert isinstance(arg, int)
+            take(arg)
+    while len(queue):
+        take(60_000)
+    assert seen == expected
+
+
 def encode_many(items: list[tuple[object, ...]]) -> list[bytes | None]:
     """A stand-in for the client's bulk builder: builds ("ok", i), leaves the rest."""
     return [b'{"i":%d,"bulk":1}' % i if kind == "ok" else None for kind, i in items]  # type: ignore[str-bytes-safe]

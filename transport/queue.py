@@ -188,6 +188,8 @@ class EventQueue:
         events: list[bytes] = []
         size = 0  # of `events`, commas included
         marker: FlushMarker | None = None
+        built: list[bytes] = []
+        before = 0  # `size` before the last chunk
         while marker is None and (size < max_bytes or not events):
             room = max_bytes - size
             count = min(len(items), _TAKE_CHUNK)
@@ -205,7 +207,7 @@ class EventQueue:
                         break
             ready = kinds.issubset(_READY)
             if ready:
-                built: list[bytes] = taken  # type: ignore[assignment]
+                built = taken  # type: ignore[assignment]  # bytes only (no marker left)
             else:
                 fits = int(room / self._event_bytes * 1.1) + 1
                 if len(taken) > fits:  # the rest go back unbuilt, the marker after them
@@ -221,16 +223,18 @@ class EventQueue:
             # (All of `taken` dropped by `prepare` leaves `events` empty: take on, so that
             # an empty answer keeps meaning an empty queue.)
             events += built
-            size += built_bytes + len(built)
+            before, size = size, size + built_bytes + len(built)
         if size > max_bytes and len(events) > 1:
-            ends = list(itertools.accumulate(len(event) + 1 for event in events))
-            cut = max(1, bisect.bisect_right(ends, max_bytes))
+            # Only the last chunk crossed the limit: cut inside it.
+            first = len(events) - len(built)
+            ends = list(itertools.accumulate((len(event) + 1 for event in built), initial=before))
+            cut = max(1, first + bisect.bisect_right(ends, max_bytes) - 1)
             if marker is not None:
                 items.appendleft(marker)
                 marker = None
             items.extendleft(reversed(events[cut:]))
             del events[cut:]
-            size = ends[cut - 1]
+            size = ends[cut - first]
         self.taken_bytes = size
         return events, marker
 
