@@ -691,6 +691,10 @@ def test_event_ids_are_version_4_uuids_unique_across_threads() -> None:
         thread.join()
     ids = [i for chunk in found for i in chunk]
     assert len(set(ids)) == len(ids)
+    # Each id shows its own counter value, whole: together they are one unbroken run
+    # (the last 3 digits come from a table and the rest from a text shared by 4,096 ids).
+    counters = sorted(int(text[-12:], 16) for text in ids)
+    assert counters == list(range(counters[0], counters[0] + len(ids)))
     for text in ids[:: len(ids) // 50]:
         parsed = uuidlib.UUID(text)
         assert str(parsed) == text and parsed.version == 4

@@ -28,20 +28,31 @@ _COUNTER_START_MASK = (1 << (_COUNTER_BITS - 1)) - 1
 
 _prefix = ""
 _next: Callable[[], int] = itertools.count().__next__
+# The last 3 hex digits come from a table, the 29 before them from `_block`, which changes
+# every 4,096 ids: a uuid then costs one concatenation rather than a hex formatting.
+_LOW = tuple(f"{low:03x}" for low in range(4096))
+_block: tuple[int, str] = (-1, "")  # (counter >> 12, the text before the last 3 digits)
 
 
 def _reseed() -> None:
     """A new random prefix and counter start (at import, and in every forked child)."""
-    global _prefix, _next
+    global _prefix, _next, _block
     bits = (int.from_bytes(os.urandom(16), "big") & _VERSION_MASK) | _VERSION_BITS
     head = f"{bits >> _COUNTER_BITS:020x}"
     _prefix = f"{head[:8]}-{head[8:12]}-{head[12:16]}-{head[16:20]}-"
     _next = itertools.count(bits & _COUNTER_START_MASK).__next__
+    _block = (-1, "")
 
 
 def new_uuid() -> str:
     """A fresh event uuid (version 4 layout), unique in this process and across processes."""
-    return _prefix + "%012x" % _next()  # noqa: UP031  (the fastest formatting here, measured)
+    global _block
+    number = _next()
+    high = number >> 12
+    block = _block  # one read: another thread may replace it meanwhile, never change it
+    if block[0] != high:
+        block = _block = (high, f"{_prefix}{high:09x}")
+    return block[1] + _LOW[number & 0xFFF]
 
 
 _reseed()
