@@ -10,7 +10,7 @@ median of the rounds (after one unmeasured warm-up round each):
 * end-to-end µs/event: capture loop plus flush, until the server has everything it will get;
 * delivered: events the server received (the reference's 10,000-event queue overflows).
 
-Run: /work/venv/bin/python benchmarks/bench_client.py [--events 20000] [--rounds 5]
+Run: /work/venv/bin/python benchmarks/bench_client.py [--events 20000] [--rounds 9]
      [--latency-ms 0 20]
 """
 
@@ -200,7 +200,7 @@ def run_scenario(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument(
         "--latency-ms",
         type=float,
