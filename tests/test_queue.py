@@ -299,49 +299,6 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     return False
 
 
-operations = st.lists(
-    st.one_of(
-        st.tuples(st.just("put"), st.binary(min_size=1, max_size=40)),
-        st.tuples(st.just("mark"), st.none()),
-        st.tuples(st.just("take"), st.integers(min_value=1, max_value=200)),
-    ),
-    max_size=120,
-)
-
-
-@given(operations)
-def test_take_preserves_order_markers_and_limits(ops: list[tuple[str, object]]) -> None:
-    """Whatever the interleaving, events come out once, in order, split where markers were."""
-    queue = EventQueue(maxsize=10_000, wake_at=10_000)
-    expected: list[bytes | str] = []  # events, and "|" where a marker was queued
-    seen: list[bytes | str] = []
-    markers: list[FlushMarker] = []
-
-    def take(limit: int) -> None:
-        batch, marker = queue.take(limit)
-        if len(batch) > 1:
-            assert sum(len(e) + 1 for e in batch) <= limit
-        seen.extend(batch)
-        if marker is not None:
-            seen.append("|")
-            assert marker is markers[len([s for s in seen if s == "|"]) - 1]
-
-    for op, arg in ops:
-        if op == "put":
-            assert isinstance(arg, bytes)
-            queue.put(arg)
-            expected.append(arg)
-        elif op == "mark":
-            markers.append(queue.mark())
-            expected.append("|")
-        else:
-            assert isinstance(arg, int)
-            take(arg)
-    while len(queue):
-        take(200)
-    assert seen == expected
-
-
 burst_operations = st.lists(
     st.one_of(
         # A run of events queued at once (up to twice a take chunk), built or unbuilt.
@@ -350,22 +307,27 @@ burst_operations = st.lists(
             st.tuples(st.integers(1, 1100), st.integers(1, 120), st.booleans()),
         ),
         st.tuples(st.just("mark"), st.none()),
-        st.tuples(st.just("take"), st.integers(min_value=1, max_value=60_000)),
+        st.tuples(
+            st.just("take"),
+            st.one_of(st.integers(min_value=1, max_value=200), st.integers(1, 60_000)),
+        ),
     ),
-    max_size=12,
+    max_size=16,
 )
 
 
 @given(burst_operations)
-def test_take_in_chunks_keeps_order_sizes_and_the_byte_limit(
+def test_take_preserves_order_markers_sizes_and_limits(
     ops: list[tuple[str, object]],
 ) -> None:
-    """Across take's chunks (built and unbuilt items, markers, cuts inside a chunk): every
-    event comes out once and in order, a batch of several fits its limit, and
-    `taken_bytes` is what the batch spends in a body."""
+    """Whatever the interleaving, across take's chunks (built and unbuilt items, markers,
+    cuts inside a chunk): every event comes out once and in order, split where markers
+    were (each marker in turn), a batch of several fits its limit, and `taken_bytes` is
+    what the batch spends in a body."""
     queue = EventQueue(maxsize=100_000, wake_at=100_000)
-    expected: list[bytes | str] = []
+    expected: list[bytes | str] = []  # events, and "|" where a marker was queued
     seen: list[bytes | str] = []
+    markers: list[FlushMarker] = []
 
     def build(item: tuple[object, ...]) -> bytes:
         _, data = item
@@ -383,6 +345,7 @@ def test_take_in_chunks_keeps_order_sizes_and_the_byte_limit(
         seen.extend(batch)
         if marker is not None:
             seen.append("|")
+            assert marker is markers[seen.count("|") - 1]
 
     serial = 0
     for op, arg in ops:
@@ -395,7 +358,7 @@ def test_take_in_chunks_keeps_order_sizes_and_the_byte_limit(
                 queue.put(("ok", data) if unbuilt else data)
                 expected.append(data)
         elif op == "mark":
-            queue.mark()
+            markers.append(queue.mark())
             expected.append("|")
         else:
             assert isinstance(arg, int)
