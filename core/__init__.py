@@ -8,7 +8,6 @@ inputs always give the same outputs, and any test suite or SDK can embed it.
 from .batch import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
-    batch_pieces,
     check_event_size,
     decode_batch,
     encode_batch,
@@ -59,7 +58,6 @@ __all__ = [
     "Unresolved",
     "__version__",
     "alias",
-    "batch_pieces",
     "capture",
     "check_event_size",
     "decode_batch",

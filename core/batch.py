@@ -433,23 +433,12 @@ def encode_batch(
     are, so a retry only re-encodes the envelope (the reference regenerates `sent_at` per
     attempt). `sent_at` is a datetime (sent as UTC `isoformat()`) or a ready string.
     """
-    return b"".join(batch_pieces(events, api_key, sent_at, historical_migration))
-
-
-# Events per piece in `batch_pieces`: about 100 KiB of typical events, small enough for the
-# allocator to reuse one piece's memory for the next rather than map fresh pages for each.
-_PIECE_EVENTS = 256
-
-
-def batch_pieces(
-    events: Sequence[Event | bytes],
-    api_key: str,
-    sent_at: _dt.datetime | str,
-    historical_migration: bool = False,
-) -> list[bytes]:
-    """`encode_batch`'s body in pieces (their concatenation), for a compressor to take one
-    at a time: a batch of several MiB is then never copied whole, twice, while the sending
-    thread holds the GIL."""
+    try:
+        joined = b",".join(events)  # type: ignore[arg-type]  # all bytes: the usual case
+    except TypeError:
+        joined = b",".join(
+            [item if isinstance(item, bytes) else encode_event(item) for item in events]
+        )
     if isinstance(sent_at, str):
         sent = sent_at
     else:
@@ -457,33 +446,19 @@ def batch_pieces(
         if formatted is None:
             raise InvalidEvent(f"not a usable sent_at: {sent_at!r}")
         sent = formatted
-    pieces = [b'{"batch":[']
-    for start in range(0, len(events), _PIECE_EVENTS):
-        group = events[start : start + _PIECE_EVENTS]
-        if start:
-            pieces.append(b",")
-        try:
-            pieces.append(b",".join(group))  # type: ignore[arg-type]  # all bytes: the usual case
-        except TypeError:
-            pieces.append(
-                b",".join(
-                    [item if isinstance(item, bytes) else encode_event(item) for item in group]
-                )
-            )
-    pieces.append(
-        b"".join(
-            (
-                b'],"historical_migration":',
-                b"true" if historical_migration else b"false",
-                b',"sent_at":',
-                _ENCODER.encode(sent),
-                b',"api_key":',
-                _ENCODER.encode(api_key),
-                b"}",
-            )
+    return b"".join(
+        (
+            b'{"batch":[',
+            joined,
+            b'],"historical_migration":',
+            b"true" if historical_migration else b"false",
+            b',"sent_at":',
+            _ENCODER.encode(sent),
+            b',"api_key":',
+            _ENCODER.encode(api_key),
+            b"}",
         )
     )
-    return pieces
 
 
 def decode_batch(body: bytes) -> tuple[list[Event], dict[str, Any]]:

@@ -18,7 +18,6 @@ from hogkit.core import (
     EventContext,
     FlagSet,
     InvalidEvent,
-    batch_pieces,
     capture,
     check_event_size,
     decode_batch,
@@ -363,20 +362,6 @@ def test_encode_plain_captures_leaves_events_over_the_limit() -> None:
     assert encode_plain_captures(CTX, calls, limit=100, owned=True) == [None]
     assert calls[0].properties == {"blob": "x" * 500}  # as found, for the fallback
     assert encode_plain_captures(CTX, calls)[0] is not None
-
-
-def test_batch_pieces_concatenate_to_the_body_and_stay_small() -> None:
-    # Over two pieces' worth of events, encoded and not: the pieces join to `encode_batch`'s
-    # body, and none holds more than 256 events (so none is copied as a whole batch).
-    events: list[Event | bytes] = [
-        encode_event(event(i)) if i % 3 else event(i) for i in range(600)
-    ]
-    pieces = batch_pieces(events, KEY, TS, historical_migration=True)
-    body = b"".join(pieces)
-    assert body == encode_batch(events, KEY, TS, historical_migration=True)
-    assert len(json.loads(body)["batch"]) == 600
-    assert max(piece.count(b'"event":') for piece in pieces) == 256
-    assert b"".join(batch_pieces([], KEY, TS)) == encode_batch([], KEY, TS)
 
 
 def test_encode_batch_splices_bytes_and_encodes_events_in_one_list() -> None:

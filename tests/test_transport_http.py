@@ -71,17 +71,6 @@ def test_request_gzips_the_body_when_asked(loopback: LoopbackServer) -> None:
     assert "content-encoding" not in plain.headers and plain.raw == b'{"a": 2}'
 
 
-def test_request_sends_a_body_given_in_pieces_as_their_concatenation(
-    loopback: LoopbackServer,
-) -> None:
-    pieces = [b'{"batch":[', b"1," * 50_000 + b"2", b"]}"]
-    http.request("POST", loopback.url + "/g", body=pieces, gzip=True, timeout=5)
-    http.request("POST", loopback.url + "/p", body=pieces, timeout=5)
-    zipped, plain = loopback.requests("/g")[0], loopback.requests("/p")[0]
-    assert gzip.decompress(zipped.raw) == b"".join(pieces) == plain.raw
-    assert len(zipped.raw) < len(plain.raw) // 10
-
-
 def test_connections_are_kept_alive(loopback: LoopbackServer) -> None:
     for _ in range(3):
         http.request("GET", loopback.url + "/k", timeout=5)

@@ -20,6 +20,7 @@ never with the original exception chained, so an API key cannot reach a log or a
 from __future__ import annotations
 
 import errno
+import gzip as _gzip
 import logging
 import os
 import socket
@@ -27,7 +28,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-import zlib as _zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -299,19 +299,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # Requests
 
 
-def gzip_pieces(pieces: Sequence[bytes]) -> bytes:
-    """One gzip member holding the concatenation of `pieces`."""
-    compressor = _zlib.compressobj(GZIP_LEVEL, _zlib.DEFLATED, 16 + _zlib.MAX_WBITS)
-    out = [compressor.compress(piece) for piece in pieces]
-    out.append(compressor.flush())
-    return b"".join(out)
-
-
 def request(
     method: str,
     url: str,
     *,
-    body: bytes | Sequence[bytes] | None = None,
+    body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     gzip: bool = False,
@@ -320,22 +312,16 @@ def request(
     """One HTTP exchange, no retries and no redirects; any status comes back as a `Response`.
 
     `timeout` is seconds for connecting (name resolution included) and for each read, or a
-    `(connect, read)` pair. `body` is bytes or a sequence of pieces to send one after the
-    other. `gzip=True` compresses it (piece by piece, never joined first: the compressor
-    runs without the GIL, the joining would not) and says so in `Content-Encoding`.
+    `(connect, read)` pair. `gzip=True` compresses `body` and says so in `Content-Encoding`.
     Raises `NetworkError` when no complete response arrived.
     """
     connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     sent_headers = {"User-Agent": USER_AGENT}
     if headers:
         sent_headers.update(headers)
-    if body is not None:
-        pieces = (body,) if isinstance(body, bytes) else body
-        if gzip:
-            body = gzip_pieces(pieces)
-            sent_headers["Content-Encoding"] = "gzip"
-        elif not isinstance(body, bytes):
-            body = b"".join(pieces)
+    if body is not None and gzip:
+        body = _gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        sent_headers["Content-Encoding"] = "gzip"
     where = _describe(method, url)
     try:
         response = _manager_for(url).request(

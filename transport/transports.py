@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import msgspec
-from hogkit.core.batch import batch_pieces
+from hogkit.core.batch import encode_batch
 from hogkit.core.errors import HogkitError
 
 from . import http
@@ -185,7 +185,7 @@ class HttpTransport:
             elif stop is not None and stop.is_set():
                 return Cancelled("shut down before delivery")
             sent_at = _dt.datetime.now(_dt.timezone.utc)
-            body = batch_pieces(
+            body = encode_batch(
                 chunk, self._api_key, sent_at, historical_migration=self.historical_migration
             )
             try:
