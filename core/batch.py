@@ -433,12 +433,6 @@ def encode_batch(
     are, so a retry only re-encodes the envelope (the reference regenerates `sent_at` per
     attempt). `sent_at` is a datetime (sent as UTC `isoformat()`) or a ready string.
     """
-    try:
-        joined = b",".join(events)  # type: ignore[arg-type]  # all bytes: the usual case
-    except TypeError:
-        joined = b",".join(
-            [item if isinstance(item, bytes) else encode_event(item) for item in events]
-        )
     if isinstance(sent_at, str):
         sent = sent_at
     else:
@@ -446,10 +440,9 @@ def encode_batch(
         if formatted is None:
             raise InvalidEvent(f"not a usable sent_at: {sent_at!r}")
         sent = formatted
-    return b"".join(
+    head = b'{"batch":['
+    tail = b"".join(
         (
-            b'{"batch":[',
-            joined,
             b'],"historical_migration":',
             b"true" if historical_migration else b"false",
             b',"sent_at":',
@@ -459,6 +452,27 @@ def encode_batch(
             b"}",
         )
     )
+    try:
+        return _joined(head, list(events), tail)  # type: ignore[arg-type]  # the usual case
+    except TypeError:  # some are Events
+        encoded = [item if isinstance(item, bytes) else encode_event(item) for item in events]
+        return _joined(head, encoded, tail)
+
+
+def _joined(head: bytes, items: list[bytes], tail: bytes) -> bytes:
+    """`head`, the items with commas between them, `tail`: the events copied once in all.
+
+    The envelope's two ends ride on the first and last event, so one join writes the body
+    (a batch runs to megabytes, copied while the sending thread holds the GIL). Raises
+    TypeError if an item is not bytes.
+    """
+    if not items:
+        return head + tail
+    if len(items) == 1:
+        return head + items[0] + tail
+    items[0] = head + items[0]
+    items[-1] = items[-1] + tail
+    return b",".join(items)
 
 
 def decode_batch(body: bytes) -> tuple[list[Event], dict[str, Any]]:

@@ -364,6 +364,19 @@ def test_encode_plain_captures_leaves_events_over_the_limit() -> None:
     assert encode_plain_captures(CTX, calls)[0] is not None
 
 
+@pytest.mark.parametrize("count", [0, 1, 2, 3])
+def test_encode_batch_of_few_events_is_the_envelope_around_them(count: int) -> None:
+    events = [encode_event(event(i)) for i in range(count)]
+    for items in (events, [event(i) for i in range(count)]):  # encoded or not
+        doc = json.loads(encode_batch(items, KEY, TS, historical_migration=True))
+        assert doc == {
+            "batch": [json.loads(e) for e in events],
+            "historical_migration": True,
+            "sent_at": TS.isoformat(),
+            "api_key": KEY,
+        }
+
+
 def test_encode_batch_splices_bytes_and_encodes_events_in_one_list() -> None:
     first, second = encode_event(event(1)), event(2)
     body = encode_batch([first, second], KEY, TS)
