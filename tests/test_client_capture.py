@@ -21,9 +21,8 @@ from hogkit.core.batch import MAX_EVENT_BYTES
 from hogkit.core.errors import HogkitError
 from hogkit.core.version import __version__
 from hogkit.transport import Client, FileTransport, MemoryTransport, http
-from hogkit.transport.client import EventTooLarge
+from hogkit.transport.errors import EventTooLarge, QueueFull
 from hogkit.transport.ids import new_uuid
-from hogkit.transport.worker import QueueFull
 from httpserver import LoopbackServer, Reply, SilentListener, unused_url
 
 KEY = "phc_client_test_key"

@@ -62,6 +62,7 @@ from hogkit.core.events import Event, EventContext, FlagsArg
 from hogkit.core.exception_list import CONTEXT_LINES
 from hogkit.core.normalize import _PLAIN_VALUES, _STR_KEYS, is_plain
 
+from .errors import EventTooLarge
 from .flags_api import FlagsMixin
 from .hosts import ingestion_host
 from .ids import new_uuid
@@ -81,10 +82,6 @@ ExceptionArg = BaseException | tuple[Any, Any, Any]
 _UTC = _dt.timezone.utc
 _CAPTURED_ATTR = "__hogkit_captured_uuid"
 _clock = time.time
-
-
-class EventTooLarge(HogkitError):
-    """An event whose JSON exceeds the per-event limit; it is not sent."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from .cli_format import text_bar
+from .format import text_bar
 
 _WIDTH = 24
 _UNKNOWN_TOTAL_STEP = 5000

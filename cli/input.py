@@ -105,9 +105,7 @@ class DefinitionsSource:
 def read_definitions(path: str | None, stdin: IO[Any]) -> DefinitionsSource:
     """A file, `-` for standard input, or (no path) the examples shipped in the package."""
     if path is None:
-        resource = importlib.resources.files("hogkit.transport").joinpath(
-            "examples/definitions.json"
-        )
+        resource = importlib.resources.files("hogkit.cli").joinpath("examples/definitions.json")
         return DefinitionsSource(resource.read_bytes(), BUNDLED_LABEL)
     if path == "-":
         return DefinitionsSource(_read_all(stdin), "standard input")
