@@ -18,23 +18,20 @@ from typing import Any
 
 import msgspec
 
-from . import events as _events
-from .events import (
-    Event,
-    EventContext,
-    FlagsArg,
-    InvalidEvent,
+from .builders import capture, capture_fields
+from .errors import InvalidEvent
+from .event import Event, EventContext, FlagsArg
+from .flag_properties import flag_fragment
+from .normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, normalize, normalize_properties
+from .timestamps import (
     Timestamp,
-    _capture_fields,
-    _identity,
-    _timestamp,
-    _utc_text,
-    capture,
-    flag_fragment,
+    event_identity,
     format_epoch,
     format_timestamp,
+    last_second,
+    utc_text,
+    wire_timestamp,
 )
-from .normalize import _PLAIN_VALUES, _STR_KEYS, normalize, normalize_properties
 
 _UTC = _dt.timezone.utc
 
@@ -173,18 +170,18 @@ def encode_capture_call(
                 not properties
                 or (
                     type(properties) is dict
-                    and _PLAIN_VALUES.issuperset(map(type, properties.values()))
-                    and _STR_KEYS.issuperset(map(type, properties))
+                    and PLAIN_VALUE_TYPES.issuperset(map(type, properties.values()))
+                    and STR_KEY_TYPES.issuperset(map(type, properties))
                 )
             ) and (
                 not groups
                 or (
                     type(groups) is dict
-                    and _PLAIN_VALUES.issuperset(map(type, groups.values()))
-                    and _STR_KEYS.issuperset(map(type, groups))
+                    and PLAIN_VALUE_TYPES.issuperset(map(type, groups.values()))
+                    and STR_KEY_TYPES.issuperset(map(type, groups))
                 )
             )
-        spliced = ctx._spliced
+        spliced = ctx.spliced
         try:
             fragment: bytes | None = b""
             if (
@@ -201,11 +198,11 @@ def encode_capture_call(
                 )
             ):
                 # Flags, caller, system, personless flag, `$groups`, common tail: the order
-                # in which `_capture_fields` merges them, and no key repeats across them.
+                # in which `capture_fields` merges them, and no key repeats across them.
                 if type(distinct_id) is str and distinct_id and distinct_id.isascii():
                     did, personless = distinct_id, False
                 else:
-                    did, personless = _identity(distinct_id, anonymous_id)
+                    did, personless = event_identity(distinct_id, anonymous_id)
                 parts = [fragment] if fragment else []
                 if properties:
                     parts.append(_STRICT.encode(properties)[1:-1])
@@ -223,15 +220,15 @@ def encode_capture_call(
                 if type(timestamp) is float:
                     when = format_epoch(timestamp)
                 elif type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
-                    when = _utc_text(timestamp)
+                    when = utc_text(timestamp)
                 else:
-                    when = _timestamp(timestamp)
+                    when = wire_timestamp(timestamp)
                 return _STRICT.encode(_SplicedEvent(event, did, body, when, uuid))
             if plain:
                 return _STRICT.encode(
                     Event(
                         event,
-                        *_capture_fields(
+                        *capture_fields(
                             ctx,
                             distinct_id,
                             properties or None,
@@ -333,7 +330,7 @@ def encode_plain_captures(
     encodes (removing it would cost the worker a dict operation per event for nothing);
     for a call answered None it is removed again, so the fallback sees the caller's dict.
     """
-    spliced = ctx._spliced
+    spliced = ctx.spliced
     if spliced is None:
         return [None] * len(calls)
     reserved = spliced.reserved
@@ -385,7 +382,7 @@ def encode_plain_captures(
             except InvalidEvent:
                 append(None)
                 continue
-            second = _events._memo
+            second = last_second()
             second_start, dotted, whole = second.start, second.dotted, second.whole
             ms_low = ms_end = 0
         try:

@@ -13,3 +13,7 @@ class DefinitionsError(HogkitError, ValueError):
     A single malformed flag inside a good document does not raise; it compiles to a flag
     that reports `unsupported_definition`.
     """
+
+
+class InvalidEvent(HogkitError, ValueError):
+    """A builder or `Event.from_message` was given something that cannot become an event."""

@@ -99,8 +99,8 @@ def normalize(value: Any) -> Any:
     return _slow(value, 0, set())
 
 
-_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
-_STR_KEYS = frozenset({str})
+PLAIN_VALUE_TYPES = frozenset({str, int, float, bool, type(None)})
+STR_KEY_TYPES = frozenset({str})
 
 
 def is_plain(properties: object) -> TypeGuard[dict[str, Any]]:
@@ -115,8 +115,8 @@ def is_plain(properties: object) -> TypeGuard[dict[str, Any]]:
     """
     return (
         type(properties) is dict
-        and _PLAIN_VALUES.issuperset(map(type, properties.values()))
-        and _STR_KEYS.issuperset(map(type, properties))
+        and PLAIN_VALUE_TYPES.issuperset(map(type, properties.values()))
+        and STR_KEY_TYPES.issuperset(map(type, properties))
     )
 
 

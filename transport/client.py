@@ -60,7 +60,7 @@ from hogkit.core.batch import (
 from hogkit.core.errors import HogkitError
 from hogkit.core.events import Event, EventContext, FlagsArg
 from hogkit.core.exception_list import CONTEXT_LINES
-from hogkit.core.normalize import _PLAIN_VALUES, _STR_KEYS, is_plain
+from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from .errors import EventTooLarge
 from .flags_api import FlagsMixin
@@ -387,8 +387,8 @@ class Client(FlagsMixin):
                 # `is_plain`, inline: a call is a measurable share of this path.
                 or (
                     type(properties) is dict
-                    and _PLAIN_VALUES.issuperset(map(type, properties.values()))
-                    and _STR_KEYS.issuperset(map(type, properties))
+                    and PLAIN_VALUE_TYPES.issuperset(map(type, properties.values()))
+                    and STR_KEY_TYPES.issuperset(map(type, properties))
                 )
             )
             and (groups is None or is_plain(groups))

@@ -28,7 +28,8 @@ from typing import Any
 
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
-from hogkit.core.events import Event, EventContext, flag_called_event
+from hogkit.core.event import Event, EventContext
+from hogkit.core.flag_called import FlagCalled, flag_called_event
 from hogkit.core.remote import (
     FlagsResponse,
     FlagsResponseError,
@@ -38,7 +39,7 @@ from hogkit.core.remote import (
 )
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
-from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
+from .evaluations import FlagEvaluations, FlagMeta
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
 from .poller import DefinitionsPoller
@@ -377,29 +378,7 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         queued = False
         try:
-            # Positional (see `flag_called_event`): `FlagCalled`'s fields, in its order.
-            event = flag_called_event(
-                self._context,
-                self._event_time(),  # timestamp
-                self._new_uuid(),  # uuid
-                called.distinct_id,
-                called.key,
-                called.response,
-                called.payload,
-                called.locally_evaluated,
-                called.flag_id,
-                called.flag_version,
-                called.reason,
-                called.request_id,
-                called.evaluated_at,
-                called.error or None,
-                called.has_experiment,
-                called.groups or None,
-                called.disable_geoip,
-                called.minimal,
-                # A local read's payload is the snapshot's private copy of decoded JSON.
-                called.locally_evaluated,  # payload_is_json
-            )
+            event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
             assert self._emit is not None
             queued = bool(self._emit(event))
         finally:

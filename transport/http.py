@@ -64,7 +64,16 @@ class HttpError(HogkitError):
 
 
 class NetworkError(HttpError):
-    """No usable HTTP response: DNS, connect, TLS, timeout, reset or dropped connection."""
+    """No usable HTTP response: DNS, connect, TLS, timeout, reset or dropped connection.
+
+    `kind` says which, from the exception's type and OS error code (never its text), so
+    callers can choose a policy: "timeout", "refused" (nothing listens: retrying now is
+    pointless) or "network" (anything else, such as a dropped connection).
+    """
+
+    def __init__(self, message: str, kind: str = "network") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StatusError(HttpError):
@@ -335,7 +344,7 @@ def request(
             preload_content=False,
         )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise NetworkError(f"{where}: {_failure_text(exc)}") from None
+        raise NetworkError(f"{where}: {_failure_text(exc)}", _failure_kind(exc)) from None
     try:
         chunks: list[bytes] = []
         received = 0
@@ -350,7 +359,7 @@ def request(
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
-        raise NetworkError(f"{where}: {_failure_text(exc)}") from None
+        raise NetworkError(f"{where}: {_failure_text(exc)}", _failure_kind(exc)) from None
     return Response(
         status=response.status,
         headers={name.lower(): value for name, value in response.headers.items()},
@@ -395,6 +404,20 @@ def _failure_text(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return "connection failed" + _errno_suffix(exc.errno)
     return type(exc).__name__
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """`NetworkError.kind` for a urllib3 or OS exception."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: a failed connect is no timeout.
+    timed_out = isinstance(exc, ReadTimeoutError | TimeoutError | ConnectTimeoutError)
+    if timed_out and not isinstance(exc, NewConnectionError):
+        return "timeout"
+    code = exc.code if isinstance(exc, _ConnectFailed) else getattr(exc, "errno", None)
+    if code == errno.ECONNREFUSED or isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    return "network"
 
 
 def _errno_suffix(code: int | None) -> str:

@@ -32,7 +32,6 @@ log = logging.getLogger("hogkit.transport")
 BATCH_PATH = "/batch/"
 
 
-
 class Cancelled(HogkitError):
     """Delivery stopped because the client is shutting down."""
 
