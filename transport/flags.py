@@ -30,6 +30,7 @@ from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_called import FlagCalled, flag_called_event
+from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code, merge_remote, needs_remote
 from hogkit.core.remote import (
     FlagsResponse,
     FlagsResponseError,
@@ -37,6 +38,7 @@ from hogkit.core.remote import (
     flags_request_body,
     parse_flags_response,
 )
+from hogkit.core.retry import flags_retry_delay
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
 from .evaluations import FlagEvaluations, FlagMeta
@@ -50,9 +52,6 @@ log = logging.getLogger("hogkit.transport.flags")
 
 DEFAULT_REQUEST_TIMEOUT = 3.0
 """`feature_flags_request_timeout_seconds`: the most one `evaluate` waits on the network."""
-
-_RETRY_STATUSES = frozenset({502, 504})
-_RETRY_DELAY = 0.3
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
@@ -224,16 +223,8 @@ class FlagService:
                 log.exception("[hogkit] local flag evaluation failed")
                 local = None
         _, minimal, meta = self._for_set(fs)
-
-        if local is None:
-            need_remote = True
-            unresolved: Mapping[str, Any] = _NOTHING
-        else:
-            unresolved = local.unresolved
-            need_remote = bool(unresolved) or (
-                flag_keys is not None and any(local.get_flag(k) is None for k in flag_keys)
-            )
-        if not need_remote or self.offline or only_evaluate_locally:
+        unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
+        if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
             if local is None and not self.offline and not self._secret_key:
                 self._once(
                     "no-secret",
@@ -270,90 +261,77 @@ class FlagService:
             sent_at=self._now(),
         )
         response, error = self._request(encode_flags_request(body))
-        errors: tuple[str, ...] = ()
-        remote: dict[str, Any] = {}
-        request_id = evaluated_at = None
         if response is not None:
-            request_id, evaluated_at = response.request_id, response.evaluated_at
             minimal = response.minimal_flag_called_events
-            if response.errors_while_computing:
-                errors = ("errors_while_computing_flags",)
-            wanted = set(flag_keys) if flag_keys is not None else None
-            for key, record in response.flags.items():
-                if wanted is not None and key not in wanted:
-                    continue
-                if local is not None and local.get_flag(key) is not None:
-                    continue
-                remote[key] = record
-        elif error is not None:
-            errors = (error,)
-        still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
+        merged = merge_remote(local, unresolved, flag_keys, response, error)
         return FlagEvaluations(
             did,
             local=local,
-            remote=remote,
-            unresolved=still,
+            remote=merged.remote,
+            unresolved=merged.unresolved,
             groups=group_map,
             disable_geoip=disable_geoip,
-            request_id=request_id,
-            evaluated_at=evaluated_at,
-            errors=errors,
+            request_id=response.request_id if response is not None else None,
+            evaluated_at=response.evaluated_at if response is not None else None,
+            errors=merged.errors,
             minimal=minimal,
             sink=self,
             meta=meta,
         )
 
     def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
-        """One `/flags` exchange within `request_timeout` in total (one quick retry when
-        a dropped connection or a 502/504 leaves time for it). (response, error code)."""
+        """One `/flags` exchange within `request_timeout` in total, retried as
+        `flags_retry_delay` decides. (response, error code)."""
         deadline = time.monotonic() + self.request_timeout
         retried = False
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None, self._failed("timeout", "timed out")
+                return None, self._failed(failure_code("timeout"), "timed out")
+            log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
             try:
                 reply = self._transport.post_flags(encoded, timeout=remaining)
             except NetworkError as exc:
-                text = str(exc)
-                if "timed out" in text:
-                    return None, self._failed("timeout", text)
-                if not retried and "ECONNREFUSED" not in text:
-                    retried = True
-                    continue
-                return None, self._failed("connection_error", text)
+                kind, status, detail = exc.kind, None, str(exc)
             except Exception as exc:
-                return None, self._failed("unknown_error", _safe_text(exc))
-            status = reply.status
-            if status == 200:
-                try:
-                    response = parse_flags_response(reply.body)
-                except FlagsResponseError as exc:
-                    return None, self._failed("unknown_error", str(exc))
-                if response.quota_limited:
-                    self._once(
-                        "quota",
-                        logging.WARNING,
-                        "feature flags quota limited: remote evaluation returned no flags "
-                        "(see https://posthog.com/docs/billing/limits-alerts)",
-                    )
-                    return None, "quota_limited"
-                if response.untyped:
-                    self._once(
-                        "untyped",
-                        logging.INFO,
-                        "the /flags response has no typed values; the server may not "
-                        "support /flags?v=4",
-                    )
-                self._logged.discard("remote")
-                return response, None
-            if status in _RETRY_STATUSES and not retried:
-                wait = min(_RETRY_DELAY, deadline - time.monotonic())
-                if wait > 0 and deadline - time.monotonic() > wait:
-                    retried = True
-                    time.sleep(wait)
-                    continue
-            return None, self._failed(f"api_error_{status}", f"HTTP {status}")
+                return None, self._failed(failure_code("unreadable"), _safe_text(exc))
+            else:
+                if reply.status == 200:
+                    return self._answered(reply.body)
+                kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
+            log.debug("/flags request failed: %s", detail)
+            wait = flags_retry_delay(
+                kind, status, retried=retried, remaining=deadline - time.monotonic()
+            )
+            if wait is None:
+                return None, self._failed(failure_code(kind, status), detail)
+            retried = True
+            if wait:
+                time.sleep(wait)
+
+    def _answered(self, body: bytes) -> tuple[FlagsResponse | None, str | None]:
+        """A 200 answer's flags, or the error code that replaces them."""
+        try:
+            response = parse_flags_response(body)
+        except FlagsResponseError as exc:
+            return None, self._failed(failure_code("unreadable"), str(exc))
+        if response.quota_limited:
+            self._once(
+                "quota",
+                logging.WARNING,
+                "feature flags quota limited: remote evaluation returned no flags "
+                "(see https://posthog.com/docs/billing/limits-alerts)",
+            )
+            return None, QUOTA_LIMITED
+        if response.untyped:
+            self._once(
+                "untyped",
+                logging.INFO,
+                "the /flags response has no typed values; the server may not support /flags?v=4",
+            )
+        self._logged.discard("remote")
+        log.debug("/flags answered with %d flags", len(response.flags))
+        return response, None
 
     def _failed(self, code: str, detail: str) -> str:
         self._once(
