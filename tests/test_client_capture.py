@@ -570,12 +570,6 @@ def test_other_transports_plug_in(tmp_path: Path) -> None:
     assert [e["event"] for e in lines] == ["to file", "$set"]
 
 
-def test_the_logger_defaults_to_warning() -> None:
-    script = "import logging, hogkit.transport; print(logging.getLogger('hogkit').level)"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
-    assert int(out.stdout) == logging.WARNING
-
-
 def test_events_are_flushed_at_interpreter_exit(loopback: LoopbackServer) -> None:
     script = textwrap.dedent(
         f"""

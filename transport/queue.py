@@ -102,8 +102,6 @@ class EventQueue:
         # this plain attribute, not `wake.is_set()` (a method call per event in a burst).
         self.awake = False
         self._items: collections.deque[bytes | Deferred | FlushMarker] = collections.deque()
-        # What is waiting, for producers to measure with len() (cheaper than `len(queue)`).
-        self.waiting = self._items
         # The mean size of the events `take` encoded last: how many unbuilt ones it builds
         # for a given room, so that it does not build (in a burst, while the application's
         # threads wait for the GIL) events that will not fit and must wait anyway.
@@ -132,6 +130,22 @@ class EventQueue:
                 self.wake.set()
             if waiting >= self.high_water and (waiting >= self.half or not waiting & 7):
                 _yield()
+        return True
+
+    def defer(self, item: Deferred) -> bool:
+        """Queue an unbuilt event for the worker to build; False when the worker is so far
+        behind (`defer_below` waiting) that the caller should build it and `put` the bytes.
+
+        There is room below `defer_below` by construction, so nothing is dropped and no
+        thread yields here: this is the capture fast path's whole cost in the queue.
+        """
+        waiting = self._items
+        if len(waiting) >= self.defer_below:
+            return False
+        waiting.append(item)
+        if len(waiting) >= self.wake_at and not self.awake:
+            self.awake = True
+            self.wake.set()
         return True
 
     def _drop(self) -> None:
