@@ -534,18 +534,21 @@ class Client:
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
         deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        return self._reads.value(
-            "get_feature_flag",
-            key,
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
+        try:  # `_flag_value`, inline: this is the deprecated API's hot path
+            return self._flags.flag_value(
+                key,
+                distinct_id,
+                person_properties,
+                groups,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail("get_feature_flag", exc)
+            return None
 
     def feature_enabled(
         self,
@@ -562,7 +565,7 @@ class Client:
     ) -> bool | None:
         """Deprecated: `evaluate_flags(...).is_enabled(key)`; None when the flag has no value."""
         deprecated("feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._reads.value(
+        value = self._flag_value(
             "feature_enabled",
             key,
             distinct_id,
@@ -591,7 +594,7 @@ class Client:
     ) -> bool | None:
         """Deprecated: another name for `feature_enabled`."""
         deprecated("is_feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._reads.value(
+        value = self._flag_value(
             "is_feature_enabled",
             key,
             distinct_id,
@@ -604,6 +607,35 @@ class Client:
             device_id,
         )
         return None if value is None else value is not False
+
+    def _flag_value(
+        self,
+        name: str,
+        key: str,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> bool | str | None:
+        try:
+            return self._flags.flag_value(
+                key,
+                distinct_id,
+                person_properties,
+                groups,
+                group_properties,
+                only_evaluate_locally,
+                send_events,
+                disable_geoip,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail(name, exc)
+            return None
 
     def get_feature_flag_payload(
         self,

@@ -81,35 +81,6 @@ class FlagReads:
             self._problems.fail(name, exc)
             return None
 
-    def value(
-        self,
-        name: str,
-        key: str,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        """One flag's value (`get_feature_flag`), evaluating only that flag."""
-        snap = self.evaluate(
-            name,
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            [key],
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        if snap is None:
-            return None
-        return snap.get_flag(key, send_feature_flag_events=send_events)
-
     def payload(
         self,
         key: str,

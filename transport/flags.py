@@ -279,6 +279,59 @@ class FlagService:
             meta=meta,
         )
 
+    def flag_value(
+        self,
+        key: str,
+        distinct_id: object,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> bool | str | None:
+        """One flag's value, as `evaluate(..., flag_keys=[key]).get_flag(key)` gives it.
+
+        A read that local evaluation decides and that reports nothing needs no snapshot
+        object, no dedup lookup and no request: it is answered straight from the core, so
+        the Client adds little to the core's own cost. Everything else takes `evaluate`.
+        """
+        fs = self._offline if self.offline else self.poller.flagset if self.poller else None
+        if (
+            not send_events
+            and fs is not None
+            and type(distinct_id) is str
+            and distinct_id
+            and not self.disabled
+        ):
+            try:
+                local = fs.evaluate(
+                    distinct_id,
+                    person_properties=person_properties,
+                    groups=groups if groups else _NOTHING,
+                    group_properties=group_properties,
+                    device_id=device_id,
+                    flag_keys=(key,),
+                    now=self._now(),
+                )
+                value = local.get_flag(key)
+                if value is not None and not local.unresolved:
+                    return value
+            except Exception:  # the core promises not to raise; a bug must not reach callers
+                log.exception("local flag evaluation failed")
+        snap = self.evaluate(
+            distinct_id,
+            person_properties,
+            groups,
+            group_properties,
+            [key],
+            only_evaluate_locally,
+            disable_geoip,
+            device_id,
+        )
+        return snap.get_flag(key, send_feature_flag_events=send_events)
+
     def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
         """One `/flags` exchange within `request_timeout` in total, retried as
         `flags_retry_delay` decides. (response, error code)."""
