@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Any
 
 from bench_flags import NOW, best_of, people, reference_client, workload_flags
+
 from hogkit import Client, FlagSet
 
 READS = 20_000
@@ -23,6 +25,19 @@ READS = 20_000
 def hogkit_client(flags: list[dict[str, object]]) -> Client:
     definitions = FlagSet.from_document({"flags": flags, "group_type_mapping": {}, "cohorts": {}})
     return Client("phc_bench", send=False, flag_definitions=definitions)
+
+
+def read_all(client: Any, reads: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """One `get_feature_flag` per read, the same call on either client."""
+    get = client.get_feature_flag
+    for key, distinct_id, props in reads:
+        get(
+            key,
+            distinct_id,
+            person_properties=props,
+            only_evaluate_locally=True,
+            send_feature_flag_events=False,
+        )
 
 
 def main() -> None:
@@ -36,29 +51,8 @@ def main() -> None:
         reads = [(keys[i % len(keys)], *population[i % len(population)]) for i in range(READS)]
         ours, theirs = hogkit_client(flags), reference_client(flags)
 
-        def hog() -> None:
-            get = ours.get_feature_flag
-            for key, distinct_id, props in reads:
-                get(
-                    key,
-                    distinct_id,
-                    person_properties=props,
-                    only_evaluate_locally=True,
-                    send_feature_flag_events=False,
-                )
-
-        def ref() -> None:
-            get = theirs.get_feature_flag
-            for key, distinct_id, props in reads:
-                get(
-                    key,
-                    distinct_id,
-                    person_properties=props,
-                    only_evaluate_locally=True,
-                    send_feature_flag_events=False,
-                )
-
-        hog_time, ref_time = best_of(hog, 5) / READS, best_of(ref, 3) / READS
+        hog_time = best_of(lambda c=ours, r=reads: read_all(c, r), 5) / READS
+        ref_time = best_of(lambda c=theirs, r=reads: read_all(c, r), 3) / READS
         print(
             f"{count:>12} {ref_time * 1e6:>13.2f} µs {hog_time * 1e6:>7.2f} µs"
             f" {ref_time / hog_time:>8.1f}x"

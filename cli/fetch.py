@@ -20,6 +20,11 @@ from hogkit.transport.http import HttpError, Response, detail_of, request
 
 from .input import CliError
 
+__all__ = [
+    "fetch_definitions",
+    "server_host",
+]
+
 
 def server_host(host: str) -> str:
     """The host to ask, as the Client would choose it (app hosts map to ingestion hosts)."""

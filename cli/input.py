@@ -15,6 +15,24 @@ from typing import IO, Any
 
 import attrs
 
+__all__ = [
+    "BUNDLED_LABEL",
+    "CliError",
+    "DefinitionsSource",
+    "Person",
+    "decode_document",
+    "iter_people",
+    "open_people",
+    "parse_assignment",
+    "parse_group_properties",
+    "parse_groups",
+    "parse_now",
+    "parse_person",
+    "parse_person_line",
+    "parse_value",
+    "read_definitions",
+]
+
 BUNDLED_LABEL = "the bundled example definitions"
 
 

@@ -38,6 +38,18 @@ from .input import (
 )
 from .progress import Progress
 
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_PROBLEMS",
+    "SECRET_KEY_ENV",
+    "Streams",
+    "build_parser",
+    "load_flagset",
+    "main",
+    "run",
+]
+
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2

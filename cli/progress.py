@@ -11,6 +11,10 @@ from typing import IO
 
 from .format import text_bar
 
+__all__ = [
+    "Progress",
+]
+
 _WIDTH = 24
 _UNKNOWN_TOTAL_STEP = 5000
 

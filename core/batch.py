@@ -5,7 +5,7 @@ Sizes are measured on the exact bytes that go on the wire, so "is this event too
 re-serialises a queued event (not for retries, not for splitting).
 
 Limits follow posthog-python 7.91.1: one event may be at most 900 KiB of JSON, and a body
-aims at 5 MiB. Unlike the reference (which closes a batch only after crossing 5 MiB, so
+aims at 5 MiB. Unlike posthog-python (which closes a batch only after crossing 5 MiB, so
 bodies reach ~5.9 MiB, and never splits a batch the server refuses), `split_batches` keeps
 every body at or under its limit.
 """
@@ -32,6 +32,21 @@ from .timestamps import (
     utc_text,
     wire_timestamp,
 )
+
+__all__ = [
+    "BATCH_OVERHEAD_BYTES",
+    "MAX_BATCH_BYTES",
+    "MAX_EVENT_BYTES",
+    "PlainCapture",
+    "check_event_size",
+    "decode_batch",
+    "encode_batch",
+    "encode_capture",
+    "encode_capture_call",
+    "encode_event",
+    "encode_plain_captures",
+    "split_batches",
+]
 
 _UTC = _dt.timezone.utc
 
@@ -427,7 +442,7 @@ def encode_batch(
     """The `/batch/` request body: `{"batch", "historical_migration", "sent_at", "api_key"}`.
 
     `bytes` items are events already encoded by `encode_event` and are spliced in as they
-    are, so a retry only re-encodes the envelope (the reference regenerates `sent_at` per
+    are, so a retry only re-encodes the envelope (posthog-python regenerates `sent_at` per
     attempt). `sent_at` is a datetime (sent as UTC `isoformat()`) or a ready string.
     """
     if isinstance(sent_at, str):

@@ -31,6 +31,17 @@ from .timestamps import (
     wire_uuid,
 )
 
+__all__ = [
+    "alias",
+    "capture",
+    "capture_fields",
+    "group_identify",
+    "identify",
+    "pageview",
+    "set_once",
+    "set_properties",
+]
+
 _UTC = _dt.timezone.utc
 _NOTHING: Mapping[str, Any] = {}
 
@@ -94,7 +105,7 @@ def capture_fields(
 
     Shared by `capture` and the batch module's `encode_capture`, so both produce the same
     event by construction. `properties` and `groups` are only read, never kept or changed:
-    the result is one fresh dict with every layer merged in the reference's order.
+    the result is one fresh dict with every layer merged in posthog-python's order.
     """
     # The common shapes (non-empty ASCII str id, float or aware-UTC datetime) are checked
     # inline: this is the per-event hot path, and each helper call is a measurable share.
@@ -149,7 +160,7 @@ def pageview(
     anonymous_id: str | None = None,
     disable_geoip: bool | None = None,
 ) -> Event:
-    """`$pageview` with `$current_url`: what the reference documents as
+    """`$pageview` with `$current_url`: what posthog-python documents as
     `capture("$pageview", properties={"$current_url": url})` (its `page()` was removed in 6.0).
     """
     props = dict(properties) if properties else {}
@@ -206,7 +217,7 @@ def set_properties(
     """A `$set` event with the person properties at the top level.
 
     None when there is nothing to send: no distinct id (a personless `$set` does nothing)
-    or no properties, exactly when the reference's `set()` returns None.
+    or no properties, exactly when posthog-python's `set()` returns None.
     """
     return _person_update(ctx, "$set", distinct_id, properties, timestamp, uuid, disable_geoip)
 
@@ -271,7 +282,7 @@ def alias(
 ) -> Event:
     """`$create_alias`, sent as `previous_id` with `{"distinct_id": previous_id, "alias": distinct_id}`.
 
-    Raises `InvalidEvent` when either id is missing (the reference drops the call with a
+    Raises `InvalidEvent` when either id is missing (posthog-python drops the call with a
     warning; the shell does that on this exception).
     """
     previous = stringify_id(previous_id)
@@ -303,9 +314,9 @@ def group_identify(
     """`$groupidentify` with `$group_type`, `$group_key` and `$group_set`.
 
     Without a distinct id the event is sent as `$<group_type>_<group_key>`, as the seed
-    (Ruby) docs specify — deliberately not the reference Python SDK's random uuid, which
+    (Ruby) docs specify — deliberately not posthog-python's random uuid, which
     creates a new throwaway person on every call. Raises `InvalidEvent` for a missing type
-    or key (the reference drops those calls).
+    or key (posthog-python drops those calls).
     """
     gtype = stringify_id(group_type)
     gkey = stringify_id(group_key)

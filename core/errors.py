@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "DefinitionsError",
+    "HogkitError",
+    "InvalidEvent",
+]
+
 
 class HogkitError(Exception):
     """Base class for every exception hogkit raises on purpose."""

@@ -19,6 +19,16 @@ from .normalize import normalize_properties
 from .timestamps import format_timestamp, normalize_uuid, stringify_id, text_id
 from .version import LIB_NAME, __version__
 
+__all__ = [
+    "ACTIVE_FLAGS",
+    "FRAGMENT_ENCODER",
+    "PERSON_PROFILE",
+    "Event",
+    "EventContext",
+    "FlagsArg",
+    "Spliced",
+]
+
 FlagsArg = Mapping[str, Any] | object | None
 
 _UTC = _dt.timezone.utc
@@ -191,9 +201,9 @@ class EventContext:
     """What every event shares, computed once by the shell and reused for every call.
 
     `system_properties` are the runtime facts (`$python_runtime`, `$python_version`, `$os`,
-    `$os_version`, `$os_distro`) the reference recomputes per call; `super_properties` are
+    `$os_version`, `$os_distro`) posthog-python recomputes per call; `super_properties` are
     the caller's per-client properties, merged over everything but `$is_server`.
-    `release_id` is the reference's `POSTHOG_RELEASE_ID` (the shell reads the environment).
+    `release_id` is posthog-python's `POSTHOG_RELEASE_ID` (the shell reads the environment).
     Defaults follow posthog-python 7.91.1: GeoIP disabled, server-side.
 
     Immutable. A plain slotted class rather than an attrs one (attrs starts `threading`
@@ -265,7 +275,7 @@ class EventContext:
         return f"EventContext({inner})"
 
     def finish(self, properties: dict[str, Any], disable_geoip: bool | None = None) -> None:
-        """Add the common properties to `properties` in place, in the reference's order."""
+        """Add the common properties to `properties` in place, in posthog-python's order."""
         geoip_off = self.disable_geoip if disable_geoip is None else disable_geoip
         properties.update(self.tail_geoip if geoip_off else self.tail_plain)
         if self.release_id is not None:

@@ -12,6 +12,10 @@ from .event import Event, EventContext, FlagsArg
 from .exception_list import SourceLines, exception_list
 from .timestamps import Timestamp
 
+__all__ = [
+    "exception_event",
+]
+
 # ---------------------------------------------------------------------------------------
 # $exception
 
@@ -44,7 +48,7 @@ def exception_event(
     caller's `properties` over them, then `$exception_fingerprint` when `fingerprint` is
     given (it wins over one in `properties`); the event then takes the capture path
     (system properties, personless handling, groups, flags, common properties). The
-    shell injects `source_lines` (it reads files) and `project_root` (the reference's
+    shell injects `source_lines` (it reads files) and `project_root` (posthog-python's
     default is the working directory at client start). OpenTelemetry `$trace_id`/`$span_id`
     are the shell's to add to `properties`.
     """

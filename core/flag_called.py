@@ -138,15 +138,16 @@ def feature_flag_called(
     minimal: bool = False,
     payload_is_json: bool = False,
 ) -> Event:
-    """`$feature_flag_called` for one flag read, with the reference's property rules.
+    """`$feature_flag_called` for one flag read, with posthog-python's property rules.
 
     Always `$feature_flag`, `$feature_flag_response`, `locally_evaluated` and
     `$feature/<key>`; `$feature_flag_payload` when the (decoded) payload is not None;
     request id, evaluated-at, reason, id, version and error only when truthy (`error` may
     be a list of codes, comma-joined); `$feature_flag_has_experiment` only for a real bool.
     It then goes through the capture path (system properties, `$groups`, common
-    properties). `minimal=True` applies the server-controlled allowlist of section 3.4
-    (callers pass it only when the gate is on and `has_experiment is False`).
+    properties). `minimal=True` keeps only `MINIMAL_FLAG_CALLED_PROPERTIES`, the allowlist
+    the server switches on (callers pass it only when the gate is on and `has_experiment is
+    False`).
 
     `payload_is_json=True` says the payload is freshly decoded JSON that the event may
     keep as it is (a snapshot's payloads are): it is then not normalised again. When every

@@ -18,6 +18,12 @@ from .event import ACTIVE_FLAGS, FRAGMENT_ENCODER, FlagsArg
 from .normalize import normalize
 from .timestamps import text_id
 
+__all__ = [
+    "flag_fragment",
+    "flag_properties",
+    "flag_values_of",
+]
+
 # ---------------------------------------------------------------------------------------
 # flags attached to events
 
@@ -38,7 +44,7 @@ def flag_properties(flags: FlagsArg) -> dict[str, Any]:
     """`$feature/<key>` for every flag and the sorted `$active_feature_flags` (omitted when none).
 
     A flag is active when its value is anything but False. A None value (a flag nobody
-    could decide) is left out entirely, as the reference's snapshots never hold one.
+    could decide) is left out entirely, as posthog-python's snapshots never hold one.
 
     Every snapshot of one set of definitions has the same keys, so the property names and
     their sorted order are worked out once per key tuple (`_flag_layout`); a snapshot's

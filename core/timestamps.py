@@ -15,6 +15,21 @@ from typing import NamedTuple
 from .errors import InvalidEvent
 from .normalize import clean_text
 
+__all__ = [
+    "Second",
+    "Timestamp",
+    "event_identity",
+    "format_epoch",
+    "format_timestamp",
+    "last_second",
+    "normalize_uuid",
+    "stringify_id",
+    "text_id",
+    "utc_text",
+    "wire_timestamp",
+    "wire_uuid",
+]
+
 _UTC = _dt.timezone.utc
 
 # ---------------------------------------------------------------------------------------
@@ -29,7 +44,7 @@ _UUID_RE = re.compile(
 def normalize_uuid(value: object) -> str | None:
     """`value` as the event uuid string if it is a UUID (`uuid.UUID` or a UUID string), else None.
 
-    A valid string is kept as given, as the reference does; the shell substitutes a fresh
+    A valid string is kept as given, as posthog-python does; the shell substitutes a fresh
     random version 4 uuid when this answers None.
     """
     if isinstance(value, _uuid.UUID):
@@ -56,8 +71,8 @@ def format_timestamp(value: object) -> str | None:
     """The wire form of an event timestamp, or None when `value` is not a usable timestamp.
 
     An aware datetime is converted to UTC and serialised with `isoformat()` (e.g.
-    `2026-01-02T03:04:05.123456+00:00`), as the reference does. A naive datetime is taken
-    as UTC: the reference's guess that a naive value within 5 s of the local clock is local
+    `2026-01-02T03:04:05.123456+00:00`), as posthog-python does. A naive datetime is taken
+    as UTC: posthog-python's guess that a naive value within 5 s of the local clock is local
     time needs a clock, so the shell makes that call before handing the value over. ISO
     strings (with `Z` or `+HHMM`) are parsed the same way; date-only strings are rejected.
     """
@@ -188,7 +203,7 @@ def _safe_str(value: object) -> str | None:
 
 
 def stringify_id(value: object) -> str | None:
-    """A distinct id as the reference sends it: `str()` of anything but None and ''."""
+    """A distinct id as posthog-python sends it: `str()` of anything but None and ''."""
     if value is None:
         return None
     if type(value) is str:

@@ -24,7 +24,7 @@ from collections import OrderedDict
 __all__ = ["DEFAULT_CAPACITY", "DEFAULT_KEYS_PER_USER", "FlagCalledCache"]
 
 DEFAULT_CAPACITY = 50_000
-"""Distinct ids remembered, as in the reference SDKs."""
+"""Distinct ids remembered, as in the other PostHog SDKs."""
 
 DEFAULT_KEYS_PER_USER = 1_024
 """Reported (flag, value, groups) keys kept per distinct id; the oldest go first."""

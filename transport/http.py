@@ -10,7 +10,7 @@ with an unreachable DNS server). Connections made here resolve names on a helper
 give up when the connect timeout runs out, so a broken resolver cannot stall a flush.
 
 Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`),
-as with requests, which the reference SDK uses.
+as with requests, which posthog-python uses.
 
 Error messages are built here from the failure's kind and the URL's scheme, host and path,
 never from urllib3's own text (which repeats the query string, where a token may live), and
@@ -46,6 +46,22 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "GZIP_LEVEL",
+    "MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "HttpError",
+    "NetworkError",
+    "Response",
+    "StatusError",
+    "detail_of",
+    "pool",
+    "redact",
+    "request",
+    "resolve",
+]
+
 log = logging.getLogger("hogkit.transport.http")
 
 USER_AGENT = f"{LIB_NAME}/{__version__}"
@@ -53,7 +69,7 @@ DEFAULT_TIMEOUT = 15.0
 # Large enough for a flag definitions document; bounded so a misbehaving server cannot
 # make the SDK buffer without limit.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# Level 1 already shrinks event JSON about 9x; higher levels cost 3-15x the CPU (on the
+# Level 1 already shrinks event JSON many times over; higher levels cost several times the CPU (on the
 # application's own cores) to save another 10-20% of bytes.
 GZIP_LEVEL = 1
 _DETAIL_CHARS = 300

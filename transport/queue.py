@@ -34,13 +34,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    "Deferred",
+    "EventQueue",
+    "FlushMarker",
+    "Prepare",
+    "PrepareMany",
+]
+
 log = logging.getLogger("hogkit.transport")
 
 
 # `take` pops, builds and lets go of the queue's items this many at a time: each item's
 # memory is then freed while the building has it in cache, and reused for the next ones,
-# instead of a whole burst being built before any of it is freed (measured on a backlog of
-# 20,000 unbuilt events: 0.91 µs an event in chunks of 512, 1.38 µs in one go).
+# instead of a whole burst being built before any of it is freed (bench_client.py shows
+# the difference on a large backlog).
 _TAKE_CHUNK = 512
 # No encoded event is smaller (`$lib`, ids and timestamps alone are larger): the floor of
 # `take`'s estimate of an event's size.
@@ -90,12 +98,10 @@ class EventQueue:
         self.wake_at = max(1, wake_at)
         self.high_water = max(1, self.maxsize // 4)
         self.half = max(1, self.maxsize // 2)
-        # `Client.capture` queues unbuilt events only while fewer than this many wait, so a
-        # worker that falls far behind is handed ready-made events and the capturing
-        # threads share its work. Measured on a 20,000-event burst into the default
-        # 10,000-event queue: from a quarter, the caller encoded about half the burst one by
-        # one (dearer than the worker's bulk encoder) and the capture loop took ~3.2 µs an
-        # event; from half, ~2.2 µs, with no more drops from 4 threads capturing 40,000.
+        # `defer` takes unbuilt events only while fewer than this many wait, so a worker
+        # that falls far behind is handed ready-made events and the capturing threads share
+        # its work. Half, not a quarter: below half the caller would encode one by one
+        # (dearer than the worker's bulk encoder) events the worker could still have taken.
         self.defer_below = self.half
         self.wake = threading.Event()
         # True from a producer's `wake.set()` until the worker clears `wake`: producers test

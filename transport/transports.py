@@ -27,6 +27,17 @@ from hogkit.core.retry import batch_retry_delay, parse_retry_after
 from . import http
 from .hosts import ingestion_host
 
+__all__ = [
+    "BATCH_PATH",
+    "Cancelled",
+    "FileTransport",
+    "HttpTransport",
+    "MemoryTransport",
+    "SendResult",
+    "Transport",
+    "decode_events",
+]
+
 log = logging.getLogger("hogkit.transport")
 
 BATCH_PATH = "/batch/"

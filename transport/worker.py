@@ -39,6 +39,11 @@ from .errors import QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
 from .transports import Cancelled, SendResult, Transport
 
+__all__ = [
+    "Report",
+    "Worker",
+]
+
 log = logging.getLogger("hogkit.transport")
 
 # The next batch is "full" when less than this (or a quarter of the body limit) is left in
