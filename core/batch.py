@@ -8,6 +8,14 @@ Limits follow posthog-python 7.91.1: one event may be at most 900 KiB of JSON, a
 aims at 5 MiB. Unlike posthog-python (which closes a batch only after crossing 5 MiB, so
 bodies reach ~5.9 MiB, and never splits a batch the server refuses), `split_batches` keeps
 every body at or under its limit.
+
+One event, one reference path: `encode_event` of a built `Event`. Two faster paths give the
+same bytes for the calls that dominate real traffic, each kept because a benchmark shows
+it pays for itself: `encode_capture` (one capture call straight to bytes; the "hogkit" vs
+"hogkit Event" columns of benchmarks/bench_events.py) and `encode_plain_captures` (a
+worker's whole burst in one loop; the enqueue and end-to-end rows of
+benchmarks/bench_client.py). Both fall back to the reference path for anything unusual,
+and the tests compare their bytes with it.
 """
 
 from __future__ import annotations
@@ -176,7 +184,8 @@ def encode_capture_call(
     Anything else, or any refusal, takes the full `capture` + `encode_event` path, so the
     result never depends on which path ran. Raises `InvalidEvent` exactly when `capture`
     does. Positional because a client's `capture(flags=...)` calls it per event, where a
-    keyword call of this size is a measurable share.
+    keyword call of this size is a measurable share. `encode_capture` is the same function
+    with keyword arguments, not another path.
     """
     if type(event) is str and event and type(uuid) is str:
         if not plain:
