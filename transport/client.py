@@ -222,6 +222,12 @@ class Client:
         self._events.disabled = value
 
     @property
+    def flag_service(self) -> FlagService:
+        """The flag collaborator: read or replace the local definitions in force
+        (`flagset`, `replace_definitions`) and hear of changes (`on_change`)."""
+        return self._flags
+
+    @property
     def exit_timeout(self) -> float:
         """The longest the flush at interpreter exit may take (seconds)."""
         return self._events.exit_timeout

@@ -127,12 +127,13 @@ class FlagService:
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
+        self._listeners: list[Callable[[FlagSet | None], None]] = []
         if self.offline:
             assert flag_definitions is not None
             try:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
-                log.error("[hogkit] could not load flag_definitions: %s", _safe_text(exc))
+                log.error("could not load flag_definitions: %s", _safe_text(exc))
         elif self._secret_key and not disabled:
             self.poller = DefinitionsPoller(
                 self._transport,
@@ -165,7 +166,39 @@ class FlagService:
         if seen[0] is not fs:
             gate = bool(getattr(fs, "minimal_flag_called_events", False))
             seen = self._per_set = (fs, gate, {})
+            self._changed(fs)
         return seen
+
+    # The one seam where the local definitions are read (`flagset`, `definitions`) and
+    # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
+
+    def replace_definitions(self, source: Definitions | None) -> None:
+        """Use `source` as the local definitions from now on, instead of any download.
+
+        For embedders and test kits that supply definitions themselves: the poller (if
+        any) stops, and `None` leaves no local definitions at all.
+        """
+        fs = load_definitions(source) if source is not None else None
+        if self.poller is not None:
+            self.poller.stop(0.0)
+            self.poller = None
+        self._offline, self.offline = fs, True
+        self._for_set(fs)
+
+    def on_change(self, listener: Callable[[FlagSet | None], None]) -> None:
+        """Call `listener(flagset)` whenever other definitions come into force.
+
+        A new set is noticed when it is first used (or replaced), so a listener never runs
+        on the poller's thread; a raising listener is logged and otherwise ignored.
+        """
+        self._listeners.append(listener)
+
+    def _changed(self, fs: FlagSet | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(fs)
+            except Exception:
+                log.exception("a definitions listener raised")
 
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""
@@ -220,7 +253,7 @@ class FlagService:
                     now=self._now(),
                 )
             except Exception:  # the core promises not to raise; a bug must not reach callers
-                log.exception("[hogkit] local flag evaluation failed")
+                log.exception("local flag evaluation failed")
                 local = None
         _, minimal, meta = self._for_set(fs)
         unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
@@ -399,7 +432,7 @@ class FlagService:
             if kind in self._logged:
                 return
             self._logged.add(kind)
-        log.log(level, "[hogkit] %s", message)
+        log.log(level, "%s", message)
 
     # ------------------------------------------------------------------ FlagCalledSink
 

@@ -288,7 +288,7 @@ class DefinitionsPoller:
         self.last_error = text
         if kind not in self._logged:
             self._logged.add(kind)
-            log.log(level, "[hogkit] %s", text)
+            log.log(level, "%s", text)
         if self._on_error is not None and isinstance(detail, Exception):
             try:
                 self._on_error(detail)
