@@ -1,25 +1,25 @@
 """The Client: PostHog's API in front of the core's builders and evaluator.
 
-The Client composes collaborators, each with one job, and holds no logic of its own beyond
-argument handling:
+The Client composes collaborators, each with one job, and keeps no logic of its own beyond
+construction, settings and lifecycle:
 
 * `EventPipeline` (`pipeline.py`): every event passes through it to the queue, the worker
   and the transport; `submit` is the one seam for built events, `capture` for capture calls.
-* `FlagService` (`flags.py`): the local `FlagSet` in force (its `flagset`/`definitions` are
-  the one place it is read), the poller, the `/flags` fallback and `$feature_flag_called`
-  dedup; `FlagReads` (`flag_reads.py`) puts the never-raise error path and the deprecated
-  read API on top of it.
+* `EventMethods` (`event_methods.py`): `pageview`, `identify`, `set`, ..., `capture_exception`.
+* `FlagService` (`flags.py`): the local `FlagSet` in force (read and replaced in one place),
+  the poller, the `/flags` fallback and `$feature_flag_called` dedup; `FlagReads` and
+  `FlagAPI` (`flag_reads.py`, `flag_api.py`) put the never-raise error path and the flag
+  methods on top of it.
 * `Problems` (`problems.py`): the error path every public method shares.
 
-Public methods never raise into the caller unless `debug=True`: problems are logged on the
-`hogkit` logger and passed to `on_error`.
+The collaborators' public methods appear on the Client through `forward`, unchanged. None of
+them raises into the caller unless `debug=True`: problems are logged on the `hogkit` logger
+and passed to `on_error`.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import datetime as _dt
 import functools
 import os
 import threading
@@ -28,23 +28,23 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hogkit.core import FlagSet
-from hogkit.core import events as core
 from hogkit.core.errors import HogkitError
-from hogkit.core.event import Event, EventContext, FlagsArg
+from hogkit.core.event import EventContext, FlagsArg
 
 from . import stamps
 from .dedup import DEFAULT_CAPACITY
-from .evaluations import FlagEvaluations
-from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
+from .event_methods import EventMethods
+from .flag_api import FlagAPI
 from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
+from .forward import forward
 from .hosts import ingestion_host
 from .ids import new_uuid
 from .logs import enable_debug_output
 from .pipeline import BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
+from .stamps import CallerTime as Timestamp
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
@@ -54,7 +54,6 @@ _CAPTURED_ATTR = "__hogkit_captured_uuid"
 
 Groups = Mapping[str, Any] | None
 GroupProperties = Mapping[str, Mapping[str, Any]] | None
-Timestamp = _dt.datetime | str | None
 
 
 class Client:
@@ -114,8 +113,6 @@ class Client:
         except HogkitError as exc:
             self.host = ""
             config_ok = self._config_error(f"{exc}; the client is disabled")
-        self.project_root = project_root if project_root is not None else os.getcwd()
-        self.in_app_modules = tuple(in_app_modules or ())
         self._lock = threading.Lock()
         self._shutdown_result: bool | None = None
         self._on_fork: list[Callable[[], None]] = []
@@ -150,6 +147,11 @@ class Client:
             exit_timeout=exit_timeout,
         )
         self._events.disabled = disabled or not config_ok
+        self._event_methods = EventMethods(
+            self._events,
+            project_root if project_root is not None else os.getcwd(),
+            in_app_modules or (),
+        )
         self._events.start(not self.disabled)
         if personal_api_key:
             deprecated("personal_api_key", "secret_key=")
@@ -174,6 +176,8 @@ class Client:
             new_uuid=new_uuid,
         )
         self._reads = FlagReads(self._flags, self._problems)
+        events = self._events  # not `self`: collaborators hold no reference to the Client
+        self._flag_api = FlagAPI(self._reads, self._problems, lambda: events.disabled)
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         if self._flags.poller is not None:
@@ -220,6 +224,24 @@ class Client:
     @disabled.setter
     def disabled(self, value: bool) -> None:
         self._events.disabled = value
+
+    @property
+    def project_root(self) -> str:
+        """Frames under this folder are the application's own in `$exception` events."""
+        return self._event_methods.project_root
+
+    @project_root.setter
+    def project_root(self, path: str) -> None:
+        self._event_methods.project_root = path
+
+    @property
+    def in_app_modules(self) -> tuple[str, ...]:
+        """Module prefixes whose frames count as the application's own."""
+        return self._event_methods.in_app_modules
+
+    @in_app_modules.setter
+    def in_app_modules(self, prefixes: Sequence[str]) -> None:
+        self._event_methods.in_app_modules = tuple(prefixes)
 
     @property
     def flag_service(self) -> FlagService:
@@ -275,464 +297,25 @@ class Client:
             event, distinct_id, properties, timestamp, uuid, groups, flags, disable_geoip
         )
 
-    def pageview(
-        self,
-        url: str,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        groups: Groups = None,
-        flags: FlagsArg = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """A `$pageview` with `$current_url`, for pages served by the backend."""
-        return self._events.emit(
-            "pageview",
-            lambda: core.pageview(
-                self._events.context,
-                url,
-                distinct_id=distinct_id,
-                properties=properties,
-                groups=groups,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                flags=flags,
-                anonymous_id=stamps.anonymous_id(distinct_id),
-                disable_geoip=disable_geoip,
-            ),
-        )
+    pageview = forward("_event_methods", EventMethods.pageview)
+    set = forward("_event_methods", EventMethods.set)
+    set_once = forward("_event_methods", EventMethods.set_once)
+    identify = forward("_event_methods", EventMethods.identify)
+    alias = forward("_event_methods", EventMethods.alias)
+    group_identify = forward("_event_methods", EventMethods.group_identify)
+    capture_exception = forward("_event_methods", EventMethods.capture_exception)
 
-    def set(
-        self,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """Set person properties (`$set`). A no-op (None) without a distinct id or properties."""
-        return self._person(
-            core.set_properties, "set", distinct_id, properties, timestamp, uuid, disable_geoip
-        )
+    # -- feature flags: the `FlagAPI` collaborator's methods ----------------------------------
 
-    def set_once(
-        self,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """Set person properties that are not set yet (`$set_once`); None like `set`."""
-        return self._person(
-            core.set_once, "set_once", distinct_id, properties, timestamp, uuid, disable_geoip
-        )
-
-    def _person(
-        self,
-        build: Callable[..., Event | None],
-        name: str,
-        distinct_id: Any,
-        properties: Mapping[str, Any] | None,
-        timestamp: Timestamp,
-        uuid: Any,
-        disable_geoip: bool | None,
-    ) -> str | None:
-        return self._events.emit(
-            name,
-            lambda: build(
-                self._events.context,
-                distinct_id=distinct_id,
-                properties=properties,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
-        )
-
-    def identify(
-        self,
-        distinct_id: Any,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        anon_distinct_id: Any = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """`$identify`: set person properties and, with `anon_distinct_id`, link an anonymous id."""
-        return self._events.emit(
-            "identify",
-            lambda: core.identify(
-                self._events.context,
-                distinct_id=distinct_id,
-                properties=properties,
-                anon_distinct_id=anon_distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
-        )
-
-    def alias(
-        self,
-        previous_id: Any,
-        distinct_id: Any,
-        *,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
-        return self._events.emit(
-            "alias",
-            lambda: core.alias(
-                self._events.context,
-                previous_id=previous_id,
-                distinct_id=distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
-        )
-
-    def group_identify(
-        self,
-        group_type: str,
-        group_key: str,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        distinct_id: Any = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a distinct id."""
-        return self._events.emit(
-            "group_identify",
-            lambda: core.group_identify(
-                self._events.context,
-                group_type,
-                group_key,
-                properties=properties,
-                distinct_id=distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
-        )
-
-    def capture_exception(
-        self,
-        exception: ExceptionArg | None = None,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        groups: Groups = None,
-        flags: FlagsArg = None,
-        disable_geoip: bool | None = None,
-        fingerprint: str | None = None,
-    ) -> str | None:
-        """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
-
-        An exception that was never raised gets the caller's stack, marked synthetic. The
-        same exception object is captured once; later calls return None.
-        """
-        found: list[BaseException] = []
-
-        def build() -> Event | None:
-            exc = exception_of(exception)
-            if exc is None:
-                log.warning("capture_exception: no exception given and none is being handled")
-                return None
-            if getattr(exc, _CAPTURED_ATTR, None):
-                return None
-            found.append(exc)
-            synthetic = synthetic_traceback() if exc.__traceback__ is None else None
-            return core.exception_event(
-                self._events.context,
-                exc,
-                distinct_id=distinct_id,
-                properties=properties,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                anonymous_id=stamps.anonymous_id(distinct_id),
-                source_lines=source_lines,
-                in_app_prefixes=self.in_app_modules,
-                project_root=self.project_root,
-                fingerprint=fingerprint,
-                groups=groups,
-                flags=flags,
-                disable_geoip=disable_geoip,
-                synthetic_traceback=synthetic,
-            )
-
-        sent = self._events.emit("capture_exception", build)
-        if sent is not None:
-            with contextlib.suppress(Exception):
-                setattr(found[0], _CAPTURED_ATTR, sent)
-        return sent
-
-    # -- feature flags --------------------------------------------------------------------------
-
-    def evaluate_flags(
-        self,
-        distinct_id: Any = None,
-        *,
-        person_properties: Mapping[str, Any] | None = None,
-        groups: Groups = None,
-        group_properties: GroupProperties = None,
-        flag_keys: Sequence[str] | None = None,
-        only_evaluate_locally: bool = False,
-        disable_geoip: bool | None = None,
-        device_id: str | None = None,
-    ) -> FlagEvaluations:
-        """Evaluate a person's flags once; read them from the snapshot and pass it to `capture`.
-
-        Local evaluation first; flags it cannot decide (and requested keys it has no
-        definition for) go to PostHog in one request unless `only_evaluate_locally`.
-        Reading a flag with `is_enabled`/`get_flag` sends `$feature_flag_called` once per
-        (distinct id, flag, value, groups). `flag_keys=[]` evaluates nothing.
-        """
-        snap = self._reads.evaluate(
-            "evaluate_flags",
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            flag_keys,
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        return snap if snap is not None else FlagEvaluations("")
-
-    def load_feature_flags(self) -> bool:
-        """Download the flag definitions now (the poller also does it every `poll_interval`)."""
-        try:
-            return self._flags.reload()
-        except Exception as exc:
-            self._problems.fail("load_feature_flags", exc)
-            return False
-
-    def feature_flag_definitions(self) -> FlagSet | None:
-        """The compiled definitions in force, or None when none are loaded."""
-        return self._flags.flagset
-
-    def get_feature_flag(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: bool | None = None,
-        device_id: str | None = None,
-    ) -> bool | str | None:
-        """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
-        deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        try:  # `_flag_value`, inline: this is the deprecated API's hot path
-            return self._flags.flag_value(
-                key,
-                distinct_id,
-                person_properties,
-                groups,
-                group_properties,
-                only_evaluate_locally,
-                send_feature_flag_events,
-                disable_geoip,
-                device_id,
-            )
-        except Exception as exc:
-            self._problems.fail("get_feature_flag", exc)
-            return None
-
-    def feature_enabled(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: bool | None = None,
-        device_id: str | None = None,
-    ) -> bool | None:
-        """Deprecated: `evaluate_flags(...).is_enabled(key)`; None when the flag has no value."""
-        deprecated("feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._flag_value(
-            "feature_enabled",
-            key,
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-        return None if value is None else value is not False
-
-    def is_feature_enabled(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: bool | None = None,
-        device_id: str | None = None,
-    ) -> bool | None:
-        """Deprecated: another name for `feature_enabled`."""
-        deprecated("is_feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._flag_value(
-            "is_feature_enabled",
-            key,
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-        return None if value is None else value is not False
-
-    def _flag_value(
-        self,
-        name: str,
-        key: str,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        try:
-            return self._flags.flag_value(
-                key,
-                distinct_id,
-                person_properties,
-                groups,
-                group_properties,
-                only_evaluate_locally,
-                send_events,
-                disable_geoip,
-                device_id,
-            )
-        except Exception as exc:
-            self._problems.fail(name, exc)
-            return None
-
-    def get_feature_flag_payload(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        match_value: bool | str | None = None,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = False,
-        disable_geoip: bool | None = None,
-        device_id: str | None = None,
-    ) -> Any:
-        """Deprecated: `evaluate_flags(...).get_flag_payload(key)`.
-
-        With `match_value`, the payload is returned only when the flag has that value.
-        """
-        deprecated("get_feature_flag_payload", "evaluate_flags(...).get_flag_payload(key)")
-        return self._reads.payload(
-            key,
-            distinct_id,
-            match_value,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-
-    def get_all_flags(
-        self,
-        distinct_id: Any,
-        *,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        disable_geoip: bool | None = None,
-        flag_keys_to_evaluate: Sequence[str] | None = None,
-        device_id: str | None = None,
-    ) -> dict[str, bool | str] | None:
-        """Deprecated: `evaluate_flags(...).flag_values`. Sends no `$feature_flag_called`."""
-        deprecated("get_all_flags", "evaluate_flags(...)")
-        if self.disabled:
-            return None
-        snap = self._reads.evaluate(
-            "get_all_flags",
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            flag_keys_to_evaluate or None,
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        return None if snap is None else dict(snap.flag_values)
-
-    def get_all_flags_and_payloads(
-        self,
-        distinct_id: Any,
-        *,
-        groups: Groups = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: GroupProperties = None,
-        only_evaluate_locally: bool = False,
-        disable_geoip: bool | None = None,
-        flag_keys_to_evaluate: Sequence[str] | None = None,
-        device_id: str | None = None,
-    ) -> dict[str, dict[str, Any] | None]:
-        """Deprecated. `featureFlags` as `get_all_flags`; `featureFlagPayloads` holds the payload
-        of each enabled flag as JSON text, the form posthog-python's bulk getters return."""
-        deprecated("get_all_flags_and_payloads", "evaluate_flags(...)")
-        if self.disabled:
-            return {"featureFlags": None, "featureFlagPayloads": None}
-        snap = self._reads.evaluate(
-            "get_all_flags_and_payloads",
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            flag_keys_to_evaluate or None,
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        return FlagReads.with_payloads(snap)
+    evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
+    load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
+    feature_flag_definitions = forward("_flag_api", FlagAPI.feature_flag_definitions)
+    get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)
+    feature_enabled = forward("_flag_api", FlagAPI.feature_enabled)
+    is_feature_enabled = forward("_flag_api", FlagAPI.is_feature_enabled)
+    get_feature_flag_payload = forward("_flag_api", FlagAPI.get_feature_flag_payload)
+    get_all_flags = forward("_flag_api", FlagAPI.get_all_flags)
+    get_all_flags_and_payloads = forward("_flag_api", FlagAPI.get_all_flags_and_payloads)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

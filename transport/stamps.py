@@ -16,11 +16,23 @@ from hogkit.core.timestamps import Timestamp
 
 from .ids import new_uuid
 
-__all__ = ["anonymous_id", "clock", "event_id", "event_timestamp", "event_uuid", "now", "when"]
+__all__ = [
+    "CallerTime",
+    "anonymous_id",
+    "clock",
+    "event_id",
+    "event_timestamp",
+    "event_uuid",
+    "now",
+    "when",
+]
 
 log = logging.getLogger("hogkit")
 
 _UTC = _dt.timezone.utc
+
+CallerTime = _dt.datetime | str | None
+"""A timestamp a caller may pass to an event method (None: now)."""
 
 clock = time.time
 """The wall clock as epoch seconds: the capture path's cheapest timestamp."""
