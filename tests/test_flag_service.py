@@ -65,3 +65,19 @@ def test_single_flag_reads_agree_with_the_snapshot_path() -> None:
                 assert quiet == snap.get_flag(key, send_feature_flag_events=False), (person, key)
         c.flush()
     assert transport.events == []  # neither path reported anything
+
+
+def test_forwarded_methods_keep_their_signature_and_work_on_the_class() -> None:
+    import inspect
+
+    from hogkit.transport.flag_api import FlagAPI
+
+    with Client(
+        KEY, transport=MemoryTransport(), flag_definitions=definitions(flag("a", 100))
+    ) as c:
+        expected = inspect.signature(FlagAPI.get_all_flags)
+        assert inspect.signature(Client.get_all_flags) == expected
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            assert Client.get_all_flags(c, "u") == c.get_all_flags("u") == {"a": True}
+        assert Client.evaluate_flags.__doc__ == FlagAPI.evaluate_flags.__doc__

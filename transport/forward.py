@@ -26,10 +26,15 @@ class forward(Generic[P, R]):
         self.collaborator = collaborator
         self.method = method
         self.name = method.__name__
-        functools.update_wrapper(self, method)  # type: ignore[arg-type]
+        functools.update_wrapper(self, method)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+
+    def __call__(self, obj: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Called on the class (`Client.get_feature_flag(client, ...)`), like a method."""
+        method: Callable[P, R] = getattr(getattr(obj, self.collaborator), self.method.__name__)
+        return method(*args, **kwargs)
 
     @overload
     def __get__(self, obj: None, owner: type | None = None) -> forward[P, R]: ...
