@@ -18,10 +18,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core import events as core
-from hogkit.core.batch import (
-    MAX_EVENT_BYTES,
+from hogkit.core.batch import check_event_size
+from hogkit.core.encoding import (
     PlainCapture,
-    check_event_size,
     encode_capture,
     encode_capture_call,
     encode_event,
@@ -29,6 +28,7 @@ from hogkit.core.batch import (
 )
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext, FlagsArg
+from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from . import stamps
