@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-import threading
-import time
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -30,21 +28,17 @@ from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_called import FlagCalled, flag_called_event
-from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code, merge_remote, needs_remote
+from hogkit.core.flag_requests import merge_remote, needs_remote
 from hogkit.core.remote import (
-    FlagsResponse,
-    FlagsResponseError,
     encode_flags_request,
     flags_request_body,
-    parse_flags_response,
 )
-from hogkit.core.retry import flags_retry_delay
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
 from .evaluations import FlagEvaluations, FlagMeta
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .http import NetworkError
 from .poller import DefinitionsPoller
+from .remote_flags import OnceLog, RemoteFlags, safe_text
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -122,8 +116,8 @@ class FlagService:
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
-        self._logged: set[str] = set()
-        self._log_lock = threading.Lock()
+        self._notes = OnceLog()
+        self._remote = RemoteFlags(self._transport, self.request_timeout, self._notes)
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
@@ -133,7 +127,7 @@ class FlagService:
             try:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
-                log.error("could not load flag_definitions: %s", _safe_text(exc))
+                log.error("could not load flag_definitions: %s", safe_text(exc))
         elif self._secret_key and not disabled:
             self.poller = DefinitionsPoller(
                 self._transport,
@@ -259,7 +253,7 @@ class FlagService:
         unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
         if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
             if local is None and not self.offline and not self._secret_key:
-                self._once(
+                self._notes.once(
                     "no-secret",
                     logging.INFO,
                     "no secret_key: flags can only be evaluated remotely",
@@ -293,7 +287,7 @@ class FlagService:
             flag_keys=flag_keys,
             sent_at=self._now(),
         )
-        response, error = self._request(encode_flags_request(body))
+        response, error = self._remote.request(encode_flags_request(body))
         if response is not None:
             minimal = response.minimal_flag_called_events
         merged = merge_remote(local, unresolved, flag_keys, response, error)
@@ -365,75 +359,6 @@ class FlagService:
         )
         return snap.get_flag(key, send_feature_flag_events=send_events)
 
-    def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
-        """One `/flags` exchange within `request_timeout` in total, retried as
-        `flags_retry_delay` decides. (response, error code)."""
-        deadline = time.monotonic() + self.request_timeout
-        retried = False
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, self._failed(failure_code("timeout"), "timed out")
-            log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
-            try:
-                reply = self._transport.post_flags(encoded, timeout=remaining)
-            except NetworkError as exc:
-                kind, status, detail = exc.kind, None, str(exc)
-            except Exception as exc:
-                return None, self._failed(failure_code("unreadable"), _safe_text(exc))
-            else:
-                if reply.status == 200:
-                    return self._answered(reply.body)
-                kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
-            log.debug("/flags request failed: %s", detail)
-            wait = flags_retry_delay(
-                kind, status, retried=retried, remaining=deadline - time.monotonic()
-            )
-            if wait is None:
-                return None, self._failed(failure_code(kind, status), detail)
-            retried = True
-            if wait:
-                time.sleep(wait)
-
-    def _answered(self, body: bytes) -> tuple[FlagsResponse | None, str | None]:
-        """A 200 answer's flags, or the error code that replaces them."""
-        try:
-            response = parse_flags_response(body)
-        except FlagsResponseError as exc:
-            return None, self._failed(failure_code("unreadable"), str(exc))
-        if response.quota_limited:
-            self._once(
-                "quota",
-                logging.WARNING,
-                "feature flags quota limited: remote evaluation returned no flags "
-                "(see https://posthog.com/docs/billing/limits-alerts)",
-            )
-            return None, QUOTA_LIMITED
-        if response.untyped:
-            self._once(
-                "untyped",
-                logging.INFO,
-                "the /flags response has no typed values; the server may not support /flags?v=4",
-            )
-        self._logged.discard("remote")
-        log.debug("/flags answered with %d flags", len(response.flags))
-        return response, None
-
-    def _failed(self, code: str, detail: str) -> str:
-        self._once(
-            "remote",
-            logging.WARNING,
-            f"remote flag evaluation failed ({detail}); using local values only",
-        )
-        return code
-
-    def _once(self, kind: str, level: int, message: str) -> None:
-        with self._log_lock:
-            if kind in self._logged:
-                return
-            self._logged.add(kind)
-        log.log(level, "%s", message)
-
     # ------------------------------------------------------------------ FlagCalledSink
 
     def claim(self, user: int, report: int) -> bool:
@@ -448,8 +373,3 @@ class FlagService:
         finally:
             if not queued:
                 self.reported.release(user, report)
-
-
-def _safe_text(exc: BaseException) -> str:
-    """An exception's type and message, for logs (never a key: callers pass our own errors)."""
-    return f"{type(exc).__name__}: {exc}"
