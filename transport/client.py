@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.errors import HogkitError
-from hogkit.core.event import EventContext, FlagsArg
+from hogkit.core.event import EventContext
 
 from . import stamps
 from .dedup import DEFAULT_CAPACITY
@@ -44,7 +44,6 @@ from .ids import new_uuid
 from .logs import enable_debug_output
 from .pipeline import BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
-from .stamps import CallerTime as Timestamp
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
@@ -176,6 +175,7 @@ class Client:
             new_uuid=new_uuid,
         )
         self._reads = FlagReads(self._flags, self._problems)
+        self._events.flags_for_capture = self._reads.for_capture
         events = self._events  # not `self`: collaborators hold no reference to the Client
         self._flag_api = FlagAPI(self._reads, self._problems, lambda: events.disabled)
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
@@ -264,39 +264,7 @@ class Client:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def capture(
-        self,
-        event: str,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Timestamp = None,
-        uuid: Any = None,
-        groups: Groups = None,
-        flags: FlagsArg = None,
-        disable_geoip: bool | None = None,
-        send_feature_flags: Any = None,
-    ) -> str | None:
-        """Queue an event; returns its uuid, or None if it was not accepted.
-
-        Without a `distinct_id` the event is personless (`$process_person_profile: false`).
-        `flags` (an `evaluate_flags` snapshot or a `{key: value}` mapping) adds
-        `$feature/<key>` and `$active_feature_flags` without any request.
-        `send_feature_flags` (deprecated) evaluates flags for the event; `flags` wins.
-        """
-        if send_feature_flags:
-            if flags is not None:
-                log.warning("capture: both flags and send_feature_flags given; using flags")
-            elif not self.disabled and not self._events.closed:
-                try:
-                    flags = self._reads.for_capture(distinct_id, groups, send_feature_flags)
-                except Exception as exc:
-                    self._problems.fail("capture", exc)
-                    return None
-        return self._events.capture(
-            event, distinct_id, properties, timestamp, uuid, groups, flags, disable_geoip
-        )
-
+    capture = forward("_events", EventPipeline.capture)
     pageview = forward("_event_methods", EventMethods.pageview)
     set = forward("_event_methods", EventMethods.set)
     set_once = forward("_event_methods", EventMethods.set_once)

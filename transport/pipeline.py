@@ -36,13 +36,18 @@ from .errors import EventTooLarge
 from .ids import new_uuid
 from .problems import Problems, log
 from .queue import Deferred, EventQueue
+from .stamps import clock
 from .transports import Transport
 from .worker import Worker
 
-__all__ = ["BeforeSend", "EventPipeline"]
+__all__ = ["BeforeSend", "EventPipeline", "FlagsForCapture"]
 
 BeforeSend = Callable[[dict[str, Any]], Any]
 """A hook that sees (and may change or drop) every event before it is queued."""
+
+
+FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any], FlagsArg]
+"""(distinct id, groups, the `send_feature_flags` option) -> the flags an event carries."""
 
 
 class EventPipeline:
@@ -80,6 +85,8 @@ class EventPipeline:
         # The queue while `capture` may take its fast path, else None (see `_refresh`).
         self._fast: EventQueue | None = None
         self._stop_sync = threading.Event()
+        # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
+        self.flags_for_capture: FlagsForCapture | None = None
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -150,15 +157,22 @@ class EventPipeline:
     def capture(
         self,
         event: str,
-        distinct_id: Any,
-        properties: Mapping[str, Any] | None,
-        timestamp: _dt.datetime | str | None,
-        uuid: Any,
-        groups: Mapping[str, Any] | None,
-        flags: FlagsArg,
-        disable_geoip: bool | None,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: _dt.datetime | str | None = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: FlagsArg = None,
+        disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
     ) -> str | None:
-        """`Client.capture` once `send_feature_flags` is resolved into `flags`.
+        """Queue an event; returns its uuid, or None if it was not accepted.
+
+        Without a `distinct_id` the event is personless (`$process_person_profile: false`).
+        `flags` (an `evaluate_flags` snapshot or a `{key: value}` mapping) adds
+        `$feature/<key>` and `$active_feature_flags` without any request.
+        `send_feature_flags` (deprecated) evaluates flags for the event; `flags` wins.
 
         The common call (a str event and id, flat properties of plain values, no hook, no
         explicit time, uuid or flags) only samples the clock, draws the uuid and queues the
@@ -175,6 +189,7 @@ class EventPipeline:
             and timestamp is None
             and uuid is None
             and flags is None
+            and not send_feature_flags
             and (
                 properties is None
                 # `is_plain`, inline: a call is a measurable share of this path.
@@ -189,7 +204,7 @@ class EventPipeline:
             event_id = new_uuid()
             if queue.defer(
                 PlainCapture(
-                    stamps.clock(),
+                    clock(),
                     event_id,
                     event,
                     distinct_id,
@@ -201,7 +216,7 @@ class EventPipeline:
                 return event_id
             # The worker is behind: encode here, the way it would have (no copy needed).
             call = PlainCapture(
-                stamps.clock(), event_id, event, distinct_id, properties, groups, disable_geoip
+                clock(), event_id, event, distinct_id, properties, groups, disable_geoip
             )
             try:
                 data = encode_plain_captures(self.context, (call,))[0]
@@ -213,6 +228,8 @@ class EventPipeline:
         if self._disabled or self._closed:
             return self._inactive()
         try:
+            if send_feature_flags:
+                flags = self._flags_for(distinct_id, groups, flags, send_feature_flags)
             if (
                 flags is not None
                 and self._before_send is None
@@ -229,7 +246,7 @@ class EventPipeline:
                     distinct_id,
                     properties,
                     groups,
-                    stamps.clock(),
+                    clock(),
                     event_id,
                     flags,
                     stamps.anonymous_id(distinct_id),
@@ -252,6 +269,17 @@ class EventPipeline:
             return self.submit(ev)
         except Exception as exc:
             return self._failed("capture", exc)
+
+    def _flags_for(
+        self, distinct_id: Any, groups: Mapping[str, Any] | None, flags: FlagsArg, option: Any
+    ) -> FlagsArg:
+        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
+        if flags is not None:
+            log.warning("capture: both flags and send_feature_flags given; using flags")
+            return flags
+        if self.flags_for_capture is None:
+            return None
+        return self.flags_for_capture(distinct_id, groups, option)
 
     def emit(self, name: str, build: Callable[[], Event | None]) -> str | None:
         """What every other event method shares: nothing while closed, the built event
