@@ -1,11 +1,11 @@
 """Events to bytes: each event serialised once, exactly as it goes on the wire.
 
-One reference path, `encode_event` of a built `Event`. Two faster paths give the same bytes
+One general path, `encode_event` of a built `Event`. Two faster paths give the same bytes
 for the calls that dominate real traffic, each kept because a benchmark shows it pays for
 itself: `encode_capture_call` (one capture call straight to bytes; the "hogkit" vs "hogkit
 Event" columns of benchmarks/bench_events.py) and `encode_plain_captures` (a worker's whole
 burst in one loop; the enqueue and end-to-end rows of benchmarks/bench_client.py). Both fall
-back to the reference path for anything unusual, and the tests compare their bytes with it.
+back to the general path for anything unusual, and the tests compare their bytes with it.
 `encode_capture` is `encode_capture_call` with keyword arguments, not another path.
 """
 
