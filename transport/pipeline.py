@@ -21,7 +21,6 @@ from hogkit.core import events as core
 from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import (
     PlainCapture,
-    encode_capture,
     encode_capture_call,
     encode_event,
     encode_plain_captures,
@@ -32,10 +31,11 @@ from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from . import stamps
+from .deferred import DeferredEncoder
 from .errors import EventTooLarge
 from .ids import new_uuid
 from .problems import Problems, log
-from .queue import Deferred, EventQueue
+from .queue import EventQueue
 from .stamps import clock
 from .transports import Transport
 from .worker import Worker
@@ -67,7 +67,8 @@ class EventPipeline:
         before_send: BeforeSend | None,
         exit_timeout: float = 1.0,
     ) -> None:
-        self.context = context
+        self._context = context
+        self._encoder = DeferredEncoder(context)
         self.exit_timeout = exit_timeout
         self.transport = transport
         self.problems = problems
@@ -89,6 +90,18 @@ class EventPipeline:
         self.flags_for_capture: FlagsForCapture | None = None
 
     # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def context(self) -> EventContext:
+        """What every event built here carries (library, system and super properties, ...)."""
+        return self._context
+
+    @context.setter
+    def context(self, context: EventContext) -> None:
+        self._context = context
+        self._encoder = DeferredEncoder(context)
+        if self._worker is not None:
+            self._worker.prepare, self._worker.prepare_many = self._encoder.one, self._encoder.many
 
     @property
     def before_send(self) -> BeforeSend | None:
@@ -145,8 +158,8 @@ class EventPipeline:
                 self.transport,
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
-                prepare=self._encode_deferred,
-                prepare_many=self._encode_deferred_many,
+                prepare=self._encoder.one,
+                prepare_many=self._encoder.many,
             )
             worker.start()
             self._queue, self._worker = queue, worker
@@ -221,7 +234,7 @@ class EventPipeline:
             try:
                 data = encode_plain_captures(self.context, (call,))[0]
                 if data is None:
-                    data = self._encode_deferred(call)
+                    data = self._encoder.one(call)
             except Exception as exc:
                 return self._failed("capture", exc)
             return event_id if queue.put(data) else None
@@ -329,35 +342,6 @@ class EventPipeline:
             self.problems.delivery(result.error or HogkitError("not delivered"), result.failed)
             return False
         return True
-
-    def _encode_deferred_many(self, items: list[Deferred]) -> list[bytes | None]:
-        """The worker's bulk half of fast-path captures: a burst encoded in one core call.
-
-        None for the ones the core leaves to `_encode_deferred` (which also rejects events
-        over the size limit, with the reason).
-        """
-        return encode_plain_captures(self.context, items, owned=True)  # the queue's copies
-
-    def _encode_deferred(self, item: Deferred) -> bytes:
-        """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
-        call: PlainCapture = item
-        event, distinct_id = call.event, call.distinct_id
-        data = encode_capture(
-            self.context,
-            event,
-            distinct_id=distinct_id,
-            properties=call.properties,
-            groups=call.groups,
-            timestamp=call.when,
-            uuid=call.uuid,
-            anonymous_id=None if distinct_id else new_uuid(),
-            disable_geoip=call.disable_geoip,
-            plain=True,  # `capture` queued it only after `is_plain` said so
-        )
-        if len(data) > MAX_EVENT_BYTES:
-            problem = check_event_size(data) or "too large"
-            raise EventTooLarge(f"{event!r}: {problem}")
-        return data
 
     def _run_before_send(self, hook: BeforeSend, ev: Event) -> Event | None:
         try:
