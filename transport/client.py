@@ -180,8 +180,7 @@ class Client:
         self._flag_api = FlagAPI(self._reads, self._problems, lambda: events.disabled)
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
-        if self._flags.poller is not None:
-            self._on_fork.append(self._flags.poller.start)
+        self._on_fork.append(self._flags.after_fork)
         _live_clients.add(self)
         _live_pipelines.add(self._events)
 

@@ -195,6 +195,11 @@ class FlagService:
             except Exception:
                 log.exception("a definitions listener raised")
 
+    def after_fork(self) -> None:
+        """In a forked child: restart the poller in force (the parent's thread is gone)."""
+        if self.poller is not None:
+            self.poller.start()
+
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""
         if self.poller is None:
