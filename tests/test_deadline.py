@@ -163,7 +163,7 @@ def test_the_watchdog_fires_only_live_watches() -> None:
     done, cancelled = dog.arm(time.monotonic() + 0.05), dog.arm(time.monotonic() + 0.05)
     assert cancelled.cancel() is False
     deadline = time.monotonic() + 10
-    while not done.fired and time.monotonic() < deadline:
+    while (not done.fired or dog.pending()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert done.fired and not cancelled.fired
-    assert dog.pending() == 0
+    assert dog.pending() == 0  # a cancelled watch leaves the heap when its instant passes

@@ -221,7 +221,8 @@ class Spool:
                 yield segment
             finally:
                 segment.release()
-                self._used = sum(os.path.getsize(p) for p in self._segments())
+                with self._lock:
+                    self._used = sum(os.path.getsize(p) for p in self._segments())
 
     def _claim(self, path: str) -> Segment | None:
         try:
