@@ -7,8 +7,10 @@ margin for a loaded machine.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -167,3 +169,28 @@ def test_the_watchdog_fires_only_live_watches() -> None:
         time.sleep(0.01)
     assert done.fired and not cancelled.fired
     assert dog.pending() == 0  # a cancelled watch leaves the heap when its instant passes
+
+
+def test_tls_exchanges_are_verified_and_bounded(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
+            *("ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert)),
+            *("-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    trusting = dl.pool_manager(ca_certs=str(cert))
+    with LoopbackServer(tls=(str(cert), str(key))) as server:
+        unverified, _ = timed(post, dl.pool_manager(), server.url + "/batch/", 10.0)
+        assert isinstance(unverified, dl.ExchangeFailed)
+        assert "TLS" in str(unverified)
+        answer = post(trusting, server.url + "/batch/", 10.0)
+        assert isinstance(answer, dl.Answer) and answer.status == 200
+        server.script("/batch/", Reply.trickle(1, 0.2, "body", body=SLOW_BODY))
+        result, elapsed = timed(post, trusting, server.url + "/batch/", 1.0)
+        assert isinstance(result, dl.DeadlineExceeded)
+        assert elapsed < 1.0 + MARGIN

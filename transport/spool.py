@@ -161,7 +161,7 @@ class Spool:
         self._fd = -1
         self._written = 0
         self._names = itertools.count()
-        self._used = sum(os.path.getsize(p) for p in self._segments())
+        self._used = self._disk_usage()
         _live.add(self)
 
     # -- writing --------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class Spool:
             finally:
                 segment.release()
                 with self._lock:
-                    self._used = sum(os.path.getsize(p) for p in self._segments())
+                    self._used = self._disk_usage()
 
     def _claim(self, path: str) -> Segment | None:
         try:
@@ -237,6 +237,13 @@ class Spool:
             os.close(fd)
             return None
         return Segment(path, fd, self)
+
+    def _disk_usage(self) -> int:
+        total = 0
+        for path in self._segments():
+            with contextlib.suppress(FileNotFoundError):  # replayed and deleted meanwhile
+                total += os.path.getsize(path)
+        return total
 
     def _segments(self) -> list[str]:
         names = sorted(n for n in os.listdir(self.directory) if n.endswith(SUFFIX))
