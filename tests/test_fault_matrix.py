@@ -12,6 +12,7 @@ tens of seconds or forever; the margins allow for a loaded machine.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,9 @@ from typing import Any
 import attrs
 import pytest
 from hogkit.core.accounting import Reason
+from hogkit.core.errors import HogkitError
 from hogkit.transport.client import Client
+from hogkit.transport.flags_transport import HttpFlagsTransport
 from httpserver import LoopbackServer, Reply, unused_url
 
 EVENTS = 30
@@ -303,4 +306,16 @@ def test_remote_flags_hold_the_caller_no_longer_than_their_timeout(
     finally:
         client.shutdown(1.0)
     assert loopback.requests("/flags/"), "the remote evaluation was attempted"
+    assert elapsed < 1.0 + MARGIN
+
+
+def test_a_definitions_fetch_is_bounded_by_its_timeout(loopback: LoopbackServer) -> None:
+    """The poller's download: a trickling server cannot keep one fetch past its timeout."""
+    loopback.handle("/flags/definitions", lambda _request: Reply.trickle(1, 0.2, "body", body=SLOW))
+    transport = HttpFlagsTransport("phc_fault_matrix", loopback.url, secret_key="phs_matrix")
+    started = time.monotonic()
+    with contextlib.suppress(HogkitError):  # failing is fine; waiting is what is measured
+        transport.fetch_definitions(etag=None, timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert loopback.requests("/flags/definitions"), "the download was attempted"
     assert elapsed < 1.0 + MARGIN
