@@ -194,3 +194,16 @@ def test_tls_exchanges_are_verified_and_bounded(tmp_path: Path) -> None:
         result, elapsed = timed(post, trusting, server.url + "/batch/", 1.0)
         assert isinstance(result, dl.DeadlineExceeded)
         assert elapsed < 1.0 + MARGIN
+
+
+def test_an_oversized_answer_is_refused(
+    loopback: LoopbackServer, manager: urllib3.PoolManager
+) -> None:
+    loopback.script("/flags/definitions", Reply(200, b"x" * 5000), then=Reply(200, b"y" * 1000))
+    url = loopback.url + "/flags/definitions"
+    with pytest.raises(dl.ExchangeFailed, match="larger than 1000 bytes"):
+        dl.exchange(manager, "GET", url, deadline=time.monotonic() + 10, max_response_bytes=1000)
+    answer = dl.exchange(
+        manager, "GET", url, deadline=time.monotonic() + 10, max_response_bytes=1000
+    )
+    assert answer.body == b"y" * 1000

@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-_CHUNK = 64 * 1024
+_CHUNK = 1024 * 1024
 
 
 class ExchangeFailed(HogkitError):
@@ -345,16 +345,21 @@ def exchange(
 
 
 def _read_body(response: Any, deadline: float, limit: int, where: str) -> bytes:
+    """The whole body, in reads of at most `_CHUNK` bytes so no read sizes a buffer by the
+    limit. The watchdog, not this loop, bounds the time a read can take."""
     chunks: list[bytes] = []
     received = 0
-    for chunk in response.stream(_CHUNK, decode_content=True):
+    while True:
+        chunk = response.read(_CHUNK, decode_content=True)
+        if not chunk:
+            break
         received += len(chunk)
         if received > limit:
             raise ExchangeFailed(f"{where}: response larger than {limit} bytes")
-        if time.monotonic() > deadline:
-            raise DeadlineExceeded(f"{where}: deadline passed while reading the body")
         chunks.append(chunk)
-    return b"".join(chunks)
+    if time.monotonic() > deadline:
+        raise DeadlineExceeded(f"{where}: deadline passed while reading the body")
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _timed_out(exc: BaseException) -> bool:
