@@ -220,6 +220,8 @@ def _open(conn: HTTPConnection) -> socket.socket:
             for option in conn.socket_options or ():
                 sock.setsockopt(*option)
             sock.settimeout(remaining)
+            if conn.source_address:
+                sock.bind(conn.source_address)
             sock.connect(address)
             return sock
         except OSError as exc:
