@@ -37,7 +37,7 @@ DEFS = "/flags/definitions"
 FLAGS = "/flags/"
 
 # Envelope fields of a sent event that differ by construction: random ids and clock readings.
-VOLATILE_FIELDS = frozenset({"uuid", "timestamp", "api_key", "type", "library", "library_version"})
+VOLATILE_FIELDS = frozenset({"uuid", "timestamp"})
 
 # Properties that name the SDK (`$lib`, `$lib_version`) rather than the read being reported.
 VOLATILE_PROPERTIES = frozenset({"$lib", "$lib_version"})
@@ -237,6 +237,7 @@ def snapshot_reads(flags: Any, keys: Sequence[str]) -> list[Any]:
 
 __all__ = [
     "DEFS",
+    "event_differences",
     "FLAGS",
     "KIT_KEY",
     "REF_KEY",
@@ -250,3 +251,25 @@ __all__ = [
     "snapshot_reads",
 ]
 
+
+
+def event_differences(ref: Sequence[Mapping[str, Any]], kit: Sequence[Mapping[str, Any]]) -> str:
+    """A short account of how two event lists differ: names, then property by property."""
+    ref_names = [e["event"] for e in ref]
+    kit_names = [e["event"] for e in kit]
+    if ref_names != kit_names:
+        return f"events: reference sent {ref_names}, hogkit sent {kit_names}"
+    lines = []
+    for i, (a, b) in enumerate(zip(ref, kit)):
+        pa, pb = a.get("properties", {}), b.get("properties", {})
+        for name in sorted(set(pa) | set(pb)):
+            if pa.get(name, "<absent>") != pb.get(name, "<absent>"):
+                lines.append(
+                    f"#{i} {a['event']} {name}: reference {pa.get(name, '<absent>')!r}, "
+                    f"hogkit {pb.get(name, '<absent>')!r}"
+                )
+        rest_a = {k: v for k, v in a.items() if k != "properties"}
+        rest_b = {k: v for k, v in b.items() if k != "properties"}
+        if rest_a != rest_b:
+            lines.append(f"#{i} envelope: reference {rest_a!r}, hogkit {rest_b!r}")
+    return "; ".join(lines)
