@@ -52,31 +52,62 @@ RECORDS: dict[str, dict[str, Any]] = {
     "experiment_split_config_v1": experiment_split(config_version=1),
     "experiment_split_no_config_version": experiment_split(config_version=None),
     "targeting_match": v4(
-        "garden-layout", True, "targeting_match",
-        config_version=2, has_experiment=False, rule_type="targeted_release", rule_id=OTHER_RULE,
+        "garden-layout",
+        True,
+        "targeting_match",
+        config_version=2,
+        has_experiment=False,
+        rule_type="targeted_release",
+        rule_id=OTHER_RULE,
     ),
     "targeting_match_experiment_rule": v4(
-        "garden-layout", True, "targeting_match",
-        config_version=2, has_experiment=True, rule_type="experiment", rule_id=RULE,
+        "garden-layout",
+        True,
+        "targeting_match",
+        config_version=2,
+        has_experiment=True,
+        rule_type="experiment",
+        rule_id=RULE,
     ),
     "rollout_miss": v4(
-        "garden-layout", False, "rollout_miss",
-        config_version=2, rule_type="percentage_rollout", rule_id=OTHER_RULE,
+        "garden-layout",
+        False,
+        "rollout_miss",
+        config_version=2,
+        rule_type="percentage_rollout",
+        rule_id=OTHER_RULE,
     ),
     "holdout": v4(
-        "garden-layout", "control", "holdout",
-        config_version=2, has_experiment=True, rule_type="experiment", rule_id=RULE,
+        "garden-layout",
+        "control",
+        "holdout",
+        config_version=2,
+        has_experiment=True,
+        rule_type="experiment",
+        rule_id=RULE,
         variant_key="control",
     ),
     "experiment_paused": v4(
-        "garden-layout", False, "experiment_paused",
-        config_version=2, has_experiment=True, rule_type="experiment", rule_id=RULE,
+        "garden-layout",
+        False,
+        "experiment_paused",
+        config_version=2,
+        has_experiment=True,
+        rule_type="experiment",
+        rule_id=RULE,
     ),
     "unknown_reason": v4("garden-layout", True, "brand_new_reason", config_version=2),
     "no_reason": v4("garden-layout", True, None, config_version=2),
     "failed_v2": {
-        **v4("garden-layout", None, "evaluation_failed", config_version=2, rule_id=RULE,
-             rule_type="experiment", variant_key="arm_a"),
+        **v4(
+            "garden-layout",
+            None,
+            "evaluation_failed",
+            config_version=2,
+            rule_id=RULE,
+            rule_type="experiment",
+            variant_key="arm_a",
+        ),
         "failed": True,
     },
     "failed_v1": {**v4("garden-layout", None, "evaluation_failed"), "failed": True},
@@ -196,16 +227,22 @@ def test_exposure_with_super_properties_and_capture_of_flags() -> None:
     with Twin(
         remote=[answer(RECORDS["experiment_split"])],
         local=False,
-        super_properties={"$feature_flag_config_version": 9, "$feature_flag_rule_id": "x", "app": "shop"},
+        super_properties={
+            "$feature_flag_config_version": 9,
+            "$feature_flag_rule_id": "x",
+            "app": "shop",
+        },
     ) as twin:
         assert_same(twin, reads, all_events=True)
 
 
 def test_a_remote_fallback_from_local_evaluation_sends_the_exposure() -> None:
     doc = definitions(
-        flag("garden-layout", 201, groups=[
-            {"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}
-        ])
+        flag(
+            "garden-layout",
+            201,
+            groups=[{"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}],
+        )
     )
     with Twin(doc, [answer(RECORDS["experiment_split"])]) as twin:
         assert_same(twin, lambda c: READS["snapshot.get_flag"](c, "garden-layout"))

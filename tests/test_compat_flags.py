@@ -27,7 +27,9 @@ LOCAL_ON = flag("local-on", 1, payloads={"true": '{"data": "payload1"}'})
 LOCAL_NUMBER = flag("local-number", 2, payloads={"true": "100"})
 LOCAL_NOT_JSON = flag("local-not-json", 3, payloads={"true": "not json {"})
 NEEDS_SERVER = flag(
-    "needs-server", 4, groups=[{"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}]
+    "needs-server",
+    4,
+    groups=[{"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}],
 )
 MULTI = flag(
     "multi",
@@ -90,9 +92,7 @@ FAILURES: dict[str, Callable[[], Reply]] = {
     "timeout": lambda: Reply(200, b"{}", delay=1.5),
     "api_error_500": lambda: Reply(500, b'{"detail": "boom"}'),
     "connection_error": Reply.reset,
-    "quota_limited": lambda: Reply.json(
-        {**flags_response(), "quotaLimited": ["feature_flags"]}
-    ),
+    "quota_limited": lambda: Reply.json({**flags_response(), "quotaLimited": ["feature_flags"]}),
     "unknown_error": lambda: Reply(200, b"this is not json", {"Content-Type": "application/json"}),
     "errors_while_computing": lambda: Reply.json(
         flags_response(record("other", True), errorsWhileComputingFlags=True)
@@ -110,7 +110,9 @@ def test_error_text_for_a_flag_that_needs_the_server(failure: str, method: str) 
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, "needs-server"))
 
 
-@pytest.mark.parametrize("failure", ["timeout", "api_error_500", "connection_error", "unknown_error"])
+@pytest.mark.parametrize(
+    "failure", ["timeout", "api_error_500", "connection_error", "unknown_error"]
+)
 @pytest.mark.parametrize("method", sorted(SINGLE_READS))
 def test_error_text_for_an_unknown_flag_without_local_evaluation(failure: str, method: str) -> None:
     with Twin(remote=[FAILURES[failure]()], local=False) as twin:
@@ -171,7 +173,9 @@ def test_lone_surrogate_in_person_properties(method: str) -> None:
             flags = c.evaluate_flags("user-1", person_properties=props)
             return snapshot_reads(flags, ["needs-server", "local-on"])
         if method == "get_feature_flag_result":
-            return result_view(c.get_feature_flag_result("needs-server", "user-1", person_properties=props))
+            return result_view(
+                c.get_feature_flag_result("needs-server", "user-1", person_properties=props)
+            )
         return getattr(c, method)("needs-server", "user-1", person_properties=props)
 
     with Twin(DOC, [Reply.json(answer)]) as twin:

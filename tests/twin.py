@@ -59,8 +59,15 @@ def definitions(*flags: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"flags": list(flags), "group_type_mapping": {}, "cohorts": {}, **extra}
 
 
-def record(key: str, value: Any, *, fid: int = 1, reason: str = "condition_match",
-           payload: Any = None, **metadata: Any) -> dict[str, Any]:
+def record(
+    key: str,
+    value: Any,
+    *,
+    fid: int = 1,
+    reason: str = "condition_match",
+    payload: Any = None,
+    **metadata: Any,
+) -> dict[str, Any]:
     """One `/flags?v=4` record: value True/False or a variant string."""
     meta: dict[str, Any] = {"id": fid, "version": 7, **metadata}
     if payload is not None:
@@ -237,12 +244,12 @@ def snapshot_reads(flags: Any, keys: Sequence[str]) -> list[Any]:
 
 __all__ = [
     "DEFS",
-    "event_differences",
     "FLAGS",
     "KIT_KEY",
     "REF_KEY",
     "Twin",
     "definitions",
+    "event_differences",
     "flag",
     "flags_response",
     "normalized",
@@ -252,7 +259,6 @@ __all__ = [
 ]
 
 
-
 def event_differences(ref: Sequence[Mapping[str, Any]], kit: Sequence[Mapping[str, Any]]) -> str:
     """A short account of how two event lists differ: names, then property by property."""
     ref_names = [e["event"] for e in ref]
@@ -260,7 +266,7 @@ def event_differences(ref: Sequence[Mapping[str, Any]], kit: Sequence[Mapping[st
     if ref_names != kit_names:
         return f"events: reference sent {ref_names}, hogkit sent {kit_names}"
     lines = []
-    for i, (a, b) in enumerate(zip(ref, kit)):
+    for i, (a, b) in enumerate(zip(ref, kit, strict=True)):
         pa, pb = a.get("properties", {}), b.get("properties", {})
         for name in sorted(set(pa) | set(pb)):
             if pa.get(name, "<absent>") != pb.get(name, "<absent>"):
