@@ -89,7 +89,7 @@ def test_locally_evaluated_read_sends_the_reference_event(method: str, key: str)
 # ---------------------------------------------------------------- 2: error text when /flags fails
 
 FAILURES: dict[str, Callable[[], Reply]] = {
-    "timeout": lambda: Reply(200, b"{}", delay=1.5),
+    "timeout": lambda: Reply(200, b"{}", delay=0.8),
     "api_error_500": lambda: Reply(500, b'{"detail": "boom"}'),
     "connection_error": Reply.reset,
     "quota_limited": lambda: Reply.json({**flags_response(), "quotaLimited": ["feature_flags"]}),
@@ -103,10 +103,15 @@ FAILURES: dict[str, Callable[[], Reply]] = {
 }
 
 
+def _timeout_for(failure: str) -> float:
+    """A short request timeout where the server is scripted to be slow (keeps the run short)."""
+    return 0.15 if failure == "timeout" else 0.4
+
+
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("method", sorted(SINGLE_READS))
 def test_error_text_for_a_flag_that_needs_the_server(failure: str, method: str) -> None:
-    with Twin(DOC, [FAILURES[failure]()]) as twin:
+    with Twin(DOC, [FAILURES[failure]()], flags_timeout=_timeout_for(failure)) as twin:
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, "needs-server"))
 
 
@@ -115,7 +120,9 @@ def test_error_text_for_a_flag_that_needs_the_server(failure: str, method: str) 
 )
 @pytest.mark.parametrize("method", sorted(SINGLE_READS))
 def test_error_text_for_an_unknown_flag_without_local_evaluation(failure: str, method: str) -> None:
-    with Twin(remote=[FAILURES[failure]()], local=False) as twin:
+    with Twin(
+        remote=[FAILURES[failure]()], local=False, flags_timeout=_timeout_for(failure)
+    ) as twin:
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, "anything"))
 
 
