@@ -196,8 +196,12 @@ def test_posthog_alias_is_the_client() -> None:
     assert Posthog is KitClient
 
 
-def _comparable(sig: inspect.Signature) -> list[tuple[str, Any, Any]]:
-    return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+def _comparable(sig: inspect.Signature) -> tuple[list[Any], list[Any]]:
+    """Positional parameters in order; keyword-only ones as a set (their order means nothing
+    to a caller)."""
+    params = [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+    keyword_only = sorted((p for p in params if p[1] is inspect.Parameter.KEYWORD_ONLY), key=str)
+    return [p for p in params if p[1] is not inspect.Parameter.KEYWORD_ONLY], keyword_only
 
 
 @pytest.mark.parametrize("method", FLAG_METHODS)
