@@ -7,6 +7,7 @@ flag-called events. Every expectation is what the reference did with the same in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -347,3 +348,29 @@ def test_minimal_flag_called_events_from_local_definitions(
     doc = definitions(definition, minimal_flag_called_events=True)
     with Twin(doc, [Reply(500)], super_properties={"app": "shop", "tier": 2}) as twin:
         assert_same(twin, lambda c: READS[read](c, "garden-layout"))
+
+
+def test_concurrent_reads_of_one_assignment_send_each_event_once() -> None:
+    """Eight threads read the same experiment split at once, through both APIs."""
+
+    def reads(client: Any) -> list[Any]:
+        flags = client.evaluate_flags("user-1")
+        barrier = threading.Barrier(8)
+        results: list[Any] = [None] * 8
+
+        def read(i: int) -> None:
+            barrier.wait(timeout=5)
+            if i % 2:
+                results[i] = flags.get_flag("garden-layout")
+            else:
+                results[i] = client.get_feature_flag("garden-layout", "user-1")
+
+        threads = [threading.Thread(target=read, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        return results
+
+    with Twin(remote=[answer(RECORDS["experiment_split"])], local=False) as twin:
+        assert_same(twin, reads)
