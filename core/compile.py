@@ -257,7 +257,9 @@ class CompiledFlag:
         "malformed",
         "prefix",
         "reads_id",
+        "runtime",
         "simple",
+        "stored",
         "uses_memo",
         "variant_keys",
         "variants",
@@ -299,6 +301,10 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
+        # The payloads as the definitions hold them (text stays text), and where the flag
+        # is meant to be evaluated: what the older bulk getters and runtime queries report.
+        self.stored: Mapping[str, Any] = {}
+        self.runtime: Any = None
         self.definition_unsupported = False
         self.simple = False
         self.reads_id = False
@@ -475,11 +481,14 @@ def compile_flag(
     active = flag.active = bool(definition.active)
     continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
     if isinstance(definition, MalformedFlag):
+        if isinstance(definition.raw, dict):
+            flag.runtime = definition.raw.get("evaluation_runtime")
         flag.malformed = definition.problem
         flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
         return flag
     if continuity:
         flag.fixed = _CONTINUITY
+    flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
         flag.id = value
@@ -526,6 +535,7 @@ def compile_flag(
                         payload = seen[raw] = decode_payload(raw)
                 by_value[name] = payload
         flag.fresh = {name: payload_source(payload) for name, payload in by_value.items()}
+        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
     simple = active and not continuity and aggregation is None and not flag.device_bucketing
     simple = simple and not flag.enrollment and flag.holdout is None
     if filters.groups:

@@ -3,8 +3,9 @@ with local evaluation.
 
 Local evaluation always runs first; only what it could not decide goes to the server, in
 one request. A local value is never replaced by a remote one, and a failed request leaves
-the local values standing, with an error code that every read of the snapshot reports in
-`$feature_flag_error`. The shell performs the request; everything else is decided here.
+the local values standing; a flag it left without a value reads as
+`local_evaluation_inconclusive` or `flag_missing` in `$feature_flag_error`. The shell
+performs the request; everything else is decided here.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def merge_remote(
 
     Remote records fill only the gaps local evaluation left, and only for requested keys; a
     flag stays unresolved while the server did not answer for it or failed to evaluate it.
+    `errors` are the answer's problems every read reports: `errors_while_computing_flags`,
+    or `quota_limited`; a request that failed otherwise leaves none.
     """
     remote: dict[str, RemoteFlag] = {}
     errors: tuple[str, ...] = ()
@@ -105,7 +108,9 @@ def merge_remote(
             if local is not None and local.get_flag(key) is not None:
                 continue
             remote[key] = record
-    elif error is not None:
+    elif error == QUOTA_LIMITED:
+        # A request that failed outright is not a read's error: the read reports only what
+        # it lacks (`local_evaluation_inconclusive` or `flag_missing`). A quota is.
         errors = (error,)
     still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
     return RemoteMerge(remote, still, errors)

@@ -92,8 +92,10 @@ def test_the_merge_fills_gaps_only() -> None:
     only = merge_remote(local, local.unresolved, ["pro"], answer, None)
     assert set(only.remote) == {"pro"}
     failed = merge_remote(local, local.unresolved, None, None, "timeout")
-    assert failed.remote == {} and failed.errors == ("timeout",)
+    assert failed.remote == {} and failed.errors == ()
     assert set(failed.unresolved) == {"pro"}
+    quota = merge_remote(local, local.unresolved, None, None, "quota_limited")
+    assert quota.errors == ("quota_limited",)
 
 
 def test_read_errors() -> None:

@@ -38,10 +38,12 @@ from .flag_api import FlagAPI
 from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
+from .legacy_flags import LegacyFlags, RemoteConfig
 from .forward import forward
 from .hosts import ingestion_host
 from .ids import new_uuid
 from .logs import enable_debug_output
+from .options import ClientOptions, report_unused
 from .pipeline import BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
 from .system import system_properties
@@ -68,7 +70,6 @@ class Client:
         self,
         project_api_key: str,
         host: str | None = None,
-        *,
         debug: bool = False,
         max_queue_size: int = 10000,
         send: bool = True,
@@ -79,105 +80,153 @@ class Client:
         max_retries: int = 3,
         sync_mode: bool = False,
         timeout: float = 15,
+        thread: int = 1,
+        poll_interval: float = 30,
+        personal_api_key: str | None = None,
         disabled: bool = False,
         disable_geoip: bool = True,
         is_server: bool = True,
         historical_migration: bool = False,
+        feature_flags_request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT,
+        feature_flags_request_max_retries: int = 1,
         super_properties: Mapping[str, Any] | None = None,
-        before_send: BeforeSend | None = None,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
         project_root: str | None = None,
+        privacy_mode: bool = False,
+        before_send: BeforeSend | None = None,
+        flag_fallback_cache_url: str | None = None,
+        enable_local_evaluation: bool = True,
+        flag_definition_cache_provider: Any = None,
+        capture_exception_code_variables: bool = False,
+        code_variables_mask_patterns: Sequence[str] | None = None,
+        code_variables_ignore_patterns: Sequence[str] | None = None,
+        code_variables_mask_url_credentials: bool | None = None,
+        code_variables_detect_secrets: bool | None = None,
         in_app_modules: Sequence[str] | None = None,
+        enable_exception_autocapture_rate_limiting: bool = False,
+        exception_autocapture_bucket_size: int = 50,
+        exception_autocapture_refill_rate: float = 10,
+        exception_autocapture_refill_interval_seconds: float = 10,
+        capture_mode: Any = None,
+        capture_compression: Any = None,
+        secret_key: str | None = None,
+        metrics: Any = None,
+        enable_full_ai_capture: bool = False,
+        capture_trace_context: bool = False,
+        _use_ai_lane: bool = False,
+        _enable_multimodal_capture: bool = False,
+        traces: Any = None,
+        app_host: str | None = None,
+        email_request_timeout_seconds: float = 15,
+        email_request_max_retries: int = 2,
+        migrated_from: str | None = None,
+        *,
         transport: Transport | None = None,
         retry_backoff: float = 1.0,
         retry_backoff_cap: float = 30.0,
         exit_timeout: float = 1.0,
-        secret_key: str | None = None,
-        personal_api_key: str | None = None,
-        poll_interval: float = 30.0,
-        feature_flags_request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT,
         flag_definitions: Definitions | None = None,
-        enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
     ) -> None:
-        if debug:
+        self._build(ClientOptions.from_arguments(locals()))
+
+    def _build(self, o: ClientOptions) -> None:
+        """Compose the collaborators from one call's options."""
+        if o.debug:
             enable_debug_output()
-        self._problems = Problems(debug, on_error)
-        self.api_key = project_api_key.strip() if isinstance(project_api_key, str) else ""
+        self.options = o
+        self._problems = Problems(o.debug, o.on_error)
+        key = o.project_api_key
+        self.api_key = key.strip() if isinstance(key, str) else ""
         config_ok = True
         if not self.api_key:
             config_ok = self._config_error("project_api_key is empty; the client is disabled")
         try:
-            self.host = ingestion_host(host)
+            self.host = ingestion_host(o.host)
         except HogkitError as exc:
             self.host = ""
             config_ok = self._config_error(f"{exc}; the client is disabled")
+        report_unused(o)
         self._lock = threading.Lock()
         self._shutdown_result: bool | None = None
         self._on_fork: list[Callable[[], None]] = []
         self._on_shutdown: list[Callable[[], None]] = []
         context = EventContext(
             system_properties=system_properties(),
-            super_properties=super_properties or {},
-            disable_geoip=disable_geoip,
-            is_server=is_server,
+            super_properties=o.super_properties or {},
+            disable_geoip=o.disable_geoip,
+            is_server=o.is_server,
             release_id=os.environ.get("POSTHOG_RELEASE_ID") or None,
         )
-        self.transport: Transport = transport or HttpTransport(
+        self.transport: Transport = o.transport or HttpTransport(
             self.api_key,
             self.host or None,
-            gzip=gzip,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=retry_backoff,
-            backoff_cap=retry_backoff_cap,
-            historical_migration=historical_migration,
+            gzip=o.gzip,
+            timeout=o.timeout,
+            max_retries=o.max_retries,
+            backoff_base=o.retry_backoff,
+            backoff_cap=o.retry_backoff_cap,
+            historical_migration=o.historical_migration,
         )
         self._events = EventPipeline(
             context,
             self.transport,
             self._problems,
-            max_queue_size=max_queue_size,
-            flush_at=flush_at,
-            flush_interval=flush_interval,
-            sync_mode=sync_mode,
-            send=send,
-            before_send=before_send,
-            exit_timeout=exit_timeout,
+            max_queue_size=o.max_queue_size,
+            flush_at=o.flush_at,
+            flush_interval=o.flush_interval,
+            sync_mode=o.sync_mode,
+            send=o.send,
+            before_send=o.before_send,
+            exit_timeout=o.exit_timeout,
         )
-        self._events.disabled = disabled or not config_ok
+        self._events.disabled = o.disabled or not config_ok
         self._event_methods = EventMethods(
             self._events,
-            project_root if project_root is not None else os.getcwd(),
-            in_app_modules or (),
+            o.project_root if o.project_root is not None else os.getcwd(),
+            o.in_app_modules or (),
         )
         self._events.start(not self.disabled)
-        if personal_api_key:
+        if o.personal_api_key:
             deprecated("personal_api_key", "secret_key=")
-            secret_key = secret_key or personal_api_key
+        flags_transport = o.flags_transport
         if flags_transport is None and isinstance(self.transport, FlagsTransport):
             flags_transport = self.transport
         self._flags = FlagService(
             self.api_key,
             host=self.host or "http://127.0.0.1",
-            secret_key=secret_key,
+            secret_key=o.secret,
             flags_transport=flags_transport,
-            poll_interval=poll_interval,
-            request_timeout=feature_flags_request_timeout_seconds,
-            flag_definitions=flag_definitions,
-            enable_local_evaluation=enable_local_evaluation,
-            disable_geoip=disable_geoip,
+            poll_interval=o.poll_interval,
+            request_timeout=o.feature_flags_request_timeout_seconds,
+            request_retries=o.feature_flags_request_max_retries,
+            flag_definitions=o.flag_definitions,
+            enable_local_evaluation=o.enable_local_evaluation,
+            disable_geoip=o.disable_geoip,
             disabled=self.disabled,
             emit=self._events.submit,
             context=context,
-            dedup_capacity=flag_called_cache_size,
+            dedup_capacity=o.flag_called_cache_size,
             event_time=stamps.clock,
             new_uuid=new_uuid,
         )
         self._reads = FlagReads(self._flags, self._problems)
         self._events.flags_for_capture = self._reads.for_capture
         events = self._events  # not `self`: collaborators hold no reference to the Client
-        self._flag_api = FlagAPI(self._reads, self._problems, lambda: events.disabled)
+        self._legacy = LegacyFlags(
+            self._flags,
+            self._problems,
+            lambda: events.disabled,
+            RemoteConfig(
+                self.host or "http://127.0.0.1",
+                self.api_key,
+                o.secret,
+                o.feature_flags_request_timeout_seconds,
+            ),
+        )
+        self._flag_api = FlagAPI(self._reads, self._problems, self._legacy)
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         self._on_fork.append(self._flags.after_fork)
@@ -195,7 +244,14 @@ class Client:
 
     @property
     def debug(self) -> bool:
+        """With debug on, problems raise into the caller and the `hogkit` log is shown."""
         return self._problems.debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        if value and not self._problems.debug:
+            enable_debug_output()
+        self._problems.debug = bool(value)
 
     @property
     def on_error(self) -> OnError | None:
@@ -283,6 +339,18 @@ class Client:
     get_feature_flag_payload = forward("_flag_api", FlagAPI.get_feature_flag_payload)
     get_all_flags = forward("_flag_api", FlagAPI.get_all_flags)
     get_all_flags_and_payloads = forward("_flag_api", FlagAPI.get_all_flags_and_payloads)
+    get_feature_flag_result = forward("_legacy", LegacyFlags.get_feature_flag_result)
+    get_flags_decision = forward("_legacy", LegacyFlags.get_flags_decision)
+    get_feature_variants = forward("_legacy", LegacyFlags.get_feature_variants)
+    get_feature_payloads = forward("_legacy", LegacyFlags.get_feature_payloads)
+    get_feature_flags_and_payloads = forward("_legacy", LegacyFlags.get_feature_flags_and_payloads)
+    get_remote_config_payload = forward("_legacy", LegacyFlags.get_remote_config_payload)
+    get_feature_flag_evaluation_runtime = forward(
+        "_legacy", LegacyFlags.get_feature_flag_evaluation_runtime
+    )
+    get_feature_flag_keys_by_evaluation_runtime = forward(
+        "_legacy", LegacyFlags.get_feature_flag_keys_by_evaluation_runtime
+    )
 
     # -- lifecycle ------------------------------------------------------------------------------
 

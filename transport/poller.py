@@ -223,6 +223,8 @@ class DefinitionsPoller:
         status = response.status
         log.debug("definitions poll answered HTTP %d (%d bytes)", status, len(response.body))
         if status == 304:
+            # A 304 may name the current version anew; the next poll must send that one.
+            self._etag = response.header("etag") or self._etag
             self._recovered()
             return True
         if status == 401:

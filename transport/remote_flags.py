@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any, Final
+
+import msgspec
 
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
 from hogkit.core.remote import FlagsResponse, FlagsResponseError, parse_flags_response
@@ -21,6 +24,8 @@ from .http import NetworkError
 __all__ = ["OnceLog", "RemoteFlags", "safe_text"]
 
 log = logging.getLogger("hogkit.transport.flags")
+
+_DECODER: Final = msgspec.json.Decoder()
 
 
 class OnceLog:
@@ -44,47 +49,70 @@ class OnceLog:
 class RemoteFlags:
     """`/flags` requests over a `FlagsTransport`; see the module docstring."""
 
-    def __init__(self, transport: FlagsTransport, request_timeout: float, notes: OnceLog) -> None:
+    def __init__(
+        self,
+        transport: FlagsTransport,
+        request_timeout: float,
+        notes: OnceLog,
+        max_retries: int = 1,
+    ) -> None:
         self._transport = transport
+        self.max_retries = max_retries
         self.request_timeout = request_timeout
         self._notes = notes
 
     def request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
         """One `/flags` exchange within `request_timeout` in total, retried as
-        `flags_retry_delay` decides. (response, error code)."""
+        `flags_retry_delay` decides, at most `max_retries` times. (response, error code)."""
+        _, response, error = self.exchange(encoded)
+        return response, error
+
+    def exchange(
+        self, encoded: bytes
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """`request`, plus the answer as the server wrote it (decoded JSON), for readers
+        that report records as sent."""
         deadline = time.monotonic() + self.request_timeout
-        retried = False
+        retries = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None, self._failed(failure_code("timeout"), "timed out")
+                return None, None, self._failed(failure_code("timeout"), "timed out")
             log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
             try:
                 reply = self._transport.post_flags(encoded, timeout=remaining)
             except NetworkError as exc:
                 kind, status, detail = exc.kind, None, str(exc)
             except Exception as exc:
-                return None, self._failed(failure_code("unreadable"), safe_text(exc))
+                return None, None, self._failed(failure_code("unreadable"), safe_text(exc))
             else:
                 if reply.status == 200:
                     return self._answered(reply.body)
                 kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
             log.debug("/flags request failed: %s", detail)
             wait = flags_retry_delay(
-                kind, status, retried=retried, remaining=deadline - time.monotonic()
+                kind,
+                status,
+                retried=retries >= self.max_retries,
+                remaining=deadline - time.monotonic(),
             )
             if wait is None:
-                return None, self._failed(failure_code(kind, status), detail)
-            retried = True
+                return None, None, self._failed(failure_code(kind, status), detail)
+            retries += 1
             if wait:
                 time.sleep(wait)
 
-    def _answered(self, body: bytes) -> tuple[FlagsResponse | None, str | None]:
-        """A 200 answer's flags, or the error code that replaces them."""
+    def _answered(
+        self, body: bytes
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """A 200 answer (as sent, and read), or the error code that replaces it."""
         try:
-            response = parse_flags_response(body)
+            document = _DECODER.decode(body)
+            response = parse_flags_response(document)
+        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
+            return None, None, self._failed(failure_code("unreadable"), safe_text(exc))
         except FlagsResponseError as exc:
-            return None, self._failed(failure_code("unreadable"), str(exc))
+            return None, None, self._failed(failure_code("unreadable"), str(exc))
         if response.quota_limited:
             self._notes.once(
                 "quota",
@@ -92,7 +120,7 @@ class RemoteFlags:
                 "feature flags quota limited: remote evaluation returned no flags "
                 "(see https://posthog.com/docs/billing/limits-alerts)",
             )
-            return None, QUOTA_LIMITED
+            return document, None, QUOTA_LIMITED
         if response.untyped:
             self._notes.once(
                 "untyped",
@@ -101,7 +129,7 @@ class RemoteFlags:
             )
         self._notes.forget("remote")
         log.debug("/flags answered with %d flags", len(response.flags))
-        return response, None
+        return document, response, None
 
     def _failed(self, code: str, detail: str) -> str:
         self._notes.once(

@@ -1,0 +1,108 @@
+"""Which constructor options a client honours, ignores or does not support yet.
+
+An application moving from posthog-python passes its constructor options unchanged, so
+every option of that client is accepted. Some belong to products outside this SDK (AI
+observability, tracing, metrics, e-mail); some are not built yet. Setting one of those to
+anything but its default deserves exactly one clear log line, and this module decides the
+lines; the shell writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "CODE_VARIABLES_IGNORE_DEFAULT",
+    "CODE_VARIABLES_MASK_DEFAULT",
+    "IGNORED_OPTIONS",
+    "UNSUPPORTED_VALUES",
+    "option_notes",
+]
+
+CODE_VARIABLES_MASK_DEFAULT: tuple[str, ...] = tuple(
+    f"(?i){word}"
+    for word in (
+        "password",
+        "secret",
+        "passwd",
+        "pwd",
+        "api_key",
+        "apikey",
+        "auth",
+        "credentials",
+        "privatekey",
+        "private_key",
+        "token",
+        "aws_access_key_id",
+        "_pass",
+        "sk_",
+        "jwt",
+        "connection_string",
+        "connectionstring",
+        "conn_str",
+        "connstr",
+        "dsn",
+        "[?&]sig=",
+    )
+)
+"""The module-level `code_variables_mask_patterns` setting's default, as posthog-python
+spells it: a module setting left at this value leaves the client's own default in force."""
+
+CODE_VARIABLES_IGNORE_DEFAULT: tuple[str, ...] = ("^__.*",)
+"""The module-level `code_variables_ignore_patterns` setting's default (see above)."""
+
+IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = {
+    # option: (the product it belongs to, its default)
+    "privacy_mode": ("AI observability", False),
+    "enable_full_ai_capture": ("AI observability", False),
+    "_use_ai_lane": ("AI observability", False),
+    "_enable_multimodal_capture": ("AI observability", False),
+    "capture_trace_context": ("tracing", False),
+    "traces": ("tracing", None),
+    "metrics": ("metrics", None),
+    "app_host": ("e-mail", None),
+    "email_request_timeout_seconds": ("e-mail", 15),
+    "email_request_max_retries": ("e-mail", 2),
+    "migrated_from": ("e-mail", None),
+}
+"""Options outside this SDK's scope: accepted, logged once when set, otherwise ignored."""
+
+UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = {
+    # option: (values that behave as documented, what happens with any other value)
+    "capture_mode": (
+        frozenset({None, "v0"}),
+        "events are sent to /batch/ (capture_mode 'v0')",
+    ),
+    "capture_compression": (
+        frozenset({None, "gzip"}),
+        "the batch endpoint is compressed with gzip when gzip=True",
+    ),
+}
+"""Options accepted with only some of their values."""
+
+
+def _text(value: Any) -> Any:
+    """An enum option (posthog-python passes `CaptureMode.V1`) as its plain value."""
+    return getattr(value, "value", value)
+
+
+def option_notes(values: Mapping[str, Any], pending: Mapping[str, Any]) -> tuple[str, ...]:
+    """One warning text per option in `values` that this client will not honour.
+
+    `pending` maps options that are accepted but not wired up in this build to their
+    defaults. An option at its default gets no note: most applications pass the
+    defaults along when they build a client from a settings file.
+    """
+    notes: list[str] = []
+    for name, (area, default) in IGNORED_OPTIONS.items():
+        if name in values and values[name] != default:
+            notes.append(f"option {name} is ignored: {area} is outside hogkit's scope")
+    for name, default in pending.items():
+        if name in values and values[name] != default:
+            notes.append(f"option {name} is accepted but not supported by this build; ignored")
+    for name, (allowed, instead) in UNSUPPORTED_VALUES.items():
+        value = _text(values.get(name))
+        if not any(value == ok for ok in allowed):
+            notes.append(f"option {name}={value!r} is not supported: {instead}")
+    return tuple(notes)
