@@ -94,9 +94,9 @@ class FeatureFlagResult(msgspec.Struct, frozen=True):
         return self.variant or self.enabled
 
 
-def flag_result(key: str, value: bool | str | None, payload: Any, reason: str | None = None) -> (
-    FeatureFlagResult | None
-):
+def flag_result(
+    key: str, value: bool | str | None, payload: Any, reason: str | None = None
+) -> FeatureFlagResult | None:
     """The result for `value` (None when there is no value); `payload` as stored."""
     if value is None:
         return None
@@ -104,9 +104,7 @@ def flag_result(key: str, value: bool | str | None, payload: Any, reason: str | 
     return FeatureFlagResult(key, enabled, variant, decoded_payload(payload), reason)
 
 
-def remote_read_error(
-    errors_while_computing: bool, found: bool, server_failed: bool
-) -> str | None:
+def remote_read_error(errors_while_computing: bool, found: bool, server_failed: bool) -> str | None:
     """`$feature_flag_error` of a single-flag read the server answered.
 
     The response's own problem first, then what is wrong with this flag's record; a
@@ -202,7 +200,10 @@ def decision_record(
         if isinstance(reason, dict)
         else None,
         FlagDecisionMetadata(
-            flag_id, version, meta.get("payload"), description if isinstance(description, str) else None
+            flag_id,
+            version,
+            meta.get("payload"),
+            description if isinstance(description, str) else None,
         ),
         failed,
     )

@@ -38,10 +38,10 @@ from .flag_api import FlagAPI
 from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
-from .legacy_flags import LegacyFlags, RemoteConfig
 from .forward import forward
 from .hosts import ingestion_host
 from .ids import new_uuid
+from .legacy_flags import LegacyFlags, RemoteConfig
 from .logs import enable_debug_output
 from .options import ClientOptions, report_unused
 from .pipeline import BeforeSend, EventPipeline

@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
-
 from hogkit.core.flag_called import FlagCalled, report_of
 from hogkit.core.legacy_reads import (
     FeatureFlagResult,
@@ -181,7 +180,7 @@ class LegacyFlags:
             if send_events:
                 self._report(did, group_map, disable_geoip, key, None, None, False)
             return None
-        document, response, error = self._service.ask(
+        _, response, error = self._service.ask(
             distinct_id,
             group_map,
             person_properties,
@@ -405,7 +404,8 @@ class LegacyFlags:
             for k, v in document.items()
             if k not in ("flags", "featureFlags", "featureFlagPayloads")
         }
-        records = document.get("flags") if isinstance(document.get("flags"), dict) else {}
+        sent = document.get("flags")
+        records: dict[str, Any] = sent if isinstance(sent, dict) else {}
         out["flags"] = {
             key: decision_record(
                 key,
@@ -432,7 +432,7 @@ class LegacyFlags:
         device_id: str | None = None,
     ) -> dict[str, FlagValue]:
         """Every flag's value from the server (failed ones left out); `{}` on failure."""
-        return self.get_feature_flags_and_payloads(
+        values: dict[str, FlagValue] = self.get_feature_flags_and_payloads(
             distinct_id,
             groups,
             person_properties,
@@ -441,6 +441,7 @@ class LegacyFlags:
             flag_keys_to_evaluate,
             device_id,
         )["featureFlags"]
+        return values
 
     def get_feature_payloads(
         self,
@@ -454,7 +455,7 @@ class LegacyFlags:
     ) -> dict[str, Any]:
         """Each enabled flag's payload text as the server wrote it (None when it is not
         JSON); `{}` on failure."""
-        return self.get_feature_flags_and_payloads(
+        payloads: dict[str, Any] = self.get_feature_flags_and_payloads(
             distinct_id,
             groups,
             person_properties,
@@ -463,6 +464,7 @@ class LegacyFlags:
             flag_keys_to_evaluate,
             device_id,
         )["featureFlagPayloads"]
+        return payloads
 
     def get_feature_flags_and_payloads(
         self,

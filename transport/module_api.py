@@ -142,7 +142,7 @@ def setup() -> Client:
         client = getattr(settings, "default_client", None)
         if client is None:
             client = _build(settings)
-            settings.default_client = client
+            setattr(settings, "default_client", client)  # noqa: B010 - a module's setting
         client.disabled = bool(getattr(settings, "disabled", False)) or not client.api_key
         client.debug = bool(getattr(settings, "debug", False))
         client.before_send = getattr(settings, "before_send", None)
@@ -192,7 +192,7 @@ MODULE_METHODS = (
 """Client methods that are also module functions (plus `flush`, `shutdown`, `setup`)."""
 
 capture = _proxy("capture")
-set = _proxy("set")  # noqa: A001 - posthog-python's name
+set = _proxy("set")
 set_once = _proxy("set_once")
 identify = _proxy("identify")
 group_identify = _proxy("group_identify")
@@ -208,9 +208,7 @@ get_all_flags_and_payloads = _proxy("get_all_flags_and_payloads")
 evaluate_flags = _proxy("evaluate_flags")
 feature_flag_definitions = _proxy("feature_flag_definitions")
 get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtime")
-get_feature_flag_keys_by_evaluation_runtime = _proxy(
-    "get_feature_flag_keys_by_evaluation_runtime"
-)
+get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
 load_feature_flags = _proxy("load_feature_flags")
 join = _proxy("join")
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-
 from hogkit.core.options import option_notes
 
 __all__ = ["PENDING_OPTIONS", "ClientOptions", "report_unused"]

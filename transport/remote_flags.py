@@ -13,7 +13,6 @@ import time
 from typing import Any, Final
 
 import msgspec
-
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
 from hogkit.core.remote import FlagsResponse, FlagsResponseError, parse_flags_response
 from hogkit.core.retry import flags_retry_delay
