@@ -22,6 +22,7 @@ from typing import Any
 from .dates import DateFilter, parse_date_filter, parse_date_text
 from .numbers import to_number
 from .reasons import Unresolved
+from .regex import FAST_TEXT as _FAST_TEXT
 from .regex import GatedPattern, gate_pattern
 from .semver import parse_version, version_range
 from .stringify import ascii_lower, to_text
@@ -327,8 +328,9 @@ def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> P
 class _Regex(PropertyMatcher):
     """regex/not_regex with a pattern inside the subset PostHog's engines agree on.
 
-    ASCII text (the usual case) needs only the end-anchor check before searching, unless
-    the pattern uses `\\s`; everything else goes through `GatedPattern.search`.
+    Short ASCII text (the usual case) against a backtracking-safe pattern needs only the
+    end-anchor check before Python's search, unless the pattern uses `\\s`; everything
+    else goes through `GatedPattern.search`, which bounds the work.
     """
 
     __slots__ = ("_end_sensitive", "_find", "_gated", "_negate")
@@ -347,7 +349,7 @@ class _Regex(PropertyMatcher):
         if text is None:
             return _MISSING_CONTEXT
         find = self._find
-        if find is not None and text.isascii():
+        if find is not None and len(text) <= _FAST_TEXT and text.isascii():
             if self._end_sensitive and text.endswith("\n"):
                 return _UNSUPPORTED
             try:
