@@ -259,7 +259,7 @@ def _flag(raw: object) -> FlagDefinition | MalformedFlag | None:
 
 def _top_level(document: Mapping[str, Any]) -> DefinitionsDocument:
     rest = {name: value for name, value in document.items() if name != "flags"}
-    if _depth_over(rest, MAX_DEPTH - 1):
+    if _depth_over(rest, MAX_DEPTH):
         raise DefinitionsError(_TOO_DEEP)
     try:
         return msgspec.convert(dict(document), DefinitionsDocument, str_keys=True)
@@ -295,17 +295,40 @@ def decode_definitions(document: object) -> Definitions:
 
 
 def _usable(decoded: Definitions) -> Definitions:
-    """The schema-valid decoding with keys that cannot be encoded kept aside as malformed
-    (only JSON text spelling a lone surrogate, or a decoded document holding one, has them)."""
-    if all(flag.key.isascii() for flag in decoded.flags):
+    """The schema-valid decoding with the flags the schema cannot judge kept aside as
+    malformed: keys that cannot be encoded (a lone surrogate), and free-form parts
+    (payloads, property filters) nested deeper than MAX_DEPTH allows. Free-form parts of
+    the top level nested that deep make the whole document unreadable."""
+    # Containers at level n of the document may hold MAX_DEPTH - n + 1 levels themselves.
+    if _depth_over(decoded.cohorts, MAX_DEPTH - 1) or _depth_over(
+        decoded.group_type_mapping, MAX_DEPTH - 1
+    ):
+        raise DefinitionsError(_TOO_DEEP)
+    checked = tuple(map(_checked_flag, decoded.flags))
+    if all(new is old for new, old in zip(checked, decoded.flags, strict=True)):
         return decoded
-    flags = tuple(_checked_key(flag) for flag in decoded.flags)
-    return msgspec.structs.replace(decoded, flags=flags)
+    return msgspec.structs.replace(decoded, flags=checked)
 
 
-def _checked_key(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:
+def _free_form_depth_over(flag: FlagDefinition) -> bool:
+    """Payloads sit five levels down the document, property filters seven."""
+    filters = flag.filters
+    if filters is None:
+        return False
+    if _depth_over(filters.payloads, MAX_DEPTH - 4):
+        return True
+    return any(
+        _depth_over(condition.properties, MAX_DEPTH - 6) for condition in filters.groups or ()
+    )
+
+
+def _checked_flag(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:
+    if isinstance(flag, MalformedFlag):
+        return flag
     problem = _key_problem(flag.key)
-    if problem is None or isinstance(flag, MalformedFlag):
+    if problem is None and _free_form_depth_over(flag):
+        problem = f"malformed flag definition: nested deeper than {MAX_DEPTH} levels"
+    if problem is None:
         return flag
     return MalformedFlag(
         key=flag.key,

@@ -22,7 +22,6 @@ from typing import Any
 from .dates import DateFilter, parse_date_filter, parse_date_text
 from .numbers import to_number
 from .reasons import Unresolved
-from .regex import FAST_TEXT as _FAST_TEXT
 from .regex import GatedPattern, gate_pattern
 from .semver import parse_version, version_range
 from .stringify import ascii_lower, to_text
@@ -328,19 +327,20 @@ def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> P
 class _Regex(PropertyMatcher):
     """regex/not_regex with a pattern inside the subset PostHog's engines agree on.
 
-    Short ASCII text (the usual case) against a backtracking-safe pattern needs only the
+    Short ASCII text (the usual case) within the pattern's `python_limit` needs only the
     end-anchor check before Python's search, unless the pattern uses `\\s`; everything
     else goes through `GatedPattern.search`, which bounds the work.
     """
 
-    __slots__ = ("_end_sensitive", "_find", "_gated", "_negate")
+    __slots__ = ("_end_sensitive", "_find", "_gated", "_limit", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
         super().__init__(key, lookup, operator, None)
         self._negate = operator == "not_regex"
         self._gated = gated
-        find, end_sensitive, ascii_ready = gated.ascii_plan
-        self._find = find if ascii_ready else None
+        find, limit, end_sensitive, ascii_ready = gated.ascii_plan
+        self._find = find if ascii_ready and limit >= 0 else None
+        self._limit = limit
         self._end_sensitive = end_sensitive
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
@@ -349,7 +349,7 @@ class _Regex(PropertyMatcher):
         if text is None:
             return _MISSING_CONTEXT
         find = self._find
-        if find is not None and len(text) <= _FAST_TEXT and text.isascii():
+        if find is not None and len(text) <= self._limit and text.isascii():
             if self._end_sensitive and text.endswith("\n"):
                 return _UNSUPPORTED
             try:

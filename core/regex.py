@@ -15,10 +15,10 @@ information separators U+001C..U+001F against `\\s`), so `GatedPattern.search` d
 those rather than answer differently from the server.
 
 Matching is bounded by the text's length whatever the pattern. Python's backtracking
-search is used only where its cost is provably small: a pattern with at most one
-variable-length repetition, of a single character, and at most 16 alternative paths
-(`Program.backtracking_safe`), against a text of at most `FAST_TEXT` characters. Every
-other search runs `regex_program`'s linear-time NFA simulation, which visits each
+search is used only where its cost is provably small: a pattern whose repetitions each
+repeat one character, against a text short enough that the bound on its backtracking
+(`Program.python_limit`, from alternative paths and variable-length repetitions) stays
+within `regex_program.PYTHON_BUDGET`. Every other search runs `regex_program`'s linear-time NFA simulation, which visits each
 instruction at most a few times per character, so catastrophic patterns (`(a|aa)+$`,
 `.*.*.*=`) cost the same as harmless ones. Rejecting ambiguous patterns to the server
 instead would send realistic ones there too (`^[a-z]+-[0-9]+$`, `.*beta.*`), each costing a
@@ -35,10 +35,8 @@ from collections.abc import Callable
 
 from .regex_program import Program, ProgramTooLarge, compile_program
 
-__all__ = ["FAST_TEXT", "MAX_STEPS", "MAX_TEXT", "GatedPattern", "gate_pattern"]
+__all__ = ["MAX_STEPS", "MAX_TEXT", "GatedPattern", "gate_pattern"]
 
-# Longest text Python's backtracking search is given (for backtracking-safe patterns only).
-FAST_TEXT = 512
 # Longest text matched locally at all.
 MAX_TEXT = 65_536
 # Worst-case steps of one linear-time search: (characters + 1) * 3 * instructions.
@@ -75,11 +73,12 @@ class GatedPattern:
         self._space = space
         self._end_sensitive = end
         # For callers searching short ASCII text themselves (the hot path): Python's search
-        # when it is safe for texts up to FAST_TEXT characters (else None), whether a final
-        # newline must be declined, and whether that is all there is to check (for ASCII
-        # text, `search` only adds the separators check of `\s`).
-        self.ascii_plan: tuple[Callable[[str], re.Match[str] | None] | None, bool, bool] = (
-            regex.search if program.backtracking_safe else None,
+        # and the longest text it may be given (-1: none), whether a final newline must be
+        # declined, and whether that is all there is to check (for ASCII text, `search`
+        # only adds the separators check of `\\s`).
+        self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], int, bool, bool] = (
+            regex.search,
+            program.python_limit,
             end,
             not space,
         )
@@ -104,7 +103,7 @@ class GatedPattern:
     def occurs(self, text: str) -> bool | None:
         """The search itself, bounded: None when even the linear search would be too long."""
         program = self._program
-        if program.backtracking_safe and len(text) <= FAST_TEXT:
+        if len(text) <= program.python_limit:
             return self._regex.search(text) is not None
         if (len(text) + 1) * 3 * len(program.instructions) > MAX_STEPS:
             return None

@@ -12,10 +12,13 @@ and lazy quantifiers are the same program. What each single-character item match
 `\\s`, `.`, a class) is decided by Python's `re` on that one character, so character
 semantics are Python's exactly.
 
-`Program.backtracking_safe` tells whether Python's own backtracking search is bounded for
-the pattern: at most one variable-length repetition, of a single-character item, outside
-any other repetition, and few alternative paths. Then Python's search costs at most
-(paths) x (characters)^2 simple steps, which callers accept for short texts only.
+`Program.python_limit` is the longest text for which Python's own backtracking search is
+cheap enough to use instead (-1: none). It is finite only when every repetition repeats a
+single-character item: then a backtracking search tries at most (characters + 1) start
+positions, times `paths` alternative paths, times (characters + 1) lengths for each of the
+`loops` variable-length repetitions, each try walking at most the program once, and the
+limit keeps that product within PYTHON_BUDGET. A repeated group (`(a|aa)+`) has no such
+bound, so its patterns always run the linear simulation.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["MAX_INSTRUCTIONS", "Program", "ProgramTooLarge", "compile_program"]
+__all__ = ["MAX_INSTRUCTIONS", "PYTHON_BUDGET", "Program", "ProgramTooLarge", "compile_program"]
 
 # Instructions a program may hold (counted repetitions are expanded).
 MAX_INSTRUCTIONS = 2_000
-# Alternative paths through a pattern that Python may backtrack over on its fast path.
-_MAX_PATHS = 16
+# Worst-case steps allowed to Python's backtracking search (steps of its C engine).
+PYTHON_BUDGET = 4_000_000
+# Longest text ever given to Python's search.
+_PYTHON_TEXT = 4_096
 
 # Instruction kinds. An instruction is (kind, argument, second argument).
 _CHAR, _SPLIT, _JUMP, _START, _END, _MATCH = range(6)
@@ -197,11 +202,28 @@ def _paths_and_loops(node: Node) -> tuple[int, int] | None:
 class Program:
     """An immutable instruction list and a linear-time search over it."""
 
-    __slots__ = ("backtracking_safe", "instructions")
+    __slots__ = ("instructions", "loops", "paths", "python_limit")
 
-    def __init__(self, instructions: tuple[Instruction, ...], backtracking_safe: bool) -> None:
+    def __init__(self, instructions: tuple[Instruction, ...], cost: tuple[int, int] | None) -> None:
         self.instructions = instructions
-        self.backtracking_safe = backtracking_safe
+        self.paths: int
+        self.loops: int
+        self.paths, self.loops = cost if cost is not None else (0, -1)
+        self.python_limit = -1
+        if cost is not None:
+            # The largest size within budget: a float root, corrected to the exact integer.
+            root = (PYTHON_BUDGET / self.python_cost(0)) ** (1 / (self.loops + 1))
+            size = min(int(root), _PYTHON_TEXT + 1)
+            while size >= 0 and self.python_cost(size) > PYTHON_BUDGET:
+                size -= 1
+            while size < _PYTHON_TEXT and self.python_cost(size + 1) <= PYTHON_BUDGET:
+                size += 1
+            self.python_limit = min(size, _PYTHON_TEXT)
+
+    def python_cost(self, size: int) -> int:
+        """The bound on Python's backtracking steps for a text of `size` characters."""
+        tries: int = (size + 1) ** (self.loops + 1)
+        return self.paths * tries * (len(self.instructions) + 1)
 
     def search(self, text: str) -> tuple[bool, int]:
         """Whether the pattern occurs in `text`, and the steps it took: at most
@@ -315,7 +337,5 @@ def compile_program(translated: str) -> Program:
     emitter = _Emitter()
     emitter.node(tree)
     emitter.emit(_MATCH)
-    cost = _paths_and_loops(tree)
-    safe = cost is not None and cost[0] <= _MAX_PATHS and cost[1] <= 1
     instructions = tuple((k, a, o) for k, a, o in emitter.code)
-    return Program(instructions, safe)
+    return Program(instructions, _paths_and_loops(tree))

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hogkit.core import DefinitionsError, FlagSet
 from hogkit.core.operators import compile_property_filter
-from hogkit.core.regex import FAST_TEXT, MAX_STEPS, MAX_TEXT, GatedPattern, gate_pattern
-from hogkit.core.regex_program import MAX_INSTRUCTIONS
+from hogkit.core.regex import MAX_STEPS, MAX_TEXT, GatedPattern, gate_pattern
+from hogkit.core.regex_program import MAX_INSTRUCTIONS, PYTHON_BUDGET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,9 +70,11 @@ def bounded_answer(pattern: GatedPattern, text: str) -> bool | None:
     program = pattern._program
     if answer is None:
         return None
-    if program.backtracking_safe and len(text) <= FAST_TEXT:
-        # Python's search: one variable repetition at most, over one character, and few
-        # alternative paths, on a short text: at most paths * FAST_TEXT**2 simple steps.
+    if len(text) <= program.python_limit:
+        # Python's search: every repetition repeats one character, and the bound on its
+        # backtracking for this text's size is within budget.
+        assert program.loops >= 0
+        assert program.python_cost(len(text)) <= PYTHON_BUDGET
         return answer
     found, steps = program.search(text)
     assert found is answer
@@ -83,7 +85,7 @@ def bounded_answer(pattern: GatedPattern, text: str) -> bool | None:
 @pytest.mark.parametrize("pattern", CATASTROPHIC)
 def test_catastrophic_patterns_are_matched_locally_within_the_step_bound(pattern: str) -> None:
     compiled = gated(pattern)
-    assert not compiled._program.backtracking_safe
+    assert compiled._program.python_limit < 30
     for text in LONG_INPUTS:
         answer = bounded_answer(compiled, text)
         # Unsupported only for the reasons any pattern has (a final newline with `$` and
@@ -140,11 +142,21 @@ def test_huge_texts_and_huge_programs_go_to_the_server() -> None:
     assert big.search("ab" * 4_000) is None
 
 
-def test_realistic_patterns_keep_python_s_search_for_short_texts() -> None:
-    for pattern in ("^.*@posthog\\.com$", "(gmail|yahoo)\\.com$", "^\\d{3}-\\d{4}$", "beta"):
-        assert gated(pattern)._program.backtracking_safe, pattern
-    for pattern in ("^[a-z]+-[0-9]+$", ".*beta.*", "(a|b)*c"):
-        assert not gated(pattern)._program.backtracking_safe, pattern
+def test_python_s_search_is_kept_where_its_backtracking_is_bounded() -> None:
+    for pattern, limit in (
+        ("beta", 4_096),
+        ("^\\d{3}-\\d{4}$", 4_096),
+        ("^.*@posthog\\.com$", 100),
+        ("^[a-z]+-[0-9]+$", 40),
+        ("(a|b)*c", -1),
+        ("(a|aa)+$", -1),
+    ):
+        program = gated(pattern)._program
+        assert program.python_limit >= limit if limit >= 0 else program.python_limit == -1
+        if program.python_limit >= 0:
+            assert program.python_cost(program.python_limit) <= PYTHON_BUDGET
+            if program.python_limit < 4_096:
+                assert program.python_cost(program.python_limit + 1) > PYTHON_BUDGET
 
 
 # ------------------------------------------------------------------ differential
