@@ -151,25 +151,30 @@ class _Presence(PropertyMatcher):
         return self._present
 
 
-def _truthy(value: object) -> bool:
-    """The boolean a value stands for when exact matching compares truthiness."""
+_SPELLED = {"true": True, "false": False}
+
+
+def _spelled_boolean(value: object) -> bool | None:
+    """The boolean a filter or property value spells: a bool itself, the words true/false
+    in any case, or a list whose items all spell one (True only when all spell True);
+    None when it spells none."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value.lower() == "true"
+        return _SPELLED.get(value.lower())
     if isinstance(value, list):
-        return all(_truthy(item) for item in value)
-    return False
+        items = [_spelled_boolean(item) for item in value]
+        return None if None in items else all(items)
+    return None
+
+
+def _truthy(value: object) -> bool:
+    """Whether exact matching by truthiness counts the value as true."""
+    return _spelled_boolean(value) is True
 
 
 def _boolean_like(value: object) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, str):
-        return value.lower() in ("true", "false")
-    if isinstance(value, list):
-        return all(_boolean_like(item) for item in value)
-    return False
+    return _spelled_boolean(value) is not None
 
 
 class _ExactText(PropertyMatcher):
