@@ -8,11 +8,12 @@ payloads are decoded, the hash is primed with each flag's prefix, and the (value
 token) outcomes evaluation stores are prepared, so evaluating a flag allocates almost
 nothing. `Reason`s themselves are built from tokens only when asked for.
 
-`finish_flags` then gives matchers that several simple flags share a memo slot, so one
-evaluation of every flag runs each of them once.
+`finish_flags` then lays out each condition's filter checks (see `Check`) and gives
+matchers that several conditions share a memo slot, so one evaluation of every flag runs
+each of them once.
 
-Compiled objects are plain classes with `__slots__`, never modified once `FlagSet`
-has been built, so any number of threads may share them.
+Compiled objects are plain classes with `__slots__`, written only while compiling and
+never again once `FlagSet` has been built, so any number of threads may share them.
 """
 
 from __future__ import annotations
@@ -27,16 +28,26 @@ from typing import Any
 
 import msgspec
 
-from .cohorts import CohortCompiler, CohortRef, Filter, filter_problems
+from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_problems, is_plain
 from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
 from .dependencies import DependencyFilter
 from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
 from .operators import Inline, PropertyMatcher
 from .reasons import Unresolved
+from .repair import Repaired, repair
 from .signals import BROKEN, Broken
 from .snapshot import FlagValue, Reason, thaw
 
-__all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Outcome", "Token", "compile_flag"]
+__all__ = [
+    "Check",
+    "CompiledCondition",
+    "CompiledFlag",
+    "Holdout",
+    "Outcome",
+    "Token",
+    "compile_flag",
+    "finish_flags",
+]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _ABSENT: Any = object()
@@ -47,6 +58,11 @@ Token = tuple[str, int, int]
 # A decided flag as a snapshot stores it: its value and the token of its reason.
 Outcome = tuple[FlagValue, Token]
 Match = Callable[[Mapping[str, object], datetime], "bool | Unresolved"]
+# One filter of a condition, as evaluation walks it: (memo slot or -1, plain, check, then
+# the matcher's `inline` form spread out: kind (0 when it has none), lookup key, argument,
+# negate). A plain filter is a property matcher, checked as `check(props, now)`; any other
+# (cohort, dependency) as `check(run, distinct_id, props)`.
+Check = tuple[int, bool, Any, int, Hashable, Any, bool]
 INACTIVE: Token = ("flag_inactive", -1, -1)
 NO_CONDITIONS: Token = ("no_conditions", -1, -1)
 NO_CONDITIONS_OUTCOME: Outcome = (False, NO_CONDITIONS)
@@ -55,6 +71,10 @@ GROUP_MISSING: Token = ("group_not_provided", -1, -1)
 ENROLLED: Token = ("feature_enrollment", -1, 1)
 NOT_ENROLLED: Token = ("feature_enrollment", -1, 0)
 HELD_OUT: Token = ("holdout", -1, -1)
+INACTIVE_OUTCOME: Outcome = (False, INACTIVE)
+GROUP_MISSING_OUTCOME: Outcome = (False, GROUP_MISSING)
+ENROLLED_OUTCOME: Outcome = (True, ENROLLED)
+NOT_ENROLLED_OUTCOME: Outcome = (False, NOT_ENROLLED)
 
 
 class Holdout:
@@ -134,7 +154,7 @@ class CompiledCondition:
         "override",
         "raw_filters",
         "rollout",
-        "simple",
+        "rollout_broken",
         "variant_outcomes",
     )
 
@@ -147,22 +167,16 @@ class CompiledCondition:
         variants: tuple[tuple[bytes, bytes, str], ...],
         flag_aggregation: Any,
         group_type_mapping: Mapping[str, Any],
+        rollout_broken: bool = False,
     ) -> None:
         self.index = index
         self.raw_filters = definition.properties or ()
-        simple = True
-        for item in filters:
-            if type(item) is CohortRef or type(item) is DependencyFilter:
-                simple = False
         self.filters = filters
-        self.simple = simple
-        # (memo slot or -1, the matcher's bound `match`, outcome if it fails) per filter,
-        # for the simple-flag loop; slots are handed out by `finish_flags` once every flag
-        # is known.
-        self.checks: tuple[tuple[int, Match, Outcome, int, Hashable, Any, bool], ...] = ()
-        # For evaluating the flag on its own, per filter: (match, outcome if it fails,
-        # then the matcher's `inline` form spread out: kind (0 when it has none), lookup
-        # key, argument, negate).
+        # Laid out by `finish_flags` once every flag is known (memo slots need them all).
+        self.checks: tuple[Check, ...] = ()
+        # A rollout that is not a number: reaching it fails the whole flag, as in the
+        # reference, which then leaves the flag out of its answer.
+        self.rollout_broken = rollout_broken
         pct = definition.rollout_percentage
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
@@ -190,7 +204,7 @@ class CompiledCondition:
         if len(filters) > len(misses):
             misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
         self.no_match: tuple[Token, ...] = misses
-        # Outcomes the simple-flag loop stores as they are (no allocation per flag).
+        # Outcomes evaluation stores as they are (no allocation per flag).
         self.out_outcome: Outcome = (False, self.on_out_of_rollout)
         self.early_outcome: Outcome = (False, self.on_early_exit)
         # None when a variant must be picked by hashing; then `variant_outcomes` has the
@@ -255,10 +269,9 @@ class CompiledFlag:
         "is_group",
         "key",
         "malformed",
+        "own_memo",
         "prefix",
         "reads_id",
-        "simple",
-        "uses_memo",
         "variant_keys",
         "variants",
         "version",
@@ -300,9 +313,12 @@ class CompiledFlag:
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
         self.definition_unsupported = False
-        self.simple = False
+        # Whether evaluating it may read the `distinct_id` person property (only then must
+        # evaluation add it to the person's properties).
         self.reads_id = False
-        self.uses_memo = False
+        # Whether a cohort or dependency sits in a condition on another group's
+        # properties (see `evaluate._cache_for`).
+        self.own_memo = False
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payload_source`)."""
@@ -374,6 +390,12 @@ class CompiledFlag:
         if self.holdout is BROKEN:
             yield _UNSUPPORTED, "the holdout's exclusion_percentage is not a number", False
         for condition in self.conditions:
+            if condition.rollout_broken:
+                yield (
+                    _UNSUPPORTED,
+                    f"condition {condition.index}: rollout_percentage is not a number",
+                    False,
+                )
             for item in condition.filters:
                 for reason, message, counted in filter_problems(item, flags, set()):
                     yield reason, f"condition {condition.index}: {message}", counted
@@ -472,14 +494,35 @@ def compile_flag(
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
     flag = CompiledFlag(definition.key)
-    active = flag.active = bool(definition.active)
+    flag.active = bool(definition.active)
     continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
+    repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
-        flag.malformed = definition.problem
-        flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
-        return flag
+        repaired = repair(definition)
+        if repaired is None:
+            flag.malformed = definition.problem
+            flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
+            return flag
+        definition = repaired.definition
     if continuity:
         flag.fixed = _CONTINUITY
+    _read_metadata(flag, definition)
+    filters = definition.filters
+    if filters is None:
+        return flag
+    _read_filters(flag, definition, compiler, group_type_mapping)
+    if filters.groups:
+        flag.conditions = tuple(
+            [
+                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
+                for index, condition in enumerate(filters.groups)
+            ]
+        )
+    return flag
+
+
+def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
+    """Id, version and experiment marker, kept only when of the type the API promises."""
     value = definition.id
     if type(value) is int:
         flag.id = value
@@ -489,10 +532,17 @@ def compile_flag(
     value = definition.has_experiment
     if type(value) is bool:
         flag.has_experiment = value
+
+
+def _read_filters(
+    flag: CompiledFlag,
+    definition: FlagDefinition,
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+) -> None:
+    """Everything in `filters` but the release conditions."""
     filters = definition.filters
-    if filters is None:
-        flag.simple = active and not continuity
-        return flag
+    assert filters is not None
     aggregation = filters.aggregation_group_type_index
     if aggregation is not None:
         flag.is_group = True
@@ -515,121 +565,141 @@ def compile_flag(
     payloads = filters.payloads
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        seen = compiler.payloads
-        by_value: dict[str, Any] = {}
-        for name, raw in payloads.items():
-            if type(name) is str:
-                payload = raw
-                if type(raw) is str:
-                    payload = seen.get(raw, _ABSENT)
-                    if payload is _ABSENT:
-                        payload = seen[raw] = decode_payload(raw)
-                by_value[name] = payload
-        flag.fresh = {name: payload_source(payload) for name, payload in by_value.items()}
-    simple = active and not continuity and aggregation is None and not flag.device_bucketing
-    simple = simple and not flag.enrollment and flag.holdout is None
-    if filters.groups:
-        conditions = []
-        compile_filter = compiler.compile_filter
-        shared = compiler.conditions
-        for index, condition in enumerate(filters.groups):
-            raw_filters = condition.properties
-            compiled_filters = (
-                tuple([compile_filter(raw) for raw in raw_filters]) if raw_filters else ()
-            )
-            # Conditions alike in everything evaluation and reasons read are compiled once
-            # (filters alike already share a matcher, so comparing matchers suffices).
-            # Types ride along where equal values read differently (0, 0.0 and False
-            # name different group types; -0.0 prints differently in reasons).
-            pct = condition.rollout_percentage
-            override = condition.variant
-            group_index = condition.aggregation_group_type_index
-            share_key: Hashable = (
-                index,
-                compiled_filters,  # compared by identity: compiled filters define no __eq__
-                pct if pct else repr(pct),
-                flag.variants,
-            )
-            if override is not None or group_index is not None or aggregation is not None:
-                share_key = (
-                    share_key,
-                    override,
-                    type(override),
-                    group_index,
-                    type(group_index),
-                    aggregation,
-                    type(aggregation),
-                )
-            try:
-                compiled = shared.get(share_key)
-            except TypeError:  # an unhashable variant or group type index
-                share_key = None
-                compiled = None
-            if compiled is None:
-                compiled = CompiledCondition(
-                    index,
-                    condition,
-                    compiled_filters,
-                    flag.variant_keys,
-                    flag.variants,
-                    aggregation,
-                    group_type_mapping,
-                )
-                if share_key is not None:
-                    shared[share_key] = compiled
-            if compiled.mixed or not compiled.simple:
-                simple = False
-            conditions.append(compiled)
-        flag.conditions = tuple(conditions)
-    flag.simple = simple
-    return flag
+        flag.fresh = _payload_sources(payloads, compiler.payloads)
+
+
+def _payload_sources(
+    payloads: Mapping[Any, Any], seen: dict[str, Any]
+) -> dict[str, Callable[[], Any]]:
+    """A fresh-copy source per value's payload; JSON text decoded once per distinct text."""
+    by_value: dict[str, Any] = {}
+    for name, raw in payloads.items():
+        if type(name) is str:
+            payload = raw
+            if type(raw) is str:
+                payload = seen.get(raw, _ABSENT)
+                if payload is _ABSENT:
+                    payload = seen[raw] = decode_payload(raw)
+            by_value[name] = payload
+    return {name: payload_source(payload) for name, payload in by_value.items()}
+
+
+def _condition(
+    flag: CompiledFlag,
+    index: int,
+    condition: ConditionDefinition,
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+    repaired: Repaired | None,
+) -> CompiledCondition:
+    """One release condition, shared with an earlier flag's when they are alike in
+    everything evaluation and reasons read (filters alike already share a matcher, so
+    comparing matchers suffices). Types ride along where equal values read differently
+    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
+    raw_filters = condition.properties
+    broken_rollout = repaired is not None and index in repaired.broken_rollouts
+    not_objects = repaired.not_objects.get(index, ()) if repaired is not None else ()
+    compile_filter = compiler.compile_filter
+    compiled_filters: tuple[Filter, ...] = ()
+    if raw_filters:
+        compiled_filters = tuple(
+            [
+                NotAnObject() if at in not_objects else compile_filter(raw)
+                for at, raw in enumerate(raw_filters)
+            ]
+        )
+    pct = condition.rollout_percentage
+    override = condition.variant
+    group_index = condition.aggregation_group_type_index
+    aggregation = flag.group_index
+    share_key: Hashable = (
+        index,
+        compiled_filters,  # compared by identity: compiled filters define no __eq__
+        pct if pct else repr(pct),
+        flag.variants,
+        broken_rollout,
+    )
+    if override is not None or group_index is not None or aggregation is not None:
+        share_key = (
+            share_key,
+            override,
+            type(override),
+            group_index,
+            type(group_index),
+            aggregation,
+            type(aggregation),
+        )
+    shared = compiler.conditions
+    try:
+        compiled: CompiledCondition | None = shared.get(share_key)
+    except TypeError:  # an unhashable variant or group type index
+        share_key = None
+        compiled = None
+    if compiled is None:
+        compiled = CompiledCondition(
+            index,
+            condition,
+            compiled_filters,
+            flag.variant_keys,
+            flag.variants,
+            aggregation,
+            group_type_mapping,
+            broken_rollout,
+        )
+        if share_key is not None:
+            shared[share_key] = compiled
+    return compiled
 
 
 def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
     """Settle what needs every flag; returns how many memo slots evaluation needs.
 
-    Whether a definition counts as unsupported is only read when evaluating non-simple
-    flags (to rank a missing device id or a stop at the server), so simple flags skip it.
-    Simple flags instead get their condition checks: a matcher used in more than one place
-    (identical filters share one) gets a memo slot, so one evaluation runs it once per
-    person however many flags ask.
+    Each condition gets its filter checks (see `Check`): a matcher used in more than one
+    place (identical filters share one) gets a memo slot, so one evaluation runs it once
+    per person however many flags ask. Whether a definition counts as unsupported (which
+    ranks a missing device id or a stop at the server) is settled here too.
     """
     uses: dict[int, int] = {}
-    simple_flags = []
     for flag in flags.values():
-        if flag.simple:
-            simple_flags.append(flag)
-            for condition in flag.conditions:
-                for item in condition.filters:
-                    uses[id(item)] = uses.get(id(item), 0) + 1
-            continue
-        flag.definition_unsupported = any(
-            counted and reason is _UNSUPPORTED for reason, _, counted in flag.static_problems(flags)
-        )
-    slots: dict[int, int] = {}
-    # Per condition (conditions may be shared by flags): (uses the memo, reads distinct_id).
-    done: dict[int, tuple[bool, bool]] = {}
-    for flag in simple_flags:
         for condition in flag.conditions:
-            known = done.get(id(condition))
-            if known is None:
-                checks = []
-                uses_memo = reads_id = False
-                for index, item in enumerate(condition.filters):
-                    miss: Outcome = (False, condition.no_match[index])
-                    slot = -1
-                    if uses[id(item)] > 1:
-                        slot = slots.setdefault(id(item), len(slots))
-                        uses_memo = True
-                    matcher: PropertyMatcher = item  # type: ignore[assignment]
-                    if matcher.key == "distinct_id":
-                        reads_id = True
-                    inline = matcher.inline or _NO_INLINE
-                    checks.append((slot, matcher.match, miss, *inline))
-                condition.checks = tuple(checks)
-                known = done[id(condition)] = (uses_memo, reads_id)
-            if known[0]:
-                flag.uses_memo = True
-            if known[1]:
-                flag.reads_id = True
+            for item in condition.filters:
+                uses[id(item)] = uses.get(id(item), 0) + 1
+    slots: dict[int, int] = {}
+    # Per condition (conditions may be shared by flags): whether it reads distinct_id.
+    done: dict[int, bool] = {}
+    for flag in flags.values():
+        for condition in flag.conditions:
+            reads_id = done.get(id(condition))
+            if reads_id is None:
+                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
+            flag.reads_id = flag.reads_id or reads_id
+            if condition.mixed and not all(check[1] for check in condition.checks):
+                flag.own_memo = True
+        # Only read for device bucketing and for filters that may stop at the server.
+        if flag.device_bucketing or flag.reads_id:
+            flag.definition_unsupported = any(
+                counted and reason is _UNSUPPORTED
+                for reason, _, counted in flag.static_problems(flags)
+            )
     return len(slots)
+
+
+def _lay_out(condition: CompiledCondition, uses: Mapping[int, int], slots: dict[int, int]) -> bool:
+    """Give a condition its checks; whether any of them may read `distinct_id` (any
+    cohort or dependency may)."""
+    checks: list[Check] = []
+    reads_id = False
+    for item in condition.filters:
+        if not is_plain(item):
+            reads_id = True
+            checks.append((-1, False, item.check, *_NO_INLINE))  # type: ignore[union-attr]
+            continue
+        matcher: PropertyMatcher = item  # type: ignore[assignment]
+        slot = -1
+        if uses[id(item)] > 1:
+            slot = slots.setdefault(id(item), len(slots))
+        if matcher.key == "distinct_id":
+            reads_id = True
+        checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
+    condition.checks = tuple(checks)
+    return reads_id
