@@ -143,6 +143,7 @@ class CompiledCondition:
         "group_name",
         "index",
         "matched",
+        "misses",
         "mixed",
         "no_match",
         "on_early_exit",
@@ -155,6 +156,8 @@ class CompiledCondition:
         "raw_filters",
         "rollout",
         "rollout_broken",
+        "single",
+        "skipped_outcome",
         "variant_outcomes",
     )
 
@@ -174,6 +177,9 @@ class CompiledCondition:
         self.filters = filters
         # Laid out by `finish_flags` once every flag is known (memo slots need them all).
         self.checks: tuple[Check, ...] = ()
+        # The one plain filter's `match`, for a condition that has only that (and no
+        # memo slot): checked without walking `checks`.
+        self.single: Match | None = None
         # A rollout that is not a number: reaching it fails the whole flag, as in the
         # reference, which then leaves the flag out of its answer.
         self.rollout_broken = rollout_broken
@@ -183,6 +189,8 @@ class CompiledCondition:
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
         cut = None if pct is None else above_cut(pct / 100)
         self.cut: bytes | None = None if cut is NEVER else cut
+        if rollout_broken:
+            self.cut = NEVER
         override = definition.variant
         self.override: str | None = (
             override if override and type(override) is str and override in variant_keys else None
@@ -204,6 +212,9 @@ class CompiledCondition:
         if len(filters) > len(misses):
             misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
         self.no_match: tuple[Token, ...] = misses
+        # The outcome when filter `i` fails (for each filter), or the condition is skipped.
+        self.misses: tuple[Outcome, ...] = tuple([(False, token) for token in misses])
+        self.skipped_outcome: Outcome = (False, self.on_skipped)
         # Outcomes evaluation stores as they are (no allocation per flag).
         self.out_outcome: Outcome = (False, self.on_out_of_rollout)
         self.early_outcome: Outcome = (False, self.on_early_exit)
@@ -260,6 +271,7 @@ class CompiledFlag:
         "experience_continuity",
         "fixed",
         "fresh",
+        "gated",
         "group_index",
         "group_name",
         "has_experiment",
@@ -316,6 +328,8 @@ class CompiledFlag:
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).
         self.reads_id = False
+        # Whether feature enrollment or a holdout may decide it before its conditions.
+        self.gated = False
         # Whether a cohort or dependency sits in a condition on another group's
         # properties (see `evaluate._cache_for`).
         self.own_memo = False
@@ -559,6 +573,7 @@ def _read_filters(
         flag.early_exit = True
     if filters.holdout:
         flag.holdout = _read_holdout(filters.holdout)
+    flag.gated = flag.enrollment or flag.holdout is not None
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
         flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
@@ -702,4 +717,6 @@ def _lay_out(condition: CompiledCondition, uses: Mapping[int, int], slots: dict[
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
+    if len(checks) == 1 and checks[0][1] and checks[0][0] < 0:
+        condition.single = checks[0][2]
     return reads_id

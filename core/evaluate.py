@@ -32,7 +32,7 @@ from .compile import (
     GROUP_MISSING_OUTCOME,
     HELD_OUT,
     INACTIVE_OUTCOME,
-    NO_CONDITIONS,
+    NO_CONDITIONS_OUTCOME,
     NOT_ENROLLED_OUTCOME,
     Check,
     CompiledCondition,
@@ -232,7 +232,7 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | _Dropp
             return GROUP_MISSING_OUTCOME
         key = run.groups[name]
         props = run.group_props[name]
-        run.cache = _cache_for(run, flag, key, props)
+        run.cache = _cache_for(run, flag, key, props) if flag.reads_id else None
         result = match_flag(run, flag, key, props, run.group_bytes[name], True)
     else:
         value_bytes = run.distinct_bytes
@@ -242,7 +242,7 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | _Dropp
             value_bytes = run.device_bytes
         distinct_id = run.distinct_id
         person = run.person
-        run.cache = _cache_for(run, flag, distinct_id, person)
+        run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
     if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
         return result  # type: ignore[return-value]
@@ -252,14 +252,10 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | _Dropp
     return _UNSUPPORTED
 
 
-def _cache_for(
-    run: Run, flag: CompiledFlag, distinct_id: object, props: object
-) -> dict[Any, Any] | None:
+def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:
     """The dependency memo a top-level flag uses. A flag with dependencies under a
     condition on another group's properties may evaluate a parent in that context, so it
     keeps a memo of its own (the reference keeps one per top-level flag)."""
-    if not flag.reads_id:
-        return None
     if flag.own_memo:
         return {}
     return run.dependency_cache(distinct_id, props)
@@ -273,69 +269,76 @@ def match_flag(
     value_bytes: bytes,
     top: bool,
 ) -> Matched:
-    """Enrollment, holdout and the release conditions for one bucketing value (UTF-8).
+    """Enrollment, holdout, then the release conditions in order, for one bucketing value
+    (UTF-8). A condition matches when its filters do (`_filters`) and the bucketing value
+    is inside its rollout; its value is then the override, the variant, or True.
 
-    `top` is False for a dependency, which (as in the reference) sees no groups.
+    `top` is False for a dependency, which (as in the reference) sees no groups. When no
+    condition matches, the reason is the first condition whose rollout excluded the
+    value, else the first failed filter, else the first skipped condition.
     """
-    if flag.enrollment:
-        return _enrollment(flag, props)
-    holdout = flag.holdout
-    if holdout is not None:
-        if holdout is BROKEN:
-            return BROKEN
-        if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:  # type: ignore[union-attr]
-            return (holdout.value, HELD_OUT)  # type: ignore[union-attr]
+    if flag.gated:
+        gated = _gate(flag, props, value_bytes)
+        if gated is not None:
+            return gated
+    now = run.now
     reason: Unresolved | None = None
-    missed: Outcome | None = None
-    digest = b""
+    first_out = first_miss = first_skip = None
     for condition in flag.conditions:
-        cond_id, cond_props, cond_bytes = distinct_id, props, value_bytes
+        cond_props, cond_bytes = props, value_bytes
         if condition.mixed:
             name = condition.group_name
             if not top or name is None or name not in run.groups:
-                missed = missed or (False, condition.on_skipped)
+                first_skip = first_skip or condition.skipped_outcome
                 continue
             cond_props, cond_bytes = run.group_props[name], run.group_bytes[name]
         if condition.checks:
-            found = _filters(run, condition.checks, cond_id, cond_props)
-            if found is not True:
-                if type(found) is int:
-                    missed = _first_miss(missed, condition, found)
-                    continue
-                if type(found) is Unresolved:
-                    reason = stronger(reason, found)
-                    continue
-                return found  # type: ignore[return-value]
-        if condition.rollout_broken:
-            return DROPPED
-        cut = condition.cut
-        if cut is not None:
-            if cond_bytes is value_bytes:
-                digest = digest or _sha1(flag.prefix + value_bytes).digest()
-                bucket = digest
+            single = condition.single
+            if single is not None:
+                found = single(cond_props, now)
             else:
-                bucket = _sha1(flag.prefix + cond_bytes).digest()
-            if bucket >= cut:
-                if flag.early_exit:
-                    return reason or condition.early_outcome
-                if missed is None or missed[1][0] != "out_of_rollout":
-                    missed = condition.out_outcome
+                found = _filters(run, condition.checks, distinct_id, cond_props)
+            if found is not True:
+                if found is False or type(found) is int:
+                    first_miss = first_miss or condition.misses[found]
+                elif type(found) is Unresolved:
+                    reason = stronger(reason, found)
+                else:
+                    return found  # type: ignore[no-any-return]
                 continue
-        matched = condition.matched
-        if matched is None:
-            return _variant(flag, condition, cond_bytes)
-        return matched
-    if reason is not None:
-        return reason
-    return missed or (False, NO_CONDITIONS)
+        if condition.cut is not None:
+            out = _rolled_out(flag, condition, cond_bytes)
+            if out is condition.out_outcome:
+                first_out = first_out or out
+                continue
+            if out is not None:
+                return reason if reason is not None and out is not DROPPED else out
+        return condition.matched or _variant(flag, condition, cond_bytes)
+    return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
 
 
-def _first_miss(missed: Outcome | None, condition: CompiledCondition, at: int) -> Outcome:
-    """The reason of a flag no condition matched: the first condition a person was in but
-    rolled out of, else the first failed filter, else the first skipped condition."""
-    if missed is None or missed[1][0] == "condition_skipped":
-        return (False, condition.no_match[at])
-    return missed
+def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -> Matched | None:
+    """Feature enrollment decides the flag outright; a holdout decides it for the values
+    it holds out. None: the release conditions decide."""
+    if flag.enrollment:
+        return _enrollment(flag, props)
+    holdout = flag.holdout
+    if holdout is BROKEN:
+        return BROKEN
+    if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:  # type: ignore[union-attr]
+        return (holdout.value, HELD_OUT)  # type: ignore[union-attr]
+    return None
+
+
+def _rolled_out(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Any:
+    """None when the bucketing value is inside the condition's rollout; otherwise the
+    condition's out-of-rollout outcome, its early-exit outcome when the flag stops at the
+    first such condition, or DROPPED for a rollout that is not a number."""
+    if condition.rollout_broken:
+        return DROPPED
+    if _sha1(flag.prefix + value_bytes).digest() < condition.cut:  # type: ignore[operator]
+        return None
+    return condition.early_outcome if flag.early_exit else condition.out_outcome
 
 
 def _variant(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
