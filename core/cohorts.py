@@ -23,7 +23,7 @@ __all__ = [
     "Filter",
     "FilterRun",
     "NotAnObject",
-    "is_plain",
+    "is_matcher",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -106,7 +106,7 @@ class CohortRef:
 Filter = PropertyMatcher | CohortRef | DependencyFilter | NotAnObject
 
 
-def is_plain(item: object) -> bool:
+def is_matcher(item: object) -> bool:
     """Whether a filter is a property matcher (checked with `match(props, now)`); every
     other filter is checked with `check(run, distinct_id, props)`. Asked at compile time,
     so evaluation branches on a stored flag instead."""
@@ -214,6 +214,8 @@ class CohortCompiler:
         # their variants (see `compile.compile_flag`).
         self.conditions: dict[Hashable, Any] = {}
         self.variant_tables: dict[Hashable, Any] = {}
+        # Every dependency filter compiled, wherever it sits (see `compile.finish_flags`).
+        self.dependencies: list[DependencyFilter] = []
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
         kind = raw.get("type")
@@ -260,7 +262,9 @@ class CohortCompiler:
             target, cyclic = self._cohort(cohort_id, stack)
             return CohortRef(cohort_id, operator, target), cyclic
         if kind == "flag":
-            return compile_dependency(raw), False
+            dependency = compile_dependency(raw)
+            self.dependencies.append(dependency)
+            return dependency, False
         return self._property(raw), False
 
     def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
@@ -303,7 +307,7 @@ class CohortCompiler:
                     node, inner = self._filter(item, stack)
                     negate = bool(item.get("negation", False))
                 cyclic = cyclic or inner
-            entries.append((is_plain(node), node, negate))
+            entries.append((is_matcher(node), node, negate))
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 

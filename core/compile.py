@@ -22,13 +22,13 @@ import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_problems, is_plain
+from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_problems, is_matcher
 from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
 from .dependencies import DependencyFilter
 from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
@@ -666,7 +666,9 @@ def _condition(
     return compiled
 
 
-def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
+def finish_flags(
+    flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
+) -> int:
     """Settle what needs every flag; returns how many memo slots evaluation needs.
 
     Each condition gets its filter checks (see `Check`): a matcher used in more than one
@@ -674,6 +676,13 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
     per person however many flags ask. Whether a definition counts as unsupported (which
     ranks a missing device id or a stop at the server) is settled here too.
     """
+    # Dependency values are shared between the flags of one evaluation only when every
+    # chain can be walked without meeting a missing member (which the reference marks in
+    # its memo as a side effect, for the rest of one flag).
+    shared = True
+    for dependency in dependencies:
+        dependency.settle(flags)
+        shared = shared and dependency.resolvable
     uses: dict[int, int] = {}
     for flag in flags.values():
         for condition in flag.conditions:
@@ -690,6 +699,8 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
             flag.reads_id = flag.reads_id or reads_id
             if condition.mixed and not all(check[1] for check in condition.checks):
                 flag.own_memo = True
+        if not shared:
+            flag.own_memo = True
         # Only read for device bucketing and for filters that may stop at the server.
         if flag.device_bucketing or flag.reads_id:
             flag.definition_unsupported = any(
@@ -699,13 +710,17 @@ def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
     return len(slots)
 
 
-def _lay_out(condition: CompiledCondition, uses: Mapping[int, int], slots: dict[int, int]) -> bool:
+def _lay_out(
+    condition: CompiledCondition,
+    uses: Mapping[int, int],
+    slots: dict[int, int],
+) -> bool:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
     cohort or dependency may)."""
     checks: list[Check] = []
     reads_id = False
     for item in condition.filters:
-        if not is_plain(item):
+        if not is_matcher(item):
             reads_id = True
             checks.append((-1, False, item.check, *_NO_INLINE))  # type: ignore[union-attr]
             continue

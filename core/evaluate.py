@@ -54,6 +54,8 @@ _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 _VARIANT_SALT = b"variant"
 _ABSENT: Any = object()
 _sha1 = hashlib.sha1
+# The dependency-cache context of the person's own flags.
+_PERSON = (0, 0)
 
 
 class _Dropped:
@@ -161,7 +163,10 @@ class Run:
         if self.tainted:
             self.caches.clear()
             self.tainted = False
-        context = (id(distinct_id), id(properties))
+        if distinct_id is self.distinct_id and properties is self.person:
+            context = _PERSON
+        else:
+            context = (id(distinct_id), id(properties))
         cache = self.caches.get(context)
         if cache is None:
             cache = self.caches[context] = {}
@@ -185,7 +190,9 @@ class Run:
             return _UNRESOLVED_DEPENDENCY
         if flag.malformed is not None:
             return BROKEN
-        value_bytes = encode(distinct_id)
+        value_bytes = (
+            self.distinct_bytes if distinct_id is self.distinct_id else encode(distinct_id)
+        )
         if flag.device_bucketing and not flag.is_group:
             if not self.device_id:
                 cache[key] = None

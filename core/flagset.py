@@ -99,7 +99,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             flags[definition.key] = compile_flag(
                 definition, compiler, definitions.group_type_mapping
             )
-        slots = finish_flags(flags)
+        slots = finish_flags(flags, compiler.dependencies)
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
