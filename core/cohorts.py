@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import PropertyMatcher, compile_property_filter
+from .operators import INLINE_IN, Inline, PropertyMatcher, compile_property_filter
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
@@ -110,12 +110,14 @@ def is_matcher(item: object) -> bool:
     """Whether a filter is a property matcher (checked with `match(props, now)`); every
     other filter is checked with `check(run, distinct_id, props)`. Asked at compile time,
     so evaluation branches on a stored flag instead."""
-    return isinstance(item, PropertyMatcher)
+    return type(item) not in _CHECKED
 
 
-# A cohort group's entry: (plain, filter or nested node, negate). Plain entries are
-# property matchers; the rest are checked with `check(run, distinct_id, props)`.
-_Entry = tuple[bool, Any, bool]
+# A cohort group's entry: (plain, filter or nested node, negate, then a matcher's `inline`
+# form spread out: kind (0 when it has none), lookup key, argument, its negate). Plain
+# entries are property matchers; the rest are checked with `check(run, distinct_id, props)`.
+_Entry = tuple[bool, Any, bool, int, Hashable, Any, bool]
+_NO_INLINE: Inline = (0, None, None, False)
 
 
 class CohortGroup:
@@ -133,15 +135,21 @@ class CohortGroup:
     def __init__(self, is_and: bool, entries: tuple[_Entry, ...]) -> None:
         self.is_and = is_and
         self.entries = entries
-        self.stops = any(not plain and _stops(node) for plain, node, _ in entries)
+        self.stops = any(not entry[0] and _stops(entry[1]) for entry in entries)
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         is_and = self.is_and
         now = run.now
         decided = False
         reason: Unresolved | None = None
-        for plain, node, negate in self.entries:
-            result = node.match(props, now) if plain else node.check(run, distinct_id, props)
+        for plain, node, negate, kind, lookup, argument, flip in self.entries:
+            if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
+                # The commonest leaf, a text value, answered in place (see `operators.Inline`).
+                result = (value.lower() in argument) is not flip
+            elif plain:
+                result = node.match(props, now)
+            else:
+                result = node.check(run, distinct_id, props)
             if result is True or result is False:
                 if (result is not negate) is not is_and:
                     if not self.stops:
@@ -166,6 +174,10 @@ def _stops(node: object) -> bool:
 
 
 _Body = CohortGroup | _ServerNode | _CyclicNode
+# Every filter and node type that is not a property matcher.
+_CHECKED = frozenset(
+    [CohortGroup, CohortRef, DependencyFilter, NotAnObject, _ServerNode, _CyclicNode]
+)
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
 _MATCH_ALL = CohortGroup(True, ())
 
@@ -307,7 +319,9 @@ class CohortCompiler:
                     node, inner = self._filter(item, stack)
                     negate = bool(item.get("negation", False))
                 cyclic = cyclic or inner
-            entries.append((is_matcher(node), node, negate))
+            plain = is_matcher(node)
+            inline = (node.inline or _NO_INLINE) if plain else _NO_INLINE  # type: ignore[union-attr]
+            entries.append((plain, node, negate, *inline))
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 
@@ -355,7 +369,8 @@ def _body_problems(
     elif isinstance(body, _CyclicNode):
         yield _UNSUPPORTED, f"cohort {body.cohort_id} includes itself", False
     elif isinstance(body, CohortGroup):
-        for _, node, _ in body.entries:
+        for entry in body.entries:
+            node = entry[1]
             yield from _body_problems(node, flags, seen, cohort_id)
     else:
         yield from filter_problems(body, flags, seen)

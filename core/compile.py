@@ -19,7 +19,6 @@ never again once `FlagSet` has been built, so any number of threads may share th
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -35,7 +34,7 @@ from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
 from .operators import Inline, PropertyMatcher
 from .reasons import Unresolved
 from .repair import Repaired, repair
-from .signals import BROKEN, Broken
+from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
 
 __all__ = [
@@ -120,15 +119,36 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _tokens(index: int) -> tuple[Token, Token, Token, Token, tuple[Token, ...]]:
-    """The reason tokens of condition `index`, shared by every flag."""
+def _tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
+    shared by every flag: (on_match, on_out_of_rollout, on_early_exit, on_skipped,
+    no_match tokens, miss outcomes, skipped, out-of-rollout, early-exit and matched-True
+    outcomes)."""
+    match: Token = ("condition_match", index, -1)
+    out: Token = ("out_of_rollout", index, -1)
+    early: Token = ("early_exit", index, -1)
+    skipped: Token = ("condition_skipped", index, -1)
+    no_match = tuple([("no_condition_match", index, at) for at in range(filters)])
+    misses = tuple([(False, token) for token in no_match])
     return (
-        ("condition_match", index, -1),
-        ("out_of_rollout", index, -1),
-        ("early_exit", index, -1),
-        ("condition_skipped", index, -1),
-        tuple([("no_condition_match", index, at) for at in range(8)]),
+        match,
+        out,
+        early,
+        skipped,
+        no_match,
+        misses,
+        (False, skipped),
+        (False, out),
+        (False, early),
+        (True, match),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _variant_outcomes(
+    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token
+) -> tuple[tuple[bytes, bytes, Outcome], ...]:
+    return tuple([(low, high, (variant or True, on_match)) for low, high, variant in variants])
 
 
 class CompiledCondition:
@@ -139,6 +159,7 @@ class CompiledCondition:
         "checks",
         "cut",
         "early_outcome",
+        "excluded",
         "filters",
         "group_name",
         "index",
@@ -157,6 +178,7 @@ class CompiledCondition:
         "rollout",
         "rollout_broken",
         "single",
+        "single_plain",
         "skipped_outcome",
         "variant_outcomes",
     )
@@ -171,15 +193,18 @@ class CompiledCondition:
         flag_aggregation: Any,
         group_type_mapping: Mapping[str, Any],
         rollout_broken: bool = False,
+        early_exit: bool = False,
     ) -> None:
         self.index = index
         self.raw_filters = definition.properties or ()
         self.filters = filters
         # Laid out by `finish_flags` once every flag is known (memo slots need them all).
         self.checks: tuple[Check, ...] = ()
-        # The one plain filter's `match`, for a condition that has only that (and no
-        # memo slot): checked without walking `checks`.
-        self.single: Match | None = None
+        # The check of a condition's only filter (when it needs no memo slot), called
+        # without walking `checks`: `match(props, now)` when `single_plain`, otherwise
+        # `check(run, distinct_id, props)`.
+        self.single: Any = None
+        self.single_plain = False
         # A rollout that is not a number: reaching it fails the whole flag, as in the
         # reference, which then leaves the flag out of its answer.
         self.rollout_broken = rollout_broken
@@ -189,8 +214,6 @@ class CompiledCondition:
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
         cut = None if pct is None else above_cut(pct / 100)
         self.cut: bytes | None = None if cut is NEVER else cut
-        if rollout_broken:
-            self.cut = NEVER
         override = definition.variant
         self.override: str | None = (
             override if override and type(override) is str and override in variant_keys else None
@@ -203,31 +226,39 @@ class CompiledCondition:
         name = group_type_mapping.get(str(aggregation)) if mixed else None
         self.group_name: Hashable | None = name if name and isinstance(name, Hashable) else None
         # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
-        tokens = _tokens(index)
-        self.on_match: Token = tokens[0]
-        self.on_out_of_rollout: Token = tokens[1]
-        self.on_early_exit: Token = tokens[2]
-        self.on_skipped: Token = tokens[3]
-        misses = tokens[4]
-        if len(filters) > len(misses):
-            misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
-        self.no_match: tuple[Token, ...] = misses
-        # The outcome when filter `i` fails (for each filter), or the condition is skipped.
-        self.misses: tuple[Outcome, ...] = tuple([(False, token) for token in misses])
-        self.skipped_outcome: Outcome = (False, self.on_skipped)
-        # Outcomes evaluation stores as they are (no allocation per flag).
-        self.out_outcome: Outcome = (False, self.on_out_of_rollout)
-        self.early_outcome: Outcome = (False, self.on_early_exit)
+        # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
+        # the outcome when filter i fails.
+        self.on_match: Token
+        self.no_match: tuple[Token, ...]
+        self.misses: tuple[Outcome, ...]
+        self.on_match_true: Outcome
+        (
+            self.on_match,
+            self.on_out_of_rollout,
+            self.on_early_exit,
+            self.on_skipped,
+            self.no_match,
+            self.misses,
+            self.skipped_outcome,
+            self.out_outcome,
+            self.early_outcome,
+            self.on_match_true,
+        ) = _tokens(index, len(filters))
+        # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
+        # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
+        self.excluded: Any = self.early_outcome if early_exit else self.out_outcome
+        if rollout_broken:
+            self.cut = b""
+            self.excluded = DROPPED
         # None when a variant must be picked by hashing; then `variant_outcomes` has the
         # outcome of each variant's range.
-        self.on_match_true: Outcome = (True, self.on_match)
         self.matched: Outcome | None = None
         if self.override is not None:
             self.matched = (self.override, self.on_match)
         elif not variants:
             self.matched = self.on_match_true
-        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = tuple(
-            [(low, high, (variant or True, self.on_match)) for low, high, variant in variants]
+        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
+            _variant_outcomes(variants, self.on_match) if variants else ()
         )
 
     def reason(self, token: Token) -> Reason:
@@ -275,7 +306,6 @@ class CompiledFlag:
         "group_index",
         "group_name",
         "has_experiment",
-        "hasher",
         "holdout",
         "id",
         "is_group",
@@ -305,9 +335,6 @@ class CompiledFlag:
         self.version: int | None = None
         self.has_experiment: bool | None = None
         self.prefix = bucket_prefix(key)
-        # The bucketing hash with the prefix already fed in: evaluation copies it, which
-        # is cheaper than starting a new one.
-        self.hasher = hashlib.sha1(self.prefix)
         self.active = False
         self.experience_continuity = False
         self.malformed = None
@@ -633,6 +660,7 @@ def _condition(
         pct if pct else repr(pct),
         flag.variants,
         broken_rollout,
+        flag.early_exit,
     )
     if override is not None or group_index is not None or aggregation is not None:
         share_key = (
@@ -660,6 +688,7 @@ def _condition(
             aggregation,
             group_type_mapping,
             broken_rollout,
+            flag.early_exit,
         )
         if share_key is not None:
             shared[share_key] = compiled
@@ -702,12 +731,21 @@ def finish_flags(
         if not shared:
             flag.own_memo = True
         # Only read for device bucketing and for filters that may stop at the server.
-        if flag.device_bucketing or flag.reads_id:
+        if flag.device_bucketing or (flag.reads_id and _may_stop(flag)):
             flag.definition_unsupported = any(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)
             )
     return len(slots)
+
+
+def _may_stop(flag: CompiledFlag) -> bool:
+    """Whether a filter of the flag may need the server (a dependency always may)."""
+    return any(
+        not check[1] and (type(item) is not CohortRef or item.stops)
+        for condition in flag.conditions
+        for check, item in zip(condition.checks, condition.filters, strict=True)
+    )
 
 
 def _lay_out(
@@ -732,6 +770,7 @@ def _lay_out(
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][1] and checks[0][0] < 0:
+    if len(checks) == 1 and checks[0][0] < 0:
         condition.single = checks[0][2]
+        condition.single_plain = checks[0][1]
     return reads_id

@@ -42,7 +42,7 @@ from .compile import (
 from .hashing import HOLDOUT_PREFIX
 from .operators import INLINE_IN
 from .reasons import PRECEDENCE, Unresolved, stronger
-from .signals import BROKEN, NEEDS_SERVER_DEPENDENCY, Broken, NeedsServer
+from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
 from .signals import Outcome as FilterOutcome
 
 __all__ = ["DROPPED", "UNENCODABLE", "Run", "as_dict", "encode", "evaluate_flag", "make_run"]
@@ -56,18 +56,6 @@ _ABSENT: Any = object()
 _sha1 = hashlib.sha1
 # The dependency-cache context of the person's own flags.
 _PERSON = (0, 0)
-
-
-class _Dropped:
-    """A flag the reference fails on outright and leaves out of its answer."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "DROPPED"
-
-
-DROPPED: Any = _Dropped()
 
 
 class _Unencodable:
@@ -98,7 +86,7 @@ def encode(value: object) -> bytes:
 
 
 # What matching a flag gives: a (value, reason token) outcome, or why it was not decided.
-Matched = Outcome | Unresolved | NeedsServer | Broken | _Dropped
+Matched = Outcome | Unresolved | NeedsServer | Broken | Dropped
 
 
 class Run:
@@ -223,7 +211,7 @@ def _store_dependency(cache: dict[Any, Any], key: str, result: Matched) -> Filte
     return BROKEN
 
 
-def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | _Dropped:
+def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
     """One top-level flag: its (value, reason token), why it needs the server, or
     DROPPED when the reference would fail on it."""
     if not flag.active:
@@ -301,10 +289,12 @@ def match_flag(
             cond_props, cond_bytes = run.group_props[name], run.group_bytes[name]
         if condition.checks:
             single = condition.single
-            if single is not None:
+            if single is None:
+                found = _filters(run, condition.checks, distinct_id, cond_props)
+            elif condition.single_plain:
                 found = single(cond_props, now)
             else:
-                found = _filters(run, condition.checks, distinct_id, cond_props)
+                found = single(run, distinct_id, cond_props)
             if found is not True:
                 if found is False or type(found) is int:
                     first_miss = first_miss or condition.misses[found]
@@ -313,13 +303,16 @@ def match_flag(
                 else:
                     return found  # type: ignore[no-any-return]
                 continue
-        if condition.cut is not None:
-            out = _rolled_out(flag, condition, cond_bytes)
-            if out is condition.out_outcome:
-                first_out = first_out or out
+        cut = condition.cut
+        if cut is not None and _sha1(flag.prefix + cond_bytes).digest() >= cut:
+            # Out of the rollout: `excluded` is the out-of-rollout outcome, the early-exit
+            # one when the flag stops at the first such condition, or DROPPED for a
+            # rollout that is not a number.
+            excluded = condition.excluded
+            if excluded is condition.out_outcome:
+                first_out = first_out or excluded
                 continue
-            if out is not None:
-                return reason if reason is not None and out is not DROPPED else out
+            return excluded if reason is None or excluded is DROPPED else reason
         return condition.matched or _variant(flag, condition, cond_bytes)
     return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
 
@@ -335,17 +328,6 @@ def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -
     if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:  # type: ignore[union-attr]
         return (holdout.value, HELD_OUT)  # type: ignore[union-attr]
     return None
-
-
-def _rolled_out(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Any:
-    """None when the bucketing value is inside the condition's rollout; otherwise the
-    condition's out-of-rollout outcome, its early-exit outcome when the flag stops at the
-    first such condition, or DROPPED for a rollout that is not a number."""
-    if condition.rollout_broken:
-        return DROPPED
-    if _sha1(flag.prefix + value_bytes).digest() < condition.cut:  # type: ignore[operator]
-        return None
-    return condition.early_outcome if flag.early_exit else condition.out_outcome
 
 
 def _variant(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
