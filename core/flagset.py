@@ -179,7 +179,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             elif result is not DROPPED:
                 unresolved[flag.key] = result  # type: ignore[assignment]
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
-        return Snapshot(text, outcomes, unresolved or _NOTHING, flags, None, None, asked)
+        return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
 
     def _select(self, flag_keys: Iterable[str]) -> tuple[CompiledFlag, ...]:
         """The flags named in `flag_keys`, in definition order (unknown keys ignored)."""
