@@ -74,7 +74,9 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
 
 def check(fs: FlagSet, ref: posthog.Client, population: list[tuple[str, dict[str, Any]]]) -> None:
     for distinct_id, props in population:
-        expected = ref.get_all_flags(distinct_id, person_properties=props, only_evaluate_locally=True)
+        expected = ref.get_all_flags(
+            distinct_id, person_properties=props, only_evaluate_locally=True
+        )
         snap = fs.evaluate(distinct_id, person_properties=props, now=NOW)
         if snap.unresolved or len(snap.keys) != len(fs.keys):
             raise SystemExit(f"not every flag resolved locally: {dict(snap.unresolved)}")
@@ -137,7 +139,9 @@ def client_row(
     for key in keys:
         for distinct_id, props in population[:50]:
             args = {"person_properties": props, "only_evaluate_locally": True}
-            expected = ref.get_feature_flag(key, distinct_id, send_feature_flag_events=False, **args)
+            expected = ref.get_feature_flag(
+                key, distinct_id, send_feature_flag_events=False, **args
+            )
             got = hog.get_feature_flag(key, distinct_id, send_feature_flag_events=False, **args)
             if got != expected:
                 raise SystemExit(f"Client MISMATCH for {key}/{distinct_id}: {got} != {expected}")
@@ -169,7 +173,9 @@ def client_row(
         ref.shutdown()
 
 
-def floor_row(doc: dict[str, Any], population: list[tuple[str, dict[str, Any]]], hog: float) -> tuple[str, float, float]:
+def floor_row(
+    doc: dict[str, Any], population: list[tuple[str, dict[str, Any]]], hog: float
+) -> tuple[str, float, float]:
     prefixes = [f"{flag['key']}.".encode() for flag in doc["flags"]]
 
     def floor() -> None:
@@ -199,7 +205,9 @@ def main(quick: bool = False) -> None:
     rows.append(floor_row(big, few, rows[1][2]))
     rows += [compile_row(count, repeat) for count in (10, 40, 1000)]
     rows.append(client_row(big, few[:40], repeat))
-    print(f"mixed workload: {len(KINDS)} kinds of flags; {len(small):,} people (1,000 flags: {len(few)})")
+    print(
+        f"mixed workload: {len(KINDS)} kinds of flags; {len(small):,} people (1,000 flags: {len(few)})"
+    )
     print(f"{'':42} {'posthog 7.91.1':>15} {'hogkit':>11} {'ratio':>7}")
     for label, ref, hog in rows:
         print(f"{label:42} {_fmt(ref):>15} {_fmt(hog):>11} {ref / hog:>6.1f}x")

@@ -72,7 +72,9 @@ def _conditions(kind: str, rng: random.Random) -> tuple[list[dict[str, Any]], di
         groups = [_cond(_prop("email", rf"^[a-z]+\d*@{domain.split('.')[0]}\.", "regex"))]
     elif kind == "numeric":
         groups = [
-            _cond(_prop("age", rng.randint(18, 60), "gt"), _prop("seats", rng.randint(5, 50), "lte"))
+            _cond(
+                _prop("age", rng.randint(18, 60), "gt"), _prop("seats", rng.randint(5, 50), "lte")
+            )
         ]
     elif kind == "presence":
         groups = [_cond(_prop("email", None, "is_set"), _prop("seats", None, "is_set"))]
@@ -150,9 +152,7 @@ def document(count: int, kinds: tuple[str, ...] = KINDS, seed: int = 7) -> dict[
             groups, extra = [_cond(cohort, rollout=rng.choice([100, 70]))], {}
         elif kind == "dependency":
             # A parent among the flags so far, preferring another dependency (chains).
-            parents = [f["key"] for f in flags if f["key"] in chains] or [
-                f["key"] for f in flags
-            ]
+            parents = [f["key"] for f in flags if f["key"] in chains] or [f["key"] for f in flags]
             if not parents:
                 groups, extra = _conditions("rollout", rng)
             else:

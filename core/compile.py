@@ -19,6 +19,7 @@ never again once `FlagSet` has been built, so any number of threads may share th
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -31,7 +32,7 @@ from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_prob
 from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
 from .dependencies import DependencyFilter
 from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
-from .operators import Inline, PropertyMatcher
+from .operators import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved
 from .repair import Repaired, repair
 from .signals import BROKEN, DROPPED, Broken
@@ -178,7 +179,10 @@ class CompiledCondition:
         "rollout",
         "rollout_broken",
         "single",
+        "single_in",
+        "single_negate",
         "single_plain",
+        "single_targets",
         "skipped_outcome",
         "variant_outcomes",
     )
@@ -205,6 +209,10 @@ class CompiledCondition:
         # `check(run, distinct_id, props)`.
         self.single: Any = None
         self.single_plain = False
+        # For a single text filter with an inline form: (lookup key, targets, negate).
+        self.single_in: Hashable | None = None
+        self.single_targets: Any = None
+        self.single_negate = False
         # A rollout that is not a number: reaching it fails the whole flag, as in the
         # reference, which then leaves the flag out of its answer.
         self.rollout_broken = rollout_broken
@@ -296,6 +304,7 @@ class CompiledFlag:
         "conditions",
         "definition_unsupported",
         "device_bucketing",
+        "direct",
         "early_exit",
         "enrollment",
         "enrollment_key",
@@ -306,6 +315,7 @@ class CompiledFlag:
         "group_index",
         "group_name",
         "has_experiment",
+        "hasher",
         "holdout",
         "id",
         "is_group",
@@ -335,6 +345,12 @@ class CompiledFlag:
         self.version: int | None = None
         self.has_experiment: bool | None = None
         self.prefix = bucket_prefix(key)
+        # The bucketing hash with the prefix already fed in: evaluation copies it, which
+        # is cheaper than hashing the prefix again. Never updated itself.
+        self.hasher = hashlib.sha1(self.prefix)
+        # Whether the flag is evaluated in the person's context with nothing to settle
+        # first (see `evaluate.evaluate_all`).
+        self.direct = False
         self.active = False
         self.experience_continuity = False
         self.malformed = None
@@ -730,6 +746,11 @@ def finish_flags(
                 flag.own_memo = True
         if not shared:
             flag.own_memo = True
+        flag.direct = (
+            flag.active
+            and flag.fixed is None
+            and not (flag.is_group or flag.device_bucketing or flag.gated or flag.reads_id)
+        )
         # Only read for device bucketing and for filters that may stop at the server.
         if flag.device_bucketing or (flag.reads_id and _may_stop(flag)):
             flag.definition_unsupported = any(
@@ -764,13 +785,19 @@ def _lay_out(
             continue
         matcher: PropertyMatcher = item  # type: ignore[assignment]
         slot = -1
-        if uses[id(item)] > 1:
+        # Matchers answered in place cost about what a memo lookup does.
+        if uses[id(item)] > 1 and matcher.inline is None:
             slot = slots.setdefault(id(item), len(slots))
         if matcher.key == "distinct_id":
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
     if len(checks) == 1 and checks[0][0] < 0:
-        condition.single = checks[0][2]
-        condition.single_plain = checks[0][1]
+        slot, plain, check, kind, lookup, argument, negate = checks[0]
+        condition.single = check
+        condition.single_plain = plain
+        if kind == INLINE_IN:
+            condition.single_in = lookup
+            condition.single_targets = argument
+            condition.single_negate = negate
     return reads_id

@@ -45,7 +45,16 @@ from .reasons import PRECEDENCE, Unresolved, stronger
 from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
 from .signals import Outcome as FilterOutcome
 
-__all__ = ["DROPPED", "UNENCODABLE", "Run", "as_dict", "encode", "evaluate_flag", "make_run"]
+__all__ = [
+    "DROPPED",
+    "UNENCODABLE",
+    "Run",
+    "as_dict",
+    "encode",
+    "evaluate_all",
+    "evaluate_flag",
+    "make_run",
+]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT
@@ -211,6 +220,40 @@ def _store_dependency(cache: dict[Any, Any], key: str, result: Matched) -> Filte
     return BROKEN
 
 
+def evaluate_all(
+    run: Run,
+    flags: tuple[CompiledFlag, ...],
+    outcomes: dict[str, Outcome],
+    unresolved: dict[str, Unresolved],
+) -> None:
+    """Evaluate `flags` into `outcomes` and `unresolved` (a flag DROPPED goes in neither).
+
+    A flag compilation marked `direct` (active, for the person, bucketed on the distinct
+    id, without enrollment, holdout, cohorts or dependencies) has nothing for
+    `evaluate_flag` to settle before its conditions, so it goes to `match_flag` at once.
+    """
+    distinct_id = run.distinct_id
+    person = run.person
+    value_bytes = run.distinct_bytes
+    result: Any
+    for flag in flags:
+        try:
+            if flag.direct:
+                result = match_flag(run, flag, distinct_id, person, value_bytes, True)
+            else:
+                result = evaluate_flag(run, flag)
+        except Exception:
+            # Never raise into the caller; a definition this broken needs the server.
+            # Hashing an id with no UTF-8 form fails as it does in the reference:
+            # missing context.
+            unencodable = value_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE
+            result = _MISSING if unencodable else _UNSUPPORTED
+        if type(result) is tuple:
+            outcomes[flag.key] = result
+        elif result is not DROPPED:
+            unresolved[flag.key] = result
+
+
 def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
     """One top-level flag: its (value, reason token), why it needs the server, or
     DROPPED when the reference would fail on it."""
@@ -282,15 +325,20 @@ def match_flag(
     for condition in flag.conditions:
         cond_props, cond_bytes = props, value_bytes
         if condition.mixed:
-            name = condition.group_name
-            if not top or name is None or name not in run.groups:
+            context = _group_context(run, condition, top)
+            if context is None:
                 first_skip = first_skip or condition.skipped_outcome
                 continue
-            cond_props, cond_bytes = run.group_props[name], run.group_bytes[name]
+            cond_props, cond_bytes = context
         if condition.checks:
             single = condition.single
             if single is None:
                 found = _filters(run, condition.checks, distinct_id, cond_props)
+            elif (lookup := condition.single_in) is not None and type(
+                value := cond_props.get(lookup)  # type: ignore[call-overload]
+            ) is str:
+                # A text value against a text filter, answered in place (`operators.Inline`).
+                found = (value.lower() in condition.single_targets) is not condition.single_negate
             elif condition.single_plain:
                 found = single(cond_props, now)
             else:
@@ -304,7 +352,7 @@ def match_flag(
                     return found  # type: ignore[no-any-return]
                 continue
         cut = condition.cut
-        if cut is not None and _sha1(flag.prefix + cond_bytes).digest() >= cut:
+        if cut is not None and _digest(flag, cond_bytes) >= cut:
             # Out of the rollout: `excluded` is the out-of-rollout outcome, the early-exit
             # one when the flag stops at the first such condition, or DROPPED for a
             # rollout that is not a number.
@@ -315,6 +363,17 @@ def match_flag(
             return excluded if reason is None or excluded is DROPPED else reason
         return condition.matched or _variant(flag, condition, cond_bytes)
     return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
+
+
+def _group_context(
+    run: Run, condition: CompiledCondition, top: bool
+) -> tuple[Mapping[str, object], bytes] | None:
+    """The properties and bucketing value of a condition on another group's properties;
+    None when it is skipped (the group was not passed, or this is a dependency)."""
+    name = condition.group_name
+    if not top or name is None or name not in run.groups:
+        return None
+    return run.group_props[name], run.group_bytes[name]
 
 
 def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -> Matched | None:
@@ -330,9 +389,16 @@ def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -
     return None
 
 
+def _digest(flag: CompiledFlag, value_bytes: bytes, salt: bytes = b"") -> bytes:
+    """SHA-1 of the flag's prefix, the bucketing value and the salt."""
+    state = flag.hasher.copy()
+    state.update(value_bytes + salt)
+    return state.digest()
+
+
 def _variant(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
     """The variant whose range holds the variant bucket (True when none does)."""
-    bucket = _sha1(flag.prefix + value_bytes + _VARIANT_SALT).digest()
+    bucket = _digest(flag, value_bytes, _VARIANT_SALT)
     for low, high, outcome in condition.variant_outcomes:
         if low <= bucket < high:
             return outcome

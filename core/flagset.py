@@ -17,7 +17,7 @@ import msgspec
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import DROPPED, UNENCODABLE, as_dict, evaluate_flag, make_run
+from .evaluate import as_dict, evaluate_all, make_run
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
 from .snapshot import Problem, Snapshot
@@ -165,19 +165,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         )
         outcomes: dict[str, Outcome] = {}
         unresolved: dict[str, Unresolved] = {}
-        for flag in selected:
-            try:
-                result = evaluate_flag(run, flag)
-            except Exception:
-                # Never raise into the caller; a definition this broken needs the server.
-                # Hashing an id with no UTF-8 form fails as it does in the reference:
-                # missing context.
-                unencodable = run.distinct_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE
-                result = _MISSING if unencodable else _UNSUPPORTED
-            if type(result) is tuple:
-                outcomes[flag.key] = result  # type: ignore[assignment]
-            elif result is not DROPPED:
-                unresolved[flag.key] = result  # type: ignore[assignment]
+        evaluate_all(run, selected, outcomes, unresolved)
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
 
