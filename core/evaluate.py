@@ -143,7 +143,9 @@ class Run:
         self.device_bytes = encode(device_id) if device_id else b""
         # Per memo slot, the outcome of a matcher several conditions share on the
         # person's properties (None: not run yet).
-        self.memo: list[Any] = [None] * slots
+        # A dict rather than a list of `slots`: a call that asks for one flag of many
+        # should not pay for every shared matcher.
+        self.memo: dict[int, Any] = {}
         # Dependency values per (bucketing value, properties) context, and the one the
         # flag being evaluated uses (see `_dependency_cache`).
         self.caches: dict[tuple[int, int], dict[Any, Any]] = {}
@@ -433,7 +435,7 @@ def _filters(
         if not plain:
             result = check(run, distinct_id, props)
         elif slot >= 0 and memo is not None:
-            result = memo[slot]
+            result = memo.get(slot)
             if result is None:
                 result = memo[slot] = check(props, now)
         elif kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
