@@ -792,7 +792,7 @@ def _lay_out(
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][0] < 0:
+    if len(checks) == 1 and checks[0][0] < 0 and checks[0][1]:
         slot, plain, check, kind, lookup, argument, negate = checks[0]
         condition.single = check
         condition.single_plain = plain

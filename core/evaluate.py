@@ -341,10 +341,8 @@ def match_flag(
             ) is str:
                 # A text value against a text filter, answered in place (`operators.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
-            elif condition.single_plain:
-                found = single(cond_props, now)
             else:
-                found = single(run, distinct_id, cond_props)
+                found = single(cond_props, now)
             if found is not True:
                 if found is False or type(found) is int:
                     first_miss = first_miss or condition.misses[found]
@@ -354,15 +352,19 @@ def match_flag(
                     return found  # type: ignore[no-any-return]
                 continue
         cut = condition.cut
-        if cut is not None and _digest(flag, cond_bytes) >= cut:
-            # Out of the rollout: `excluded` is the out-of-rollout outcome, the early-exit
-            # one when the flag stops at the first such condition, or DROPPED for a
-            # rollout that is not a number.
-            excluded = condition.excluded
-            if excluded is condition.out_outcome:
-                first_out = first_out or excluded
-                continue
-            return excluded if reason is None or excluded is DROPPED else reason
+        if cut is not None:
+            # The rollout hash continues the flag's primed prefix hash.
+            state = flag.hasher.copy()
+            state.update(cond_bytes)
+            if state.digest() >= cut:
+                # Out of the rollout: `excluded` is the out-of-rollout outcome, the
+                # early-exit one when the flag stops at the first such condition, or
+                # DROPPED for a rollout that is not a number.
+                excluded = condition.excluded
+                if excluded is condition.out_outcome:
+                    first_out = first_out or excluded
+                    continue
+                return excluded if reason is None or excluded is DROPPED else reason
         return condition.matched or _variant(flag, condition, cond_bytes)
     return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
 
