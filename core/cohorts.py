@@ -142,6 +142,7 @@ class CohortGroup:
         now = run.now
         decided = False
         reason: Unresolved | None = None
+        result: Any
         for plain, node, negate, kind, lookup, argument, flip in self.entries:
             if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
                 # The commonest leaf, a text value, answered in place (see `operators.Inline`).
@@ -158,7 +159,7 @@ class CohortGroup:
             elif type(result) is Unresolved:
                 reason = stronger(reason, result)
             else:
-                return result
+                return result  # type: ignore[no-any-return]
         if decided:
             return not is_and
         if reason is not None:

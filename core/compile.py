@@ -115,6 +115,8 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
         return item.label, f"{verb} cohort {item.cohort_id}"
     if isinstance(item, DependencyFilter):
         return item.label, f"flag {item.key!r} evaluates to {item.expected!r}"
+    if isinstance(item, NotAnObject):
+        return item.label, "a filter that is not an object"
     operator = raw.get("operator") or "exact"
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 

@@ -285,10 +285,10 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
         run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
     if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
-        return result  # type: ignore[return-value]
+        return result
     if type(result) is NeedsServer:
         # The loop stopped at the server; a problem in the rest of the definition outranks.
-        return _UNSUPPORTED if flag.definition_unsupported else result.reason  # type: ignore[union-attr]
+        return _UNSUPPORTED if flag.definition_unsupported else result.reason
     return _UNSUPPORTED
 
 

@@ -69,6 +69,7 @@ def repair(flag: MalformedFlag) -> Repaired | None:
         and not any(type(c.get("rollout_percentage")) is bool for c in groups)
     ):
         return None
+    assert isinstance(filters, Mapping)
     document = {**raw, "filters": {**filters, "groups": patched}}
     try:
         definition = msgspec.convert(document, FlagDefinition, str_keys=True)
