@@ -128,7 +128,6 @@ class Run:
         groups: Mapping[Any, Any],
         group_props: Mapping[Any, Mapping[str, object]],
         device_id: object,
-        slots: int,
     ) -> None:
         self.flags = flags
         self.now = now
@@ -143,7 +142,7 @@ class Run:
         self.device_bytes = encode(device_id) if device_id else b""
         # Per memo slot, the outcome of a matcher several conditions share on the
         # person's properties (None: not run yet).
-        # A dict rather than a list of `slots`: a call that asks for one flag of many
+        # A dict rather than a list of every slot: a call that asks for one flag of many
         # should not pay for every shared matcher.
         self.memo: dict[int, Any] = {}
         # Dependency values per (bucketing value, properties) context, and the one the
@@ -466,7 +465,6 @@ def _filters(
 
 def make_run(
     flags: Mapping[str, CompiledFlag],
-    slots: int,
     now: datetime,
     distinct_id: object,
     person: Mapping[str, object],
@@ -484,7 +482,7 @@ def make_run(
             enriched: dict[str, object] = {"$group_key": key}
             enriched.update(as_dict(extra.get(name)))
             group_props[name] = enriched
-    return Run(flags, now, distinct_id, person, group_map, group_props, device_id, slots)
+    return Run(flags, now, distinct_id, person, group_map, group_props, device_id)
 
 
 def as_dict(value: object) -> dict[Any, Any]:

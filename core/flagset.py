@@ -160,9 +160,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         text = distinct_id if type(distinct_id) is str else _text(distinct_id)
         reads_id = self._reads_id and (flag_keys is None or any(flag.reads_id for flag in selected))
         person = _person(person_properties, distinct_id, reads_id)
-        run = make_run(
-            flags, self._slots, now, distinct_id, person, groups, group_properties, device_id
-        )
+        run = make_run(flags, now, distinct_id, person, groups, group_properties, device_id)
         outcomes: dict[str, Outcome] = {}
         unresolved: dict[str, Unresolved] = {}
         evaluate_all(run, selected, outcomes, unresolved)
