@@ -57,11 +57,20 @@ from hogkit.core.batch import (
     encode_event,
     encode_plain_captures,
 )
+from hogkit.core.context import apply_context
 from hogkit.core.errors import HogkitError
 from hogkit.core.events import Event, EventContext, FlagsArg
 from hogkit.core.exception_list import CONTEXT_LINES
 from hogkit.core.normalize import _PLAIN_VALUES, _STR_KEYS, is_plain
 
+from . import contexts
+from .autocapture import (
+    DEFAULT_BUCKET_SIZE,
+    DEFAULT_REFILL_INTERVAL_SECONDS,
+    DEFAULT_REFILL_RATE,
+    ExceptionAutocapture,
+    RateLimiter,
+)
 from .flags_api import FlagsMixin
 from .hosts import ingestion_host
 from .ids import new_uuid
@@ -217,6 +226,18 @@ class Client(FlagsMixin):
         enable_local_evaluation: bool = True,
         flags_transport: Any = None,
         flag_called_cache_size: int = 50_000,
+        # -- exception autocapture and contexts --
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        enable_exception_autocapture_rate_limiting: bool = False,
+        exception_autocapture_bucket_size: int = DEFAULT_BUCKET_SIZE,
+        exception_autocapture_refill_rate: float = DEFAULT_REFILL_RATE,
+        exception_autocapture_refill_interval_seconds: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+        capture_exception_code_variables: bool = False,
+        code_variables_mask_patterns: Sequence[str] | None = None,
+        code_variables_ignore_patterns: Sequence[str] | None = None,
+        code_variables_mask_url_credentials: bool | None = None,
+        code_variables_detect_secrets: bool | None = None,
     ) -> None:
         self.debug = debug
         if debug:
@@ -281,6 +302,26 @@ class Client(FlagsMixin):
             flags_transport=flags_transport,
             flag_called_cache_size=flag_called_cache_size,
         )
+        self.enable_exception_autocapture = enable_exception_autocapture
+        self.log_captured_exceptions = log_captured_exceptions
+        self.capture_exception_code_variables = capture_exception_code_variables
+        self.code_variables_mask_patterns = code_variables_mask_patterns
+        self.code_variables_ignore_patterns = code_variables_ignore_patterns
+        self.code_variables_mask_url_credentials = code_variables_mask_url_credentials
+        self.code_variables_detect_secrets = code_variables_detect_secrets
+        self.exception_autocapture: ExceptionAutocapture | None = None
+        if enable_exception_autocapture:
+            limiter = (
+                RateLimiter(
+                    exception_autocapture_bucket_size,
+                    exception_autocapture_refill_rate,
+                    exception_autocapture_refill_interval_seconds,
+                )
+                if enable_exception_autocapture_rate_limiting
+                else None
+            )
+            self.exception_autocapture = ExceptionAutocapture(self, limiter)
+            self._on_shutdown.append(self.exception_autocapture.close)
 
     def _config_error(self, message: str) -> None:
         if self.debug:
@@ -375,6 +416,9 @@ class Client(FlagsMixin):
         falls far behind gets ready-made events (the common call still takes the bulk
         encoder's per-event path), and the callers' threads share its work.
         """
+        in_context = contexts.context_values()
+        if in_context is not None:
+            distinct_id, properties = apply_context(in_context, distinct_id, properties)
         queue = self._fast
         if (
             queue is not None
@@ -645,12 +689,20 @@ class Client(FlagsMixin):
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
         fingerprint: str | None = None,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Mapping[str, Any] | None = None,
     ) -> str | None:
         """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
 
         An exception that was never raised gets the caller's stack, marked synthetic. The
-        same exception object is captured once; later calls return None.
+        same exception object is captured once; later calls return None. `level`,
+        `source` (`$exception_source`) and `mechanism` describe how it was caught, for
+        hooks and framework integrations.
         """
+        in_context = contexts.context_values()
+        if in_context is not None:
+            distinct_id, properties = apply_context(in_context, distinct_id, properties)
         found: list[BaseException] = []
 
         def build() -> Event | None:
@@ -678,13 +730,52 @@ class Client(FlagsMixin):
                 flags=flags,
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
+                level=level,
+                source=source,
+                mechanism=mechanism,
             )
 
         sent = self._emit("capture_exception", build)
         if sent is not None:
             with contextlib.suppress(Exception):
                 setattr(found[0], _CAPTURED_ATTR, sent)
+            if self.log_captured_exceptions:
+                log.error("hogkit: captured exception %s", sent, exc_info=found[0])
         return sent
+
+    # -- contexts -------------------------------------------------------------------------------
+
+    def new_context(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        """A context whose escaping exceptions this client captures (see `contexts`)."""
+        return contexts.new_context(fresh, capture_exceptions, self)
+
+    def scoped(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Run each call of the decorated function in a `new_context` of this client."""
+        return contexts.scoped(fresh, capture_exceptions, self)
+
+    def tag(self, name: str, value: Any) -> None:
+        """Tag the current context: events captured in it get `name` as a property."""
+        contexts.tag(name, value)
+
+    def get_tags(self) -> dict[str, Any]:
+        """The current context's tags (a copy)."""
+        return contexts.get_tags()
+
+    def identify_context(self, distinct_id: str) -> None:
+        """The distinct id for events in the current context that name none."""
+        contexts.identify_context(distinct_id)
+
+    def set_context_session(self, session_id: str) -> None:
+        """The `$session_id` for events in the current context."""
+        contexts.set_context_session(session_id)
+
+    def set_context_device_id(self, device_id: str) -> None:
+        """The `$device_id` for events in the current context."""
+        contexts.set_context_device_id(device_id)
 
     @staticmethod
     def _exception_of(exception: ExceptionArg | None) -> BaseException | None:
