@@ -23,6 +23,7 @@ from hogkit.core.context import ContextValues
 __all__ = [
     "ExceptionSink",
     "context_values",
+    "default_client",
     "get_context_device_id",
     "get_context_distinct_id",
     "get_context_session_id",
@@ -107,6 +108,11 @@ def set_default_client(client: ExceptionSink | None) -> None:
     _default[:] = [] if client is None else [client]
 
 
+def default_client() -> ExceptionSink | None:
+    """The client set with `set_default_client`, if any."""
+    return _default[0] if _default else None
+
+
 def _reset_after_fork() -> None:
     """A forked child starts outside any context: the parent's request is not its own."""
     _current.set(None)
@@ -145,7 +151,7 @@ def new_context(
     """
     parent = _current.get()
     if capture_exceptions is None:
-        sink = client or (parent and _sink_for(parent)) or (_default[0] if _default else None)
+        sink = client or (_sink_for(parent) if parent is not None else default_client())
         capture_exceptions = bool(getattr(sink, "enable_exception_autocapture", False))
     scope = _Scope(parent, fresh, capture_exceptions, client)
     token = _current.set(scope)
