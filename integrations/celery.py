@@ -19,7 +19,6 @@ from typing import Any
 
 import celery
 from celery import signals
-
 from hogkit.transport import contexts
 
 from .request import report_exception
@@ -105,7 +104,9 @@ class PosthogCeleryIntegration:
             # Workers see the nested "headers" mapping as `task.request.headers`.
             headers.setdefault("headers", {}).update(carried)
 
-    def _after_publish(self, *args: Any, sender: Any = None, headers: Any = None, **kw: Any) -> None:
+    def _after_publish(
+        self, *args: Any, sender: Any = None, headers: Any = None, **kw: Any
+    ) -> None:
         if not self.capture_task_lifecycle_events:
             return
         headers = headers if isinstance(headers, dict) else {}

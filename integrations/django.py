@@ -18,7 +18,6 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-
 from hogkit.transport import contexts
 
 from .request import enter_request, report_exception, request_properties
@@ -57,7 +56,7 @@ class PosthogContextMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         if not self._wanted(request):
-            return await self.get_response(request)  # type: ignore[no-any-return]
+            return await self.get_response(request)
         with contexts.new_context(capture_exceptions=self.capture_exceptions, client=self.client):
             user = None
             auser = getattr(request, "auser", None)
@@ -67,7 +66,7 @@ class PosthogContextMiddleware:
                 except Exception:
                     user = None
             self._enter(request, _user_id(user))
-            return await self.get_response(request)  # type: ignore[no-any-return]
+            return await self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns view errors into responses inside the middleware; catch them here."""

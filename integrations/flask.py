@@ -15,7 +15,6 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import Flask, Request, g, got_request_exception, has_request_context, request
-
 from hogkit.transport import contexts
 
 from .request import enter_request, report_exception, request_properties

@@ -125,4 +125,6 @@ def test_rate_limit_bounds_identical_errors_and_logs_drops_once(
     assert 50 <= len(events) <= 50 + 10
     assert all(e["properties"]["$exception_source"] == SYS_SOURCE for e in events)
     drops = [r.getMessage() for r in caplog.records if "rate limit dropped" in r.getMessage()]
-    assert drops == [f"hogkit: rate limit dropped {1000 - len(events)} autocaptured ValueError exception(s)"]
+    assert drops == [
+        f"hogkit: rate limit dropped {1000 - len(events)} autocaptured ValueError exception(s)"
+    ]

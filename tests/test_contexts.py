@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from hogkit.core.context import Bucket, ContextValues, apply_context, take_token
-from hogkit.transport import Client, MemoryTransport
-from hogkit.transport import contexts
+from hogkit.transport import Client, MemoryTransport, contexts
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -157,7 +156,12 @@ def test_concurrent_asyncio_requests_never_mix_ids() -> None:
 ids = st.one_of(st.none(), st.text(min_size=1, max_size=5))
 
 
-@given(ids, ids, st.dictionaries(st.text(max_size=3), st.integers(), max_size=3), st.none() | st.dictionaries(st.text(max_size=3), st.integers(), max_size=3))
+@given(
+    ids,
+    ids,
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
+    st.none() | st.dictionaries(st.text(max_size=3), st.integers(), max_size=3),
+)
 def test_apply_context_rules(
     context_id: str | None, given_id: str | None, tags: dict[str, int], props: dict[str, int] | None
 ) -> None:

@@ -26,13 +26,13 @@ if not settings.configured:
     )
     django.setup()
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest  # noqa: E402
-from django.test import AsyncClient, override_settings  # noqa: E402
-from django.test import Client as DjangoClient  # noqa: E402
-from django.urls import path  # noqa: E402
-from hogkit.transport import Client, MemoryTransport, contexts  # noqa: E402
-from rest_framework.decorators import api_view  # noqa: E402
-from rest_framework.exceptions import APIException, NotFound  # noqa: E402
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.test import AsyncClient, override_settings
+from django.test import Client as DjangoClient
+from django.urls import path
+from hogkit.transport import Client, MemoryTransport, contexts
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import APIException, NotFound
 
 hog: Client | None = None
 

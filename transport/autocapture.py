@@ -126,7 +126,7 @@ class ExceptionAutocapture:
             previous_loop(loop, context)
 
         self._loop_handler = call_exception_handler
-        asyncio.BaseEventLoop.call_exception_handler = call_exception_handler  # type: ignore[method-assign]
+        asyncio.BaseEventLoop.call_exception_handler = call_exception_handler  # type: ignore[method-assign, assignment]
 
     def close(self) -> None:
         """Stop capturing; restore the previous hooks where ours are still installed."""
@@ -163,8 +163,6 @@ class ExceptionAutocapture:
         try:
             if self._limiter is not None and not self._limiter.allow(type(exc).__name__):
                 return
-            self._client.capture_exception(
-                exc, level=level, source=source, mechanism=_UNHANDLED
-            )
+            self._client.capture_exception(exc, level=level, source=source, mechanism=_UNHANDLED)
         except Exception:
             log.exception("hogkit: capturing an uncaught exception failed")

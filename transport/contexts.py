@@ -47,7 +47,14 @@ class ExceptionSink(Protocol):
 
     enable_exception_autocapture: bool
 
-    def capture_exception(self, exception: Any = None) -> str | None: ...
+    def capture_exception(
+        self,
+        exception: Any = None,
+        *,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Any = None,
+    ) -> str | None: ...
 
 
 class _Scope:
