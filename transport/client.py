@@ -47,6 +47,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from hogkit.core import events as core
 from hogkit.core.batch import (
     MAX_EVENT_BYTES,
@@ -57,6 +58,7 @@ from hogkit.core.batch import (
     encode_event,
     encode_plain_captures,
 )
+from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.context import apply_context
 from hogkit.core.errors import HogkitError
 from hogkit.core.events import Event, EventContext, FlagsArg
@@ -71,6 +73,7 @@ from .autocapture import (
     ExceptionAutocapture,
     RateLimiter,
 )
+from .code_variables import attach_code_variables
 from .flags_api import FlagsMixin
 from .hosts import ingestion_host
 from .ids import new_uuid
@@ -309,6 +312,12 @@ class Client(FlagsMixin):
         self.code_variables_ignore_patterns = code_variables_ignore_patterns
         self.code_variables_mask_url_credentials = code_variables_mask_url_credentials
         self.code_variables_detect_secrets = code_variables_detect_secrets
+        self._variables_config = VariablesConfig.build(
+            code_variables_mask_patterns,
+            code_variables_ignore_patterns,
+            code_variables_mask_url_credentials,
+            code_variables_detect_secrets,
+        )
         self.exception_autocapture: ExceptionAutocapture | None = None
         if enable_exception_autocapture:
             limiter = (
@@ -714,7 +723,7 @@ class Client(FlagsMixin):
                 return None
             found.append(exc)
             synthetic = _synthetic_traceback() if exc.__traceback__ is None else None
-            return core.exception_event(
+            ev = core.exception_event(
                 self._context,
                 exc,
                 distinct_id=distinct_id,
@@ -734,6 +743,13 @@ class Client(FlagsMixin):
                 source=source,
                 mechanism=mechanism,
             )
+            if self.capture_exception_code_variables and ev.properties:
+                listed = ev.properties.get("$exception_list")
+                if isinstance(listed, list):
+                    with_variables = attach_code_variables(listed, exc, self._variables_config)
+                    props = {**ev.properties, "$exception_list": with_variables}
+                    ev = msgspec.structs.replace(ev, properties=props)
+            return ev
 
         sent = self._emit("capture_exception", build)
         if sent is not None:
