@@ -27,21 +27,18 @@ class ContextValues:
 
 def apply_context(
     values: ContextValues, distinct_id: Any, properties: Mapping[str, Any] | None
-) -> tuple[Any, dict[str, Any] | Mapping[str, Any] | None]:
+) -> tuple[Any, dict[str, Any]]:
     """The distinct id and properties an event gets inside a context.
 
     Tags come first so the caller's own properties win over them; `$context_tags` lists the
-    tag names so a reader can tell tags from properties. The context's distinct id is used
+    tag names (empty when there are none) so a reader can tell tags from properties. The context's distinct id is used
     only when the caller gave none (an explicit id always wins), and `$session_id` /
     `$device_id` only fill properties the caller left unset.
     """
     if distinct_id is None or distinct_id == "":
         distinct_id = values.distinct_id if values.distinct_id else distinct_id
-    if not values.tags and values.session_id is None and values.device_id is None:
-        return distinct_id, properties
     merged: dict[str, Any] = dict(values.tags)
-    if values.tags:
-        merged["$context_tags"] = sorted(name for name, _ in values.tags)
+    merged["$context_tags"] = sorted(name for name, _ in values.tags)
     if properties:
         merged.update(properties)
     if values.session_id is not None and "$session_id" not in merged:

@@ -188,3 +188,54 @@ def test_token_bucket_never_exceeds_size_plus_refills(gaps: list[float]) -> None
         allowed += ok
         assert 0 <= bucket.tokens <= 5
     assert allowed <= 5 + 2 * int(now // 10)
+
+
+SYSTEM = ("$lib", "$python", "$os", "$geoip", "$exception_list", "$is_server")
+
+
+def comparable(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    props = {k: v for k, v in event["properties"].items() if not k.startswith(SYSTEM)}
+    if "$context_tags" in props:
+        props["$context_tags"] = sorted(props["$context_tags"])
+    return event["event"], event["distinct_id"], props
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcd"), st.integers(), max_size=3),
+    st.dictionaries(st.sampled_from("cdef"), st.integers(), max_size=3),
+    st.none() | st.dictionaries(st.sampled_from("aef"), st.integers(), max_size=2),
+    st.none() | st.sampled_from(["outer", "inner"]),
+    st.booleans(),
+)
+def test_contexts_match_the_reference(
+    outer_tags: dict[str, int],
+    inner_tags: dict[str, int],
+    props: dict[str, int] | None,
+    given_id: str | None,
+    fresh: bool,
+) -> None:
+    from oracle import recording_clients
+
+    client, memory = make_client()
+    with recording_clients() as (make, sent):
+        reference = make()
+        for sdk in (reference, client):
+            with sdk.new_context():
+                sdk.identify_context("context-user")
+                sdk.set_context_session("session-1")
+                for key, value in outer_tags.items():
+                    sdk.tag(key, value)
+                with sdk.new_context(fresh=fresh):
+                    for key, value in inner_tags.items():
+                        sdk.tag(key, value)
+                    sdk.capture("ev", distinct_id=given_id, properties=props)
+                    try:
+                        raise ValueError("boom")
+                    except ValueError as exc:
+                        sdk.capture_exception(exc, distinct_id=given_id)
+        ours = [comparable(e) for e in memory.events]
+        theirs = [comparable(e) for e in sent]
+    if given_id is None and fresh:  # both personless: ids are random
+        ours = [(n, "", p) for n, _, p in ours]
+        theirs = [(n, "", p) for n, _, p in theirs]
+    assert ours == theirs
