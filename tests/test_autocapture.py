@@ -128,3 +128,17 @@ def test_rate_limit_bounds_identical_errors_and_logs_drops_once(
     assert drops == [
         f"hogkit: rate limit dropped {1000 - len(events)} autocaptured ValueError exception(s)"
     ]
+
+
+def test_log_captured_exceptions_logs_each_capture(caplog: pytest.LogCaptureFixture) -> None:
+    memory = MemoryTransport()
+    client = Client("phc_test", sync_mode=True, transport=memory, log_captured_exceptions=True)
+    with caplog.at_level(logging.ERROR, logger="hogkit"):
+        try:
+            raise KeyError("logged")
+        except KeyError as exc:
+            sent = client.capture_exception(exc)
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert sent is not None and sent in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+    client.shutdown()
