@@ -74,6 +74,7 @@ from .autocapture import (
     RateLimiter,
 )
 from .code_variables import attach_code_variables
+from .contexts import current_context
 from .flags_api import FlagsMixin
 from .hosts import ingestion_host
 from .ids import new_uuid
@@ -425,9 +426,10 @@ class Client(FlagsMixin):
         falls far behind gets ready-made events (the common call still takes the bulk
         encoder's per-event path), and the callers' threads share its work.
         """
-        in_context = contexts.context_values()
-        if in_context is not None:
-            distinct_id, properties = apply_context(in_context, distinct_id, properties)
+        if current_context() is not None:
+            in_context = contexts.context_values()
+            if in_context is not None:
+                distinct_id, properties = apply_context(in_context, distinct_id, properties)
         queue = self._fast
         if (
             queue is not None
@@ -709,9 +711,10 @@ class Client(FlagsMixin):
         `source` (`$exception_source`) and `mechanism` describe how it was caught, for
         hooks and framework integrations.
         """
-        in_context = contexts.context_values()
-        if in_context is not None:
-            distinct_id, properties = apply_context(in_context, distinct_id, properties)
+        if current_context() is not None:
+            in_context = contexts.context_values()
+            if in_context is not None:
+                distinct_id, properties = apply_context(in_context, distinct_id, properties)
         found: list[BaseException] = []
 
         def build() -> Event | None:

@@ -23,6 +23,7 @@ from hogkit.core.context import ContextValues
 __all__ = [
     "ExceptionSink",
     "context_values",
+    "current_context",
     "default_client",
     "get_context_device_id",
     "get_context_distinct_id",
@@ -113,6 +114,10 @@ _default: list[ExceptionSink] = []
 def set_default_client(client: ExceptionSink | None) -> None:
     """The client module-level contexts send escaping exceptions to when given none."""
     _default[:] = [] if client is None else [client]
+
+
+current_context: Callable[[], object | None] = _current.get
+"""The open context as an opaque value, or None: the cheapest test for "in a context"."""
 
 
 def default_client() -> ExceptionSink | None:
