@@ -239,3 +239,25 @@ def test_contexts_match_the_reference(
         ours = [(n, "", p) for n, _, p in ours]
         theirs = [(n, "", p) for n, _, p in theirs]
     assert ours == theirs
+
+
+def test_person_updates_in_a_context_match_the_reference() -> None:
+    from oracle import recording_clients
+
+    client, memory = make_client()
+    with recording_clients() as (make, sent):
+        reference = make()
+        for sdk in (reference, client):
+            with sdk.new_context():
+                sdk.tag("b", 2)
+                sdk.identify_context("u1")
+                sdk.set_context_session("s1")
+                sdk.set_context_device_id("d1")
+                sdk.set(properties={"x": 1})
+                sdk.set_once(properties={"y": 1})
+                sdk.set(distinct_id="other", properties={"x": 2})
+
+        def person(event: dict[str, Any]) -> tuple[Any, ...]:
+            return (event["event"], event["distinct_id"], event.get("$set"), event.get("$set_once"))
+
+        assert [person(e) for e in memory.events] == [person(e) for e in sent]

@@ -47,6 +47,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
 import msgspec
 from hogkit.core import events as core
 from hogkit.core.batch import (
@@ -604,6 +605,14 @@ class Client(FlagsMixin):
         uuid: Any,
         disable_geoip: bool | None,
     ) -> str | None:
+        if current_context() is not None:
+            in_context = contexts.context_values()
+            if in_context is not None:
+                # As the reference does: a context's tags and session ride along in `$set`,
+                # its device id does not.
+                distinct_id, properties = apply_context(
+                    attrs.evolve(in_context, device_id=None), distinct_id, properties
+                )
         return self._emit(
             name,
             lambda: build(
