@@ -143,3 +143,36 @@ def test_100_concurrent_requests_never_mix_ids(hog: tuple[Client, MemoryTranspor
     events = memory.events
     assert len(events) == 100
     assert all(e["distinct_id"] == f"user-{e['properties']['item']}" for e in events)
+
+
+def test_real_uvicorn_server_one_capture_per_error(hog: tuple[Client, MemoryTransport]) -> None:
+    import threading
+    import time
+
+    import uvicorn
+
+    client, memory = hog
+    config = uvicorn.Config(fastapi_app(client), host="127.0.0.1", port=0, log_level="critical")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (server.started and server.servers):
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            assert http.get("/items/3", headers=HEADERS).status_code == 200
+            assert http.get("/items/0", headers=HEADERS).status_code == 404
+            assert http.get("/items/-2", headers=HEADERS).status_code == 500
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    viewed, error = memory.events
+    assert (viewed["event"], viewed["distinct_id"]) == ("item_viewed", "asgi-user")
+    assert viewed["properties"]["$current_url"] == f"http://127.0.0.1:{port}/items/3"
+    assert error["event"] == "$exception"
+    assert error["distinct_id"] == "asgi-user"
+    assert error["properties"]["$session_id"] == "asgi-session"
+    assert error["properties"]["$exception_source"] == "asgi.middleware"
