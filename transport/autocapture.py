@@ -29,6 +29,7 @@ __all__ = [
     "THREADING_SOURCE",
     "ExceptionAutocapture",
     "RateLimiter",
+    "install_hooks",
 ]
 
 log = logging.getLogger("hogkit")
@@ -166,3 +167,19 @@ class ExceptionAutocapture:
             self._client.capture_exception(exc, level=level, source=source, mechanism=_UNHANDLED)
         except Exception:
             log.exception("hogkit: capturing an uncaught exception failed")
+
+
+def install_hooks(
+    client: HookedClient,
+    *,
+    enabled: bool,
+    rate_limited: bool,
+    bucket_size: int = DEFAULT_BUCKET_SIZE,
+    refill_rate: float = DEFAULT_REFILL_RATE,
+    refill_interval: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+) -> ExceptionAutocapture | None:
+    """The hooks for a client's `enable_exception_autocapture` options (None when off)."""
+    if not enabled:
+        return None
+    limiter = RateLimiter(bucket_size, refill_rate, refill_interval) if rate_limited else None
+    return ExceptionAutocapture(client, limiter)

@@ -12,9 +12,11 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 from hogkit.core.code_variables import Rendered, VariablesConfig, encode_variables
+from hogkit.core.event import Event
 
-__all__ = ["attach_code_variables"]
+__all__ = ["attach_code_variables", "with_code_variables"]
 
 _REPR = reprlib.Repr()
 _REPR.maxstring = 2100  # longer than the core scans, so over-long text is marked as such
@@ -73,3 +75,12 @@ def attach_code_variables(
         current = next(pending, None)
     root["stacktrace"] = {**stack, "frames": frames}
     return [root, *exception_list[1:]]
+
+
+def with_code_variables(ev: Event, exc: BaseException, config: VariablesConfig) -> Event:
+    """An `$exception` event whose `$exception_list` carries the in-app frames' variables."""
+    listed = ev.properties.get("$exception_list") if ev.properties else None
+    if not isinstance(listed, list):
+        return ev
+    props = {**ev.properties, "$exception_list": attach_code_variables(listed, exc, config)}
+    return msgspec.structs.replace(ev, properties=props)

@@ -4,7 +4,11 @@ A context is opened with `new_context()` (or `scoped()`), collects tags and an i
 while it is open, and is closed by leaving the block. The current one lives in a
 `ContextVar`, so threads start empty and asyncio tasks see a copy of their creator's, and
 two concurrent requests never see each other's values. Events read the current values
-through `context_values()`; how they are merged into an event is decided in the core.
+through `context_values()` (or `with_context`, which merges them into a call's distinct id
+and properties by the core's rules). `ContextMethods` puts these functions on a Client.
+
+`set_default_client` names the client module-level contexts (and integrations given no
+client) send escaping exceptions to; whatever sets up a process-wide default client calls it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import functools
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
-from hogkit.core.context import ContextValues
+import attrs
+from hogkit.core.context import ContextValues, apply_context
 
 __all__ = [
+    "ContextMethods",
     "ExceptionSink",
     "context_values",
     "current_context",
@@ -36,6 +42,7 @@ __all__ = [
     "set_context_session",
     "set_default_client",
     "tag",
+    "with_context",
 ]
 
 log = logging.getLogger("hogkit")
@@ -46,7 +53,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ExceptionSink(Protocol):
     """What a context needs from a client: where its escaping exceptions go."""
 
-    enable_exception_autocapture: bool
+    @property
+    def enable_exception_autocapture(self) -> bool: ...
 
     def capture_exception(
         self,
@@ -262,3 +270,60 @@ def get_context_device_id() -> str | None:
     """The device id the current context gives events, if any."""
     values = context_values()
     return None if values is None else values.device_id
+
+
+def with_context(
+    distinct_id: Any, properties: Mapping[str, Any] | None, *, person: bool = False
+) -> tuple[Any, Mapping[str, Any] | None]:
+    """A call's distinct id and properties with the current context's values merged in.
+
+    Outside any context they come back unchanged. `person=True` is for person updates
+    (`$set`, `$set_once`): the device id describes a browser, not the person, so it stays out.
+    """
+    scope = _current.get()
+    if scope is None:
+        return distinct_id, properties
+    values = scope.values()
+    if person:
+        values = attrs.evolve(values, device_id=None)
+    return apply_context(values, distinct_id, properties)
+
+
+class ContextMethods:
+    """The context functions as a Client's methods: contexts it opens send their escaping
+    exceptions to `sink` (the client's exception capture)."""
+
+    def __init__(self, sink: ExceptionSink) -> None:
+        self._sink = sink
+
+    def new_context(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> AbstractContextManager[None]:
+        """A context whose escaping exceptions this client captures (see `new_context`)."""
+        return new_context(fresh, capture_exceptions, self._sink)
+
+    def scoped(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> Callable[[F], F]:
+        """Run each call of the decorated function in a `new_context` of this client."""
+        return scoped(fresh, capture_exceptions, self._sink)
+
+    def tag(self, name: str, value: Any) -> None:
+        """Tag the current context: events captured in it get `name` as a property."""
+        tag(name, value)
+
+    def get_tags(self) -> dict[str, Any]:
+        """The current context's tags (a copy)."""
+        return get_tags()
+
+    def identify_context(self, distinct_id: str) -> None:
+        """The distinct id for events in the current context that name none."""
+        identify_context(distinct_id)
+
+    def set_context_session(self, session_id: str) -> None:
+        """The `$session_id` for events in the current context."""
+        set_context_session(session_id)
+
+    def set_context_device_id(self, device_id: str) -> None:
+        """The `$device_id` for events in the current context."""
+        set_context_device_id(device_id)

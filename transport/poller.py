@@ -28,6 +28,7 @@ from collections.abc import Callable
 import msgspec
 import xxhash
 from hogkit.core import FlagSet
+from hogkit.core.flag_requests import is_quota_limited
 
 from .flags_transport import FlagsTransport
 from .http import Response
@@ -220,6 +221,7 @@ class DefinitionsPoller:
 
     def _apply(self, response: Response) -> bool:
         status = response.status
+        log.debug("definitions poll answered HTTP %d (%d bytes)", status, len(response.body))
         if status == 304:
             self._recovered()
             return True
@@ -286,7 +288,7 @@ class DefinitionsPoller:
         self.last_error = text
         if kind not in self._logged:
             self._logged.add(kind)
-            log.log(level, "[hogkit] %s", text)
+            log.log(level, "%s", text)
         if self._on_error is not None and isinstance(detail, Exception):
             try:
                 self._on_error(detail)
@@ -296,8 +298,7 @@ class DefinitionsPoller:
 
 def _quota_limited(body: bytes) -> bool:
     try:
-        doc = msgspec.json.decode(body)
+        document = msgspec.json.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return False
-    quota = doc.get("quotaLimited") if isinstance(doc, dict) else None
-    return isinstance(quota, list) and "feature_flags" in quota
+    return is_quota_limited(document)
