@@ -37,7 +37,7 @@ from .deferred import DeferredEncoder
 from .errors import EventTooLarge
 from .ids import new_uuid
 from .problems import Problems, log
-from .queue import EventQueue
+from .queue import Deferred, EventQueue
 from .stamps import clock
 from .transports import Transport
 from .worker import Worker
@@ -103,7 +103,7 @@ class EventPipeline:
         self._context = context
         self._encoder = DeferredEncoder(context)
         if self._worker is not None:
-            self._worker.prepare, self._worker.prepare_many = self._encoder.one, self._encoder.many
+            self._worker.prepare = self._encoder.one
 
     @property
     def before_send(self) -> BeforeSend | None:
@@ -161,11 +161,18 @@ class EventPipeline:
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
                 prepare=self._encoder.one,
-                prepare_many=self._encoder.many,
+                prepare_many=self._prepare_many,
             )
             worker.start()
             self._queue, self._worker = queue, worker
         self._refresh()
+
+    def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
+        """The worker's batch encoding. A method of the pipeline, not of its encoder, so the
+        worker's thread keeps the pipeline alive: a client the application dropped still
+        has its queued events delivered at interpreter exit (`_at_exit` holds pipelines
+        weakly)."""
+        return self._encoder.many(items)
 
     # -- capture --------------------------------------------------------------------------------
 
