@@ -396,7 +396,7 @@ def decode_payload(raw: Any) -> Any:
         return raw
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         pass
     # msgspec is stricter in places (numbers beyond a double); Python's json decides.
     try:
