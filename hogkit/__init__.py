@@ -4,6 +4,9 @@ This package is the public surface: everything an application needs is importabl
 here (`from hogkit import Client, FlagSet`). `hogkit.core` is the pure engine (no I/O) and
 `hogkit.transport` the shell that adds the clock, threads and the network around it.
 
+The context functions (`new_context`, `tag`, `identify_context`, ...) work without a
+client: events captured inside a context, on any client, get its values.
+
 Names are imported on first use, so `import hogkit.core` on its own still loads no
 networking or threading modules.
 
@@ -46,6 +49,18 @@ if TYPE_CHECKING:
         Transport,
     )
     from hogkit.transport import Client as Posthog
+    from hogkit.transport.contexts import (
+        get_context_device_id,
+        get_context_distinct_id,
+        get_context_session_id,
+        get_tags,
+        identify_context,
+        new_context,
+        scoped,
+        set_context_device_id,
+        set_context_session,
+        tag,
+    )
     from hogkit.transport.errors import (
         EventTooLarge,
         QueueFull,
@@ -180,6 +195,16 @@ _HOMES: dict[str, str] = {
     "StatusError": "hogkit.transport.http",
     "InvalidHost": "hogkit.transport.hosts",
     **dict.fromkeys(_MODULE_FUNCTIONS, "hogkit.transport.module_api"),
+    "new_context": "hogkit.transport.contexts",
+    "scoped": "hogkit.transport.contexts",
+    "tag": "hogkit.transport.contexts",
+    "get_tags": "hogkit.transport.contexts",
+    "identify_context": "hogkit.transport.contexts",
+    "set_context_session": "hogkit.transport.contexts",
+    "set_context_device_id": "hogkit.transport.contexts",
+    "get_context_distinct_id": "hogkit.transport.contexts",
+    "get_context_session_id": "hogkit.transport.contexts",
+    "get_context_device_id": "hogkit.transport.contexts",
 }
 
 __all__ = [
@@ -219,20 +244,30 @@ __all__ = [
     "flush",
     "get_all_flags",
     "get_all_flags_and_payloads",
+    "get_context_device_id",
+    "get_context_distinct_id",
+    "get_context_session_id",
     "get_feature_flag",
     "get_feature_flag_evaluation_runtime",
     "get_feature_flag_keys_by_evaluation_runtime",
     "get_feature_flag_payload",
     "get_feature_flag_result",
     "get_remote_config_payload",
+    "get_tags",
     "group_identify",
     "identify",
+    "identify_context",
     "join",
     "load_feature_flags",
+    "new_context",
+    "scoped",
     "set",
+    "set_context_device_id",
+    "set_context_session",
     "set_once",
     "setup",
     "shutdown",
+    "tag",
 ]
 
 

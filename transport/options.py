@@ -23,19 +23,8 @@ log = logging.getLogger("hogkit")
 PENDING_OPTIONS: dict[str, Any] = {
     # option: its default. Accepted, but this build does not act on them yet.
     "thread": 1,
-    "enable_exception_autocapture": False,
-    "log_captured_exceptions": False,
     "flag_fallback_cache_url": None,
     "flag_definition_cache_provider": None,
-    "capture_exception_code_variables": False,
-    "code_variables_mask_patterns": None,
-    "code_variables_ignore_patterns": None,
-    "code_variables_mask_url_credentials": None,
-    "code_variables_detect_secrets": None,
-    "enable_exception_autocapture_rate_limiting": False,
-    "exception_autocapture_bucket_size": 50,
-    "exception_autocapture_refill_rate": 10,
-    "exception_autocapture_refill_interval_seconds": 10,
 }
 
 
