@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -45,6 +46,11 @@ __all__ = [
     "join",
     "load_feature_flags",
     "set",
+    "set_capture_exception_code_variables_context",
+    "set_code_variables_detect_secrets_context",
+    "set_code_variables_ignore_patterns_context",
+    "set_code_variables_mask_patterns_context",
+    "set_code_variables_mask_url_credentials_context",
     "set_once",
     "setup",
     "shutdown",
@@ -98,6 +104,8 @@ _PATTERN_SETTINGS: dict[str, Any] = {
 }
 
 _lock = threading.RLock()
+
+log = logging.getLogger("hogkit")
 
 
 def _settings() -> ModuleType:
@@ -211,6 +219,47 @@ get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtim
 get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
 load_feature_flags = _proxy("load_feature_flags")
 join = _proxy("join")
+
+
+_context_notes: dict[str, None] = {}  # the names already logged; guarded by _lock
+
+
+def _per_context(name: str) -> None:
+    """Per-context code-variable settings are accepted, not applied: log that once."""
+    with _lock:
+        if name in _context_notes:
+            return
+        _context_notes[name] = None
+    log.warning(
+        "%s is accepted but per-context code-variable settings are not supported; "
+        "the client's code_variables options apply",
+        name,
+    )
+
+
+def set_capture_exception_code_variables_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `capture_exception_code_variables` applies."""
+    _per_context("set_capture_exception_code_variables_context")
+
+
+def set_code_variables_mask_patterns_context(mask_patterns: list[str]) -> None:
+    """Accepted for compatibility; the client's `code_variables_mask_patterns` apply."""
+    _per_context("set_code_variables_mask_patterns_context")
+
+
+def set_code_variables_ignore_patterns_context(ignore_patterns: list[str]) -> None:
+    """Accepted for compatibility; the client's `code_variables_ignore_patterns` apply."""
+    _per_context("set_code_variables_ignore_patterns_context")
+
+
+def set_code_variables_mask_url_credentials_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `code_variables_mask_url_credentials` applies."""
+    _per_context("set_code_variables_mask_url_credentials_context")
+
+
+def set_code_variables_detect_secrets_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `code_variables_detect_secrets` applies."""
+    _per_context("set_code_variables_detect_secrets_context")
 
 
 def flush(timeout_seconds: float | None = 10) -> bool:
