@@ -47,13 +47,14 @@ from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
+from .flag_decisions import FlagDecisions, RemoteConfig
 from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
 from .forward import forward
 from .hosts import ingestion_host
 from .ids import new_uuid
-from .legacy_flags import LegacyFlags, RemoteConfig
+from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
 from .options import ClientOptions, report_unused
 from .pipeline import BeforeSend, EventPipeline
@@ -247,7 +248,8 @@ class Client:
         self._reads = FlagReads(self._flags, self._problems)
         self._events.flags_for_capture = self._reads.for_capture
         events = self._events  # not `self`: collaborators hold no reference to the Client
-        self._legacy = LegacyFlags(
+        self._legacy = LegacyFlags(self._flags, self._problems, lambda: events.disabled)
+        self._decisions = FlagDecisions(
             self._flags,
             self._problems,
             lambda: events.disabled,
@@ -387,16 +389,18 @@ class Client:
     get_all_flags = forward("_flag_api", FlagAPI.get_all_flags)
     get_all_flags_and_payloads = forward("_flag_api", FlagAPI.get_all_flags_and_payloads)
     get_feature_flag_result = forward("_legacy", LegacyFlags.get_feature_flag_result)
-    get_flags_decision = forward("_legacy", LegacyFlags.get_flags_decision)
-    get_feature_variants = forward("_legacy", LegacyFlags.get_feature_variants)
-    get_feature_payloads = forward("_legacy", LegacyFlags.get_feature_payloads)
-    get_feature_flags_and_payloads = forward("_legacy", LegacyFlags.get_feature_flags_and_payloads)
-    get_remote_config_payload = forward("_legacy", LegacyFlags.get_remote_config_payload)
+    get_flags_decision = forward("_decisions", FlagDecisions.get_flags_decision)
+    get_feature_variants = forward("_decisions", FlagDecisions.get_feature_variants)
+    get_feature_payloads = forward("_decisions", FlagDecisions.get_feature_payloads)
+    get_feature_flags_and_payloads = forward(
+        "_decisions", FlagDecisions.get_feature_flags_and_payloads
+    )
+    get_remote_config_payload = forward("_decisions", FlagDecisions.get_remote_config_payload)
     get_feature_flag_evaluation_runtime = forward(
-        "_legacy", LegacyFlags.get_feature_flag_evaluation_runtime
+        "_decisions", FlagDecisions.get_feature_flag_evaluation_runtime
     )
     get_feature_flag_keys_by_evaluation_runtime = forward(
-        "_legacy", LegacyFlags.get_feature_flag_keys_by_evaluation_runtime
+        "_decisions", FlagDecisions.get_feature_flag_keys_by_evaluation_runtime
     )
 
     # -- lifecycle ------------------------------------------------------------------------------
