@@ -217,6 +217,9 @@ class Client(FlagsMixin):
         enable_local_evaluation: bool = True,
         flags_transport: Any = None,
         flag_called_cache_size: int = 50_000,
+        flag_definition_cache_provider: Any = None,
+        flag_definitions_follower_only: bool = False,
+        flag_fallback_cache_url: str | None = None,
     ) -> None:
         self.debug = debug
         if debug:
@@ -280,6 +283,9 @@ class Client(FlagsMixin):
             enable_local_evaluation=enable_local_evaluation,
             flags_transport=flags_transport,
             flag_called_cache_size=flag_called_cache_size,
+            flag_definition_cache_provider=flag_definition_cache_provider,
+            flag_definitions_follower_only=flag_definitions_follower_only,
+            flag_fallback_cache_url=flag_fallback_cache_url,
         )
 
     def _config_error(self, message: str) -> None:

@@ -38,10 +38,11 @@ from hogkit.core.remote import (
 )
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
+from .definitions_cache import CacheBridge
 from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
-from .poller import DefinitionsPoller
+from .poller import DefinitionsPoller, DefinitionsStatus
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -101,6 +102,8 @@ class FlagService:
         now: Callable[[], _dt.datetime] = _utc_now,
         event_time: Callable[[], _dt.datetime | str | float] | None = None,
         new_uuid: Callable[[], str] | None = None,
+        definitions_cache: Any = None,
+        follower_only: bool = False,
     ) -> None:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
@@ -133,11 +136,13 @@ class FlagService:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
                 log.error("[hogkit] could not load flag_definitions: %s", _safe_text(exc))
-        elif self._secret_key and not disabled:
+        elif (self._secret_key or (definitions_cache and follower_only)) and not disabled:
             self.poller = DefinitionsPoller(
                 self._transport,
                 interval=poll_interval,
                 refresh=enable_local_evaluation,
+                cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
+                follower_only=follower_only,
             )
             self.poller.start()
 
@@ -166,6 +171,20 @@ class FlagService:
             gate = bool(getattr(fs, "minimal_flag_called_events", False))
             seen = self._per_set = (fs, gate, {})
         return seen
+
+    def status(self) -> DefinitionsStatus:
+        """Where the definitions in force came from (see `DefinitionsStatus`)."""
+        if self.poller is not None:
+            return self.poller.status()
+        loaded = self._offline
+        return DefinitionsStatus(
+            source="file" if loaded is not None else None,
+            age=None,
+            etag=None,
+            last_error=None,
+            flags=len(loaded.keys) if loaded is not None else 0,
+            fetches=0,
+        )
 
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""

@@ -23,6 +23,7 @@ from .dedup import DEFAULT_CAPACITY
 from .evaluations import FlagEvaluations
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
+from .poller import DefinitionsStatus
 
 if TYPE_CHECKING:
     from hogkit.core.events import Event, EventContext
@@ -77,6 +78,9 @@ class FlagsMixin:
         enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
+        flag_definition_cache_provider: Any = None,
+        flag_definitions_follower_only: bool = False,
+        flag_fallback_cache_url: str | None = None,
     ) -> None:
         if personal_api_key:
             _deprecated("personal_api_key", "secret_key=")
@@ -103,6 +107,9 @@ class FlagsMixin:
             dedup_capacity=flag_called_cache_size,
             event_time=time.time,
             new_uuid=new_uuid,
+            definitions_cache=flag_definition_cache_provider,
+            follower_only=flag_definitions_follower_only,
+            fallback_cache_url=flag_fallback_cache_url,
         )
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
@@ -157,6 +164,10 @@ class FlagsMixin:
     def feature_flag_definitions(self) -> FlagSet | None:
         """The compiled definitions in force, or None when none are loaded."""
         return self._flags.flagset
+
+    def flag_definitions_status(self) -> DefinitionsStatus:
+        """Where the definitions in force came from, their age, ETag and the last problem."""
+        return self._flags.status()
 
     # ------------------------------------------------------------------ deprecated API
 
