@@ -193,9 +193,11 @@ class RedisDefinitionCache:
         """The poller's sleep: at most `timeout` (a follower: until the lock could expire),
         ending early on `wake` or a change notice from another process. True on a notice."""
         self._same_process()
-        deadline = time.monotonic() + max(0.0, timeout)
-        if not self.leader and self._next_check is not None:
-            deadline = min(deadline, self._next_check)
+        now = time.monotonic()
+        deadline = now + max(0.0, timeout)
+        check, self._next_check = self._next_check, None  # set afresh by each lost election
+        if not self.leader and check is not None and check > now:
+            deadline = min(deadline, check)
         try:
             self._subscribe()
             return self._listen(deadline, wake)

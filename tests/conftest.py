@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from httpserver import LoopbackServer
-from redisserver import RedisServer
 from hypothesis import HealthCheck, settings
+from redisserver import RedisServer
 
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
 settings.register_profile(

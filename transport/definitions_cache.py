@@ -130,7 +130,7 @@ class CacheBridge:
         if self._failing:
             self._failing = False
             self.last_error = None
-            log.warning("[hogkit] the flag definitions cache works again; sharing definitions")
+            log.info("[hogkit] the flag definitions cache works again; sharing definitions")
 
     @property
     def failing(self) -> bool:

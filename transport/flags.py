@@ -32,6 +32,7 @@ from hogkit.core.events import Event, EventContext, flag_called_event
 from hogkit.core.remote import (
     FlagsResponse,
     FlagsResponseError,
+    RemoteFlag,
     encode_flags_request,
     flags_request_body,
     parse_flags_response,
@@ -40,6 +41,7 @@ from hogkit.core.remote import (
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
 from .definitions_cache import CacheBridge
 from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
+from .fallback_cache import FallbackCache, open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
 from .poller import DefinitionsPoller, DefinitionsStatus
@@ -104,6 +106,7 @@ class FlagService:
         new_uuid: Callable[[], str] | None = None,
         definitions_cache: Any = None,
         follower_only: bool = False,
+        fallback_cache_url: str | None = None,
     ) -> None:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
@@ -122,6 +125,7 @@ class FlagService:
         self._event_time = event_time or now
         self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
         self.reported = FlagCalledCache(dedup_capacity)
+        self._fallback = open_fallback(fallback_cache_url, api_key)
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
@@ -288,6 +292,9 @@ class FlagService:
             sent_at=self._now(),
         )
         response, error = self._request(encode_flags_request(body))
+        if self._fallback is not None:
+            response_flags = response.flags if response is not None else None
+            fallback = _fallback(self._fallback, did, response_flags, unresolved, flag_keys)
         errors: tuple[str, ...] = ()
         remote: dict[str, Any] = {}
         request_id = evaluated_at = None
@@ -305,6 +312,8 @@ class FlagService:
                 remote[key] = record
         elif error is not None:
             errors = (error,)
+            if self._fallback is not None:
+                remote = fallback
         still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
         return FlagEvaluations(
             did,
@@ -424,6 +433,24 @@ class FlagService:
         finally:
             if not queued:
                 self.reported.release(user, report)
+
+
+def _fallback(
+    cache: FallbackCache,
+    distinct_id: str,
+    answered: Mapping[str, RemoteFlag] | None,
+    unresolved: Mapping[str, Any],
+    flag_keys: Sequence[str] | None,
+) -> dict[str, RemoteFlag]:
+    """Remember a good answer; after a failed request, what was remembered for the flags
+    the request was for."""
+    if answered is not None:
+        cache.remember(distinct_id, answered)
+        return {}
+    wanted = set(unresolved)
+    if flag_keys is not None:
+        wanted.update(flag_keys)
+    return cache.recall(distinct_id, sorted(wanted))
 
 
 def _safe_text(exc: BaseException) -> str:
