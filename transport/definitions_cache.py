@@ -37,9 +37,6 @@ log = logging.getLogger("hogkit.transport.definitions_cache")
 CALL_TIMEOUT = 5.0
 """Seconds one awaitable provider call may run before it counts as failed."""
 
-_SHARED_FIELDS = ("flags", "group_type_mapping", "cohorts")
-
-
 @runtime_checkable
 class FlagDefinitionCacheProvider(Protocol):
     """posthog-python's definitions-cache protocol; every method may also return an awaitable."""
@@ -92,7 +89,8 @@ class CacheBridge:
         self._call_timeout = call_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_pid = 0
-        self._failing = False
+        self.failing = False
+        self.round_failed = False
         self._shutdown_lock = threading.Lock()
         self._shut = False
         self.last_error: str | None = None
@@ -102,39 +100,41 @@ class CacheBridge:
     def _resolve(self, result: Any) -> Any:
         if not inspect.isawaitable(result):
             return result
-        if self._loop is None or self._loop_pid != os.getpid() or self._loop.is_closed():
-            self._loop = asyncio.new_event_loop()
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._loop_pid != os.getpid():
+            loop = self._loop = asyncio.new_event_loop()
             self._loop_pid = os.getpid()
-        return self._loop.run_until_complete(asyncio.wait_for(result, self._call_timeout))
+        if loop.is_running():  # the poller's call in flight; this one (shutdown) gets its own
+            loop = asyncio.new_event_loop()
+            try:
+                return loop.run_until_complete(asyncio.wait_for(result, self._call_timeout))
+            finally:
+                loop.close()
+        return loop.run_until_complete(asyncio.wait_for(result, self._call_timeout))
 
     def _call(self, name: str, *args: Any) -> Any:
         try:
-            result = self._resolve(getattr(self.provider, name)(*args))
+            return self._resolve(getattr(self.provider, name)(*args))
         except Exception as exc:
-            self._broken(name, exc)
+            self.round_failed = True
+            self.last_error = f"{name}: {type(exc).__name__}: {exc}"
             return FAILED
-        self._working()
-        return result
 
-    def _broken(self, name: str, exc: BaseException) -> None:
-        self.last_error = f"{name}: {type(exc).__name__}: {exc}"
-        if not self._failing:
-            self._failing = True
+    def finish_round(self) -> None:
+        """Log the change of state a poll round shows: one warning when the store starts
+        failing, one line when a whole round works again."""
+        failed, self.round_failed = self.round_failed, False
+        if failed and not self.failing:
+            self.failing = True
             log.warning(
                 "[hogkit] the flag definitions cache failed (%s); fetching definitions "
                 "directly until it works again",
                 self.last_error,
             )
-
-    def _working(self) -> None:
-        if self._failing:
-            self._failing = False
+        elif not failed and self.failing:
+            self.failing = False
             self.last_error = None
             log.info("[hogkit] the flag definitions cache works again; sharing definitions")
-
-    @property
-    def failing(self) -> bool:
-        return self._failing
 
     # ------------------------------------------------------------------ the protocol
 
@@ -148,8 +148,9 @@ class CacheBridge:
         answer = self._call("get_flag_definitions")
         if answer is FAILED or answer is None:
             return answer  # type: ignore[no-any-return]
-        if not isinstance(answer, Mapping) or not all(f in answer for f in _SHARED_FIELDS[:1]):
-            self._broken("get_flag_definitions", TypeError("not a definitions document"))
+        if not isinstance(answer, Mapping) or "flags" not in answer:
+            self.round_failed = True
+            self.last_error = "get_flag_definitions: not a definitions document"
             return FAILED
         return answer
 
@@ -178,8 +179,8 @@ class CacheBridge:
             return
         try:
             waiter(timeout, wake)
-        except Exception as exc:
-            self._broken("wait_for_flag_definitions_change", exc)
+        except Exception:
+            log.debug("[hogkit] waiting for a definitions change failed", exc_info=True)
             wake.wait(timeout)
 
     def shutdown(self) -> None:
@@ -190,6 +191,5 @@ class CacheBridge:
             self._shut = True
         self._call("shutdown")
         loop = self._loop
-        if loop is not None and self._loop_pid == os.getpid() and not loop.is_closed():
+        if loop is not None and self._loop_pid == os.getpid() and not loop.is_running():
             loop.close()
-        self._loop = None

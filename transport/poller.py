@@ -198,8 +198,8 @@ class DefinitionsPoller:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, timeout))
-        if self._cache is not None and (thread is None or not thread.is_alive()):
-            self._cache.shutdown()  # otherwise the thread does it on its way out
+        if self._cache is not None:
+            self._cache.shutdown()  # once, here or by the thread on its way out
 
     @property
     def running(self) -> bool:
@@ -244,7 +244,13 @@ class DefinitionsPoller:
         """One refresh on the calling thread: from the shared store when one is configured and
         another process leads, else a conditional download. True when it went usefully."""
         with self._fetch_lock:
-            ok = self._fetch() if self._cache is None else self._coordinated(self._cache)
+            if self._cache is None:
+                ok = self._fetch()
+            else:
+                try:
+                    ok = self._coordinated(self._cache)
+                finally:
+                    self._cache.finish_round()
             log.debug(
                 "[hogkit] flag definitions refresh: %s, source=%s, etag=%s, flags=%d%s",
                 "ok" if ok else "failed",
@@ -263,7 +269,7 @@ class DefinitionsPoller:
             if isinstance(shared, Mapping):
                 return self._adopt(shared)
             if self.follower_only:
-                if cache.failing:
+                if cache.round_failed:
                     self.last_error = cache.last_error
                 return True  # nothing to download: the filler process will share them
             if shared is None and self._flagset is not None:
