@@ -1,15 +1,17 @@
 """The Redis store behind `flag_fallback_cache_url="redis://..."`: remembered `/flags` answers
 shared by every process, so one process's good answer covers another's failed request.
 
-One key per (project, distinct id, flag) holding the answer as JSON, written with `SET PX`
-so Redis forgets it after `ttl`; reads are one `MGET`. The calls run on the flags path only
-after a remote request (which already paid a round trip), with short timeouts and no
-retries, and a failing Redis only means no fallback.
+One hash per (project, distinct id): a field per flag holding the server's answer as JSON,
+the whole hash expiring `ttl` after its last write. Remembering is one pipelined round
+trip, recalling one `HMGET` (or `HGETALL`). The calls run on the flags path only after a
+remote request, which already paid a round trip, with short timeouts and no retries; a
+failing Redis only means no fallback (one warning per outage).
 """
 
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Iterable, Mapping
 
 import msgspec
@@ -18,11 +20,23 @@ from hogkit.core.remote import RemoteFlag
 
 from .redis_cache import DEFAULT_TIMEOUT, connect, project_namespace
 
-__all__ = ["RedisFallbackCache"]
+__all__ = ["RedisFallbackCache", "redis_url"]
 
 log = logging.getLogger("hogkit.fleet.fallback")
 
 _decoder = msgspec.json.Decoder(RemoteFlag)
+_OURS = frozenset({"ttl", "size"})
+
+
+def redis_url(url: str) -> str:
+    """The URL redis-py should see: without our `ttl`/`size` options or a trailing slash on
+    the database (`redis://host:6379/0/?ttl=300` is a form people use)."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k not in _OURS]
+    path = parts.path.rstrip("/")
+    return urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc, path, urllib.parse.urlencode(query), "")
+    )
 
 
 class RedisFallbackCache:
@@ -37,45 +51,51 @@ class RedisFallbackCache:
         prefix: str = "hogkit",
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.redis = connect(client, timeout=timeout) if isinstance(client, str) else client
+        self.redis = (
+            connect(redis_url(client), timeout=timeout) if isinstance(client, str) else client
+        )
         self.prefix = f"{prefix}:fallback:{project_namespace(project_api_key)}:"
         self.ttl_ms = max(1, int(ttl * 1000))
         self._failing = False
 
-    def _key(self, distinct_id: str, flag: str) -> str:
-        return f"{self.prefix}{len(distinct_id)}:{distinct_id}:{flag}"
-
     def remember(self, distinct_id: str, records: Mapping[str, RemoteFlag]) -> None:
+        usable = {k: msgspec.json.encode(r) for k, r in records.items() if not r.failed}
+        if not usable:
+            return
+        key = self.prefix + distinct_id
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            for key, record in records.items():
-                if not record.failed:
-                    pipe.set(
-                        self._key(distinct_id, key), msgspec.json.encode(record), px=self.ttl_ms
-                    )
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(key, mapping=usable)  # type: ignore[arg-type]
+            pipe.pexpire(key, self.ttl_ms)
             pipe.execute()
-            self._failing = False
         except (redis.RedisError, OSError) as exc:
             self._broken(exc)
+            return
+        self._failing = False
 
-    def recall(self, distinct_id: str, keys: Iterable[str]) -> dict[str, RemoteFlag]:
-        wanted = list(keys)
-        if not wanted:
-            return {}
+    def recall(self, distinct_id: str, keys: Iterable[str] | None) -> dict[str, RemoteFlag]:
+        key = self.prefix + distinct_id
         try:
-            values = self.redis.mget([self._key(distinct_id, k) for k in wanted])
+            if keys is None:
+                found = self.redis.hgetall(key)
+                pairs = [(k.decode("utf-8", "replace"), v) for k, v in found.items()]
+            else:
+                wanted = list(keys)
+                if not wanted:
+                    return {}
+                pairs = list(zip(wanted, self.redis.hmget(key, wanted), strict=True))
         except (redis.RedisError, OSError) as exc:
             self._broken(exc)
             return {}
-        found = {}
-        for key, raw in zip(wanted, values, strict=True):
+        answers = {}
+        for flag, raw in pairs:
             if raw is None:
                 continue
             try:
-                found[key] = _decoder.decode(raw)
+                answers[flag] = _decoder.decode(raw)
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
-        return found
+        return answers
 
     def _broken(self, exc: BaseException) -> None:
         if not self._failing:

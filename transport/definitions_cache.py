@@ -37,6 +37,7 @@ log = logging.getLogger("hogkit.transport.definitions_cache")
 CALL_TIMEOUT = 5.0
 """Seconds one awaitable provider call may run before it counts as failed."""
 
+
 @runtime_checkable
 class FlagDefinitionCacheProvider(Protocol):
     """posthog-python's definitions-cache protocol; every method may also return an awaitable."""

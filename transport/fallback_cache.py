@@ -39,7 +39,9 @@ class FallbackCache(Protocol):
 
     def remember(self, distinct_id: str, records: Mapping[str, RemoteFlag]) -> None: ...
 
-    def recall(self, distinct_id: str, keys: Iterable[str]) -> dict[str, RemoteFlag]: ...
+    def recall(self, distinct_id: str, keys: Iterable[str] | None) -> dict[str, RemoteFlag]:
+        """The remembered answers for `keys` (None: every flag remembered for the id)."""
+        ...
 
 
 class MemoryFallbackCache:
@@ -64,7 +66,7 @@ class MemoryFallbackCache:
             while len(self._users) > self.size:
                 self._users.popitem(last=False)
 
-    def recall(self, distinct_id: str, keys: Iterable[str]) -> dict[str, RemoteFlag]:
+    def recall(self, distinct_id: str, keys: Iterable[str] | None) -> dict[str, RemoteFlag]:
         now = time.monotonic()
         with self._lock:
             answers = self._users.get(distinct_id)
@@ -72,7 +74,7 @@ class MemoryFallbackCache:
                 return {}
             self._users.move_to_end(distinct_id)
             found = {}
-            for key in keys:
+            for key in answers if keys is None else keys:
                 entry = answers.get(key)
                 if entry is not None and entry[0] > now:
                     found[key] = entry[1]

@@ -294,7 +294,9 @@ class FlagService:
         response, error = self._request(encode_flags_request(body))
         if self._fallback is not None:
             response_flags = response.flags if response is not None else None
-            fallback = _fallback(self._fallback, did, response_flags, unresolved, flag_keys)
+            fallback = _fallback(
+                self._fallback, did, response_flags, local is None, unresolved, flag_keys
+            )
         errors: tuple[str, ...] = ()
         remote: dict[str, Any] = {}
         request_id = evaluated_at = None
@@ -439,14 +441,17 @@ def _fallback(
     cache: FallbackCache,
     distinct_id: str,
     answered: Mapping[str, RemoteFlag] | None,
+    nothing_local: bool,
     unresolved: Mapping[str, Any],
     flag_keys: Sequence[str] | None,
 ) -> dict[str, RemoteFlag]:
     """Remember a good answer; after a failed request, what was remembered for the flags
-    the request was for."""
+    the request was for (every remembered flag when it was for all of them)."""
     if answered is not None:
         cache.remember(distinct_id, answered)
         return {}
+    if flag_keys is None and nothing_local:
+        return cache.recall(distinct_id, None)
     wanted = set(unresolved)
     if flag_keys is not None:
         wanted.update(flag_keys)
