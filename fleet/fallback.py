@@ -18,7 +18,7 @@ import msgspec
 import redis
 from hogkit.core.remote import RemoteFlag
 
-from .redis_cache import DEFAULT_TIMEOUT, connect, project_namespace
+from .redis_cache import DEFAULT_TIMEOUT, as_bytes, connect, project_namespace
 
 __all__ = ["RedisFallbackCache", "redis_url"]
 
@@ -78,12 +78,14 @@ class RedisFallbackCache:
         try:
             if keys is None:
                 found = self.redis.hgetall(key)
-                pairs = [(k.decode("utf-8", "replace"), v) for k, v in found.items()]
+                pairs: list[tuple[str, bytes | str | None]]
+                pairs = [(as_bytes(k).decode("utf-8", "replace"), v) for k, v in found.items()]
             else:
                 wanted = list(keys)
                 if not wanted:
                     return {}
-                pairs = list(zip(wanted, self.redis.hmget(key, wanted), strict=True))
+                values: list[bytes | str | None] = self.redis.hmget(key, wanted)
+                pairs = list(zip(wanted, values, strict=True))
         except (redis.RedisError, OSError) as exc:
             self._broken(exc)
             return {}
@@ -92,7 +94,7 @@ class RedisFallbackCache:
             if raw is None:
                 continue
             try:
-                answers[flag] = _decoder.decode(raw)
+                answers[flag] = _decoder.decode(as_bytes(raw))
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
         return answers

@@ -37,7 +37,7 @@ import xxhash
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["DEFAULT_TIMEOUT", "RedisDefinitionCache", "connect", "project_namespace"]
+__all__ = ["DEFAULT_TIMEOUT", "RedisDefinitionCache", "as_bytes", "connect", "project_namespace"]
 
 DEFAULT_TIMEOUT = 0.5
 """Seconds any one Redis call may take (connect, command, or reply)."""
@@ -153,10 +153,11 @@ class RedisDefinitionCache:
                 raw = self.redis.get(self.key)
         if raw is None:
             return None
-        document = msgspec.json.decode(raw)
+        data = as_bytes(raw)
+        document = msgspec.json.decode(data)
         if not isinstance(document, dict):
             raise TypeError("the shared flag definitions are not a JSON object")
-        self._seen = _digest(raw)
+        self._seen = _digest(data)
         return document
 
     def on_flag_definitions_received(self, data: Mapping[str, Any]) -> None:
@@ -232,12 +233,17 @@ class RedisDefinitionCache:
             message = pubsub.get_message(timeout=min(remaining, _LISTEN_SLICE))
             if message is None or message.get("type") != "message":
                 continue
-            if message.get("data") != self._seen:
+            if as_bytes(message.get("data") or b"") != self._seen:
                 return True
         return False
 
     def __repr__(self) -> str:
         return f"RedisDefinitionCache(key={self.key!r}, leader={self.leader})"
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """A reply as bytes, whether or not the client was made with `decode_responses=True`."""
+    return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def _digest(raw: bytes) -> bytes:

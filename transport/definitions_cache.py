@@ -148,7 +148,7 @@ class CacheBridge:
         """The shared document, None when the store has none, `FAILED` when it failed."""
         answer = self._call("get_flag_definitions")
         if answer is FAILED or answer is None:
-            return answer  # type: ignore[no-any-return]
+            return answer
         if not isinstance(answer, Mapping) or "flags" not in answer:
             self.round_failed = True
             self.last_error = "get_flag_definitions: not a definitions document"
