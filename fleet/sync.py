@@ -37,20 +37,23 @@ def run_sync(
 ) -> int:
     """Keep the project's definitions in Redis fresh until `stop` is set (or once).
 
-    Returns a process exit code: 0, or 1 when `once` could not refresh the shared copy.
+    Returns a process exit code: 0, or 1 when `once` could not download the definitions or
+    could not reach Redis.
     """
     cache = RedisDefinitionCache(
         redis_url, project_api_key, interval=interval, prefix=prefix, timeout=redis_timeout
     )
+    bridge = CacheBridge(cache)
     poller = DefinitionsPoller(
         transport or HttpFlagsTransport(project_api_key, host, secret_key=secret_key),
         interval=interval,
-        cache=CacheBridge(cache),
+        cache=bridge,
     )
     if once:
         ok = poller.poll_once()
+        shared = not bridge.failing  # read before shutdown, which may fail on its own
         poller.stop(0.0)
-        return 0 if ok and poller.status().source is not None else 1
+        return 0 if ok and shared and poller.status().source is not None else 1
     stop = stop or threading.Event()
     log.info("[hogkit] sync: sharing flag definitions through %s every %gs", cache.key, interval)
     poller.start()

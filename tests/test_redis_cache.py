@@ -21,7 +21,7 @@ from hogkit.transport.fallback_cache import MemoryFallbackCache, open_fallback
 from hogkit.transport.flags_transport import HttpFlagsTransport
 from hogkit.transport.poller import DefinitionsPoller
 from httpserver import LoopbackServer, Reply
-from redisserver import RedisServer
+from redisserver import RedisServer, free_port
 
 DEFS = "/flags/definitions"
 FLAGS = "/flags/"
@@ -163,6 +163,8 @@ def test_run_sync_once_fills_the_store_or_fails(
     shared = follower.get_flag_definitions()
     assert shared is not None and shared["flags"] == DOCUMENT["flags"]
     assert loopback.requests(DEFS)[-1].headers["authorization"] == "Bearer phs_secret"
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: nothing was shared
+    assert run_sync(nowhere, *args[1:], once=True) == 1
 
 
 def test_sync_command_line(loopback: LoopbackServer, redis_server: RedisServer) -> None:
