@@ -225,3 +225,12 @@ def test_status_of_file_and_nothing(loopback: LoopbackServer) -> None:
         assert (status.source, status.flags) == ("file", 2)
     with Client("phc_project", host=loopback.url, send=False) as hog:
         assert hog.flag_definitions_status().source is None
+
+
+def test_unusable_shared_copy_means_fetching_directly(loopback: LoopbackServer) -> None:
+    loopback.script(DEFS, then=Reply.json(DOCUMENT))
+    cache = DictCache({"data": {"flags": 5, "cohorts": []}}, leader=False)
+    with client(loopback, cache) as hog:
+        values = hog.evaluate_flags("x", only_evaluate_locally=True).flag_values
+        assert set(values) == {"held", "plain"}
+        assert hog.flag_definitions_status().source == "fetched"

@@ -266,8 +266,8 @@ class DefinitionsPoller:
         when the store fails, or when it is empty and nothing is loaded yet."""
         if self.follower_only or not cache.should_fetch():
             shared = cache.read()
-            if isinstance(shared, Mapping):
-                return self._adopt(shared)
+            if isinstance(shared, Mapping) and (self._adopt(shared) or self.follower_only):
+                return self._flagset is not None
             if self.follower_only:
                 if cache.round_failed:
                     self.last_error = cache.last_error
@@ -278,17 +278,17 @@ class DefinitionsPoller:
 
     def _adopt(self, shared: Mapping[str, Any]) -> bool:
         """Put a document read from the shared store in force (compiled only when it changed)."""
-        document = shared_document(shared)
-        encoded = msgspec.json.encode(document)
-        digest = xxhash.xxh3_64_intdigest(encoded)
         try:
+            document = shared_document(shared)
+            encoded = msgspec.json.encode(document)
+            digest = xxhash.xxh3_64_intdigest(encoded)
             if digest != self._body_hash or self._flagset is None:
                 fresh = FlagSet.from_json(encoded)
                 current = self._flagset
                 if current is None or fresh.fingerprint != current.fingerprint:
                     self._flagset = fresh
                 self._body_hash = digest
-        except (HogkitError, ValueError, TypeError) as exc:
+        except (HogkitError, ValueError, TypeError, msgspec.MsgspecError) as exc:
             self._problem(
                 "shared",
                 logging.ERROR,
