@@ -5,6 +5,7 @@ keeping the copy alive, and remembered `/flags` answers during a server failure.
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from typing import Any
@@ -234,3 +235,23 @@ def test_memory_fallback_is_bounded_and_forgets_after_ttl() -> None:
     expired = MemoryFallbackCache(size=2, ttl=0)
     expired.remember("a", {"f": record})
     assert expired.recall("a", ["f"]) == {}
+
+
+def test_a_forked_child_is_a_new_contender(redis_server: RedisServer) -> None:
+    cache = store(redis_server.url)
+    assert cache.should_fetch_flag_definitions()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's lock is not its lock
+        try:
+            answer = cache.should_fetch_flag_definitions()
+            os.write(write, f"{answer} {cache.token}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    answer, token = os.read(read, 200).decode().split()
+    os.close(read)
+    assert answer == "False"
+    assert token != cache.token
+    assert cache.should_fetch_flag_definitions()  # the parent still leads
