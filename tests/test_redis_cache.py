@@ -255,3 +255,21 @@ def test_a_forked_child_is_a_new_contender(redis_server: RedisServer) -> None:
     assert answer == "False"
     assert token != cache.token
     assert cache.should_fetch_flag_definitions()  # the parent still leads
+
+
+def test_fallback_never_overrides_a_local_value(loopback: LoopbackServer) -> None:
+    local_only = {"id": 8, "key": "local-flag", "active": True,
+                  "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]}}  # fmt: skip
+    loopback.script(DEFS, then=Reply.json({"flags": [local_only]}))
+    answer = {"flags": {**REMOTE["flags"], "local-flag": {**REMOTE["flags"]["remote-only"],
+              "key": "local-flag", "enabled": False, "variant": None}}}  # fmt: skip
+    loopback.script(FLAGS, Reply.json(answer), then=Reply(503))
+    url = "memory://local/?ttl=300"
+    keys = ["local-flag", "remote-only"]
+    with Client("phc_project", host=loopback.url, send=False, secret_key="phs_secret",
+                flag_fallback_cache_url=url) as hog:  # fmt: skip
+        first = hog.evaluate_flags("u1", flag_keys=keys)
+        assert (first.get_flag("local-flag"), first.get_flag("remote-only")) == (True, "blue")
+        second = hog.evaluate_flags("u1", flag_keys=keys)
+        assert (second.get_flag("local-flag"), second.get_flag("remote-only")) == (True, "blue")
+    assert [r.reply.status for r in loopback.requests(FLAGS)] == [200, 503]

@@ -37,11 +37,12 @@ from hogkit.core.remote import (
     flags_request_body,
     parse_flags_response,
 )
+from hogkit.core.snapshot import Snapshot
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
 from .definitions_cache import CacheBridge
 from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
-from .fallback_cache import FallbackCache, open_fallback
+from .fallback_cache import open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
 from .poller import DefinitionsPoller, DefinitionsStatus
@@ -292,11 +293,7 @@ class FlagService:
             sent_at=self._now(),
         )
         response, error = self._request(encode_flags_request(body))
-        if self._fallback is not None:
-            response_flags = response.flags if response is not None else None
-            fallback = _fallback(
-                self._fallback, did, response_flags, local is None, unresolved, flag_keys
-            )
+        fallback = self._consult_fallback(did, response, local, unresolved, flag_keys)
         errors: tuple[str, ...] = ()
         remote: dict[str, Any] = {}
         request_id = evaluated_at = None
@@ -314,8 +311,7 @@ class FlagService:
                 remote[key] = record
         elif error is not None:
             errors = (error,)
-            if self._fallback is not None:
-                remote = fallback
+            remote = fallback
         still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
         return FlagEvaluations(
             did,
@@ -331,6 +327,29 @@ class FlagService:
             sink=self,
             meta=meta,
         )
+
+    def _consult_fallback(
+        self,
+        distinct_id: str,
+        response: FlagsResponse | None,
+        local: Snapshot | None,
+        unresolved: Mapping[str, Any],
+        flag_keys: Sequence[str] | None,
+    ) -> dict[str, RemoteFlag]:
+        """With `flag_fallback_cache_url`: remember a good answer; after a failed request, what
+        was remembered for the flags it was for (every remembered flag when it was for all),
+        never for a flag local evaluation decided."""
+        cache = self._fallback
+        if cache is None:
+            return {}
+        if response is not None:
+            cache.remember(distinct_id, response.flags)
+            return {}
+        if local is None:
+            return cache.recall(distinct_id, flag_keys)
+        wanted = set(unresolved)
+        wanted.update(k for k in flag_keys or () if local.get_flag(k) is None)
+        return cache.recall(distinct_id, sorted(wanted))
 
     def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
         """One `/flags` exchange within `request_timeout` in total (one quick retry when
@@ -435,27 +454,6 @@ class FlagService:
         finally:
             if not queued:
                 self.reported.release(user, report)
-
-
-def _fallback(
-    cache: FallbackCache,
-    distinct_id: str,
-    answered: Mapping[str, RemoteFlag] | None,
-    nothing_local: bool,
-    unresolved: Mapping[str, Any],
-    flag_keys: Sequence[str] | None,
-) -> dict[str, RemoteFlag]:
-    """Remember a good answer; after a failed request, what was remembered for the flags
-    the request was for (every remembered flag when it was for all of them)."""
-    if answered is not None:
-        cache.remember(distinct_id, answered)
-        return {}
-    if flag_keys is None and nothing_local:
-        return cache.recall(distinct_id, None)
-    wanted = set(unresolved)
-    if flag_keys is not None:
-        wanted.update(flag_keys)
-    return cache.recall(distinct_id, sorted(wanted))
 
 
 def _safe_text(exc: BaseException) -> str:
