@@ -273,3 +273,27 @@ def test_fallback_never_overrides_a_local_value(loopback: LoopbackServer) -> Non
         second = hog.evaluate_flags("u1", flag_keys=keys)
         assert (second.get_flag("local-flag"), second.get_flag("remote-only")) == (True, "blue")
     assert [r.reply.status for r in loopback.requests(FLAGS)] == [200, 503]
+
+
+def test_posthog_python_reads_the_copy_hogkit_shares(
+    loopback: LoopbackServer, redis_server: RedisServer
+) -> None:
+    import posthog
+
+    loopback.script(DEFS, then=Reply.json(DOCUMENT, headers={"ETag": '"e1"'}))
+    leader = poller(loopback, store(redis_server.url))
+    assert leader.poll_once()
+    reference = posthog.Client(
+        "phc_project",
+        host=loopback.url,
+        secret_key="phs_secret",
+        send=False,
+        flag_definition_cache_provider=store(redis_server.url),
+    )
+    try:
+        reference.load_feature_flags()
+        assert [f["key"] for f in reference.feature_flags or []] == ["held"]
+        assert reference.group_type_mapping == DOCUMENT["group_type_mapping"]
+    finally:
+        reference.shutdown()
+    assert len(loopback.requests(DEFS)) == 1  # the reference followed instead of downloading

@@ -127,6 +127,8 @@ class FlagService:
         self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
         self.reported = FlagCalledCache(dedup_capacity)
         self._fallback = open_fallback(fallback_cache_url, api_key)
+        if follower_only and definitions_cache is None:
+            log.warning("[hogkit] flag_definitions_follower_only needs a cache provider; ignored")
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
