@@ -143,7 +143,9 @@ class FlagService:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
                 log.error("[hogkit] could not load flag_definitions: %s", _safe_text(exc))
-        elif (self._secret_key or (definitions_cache and follower_only)) and not disabled:
+        elif (
+            self._secret_key or (definitions_cache is not None and follower_only)
+        ) and not disabled:
             self.poller = DefinitionsPoller(
                 self._transport,
                 interval=poll_interval,
