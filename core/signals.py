@@ -5,7 +5,7 @@ The reference distinguishes two ways a filter can fail to decide. An `Unresolved
 unknown cohort, a malformed cohort, a dependency that itself needs the server) stops the
 flag's condition loop: only the server can answer. `BROKEN` stands for a definition the
 reference cannot evaluate at all (for instance cohorts that include each other); it
-is reported as `unsupported_definition`, except where the reference's filter loop lets an
+is reported as `unsupported_definition`, except where posthog-python's filter loop lets an
 earlier inconclusive filter absorb it.
 """
 

@@ -102,4 +102,4 @@ class RedisFallbackCache:
     def _broken(self, exc: BaseException) -> None:
         if not self._failing:
             self._failing = True
-            log.warning("[hogkit] the flag fallback cache failed (%s)", type(exc).__name__)
+            log.warning("the flag fallback cache failed (%s)", type(exc).__name__)

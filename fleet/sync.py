@@ -55,7 +55,7 @@ def run_sync(
         poller.stop(0.0)
         return 0 if ok and shared and poller.status().source is not None else 1
     stop = stop or threading.Event()
-    log.info("[hogkit] sync: sharing flag definitions through %s every %gs", cache.key, interval)
+    log.info("sync: sharing flag definitions through %s every %gs", cache.key, interval)
     poller.start()
     try:
         stop.wait()

@@ -13,10 +13,10 @@ from typing import Any
 import msgspec
 import pytest
 import redis
+from hogkit.cli.main import Streams, run
 from hogkit.fleet import RedisDefinitionCache, RedisFallbackCache, run_sync
 from hogkit.fleet.fallback import redis_url
 from hogkit.transport import Client
-from hogkit.transport.cli import Streams, run
 from hogkit.transport.definitions_cache import CacheBridge
 from hogkit.transport.fallback_cache import MemoryFallbackCache, open_fallback
 from hogkit.transport.flags_transport import HttpFlagsTransport

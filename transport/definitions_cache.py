@@ -128,14 +128,14 @@ class CacheBridge:
         if failed and not self.failing:
             self.failing = True
             log.warning(
-                "[hogkit] the flag definitions cache failed (%s); fetching definitions "
+                "the flag definitions cache failed (%s); fetching definitions "
                 "directly until it works again",
                 self.last_error,
             )
         elif not failed and self.failing:
             self.failing = False
             self.last_error = None
-            log.info("[hogkit] the flag definitions cache works again; sharing definitions")
+            log.info("the flag definitions cache works again; sharing definitions")
 
     # ------------------------------------------------------------------ the protocol
 
@@ -181,7 +181,7 @@ class CacheBridge:
         try:
             waiter(timeout, wake)
         except Exception:
-            log.debug("[hogkit] waiting for a definitions change failed", exc_info=True)
+            log.debug("waiting for a definitions change failed", exc_info=True)
             wake.wait(timeout)
 
     def shutdown(self) -> None:

@@ -99,7 +99,7 @@ def open_fallback(url: str | None, project_api_key: str) -> FallbackCache | None
         raise ValueError(f"unknown scheme {scheme!r} (memory, redis or rediss)")
     except Exception as exc:  # an optional cache must never stop the client
         log.warning(
-            "[hogkit] flag_fallback_cache_url is unusable (%s: %s); no fallback cache",
+            "flag_fallback_cache_url is unusable (%s: %s); no fallback cache",
             type(exc).__name__,
             _without_password(str(exc), url),
         )

@@ -32,6 +32,7 @@ import msgspec
 import xxhash
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
+from hogkit.core.flag_requests import is_quota_limited
 
 from .definitions_cache import CacheBridge, shared_document
 from .flags_transport import FlagsTransport
@@ -252,7 +253,7 @@ class DefinitionsPoller:
                 finally:
                     self._cache.finish_round()
             log.debug(
-                "[hogkit] flag definitions refresh: %s, source=%s, etag=%s, flags=%d%s",
+                "flag definitions refresh: %s, source=%s, etag=%s, flags=%d%s",
                 "ok" if ok else "failed",
                 self._source,
                 self._etag,
@@ -340,6 +341,7 @@ class DefinitionsPoller:
 
     def _apply(self, response: Response) -> bool:
         status = response.status
+        log.debug("definitions poll answered HTTP %d (%d bytes)", status, len(response.body))
         if status == 304:
             self._loaded("fetched")
             self._share_unchanged()
@@ -401,7 +403,7 @@ class DefinitionsPoller:
         try:
             document = msgspec.json.decode(body)
         except (msgspec.DecodeError, RecursionError):
-            log.debug("[hogkit] definitions not shared: msgspec cannot re-read them")
+            log.debug("definitions not shared: msgspec cannot re-read them")
             return
         if isinstance(document, list):
             document = {"flags": document}
@@ -432,7 +434,7 @@ class DefinitionsPoller:
         self.last_error = text
         if kind not in self._logged:
             self._logged.add(kind)
-            log.log(level, "[hogkit] %s", text)
+            log.log(level, "%s", text)
         if self._on_error is not None and isinstance(detail, Exception):
             try:
                 self._on_error(detail)
@@ -442,8 +444,7 @@ class DefinitionsPoller:
 
 def _quota_limited(body: bytes) -> bool:
     try:
-        doc = msgspec.json.decode(body)
+        document = msgspec.json.decode(body)
     except (msgspec.DecodeError, ValueError, RecursionError):
         return False
-    quota = doc.get("quotaLimited") if isinstance(doc, dict) else None
-    return isinstance(quota, list) and "feature_flags" in quota
+    return is_quota_limited(document)
