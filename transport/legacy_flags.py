@@ -142,7 +142,13 @@ class LegacyFlags:
     ) -> FeatureFlagResult | None:
         record: RemoteFlag | None = None
         result = None
-        if response is not None:
+        if response is None:
+            # A failed request falls back on the last good answer, when one is remembered.
+            stale = self._service.remembered(did, [key]).get(key)
+            if stale is not None and not stale.failed:
+                shown = match_value if match_value is not None else stale.value
+                result = FeatureFlagResult(key, *_enabled_variant(shown), stale.payload, None)
+        else:
             record = response.flags.get(key)
             if record is not None and record.malformed is not None:
                 # An unreadable record reads as disabled, like a failed request reports.

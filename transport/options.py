@@ -23,8 +23,6 @@ log = logging.getLogger("hogkit")
 PENDING_OPTIONS: dict[str, Any] = {
     # option: its default. Accepted, but this build does not act on them yet.
     "thread": 1,
-    "flag_fallback_cache_url": None,
-    "flag_definition_cache_provider": None,
 }
 
 
@@ -92,6 +90,7 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
     flag_definitions: Any
     flags_transport: Any
     flag_called_cache_size: int
+    flag_definitions_follower_only: bool
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> ClientOptions:
