@@ -70,6 +70,7 @@ IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = {
 
 UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = {
     # option: (values that behave as documented, what happens with any other value)
+    "thread": (frozenset({1}), "one sender thread sends every batch"),
     "capture_mode": (
         frozenset({None, "v0"}),
         "events are sent to /batch/ (capture_mode 'v0')",
@@ -87,22 +88,20 @@ def _text(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def option_notes(values: Mapping[str, Any], pending: Mapping[str, Any]) -> tuple[str, ...]:
+def option_notes(values: Mapping[str, Any]) -> tuple[str, ...]:
     """One warning text per option in `values` that this client will not honour.
 
-    `pending` maps options that are accepted but not wired up in this build to their
-    defaults. An option at its default gets no note: most applications pass the
-    defaults along when they build a client from a settings file.
+    An option at its default gets no note: most applications pass the defaults along
+    when they build a client from a settings file.
     """
     notes: list[str] = []
     for name, (area, default) in IGNORED_OPTIONS.items():
         if name in values and values[name] != default:
             notes.append(f"option {name} is ignored: {area} is outside hogkit's scope")
-    for name, default in pending.items():
-        if name in values and values[name] != default:
-            notes.append(f"option {name} is accepted but not supported by this build; ignored")
     for name, (allowed, instead) in UNSUPPORTED_VALUES.items():
-        value = _text(values.get(name))
+        if name not in values:
+            continue
+        value = _text(values[name])
         if not any(value == ok for ok in allowed):
             notes.append(f"option {name}={value!r} is not supported: {instead}")
     return tuple(notes)

@@ -16,14 +16,9 @@ from typing import Any
 import msgspec
 from hogkit.core.options import option_notes
 
-__all__ = ["PENDING_OPTIONS", "ClientOptions", "report_unused"]
+__all__ = ["ClientOptions", "report_unused"]
 
 log = logging.getLogger("hogkit")
-
-PENDING_OPTIONS: dict[str, Any] = {
-    # option: its default. Accepted, but this build does not act on them yet.
-    "thread": 1,
-}
 
 
 class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,7 +103,7 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 def report_unused(options: ClientOptions) -> tuple[str, ...]:
     """Log one warning per option this client will not act on; returns the texts."""
-    notes = option_notes(options.as_dict(), PENDING_OPTIONS)
+    notes = option_notes(options.as_dict())
     for note in notes:
         log.warning("%s", note)
     return notes
