@@ -24,7 +24,7 @@ import time
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
@@ -43,7 +43,7 @@ from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError
 from .poller import DefinitionsPoller
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "DefinitionsStatus", "FlagService", "load_definitions"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
@@ -73,6 +73,16 @@ def load_definitions(source: Definitions) -> FlagSet:
         with open(source, "rb") as handle:
             return FlagSet.from_json(handle.read())
     return FlagSet.from_document(source)
+
+
+class DefinitionsStatus(NamedTuple):
+    """`loaded`: definitions are in force; `age`: seconds since the server last confirmed
+    or replaced them (None for offline ones, or before any answer); `refused`: 401 or 402
+    while the server refuses them."""
+
+    loaded: bool
+    age: float | None
+    refused: int | None
 
 
 def _utc_now() -> _dt.datetime:
@@ -166,6 +176,38 @@ class FlagService:
             gate = bool(getattr(fs, "minimal_flag_called_events", False))
             seen = self._per_set = (fs, gate, {})
         return seen
+
+    def pin(self, fs: FlagSet | None) -> Callable[[], None]:
+        """Evaluate with `fs` only, locally, never asking the server, until the returned
+        undo is called (what test overrides install). Reports still go through `send`."""
+        saved = (self.offline, self._offline)
+        self.offline, self._offline = True, fs
+
+        def undo() -> None:
+            self.offline, self._offline = saved
+
+        return undo
+
+    def add_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> bool:
+        """Have `listener(old, new)` called when polled definitions change. False when
+        nothing polls (offline definitions never change)."""
+        if self.poller is None:
+            return False
+        self.poller.add_listener(listener)
+        return True
+
+    def remove_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> None:
+        if self.poller is not None:
+            self.poller.remove_listener(listener)
+
+    def status(self) -> DefinitionsStatus:
+        """How fresh the polled definitions are and whether the server refuses them."""
+        poller = self.poller
+        if self.offline or poller is None:
+            return DefinitionsStatus(self.flagset is not None, None, None)
+        confirmed = poller.confirmed_at
+        age = None if confirmed is None else max(0.0, time.monotonic() - confirmed)
+        return DefinitionsStatus(poller.flagset is not None, age, poller.refused_status)
 
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""

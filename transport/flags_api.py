@@ -21,7 +21,13 @@ from hogkit.core import FlagSet
 
 from .dedup import DEFAULT_CAPACITY
 from .evaluations import FlagEvaluations
-from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
+from .flags import (
+    DEFAULT_REQUEST_TIMEOUT,
+    Definitions,
+    DefinitionsStatus,
+    FlagService,
+    load_definitions,
+)
 from .flags_transport import FlagsTransport
 
 if TYPE_CHECKING:
@@ -157,6 +163,27 @@ class FlagsMixin:
     def feature_flag_definitions(self) -> FlagSet | None:
         """The compiled definitions in force, or None when none are loaded."""
         return self._flags.flagset
+
+    def pin_flag_definitions(self, definitions: Definitions | None) -> Callable[[], None]:
+        """Evaluate flags from `definitions` alone (locally, no server) until the returned
+        undo is called. Reads still send `$feature_flag_called`. For tests."""
+        return self._flags.pin(None if definitions is None else load_definitions(definitions))
+
+    def add_flag_definitions_listener(
+        self, listener: Callable[[FlagSet | None, FlagSet | None], None]
+    ) -> bool:
+        """Call `listener(old, new)` (on the poller's thread) when the polled definitions
+        change. False when this client does not poll."""
+        return self._flags.add_listener(listener)
+
+    def remove_flag_definitions_listener(
+        self, listener: Callable[[FlagSet | None, FlagSet | None], None]
+    ) -> None:
+        self._flags.remove_listener(listener)
+
+    def flag_definitions_status(self) -> DefinitionsStatus:
+        """Whether definitions are loaded, their age in seconds, and a 401/402 refusal."""
+        return self._flags.status()
 
     # ------------------------------------------------------------------ deprecated API
 

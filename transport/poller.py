@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -93,6 +94,11 @@ class DefinitionsPoller:
         self._body_hash: int | None = None
         self.fetches = 0
         self.last_error: str | None = None
+        # The HTTP status of the last refusal (401, 402), None once the server answers again.
+        self.refused_status: int | None = None
+        # `time.monotonic()` of the last answer that confirmed or replaced the definitions.
+        self.confirmed_at: float | None = None
+        self._listeners: list[Callable[[FlagSet | None, FlagSet | None], None]] = []
         self._logged: set[str] = set()
         self._init_runtime()
         _live_pollers.add(self)
@@ -124,6 +130,26 @@ class DefinitionsPoller:
     def flagset(self) -> FlagSet | None:
         """The definitions in force now (None: nothing usable is loaded)."""
         return self._flagset
+
+    def add_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> None:
+        """Call `listener(old, new)` on the polling thread whenever the set in force changes
+        (a changed download, or a 401/402 dropping it). A failing listener is logged."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _publish(self, new: FlagSet | None) -> None:
+        old = self._flagset
+        self._flagset = new
+        if old is new:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(old, new)
+            except Exception:
+                log.exception("[hogkit] a flag definitions listener failed")
 
     @property
     def etag(self) -> str | None:
@@ -223,6 +249,8 @@ class DefinitionsPoller:
         if status == 304:
             self._recovered()
             return True
+        if status in (401, 402):
+            self.refused_status = status
         if status == 401:
             self._clear()
             self._problem(
@@ -266,19 +294,21 @@ class DefinitionsPoller:
             fresh = FlagSet.from_json(body)  # DefinitionsError is logged by poll_once
             current = self._flagset
             if current is None or fresh.fingerprint != current.fingerprint:
-                self._flagset = fresh
+                self._publish(fresh)
             self._body_hash = digest
         self._etag = response.header("etag") or None
         self._recovered()
         return True
 
     def _clear(self) -> None:
-        self._flagset = None
+        self._publish(None)
         self._etag = None
         self._body_hash = None
 
     def _recovered(self) -> None:
         self.last_error = None
+        self.refused_status = None
+        self.confirmed_at = time.monotonic()
         self._logged.clear()
 
     def _problem(self, kind: str, level: int, message: str, detail: object) -> None:
