@@ -77,7 +77,3 @@ class CaptureSink:
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._events)
