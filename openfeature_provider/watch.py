@@ -32,6 +32,7 @@ Emit = Callable[[ProviderEvent, ProviderEventDetails], None]
 
 class _State(enum.Enum):
     NOT_READY = "not_ready"
+    STARTING = "starting"
     READY = "ready"
     STALE = "stale"
     ERROR = "error"
@@ -71,6 +72,8 @@ class DefinitionsWatch:
 
     def start(self) -> None:
         """Subscribe and decide readiness; raises the error `initialize` should report."""
+        with self._lock:
+            self._state = _State.STARTING
         polls = self._client.add_flag_definitions_listener(self._changed)
         status = self._client.flag_definitions_status()
         if polls and not status.loaded and status.refused is None:
@@ -87,6 +90,7 @@ class DefinitionsWatch:
                 self._state = _State.ERROR
                 raise GeneralError(_refusal(status.refused))
             if polls and not status.loaded:
+                self._state = _State.NOT_READY
                 raise ProviderNotReadyError("no flag definitions yet")
             self._state = _State.READY
 
@@ -111,6 +115,8 @@ class DefinitionsWatch:
         event: tuple[ProviderEvent, ProviderEventDetails] | None = None
         with self._lock:
             state = self._state
+            if state is _State.STARTING:
+                return  # `initialize` reports the outcome
             if status.refused is not None:
                 if state is not _State.ERROR:
                     self._state = _State.ERROR
@@ -134,6 +140,8 @@ class DefinitionsWatch:
             self.check()
             return
         with self._lock:
+            if self._state is _State.STARTING:
+                return  # `initialize` reports READY once it returns
             first = self._state is not _State.READY
             self._state = _State.READY
         keys = changed_keys(old, new)
