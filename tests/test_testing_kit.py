@@ -53,9 +53,8 @@ def test_override_through_a_module_default_client() -> None:
     with override_flags(module, {"x": False}):
         assert client.evaluate_flags("u").get_flag("x") is False
     assert client.evaluate_flags("u").get_flag("x") is None
-    with pytest.raises(TypeError):
-        with override_flags(object(), {"x": True}):
-            pass
+    with pytest.raises(TypeError), override_flags(object(), {"x": True}):
+        pass
     client.shutdown(0.0)
 
 
