@@ -60,10 +60,10 @@ class CaptureSink:
         """The last matching event whose properties include `properties`; AssertionError
         listing what was captured when there is none."""
         for item in reversed(self.events(event, distinct_id)):
-            item = dict(item)
             props = item.get("properties") or {}
             if all(props.get(name) == value for name, value in properties.items()):
-                return item
+                found: dict[str, Any] = item
+                return found
         seen = [(item.get("event"), item.get("distinct_id")) for item in self.captured]
         raise AssertionError(
             f"no {event!r} event for {distinct_id!r} with {properties!r}; captured: {seen!r}"

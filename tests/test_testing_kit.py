@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import types
 
 import pytest
@@ -99,3 +101,13 @@ def test_builder_cohorts_and_dependencies_compile_and_evaluate() -> None:
 def test_definitions_for_rejects_values_that_are_not_flags() -> None:
     with pytest.raises(TypeError):
         definitions_for({"n": 3})  # type: ignore[dict-item]
+
+
+def test_optional_dependencies_stay_optional() -> None:
+    """The client and the testing kit's core import neither openfeature nor hypothesis."""
+    code = (
+        "import sys, hogkit.core, hogkit.transport, hogkit.transport.client, hogkit.testing; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'openfeature', 'hypothesis'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
