@@ -24,7 +24,6 @@ from .events import (
     capture,
     exception_event,
     feature_flag_called,
-    flag_called_dedup_key,
     format_epoch,
     format_timestamp,
     group_identify,
@@ -35,6 +34,7 @@ from .events import (
     set_properties,
 )
 from .exception_list import exception_list
+from .flag_info import FlagInfo
 from .flagset import FlagSet
 from .normalize import is_plain, normalize, normalize_properties
 from .reasons import PRECEDENCE, Unresolved
@@ -48,6 +48,7 @@ __all__ = [
     "DefinitionsError",
     "Event",
     "EventContext",
+    "FlagInfo",
     "FlagResult",
     "FlagSet",
     "HogkitError",
@@ -67,7 +68,6 @@ __all__ = [
     "exception_event",
     "exception_list",
     "feature_flag_called",
-    "flag_called_dedup_key",
     "format_epoch",
     "format_timestamp",
     "group_identify",

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "DefinitionsError",
+    "HogkitError",
+    "InvalidEvent",
+]
+
 
 class HogkitError(Exception):
     """Base class for every exception hogkit raises on purpose."""
@@ -13,3 +19,7 @@ class DefinitionsError(HogkitError, ValueError):
     A single malformed flag inside a good document does not raise; it compiles to a flag
     that reports `unsupported_definition`.
     """
+
+
+class InvalidEvent(HogkitError, ValueError):
+    """A builder or `Event.from_message` was given something that cannot become an event."""

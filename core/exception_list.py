@@ -1,7 +1,7 @@
 """`$exception_list`: an exception object, its cause/context chain and its frames, as data.
 
 PostHog's error tracking groups and renders exceptions from this list, so its shape follows
-posthog-python 7.91.1 (section 7.2 of the behaviour notes): outermost exception first, then
+posthog-python 7.91.1: outermost exception first, then
 each cause (`raise … from`) or context (raised while handling) in unwrap order, then the
 members of exception groups depth-first; at most `MAX_ENTRIES` entries and
 `MAX_GROUP_MEMBER_INSPECTIONS` group members, each exception once even in cycles.
@@ -9,13 +9,13 @@ members of exception groups depth-first; at most `MAX_ENTRIES` entries and
 The core reads no files: source context comes from a `source_lines(path, lineno)` function
 the shell injects (it wraps `linecache`). Reading a traceback's frames is pure data access.
 
-Deliberate differences from the reference, all on paths it gets wrong:
+Deliberate differences from posthog-python, all on paths it gets wrong:
 * a frame's `filename` is derived from its module name and path (`a/b/c.py` for `a.b.c`),
-  where the reference looks the top-level package up in `sys.modules` and, for namespace
+  where posthog-python looks the top-level package up in `sys.modules` and, for namespace
   packages (no `__init__.py`), falls back to the absolute path;
 * a relative `co_filename` (e.g. `<string>`) is kept as is rather than joined to the
   process's working directory;
-* source lines longer than 1 024 UTF-8 bytes are cut with `...` (the reference's own
+* source lines longer than 1 024 UTF-8 bytes are cut with `...` (posthog-python's own
   truncation object is turned into null by its `clean()`).
 """
 
@@ -29,6 +29,15 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from .normalize import clean_text
+
+__all__ = [
+    "CONTEXT_LINES",
+    "MAX_ENTRIES",
+    "MAX_GROUP_MEMBER_INSPECTIONS",
+    "MAX_LINE_BYTES",
+    "SourceLines",
+    "exception_list",
+]
 
 MAX_ENTRIES = 50
 MAX_GROUP_MEMBER_INSPECTIONS = 1000
@@ -74,7 +83,7 @@ def exception_list(
     `mechanism` overrides the root entry's defaults (`type: "generic"`, `handled: true`),
     e.g. `{"type": "onuncaughtexception", "handled": False}` for autocapture.
     `synthetic_traceback` is the stack the shell built for an exception that was never
-    raised (the reference synthesises one from the caller's stack); it is used only when
+    raised (posthog-python synthesises one from the caller's stack); it is used only when
     `exc.__traceback__` is None and marks the root `mechanism.synthetic`.
     """
     opts = _Options(source_lines, in_app_prefixes, project_root)

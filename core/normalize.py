@@ -5,7 +5,7 @@ value is normalised here, when the event is built, so encoding later is a plain 
 on str/int/float/bool/None/list/dict and the bytes measured for size limits are the bytes
 sent.
 
-The rules (issue 5): datetime/date/time → `isoformat()`; Decimal → float; UUID → str;
+The rules: datetime/date/time → `isoformat()`; Decimal → float; UUID → str;
 set/frozenset/tuple/list/deque → list; mappings, dataclasses, attrs classes, msgspec Structs
 and pydantic models → objects; bytes-like → UTF-8 text with invalid bytes replaced;
 NaN/±Inf → null; str/int/float subclasses (enums) → their plain value; anything else →
@@ -29,6 +29,19 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 import msgspec
+
+__all__ = [
+    "CYCLE_MARKER",
+    "DEPTH_MARKER",
+    "MAX_DEPTH",
+    "PLAIN_VALUE_TYPES",
+    "STR_KEY_TYPES",
+    "clean_text",
+    "is_plain",
+    "normalize",
+    "normalize_properties",
+    "unprintable_marker",
+]
 
 MAX_DEPTH = 64
 CYCLE_MARKER = "[hogkit: cyclic reference removed]"
@@ -99,8 +112,8 @@ def normalize(value: Any) -> Any:
     return _slow(value, 0, set())
 
 
-_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
-_STR_KEYS = frozenset({str})
+PLAIN_VALUE_TYPES = frozenset({str, int, float, bool, type(None)})
+STR_KEY_TYPES = frozenset({str})
 
 
 def is_plain(properties: object) -> TypeGuard[dict[str, Any]]:
@@ -115,8 +128,8 @@ def is_plain(properties: object) -> TypeGuard[dict[str, Any]]:
     """
     return (
         type(properties) is dict
-        and _PLAIN_VALUES.issuperset(map(type, properties.values()))
-        and _STR_KEYS.issuperset(map(type, properties))
+        and PLAIN_VALUE_TYPES.issuperset(map(type, properties.values()))
+        and STR_KEY_TYPES.issuperset(map(type, properties))
     )
 
 

@@ -5,7 +5,7 @@ The reference distinguishes two ways a filter can fail to decide. An `Unresolved
 unknown cohort, a malformed cohort, a dependency that itself needs the server) stops the
 flag's condition loop: only the server can answer. `BROKEN` stands for a definition the
 reference cannot evaluate at all (for instance cohorts that include each other); it
-is reported as `unsupported_definition`, except where the reference's filter loop lets an
+is reported as `unsupported_definition`, except where posthog-python's filter loop lets an
 earlier inconclusive filter absorb it.
 """
 
@@ -17,9 +17,11 @@ from .reasons import Unresolved
 
 __all__ = [
     "BROKEN",
+    "DROPPED",
     "NEEDS_SERVER_DEPENDENCY",
     "NEEDS_SERVER_UNSUPPORTED",
     "Broken",
+    "Dropped",
     "NeedsServer",
     "Outcome",
 ]
@@ -46,7 +48,18 @@ class Broken:
         return "BROKEN"
 
 
+class Dropped:
+    """A flag the reference fails on outright and leaves out of its answer (a rollout
+    that is not a number)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
 BROKEN: Final = Broken()
+DROPPED: Final = Dropped()
 NEEDS_SERVER_UNSUPPORTED: Final = NeedsServer(Unresolved.UNSUPPORTED_DEFINITION)
 NEEDS_SERVER_DEPENDENCY: Final = NeedsServer(Unresolved.UNRESOLVED_DEPENDENCY)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from hogkit.core import FlagSet
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from openfeature.evaluation_context import EvaluationContext
@@ -182,7 +181,6 @@ class HogkitProvider(AbstractProvider):
         subject = subject_of(context)
         if subject.distinct_id is None:
             return _error(default, ErrorCode.TARGETING_KEY_MISSING, "no targeting key")
-        flagset = self.client.feature_flag_definitions()
         snap = self.client.evaluate_flags(
             subject.distinct_id,
             person_properties=subject.person_properties,
@@ -194,7 +192,7 @@ class HogkitProvider(AbstractProvider):
         value = snap.get_flag(key)
         if value is None:
             return _missing(default, key, snap)
-        reason, metadata = _explain(snap, key, flagset)
+        reason, metadata = _explain(snap, key)
         variant = value if isinstance(value, str) else str(value).lower()
         converted, code, message = convert(
             kind, value, snap.get_flag_payload(key), self.parse_variant
@@ -225,14 +223,12 @@ def _missing(default: T, key: str, snap: FlagEvaluations) -> FlagResolutionDetai
     return _error(default, ErrorCode.FLAG_NOT_FOUND, f"no flag {key!r}")
 
 
-def _explain(
-    snap: FlagEvaluations, key: str, flagset: FlagSet | None
-) -> tuple[Reason, dict[str, bool | int | float | str]]:
+def _explain(snap: FlagEvaluations, key: str) -> tuple[Reason, dict[str, bool | int | float | str]]:
     """(reason, flag metadata) for a flag that has a value."""
     local = snap.local_result(key)
     metadata: dict[str, bool | int | float | str] = {"evaluated_locally": local is not None}
     if local is not None:
-        reason = reason_of(local, flagset)
+        reason = reason_of(local)
         index = local.reason.condition_index
         flag_id, version = local.id, local.version
         metadata["hogkit_reason"] = local.reason.kind

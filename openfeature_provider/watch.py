@@ -2,13 +2,15 @@
 
 - READY: once definitions are in force (at `initialize`, or when they first arrive later);
   again when they are fresh after a STALE or ERROR episode.
-- CONFIGURATION_CHANGED: a download changed the definitions, with the keys whose
-  definitions differ (added, removed or edited), from the client's change listener.
+- CONFIGURATION_CHANGED: other definitions came into force, with the keys whose
+  definitions differ (added, removed or edited). The client tells of a new set when it is
+  first used (on the evaluating thread, never the poller's); the watch's own check notices
+  it too when nothing evaluates.
 - STALE: the server has not confirmed the definitions for longer than `stale_after`.
 - ERROR: the server refuses them (401: bad key, 402: quota), once per episode.
 
-The client tells of changes as they happen; age and refusals are read every
-`check_interval` seconds by one daemon thread (`check()` does one such pass).
+Age, refusals and the set in force are read every `check_interval` seconds by one daemon
+thread (`check()` does one such pass).
 """
 
 from __future__ import annotations
@@ -62,21 +64,27 @@ class DefinitionsWatch:
         self, client: Client, emit: Emit, *, stale_after: float, check_interval: float
     ) -> None:
         self._client = client
+        self._service = client.flag_service
         self._emit = emit
         self.stale_after = stale_after
         self.check_interval = max(0.01, check_interval)
         self._lock = threading.Lock()
         self._state = _State.NOT_READY
+        self._seen: FlagSet | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Subscribe and decide readiness; raises the error `initialize` should report."""
+        service = self._service
         with self._lock:
             self._state = _State.STARTING
-        polls = self._client.add_flag_definitions_listener(self._changed)
+            self._seen = service.flagset
+        self._unsubscribe = service.on_change(self._changed)
+        polls = service.poller is not None and not service.offline
         status = self._client.flag_definitions_status()
-        if polls and not status.loaded and status.refused is None:
+        if polls and status.source is None and status.refused is None:
             self._client.load_feature_flags()  # bounded by the poller's request timeout
             status = self._client.flag_definitions_status()
         if polls:
@@ -86,16 +94,19 @@ class DefinitionsWatch:
             )
             self._thread.start()
         with self._lock:
+            self._seen = service.flagset
             if status.refused is not None:
                 self._state = _State.ERROR
                 raise GeneralError(_refusal(status.refused))
-            if polls and not status.loaded:
+            if polls and status.source is None:
                 self._state = _State.NOT_READY
                 raise ProviderNotReadyError("no flag definitions yet")
             self._state = _State.READY
 
     def stop(self) -> None:
-        self._client.remove_flag_definitions_listener(self._changed)
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            unsubscribe()
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -110,8 +121,13 @@ class DefinitionsWatch:
                 continue
 
     def check(self) -> None:
-        """One look at the definitions' age and refusals; emits what changed."""
+        """One look at the definitions: a new set in force (noticed here even when nothing
+        evaluates), their age and refusals; emits what changed."""
+        current = self._service.flagset
+        if current is not self._seen:
+            self._changed(current)
         status = self._client.flag_definitions_status()
+        loaded = status.source is not None
         event: tuple[ProviderEvent, ProviderEventDetails] | None = None
         with self._lock:
             state = self._state
@@ -124,29 +140,34 @@ class DefinitionsWatch:
                         message=_refusal(status.refused), error_code=ErrorCode.GENERAL
                     )
                     event = (ProviderEvent.PROVIDER_ERROR, details)
-            elif status.loaded and status.age is not None and status.age > self.stale_after:
+            elif loaded and status.age is not None and status.age > self.stale_after:
                 if state is _State.READY:
                     self._state = _State.STALE
                     message = f"flag definitions not confirmed for {status.age:.0f}s"
                     event = (ProviderEvent.PROVIDER_STALE, ProviderEventDetails(message=message))
-            elif status.loaded and state is not _State.READY:
+            elif loaded and state is not _State.READY:
                 self._state = _State.READY
                 event = (ProviderEvent.PROVIDER_READY, ProviderEventDetails())
         if event is not None:
             self._emit(*event)
 
-    def _changed(self, old: FlagSet | None, new: FlagSet | None) -> None:
-        if new is None:
+    def _changed(self, new: FlagSet | None) -> None:
+        """Another set came into force (told by the client when it is first used, or
+        noticed by `check`): READY or CONFIGURATION_CHANGED with the keys that differ."""
+        with self._lock:
+            old, self._seen = self._seen, new
+            if old is new or self._state is _State.STARTING:
+                return  # `initialize` reports READY once it returns
+            if new is None:
+                state = None
+            else:
+                state, self._state = self._state, _State.READY
+        if state is None:
             self.check()
             return
-        with self._lock:
-            if self._state is _State.STARTING:
-                return  # `initialize` reports READY once it returns
-            first = self._state is not _State.READY
-            self._state = _State.READY
         keys = changed_keys(old, new)
         details: Any = ProviderEventDetails(flags_changed=keys)
-        if first:
+        if state is not _State.READY:
             self._emit(ProviderEvent.PROVIDER_READY, details)
         elif keys:
             self._emit(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, details)

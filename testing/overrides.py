@@ -1,9 +1,10 @@
 """Fixed flag values for code under test: no network, and the normal reporting path.
 
 `override_flags` turns `{key: value}` into real definitions (an unconditional flag for
-True, an inactive one for False, a single 100 % variant for a string), compiles them and
-pins them on the client. Evaluation then runs the ordinary local path, so reads still send
-`$feature_flag_called` and payloads come back decoded, while nothing asks the server.
+True, an inactive one for False, a single 100 % variant for a string) and puts them in
+force on the client for the block (its flag service's `replace_definitions`, temporarily).
+Evaluation then runs the ordinary local path, so reads still send `$feature_flag_called`
+and payloads come back decoded, while nothing asks the server.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ __all__ = ["FlagOverrideTarget", "definitions_for", "override_flags"]
 
 
 class FlagOverrideTarget(Protocol):
-    """What `override_flags` needs from a client."""
+    """What `override_flags` needs from a client's flag service."""
 
-    def pin_flag_definitions(self, definitions: Any) -> Any: ...
+    def replace_definitions(self, source: Any, *, temporary: bool = False) -> Any: ...
 
 
 def _builder(key: str, value: bool | str | FlagBuilder, payload: Any) -> FlagBuilder:
@@ -46,13 +47,12 @@ def definitions_for(
     return document([_builder(key, value, extra.get(key)) for key, value in values.items()])
 
 
-def _client_of(target: Any) -> FlagOverrideTarget:
-    """The client itself, or a module holding one as `default_client`."""
-    if hasattr(target, "pin_flag_definitions"):
-        return target  # type: ignore[no-any-return]
-    client = getattr(target, "default_client", None)
-    if client is not None and hasattr(client, "pin_flag_definitions"):
-        return client  # type: ignore[no-any-return]
+def _service_of(target: Any) -> FlagOverrideTarget:
+    """The flag service of a client, or of a module's `default_client`."""
+    for candidate in (target, getattr(target, "default_client", None)):
+        service = getattr(candidate, "flag_service", None)
+        if service is not None and hasattr(service, "replace_definitions"):
+            return service  # type: ignore[no-any-return]
     raise TypeError("override_flags needs a hogkit Client or a module with a default_client")
 
 
@@ -64,10 +64,10 @@ def override_flags(
 ) -> Iterator[dict[str, Any]]:
     """Within the block, the client evaluates only `values` (locally, for everyone);
     afterwards it goes back to its own definitions. Yields the definitions document."""
-    client = _client_of(client_or_module)
+    service = _service_of(client_or_module)
     doc = definitions_for(values, payloads)
-    undo = client.pin_flag_definitions(doc)
+    restore = service.replace_definitions(doc, temporary=True)
     try:
         yield doc
     finally:
-        undo()
+        restore()

@@ -326,7 +326,7 @@ def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
         if c.distinct_id and not (c.properties and {"$os", "bad"} & set(c.properties))
     ]
     left = [c for c, d in zip(calls, built, strict=True) if d is None]
-    if ctx._spliced is not None:  # the common shapes are never left to the slow path
+    if ctx.spliced is not None:  # the common shapes are never left to the slow path
         assert all(c in left for c in calls if type(c.when) is not float)
         assert not [c for c in usual if c in left and type(c.when) is float]
     else:

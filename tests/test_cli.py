@@ -20,13 +20,13 @@ from typing import Any
 import attrs
 import oracle
 import pytest
+from hogkit.cli import Streams, run
+from hogkit.cli.input import parse_value
 from hogkit.core import FlagSet
-from hogkit.transport.cli import Streams, run
-from hogkit.transport.cli_input import parse_value
 from httpserver import LoopbackServer, Reply
 
 EXAMPLES = (
-    importlib.resources.files("hogkit.transport").joinpath("examples/definitions.json").read_bytes()
+    importlib.resources.files("hogkit.cli").joinpath("examples/definitions.json").read_bytes()
 )
 EXAMPLE_DOC = json.loads(EXAMPLES)
 NOW = "2026-06-15T12:00:00Z"
@@ -479,7 +479,7 @@ def test_the_console_script_shows_no_traceback(tmp_path: Path) -> None:
         ["check", str(tmp_path / "none.json")],
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "hogkit.transport.cli", *argv],
+            [sys.executable, "-m", "hogkit.cli", *argv],
             capture_output=True,
             text=True,
             check=False,
@@ -492,7 +492,7 @@ def test_the_console_script_shows_no_traceback(tmp_path: Path) -> None:
 
 def test_help_and_version() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "hogkit.transport.cli", "evaluate", "--help"],
+        [sys.executable, "-m", "hogkit.cli", "evaluate", "--help"],
         capture_output=True,
         text=True,
         check=False,
@@ -654,7 +654,7 @@ def test_fetch_401_through_the_console_script(loopback: LoopbackServer) -> None:
     loopback.script("/flags/definitions", Reply(401, b'{"detail": "Invalid token"}'))
     env = {**os.environ, "POSTHOG_SECRET_KEY": SECRET}
     done = subprocess.run(
-        [sys.executable, "-m", "hogkit.transport.cli", "fetch", "--host", loopback.url],
+        [sys.executable, "-m", "hogkit.cli", "fetch", "--host", loopback.url],
         capture_output=True,
         text=True,
         check=False,
@@ -685,7 +685,7 @@ def test_a_terminal_without_unicode_gets_ascii_bars_and_escapes(tmp_path: Path) 
         (["--distinct-id", "a"], '{"greeting":"gr\\xfc\\xdf dich"}'),
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "hogkit.transport.cli", "evaluate", str(defs), *argv],
+            [sys.executable, "-m", "hogkit.cli", "evaluate", str(defs), *argv],
             capture_output=True,
             text=True,
             check=False,

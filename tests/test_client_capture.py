@@ -21,9 +21,8 @@ from hogkit.core.batch import MAX_EVENT_BYTES
 from hogkit.core.errors import HogkitError
 from hogkit.core.version import __version__
 from hogkit.transport import Client, FileTransport, MemoryTransport, http
-from hogkit.transport.client import EventTooLarge
+from hogkit.transport.errors import EventTooLarge, QueueFull
 from hogkit.transport.ids import new_uuid
-from hogkit.transport.worker import QueueFull
 from httpserver import LoopbackServer, Reply, SilentListener, unused_url
 
 KEY = "phc_client_test_key"
@@ -569,12 +568,6 @@ def test_other_transports_plug_in(tmp_path: Path) -> None:
         client.set(distinct_id="u", properties={"a": 1})
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [e["event"] for e in lines] == ["to file", "$set"]
-
-
-def test_the_logger_defaults_to_warning() -> None:
-    script = "import logging, hogkit.transport; print(logging.getLogger('hogkit').level)"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
-    assert int(out.stdout) == logging.WARNING
 
 
 def test_events_are_flushed_at_interpreter_exit(loopback: LoopbackServer) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import posthog
 import pytest
-from hogkit.transport import Client, FlagEvaluations, flags_api
+from hogkit.transport import Client, FlagEvaluations, flag_reads
 from httpserver import LoopbackServer, Reply
 
 DEFS = "/flags/definitions"
@@ -496,7 +496,7 @@ def test_unreadable_offline_file_is_logged_not_raised(
 
 
 def test_deprecated_api_uses_the_snapshot_path_and_warns_once(server: LoopbackServer) -> None:
-    flags_api._warned.clear()
+    flag_reads._warned.clear()
     with make_client(server) as client, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert client.feature_enabled("local-on", "user-1") is True
@@ -542,7 +542,7 @@ def test_deprecated_api_uses_the_snapshot_path_and_warns_once(server: LoopbackSe
 
 
 def test_personal_api_key_still_works_with_a_warning(server: LoopbackServer) -> None:
-    flags_api._warned.discard("personal_api_key")
+    flag_reads._warned.discard("personal_api_key")
     with pytest.warns(DeprecationWarning, match="personal_api_key"):
         client = make_client(server, secret_key=None, personal_api_key="phx_personal")
     with client:

@@ -7,7 +7,8 @@ import sys
 import threading
 from typing import Any
 
-from hogkit.transport.dedup import DEFAULT_CAPACITY, FlagCalledCache, report_of
+from hogkit.core.flag_called import report_of
+from hogkit.transport.dedup import DEFAULT_CAPACITY, FlagCalledCache
 
 
 def key(

@@ -764,7 +764,7 @@ def test_flag_properties_of_snapshots_sharing_keys_keep_their_own_values() -> No
 
 
 def test_the_layout_memo_stays_bounded() -> None:
-    from hogkit.core import events
+    from hogkit.core import flag_properties as events
 
     for i in range(events._LAYOUTS_MAX + 10):
         events.flag_properties({f"bounded-{i}": True})

@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 import posthog
 import pytest
-from hogkit.core import EventContext, encode_event, feature_flag_called, flag_called_dedup_key
+from hogkit.core import EventContext, encode_event, feature_flag_called
 from hogkit.core.events import MINIMAL_FLAG_CALLED_PROPERTIES
+from hogkit.core.flag_called import report_of
 from hogkit.core.normalize import normalize_properties
 from oracle import recording_clients
 from posthog.types import FeatureFlag
@@ -294,21 +295,15 @@ def test_minimal_events_keep_only_the_allowlist() -> None:
 
 
 def test_dedup_key() -> None:
-    a = flag_called_dedup_key("u1", "k", "blue", {"org": "o", "team": 5})
-    b = flag_called_dedup_key("u1", "k", "blue", {"team": "5", "org": "o"})
+    a = report_of("u1", "k", "blue", {"org": "o", "team": 5})
+    b = report_of("u1", "k", "blue", {"team": "5", "org": "o"})
     assert a == b and hash(a) == hash(b)
-    assert a != flag_called_dedup_key("u1", "k", "blue", {"org": "other", "team": 5})
-    assert a != flag_called_dedup_key("u1", "k", "red", {"org": "o", "team": 5})
-    assert a != flag_called_dedup_key("u2", "k", "blue", {"org": "o", "team": 5})
-    assert flag_called_dedup_key("u1", "k", True, None) == flag_called_dedup_key(
-        "u1", "k", True, {}
-    )
-    assert flag_called_dedup_key("u1", "k", True, None) != flag_called_dedup_key(
-        "u1", "k", False, None
-    )
-    assert flag_called_dedup_key("u1", "k", None, None) != flag_called_dedup_key(
-        "u1", "k", False, None
-    )
+    assert a != report_of("u1", "k", "blue", {"org": "other", "team": 5})
+    assert a != report_of("u1", "k", "red", {"org": "o", "team": 5})
+    assert a != report_of("u2", "k", "blue", {"org": "o", "team": 5})
+    assert report_of("u1", "k", True, None) == report_of("u1", "k", True, {})
+    assert report_of("u1", "k", True, None) != report_of("u1", "k", False, None)
+    assert report_of("u1", "k", None, None) != report_of("u1", "k", False, None)
     assert len({a, b}) == 1
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import msgspec
 import pytest
 from hogkit.core import FlagSet
+from hogkit.core.flag_called import EVALUATED_LOCALLY, FlagCalled, report_of
 from hogkit.core.remote import parse_flags_response
-from hogkit.transport.dedup import FlagCalledCache, report_of
-from hogkit.transport.evaluations import EVALUATED_LOCALLY, FlagCalled, FlagEvaluations
+from hogkit.transport.dedup import FlagCalledCache
+from hogkit.transport.evaluations import FlagEvaluations
 
 NOW = _dt.datetime(2026, 6, 15, 12, 0, tzinfo=_dt.timezone.utc)
 

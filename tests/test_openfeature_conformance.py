@@ -92,7 +92,7 @@ def test_provider_agrees_with_evaluate_flags(
         by_key = {f["key"]: f for f in flags or [] if isinstance(f, dict) and "key" in f}
         if not call["distinct_id"] or not isinstance(definitions, dict):
             continue
-        undo = client.pin_flag_definitions(definitions)
+        undo = client.flag_service.replace_definitions(definitions, temporary=True)
         try:
             context = _context(call)
             snap = client.evaluate_flags(

@@ -281,16 +281,24 @@ def test_5_1_configuration_changed_names_changed_keys(
     served = [first]
     loopback.handle(DEFS, lambda request: Reply.json(served[0]))
     client = _polling_client(loopback, sink)
+    provider = HogkitProvider(client, check_interval=3600)
     changes = Received()
     try:
-        api.set_provider_and_wait(HogkitProvider(client), "changes")
-        api.get_client("changes").add_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, changes)
+        api.set_provider_and_wait(provider, "changes")
+        of = api.get_client("changes")
+        of.add_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, changes)
         assert client.load_feature_flags()  # the same definitions: no event
+        assert of.get_boolean_value("a", False, USER) is True
         served[0] = second
         assert client.load_feature_flags()
+        # The new set is told of where it is first used: this evaluation.
+        assert of.get_boolean_details("b", True, USER).reason == Reason.SPLIT
+        assert changes.next().flags_changed == ["b", "c"]
+        served[0] = first
+        assert client.load_feature_flags()
+        provider.watch.check()  # nothing evaluated: the watch's own pass notices it
         assert changes.next().flags_changed == ["b", "c"]
         assert changes.drain() == []
-        assert api.get_client("changes").get_boolean_details("b", True, USER).reason == Reason.SPLIT
     finally:
         api.clear_providers()
         client.shutdown(0.0)

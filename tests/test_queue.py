@@ -11,9 +11,10 @@ import pytest
 from hogkit.core.batch import MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 from hogkit.transport import MemoryTransport, SendResult, Transport
+from hogkit.transport.errors import QueueFull
 from hogkit.transport.queue import EventQueue, FlushMarker
 from hogkit.transport.transports import Cancelled
-from hogkit.transport.worker import QueueFull, Worker
+from hogkit.transport.worker import Worker
 from hypothesis import given
 from hypothesis import strategies as st
 

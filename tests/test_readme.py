@@ -34,7 +34,7 @@ from httpserver import LoopbackServer, Reply, Request
 README = Path(__file__).resolve().parents[1] / "README.md"
 HOST = "https://us.i.posthog.com"
 EXAMPLES = (
-    importlib.resources.files("hogkit.transport").joinpath("examples/definitions.json").read_bytes()
+    importlib.resources.files("hogkit.cli").joinpath("examples/definitions.json").read_bytes()
 )
 NOT_RUN = (
     "python3 -m venv .venv",

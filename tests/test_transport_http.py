@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from hogkit.core.batch import encode_event
 from hogkit.core.events import EventContext, capture
+from hogkit.core.retry import parse_retry_after, retry_delay
 from hogkit.core.version import __version__
 from hogkit.transport import FileTransport, HttpTransport, MemoryTransport, Transport, http
 from hogkit.transport.hosts import InvalidHost, ingestion_host
-from hogkit.transport.transports import Cancelled, parse_retry_after, retry_delay
+from hogkit.transport.transports import Cancelled
 from httpserver import LoopbackServer, Reply, SilentListener, unused_url
 
 KEY = "phc_secret_project_key"

@@ -6,9 +6,8 @@ memory is bounded twice — by users (least recently used evicted first) and by 
 user — so millions of distinct ids cost a constant amount, and everything stored is an
 xxhash integer rather than the ids and values themselves.
 
-A report is two integers: the user's hash (`user_hash`, once per snapshot) and the report's
-hash (`report_hash`: flag, value and the snapshot's `groups_token`, one xxhash of one string
-per read). Reading a flag that was already reported is the hot path, so it takes no lock:
+A report is two integers, its identity as `hogkit.core.flag_called` defines it: the user's
+hash (once per snapshot) and the report's hash (flag, value and groups, one per read). Reading a flag that was already reported is the hot path, so it takes no lock:
 a dict lookup and an LRU touch are each atomic under the GIL. Claiming a new report takes
 the lock, so two threads reading the same flag send one event; `release` gives a claim back
 when the event could not be queued, so a dropped event is tried again by the next read
@@ -21,84 +20,14 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
 
-import xxhash
-
-__all__ = [
-    "DEFAULT_CAPACITY",
-    "DEFAULT_KEYS_PER_USER",
-    "FlagCalledCache",
-    "groups_token",
-    "report_hash",
-    "report_of",
-    "user_hash",
-]
+__all__ = ["DEFAULT_CAPACITY", "DEFAULT_KEYS_PER_USER", "FlagCalledCache"]
 
 DEFAULT_CAPACITY = 50_000
-"""Distinct ids remembered, as in the reference SDKs."""
+"""Distinct ids remembered, as in the other PostHog SDKs."""
 
 DEFAULT_KEYS_PER_USER = 1_024
 """Reported (flag, value, groups) keys kept per distinct id; the oldest go first."""
-
-_hash = xxhash.xxh3_64_intdigest
-
-
-def _digest(text: str) -> int:
-    return _hash(text.encode("utf-8", "surrogatepass"))
-
-
-def _text(value: object) -> str:
-    if type(value) is str:
-        return value
-    try:
-        return str(value)
-    except Exception:  # a group key whose __str__ fails still gets a stable identity
-        return f"<{type(value).__name__}>"
-
-
-def user_hash(distinct_id: str) -> int:
-    """The LRU bucket of a distinct id."""
-    return _digest(_text(distinct_id))
-
-
-def groups_token(groups: Mapping[str, Any] | None) -> str:
-    """The groups part of every report of one snapshot, computed once per snapshot.
-
-    Order-insensitive `str(type)`/`str(key)` pairs, as the reference compares them. It is a
-    `repr`, so it never holds a NUL character: `report_hash` uses one as its separator.
-    """
-    if not groups:
-        return ""
-    return repr(sorted((_text(k), _text(v)) for k, v in groups.items()))
-
-
-def report_hash(token: str, key: str, response: bool | str | None) -> int:
-    """One (flag, value) read under a snapshot's groups: a single xxhash of one string.
-
-    The key is length-prefixed and the value tagged by type, so `True` and `"True"`, or a
-    key and value that concatenate alike, never share a hash by construction.
-    """
-    name = key if type(key) is str else _text(key)
-    if type(response) is str:
-        tag = "s" + response
-    elif response is True:
-        tag = "T"
-    elif response is False:
-        tag = "F"
-    elif response is None:
-        tag = "N"
-    else:
-        tag = "o" + _text(response)
-    return _digest(f"{token}\x00{len(name)}:{name}{tag}")
-
-
-def report_of(
-    distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any] | None
-) -> tuple[int, int]:
-    """(user hash, report hash) for one read; the same numbers the snapshot's hot path uses."""
-    return user_hash(distinct_id), report_hash(groups_token(groups), key, response)
 
 
 class FlagCalledCache:

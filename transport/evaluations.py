@@ -18,15 +18,18 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-import msgspec
+from hogkit.core.flag_called import (
+    EVALUATED_LOCALLY,
+    FlagCalled,
+    groups_token,
+    read_errors,
+    report_hash,
+    user_hash,
+)
 from hogkit.core.remote import RemoteFlag
 from hogkit.core.snapshot import FlagResult, Snapshot, thaw
 
-from .dedup import groups_token, report_hash, user_hash
-
 __all__ = [
-    "EVALUATED_LOCALLY",
-    "FlagCalled",
     "FlagCalledSink",
     "FlagEvaluations",
     "FlagMeta",
@@ -35,39 +38,10 @@ __all__ = [
 
 log = logging.getLogger("hogkit.transport.flags")
 
-EVALUATED_LOCALLY = "Evaluated locally"
-"""`$feature_flag_reason` of a locally evaluated read, as every PostHog SDK reports it."""
-
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
-
 
 FlagMeta = tuple[int | None, int | None, bool | None]
 """A locally evaluated flag's (id, version, has_experiment)."""
-
-
-class FlagCalled(msgspec.Struct, frozen=True):
-    """One read to report as `$feature_flag_called`: what the core's builder needs, except
-    the clock and the event id, which the sink adds.
-
-    The snapshot builds it positionally (a keyword call of this size costs more than the
-    rest of a deduplicated read), so keep the field order in step with `_send`.
-    """
-
-    distinct_id: str
-    key: str
-    response: bool | str | None
-    payload: Any
-    locally_evaluated: bool
-    flag_id: int | None
-    flag_version: int | None
-    reason: str | None
-    request_id: str | None
-    evaluated_at: int | None
-    error: tuple[str, ...]
-    has_experiment: bool | None
-    groups: Mapping[str, Any]
-    disable_geoip: bool | None
-    minimal: bool
 
 
 class FlagCalledSink(Protocol):
@@ -345,7 +319,6 @@ class FlagEvaluations:
         value: bool | str | None,
         record: RemoteFlag | None,
     ) -> None:
-        errors = self._errors
         snapshot = self._local
         meta: FlagMeta | None = None
         if record is None and value is not None and snapshot is not None:
@@ -370,15 +343,15 @@ class FlagEvaluations:
             reason = record.reason_description
             has_experiment = record.has_experiment
             evaluated_at = self._evaluated_at
-            if record.server_failed:
-                errors += ("evaluation_failed",)
         else:
             payload = flag_id = version = reason = has_experiment = None
             evaluated_at = self._evaluated_at
-        if key in self._unresolved:
-            errors += ("local_evaluation_inconclusive",)
-        elif meta is None and record is None:
-            errors += ("flag_missing",)
+        errors = read_errors(
+            self._errors,
+            unresolved=key in self._unresolved,
+            found=meta is not None or record is not None,
+            server_failed=record is not None and record.server_failed,
+        )
         sink.send(
             user,
             report,
@@ -398,6 +371,7 @@ class FlagEvaluations:
                 self._groups,
                 self._disable_geoip,
                 self._minimal and has_experiment is False,  # minimal
+                meta is not None,  # payload_is_json: a local payload is the snapshot's copy
             ),
         )
 

@@ -16,42 +16,40 @@ in a bounded cache and builds the event with the core before handing it to the c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import logging
 import os
-import threading
-import time
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
-from hogkit.core.events import Event, EventContext, flag_called_event
+from hogkit.core.event import Event, EventContext
+from hogkit.core.flag_called import FlagCalled, flag_called_event
+from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
-    FlagsResponse,
-    FlagsResponseError,
     encode_flags_request,
     flags_request_body,
-    parse_flags_response,
 )
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
-from .evaluations import FlagCalled, FlagEvaluations, FlagMeta
+from .definitions_cache import CacheBridge
+from .evaluations import FlagEvaluations, FlagMeta
+from .fallback_cache import open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .http import NetworkError
-from .poller import DefinitionsPoller
+from .poller import DefinitionsPoller, DefinitionsStatus
+from .remote_flags import OnceLog, RemoteFlags, safe_text
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "DefinitionsStatus", "FlagService", "load_definitions"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
 DEFAULT_REQUEST_TIMEOUT = 3.0
 """`feature_flags_request_timeout_seconds`: the most one `evaluate` waits on the network."""
-
-_RETRY_STATUSES = frozenset({502, 504})
-_RETRY_DELAY = 0.3
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
@@ -75,18 +73,8 @@ def load_definitions(source: Definitions) -> FlagSet:
     return FlagSet.from_document(source)
 
 
-class DefinitionsStatus(NamedTuple):
-    """`loaded`: definitions are in force; `age`: seconds since the server last confirmed
-    or replaced them (None for offline ones, or before any answer); `refused`: 401 or 402
-    while the server refuses them."""
-
-    loaded: bool
-    age: float | None
-    refused: int | None
-
-
-def _utc_now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+# A C-level callable: a flag read asks for the time once, and a Python frame costs more.
+_utc_now: Callable[[], _dt.datetime] = functools.partial(_dt.datetime.now, _dt.timezone.utc)
 
 
 class FlagService:
@@ -111,10 +99,17 @@ class FlagService:
         now: Callable[[], _dt.datetime] = _utc_now,
         event_time: Callable[[], _dt.datetime | str | float] | None = None,
         new_uuid: Callable[[], str] | None = None,
+        definitions_cache: Any = None,
+        follower_only: bool = False,
+        fallback_cache_url: str | None = None,
     ) -> None:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
-        capture path stamps its events (both default to slower stdlib equivalents)."""
+        capture path stamps its events (both default to slower stdlib equivalents).
+        `definitions_cache` shares downloaded definitions between processes (a provider
+        object, see `definitions_cache`); with `follower_only` this process never downloads
+        them itself. `fallback_cache_url` names where `/flags` answers are remembered for
+        when the server fails (see `fallback_cache`)."""
         self._api_key = api_key
         self._secret_key = secret_key or None
         self._transport: FlagsTransport = flags_transport or HttpFlagsTransport(
@@ -132,22 +127,34 @@ class FlagService:
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
-        self._logged: set[str] = set()
-        self._log_lock = threading.Lock()
+        self._notes = OnceLog()
+        self._remote = RemoteFlags(
+            self._transport,
+            self.request_timeout,
+            self._notes,
+            open_fallback(fallback_cache_url, api_key),
+        )
+        if follower_only and definitions_cache is None:
+            log.warning("flag_definitions_follower_only needs a cache provider; ignored")
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
+        self._listeners: list[Callable[[FlagSet | None], None]] = []
         if self.offline:
             assert flag_definitions is not None
             try:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
-                log.error("[hogkit] could not load flag_definitions: %s", _safe_text(exc))
-        elif self._secret_key and not disabled:
+                log.error("could not load flag_definitions: %s", safe_text(exc))
+        elif (self._secret_key or (definitions_cache is not None and follower_only)) and (
+            not disabled
+        ):
             self.poller = DefinitionsPoller(
                 self._transport,
                 interval=poll_interval,
                 refresh=enable_local_evaluation,
+                cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
+                follower_only=follower_only,
             )
             self.poller.start()
 
@@ -175,39 +182,79 @@ class FlagService:
         if seen[0] is not fs:
             gate = bool(getattr(fs, "minimal_flag_called_events", False))
             seen = self._per_set = (fs, gate, {})
+            self._changed(fs)
         return seen
 
-    def pin(self, fs: FlagSet | None) -> Callable[[], None]:
-        """Evaluate with `fs` only, locally, never asking the server, until the returned
-        undo is called (what test overrides install). Reports still go through `send`."""
-        saved = (self.offline, self._offline)
-        self.offline, self._offline = True, fs
+    # The one seam where the local definitions are read (`flagset`, `definitions`) and
+    # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
 
-        def undo() -> None:
-            self.offline, self._offline = saved
+    def replace_definitions(
+        self, source: Definitions | None, *, temporary: bool = False
+    ) -> Callable[[], None]:
+        """Use `source` as the local definitions from now on, instead of any download;
+        flags are then evaluated locally only, never asked of the server.
 
-        return undo
+        For embedders and test kits that supply definitions themselves. `None` leaves no
+        local definitions at all. Normally the poller (if any) stops for good. With
+        `temporary` it keeps refreshing behind the replacement, and the returned `restore`
+        puts back what was in force before (the downloads and the remote fallback
+        included); without it, `restore` can only bring back definitions that were given.
+        """
+        fs = load_definitions(source) if source is not None else None
+        saved_offline, saved_set = self.offline, self._offline
+        if not temporary and self.poller is not None:
+            self.poller.stop(0.0)
+            self.poller = None
+        self._offline, self.offline = fs, True
+        self._for_set(fs)
 
-    def add_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> bool:
-        """Have `listener(old, new)` called when polled definitions change. False when
-        nothing polls (offline definitions never change)."""
-        if self.poller is None:
-            return False
-        self.poller.add_listener(listener)
-        return True
+        def restore() -> None:
+            self.offline, self._offline = saved_offline, saved_set
+            self._for_set(self.flagset)
 
-    def remove_listener(self, listener: Callable[[FlagSet | None, FlagSet | None], None]) -> None:
+        return restore
+
+    def on_change(self, listener: Callable[[FlagSet | None], None]) -> Callable[[], None]:
+        """Call `listener(flagset)` whenever other definitions come into force; returns
+        the function that stops it.
+
+        A new set is noticed when it is first used (or replaced), so a listener never runs
+        on the poller's thread nor under its locks; a raising listener is logged and
+        otherwise ignored.
+        """
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _changed(self, fs: FlagSet | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(fs)
+            except Exception:
+                log.exception("a definitions listener raised")
+
+    def after_fork(self) -> None:
+        """In a forked child: restart the poller in force (the parent's thread is gone)."""
         if self.poller is not None:
-            self.poller.remove_listener(listener)
+            self.poller.start()
 
     def status(self) -> DefinitionsStatus:
-        """How fresh the polled definitions are and whether the server refuses them."""
-        poller = self.poller
-        if self.offline or poller is None:
-            return DefinitionsStatus(self.flagset is not None, None, None)
-        confirmed = poller.confirmed_at
-        age = None if confirmed is None else max(0.0, time.monotonic() - confirmed)
-        return DefinitionsStatus(poller.flagset is not None, age, poller.refused_status)
+        """Where the definitions in force came from (see `DefinitionsStatus`)."""
+        if self.poller is not None and not self.offline:
+            return self.poller.status()
+        loaded = self._offline
+        return DefinitionsStatus(
+            source="file" if loaded is not None else None,
+            age=None,
+            etag=None,
+            last_error=None,
+            flags=len(loaded.keys) if loaded is not None else 0,
+            fetches=0,
+        )
 
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""
@@ -262,21 +309,13 @@ class FlagService:
                     now=self._now(),
                 )
             except Exception:  # the core promises not to raise; a bug must not reach callers
-                log.exception("[hogkit] local flag evaluation failed")
+                log.exception("local flag evaluation failed")
                 local = None
         _, minimal, meta = self._for_set(fs)
-
-        if local is None:
-            need_remote = True
-            unresolved: Mapping[str, Any] = _NOTHING
-        else:
-            unresolved = local.unresolved
-            need_remote = bool(unresolved) or (
-                flag_keys is not None and any(local.get_flag(k) is None for k in flag_keys)
-            )
-        if not need_remote or self.offline or only_evaluate_locally:
+        unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
+        if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
             if local is None and not self.offline and not self._secret_key:
-                self._once(
+                self._notes.once(
                     "no-secret",
                     logging.INFO,
                     "no secret_key: flags can only be evaluated remotely",
@@ -310,106 +349,81 @@ class FlagService:
             flag_keys=flag_keys,
             sent_at=self._now(),
         )
-        response, error = self._request(encode_flags_request(body))
-        errors: tuple[str, ...] = ()
-        remote: dict[str, Any] = {}
-        request_id = evaluated_at = None
+        response, error = self._remote.request(encode_flags_request(body))
+        remembered = None
         if response is not None:
-            request_id, evaluated_at = response.request_id, response.evaluated_at
             minimal = response.minimal_flag_called_events
-            if response.errors_while_computing:
-                errors = ("errors_while_computing_flags",)
-            wanted = set(flag_keys) if flag_keys is not None else None
-            for key, record in response.flags.items():
-                if wanted is not None and key not in wanted:
-                    continue
-                if local is not None and local.get_flag(key) is not None:
-                    continue
-                remote[key] = record
-        elif error is not None:
-            errors = (error,)
-        still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
+            self._remote.remember(did, response)
+        else:
+            remembered = self._remote.recall(did, fallback_keys(local, unresolved, flag_keys))
+        merged = merge_remote(local, unresolved, flag_keys, response, error, remembered)
         return FlagEvaluations(
             did,
             local=local,
-            remote=remote,
-            unresolved=still,
+            remote=merged.remote,
+            unresolved=merged.unresolved,
             groups=group_map,
             disable_geoip=disable_geoip,
-            request_id=request_id,
-            evaluated_at=evaluated_at,
-            errors=errors,
+            request_id=response.request_id if response is not None else None,
+            evaluated_at=response.evaluated_at if response is not None else None,
+            errors=merged.errors,
             minimal=minimal,
             sink=self,
             meta=meta,
         )
 
-    def _request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
-        """One `/flags` exchange within `request_timeout` in total (one quick retry when
-        a dropped connection or a 502/504 leaves time for it). (response, error code)."""
-        deadline = time.monotonic() + self.request_timeout
-        retried = False
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, self._failed("timeout", "timed out")
+    def flag_value(
+        self,
+        key: str,
+        distinct_id: object,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> bool | str | None:
+        """One flag's value, as `evaluate(..., flag_keys=[key]).get_flag(key)` gives it.
+
+        A read that local evaluation decides and that reports nothing needs no snapshot
+        object, no dedup lookup and no request: it is answered straight from the core, so
+        the Client adds little to the core's own cost. Everything else takes `evaluate`.
+        """
+        fs = self._offline if self.offline else self.poller.flagset if self.poller else None
+        if (
+            not send_events
+            and fs is not None
+            and type(distinct_id) is str
+            and distinct_id
+            and not self.disabled
+        ):
             try:
-                reply = self._transport.post_flags(encoded, timeout=remaining)
-            except NetworkError as exc:
-                text = str(exc)
-                if "timed out" in text:
-                    return None, self._failed("timeout", text)
-                if not retried and "ECONNREFUSED" not in text:
-                    retried = True
-                    continue
-                return None, self._failed("connection_error", text)
-            except Exception as exc:
-                return None, self._failed("unknown_error", _safe_text(exc))
-            status = reply.status
-            if status == 200:
-                try:
-                    response = parse_flags_response(reply.body)
-                except FlagsResponseError as exc:
-                    return None, self._failed("unknown_error", str(exc))
-                if response.quota_limited:
-                    self._once(
-                        "quota",
-                        logging.WARNING,
-                        "feature flags quota limited: remote evaluation returned no flags "
-                        "(see https://posthog.com/docs/billing/limits-alerts)",
-                    )
-                    return None, "quota_limited"
-                if response.untyped:
-                    self._once(
-                        "untyped",
-                        logging.INFO,
-                        "the /flags response has no typed values; the server may not "
-                        "support /flags?v=4",
-                    )
-                self._logged.discard("remote")
-                return response, None
-            if status in _RETRY_STATUSES and not retried:
-                wait = min(_RETRY_DELAY, deadline - time.monotonic())
-                if wait > 0 and deadline - time.monotonic() > wait:
-                    retried = True
-                    time.sleep(wait)
-                    continue
-            return None, self._failed(f"api_error_{status}", f"HTTP {status}")
-
-    def _failed(self, code: str, detail: str) -> str:
-        self._once(
-            "remote",
-            logging.WARNING,
-            f"remote flag evaluation failed ({detail}); using local values only",
+                local = fs.evaluate(
+                    distinct_id,
+                    person_properties=person_properties,
+                    groups=groups if groups else _NOTHING,
+                    group_properties=group_properties,
+                    device_id=device_id,
+                    flag_keys=(key,),
+                    now=self._now(),
+                )
+                value = local.get_flag(key)
+                if value is not None and not local.unresolved:
+                    return value
+            except Exception:  # the core promises not to raise; a bug must not reach callers
+                log.exception("local flag evaluation failed")
+        snap = self.evaluate(
+            distinct_id,
+            person_properties,
+            groups,
+            group_properties,
+            [key],
+            only_evaluate_locally,
+            disable_geoip,
+            device_id,
         )
-        return code
-
-    def _once(self, kind: str, level: int, message: str) -> None:
-        with self._log_lock:
-            if kind in self._logged:
-                return
-            self._logged.add(kind)
-        log.log(level, "[hogkit] %s", message)
+        return snap.get_flag(key, send_feature_flag_events=send_events)
 
     # ------------------------------------------------------------------ FlagCalledSink
 
@@ -419,36 +433,9 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         queued = False
         try:
-            # Positional (see `flag_called_event`): `FlagCalled`'s fields, in its order.
-            event = flag_called_event(
-                self._context,
-                self._event_time(),  # timestamp
-                self._new_uuid(),  # uuid
-                called.distinct_id,
-                called.key,
-                called.response,
-                called.payload,
-                called.locally_evaluated,
-                called.flag_id,
-                called.flag_version,
-                called.reason,
-                called.request_id,
-                called.evaluated_at,
-                called.error or None,
-                called.has_experiment,
-                called.groups or None,
-                called.disable_geoip,
-                called.minimal,
-                # A local read's payload is the snapshot's private copy of decoded JSON.
-                called.locally_evaluated,  # payload_is_json
-            )
+            event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
             assert self._emit is not None
             queued = bool(self._emit(event))
         finally:
             if not queued:
                 self.reported.release(user, report)
-
-
-def _safe_text(exc: BaseException) -> str:
-    """An exception's type and message, for logs (never a key: callers pass our own errors)."""
-    return f"{type(exc).__name__}: {exc}"

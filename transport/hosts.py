@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from hogkit.core.errors import HogkitError
 
+__all__ = [
+    "DEFAULT_HOST",
+    "EU_INGESTION",
+    "US_INGESTION",
+    "InvalidHost",
+    "ingestion_host",
+]
+
 DEFAULT_HOST = "https://us.i.posthog.com"
 US_INGESTION = "https://us.i.posthog.com"
 EU_INGESTION = "https://eu.i.posthog.com"
@@ -21,7 +29,7 @@ _APP_TO_INGESTION = {
 
 
 class InvalidHost(HogkitError, ValueError):
-    """A host without `http://` or `https://` (the reference fails on every send instead)."""
+    """A host without `http://` or `https://` (posthog-python fails on every send instead)."""
 
 
 def ingestion_host(host: str | None) -> str:

@@ -10,7 +10,7 @@ with an unreachable DNS server). Connections made here resolve names on a helper
 give up when the connect timeout runs out, so a broken resolver cannot stall a flush.
 
 Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`),
-as with requests, which the reference SDK uses.
+as with requests, which posthog-python uses.
 
 Error messages are built here from the failure's kind and the URL's scheme, host and path,
 never from urllib3's own text (which repeats the query string, where a token may live), and
@@ -46,6 +46,22 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "GZIP_LEVEL",
+    "MAX_RESPONSE_BYTES",
+    "USER_AGENT",
+    "HttpError",
+    "NetworkError",
+    "Response",
+    "StatusError",
+    "detail_of",
+    "pool",
+    "redact",
+    "request",
+    "resolve",
+]
+
 log = logging.getLogger("hogkit.transport.http")
 
 USER_AGENT = f"{LIB_NAME}/{__version__}"
@@ -53,7 +69,7 @@ DEFAULT_TIMEOUT = 15.0
 # Large enough for a flag definitions document; bounded so a misbehaving server cannot
 # make the SDK buffer without limit.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# Level 1 already shrinks event JSON about 9x; higher levels cost 3-15x the CPU (on the
+# Level 1 already shrinks event JSON many times over; higher levels cost several times the CPU (on the
 # application's own cores) to save another 10-20% of bytes.
 GZIP_LEVEL = 1
 _DETAIL_CHARS = 300
@@ -64,7 +80,16 @@ class HttpError(HogkitError):
 
 
 class NetworkError(HttpError):
-    """No usable HTTP response: DNS, connect, TLS, timeout, reset or dropped connection."""
+    """No usable HTTP response: DNS, connect, TLS, timeout, reset or dropped connection.
+
+    `kind` says which, from the exception's type and OS error code (never its text), so
+    callers can choose a policy: "timeout", "refused" (nothing listens: retrying now is
+    pointless) or "network" (anything else, such as a dropped connection).
+    """
+
+    def __init__(self, message: str, kind: str = "network") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StatusError(HttpError):
@@ -335,7 +360,7 @@ def request(
             preload_content=False,
         )
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise NetworkError(f"{where}: {_failure_text(exc)}") from None
+        raise NetworkError(f"{where}: {_failure_text(exc)}", _failure_kind(exc)) from None
     try:
         chunks: list[bytes] = []
         received = 0
@@ -350,7 +375,7 @@ def request(
         raise
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         response.close()
-        raise NetworkError(f"{where}: {_failure_text(exc)}") from None
+        raise NetworkError(f"{where}: {_failure_text(exc)}", _failure_kind(exc)) from None
     return Response(
         status=response.status,
         headers={name.lower(): value for name, value in response.headers.items()},
@@ -395,6 +420,20 @@ def _failure_text(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return "connection failed" + _errno_suffix(exc.errno)
     return type(exc).__name__
+
+
+def _failure_kind(exc: BaseException) -> str:
+    """`NetworkError.kind` for a urllib3 or OS exception."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: a failed connect is no timeout.
+    timed_out = isinstance(exc, ReadTimeoutError | TimeoutError | ConnectTimeoutError)
+    if timed_out and not isinstance(exc, NewConnectionError):
+        return "timeout"
+    code = exc.code if isinstance(exc, _ConnectFailed) else getattr(exc, "errno", None)
+    if code == errno.ECONNREFUSED or isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    return "network"
 
 
 def _errno_suffix(code: int | None) -> str:

@@ -21,6 +21,10 @@ import itertools
 import os
 from collections.abc import Callable
 
+__all__ = [
+    "new_uuid",
+]
+
 _VERSION_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
 _VERSION_BITS = (0x4 << 76) | (0x2 << 62)
 _COUNTER_BITS = 48

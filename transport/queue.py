@@ -34,13 +34,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+__all__ = [
+    "Deferred",
+    "EventQueue",
+    "FlushMarker",
+    "Prepare",
+    "PrepareMany",
+]
+
 log = logging.getLogger("hogkit.transport")
 
 
 # `take` pops, builds and lets go of the queue's items this many at a time: each item's
 # memory is then freed while the building has it in cache, and reused for the next ones,
-# instead of a whole burst being built before any of it is freed (measured on a backlog of
-# 20,000 unbuilt events: 0.91 µs an event in chunks of 512, 1.38 µs in one go).
+# instead of a whole burst being built before any of it is freed (bench_client.py shows
+# the difference on a large backlog).
 _TAKE_CHUNK = 512
 # No encoded event is smaller (`$lib`, ids and timestamps alone are larger): the floor of
 # `take`'s estimate of an event's size.
@@ -90,20 +98,16 @@ class EventQueue:
         self.wake_at = max(1, wake_at)
         self.high_water = max(1, self.maxsize // 4)
         self.half = max(1, self.maxsize // 2)
-        # `Client.capture` queues unbuilt events only while fewer than this many wait, so a
-        # worker that falls far behind is handed ready-made events and the capturing
-        # threads share its work. Measured on a 20,000-event burst into the default
-        # 10,000-event queue: from a quarter, the caller encoded about half the burst one by
-        # one (dearer than the worker's bulk encoder) and the capture loop took ~3.2 µs an
-        # event; from half, ~2.2 µs, with no more drops from 4 threads capturing 40,000.
+        # `defer` takes unbuilt events only while fewer than this many wait, so a worker
+        # that falls far behind is handed ready-made events and the capturing threads share
+        # its work. Half, not a quarter: below half the caller would encode one by one
+        # (dearer than the worker's bulk encoder) events the worker could still have taken.
         self.defer_below = self.half
         self.wake = threading.Event()
         # True from a producer's `wake.set()` until the worker clears `wake`: producers test
         # this plain attribute, not `wake.is_set()` (a method call per event in a burst).
         self.awake = False
         self._items: collections.deque[bytes | Deferred | FlushMarker] = collections.deque()
-        # What is waiting, for producers to measure with len() (cheaper than `len(queue)`).
-        self.waiting = self._items
         # The mean size of the events `take` encoded last: how many unbuilt ones it builds
         # for a given room, so that it does not build (in a burst, while the application's
         # threads wait for the GIL) events that will not fit and must wait anyway.
@@ -132,6 +136,22 @@ class EventQueue:
                 self.wake.set()
             if waiting >= self.high_water and (waiting >= self.half or not waiting & 7):
                 _yield()
+        return True
+
+    def defer(self, item: Deferred) -> bool:
+        """Queue an unbuilt event for the worker to build; False when the worker is so far
+        behind (`defer_below` waiting) that the caller should build it and `put` the bytes.
+
+        There is room below `defer_below` by construction, so nothing is dropped and no
+        thread yields here: this is the capture fast path's whole cost in the queue.
+        """
+        waiting = self._items
+        if len(waiting) >= self.defer_below:
+            return False
+        waiting.append(item)
+        if len(waiting) >= self.wake_at and not self.awake:
+            self.awake = True
+            self.wake.set()
         return True
 
     def _drop(self) -> None:

@@ -12,6 +12,10 @@ import platform
 import sys
 from typing import Any
 
+__all__ = [
+    "system_properties",
+]
+
 
 @functools.cache
 def system_properties() -> dict[str, Any]:

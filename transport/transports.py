@@ -10,7 +10,6 @@ delivery failure.
 from __future__ import annotations
 
 import datetime as _dt
-import email.utils
 import logging
 import os
 import random
@@ -23,15 +22,25 @@ import attrs
 import msgspec
 from hogkit.core.batch import encode_batch
 from hogkit.core.errors import HogkitError
+from hogkit.core.retry import batch_retry_delay, parse_retry_after
 
 from . import http
 from .hosts import ingestion_host
 
+__all__ = [
+    "BATCH_PATH",
+    "Cancelled",
+    "FileTransport",
+    "HttpTransport",
+    "MemoryTransport",
+    "SendResult",
+    "Transport",
+    "decode_events",
+]
+
 log = logging.getLogger("hogkit.transport")
 
 BATCH_PATH = "/batch/"
-# The most a server's Retry-After can make one wait last (the reference's cap too).
-MAX_RETRY_AFTER = 30.0
 
 
 class Cancelled(HogkitError):
@@ -74,42 +83,6 @@ def decode_events(events: Sequence[bytes]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------------------------
 # HTTP
-
-
-def retry_delay(
-    attempt: int, *, base: float, cap: float, retry_after: float | None, jitter: float
-) -> float:
-    """Seconds to wait before retry number `attempt` (1 for the first retry).
-
-    Capped exponential backoff, `base * 2**(attempt-1)` up to `cap`, scaled by `jitter` (a
-    number in [0, 1): the wait lands between half and all of the backoff, so a fleet of
-    forked workers does not retry in lockstep), and never shorter than the server's
-    `Retry-After` (itself capped at `MAX_RETRY_AFTER`).
-    """
-    backoff = min(cap, base * 2.0 ** (attempt - 1)) * (0.5 + jitter / 2)
-    if retry_after is not None:
-        backoff = max(backoff, min(retry_after, MAX_RETRY_AFTER))
-    return max(0.0, backoff)
-
-
-def parse_retry_after(value: str | None, now: _dt.datetime) -> float | None:
-    """A `Retry-After` header as seconds from `now`: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
-        seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 class HttpTransport:
@@ -169,21 +142,27 @@ class HttpTransport:
     def _send_chunk(self, chunk: Sequence[bytes], stop: threading.Event | None) -> Exception | None:
         """None when the server took `chunk`, else the error that ended the attempts."""
         error: Exception | None = None
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        if stop is not None and stop.is_set():
+            return Cancelled("shut down before delivery")
+        while True:
             if attempt:
-                retry_after = error.retry_after if isinstance(error, http.StatusError) else None
-                delay = retry_delay(
+                status = error.status if isinstance(error, http.StatusError) else None
+                delay = batch_retry_delay(
                     attempt,
+                    status,
+                    max_retries=self.max_retries,
                     base=self.backoff_base,
                     cap=self.backoff_cap,
-                    retry_after=retry_after,
+                    retry_after=error.retry_after if isinstance(error, http.StatusError) else None,
                     jitter=random.random(),
                 )
+                if delay is None:
+                    return error
                 log.debug("retrying a batch of %d in %.2fs after: %s", len(chunk), delay, error)
                 if _wait(stop, delay):
                     return Cancelled(f"shut down before delivery; last error: {error}")
-            elif stop is not None and stop.is_set():
-                return Cancelled("shut down before delivery")
+            attempt += 1
             sent_at = _dt.datetime.now(_dt.timezone.utc)
             body = encode_batch(
                 chunk, self._api_key, sent_at, historical_migration=self.historical_migration
@@ -201,19 +180,13 @@ class HttpTransport:
                 error = exc
                 continue
             if 200 <= response.status < 300:
+                log.debug("sent a batch of %d events (HTTP %d)", len(chunk), response.status)
                 return None
             error = http.StatusError(
                 response.status,
                 http.detail_of(response, (self._api_key,)),
                 parse_retry_after(response.header("Retry-After"), sent_at),
             )
-            if not _retryable(response.status):
-                return error
-        return error
-
-
-def _retryable(status: int) -> bool:
-    return status in (408, 429) or status >= 500
 
 
 def _is_too_large(error: Exception) -> bool:

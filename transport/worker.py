@@ -35,8 +35,14 @@ from collections.abc import Callable, Sequence
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
+from .errors import QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
 from .transports import Cancelled, SendResult, Transport
+
+__all__ = [
+    "Report",
+    "Worker",
+]
 
 log = logging.getLogger("hogkit.transport")
 
@@ -45,14 +51,6 @@ log = logging.getLogger("hogkit.transport")
 _MIN_ROOM = 64 * 1024
 
 Report = Callable[[Exception, Sequence[bytes]], None]
-
-
-class QueueFull(HogkitError):
-    """Events were dropped because the queue was full."""
-
-    def __init__(self, count: int, maxsize: int) -> None:
-        super().__init__(f"{count} events dropped: the queue was full (max_queue_size={maxsize})")
-        self.count = count
 
 
 class Worker:

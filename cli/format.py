@@ -13,6 +13,34 @@ from typing import Any
 
 from hogkit.core import Problem, Reason, Snapshot, Unresolved
 
+__all__ = [
+    "BAR_WIDTH",
+    "PAYLOAD_WIDTH",
+    "compact_json",
+    "condition_label",
+    "counts_json",
+    "describe_condition",
+    "describe_filter",
+    "describe_reason",
+    "describe_unresolved",
+    "evaluation_json",
+    "flag_conditions",
+    "format_payload",
+    "format_value",
+    "missing_properties",
+    "outcome_label",
+    "outcome_of",
+    "problems_json",
+    "reason_json",
+    "render_counts",
+    "render_evaluation",
+    "render_explanation",
+    "render_problems",
+    "render_table",
+    "summary_line",
+    "text_bar",
+]
+
 PAYLOAD_WIDTH = 44
 BAR_WIDTH = 30
 

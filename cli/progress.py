@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import IO
 
-from .cli_format import text_bar
+from .format import text_bar
+
+__all__ = [
+    "Progress",
+]
 
 _WIDTH = 24
 _UNKNOWN_TOTAL_STEP = 5000

@@ -14,10 +14,16 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from .cli_input import CliError
-from .flags_transport import DEFINITIONS_PATH
-from .hosts import InvalidHost, ingestion_host
-from .http import HttpError, Response, detail_of, request
+from hogkit.transport.flags_transport import DEFINITIONS_PATH
+from hogkit.transport.hosts import InvalidHost, ingestion_host
+from hogkit.transport.http import HttpError, Response, detail_of, request
+
+from .input import CliError
+
+__all__ = [
+    "fetch_definitions",
+    "server_host",
+]
 
 
 def server_host(host: str) -> str:

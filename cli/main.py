@@ -21,10 +21,11 @@ from typing import IO, Any, NoReturn
 import attrs
 from hogkit.core import DefinitionsError, FlagSet
 from hogkit.core.version import __version__
+from hogkit.fleet.command import add_sync_command
 
-from . import cli_format as fmt
-from .cli_fetch import fetch_definitions
-from .cli_input import (
+from . import format as fmt
+from .fetch import fetch_definitions
+from .input import (
     CliError,
     DefinitionsSource,
     decode_document,
@@ -36,7 +37,19 @@ from .cli_input import (
     parse_person,
     read_definitions,
 )
-from .cli_progress import Progress
+from .progress import Progress
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_PROBLEMS",
+    "SECRET_KEY_ENV",
+    "Streams",
+    "build_parser",
+    "load_flagset",
+    "main",
+    "run",
+]
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -181,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up after this long (default: 10)",
     )
     fetch.set_defaults(handler=_cmd_fetch)
+    add_sync_command(commands, CliError)
     return parser
 
 
@@ -446,7 +460,3 @@ def _save(path: str, raw: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise CliError(f"cannot write {path!r}: {exc.strerror or exc}") from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

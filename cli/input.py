@@ -15,6 +15,24 @@ from typing import IO, Any
 
 import attrs
 
+__all__ = [
+    "BUNDLED_LABEL",
+    "CliError",
+    "DefinitionsSource",
+    "Person",
+    "decode_document",
+    "iter_people",
+    "open_people",
+    "parse_assignment",
+    "parse_group_properties",
+    "parse_groups",
+    "parse_now",
+    "parse_person",
+    "parse_person_line",
+    "parse_value",
+    "read_definitions",
+]
+
 BUNDLED_LABEL = "the bundled example definitions"
 
 
@@ -105,9 +123,7 @@ class DefinitionsSource:
 def read_definitions(path: str | None, stdin: IO[Any]) -> DefinitionsSource:
     """A file, `-` for standard input, or (no path) the examples shipped in the package."""
     if path is None:
-        resource = importlib.resources.files("hogkit.transport").joinpath(
-            "examples/definitions.json"
-        )
+        resource = importlib.resources.files("hogkit.cli").joinpath("examples/definitions.json")
         return DefinitionsSource(resource.read_bytes(), BUNDLED_LABEL)
     if path == "-":
         return DefinitionsSource(_read_all(stdin), "standard input")

@@ -1,0 +1,231 @@
+"""Event identifiers and timestamps in their wire form.
+
+The shell supplies the time and ids (the core has no clock); these functions check and
+format them. `format_epoch` keeps a one-entry memo of the last formatted second: events
+arrive in bursts within a second, and the memo never changes an answer.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import uuid as _uuid
+from typing import NamedTuple
+
+from .errors import InvalidEvent
+from .normalize import clean_text
+
+__all__ = [
+    "Second",
+    "Timestamp",
+    "event_identity",
+    "format_epoch",
+    "format_timestamp",
+    "last_second",
+    "normalize_uuid",
+    "stringify_id",
+    "text_id",
+    "utc_text",
+    "wire_timestamp",
+    "wire_uuid",
+]
+
+_UTC = _dt.timezone.utc
+
+# ---------------------------------------------------------------------------------------
+# identifiers and timestamps
+
+
+_UUID_RE = re.compile(
+    r"\A[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z"
+)
+
+
+def normalize_uuid(value: object) -> str | None:
+    """`value` as the event uuid string if it is a UUID (`uuid.UUID` or a UUID string), else None.
+
+    A valid string is kept as given, as posthog-python does; the shell substitutes a fresh
+    random version 4 uuid when this answers None.
+    """
+    if isinstance(value, _uuid.UUID):
+        return str(value)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else _safe_str(value)
+    if text is None:
+        return None
+    if _UUID_RE.match(text) is not None:
+        return str.__str__(text)
+    try:
+        _uuid.UUID(text)
+    except (ValueError, TypeError):
+        return None
+    return str.__str__(text)
+
+
+_DATE_ONLY = re.compile(r"\A\d{4}-?\d{2}-?\d{2}\Z")
+_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})\Z")
+
+
+def format_timestamp(value: object) -> str | None:
+    """The wire form of an event timestamp, or None when `value` is not a usable timestamp.
+
+    An aware datetime is converted to UTC and serialised with `isoformat()` (e.g.
+    `2026-01-02T03:04:05.123456+00:00`), as posthog-python does. A naive datetime is taken
+    as UTC: posthog-python's guess that a naive value within 5 s of the local clock is local
+    time needs a clock, so the shell makes that call before handing the value over. ISO
+    strings (with `Z` or `+HHMM`) are parsed the same way; date-only strings are rejected.
+    """
+    if isinstance(value, _dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        if _DATE_ONLY.match(value):
+            return None
+        text = _COMPACT_OFFSET.sub(r"\1:\2", value.replace("Z", "+00:00"))
+        try:
+            moment = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    try:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            moment = moment.replace(tzinfo=_UTC)
+        return moment.astimezone(_UTC).isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+# Epoch seconds below this format exactly through the fast path of `format_epoch` (year 9999).
+_EPOCH_LIMIT = 253_402_300_000.0
+# Below 2**32 s (year 2106) a datetime's float `timestamp()` keeps its microseconds exactly.
+_EXACT_FLOAT_SECONDS = 4_294_967_296.0
+
+
+class Second(NamedTuple):
+    start: float  # the second, as epoch seconds (a whole number)
+    dotted: str  # "YYYY-MM-DDTHH:MM:SS."
+    whole: str  # "YYYY-MM-DDTHH:MM:SS+00:00"
+
+
+def _second(start: int, text: str) -> Second:
+    return Second(float(start), text[:19] + ".", text[:19] + "+00:00")
+
+
+# The last formatted second, reused while events keep arriving within it. A memo, not
+# state: it never changes an answer, and threads only ever swap whole tuples.
+_memo = Second(float("-inf"), "", "")
+
+
+def last_second() -> Second:
+    """The second `format_epoch` formatted last: bulk encoders reuse its text directly."""
+    return _memo
+
+
+def format_epoch(seconds: float) -> str:
+    """`datetime.fromtimestamp(seconds, timezone.utc).isoformat()`, the same text, faster.
+
+    The shell samples the clock as epoch seconds (the wall clock) in the capturing thread
+    and formats later. Events captured in the same second share the formatted
+    `YYYY-MM-DDTHH:MM:SS` part, so most calls only format the microseconds, rounded
+    half-to-even as `datetime` does. Raises `InvalidEvent` for a value no datetime can hold.
+    """
+    memo = _memo
+    fraction = seconds - memo.start  # exact: both are doubles less than one apart
+    if 0.0 <= fraction < 1.0:
+        micros = round(fraction * 1e6)
+        if micros < 1_000_000:
+            return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+    return _format_epoch_slowly(seconds)
+
+
+def _format_epoch_slowly(seconds: float) -> str:
+    global _memo
+    if not 0.0 <= seconds < _EPOCH_LIMIT:
+        try:
+            return _dt.datetime.fromtimestamp(seconds, _UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise InvalidEvent(f"not a usable event timestamp: {seconds!r}") from None
+    whole = int(seconds)
+    micros = round((seconds - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole += 1
+        micros -= 1_000_000
+    memo = _second(whole, _dt.datetime.fromtimestamp(whole, _UTC).isoformat())
+    _memo = memo
+    return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+
+
+def utc_text(moment: _dt.datetime) -> str:
+    """`moment.isoformat()` for an aware UTC datetime, through the per-second memo when it hits."""
+    global _memo
+    seconds = moment.timestamp()
+    if not 0.0 <= seconds < _EXACT_FLOAT_SECONDS:
+        return moment.isoformat()
+    memo = _memo
+    if 0.0 <= seconds - memo.start < 1.0:
+        micros = moment.microsecond
+        return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+    text = moment.isoformat()
+    _memo = _second(int(seconds), text)
+    return text
+
+
+Timestamp = _dt.datetime | str | float
+"""An event time: a datetime, an ISO 8601 string, or seconds since the Unix epoch (UTC)."""
+
+
+def wire_timestamp(value: Timestamp) -> str:
+    if type(value) is float or (type(value) is int):
+        return format_epoch(value)
+    if type(value) is _dt.datetime and value.tzinfo is _UTC:
+        return utc_text(value)
+    text = format_timestamp(value)
+    if text is None:
+        raise InvalidEvent(f"not a usable event timestamp: {value!r}")
+    return text
+
+
+def wire_uuid(value: str | _uuid.UUID) -> str:
+    if type(value) is str:
+        return value
+    text = normalize_uuid(value)
+    if text is None:
+        raise InvalidEvent(f"not a usable event uuid: {value!r}")
+    return text
+
+
+def _safe_str(value: object) -> str | None:
+    try:
+        return str(value)
+    except Exception:
+        return None
+
+
+def stringify_id(value: object) -> str | None:
+    """A distinct id as posthog-python sends it: `str()` of anything but None and ''."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return clean_text(value) if value else None
+    text = _safe_str(value)
+    return clean_text(text) if text else None
+
+
+def text_id(value: object) -> str:
+    if type(value) is str:
+        return value if value.isascii() else clean_text(value)
+    return clean_text(_safe_str(value) or "")
+
+
+def event_identity(distinct_id: object, anonymous_id: object) -> tuple[str, bool]:
+    """(distinct id, personless?) — an absent id falls back to the shell's anonymous id."""
+    if type(distinct_id) is str and distinct_id:
+        return (distinct_id if distinct_id.isascii() else clean_text(distinct_id)), False
+    given = stringify_id(distinct_id)
+    if given is not None:
+        return given, False
+    anonymous = stringify_id(anonymous_id)
+    if anonymous is None:
+        raise InvalidEvent("an event without a distinct_id needs the shell's anonymous_id")
+    return anonymous, True

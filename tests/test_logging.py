@@ -1,0 +1,82 @@
+"""The `hogkit` logger behaves like a library's: silent unless asked, each message once.
+
+Each case runs a fresh interpreter, because logging configuration is process-wide.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from httpserver import LoopbackServer, Reply
+
+KEY = "phc_logging_test_key"
+SECRET = "phs_logging_test_secret"
+DEFINITIONS = {"flags": [], "group_type_mapping": {}, "cohorts": {}}
+
+
+def run(script: str) -> str:
+    """stderr of `script` run in a fresh interpreter (where logging writes by default)."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stderr
+
+
+def test_the_library_adds_only_a_null_handler_and_sets_no_level() -> None:
+    err = run(
+        """
+        import logging, sys, hogkit.transport
+        logger = logging.getLogger("hogkit")
+        print([type(h).__name__ for h in logger.handlers], logger.level, file=sys.stderr)
+        """
+    )
+    assert err.strip() == "['NullHandler'] 0"
+
+
+def test_without_debug_nothing_below_warning_shows(loopback: LoopbackServer) -> None:
+    err = run(
+        f"""
+        from hogkit import Client
+        client = Client({KEY!r}, host={loopback.url!r})
+        client.capture("e", distinct_id="u")
+        client.shutdown()
+        """
+    )
+    assert err == ""
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["basicConfig", "no-config"])
+def test_debug_shows_each_message_once_with_send_poll_and_flags_lines(
+    loopback: LoopbackServer, configured: bool
+) -> None:
+    loopback.script("/flags/definitions", then=Reply.json(DEFINITIONS))
+    loopback.script("/flags/", then=Reply.json({"flags": {}}))
+    setup = "logging.basicConfig(level=logging.DEBUG)" if configured else ""
+    err = run(
+        f"""
+        import logging
+        {setup}
+        from hogkit import Client
+        client = Client({KEY!r}, host={loopback.url!r}, debug=True, secret_key={SECRET!r})
+        client.load_feature_flags()
+        client.capture("e", distinct_id="u", timestamp="not a time")
+        client.flush()
+        client.evaluate_flags("u", flag_keys=["unknown-flag"])
+        client.shutdown()
+        """
+    )
+    lines = err.splitlines()
+    assert sum("invalid timestamp" in line for line in lines) == 1
+    assert any("DEBUG" in line and "sent a batch of 1 events" in line for line in lines), err
+    assert any("DEBUG" in line and "definitions poll answered HTTP 200" in line for line in lines)
+    assert any("DEBUG" in line and "POST /flags" in line for line in lines), err
+    assert len(lines) == len(set(lines)) or configured  # timestamps may repeat a line's text
+    ours = [line for line in lines if "hogkit" in line]  # urllib3 logs its own DEBUG lines
+    assert not any(KEY in line or SECRET in line for line in ours)

@@ -1,0 +1,277 @@
+"""The Client's event methods other than `capture`: pageviews, person and group updates,
+aliases and exceptions.
+
+Each samples the clock and draws ids (through `stamps`), has the core build the event and
+hands it to the pipeline's `emit`, which owns the never-raise error path. Inside a context,
+exceptions and person updates get the context's identity and tags first (`with_context`).
+
+The exception options live here too: whether uncaught exceptions are captured (the hooks
+themselves are `autocapture.py`'s), whether each captured one is logged, and how in-app
+frames' local variables are attached (`code_variables`; None leaves them out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hogkit.core import events as core
+from hogkit.core.code_variables import VariablesConfig
+from hogkit.core.event import Event, FlagsArg
+
+from . import stamps
+from .code_variables import with_code_variables
+from .contexts import with_context
+from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
+from .pipeline import EventPipeline
+from .problems import log
+from .stamps import CallerTime
+
+__all__ = ["EventMethods"]
+
+_CAPTURED_ATTR = "__hogkit_captured_uuid"
+
+Groups = Mapping[str, Any] | None
+Timestamp = CallerTime
+
+
+class EventMethods:
+    """`pageview`, `set`, `set_once`, `identify`, `alias`, `group_identify` and
+    `capture_exception` for a Client (which forwards them)."""
+
+    def __init__(
+        self,
+        events: EventPipeline,
+        project_root: str,
+        in_app_modules: Sequence[str],
+        *,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        code_variables: VariablesConfig | None = None,
+    ) -> None:
+        self._events = events
+        self.project_root = project_root
+        self.in_app_modules = tuple(in_app_modules)
+        self.enable_exception_autocapture = enable_exception_autocapture
+        self.log_captured_exceptions = log_captured_exceptions
+        self.code_variables = code_variables
+
+    def pageview(
+        self,
+        url: str,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        groups: Groups = None,
+        flags: FlagsArg = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """A `$pageview` with `$current_url`, for pages served by the backend."""
+        return self._events.emit(
+            "pageview",
+            lambda: core.pageview(
+                self._events.context,
+                url,
+                distinct_id=distinct_id,
+                properties=properties,
+                groups=groups,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                flags=flags,
+                anonymous_id=stamps.anonymous_id(distinct_id),
+                disable_geoip=disable_geoip,
+            ),
+        )
+
+    def set(
+        self,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """Set person properties (`$set`). A no-op (None) without a distinct id or properties."""
+        return self._person(
+            core.set_properties, "set", distinct_id, properties, timestamp, uuid, disable_geoip
+        )
+
+    def set_once(
+        self,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """Set person properties that are not set yet (`$set_once`); None like `set`."""
+        return self._person(
+            core.set_once, "set_once", distinct_id, properties, timestamp, uuid, disable_geoip
+        )
+
+    def _person(
+        self,
+        build: Callable[..., Event | None],
+        name: str,
+        distinct_id: Any,
+        properties: Mapping[str, Any] | None,
+        timestamp: Timestamp,
+        uuid: Any,
+        disable_geoip: bool | None,
+    ) -> str | None:
+        distinct_id, properties = with_context(distinct_id, properties, person=True)
+        return self._events.emit(
+            name,
+            lambda: build(
+                self._events.context,
+                distinct_id=distinct_id,
+                properties=properties,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                disable_geoip=disable_geoip,
+            ),
+        )
+
+    def identify(
+        self,
+        distinct_id: Any,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        anon_distinct_id: Any = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`$identify`: set person properties and, with `anon_distinct_id`, link an anonymous id."""
+        return self._events.emit(
+            "identify",
+            lambda: core.identify(
+                self._events.context,
+                distinct_id=distinct_id,
+                properties=properties,
+                anon_distinct_id=anon_distinct_id,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                disable_geoip=disable_geoip,
+            ),
+        )
+
+    def alias(
+        self,
+        previous_id: Any,
+        distinct_id: Any,
+        *,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
+        return self._events.emit(
+            "alias",
+            lambda: core.alias(
+                self._events.context,
+                previous_id=previous_id,
+                distinct_id=distinct_id,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                disable_geoip=disable_geoip,
+            ),
+        )
+
+    def group_identify(
+        self,
+        group_type: str,
+        group_key: str,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        distinct_id: Any = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a distinct id."""
+        return self._events.emit(
+            "group_identify",
+            lambda: core.group_identify(
+                self._events.context,
+                group_type,
+                group_key,
+                properties=properties,
+                distinct_id=distinct_id,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                disable_geoip=disable_geoip,
+            ),
+        )
+
+    def capture_exception(
+        self,
+        exception: ExceptionArg | None = None,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Timestamp = None,
+        uuid: Any = None,
+        groups: Groups = None,
+        flags: FlagsArg = None,
+        disable_geoip: bool | None = None,
+        fingerprint: str | None = None,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
+
+        An exception that was never raised gets the caller's stack, marked synthetic. The
+        same exception object is captured once; later calls return None. `level`,
+        `source` (`$exception_source`) and `mechanism` describe how it was caught, for
+        hooks and framework integrations.
+        """
+        distinct_id, properties = with_context(distinct_id, properties)
+        found: list[BaseException] = []
+
+        def build() -> Event | None:
+            exc = exception_of(exception)
+            if exc is None:
+                log.warning("capture_exception: no exception given and none is being handled")
+                return None
+            if getattr(exc, _CAPTURED_ATTR, None):
+                return None
+            found.append(exc)
+            synthetic = synthetic_traceback() if exc.__traceback__ is None else None
+            ev = core.exception_event(
+                self._events.context,
+                exc,
+                distinct_id=distinct_id,
+                properties=properties,
+                timestamp=stamps.when(timestamp),
+                uuid=stamps.event_id(uuid),
+                anonymous_id=stamps.anonymous_id(distinct_id),
+                source_lines=source_lines,
+                in_app_prefixes=self.in_app_modules,
+                project_root=self.project_root,
+                fingerprint=fingerprint,
+                groups=groups,
+                flags=flags,
+                disable_geoip=disable_geoip,
+                synthetic_traceback=synthetic,
+                level=level,
+                source=source,
+                mechanism=mechanism,
+            )
+            if self.code_variables is not None:
+                ev = with_code_variables(ev, exc, self.code_variables)
+            return ev
+
+        sent = self._events.emit("capture_exception", build)
+        if sent is not None:
+            with contextlib.suppress(Exception):
+                setattr(found[0], _CAPTURED_ATTR, sent)
+            if self.log_captured_exceptions:
+                log.error("hogkit: captured exception %s", sent, exc_info=found[0])
+        return sent

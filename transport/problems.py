@@ -1,0 +1,67 @@
+"""How the shell reports problems: the one never-raise error path of every public method.
+
+With `debug=True` the exception reaches the caller (a developer wants to see it); otherwise
+it is logged once on the `hogkit` logger and handed to `on_error`, and the method returns
+its "nothing happened" value. Delivery failures from the worker come through here too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hogkit.core.errors import HogkitError
+
+from .transports import decode_events
+
+__all__ = ["OnError", "Problems", "log"]
+
+log = logging.getLogger("hogkit")
+
+OnError = Callable[[Exception, list[dict[str, Any]]], Any]
+"""`on_error(error, events)`: the events are the decoded ones that were not delivered."""
+
+
+class Problems:
+    """Routes errors to the log, to `on_error`, or (with `debug`) to the caller."""
+
+    __slots__ = ("debug", "on_error")
+
+    def __init__(self, debug: bool, on_error: OnError | None) -> None:
+        self.debug = debug
+        self.on_error = on_error
+
+    def fail(self, name: str, exc: Exception) -> None:
+        """The error path of public method `name`: re-raise in debug mode, else log and report."""
+        if self.debug:
+            raise exc
+        if isinstance(exc, HogkitError):
+            log.warning("%s: %s", name, exc)
+        else:
+            log.warning("%s failed: %s: %s", name, type(exc).__name__, exc)
+        self.tell(exc, [])
+
+    def config(self, message: str) -> None:
+        """A constructor argument the client cannot work with (raises in debug mode)."""
+        if self.debug:
+            raise HogkitError(message)
+        log.error("%s", message)
+
+    def delivery(self, error: Exception, events: Sequence[bytes]) -> None:
+        """A delivery failure or drop, from the worker or a sync send."""
+        if events:
+            log.warning("%d events were not delivered: %s", len(events), error)
+        else:
+            log.warning("%s", error)
+        if self.on_error is not None:
+            self.tell(error, decode_events(events) if events else [])
+
+    def tell(self, error: Exception, events: list[dict[str, Any]]) -> None:
+        """Hand `error` to `on_error`, which must not break the caller either."""
+        if self.on_error is None:
+            return
+        try:
+            self.on_error(error, events)
+        except Exception:
+            log.exception("on_error raised")

@@ -1,0 +1,82 @@
+"""The clock readings and ids the shell gives the core's event builders.
+
+The core has no clock and draws no ids; these functions supply them, checking what a caller
+passed (a bad timestamp or uuid is replaced, with a log line, rather than failing the call).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+from typing import Any
+
+from hogkit.core.events import format_timestamp, normalize_uuid
+from hogkit.core.timestamps import Timestamp
+
+from .ids import new_uuid
+
+__all__ = [
+    "CallerTime",
+    "anonymous_id",
+    "clock",
+    "event_id",
+    "event_timestamp",
+    "event_uuid",
+    "now",
+    "when",
+]
+
+log = logging.getLogger("hogkit")
+
+_UTC = _dt.timezone.utc
+
+CallerTime = _dt.datetime | str | None
+"""A timestamp a caller may pass to an event method (None: now)."""
+
+clock = time.time
+"""The wall clock as epoch seconds: the capture path's cheapest timestamp."""
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_UTC)
+
+
+def event_timestamp(value: object) -> _dt.datetime | str:
+    """A caller's timestamp in a form the core accepts, or now (with a warning) if unusable.
+
+    A naive datetime within 5 s of the local clock is taken as local time and any other as
+    UTC, as posthog-python does (the core cannot look at a clock to make that call).
+    """
+    if isinstance(value, _dt.datetime) and value.tzinfo is None:
+        if abs((_dt.datetime.now() - value).total_seconds()) <= 5:
+            return value.astimezone(_UTC)
+        return value.replace(tzinfo=_UTC)
+    text = format_timestamp(value)
+    if text is None:
+        log.warning("invalid timestamp %r; using the current time", value)
+        return now()
+    return text
+
+
+def event_uuid(value: object) -> str:
+    text = normalize_uuid(value)
+    if text is None:
+        log.error("invalid uuid %r; using a generated one", value)
+        return new_uuid()
+    return text
+
+
+def when(timestamp: _dt.datetime | str | None) -> Timestamp:
+    """An event's time: the caller's (checked), or the clock's now."""
+    return clock() if timestamp is None else event_timestamp(timestamp)
+
+
+def event_id(uuid: Any) -> str:
+    """An event's uuid: the caller's (checked), or a fresh one."""
+    return new_uuid() if uuid is None else event_uuid(uuid)
+
+
+def anonymous_id(distinct_id: Any) -> str | None:
+    """The id that stands for the person in a personless event (none when there is an id)."""
+    return new_uuid() if distinct_id is None or distinct_id == "" else None
