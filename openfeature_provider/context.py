@@ -9,6 +9,7 @@ person property.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from openfeature.evaluation_context import EvaluationContext
@@ -16,15 +17,16 @@ from openfeature.evaluation_context import EvaluationContext
 __all__ = ["Subject", "subject_of"]
 
 _RESERVED = ("groups", "group_properties")
+_NONE: Mapping[str, Any] = MappingProxyType({})  # "no groups"
 
 
 class Subject(NamedTuple):
     """Who a flag is evaluated for, in `Client.evaluate_flags`' terms."""
 
     distinct_id: str | None
-    person_properties: dict[str, Any]
-    groups: dict[str, Any]
-    group_properties: dict[str, dict[str, Any]]
+    person_properties: Mapping[str, Any]
+    groups: Mapping[str, Any]
+    group_properties: Mapping[str, Mapping[str, Any]]
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -36,12 +38,16 @@ def subject_of(context: EvaluationContext | None) -> Subject:
     if context is None:
         return Subject(None, {}, {}, {})
     attributes = context.attributes or {}
-    person = {key: value for key, value in attributes.items() if key not in _RESERVED}
+    key = context.targeting_key
+    if "groups" not in attributes and "group_properties" not in attributes:
+        # The common case: every attribute is a person property. The client only reads
+        # the mapping during the call and keeps nothing of it, so no copy is needed.
+        return Subject(key if key else None, attributes, _NONE, _NONE)
+    person = {name: value for name, value in attributes.items() if name not in _RESERVED}
     group_properties = {
         str(name): _mapping(props)
         for name, props in _mapping(attributes.get("group_properties")).items()
     }
-    key = context.targeting_key
     return Subject(
         key if key else None,
         person,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from hogkit.core import FlagResult
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from openfeature.evaluation_context import EvaluationContext
@@ -33,6 +34,7 @@ T = TypeVar("T")
 ObjectValue = Sequence[FlagValueType] | Mapping[str, FlagValueType]
 
 _UNRESOLVED_CODES = {"missing_context": ErrorCode.INVALID_CONTEXT}
+_VARIANTS = {True: "true", False: "false"}
 
 
 class HogkitProvider(AbstractProvider):
@@ -192,11 +194,14 @@ class HogkitProvider(AbstractProvider):
         value = snap.get_flag(key)
         if value is None:
             return _missing(default, key, snap)
-        reason, metadata = _explain(snap, key)
-        variant = value if isinstance(value, str) else str(value).lower()
-        converted, code, message = convert(
-            kind, value, snap.get_flag_payload(key), self.parse_variant
-        )
+        local = snap.local_result(key)
+        reason, metadata = _explain(snap, key, local)
+        variant = value if isinstance(value, str) else _VARIANTS[value]
+        if kind is bool:  # the commonest resolver needs no payload
+            on: Any = value is not False
+            return FlagResolutionDetails(on, None, None, reason, variant, metadata)
+        payload = local.payload if local is not None else snap.get_flag_payload(key)
+        converted, code, message = convert(kind, value, payload, self.parse_variant)
         if code is not None:
             return FlagResolutionDetails(default, code, message, Reason.ERROR, None, metadata)
         if converted is None:
@@ -223,9 +228,10 @@ def _missing(default: T, key: str, snap: FlagEvaluations) -> FlagResolutionDetai
     return _error(default, ErrorCode.FLAG_NOT_FOUND, f"no flag {key!r}")
 
 
-def _explain(snap: FlagEvaluations, key: str) -> tuple[Reason, dict[str, bool | int | float | str]]:
-    """(reason, flag metadata) for a flag that has a value."""
-    local = snap.local_result(key)
+def _explain(
+    snap: FlagEvaluations, key: str, local: FlagResult | None
+) -> tuple[Reason, dict[str, bool | int | float | str]]:
+    """(reason, flag metadata) for a flag that has a value (`local`: its local result)."""
     metadata: dict[str, bool | int | float | str] = {"evaluated_locally": local is not None}
     if local is not None:
         reason = reason_of(local)
