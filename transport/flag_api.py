@@ -205,6 +205,7 @@ class FlagAPI:
             send_feature_flag_events,
             disable_geoip,
             device_id,
+            value_only=False,
         )
         return None if result is None else result.payload
 
@@ -221,6 +222,7 @@ class FlagAPI:
         send_events: bool,
         disable_geoip: bool | None,
         device_id: str | None,
+        value_only: bool = True,
     ) -> FeatureFlagResult | None:
         try:
             return self._legacy.read(
@@ -234,6 +236,7 @@ class FlagAPI:
                 send_events,
                 disable_geoip,
                 device_id,
+                value_only,
             )
         except Exception as exc:
             self._problems.fail(name, exc)

@@ -95,9 +95,11 @@ class LegacyFlags:
         send_events: bool,
         disable_geoip: bool | None,
         device_id: str | None,
+        value_only: bool = False,
     ) -> FeatureFlagResult | None:
         """One single-flag read. `match_value` replaces the reported value (and chooses the
-        payload) when the flag has a value."""
+        payload) when the flag has a value. `value_only` says the caller reads no payload:
+        a local read that reports nothing then skips decoding it."""
         if self._disabled() or distinct_id is None or distinct_id == "":
             return None
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
@@ -108,7 +110,9 @@ class LegacyFlags:
         value = local.get_flag(key) if local is not None else None
         if value is not None and fs is not None:
             shown = match_value if match_value is not None else value
-            result = flag_result(key, shown, fs.stored_payload(key, payload_lookup_key(shown)))
+            skip = value_only and not send_events
+            stored = None if skip else fs.stored_payload(key, payload_lookup_key(shown))
+            result = flag_result(key, shown, stored)
             if send_events:
                 self._report_local(fs, did, key, result, group_map, disable_geoip)
             return result
