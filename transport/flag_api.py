@@ -98,20 +98,21 @@ class FlagAPI:
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
         deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        result = self._read(
-            "get_feature_flag",
-            key,
-            distinct_id,
-            None,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-        return None if result is None else result.get_value()
+        try:
+            return self._legacy.value(
+                key,
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail("get_feature_flag", exc)
+            return None
 
     def feature_enabled(
         self,

@@ -83,6 +83,42 @@ class LegacyFlags:
             self._problems.fail("get_feature_flag_result", exc)
             return None
 
+    def value(
+        self,
+        key: str,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> FlagValue | None:
+        """The flag's value. A local read that reports nothing is answered straight from the
+        core (the common case on a busy server); everything else is a full `read`."""
+        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
+            _, local = self._service.evaluate_locally(
+                distinct_id, person_properties, groups, group_properties, device_id, (key,)
+            )
+            found = local.get_flag(key) if local is not None else None
+            if found is not None:
+                return found
+        result = self.read(
+            key,
+            distinct_id,
+            None,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_events,
+            disable_geoip,
+            device_id,
+            True,
+        )
+        return None if result is None else result.get_value()
+
     def read(
         self,
         key: str,
