@@ -35,7 +35,6 @@ from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import EventContext
 
-from . import stamps
 from .autocapture import (
     DEFAULT_BUCKET_SIZE,
     DEFAULT_REFILL_INTERVAL_SECONDS,
@@ -47,13 +46,13 @@ from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
-from .flag_decisions import FlagDecisions, RemoteConfig
-from .flag_reads import FlagReads, deprecated
+from .flag_decisions import FlagDecisions
+from .flag_reads import deprecated
+from .flag_stack import FlagStack
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
 from .forward import forward
 from .hosts import ingestion_host
-from .ids import new_uuid
 from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
 from .options import ClientOptions, report_unused
@@ -225,46 +224,20 @@ class Client:
         self._events.start(not self.disabled)
         if o.personal_api_key:
             deprecated("personal_api_key", "secret_key=")
-        flags_transport = o.flags_transport
-        if flags_transport is None and isinstance(self.transport, FlagsTransport):
-            flags_transport = self.transport
-        self._flags = FlagService(
-            self.api_key,
-            host=self.host or "http://127.0.0.1",
-            secret_key=o.secret,
-            flags_transport=flags_transport,
-            poll_interval=o.poll_interval,
-            request_timeout=o.feature_flags_request_timeout_seconds,
-            request_retries=o.feature_flags_request_max_retries,
-            flag_definitions=o.flag_definitions,
-            enable_local_evaluation=o.enable_local_evaluation,
-            disable_geoip=o.disable_geoip,
-            disabled=self.disabled,
-            emit=self._events.submit,
-            context=context,
-            dedup_capacity=o.flag_called_cache_size,
-            event_time=stamps.clock,
-            new_uuid=new_uuid,
-            definitions_cache=o.flag_definition_cache_provider,
-            follower_only=o.flag_definitions_follower_only,
-            fallback_cache_url=o.flag_fallback_cache_url,
-        )
-        self._reads = FlagReads(self._flags, self._problems)
-        self._events.flags_for_capture = self._reads.for_capture
         events = self._events  # not `self`: collaborators hold no reference to the Client
-        self._legacy = LegacyFlags(self._flags, self._problems, lambda: events.disabled)
-        self._decisions = FlagDecisions(
-            self._flags,
-            self._problems,
-            lambda: events.disabled,
-            RemoteConfig(
-                self.host or "http://127.0.0.1",
-                self.api_key,
-                o.secret,
-                o.feature_flags_request_timeout_seconds,
-            ),
+        stack = FlagStack(
+            o,
+            api_key=self.api_key,
+            host=self.host,
+            transport=self.transport,
+            problems=self._problems,
+            context=context,
+            emit=events.submit,
+            disabled=lambda: events.disabled,
         )
-        self._flag_api = FlagAPI(self._reads, self._problems, self._legacy)
+        self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
+        self._legacy, self._decisions = stack.legacy, stack.decisions
+        events.flags_for_capture = self._reads.for_capture
         # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         self._on_fork.append(self._flags.after_fork)
