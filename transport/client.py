@@ -28,6 +28,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hogkit.core.accounting import Stats
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import EventContext
 
@@ -45,7 +46,7 @@ from .logs import enable_debug_output
 from .pipeline import BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
 from .system import system_properties
-from .transports import HttpTransport, Transport
+from .transports import HttpTransport, Transport, redacted
 
 __all__ = ["BeforeSend", "Client", "OnError"]
 
@@ -189,7 +190,16 @@ class Client:
         return False
 
     def __repr__(self) -> str:
-        return f"Client(host={self.host!r})"
+        return f"Client(host={redacted(self.host)!r})"
+
+    def stats(self) -> Stats:
+        """What became of the events accepted so far: accepted, delivered, dropped by
+        reason, retried, in flight, duplicated (see `hogkit.core.accounting.Stats`).
+
+        Exact once the client is idle (after a flush or shutdown); while events move, a
+        consistent snapshot of each counter, not of all of them at one instant.
+        """
+        return self._events.stats()
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -313,8 +323,7 @@ class Client:
                 return self._shutdown_result
             if first:
                 _run_hooks(self._on_shutdown, "a shutdown hook raised")
-            delivered = self.flush(max(0.0, deadline - time.monotonic()))
-            self._events.stop(deadline - time.monotonic())
+            delivered = self._events.shutdown(max(0.0, deadline - time.monotonic()))
             self._shutdown_result = delivered
             return delivered
         except Exception as exc:
@@ -379,10 +388,7 @@ def _at_exit() -> None:
     deadline = time.monotonic() + max(p.exit_timeout for p in pipelines)
     for pipeline in pipelines:
         try:
-            pipeline.close()
-            budget = max(0.0, min(pipeline.exit_timeout, deadline - time.monotonic()))
-            pipeline.flush(budget)
-            pipeline.stop(max(0.0, deadline - time.monotonic()))
+            pipeline.shutdown(max(0.0, min(pipeline.exit_timeout, deadline - time.monotonic())))
         except Exception:
             log.exception("error while flushing at exit")
 

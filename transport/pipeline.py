@@ -6,18 +6,23 @@ either queues the call's checked arguments for the worker to build (the common c
 caller's thread only samples the clock and draws a uuid) or builds the event and submits
 it. A context layer that adds tags or a distinct id to every event wraps these two methods.
 
-The pipeline owns the queue and the worker; it starts a fresh pair at construction and
-in a forked child (the parent's threads do not exist there).
+The pipeline owns the queue, the worker and the books (`books.py`: what became of every
+accepted event); it starts a fresh set at construction and in a forked child (the parent's
+threads do not exist there). The worker's threads do not keep the pipeline alive: when a
+client is dropped without `shutdown()`, its worker sends what is queued and its threads end.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core import events as core
+from hogkit.core.accounting import Reason, Stats
 from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import (
     PlainCapture,
@@ -31,14 +36,15 @@ from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from . import stamps
-from .deferred import DeferredEncoder
-from .errors import EventTooLarge
+from .books import Books
+from .deferred import DeferredEncoder, short_name
+from .errors import DeliveryFailed, EventTooLarge, with_reason
 from .ids import new_uuid
 from .problems import Problems, log
 from .queue import EventQueue
 from .stamps import clock
 from .transports import Transport
-from .worker import Worker
+from .worker import Worker, reason_of
 
 __all__ = ["BeforeSend", "EventPipeline", "FlagsForCapture"]
 
@@ -86,6 +92,7 @@ class EventPipeline:
         # The queue while `capture` may take its fast path, else None (see `_refresh`).
         self._fast: EventQueue | None = None
         self._stop_sync = threading.Event()
+        self._books = Books(problems.delivery)
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
 
@@ -151,6 +158,7 @@ class EventPipeline:
         """A fresh queue and worker (at construction and in a forked child)."""
         self._queue = self._worker = None
         self._stop_sync = threading.Event()
+        self._books = Books(self.problems.delivery)
         if enabled and not self.sync_mode and self.send:
             queue = EventQueue(self._max_queue_size, self._flush_at)
             worker = Worker(
@@ -158,12 +166,19 @@ class EventPipeline:
                 self.transport,
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
+                books=self._books,
                 prepare=self._encoder.one,
                 prepare_many=self._encoder.many,
             )
             worker.start()
             self._queue, self._worker = queue, worker
+            # Holds the worker, not the pipeline: a dropped client lets its threads end.
+            weakref.finalize(self, worker.retire)
         self._refresh()
+
+    def stats(self) -> Stats:
+        """What became of the events accepted so far (see `hogkit.core.accounting.Stats`)."""
+        return self._books.stats()
 
     # -- capture --------------------------------------------------------------------------------
 
@@ -323,7 +338,8 @@ class EventPipeline:
         """An encoded event's size check, then the queue or a sync send; its uuid if accepted."""
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            return self._failed("capture", EventTooLarge(f"{event!r}: {problem}"))
+            error = EventTooLarge(f"{short_name(event)}: {problem}")
+            return self._failed("capture", with_reason(error, Reason.TOO_LARGE.value))
         queue = self._queue
         if queue is not None:
             return event_id if queue.put(data) else None
@@ -333,13 +349,18 @@ class EventPipeline:
 
     def _send_now(self, data: bytes) -> bool:
         """`sync_mode`: send in the caller's thread, with the transport's retries."""
+        books = self._books
+        spans = books.number(1)
         try:
             result = self.transport.send([data], stop=self._stop_sync)
         except Exception as exc:
-            self.problems.delivery(exc, [data])
+            books.lost(reason_of(exc), exc, spans, [data])
             return False
+        books.retried(result.retried, result.duplicated)
+        rest = books.delivered(spans, result.delivered)
         if result.failed:
-            self.problems.delivery(result.error or HogkitError("not delivered"), result.failed)
+            error = result.error or HogkitError("not delivered")
+            books.lost(reason_of(error), error, rest, result.failed)
             return False
         return True
 
@@ -372,20 +393,46 @@ class EventPipeline:
     # -- flush and stop -------------------------------------------------------------------------
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far was handled; True when all of it was delivered.
+        """Wait until everything accepted so far was handled; True only when all of it was
+        delivered (and nothing since the previous answered flush was lost).
 
         Called from the worker itself (an `on_error` callback) it does not wait: the worker
         cannot wait for itself.
         """
         queue, worker = self._queue, self._worker
-        if queue is None or worker is None:
-            return True
-        if worker.stop.is_set() and not worker.thread.is_alive():
-            return len(queue) == 0
+        if queue is None or worker is None or not worker.thread.is_alive():
+            return self._books.conclude(self._books.mark()) and not (
+                queue is not None and len(queue)
+            )
         marker = queue.mark()
         if worker.is_current():
+            marker.abandon()
             return False
-        return marker.done.wait(max(0.0, timeout)) and marker.delivered
+        if marker.done.wait(max(0.0, timeout)):
+            return marker.delivered
+        return marker.abandon()
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush and stop within `timeout` seconds; True only when every event ever accepted
+        was delivered. What is still queued, sending or waiting to retry at the deadline is
+        reported to `on_error` as lost (reason "deadline"), once."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.close()
+        self.flush(deadline - time.monotonic())
+        self.stop(deadline - time.monotonic())
+        self._give_up()
+        return self._books.all_delivered()
+
+    def _give_up(self) -> None:
+        worker = self._worker
+        if worker is not None and not worker.is_current():
+            for events, spans in worker.in_hand():
+                error = DeliveryFailed(
+                    "the deadline passed while these events were being sent",
+                    Reason.DEADLINE.value,
+                )
+                self._books.lost(Reason.DEADLINE, error, spans, events)
+        self._books.give_up()
 
     def stop(self, timeout: float) -> None:
         """Stop sync sends and the worker, waiting at most `timeout` for its thread."""

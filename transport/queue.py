@@ -76,18 +76,34 @@ _yield = getattr(os, "sched_yield", None) or _sleep_zero
 
 
 class FlushMarker:
-    """Set by the worker once everything queued ahead of it has been sent or given up on."""
+    """Settled by the worker once everything queued ahead of it was sent or given up on.
 
-    __slots__ = ("delivered", "done", "drops_before")
+    `mark` is then the number of events ahead of it (see `books.py`), and `delivered` the
+    flush's answer. A waiter that gives up first calls `abandon`: its window then stays open
+    for the next flush instead of being closed by an answer nobody read.
+    """
 
-    def __init__(self, drops_before: int) -> None:
+    __slots__ = ("_lock", "abandoned", "delivered", "done", "mark")
+
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.delivered = False
-        self.drops_before = drops_before  # queue-full drops counted when the flush began
+        self.abandoned = False
+        self.mark = 0
+        self._lock = threading.Lock()
 
-    def settle(self, delivered: bool) -> None:
-        self.delivered = delivered
-        self.done.set()
+    def settle(self, conclude: Callable[[int], bool], mark: int) -> None:
+        """Record the answer: `conclude(mark)` unless the waiter has gone."""
+        with self._lock:
+            self.mark = mark
+            self.delivered = False if self.abandoned else conclude(mark)
+            self.done.set()
+
+    def abandon(self) -> bool:
+        """The waiter stops waiting; True only if a clean answer arrived meanwhile."""
+        with self._lock:
+            self.abandoned = True
+            return self.done.is_set() and self.delivered
 
 
 class EventQueue:
@@ -183,7 +199,7 @@ class EventQueue:
 
     def mark(self) -> FlushMarker:
         """Queue a flush marker (never refused) and wake the worker."""
-        marker = FlushMarker(self._dropped)
+        marker = FlushMarker()
         self._items.append(marker)
         self.wake.set()
         return marker
