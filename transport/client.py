@@ -40,13 +40,13 @@ from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
 from .forward import forward
-from .hosts import ingestion_host
+from .hosts import ingestion_host, redacted
 from .ids import new_uuid
 from .logs import enable_debug_output
 from .pipeline import BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
 from .system import system_properties
-from .transports import HttpTransport, Transport, redacted
+from .transports import HttpTransport, Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
 

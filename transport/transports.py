@@ -26,7 +26,7 @@ from hogkit.core.errors import HogkitError
 from hogkit.core.retry import batch_retry_delay, parse_retry_after
 
 from . import http
-from .hosts import ingestion_host
+from .hosts import ingestion_host, redacted
 
 __all__ = [
     "BATCH_PATH",
@@ -249,16 +249,6 @@ def _redirect_target(url: str, response: http.Response) -> str | None:
         return target
     log.warning("not following a redirect of the batch to another host or to plain http")
     return None
-
-
-def redacted(url: str) -> str:
-    """`url` without a password in its userinfo (for reprs and messages)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else "***@"
-    return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def _is_too_large(error: Exception) -> bool:
