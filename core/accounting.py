@@ -104,7 +104,8 @@ class Ledger:
 
 @attrs.frozen
 class Stats:
-    """The public counters (`client.stats()`)."""
+    """The public counters (`client.stats()`). `in_flight` counts events queued, being
+    sent, waiting to retry, or waiting in the on-disk spool (`spooled` of them)."""
 
     accepted: int
     delivered: int
@@ -112,6 +113,7 @@ class Stats:
     retried: int
     in_flight: int
     duplicated: int
+    spooled: int = 0
 
 
 def accept(ledger: Ledger, count: int = 1) -> Ledger:

@@ -56,7 +56,14 @@ def test_a_clean_run_balances_and_says_true() -> None:
 def test_queue_full_drops_reach_on_error_with_their_count_and_reason() -> None:
     gate = Gate()
     reports, on_error = recorder()
-    client = Client("phc_books", transport=gate, max_queue_size=10, flush_at=1, on_error=on_error)
+    client = Client(
+        "phc_books",
+        transport=gate,
+        max_queue_size=10,
+        max_queue_bytes=0,  # a bound in events only
+        flush_at=1,
+        on_error=on_error,
+    )
     # Large enough that the batches the sender holds fill up and the queue overflows.
     pad = "x" * 10_000
     returned = [client.capture("e", distinct_id="u", properties={"p": pad}) for _ in range(2000)]
@@ -143,3 +150,34 @@ def test_losses_at_interpreter_exit_reach_on_error(loopback: LoopbackServer) -> 
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "['deadline'] 500"
+
+
+def test_the_memory_budget_absorbs_a_backlog_a_small_count_would_drop() -> None:
+    gate = Gate()
+    reports, on_error = recorder()
+    client = Client("phc_books", transport=gate, max_queue_size=10, on_error=on_error)
+    uuids = [client.capture("e", distinct_id="u", properties={"i": i}) for i in range(20_000)]
+    gate.open.set()
+    assert client.shutdown(30)
+    assert None not in uuids and reports == []
+    assert len(gate.sink.events) == 20_000
+
+
+def test_a_small_budget_drops_beyond_it_and_blocking_waits_instead() -> None:
+    pad = "x" * 1000
+    for block, expect_drops in ((0.0, True), (5.0, False)):
+        gate = Gate()
+        client = Client(
+            "phc_books",
+            transport=gate,
+            max_queue_size=1,
+            max_queue_bytes=64 * 1024,
+            block_when_full=block,
+            flush_at=1,
+        )
+        threading.Timer(0.5, gate.open.set).start()
+        uuids = [client.capture("e", distinct_id="u", properties={"p": pad}) for _ in range(8000)]
+        assert client.shutdown(30) is not expect_drops
+        assert (None in uuids) is expect_drops
+        stats = client.stats()
+        assert stats.delivered + sum(stats.dropped.values()) == stats.accepted == 8000

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+import attrs
 from hogkit.core import accounting as acc
 
 from .errors import DeliveryFailed, with_reason
@@ -55,6 +56,9 @@ class Books:
         self._report = report
         # How many accepted events the worker has not numbered yet (the queue's length).
         self.waiting: Callable[[], int] = lambda: 0
+        # Events this process wrote to the spool and has not replayed yet: accepted, not
+        # numbered until they are replayed.
+        self._spooled = 0
 
     @property
     def ledger(self) -> acc.Ledger:
@@ -68,6 +72,14 @@ class Books:
             start = self._ledger.accepted
             self._ledger = acc.accept(self._ledger, count)
         return [(start, start + count)]
+
+    def spooled(self, count: int) -> None:
+        """`count` events went to the spool (positive) or came back from it (negative)."""
+        with self._lock:
+            self._spooled = max(0, self._spooled + count)
+
+    def has_spooled(self) -> bool:
+        return self._spooled > 0
 
     def mark(self) -> int:
         """Everything numbered so far: a flush's window ends here."""
@@ -136,18 +148,20 @@ class Books:
         with self._lock:
             verdict = acc.verdict(self._ledger, mark)
             self._ledger = acc.close(self._ledger, mark)
-        return verdict is acc.Verdict.DELIVERED
+            spooled = self._spooled
+        return verdict is acc.Verdict.DELIVERED and not spooled
 
     def all_delivered(self) -> bool:
         """Every event ever accepted was delivered (shutdown's final word)."""
         ledger = self._ledger
-        return ledger.dropped_total == 0 and ledger.in_flight == 0 and self.waiting() == 0
+        pending = ledger.in_flight or self.waiting() or self._spooled
+        return ledger.dropped_total == 0 and not pending
 
     def stats(self) -> acc.Stats:
         """The counters; events still queued count as accepted and in flight."""
         with self._lock:
-            ledger = self._ledger
-        waiting = self.waiting()
+            ledger, spooled = self._ledger, self._spooled
+        waiting = self.waiting() + spooled
         if waiting:
             ledger = acc.accept(ledger, waiting)
-        return acc.stats(ledger)
+        return attrs.evolve(acc.stats(ledger), spooled=spooled)

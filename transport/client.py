@@ -43,8 +43,9 @@ from .forward import forward
 from .hosts import ingestion_host, redacted
 from .ids import new_uuid
 from .logs import enable_debug_output
-from .pipeline import BeforeSend, EventPipeline
+from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
+from .spool import Spool
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
@@ -100,6 +101,9 @@ class Client:
         enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
+        max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        block_when_full: float = 0.0,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if debug:
             enable_debug_output()
@@ -145,6 +149,9 @@ class Client:
             send=send,
             before_send=before_send,
             exit_timeout=exit_timeout,
+            max_queue_bytes=max_queue_bytes,
+            block_when_full=block_when_full,
+            spool=Spool(os.fspath(spool_dir)) if spool_dir is not None and send else None,
         )
         self._events.disabled = disabled or not config_ok
         self._event_methods = EventMethods(

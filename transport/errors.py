@@ -16,10 +16,11 @@ class EventTooLarge(HogkitError):
 
 
 class QueueFull(HogkitError):
-    """Events were dropped because the queue held `max_queue_size` events already."""
+    """Events were dropped because the queue was full (`maxsize` events, the most its
+    memory budget or `max_queue_size` allowed)."""
 
     def __init__(self, count: int, maxsize: int) -> None:
-        super().__init__(f"{count} events dropped: the queue was full (max_queue_size={maxsize})")
+        super().__init__(f"{count} events dropped: the queue was full ({maxsize} events)")
         self.count = count
         self.maxsize = maxsize
 

@@ -42,11 +42,15 @@ from .errors import DeliveryFailed, EventTooLarge, with_reason
 from .ids import new_uuid
 from .problems import Problems, log
 from .queue import EventQueue
+from .spool import Spool
 from .stamps import clock
 from .transports import Transport
 from .worker import Worker, reason_of
 
-__all__ = ["BeforeSend", "EventPipeline", "FlagsForCapture"]
+__all__ = ["DEFAULT_QUEUE_BYTES", "BeforeSend", "EventPipeline", "FlagsForCapture"]
+
+DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
+"""The queue's default memory budget, in bytes of encoded events."""
 
 BeforeSend = Callable[[dict[str, Any]], Any]
 """A hook that sees (and may change or drop) every event before it is queued."""
@@ -72,6 +76,9 @@ class EventPipeline:
         send: bool,
         before_send: BeforeSend | None,
         exit_timeout: float = 1.0,
+        max_queue_bytes: int = 0,
+        block_when_full: float = 0.0,
+        spool: Spool | None = None,
     ) -> None:
         self._context = context
         self._encoder = DeferredEncoder(context)
@@ -81,6 +88,9 @@ class EventPipeline:
         self.sync_mode = sync_mode
         self.send = send
         self._max_queue_size = max_queue_size
+        self._max_queue_bytes = max_queue_bytes
+        self._block_when_full = block_when_full
+        self._spool = spool
         self._flush_at = flush_at
         self._flush_interval = flush_interval
         self._before_send = before_send
@@ -160,13 +170,21 @@ class EventPipeline:
         self._stop_sync = threading.Event()
         self._books = Books(self.problems.delivery)
         if enabled and not self.sync_mode and self.send:
-            queue = EventQueue(self._max_queue_size, self._flush_at)
+            queue = EventQueue(
+                self._max_queue_size,
+                self._flush_at,
+                max_bytes=self._max_queue_bytes,
+                block_seconds=self._block_when_full,
+                # Not a method of the pipeline: the worker must not keep it alive.
+                spill=_spiller(self._spool, self._books) if self._spool is not None else None,
+            )
             worker = Worker(
                 queue,
                 self.transport,
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
                 books=self._books,
+                spool=self._spool,
                 prepare=self._encoder.one,
                 prepare_many=self._encoder.many,
             )
@@ -421,6 +439,8 @@ class EventPipeline:
         self.flush(deadline - time.monotonic())
         self.stop(deadline - time.monotonic())
         self._give_up()
+        if self._spool is not None:
+            self._spool.close()  # what is left there is sent at the next start
         return self._books.all_delivered()
 
     def _give_up(self) -> None:
@@ -443,3 +463,20 @@ class EventPipeline:
             worker.queue.wake.set()
             if not worker.is_current():
                 worker.thread.join(max(0.0, timeout))
+
+
+def _spiller(spool: Spool, books: Books) -> Callable[[bytes], bool]:
+    """What the queue calls with an event it has no room for: the spool takes it, if it
+    has room itself (False: the event is dropped)."""
+
+    def spill(data: bytes) -> bool:
+        try:
+            stored = spool.append((data,)) == 1
+        except OSError as exc:
+            log.warning("could not write to the spool: %s", type(exc).__name__)
+            return False
+        if stored:
+            books.spooled(1)
+        return stored
+
+    return spill
