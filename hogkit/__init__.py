@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         Transport,
     )
     from hogkit.transport.errors import (
+        DeliveryFailed,
         EventTooLarge,
         QueueFull,
     )
@@ -72,6 +73,7 @@ _HOMES: dict[str, str] = {
     "MemoryTransport": "hogkit.transport",
     "SendResult": "hogkit.transport",
     "Transport": "hogkit.transport",
+    "DeliveryFailed": "hogkit.transport.errors",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
     "HttpError": "hogkit.transport.http",
@@ -83,6 +85,7 @@ _HOMES: dict[str, str] = {
 __all__ = [
     "Client",
     "DefinitionsError",
+    "DeliveryFailed",
     "Event",
     "EventTooLarge",
     "FileTransport",
