@@ -181,3 +181,27 @@ def test_a_small_budget_drops_beyond_it_and_blocking_waits_instead() -> None:
         assert (None in uuids) is expect_drops
         stats = client.stats()
         assert stats.delivered + sum(stats.dropped.values()) == stats.accepted == 8000
+
+
+def test_losses_of_a_dropped_client_at_exit_reach_on_error(loopback: LoopbackServer) -> None:
+    loopback.handle("/batch/", lambda _request: Reply.hang())
+    script = textwrap.dedent(
+        f"""
+        import atexit, gc
+        lost = []
+        atexit.register(lambda: print(sorted(set(r for r, _ in lost)), sum(n for _, n in lost)))
+        from hogkit.transport.client import Client
+        def on_error(error, events):
+            lost.append((getattr(error, "reason", None), len(events)))
+        client = Client("phc_exit", host={loopback.url!r}, on_error=on_error,
+                        timeout=30, flush_at=50)
+        for i in range(300):
+            client.capture("e", distinct_id="u", properties={{"i": i}})
+        del client  # never shut down
+        gc.collect()
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "['deadline'] 300"

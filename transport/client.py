@@ -43,13 +43,15 @@ from .forward import forward
 from .hosts import ingestion_host, redacted
 from .ids import new_uuid
 from .logs import enable_debug_output
-from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
+from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline, stop_orphans
 from .problems import OnError, Problems, log
 from .spool import Spool
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
+
+DEFAULT_EXIT_TIMEOUT = 1.0
 
 _CAPTURED_ATTR = "__hogkit_captured_uuid"
 
@@ -92,7 +94,7 @@ class Client:
         transport: Transport | None = None,
         retry_backoff: float = 1.0,
         retry_backoff_cap: float = 30.0,
-        exit_timeout: float = 1.0,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
         secret_key: str | None = None,
         personal_api_key: str | None = None,
         poll_interval: float = 30.0,
@@ -384,20 +386,20 @@ def _after_fork_in_child() -> None:
 
 
 def _at_exit() -> None:
-    """Give every open pipeline a short, shared deadline to deliver what it holds.
-
-    Pipelines, not clients: a client the application dropped is collected, but its worker
-    keeps its pipeline (and the events queued in it) alive until the process ends.
-    """
+    """Give every open pipeline a short, shared deadline to deliver what it holds, and
+    the workers of dropped clients (still sending what was queued) the same deadline."""
     pipelines = [p for p in list(_live_pipelines) if not p.closed]
-    if not pipelines:
-        return
-    deadline = time.monotonic() + max(p.exit_timeout for p in pipelines)
+    budget = max((p.exit_timeout for p in pipelines), default=DEFAULT_EXIT_TIMEOUT)
+    deadline = time.monotonic() + budget
     for pipeline in pipelines:
         try:
             pipeline.shutdown(max(0.0, min(pipeline.exit_timeout, deadline - time.monotonic())))
         except Exception:
             log.exception("error while flushing at exit")
+    try:
+        stop_orphans(deadline)
+    except Exception:
+        log.exception("error while stopping the workers of dropped clients at exit")
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

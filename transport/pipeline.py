@@ -38,7 +38,7 @@ from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 from . import stamps
 from .books import Books
 from .deferred import DeferredEncoder, short_name
-from .errors import DeliveryFailed, EventTooLarge, with_reason
+from .errors import EventTooLarge, with_reason
 from .ids import new_uuid
 from .problems import Problems, log
 from .queue import EventQueue
@@ -47,7 +47,13 @@ from .stamps import clock
 from .transports import Transport
 from .worker import Worker, reason_of
 
-__all__ = ["DEFAULT_QUEUE_BYTES", "BeforeSend", "EventPipeline", "FlagsForCapture"]
+__all__ = [
+    "DEFAULT_QUEUE_BYTES",
+    "BeforeSend",
+    "EventPipeline",
+    "FlagsForCapture",
+    "stop_orphans",
+]
 
 DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 """The queue's default memory budget, in bytes of encoded events."""
@@ -191,7 +197,7 @@ class EventPipeline:
             worker.start()
             self._queue, self._worker = queue, worker
             # Holds the worker, not the pipeline: a dropped client lets its threads end.
-            weakref.finalize(self, worker.retire)
+            weakref.finalize(self, _orphaned, worker)
         self._refresh()
 
     def stats(self) -> Stats:
@@ -444,15 +450,10 @@ class EventPipeline:
         return self._books.all_delivered()
 
     def _give_up(self) -> None:
-        worker = self._worker
-        if worker is not None and not worker.is_current():
-            for events, spans in worker.in_hand():
-                error = DeliveryFailed(
-                    "the deadline passed while these events were being sent",
-                    Reason.DEADLINE.value,
-                )
-                self._books.lost(Reason.DEADLINE, error, spans, events)
-        self._books.give_up()
+        if self._worker is not None:
+            self._worker.give_up()
+        else:
+            self._books.give_up()
 
     def stop(self, timeout: float) -> None:
         """Stop sync sends and the worker, waiting at most `timeout` for its thread."""
@@ -480,3 +481,30 @@ def _spiller(spool: Spool, books: Books) -> Callable[[bytes], bool]:
         return stored
 
     return spill
+
+
+# Workers whose pipeline was collected (a client dropped without `shutdown()`), still
+# sending what was queued; `stop_orphans` gives them the exit deadline too.
+_orphans: set[Worker] = set()
+_orphans_lock = threading.Lock()
+
+
+def _orphaned(worker: Worker) -> None:
+    global _orphans
+    with _orphans_lock:
+        _orphans = {w for w in _orphans if w.thread.is_alive()}
+        _orphans.add(worker)
+    worker.retire()
+
+
+def stop_orphans(deadline: float) -> None:
+    """At exit: workers of dropped clients stop by `deadline`; what they still hold is
+    reported lost (reason "deadline") rather than vanishing with the process."""
+    with _orphans_lock:
+        workers = [w for w in _orphans if w.thread.is_alive()]
+    for worker in workers:
+        worker.stop.set()
+        worker.queue.wake.set()
+    for worker in workers:
+        worker.thread.join(max(0.0, deadline - time.monotonic()))
+        worker.give_up()

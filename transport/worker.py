@@ -127,14 +127,20 @@ class Worker:
         self._retiring = True
         self.queue.wake.set()
 
-    def in_hand(self) -> list[tuple[list[bytes], Spans]]:
-        """The batches handed to the sender and not settled yet (the one being sent and the
-        next one), for a shutdown that gives up on them at its deadline."""
-        with self._lock:
-            held = [(list(self._next), list(self._next_spans))]
-            if self._sending is not None:
-                held.insert(0, self._sending)
-            return held
+    def give_up(self) -> None:
+        """At a shutdown or exit deadline (after `stop`): report as lost every event not
+        settled yet, with the batches the sender still holds, once."""
+        if not self.is_current():
+            with self._lock:
+                held = [(list(self._next), list(self._next_spans))]
+                if self._sending is not None:
+                    held.insert(0, self._sending)
+            for events, spans in held:
+                error = DeliveryFailed(
+                    "the deadline passed while these events were being sent", "deadline"
+                )
+                self.books.lost(Reason.DEADLINE, error, spans, events)
+        self.books.give_up()
 
     def _run(self) -> None:
         queue, stop = self.queue, self.stop
