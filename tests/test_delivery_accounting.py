@@ -205,3 +205,23 @@ def test_losses_of_a_dropped_client_at_exit_reach_on_error(loopback: LoopbackSer
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "['deadline'] 300"
+
+
+def test_a_burst_from_eight_threads_is_delivered_in_full(loopback: LoopbackServer) -> None:
+    """200,000 ordinary events from eight threads at once, default settings: none lost."""
+    reports, on_error = recorder()
+    client = Client("phc_books", host=loopback.url, on_error=on_error)
+
+    def burst(thread: int) -> None:
+        for i in range(25_000):
+            client.capture("burst", distinct_id=f"thread-{thread}", properties={"i": i})
+
+    threads = [threading.Thread(target=burst, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert client.shutdown(120)
+    assert reports == []
+    assert len({e["uuid"] for e in loopback.events()}) == 200_000
+    assert client.stats().delivered == 200_000
