@@ -4,7 +4,8 @@ One seam for all events: a built `Event` goes through `submit` (`before_send`, t
 check, then the queue or a sync send), and `capture` calls go through `capture`, which
 either queues the call's checked arguments for the worker to build (the common call: the
 caller's thread only samples the clock and draws a uuid) or builds the event and submits
-it. A context layer that adds tags or a distinct id to every event wraps these two methods.
+it. Inside a context (`contexts.py`) a capture call first gets the context's distinct id,
+session, device and tags; the other event methods merge them the same way before building.
 
 The pipeline owns the queue, the worker and the books (`books.py`: what became of every
 accepted event); it starts a fresh set at construction and in a forked child (the parent's
@@ -37,6 +38,7 @@ from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from . import stamps
 from .books import Books
+from .contexts import current_context, with_context
 from .deferred import DeferredEncoder, short_name
 from .errors import EventTooLarge, with_reason
 from .ids import new_uuid
@@ -226,12 +228,15 @@ class EventPipeline:
         `$feature/<key>` and `$active_feature_flags` without any request.
         `send_feature_flags` (deprecated) evaluates flags for the event; `flags` wins.
 
+        Inside a context, the context's values are merged in first (`contexts.with_context`).
         The common call (a str event and id, flat properties of plain values, no hook, no
         explicit time, uuid or flags) only samples the clock, draws the uuid and queues the
         arguments (a shallow copy of a plain dict is a snapshot of it): the worker builds
         and encodes the event, many at once. While half the queue is waiting, the caller
         encodes instead, so a worker that falls far behind gets ready-made events.
         """
+        if current_context() is not None:
+            distinct_id, properties = with_context(distinct_id, properties)
         queue = self._fast
         if (
             queue is not None
@@ -487,6 +492,8 @@ def _spiller(spool: Spool, books: Books) -> Callable[[bytes], bool]:
 # sending what was queued; `stop_orphans` gives them the exit deadline too.
 _orphans: set[Worker] = set()
 _orphans_lock = threading.Lock()
+# How long a stopped orphan may take to hand back what it still queued.
+_STOP_GRACE = 0.1
 
 
 def _orphaned(worker: Worker) -> None:
@@ -498,13 +505,16 @@ def _orphaned(worker: Worker) -> None:
 
 
 def stop_orphans(deadline: float) -> None:
-    """At exit: workers of dropped clients stop by `deadline`; what they still hold is
-    reported lost (reason "deadline") rather than vanishing with the process."""
+    """At exit: workers of dropped clients get until `deadline` to send what they hold
+    (they stop by themselves once it is sent); what is left then is reported lost (reason
+    "deadline") rather than vanishing with the process."""
     with _orphans_lock:
         workers = [w for w in _orphans if w.thread.is_alive()]
+    for worker in workers:
+        worker.thread.join(max(0.0, deadline - time.monotonic()))
     for worker in workers:
         worker.stop.set()
         worker.queue.wake.set()
     for worker in workers:
-        worker.thread.join(max(0.0, deadline - time.monotonic()))
+        worker.thread.join(_STOP_GRACE)
         worker.give_up()
