@@ -108,7 +108,7 @@ def test_dropped_and_reset_connections_are_network_errors(
     loopback: LoopbackServer, reply: Reply
 ) -> None:
     loopback.script("/d", reply)
-    with pytest.raises(http.NetworkError, match="connection broken"):
+    with pytest.raises(http.NetworkError, match="connection dropped"):
         http.request("GET", loopback.url + "/d", timeout=5)
 
 

@@ -412,7 +412,7 @@ def _kind(exc: BaseException) -> str:
         reason = getattr(inner, "reason", None) or getattr(inner, "verify_message", None)
         return f"TLS failed ({reason})" if reason else "TLS failed"
     if isinstance(exc, ProtocolError):
-        return "connection broken (reset, closed early or not HTTP)"
+        return "connection dropped (reset, closed early or not HTTP)"
     return f"failed ({type(exc).__name__})"
 
 
