@@ -17,6 +17,7 @@ nothing and reports nothing.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -24,8 +25,11 @@ import attrs
 from hogkit.core import accounting as acc
 
 from .errors import DeliveryFailed, with_reason
+from .spool import Spool
 
 __all__ = ["Books", "Spans", "first"]
+
+log = logging.getLogger("hogkit")
 
 Spans = list[tuple[int, int]]
 """Event numbers as sorted `[start, stop)` runs."""
@@ -77,6 +81,23 @@ class Books:
         """`count` events went to the spool (positive) or came back from it (negative)."""
         with self._lock:
             self._spooled = max(0, self._spooled + count)
+
+    def spiller(self, spool: Spool) -> Callable[[bytes], bool]:
+        """What the queue calls with an event it has no room for: the spool takes it, if
+        it has room itself (False: the event is dropped). Holds the books and the spool
+        only, never the pipeline."""
+
+        def spill(data: bytes) -> bool:
+            try:
+                stored = spool.append((data,)) == 1
+            except OSError as exc:
+                log.warning("could not write to the spool: %s", type(exc).__name__)
+                return False
+            if stored:
+                self.spooled(1)
+            return stored
+
+        return spill
 
     def has_spooled(self) -> bool:
         return self._spooled > 0

@@ -55,7 +55,8 @@ from .forward import forward
 from .hosts import ingestion_host, redacted
 from .ids import new_uuid
 from .logs import enable_debug_output
-from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline, stop_orphans
+from .orphans import stop_orphans
+from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
 from .spool import Spool
 from .system import system_properties
@@ -443,7 +444,7 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 # Weak: a client the application drops is collected with its pipeline; its worker then
-# sends what was queued and ends (`pipeline.stop_orphans` gives it the exit deadline).
+# sends what was queued and ends (`orphans.stop_orphans` gives it the exit deadline).
 _live_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
 
 

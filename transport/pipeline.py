@@ -36,7 +36,7 @@ from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
-from . import stamps
+from . import orphans, stamps
 from .books import Books
 from .contexts import current_context, with_context
 from .deferred import DeferredEncoder, short_name
@@ -54,7 +54,6 @@ __all__ = [
     "BeforeSend",
     "EventPipeline",
     "FlagsForCapture",
-    "stop_orphans",
 ]
 
 DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
@@ -184,7 +183,7 @@ class EventPipeline:
                 max_bytes=self._max_queue_bytes,
                 block_seconds=self._block_when_full,
                 # Not a method of the pipeline: the worker must not keep it alive.
-                spill=_spiller(self._spool, self._books) if self._spool is not None else None,
+                spill=self._books.spiller(self._spool) if self._spool is not None else None,
             )
             worker = Worker(
                 queue,
@@ -199,7 +198,7 @@ class EventPipeline:
             worker.start()
             self._queue, self._worker = queue, worker
             # Holds the worker, not the pipeline: a dropped client lets its threads end.
-            weakref.finalize(self, _orphaned, worker)
+            weakref.finalize(self, orphans.adopt, worker)
         self._refresh()
 
     def stats(self) -> Stats:
@@ -469,52 +468,3 @@ class EventPipeline:
             worker.queue.wake.set()
             if not worker.is_current():
                 worker.thread.join(max(0.0, timeout))
-
-
-def _spiller(spool: Spool, books: Books) -> Callable[[bytes], bool]:
-    """What the queue calls with an event it has no room for: the spool takes it, if it
-    has room itself (False: the event is dropped)."""
-
-    def spill(data: bytes) -> bool:
-        try:
-            stored = spool.append((data,)) == 1
-        except OSError as exc:
-            log.warning("could not write to the spool: %s", type(exc).__name__)
-            return False
-        if stored:
-            books.spooled(1)
-        return stored
-
-    return spill
-
-
-# Workers whose pipeline was collected (a client dropped without `shutdown()`), still
-# sending what was queued; `stop_orphans` gives them the exit deadline too.
-_orphans: set[Worker] = set()
-_orphans_lock = threading.Lock()
-# How long a stopped orphan may take to hand back what it still queued.
-_STOP_GRACE = 0.1
-
-
-def _orphaned(worker: Worker) -> None:
-    global _orphans
-    with _orphans_lock:
-        _orphans = {w for w in _orphans if w.thread.is_alive()}
-        _orphans.add(worker)
-    worker.retire()
-
-
-def stop_orphans(deadline: float) -> None:
-    """At exit: workers of dropped clients get until `deadline` to send what they hold
-    (they stop by themselves once it is sent); what is left then is reported lost (reason
-    "deadline") rather than vanishing with the process."""
-    with _orphans_lock:
-        workers = [w for w in _orphans if w.thread.is_alive()]
-    for worker in workers:
-        worker.thread.join(max(0.0, deadline - time.monotonic()))
-    for worker in workers:
-        worker.stop.set()
-        worker.queue.wake.set()
-    for worker in workers:
-        worker.thread.join(_STOP_GRACE)
-        worker.give_up()
