@@ -107,3 +107,29 @@ def test_after_kill_9_the_next_process_delivers_what_was_spooled_once(
     assert set(delivered) == spooled_uuids and max(delivered.values()) == 1
     assert client.stats().delivered == len(on_disk)
     assert spooled_records(spool_dir) == []
+
+
+def test_a_torn_record_left_by_a_crash_is_skipped_and_reported(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    writer = sp.Spool(str(tmp_path))
+    events = [
+        b'{"event":"e","uuid":"u-%d","distinct_id":"d","properties":{}}' % i for i in range(3)
+    ]
+    assert writer.append(events) == 3
+    writer.close()
+    (segment,) = tmp_path.glob("*.seg")
+    segment.write_bytes(segment.read_bytes()[:-5])  # the last record cut short
+    reasons: list[object] = []
+    client = Client(
+        "phc_spool",
+        host=loopback.url,
+        flush_interval=0.05,
+        spool_dir=tmp_path,
+        on_error=lambda error, _events: reasons.append(getattr(error, "reason", None)),
+    )
+    assert loopback.wait_for(lambda s: len(s.events()) >= 2, timeout=30)
+    client.shutdown(10)
+    assert sorted(e["uuid"] for e in loopback.events()) == ["u-0", "u-1"]
+    assert reasons == ["spool_torn"]
+    assert client.stats().dropped == {"spool_torn": 1}
