@@ -171,7 +171,9 @@ class EventQueue:
         # that falls far behind is handed ready-made events and the capturing threads share
         # its work. Half, not a quarter: below half the caller would encode one by one
         # (dearer than the worker's bulk encoder) events the worker could still have taken.
-        self.defer_below = self.half
+        # Half of `min_size` at most: an unbuilt event takes several times the memory of
+        # its encoding, and the budget counts encoded bytes.
+        self.defer_below = min(self.half, max(1, self.min_size // 2))
 
     def put(self, event: bytes | Deferred) -> bool:
         """Queue one event; when the queue is full, wait, spill or drop (counted) it, as
