@@ -86,6 +86,9 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
     flags_transport: Any
     flag_called_cache_size: int
     flag_definitions_follower_only: bool
+    max_queue_bytes: int
+    block_when_full: float
+    spool_dir: Any
 
     @classmethod
     def from_arguments(cls, arguments: Mapping[str, Any]) -> ClientOptions:
