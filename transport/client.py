@@ -9,7 +9,9 @@ construction, settings and lifecycle:
 * `FlagService` (`flags.py`): the local `FlagSet` in force (read and replaced in one place),
   the poller, the `/flags` fallback and `$feature_flag_called` dedup; `FlagReads` and
   `FlagAPI` (`flag_reads.py`, `flag_api.py`) put the never-raise error path and the flag
-  methods on top of it.
+  methods on top of it; `LegacyFlags` and `FlagDecisions` (`legacy_flags.py`,
+  `flag_decisions.py`) answer the older flag methods by their own rules. `FlagStack`
+  (`flag_stack.py`) composes them.
 * `Problems` (`problems.py`): the error path every public method shares.
 * `ContextMethods` (`contexts.py`): request contexts (`new_context`, `tag`, ...), whose
   escaping exceptions go to `EventMethods.capture_exception`; `ExceptionAutocapture`
@@ -77,10 +79,13 @@ GroupProperties = Mapping[str, Mapping[str, Any]] | None
 class Client:
     """A PostHog client. Create one per process and reuse it; it is thread-safe.
 
-    Arguments follow posthog-python 7.91.1's names and defaults, except `gzip` (on by
-    default here). `retry_backoff` and `retry_backoff_cap` set the first retry wait and the
-    longest one (seconds); `exit_timeout` bounds the flush at interpreter exit; `transport`
-    replaces the HTTP transport (see `MemoryTransport`, `FileTransport`).
+    The parameters are posthog-python 7.91.1's, with its names, defaults and positional
+    order, except `gzip` (on by default here); options outside hogkit's scope (AI capture,
+    tracing, metrics, e-mail) are accepted and, when set, logged once as ignored (see
+    `ClientOptions`). hogkit's own options are keyword-only: `retry_backoff` and
+    `retry_backoff_cap` set the first retry wait and the longest one (seconds);
+    `exit_timeout` bounds the flush at interpreter exit; `transport` replaces the HTTP
+    transport (see `MemoryTransport`, `FileTransport`).
     """
 
     def __init__(
