@@ -11,7 +11,6 @@ client for good (it is not rebuilt), `flush()` keeps it usable.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import logging
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
 
 from .client import Client
+from .contexts import set_default_client
 
 __all__ = [
     "MODULE_METHODS",
@@ -131,11 +131,7 @@ def _build(settings: ModuleType) -> Client:
         if value is not None and value != default:
             options[name] = value
     client = Client(_key(settings), **options)
-    try:  # request contexts send their exceptions to the default client
-        contexts = importlib.import_module("hogkit.transport.contexts")
-    except ImportError:
-        return client
-    contexts.set_default_client(client)
+    set_default_client(client)  # exceptions escaping a context opened without a client
     return client
 
 
