@@ -16,6 +16,8 @@ __all__ = [
     "CODE_VARIABLES_IGNORE_DEFAULT",
     "CODE_VARIABLES_MASK_DEFAULT",
     "IGNORED_OPTIONS",
+    "NUMERIC_OPTIONS",
+    "TEXT_LIST_OPTIONS",
     "UNSUPPORTED_VALUES",
     "option_notes",
 ]
@@ -105,3 +107,67 @@ def option_notes(values: Mapping[str, Any]) -> tuple[str, ...]:
         if not any(value == ok for ok in allowed):
             notes.append(f"option {name}={value!r} is not supported: {instead}")
     return tuple(notes)
+
+
+NUMERIC_OPTIONS: frozenset[str] = frozenset(
+    {
+        "max_queue_size",
+        "flush_at",
+        "flush_interval",
+        "max_retries",
+        "thread",
+        "poll_interval",
+        "feature_flags_request_timeout_seconds",
+        "feature_flags_request_max_retries",
+        "exception_autocapture_bucket_size",
+        "exception_autocapture_refill_rate",
+        "exception_autocapture_refill_interval_seconds",
+        "retry_backoff",
+        "retry_backoff_cap",
+        "exit_timeout",
+        "flag_called_cache_size",
+        "max_queue_bytes",
+        "block_when_full",
+    }
+)
+"""Options that must be numbers for the client to work."""
+
+TEXT_LIST_OPTIONS: frozenset[str] = frozenset(
+    {"in_app_modules", "code_variables_mask_patterns", "code_variables_ignore_patterns"}
+)
+"""Options that must be lists of text when set."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
+def repaired_options(
+    values: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`values` with every unusable setting replaced by its default, and one note for each.
+
+    A client must start whatever it is given (a settings file with `flush_at: null` must
+    not take the application down), so a number option that is not a number, a list
+    option that is not a list of text, or a host that is not text falls back to the
+    default, and the note says which option was replaced.
+    """
+    fixed = dict(values)
+    notes: list[str] = []
+    for name, value in values.items():
+        if (
+            (name in NUMERIC_OPTIONS and not _is_number(value))
+            or (name in TEXT_LIST_OPTIONS and value is not None and not _is_text_list(value))
+            or (name == "host" and value is not None and not isinstance(value, str))
+        ):
+            usable = False
+        else:
+            usable = True
+        if not usable and name in defaults:
+            fixed[name] = defaults[name]
+            notes.append(f"option {name}={value!r} is not usable; using {defaults[name]!r}")
+    return fixed, tuple(notes)

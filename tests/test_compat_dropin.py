@@ -325,3 +325,25 @@ def test_module_level_client_rules_match_the_reference(module_state: None) -> No
             module.shutdown()  # type: ignore[attr-defined]
         assert posthog.default_client is ref
         assert hogkit.default_client is kit  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("flush_at", None), ("max_queue_size", "big"), ("in_app_modules", 5), ("host", 5)],
+)
+def test_an_unusable_value_falls_back_to_the_default_with_a_warning(
+    option: str, value: Any, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A settings file with a bad value must not stop the application at start-up."""
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    options = {"host": server.url, "sync_mode": True, option: value}
+    if option == "host":  # it falls back to PostHog's own host: send nothing there
+        options["send"] = False
+    client = KitClient("phc_project", **options)
+    try:
+        assert [m for m in kit_warnings(caplog) if _names(m, option)]
+        client.capture("still works", distinct_id="user-1")
+        if option != "host":
+            assert [e["event"] for e in server.events()] == ["still works"]
+    finally:
+        client.shutdown(0.5)

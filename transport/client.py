@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import os
 import threading
 import time
@@ -156,7 +157,7 @@ class Client:
         block_when_full: float = 0.0,
         spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._build(ClientOptions.from_arguments(locals()))
+        self._build(ClientOptions.from_arguments(locals(), _defaults()))
 
     def _build(self, o: ClientOptions) -> None:
         """Compose the collaborators from one call's options."""
@@ -466,6 +467,13 @@ class Client:
     def closed(self) -> bool:
         """True once `shutdown()` was called."""
         return self._events.closed
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The constructor's defaults, by option: what replaces an unusable value."""
+    parameters = inspect.signature(Client.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
 
 
 def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from hogkit.core.options import option_notes
+from hogkit.core.options import option_notes, repaired_options
 
 __all__ = ["ClientOptions", "report_unused"]
 
@@ -91,9 +91,16 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
     spool_dir: Any
 
     @classmethod
-    def from_arguments(cls, arguments: Mapping[str, Any]) -> ClientOptions:
-        """The options of a call, from the constructor's own arguments (`locals()`)."""
-        return cls(**{k: v for k, v in arguments.items() if k in cls.__struct_fields__})
+    def from_arguments(
+        cls, arguments: Mapping[str, Any], defaults: Mapping[str, Any]
+    ) -> ClientOptions:
+        """The options of a call, from the constructor's own arguments (`locals()`); an
+        unusable value (`flush_at=None`, ...) is replaced by its default, with a warning."""
+        given = {k: v for k, v in arguments.items() if k in cls.__struct_fields__}
+        fixed, notes = repaired_options(given, defaults)
+        for note in notes:
+            log.warning("%s", note)
+        return cls(**fixed)
 
     @property
     def secret(self) -> str | None:
