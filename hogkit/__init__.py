@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         Snapshot,
         Unresolved,
     )
+    from hogkit.core.legacy_reads import FeatureFlagResult
     from hogkit.transport import (
         Client,
         FileTransport,
@@ -180,6 +181,7 @@ _MODULE_FUNCTIONS = (
 )
 
 _HOMES: dict[str, str] = {
+    "FeatureFlagResult": "hogkit.core.legacy_reads",
     "DefinitionsError": "hogkit.core",
     "Event": "hogkit.core",
     "FlagResult": "hogkit.core",
@@ -225,6 +227,7 @@ __all__ = [
     "DeliveryFailed",
     "Event",
     "EventTooLarge",
+    "FeatureFlagResult",
     "FileTransport",
     "FlagEvaluations",
     "FlagResult",
