@@ -39,6 +39,12 @@ if TYPE_CHECKING:
         SendResult,
         Transport,
     )
+    from hogkit.transport.async_client import (
+        AsyncClient,
+    )
+    from hogkit.transport.async_http import (
+        AsyncTransport,
+    )
     from hogkit.transport.errors import (
         EventTooLarge,
         QueueFull,
@@ -72,6 +78,8 @@ _HOMES: dict[str, str] = {
     "MemoryTransport": "hogkit.transport",
     "SendResult": "hogkit.transport",
     "Transport": "hogkit.transport",
+    "AsyncClient": "hogkit.transport.async_client",
+    "AsyncTransport": "hogkit.transport.async_http",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
     "HttpError": "hogkit.transport.http",
@@ -81,6 +89,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncClient",
+    "AsyncTransport",
     "Client",
     "DefinitionsError",
     "Event",
