@@ -315,6 +315,7 @@ class Client:
                 _run_hooks(self._on_shutdown, "a shutdown hook raised")
             delivered = self.flush(max(0.0, deadline - time.monotonic()))
             self._events.stop(deadline - time.monotonic())
+            _live_pipelines.discard(self._events)
             self._shutdown_result = delivered
             return delivered
         except Exception as exc:
@@ -359,7 +360,9 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 # process-wide hooks
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-_live_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
+# Held strongly until shut down: a client the application dropped is collected, but the
+# events queued in its pipeline must still be flushed at exit.
+_live_pipelines: set[EventPipeline] = set()
 
 
 def _after_fork_in_child() -> None:
@@ -370,8 +373,8 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     """Give every open pipeline a short, shared deadline to deliver what it holds.
 
-    Pipelines, not clients: a client the application dropped is collected, but its worker
-    keeps its pipeline (and the events queued in it) alive until the process ends.
+    Pipelines, not clients: a client the application dropped is collected, but its
+    pipeline (and the events queued in it) stays registered until the process ends.
     """
     pipelines = [p for p in list(_live_pipelines) if not p.closed]
     if not pipelines:
