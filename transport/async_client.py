@@ -44,6 +44,7 @@ from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
 from .flag_reads import deprecated
 from .flags import FlagService
+from .flags_transport import FlagsTransport
 from .forward import forward
 from .http import NetworkError
 from .problems import Problems
@@ -55,9 +56,19 @@ log = logging.getLogger("hogkit.transport.async")
 
 Groups = Mapping[str, Any] | None
 GroupProperties = Mapping[str, Mapping[str, Any]] | None
+FirstLoads = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]]
 
 _CLOSE_TIMEOUT = 1.0
 """Seconds `shutdown` gives the async transport to close its connections."""
+
+
+def _sync_flags_transport(options: Mapping[str, Any]) -> FlagsTransport | None:
+    """The sync flags transport `Client` uses, if the caller supplied one (as
+    `flags_transport`, or a `transport` that also serves flags)."""
+    given = options.get("flags_transport")
+    if given is None and isinstance(options.get("transport"), FlagsTransport):
+        given = options["transport"]
+    return given if isinstance(given, FlagsTransport) else None
 
 
 class AsyncClient:
@@ -86,12 +97,11 @@ class AsyncClient:
             self._client.api_key,
             self._client.host or "http://127.0.0.1",
             secret_key=self._secret_key,
-            flags_transport=options.get("flags_transport"),
+            flags_transport=_sync_flags_transport(options),
         )
         self._notes = OnceLog()
         # The first evaluation on each loop awaits the poller's first download once.
-        self._first_loads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]]
-        self._first_loads = weakref.WeakKeyDictionary()
+        self._first_loads: FirstLoads = weakref.WeakKeyDictionary()
         self._first_load_done = False
 
     def __repr__(self) -> str:
