@@ -494,3 +494,41 @@ def test_one_client_serves_successive_event_loops(server: LoopbackServer) -> Non
     second = asyncio.run(once())
     assert first.flag_values == second.flag_values == {"server-only": True}
     asyncio.run(client.shutdown(timeout=1))
+
+
+# ------------------------------------------------------------------------------------ contexts
+
+
+def test_contexts_follow_each_task(server: LoopbackServer) -> None:
+    """Concurrent tasks each open a context; events and evaluations see only their own."""
+
+    async def scenario() -> list[Any]:
+        client = AsyncClient("phc_project", host=server.url, secret_key="phs_secret")
+
+        async def request(n: int) -> Any:
+            with client.new_context(fresh=True):
+                client.identify_context(f"person-{n}")
+                client.tag("request", n)
+                await asyncio.sleep(0.01 * (n % 3))  # interleave the tasks
+                flags = await client.evaluate_flags(flag_keys=["local-on"])
+                client.capture("handled", properties={"n": n})
+                assert client.get_tags() == {"request": n}
+                return flags
+
+        snapshots = await asyncio.gather(*(request(n) for n in range(20)))
+        client.capture("outside")
+        await client.shutdown()
+        return snapshots
+
+    snapshots = run(scenario)
+    assert [s.distinct_id for s in snapshots] == [f"person-{n}" for n in range(20)]
+    assert all(s.flag_values == {"local-on": True} for s in snapshots)
+    handled = [e for e in server.events() if e["event"] == "handled"]
+    assert len(handled) == 20
+    for event in handled:
+        n = event["properties"]["n"]
+        assert event["distinct_id"] == f"person-{n}"
+        assert event["properties"]["request"] == n
+    (outside,) = [e for e in server.events() if e["event"] == "outside"]
+    assert "request" not in outside["properties"]
+    assert outside["properties"]["$process_person_profile"] is False

@@ -40,6 +40,12 @@ import msgspec
 
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
+from .contexts import (
+    ContextMethods,
+    current_context,
+    get_context_device_id,
+    get_context_distinct_id,
+)
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
 from .flag_reads import deprecated
@@ -150,6 +156,16 @@ class AsyncClient:
     group_identify = forward("_client", EventMethods.group_identify)
     capture_exception = forward("_client", EventMethods.capture_exception)
 
+    # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
+
+    new_context = forward("_client", ContextMethods.new_context)
+    scoped = forward("_client", ContextMethods.scoped)
+    tag = forward("_client", ContextMethods.tag)
+    get_tags = forward("_client", ContextMethods.get_tags)
+    identify_context = forward("_client", ContextMethods.identify_context)
+    set_context_session = forward("_client", ContextMethods.set_context_session)
+    set_context_device_id = forward("_client", ContextMethods.set_context_device_id)
+
     def capture(
         self,
         event: str,
@@ -220,8 +236,12 @@ class AsyncClient:
         """Evaluate a person's flags once (see `Client.evaluate_flags`).
 
         Local evaluation runs on the loop; only flags it cannot decide are awaited from
-        PostHog, in one request bounded by `feature_flags_request_timeout_seconds`.
+        PostHog, in one request bounded by `feature_flags_request_timeout_seconds`. Without
+        a `distinct_id` (or `device_id`), the current task's context supplies it.
         """
+        if (distinct_id is None or device_id is None) and current_context() is not None:
+            distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
+            device_id = get_context_device_id() if device_id is None else device_id
         try:
             if not self._first_load_done:
                 await self._await_first_load()
