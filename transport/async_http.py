@@ -36,6 +36,11 @@ from . import http
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError, Response
 
+try:  # at import, not in the loop: importing aiohttp takes tens of milliseconds
+    import aiohttp as _aiohttp
+except ImportError:  # the `async` extra is not installed
+    _aiohttp = None  # type: ignore[assignment]
+
 __all__ = [
     "REMOTE_CONFIG_PATH",
     "AiohttpTransport",
@@ -112,9 +117,9 @@ class AiohttpTransport:
         connections: int = 100,
         max_response_bytes: int = http.MAX_RESPONSE_BYTES,
     ) -> None:
-        import aiohttp  # the `async` extra; imported here so the module loads without it
-
-        self._aiohttp = aiohttp
+        if _aiohttp is None:
+            raise ImportError("AiohttpTransport needs the async extra: pip install 'hogkit[async]'")
+        self._aiohttp = _aiohttp
         self._endpoints = _Endpoints(api_key, host, secret_key)
         self._connections = connections
         self._max_bytes = max_response_bytes
