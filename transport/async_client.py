@@ -257,7 +257,10 @@ class AsyncClient:
                 device_id,
             )
             if type(step) is FlagsRequest:
-                return self._flags.complete(step, await self._request_flags(step.body))
+                outcome = await self._request_flags(step.body)
+                if self._flags.remote.has_fallback:  # the store may be Redis: not on the loop
+                    return await asyncio.to_thread(self._flags.complete, step, outcome)
+                return self._flags.complete(step, outcome)
             assert isinstance(step, FlagEvaluations)
             return step
         except Exception as exc:

@@ -3,7 +3,8 @@
 The flag service decides whether to ask (see `hogkit.core.flag_requests`); this performs the
 request, retries as `hogkit.core.retry.flags_retry_delay` says, and turns every outcome into
 a response or an error code. `judge` holds the per-attempt decisions, so the async client's
-request (`async_client.py`) loops over an awaited transport with the very same verdicts. Problems are logged once per kind until a request succeeds.
+request (`async_client.py`) loops over an awaited transport with the very same verdicts.
+Problems are logged once per kind until a request succeeds.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
-from hogkit.core.remote import FlagsResponse, FlagsResponseError, parse_flags_response
+from hogkit.core.remote import FlagsResponse, FlagsResponseError, RemoteFlag, parse_flags_response
 from hogkit.core.retry import flags_retry_delay
 from hogkit.core.snapshot import Snapshot
 
 from .evaluations import FlagMeta
+from .fallback_cache import FallbackCache
 from .flags_transport import FlagsTransport
 from .http import NetworkError, Response
 
@@ -91,10 +93,34 @@ class OnceLog:
 class RemoteFlags:
     """`/flags` requests over a `FlagsTransport`; see the module docstring."""
 
-    def __init__(self, transport: FlagsTransport, request_timeout: float, notes: OnceLog) -> None:
+    def __init__(
+        self,
+        transport: FlagsTransport,
+        request_timeout: float,
+        notes: OnceLog,
+        fallback: FallbackCache | None = None,
+    ) -> None:
+        """`fallback` remembers good answers for when a later request fails."""
         self._transport = transport
         self.request_timeout = request_timeout
         self._notes = notes
+        self._fallback = fallback
+
+    @property
+    def has_fallback(self) -> bool:
+        """Whether `remember`/`recall` reach a store (which may be across the network)."""
+        return self._fallback is not None
+
+    def remember(self, distinct_id: str, response: FlagsResponse) -> None:
+        """Keep a good answer's flags in the fallback store (when one is configured)."""
+        if self._fallback is not None:
+            self._fallback.remember(distinct_id, response.flags)
+
+    def recall(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
+        """The remembered answers for `keys` (None: all of them), empty without a store."""
+        if self._fallback is None:
+            return {}
+        return self._fallback.recall(distinct_id, keys)
 
     def request(self, encoded: bytes) -> Outcome:
         """One `/flags` exchange within `request_timeout` in total, retried as
