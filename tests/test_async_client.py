@@ -21,6 +21,7 @@ from hogkit.transport.async_http import AiohttpTransport, ThreadedTransport
 from hogkit.transport.http import Response
 from httpserver import LoopbackServer, Reply, unused_url
 from test_client_flags import DEFS, DOCUMENT, FLAGS, REMOTE
+from test_fleet_provider import DictCache
 
 from hogkit import AsyncClient, Client, MemoryTransport
 
@@ -532,3 +533,47 @@ def test_contexts_follow_each_task(server: LoopbackServer) -> None:
     (outside,) = [e for e in server.events() if e["event"] == "outside"]
     assert "request" not in outside["properties"]
     assert outside["properties"]["$process_person_profile"] is False
+
+
+# --------------------------------------------------------------- shared definitions, fallback
+
+
+def test_definitions_from_a_cache_provider_need_no_request(server: LoopbackServer) -> None:
+    provider = DictCache({"data": DOCUMENT}, leader=False)
+
+    async def scenario() -> Any:
+        async with AsyncClient(
+            "phc_project",
+            host=server.url,
+            send=False,
+            flag_definition_cache_provider=provider,
+            flag_definitions_follower_only=True,
+        ) as client:
+            return await client.evaluate_flags(
+                "user-1", person_properties={"plan": "pro"}, flag_keys=["local-on", "pro-only"]
+            )
+
+    flags = run(scenario)
+    assert dict(flags.flag_values) == {"local-on": True, "pro-only": True}
+    assert server.requests() == []
+    assert ("get", "hogkit-flag-poller") in provider.calls  # read on the poller's thread
+
+
+def test_remembered_answers_fill_in_when_flags_fails(server: LoopbackServer) -> None:
+    server.script(FLAGS, Reply.json(REMOTE), then=Reply.status_only(503))
+
+    async def scenario() -> tuple[Any, Any]:
+        async with AsyncClient(
+            "phc_project",
+            host=server.url,
+            send=False,
+            flag_fallback_cache_url="memory://local/?ttl=300",
+        ) as client:
+            first = await client.evaluate_flags("user-1", flag_keys=["server-only"])
+            second = await client.evaluate_flags("user-1", flag_keys=["server-only"])
+            return first, second
+
+    first, second = run(scenario)
+    assert first.errors == ()
+    assert second.errors == ("api_error_503",)
+    assert dict(first.flag_values) == dict(second.flag_values) == {"server-only": True}
