@@ -239,10 +239,10 @@ class AsyncClient:
         PostHog, in one request bounded by `feature_flags_request_timeout_seconds`. Without
         a `distinct_id` (or `device_id`), the current task's context supplies it.
         """
-        if (distinct_id is None or device_id is None) and current_context() is not None:
-            distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
-            device_id = get_context_device_id() if device_id is None else device_id
         try:
+            if (distinct_id is None or device_id is None) and current_context() is not None:
+                distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
+                device_id = get_context_device_id() if device_id is None else device_id
             if not self._first_load_done:
                 await self._await_first_load()
             step = self._flags.plan(
