@@ -44,6 +44,7 @@ class Ticker:
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     """Run one scenario on a fresh event loop, as `asyncio.run` does for an application."""
+
     async def main() -> T:
         return await coro_fn()
 
