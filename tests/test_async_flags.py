@@ -109,7 +109,9 @@ def test_polled_definitions_are_awaited_once_then_evaluated_locally(
         return snapshots, ticker.max_gap
 
     snapshots, gap = run(scenario)
-    assert gap < 0.5  # the 2 s download was awaited, not waited for on the loop (see above)
+    # The 2 s download was awaited, not waited for on the loop (the bound is discussed in
+    # test_async_client.py's first test).
+    assert gap < 0.5
     assert len(server.requests(DEFS)) == 1
     assert server.requests(FLAGS) == []
     assert all(
