@@ -171,6 +171,17 @@ def test_shutdown_returns_within_its_bound_when_the_server_hangs(
     assert late is None  # closed: later captures are refused
 
 
+def test_capture_immediate_returns_once_the_event_arrived(loopback: LoopbackServer) -> None:
+    async def scenario() -> tuple[str | None, list[str]]:
+        async with AsyncClient("phc_project", host=loopback.url) as client:
+            event_id = await client.capture_immediate("now", distinct_id="user-1")
+            return event_id, [e["uuid"] for e in loopback.events()]
+
+    event_id, arrived = run(scenario)
+    assert event_id is not None
+    assert arrived == [event_id]
+
+
 def test_async_with_flushes_and_closes(loopback: LoopbackServer) -> None:
     async def scenario() -> AsyncClient:
         async with AsyncClient("phc_project", host=loopback.url) as client:

@@ -197,6 +197,34 @@ class AsyncClient:
             disable_geoip=disable_geoip,
         )
 
+    async def capture_immediate(
+        self,
+        event: str,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`capture`, then await its delivery (and that of everything queued before it);
+        its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
+        event_id = self.capture(
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+        )
+        if event_id is None or not await self.flush():
+            return None
+        return event_id
+
     def _flags_for_capture(
         self, distinct_id: Any, groups: Groups, option: object
     ) -> FlagEvaluations | None:
