@@ -7,17 +7,21 @@ tasks. Flag evaluation has its own file (test_async_flags.py).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import posthog
+import posthog.args
 import pytest
 from asyncloop import Ticker, run, slow
 from httpserver import LoopbackServer, Reply
 from test_client_flags import DEFS, DOCUMENT, FLAGS, REMOTE
 
-from hogkit import AsyncClient, Client
+from hogkit import AsyncClient, Client, MemoryTransport
 
 
 @pytest.fixture
@@ -249,3 +253,71 @@ def test_contexts_follow_each_task(server: LoopbackServer) -> None:
     (outside,) = [e for e in server.events() if e["event"] == "outside"]
     assert "request" not in outside["properties"]
     assert outside["properties"]["$process_person_profile"] is False
+
+
+# ---------------------------------------------------------------------------------- signatures
+
+
+def _parameters(method: Any) -> set[str]:
+    """Named parameters, with the keys of a `**kwargs: Unpack[TypedDict]` spelled out."""
+    names = set()
+    for param in inspect.signature(method).parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            annotation = str(param.annotation)
+            for typed in ("OptionalCaptureArgs", "OptionalSetArgs"):
+                if typed in annotation:
+                    keys = getattr(posthog.args, typed).__annotations__
+                    names.update(k for k in keys if not k.startswith("_"))
+        elif param.name != "self":
+            names.add(param.name)
+    return names
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "capture",
+        "capture_immediate",
+        "set",
+        "set_once",
+        "group_identify",
+        "alias",
+        "capture_exception",
+        "evaluate_flags",
+        "get_remote_config_payload",
+        "flush",
+        "shutdown",
+        "join",
+    ],
+)
+def test_posthog_async_methods_have_the_same_names_and_parameters(name: str) -> None:
+    theirs, ours = getattr(posthog.AsyncClient, name), getattr(AsyncClient, name)
+    assert inspect.iscoroutinefunction(ours) == inspect.iscoroutinefunction(theirs)
+    assert _parameters(theirs) <= _parameters(ours)
+
+
+def test_capture_exception_takes_local_flags_and_shows_the_callers_stack(
+    server: LoopbackServer,
+) -> None:
+    memory = MemoryTransport()
+
+    async def raise_nothing_and_report(client: AsyncClient) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            client.capture_exception(
+                ValueError("never raised"), distinct_id="user-1", send_feature_flags=True
+            )
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "phc_project", host=server.url, secret_key="phs_secret", transport=memory
+        ) as client:
+            await client.load_feature_flags()
+            await raise_nothing_and_report(client)
+
+    run(scenario)
+    assert server.requests(FLAGS) == []
+    (event,) = [e for e in memory.events if e["event"] == "$exception"]
+    assert event["properties"]["$feature/local-on"] is True
+    frames = event["properties"]["$exception_list"][0]["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "raise_nothing_and_report"

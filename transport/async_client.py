@@ -48,6 +48,7 @@ from .contexts import (
 )
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
+from .exception_source import ExceptionArg
 from .flag_reads import deprecated
 from .flags import FlagService
 from .flags_transport import FlagsTransport
@@ -154,7 +155,6 @@ class AsyncClient:
     pageview = forward("_client", EventMethods.pageview)
     alias = forward("_client", EventMethods.alias)
     group_identify = forward("_client", EventMethods.group_identify)
-    capture_exception = forward("_client", EventMethods.capture_exception)
 
     # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
 
@@ -197,6 +197,42 @@ class AsyncClient:
             disable_geoip=disable_geoip,
         )
 
+    def capture_exception(
+        self,
+        exception: ExceptionArg | None = None,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: Any = None,
+        disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
+        fingerprint: str | None = None,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
+        `send_feature_flags` attaches only what local evaluation decides."""
+        if send_feature_flags and flags is None:
+            flags = self._flags_for_capture(distinct_id, groups, send_feature_flags)
+        return self._client.capture_exception(
+            exception,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+            fingerprint=fingerprint,
+            level=level,
+            source=source,
+            mechanism=mechanism,
+        )
+
     async def capture_immediate(
         self,
         event: str,
@@ -208,6 +244,7 @@ class AsyncClient:
         groups: Mapping[str, Any] | None = None,
         flags: Any = None,
         disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
     ) -> str | None:
         """`capture`, then await its delivery (and that of everything queued before it);
         its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
@@ -220,6 +257,7 @@ class AsyncClient:
             groups=groups,
             flags=flags,
             disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags,
         )
         if event_id is None or not await self.flush():
             return None
