@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         tag,
     )
     from hogkit.transport.errors import (
+        DeliveryFailed,
         EventTooLarge,
         QueueFull,
     )
@@ -95,6 +96,7 @@ _HOMES: dict[str, str] = {
     "Transport": "hogkit.transport",
     "AsyncClient": "hogkit.transport.async_client",
     "AsyncTransport": "hogkit.transport.async_http",
+    "DeliveryFailed": "hogkit.transport.errors",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
     "HttpError": "hogkit.transport.http",
@@ -118,6 +120,7 @@ __all__ = [
     "AsyncTransport",
     "Client",
     "DefinitionsError",
+    "DeliveryFailed",
     "Event",
     "EventTooLarge",
     "FileTransport",
