@@ -107,7 +107,16 @@ def test_sync_mode_is_refused_so_a_capture_never_sends_on_the_loop(
     assert "ignores sync_mode" in caplog.text
 
 
-# ------------------------------------------------------------------------------------- capture
+def test_block_when_full_is_refused_so_a_capture_never_waits_for_room(
+    loopback: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> str | None:
+        async with AsyncClient("phc_project", host=loopback.url, block_when_full=5.0) as client:
+            return client.capture("one", distinct_id="user-1")
+
+    assert run(scenario) is not None
+    assert "ignores block_when_full" in caplog.text
+    assert [e["event"] for e in loopback.events()] == ["one"]
 
 
 def test_ten_thousand_captures_from_a_hundred_tasks_arrive_exactly_once(

@@ -81,8 +81,8 @@ def _sync_flags_transport(options: Mapping[str, Any]) -> FlagsTransport | None:
 class AsyncClient:
     """A PostHog client for asyncio code: `await client.evaluate_flags(...)`, `capture(...)`.
 
-    Takes every keyword argument `Client` takes (except `sync_mode`: a capture must not
-    wait on the network), plus `async_transport`, the `AsyncTransport` that performs the
+    Takes every keyword argument `Client` takes (except `sync_mode` and `block_when_full`:
+    a capture must not wait), plus `async_transport`, the `AsyncTransport` that performs the
     awaited requests (default: aiohttp with the `async` extra, else threads). Create one
     per process and reuse it; it may be used from several event loops and threads.
     """
@@ -95,8 +95,11 @@ class AsyncClient:
         async_transport: AsyncTransport | None = None,
         **options: Any,
     ) -> None:
+        # Either would make a capture wait on the loop: for the network, or for queue room.
         if options.pop("sync_mode", False):
             log.warning("AsyncClient ignores sync_mode=True: captures never wait on the network")
+        if options.pop("block_when_full", 0):
+            log.warning("AsyncClient ignores block_when_full: a capture never waits for room")
         self._client = Client(project_api_key, host, **options)
         self._flags: FlagService = self._client.flag_service
         self._secret_key: str | None = options.get("secret_key") or options.get("personal_api_key")
