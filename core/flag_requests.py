@@ -24,6 +24,7 @@ __all__ = [
     "is_quota_limited",
     "merge_remote",
     "needs_remote",
+    "reported_errors",
 ]
 
 QUOTA_LIMITED = "quota_limited"
@@ -78,6 +79,17 @@ def failure_code(kind: str, status: int | None = None) -> str:
     return _FAILURE_CODES.get(kind, "unknown_error")
 
 
+_REPORTED = frozenset({"errors_while_computing_flags", QUOTA_LIMITED})
+
+
+def reported_errors(errors: tuple[str, ...]) -> tuple[str, ...]:
+    """The evaluation problems a snapshot read names in `$feature_flag_error`: the answer's
+    own (`errors_while_computing_flags`, `quota_limited`). A request that failed outright
+    is not a read's error: the read reports what it lacks (`local_evaluation_inconclusive`
+    or `flag_missing`), as posthog-python's snapshot reads do."""
+    return tuple(e for e in errors if e in _REPORTED)
+
+
 def is_quota_limited(document: object) -> bool:
     """True when a decoded `/flags` or definitions document says the flags quota is used up."""
     quota = document.get("quotaLimited") if isinstance(document, dict) else None
@@ -112,8 +124,8 @@ def merge_remote(
 
     Remote records fill only the gaps local evaluation left, and only for requested keys; a
     flag stays unresolved while the server did not answer for it or failed to evaluate it.
-    `errors` are the answer's problems every read reports: `errors_while_computing_flags`,
-    or `quota_limited`; a request that failed otherwise leaves none.
+    `errors` are the evaluation's problems: the answer's own, or the failed request's code
+    (a read reports only some of them, see `reported_errors`).
     After a failure, `remembered` answers (an earlier response, see `fallback_keys`) fill
     the same gaps by the same rule.
     """
@@ -124,9 +136,7 @@ def merge_remote(
             errors = ("errors_while_computing_flags",)
         records = response.flags
     elif error is not None:
-        # A request that failed outright is not a read's error: the read reports only what
-        # it lacks (`local_evaluation_inconclusive` or `flag_missing`). A quota is.
-        errors = (error,) if error == QUOTA_LIMITED else ()
+        errors = (error,)
         records = remembered or {}
     wanted = set(flag_keys) if flag_keys is not None else None
     remote: dict[str, RemoteFlag] = {}

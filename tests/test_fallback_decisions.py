@@ -44,16 +44,13 @@ def test_only_undecided_flags_and_unknown_keys_may_come_from_memory() -> None:
     assert fallback_keys(local, local.unresolved, ["on", "ghost"]) == ["ghost", "pro"]
 
 
-def test_remembered_answers_fill_gaps_after_a_failure() -> None:
+def test_remembered_answers_fill_gaps_after_a_failure_and_the_error_stays() -> None:
     local = FlagSet.from_document(DOC).evaluate("u", now=NOW)
     merged = merge_remote(local, local.unresolved, None, None, "timeout", REMEMBERED)
     assert set(merged.remote) == {"pro", "extra"}  # the local value of "on" stands
     assert merged.remote["pro"].enabled is True
     assert merged.unresolved == {}
-    # A failed request is no read's error (as in posthog-python's snapshot reads); a quota is.
-    assert merged.errors == ()
-    quota = merge_remote(local, local.unresolved, None, None, "quota_limited", REMEMBERED)
-    assert quota.errors == ("quota_limited",)
+    assert merged.errors == ("timeout",)
     only = merge_remote(local, local.unresolved, ["pro"], None, "timeout", REMEMBERED)
     assert set(only.remote) == {"pro"}
 
