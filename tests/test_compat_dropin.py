@@ -347,3 +347,11 @@ def test_an_unusable_value_falls_back_to_the_default_with_a_warning(
             assert [e["event"] for e in server.events()] == ["still works"]
     finally:
         client.shutdown(0.5)
+
+
+def test_every_constructor_parameter_reaches_the_options_value() -> None:
+    """A parameter the options value lacks would be dropped silently."""
+    from hogkit.transport.options import ClientOptions
+
+    params = [p.name for p in inspect.signature(KitClient.__init__).parameters.values()]
+    assert set(ClientOptions.__struct_fields__) == set(params) - {"self"}
