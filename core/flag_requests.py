@@ -10,6 +10,7 @@ the local values standing, with an error code that every read of the snapshot re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from .remote import FlagsResponse, RemoteFlag
@@ -28,11 +29,13 @@ __all__ = [
 QUOTA_LIMITED = "quota_limited"
 """The error code of a request the server answered with no flags because of a quota."""
 
-_FAILURE_CODES = {
-    "timeout": "timeout",
-    "refused": "connection_error",
-    "network": "connection_error",
-}
+_FAILURE_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "timeout": "timeout",
+        "refused": "connection_error",
+        "network": "connection_error",
+    }
+)
 
 
 def needs_remote(local: Snapshot | None, flag_keys: Sequence[str] | None) -> bool:

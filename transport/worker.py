@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from hogkit.core.accounting import Reason, status_reason
+from hogkit.core.accounting import Reason
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
@@ -121,6 +121,14 @@ class Worker:
         """True on the worker's own threads (where waiting for a flush would deadlock)."""
         current = threading.current_thread()
         return current is self.thread or current is self.sender
+
+    def halt(self, timeout: float) -> None:
+        """Stop both threads (what is still queued is reported lost), waiting at most
+        `timeout` seconds for the worker's thread (not at all on the worker's own threads)."""
+        self.stop.set()
+        self.queue.wake.set()
+        if not self.is_current():
+            self.thread.join(max(0.0, timeout))
 
     def retire(self) -> None:
         """The owner is gone: send what is queued, then let both threads end."""
@@ -286,12 +294,7 @@ class Worker:
         except Exception as exc:
             log.exception("hogkit worker: the transport raised; treating the batch as failed")
             result = SendResult(0, tuple(batch), exc)
-        books = self.books
-        books.retried(result.retried, result.duplicated)
-        rest = books.delivered(spans, result.delivered)
-        if result.failed:
-            error = result.error or HogkitError("the transport did not deliver these events")
-            books.lost(reason_of(error), error, rest, result.failed)
+        self.books.settle(spans, result)
 
     def _replay(self, spool: Spool) -> None:
         """Send what waits in the spool while the queue is idle: this process's overflow
@@ -340,17 +343,19 @@ class Worker:
         if own:
             self.books.spooled(-len(chunk))
         self._hand_off(chunk, self.books.number(len(chunk)), size)
-        with self._lock:
-            while (self._next or self._sending is not None) and not self.stop.is_set():
-                self._lock.wait(0.1)
+        self._wait_sent()
 
     def _settle(self, marker: FlushMarker) -> None:
         """Settled once the sender has finished every batch handed to it before the marker
         (after a stop, without waiting: the window is then still open, and not clean)."""
+        self._wait_sent()
+        marker.settle(self.books.conclude, self.books.mark())
+
+    def _wait_sent(self) -> None:
+        """Until the sender has sent all it was handed, or the worker is stopped."""
         with self._lock:
             while (self._next or self._sending is not None) and not self.stop.is_set():
                 self._lock.wait(0.1)
-        marker.settle(self.books.conclude, self.books.mark())
 
     def _abandon(self) -> None:
         """After a stop: whatever is still queued will not be sent; say so, release waiters."""
@@ -365,12 +370,3 @@ class Worker:
         with self._lock:
             self._closing = True  # the sender finishes what it was handed, then exits
             self._lock.notify_all()
-
-
-def reason_of(error: Exception) -> Reason:
-    """Why a batch that failed with `error` is lost."""
-    if isinstance(error, Cancelled):
-        return Reason.DEADLINE
-    if isinstance(error, EventTooLarge):
-        return Reason.TOO_LARGE
-    return status_reason(getattr(error, "status", None))
