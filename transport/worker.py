@@ -32,11 +32,8 @@ the client's lifecycle: failures and drops go to the `report` callback, through 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from hogkit.core.accounting import Reason
@@ -46,7 +43,8 @@ from hogkit.core.errors import HogkitError
 from .books import Books, Spans
 from .errors import DeliveryFailed, EventTooLarge, QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
-from .spool import Segment, Spool
+from .replay import SpoolReplay
+from .spool import Spool
 from .transports import Cancelled, SendResult, Transport
 
 __all__ = [
@@ -59,8 +57,6 @@ log = logging.getLogger("hogkit.transport")
 # The next batch is "full" when less than this (or a quarter of the body limit) is left in
 # it: the worker then waits for the sender rather than take a sliver of the queue.
 _MIN_ROOM = 64 * 1024
-# How often an idle worker looks for spool segments other processes left behind.
-_REPLAY_EVERY = 30.0
 
 Report = Callable[[Exception, Sequence[bytes]], None]
 
@@ -88,9 +84,14 @@ class Worker:
         self.flush_interval = max(0.001, flush_interval)
         self.books = books if books is not None else Books(report)
         self.books.waiting = queue.__len__
-        self.spool = spool
-        self._next_replay = 0.0  # what earlier processes left is sent at the start
         self.max_bytes = max(1, max_body_bytes - BATCH_OVERHEAD_BYTES)
+        self._replay = (
+            None
+            if spool is None
+            else SpoolReplay(
+                spool, self.books, self._send_and_wait, self._busy, self.max_bytes // 2
+            )
+        )
         self.stop = threading.Event()
         # Events `prepare` could not build during the current take (their errors).
         self._unbuilt: list[Exception] = []
@@ -162,11 +163,8 @@ class Worker:
                 self._drain()
             except Exception:
                 log.exception("hogkit worker: unexpected error; continuing")
-            if self.spool is not None and not len(queue) and not stop.is_set():
-                now = time.monotonic()
-                if self.books.has_spooled() or now >= self._next_replay:
-                    self._next_replay = now + _REPLAY_EVERY
-                    self._replay(self.spool)
+            if self._replay is not None and not len(queue) and not stop.is_set():
+                self._replay.when_idle()
             if self._retiring and not len(queue):
                 self._retire_when_sent()
         self._abandon()
@@ -189,8 +187,8 @@ class Worker:
                 self._hand_off(batch, spans, queue.taken_bytes)
             self._count_drops()
             if marker is not None:
-                if self.spool is not None and self.books.has_spooled():
-                    self._replay(self.spool)  # a flush covers the spooled events too
+                if self._replay is not None:
+                    self._replay.pending()  # a flush covers the spooled events too
                 self._settle(marker)
             elif not batch:
                 return
@@ -296,54 +294,14 @@ class Worker:
             result = SendResult(0, tuple(batch), exc)
         self.books.settle(spans, result)
 
-    def _replay(self, spool: Spool) -> None:
-        """Send what waits in the spool while the queue is idle: this process's overflow
-        (its segment sealed first) and what earlier processes left. Live events go first:
-        a replay stops between batches when new events are queued, and resumes later."""
-        try:
-            if spool.writing:
-                spool.close()
-            with contextlib.closing(spool.replay()) as segments:
-                for segment in segments:
-                    self._replay_segment(segment)
-                    if len(self.queue) or self.stop.is_set():
-                        return
-        except OSError:
-            log.exception("hogkit worker: could not read the spool; trying again later")
-
-    def _replay_segment(self, segment: Segment) -> None:
-        own = f"-{os.getpid()}-" in os.path.basename(segment.path)
-        limit = self.max_bytes // 2
-        chunk: list[bytes] = []
-        size = 0
-        torn = 0
-        records = segment.records()
-        while True:
-            record = next(records, None)
-            if record is not None:
-                chunk.append(record)
-                size += len(record) + 1
-                if size < limit:
-                    continue
-            if chunk:
-                self._send_replayed(chunk, size, own)
-                segment.ack()
-            lost, torn = segment.torn - torn, segment.torn
-            if lost:
-                error = DeliveryFailed(f"{lost} damaged records in the spool", "spool_torn")
-                self.books.lost_new(Reason.SPOOL_TORN, error, lost)
-                self.books.spooled(-lost if own else 0)
-            if record is None or len(self.queue) or self.stop.is_set():
-                return
-            chunk, size = [], 0
-
-    def _send_replayed(self, chunk: list[bytes], size: int, own: bool) -> None:
-        """Hand replayed events to the sender and wait until they are settled, so the
-        segment is acknowledged only for events delivered or reported lost."""
-        if own:
-            self.books.spooled(-len(chunk))
+    def _send_and_wait(self, chunk: list[bytes], size: int) -> None:
+        """Hand replayed events to the sender and wait until they are settled."""
         self._hand_off(chunk, self.books.number(len(chunk)), size)
         self._wait_sent()
+
+    def _busy(self) -> bool:
+        """Live events wait (they go before replayed ones), or the worker is stopping."""
+        return bool(len(self.queue)) or self.stop.is_set()
 
     def _settle(self, marker: FlushMarker) -> None:
         """Settled once the sender has finished every batch handed to it before the marker
