@@ -52,6 +52,12 @@ class DeferredEncoder:
         # `owned`: the queue's copies of the properties, which nothing else sees.
         return encode_plain_captures(self.context, items, owned=True, memo=self.memo)
 
+    def now(self, call: PlainCapture) -> bytes:
+        """A call encoded by the capturing thread itself (the worker is far behind): the
+        bulk loop's bytes, else `one`'s. Its dicts are the caller's, so not `owned`."""
+        data = encode_plain_captures(self.context, (call,), memo=self.memo)[0]
+        return self.one(call) if data is None else data
+
     def one(self, item: Deferred) -> bytes:
         """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
         call: PlainCapture = item

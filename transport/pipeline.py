@@ -23,12 +23,7 @@ from typing import Any
 
 from hogkit.core import events as core
 from hogkit.core.accounting import Stats
-from hogkit.core.encoding import (
-    PlainCapture,
-    encode_capture_call,
-    encode_event,
-    encode_plain_captures,
-)
+from hogkit.core.encoding import PlainCapture, encode_capture_call, encode_event
 from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
@@ -239,9 +234,7 @@ class EventPipeline:
                 clock(), event_id, event, distinct_id, properties, groups, disable_geoip
             )
             try:
-                data = encode_plain_captures(self.context, (call,), memo=self._encoder.memo)[0]
-                if data is None:
-                    data = self._encoder.one(call)
+                data = self._encoder.now(call)
             except Exception as exc:
                 return self._failed("capture", exc)
             return event_id if queue.put(data) else None
