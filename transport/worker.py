@@ -26,6 +26,9 @@ Every event is numbered as it is taken from the queue and settled in the pipelin
 `Books` (`books.py`): delivered, or lost with a reason, exactly once. A flush marker
 carries the number of events ahead of it, so a flush answers for exactly those.
 
+With a spool, its `SpoolReplay` (`replay.py`) sends what waits on disk through the same
+sender while the queue is idle, and before a flush answers.
+
 Neither thread dies on an exception (they log and carry on), and neither calls back into
 the client's lifecycle: failures and drops go to the `report` callback, through the books.
 """
