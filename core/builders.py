@@ -319,9 +319,9 @@ def group_identify(
     """`$groupidentify` with `$group_type`, `$group_key` and `$group_set`.
 
     Without a distinct id the event is sent as `$<group_type>_<group_key>`, as posthog-ruby
-    does — deliberately not posthog-python's random uuid, which
-    creates a new throwaway person on every call. Raises `InvalidEvent` for a missing type
-    or key (posthog-python drops those calls).
+    does — deliberately not posthog-python's random uuid, which creates a new throwaway
+    person on every call. Raises `InvalidEvent` for a missing type or key (posthog-python
+    drops those calls).
     """
     gtype = stringify_id(group_type)
     gkey = stringify_id(group_key)
