@@ -81,7 +81,12 @@ _PENDING = frozenset(
         ("hogkit.core.operators", "_SPELLED"),
         ("hogkit.core.operators", "_TEXT_TESTS"),
         ("hogkit.core.operators", "_NUMERIC"),
-        ("hogkit.core.regex", "_SPECIAL_PREVIOUS"),  # dict
+        ("hogkit.core.regex_syntax", "_REFUSED"),  # dicts
+        ("hogkit.core.regex_syntax", "_CLASS_REFUSED"),
+        ("hogkit.core.regex_syntax", "_PYTHON_SPELLING"),
+        ("hogkit.core.regex_syntax", "_ESCAPES"),
+        ("hogkit.core.regex_syntax", "_ROLES"),
+        ("hogkit.core.regex_syntax", "_NOTHING_TO_REPEAT"),
         ("hogkit.core.regex_program", "_SINGLE_ESCAPES"),  # dict
         ("hogkit.core.stringify", "_ASCII_FOLD"),  # dict
     }
