@@ -11,6 +11,7 @@ performs the request; everything else is decided here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from .remote import FlagsResponse, RemoteFlag
@@ -30,11 +31,13 @@ __all__ = [
 QUOTA_LIMITED = "quota_limited"
 """The error code of a request the server answered with no flags because of a quota."""
 
-_FAILURE_CODES = {
-    "timeout": "timeout",
-    "refused": "connection_error",
-    "network": "connection_error",
-}
+_FAILURE_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "timeout": "timeout",
+        "refused": "connection_error",
+        "network": "connection_error",
+    }
+)
 
 
 def needs_remote(local: Snapshot | None, flag_keys: Sequence[str] | None) -> bool:
