@@ -10,6 +10,7 @@ lines; the shell writes them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -54,34 +55,38 @@ spells it: a module setting left at this value leaves the client's own default i
 CODE_VARIABLES_IGNORE_DEFAULT: tuple[str, ...] = ("^__.*",)
 """The module-level `code_variables_ignore_patterns` setting's default (see above)."""
 
-IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = {
-    # option: (the product it belongs to, its default)
-    "privacy_mode": ("AI observability", False),
-    "enable_full_ai_capture": ("AI observability", False),
-    "_use_ai_lane": ("AI observability", False),
-    "_enable_multimodal_capture": ("AI observability", False),
-    "capture_trace_context": ("tracing", False),
-    "traces": ("tracing", None),
-    "metrics": ("metrics", None),
-    "app_host": ("e-mail", None),
-    "email_request_timeout_seconds": ("e-mail", 15),
-    "email_request_max_retries": ("e-mail", 2),
-    "migrated_from": ("e-mail", None),
-}
+IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType(
+    {
+        # option: (the product it belongs to, its default)
+        "privacy_mode": ("AI observability", False),
+        "enable_full_ai_capture": ("AI observability", False),
+        "_use_ai_lane": ("AI observability", False),
+        "_enable_multimodal_capture": ("AI observability", False),
+        "capture_trace_context": ("tracing", False),
+        "traces": ("tracing", None),
+        "metrics": ("metrics", None),
+        "app_host": ("e-mail", None),
+        "email_request_timeout_seconds": ("e-mail", 15),
+        "email_request_max_retries": ("e-mail", 2),
+        "migrated_from": ("e-mail", None),
+    }
+)
 """Options outside this SDK's scope: accepted, logged once when set, otherwise ignored."""
 
-UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = {
-    # option: (values that behave as documented, what happens with any other value)
-    "thread": (frozenset({1}), "one sender thread sends every batch"),
-    "capture_mode": (
-        frozenset({None, "v0"}),
-        "events are sent to /batch/ (capture_mode 'v0')",
-    ),
-    "capture_compression": (
-        frozenset({None, "gzip"}),
-        "the batch endpoint is compressed with gzip when gzip=True",
-    ),
-}
+UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = MappingProxyType(
+    {
+        # option: (values that behave as documented, what happens with any other value)
+        "thread": (frozenset({1}), "one sender thread sends every batch"),
+        "capture_mode": (
+            frozenset({None, "v0"}),
+            "events are sent to /batch/ (capture_mode 'v0')",
+        ),
+        "capture_compression": (
+            frozenset({None, "gzip"}),
+            "the batch endpoint is compressed with gzip when gzip=True",
+        ),
+    }
+)
 """Options accepted with only some of their values."""
 
 
