@@ -35,37 +35,29 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.accounting import Stats
-from hogkit.core.code_variables import VariablesConfig
-from hogkit.core.errors import HogkitError
-from hogkit.core.event import EventContext
 
+from .assembly import assemble
 from .autocapture import (
     DEFAULT_BUCKET_SIZE,
     DEFAULT_REFILL_INTERVAL_SECONDS,
     DEFAULT_REFILL_RATE,
-    ExceptionAutocapture,
-    install_hooks,
 )
 from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
 from .flag_decisions import FlagDecisions
-from .flag_reads import deprecated
-from .flag_stack import FlagStack
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
-from .forward import forward
-from .hosts import ingestion_host, redacted
+from .forward import attribute, forward
+from .hosts import redacted
 from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
-from .options import ClientOptions, report_unused
+from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
-from .problems import OnError, Problems, log
-from .spool import Spool
-from .system import system_properties
-from .transports import HttpTransport, Transport
+from .problems import OnError, log
+from .transports import Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
 
@@ -160,110 +152,21 @@ class Client:
         self._build(ClientOptions.from_arguments(locals(), _defaults()))
 
     def _build(self, o: ClientOptions) -> None:
-        """Compose the collaborators from one call's options."""
-        if o.debug:
-            enable_debug_output()
+        """Hold the collaborators built from one call's options (see `assembly`)."""
         self.options = o
-        self._problems = Problems(o.debug, o.on_error)
-        key = o.project_api_key
-        self.api_key = key.strip() if isinstance(key, str) else ""
-        config_ok = True
-        if not self.api_key:
-            config_ok = self._config_error("project_api_key is empty; the client is disabled")
-        try:
-            self.host = ingestion_host(o.host)
-        except HogkitError as exc:
-            self.host = ""
-            config_ok = self._config_error(f"{exc}; the client is disabled")
-        report_unused(o)
-        self._lock = threading.Lock()
-        self._shutdown_result: bool | None = None
-        self._on_fork: list[Callable[[], None]] = []
-        self._on_shutdown: list[Callable[[], None]] = []
-        context = EventContext(
-            system_properties=system_properties(),
-            super_properties=o.super_properties or {},
-            disable_geoip=o.disable_geoip,
-            is_server=o.is_server,
-            release_id=os.environ.get("POSTHOG_RELEASE_ID") or None,
-        )
-        self.transport: Transport = o.transport or HttpTransport(
-            self.api_key,
-            self.host or None,
-            gzip=o.gzip,
-            timeout=o.timeout,
-            max_retries=o.max_retries,
-            backoff_base=o.retry_backoff,
-            backoff_cap=o.retry_backoff_cap,
-            historical_migration=o.historical_migration,
-        )
-        self._events = EventPipeline(
-            context,
-            self.transport,
-            self._problems,
-            max_queue_size=o.max_queue_size,
-            flush_at=o.flush_at,
-            flush_interval=o.flush_interval,
-            sync_mode=o.sync_mode,
-            send=o.send,
-            before_send=o.before_send,
-            exit_timeout=o.exit_timeout,
-            max_queue_bytes=o.max_queue_bytes,
-            block_when_full=o.block_when_full,
-            spool=Spool(os.fspath(o.spool_dir)) if o.spool_dir is not None and o.send else None,
-        )
-        self._events.disabled = o.disabled or not config_ok
-        variables = VariablesConfig.build(
-            o.code_variables_mask_patterns,
-            o.code_variables_ignore_patterns,
-            o.code_variables_mask_url_credentials,
-            o.code_variables_detect_secrets,
-        )
-        self._event_methods = EventMethods(
-            self._events,
-            o.project_root if o.project_root is not None else os.getcwd(),
-            o.in_app_modules or (),
-            enable_exception_autocapture=o.enable_exception_autocapture,
-            log_captured_exceptions=o.log_captured_exceptions,
-            code_variables=variables if o.capture_exception_code_variables else None,
-        )
-        self._contexts = ContextMethods(self._event_methods)
-        self.exception_autocapture: ExceptionAutocapture | None = install_hooks(
-            self._event_methods,
-            enabled=o.enable_exception_autocapture,
-            rate_limited=o.enable_exception_autocapture_rate_limiting,
-            bucket_size=o.exception_autocapture_bucket_size,
-            refill_rate=o.exception_autocapture_refill_rate,
-            refill_interval=o.exception_autocapture_refill_interval_seconds,
-        )
-        if self.exception_autocapture is not None:
-            self._on_shutdown.append(self.exception_autocapture.close)
-        self._events.start(not self.disabled)
-        if o.personal_api_key:
-            deprecated("personal_api_key", "secret_key=")
-        events = self._events  # not `self`: collaborators hold no reference to the Client
-        stack = FlagStack(
-            o,
-            api_key=self.api_key,
-            host=self.host,
-            transport=self.transport,
-            problems=self._problems,
-            context=context,
-            emit=events.submit,
-            disabled=lambda: events.disabled,
-        )
+        parts = assemble(o)
+        self.api_key, self.host, self.transport = parts.api_key, parts.host, parts.transport
+        self.exception_autocapture = parts.exception_autocapture
+        self._problems, self._events = parts.problems, parts.events
+        self._event_methods, self._contexts = parts.event_methods, parts.contexts
+        stack = parts.flags
         self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
         self._legacy, self._decisions = stack.legacy, stack.decisions
-        events.flags_for_capture = self._reads.for_capture
-        # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
-        self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
-        self._on_fork.append(self._flags.after_fork)
+        self._on_fork, self._on_shutdown = parts.on_fork, parts.on_shutdown
+        self._lock = threading.Lock()
+        self._shutdown_result: bool | None = None
         _live_clients.add(self)
         _live_pipelines.add(self._events)
-
-    def _config_error(self, message: str) -> bool:
-        self._problems.config(message)
-        return False
 
     def __repr__(self) -> str:
         return f"Client(host={redacted(self.host)!r})"
@@ -277,7 +180,7 @@ class Client:
         """
         return self._events.stats()
 
-    # -- settings -------------------------------------------------------------------------------
+    # -- settings: the collaborators' own, read and written through the Client ----------------
 
     @property
     def debug(self) -> bool:
@@ -290,41 +193,18 @@ class Client:
             enable_debug_output()
         self._problems.debug = bool(value)
 
-    @property
-    def on_error(self) -> OnError | None:
-        """Called with (error, undelivered events) for every problem; must not raise."""
-        return self._problems.on_error
-
-    @on_error.setter
-    def on_error(self, hook: OnError | None) -> None:
-        self._problems.on_error = hook
-
-    @property
-    def before_send(self) -> BeforeSend | None:
-        """A hook that sees (and may change or drop) every event before it is queued."""
-        return self._events.before_send
-
-    @before_send.setter
-    def before_send(self, hook: BeforeSend | None) -> None:
-        self._events.before_send = hook
-
-    @property
-    def disabled(self) -> bool:
-        """True when the client sends nothing (set it to pause or resume capturing)."""
-        return self._events.disabled
-
-    @disabled.setter
-    def disabled(self, value: bool) -> None:
-        self._events.disabled = value
-
-    @property
-    def project_root(self) -> str:
-        """Frames under this folder are the application's own in `$exception` events."""
-        return self._event_methods.project_root
-
-    @project_root.setter
-    def project_root(self, path: str) -> None:
-        self._event_methods.project_root = path
+    on_error = attribute[OnError | None](
+        "_problems", "on_error", "Called with (error, undelivered events) for every problem."
+    )
+    before_send = attribute[BeforeSend | None](
+        "_events", "before_send", "Sees (and may change or drop) every event before it is queued."
+    )
+    disabled = attribute[bool](
+        "_events", "disabled", "True when the client sends nothing (set it to pause or resume)."
+    )
+    project_root = attribute[str](
+        "_event_methods", "project_root", "Frames under this folder are the application's own."
+    )
 
     @property
     def in_app_modules(self) -> tuple[str, ...]:
@@ -335,29 +215,34 @@ class Client:
     def in_app_modules(self, prefixes: Sequence[str]) -> None:
         self._event_methods.in_app_modules = tuple(prefixes)
 
-    @property
-    def enable_exception_autocapture(self) -> bool:
-        """Whether uncaught exceptions (and, by default, contexts' escaping ones) are captured."""
-        return self._event_methods.enable_exception_autocapture
+    # read-only
+    closed = attribute[bool](
+        "_events", "closed", "True once `shutdown()` was called.", writable=False
+    )
+    sync_mode = attribute[bool](
+        "_events", "sync_mode", "Events go out on the caller's thread.", writable=False
+    )
+    send = attribute[bool](
+        "_events", "send", "False: events are built, never sent.", writable=False
+    )
+    exit_timeout = attribute[float](
+        "_events",
+        "exit_timeout",
+        "The longest the flush at exit may take (seconds).",
+        writable=False,
+    )
+    enable_exception_autocapture = attribute[bool](
+        "_event_methods",
+        "enable_exception_autocapture",
+        "Whether uncaught exceptions (and contexts' escaping ones) are captured.",
+        writable=False,
+    )
 
     @property
     def flag_service(self) -> FlagService:
         """The flag collaborator: read or replace the local definitions in force
         (`flagset`, `replace_definitions`) and hear of changes (`on_change`)."""
         return self._flags
-
-    @property
-    def exit_timeout(self) -> float:
-        """The longest the flush at interpreter exit may take (seconds)."""
-        return self._events.exit_timeout
-
-    @property
-    def sync_mode(self) -> bool:
-        return self._events.sync_mode
-
-    @property
-    def send(self) -> bool:
-        return self._events.send
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -462,11 +347,6 @@ class Client:
         if not self._events.closed:
             self._events.start(not self.disabled)
         _run_hooks(self._on_fork, "a fork hook raised")
-
-    @property
-    def closed(self) -> bool:
-        """True once `shutdown()` was called."""
-        return self._events.closed
 
 
 @functools.cache
