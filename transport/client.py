@@ -1,7 +1,8 @@
 """The Client: PostHog's API in front of the core's builders and evaluator.
 
 The Client composes collaborators, each with one job, and keeps no logic of its own beyond
-construction, settings and lifecycle:
+settings and lifecycle. `assembly.assemble` builds them from the call's frozen
+`ClientOptions`; the Client only holds them:
 
 * `EventPipeline` (`pipeline.py`): every event passes through it to the queue, the worker
   and the transport; `submit` is the one seam for built events, `capture` for capture calls.
@@ -17,7 +18,8 @@ construction, settings and lifecycle:
   escaping exceptions go to `EventMethods.capture_exception`; `ExceptionAutocapture`
   (`autocapture.py`): the uncaught-exception hooks, when `enable_exception_autocapture`.
 
-The collaborators' public methods appear on the Client through `forward`, unchanged. None of
+The collaborators' public methods appear on the Client through `forward`, unchanged, and
+their settings (`disabled`, `before_send`, ...) through `attribute`. None of
 them raises into the caller unless `debug=True`: problems are logged on the `hogkit` logger
 and passed to `on_error`.
 """
@@ -157,9 +159,11 @@ class Client:
         parts = assemble(o)
         self.api_key, self.host, self.transport = parts.api_key, parts.host, parts.transport
         self.exception_autocapture = parts.exception_autocapture
-        self._problems, self._events = parts.problems, parts.events
-        self._event_methods, self._contexts = parts.event_methods, parts.contexts
-        stack = parts.flags
+        self._problems = parts.problems  # the never-raise error path
+        self._events = parts.events  # queue, worker, capture, flush
+        self._event_methods = parts.event_methods  # identify, set, ..., capture_exception
+        self._contexts = parts.contexts  # new_context, tag, ...
+        stack = parts.flags  # definitions in force, /flags, and the flag methods over them
         self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
         self._legacy, self._decisions = stack.legacy, stack.decisions
         self._on_fork, self._on_shutdown = parts.on_fork, parts.on_shutdown
