@@ -18,6 +18,8 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from hogkit.core.attribution import Attribution, attribution_of
+from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import (
     EVALUATED_LOCALLY,
     FlagCalled,
@@ -56,6 +58,10 @@ class FlagCalledSink(Protocol):
     def claim(self, user: int, report: int) -> bool: ...
 
     def send(self, user: int, report: int, called: FlagCalled) -> None: ...
+
+    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
+        """Send `$experiment_exposure` for `called` unless that assignment was already
+        exposed (`exposure` is its `hogkit.core.exposure.exposure_hash`)."""
 
 
 class FlagEvaluations:
@@ -293,22 +299,29 @@ class FlagEvaluations:
                 if user is None:
                     self._token = groups_token(self._groups)
                     user = self._user = user_hash(self._distinct_id)
-                report = report_hash(self._token, key, value)
+                attribution = _attribution(record) if record is not None else None
+                rule = attribution.identity() if attribution is not None else ""
+                report = report_hash(self._token, key, value, rule)
+                called = None
                 if sink.claim(user, report):
-                    self._send(sink, user, report, key, value, record)
+                    called = self._facts(key, value, record, attribution)
+                    sink.send(user, report, called)
+                if attribution is not None and attribution.exposes:
+                    if called is None:
+                        called = self._facts(key, value, record, attribution)
+                    sink.expose(user, exposure_hash(self._token, called), called)
             except Exception:
                 log.exception("could not report $feature_flag_called for %r", key)
         return value
 
-    def _send(
+    def _facts(
         self,
-        sink: FlagCalledSink,
-        user: int,
-        report: int,
         key: str,
         value: bool | str | None,
         record: RemoteFlag | None,
-    ) -> None:
+        attribution: Attribution | None,
+    ) -> FlagCalled:
+        """The facts of one read to report, from the local snapshot or the server's record."""
         snapshot = self._local
         meta: FlagMeta | None = None
         if record is None and value is not None and snapshot is not None:
@@ -342,28 +355,37 @@ class FlagEvaluations:
             found=meta is not None or record is not None,
             server_failed=record is not None and record.server_failed,
         )
-        sink.send(
-            user,
-            report,
-            FlagCalled(
-                self._distinct_id,
-                key,
-                value,
-                payload,
-                meta is not None,  # locally_evaluated
-                flag_id,
-                version,
-                reason,
-                self._request_id,
-                evaluated_at,
-                errors,
-                has_experiment,
-                self._groups,
-                self._disable_geoip,
-                self._minimal and has_experiment is False,  # minimal
-                meta is not None,  # payload_is_json: a local payload is the snapshot's copy
-            ),
+        return FlagCalled(
+            self._distinct_id,
+            key,
+            value,
+            payload,
+            meta is not None,  # locally_evaluated
+            flag_id,
+            version,
+            reason,
+            self._request_id,
+            evaluated_at,
+            errors,
+            has_experiment,
+            self._groups,
+            self._disable_geoip,
+            self._minimal and has_experiment is False,  # minimal
+            meta is not None,  # payload_is_json: a local payload is the snapshot's copy
+            attribution,
         )
+
+
+def _attribution(record: RemoteFlag) -> Attribution | None:
+    """A server record's rule attribution (None unless it is config version 2)."""
+    return attribution_of(
+        record.config_version,
+        record.reason_code,
+        failed=record.failed,
+        rule_id=getattr(record, "rule_id", None),
+        rule_type=getattr(record, "rule_type", None),
+        variant_key=getattr(record, "variant_key", None),
+    )
 
 
 def empty(distinct_id: str = "", **kwargs: Any) -> FlagEvaluations:

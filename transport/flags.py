@@ -28,6 +28,7 @@ from typing import Any
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
+from hogkit.core.exposure import exposure_event
 from hogkit.core.flag_called import FlagCalled, flag_called_event
 from hogkit.core.flag_requests import merge_remote, needs_remote
 from hogkit.core.remote import (
@@ -114,6 +115,9 @@ class FlagService:
         self._event_time = event_time or now
         self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
         self.reported = FlagCalledCache(dedup_capacity)
+        # Assignments already exposed: their own cache, so a deduplicated
+        # `$feature_flag_called` never hides an exposure.
+        self.exposed = FlagCalledCache(dedup_capacity)
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
@@ -210,6 +214,7 @@ class FlagService:
         if self.poller is not None:
             self.poller.stop(timeout)
         self.reported.clear()
+        self.exposed.clear()
 
     # ------------------------------------------------------------------ evaluation
 
@@ -379,3 +384,14 @@ class FlagService:
         finally:
             if not queued:
                 self.reported.release(user, report)
+
+    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
+        if self._emit is None or not self.exposed.reserve(user, exposure):
+            return
+        queued = False
+        try:
+            event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
+            queued = event is not None and bool(self._emit(event))
+        finally:
+            if not queued:
+                self.exposed.release(user, exposure)
