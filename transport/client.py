@@ -62,6 +62,8 @@ class Client:
     default here). `retry_backoff` and `retry_backoff_cap` set the first retry wait and the
     longest one (seconds); `exit_timeout` bounds the flush at interpreter exit; `transport`
     replaces the HTTP transport (see `MemoryTransport`, `FileTransport`).
+    `capture_trace_context` adds the active OpenTelemetry span's `$trace_id`/`$span_id` to
+    captured and flag events (exceptions always carry them).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Client:
         enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
+        capture_trace_context: bool = False,
     ) -> None:
         if debug:
             enable_debug_output()
@@ -174,6 +177,7 @@ class Client:
             event_time=stamps.clock,
             new_uuid=new_uuid,
         )
+        self._events.trace_context = self._flags.trace_context = bool(capture_trace_context)
         self._reads = FlagReads(self._flags, self._problems)
         self._events.flags_for_capture = self._reads.for_capture
         events = self._events  # not `self`: collaborators hold no reference to the Client

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
@@ -41,6 +42,7 @@ from .evaluations import FlagEvaluations, FlagMeta
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .poller import DefinitionsPoller
 from .remote_flags import OnceLog, RemoteFlags, safe_text
+from .tracing import span_properties
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -118,6 +120,8 @@ class FlagService:
         # Assignments already exposed: their own cache, so a deduplicated
         # `$feature_flag_called` never hides an exposure.
         self.exposed = FlagCalledCache(dedup_capacity)
+        # `capture_trace_context`: flag events carry the active span's ids, like captures.
+        self.trace_context = False
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
@@ -379,6 +383,8 @@ class FlagService:
         queued = False
         try:
             event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
+            if self.trace_context and not called.minimal:
+                event = _under_span(event)
             assert self._emit is not None
             queued = bool(self._emit(event))
         finally:
@@ -391,7 +397,18 @@ class FlagService:
         queued = False
         try:
             event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
+            if event is not None and self.trace_context:
+                event = _under_span(event)
             queued = event is not None and bool(self._emit(event))
         finally:
             if not queued:
                 self.exposed.release(user, exposure)
+
+
+def _under_span(event: Event) -> Event:
+    """`event` with the active span's ids under its own properties (which win)."""
+    span = span_properties()
+    if not span:
+        return event
+    span.update(event.properties)
+    return msgspec.structs.replace(event, properties=span)

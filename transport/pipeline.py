@@ -37,6 +37,7 @@ from .ids import new_uuid
 from .problems import Problems, log
 from .queue import EventQueue
 from .stamps import clock
+from .tracing import with_span
 from .transports import Transport
 from .worker import Worker
 
@@ -88,6 +89,8 @@ class EventPipeline:
         self._stop_sync = threading.Event()
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
+        # `capture_trace_context`: events from `capture` carry the active span's ids.
+        self.trace_context = False
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -193,6 +196,8 @@ class EventPipeline:
         and encodes the event, many at once. While half the queue is waiting, the caller
         encodes instead, so a worker that falls far behind gets ready-made events.
         """
+        if self.trace_context:
+            properties = with_span(properties)
         queue = self._fast
         if (
             queue is not None
