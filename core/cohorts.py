@@ -1,15 +1,9 @@
 """Dynamic cohorts compiled into trees of AND/OR groups.
 
 The definitions carry only property-based cohorts; a filter naming any other cohort
-(static, deleted) needs the server. A group evaluates every entry (no short-circuit, as
-in the reference, because an entry that needs the server must still be noticed): for AND
-a False entry decides the group, for OR a True one; undecided entries only matter when
-nothing decided. Entries may be negated; nested groups may not. Cohorts may reference
+(static, deleted) needs the server. Entries may be negated; nested groups may not. Cohorts may reference
 each other; a reference back into a cohort being evaluated is a definition the
 reference cannot evaluate (it recurses until Python gives up), reported as BROKEN.
-
-Filters are dispatched here for conditions too (`check_filter`), since a condition and a
-cohort group hold the same kinds of filters.
 """
 
 from __future__ import annotations
@@ -18,7 +12,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import PropertyMatcher, compile_property_filter
+from .operators import INLINE_IN, Inline, PropertyMatcher, compile_property_filter
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
@@ -28,7 +22,8 @@ __all__ = [
     "CohortRef",
     "Filter",
     "FilterRun",
-    "check_filter",
+    "NotAnObject",
+    "is_matcher",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -65,10 +60,23 @@ class _CyclicNode:
         return BROKEN
 
 
+class NotAnObject:
+    """A condition filter that is not an object: the reference fails on reaching it, which
+    its filter loop reads like any other unexpected failure (see `signals.BROKEN`)."""
+
+    __slots__ = ("label",)
+
+    def __init__(self) -> None:
+        self.label = "filter"
+
+    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
+        return BROKEN
+
+
 class CohortRef:
     """A `type: cohort` filter: membership (or, with `not_in`, non-membership)."""
 
-    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "target")
+    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "stops", "target")
 
     def __init__(self, cohort_id: str, operator: Any, target: _Body | None) -> None:
         self.cohort_id = cohort_id
@@ -77,6 +85,8 @@ class CohortRef:
         self.negate = operator == "not_in"
         self.target = target
         self.label = f"cohort {cohort_id}"
+        # Whether checking it may need the server or fail outright (see `CohortGroup`).
+        self.stops = target is None or _stops(target)
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         target = self.target
@@ -93,65 +103,83 @@ class CohortRef:
         return f"<CohortRef {self.cohort_id} {self.operator}>"
 
 
-Filter = PropertyMatcher | CohortRef | DependencyFilter
+Filter = PropertyMatcher | CohortRef | DependencyFilter | NotAnObject
 
 
-def check_filter(
-    item: Filter, run: FilterRun, distinct_id: object, props: Mapping[str, object]
-) -> Outcome:
-    if isinstance(item, PropertyMatcher):
-        return item.match(props, run.now)
-    return item.check(run, distinct_id, props)
+def is_matcher(item: object) -> bool:
+    """Whether a filter is a property matcher (checked with `match(props, now)`); every
+    other filter is checked with `check(run, distinct_id, props)`. Asked at compile time,
+    so evaluation branches on a stored flag instead."""
+    return type(item) not in _CHECKED
 
 
-class _Entry:
-    """A filter inside a cohort group, possibly negated."""
-
-    __slots__ = ("filter", "negate")
-
-    def __init__(self, item: Filter, negate: bool) -> None:
-        self.filter = item
-        self.negate = negate
-
-    def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
-        result = check_filter(self.filter, run, distinct_id, props)
-        if result is True or result is False:
-            return result is not self.negate
-        return result
+# A cohort group's entry: (plain, filter or nested node, negate, then a matcher's `inline`
+# form spread out: kind (0 when it has none), lookup key, argument, its negate). Plain
+# entries are property matchers; the rest are checked with `check(run, distinct_id, props)`.
+_Entry = tuple[bool, Any, bool, int, Hashable, Any, bool]
+_NO_INLINE: Inline = (0, None, None, False)
 
 
 class CohortGroup:
-    """An AND/OR group of entries (filters and nested groups)."""
+    """An AND/OR group of entries (filters and nested groups).
 
-    __slots__ = ("entries", "is_and")
+    For AND a False entry decides the group, for OR a True one; undecided entries only
+    matter when nothing decided. Needing the server (or a broken definition) wins even
+    over a decided group, so a group whose entries may need the server evaluates them
+    all; a group compilation proves cannot (`stops` False) returns as soon as it is
+    decided.
+    """
 
-    def __init__(self, is_and: bool, entries: tuple[_Node, ...]) -> None:
+    __slots__ = ("entries", "is_and", "stops")
+
+    def __init__(self, is_and: bool, entries: tuple[_Entry, ...]) -> None:
         self.is_and = is_and
         self.entries = entries
+        self.stops = any(not entry[0] and _stops(entry[1]) for entry in entries)
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         is_and = self.is_and
-        decided: bool | None = None
+        now = run.now
+        decided = False
         reason: Unresolved | None = None
-        for entry in self.entries:
-            result = entry.check(run, distinct_id, props)
+        result: Any
+        for plain, node, negate, kind, lookup, argument, flip in self.entries:
+            if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
+                # The commonest leaf, a text value, answered in place (see `operators.Inline`).
+                result = (value.lower() in argument) is not flip
+            elif plain:
+                result = node.match(props, now)
+            else:
+                result = node.check(run, distinct_id, props)
             if result is True or result is False:
-                if result is not is_and:
-                    decided = result
-            elif isinstance(result, Unresolved):
+                if (result is not negate) is not is_and:
+                    if not self.stops:
+                        return not is_and
+                    decided = True
+            elif type(result) is Unresolved:
                 reason = stronger(reason, result)
             else:
-                # Needing the server (or a broken definition) wins even over a decided group.
-                return result
-        if decided is not None:
-            return decided
+                return result  # type: ignore[no-any-return]
+        if decided:
+            return not is_and
         if reason is not None:
             return reason
         return is_and
 
 
+def _stops(node: object) -> bool:
+    """Whether checking a non-plain node may need the server or fail outright."""
+    if type(node) is CohortGroup or type(node) is CohortRef:
+        return node.stops
+    return True
+
+
 _Body = CohortGroup | _ServerNode | _CyclicNode
-_Node = CohortGroup | _ServerNode | _CyclicNode | _Entry
+# Every filter and node type that is not a property matcher.
+_CHECKED = frozenset(
+    [CohortGroup, CohortRef, DependencyFilter, NotAnObject, _ServerNode, _CyclicNode]
+)
+_Node = CohortGroup | _ServerNode | _CyclicNode | Filter
 _MATCH_ALL = CohortGroup(True, ())
 
 
@@ -199,6 +227,8 @@ class CohortCompiler:
         # their variants (see `compile.compile_flag`).
         self.conditions: dict[Hashable, Any] = {}
         self.variant_tables: dict[Hashable, Any] = {}
+        # Every dependency filter compiled, wherever it sits (see `compile.finish_flags`).
+        self.dependencies: list[DependencyFilter] = []
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
         kind = raw.get("type")
@@ -245,7 +275,9 @@ class CohortCompiler:
             target, cyclic = self._cohort(cohort_id, stack)
             return CohortRef(cohort_id, operator, target), cyclic
         if kind == "flag":
-            return compile_dependency(raw), False
+            dependency = compile_dependency(raw)
+            self.dependencies.append(dependency)
+            return dependency, False
         return self._property(raw), False
 
     def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
@@ -274,20 +306,23 @@ class CohortCompiler:
         if not values:
             # An empty group of either kind matches everyone, as in the reference.
             return _MATCH_ALL, False
-        entries: list[_Node] = []
+        entries: list[_Entry] = []
         cyclic = False
         for item in values:
             node: _Node
+            negate = False
             if not isinstance(item, Mapping):
                 node = _ServerNode("a cohort entry is not an object")
             else:
                 if _is_nested_group(item):
                     node, inner = self._group(item, stack)
                 else:
-                    compiled, inner = self._filter(item, stack)
-                    node = _Entry(compiled, bool(item.get("negation", False)))
+                    node, inner = self._filter(item, stack)
+                    negate = bool(item.get("negation", False))
                 cyclic = cyclic or inner
-            entries.append(node)
+            plain = is_matcher(node)
+            inline = (node.inline or _NO_INLINE) if plain else _NO_INLINE  # type: ignore[union-attr]
+            entries.append((plain, node, negate, *inline))
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 
@@ -306,6 +341,9 @@ def filter_problems(
         return
     if isinstance(item, DependencyFilter):
         yield from item.static_problems(flags)
+        return
+    if isinstance(item, NotAnObject):
+        yield _UNSUPPORTED, "a filter is not an object", False
         return
     if item.target is None:
         yield (
@@ -331,8 +369,9 @@ def _body_problems(
         yield _UNSUPPORTED, f"cohort {cohort_id}: {body.message}", True
     elif isinstance(body, _CyclicNode):
         yield _UNSUPPORTED, f"cohort {body.cohort_id} includes itself", False
-    elif isinstance(body, _Entry):
-        yield from filter_problems(body.filter, flags, seen)
     elif isinstance(body, CohortGroup):
         for entry in body.entries:
-            yield from _body_problems(entry, flags, seen, cohort_id)
+            node = entry[1]
+            yield from _body_problems(node, flags, seen, cohort_id)
+    else:
+        yield from filter_problems(body, flags, seen)

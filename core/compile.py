@@ -8,11 +8,12 @@ payloads are decoded, the hash is primed with each flag's prefix, and the (value
 token) outcomes evaluation stores are prepared, so evaluating a flag allocates almost
 nothing. `Reason`s themselves are built from tokens only when asked for.
 
-`finish_flags` then gives matchers that several simple flags share a memo slot, so one
-evaluation of every flag runs each of them once.
+`finish_flags` then lays out each condition's filter checks (see `Check`) and gives
+matchers that several conditions share a memo slot, so one evaluation of every flag runs
+each of them once.
 
-Compiled objects are plain classes with `__slots__`, never modified once `FlagSet`
-has been built, so any number of threads may share them.
+Compiled objects are plain classes with `__slots__`, written only while compiling and
+never again once `FlagSet` has been built, so any number of threads may share them.
 """
 
 from __future__ import annotations
@@ -21,22 +22,32 @@ import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from .cohorts import CohortCompiler, CohortRef, Filter, filter_problems
+from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_problems, is_matcher
 from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
 from .dependencies import DependencyFilter
 from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
-from .operators import Inline, PropertyMatcher
+from .operators import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved
-from .signals import BROKEN, Broken
+from .repair import Repaired, repair
+from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
 
-__all__ = ["CompiledCondition", "CompiledFlag", "Holdout", "Outcome", "Token", "compile_flag"]
+__all__ = [
+    "Check",
+    "CompiledCondition",
+    "CompiledFlag",
+    "Holdout",
+    "Outcome",
+    "Token",
+    "compile_flag",
+    "finish_flags",
+]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _ABSENT: Any = object()
@@ -47,6 +58,11 @@ Token = tuple[str, int, int]
 # A decided flag as a snapshot stores it: its value and the token of its reason.
 Outcome = tuple[FlagValue, Token]
 Match = Callable[[Mapping[str, object], datetime], "bool | Unresolved"]
+# One filter of a condition, as evaluation walks it: (memo slot or -1, plain, check, then
+# the matcher's `inline` form spread out: kind (0 when it has none), lookup key, argument,
+# negate). A plain filter is a property matcher, checked as `check(props, now)`; any other
+# (cohort, dependency) as `check(run, distinct_id, props)`.
+Check = tuple[int, bool, Any, int, Hashable, Any, bool]
 INACTIVE: Token = ("flag_inactive", -1, -1)
 NO_CONDITIONS: Token = ("no_conditions", -1, -1)
 NO_CONDITIONS_OUTCOME: Outcome = (False, NO_CONDITIONS)
@@ -55,6 +71,10 @@ GROUP_MISSING: Token = ("group_not_provided", -1, -1)
 ENROLLED: Token = ("feature_enrollment", -1, 1)
 NOT_ENROLLED: Token = ("feature_enrollment", -1, 0)
 HELD_OUT: Token = ("holdout", -1, -1)
+INACTIVE_OUTCOME: Outcome = (False, INACTIVE)
+GROUP_MISSING_OUTCOME: Outcome = (False, GROUP_MISSING)
+ENROLLED_OUTCOME: Outcome = (True, ENROLLED)
+NOT_ENROLLED_OUTCOME: Outcome = (False, NOT_ENROLLED)
 
 
 class Holdout:
@@ -95,20 +115,43 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
         return item.label, f"{verb} cohort {item.cohort_id}"
     if isinstance(item, DependencyFilter):
         return item.label, f"flag {item.key!r} evaluates to {item.expected!r}"
+    if isinstance(item, NotAnObject):
+        return item.label, "a filter that is not an object"
     operator = raw.get("operator") or "exact"
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
 @functools.lru_cache(maxsize=256)
-def _tokens(index: int) -> tuple[Token, Token, Token, Token, tuple[Token, ...]]:
-    """The reason tokens of condition `index`, shared by every flag."""
+def _tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
+    shared by every flag: (on_match, on_out_of_rollout, on_early_exit, on_skipped,
+    no_match tokens, miss outcomes, skipped, out-of-rollout, early-exit and matched-True
+    outcomes)."""
+    match: Token = ("condition_match", index, -1)
+    out: Token = ("out_of_rollout", index, -1)
+    early: Token = ("early_exit", index, -1)
+    skipped: Token = ("condition_skipped", index, -1)
+    no_match = tuple([("no_condition_match", index, at) for at in range(filters)])
+    misses = tuple([(False, token) for token in no_match])
     return (
-        ("condition_match", index, -1),
-        ("out_of_rollout", index, -1),
-        ("early_exit", index, -1),
-        ("condition_skipped", index, -1),
-        tuple([("no_condition_match", index, at) for at in range(8)]),
+        match,
+        out,
+        early,
+        skipped,
+        no_match,
+        misses,
+        (False, skipped),
+        (False, out),
+        (False, early),
+        (True, match),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _variant_outcomes(
+    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token
+) -> tuple[tuple[bytes, bytes, Outcome], ...]:
+    return tuple([(low, high, (variant or True, on_match)) for low, high, variant in variants])
 
 
 class CompiledCondition:
@@ -119,10 +162,12 @@ class CompiledCondition:
         "checks",
         "cut",
         "early_outcome",
+        "excluded",
         "filters",
         "group_name",
         "index",
         "matched",
+        "misses",
         "mixed",
         "no_match",
         "on_early_exit",
@@ -134,7 +179,13 @@ class CompiledCondition:
         "override",
         "raw_filters",
         "rollout",
-        "simple",
+        "rollout_broken",
+        "single",
+        "single_in",
+        "single_negate",
+        "single_plain",
+        "single_targets",
+        "skipped_outcome",
         "variant_outcomes",
     )
 
@@ -147,22 +198,26 @@ class CompiledCondition:
         variants: tuple[tuple[bytes, bytes, str], ...],
         flag_aggregation: Any,
         group_type_mapping: Mapping[str, Any],
+        rollout_broken: bool = False,
+        early_exit: bool = False,
     ) -> None:
         self.index = index
         self.raw_filters = definition.properties or ()
-        simple = True
-        for item in filters:
-            if type(item) is CohortRef or type(item) is DependencyFilter:
-                simple = False
         self.filters = filters
-        self.simple = simple
-        # (memo slot or -1, the matcher's bound `match`, outcome if it fails) per filter,
-        # for the simple-flag loop; slots are handed out by `finish_flags` once every flag
-        # is known.
-        self.checks: tuple[tuple[int, Match, Outcome, int, Hashable, Any, bool], ...] = ()
-        # For evaluating the flag on its own, per filter: (match, outcome if it fails,
-        # then the matcher's `inline` form spread out: kind (0 when it has none), lookup
-        # key, argument, negate).
+        # Laid out by `finish_flags` once every flag is known (memo slots need them all).
+        self.checks: tuple[Check, ...] = ()
+        # The check of a condition's only filter (when it needs no memo slot), called
+        # without walking `checks`: `match(props, now)` when `single_plain`, otherwise
+        # `check(run, distinct_id, props)`.
+        self.single: Any = None
+        self.single_plain = False
+        # For a single text filter with an inline form: (lookup key, targets, negate).
+        self.single_in: Hashable | None = None
+        self.single_targets: Any = None
+        self.single_negate = False
+        # A rollout that is not a number: reaching it fails the whole flag, as in the
+        # reference, which then leaves the flag out of its answer.
+        self.rollout_broken = rollout_broken
         pct = definition.rollout_percentage
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
@@ -181,28 +236,39 @@ class CompiledCondition:
         name = group_type_mapping.get(str(aggregation)) if mixed else None
         self.group_name: Hashable | None = name if name and isinstance(name, Hashable) else None
         # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
-        tokens = _tokens(index)
-        self.on_match: Token = tokens[0]
-        self.on_out_of_rollout: Token = tokens[1]
-        self.on_early_exit: Token = tokens[2]
-        self.on_skipped: Token = tokens[3]
-        misses = tokens[4]
-        if len(filters) > len(misses):
-            misses = tuple([("no_condition_match", index, at) for at in range(len(filters))])
-        self.no_match: tuple[Token, ...] = misses
-        # Outcomes the simple-flag loop stores as they are (no allocation per flag).
-        self.out_outcome: Outcome = (False, self.on_out_of_rollout)
-        self.early_outcome: Outcome = (False, self.on_early_exit)
+        # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
+        # the outcome when filter i fails.
+        self.on_match: Token
+        self.no_match: tuple[Token, ...]
+        self.misses: tuple[Outcome, ...]
+        self.on_match_true: Outcome
+        (
+            self.on_match,
+            self.on_out_of_rollout,
+            self.on_early_exit,
+            self.on_skipped,
+            self.no_match,
+            self.misses,
+            self.skipped_outcome,
+            self.out_outcome,
+            self.early_outcome,
+            self.on_match_true,
+        ) = _tokens(index, len(filters))
+        # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
+        # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
+        self.excluded: Any = self.early_outcome if early_exit else self.out_outcome
+        if rollout_broken:
+            self.cut = b""
+            self.excluded = DROPPED
         # None when a variant must be picked by hashing; then `variant_outcomes` has the
         # outcome of each variant's range.
-        self.on_match_true: Outcome = (True, self.on_match)
         self.matched: Outcome | None = None
         if self.override is not None:
             self.matched = (self.override, self.on_match)
         elif not variants:
             self.matched = self.on_match_true
-        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = tuple(
-            [(low, high, (variant or True, self.on_match)) for low, high, variant in variants]
+        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
+            _variant_outcomes(variants, self.on_match) if variants else ()
         )
 
     def reason(self, token: Token) -> Reason:
@@ -240,12 +306,14 @@ class CompiledFlag:
         "conditions",
         "definition_unsupported",
         "device_bucketing",
+        "direct",
         "early_exit",
         "enrollment",
         "enrollment_key",
         "experience_continuity",
         "fixed",
         "fresh",
+        "gated",
         "group_index",
         "group_name",
         "has_experiment",
@@ -255,10 +323,9 @@ class CompiledFlag:
         "is_group",
         "key",
         "malformed",
+        "own_memo",
         "prefix",
         "reads_id",
-        "simple",
-        "uses_memo",
         "variant_keys",
         "variants",
         "version",
@@ -281,8 +348,11 @@ class CompiledFlag:
         self.has_experiment: bool | None = None
         self.prefix = bucket_prefix(key)
         # The bucketing hash with the prefix already fed in: evaluation copies it, which
-        # is cheaper than starting a new one.
+        # is cheaper than hashing the prefix again. Never updated itself.
         self.hasher = hashlib.sha1(self.prefix)
+        # Whether the flag is evaluated in the person's context with nothing to settle
+        # first (see `evaluate.evaluate_all`).
+        self.direct = False
         self.active = False
         self.experience_continuity = False
         self.malformed = None
@@ -300,9 +370,14 @@ class CompiledFlag:
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
         self.definition_unsupported = False
-        self.simple = False
+        # Whether evaluating it may read the `distinct_id` person property (only then must
+        # evaluation add it to the person's properties).
         self.reads_id = False
-        self.uses_memo = False
+        # Whether feature enrollment or a holdout may decide it before its conditions.
+        self.gated = False
+        # Whether a cohort or dependency sits in a condition on another group's
+        # properties (see `evaluate._cache_for`).
+        self.own_memo = False
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payload_source`)."""
@@ -374,6 +449,12 @@ class CompiledFlag:
         if self.holdout is BROKEN:
             yield _UNSUPPORTED, "the holdout's exclusion_percentage is not a number", False
         for condition in self.conditions:
+            if condition.rollout_broken:
+                yield (
+                    _UNSUPPORTED,
+                    f"condition {condition.index}: rollout_percentage is not a number",
+                    False,
+                )
             for item in condition.filters:
                 for reason, message, counted in filter_problems(item, flags, set()):
                     yield reason, f"condition {condition.index}: {message}", counted
@@ -396,7 +477,7 @@ def decode_payload(raw: Any) -> Any:
         return raw
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         pass
     # msgspec is stricter in places (numbers beyond a double); Python's json decides.
     try:
@@ -472,14 +553,35 @@ def compile_flag(
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
     flag = CompiledFlag(definition.key)
-    active = flag.active = bool(definition.active)
+    flag.active = bool(definition.active)
     continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
+    repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
-        flag.malformed = definition.problem
-        flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
-        return flag
+        repaired = repair(definition)
+        if repaired is None:
+            flag.malformed = definition.problem
+            flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
+            return flag
+        definition = repaired.definition
     if continuity:
         flag.fixed = _CONTINUITY
+    _read_metadata(flag, definition)
+    filters = definition.filters
+    if filters is None:
+        return flag
+    _read_filters(flag, definition, compiler, group_type_mapping)
+    if filters.groups:
+        flag.conditions = tuple(
+            [
+                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
+                for index, condition in enumerate(filters.groups)
+            ]
+        )
+    return flag
+
+
+def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
+    """Id, version and experiment marker, kept only when of the type the API promises."""
     value = definition.id
     if type(value) is int:
         flag.id = value
@@ -489,10 +591,17 @@ def compile_flag(
     value = definition.has_experiment
     if type(value) is bool:
         flag.has_experiment = value
+
+
+def _read_filters(
+    flag: CompiledFlag,
+    definition: FlagDefinition,
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+) -> None:
+    """Everything in `filters` but the release conditions."""
     filters = definition.filters
-    if filters is None:
-        flag.simple = active and not continuity
-        return flag
+    assert filters is not None
     aggregation = filters.aggregation_group_type_index
     if aggregation is not None:
         flag.is_group = True
@@ -509,127 +618,188 @@ def compile_flag(
         flag.early_exit = True
     if filters.holdout:
         flag.holdout = _read_holdout(filters.holdout)
+    flag.gated = flag.enrollment or flag.holdout is not None
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
         flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
     payloads = filters.payloads
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        seen = compiler.payloads
-        by_value: dict[str, Any] = {}
-        for name, raw in payloads.items():
-            if type(name) is str:
-                payload = raw
-                if type(raw) is str:
-                    payload = seen.get(raw, _ABSENT)
-                    if payload is _ABSENT:
-                        payload = seen[raw] = decode_payload(raw)
-                by_value[name] = payload
-        flag.fresh = {name: payload_source(payload) for name, payload in by_value.items()}
-    simple = active and not continuity and aggregation is None and not flag.device_bucketing
-    simple = simple and not flag.enrollment and flag.holdout is None
-    if filters.groups:
-        conditions = []
-        compile_filter = compiler.compile_filter
-        shared = compiler.conditions
-        for index, condition in enumerate(filters.groups):
-            raw_filters = condition.properties
-            compiled_filters = (
-                tuple([compile_filter(raw) for raw in raw_filters]) if raw_filters else ()
-            )
-            # Conditions alike in everything evaluation and reasons read are compiled once
-            # (filters alike already share a matcher, so comparing matchers suffices).
-            # Types ride along where equal values read differently (0, 0.0 and False
-            # name different group types; -0.0 prints differently in reasons).
-            pct = condition.rollout_percentage
-            override = condition.variant
-            group_index = condition.aggregation_group_type_index
-            share_key: Hashable = (
-                index,
-                compiled_filters,  # compared by identity: compiled filters define no __eq__
-                pct if pct else repr(pct),
-                flag.variants,
-            )
-            if override is not None or group_index is not None or aggregation is not None:
-                share_key = (
-                    share_key,
-                    override,
-                    type(override),
-                    group_index,
-                    type(group_index),
-                    aggregation,
-                    type(aggregation),
-                )
-            try:
-                compiled = shared.get(share_key)
-            except TypeError:  # an unhashable variant or group type index
-                share_key = None
-                compiled = None
-            if compiled is None:
-                compiled = CompiledCondition(
-                    index,
-                    condition,
-                    compiled_filters,
-                    flag.variant_keys,
-                    flag.variants,
-                    aggregation,
-                    group_type_mapping,
-                )
-                if share_key is not None:
-                    shared[share_key] = compiled
-            if compiled.mixed or not compiled.simple:
-                simple = False
-            conditions.append(compiled)
-        flag.conditions = tuple(conditions)
-    flag.simple = simple
-    return flag
+        flag.fresh = _payload_sources(payloads, compiler.payloads)
 
 
-def finish_flags(flags: Mapping[str, CompiledFlag]) -> int:
+def _payload_sources(
+    payloads: Mapping[Any, Any], seen: dict[str, Any]
+) -> dict[str, Callable[[], Any]]:
+    """A fresh-copy source per value's payload; JSON text decoded once per distinct text."""
+    by_value: dict[str, Any] = {}
+    for name, raw in payloads.items():
+        if type(name) is str:
+            payload = raw
+            if type(raw) is str:
+                payload = seen.get(raw, _ABSENT)
+                if payload is _ABSENT:
+                    payload = seen[raw] = decode_payload(raw)
+            by_value[name] = payload
+    return {name: payload_source(payload) for name, payload in by_value.items()}
+
+
+def _condition(
+    flag: CompiledFlag,
+    index: int,
+    condition: ConditionDefinition,
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+    repaired: Repaired | None,
+) -> CompiledCondition:
+    """One release condition, shared with an earlier flag's when they are alike in
+    everything evaluation and reasons read (filters alike already share a matcher, so
+    comparing matchers suffices). Types ride along where equal values read differently
+    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
+    raw_filters = condition.properties
+    broken_rollout = repaired is not None and index in repaired.broken_rollouts
+    not_objects = repaired.not_objects.get(index, ()) if repaired is not None else ()
+    compile_filter = compiler.compile_filter
+    compiled_filters: tuple[Filter, ...] = ()
+    if raw_filters:
+        compiled_filters = tuple(
+            [
+                NotAnObject() if at in not_objects else compile_filter(raw)
+                for at, raw in enumerate(raw_filters)
+            ]
+        )
+    pct = condition.rollout_percentage
+    override = condition.variant
+    group_index = condition.aggregation_group_type_index
+    aggregation = flag.group_index
+    share_key: Hashable = (
+        index,
+        compiled_filters,  # compared by identity: compiled filters define no __eq__
+        pct if pct else repr(pct),
+        flag.variants,
+        broken_rollout,
+        flag.early_exit,
+    )
+    if override is not None or group_index is not None or aggregation is not None:
+        share_key = (
+            share_key,
+            override,
+            type(override),
+            group_index,
+            type(group_index),
+            aggregation,
+            type(aggregation),
+        )
+    shared = compiler.conditions
+    try:
+        compiled: CompiledCondition | None = shared.get(share_key)
+    except TypeError:  # an unhashable variant or group type index
+        share_key = None
+        compiled = None
+    if compiled is None:
+        compiled = CompiledCondition(
+            index,
+            condition,
+            compiled_filters,
+            flag.variant_keys,
+            flag.variants,
+            aggregation,
+            group_type_mapping,
+            broken_rollout,
+            flag.early_exit,
+        )
+        if share_key is not None:
+            shared[share_key] = compiled
+    return compiled
+
+
+def finish_flags(
+    flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
+) -> int:
     """Settle what needs every flag; returns how many memo slots evaluation needs.
 
-    Whether a definition counts as unsupported is only read when evaluating non-simple
-    flags (to rank a missing device id or a stop at the server), so simple flags skip it.
-    Simple flags instead get their condition checks: a matcher used in more than one place
-    (identical filters share one) gets a memo slot, so one evaluation runs it once per
-    person however many flags ask.
+    Each condition gets its filter checks (see `Check`): a matcher used in more than one
+    place (identical filters share one) gets a memo slot, so one evaluation runs it once
+    per person however many flags ask. Whether a definition counts as unsupported (which
+    ranks a missing device id or a stop at the server) is settled here too.
     """
+    # Dependency values are shared between the flags of one evaluation only when every
+    # chain can be walked without meeting a missing member (which the reference marks in
+    # its memo as a side effect, for the rest of one flag).
+    shared = True
+    for dependency in dependencies:
+        dependency.settle(flags)
+        shared = shared and dependency.resolvable
     uses: dict[int, int] = {}
-    simple_flags = []
     for flag in flags.values():
-        if flag.simple:
-            simple_flags.append(flag)
-            for condition in flag.conditions:
-                for item in condition.filters:
-                    uses[id(item)] = uses.get(id(item), 0) + 1
-            continue
-        flag.definition_unsupported = any(
-            counted and reason is _UNSUPPORTED for reason, _, counted in flag.static_problems(flags)
-        )
-    slots: dict[int, int] = {}
-    # Per condition (conditions may be shared by flags): (uses the memo, reads distinct_id).
-    done: dict[int, tuple[bool, bool]] = {}
-    for flag in simple_flags:
         for condition in flag.conditions:
-            known = done.get(id(condition))
-            if known is None:
-                checks = []
-                uses_memo = reads_id = False
-                for index, item in enumerate(condition.filters):
-                    miss: Outcome = (False, condition.no_match[index])
-                    slot = -1
-                    if uses[id(item)] > 1:
-                        slot = slots.setdefault(id(item), len(slots))
-                        uses_memo = True
-                    matcher: PropertyMatcher = item  # type: ignore[assignment]
-                    if matcher.key == "distinct_id":
-                        reads_id = True
-                    inline = matcher.inline or _NO_INLINE
-                    checks.append((slot, matcher.match, miss, *inline))
-                condition.checks = tuple(checks)
-                known = done[id(condition)] = (uses_memo, reads_id)
-            if known[0]:
-                flag.uses_memo = True
-            if known[1]:
-                flag.reads_id = True
+            for item in condition.filters:
+                uses[id(item)] = uses.get(id(item), 0) + 1
+    slots: dict[int, int] = {}
+    # Per condition (conditions may be shared by flags): whether it reads distinct_id.
+    done: dict[int, bool] = {}
+    for flag in flags.values():
+        for condition in flag.conditions:
+            reads_id = done.get(id(condition))
+            if reads_id is None:
+                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
+            flag.reads_id = flag.reads_id or reads_id
+            if condition.mixed and not all(check[1] for check in condition.checks):
+                flag.own_memo = True
+        if not shared:
+            flag.own_memo = True
+        flag.direct = (
+            flag.active
+            and flag.fixed is None
+            and not (flag.is_group or flag.device_bucketing or flag.gated or flag.reads_id)
+        )
+        # Only read for device bucketing and for filters that may stop at the server.
+        if flag.device_bucketing or (flag.reads_id and _may_stop(flag)):
+            flag.definition_unsupported = any(
+                counted and reason is _UNSUPPORTED
+                for reason, _, counted in flag.static_problems(flags)
+            )
     return len(slots)
+
+
+def _may_stop(flag: CompiledFlag) -> bool:
+    """Whether a filter of the flag may need the server (a dependency always may)."""
+    return any(
+        not check[1] and (type(item) is not CohortRef or item.stops)
+        for condition in flag.conditions
+        for check, item in zip(condition.checks, condition.filters, strict=True)
+    )
+
+
+def _lay_out(
+    condition: CompiledCondition,
+    uses: Mapping[int, int],
+    slots: dict[int, int],
+) -> bool:
+    """Give a condition its checks; whether any of them may read `distinct_id` (any
+    cohort or dependency may)."""
+    checks: list[Check] = []
+    reads_id = False
+    for item in condition.filters:
+        if not is_matcher(item):
+            reads_id = True
+            checks.append((-1, False, item.check, *_NO_INLINE))  # type: ignore[union-attr]
+            continue
+        matcher: PropertyMatcher = item  # type: ignore[assignment]
+        slot = -1
+        # Matchers answered in place cost about what a memo lookup does.
+        if uses[id(item)] > 1 and matcher.inline is None:
+            slot = slots.setdefault(id(item), len(slots))
+        if matcher.key == "distinct_id":
+            reads_id = True
+        checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
+    condition.checks = tuple(checks)
+    if len(checks) == 1 and checks[0][0] < 0 and checks[0][1]:
+        slot, plain, check, kind, lookup, argument, negate = checks[0]
+        condition.single = check
+        condition.single_plain = plain
+        if kind == INLINE_IN:
+            condition.single_in = lookup
+            condition.single_targets = argument
+            condition.single_negate = negate
+    return reads_id

@@ -11,7 +11,15 @@ compile makes thousands of them.
 Decoding is tolerant per flag: the document's top level must be right (it is what the
 server promises), but one flag that does not fit the schema is kept aside as a
 `MalformedFlag` so it can report `unsupported_definition` without affecting its
-neighbours. Fields whose meaning is "truthiness" in the reference (`active`,
+neighbours. A flag nested deeper than `MAX_DEPTH` or whose key cannot be encoded as
+UTF-8 (a lone surrogate) is such a flag too. What no flag can isolate (JSON text nested
+beyond what the decoder reads, text larger than `MAX_TEXT_SIZE`, an already-decoded
+document larger than `MAX_NODES` values or whose top level is too deep) raises
+`DefinitionsError`: the one exception loading raises for any input, so a caller or the
+command line can answer bad definitions without a traceback. Depth is measured
+iteratively, never by recursing, so no input reaches Python's recursion limit here.
+
+Fields whose meaning is "truthiness" in the reference (`active`,
 `early_exit`, …) stay `Any` on purpose: `"yes"` or `1` behave exactly as there.
 """
 
@@ -25,7 +33,18 @@ import msgspec
 
 from .errors import DefinitionsError
 
+# Real definitions nest about a dozen levels (flag, filters, groups, properties, values,
+# payload objects); cohorts a few more. Far beyond that is an attack or a bug.
+MAX_DEPTH = 200
+# Values in an already-decoded document (JSON text is bounded by its size instead).
+MAX_NODES = 20_000_000
+# Characters or bytes of definitions text.
+MAX_TEXT_SIZE = 512 * 1024 * 1024
+
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_TEXT_SIZE",
     "ConditionDefinition",
     "Definitions",
     "DefinitionsDocument",
@@ -152,12 +171,70 @@ def _decode_json(raw: bytes | str) -> Any:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError:
         pass
+    except RecursionError:
+        raise DefinitionsError("flag definitions are nested too deeply to read") from None
     # msgspec refuses what Python's json accepts (NaN, Infinity, numbers beyond a double);
     # the reference reads definitions with Python's json, so fall back to it before failing.
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as error:
         raise DefinitionsError(f"flag definitions are not valid JSON: {error}") from None
+
+
+_TOO_DEEP = f"flag definitions are nested deeper than {MAX_DEPTH} levels"
+
+
+def _depth_over(value: object, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels below `value` (iterative)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _node_count_over(value: object, limit: int) -> bool:
+    """Whether `value` holds more than `limit` values in all (iterative, stops early)."""
+    stack: list[object] = [value]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def _key_problem(key: str) -> str | None:
+    if key.isascii():
+        return None
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "malformed flag definition: the key is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def _malformed(raw: Mapping[str, Any], key: str, problem: str, keep_raw: bool) -> MalformedFlag:
+    return MalformedFlag(
+        key=key,
+        active=raw.get("active"),
+        ensure_experience_continuity=raw.get("ensure_experience_continuity"),
+        problem=problem,
+        raw=raw if keep_raw else {"key": key, "problem": problem},
+    )
 
 
 def _flag(raw: object) -> FlagDefinition | MalformedFlag | None:
@@ -167,19 +244,23 @@ def _flag(raw: object) -> FlagDefinition | MalformedFlag | None:
     key = raw.get("key")
     if not isinstance(key, str):
         return None
+    if _depth_over(raw, MAX_DEPTH - 2):
+        return _malformed(
+            raw, key, f"malformed flag definition: nested deeper than {MAX_DEPTH} levels", False
+        )
+    problem = _key_problem(key)
+    if problem is not None:
+        return _malformed(raw, key, problem, True)
     try:
         return msgspec.convert(raw, FlagDefinition, str_keys=True)
     except (msgspec.ValidationError, TypeError, ValueError, RecursionError) as error:
-        return MalformedFlag(
-            key=key,
-            active=raw.get("active"),
-            ensure_experience_continuity=raw.get("ensure_experience_continuity"),
-            problem=f"malformed flag definition: {error}",
-            raw=raw,
-        )
+        return _malformed(raw, key, f"malformed flag definition: {error}", True)
 
 
 def _top_level(document: Mapping[str, Any]) -> DefinitionsDocument:
+    rest = {name: value for name, value in document.items() if name != "flags"}
+    if _depth_over(rest, MAX_DEPTH):
+        raise DefinitionsError(_TOO_DEEP)
     try:
         return msgspec.convert(dict(document), DefinitionsDocument, str_keys=True)
     except msgspec.ValidationError as error:
@@ -203,12 +284,59 @@ def decode_definitions(document: object) -> Definitions:
 
     Raises DefinitionsError when the top level is wrong; never for a single bad flag.
     """
-    if isinstance(document, (dict, list)):
+    if _node_count_over(document, MAX_NODES):
+        raise DefinitionsError(f"flag definitions hold more than {MAX_NODES} values")
+    if isinstance(document, (dict, list)) and not _depth_over(document, MAX_DEPTH):
         try:
-            return _from_valid(msgspec.convert(document, _VALID, str_keys=True))
+            return _usable(_from_valid(msgspec.convert(document, _VALID, str_keys=True)))
         except (msgspec.ValidationError, TypeError, ValueError, RecursionError):
             pass
     return _tolerant(document)
+
+
+def _usable(decoded: Definitions) -> Definitions:
+    """The schema-valid decoding with the flags the schema cannot judge kept aside as
+    malformed: keys that cannot be encoded (a lone surrogate), and free-form parts
+    (payloads, property filters) nested deeper than MAX_DEPTH allows. Free-form parts of
+    the top level nested that deep make the whole document unreadable."""
+    # Containers at level n of the document may hold MAX_DEPTH - n + 1 levels themselves.
+    if _depth_over(decoded.cohorts, MAX_DEPTH - 1) or _depth_over(
+        decoded.group_type_mapping, MAX_DEPTH - 1
+    ):
+        raise DefinitionsError(_TOO_DEEP)
+    checked = tuple(map(_checked_flag, decoded.flags))
+    if all(new is old for new, old in zip(checked, decoded.flags, strict=True)):
+        return decoded
+    return msgspec.structs.replace(decoded, flags=checked)
+
+
+def _free_form_depth_over(flag: FlagDefinition) -> bool:
+    """Payloads sit five levels down the document, property filters seven."""
+    filters = flag.filters
+    if filters is None:
+        return False
+    if _depth_over(filters.payloads, MAX_DEPTH - 4):
+        return True
+    return any(
+        _depth_over(condition.properties, MAX_DEPTH - 6) for condition in filters.groups or ()
+    )
+
+
+def _checked_flag(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:
+    if isinstance(flag, MalformedFlag):
+        return flag
+    problem = _key_problem(flag.key)
+    if problem is None and _free_form_depth_over(flag):
+        problem = f"malformed flag definition: nested deeper than {MAX_DEPTH} levels"
+    if problem is None:
+        return flag
+    return MalformedFlag(
+        key=flag.key,
+        active=flag.active,
+        ensure_experience_continuity=flag.ensure_experience_continuity,
+        problem=problem,
+        raw={"key": flag.key, "problem": problem},
+    )
 
 
 def _tolerant(document: object) -> Definitions:
@@ -227,7 +355,8 @@ def _tolerant(document: object) -> Definitions:
         )
     decoded = tuple(flag for flag in map(_flag, flags) if flag is not None)
     canonical = {
-        "flags": list(flags),
+        # An over-deep flag is fingerprinted by its stand-in: hashing it would recurse.
+        "flags": [_canonical_flag(flag) for flag in flags],
         "group_type_mapping": dict(group_type_mapping),
         "cohorts": dict(cohorts),
         "property_matching_version": matching_version,
@@ -241,6 +370,13 @@ def _tolerant(document: object) -> Definitions:
     )
 
 
+def _canonical_flag(raw: object) -> object:
+    if _depth_over(raw, MAX_DEPTH - 2):
+        key = raw.get("key") if isinstance(raw, Mapping) else None
+        return {"key": repr(key), "problem": _TOO_DEEP}
+    return raw
+
+
 def read_definitions(raw: bytes | str) -> Definitions:
     """Decode definitions JSON (a document or a bare list of flags)."""
     text: object = raw
@@ -248,8 +384,10 @@ def read_definitions(raw: bytes | str) -> Definitions:
         text = bytes(text)
     if not isinstance(text, (bytes, str)):
         raise DefinitionsError(f"flag definitions must be JSON text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_SIZE:
+        raise DefinitionsError(f"flag definitions are larger than {MAX_TEXT_SIZE} characters")
     try:
-        decoded = _from_valid(msgspec.json.decode(text, type=_VALID))
+        decoded = _usable(_from_valid(msgspec.json.decode(text, type=_VALID)))
     except (msgspec.DecodeError, RecursionError):
         # Includes validation errors: a flag that does not fit, or a wrong top level.
         decoded = _tolerant(_decode_json(text))

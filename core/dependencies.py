@@ -60,7 +60,16 @@ def matches_dependency_value(expected: object, actual: object) -> bool:
 class DependencyFilter:
     """A compiled `flag_evaluates_to` filter."""
 
-    __slots__ = ("chain", "expected", "key", "key_hashable", "label", "malformed", "problem")
+    __slots__ = (
+        "chain",
+        "expected",
+        "key",
+        "key_hashable",
+        "label",
+        "malformed",
+        "problem",
+        "resolvable",
+    )
 
     def __init__(
         self,
@@ -77,18 +86,48 @@ class DependencyFilter:
         self.problem = problem
         self.key_hashable = isinstance(key, Hashable)
         self.label = f"flag {key}"
+        # Whether every chain member has a definition (set by `settle` once every flag is
+        # known): then evaluation need not look for missing members first.
+        self.resolvable = False
+
+    def settle(self, flags: Mapping[str, Any]) -> None:
+        """Note whether the chain can be walked without meeting a missing member."""
+        self.resolvable = (
+            self.malformed is None
+            and self.problem is None
+            and self.key_hashable
+            and self.key in flags
+            and all(member is not _UNHASHABLE and member in flags for member in self.chain)
+        )
 
     def check(
         self, run: DependencyRun, distinct_id: object, properties: Mapping[str, object]
     ) -> Outcome:
+        cache = run.cache
+        if cache is None:
+            cache = run.cache = {}
+        if self.resolvable:
+            for member in self.chain:
+                if member not in cache:
+                    outcome = run.evaluate_dependency(member, distinct_id, properties)
+                    if outcome is not None:
+                        return outcome
+            return self._compare(cache)
+        return self._check_unsettled(run, cache, distinct_id, properties)
+
+    def _check_unsettled(
+        self,
+        run: DependencyRun,
+        cache: dict[Any, Any],
+        distinct_id: object,
+        properties: Mapping[str, object],
+    ) -> Outcome:
+        """A dependency whose chain may meet a missing member, or that is malformed."""
         if self.malformed is not None:
             # The server treats a malformed dependency as not matching; so does the reference.
             return False
         if self.problem is not None:
             return _UNSUPPORTED
-        cache = run.cache
-        if cache is None:
-            cache = run.cache = {}
         flags = run.flags
         # A member with no definition outranks one that is only inconclusive, so the whole
         # chain is checked before anything is evaluated.
@@ -106,11 +145,15 @@ class DependencyFilter:
                 return outcome
         if not self.key_hashable:
             return BROKEN
+        if self.key not in flags:
+            return _UNSUPPORTED
+        return self._compare(cache)
+
+    def _compare(self, cache: Mapping[Any, Any]) -> Outcome:
+        """The parent's value (in the cache) against the expected one."""
         actual = cache.get(self.key)
         if actual is None:
-            if self.key in flags and self.key in cache:
-                return _UNRESOLVED_DEPENDENCY
-            return _UNSUPPORTED
+            return _UNRESOLVED_DEPENDENCY if self.key in cache else _UNSUPPORTED
         return matches_dependency_value(self.expected, actual)
 
     def static_problems(self, flags: Mapping[str, Any]) -> Iterator[tuple[Unresolved, str, bool]]:

@@ -1,17 +1,23 @@
 """Evaluating compiled flags for one person (or group), exactly as posthog 7.91.1 does.
 
-The order of checks is the reference's: inactive, experience continuity, group or person
-context (with device-id bucketing), feature enrollment, holdout, then the release
-conditions in order. Within a condition every filter is looked at until one fails (a
-definite False beats anything undecided before it); a condition with undecided filters
-leaves the flag undecided only if no later condition matches, and a filter that needs
-the server stops the flag at once, unless an earlier filter was already undecided.
+This is the one evaluator; it reads in the reference's order:
 
-This module holds the general path, for flags that are not "simple" (groups, device-id
-bucketing, enrollment, holdouts, cohorts, dependencies); `FlagSet.evaluate` runs simple
-flags itself, by the same rules. `Run` holds one evaluation call's inputs; the
-dependency memo it carries lives for one top-level flag, as in the reference (so
-dependencies are re-evaluated per dependent).
+1. `evaluate_flag`: the flag is active; experience continuity sends it to the server;
+   then whose flag it is (a group's, or the person's, bucketed on the device id when
+   asked);
+2. `match_flag`: feature enrollment, the holdout, then the release conditions in order;
+   a condition's filters (`_filters`: properties, cohorts, dependencies), its rollout,
+   then the variant. Payloads are attached when a snapshot is read.
+
+Within a condition every filter is looked at until one fails (a definite False beats
+anything undecided before it); a condition with undecided filters leaves the flag
+undecided only if no later condition matches, and a filter that needs the server stops
+the flag at once, unless an earlier filter was already undecided.
+
+`Run` holds one evaluation call's inputs and what it may reuse within the call: the
+outcome of matchers several flags share, and the values of flags evaluated as
+dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
+for one dependent holds for every other).
 """
 
 from __future__ import annotations
@@ -21,25 +27,34 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .cohorts import Filter, check_filter
 from .compile import (
-    ENROLLED,
-    GROUP_MISSING,
+    ENROLLED_OUTCOME,
+    GROUP_MISSING_OUTCOME,
     HELD_OUT,
-    INACTIVE,
-    NO_CONDITIONS,
-    NOT_ENROLLED,
+    INACTIVE_OUTCOME,
+    NO_CONDITIONS_OUTCOME,
+    NOT_ENROLLED_OUTCOME,
+    Check,
     CompiledCondition,
     CompiledFlag,
-    Token,
+    Outcome,
 )
 from .hashing import HOLDOUT_PREFIX
-from .operators import PropertyMatcher
+from .operators import INLINE_IN
 from .reasons import PRECEDENCE, Unresolved, stronger
-from .signals import BROKEN, NEEDS_SERVER_DEPENDENCY, Broken, NeedsServer, Outcome
-from .snapshot import FlagValue
+from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
+from .signals import Outcome as FilterOutcome
 
-__all__ = ["UNENCODABLE", "Run", "as_dict", "encode", "evaluate_flag", "make_run"]
+__all__ = [
+    "DROPPED",
+    "UNENCODABLE",
+    "Run",
+    "as_dict",
+    "encode",
+    "evaluate_all",
+    "evaluate_flag",
+    "make_run",
+]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT
@@ -48,6 +63,8 @@ _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 _VARIANT_SALT = b"variant"
 _ABSENT: Any = object()
 _sha1 = hashlib.sha1
+# The dependency-cache context of the person's own flags.
+_PERSON = (0, 0)
 
 
 class _Unencodable:
@@ -65,6 +82,11 @@ UNENCODABLE: Any = _Unencodable()
 
 def encode(value: object) -> bytes:
     """A bucketing value as hash input: formatted like an f-string, then UTF-8."""
+    if type(value) is str:
+        try:
+            return value.encode()
+        except UnicodeError:
+            return UNENCODABLE  # type: ignore[no-any-return]
     try:
         return f"{value}".encode()
     except Exception:
@@ -72,56 +94,89 @@ def encode(value: object) -> bytes:
         return UNENCODABLE  # type: ignore[no-any-return]
 
 
-# What matching a flag's properties gives: a value, or why it could not be decided.
-Matched = FlagValue | Unresolved | NeedsServer | Broken
+# What matching a flag gives: a (value, reason token) outcome, or why it was not decided.
+Matched = Outcome | Unresolved | NeedsServer | Broken | Dropped
 
 
 class Run:
-    """The inputs of one `FlagSet.evaluate` call, plus the per-flag dependency memo."""
+    """The inputs of one `FlagSet.evaluate` call and what the call may reuse."""
 
     __slots__ = (
         "active",
         "cache",
+        "caches",
         "device_bytes",
         "device_id",
         "distinct_bytes",
+        "distinct_id",
         "flags",
         "group_bytes",
         "group_props",
         "groups",
+        "memo",
         "now",
         "person",
+        "tainted",
     )
 
     def __init__(
         self,
         flags: Mapping[str, CompiledFlag],
         now: datetime,
+        distinct_id: object,
+        person: Mapping[str, object],
         groups: Mapping[Any, Any],
         group_props: Mapping[Any, Mapping[str, object]],
         device_id: object,
-        distinct_id: object = None,
-        person: Mapping[str, object] | None = None,
     ) -> None:
         self.flags = flags
-        # The evaluated id as hash input, and the person's properties with `distinct_id`.
-        self.distinct_bytes = encode(distinct_id)
-        if person is None:
-            person = {}
-        self.person = person if "distinct_id" in person else {**person, "distinct_id": distinct_id}
         self.now = now
+        self.distinct_id = distinct_id
+        # The evaluated id as hash input (UTF-8), encoded once.
+        self.distinct_bytes = encode(distinct_id)
+        self.person = person
         self.groups = groups
         self.group_props = group_props
-        self.group_bytes = {name: encode(key) for name, key in groups.items()}
+        self.group_bytes = {name: encode(key) for name, key in groups.items()} if groups else {}
         self.device_id = device_id
-        self.device_bytes = encode(device_id)
-        self.cache: dict[Any, FlagValue | None] | None = None
+        self.device_bytes = encode(device_id) if device_id else b""
+        # Per memo slot, the outcome of a matcher several conditions share on the
+        # person's properties (None: not run yet).
+        # A dict rather than a list of every slot: a call that asks for one flag of many
+        # should not pay for every shared matcher.
+        self.memo: dict[int, Any] = {}
+        # Dependency values per (bucketing value, properties) context, and the one the
+        # flag being evaluated uses (see `_dependency_cache`).
+        self.caches: dict[tuple[int, int], dict[Any, Any]] = {}
+        self.cache: dict[Any, Any] | None = None
+        # Dependencies being evaluated (to notice loops), and whether one was noticed.
         self.active: set[str] = set()
+        self.tainted = False
+
+    def dependency_cache(self, distinct_id: object, properties: object) -> dict[Any, Any]:
+        """The dependency values for one context, shared by every flag of the call.
+
+        After a loop between dependencies was noticed, what was stored may depend on
+        where evaluation entered the loop, so the shared values are dropped."""
+        if self.tainted:
+            self.caches.clear()
+            self.tainted = False
+        if distinct_id is self.distinct_id and properties is self.person:
+            context = _PERSON
+        else:
+            context = (id(distinct_id), id(properties))
+        cache = self.caches.get(context)
+        if cache is None:
+            cache = self.caches[context] = {}
+        return cache
 
     def evaluate_dependency(
         self, key: str, distinct_id: object, properties: Mapping[str, object]
-    ) -> Outcome | None:
-        """Evaluate chain member `key` into the memo; an outcome only when it failed."""
+    ) -> FilterOutcome | None:
+        """Evaluate chain member `key` into the cache; an outcome only when it failed.
+
+        As in the reference, a dependency sees no groups, and a group flag evaluated as a
+        dependency buckets on whatever id the dependent flag is evaluated for."""
         flag = self.flags[key]
         cache = self.cache
         assert cache is not None
@@ -133,109 +188,116 @@ class Run:
             return _UNRESOLVED_DEPENDENCY
         if flag.malformed is not None:
             return BROKEN
-        if flag.is_group:
-            # Quirk kept from the reference: a group-flag dependency buckets on whatever
-            # distinct id the dependent flag is being evaluated for.
-            value_bytes = encode(distinct_id)
-        elif flag.device_bucketing:
+        value_bytes = (
+            self.distinct_bytes if distinct_id is self.distinct_id else encode(distinct_id)
+        )
+        if flag.device_bucketing and not flag.is_group:
             if not self.device_id:
                 cache[key] = None
                 return _UNRESOLVED_DEPENDENCY
             value_bytes = self.device_bytes
-        else:
-            value_bytes = encode(distinct_id)
         if key in self.active:
             # Definitions that loop without the server marking the cycle; the reference
             # recurses until Python stops it.
+            self.tainted = True
             return BROKEN
         self.active.add(key)
         try:
-            value, _ = match_flag(self, flag, distinct_id, properties, value_bytes, False)
+            result = match_flag(self, flag, distinct_id, properties, value_bytes, False)
         finally:
             self.active.discard(key)
-        if value is True or value is False or type(value) is str:
-            cache[key] = value
-            return None
-        if isinstance(value, Unresolved):
-            cache[key] = None
-            return _UNRESOLVED_DEPENDENCY
-        if isinstance(value, NeedsServer):
-            return NEEDS_SERVER_DEPENDENCY
-        return BROKEN
+        return _store_dependency(cache, key, result)
 
 
-def evaluate_flag(
+def _store_dependency(cache: dict[Any, Any], key: str, result: Matched) -> FilterOutcome | None:
+    if type(result) is tuple:
+        cache[key] = result[0]
+        return None
+    if type(result) is Unresolved:
+        cache[key] = None
+        return _UNRESOLVED_DEPENDENCY
+    if type(result) is NeedsServer:
+        return NEEDS_SERVER_DEPENDENCY
+    return BROKEN
+
+
+def evaluate_all(
     run: Run,
-    flag: CompiledFlag,
-    distinct_id: object,
-    distinct_bytes: bytes,
-    person_props: Mapping[str, object],
-) -> tuple[FlagValue | Unresolved, Token | None]:
-    """One top-level flag: its value and reason, or why it needs the server."""
+    flags: tuple[CompiledFlag, ...],
+    outcomes: dict[str, Outcome],
+    unresolved: dict[str, Unresolved],
+) -> None:
+    """Evaluate `flags` into `outcomes` and `unresolved` (a flag DROPPED goes in neither).
+
+    A flag compilation marked `direct` (active, for the person, bucketed on the distinct
+    id, without enrollment, holdout, cohorts or dependencies) has nothing for
+    `evaluate_flag` to settle before its conditions, so it goes to `match_flag` at once.
+    """
+    distinct_id = run.distinct_id
+    person = run.person
+    value_bytes = run.distinct_bytes
+    result: Any
+    for flag in flags:
+        try:
+            if flag.direct:
+                result = match_flag(run, flag, distinct_id, person, value_bytes, True)
+            else:
+                result = evaluate_flag(run, flag)
+        except Exception:
+            # Never raise into the caller; a definition this broken needs the server.
+            # Hashing an id with no UTF-8 form fails as it does in the reference:
+            # missing context.
+            unencodable = value_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE
+            result = _MISSING if unencodable else _UNSUPPORTED
+        if type(result) is tuple:
+            outcomes[flag.key] = result
+        elif result is not DROPPED:
+            unresolved[flag.key] = result
+
+
+def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
+    """One top-level flag: its (value, reason token), why it needs the server, or
+    DROPPED when the reference would fail on it."""
     if not flag.active:
-        return False, INACTIVE
+        return INACTIVE_OUTCOME
     if flag.fixed is not None:
-        return flag.fixed, None
-    run.cache = None
+        return flag.fixed
     if flag.is_group:
         name = flag.group_name
         if name is None:
-            return _UNSUPPORTED, None
+            return _UNSUPPORTED
         if name not in run.groups:
             # The server would answer False too, so this is decided locally.
-            return False, GROUP_MISSING
+            return GROUP_MISSING_OUTCOME
         key = run.groups[name]
-        value, reason = match_flag(
-            run, flag, key, run.group_props[name], run.group_bytes[name], True
-        )
+        props = run.group_props[name]
+        run.cache = _cache_for(run, flag, key, props) if flag.reads_id else None
+        result = match_flag(run, flag, key, props, run.group_bytes[name], True)
     else:
+        value_bytes = run.distinct_bytes
         if flag.device_bucketing:
             if not run.device_id:
-                return (_UNSUPPORTED if flag.definition_unsupported else _MISSING), None
+                return _UNSUPPORTED if flag.definition_unsupported else _MISSING
             value_bytes = run.device_bytes
-        else:
-            value_bytes = distinct_bytes
-        value, reason = match_flag(run, flag, distinct_id, person_props, value_bytes, True)
-    if type(value) is str or value is True or value is False:
-        return value, reason
-    if isinstance(value, Unresolved):
-        return value, None
-    if isinstance(value, NeedsServer):
+        distinct_id = run.distinct_id
+        person = run.person
+        run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
+        result = match_flag(run, flag, distinct_id, person, value_bytes, True)
+    if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
+        return result
+    if type(result) is NeedsServer:
         # The loop stopped at the server; a problem in the rest of the definition outranks.
-        return (_UNSUPPORTED if flag.definition_unsupported else value.reason), None
-    return _UNSUPPORTED, None
+        return _UNSUPPORTED if flag.definition_unsupported else result.reason
+    return _UNSUPPORTED
 
 
-def _check_filters(
-    run: Run, filters: tuple[Filter, ...], distinct_id: object, props: Mapping[str, object]
-) -> tuple[Outcome, int]:
-    """A condition's filters when some are cohorts or dependencies: (outcome, index of the
-    filter that failed or -1)."""
-    reason: Unresolved | None = None
-    server: NeedsServer | None = None
-    for index, item in enumerate(filters):
-        result = check_filter(item, run, distinct_id, props)
-        if result is True:
-            continue
-        if result is False:
-            return False, index
-        if isinstance(result, Unresolved):
-            reason = stronger(reason, result)
-        elif isinstance(result, NeedsServer):
-            # Only the first undecided filter may send the flag to the server; after
-            # another undecided one, later conditions can still decide it.
-            if reason is None:
-                server = result
-            reason = stronger(reason, result.reason)
-        else:
-            if reason is None:
-                return BROKEN, -1
-            break
-    if server is not None:
-        return server, -1
-    if reason is not None:
-        return reason, -1
-    return True, -1
+def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:
+    """The dependency memo a top-level flag uses. A flag with dependencies under a
+    condition on another group's properties may evaluate a parent in that context, so it
+    keeps a memo of its own (the reference keeps one per top-level flag)."""
+    if flag.own_memo:
+        return {}
+    return run.dependency_cache(distinct_id, props)
 
 
 def match_flag(
@@ -245,119 +307,173 @@ def match_flag(
     props: Mapping[str, object],
     value_bytes: bytes,
     top: bool,
-) -> tuple[Matched, Token | None]:
-    """Enrollment, holdout and the condition loop for one bucketing value (UTF-8).
+) -> Matched:
+    """Enrollment, holdout, then the release conditions in order, for one bucketing value
+    (UTF-8). A condition matches when its filters do (`_filters`) and the bucketing value
+    is inside its rollout; its value is then the override, the variant, or True.
 
-    `top` is False for a dependency, which (as in the reference) sees no groups.
+    `top` is False for a dependency, which (as in the reference) sees no groups. When no
+    condition matches, the reason is the first condition whose rollout excluded the
+    value, else the first failed filter, else the first skipped condition.
     """
-    if flag.enrollment:
-        if flag.is_group:
-            return _UNSUPPORTED, None
-        enrolled = props.get(flag.enrollment_key, _ABSENT)
-        if enrolled is _ABSENT:
-            return _MISSING, None
-        if enrolled is True or (isinstance(enrolled, str) and enrolled == "true"):
-            return True, ENROLLED
-        return False, NOT_ENROLLED
-    holdout = flag.holdout
-    if holdout is not None:
-        if holdout is BROKEN:
-            return BROKEN, None
-        assert not isinstance(holdout, Broken)
-        if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:
-            return holdout.value, HELD_OUT
-
+    if flag.gated:
+        gated = _gate(flag, props, value_bytes)
+        if gated is not None:
+            return gated
     now = run.now
     reason: Unresolved | None = None
-    first_out: Token | None = None
-    first_miss: Token | None = None
-    first_skip: Token | None = None
-    rollout_digest = b""
-    condition: CompiledCondition
+    first_out = first_miss = first_skip = None
     for condition in flag.conditions:
-        cond_props = props
-        cond_bytes = value_bytes
+        cond_props, cond_bytes = props, value_bytes
         if condition.mixed:
-            name = condition.group_name
-            if not top or name is None or name not in run.groups:
-                if first_skip is None:
-                    first_skip = condition.on_skipped
+            context = _group_context(run, condition, top)
+            if context is None:
+                first_skip = first_skip or condition.skipped_outcome
                 continue
-            cond_props = run.group_props[name]
-            cond_bytes = run.group_bytes[name]
-        filters = condition.filters
-        if filters:
-            if condition.simple:
-                undecided: Unresolved | None = None
-                failed: PropertyMatcher | None = None
-                for matcher in filters:
-                    result = matcher.match(cond_props, now)  # type: ignore[union-attr]
-                    if result is True:
-                        continue
-                    if result is False:
-                        failed = matcher  # type: ignore[assignment]
-                        break
-                    if undecided is None or _RANK[result] < _RANK[undecided]:
-                        undecided = result
-                if failed is not None:
-                    if first_miss is None:
-                        first_miss = condition.no_match[filters.index(failed)]
-                    continue
-                if undecided is not None:
-                    reason = stronger(reason, undecided)
-                    continue
+            cond_props, cond_bytes = context
+        if condition.checks:
+            single = condition.single
+            if single is None:
+                found = _filters(run, condition.checks, distinct_id, cond_props)
+            elif (lookup := condition.single_in) is not None and type(
+                value := cond_props.get(lookup)  # type: ignore[call-overload]
+            ) is str:
+                # A text value against a text filter, answered in place (`operators.Inline`).
+                found = (value.lower() in condition.single_targets) is not condition.single_negate
             else:
-                outcome, failed_at = _check_filters(run, filters, distinct_id, cond_props)
-                if outcome is False:
-                    if first_miss is None:
-                        first_miss = condition.no_match[failed_at]
-                    continue
-                if isinstance(outcome, Unresolved):
-                    reason = stronger(reason, outcome)
-                    continue
-                if outcome is not True:
-                    return outcome, None
+                found = single(cond_props, now)
+            if found is not True:
+                if found is False or type(found) is int:
+                    first_miss = first_miss or condition.misses[found]
+                elif type(found) is Unresolved:
+                    reason = stronger(reason, found)
+                else:
+                    return found  # type: ignore[no-any-return]
+                continue
         cut = condition.cut
         if cut is not None:
-            if cond_bytes is value_bytes:
-                if not rollout_digest:
-                    rollout_digest = _sha1(flag.prefix + value_bytes).digest()
-                digest = rollout_digest
-            else:
-                digest = _sha1(flag.prefix + cond_bytes).digest()
-            if digest >= cut:
-                if flag.early_exit:
-                    if reason is not None:
-                        return reason, None
-                    return False, condition.on_early_exit
-                if first_out is None:
-                    first_out = condition.on_out_of_rollout
-                continue
-        if condition.override is not None:
-            return condition.override, condition.on_match
-        if flag.variants:
-            variant = flag.variant_for(_sha1(flag.prefix + cond_bytes + _VARIANT_SALT).digest())
-            if variant:
-                return variant, condition.on_match
-        return True, condition.on_match
-    if reason is not None:
-        return reason, None
-    return False, first_out or first_miss or first_skip or NO_CONDITIONS
+            # The rollout hash continues the flag's primed prefix hash.
+            state = flag.hasher.copy()
+            state.update(cond_bytes)
+            if state.digest() >= cut:
+                # Out of the rollout: `excluded` is the out-of-rollout outcome, the
+                # early-exit one when the flag stops at the first such condition, or
+                # DROPPED for a rollout that is not a number.
+                excluded = condition.excluded
+                if excluded is condition.out_outcome:
+                    first_out = first_out or excluded
+                    continue
+                return excluded if reason is None or excluded is DROPPED else reason
+        return condition.matched or _variant(flag, condition, cond_bytes)
+    return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
+
+
+def _group_context(
+    run: Run, condition: CompiledCondition, top: bool
+) -> tuple[Mapping[str, object], bytes] | None:
+    """The properties and bucketing value of a condition on another group's properties;
+    None when it is skipped (the group was not passed, or this is a dependency)."""
+    name = condition.group_name
+    if not top or name is None or name not in run.groups:
+        return None
+    return run.group_props[name], run.group_bytes[name]
+
+
+def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -> Matched | None:
+    """Feature enrollment decides the flag outright; a holdout decides it for the values
+    it holds out. None: the release conditions decide."""
+    if flag.enrollment:
+        return _enrollment(flag, props)
+    holdout = flag.holdout
+    if holdout is BROKEN:
+        return BROKEN
+    if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:  # type: ignore[union-attr]
+        return (holdout.value, HELD_OUT)  # type: ignore[union-attr]
+    return None
+
+
+def _digest(flag: CompiledFlag, value_bytes: bytes, salt: bytes = b"") -> bytes:
+    """SHA-1 of the flag's prefix, the bucketing value and the salt."""
+    state = flag.hasher.copy()
+    state.update(value_bytes + salt)
+    return state.digest()
+
+
+def _variant(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
+    """The variant whose range holds the variant bucket (True when none does)."""
+    bucket = _digest(flag, value_bytes, _VARIANT_SALT)
+    for low, high, outcome in condition.variant_outcomes:
+        if low <= bucket < high:
+            return outcome
+    return condition.on_match_true
+
+
+def _enrollment(flag: CompiledFlag, props: Mapping[str, object]) -> Matched:
+    if flag.is_group:
+        return _UNSUPPORTED
+    enrolled = props.get(flag.enrollment_key, _ABSENT)
+    if enrolled is _ABSENT:
+        return _MISSING
+    if enrolled is True or (isinstance(enrolled, str) and enrolled == "true"):
+        return ENROLLED_OUTCOME
+    return NOT_ENROLLED_OUTCOME
+
+
+def _filters(
+    run: Run,
+    checks: tuple[Check, ...],
+    distinct_id: object,
+    props: Mapping[str, object],
+) -> Any:
+    """A condition's filters: True when all match, the index of the first that failed,
+    or why they are undecided (an `Unresolved`, a `NeedsServer` or BROKEN)."""
+    reason: Unresolved | None = None
+    server: NeedsServer | None = None
+    now = run.now
+    # Shared matchers are remembered on the person's properties only.
+    memo = run.memo if props is run.person else None
+    for index, (slot, plain, check, kind, lookup, argument, negate) in enumerate(checks):
+        if not plain:
+            result = check(run, distinct_id, props)
+        elif slot >= 0 and memo is not None:
+            result = memo.get(slot)
+            if result is None:
+                result = memo[slot] = check(props, now)
+        elif kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
+            # The commonest filter, a text value, answered in place (see `operators.Inline`).
+            result = (value.lower() in argument) is not negate
+        else:
+            result = check(props, now)
+        if result is True:
+            continue
+        if result is False:
+            return index
+        if type(result) is Unresolved:
+            reason = stronger(reason, result)
+        elif type(result) is NeedsServer:
+            # Only the first undecided filter may send the flag to the server; after
+            # another undecided one, later conditions can still decide it.
+            if reason is None:
+                server = result
+            reason = stronger(reason, result.reason)
+        elif reason is None:
+            return BROKEN
+        else:
+            break
+    return server or reason or True
 
 
 def make_run(
     flags: Mapping[str, CompiledFlag],
     now: datetime,
+    distinct_id: object,
+    person: Mapping[str, object],
     groups: object,
     group_properties: object,
     device_id: object,
-    distinct_id: object,
-    person: Mapping[str, object],
 ) -> Run:
-    """What flags beyond the simple ones need. Groups and their properties are read as
-    the reference reads them: each group's properties get `$group_key`, and properties
-    of types not in `groups` are dropped; person properties get `distinct_id` when they
-    lack it."""
+    """One call's inputs, read as the reference reads them: each group's properties get
+    `$group_key`, and properties of types not in `groups` are dropped."""
     group_map = as_dict(groups)
     group_props: dict[Any, dict[str, object]] = {}
     if group_map:
@@ -366,7 +482,7 @@ def make_run(
             enriched: dict[str, object] = {"$group_key": key}
             enriched.update(as_dict(extra.get(name)))
             group_props[name] = enriched
-    return Run(flags, now, group_map, group_props, device_id, distinct_id, person)
+    return Run(flags, now, distinct_id, person, group_map, group_props, device_id)
 
 
 def as_dict(value: object) -> dict[Any, Any]:

@@ -45,7 +45,9 @@ _from_bytes = int.from_bytes
 
 def bucket_prefix(key: str, separator: str = ".") -> bytes:
     """The constant front of a flag's hash input, encoded once at compile time."""
-    return f"{key}{separator}".encode()
+    # surrogatepass: a key no UTF-8 can carry belongs to a flag compiled as malformed,
+    # which never hashes; its prefix must merely exist.
+    return f"{key}{separator}".encode("utf-8", "surrogatepass")
 
 
 def bucket(prefix: bytes, value: str, salt: bytes = b"") -> float:

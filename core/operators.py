@@ -151,25 +151,30 @@ class _Presence(PropertyMatcher):
         return self._present
 
 
-def _truthy(value: object) -> bool:
-    """The boolean a value stands for when exact matching compares truthiness."""
+_SPELLED = {"true": True, "false": False}
+
+
+def _spelled_boolean(value: object) -> bool | None:
+    """The boolean a filter or property value spells: a bool itself, the words true/false
+    in any case, or a list whose items all spell one (True only when all spell True);
+    None when it spells none."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value.lower() == "true"
+        return _SPELLED.get(value.lower())
     if isinstance(value, list):
-        return all(_truthy(item) for item in value)
-    return False
+        items = [_spelled_boolean(item) for item in value]
+        return None if None in items else all(items)
+    return None
+
+
+def _truthy(value: object) -> bool:
+    """Whether exact matching by truthiness counts the value as true."""
+    return _spelled_boolean(value) is True
 
 
 def _boolean_like(value: object) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, str):
-        return value.lower() in ("true", "false")
-    if isinstance(value, list):
-        return all(_boolean_like(item) for item in value)
-    return False
+    return _spelled_boolean(value) is not None
 
 
 class _ExactText(PropertyMatcher):
@@ -327,18 +332,20 @@ def _compile_text(key: str, lookup: Hashable, operator: str, value: object) -> P
 class _Regex(PropertyMatcher):
     """regex/not_regex with a pattern inside the subset PostHog's engines agree on.
 
-    ASCII text (the usual case) needs only the end-anchor check before searching, unless
-    the pattern uses `\\s`; everything else goes through `GatedPattern.search`.
+    Short ASCII text (the usual case) within the pattern's `python_limit` needs only the
+    end-anchor check before Python's search, unless the pattern uses `\\s`; everything
+    else goes through `GatedPattern.search`, which bounds the work.
     """
 
-    __slots__ = ("_end_sensitive", "_find", "_gated", "_negate")
+    __slots__ = ("_end_sensitive", "_find", "_gated", "_limit", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
         super().__init__(key, lookup, operator, None)
         self._negate = operator == "not_regex"
         self._gated = gated
-        find, end_sensitive, ascii_ready = gated.ascii_plan
-        self._find = find if ascii_ready else None
+        find, limit, end_sensitive, ascii_ready = gated.ascii_plan
+        self._find = find if ascii_ready and limit >= 0 else None
+        self._limit = limit
         self._end_sensitive = end_sensitive
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
@@ -347,7 +354,7 @@ class _Regex(PropertyMatcher):
         if text is None:
             return _MISSING_CONTEXT
         find = self._find
-        if find is not None and text.isascii():
+        if find is not None and len(text) <= self._limit and text.isascii():
             if self._end_sensitive and text.endswith("\n"):
                 return _UNSUPPORTED
             try:

@@ -13,12 +13,34 @@ a final newline; it becomes `\\Z`. Some values still separate the engines (a fin
 against an end anchor with repetition, non-ASCII non-alphanumerics against `\\w`, the
 information separators U+001C..U+001F against `\\s`), so `GatedPattern.search` declines
 those rather than answer differently from the server.
+
+Matching is bounded by the text's length whatever the pattern. Python's backtracking
+search is used only where its cost is provably small: a pattern whose repetitions each
+repeat one character, against a text short enough that the bound on its backtracking
+(`Program.python_limit`, from alternative paths and variable-length repetitions) stays
+within `regex_program.PYTHON_BUDGET`. Every other search runs `regex_program`'s linear-time NFA simulation, which visits each
+instruction at most a few times per character, so catastrophic patterns (`(a|aa)+$`,
+`.*.*.*=`) cost the same as harmless ones. Rejecting ambiguous patterns to the server
+instead would send realistic ones there too (`^[a-z]+-[0-9]+$`, `.*beta.*`), each costing a
+request per evaluation, while the simulation answers them locally in microseconds for
+typical property values. What stays unsupported: patterns that expand beyond
+`regex_program.MAX_INSTRUCTIONS` (huge counted repetitions), texts over `MAX_TEXT`
+characters, and searches whose worst case would exceed `MAX_STEPS` steps.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+
+from .regex_program import Program, ProgramTooLarge, compile_program
+
+__all__ = ["MAX_STEPS", "MAX_TEXT", "GatedPattern", "gate_pattern"]
+
+# Longest text matched locally at all.
+MAX_TEXT = 65_536
+# Worst-case steps of one linear-time search: (characters + 1) * 3 * instructions.
+MAX_STEPS = 3_000_000
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _SHORTHANDS = frozenset("dDsSwW")
@@ -40,24 +62,31 @@ class _Deferred(Exception):
 class GatedPattern:
     """A compiled pattern inside the shared subset, with what its values must avoid."""
 
-    __slots__ = ("_end_sensitive", "_regex", "_space", "_word", "ascii_plan")
+    __slots__ = ("_end_sensitive", "_program", "_regex", "_space", "_word", "ascii_plan")
 
-    def __init__(self, regex: re.Pattern[str], word: bool, space: bool, end: bool) -> None:
+    def __init__(
+        self, regex: re.Pattern[str], program: Program, word: bool, space: bool, end: bool
+    ) -> None:
         self._regex = regex
+        self._program = program
         self._word = word
         self._space = space
         self._end_sensitive = end
-        # For callers searching ASCII text themselves (the hot path): the compiled search,
-        # whether a final newline must be declined, and whether that is all there is to
-        # check (for ASCII text, `search` only adds the separators check of `\s`).
-        self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], bool, bool] = (
+        # For callers searching short ASCII text themselves (the hot path): Python's search
+        # and the longest text it may be given (-1: none), whether a final newline must be
+        # declined, and whether that is all there is to check (for ASCII text, `search`
+        # only adds the separators check of `\\s`).
+        self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], int, bool, bool] = (
             regex.search,
+            program.python_limit,
             end,
             not space,
         )
 
     def search(self, text: str) -> bool | None:
         """Whether the pattern occurs in `text`; None when the server must decide."""
+        if len(text) > MAX_TEXT:
+            return None
         if self._end_sensitive and text.endswith("\n"):
             return None
         if not text.isascii():
@@ -69,10 +98,16 @@ class GatedPattern:
                 return None
         if self._space and any(c in text for c in _SEPARATORS):
             return None
-        try:
+        return self.occurs(text)
+
+    def occurs(self, text: str) -> bool | None:
+        """The search itself, bounded: None when even the linear search would be too long."""
+        program = self._program
+        if len(text) <= program.python_limit:
             return self._regex.search(text) is not None
-        except Exception:
+        if (len(text) + 1) * 3 * len(program.instructions) > MAX_STEPS:
             return None
+        return program.search(text)[0]
 
 
 def _translate(pattern: str) -> tuple[str, bool, bool, bool]:
@@ -219,4 +254,8 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
         return None
     except Exception as error:
         return f"regex the server must compile: {error}"
-    return GatedPattern(compiled, word, space, end_sensitive)
+    try:
+        program = compile_program(translated)
+    except ProgramTooLarge:
+        return "regex too large to match locally in bounded time"
+    return GatedPattern(compiled, program, word, space, end_sensitive)

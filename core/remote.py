@@ -5,9 +5,10 @@ the time and the bytes. Keeping the format here lets the request be compared fie
 with what posthog-python 7.91.1 sends, and lets every response shape (v4 typed records, v2
 records, v1 `featureFlags` maps) be parsed into one immutable record type without a network.
 
-A response is read leniently, record by record, the way the reference does: a known field of
-the wrong JSON type fails only its own record (it reads as disabled and `malformed` names the
-field), so one bad record can never take its neighbours down with it.
+A response is read leniently, record by record: a known field of the wrong JSON type fails
+only its own record (it reads as disabled and `malformed` names the field), so one bad record
+can never take its neighbours down with it. Which fields a record has and what each may hold
+is a table per record shape (`_V4_FIELDS`, `_V2_FIELDS`), read by one loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import datetime as _dt
 import math
 import types
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -158,6 +159,10 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     condition_index: int | None = None
     has_experiment: bool | None = None
     config_version: int | None = None
+    rule_type: str | None = None
+    rule_id: str | None = None
+    variant_key: str | None = None
+    experiment_id: int | None = None
     failed: bool = False
     malformed: str | None = None
 
@@ -207,22 +212,115 @@ class _Malformed(Exception):
     """A known field of one record has the wrong JSON type."""
 
 
-def _int_field(value: object, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _Malformed(field)
-    if isinstance(value, int):
+# What a record's fields may hold. A reader returns the field's value (None when absent) or
+# raises _Malformed; the order of a table is the order fields are judged in, so a record
+# with several bad fields is named by the first.
+def _text(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    raise _Malformed
+
+
+def _boolean(value: object) -> object:
+    if value is None or isinstance(value, bool):
+        return value
+    raise _Malformed
+
+
+def _object(value: object) -> object:
+    if value is None or isinstance(value, dict):
+        return value
+    raise _Malformed
+
+
+def _integer(value: object) -> object:
+    """Whole numbers, also written as floats (`3.0`); not booleans."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    raise _Malformed(field)
+    raise _Malformed
 
 
-def _typed_field(value: object, field: str, expected: type | tuple[type, ...]) -> Any:
-    if value is None or isinstance(value, expected):
+def _typed_value(value: object) -> object:
+    """A v4 `value`: a boolean, a variant, or a number or object that is its own payload."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Malformed
+    if value is None or isinstance(value, (bool, str, dict, int, float)):
         return value
-    raise _Malformed(field)
+    raise _Malformed
+
+
+def _encodable(value: object) -> object:
+    """An own-payload value must render as compact JSON, as legacy readers see it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    try:
+        _ENCODER.encode(value)
+    except (msgspec.EncodeError, RecursionError, ValueError, TypeError) as err:
+        raise _Malformed from err
+    return value
+
+
+Reader = Callable[[object], object]
+
+# (path in the record, reader, RemoteFlag attribute or None when only checked)
+_V4_FIELDS: Final[tuple[tuple[str, Reader, str | None], ...]] = (
+    ("key", _text, None),
+    ("value", _typed_value, "value"),
+    ("failed", _boolean, "failed"),
+    ("reason", _object, None),
+    ("reason.code", _text, "reason_code"),
+    ("reason.condition_index", _integer, "condition_index"),
+    ("reason.description", _text, "reason_description"),
+    ("value", _encodable, None),
+    ("metadata", _object, None),
+    ("metadata.id", _integer, "id"),
+    ("metadata.version", _integer, "version"),
+    ("metadata.description", _text, None),
+    ("metadata.has_experiment", _boolean, "has_experiment"),
+    ("metadata.config_version", _integer, "config_version"),
+    ("metadata.rule_type", _text, "rule_type"),
+    ("metadata.rule_id", _text, "rule_id"),
+    ("metadata.variant_key", _text, "variant_key"),
+    ("metadata.forced_variant", _boolean, None),
+    ("metadata.experiment_id", _integer, "experiment_id"),
+)
+
+# Records from servers before `/flags?v=4`: `enabled` and `variant` instead of `value`.
+_V2_FIELDS: Final[tuple[tuple[str, Reader, str | None], ...]] = (
+    ("key", _text, None),
+    ("enabled", _boolean, "enabled"),
+    ("variant", _text, "variant"),
+    ("failed", _boolean, "failed"),
+    ("reason", _object, None),
+    ("reason.code", _text, "reason_code"),
+    ("reason.condition_index", _integer, "condition_index"),
+    ("reason.description", _text, "reason_description"),
+    ("metadata", _object, None),
+    ("metadata.id", _integer, "id"),
+    ("metadata.version", _integer, "version"),
+    ("metadata.description", _text, None),
+    ("metadata.has_experiment", _boolean, "has_experiment"),
+)
+
+
+def _read_fields(
+    record: dict[str, Any], table: tuple[tuple[str, Reader, str | None], ...]
+) -> dict[str, Any]:
+    """The table's attributes read from `record`; raises _Malformed naming the field."""
+    found: dict[str, Any] = {}
+    for path, reader, attribute in table:
+        parent, _, name = path.rpartition(".")
+        holder = record.get(parent) if parent else record
+        value = holder.get(name) if isinstance(holder, dict) else None
+        try:
+            value = reader(value)
+        except _Malformed:
+            raise _Malformed(path) from None
+        if attribute is not None:
+            found[attribute] = value
+    return found
 
 
 def _malformed(key: str, field: str) -> RemoteFlag:
@@ -231,128 +329,62 @@ def _malformed(key: str, field: str) -> RemoteFlag:
     )
 
 
-def _compact_json(value: object) -> str:
-    return _ENCODER.encode(value).decode("utf-8")
-
-
 def _typed_record(key: str, rec: object) -> RemoteFlag:
     """A `/flags?v=4` record (it has a `value` member, or is not even an object)."""
+    if not isinstance(rec, dict):
+        return _malformed(key, "record")
     try:
-        if not isinstance(rec, dict):
-            raise _Malformed("record")
-        _typed_field(rec.get("key"), "key", str)
-        value = rec.get("value")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _Malformed("value")
-        _typed_field(value, "value", (bool, str, dict, int, float))
-        failed = _typed_field(rec.get("failed"), "failed", bool) is True
-        reason = _typed_field(rec.get("reason"), "reason", dict)
-        code = description = None
-        condition_index = None
-        if reason is not None:
-            code = _typed_field(reason.get("code"), "reason.code", str)
-            condition_index = _int_field(reason.get("condition_index"), "reason.condition_index")
-            description = _typed_field(reason.get("description"), "reason.description", str)
-        if failed:
-            value = None
-        own_payload: Any = None
-        if value is None or isinstance(value, bool):
-            enabled, variant = bool(value), None
-        elif isinstance(value, str):
-            enabled, variant = True, value
-        else:
-            # A number or object is its own payload; it is checked to encode, as the
-            # reference renders it as compact JSON for its legacy readers.
-            enabled, variant = True, None
-            try:
-                _compact_json(value)
-            except (msgspec.EncodeError, RecursionError, ValueError, TypeError) as err:
-                raise _Malformed("value") from err
-            own_payload = value
-        meta = _typed_field(rec.get("metadata"), "metadata", dict)
-        ident = version = config_version = None
-        has_experiment = None
-        payload: Any = own_payload
-        if meta is not None:
-            if own_payload is None and not failed:
-                payload = decode_payload(meta.get("payload"))
-            ident = _int_field(meta.get("id"), "metadata.id")
-            version = _int_field(meta.get("version"), "metadata.version")
-            _typed_field(meta.get("description"), "metadata.description", str)
-            has_experiment = _typed_field(
-                meta.get("has_experiment"), "metadata.has_experiment", bool
-            )
-            config_version = _int_field(meta.get("config_version"), "metadata.config_version")
-            for name, kind in (
-                ("rule_type", str),
-                ("rule_id", str),
-                ("variant_key", str),
-                ("forced_variant", bool),
-            ):
-                _typed_field(meta.get(name), "metadata." + name, kind)
-            _int_field(meta.get("experiment_id"), "metadata.experiment_id")
+        fields = _read_fields(rec, _V4_FIELDS)
     except _Malformed as err:
         return _malformed(key, str(err))
     except RecursionError:
         return _malformed(key, "value")
+    failed = fields.pop("failed") is True
+    value = None if failed else fields.pop("value")
+    fields.pop("value", None)
+    payload: Any = None
+    if value is None or isinstance(value, bool):
+        enabled, variant = bool(value), None
+    elif isinstance(value, str):
+        enabled, variant = True, value
+    else:
+        enabled, variant, payload = True, None, value
+    meta = rec.get("metadata")
+    if payload is None and not failed and meta is not None:
+        payload = decode_payload(meta.get("payload"))
     return RemoteFlag(
         key=key,
         enabled=enabled,
         variant=variant,
         payload=payload,
-        id=ident,
-        version=version,
-        reason_code=code or None,
-        reason_description=description or None,
-        condition_index=condition_index,
-        has_experiment=has_experiment,
-        config_version=config_version,
         failed=failed,
+        **_cleaned(fields),
     )
+
+
+def _cleaned(fields: dict[str, Any]) -> dict[str, Any]:
+    """Empty reason texts read as absent."""
+    for name in ("reason_code", "reason_description"):
+        fields[name] = fields[name] or None
+    return fields
 
 
 def _older_record(key: str, rec: dict[str, Any]) -> RemoteFlag:
     """A record without a typed `value`, from a server before `/flags?v=4` (config version 1)."""
     try:
-        _typed_field(rec.get("key"), "key", str)
-        enabled = _typed_field(rec.get("enabled"), "enabled", bool)
-        variant = _typed_field(rec.get("variant"), "variant", str)
-        failed = _typed_field(rec.get("failed"), "failed", bool) is True
-        reason = _typed_field(rec.get("reason"), "reason", dict)
-        code = description = None
-        condition_index = None
-        if reason:
-            code = _typed_field(reason.get("code"), "reason.code", str)
-            condition_index = _int_field(reason.get("condition_index"), "reason.condition_index")
-            description = _typed_field(reason.get("description"), "reason.description", str)
-        meta = _typed_field(rec.get("metadata"), "metadata", dict)
-        ident = version = None
-        has_experiment = None
-        payload: Any = None
-        if meta:
-            ident = _int_field(meta.get("id"), "metadata.id")
-            version = _int_field(meta.get("version"), "metadata.version")
-            _typed_field(meta.get("description"), "metadata.description", str)
-            has_experiment = _typed_field(
-                meta.get("has_experiment"), "metadata.has_experiment", bool
-            )
-            if not failed:
-                payload = decode_payload(meta.get("payload"))
+        fields = _read_fields(rec, _V2_FIELDS)
     except _Malformed as err:
         return _malformed(key, str(err))
+    failed = fields.pop("failed") is True
+    meta = rec.get("metadata")
+    payload = decode_payload(meta.get("payload")) if meta and not failed else None
     return RemoteFlag(
         key=key,
-        enabled=bool(enabled),
-        variant=variant,
+        enabled=bool(fields.pop("enabled")),
         payload=payload,
-        id=ident,
-        version=version,
-        reason_code=code or None,
-        reason_description=description or None,
-        condition_index=condition_index,
-        has_experiment=has_experiment,
         config_version=1,
         failed=failed,
+        **_cleaned(fields),
     )
 
 

@@ -80,22 +80,21 @@ def _parse(value: object) -> Version | None:
 
 
 def _wildcard(value: object) -> tuple[Version, Version] | None:
+    """Every version sharing the components given before the wildcard: from those components
+    padded with zeros, up to (not including) the last given one plus one."""
     text = _text(value)
     parts = [p for p in text.strip().lstrip("vV").replace("*", "").rstrip(".").split(".") if p]
-    numbers = [_component(p) for p in parts[:3]]
-    if not numbers or any(n is None for n in numbers):
+    given: list[int] = []
+    for part in parts[:3]:
+        number = _component(part)
+        if number is None:
+            return None
+        given.append(number)
+    if not given:
         return None
-    if len(numbers) == 1:
-        major = numbers[0]
-        assert major is not None
-        return (major, 0, 0), (major + 1, 0, 0)
-    if len(numbers) == 2:
-        major, minor = numbers
-        assert major is not None and minor is not None
-        return (major, minor, 0), (major, minor + 1, 0)
-    major, minor, patch = numbers
-    assert major is not None and minor is not None and patch is not None
-    return (major, minor, patch), (major, minor, patch + 1)
+    low = [*given, 0, 0]
+    high = [*given[:-1], given[-1] + 1, 0, 0]
+    return (low[0], low[1], low[2]), (high[0], high[1], high[2])
 
 
 def version_range(operator: str, value: object) -> tuple[Version, Version] | None:

@@ -17,9 +17,11 @@ from .reasons import Unresolved
 
 __all__ = [
     "BROKEN",
+    "DROPPED",
     "NEEDS_SERVER_DEPENDENCY",
     "NEEDS_SERVER_UNSUPPORTED",
     "Broken",
+    "Dropped",
     "NeedsServer",
     "Outcome",
 ]
@@ -46,7 +48,18 @@ class Broken:
         return "BROKEN"
 
 
+class Dropped:
+    """A flag the reference fails on outright and leaves out of its answer (a rollout
+    that is not a number)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
 BROKEN: Final = Broken()
+DROPPED: Final = Dropped()
 NEEDS_SERVER_UNSUPPORTED: Final = NeedsServer(Unresolved.UNSUPPORTED_DEFINITION)
 NEEDS_SERVER_DEPENDENCY: Final = NeedsServer(Unresolved.UNRESOLVED_DEPENDENCY)
 

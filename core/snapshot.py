@@ -22,10 +22,9 @@ import msgspec
 
 from .reasons import Unresolved
 
-__all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "thaw"]
+__all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "SnapshotViews", "thaw"]
 
 FlagValue = bool | str
-_force_setattr = msgspec.structs.force_setattr
 _first = itemgetter(0)
 
 
@@ -91,25 +90,35 @@ def thaw(value: Any) -> Any:
     return value
 
 
+class SnapshotViews:
+    """The mappings a snapshot derives on first read (`flag_values`, `results`), kept for
+    later reads. The one mutable object a snapshot owns, and only ever filled in: a race
+    between threads only builds equal mappings twice."""
+
+    __slots__ = ("results", "values")
+
+    def __init__(self) -> None:
+        self.values: Mapping[str, FlagValue] | None = None
+        self.results: Mapping[str, FlagResult] | None = None
+
+
 class Snapshot(msgspec.Struct, frozen=True, eq=False):
     """The flags of one person (or group) at one moment. Never changes after creation.
 
     Built positionally by `FlagSet.evaluate` (a msgspec struct is created in C, in a few
     tens of nanoseconds). Each decided flag is stored as the (value, reason token) pair
     compilation prepared, so evaluation allocates nothing per flag; `flag_values` and
-    `results` are derived on first read and kept (a race between threads only builds
-    equal mappings twice).
+    `results` are derived on first read and kept in its `SnapshotViews`.
     """
 
     distinct_id: str
     _outcomes: dict[str, tuple[FlagValue, Any]]
     _unresolved: dict[str, Unresolved]
     _flags: Mapping[str, _FlagInfo]
-    _values: Mapping[str, FlagValue] | None = None
-    _results: Mapping[str, FlagResult] | None = None
     # Every key the evaluation was asked for, in order (the `FlagSet`'s shared `keys` when
     # it evaluated them all): `_outcomes`' keys exactly when none is missing.
     _asked: tuple[str, ...] | None = None
+    _views: SnapshotViews = msgspec.field(default_factory=SnapshotViews)
 
     def get_flag(self, key: str) -> FlagValue | None:
         """The variant, True or False; None when the flag is absent or unresolved."""
@@ -136,10 +145,11 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     @property
     def flag_values(self) -> Mapping[str, FlagValue]:
         """Every resolved flag's value, in definition order."""
-        cached = self._values
+        views = self._views
+        cached = views.values
         if cached is None:
             cached = MappingProxyType({key: pair[0] for key, pair in self._outcomes.items()})
-            _force_setattr(self, "_values", cached)
+            views.values = cached
         return cached
 
     def flag_columns(self) -> tuple[tuple[str, ...], tuple[FlagValue, ...]]:
@@ -178,11 +188,12 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     @property
     def results(self) -> Mapping[str, FlagResult]:
         """Every resolved flag with its payload, id, version and reason."""
-        cached = self._results
+        views = self._views
+        cached = views.results
         if cached is None:
             built = {key: self.result(key) for key in self._outcomes}
             cached = MappingProxyType(built)  # type: ignore[arg-type]
-            _force_setattr(self, "_results", cached)
+            views.results = cached
         return cached
 
     def only(self, keys: Iterable[str]) -> Snapshot:

@@ -272,8 +272,9 @@ def test_random_definitions_agree_through_json(doc: dict[str, Any], call: dict[s
 def test_each_flag_alone_matches_every_flag_together(
     doc: dict[str, Any], call: dict[str, Any]
 ) -> None:
-    # A single key takes its own path (no memo, filters answered inline); a set of keys
-    # and no keys take the shared one. Values, reasons and unresolved codes must agree.
+    # Evaluated alone, a flag starts with empty memos; evaluated together, flags share
+    # matcher outcomes and dependency values within the call. Values, reasons and
+    # unresolved codes must agree.
     from hogkit.core import FlagSet
 
     call = dict(call)

@@ -327,3 +327,32 @@ def test_results_serialise_for_the_cli() -> None:
     snap = flagset().evaluate("u", person_properties={"plan": "pro"}, now=NOW)
     rendered = json.dumps({k: msgspec.to_builtins(v) for k, v in snap.results.items()})
     assert '"kind": "condition_match"' in rendered
+
+
+def test_reading_a_snapshot_never_writes_into_it() -> None:
+    import msgspec
+
+    fs = FlagSet.from_document([flag("a", groups=[condition()]), flag("b", active=False)])
+    snap = fs.evaluate("u", now=NOW)
+    fields = msgspec.structs.asdict(snap)
+    before = {name: value for name, value in fields.items() if name != "_views"}
+    assert dict(snap.flag_values) == {"a": True, "b": False}
+    assert snap.results["a"].value is True
+    after = msgspec.structs.asdict(snap)
+    assert all(after[name] is value for name, value in before.items())
+    # What reads derive lives in the snapshot's own views object, reused on later reads.
+    assert snap.flag_values is snap.flag_values
+    assert snap.results is snap.results
+
+
+def test_no_core_module_writes_into_frozen_structs() -> None:
+    import pathlib
+
+    import hogkit.core
+
+    root = pathlib.Path(hogkit.core.__file__).parent
+    # Writing a field of a built msgspec struct needs `force_setattr`.
+    offenders = [
+        path.name for path in sorted(root.glob("*.py")) if "force_setattr" in path.read_text()
+    ]
+    assert offenders == []

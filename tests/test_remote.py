@@ -47,8 +47,26 @@ def _oracle_view(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "version": rec.version,
             "reason": rec.reason,
             "has_experiment": rec.has_experiment,
+            "code": rec.details.reason.code if rec.details.reason else None,
+            # Records without a typed value come from servers of config version 1.
+            "config_version": (
+                1
+                if _untyped(raw, key) and not detail._malformed_field
+                else getattr(rec.details.metadata, "_config_version", None)
+            ),
+            **{
+                name: getattr(rec.details.metadata, "_" + name, None)
+                for name in ("rule_type", "rule_id", "variant_key")
+            },
         }
     return out
+
+
+def _untyped(raw: dict[str, Any], key: str) -> bool:
+    if "flags" not in raw:
+        return True
+    record = raw["flags"].get(key)
+    return isinstance(record, dict) and "value" not in record
 
 
 def _our_view(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -63,6 +81,11 @@ def _our_view(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "version": flag.version,
             "reason": flag.reason_description,
             "has_experiment": flag.has_experiment,
+            "code": flag.reason_code,
+            "config_version": flag.config_version,
+            "rule_type": flag.rule_type,
+            "rule_id": flag.rule_id,
+            "variant_key": flag.variant_key,
         }
         for key, flag in resp.flags.items()
     }
@@ -369,3 +392,43 @@ def test_request_body_survives_values_json_cannot_hold() -> None:
     assert decoded["person_properties"] == {"nan": None, "obj": "odd", "nested": {"1": [1, 2]}}
     assert "flag_keys_to_evaluate" not in decoded
     assert decoded["groups"] == {} and decoded["group_properties"] == {}
+
+
+def test_v4_records_carry_experiment_attribution() -> None:
+    raw = {
+        "flags": {
+            "exp": {
+                "key": "exp",
+                "value": "test",
+                "reason": {"code": "experiment_split", "description": "In the experiment"},
+                "metadata": {
+                    "id": 11,
+                    "version": 3,
+                    "config_version": 2,
+                    "has_experiment": True,
+                    "rule_type": "experiment",
+                    "rule_id": "rule-7",
+                    "experiment_id": 42.0,
+                    "variant_key": "test",
+                    "payload": '{"x": 1}',
+                },
+            },
+            "bad-rule": {"key": "bad-rule", "value": True, "metadata": {"experiment_id": "42"}},
+        },
+        "requestId": "req-9",
+        "evaluatedAt": 1767225600,
+    }
+    response = parse_flags_response(json.dumps(raw))
+    flag = response.flags["exp"]
+    assert (flag.reason_code, flag.reason_description) == ("experiment_split", "In the experiment")
+    assert (flag.id, flag.version, flag.config_version, flag.has_experiment) == (11, 3, 2, True)
+    assert (flag.rule_type, flag.rule_id, flag.experiment_id, flag.variant_key) == (
+        "experiment",
+        "rule-7",
+        42,
+        "test",
+    )
+    assert flag.payload == {"x": 1} and flag.value == "test"
+    assert (response.request_id, response.evaluated_at) == ("req-9", 1767225600)
+    assert response.flags["bad-rule"].malformed == "metadata.experiment_id"
+    assert _our_view(raw)["bad-rule"] == _oracle_view(raw)["bad-rule"]
