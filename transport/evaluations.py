@@ -382,9 +382,9 @@ def _attribution(record: RemoteFlag) -> Attribution | None:
         record.config_version,
         record.reason_code,
         failed=record.failed,
-        rule_id=getattr(record, "rule_id", None),
-        rule_type=getattr(record, "rule_type", None),
-        variant_key=getattr(record, "variant_key", None),
+        rule_id=record.rule_id,
+        rule_type=record.rule_type,
+        variant_key=record.variant_key,
     )
 
 
