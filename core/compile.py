@@ -47,6 +47,7 @@ __all__ = [
     "Token",
     "compile_flag",
     "finish_flags",
+    "readable_payload",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -326,6 +327,7 @@ class CompiledFlag:
         "own_memo",
         "prefix",
         "reads_id",
+        "sent",
         "variant_keys",
         "variants",
         "version",
@@ -369,6 +371,8 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
+        # Each value's payload as the definition wrote it (text stays that text).
+        self.sent: Mapping[str, Any] = {}
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).
@@ -388,6 +392,11 @@ class CompiledFlag:
         else:
             source = self.fresh.get(value)
         return None if source is None else source()
+
+    def payload_sent(self, value: FlagValue) -> Any:
+        """The payload for a value as the definition wrote it (never re-encoded), or None."""
+        name = "true" if value is True else "false" if value is False else value
+        return thaw(self.sent.get(name))
 
     def reason_for(self, token: Token) -> Reason:
         """The Reason a token stands for (built on demand: most are never asked for)."""
@@ -484,6 +493,15 @@ def decode_payload(raw: Any) -> Any:
         return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return None
+
+
+def readable_payload(sent: Any) -> Any:
+    """A payload as readers of payload text return it: JSON text as that same text, text
+    that is not JSON as None, a value stored already decoded as that value. Deciding this
+    decodes the text once; a payload too deep to decode is None here and nowhere else."""
+    if isinstance(sent, str) and decode_payload(sent) is None and sent.strip() != "null":
+        return None
+    return sent
 
 
 def _refuse_constant(name: str) -> Any:
@@ -626,6 +644,7 @@ def _read_filters(
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
         flag.fresh = _payload_sources(payloads, compiler.payloads)
+        flag.sent = {name: raw for name, raw in payloads.items() if type(name) is str}
 
 
 def _payload_sources(

@@ -312,31 +312,30 @@ def flag_called_event(
             uuid=uuid,
             disable_geoip=disable_geoip,
         )
-    if attribution is not None:
-        ev = _pinned(ev, attribution, key, response, locally_evaluated)
-    if minimal:
-        allowed = MINIMAL_FLAG_CALLED_PROPERTIES
-        if attribution is not None:
-            allowed = _MINIMAL_V2_PROPERTIES
-        kept = {k: v for k, v in ev.properties.items() if k in allowed}
-        ev = msgspec.structs.replace(ev, properties=kept)
+    if attribution is not None or minimal:
+        ev = _finished(ev, called)
     return ev
 
 
 _MINIMAL_V2_PROPERTIES = MINIMAL_FLAG_CALLED_PROPERTIES | ATTRIBUTION_PROPERTIES
 
 
-def _pinned(
-    ev: Event, attribution: Attribution, key: str, response: object, locally_evaluated: bool
-) -> Event:
-    """A config-version-2 event with its attribution and read identity set again over
-    whatever super properties added: experiment analysis must see the record's rule, never
-    a property the application happened to set under the same name."""
-    props = {k: v for k, v in ev.properties.items() if k not in FLAG_CALLED_PINNED}
-    props.update(attribution.properties())
-    props["$feature_flag"] = key
-    props["$feature_flag_response"] = response
-    props["locally_evaluated"] = locally_evaluated is True
+def _finished(ev: Event, called: FlagCalled) -> Event:
+    """The event with a config-version-2 record's attribution and the read's identity set
+    again over whatever super properties added (experiment analysis must see the record's
+    rule, never a property the application happened to set under the same name), then cut
+    to the minimal allowlist when the server asked for minimal events."""
+    props = ev.properties
+    attribution = called.attribution
+    if attribution is not None:
+        props = {k: v for k, v in props.items() if k not in FLAG_CALLED_PINNED}
+        props.update(attribution.properties())
+        props["$feature_flag"] = called.key
+        props["$feature_flag_response"] = called.response
+        props["locally_evaluated"] = called.locally_evaluated is True
+    if called.minimal:
+        allowed = MINIMAL_FLAG_CALLED_PROPERTIES if attribution is None else _MINIMAL_V2_PROPERTIES
+        props = {k: v for k, v in props.items() if k in allowed}
     return msgspec.structs.replace(ev, properties=props)
 
 

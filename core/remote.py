@@ -165,6 +165,9 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     experiment_id: int | None = None
     failed: bool = False
     malformed: str | None = None
+    payload_sent: Any = None
+    """The payload as the server wrote it: JSON text kept as that text, a JSON value as
+    that value. What readers that return payload text hand out, never re-encoded."""
 
     @property
     def value(self) -> bool | str:
@@ -350,14 +353,17 @@ def _typed_record(key: str, rec: object) -> RemoteFlag:
     else:
         enabled, variant, payload = True, None, value
     meta = rec.get("metadata")
+    sent = payload
     if payload is None and not failed and meta is not None:
-        payload = decode_payload(meta.get("payload"))
+        sent = meta.get("payload")
+        payload = decode_payload(sent)
     return RemoteFlag(
         key=key,
         enabled=enabled,
         variant=variant,
         payload=payload,
         failed=failed,
+        payload_sent=sent,
         **_cleaned(fields),
     )
 
@@ -377,13 +383,14 @@ def _older_record(key: str, rec: dict[str, Any]) -> RemoteFlag:
         return _malformed(key, str(err))
     failed = fields.pop("failed") is True
     meta = rec.get("metadata")
-    payload = decode_payload(meta.get("payload")) if meta and not failed else None
+    sent = meta.get("payload") if meta and not failed else None
     return RemoteFlag(
         key=key,
         enabled=bool(fields.pop("enabled")),
-        payload=payload,
+        payload=decode_payload(sent),
         config_version=1,
         failed=failed,
+        payload_sent=sent,
         **_cleaned(fields),
     )
 
@@ -406,6 +413,7 @@ def _v1_record(key: str, value: object, raw_payload: object) -> RemoteFlag:
         variant=variant,
         payload=decode_payload(raw_payload),
         config_version=1,
+        payload_sent=raw_payload,
     )
 
 

@@ -78,6 +78,8 @@ class _FlagInfo(Protocol):
 
     def fresh_payload(self, value: FlagValue) -> Any: ...
 
+    def payload_sent(self, value: FlagValue) -> Any: ...
+
     def reason_for(self, token: Any) -> Reason: ...
 
 
@@ -136,6 +138,14 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         if outcome is None:
             return None
         return self._flags[key].fresh_payload(outcome[0])
+
+    def get_flag_payload_sent(self, key: str) -> Any:
+        """The payload for the flag's value as the definition wrote it (JSON text stays
+        that exact text), or None: for readers that hand payloads out as text."""
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            return None
+        return self._flags[key].payload_sent(outcome[0])
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -159,6 +159,17 @@ class FlagEvaluations:
             return None
         return thaw(record.payload)
 
+    def get_flag_payload_sent(self, key: str) -> Any:
+        """The payload of the flag's value as its source wrote it (JSON text stays that
+        exact text), or None. For readers that hand payloads out as text; sends nothing."""
+        local = self._local
+        if local is not None and local.get_flag(key) is not None:
+            return local.get_flag_payload_sent(key)
+        record = self._remote.get(key)
+        if record is None or record.server_failed:
+            return None
+        return thaw(record.payload_sent)
+
     @property
     def keys(self) -> tuple[str, ...]:
         """Flags with a value, local ones first (server-failed records excluded)."""

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
+from hogkit.core.compile import readable_payload
 
 from .evaluations import FlagEvaluations
 from .flags import FlagService
@@ -116,16 +116,17 @@ class FlagReads:
 
     @staticmethod
     def with_payloads(snap: FlagEvaluations | None) -> dict[str, dict[str, Any] | None]:
-        """`get_all_flags_and_payloads`' shape: payloads of enabled flags, as JSON text."""
+        """`get_all_flags_and_payloads`' shape: payloads of enabled flags as their source
+        wrote them (see `readable_payload`)."""
         if snap is None:
             return {"featureFlags": {}, "featureFlagPayloads": {}}
         payloads: dict[str, Any] = {}
         for key, value in snap.flag_values.items():
             if value is False:
                 continue
-            payload = snap.get_flag_payload(key)
-            if payload is not None:
-                payloads[key] = msgspec.json.encode(payload).decode("utf-8")
+            sent = snap.get_flag_payload_sent(key)
+            if sent is not None:
+                payloads[key] = readable_payload(sent)
         return {"featureFlags": dict(snap.flag_values), "featureFlagPayloads": payloads}
 
     def for_capture(

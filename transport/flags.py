@@ -167,7 +167,7 @@ class FlagService:
         """(fs, its `minimalFlagCalledEvents` gate, its metadata memo), made once per set."""
         seen = self._per_set
         if seen[0] is not fs:
-            gate = bool(getattr(fs, "minimal_flag_called_events", False))
+            gate = fs is not None and fs.minimal_flag_called_events
             seen = self._per_set = (fs, gate, {})
             self._changed(fs)
         return seen
