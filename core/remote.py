@@ -23,6 +23,7 @@ from typing import Any, Final
 import msgspec
 
 from .errors import HogkitError
+from .snapshot import FlagResult, Reason
 
 __all__ = [
     "FLAGS_PATH",
@@ -179,6 +180,33 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     def server_failed(self) -> bool:
         """The server reported a failure for a record that was itself readable."""
         return self.failed and self.malformed is None
+
+    def result(self) -> FlagResult | None:
+        """The record as a `FlagResult` (None when it has no value: failed or unreadable),
+        with the server's reason and the `/flags?v=4` rule fields. The payload is the
+        record's own decoded value: copy it before handing it to a caller."""
+        if self.failed:
+            return None
+        return FlagResult(
+            key=self.key,
+            value=self.value,
+            payload=self.payload,
+            id=self.id,
+            version=self.version,
+            has_experiment=self.has_experiment,
+            reason=Reason(
+                self.reason_code or "",
+                self.condition_index,
+                None,
+                self.reason_description or "",
+            ),
+            locally_evaluated=False,
+            config_version=self.config_version,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            experiment_id=self.experiment_id,
+            variant_key=self.variant_key,
+        )
 
 
 class FlagsResponse(msgspec.Struct, frozen=True):

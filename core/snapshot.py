@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from .attribution import Attribution, attribution_of
 from .reasons import Unresolved
 
 __all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "SnapshotViews", "thaw"]
@@ -53,7 +54,14 @@ class Problem(msgspec.Struct, frozen=True, gc=False):
 
 class FlagResult(msgspec.Struct, frozen=True):
     """One resolved flag. Tracked by the garbage collector: `payload` is the caller's to
-    change, and could come to hold anything."""
+    change, and could come to hold anything.
+
+    A flag the server evaluated also says how (`locally_evaluated` False): its reason's
+    `kind` is the server's reason code and `detail` its description, and a `/flags?v=4`
+    record names the `config_version` of the flag and, for config version 2, the rule that
+    decided it (`rule_id`, `rule_type`), the experiment and the arm (`experiment_id`,
+    `variant_key`). `attribution` reads them the way flag events report them.
+    """
 
     key: str
     value: FlagValue
@@ -62,6 +70,24 @@ class FlagResult(msgspec.Struct, frozen=True):
     version: int | None
     has_experiment: bool | None
     reason: Reason
+    locally_evaluated: bool = True
+    config_version: int | None = None
+    rule_id: str | None = None
+    rule_type: str | None = None
+    experiment_id: int | None = None
+    variant_key: str | None = None
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The rule and arm flag events report for this result (None unless config v2)."""
+        return attribution_of(
+            self.config_version,
+            None if self.locally_evaluated else self.reason.kind,
+            failed=False,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            variant_key=self.variant_key,
+        )
 
 
 class _FlagInfo(Protocol):

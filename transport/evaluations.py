@@ -18,6 +18,7 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+import msgspec
 from hogkit.core.attribution import Attribution, attribution_of
 from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import (
@@ -29,7 +30,7 @@ from hogkit.core.flag_called import (
     user_hash,
 )
 from hogkit.core.remote import RemoteFlag
-from hogkit.core.snapshot import Snapshot, thaw
+from hogkit.core.snapshot import FlagResult, Snapshot, thaw
 
 __all__ = [
     "FlagCalledSink",
@@ -158,6 +159,21 @@ class FlagEvaluations:
         if record is None or record.server_failed:
             return None
         return thaw(record.payload)
+
+    def result(self, key: str) -> FlagResult | None:
+        """The flag's full result (value, payload, id, version, reason, and for a server
+        record its `/flags?v=4` rule fields), or None when the snapshot has no value for it.
+        A plain read: no event, no access."""
+        local = self._local
+        if local is not None:
+            found = local.result(key)
+            if found is not None:
+                return found
+        record = self._remote.get(key)
+        result = record.result() if record is not None else None
+        if result is None or result.payload is None:
+            return result
+        return msgspec.structs.replace(result, payload=thaw(result.payload))
 
     def get_flag_payload_sent(self, key: str) -> Any:
         """The payload of the flag's value as its source wrote it (JSON text stays that
