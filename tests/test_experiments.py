@@ -12,7 +12,6 @@ import json
 from typing import Any
 
 import pytest
-from hogkit import Client
 from hogkit.cli.format import rule_json, rule_lines
 from hogkit.core import FlagSet
 from hogkit.core.exposure import exposure_hash
@@ -21,6 +20,7 @@ from hogkit.core.remote import parse_flags_response
 from httpserver import LoopbackServer, Reply
 from twin import definitions, flag, flags_response
 
+from hogkit import Client
 
 RULE = "10000000-0000-4000-8000-000000000001"
 
