@@ -250,6 +250,33 @@ def test_a_remote_fallback_from_local_evaluation_sends_the_exposure() -> None:
         assert len(twin.requests("/flags/", "ref")) == 1
 
 
+@pytest.mark.parametrize("hook", ["drops_flag_called", "drops_exposure", "raises"])
+def test_before_send_and_the_dedup_of_both_events(hook: str) -> None:
+    """A dropped event keeps its dedup key (the hook would drop it again); a hook that
+    raises frees it, so the next read offers the event again."""
+    seen: dict[str, list[str]] = {"ref": [], "kit": []}
+
+    def make(who: str) -> Callable[[Any], Any]:
+        def before_send(message: Any) -> Any:
+            name = message["event"]
+            seen[who].append(name)
+            if hook == "raises" and name == "$experiment_exposure":
+                raise RuntimeError("hook failed")
+            if {"drops_flag_called": "$feature_flag_called"}.get(hook) == name:
+                return None
+            if {"drops_exposure": "$experiment_exposure"}.get(hook) == name:
+                return None
+            return message
+
+        return before_send
+
+    with Twin(remote=[answer(RECORDS["experiment_split"])], local=False) as twin:
+        twin.ref.before_send = make("ref")
+        twin.kit.before_send = make("kit")
+        assert_same(twin, lambda c: [READS["snapshot.get_flag"](c, "garden-layout") for _ in "abc"])
+        assert seen["kit"] == seen["ref"]
+
+
 # ---------------------------------------------------------------- payload text
 
 # Text as the server wrote it, plus values stored already decoded (an object, a number).

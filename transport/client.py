@@ -214,7 +214,7 @@ class Client:
             enable_local_evaluation=enable_local_evaluation,
             disable_geoip=disable_geoip,
             disabled=self.disabled,
-            emit=self._events.submit,
+            emit=self._events.settle,
             context=context,
             dedup_capacity=flag_called_cache_size,
             event_time=stamps.clock,

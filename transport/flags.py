@@ -102,7 +102,9 @@ class FlagService:
     ) -> None:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
-        capture path stamps its events (both default to slower stdlib equivalents)."""
+        capture path stamps its events (both default to slower stdlib equivalents).
+        `emit(event)` is truthy when the event is settled (queued, or dropped by the
+        application's `before_send`); a falsy answer frees its dedup key for a later read."""
         self._api_key = api_key
         self._secret_key = secret_key or None
         self._transport: FlagsTransport = flags_transport or HttpFlagsTransport(
@@ -380,28 +382,28 @@ class FlagService:
         return self._emit is not None and self.reported.reserve(user, report)
 
     def send(self, user: int, report: int, called: FlagCalled) -> None:
-        queued = False
+        settled = False
         try:
             event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
             assert self._emit is not None
-            queued = bool(self._emit(event))
+            settled = bool(self._emit(event))
         finally:
-            if not queued:
+            if not settled:
                 self.reported.release(user, report)
 
     def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
         if self._emit is None or not self.exposed.reserve(user, exposure):
             return
-        queued = False
+        settled = False
         try:
             event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
             if event is not None and self.trace_context:
                 event = _under_span(event)
-            queued = event is not None and bool(self._emit(event))
+            settled = event is not None and bool(self._emit(event))
         finally:
-            if not queued:
+            if not settled:
                 self.exposed.release(user, exposure)
 
 

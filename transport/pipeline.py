@@ -329,10 +329,21 @@ class EventPipeline:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
         if self._before_send is not None:
             hooked = self._run_before_send(self._before_send, ev)
-            if hooked is None:
+            if type(hooked) is bool:
                 return None
             ev = hooked
         return self._deliver(encode_event(ev), ev.event, ev.uuid)
+
+    def settle(self, ev: Event) -> bool:
+        """`submit` for events a dedup cache remembers: True when the event was queued or
+        `before_send` returned None for it (the application's choice, which a later read
+        would only repeat), False when it could not be queued, so a later read tries again."""
+        if self._before_send is not None:
+            hooked = self._run_before_send(self._before_send, ev)
+            if type(hooked) is bool:
+                return hooked
+            ev = hooked
+        return self._deliver(encode_event(ev), ev.event, ev.uuid) is not None
 
     # -- delivery -------------------------------------------------------------------------------
 
@@ -360,7 +371,9 @@ class EventPipeline:
             return False
         return True
 
-    def _run_before_send(self, hook: BeforeSend, ev: Event) -> Event | None:
+    def _run_before_send(self, hook: BeforeSend, ev: Event) -> Event | bool:
+        """The event to send, True when the hook returned None for it, False when the
+        hook failed (raised or returned something that is not an event)."""
         try:
             result = hook(ev.to_message())
         except Exception as exc:
@@ -368,17 +381,17 @@ class EventPipeline:
                 "before_send raised %s; the event %r was dropped", type(exc).__name__, ev.event
             )
             self.problems.tell(exc, [])
-            return None
+            return False
         if result is None:
             log.debug("before_send dropped the event %r", ev.event)
-            return None
+            return True
         if not isinstance(result, dict):
             log.error(
                 "before_send returned %s, not a dict or None; the event %r was dropped",
                 type(result).__name__,
                 ev.event,
             )
-            return None
+            return False
         return Event.from_message(result, fallback_uuid=new_uuid())
 
     def _failed(self, name: str, exc: Exception) -> str | None:
