@@ -36,7 +36,9 @@ class Reason(msgspec.Struct, frozen=True, gc=False):
     `no_conditions`, `flag_inactive`, `holdout`, `feature_enrollment`, `early_exit`,
     `group_not_provided`, `condition_skipped`. `condition_index` is the release condition
     it refers to (0-based) when there is one; `property` names the filter that decided a
-    non-match (a property key, `cohort <id>` or `flag <key>`).
+    non-match (a property key, `cohort <id>` or `flag <key>`). For a flag the server
+    evaluated, `kind` is the server's reason code (`condition_match`, `experiment_split`,
+    `targeting_match`, `holdout`, ... or "" when it gave none) and `detail` its description.
     """
 
     kind: str
