@@ -113,6 +113,9 @@ class Client:
         enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
+        flag_definition_cache_provider: Any = None,
+        flag_definitions_follower_only: bool = False,
+        flag_fallback_cache_url: str | None = None,
         enable_exception_autocapture: bool = False,
         log_captured_exceptions: bool = False,
         enable_exception_autocapture_rate_limiting: bool = False,
@@ -219,6 +222,9 @@ class Client:
             dedup_capacity=flag_called_cache_size,
             event_time=stamps.clock,
             new_uuid=new_uuid,
+            definitions_cache=flag_definition_cache_provider,
+            follower_only=flag_definitions_follower_only,
+            fallback_cache_url=flag_fallback_cache_url,
         )
         self._events.trace_context = self._flags.trace_context = bool(capture_trace_context)
         self._reads = FlagReads(self._flags, self._problems)
@@ -229,7 +235,7 @@ class Client:
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         self._on_fork.append(self._flags.after_fork)
         _live_clients.add(self)
-        _live_pipelines.add(self._events)
+        _open_pipelines.add(self._events)
 
     def _config_error(self, message: str) -> bool:
         self._problems.config(message)
@@ -339,6 +345,7 @@ class Client:
     evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
     load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
     feature_flag_definitions = forward("_flag_api", FlagAPI.feature_flag_definitions)
+    flag_definitions_status = forward("_flag_api", FlagAPI.flag_definitions_status)
     get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)
     feature_enabled = forward("_flag_api", FlagAPI.feature_enabled)
     is_feature_enabled = forward("_flag_api", FlagAPI.is_feature_enabled)
@@ -377,6 +384,7 @@ class Client:
                 _run_hooks(self._on_shutdown, "a shutdown hook raised")
             delivered = self.flush(max(0.0, deadline - time.monotonic()))
             self._events.stop(deadline - time.monotonic())
+            _open_pipelines.discard(self._events)
             self._shutdown_result = delivered
             return delivered
         except Exception as exc:
@@ -421,7 +429,10 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 # process-wide hooks
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-_live_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
+# Strong references: a pipeline stays here from its client's construction until that client's
+# shutdown, so a client the application dropped (and the garbage collector took) still has
+# its queued events delivered at exit. Its worker thread lives that long anyway.
+_open_pipelines: set[EventPipeline] = set()
 
 
 def _after_fork_in_child() -> None:
@@ -432,10 +443,10 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     """Give every open pipeline a short, shared deadline to deliver what it holds.
 
-    Pipelines, not clients: a client the application dropped is collected, but its worker
-    keeps its pipeline (and the events queued in it) alive until the process ends.
+    Pipelines, not clients: a client the application dropped may be collected, but its
+    pipeline (and the events queued in it) stays in `_open_pipelines` until shutdown.
     """
-    pipelines = [p for p in list(_live_pipelines) if not p.closed]
+    pipelines = [p for p in list(_open_pipelines) if not p.closed]
     if not pipelines:
         return
     deadline = time.monotonic() + max(p.exit_timeout for p in pipelines)
