@@ -390,10 +390,15 @@ def report_hash(token: str, key: str, response: bool | str | None, rule: str = "
 
 
 def report_of(
-    distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any] | None
+    distinct_id: str,
+    key: str,
+    response: bool | str | None,
+    groups: Mapping[str, Any] | None,
+    attribution: Attribution | None = None,
 ) -> tuple[int, int]:
     """(user hash, report hash) of one read: what makes two reads "the same report"."""
-    return user_hash(distinct_id), report_hash(groups_token(groups), key, response)
+    rule = attribution.identity() if attribution is not None else ""
+    return user_hash(distinct_id), report_hash(groups_token(groups), key, response, rule)
 
 
 def _digest(text: str) -> int:

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import msgspec
 
+from .attribution import Attribution, attribution_of
 from .errors import HogkitError
 from .snapshot import FlagResult, Reason
 
@@ -180,6 +181,18 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     def server_failed(self) -> bool:
         """The server reported a failure for a record that was itself readable."""
         return self.failed and self.malformed is None
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The rule and arm the record's flag events report (None unless config v2)."""
+        return attribution_of(
+            self.config_version,
+            self.reason_code,
+            failed=self.failed,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            variant_key=self.variant_key,
+        )
 
     def result(self) -> FlagResult | None:
         """The record as a `FlagResult` (None when it has no value: failed or unreadable),

@@ -7,11 +7,14 @@ flag-called events. Every expectation is what the reference did with the same in
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hogkit.core.flag_called import FlagCalled
+from hogkit.core.remote import parse_flags_response
 from httpserver import Reply
 from twin import Twin, definitions, event_differences, flag, flags_response, person_rule
 
@@ -275,6 +278,33 @@ def test_before_send_and_the_dedup_of_both_events(hook: str) -> None:
         twin.kit.before_send = make("kit")
         assert_same(twin, lambda c: [READS["snapshot.get_flag"](c, "garden-layout") for _ in "abc"])
         assert seen["kit"] == seen["ref"]
+
+
+def test_a_read_reported_outside_a_snapshot_sends_what_the_reference_sends() -> None:
+    """`FlagService.report`, the entry point for reads that build their own facts, gives the
+    reference's events for the same record (the older getters report through it)."""
+    reply = answer(RECORDS["experiment_split"])
+    body = json.loads(reply.body)
+    record = parse_flags_response(body).flags["garden-layout"]
+
+    def read(client: Any) -> Any:
+        if client is not twin.kit:
+            return [client.get_feature_flag("garden-layout", "user-1") for _ in "ab"]
+        called = FlagCalled(
+            "user-1", "garden-layout", record.value, record.payload, False, record.id,
+            record.version, record.reason_description, body["requestId"], body["evaluatedAt"],
+            None, record.has_experiment, None, None, False, False, record.attribution,
+        )  # fmt: skip
+        for _ in "ab":
+            client.flag_service.report(called)
+        return [record.value] * 2
+
+    with Twin(remote=[reply], local=False) as twin:
+        assert_same(twin, read)
+        assert [e["event"] for e in twin.flag_events()[1]] == [
+            "$feature_flag_called",
+            "$experiment_exposure",
+        ]
 
 
 # ---------------------------------------------------------------- payload text

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import msgspec
-from hogkit.core.attribution import Attribution, attribution_of
+from hogkit.core.attribution import Attribution
 from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import (
     EVALUATED_LOCALLY,
@@ -326,7 +326,7 @@ class FlagEvaluations:
                 if user is None:
                     self._token = groups_token(self._groups)
                     user = self._user = user_hash(self._distinct_id)
-                attribution = _attribution(record) if record is not None else None
+                attribution = record.attribution if record is not None else None
                 rule = attribution.identity() if attribution is not None else ""
                 report = report_hash(self._token, key, value, rule)
                 called = None
@@ -401,18 +401,6 @@ class FlagEvaluations:
             meta is not None,  # payload_is_json: a local payload is the snapshot's copy
             attribution,
         )
-
-
-def _attribution(record: RemoteFlag) -> Attribution | None:
-    """A server record's rule attribution (None unless it is config version 2)."""
-    return attribution_of(
-        record.config_version,
-        record.reason_code,
-        failed=record.failed,
-        rule_id=record.rule_id,
-        rule_type=record.rule_type,
-        variant_key=record.variant_key,
-    )
 
 
 def empty(distinct_id: str = "", **kwargs: Any) -> FlagEvaluations:

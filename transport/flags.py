@@ -29,8 +29,8 @@ import msgspec
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
-from hogkit.core.exposure import exposure_event
-from hogkit.core.flag_called import FlagCalled, flag_called_event
+from hogkit.core.exposure import exposure_event, exposure_hash
+from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
 from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
     encode_flags_request,
@@ -415,6 +415,21 @@ class FlagService:
         return snap.get_flag(key, send_feature_flag_events=send_events)
 
     # ------------------------------------------------------------------ FlagCalledSink
+
+    def report(self, called: FlagCalled) -> None:
+        """Send the flag events of one read built outside a snapshot: `$feature_flag_called`
+        unless that report was already sent, then `$experiment_exposure` when the read
+        assigned an experiment arm not yet exposed. Never raises."""
+        try:
+            user, report = report_of(
+                called.distinct_id, called.key, called.response, called.groups, called.attribution
+            )
+            if self.claim(user, report):
+                self.send(user, report, called)
+            if called.attribution is not None and called.attribution.exposes:
+                self.expose(user, exposure_hash(groups_token(called.groups), called), called)
+        except Exception:
+            log.exception("could not report $feature_flag_called for %r", called.key)
 
     def claim(self, user: int, report: int) -> bool:
         return self._emit is not None and self.reported.reserve(user, report)
