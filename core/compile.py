@@ -327,7 +327,7 @@ class CompiledFlag:
         "own_memo",
         "prefix",
         "reads_id",
-        "sent",
+        "stored",
         "variant_keys",
         "variants",
         "version",
@@ -371,8 +371,8 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
-        # Each value's payload as the definition wrote it (text stays that text).
-        self.sent: Mapping[str, Any] = {}
+        # Each value's payload as the definitions hold it (text stays that text).
+        self.stored: Mapping[str, Any] = {}
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).
@@ -396,7 +396,7 @@ class CompiledFlag:
     def payload_sent(self, value: FlagValue) -> Any:
         """The payload for a value as the definition wrote it (never re-encoded), or None."""
         name = "true" if value is True else "false" if value is False else value
-        return thaw(self.sent.get(name))
+        return thaw(self.stored.get(name))
 
     def reason_for(self, token: Token) -> Reason:
         """The Reason a token stands for (built on demand: most are never asked for)."""
@@ -644,7 +644,7 @@ def _read_filters(
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
         flag.fresh = _payload_sources(payloads, compiler.payloads)
-        flag.sent = {name: raw for name, raw in payloads.items() if type(name) is str}
+        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
 
 
 def _payload_sources(
