@@ -39,12 +39,19 @@ class Reason(msgspec.Struct, frozen=True, gc=False):
     non-match (a property key, `cohort <id>` or `flag <key>`). For a flag the server
     evaluated, `kind` is the server's reason code (`condition_match`, `experiment_split`,
     `targeting_match`, `holdout`, ... or "" when it gave none) and `detail` its description.
+
+    `decided_by`, for a `condition_match`, says what picked the value, so callers can tell
+    a split from targeting without reading definitions: "hash" (the bucketing hash: a
+    partial rollout, or a variant drawn from several), "filters" (the condition's filters,
+    the same value for everyone who passes them) or "everyone" (no filters, full rollout,
+    one possible value). None for the other kinds, whose `kind` already says it.
     """
 
     kind: str
     condition_index: int | None
     property: str | None
     detail: str
+    decided_by: str | None = None
 
 
 class Problem(msgspec.Struct, frozen=True, gc=False):

@@ -186,6 +186,16 @@ class FlagEvaluations:
             return None
         return thaw(record.payload_sent)
 
+    def local_result(self, key: str) -> FlagResult | None:
+        """The locally evaluated flag's full result (value, payload, id, version, reason), or
+        None when local evaluation did not decide it. Not an access, sends nothing."""
+        local = self._local
+        return local.result(key) if local is not None else None
+
+    def remote_record(self, key: str) -> RemoteFlag | None:
+        """The server's record for a flag local evaluation left open, or None."""
+        return self._remote.get(key)
+
     @property
     def keys(self) -> tuple[str, ...]:
         """Flags with a value, local ones first (server-failed records excluded)."""
