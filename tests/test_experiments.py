@@ -17,7 +17,10 @@ from hogkit.core import FlagSet
 from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import FlagCalled, groups_token, report_hash
 from hogkit.core.remote import parse_flags_response
+from hogkit.openfeature import HogkitProvider
 from httpserver import LoopbackServer, Reply
+from openfeature import api
+from openfeature.evaluation_context import EvaluationContext
 from twin import definitions, flag, flags_response
 
 from hogkit import Client
@@ -164,3 +167,27 @@ def test_the_gate_survives_a_malformed_flag() -> None:
     doc = definitions(flag("a"), {"key": "broken", "filters": 7}, minimal_flag_called_events=True)
     fs = FlagSet.from_document(doc)
     assert fs.minimal_flag_called_events is True and "a" in fs.keys
+
+
+def test_the_openfeature_provider_shows_the_rule(loopback: LoopbackServer) -> None:
+    body = flags_response()
+    body["flags"] = {"layout": split_record()}
+    loopback.script("/flags/", then=Reply.json(body))
+    client = Client("phc_x", host=loopback.url, sync_mode=True, enable_local_evaluation=False)
+    try:
+        api.set_provider_and_wait(HogkitProvider(client), "experiments")
+        details = api.get_client("experiments").get_string_details(
+            "layout", "none", EvaluationContext("user-1")
+        )
+        assert details.value == "arm_a"
+        meta = details.flag_metadata
+        assert meta["evaluated_locally"] is False and meta["hogkit_reason"] == "experiment_split"
+        assert (meta["config_version"], meta["rule_id"], meta["rule_type"]) == (
+            2,
+            RULE,
+            "experiment",
+        )
+        assert (meta["experiment_id"], meta["variant_key"]) == (301, "arm_a")
+    finally:
+        api.clear_providers()
+        client.shutdown()
