@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import types
 from typing import Any
 
 import pytest
 from hogkit.cli.format import rule_json, rule_lines
 from hogkit.core import FlagSet
+from hogkit.core.attribution import attribution_of
 from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import FlagCalled, groups_token, report_hash
 from hogkit.core.remote import parse_flags_response
 from hogkit.openfeature import HogkitProvider
 from httpserver import LoopbackServer, Reply
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
+from posthog.client import _rule_attribution_from_metadata as ref_rules
 from twin import definitions, flag, flags_response
 
 from hogkit import Client
@@ -191,3 +196,47 @@ def test_the_openfeature_provider_shows_the_rule(loopback: LoopbackServer) -> No
     finally:
         api.clear_providers()
         client.shutdown()
+
+
+REASON_CODES = [
+    "targeting_match",
+    "experiment_split",
+    "rollout_miss",
+    "experiment_paused",
+    "holdout",
+    "condition_match",
+    "brand_new",
+    "",
+    None,
+]
+RULE_IDS = [RULE, RULE.upper(), "rule-7", f"{{{RULE}}}", f"{RULE}\n", "", None, 7]
+RULE_TYPES = ["experiment", "targeted_release", "percentage_rollout", "other", None]
+VARIANT_KEYS = ["arm_a", "", None, 3]
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(REASON_CODES),
+    st.booleans(),
+    st.sampled_from(RULE_IDS),
+    st.sampled_from(RULE_TYPES),
+    st.sampled_from(VARIANT_KEYS),
+)
+def test_attribution_rules_agree_with_the_reference(
+    code: str | None, failed: bool, rule_id: Any, rule_type: Any, variant_key: Any
+) -> None:
+    """The reference's own rule function, fed the same record fields."""
+    details = types.SimpleNamespace(failed=failed)
+    metadata = types.SimpleNamespace(rule_id=rule_id, rule_type=rule_type, variant_key=variant_key)
+    expected = ref_rules(details, metadata, code or None)
+    found = attribution_of(
+        2, code, failed=failed, rule_id=rule_id, rule_type=rule_type, variant_key=variant_key
+    )
+    assert found is not None
+    assert (found.reason_code, found.rule_id, found.rule_type, found.variant_key) == tuple(expected)
+    assert found.properties() == expected.flag_called_properties()
+    for version in (1, None, "2", True):
+        assert attribution_of(
+            version, code, failed=failed, rule_id=rule_id, rule_type=rule_type,
+            variant_key=variant_key,
+        ) is None  # fmt: skip
