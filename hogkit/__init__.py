@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         tag,
     )
     from hogkit.transport.errors import (
+        DeliveryFailed,
         EventTooLarge,
         QueueFull,
     )
@@ -87,6 +88,7 @@ _HOMES: dict[str, str] = {
     "MemoryTransport": "hogkit.transport",
     "SendResult": "hogkit.transport",
     "Transport": "hogkit.transport",
+    "DeliveryFailed": "hogkit.transport.errors",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
     "HttpError": "hogkit.transport.http",
@@ -108,6 +110,7 @@ _HOMES: dict[str, str] = {
 __all__ = [
     "Client",
     "DefinitionsError",
+    "DeliveryFailed",
     "Event",
     "EventTooLarge",
     "FileTransport",
