@@ -358,23 +358,24 @@ class EventPipeline:
 
     def submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
-        if self._before_send is not None:
-            hooked = self._run_before_send(self._before_send, ev)
-            if type(hooked) is bool:
-                return None
-            ev = hooked
-        return self._deliver(encode_event(ev), ev.event, ev.uuid)
+        hooked = self._hooked(ev)
+        if type(hooked) is bool:
+            return None
+        return self._deliver(encode_event(hooked), hooked.event, hooked.uuid)
 
     def settle(self, ev: Event) -> bool:
         """`submit` for events a dedup cache remembers: True when the event was queued or
         `before_send` returned None for it (the application's choice, which a later read
         would only repeat), False when it could not be queued, so a later read tries again."""
-        if self._before_send is not None:
-            hooked = self._run_before_send(self._before_send, ev)
-            if type(hooked) is bool:
-                return hooked
-            ev = hooked
-        return self._deliver(encode_event(ev), ev.event, ev.uuid) is not None
+        hooked = self._hooked(ev)
+        if type(hooked) is bool:
+            return hooked
+        return self._deliver(encode_event(hooked), hooked.event, hooked.uuid) is not None
+
+    def _hooked(self, ev: Event) -> Event | bool:
+        """`ev` after `before_send` (see `_run_before_send`); `ev` itself with no hook."""
+        hook = self._before_send
+        return ev if hook is None else self._run_before_send(hook, ev)
 
     # -- delivery -------------------------------------------------------------------------------
 
