@@ -42,6 +42,12 @@ if TYPE_CHECKING:
         SendResult,
         Transport,
     )
+    from hogkit.transport.async_client import (
+        AsyncClient,
+    )
+    from hogkit.transport.async_http import (
+        AsyncTransport,
+    )
     from hogkit.transport.contexts import (
         get_context_device_id,
         get_context_distinct_id,
@@ -88,6 +94,8 @@ _HOMES: dict[str, str] = {
     "MemoryTransport": "hogkit.transport",
     "SendResult": "hogkit.transport",
     "Transport": "hogkit.transport",
+    "AsyncClient": "hogkit.transport.async_client",
+    "AsyncTransport": "hogkit.transport.async_http",
     "DeliveryFailed": "hogkit.transport.errors",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
@@ -108,6 +116,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncClient",
+    "AsyncTransport",
     "Client",
     "DefinitionsError",
     "DeliveryFailed",
