@@ -47,7 +47,6 @@ __all__ = [
     "Token",
     "compile_flag",
     "finish_flags",
-    "readable_payload",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -336,6 +335,7 @@ class CompiledFlag:
         "own_memo",
         "prefix",
         "reads_id",
+        "runtime",
         "stored",
         "variant_keys",
         "variants",
@@ -380,8 +380,10 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
-        # Each value's payload as the definitions hold it (text stays that text).
+        # The payloads as the definitions hold them (text stays text), and where the flag
+        # is meant to be evaluated: what the older bulk getters and runtime queries report.
         self.stored: Mapping[str, Any] = {}
+        self.runtime: Any = None
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).
@@ -403,7 +405,7 @@ class CompiledFlag:
         return None if source is None else source()
 
     def payload_sent(self, value: FlagValue) -> Any:
-        """The payload for a value as the definition wrote it (never re-encoded), or None."""
+        """The payload for a value as the definitions hold it (never re-encoded), or None."""
         name = "true" if value is True else "false" if value is False else value
         return thaw(self.stored.get(name))
 
@@ -504,15 +506,6 @@ def decode_payload(raw: Any) -> Any:
         return None
 
 
-def readable_payload(sent: Any) -> Any:
-    """A payload as readers of payload text return it: JSON text as that same text, text
-    that is not JSON as None, a value stored already decoded as that value. Deciding this
-    decodes the text once; a payload too deep to decode is None here and nowhere else."""
-    if isinstance(sent, str) and decode_payload(sent) is None and sent.strip() != "null":
-        return None
-    return sent
-
-
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -584,6 +577,8 @@ def compile_flag(
     continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
+        if isinstance(definition.raw, dict):
+            flag.runtime = definition.raw.get("evaluation_runtime")
         repaired = repair(definition)
         if repaired is None:
             flag.malformed = definition.problem
@@ -609,6 +604,7 @@ def compile_flag(
 
 def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
     """Id, version and experiment marker, kept only when of the type the API promises."""
+    flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
         flag.id = value

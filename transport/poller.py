@@ -348,6 +348,8 @@ class DefinitionsPoller:
         status = response.status
         log.debug("definitions poll answered HTTP %d (%d bytes)", status, len(response.body))
         if status == 304:
+            # A 304 may name the current version anew; the next poll must send that one.
+            self._etag = response.header("etag") or self._etag
             self._loaded("fetched")
             self._share_unchanged()
             return True
