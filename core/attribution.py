@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import msgspec
@@ -31,13 +32,15 @@ _EXPERIMENT: Final = "experiment"
 
 # The reason codes that report the rule behind a result, and the rule types each allows.
 # Any other code (or none) reports no rule, whatever the record names.
-_RULE_TYPES: Final[Mapping[str, frozenset[str]]] = {
-    "targeting_match": frozenset({"targeted_release", "percentage_rollout"}),
-    EXPERIMENT_SPLIT: frozenset({_EXPERIMENT}),
-    "rollout_miss": frozenset({"percentage_rollout", _EXPERIMENT}),
-    "experiment_paused": frozenset({_EXPERIMENT}),
-    "holdout": frozenset({_EXPERIMENT}),
-}
+_RULE_TYPES: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "targeting_match": frozenset({"targeted_release", "percentage_rollout"}),
+        EXPERIMENT_SPLIT: frozenset({_EXPERIMENT}),
+        "rollout_miss": frozenset({"percentage_rollout", _EXPERIMENT}),
+        "experiment_paused": frozenset({_EXPERIMENT}),
+        "holdout": frozenset({_EXPERIMENT}),
+    }
+)
 
 # A rule id is a hyphenated UUID on the wire; anything else counts as no rule at all.
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
