@@ -14,6 +14,7 @@ from hogkit.core import FlagSet
 from hogkit.core.legacy_reads import FeatureFlagResult
 
 from .evaluations import FlagEvaluations
+from .flag_query import FlagQuery, GroupProperties, Groups
 from .flag_reads import FlagReads, deprecated
 from .flags import FlagService
 from .legacy_flags import LegacyFlags
@@ -21,9 +22,6 @@ from .poller import DefinitionsStatus
 from .problems import Problems
 
 __all__ = ["FlagAPI"]
-
-Groups = Mapping[str, Any] | None
-GroupProperties = Mapping[str, Mapping[str, Any]] | None
 
 
 class FlagAPI:
@@ -54,17 +52,7 @@ class FlagAPI:
         Reading a flag with `is_enabled`/`get_flag` sends `$feature_flag_called` once per
         (distinct id, flag, value, groups). `flag_keys=[]` evaluates nothing.
         """
-        snap = self._reads.evaluate(
-            "evaluate_flags",
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            flag_keys,
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
+        snap = self._reads.evaluate("evaluate_flags", FlagQuery.of(locals()))
         return snap if snap is not None else FlagEvaluations("")
 
     def load_feature_flags(self) -> bool:
@@ -97,22 +85,7 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
-        deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        try:
-            return self._legacy.value(
-                key,
-                distinct_id,
-                groups,
-                person_properties,
-                group_properties,
-                only_evaluate_locally,
-                send_feature_flag_events,
-                disable_geoip,
-                device_id,
-            )
-        except Exception as exc:
-            self._problems.fail("get_feature_flag", exc)
-            return None
+        return self._value(key, FlagQuery.of(locals()))
 
     def feature_enabled(
         self,
@@ -128,21 +101,7 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | None:
         """Deprecated: `evaluate_flags(...).is_enabled(key)`; None when the flag has no value."""
-        deprecated("feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        result = self._read(
-            "feature_enabled",
-            key,
-            distinct_id,
-            None,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-        return None if result is None else bool(result.get_value())
+        return self._enabled("feature_enabled", key, FlagQuery.of(locals()))
 
     def is_feature_enabled(
         self,
@@ -158,21 +117,7 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | None:
         """Deprecated: another name for `feature_enabled`."""
-        deprecated("is_feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        result = self._read(
-            "is_feature_enabled",
-            key,
-            distinct_id,
-            None,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
-        return None if result is None else bool(result.get_value())
+        return self._enabled("is_feature_enabled", key, FlagQuery.of(locals()))
 
     def get_feature_flag_payload(
         self,
@@ -193,55 +138,7 @@ class FlagAPI:
         With `match_value`, the payload stored for that value, whatever the flag evaluates
         to (when it has a value at all).
         """
-        deprecated("get_feature_flag_payload", "evaluate_flags(...).get_flag_payload(key)")
-        result = self._read(
-            "get_feature_flag_payload",
-            key,
-            distinct_id,
-            match_value,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-            value_only=False,
-        )
-        return None if result is None else result.payload
-
-    def _read(
-        self,
-        name: str,
-        key: str,
-        distinct_id: Any,
-        match_value: bool | str | None,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-        value_only: bool = True,
-    ) -> FeatureFlagResult | None:
-        try:
-            return self._legacy.read(
-                key,
-                distinct_id,
-                match_value,
-                groups,
-                person_properties,
-                group_properties,
-                only_evaluate_locally,
-                send_events,
-                disable_geoip,
-                device_id,
-                value_only,
-            )
-        except Exception as exc:
-            self._problems.fail(name, exc)
-            return None
+        return self._payload(key, match_value, FlagQuery.of(locals()))
 
     def get_all_flags(
         self,
@@ -260,18 +157,9 @@ class FlagAPI:
         When some flag needs the server, the server's answer is the result (see
         `get_all_flags_and_payloads`).
         """
-        deprecated("get_all_flags", "evaluate_flags(...)")
-        flags: dict[str, bool | str] | None = self._all(
-            "get_all_flags",
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            disable_geoip,
-            flag_keys_to_evaluate,
-            device_id,
-        )["featureFlags"]
+        flags: dict[str, bool | str] | None = self._all("get_all_flags", FlagQuery.of(locals()))[
+            "featureFlags"
+        ]
         return flags
 
     def get_all_flags_and_payloads(
@@ -292,42 +180,47 @@ class FlagAPI:
         Local evaluation first; when any flag needs the server, its whole answer replaces
         the local results (a flag the server failed keeps its local value).
         """
-        deprecated("get_all_flags_and_payloads", "evaluate_flags(...)")
-        return self._all(
-            "get_all_flags_and_payloads",
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            disable_geoip,
-            flag_keys_to_evaluate,
-            device_id,
-        )
+        return self._all("get_all_flags_and_payloads", FlagQuery.of(locals()))
 
-    def _all(
+    # ------------------------------------------------------------------ shared bodies
+
+    def _value(self, key: str, query: FlagQuery) -> bool | str | None:
+        deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)", 4)
+        try:
+            return self._legacy.value(key, query)
+        except Exception as exc:
+            self._problems.fail("get_feature_flag", exc)
+            return None
+
+    def _enabled(self, name: str, key: str, query: FlagQuery) -> bool | None:
+        deprecated(name, "evaluate_flags(...).is_enabled(key)", 4)
+        result = self._read(name, key, None, query, True)
+        return None if result is None else bool(result.get_value())
+
+    def _payload(self, key: str, match_value: bool | str | None, query: FlagQuery) -> Any:
+        name = "get_feature_flag_payload"
+        deprecated(name, "evaluate_flags(...).get_flag_payload(key)", 4)
+        result = self._read(name, key, match_value, query, False)
+        return None if result is None else result.payload
+
+    def _read(
         self,
         name: str,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        disable_geoip: bool | None,
-        flag_keys: Sequence[str] | None,
-        device_id: str | None,
-    ) -> dict[str, Any]:
+        key: str,
+        match_value: bool | str | None,
+        query: FlagQuery,
+        value_only: bool,
+    ) -> FeatureFlagResult | None:
         try:
-            return self._legacy.all_flags_and_payloads(
-                distinct_id,
-                groups,
-                person_properties,
-                group_properties,
-                only_evaluate_locally,
-                disable_geoip,
-                flag_keys,
-                device_id,
-            )
+            return self._legacy.read(key, match_value, query, value_only)
+        except Exception as exc:
+            self._problems.fail(name, exc)
+            return None
+
+    def _all(self, name: str, query: FlagQuery) -> dict[str, Any]:
+        deprecated(name, "evaluate_flags(...)", 4)
+        try:
+            return self._legacy.all_flags_and_payloads(query)
         except Exception as exc:
             self._problems.fail(name, exc)
             return {"featureFlags": {}, "featureFlagPayloads": {}}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .evaluations import FlagEvaluations
+from .flag_query import FlagQuery
 from .flags import FlagService
 from .problems import Problems
 
@@ -23,8 +24,9 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def deprecated(name: str, instead: str) -> None:
-    """One DeprecationWarning per method per process."""
+def deprecated(name: str, instead: str, stacklevel: int = 3) -> None:
+    """One DeprecationWarning per method per process, pointing `stacklevel` frames up
+    (at the application's call)."""
     if name in _warned:  # the common case, without the lock
         return
     with _warned_lock:
@@ -34,12 +36,8 @@ def deprecated(name: str, instead: str) -> None:
     warnings.warn(
         f"`{name}` is deprecated; use {instead} instead (one evaluation, one request).",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
-
-
-Groups = Mapping[str, Any] | None
-GroupProperties = Mapping[str, Mapping[str, Any]] | None
 
 
 class FlagReads:
@@ -51,66 +49,22 @@ class FlagReads:
         self.service = service
         self._problems = problems
 
-    def evaluate(
-        self,
-        name: str,
-        distinct_id: Any,
-        person_properties: Mapping[str, Any] | None,
-        groups: Groups,
-        group_properties: GroupProperties,
-        flag_keys: Sequence[str] | None,
-        only_evaluate_locally: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> FlagEvaluations | None:
+    def evaluate(self, name: str, query: FlagQuery) -> FlagEvaluations | None:
         """One snapshot, or None (after the error path) when evaluation failed."""
         try:
             return self.service.evaluate(
-                distinct_id,
-                person_properties,
-                groups,
-                group_properties,
-                flag_keys,
-                only_evaluate_locally,
-                disable_geoip,
-                device_id,
+                query.distinct_id,
+                query.person_properties,
+                query.groups,
+                query.group_properties,
+                query.flag_keys,
+                query.only_evaluate_locally,
+                query.disable_geoip,
+                query.device_id,
             )
         except Exception as exc:
             self._problems.fail(name, exc)
             return None
-
-    def payload(
-        self,
-        key: str,
-        distinct_id: Any,
-        match_value: bool | str | None,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> Any:
-        """`get_feature_flag_payload`: the payload, only when the flag has `match_value` if given."""
-        snap = self.evaluate(
-            "get_feature_flag_payload",
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            [key],
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        if snap is None:
-            return None
-        if send_events or match_value is not None:
-            value = snap.get_flag(key, send_feature_flag_events=send_events)
-            if match_value is not None and value != match_value:
-                return None
-        return snap.get_flag_payload(key)
 
     def for_capture(
         self, distinct_id: Any, groups: Mapping[str, Any] | None, option: object

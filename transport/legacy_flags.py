@@ -11,7 +11,7 @@ are in `flag_decisions`.) Nothing here raises into the caller unless `debug=True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core.attribution import Attribution
@@ -27,13 +27,12 @@ from hogkit.core.legacy_reads import (
 from hogkit.core.remote import FlagsResponse, RemoteFlag
 
 from .flag_decisions import server_payloads, server_values
+from .flag_query import FlagQuery, GroupProperties, Groups
 from .flags import FlagService
 from .problems import Problems
 
 __all__ = ["LegacyFlags"]
 
-Groups = Mapping[str, Any] | None
-GroupProperties = Mapping[str, Mapping[str, Any]] | None
 FlagValue = bool | str
 
 
@@ -68,82 +67,45 @@ class LegacyFlags:
         `$feature_flag_called` unless `send_feature_flag_events=False`.
         """
         try:
-            return self.read(
-                key,
-                distinct_id,
-                None,
-                groups,
-                person_properties,
-                group_properties,
-                only_evaluate_locally,
-                send_feature_flag_events,
-                disable_geoip,
-                device_id,
-            )
+            return self.read(key, None, FlagQuery.of(locals()))
         except Exception as exc:
             self._problems.fail("get_feature_flag_result", exc)
             return None
 
-    def value(
-        self,
-        key: str,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> FlagValue | None:
+    def value(self, key: str, query: FlagQuery) -> FlagValue | None:
         """The flag's value. A local read that reports nothing is answered straight from the
         core (the common case on a busy server); everything else is a full `read`."""
-        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
+        did = query.distinct_id
+        if not query.send_events and type(did) is str and did and not self._disabled():
             _, local = self._service.evaluate_locally(
-                distinct_id, person_properties, groups, group_properties, device_id, (key,)
-            )
+                did, query.person_properties, query.groups, query.group_properties,
+                query.device_id, (key,),
+            )  # fmt: skip
             found = local.get_flag(key) if local is not None else None
             if found is not None:
                 return found
-        result = self.read(
-            key,
-            distinct_id,
-            None,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_events,
-            disable_geoip,
-            device_id,
-            True,
-        )
+        result = self.read(key, None, query, True)
         return None if result is None else result.get_value()
 
     def read(
         self,
         key: str,
-        distinct_id: Any,
         match_value: FlagValue | None,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
+        query: FlagQuery,
         value_only: bool = False,
     ) -> FeatureFlagResult | None:
         """One single-flag read. `match_value` replaces the reported value (and chooses the
         payload) when the flag has a value. `value_only` says the caller reads no payload:
         a local read that reports nothing then skips decoding it."""
+        distinct_id, send_events = query.distinct_id, query.send_events
         if self._disabled() or distinct_id is None or distinct_id == "":
             return None
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
-        group_map = dict(groups) if groups else {}
+        group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
-            did, person_properties, group_map, group_properties, device_id, (key,)
-        )
+            did, query.person_properties, group_map, query.group_properties, query.device_id,
+            (key,),
+        )  # fmt: skip
         value = local.get_flag(key) if local is not None else None
         if value is not None and fs is not None:
             shown = match_value if match_value is not None else value
@@ -153,19 +115,11 @@ class LegacyFlags:
             if send_events:
                 self._report_local(fs, did, key, result, group_map, disable_geoip)
             return result
-        if only_evaluate_locally or self._service.offline:
+        if query.only_evaluate_locally or self._service.offline:
             if send_events:
                 self._report(did, group_map, disable_geoip, key, None, None, False)
             return None
-        _, response, error = self._service.ask(
-            distinct_id,
-            group_map,
-            person_properties,
-            group_properties,
-            disable_geoip,
-            device_id,
-            [key],
-        )
+        _, response, error = self._ask(query, group_map, [key])
         return self._remote_result(
             did, key, match_value, group_map, disable_geoip, response, error, send_events
         )
@@ -282,29 +236,34 @@ class LegacyFlags:
             ),
         )
 
+    def _ask(
+        self, query: FlagQuery, groups: dict[str, Any], keys: list[str] | None
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """One `/flags` request for `query`, limited to `keys` when given."""
+        return self._service.ask(
+            query.distinct_id,
+            groups,
+            query.person_properties,
+            query.group_properties,
+            query.disable_geoip,
+            query.device_id,
+            keys,
+        )
+
     # ------------------------------------------------------------------ bulk reads
 
-    def all_flags_and_payloads(
-        self,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        disable_geoip: bool | None,
-        flag_keys: Sequence[str] | None,
-        device_id: str | None,
-    ) -> dict[str, Any]:
+    def all_flags_and_payloads(self, query: FlagQuery) -> dict[str, Any]:
         """`get_all_flags_and_payloads`: local results, or the server's whole answer when
         some flag needs it (a key the server failed keeps its local result)."""
         if self._disabled():
             return {"featureFlags": None, "featureFlagPayloads": None}
-        did = "" if distinct_id is None else str(distinct_id)
-        group_map = dict(groups) if groups else {}
-        wanted = list(flag_keys) if flag_keys else None
+        did = "" if query.distinct_id is None else str(query.distinct_id)
+        group_map = query.group_map
+        wanted = list(query.flag_keys) if query.flag_keys else None
         fs, local = self._service.evaluate_locally(
-            did, person_properties, group_map, group_properties, device_id, wanted
-        )
+            did, query.person_properties, group_map, query.group_properties, query.device_id,
+            wanted,
+        )  # fmt: skip
         flags: dict[str, FlagValue] = {}
         payloads: dict[str, Any] = {}
         fallback = local is None
@@ -315,16 +274,8 @@ class LegacyFlags:
                 if stored is not None:
                     payloads[key] = stored
             fallback = bool(local.unresolved)
-        if fallback and not only_evaluate_locally and not self._service.offline:
-            document, response, _ = self._service.ask(
-                distinct_id,
-                group_map,
-                person_properties,
-                group_properties,
-                disable_geoip,
-                device_id,
-                wanted,
-            )
+        if fallback and not query.only_evaluate_locally and not self._service.offline:
+            document, response, _ = self._ask(query, group_map, wanted)
             if response is not None:
                 failed = [k for k, r in response.flags.items() if r.server_failed]
                 flags, payloads = server_wins(

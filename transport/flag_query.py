@@ -1,0 +1,55 @@
+"""`FlagQuery`: who a flag method asks about and how, as one frozen value.
+
+Every flag method takes the same person, group and option arguments; bundling them once
+lets each public method stay its signature plus one call, and lets the collaborators take
+one argument instead of repeating eight in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = ["FlagQuery", "GroupProperties", "Groups"]
+
+Groups = Mapping[str, Any] | None
+GroupProperties = Mapping[str, Mapping[str, Any]] | None
+
+
+@attrs.frozen
+class FlagQuery:
+    """One flag call's subject and options, as the caller gave them."""
+
+    distinct_id: Any = None
+    groups: Groups = None
+    person_properties: Mapping[str, Any] | None = None
+    group_properties: GroupProperties = None
+    only_evaluate_locally: bool = False
+    send_events: bool = True
+    disable_geoip: bool | None = None
+    device_id: str | None = None
+    flag_keys: Sequence[str] | None = None
+
+    @classmethod
+    def of(cls, call: Mapping[str, Any]) -> FlagQuery:
+        """The query of a public flag method's arguments (its `locals()`), which use the
+        public names (`send_feature_flag_events`, `flag_keys_to_evaluate`)."""
+        keys = call.get("flag_keys", call.get("flag_keys_to_evaluate"))
+        return cls(
+            call.get("distinct_id"),
+            call.get("groups"),
+            call.get("person_properties"),
+            call.get("group_properties"),
+            call.get("only_evaluate_locally", False),
+            call.get("send_feature_flag_events", True),
+            call.get("disable_geoip"),
+            call.get("device_id"),
+            keys,
+        )
+
+    @property
+    def group_map(self) -> dict[str, Any]:
+        """The groups as a fresh dict ({} for none)."""
+        return dict(self.groups) if self.groups else {}
