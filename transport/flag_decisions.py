@@ -25,6 +25,7 @@ from hogkit.core.legacy_reads import (
 from hogkit.core.remote import FlagsResponse
 
 from . import http
+from .flag_query import FlagQuery, GroupProperties, Groups
 from .flags import FlagService
 from .problems import Problems
 
@@ -34,8 +35,6 @@ log = logging.getLogger("hogkit.transport.flags")
 
 _DECODER: Final = msgspec.json.Decoder()
 
-Groups = Mapping[str, Any] | None
-GroupProperties = Mapping[str, Mapping[str, Any]] | None
 FlagValue = bool | str
 
 
@@ -103,27 +102,18 @@ class FlagDecisions:
 
     # ------------------------------------------------------------------ decisions
 
-    def decision(
-        self,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        disable_geoip: bool | None,
-        flag_keys: Sequence[str] | None,
-        device_id: str | None,
-    ) -> tuple[dict[str, Any] | None, FlagsResponse | None]:
+    def decision(self, query: FlagQuery) -> tuple[dict[str, Any] | None, FlagsResponse | None]:
         """One `/flags` request for the decision getters: (the answer as sent, read)."""
         if self._disabled() or self._service.offline:
             return None, None
         document, response, error = self._service.ask(
-            distinct_id,
-            dict(groups) if groups else {},
-            person_properties or {},
-            group_properties,
-            disable_geoip,
-            device_id,
-            list(flag_keys) if flag_keys else None,
+            query.distinct_id,
+            query.group_map,
+            query.person_properties or {},
+            query.group_properties,
+            query.disable_geoip,
+            query.device_id,
+            list(query.flag_keys) if query.flag_keys else None,
             group_keys=False,
         )
         if response is None:
@@ -143,15 +133,7 @@ class FlagDecisions:
         """The server's answer for a person: `flags` (key → record, failed ones included),
         `requestId`, `errorsWhileComputingFlags`, ...; no events, no local evaluation."""
         try:
-            document, response = self.decision(
-                distinct_id,
-                groups,
-                person_properties,
-                group_properties,
-                disable_geoip,
-                flag_keys_to_evaluate,
-                device_id,
-            )
+            document, response = self.decision(FlagQuery.of(locals()))
         except Exception as exc:
             self._problems.fail("get_flags_decision", exc)
             return empty_decision()
@@ -190,15 +172,7 @@ class FlagDecisions:
         device_id: str | None = None,
     ) -> dict[str, FlagValue]:
         """Every flag's value from the server (failed ones left out); `{}` on failure."""
-        values: dict[str, FlagValue] = self.get_feature_flags_and_payloads(
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            disable_geoip,
-            flag_keys_to_evaluate,
-            device_id,
-        )["featureFlags"]
+        values: dict[str, FlagValue] = self._both(FlagQuery.of(locals()))["featureFlags"]
         return values
 
     def get_feature_payloads(
@@ -213,15 +187,7 @@ class FlagDecisions:
     ) -> dict[str, Any]:
         """Each enabled flag's payload text as the server wrote it (None when it is not
         JSON); `{}` on failure."""
-        payloads: dict[str, Any] = self.get_feature_flags_and_payloads(
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            disable_geoip,
-            flag_keys_to_evaluate,
-            device_id,
-        )["featureFlagPayloads"]
+        payloads: dict[str, Any] = self._both(FlagQuery.of(locals()))["featureFlagPayloads"]
         return payloads
 
     def get_feature_flags_and_payloads(
@@ -236,16 +202,11 @@ class FlagDecisions:
     ) -> dict[str, Any]:
         """`get_feature_variants` and `get_feature_payloads` from one request, under
         `featureFlags` and `featureFlagPayloads`."""
+        return self._both(FlagQuery.of(locals()))
+
+    def _both(self, query: FlagQuery) -> dict[str, Any]:
         try:
-            document, response = self.decision(
-                distinct_id,
-                groups,
-                person_properties,
-                group_properties,
-                disable_geoip,
-                flag_keys_to_evaluate,
-                device_id,
-            )
+            document, response = self.decision(query)
         except Exception as exc:
             self._problems.fail("get_feature_flags_and_payloads", exc)
             document, response = None, None
