@@ -187,18 +187,7 @@ class AsyncClient:
         Never waits: `send_feature_flags` (deprecated) attaches what local evaluation
         decides now, never a `/flags` answer. Pass `flags=await evaluate_flags(...)` instead.
         """
-        if send_feature_flags and flags is None:
-            flags = self._flags_for_capture(distinct_id, groups, send_feature_flags)
-        return self._client.capture(
-            event,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            groups=groups,
-            flags=flags,
-            disable_geoip=disable_geoip,
-        )
+        return self._client.capture(**self._with_flags(locals()))
 
     def capture_exception(
         self,
@@ -219,22 +208,7 @@ class AsyncClient:
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
         `send_feature_flags` attaches only what local evaluation decides."""
-        if send_feature_flags and flags is None:
-            flags = self._flags_for_capture(distinct_id, groups, send_feature_flags)
-        return self._client.capture_exception(
-            exception,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            groups=groups,
-            flags=flags,
-            disable_geoip=disable_geoip,
-            fingerprint=fingerprint,
-            level=level,
-            source=source,
-            mechanism=mechanism,
-        )
+        return self._client.capture_exception(**self._with_flags(locals()))
 
     async def capture_immediate(
         self,
@@ -251,20 +225,21 @@ class AsyncClient:
     ) -> str | None:
         """`capture`, then await its delivery (and that of everything queued before it);
         its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
-        event_id = self.capture(
-            event,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            groups=groups,
-            flags=flags,
-            disable_geoip=disable_geoip,
-            send_feature_flags=send_feature_flags,
-        )
+        call = dict(locals())
+        del call["self"]
+        event_id = self.capture(**call)
         if event_id is None or not await self.flush():
             return None
         return event_id
+
+    def _with_flags(self, call: Mapping[str, Any]) -> dict[str, Any]:
+        """An event method's arguments (its `locals()`) as the Client's method takes them:
+        `send_feature_flags` (deprecated) turned into `flags` from local evaluation."""
+        args = {k: v for k, v in call.items() if k not in ("self", "send_feature_flags")}
+        option = call["send_feature_flags"]
+        if option and args["flags"] is None:
+            args["flags"] = self._flags_for_capture(args["distinct_id"], args["groups"], option)
+        return args
 
     def _flags_for_capture(
         self, distinct_id: Any, groups: Groups, option: object
