@@ -159,30 +159,9 @@ def feature_flag_called(
     str reason and request id, int id, version and time), the properties are built
     directly, with no normalising pass over them; the event is the same either way.
     """
-    return flag_called_event(
-        ctx,
-        timestamp,
-        uuid,
-        FlagCalled(
-            distinct_id,
-            key,
-            response,
-            payload,
-            locally_evaluated,
-            flag_id,
-            flag_version,
-            reason,
-            request_id,
-            evaluated_at,
-            error,
-            has_experiment,
-            groups,
-            disable_geoip,
-            minimal,
-            payload_is_json,
-            attribution,
-        ),
-    )
+    call = locals()
+    called = FlagCalled(*[call[name] for name in FlagCalled.__struct_fields__])
+    return flag_called_event(ctx, timestamp, uuid, called)
 
 
 def flag_called_event(
