@@ -3,8 +3,7 @@ error codes and the `$feature_flag_called` facts."""
 
 from __future__ import annotations
 
-import datetime as dt
-
+from decision_docs import DOC, NOW
 from hogkit.core import FlagSet
 from hogkit.core.flag_called import read_errors
 from hogkit.core.flag_requests import (
@@ -17,25 +16,6 @@ from hogkit.core.flag_requests import (
 )
 from hogkit.core.remote import parse_flags_response
 from hogkit.core.retry import batch_retry_delay, flags_retry_delay
-
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
-DOC = {
-    "flags": [
-        {"key": "on", "active": True, "filters": {"groups": [{"rollout_percentage": 100}]}},
-        {
-            "key": "pro",
-            "active": True,
-            "filters": {
-                "groups": [
-                    {
-                        "properties": [{"key": "plan", "value": ["pro"], "operator": "exact"}],
-                        "rollout_percentage": 100,
-                    }
-                ]
-            },
-        },
-    ]
-}
 
 
 def test_batch_retries_follow_status_and_attempts() -> None:

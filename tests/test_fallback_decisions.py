@@ -3,30 +3,11 @@ may use, and that they fill only what local evaluation left undecided."""
 
 from __future__ import annotations
 
-import datetime as dt
-
+from decision_docs import DOC, NOW
 from hogkit.core import FlagSet
 from hogkit.core.flag_requests import fallback_keys, merge_remote
 from hogkit.core.remote import parse_flags_response
 
-NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
-DOC = {
-    "flags": [
-        {"key": "on", "active": True, "filters": {"groups": [{"rollout_percentage": 100}]}},
-        {
-            "key": "pro",
-            "active": True,
-            "filters": {
-                "groups": [
-                    {
-                        "properties": [{"key": "plan", "value": ["pro"], "operator": "exact"}],
-                        "rollout_percentage": 100,
-                    }
-                ]
-            },
-        },
-    ]
-}
 REMEMBERED = parse_flags_response(
     b'{"flags": {"on": {"key": "on", "enabled": false}, "pro": {"key": "pro", "enabled": true},'
     b' "extra": {"key": "extra", "enabled": true}}}'
