@@ -8,27 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
+from gated import Gate
 from hogkit.transport import spool as sp
 from hogkit.transport.client import Client
-from hogkit.transport.transports import MemoryTransport, SendResult
 from httpserver import LoopbackServer, Reply
-
-
-class Gate:
-    """A transport that holds every batch until `open` is set."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.sink = MemoryTransport()
-
-    def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
-        self.open.wait(30)
-        return self.sink.send(events)
 
 
 def spooled_records(directory: Path) -> list[bytes]:

@@ -7,26 +7,35 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Sequence
 from typing import Any
 
+from gated import Gate
 from hogkit.core.accounting import Reason
 from hogkit.transport.client import Client
 from hogkit.transport.errors import DeliveryFailed, QueueFull
-from hogkit.transport.transports import MemoryTransport, SendResult
+from hogkit.transport.transports import MemoryTransport
 from httpserver import LoopbackServer, Reply
 
 
-class Gate:
-    """A transport that holds every batch until `open` is set: a sender stuck on the network."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.sink = MemoryTransport()
-
-    def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
-        self.open.wait(30)
-        return self.sink.send(events)
+def losses_at_exit(url: str, options: str, body: str) -> str:
+    """What a child interpreter's `on_error` saw by the time it exited: the reasons and the
+    count of events lost, printed by an exit hook registered before hogkit's (so it runs
+    after it). `body` uses `client`, built with `options` against `url`."""
+    script = textwrap.dedent(
+        f"""
+        import atexit, gc
+        lost = []
+        atexit.register(lambda: print(sorted(set(r for r, _ in lost)), sum(n for _, n in lost)))
+        from hogkit.transport.client import Client
+        def on_error(error, events):
+            lost.append((getattr(error, "reason", None), len(events)))
+        client = Client("phc_exit", host={url!r}, on_error=on_error, {options})
+        """
+    ) + textwrap.dedent(body)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return out.stdout.strip()
 
 
 def recorder() -> tuple[list[tuple[Exception, list[dict[str, Any]]]], Any]:
@@ -131,25 +140,15 @@ def test_events_in_flight_at_the_shutdown_deadline_are_reported_as_lost() -> Non
 
 def test_losses_at_interpreter_exit_reach_on_error(loopback: LoopbackServer) -> None:
     loopback.handle("/batch/", lambda _request: Reply.hang())
-    script = textwrap.dedent(
-        f"""
-        import atexit
-        lost = []
-        # Registered before hogkit's own hook, so it runs after it.
-        atexit.register(lambda: print(sorted(set(r for r, _ in lost)), sum(n for _, n in lost)))
-        from hogkit.transport.client import Client
-        def on_error(error, events):
-            lost.append((getattr(error, "reason", None), len(events)))
-        client = Client("phc_exit", host={loopback.url!r}, on_error=on_error,
-                        exit_timeout=0.5, timeout=30, flush_at=50)
-        for i in range(500):
-            client.capture("e", distinct_id="u", properties={{"i": i}})
+    out = losses_at_exit(
+        loopback.url,
+        "exit_timeout=0.5, timeout=30, flush_at=50",
         """
+        for i in range(500):
+            client.capture("e", distinct_id="u", properties={"i": i})
+        """,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert out.stdout.strip() == "['deadline'] 500"
+    assert out == "['deadline'] 500"
 
 
 def test_the_memory_budget_absorbs_a_backlog_a_small_count_would_drop() -> None:
@@ -185,26 +184,17 @@ def test_a_small_budget_drops_beyond_it_and_blocking_waits_instead() -> None:
 
 def test_losses_of_a_dropped_client_at_exit_reach_on_error(loopback: LoopbackServer) -> None:
     loopback.handle("/batch/", lambda _request: Reply.hang())
-    script = textwrap.dedent(
-        f"""
-        import atexit, gc
-        lost = []
-        atexit.register(lambda: print(sorted(set(r for r, _ in lost)), sum(n for _, n in lost)))
-        from hogkit.transport.client import Client
-        def on_error(error, events):
-            lost.append((getattr(error, "reason", None), len(events)))
-        client = Client("phc_exit", host={loopback.url!r}, on_error=on_error,
-                        timeout=30, flush_at=50)
+    out = losses_at_exit(
+        loopback.url,
+        "timeout=30, flush_at=50",
+        """
         for i in range(300):
-            client.capture("e", distinct_id="u", properties={{"i": i}})
+            client.capture("e", distinct_id="u", properties={"i": i})
         del client  # never shut down
         gc.collect()
-        """
+        """,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert out.stdout.strip() == "['deadline'] 300"
+    assert out == "['deadline'] 300"
 
 
 def test_a_burst_from_eight_threads_is_delivered_in_full(loopback: LoopbackServer) -> None:
