@@ -17,10 +17,12 @@ from hogkit.transport.transports import MemoryTransport
 from httpserver import LoopbackServer, Reply
 
 
-def losses_at_exit(url: str, options: str, body: str) -> str:
-    """What a child interpreter's `on_error` saw by the time it exited: the reasons and the
-    count of events lost, printed by an exit hook registered before hogkit's (so it runs
-    after it). `body` uses `client`, built with `options` against `url`."""
+def losses_at_exit(loopback: LoopbackServer, count: int, options: str, after: str = "") -> str:
+    """What a child interpreter's `on_error` saw by the time it exited, after capturing
+    `count` events towards a server that never answers, then running `after` (which may
+    drop `client`): the reasons and the count lost, printed by an exit hook registered
+    before hogkit's (so it runs after it)."""
+    loopback.handle("/batch/", lambda _request: Reply.hang())
     script = textwrap.dedent(
         f"""
         import atexit, gc
@@ -29,9 +31,12 @@ def losses_at_exit(url: str, options: str, body: str) -> str:
         from hogkit.transport.client import Client
         def on_error(error, events):
             lost.append((getattr(error, "reason", None), len(events)))
-        client = Client("phc_exit", host={url!r}, on_error=on_error, {options})
+        client = Client("phc_exit", host={loopback.url!r}, on_error=on_error, {options})
+        for i in range({count}):
+            client.capture("e", distinct_id="u", properties={{"i": i}})
+        {after}
         """
-    ) + textwrap.dedent(body)
+    )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
@@ -139,15 +144,7 @@ def test_events_in_flight_at_the_shutdown_deadline_are_reported_as_lost() -> Non
 
 
 def test_losses_at_interpreter_exit_reach_on_error(loopback: LoopbackServer) -> None:
-    loopback.handle("/batch/", lambda _request: Reply.hang())
-    out = losses_at_exit(
-        loopback.url,
-        "exit_timeout=0.5, timeout=30, flush_at=50",
-        """
-        for i in range(500):
-            client.capture("e", distinct_id="u", properties={"i": i})
-        """,
-    )
+    out = losses_at_exit(loopback, 500, "exit_timeout=0.5, timeout=30, flush_at=50")
     assert out == "['deadline'] 500"
 
 
@@ -183,17 +180,7 @@ def test_a_small_budget_drops_beyond_it_and_blocking_waits_instead() -> None:
 
 
 def test_losses_of_a_dropped_client_at_exit_reach_on_error(loopback: LoopbackServer) -> None:
-    loopback.handle("/batch/", lambda _request: Reply.hang())
-    out = losses_at_exit(
-        loopback.url,
-        "timeout=30, flush_at=50",
-        """
-        for i in range(300):
-            client.capture("e", distinct_id="u", properties={"i": i})
-        del client  # never shut down
-        gc.collect()
-        """,
-    )
+    out = losses_at_exit(loopback, 300, "timeout=30, flush_at=50", "del client; gc.collect()")
     assert out == "['deadline'] 300"
 
 
