@@ -85,7 +85,19 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
-        return self._value(key, FlagQuery.of(locals()))
+        # Built by position, not from `locals()`: this is the busiest read, and copying the
+        # frame into a dict would cost a large share of it.
+        query = FlagQuery(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_feature_flag_events,
+            disable_geoip,
+            device_id,
+        )
+        return self._value(key, query)
 
     def feature_enabled(
         self,
