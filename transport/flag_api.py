@@ -52,7 +52,19 @@ class FlagAPI:
         Reading a flag with `is_enabled`/`get_flag` sends `$feature_flag_called` once per
         (distinct id, flag, value, groups). `flag_keys=[]` evaluates nothing.
         """
-        snap = self._reads.evaluate("evaluate_flags", FlagQuery.of(locals()))
+        # By position, like `get_feature_flag`: the snapshot read is the hot path.
+        query = FlagQuery(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            True,
+            disable_geoip,
+            device_id,
+            flag_keys,
+        )
+        snap = self._reads.evaluate("evaluate_flags", query)
         return snap if snap is not None else FlagEvaluations("")
 
     def load_feature_flags(self) -> bool:
