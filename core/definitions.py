@@ -185,19 +185,28 @@ _TOO_DEEP = f"flag definitions are nested deeper than {MAX_DEPTH} levels"
 
 
 def _depth_over(value: object, limit: int) -> bool:
-    """Whether containers nest more than `limit` levels below `value` (iterative)."""
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
+    """Whether containers nest more than `limit` levels below `value` (level by level,
+    without recursion; plain JSON types are told apart by exact type first, as the
+    abstract `Mapping` check costs several times more)."""
+    level: list[object] = [value]
+    depth = 0
+    while level:
+        below: list[object] = []
+        for item in level:
+            kind = type(item)
+            if kind is str or kind is int or kind is float or kind is bool or item is None:
+                continue
+            if kind is dict or (kind is not list and isinstance(item, Mapping)):
+                children: Any = item.values()  # type: ignore[attr-defined]
+            elif kind is list or isinstance(item, (list, tuple)):
+                children = item
+            else:
+                continue
+            if depth >= limit:
+                return True
+            below.extend(children)
+        level = below
+        depth += 1
     return False
 
 

@@ -240,6 +240,29 @@ def _translate(pattern: str) -> tuple[str, bool, bool, bool]:
     return "".join(out), word, space, anchor and repeats
 
 
+def _trim(translated: str) -> str:
+    """The pattern without a leading and a trailing `.*` (or `.*?`), which cannot change
+    whether a search finds a match: wherever `.*X` matches, `X` matches where the dots
+    end, and `X.*` matches wherever `X` does. Python's search would otherwise try every
+    length of a leading `.*` from every start, a cost growing with the square of the text.
+    """
+    for wrapper in (".*?", ".*"):
+        rest = translated[len(wrapper) :]
+        if translated.startswith(wrapper) and rest[:1] not in ("*", "+", "?", "{"):
+            translated = rest
+            break
+    for wrapper in (".*?", ".*"):
+        rest = translated[: -len(wrapper)]
+        if translated.endswith(wrapper) and _unescaped(rest):
+            return rest
+    return translated
+
+
+def _unescaped(head: str) -> bool:
+    """Whether the character after `head` is not escaped (an even run of backslashes)."""
+    return (len(head) - len(head.rstrip("\\"))) % 2 == 0
+
+
 def gate_pattern(pattern: str) -> GatedPattern | str | None:
     """A non-empty pattern compiled for matching, a reason it must go to the server, or
     None when Python cannot compile it at all (then it matches nothing, and neither does
@@ -248,6 +271,7 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
         translated, word, space, end_sensitive = _translate(pattern)
     except _Deferred as deferred:
         return f"regex outside the subset shared with the server: {deferred}"
+    translated = _trim(translated)
     try:
         compiled = re.compile(translated)
     except re.error:

@@ -48,7 +48,9 @@ class ProgramTooLarge(Exception):
 
 # ---------------------------------------------------------------- syntax tree
 # A node is one of:
-#   ("item", test)               one character, `test(ch)` says whether it matches
+#   ("item", test, members)      one character, `test(ch)` says whether it matches;
+#                                `members` is every character it matches when that set is
+#                                small and known (a literal, a plain class), else None
 #   ("seq", [nodes])             one after another
 #   ("alt", [nodes])             any one of them
 #   ("repeat", node, low, high)  node low..high times (high None: unbounded)
@@ -62,6 +64,24 @@ def _item_test(source: str) -> Callable[[str], bool]:
         return source.__eq__
     fullmatch = re.compile(source).fullmatch
     return lambda ch: fullmatch(ch) is not None
+
+
+def _item(source: str) -> Node:
+    """An item node. A literal's members are itself; a class without negation or
+    shorthands written in ASCII can only hold characters up to U+00FF (`\\xHH` is the
+    only escape that reaches beyond ASCII), so its members are found by testing those."""
+    test = _item_test(source)
+    members: frozenset[str] | None = None
+    if len(source) == 1:
+        members = frozenset(source)
+    elif (
+        source.startswith("[")
+        and not source.startswith("[^")
+        and source.isascii()
+        and not any(f"\\{e}" in source for e in "dDsSwW")
+    ):
+        members = frozenset(filter(test, map(chr, range(256))))
+    return ("item", test, members)
 
 
 def _not_newline(ch: str) -> bool:
@@ -102,15 +122,15 @@ class _Reader:
             self.at += 1  # the closing parenthesis
             return inner
         if c == "[":
-            return ("item", _item_test(self.class_source()))
+            return _item(self.class_source())
         self.at += 1
         if c == "^":
             return ("start",)
         if c == ".":
-            return ("item", _not_newline)
+            return ("item", _not_newline, None)
         if c == "\\":
             return self.escape()
-        return ("item", _item_test(c))
+        return _item(c)
 
     def escape(self) -> Node:
         e = self.text[self.at]
@@ -119,10 +139,10 @@ class _Reader:
             return ("end",)
         if e == "x":
             self.at += 2
-            return ("item", _item_test(chr(int(self.text[self.at - 2 : self.at], 16))))
+            return _item(chr(int(self.text[self.at - 2 : self.at], 16)))
         if e in "dDsSwW":
-            return ("item", _item_test("\\" + e))
-        return ("item", _item_test(_SINGLE_ESCAPES.get(e, e)))
+            return ("item", _item_test("\\" + e), None)
+        return _item(_SINGLE_ESCAPES.get(e, e))
 
     def class_source(self) -> str:
         begin = self.at
@@ -173,27 +193,130 @@ def _size(node: Node) -> int:
     return 1
 
 
-def _paths_and_loops(node: Node) -> tuple[int, int] | None:
-    """(alternative paths, variable-length repetitions) Python's backtracking explores, or
-    None when a repetition's body is more than one character (its cost is unbounded here)."""
+# What may come right after a node, for telling whether a repetition's backtracking
+# can go anywhere: (item nodes that may read the next character, whether anything at
+# all may (a `^` met again), whether the rest of the pattern may match nothing, which
+# ends the search with a match).
+Follow = tuple[tuple[Node, ...], bool, bool]
+_AT_END: Follow = ((), False, True)
+# Most copies of a repeated group whose backtracking is worked out.
+_MAX_COPIES = 16
+
+
+def _first(node: Node) -> tuple[tuple[Node, ...], bool, bool]:
+    """(items that may read the first character, whether anything may, whether the node
+    may match nothing wherever it is). `^` and `\\Z` match nothing only in one place."""
     kind = node[0]
-    if kind in ("seq", "alt"):
-        paths, loops = (1 if kind == "seq" else 0), 0
-        for child in node[1]:
-            found = _paths_and_loops(child)
+    if kind == "item":
+        return (node,), False, False
+    if kind == "start":
+        return (), True, False
+    if kind == "end":
+        return (), False, False
+    if kind == "repeat":
+        items, anything, empty = _first(node[1])
+        return items, anything, empty or node[2] == 0
+    if kind == "alt":
+        found = [_first(child) for child in node[1]]
+        return (
+            tuple(item for items, _, _ in found for item in items),
+            any(anything for _, anything, _ in found),
+            any(empty for _, _, empty in found),
+        )
+    return _followed(node[1], _AT_END, 0)
+
+
+def _followed(nodes: list[Node], after: Follow, start: int) -> Follow:
+    """What may come first from `nodes[start:]` followed by `after`."""
+    items: tuple[Node, ...] = ()
+    anything = False
+    for node in nodes[start:]:
+        found, any_found, empty = _first(node)
+        items += found
+        anything = anything or any_found
+        if not empty:
+            return items, anything, False
+    return items + after[0], anything or after[1], after[2]
+
+
+def _disjoint(item: Node, follow: Follow) -> bool:
+    """Whether no character the item matches may begin what follows."""
+    if follow[1]:
+        return False
+    for other in follow[0]:
+        if item[2] is not None:
+            if any(map(other[1], item[2])):
+                return False
+        elif other[2] is not None:
+            if any(map(item[1], other[2])):
+                return False
+        else:
+            return False
+    return True
+
+
+def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
+    """(alternative paths, ambiguous repetitions, scanning repetitions) of Python's
+    backtracking through `node` followed by `after`, or None when a repetition's body is
+    more than one character (its cost is unbounded here).
+
+    A variable-length repetition of one item is ambiguous when a character it matches may
+    also begin what follows: every length it gives back may lead somewhere, so it
+    multiplies the tries by the lengths. Otherwise it scans: each length given back fails
+    on the next character at once (that character matched the item, so it cannot begin
+    what follows), and only the longest goes on. Before a rest that may match nothing it
+    costs nothing at all: the longest length ends the search with a match.
+    """
+    kind = node[0]
+    if kind == "seq":
+        paths, ambiguous, scanning = 1, 0, 0
+        children = node[1]
+        for at, child in enumerate(children):
+            found = _cost(child, _followed(children, after, at + 1))
             if found is None:
                 return None
-            paths = paths * found[0] if kind == "seq" else paths + found[0]
-            loops += found[1]
-        return paths, loops
+            paths *= found[0]
+            ambiguous += found[1]
+            scanning += found[2]
+        return paths, ambiguous, scanning
+    if kind == "alt":
+        costs = [_cost(child, after) for child in node[1]]
+        if any(found is None for found in costs):
+            return None
+        # sum(p * n ** a) <= sum(p) * n ** max(a), and likewise for the scans.
+        return (
+            sum(found[0] for found in costs),  # type: ignore[index]
+            max(found[1] for found in costs),  # type: ignore[index]
+            max(found[2] for found in costs),  # type: ignore[index]
+        )
     if kind == "repeat":
         _, body, low, high = node
         if body[0] != "item":
-            return None
-        if high == low:
-            return 1, 0
-        return (2, 0) if high == 1 else (1, 1)
-    return 1, 0
+            # A group repeated a few times at most (`(www\\.)?`) is its copies in a row,
+            # each after the first optional; a longer or unbounded one is not bounded here.
+            if high is None or high > _MAX_COPIES:
+                return None
+            optional = ("alt", [body, ("seq", [])])
+            return _cost(("seq", [body] * low + [optional] * (high - low)), after)
+        if high == low or after[2]:
+            return 1, 0, 0
+        if _disjoint(body, after):
+            return 1, 0, 1
+        return (2, 0, 0) if high == 1 else (1, 1, 0)
+    return 1, 0, 0
+
+
+def _anchored(node: Node) -> bool:
+    """Whether every match must start at the beginning of the text (at any other start
+    the search fails on the first step)."""
+    kind = node[0]
+    if kind == "start":
+        return True
+    if kind == "seq":
+        return bool(node[1]) and _anchored(node[1][0])
+    if kind == "alt":
+        return all(_anchored(child) for child in node[1])
+    return False
 
 
 # ---------------------------------------------------------------- program
@@ -202,28 +325,44 @@ def _paths_and_loops(node: Node) -> tuple[int, int] | None:
 class Program:
     """An immutable instruction list and a linear-time search over it."""
 
-    __slots__ = ("instructions", "loops", "paths", "python_limit")
+    __slots__ = ("anchored", "instructions", "loops", "paths", "python_limit", "scans")
 
-    def __init__(self, instructions: tuple[Instruction, ...], cost: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        instructions: tuple[Instruction, ...],
+        cost: tuple[int, int, int] | None,
+        anchored: bool = False,
+    ) -> None:
         self.instructions = instructions
         self.paths: int
         self.loops: int
-        self.paths, self.loops = cost if cost is not None else (0, -1)
+        self.scans: int
+        self.paths, self.loops, self.scans = cost if cost is not None else (0, -1, 0)
+        self.anchored = anchored
         self.python_limit = -1
         if cost is not None:
-            # The largest size within budget: a float root, corrected to the exact integer.
-            root = (PYTHON_BUDGET / self.python_cost(0)) ** (1 / (self.loops + 1))
-            size = min(int(root), _PYTHON_TEXT + 1)
-            while size >= 0 and self.python_cost(size) > PYTHON_BUDGET:
-                size -= 1
-            while size < _PYTHON_TEXT and self.python_cost(size + 1) <= PYTHON_BUDGET:
-                size += 1
-            self.python_limit = min(size, _PYTHON_TEXT)
+            # The largest size within budget (the cost grows with the size).
+            low, high = -1, _PYTHON_TEXT
+            while low < high:
+                middle = (low + high + 1) // 2
+                if self.python_cost(middle) <= PYTHON_BUDGET:
+                    low = middle
+                else:
+                    high = middle - 1
+            self.python_limit = low
 
     def python_cost(self, size: int) -> int:
-        """The bound on Python's backtracking steps for a text of `size` characters."""
-        tries: int = (size + 1) ** (self.loops + 1)
-        return self.paths * tries * (len(self.instructions) + 1)
+        """The bound on Python's backtracking steps for a text of `size` characters.
+
+        Per start position, each combination of alternative paths and lengths of the
+        ambiguous repetitions walks the program once (twice, counting the characters an
+        ambiguous repetition consumes before giving them back) plus the lengths each
+        scanning repetition consumes and gives back. An anchored pattern gets past the
+        first step from one start only."""
+        positions = size + 1
+        walk = 2 * (len(self.instructions) + 1 + 2 * positions * self.scans)
+        tries: int = self.paths * positions**self.loops * walk
+        return positions + tries if self.anchored else positions * tries
 
     def search(self, text: str) -> tuple[bool, int]:
         """Whether the pattern occurs in `text`, and the steps it took: at most
@@ -338,4 +477,4 @@ def compile_program(translated: str) -> Program:
     emitter.node(tree)
     emitter.emit(_MATCH)
     instructions = tuple((k, a, o) for k, a, o in emitter.code)
-    return Program(instructions, _paths_and_loops(tree))
+    return Program(instructions, _cost(tree, _AT_END), _anchored(tree))
