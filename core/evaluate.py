@@ -53,6 +53,7 @@ __all__ = [
     "encode",
     "evaluate_all",
     "evaluate_flag",
+    "evaluate_one",
     "make_run",
 ]
 
@@ -244,15 +245,28 @@ def evaluate_all(
             else:
                 result = evaluate_flag(run, flag)
         except Exception:
-            # Never raise into the caller; a definition this broken needs the server.
-            # Hashing an id with no UTF-8 form fails as it does in the reference:
-            # missing context.
-            unencodable = value_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE
-            result = _MISSING if unencodable else _UNSUPPORTED
+            result = _failed(run)
         if type(result) is tuple:
             outcomes[flag.key] = result
         elif result is not DROPPED:
             unresolved[flag.key] = result
+
+
+def evaluate_one(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
+    """One flag as `evaluate_all` evaluates each (for a caller asking for one value)."""
+    try:
+        return evaluate_flag(run, flag)
+    except Exception:
+        return _failed(run)
+
+
+def _failed(run: Run) -> Unresolved:
+    """Why a flag whose evaluation raised needs the server: never raise into the caller;
+    a definition this broken needs the server. Hashing an id with no UTF-8 form fails as
+    it does in the reference: missing context."""
+    if run.distinct_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE:
+        return _MISSING
+    return _UNSUPPORTED
 
 
 def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:

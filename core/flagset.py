@@ -17,10 +17,10 @@ import msgspec
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import as_dict, evaluate_all, make_run
+from .evaluate import as_dict, evaluate_all, evaluate_one, make_run
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
-from .snapshot import Problem, Snapshot
+from .snapshot import FlagValue, Problem, Snapshot
 
 __all__ = ["FlagSet"]
 
@@ -166,6 +166,32 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         evaluate_all(run, selected, outcomes, unresolved)
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
+
+    def flag_value(
+        self,
+        key: str,
+        distinct_id: str,
+        *,
+        person_properties: Mapping[str, object] | None = None,
+        groups: Mapping[str, str | int] | None = None,
+        group_properties: Mapping[str, Mapping[str, object]] | None = None,
+        device_id: str | None = None,
+        now: datetime,
+    ) -> FlagValue | None:
+        """One flag's value, exactly `evaluate(..., flag_keys=[key], ...).get_flag(key)`:
+        None when the flag is unknown or needs the server. For callers that read one value
+        and nothing else (no reason, payload or snapshot is built)."""
+        if type(now) is not datetime or now.tzinfo is None:
+            now = _aware(now)
+        flag = self._flags.get(key) if type(key) is str else None
+        if flag is None or not distinct_id:
+            return None
+        person = _person(person_properties, distinct_id, flag.reads_id)
+        run = make_run(
+            self._flags, now, distinct_id, person, groups, group_properties, device_id
+        )
+        result = evaluate_one(run, flag)
+        return result[0] if type(result) is tuple else None
 
     def _select(self, flag_keys: Iterable[str]) -> tuple[CompiledFlag, ...]:
         """The flags named in `flag_keys`, in definition order (unknown keys ignored)."""

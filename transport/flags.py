@@ -339,17 +339,16 @@ class FlagService:
             and not self.disabled
         ):
             try:
-                local = fs.evaluate(
+                value = fs.flag_value(
+                    key,
                     distinct_id,
                     person_properties=person_properties,
                     groups=groups if groups else _NOTHING,
                     group_properties=group_properties,
                     device_id=device_id,
-                    flag_keys=(key,),
                     now=self._now(),
                 )
-                value = local.get_flag(key)
-                if value is not None and not local.unresolved:
+                if value is not None:
                     return value
             except Exception:  # the core promises not to raise; a bug must not reach callers
                 log.exception("local flag evaluation failed")
