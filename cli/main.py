@@ -21,6 +21,7 @@ from typing import IO, Any, NoReturn
 import attrs
 from hogkit.core import DefinitionsError, FlagSet
 from hogkit.core.version import __version__
+from hogkit.fleet.command import add_sync_command
 
 from . import format as fmt
 from .fetch import fetch_definitions
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up after this long (default: 10)",
     )
     fetch.set_defaults(handler=_cmd_fetch)
+    add_sync_command(commands, CliError)
     return parser
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "QUOTA_LIMITED",
     "RemoteMerge",
     "failure_code",
+    "fallback_keys",
     "is_quota_limited",
     "merge_remote",
     "needs_remote",
@@ -45,6 +46,23 @@ def needs_remote(local: Snapshot | None, flag_keys: Sequence[str] | None) -> boo
     if local.unresolved:
         return True
     return flag_keys is not None and any(local.get_flag(k) is None for k in flag_keys)
+
+
+def fallback_keys(
+    local: Snapshot | None,
+    unresolved: Mapping[str, Any],
+    flag_keys: Sequence[str] | None,
+) -> list[str] | None:
+    """The flags a remembered `/flags` answer may fill after a failed request.
+
+    Only what local evaluation left undecided: its unresolved flags and the requested keys
+    it has no value for. None means every remembered flag (no definitions, no key list).
+    """
+    if local is None:
+        return list(flag_keys) if flag_keys is not None else None
+    wanted = set(unresolved)
+    wanted.update(k for k in flag_keys or () if local.get_flag(k) is None)
+    return sorted(wanted)
 
 
 def failure_code(kind: str, status: int | None = None) -> str:
@@ -87,25 +105,31 @@ def merge_remote(
     flag_keys: Sequence[str] | None,
     response: FlagsResponse | None,
     error: str | None,
+    remembered: Mapping[str, RemoteFlag] | None = None,
 ) -> RemoteMerge:
     """Combine local results with a `/flags` answer (`response`) or its failure (`error`).
 
     Remote records fill only the gaps local evaluation left, and only for requested keys; a
     flag stays unresolved while the server did not answer for it or failed to evaluate it.
+    After a failure, `remembered` answers (an earlier response, see `fallback_keys`) fill
+    the same gaps by the same rule, and the snapshot still reports the error.
     """
-    remote: dict[str, RemoteFlag] = {}
+    records: Mapping[str, RemoteFlag] = {}
     errors: tuple[str, ...] = ()
     if response is not None:
         if response.errors_while_computing:
             errors = ("errors_while_computing_flags",)
-        wanted = set(flag_keys) if flag_keys is not None else None
-        for key, record in response.flags.items():
-            if wanted is not None and key not in wanted:
-                continue
-            if local is not None and local.get_flag(key) is not None:
-                continue
-            remote[key] = record
+        records = response.flags
     elif error is not None:
         errors = (error,)
+        records = remembered or {}
+    wanted = set(flag_keys) if flag_keys is not None else None
+    remote: dict[str, RemoteFlag] = {}
+    for key, record in records.items():
+        if wanted is not None and key not in wanted:
+            continue
+        if local is not None and local.get_flag(key) is not None:
+            continue
+        remote[key] = record
     still = {k: r for k, r in unresolved.items() if k not in remote or remote[k].server_failed}
     return RemoteMerge(remote, still, errors)

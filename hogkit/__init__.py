@@ -4,6 +4,9 @@ This package is the public surface: everything an application needs is importabl
 here (`from hogkit import Client, FlagSet`). `hogkit.core` is the pure engine (no I/O) and
 `hogkit.transport` the shell that adds the clock, threads and the network around it.
 
+The context functions (`new_context`, `tag`, `identify_context`, ...) work without a
+client: events captured inside a context, on any client, get its values.
+
 Names are imported on first use, so `import hogkit.core` on its own still loads no
 networking or threading modules.
 """
@@ -38,6 +41,18 @@ if TYPE_CHECKING:
         MemoryTransport,
         SendResult,
         Transport,
+    )
+    from hogkit.transport.contexts import (
+        get_context_device_id,
+        get_context_distinct_id,
+        get_context_session_id,
+        get_tags,
+        identify_context,
+        new_context,
+        scoped,
+        set_context_device_id,
+        set_context_session,
+        tag,
     )
     from hogkit.transport.errors import (
         EventTooLarge,
@@ -78,6 +93,16 @@ _HOMES: dict[str, str] = {
     "NetworkError": "hogkit.transport.http",
     "StatusError": "hogkit.transport.http",
     "InvalidHost": "hogkit.transport.hosts",
+    "new_context": "hogkit.transport.contexts",
+    "scoped": "hogkit.transport.contexts",
+    "tag": "hogkit.transport.contexts",
+    "get_tags": "hogkit.transport.contexts",
+    "identify_context": "hogkit.transport.contexts",
+    "set_context_session": "hogkit.transport.contexts",
+    "set_context_device_id": "hogkit.transport.contexts",
+    "get_context_distinct_id": "hogkit.transport.contexts",
+    "get_context_session_id": "hogkit.transport.contexts",
+    "get_context_device_id": "hogkit.transport.contexts",
 }
 
 __all__ = [
@@ -107,6 +132,16 @@ __all__ = [
     "Transport",
     "Unresolved",
     "__version__",
+    "get_context_device_id",
+    "get_context_distinct_id",
+    "get_context_session_id",
+    "get_tags",
+    "identify_context",
+    "new_context",
+    "scoped",
+    "set_context_device_id",
+    "set_context_session",
+    "tag",
 ]
 
 

@@ -13,11 +13,12 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import hogkit
 import posthog
 import pytest
 from httpserver import LoopbackServer, Reply
 from twin import REF_KEY, KitClient, Twin, flags_response, record
+
+import hogkit
 
 REFERENCE_INIT = inspect.signature(posthog.Client.__init__)
 REFERENCE_OPTIONS = [p for p in REFERENCE_INIT.parameters.values() if p.name != "self"]

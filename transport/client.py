@@ -11,6 +11,9 @@ construction, settings and lifecycle:
   `FlagAPI` (`flag_reads.py`, `flag_api.py`) put the never-raise error path and the flag
   methods on top of it.
 * `Problems` (`problems.py`): the error path every public method shares.
+* `ContextMethods` (`contexts.py`): request contexts (`new_context`, `tag`, ...), whose
+  escaping exceptions go to `EventMethods.capture_exception`; `ExceptionAutocapture`
+  (`autocapture.py`): the uncaught-exception hooks, when `enable_exception_autocapture`.
 
 The collaborators' public methods appear on the Client through `forward`, unchanged. None of
 them raises into the caller unless `debug=True`: problems are logged on the `hogkit` logger
@@ -28,10 +31,19 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import EventContext
 
 from . import stamps
+from .autocapture import (
+    DEFAULT_BUCKET_SIZE,
+    DEFAULT_REFILL_INTERVAL_SECONDS,
+    DEFAULT_REFILL_RATE,
+    ExceptionAutocapture,
+    install_hooks,
+)
+from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
@@ -99,6 +111,20 @@ class Client:
         enable_local_evaluation: bool = True,
         flags_transport: FlagsTransport | None = None,
         flag_called_cache_size: int = DEFAULT_CAPACITY,
+        flag_definition_cache_provider: Any = None,
+        flag_definitions_follower_only: bool = False,
+        flag_fallback_cache_url: str | None = None,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        enable_exception_autocapture_rate_limiting: bool = False,
+        exception_autocapture_bucket_size: int = DEFAULT_BUCKET_SIZE,
+        exception_autocapture_refill_rate: float = DEFAULT_REFILL_RATE,
+        exception_autocapture_refill_interval_seconds: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+        capture_exception_code_variables: bool = False,
+        code_variables_mask_patterns: Sequence[str] | None = None,
+        code_variables_ignore_patterns: Sequence[str] | None = None,
+        code_variables_mask_url_credentials: bool | None = None,
+        code_variables_detect_secrets: bool | None = None,
     ) -> None:
         if debug:
             enable_debug_output()
@@ -146,11 +172,31 @@ class Client:
             exit_timeout=exit_timeout,
         )
         self._events.disabled = disabled or not config_ok
+        variables = VariablesConfig.build(
+            code_variables_mask_patterns,
+            code_variables_ignore_patterns,
+            code_variables_mask_url_credentials,
+            code_variables_detect_secrets,
+        )
         self._event_methods = EventMethods(
             self._events,
             project_root if project_root is not None else os.getcwd(),
             in_app_modules or (),
+            enable_exception_autocapture=enable_exception_autocapture,
+            log_captured_exceptions=log_captured_exceptions,
+            code_variables=variables if capture_exception_code_variables else None,
         )
+        self._contexts = ContextMethods(self._event_methods)
+        self.exception_autocapture: ExceptionAutocapture | None = install_hooks(
+            self._event_methods,
+            enabled=enable_exception_autocapture,
+            rate_limited=enable_exception_autocapture_rate_limiting,
+            bucket_size=exception_autocapture_bucket_size,
+            refill_rate=exception_autocapture_refill_rate,
+            refill_interval=exception_autocapture_refill_interval_seconds,
+        )
+        if self.exception_autocapture is not None:
+            self._on_shutdown.append(self.exception_autocapture.close)
         self._events.start(not self.disabled)
         if personal_api_key:
             deprecated("personal_api_key", "secret_key=")
@@ -173,6 +219,9 @@ class Client:
             dedup_capacity=flag_called_cache_size,
             event_time=stamps.clock,
             new_uuid=new_uuid,
+            definitions_cache=flag_definition_cache_provider,
+            follower_only=flag_definitions_follower_only,
+            fallback_cache_url=flag_fallback_cache_url,
         )
         self._reads = FlagReads(self._flags, self._problems)
         self._events.flags_for_capture = self._reads.for_capture
@@ -182,7 +231,7 @@ class Client:
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         self._on_fork.append(self._flags.after_fork)
         _live_clients.add(self)
-        _live_pipelines.add(self._events)
+        _open_pipelines.add(self._events)
 
     def _config_error(self, message: str) -> bool:
         self._problems.config(message)
@@ -243,6 +292,11 @@ class Client:
         self._event_methods.in_app_modules = tuple(prefixes)
 
     @property
+    def enable_exception_autocapture(self) -> bool:
+        """Whether uncaught exceptions (and, by default, contexts' escaping ones) are captured."""
+        return self._event_methods.enable_exception_autocapture
+
+    @property
     def flag_service(self) -> FlagService:
         """The flag collaborator: read or replace the local definitions in force
         (`flagset`, `replace_definitions`) and hear of changes (`on_change`)."""
@@ -272,11 +326,22 @@ class Client:
     group_identify = forward("_event_methods", EventMethods.group_identify)
     capture_exception = forward("_event_methods", EventMethods.capture_exception)
 
+    # -- contexts: the `ContextMethods` collaborator's methods ---------------------------------
+
+    new_context = forward("_contexts", ContextMethods.new_context)
+    scoped = forward("_contexts", ContextMethods.scoped)
+    tag = forward("_contexts", ContextMethods.tag)
+    get_tags = forward("_contexts", ContextMethods.get_tags)
+    identify_context = forward("_contexts", ContextMethods.identify_context)
+    set_context_session = forward("_contexts", ContextMethods.set_context_session)
+    set_context_device_id = forward("_contexts", ContextMethods.set_context_device_id)
+
     # -- feature flags: the `FlagAPI` collaborator's methods ----------------------------------
 
     evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
     load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
     feature_flag_definitions = forward("_flag_api", FlagAPI.feature_flag_definitions)
+    flag_definitions_status = forward("_flag_api", FlagAPI.flag_definitions_status)
     get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)
     feature_enabled = forward("_flag_api", FlagAPI.feature_enabled)
     is_feature_enabled = forward("_flag_api", FlagAPI.is_feature_enabled)
@@ -315,6 +380,7 @@ class Client:
                 _run_hooks(self._on_shutdown, "a shutdown hook raised")
             delivered = self.flush(max(0.0, deadline - time.monotonic()))
             self._events.stop(deadline - time.monotonic())
+            _open_pipelines.discard(self._events)
             self._shutdown_result = delivered
             return delivered
         except Exception as exc:
@@ -359,7 +425,10 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 # process-wide hooks
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-_live_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
+# Strong references: a pipeline stays here from its client's construction until that client's
+# shutdown, so a client the application dropped (and the garbage collector took) still has
+# its queued events delivered at exit. Its worker thread lives that long anyway.
+_open_pipelines: set[EventPipeline] = set()
 
 
 def _after_fork_in_child() -> None:
@@ -370,10 +439,10 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     """Give every open pipeline a short, shared deadline to deliver what it holds.
 
-    Pipelines, not clients: a client the application dropped is collected, but its worker
-    keeps its pipeline (and the events queued in it) alive until the process ends.
+    Pipelines, not clients: a client the application dropped may be collected, but its
+    pipeline (and the events queued in it) stays in `_open_pipelines` until shutdown.
     """
-    pipelines = [p for p in list(_live_pipelines) if not p.closed]
+    pipelines = [p for p in list(_open_pipelines) if not p.closed]
     if not pipelines:
         return
     deadline = time.monotonic() + max(p.exit_timeout for p in pipelines)

@@ -2,7 +2,12 @@
 aliases and exceptions.
 
 Each samples the clock and draws ids (through `stamps`), has the core build the event and
-hands it to the pipeline's `emit`, which owns the never-raise error path.
+hands it to the pipeline's `emit`, which owns the never-raise error path. Inside a context,
+exceptions and person updates get the context's identity and tags first (`with_context`).
+
+The exception options live here too: whether uncaught exceptions are captured (the hooks
+themselves are `autocapture.py`'s), whether each captured one is logged, and how in-app
+frames' local variables are attached (`code_variables`; None leaves them out).
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core import events as core
+from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
+from .code_variables import with_code_variables
+from .contexts import with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
 from .pipeline import EventPipeline
 from .problems import log
@@ -33,11 +41,21 @@ class EventMethods:
     `capture_exception` for a Client (which forwards them)."""
 
     def __init__(
-        self, events: EventPipeline, project_root: str, in_app_modules: Sequence[str]
+        self,
+        events: EventPipeline,
+        project_root: str,
+        in_app_modules: Sequence[str],
+        *,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        code_variables: VariablesConfig | None = None,
     ) -> None:
         self._events = events
         self.project_root = project_root
         self.in_app_modules = tuple(in_app_modules)
+        self.enable_exception_autocapture = enable_exception_autocapture
+        self.log_captured_exceptions = log_captured_exceptions
+        self.code_variables = code_variables
 
     def pageview(
         self,
@@ -106,6 +124,7 @@ class EventMethods:
         uuid: Any,
         disable_geoip: bool | None,
     ) -> str | None:
+        distinct_id, properties = with_context(distinct_id, properties, person=True)
         return self._events.emit(
             name,
             lambda: build(
@@ -202,12 +221,18 @@ class EventMethods:
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
         fingerprint: str | None = None,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Mapping[str, Any] | None = None,
     ) -> str | None:
         """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
 
         An exception that was never raised gets the caller's stack, marked synthetic. The
-        same exception object is captured once; later calls return None.
+        same exception object is captured once; later calls return None. `level`,
+        `source` (`$exception_source`) and `mechanism` describe how it was caught, for
+        hooks and framework integrations.
         """
+        distinct_id, properties = with_context(distinct_id, properties)
         found: list[BaseException] = []
 
         def build() -> Event | None:
@@ -219,7 +244,7 @@ class EventMethods:
                 return None
             found.append(exc)
             synthetic = synthetic_traceback() if exc.__traceback__ is None else None
-            return core.exception_event(
+            ev = core.exception_event(
                 self._events.context,
                 exc,
                 distinct_id=distinct_id,
@@ -235,10 +260,18 @@ class EventMethods:
                 flags=flags,
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
+                level=level,
+                source=source,
+                mechanism=mechanism,
             )
+            if self.code_variables is not None:
+                ev = with_code_variables(ev, exc, self.code_variables)
+            return ev
 
         sent = self._events.emit("capture_exception", build)
         if sent is not None:
             with contextlib.suppress(Exception):
                 setattr(found[0], _CAPTURED_ATTR, sent)
+            if self.log_captured_exceptions:
+                log.error("hogkit: captured exception %s", sent, exc_info=found[0])
         return sent

@@ -15,6 +15,7 @@ from hogkit.core import FlagSet
 from .evaluations import FlagEvaluations
 from .flag_reads import FlagReads, deprecated
 from .flags import FlagService
+from .poller import DefinitionsStatus
 from .problems import Problems
 
 __all__ = ["FlagAPI"]
@@ -75,6 +76,10 @@ class FlagAPI:
     def feature_flag_definitions(self) -> FlagSet | None:
         """The compiled definitions in force, or None when none are loaded."""
         return self._flags.flagset
+
+    def flag_definitions_status(self) -> DefinitionsStatus:
+        """Where the definitions in force came from, their age, ETag and the last problem."""
+        return self._flags.status()
 
     def get_feature_flag(
         self,

@@ -29,16 +29,18 @@ from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_called import FlagCalled, flag_called_event
-from hogkit.core.flag_requests import merge_remote, needs_remote
+from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
     encode_flags_request,
     flags_request_body,
 )
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
+from .definitions_cache import CacheBridge
 from .evaluations import FlagEvaluations, FlagMeta
+from .fallback_cache import open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .poller import DefinitionsPoller
+from .poller import DefinitionsPoller, DefinitionsStatus
 from .remote_flags import OnceLog, RemoteFlags, safe_text
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
@@ -96,10 +98,17 @@ class FlagService:
         now: Callable[[], _dt.datetime] = _utc_now,
         event_time: Callable[[], _dt.datetime | str | float] | None = None,
         new_uuid: Callable[[], str] | None = None,
+        definitions_cache: Any = None,
+        follower_only: bool = False,
+        fallback_cache_url: str | None = None,
     ) -> None:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
-        capture path stamps its events (both default to slower stdlib equivalents)."""
+        capture path stamps its events (both default to slower stdlib equivalents).
+        `definitions_cache` shares downloaded definitions between processes (a provider
+        object, see `definitions_cache`); with `follower_only` this process never downloads
+        them itself. `fallback_cache_url` names where `/flags` answers are remembered for
+        when the server fails (see `fallback_cache`)."""
         self._api_key = api_key
         self._secret_key = secret_key or None
         self._transport: FlagsTransport = flags_transport or HttpFlagsTransport(
@@ -118,7 +127,14 @@ class FlagService:
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
         self._notes = OnceLog()
-        self._remote = RemoteFlags(self._transport, self.request_timeout, self._notes)
+        self._remote = RemoteFlags(
+            self._transport,
+            self.request_timeout,
+            self._notes,
+            open_fallback(fallback_cache_url, api_key),
+        )
+        if follower_only and definitions_cache is None:
+            log.warning("flag_definitions_follower_only needs a cache provider; ignored")
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
@@ -129,11 +145,15 @@ class FlagService:
                 self._offline = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
                 log.error("could not load flag_definitions: %s", safe_text(exc))
-        elif self._secret_key and not disabled:
+        elif (self._secret_key or (definitions_cache is not None and follower_only)) and (
+            not disabled
+        ):
             self.poller = DefinitionsPoller(
                 self._transport,
                 interval=poll_interval,
                 refresh=enable_local_evaluation,
+                cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
+                follower_only=follower_only,
             )
             self.poller.start()
 
@@ -199,6 +219,20 @@ class FlagService:
         """In a forked child: restart the poller in force (the parent's thread is gone)."""
         if self.poller is not None:
             self.poller.start()
+
+    def status(self) -> DefinitionsStatus:
+        """Where the definitions in force came from (see `DefinitionsStatus`)."""
+        if self.poller is not None:
+            return self.poller.status()
+        loaded = self._offline
+        return DefinitionsStatus(
+            source="file" if loaded is not None else None,
+            age=None,
+            etag=None,
+            last_error=None,
+            flags=len(loaded.keys) if loaded is not None else 0,
+            fetches=0,
+        )
 
     def reload(self) -> bool:
         """Fetch definitions now, on this thread. True when the server answered usefully."""
@@ -294,9 +328,13 @@ class FlagService:
             sent_at=self._now(),
         )
         response, error = self._remote.request(encode_flags_request(body))
+        remembered = None
         if response is not None:
             minimal = response.minimal_flag_called_events
-        merged = merge_remote(local, unresolved, flag_keys, response, error)
+            self._remote.remember(did, response)
+        else:
+            remembered = self._remote.recall(did, fallback_keys(local, unresolved, flag_keys))
+        merged = merge_remote(local, unresolved, flag_keys, response, error, remembered)
         return FlagEvaluations(
             did,
             local=local,

@@ -4,7 +4,8 @@ One seam for all events: a built `Event` goes through `submit` (`before_send`, t
 check, then the queue or a sync send), and `capture` calls go through `capture`, which
 either queues the call's checked arguments for the worker to build (the common call: the
 caller's thread only samples the clock and draws a uuid) or builds the event and submits
-it. A context layer that adds tags or a distinct id to every event wraps these two methods.
+it. Inside a context (`contexts.py`) a capture call first gets the context's distinct id,
+session, device and tags; the other event methods merge them the same way before building.
 
 The pipeline owns the queue and the worker; it starts a fresh pair at construction and
 in a forked child (the parent's threads do not exist there).
@@ -31,11 +32,12 @@ from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from . import stamps
+from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .errors import EventTooLarge
 from .ids import new_uuid
 from .problems import Problems, log
-from .queue import EventQueue
+from .queue import Deferred, EventQueue
 from .stamps import clock
 from .transports import Transport
 from .worker import Worker
@@ -101,7 +103,7 @@ class EventPipeline:
         self._context = context
         self._encoder = DeferredEncoder(context)
         if self._worker is not None:
-            self._worker.prepare, self._worker.prepare_many = self._encoder.one, self._encoder.many
+            self._worker.prepare = self._encoder.one
 
     @property
     def before_send(self) -> BeforeSend | None:
@@ -159,11 +161,18 @@ class EventPipeline:
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
                 prepare=self._encoder.one,
-                prepare_many=self._encoder.many,
+                prepare_many=self._prepare_many,
             )
             worker.start()
             self._queue, self._worker = queue, worker
         self._refresh()
+
+    def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
+        """The worker's batch encoding. A method of the pipeline, not of its encoder, so the
+        worker's thread keeps the pipeline alive: a client the application dropped still
+        has its queued events delivered at interpreter exit (`_at_exit` holds pipelines
+        weakly)."""
+        return self._encoder.many(items)
 
     # -- capture --------------------------------------------------------------------------------
 
@@ -187,12 +196,15 @@ class EventPipeline:
         `$feature/<key>` and `$active_feature_flags` without any request.
         `send_feature_flags` (deprecated) evaluates flags for the event; `flags` wins.
 
+        Inside a context, the context's values are merged in first (`contexts.with_context`).
         The common call (a str event and id, flat properties of plain values, no hook, no
         explicit time, uuid or flags) only samples the clock, draws the uuid and queues the
         arguments (a shallow copy of a plain dict is a snapshot of it): the worker builds
         and encodes the event, many at once. While half the queue is waiting, the caller
         encodes instead, so a worker that falls far behind gets ready-made events.
         """
+        if current_context() is not None:
+            distinct_id, properties = with_context(distinct_id, properties)
         queue = self._fast
         if (
             queue is not None

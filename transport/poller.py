@@ -22,18 +22,23 @@ import logging
 import os
 import random
 import threading
+import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import attrs
 import msgspec
 import xxhash
 from hogkit.core import FlagSet
+from hogkit.core.errors import HogkitError
 from hogkit.core.flag_requests import is_quota_limited
 
+from .definitions_cache import CacheBridge, shared_document
 from .flags_transport import FlagsTransport
 from .http import Response
 
-__all__ = ["DEFINITIONS_TIMEOUT", "DefinitionsPoller", "next_delay"]
+__all__ = ["DEFINITIONS_TIMEOUT", "DefinitionsPoller", "DefinitionsStatus", "next_delay"]
 
 log = logging.getLogger("hogkit.transport.poller")
 
@@ -53,6 +58,23 @@ def next_delay(
         base = min(interval * (2 ** min(failures - 1, 16)), max(max_backoff, interval))
     spread = 1.0 + jitter * (2.0 * sample - 1.0)
     return max(0.0, base * spread)
+
+
+@attrs.frozen
+class DefinitionsStatus:
+    """Where the definitions in force came from and how fresh they are.
+
+    `source`: "fetched" (downloaded by this process), "cache" (read from a shared store),
+    "file" (given to the client), or None (nothing loaded). `age`: seconds since they were
+    last confirmed current (a download, a 304, or a read of the shared copy).
+    """
+
+    source: str | None
+    age: float | None
+    etag: str | None
+    last_error: str | None
+    flags: int
+    fetches: int
 
 
 _live_pollers: weakref.WeakSet[DefinitionsPoller] = weakref.WeakSet()
@@ -80,8 +102,17 @@ class DefinitionsPoller:
         max_backoff: float = 300.0,
         rng: Callable[[], float] = random.random,
         on_error: Callable[[Exception], None] | None = None,
+        cache: CacheBridge | None = None,
+        follower_only: bool = False,
     ) -> None:
+        """`cache` shares the definitions with other processes (see `definitions_cache`);
+        `follower_only` never downloads: the definitions come only from `cache`."""
         self._transport = transport
+        self._cache = cache
+        self.follower_only = follower_only and cache is not None
+        self._source: str | None = None
+        self._confirmed: float | None = None
+        self._shared: dict[str, Any] | None = None
         self.interval = max(0.01, float(interval))
         self._timeout = request_timeout
         self._refresh = refresh
@@ -168,6 +199,8 @@ class DefinitionsPoller:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, timeout))
+        if self._cache is not None:
+            self._cache.shutdown()  # once, here or by the thread on its way out
 
     @property
     def running(self) -> bool:
@@ -175,6 +208,13 @@ class DefinitionsPoller:
         return thread is not None and thread.is_alive() and self._pid == os.getpid()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._cache is not None and self._stopped.is_set():
+                self._cache.shutdown()
+
+    def _loop(self) -> None:
         failures = 0
         while not self._stopped.is_set():
             try:
@@ -193,37 +233,118 @@ class DefinitionsPoller:
                 sample=self._rng(),
                 max_backoff=self._max_backoff,
             )
-            self._wake.wait(delay)
+            if self._cache is not None:
+                self._cache.wait(delay, self._wake)
+            else:
+                self._wake.wait(delay)
             self._wake.clear()
 
     # ----------------------------------------------------------------- one fetch
 
     def poll_once(self) -> bool:
-        """One conditional fetch on the calling thread. True when the server answered usefully."""
+        """One refresh on the calling thread: from the shared store when one is configured and
+        another process leads, else a conditional download. True when it went usefully."""
         with self._fetch_lock:
-            try:
+            if self._cache is None:
+                ok = self._fetch()
+            else:
                 try:
-                    response = self._transport.fetch_definitions(
-                        etag=self._etag, timeout=self._timeout
-                    )
+                    ok = self._coordinated(self._cache)
                 finally:
-                    self.fetches += 1  # attempts finished, answered or not
-                return self._apply(response)
-            except Exception as exc:
-                self._problem(
-                    "network",
-                    logging.WARNING,
-                    "could not fetch feature flag definitions (%s); keeping the current ones "
-                    "and retrying with backoff",
-                    exc,
-                )
-                return False
+                    self._cache.finish_round()
+            log.debug(
+                "flag definitions refresh: %s, source=%s, etag=%s, flags=%d%s",
+                "ok" if ok else "failed",
+                self._source,
+                self._etag,
+                len(self._flagset.keys) if self._flagset is not None else 0,
+                f", error={self.last_error}" if self.last_error else "",
+            )
+            return ok
+
+    def _coordinated(self, cache: CacheBridge) -> bool:
+        """The shared-store round: read when another process leads, download when we lead,
+        when the store fails, or when it is empty and nothing is loaded yet."""
+        if self.follower_only or not cache.should_fetch():
+            shared = cache.read()
+            if isinstance(shared, Mapping) and (self._adopt(shared) or self.follower_only):
+                return self._flagset is not None
+            if self.follower_only:
+                if cache.round_failed:
+                    self.last_error = cache.last_error
+                return True  # nothing to download: the filler process will share them
+            if shared is None and self._flagset is not None:
+                return True
+        return self._fetch()
+
+    def _adopt(self, shared: Mapping[str, Any]) -> bool:
+        """Put a document read from the shared store in force (compiled only when it changed)."""
+        try:
+            document = shared_document(shared)
+            encoded = msgspec.json.encode(document)
+            digest = xxhash.xxh3_64_intdigest(encoded)
+            if digest != self._body_hash or self._flagset is None:
+                fresh = FlagSet.from_json(encoded)
+                current = self._flagset
+                if current is None or fresh.fingerprint != current.fingerprint:
+                    self._flagset = fresh
+                self._body_hash = digest
+        except (HogkitError, ValueError, TypeError, msgspec.MsgspecError) as exc:
+            self._problem(
+                "shared",
+                logging.ERROR,
+                "the shared flag definitions are unusable (%s); keeping the current ones",
+                exc,
+            )
+            return False
+        etag = shared.get("etag")
+        self._etag = etag if isinstance(etag, str) and etag else self._etag
+        self._shared = document
+        self._loaded("cache")
+        return True
+
+    def _loaded(self, source: str) -> None:
+        self._source = source
+        self._confirmed = time.monotonic()
+        self._recovered()
+
+    def status(self) -> DefinitionsStatus:
+        """Where the definitions in force came from, their age, ETag and the last problem."""
+        confirmed = self._confirmed
+        flagset = self._flagset
+        return DefinitionsStatus(
+            source=self._source if flagset is not None else None,
+            age=None if confirmed is None else max(0.0, time.monotonic() - confirmed),
+            etag=self._etag,
+            last_error=self.last_error,
+            flags=len(flagset.keys) if flagset is not None else 0,
+            fetches=self.fetches,
+        )
+
+    def _fetch(self) -> bool:
+        """One conditional download. True when the server answered usefully."""
+        try:
+            try:
+                response = self._transport.fetch_definitions(etag=self._etag, timeout=self._timeout)
+            finally:
+                self.fetches += 1  # attempts finished, answered or not
+            return self._apply(response)
+        except Exception as exc:
+            self._problem(
+                "network",
+                logging.WARNING,
+                "could not fetch feature flag definitions (%s); keeping the current ones "
+                "and retrying with backoff",
+                exc,
+            )
+            return False
 
     def _apply(self, response: Response) -> bool:
         status = response.status
         log.debug("definitions poll answered HTTP %d (%d bytes)", status, len(response.body))
         if status == 304:
-            self._recovered()
+            self._loaded("fetched")
+            self._share_unchanged()
             return True
         if status == 401:
             self._clear()
@@ -271,11 +392,36 @@ class DefinitionsPoller:
                 self._flagset = fresh
             self._body_hash = digest
         self._etag = response.header("etag") or None
-        self._recovered()
+        self._loaded("fetched")
+        if self._cache is not None:
+            self._share(body)
         return True
+
+    def _share(self, body: bytes) -> None:
+        """Hand a complete 200 document to the shared store (after it compiled)."""
+        assert self._cache is not None
+        try:
+            document = msgspec.json.decode(body)
+        except (msgspec.DecodeError, RecursionError):
+            log.debug("definitions not shared: msgspec cannot re-read them")
+            return
+        if isinstance(document, list):
+            document = {"flags": document}
+        self._shared = shared_document(document)
+        # The store's copy is hashed like a read one, so reading it back compiles nothing.
+        self._body_hash = xxhash.xxh3_64_intdigest(msgspec.json.encode(self._shared))
+        self._cache.received(self._shared, self._etag)
+
+    def _share_unchanged(self) -> None:
+        """After a 304: keep the shared copy alive, writing it again if the store lost it."""
+        cache, shared = self._cache, self._shared
+        if cache is not None and not cache.unchanged(self._etag) and shared is not None:
+            cache.received(shared, self._etag)
 
     def _clear(self) -> None:
         self._flagset = None
+        self._source = None
+        self._shared = None
         self._etag = None
         self._body_hash = None
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
-from hogkit.core.remote import FlagsResponse, FlagsResponseError, parse_flags_response
+from hogkit.core.remote import FlagsResponse, FlagsResponseError, RemoteFlag, parse_flags_response
 from hogkit.core.retry import flags_retry_delay
 
+from .fallback_cache import FallbackCache
 from .flags_transport import FlagsTransport
 from .http import NetworkError
 
@@ -44,10 +46,29 @@ class OnceLog:
 class RemoteFlags:
     """`/flags` requests over a `FlagsTransport`; see the module docstring."""
 
-    def __init__(self, transport: FlagsTransport, request_timeout: float, notes: OnceLog) -> None:
+    def __init__(
+        self,
+        transport: FlagsTransport,
+        request_timeout: float,
+        notes: OnceLog,
+        fallback: FallbackCache | None = None,
+    ) -> None:
+        """`fallback` remembers good answers for when a later request fails."""
         self._transport = transport
         self.request_timeout = request_timeout
         self._notes = notes
+        self._fallback = fallback
+
+    def remember(self, distinct_id: str, response: FlagsResponse) -> None:
+        """Keep a good answer's flags in the fallback store (when one is configured)."""
+        if self._fallback is not None:
+            self._fallback.remember(distinct_id, response.flags)
+
+    def recall(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
+        """The remembered answers for `keys` (None: all of them), empty without a store."""
+        if self._fallback is None:
+            return {}
+        return self._fallback.recall(distinct_id, keys)
 
     def request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
         """One `/flags` exchange within `request_timeout` in total, retried as

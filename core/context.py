@@ -1,0 +1,85 @@
+"""Request-context values and how they enter an event, plus the exception rate-limit bucket.
+
+A context carries who an event is about (distinct id, session, device) and tags that
+describe the work in progress. The shell keeps the live contexts; here they are plain
+values so the merge rules can be tested without threads or contextvars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["Bucket", "ContextValues", "apply_context", "take_token"]
+
+
+@attrs.frozen
+class ContextValues:
+    """What the innermost context (and the ones it inherits from) says about an event."""
+
+    distinct_id: str | None = None
+    session_id: str | None = None
+    device_id: str | None = None
+    tags: tuple[tuple[str, Any], ...] = ()
+
+
+def apply_context(
+    values: ContextValues, distinct_id: Any, properties: Mapping[str, Any] | None
+) -> tuple[Any, dict[str, Any]]:
+    """The distinct id and properties an event gets inside a context.
+
+    Tags come first so the caller's own properties win over them; `$context_tags` lists the
+    tag names (empty when there are none) so a reader can tell tags from properties. The context's distinct id is used
+    only when the caller gave none (an explicit id always wins), and `$session_id` /
+    `$device_id` only fill properties the caller left unset.
+    """
+    if distinct_id is None or distinct_id == "":
+        distinct_id = values.distinct_id if values.distinct_id else distinct_id
+    merged: dict[str, Any] = dict(values.tags)
+    merged["$context_tags"] = sorted(name for name, _ in values.tags)
+    if properties:
+        merged.update(properties)
+    if values.session_id is not None and "$session_id" not in merged:
+        merged["$session_id"] = values.session_id
+    if values.device_id is not None and "$device_id" not in merged:
+        merged["$device_id"] = values.device_id
+    return distinct_id, merged
+
+
+@attrs.frozen
+class Bucket:
+    """A token bucket's state: tokens left and when it was last refilled (seconds)."""
+
+    tokens: float
+    refilled_at: float
+
+
+def take_token(
+    bucket: Bucket | None,
+    now: float,
+    *,
+    size: int,
+    refill_rate: float,
+    refill_interval: float,
+) -> tuple[bool, Bucket]:
+    """Whether one more event may go out now, and the bucket after deciding.
+
+    A missing bucket starts full. Tokens come back `refill_rate` at a time for each whole
+    `refill_interval` that has passed, never above `size`; the clock that had no whole
+    interval keeps its remainder so slow trickles still refill.
+    """
+    if bucket is None:
+        bucket = Bucket(float(size), now)
+    elapsed = now - bucket.refilled_at
+    tokens, refilled_at = bucket.tokens, bucket.refilled_at
+    if refill_interval > 0 and elapsed >= refill_interval:
+        steps = int(elapsed // refill_interval)
+        tokens = min(float(size), tokens + steps * refill_rate)
+        refilled_at = refilled_at + steps * refill_interval
+    elif elapsed < 0:
+        refilled_at = now
+    if tokens >= 1:
+        return True, Bucket(tokens - 1, refilled_at)
+    return False, Bucket(tokens, refilled_at)

@@ -1,0 +1,115 @@
+"""Django: a middleware giving each request a context, and capturing view exceptions once.
+
+Add `hogkit.integrations.django.PosthogContextMiddleware` to `MIDDLEWARE`. Settings:
+`POSTHOG_MW_CLIENT` (the client; else the default client), `POSTHOG_MW_CAPTURE_EXCEPTIONS`
+(default True), `POSTHOG_MW_REQUEST_FILTER` (a callable; False skips the request),
+`POSTHOG_MW_EXTRA_PROPERTIES` (a callable returning more tags), `POSTHOG_MW_PROPERTIES_MAP`
+(a callable transforming the tags) and `POSTHOG_MW_CAPTURE_TRACING_HEADERS` (default True:
+take the distinct id and session from the `X-POSTHOG-*` headers). Without a header the
+logged-in user's primary key is the distinct id.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from hogkit.transport import contexts
+
+from .request import enter_request, report_exception, request_properties
+
+__all__ = ["SOURCE", "PosthogContextMiddleware"]
+
+SOURCE = "django.middleware"
+
+
+class PosthogContextMiddleware:
+    """One context per request (sync or async), with the request's identity and URL."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        self.client = getattr(settings, "POSTHOG_MW_CLIENT", None)
+        self.capture_exceptions = bool(getattr(settings, "POSTHOG_MW_CAPTURE_EXCEPTIONS", True))
+        self.request_filter = _callable_setting("POSTHOG_MW_REQUEST_FILTER")
+        self.extra_properties = _callable_setting("POSTHOG_MW_EXTRA_PROPERTIES")
+        self.properties_map = _callable_setting("POSTHOG_MW_PROPERTIES_MAP")
+        self.read_headers = bool(getattr(settings, "POSTHOG_MW_CAPTURE_TRACING_HEADERS", True))
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        if not self._wanted(request):
+            return self.get_response(request)
+        with contexts.new_context(capture_exceptions=self.capture_exceptions, client=self.client):
+            self._enter(request, _user_id(getattr(request, "user", None)))
+            return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        if not self._wanted(request):
+            return await self.get_response(request)
+        with contexts.new_context(capture_exceptions=self.capture_exceptions, client=self.client):
+            user = None
+            auser = getattr(request, "auser", None)
+            if callable(auser):
+                try:
+                    user = await auser()
+                except Exception:
+                    user = None
+            self._enter(request, _user_id(user))
+            return await self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Django turns view errors into responses inside the middleware; catch them here."""
+        if self.capture_exceptions and self._wanted(request):
+            report_exception(self.client, exception, SOURCE, "middleware")
+
+    def _wanted(self, request: HttpRequest) -> bool:
+        return self.request_filter is None or bool(self.request_filter(request))
+
+    def _enter(self, request: HttpRequest, user_id: str | None) -> None:
+        props = request_properties(
+            request.build_absolute_uri(),
+            request.method,
+            request.path,
+            request.headers.get("X-Forwarded-For"),
+            request.headers.get("User-Agent"),
+        )
+        if self.extra_properties is not None:
+            props.update(self.extra_properties(request) or {})
+        if self.properties_map is not None:
+            props = self.properties_map(props)
+        enter_request(
+            request.headers.get,
+            props,
+            read_headers=self.read_headers,
+            fallback_distinct_id=user_id,
+        )
+
+
+def _callable_setting(name: str) -> Callable[..., Any] | None:
+    value = getattr(settings, name, None)
+    return value if callable(value) else None
+
+
+def _user_id(user: Any) -> str | None:
+    """The logged-in user's primary key, or None for anonymous users."""
+    if user is None:
+        return None
+    try:
+        authenticated = user.is_authenticated
+        if inspect.ismethod(authenticated):
+            authenticated = authenticated()
+        pk = getattr(user, "pk", None) if authenticated else None
+    except Exception:
+        return None
+    return None if pk is None else str(pk)

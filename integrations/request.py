@@ -1,0 +1,104 @@
+"""What every web integration does with a request: identity headers and request properties.
+
+The frameworks differ only in how they expose headers, URL and method; each integration
+passes those in and this module decides what goes into the request's context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from hogkit.transport import contexts
+
+__all__ = [
+    "DISTINCT_ID_HEADER",
+    "SESSION_ID_HEADER",
+    "clean_header",
+    "enter_request",
+    "report_exception",
+    "request_properties",
+]
+
+DISTINCT_ID_HEADER = "X-POSTHOG-DISTINCT-ID"
+SESSION_ID_HEADER = "X-POSTHOG-SESSION-ID"
+_MAX_HEADER = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean_header(value: object) -> str | None:
+    """A header value safe to use as an id: text without control characters, bounded."""
+    if not isinstance(value, str):
+        return None
+    return _CONTROL.sub("", value).strip()[:_MAX_HEADER] or None
+
+
+def request_properties(
+    url: str | None,
+    method: str | None,
+    path: str | None,
+    forwarded_for: str | None = None,
+    user_agent: str | None = None,
+) -> dict[str, Any]:
+    """The properties every event of a request carries."""
+    props: dict[str, Any] = {}
+    for key, value in (
+        ("$current_url", url),
+        ("$request_method", method),
+        ("$request_path", path),
+        ("$ip", forwarded_for),
+        ("$user_agent", user_agent),
+        ("$raw_user_agent", user_agent),
+    ):
+        if value:
+            props[key] = value
+    return props
+
+
+def enter_request(
+    header: Callable[[str], object],
+    properties: dict[str, Any],
+    *,
+    read_headers: bool = True,
+    fallback_distinct_id: str | None = None,
+) -> None:
+    """Fill the current (just opened) context from a request: identity, session and tags.
+
+    The distinct id header wins over `fallback_distinct_id` (e.g. the logged-in user);
+    `read_headers=False` ignores the headers for apps that do not trust their clients.
+    """
+    distinct_id = fallback_distinct_id
+    if read_headers:
+        distinct_id = clean_header(_get(header, DISTINCT_ID_HEADER)) or distinct_id
+        session_id = clean_header(_get(header, SESSION_ID_HEADER))
+        if session_id:
+            contexts.set_context_session(session_id)
+    if distinct_id:
+        contexts.identify_context(distinct_id)
+    for key, value in properties.items():
+        contexts.tag(key, value)
+
+
+def _get(header: Callable[[str], object], name: str) -> object:
+    try:
+        return header(name)
+    except Exception:
+        return None
+
+
+def report_exception(client: Any, exc: BaseException, source: str, mechanism: str) -> None:
+    """Capture an exception a framework caught (`client`, else the default client).
+
+    The client captures an exception object once, so a framework hook and an enclosing
+    context that both see it still send one event. Never raises into the framework.
+    """
+    target = client if client is not None else contexts.default_client()
+    if target is None:
+        return
+    try:
+        target.capture_exception(
+            exc, source=source, mechanism={"type": mechanism, "handled": False}
+        )
+    except Exception:
+        contexts.log.exception("hogkit: capturing a request's exception failed")

@@ -1,0 +1,147 @@
+"""Django: real apps through Django's test client, events read from a MemoryTransport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="test",
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=["hogkit.integrations.django.PosthogContextMiddleware"],
+        INSTALLED_APPS=["rest_framework"],
+        REST_FRAMEWORK={
+            "EXCEPTION_HANDLER": "hogkit.integrations.drf.exception_handler",
+            "DEFAULT_AUTHENTICATION_CLASSES": [],
+            "DEFAULT_PERMISSION_CLASSES": [],
+            "UNAUTHENTICATED_USER": None,
+        },
+    )
+    django.setup()
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.test import AsyncClient, override_settings
+from django.test import Client as DjangoClient
+from django.urls import path
+from hogkit.transport import Client, MemoryTransport, contexts
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import APIException, NotFound
+
+hog: Client | None = None
+
+
+def ok(request: HttpRequest) -> HttpResponse:
+    contexts.tag("view", "ok")
+    assert hog is not None
+    hog.capture("page_loaded")
+    return HttpResponse("ok")
+
+
+def broken(request: HttpRequest) -> HttpResponse:
+    contexts.tag("view", "broken")
+    raise ValueError("view failed")
+
+
+def bad(request: HttpRequest) -> HttpResponse:
+    return HttpResponseBadRequest("no")
+
+
+async def async_broken(request: HttpRequest) -> HttpResponse:
+    contexts.tag("view", "async")
+    raise RuntimeError("async view failed")
+
+
+@api_view(["GET"])
+def api_broken(request: Any) -> Any:
+    raise APIException("api failed")  # DRF answers it with a 500 itself
+
+
+@api_view(["GET"])
+def api_missing(request: Any) -> Any:
+    raise NotFound("nope")
+
+
+urlpatterns = [
+    path("ok", ok),
+    path("broken", broken),
+    path("bad", bad),
+    path("async-broken", async_broken),
+    path("api/broken", api_broken),
+    path("api/missing", api_missing),
+]
+
+HEADERS = {"HTTP_X_POSTHOG_DISTINCT_ID": "user-7", "HTTP_X_POSTHOG_SESSION_ID": "sess-7"}
+
+
+@pytest.fixture
+def memory() -> Iterator[MemoryTransport]:
+    global hog
+    transport = MemoryTransport()
+    hog = Client("phc_test", sync_mode=True, transport=transport)
+    with override_settings(POSTHOG_MW_CLIENT=hog):
+        yield transport
+    hog.shutdown()
+    hog = None
+
+
+def test_request_context_reaches_events(memory: MemoryTransport) -> None:
+    response = DjangoClient().get("/ok?x=1", **HEADERS)
+    assert response.status_code == 200
+    (event,) = memory.events
+    props = event["properties"]
+    assert event["distinct_id"] == "user-7"
+    assert props["$session_id"] == "sess-7"
+    assert props["$current_url"] == "http://testserver/ok?x=1"
+    assert (props["$request_method"], props["$request_path"], props["view"]) == ("GET", "/ok", "ok")
+
+
+def test_view_exception_captured_once(memory: MemoryTransport) -> None:
+    response = DjangoClient(raise_request_exception=False).get("/broken", **HEADERS)
+    assert response.status_code == 500
+    (event,) = memory.events
+    props = event["properties"]
+    assert event["event"] == "$exception"
+    assert event["distinct_id"] == "user-7"
+    assert props["$session_id"] == "sess-7"
+    assert props["$exception_source"] == "django.middleware"
+    assert props["$current_url"] == "http://testserver/broken"
+    assert props["view"] == "broken"
+    assert props["$exception_list"][0]["value"] == "view failed"
+
+
+def test_async_view_exception_captured_once(memory: MemoryTransport) -> None:
+    import asyncio
+
+    async def call() -> Any:
+        return await AsyncClient(raise_request_exception=False).get(
+            "/async-broken", headers={"X-POSTHOG-DISTINCT-ID": "async-user"}
+        )
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    (event,) = memory.events
+    assert event["distinct_id"] == "async-user"
+    assert event["properties"]["view"] == "async"
+    assert event["properties"]["$exception_list"][0]["value"] == "async view failed"
+
+
+def test_handled_4xx_captures_nothing(memory: MemoryTransport) -> None:
+    assert DjangoClient().get("/bad", **HEADERS).status_code == 400
+    assert DjangoClient().get("/api/missing", **HEADERS).status_code == 404
+    assert memory.events == []
+
+
+def test_drf_5xx_captured_once(memory: MemoryTransport) -> None:
+    response = DjangoClient(raise_request_exception=False).get("/api/broken", **HEADERS)
+    assert response.status_code == 500
+    (event,) = memory.events
+    assert event["distinct_id"] == "user-7"
+    assert event["properties"]["$exception_source"] == "django_rest_framework.exception_handler"
+    assert event["properties"]["$exception_list"][0]["value"] == "api failed"

@@ -1,0 +1,185 @@
+"""Uncaught-exception hooks: `sys.excepthook`, `threading.excepthook` and asyncio's loops.
+
+Each hook captures the exception as `$exception` (with `$exception_source` naming the
+hook), then hands it to the hook that was there before, so tracebacks still print and
+other tools still see them. `close()` puts back the previous hooks if ours are still the
+installed ones (another tool may have chained on top; then ours pass straight through).
+A token bucket per exception type keeps a crash loop from flooding the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from hogkit.core.context import Bucket, take_token
+
+__all__ = [
+    "ASYNCIO_SOURCE",
+    "DEFAULT_BUCKET_SIZE",
+    "DEFAULT_REFILL_INTERVAL_SECONDS",
+    "DEFAULT_REFILL_RATE",
+    "SYS_SOURCE",
+    "THREADING_SOURCE",
+    "ExceptionAutocapture",
+    "RateLimiter",
+    "install_hooks",
+]
+
+log = logging.getLogger("hogkit")
+
+DEFAULT_BUCKET_SIZE = 50
+DEFAULT_REFILL_RATE = 10
+DEFAULT_REFILL_INTERVAL_SECONDS = 10.0
+
+SYS_SOURCE = "python.sys_excepthook"
+THREADING_SOURCE = "python.threading_excepthook"
+ASYNCIO_SOURCE = "python.asyncio_exception_handler"
+
+_UNHANDLED = {"type": "onuncaughtexception", "handled": False}
+
+
+class HookedClient(Protocol):
+    """What the hooks need from a client."""
+
+    def capture_exception(
+        self,
+        exception: Any = None,
+        *,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Any = None,
+    ) -> str | None: ...
+
+
+class RateLimiter:
+    """Token buckets per exception type, and a count of what they dropped."""
+
+    def __init__(
+        self,
+        size: int = DEFAULT_BUCKET_SIZE,
+        refill_rate: float = DEFAULT_REFILL_RATE,
+        refill_interval: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._size, self._rate, self._interval = size, refill_rate, refill_interval
+        self._clock = clock
+        self._buckets: dict[str, Bucket] = {}
+        self._dropped: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, kind: str) -> bool:
+        """Whether an exception of this type may be captured now."""
+        with self._lock:
+            allowed, bucket = take_token(
+                self._buckets.get(kind),
+                self._clock(),
+                size=self._size,
+                refill_rate=self._rate,
+                refill_interval=self._interval,
+            )
+            self._buckets[kind] = bucket
+            if not allowed:
+                self._dropped[kind] = self._dropped.get(kind, 0) + 1
+                return False
+            dropped = self._dropped.pop(kind, 0)
+        if dropped:
+            self._log_dropped(kind, dropped)
+        return True
+
+    def report(self) -> None:
+        """Log what was dropped since the last report, once per exception type."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, {}
+        for kind, count in dropped.items():
+            self._log_dropped(kind, count)
+
+    @staticmethod
+    def _log_dropped(kind: str, count: int) -> None:
+        log.warning("hogkit: rate limit dropped %d autocaptured %s exception(s)", count, kind)
+
+
+class ExceptionAutocapture:
+    """The installed hooks of one client; `close()` removes them."""
+
+    def __init__(self, client: HookedClient, limiter: RateLimiter | None = None) -> None:
+        self._client = client
+        self._limiter = limiter
+        self._closed = False
+        self._previous_sys = sys.excepthook
+        self._previous_threading = threading.excepthook
+        self._previous_loop_handler = asyncio.BaseEventLoop.call_exception_handler
+        sys.excepthook = self._sys_hook
+        threading.excepthook = self._threading_hook
+        previous_loop = self._previous_loop_handler
+        capture = self._capture
+
+        def call_exception_handler(loop: asyncio.BaseEventLoop, context: dict[str, Any]) -> None:
+            exc = context.get("exception")
+            if isinstance(exc, Exception):
+                capture(exc, "error", ASYNCIO_SOURCE)
+            previous_loop(loop, context)
+
+        self._loop_handler = call_exception_handler
+        asyncio.BaseEventLoop.call_exception_handler = call_exception_handler  # type: ignore[method-assign, assignment]
+
+    def close(self) -> None:
+        """Stop capturing; restore the previous hooks where ours are still installed."""
+        if self._closed:
+            return
+        self._closed = True
+        if sys.excepthook == self._sys_hook:
+            sys.excepthook = self._previous_sys
+        if threading.excepthook == self._threading_hook:
+            threading.excepthook = self._previous_threading
+        if asyncio.BaseEventLoop.call_exception_handler is self._loop_handler:
+            asyncio.BaseEventLoop.call_exception_handler = self._previous_loop_handler  # type: ignore[method-assign]
+        if self._limiter is not None:
+            self._limiter.report()
+
+    def _sys_hook(
+        self,
+        kind: type[BaseException],
+        value: BaseException,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if isinstance(value, Exception):
+            self._capture(value, "fatal", SYS_SOURCE)
+        self._previous_sys(kind, value, tb)
+
+    def _threading_hook(self, args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, Exception):
+            self._capture(args.exc_value, "error", THREADING_SOURCE)
+        self._previous_threading(args)
+
+    def _capture(self, exc: Exception, level: str, source: str) -> None:
+        if self._closed:
+            return
+        try:
+            if self._limiter is not None and not self._limiter.allow(type(exc).__name__):
+                return
+            self._client.capture_exception(exc, level=level, source=source, mechanism=_UNHANDLED)
+        except Exception:
+            log.exception("hogkit: capturing an uncaught exception failed")
+
+
+def install_hooks(
+    client: HookedClient,
+    *,
+    enabled: bool,
+    rate_limited: bool,
+    bucket_size: int = DEFAULT_BUCKET_SIZE,
+    refill_rate: float = DEFAULT_REFILL_RATE,
+    refill_interval: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+) -> ExceptionAutocapture | None:
+    """The hooks for a client's `enable_exception_autocapture` options (None when off)."""
+    if not enabled:
+        return None
+    limiter = RateLimiter(bucket_size, refill_rate, refill_interval) if rate_limited else None
+    return ExceptionAutocapture(client, limiter)

@@ -1,0 +1,86 @@
+"""Reading in-app frames' local variables for `$exception` events (`capture_exception_code_variables`).
+
+The shell's part is what touches live objects: walking the traceback, copying `f_locals`
+and rendering each value with a bounded `repr`. What may be sent is decided in
+`hogkit.core.code_variables`.
+"""
+
+from __future__ import annotations
+
+import reprlib
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from hogkit.core.code_variables import Rendered, VariablesConfig, encode_variables
+from hogkit.core.event import Event
+
+__all__ = ["attach_code_variables", "with_code_variables"]
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 2100  # longer than the core scans, so over-long text is marked as such
+_REPR.maxother = 2100
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 20
+_REPR.maxlevel = 3
+
+
+def _render(value: Any) -> Rendered:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value if not isinstance(value, int) or abs(value) < 2**53 else str(value)
+    try:
+        return _REPR.repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def _tracebacks(tb: types.TracebackType | None) -> Iterator[types.TracebackType]:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def attach_code_variables(
+    exception_list: list[dict[str, Any]], exc: BaseException, config: VariablesConfig
+) -> list[dict[str, Any]]:
+    """A copy of `exception_list` whose root entry's in-app frames carry `code_variables`.
+
+    Frames are matched to the traceback by line and function (the list may leave out
+    hidden frames). Never raises: a frame whose locals cannot be read gets none.
+    """
+    if not exception_list or exc.__traceback__ is None:
+        return exception_list
+    root = dict(exception_list[0])
+    stack = root.get("stacktrace")
+    if not isinstance(stack, dict) or not isinstance(stack.get("frames"), list):
+        return exception_list
+    frames = [dict(frame) for frame in stack["frames"]]
+    budget = config.total_budget
+    pending = iter(frames)
+    current = next(pending, None)
+    for tb in _tracebacks(exc.__traceback__):
+        if current is None or budget <= 0:
+            break
+        code = tb.tb_frame.f_code
+        if current.get("lineno") != tb.tb_lineno or current.get("function") != code.co_name:
+            continue
+        if current.get("in_app"):
+            try:
+                local_items = [(str(k), _render(v)) for k, v in tb.tb_frame.f_locals.items()]
+            except Exception:
+                local_items = []
+            variables, budget = encode_variables(local_items, config, budget)
+            if variables:
+                current["code_variables"] = variables
+        current = next(pending, None)
+    root["stacktrace"] = {**stack, "frames": frames}
+    return [root, *exception_list[1:]]
+
+
+def with_code_variables(ev: Event, exc: BaseException, config: VariablesConfig) -> Event:
+    """An `$exception` event whose `$exception_list` carries the in-app frames' variables."""
+    listed = ev.properties.get("$exception_list") if ev.properties else None
+    if not isinstance(listed, list):
+        return ev
+    props = {**ev.properties, "$exception_list": attach_code_variables(listed, exc, config)}
+    return msgspec.structs.replace(ev, properties=props)
