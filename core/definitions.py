@@ -324,11 +324,13 @@ def _free_form_depth_over(flag: FlagDefinition) -> bool:
     filters = flag.filters
     if filters is None:
         return False
-    if _depth_over(filters.payloads, MAX_DEPTH - 4):
+    if filters.payloads and _depth_over(filters.payloads, MAX_DEPTH - 4):
         return True
-    return any(
-        _depth_over(condition.properties, MAX_DEPTH - 6) for condition in filters.groups or ()
-    )
+    # Every condition's properties in one walk: the list around them is one level more.
+    groups = filters.groups
+    if not groups:
+        return False
+    return _depth_over([condition.properties for condition in groups], MAX_DEPTH - 5)
 
 
 def _checked_flag(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:

@@ -187,9 +187,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         if flag is None or not distinct_id:
             return None
         person = _person(person_properties, distinct_id, flag.reads_id)
-        run = make_run(
-            self._flags, now, distinct_id, person, groups, group_properties, device_id
-        )
+        run = make_run(self._flags, now, distinct_id, person, groups, group_properties, device_id)
         result = evaluate_one(run, flag)
         return result[0] if type(result) is tuple else None
 

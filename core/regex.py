@@ -62,12 +62,29 @@ class _Deferred(Exception):
 class GatedPattern:
     """A compiled pattern inside the shared subset, with what its values must avoid."""
 
-    __slots__ = ("_end_sensitive", "_program", "_regex", "_space", "_word", "ascii_plan")
+    __slots__ = (
+        "_end_sensitive",
+        "_program",
+        "_regex",
+        "_search",
+        "_space",
+        "_word",
+        "ascii_plan",
+    )
 
     def __init__(
-        self, regex: re.Pattern[str], program: Program, word: bool, space: bool, end: bool
+        self,
+        regex: re.Pattern[str],
+        trimmed: re.Pattern[str],
+        program: Program,
+        word: bool,
+        space: bool,
+        end: bool,
     ) -> None:
+        # The pattern as the reference compiles it, and the one searched: the same
+        # without a leading or trailing `.*` (see `_trim`), which the program runs too.
         self._regex = regex
+        self._search = trimmed.search
         self._program = program
         self._word = word
         self._space = space
@@ -77,7 +94,7 @@ class GatedPattern:
         # declined, and whether that is all there is to check (for ASCII text, `search`
         # only adds the separators check of `\\s`).
         self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], int, bool, bool] = (
-            regex.search,
+            trimmed.search,
             program.python_limit,
             end,
             not space,
@@ -104,7 +121,7 @@ class GatedPattern:
         """The search itself, bounded: None when even the linear search would be too long."""
         program = self._program
         if len(text) <= program.python_limit:
-            return self._regex.search(text) is not None
+            return self._search(text) is not None
         if (len(text) + 1) * 3 * len(program.instructions) > MAX_STEPS:
             return None
         return program.search(text)[0]
@@ -271,7 +288,6 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
         translated, word, space, end_sensitive = _translate(pattern)
     except _Deferred as deferred:
         return f"regex outside the subset shared with the server: {deferred}"
-    translated = _trim(translated)
     try:
         compiled = re.compile(translated)
     except re.error:
@@ -279,7 +295,12 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
     except Exception as error:
         return f"regex the server must compile: {error}"
     try:
-        program = compile_program(translated)
+        trimmed = _trim(translated)
+        searched = compiled if trimmed == translated else re.compile(trimmed)
+    except re.error:  # not expected: trimming keeps a valid pattern valid
+        trimmed, searched = translated, compiled
+    try:
+        program = compile_program(trimmed)
     except ProgramTooLarge:
         return "regex too large to match locally in bounded time"
-    return GatedPattern(compiled, program, word, space, end_sensitive)
+    return GatedPattern(compiled, searched, program, word, space, end_sensitive)

@@ -66,6 +66,9 @@ def _item_test(source: str) -> Callable[[str], bool]:
     return lambda ch: fullmatch(ch) is not None
 
 
+_LATIN1 = "".join(map(chr, range(256)))
+
+
 def _item(source: str) -> Node:
     """An item node. A literal's members are itself; a class without negation or
     shorthands written in ASCII can only hold characters up to U+00FF (`\\xHH` is the
@@ -80,7 +83,7 @@ def _item(source: str) -> Node:
         and source.isascii()
         and not any(f"\\{e}" in source for e in "dDsSwW")
     ):
-        members = frozenset(filter(test, map(chr, range(256))))
+        members = frozenset(re.findall(source, _LATIN1))
     return ("item", test, members)
 
 
@@ -244,7 +247,10 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     if follow[1]:
         return False
     for other in follow[0]:
-        if item[2] is not None:
+        if item[2] is not None and other[2] is not None:
+            if not item[2].isdisjoint(other[2]):
+                return False
+        elif item[2] is not None:
             if any(map(other[1], item[2])):
                 return False
         elif other[2] is not None:
@@ -280,15 +286,15 @@ def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
             scanning += found[2]
         return paths, ambiguous, scanning
     if kind == "alt":
-        costs = [_cost(child, after) for child in node[1]]
-        if any(found is None for found in costs):
-            return None
+        costs: list[tuple[int, int, int]] = []
+        for child in node[1]:
+            found = _cost(child, after)
+            if found is None:
+                return None
+            costs.append(found)
         # sum(p * n ** a) <= sum(p) * n ** max(a), and likewise for the scans.
-        return (
-            sum(found[0] for found in costs),  # type: ignore[index]
-            max(found[1] for found in costs),  # type: ignore[index]
-            max(found[2] for found in costs),  # type: ignore[index]
-        )
+        paths_each, ambiguous_each, scanning_each = zip(*costs, strict=True)
+        return sum(paths_each), max(ambiguous_each), max(scanning_each)
     if kind == "repeat":
         _, body, low, high = node
         if body[0] != "item":
