@@ -17,11 +17,12 @@ those rather than answer differently from the server.
 Matching is bounded by the text's length whatever the pattern. Python's backtracking
 search is used only where its cost is provably small: a pattern whose repetitions each
 repeat one character, against a text short enough that the bound on its backtracking
-(`Program.python_limit`, from alternative paths and variable-length repetitions) stays
-within `regex_program.PYTHON_BUDGET`. Every other search runs `regex_program`'s linear-time NFA simulation, which visits each
-instruction at most a few times per character, so catastrophic patterns (`(a|aa)+$`,
-`.*.*.*=`) cost the same as harmless ones. Rejecting ambiguous patterns to the server
-instead would send realistic ones there too (`^[a-z]+-[0-9]+$`, `.*beta.*`), each costing a
+(`Program.python_limit`, from alternative paths and the repetitions whose lengths may all
+lead somewhere) stays within `regex_program.PYTHON_BUDGET`. Every other search runs
+`regex_program`'s linear-time NFA simulation, which visits each instruction at most a few
+times per character, so catastrophic patterns (`(a|aa)+$`, `.*.*.*=`) cost the same as
+harmless ones. Rejecting ambiguous patterns to the server instead would send realistic
+ones there too (`.*@[a-z]+.*\\.com`, `\\w+\\w+`), each costing a
 request per evaluation, while the simulation answers them locally in microseconds for
 typical property values. What stays unsupported: patterns that expand beyond
 `regex_program.MAX_INSTRUCTIONS` (huge counted repetitions), texts over `MAX_TEXT`

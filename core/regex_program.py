@@ -14,11 +14,13 @@ semantics are Python's exactly.
 
 `Program.python_limit` is the longest text for which Python's own backtracking search is
 cheap enough to use instead (-1: none). It is finite only when every repetition repeats a
-single-character item: then a backtracking search tries at most (characters + 1) start
-positions, times `paths` alternative paths, times (characters + 1) lengths for each of the
-`loops` variable-length repetitions, each try walking at most the program once, and the
-limit keeps that product within PYTHON_BUDGET. A repeated group (`(a|aa)+`) has no such
-bound, so its patterns always run the linear simulation.
+single-character item (or is a group repeated a few times at most): then a backtracking
+search tries at most (characters + 1) start positions (one, past its first step, for a
+pattern anchored with `^`), times `paths` alternative paths, times (characters + 1)
+lengths for each of the `loops` ambiguous repetitions (see `_cost`: a repetition whose
+characters cannot begin what follows only scans, adding its lengths once per try instead
+of multiplying them), and the limit keeps that product within PYTHON_BUDGET. A repeated
+group (`(a|aa)+`) has no such bound, so its patterns always run the linear simulation.
 """
 
 from __future__ import annotations
