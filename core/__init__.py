@@ -34,6 +34,7 @@ from .events import (
     set_properties,
 )
 from .exception_list import exception_list
+from .flag_info import FlagInfo
 from .flagset import FlagSet
 from .normalize import is_plain, normalize, normalize_properties
 from .reasons import PRECEDENCE, Unresolved
@@ -47,6 +48,7 @@ __all__ = [
     "DefinitionsError",
     "Event",
     "EventContext",
+    "FlagInfo",
     "FlagResult",
     "FlagSet",
     "HogkitError",

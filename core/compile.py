@@ -281,6 +281,7 @@ class CompiledCondition:
             detail = f"condition {index} matched"
             if self.override is not None:
                 detail += f"; it sets variant {self.override!r}"
+            return Reason(kind, index, None, detail, self.decided_by())
         elif kind == "out_of_rollout":
             detail = (
                 f"condition {index} matched but its {share}rollout excludes this bucketing value"
@@ -296,6 +297,14 @@ class CompiledCondition:
                 "which was not passed in groups"
             )
         return Reason(kind, index, None, detail)
+
+    def decided_by(self) -> str:
+        """What picks the value when this condition matches (see `Reason.decided_by`):
+        fixed by the compiled rollout cut-off, filters and variant ranges."""
+        drawn = sum(1 for low, high, _ in self.variant_outcomes if low != high)
+        if self.cut is not None or (self.matched is None and drawn > 1):
+            return "hash"
+        return "filters" if self.filters else "everyone"
 
 
 class CompiledFlag:

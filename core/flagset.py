@@ -18,6 +18,7 @@ from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
 from .definitions import Definitions, decode_definitions, read_definitions
 from .evaluate import as_dict, evaluate_all, evaluate_one, make_run
+from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
 from .snapshot import FlagValue, Problem, Snapshot
@@ -129,6 +130,12 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             if seen:
                 found[key] = tuple(sorted(seen.values(), key=lambda p: _RANK[p.reason]))
         return MappingProxyType(found)
+
+    def flag(self, key: str) -> FlagInfo | None:
+        """One flag's definition in brief (id, version, activity, a signature that changes
+        with its definition), or None when the set does not define `key`."""
+        compiled = self._flags.get(key)
+        return None if compiled is None else describe(compiled)
 
     def evaluate(
         self,

@@ -36,12 +36,19 @@ class Reason(msgspec.Struct, frozen=True, gc=False):
     `group_not_provided`, `condition_skipped`. `condition_index` is the release condition
     it refers to (0-based) when there is one; `property` names the filter that decided a
     non-match (a property key, `cohort <id>` or `flag <key>`).
+
+    `decided_by`, for a `condition_match`, says what picked the value, so callers can tell
+    a split from targeting without reading definitions: "hash" (the bucketing hash: a
+    partial rollout, or a variant drawn from several), "filters" (the condition's filters,
+    the same value for everyone who passes them) or "everyone" (no filters, full rollout,
+    one possible value). None for the other kinds, whose `kind` already says it.
     """
 
     kind: str
     condition_index: int | None
     property: str | None
     detail: str
+    decided_by: str | None = None
 
 
 class Problem(msgspec.Struct, frozen=True, gc=False):

@@ -27,7 +27,7 @@ from hogkit.core.flag_called import (
     user_hash,
 )
 from hogkit.core.remote import RemoteFlag
-from hogkit.core.snapshot import Snapshot, thaw
+from hogkit.core.snapshot import FlagResult, Snapshot, thaw
 
 __all__ = [
     "FlagCalledSink",
@@ -152,6 +152,16 @@ class FlagEvaluations:
         if record is None or record.server_failed:
             return None
         return thaw(record.payload)
+
+    def local_result(self, key: str) -> FlagResult | None:
+        """The locally evaluated flag's full result (value, payload, id, version, reason), or
+        None when local evaluation did not decide it. Not an access, sends nothing."""
+        local = self._local
+        return local.result(key) if local is not None else None
+
+    def remote_record(self, key: str) -> RemoteFlag | None:
+        """The server's record for a flag local evaluation left open, or None."""
+        return self._remote.get(key)
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ in a bounded cache and builds the event with the core before handing it to the c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import logging
@@ -187,26 +188,47 @@ class FlagService:
     # The one seam where the local definitions are read (`flagset`, `definitions`) and
     # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
 
-    def replace_definitions(self, source: Definitions | None) -> None:
-        """Use `source` as the local definitions from now on, instead of any download.
+    def replace_definitions(
+        self, source: Definitions | None, *, temporary: bool = False
+    ) -> Callable[[], None]:
+        """Use `source` as the local definitions from now on, instead of any download;
+        flags are then evaluated locally only, never asked of the server.
 
-        For embedders and test kits that supply definitions themselves: the poller (if
-        any) stops, and `None` leaves no local definitions at all.
+        For embedders and test kits that supply definitions themselves. `None` leaves no
+        local definitions at all. Normally the poller (if any) stops for good. With
+        `temporary` it keeps refreshing behind the replacement, and the returned `restore`
+        puts back what was in force before (the downloads and the remote fallback
+        included); without it, `restore` can only bring back definitions that were given.
         """
         fs = load_definitions(source) if source is not None else None
-        if self.poller is not None:
+        saved_offline, saved_set = self.offline, self._offline
+        if not temporary and self.poller is not None:
             self.poller.stop(0.0)
             self.poller = None
         self._offline, self.offline = fs, True
         self._for_set(fs)
 
-    def on_change(self, listener: Callable[[FlagSet | None], None]) -> None:
-        """Call `listener(flagset)` whenever other definitions come into force.
+        def restore() -> None:
+            self.offline, self._offline = saved_offline, saved_set
+            self._for_set(self.flagset)
+
+        return restore
+
+    def on_change(self, listener: Callable[[FlagSet | None], None]) -> Callable[[], None]:
+        """Call `listener(flagset)` whenever other definitions come into force; returns
+        the function that stops it.
 
         A new set is noticed when it is first used (or replaced), so a listener never runs
-        on the poller's thread; a raising listener is logged and otherwise ignored.
+        on the poller's thread nor under its locks; a raising listener is logged and
+        otherwise ignored.
         """
         self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
 
     def _changed(self, fs: FlagSet | None) -> None:
         for listener in list(self._listeners):
@@ -222,7 +244,7 @@ class FlagService:
 
     def status(self) -> DefinitionsStatus:
         """Where the definitions in force came from (see `DefinitionsStatus`)."""
-        if self.poller is not None:
+        if self.poller is not None and not self.offline:
             return self.poller.status()
         loaded = self._offline
         return DefinitionsStatus(

@@ -66,7 +66,9 @@ class DefinitionsStatus:
 
     `source`: "fetched" (downloaded by this process), "cache" (read from a shared store),
     "file" (given to the client), or None (nothing loaded). `age`: seconds since they were
-    last confirmed current (a download, a 304, or a read of the shared copy).
+    last confirmed current (a download, a 304, or a read of the shared copy). `refused`:
+    401 or 402 while the server refuses this project's definitions (they are dropped then,
+    so callers can tell "refused" from "not loaded yet"), None once it answers again.
     """
 
     source: str | None
@@ -75,6 +77,7 @@ class DefinitionsStatus:
     last_error: str | None
     flags: int
     fetches: int
+    refused: int | None = None
 
 
 _live_pollers: weakref.WeakSet[DefinitionsPoller] = weakref.WeakSet()
@@ -125,6 +128,7 @@ class DefinitionsPoller:
         self._body_hash: int | None = None
         self.fetches = 0
         self.last_error: str | None = None
+        self._refused: int | None = None
         self._logged: set[str] = set()
         self._init_runtime()
         _live_pollers.add(self)
@@ -319,6 +323,7 @@ class DefinitionsPoller:
             last_error=self.last_error,
             flags=len(flagset.keys) if flagset is not None else 0,
             fetches=self.fetches,
+            refused=self._refused,
         )
 
     def _fetch(self) -> bool:
@@ -346,6 +351,8 @@ class DefinitionsPoller:
             self._loaded("fetched")
             self._share_unchanged()
             return True
+        if status in (401, 402):
+            self._refused = status
         if status == 401:
             self._clear()
             self._problem(
@@ -427,6 +434,7 @@ class DefinitionsPoller:
 
     def _recovered(self) -> None:
         self.last_error = None
+        self._refused = None
         self._logged.clear()
 
     def _problem(self, kind: str, level: int, message: str, detail: object) -> None:
