@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from .compile import (
@@ -66,6 +67,8 @@ _ABSENT: Any = object()
 _sha1 = hashlib.sha1
 # The dependency-cache context of the person's own flags.
 _PERSON = (0, 0)
+# The groups of a call that passes none (read only).
+_NO_GROUPS: Mapping[Any, Any] = MappingProxyType({})
 
 
 class _Unencodable:
@@ -138,7 +141,9 @@ class Run:
         self.person = person
         self.groups = groups
         self.group_props = group_props
-        self.group_bytes = {name: encode(key) for name, key in groups.items()} if groups else {}
+        self.group_bytes = (
+            {name: encode(key) for name, key in groups.items()} if groups else _NO_GROUPS
+        )
         self.device_id = device_id
         self.device_bytes = encode(device_id) if device_id else b""
         # Per memo slot, the outcome of a matcher several conditions share on the
@@ -148,10 +153,11 @@ class Run:
         self.memo: dict[int, Any] = {}
         # Dependency values per (bucketing value, properties) context, and the one the
         # flag being evaluated uses (see `_dependency_cache`).
-        self.caches: dict[tuple[int, int], dict[Any, Any]] = {}
+        # Both made when a dependency is first met: most calls meet none.
+        self.caches: dict[tuple[int, int], dict[Any, Any]] | None = None
         self.cache: dict[Any, Any] | None = None
         # Dependencies being evaluated (to notice loops), and whether one was noticed.
-        self.active: set[str] = set()
+        self.active: set[str] | None = None
         self.tainted = False
 
     def dependency_cache(self, distinct_id: object, properties: object) -> dict[Any, Any]:
@@ -159,16 +165,19 @@ class Run:
 
         After a loop between dependencies was noticed, what was stored may depend on
         where evaluation entered the loop, so the shared values are dropped."""
+        caches = self.caches
+        if caches is None:
+            caches = self.caches = {}
         if self.tainted:
-            self.caches.clear()
+            caches.clear()
             self.tainted = False
         if distinct_id is self.distinct_id and properties is self.person:
             context = _PERSON
         else:
             context = (id(distinct_id), id(properties))
-        cache = self.caches.get(context)
+        cache = caches.get(context)
         if cache is None:
-            cache = self.caches[context] = {}
+            cache = caches[context] = {}
         return cache
 
     def evaluate_dependency(
@@ -197,16 +206,19 @@ class Run:
                 cache[key] = None
                 return _UNRESOLVED_DEPENDENCY
             value_bytes = self.device_bytes
-        if key in self.active:
+        active = self.active
+        if active is None:
+            active = self.active = set()
+        if key in active:
             # Definitions that loop without the server marking the cycle; the reference
             # recurses until Python stops it.
             self.tainted = True
             return BROKEN
-        self.active.add(key)
+        active.add(key)
         try:
             result = match_flag(self, flag, distinct_id, properties, value_bytes, False)
         finally:
-            self.active.discard(key)
+            active.discard(key)
         return _store_dependency(cache, key, result)
 
 
@@ -252,9 +264,11 @@ def evaluate_all(
             unresolved[flag.key] = result
 
 
-def evaluate_one(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
+def evaluate_one(run: Run, flag: CompiledFlag) -> Matched:
     """One flag as `evaluate_all` evaluates each (for a caller asking for one value)."""
     try:
+        if flag.direct:
+            return match_flag(run, flag, run.distinct_id, run.person, run.distinct_bytes, True)
         return evaluate_flag(run, flag)
     except Exception:
         return _failed(run)
@@ -488,6 +502,8 @@ def make_run(
 ) -> Run:
     """One call's inputs, read as the reference reads them: each group's properties get
     `$group_key`, and properties of types not in `groups` are dropped."""
+    if not groups:
+        return Run(flags, now, distinct_id, person, _NO_GROUPS, _NO_GROUPS, device_id)
     group_map = as_dict(groups)
     group_props: dict[Any, dict[str, object]] = {}
     if group_map:
