@@ -123,7 +123,7 @@ class GatedPattern:
         program = self._program
         if len(text) <= program.python_limit:
             return self._search(text) is not None
-        if (len(text) + 1) * 3 * len(program.instructions) > MAX_STEPS:
+        if (len(text) + 1) * 3 * program.size > MAX_STEPS:
             return None
         return program.search(text)[0]
 

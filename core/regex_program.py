@@ -26,7 +26,6 @@ group (`(a|aa)+`) has no such bound, so its patterns always run the linear simul
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MAX_INSTRUCTIONS", "PYTHON_BUDGET", "Program", "ProgramTooLarge", "compile_program"]
@@ -35,8 +34,8 @@ __all__ = ["MAX_INSTRUCTIONS", "PYTHON_BUDGET", "Program", "ProgramTooLarge", "c
 MAX_INSTRUCTIONS = 2_000
 # Worst-case steps allowed to Python's backtracking search (steps of its C engine).
 PYTHON_BUDGET = 4_000_000
-# Longest text ever given to Python's search.
-_PYTHON_TEXT = 4_096
+# Longest text ever given to Python's search (the longest matched locally at all).
+_PYTHON_TEXT = 65_536
 
 # Instruction kinds. An instruction is (kind, argument, second argument).
 _CHAR, _SPLIT, _JUMP, _START, _END, _MATCH = range(6)
@@ -50,9 +49,11 @@ class ProgramTooLarge(Exception):
 
 # ---------------------------------------------------------------- syntax tree
 # A node is one of:
-#   ("item", test, members)      one character, `test(ch)` says whether it matches;
-#                                `members` is every character it matches when that set is
-#                                small and known (a literal, a plain class), else None
+#   ("item", test, members, pattern)
+#                                one character, `test(ch)` says whether it matches;
+#                                `members` is the text of every character it matches when
+#                                that set is small and known (a literal, a plain class),
+#                                else None; `pattern` its compiled form (None: a literal)
 #   ("seq", [nodes])             one after another
 #   ("alt", [nodes])             any one of them
 #   ("repeat", node, low, high)  node low..high times (high None: unbounded)
@@ -60,38 +61,35 @@ class ProgramTooLarge(Exception):
 Node = tuple[Any, ...]
 
 
-def _item_test(source: str) -> Callable[[str], bool]:
-    """The test of one character: equality for a literal, else Python's own reading."""
-    if len(source) == 1:
-        return source.__eq__
-    fullmatch = re.compile(source).fullmatch
-    return lambda ch: fullmatch(ch) is not None
-
-
-_LATIN1 = "".join(map(chr, range(256)))
-
-
 def _item(source: str) -> Node:
-    """An item node. A literal's members are itself; a class without negation or
-    shorthands written in ASCII can only hold characters up to U+00FF (`\\xHH` is the
-    only escape that reaches beyond ASCII), so its members are found by testing those."""
-    test = _item_test(source)
-    members: frozenset[str] | None = None
+    """An item node: equality for a literal, else Python's own reading of the one-character
+    pattern. A literal's members are itself; a class without negation or shorthands written
+    in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
+    beyond ASCII), so its members are found among those."""
     if len(source) == 1:
-        members = frozenset(source)
-    elif (
+        return ("item", source.__eq__, source, None)
+    pattern = re.compile(source)
+    fullmatch = pattern.fullmatch
+    members: str | None = None
+    if (
         source.startswith("[")
         and not source.startswith("[^")
         and source.isascii()
         and not any(f"\\{e}" in source for e in "dDsSwW")
     ):
-        members = frozenset(re.findall(source, _LATIN1))
-    return ("item", test, members)
+        members = "".join(pattern.findall(_LATIN1))
+    return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
+
+
+_LATIN1 = "".join(map(chr, range(256)))
 
 
 def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
+
+# `.` as a node: any character but a newline (as Python reads `.` without flags).
+_DOT: Node = ("item", _not_newline, None, re.compile("."))
 
 _SINGLE_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -132,7 +130,7 @@ class _Reader:
         if c == "^":
             return ("start",)
         if c == ".":
-            return ("item", _not_newline, None)
+            return _DOT
         if c == "\\":
             return self.escape()
         return _item(c)
@@ -146,7 +144,7 @@ class _Reader:
             self.at += 2
             return _item(chr(int(self.text[self.at - 2 : self.at], 16)))
         if e in "dDsSwW":
-            return ("item", _item_test("\\" + e), None)
+            return _item("\\" + e)
         return _item(_SINGLE_ESCAPES.get(e, e))
 
     def class_source(self) -> str:
@@ -248,15 +246,17 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     """Whether no character the item matches may begin what follows."""
     if follow[1]:
         return False
+    mine = item[2]
     for other in follow[0]:
-        if item[2] is not None and other[2] is not None:
-            if not item[2].isdisjoint(other[2]):
+        theirs = other[2]
+        if mine is not None and theirs is not None:
+            if not set(mine).isdisjoint(theirs):
                 return False
-        elif item[2] is not None:
-            if any(map(other[1], item[2])):
+        elif mine is not None:
+            if other[3].search(mine) is not None:
                 return False
-        elif other[2] is not None:
-            if any(map(item[1], other[2])):
+        elif theirs is not None:
+            if item[3].search(theirs) is not None:
                 return False
         else:
             return False
@@ -333,15 +333,12 @@ def _anchored(node: Node) -> bool:
 class Program:
     """An immutable instruction list and a linear-time search over it."""
 
-    __slots__ = ("anchored", "instructions", "loops", "paths", "python_limit", "scans")
+    __slots__ = ("anchored", "loops", "paths", "python_limit", "scans", "size", "tree")
 
-    def __init__(
-        self,
-        instructions: tuple[Instruction, ...],
-        cost: tuple[int, int, int] | None,
-        anchored: bool = False,
-    ) -> None:
-        self.instructions = instructions
+    def __init__(self, tree: Node, cost: tuple[int, int, int] | None, anchored: bool) -> None:
+        self.tree = tree
+        # How many instructions the program has (its match instruction included).
+        self.size = _count(tree) + 1
         self.paths: int
         self.loops: int
         self.scans: int
@@ -351,6 +348,8 @@ class Program:
         if cost is not None:
             # The largest size within budget (the cost grows with the size).
             low, high = -1, _PYTHON_TEXT
+            if self.python_cost(high) <= PYTHON_BUDGET:
+                low = high
             while low < high:
                 middle = (low + high + 1) // 2
                 if self.python_cost(middle) <= PYTHON_BUDGET:
@@ -368,9 +367,18 @@ class Program:
         scanning repetition consumes and gives back. An anchored pattern gets past the
         first step from one start only."""
         positions = size + 1
-        walk = 2 * (len(self.instructions) + 1 + 2 * positions * self.scans)
+        walk = 2 * (self.size + 1 + 2 * positions * self.scans)
         tries: int = self.paths * positions**self.loops * walk
         return positions + tries if self.anchored else positions * tries
+
+    @property
+    def instructions(self) -> tuple[Instruction, ...]:
+        """The instruction list, laid out on each read: only a text too long for Python's
+        search needs it, and laying it out costs far less than running it on such a text."""
+        emitter = _Emitter()
+        emitter.node(self.tree)
+        emitter.emit(_MATCH)
+        return tuple([(k, a, o) for k, a, o in emitter.code])
 
     def search(self, text: str) -> tuple[bool, int]:
         """Whether the pattern occurs in `text`, and the steps it took: at most
@@ -481,8 +489,18 @@ def compile_program(translated: str) -> Program:
     tree = _Reader(translated).alternation()
     if _size(tree) > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
-    emitter = _Emitter()
-    emitter.node(tree)
-    emitter.emit(_MATCH)
-    instructions = tuple((k, a, o) for k, a, o in emitter.code)
-    return Program(instructions, _cost(tree, _AT_END), _anchored(tree))
+    return Program(tree, _cost(tree, _AT_END), _anchored(tree))
+
+
+def _count(node: Node) -> int:
+    """How many instructions `_Emitter` lays out for a node."""
+    kind = node[0]
+    if kind == "seq":
+        return sum(map(_count, node[1]))
+    if kind == "alt":
+        return sum(map(_count, node[1])) + 2 * (len(node[1]) - 1)
+    if kind == "repeat":
+        _, body, low, high = node
+        each = _count(body)
+        return low * each + (each + 2 if high is None else (high - low) * (each + 1))
+    return 1
