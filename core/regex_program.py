@@ -500,7 +500,7 @@ def _count(node: Node) -> int:
     if kind == "alt":
         return sum(map(_count, node[1])) + 2 * (len(node[1]) - 1)
     if kind == "repeat":
-        _, body, low, high = node
+        body, low, high = node[1], int(node[2]), node[3]
         each = _count(body)
-        return low * each + (each + 2 if high is None else (high - low) * (each + 1))
+        return low * each + (each + 2 if high is None else (int(high) - low) * (each + 1))
     return 1
