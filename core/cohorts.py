@@ -220,8 +220,8 @@ class CohortCompiler:
         self._matching_version = matching_version if matching_version == 2 else 1
         self._done: dict[str, _Body] = {}
         self._matchers: dict[Hashable, PropertyMatcher] = {}
-        # Decoded payloads by their JSON text: flags often repeat them. Sharing is safe
-        # because snapshots copy a payload before handing it out.
+        # Payload sources by their JSON text: flags often repeat them. Sharing is safe
+        # because a source hands out a fresh copy on every read.
         self.payloads: dict[str, Any] = {}
         # Compiled release conditions by what makes them alike, and variant tables by
         # their variants (see `compile.compile_flag`).

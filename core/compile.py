@@ -638,19 +638,22 @@ def _read_filters(
 
 
 def _payload_sources(
-    payloads: Mapping[Any, Any], seen: dict[str, Any]
+    payloads: Mapping[Any, Any], seen: dict[str, Callable[[], Any]]
 ) -> dict[str, Callable[[], Any]]:
-    """A fresh-copy source per value's payload; JSON text decoded once per distinct text."""
-    by_value: dict[str, Any] = {}
+    """A fresh-copy source per value's payload; one per distinct JSON text, decoded once
+    (flags often repeat them)."""
+    sources: dict[str, Callable[[], Any]] = {}
     for name, raw in payloads.items():
-        if type(name) is str:
-            payload = raw
-            if type(raw) is str:
-                payload = seen.get(raw, _ABSENT)
-                if payload is _ABSENT:
-                    payload = seen[raw] = decode_payload(raw)
-            by_value[name] = payload
-    return {name: payload_source(payload) for name, payload in by_value.items()}
+        if type(name) is not str:
+            continue
+        if type(raw) is str:
+            source = seen.get(raw)
+            if source is None:
+                source = seen[raw] = payload_source(decode_payload(raw))
+        else:
+            source = payload_source(raw)
+        sources[name] = source
+    return sources
 
 
 def _condition(
