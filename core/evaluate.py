@@ -137,7 +137,11 @@ class Run:
         self.now = now
         self.distinct_id = distinct_id
         # The evaluated id as hash input (UTF-8), encoded once.
-        self.distinct_bytes = encode(distinct_id)
+        self.distinct_bytes = (
+            distinct_id.encode()
+            if type(distinct_id) is str and distinct_id.isascii()
+            else encode(distinct_id)
+        )
         self.person = person
         self.groups = groups
         self.group_props = group_props

@@ -17,7 +17,7 @@ import msgspec
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import as_dict, evaluate_all, evaluate_one, make_run
+from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
@@ -27,6 +27,8 @@ __all__ = ["FlagSet"]
 
 _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 _NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
+# No groups, and so no group properties (read only).
+_NONE: Mapping[Any, Any] = _NO_PROPERTIES
 _NOTHING: dict[str, Any] = {}
 _UTC = timezone.utc
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -193,8 +195,16 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         flag = self._flags.get(key) if type(key) is str else None
         if flag is None or not distinct_id:
             return None
-        person = _person(person_properties, distinct_id, flag.reads_id)
-        run = make_run(self._flags, now, distinct_id, person, groups, group_properties, device_id)
+        if type(person_properties) is dict and not flag.reads_id:
+            person: Mapping[str, object] = person_properties
+        else:
+            person = _person(person_properties, distinct_id, flag.reads_id)
+        if groups:
+            run = make_run(
+                self._flags, now, distinct_id, person, groups, group_properties, device_id
+            )
+        else:
+            run = Run(self._flags, now, distinct_id, person, _NONE, _NONE, device_id)
         result = evaluate_one(run, flag)
         return result[0] if type(result) is tuple else None
 
