@@ -760,13 +760,16 @@ def finish_flags(
                 flag.own_memo = True
         if not shared:
             flag.own_memo = True
+        may_stop = flag.reads_id and _may_stop(flag)
+        # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
+        # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
             flag.active
             and flag.fixed is None
-            and not (flag.is_group or flag.device_bucketing or flag.gated or flag.reads_id)
+            and not (flag.is_group or flag.device_bucketing or flag.gated or may_stop)
         )
         # Only read for device bucketing and for filters that may stop at the server.
-        if flag.device_bucketing or (flag.reads_id and _may_stop(flag)):
+        if flag.device_bucketing or may_stop:
             flag.definition_unsupported = any(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)
@@ -806,7 +809,7 @@ def _lay_out(
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][0] < 0 and checks[0][1]:
+    if len(checks) == 1 and checks[0][0] < 0:
         slot, plain, check, kind, lookup, argument, negate = checks[0]
         condition.single = check
         condition.single_plain = plain

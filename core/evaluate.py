@@ -372,8 +372,10 @@ def match_flag(
             ) is str:
                 # A text value against a text filter, answered in place (`operators.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
-            else:
+            elif condition.single_plain:
                 found = single(cond_props, now)
+            else:
+                found = single(run, distinct_id, cond_props)
             if found is not True:
                 if found is False or type(found) is int:
                     first_miss = first_miss or condition.misses[found]
