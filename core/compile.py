@@ -206,9 +206,9 @@ class CompiledCondition:
         self.filters = filters
         # Laid out by `finish_flags` once every flag is known (memo slots need them all).
         self.checks: tuple[Check, ...] = ()
-        # The check of a condition's only filter (when it needs no memo slot), called
-        # without walking `checks`: `match(props, now)` when `single_plain`, otherwise
-        # `check(run, distinct_id, props)`.
+        # The condition's filters as one check: its only filter's (when it needs no memo
+        # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
+        # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
         self.single: Any = None
         self.single_plain = False
         # For a single text filter with an inline form: (lookup key, targets, negate).

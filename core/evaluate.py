@@ -22,8 +22,9 @@ for one dependent holds for every other).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "UNENCODABLE",
     "Run",
     "as_dict",
+    "bind_filters",
     "encode",
     "evaluate_all",
     "evaluate_flag",
@@ -364,18 +366,16 @@ def match_flag(
                 continue
             cond_props, cond_bytes = context
         if condition.checks:
-            single = condition.single
-            if single is None:
-                found = _filters(run, condition.checks, distinct_id, cond_props)
-            elif (lookup := condition.single_in) is not None and type(
+            # The filters as one check (see `bind_filters`).
+            if (lookup := condition.single_in) is not None and type(
                 value := cond_props.get(lookup)  # type: ignore[call-overload]
             ) is str:
                 # A text value against a text filter, answered in place (`operators.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
             elif condition.single_plain:
-                found = single(cond_props, now)
+                found = condition.single(cond_props, now)
             else:
-                found = single(run, distinct_id, cond_props)
+                found = condition.single(run, distinct_id, cond_props)
             if found is not True:
                 if found is False or type(found) is int:
                     first_miss = first_miss or condition.misses[found]
@@ -453,9 +453,19 @@ def _enrollment(flag: CompiledFlag, props: Mapping[str, object]) -> Matched:
     return NOT_ENROLLED_OUTCOME
 
 
+def bind_filters(flags: Iterable[CompiledFlag]) -> None:
+    """Give each condition whose filters need walking (several, or one several conditions
+    share) `_filters` bound to its checks as its one check, so evaluation calls every
+    condition's filters the same way. Part of compiling: run once, before any evaluation."""
+    for flag in flags:
+        for condition in flag.conditions:
+            if condition.checks and condition.single is None:
+                condition.single = functools.partial(_filters, condition.checks)
+
+
 def _filters(
-    run: Run,
     checks: tuple[Check, ...],
+    run: Run,
     distinct_id: object,
     props: Mapping[str, object],
 ) -> Any:

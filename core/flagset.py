@@ -17,7 +17,7 @@ import msgspec
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
+from .evaluate import Run, as_dict, bind_filters, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
@@ -103,6 +103,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                 definition, compiler, definitions.group_type_mapping
             )
         slots = finish_flags(flags, compiler.dependencies)
+        bind_filters(flags.values())
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
