@@ -367,6 +367,7 @@ def match_flag(
             cond_props, cond_bytes = context
         if condition.checks:
             # The filters as one check (see `bind_filters`).
+            found: Any
             if (lookup := condition.single_in) is not None and type(
                 value := cond_props.get(lookup)  # type: ignore[call-overload]
             ) is str:
