@@ -335,6 +335,7 @@ class CompiledFlag:
         "own_memo",
         "prefix",
         "reads_id",
+        "remembered",
         "variant_keys",
         "variants",
         "version",
@@ -387,6 +388,9 @@ class CompiledFlag:
         # Whether a cohort or dependency sits in a condition on another group's
         # properties (see `evaluate._cache_for`).
         self.own_memo = False
+        # Whether its value, decided for the person, is kept for the flags that depend on
+        # it (see `evaluate.evaluate_all`).
+        self.remembered = False
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payload_source`)."""
@@ -739,9 +743,12 @@ def finish_flags(
     # chain can be walked without meeting a missing member (which the reference marks in
     # its memo as a side effect, for the rest of one flag).
     shared = True
+    parents: set[object] = set()
     for dependency in dependencies:
         dependency.settle(flags)
         shared = shared and dependency.resolvable
+        if shared:
+            parents.update(dependency.chain)
     uses: dict[int, int] = {}
     for flag in flags.values():
         for condition in flag.conditions:
@@ -760,6 +767,14 @@ def finish_flags(
                 flag.own_memo = True
         if not shared:
             flag.own_memo = True
+        # A parent is evaluated as a dependency exactly as for the person, unless it is a
+        # group's flag or reads another group's properties (a dependency sees no groups).
+        flag.remembered = (
+            shared
+            and flag.key in parents
+            and not flag.is_group
+            and not any(condition.mixed for condition in flag.conditions)
+        )
         may_stop = flag.reads_id and _may_stop(flag)
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).

@@ -266,6 +266,9 @@ def evaluate_all(
             result = _failed(run)
         if type(result) is tuple:
             outcomes[flag.key] = result
+            if flag.remembered:
+                # What evaluating it as a dependency would store, for the flags after it.
+                run.dependency_cache(distinct_id, person)[flag.key] = result[0]
         elif result is not DROPPED:
             unresolved[flag.key] = result
 
