@@ -31,6 +31,8 @@ from collections.abc import Mapping
 
 import attrs
 
+from .retry import is_retryable_status
+
 __all__ = [
     "Ledger",
     "Reason",
@@ -42,6 +44,7 @@ __all__ = [
     "drop",
     "retry",
     "stats",
+    "status_reason",
     "unsettled",
     "verdict",
 ]
@@ -58,6 +61,7 @@ class Reason(enum.Enum):
     DEADLINE = "deadline"
     RETRIES_EXHAUSTED = "retries_exhausted"
     SPOOL_TORN = "spool_torn"
+    INVALID = "invalid"  # could not be built or encoded (a bug, or a value that broke it)
 
 
 class Verdict(enum.Enum):
@@ -100,7 +104,8 @@ class Ledger:
 
 @attrs.frozen
 class Stats:
-    """The public counters (`client.stats()`)."""
+    """The public counters (`client.stats()`). `in_flight` counts events queued, being
+    sent, waiting to retry, or waiting in the on-disk spool (`spooled` of them)."""
 
     accepted: int
     delivered: int
@@ -108,6 +113,7 @@ class Stats:
     retried: int
     in_flight: int
     duplicated: int
+    spooled: int = 0
 
 
 def accept(ledger: Ledger, count: int = 1) -> Ledger:
@@ -142,9 +148,26 @@ def drop(ledger: Ledger, reason: Reason, start: int, stop: int) -> Ledger:
     )
 
 
-def retry(ledger: Ledger, count: int) -> Ledger:
-    """`count` events are being sent again after a failed attempt."""
-    return attrs.evolve(ledger, retried=ledger.retried + count)
+def retry(ledger: Ledger, count: int, *, duplicated: int = 0) -> Ledger:
+    """`count` events are being sent again after a failed attempt; `duplicated` of them
+    after an attempt the server may have stored (it answered with an error, or the answer
+    did not arrive in time), so the server may now hold them twice."""
+    return attrs.evolve(
+        ledger, retried=ledger.retried + count, duplicated=ledger.duplicated + duplicated
+    )
+
+
+def status_reason(status: int | None) -> Reason:
+    """Why a batch the server answered with `status` (None: no answer) is lost for good.
+
+    413 says the events are too large; a status the sender does not retry is a refusal; the
+    rest (no answer, 408, 429, 5xx) were retried until the attempts ran out.
+    """
+    if status == 413:
+        return Reason.TOO_LARGE
+    if status is not None and not is_retryable_status(status):
+        return Reason.SERVER_REJECTED
+    return Reason.RETRIES_EXHAUSTED
 
 
 def unsettled(ledger: Ledger, start: int, stop: int) -> tuple[Span, ...]:

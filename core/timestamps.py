@@ -225,6 +225,10 @@ def event_identity(distinct_id: object, anonymous_id: object) -> tuple[str, bool
     given = stringify_id(distinct_id)
     if given is not None:
         return given, False
+    if distinct_id is not None and type(distinct_id) is not str and _safe_str(distinct_id) is None:
+        raise InvalidEvent(
+            f"the distinct_id ({type(distinct_id).__name__}) has no text: its str() failed"
+        )
     anonymous = stringify_id(anonymous_id)
     if anonymous is None:
         raise InvalidEvent("an event without a distinct_id needs the shell's anonymous_id")

@@ -42,6 +42,12 @@ if TYPE_CHECKING:
         SendResult,
         Transport,
     )
+    from hogkit.transport.async_client import (
+        AsyncClient,
+    )
+    from hogkit.transport.async_http import (
+        AsyncTransport,
+    )
     from hogkit.transport.contexts import (
         get_context_device_id,
         get_context_distinct_id,
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
         tag,
     )
     from hogkit.transport.errors import (
+        DeliveryFailed,
         EventTooLarge,
         QueueFull,
     )
@@ -87,6 +94,9 @@ _HOMES: dict[str, str] = {
     "MemoryTransport": "hogkit.transport",
     "SendResult": "hogkit.transport",
     "Transport": "hogkit.transport",
+    "AsyncClient": "hogkit.transport.async_client",
+    "AsyncTransport": "hogkit.transport.async_http",
+    "DeliveryFailed": "hogkit.transport.errors",
     "EventTooLarge": "hogkit.transport.errors",
     "QueueFull": "hogkit.transport.errors",
     "HttpError": "hogkit.transport.http",
@@ -106,8 +116,11 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "AsyncClient",
+    "AsyncTransport",
     "Client",
     "DefinitionsError",
+    "DeliveryFailed",
     "Event",
     "EventTooLarge",
     "FileTransport",

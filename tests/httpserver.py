@@ -211,6 +211,12 @@ class Request:
         return f"<Request {self.method} {self.target} -> {self.reply!r}>"
 
 
+class _ThreadingServer(ThreadingHTTPServer):
+    # socketserver's default backlog (5) makes a burst of concurrent connections wait for
+    # SYN retransmits (1 s, 3 s, ...): a load test would measure the backlog, not the client.
+    request_queue_size = 256
+
+
 class LoopbackServer:
     """A threaded HTTP/1.1 server (keep-alive) on 127.0.0.1 with an ephemeral port."""
 
@@ -223,7 +229,7 @@ class LoopbackServer:
         self._handlers: dict[str, Callable[[Request], Reply]] = {}
         self._closing = threading.Event()
         self._close_on_accept: int | None = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _ThreadingServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         scheme = "http"

@@ -385,6 +385,7 @@ def test_a_full_queue_drops_new_events_and_reports_them(loopback: LoopbackServer
         KEY,
         host=loopback.url,
         max_queue_size=5,
+        max_queue_bytes=0,  # a bound in events only
         max_retries=0,
         timeout=0.5,
         on_error=lambda e, _: reports.append(e),

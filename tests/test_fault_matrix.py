@@ -32,6 +32,7 @@ FLUSH_LIMIT = 2.0
 SHUTDOWN_LIMIT = 2.0
 MARGIN = 1.0
 CAPTURE_BOUND = 0.5
+REDIRECT_TARGET = "/elsewhere/"  # answered with the server's default: a 2xx that stores
 SLOW = b" " * 200 + b'{"status": 1}'  # 1 byte every 0.2 s: more than 40 s in full
 
 
@@ -99,8 +100,9 @@ CELLS = [
     Cell("reset-once", first(Reply.reset_after_body)),
     Cell("accept-then-close", accept_then_close, all_lost=True),
     Cell("garbage", always(Reply.garbage), all_lost=True),
-    Cell("307", always(lambda: Reply.redirect(307, "/elsewhere/")), all_lost=True),
-    Cell("308", always(lambda: Reply.redirect(308, "/elsewhere/")), all_lost=True),
+    # Followed to the same host, where the batch is stored (see `REDIRECT_TARGET`).
+    Cell("307", always(lambda: Reply.redirect(307, REDIRECT_TARGET))),
+    Cell("308", always(lambda: Reply.redirect(308, REDIRECT_TARGET))),
     Cell(
         "stored-then-failed",
         always(Reply.stored_then_failed),
@@ -188,7 +190,9 @@ def run_cell(cell: Cell, server: LoopbackServer) -> Run:
     started = time.monotonic()
     shut = client.shutdown(SHUTDOWN_LIMIT)
     shutdown_elapsed = time.monotonic() - started
-    stored = Counter(str(event["uuid"]) for event in server.events())
+    stored = Counter(
+        str(event["uuid"]) for path in ("/batch/", REDIRECT_TARGET) for event in server.events(path)
+    )
     with lock:
         return Run(
             accepted,

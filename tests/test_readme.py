@@ -150,7 +150,7 @@ def test_readme_opens_with_the_two_fresh_machine_commands() -> None:
 def test_every_client_in_the_readme_names_the_host() -> None:
     """Rewriting the host is what keeps this test off the real PostHog."""
     code = "\n".join(b.code for b in readme_blocks() if b.lang == "python")
-    constructions = len(re.findall(r"\bClient\(", code))
+    constructions = len(re.findall(r"\b(?:Async)?Client\(", code))
     assert constructions >= 1
     assert code.count(f'host="{HOST}"') == constructions
 

@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hogkit.core.accounting import Stats
 from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import EventContext
@@ -51,15 +52,19 @@ from .flag_reads import FlagReads, deprecated
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
 from .forward import forward
-from .hosts import ingestion_host
+from .hosts import ingestion_host, redacted
 from .ids import new_uuid
 from .logs import enable_debug_output
-from .pipeline import BeforeSend, EventPipeline
+from .orphans import stop_orphans
+from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, Problems, log
+from .spool import Spool
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
+
+DEFAULT_EXIT_TIMEOUT = 1.0
 
 _CAPTURED_ATTR = "__hogkit_captured_uuid"
 
@@ -102,7 +107,7 @@ class Client:
         transport: Transport | None = None,
         retry_backoff: float = 1.0,
         retry_backoff_cap: float = 30.0,
-        exit_timeout: float = 1.0,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
         secret_key: str | None = None,
         personal_api_key: str | None = None,
         poll_interval: float = 30.0,
@@ -125,6 +130,9 @@ class Client:
         code_variables_ignore_patterns: Sequence[str] | None = None,
         code_variables_mask_url_credentials: bool | None = None,
         code_variables_detect_secrets: bool | None = None,
+        max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        block_when_full: float = 0.0,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if debug:
             enable_debug_output()
@@ -170,6 +178,9 @@ class Client:
             send=send,
             before_send=before_send,
             exit_timeout=exit_timeout,
+            max_queue_bytes=max_queue_bytes,
+            block_when_full=block_when_full,
+            spool=Spool(os.fspath(spool_dir)) if spool_dir is not None and send else None,
         )
         self._events.disabled = disabled or not config_ok
         variables = VariablesConfig.build(
@@ -231,14 +242,23 @@ class Client:
         self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
         self._on_fork.append(self._flags.after_fork)
         _live_clients.add(self)
-        _open_pipelines.add(self._events)
+        _live_pipelines.add(self._events)
 
     def _config_error(self, message: str) -> bool:
         self._problems.config(message)
         return False
 
     def __repr__(self) -> str:
-        return f"Client(host={self.host!r})"
+        return f"Client(host={redacted(self.host)!r})"
+
+    def stats(self) -> Stats:
+        """What became of the events accepted so far: accepted, delivered, dropped by
+        reason, retried, in flight, duplicated (see `hogkit.core.accounting.Stats`).
+
+        Exact once the client is idle (after a flush or shutdown); while events move, a
+        consistent snapshot of each counter, not of all of them at one instant.
+        """
+        return self._events.stats()
 
     # -- settings -------------------------------------------------------------------------------
 
@@ -378,9 +398,7 @@ class Client:
                 return self._shutdown_result
             if first:
                 _run_hooks(self._on_shutdown, "a shutdown hook raised")
-            delivered = self.flush(max(0.0, deadline - time.monotonic()))
-            self._events.stop(deadline - time.monotonic())
-            _open_pipelines.discard(self._events)
+            delivered = self._events.shutdown(max(0.0, deadline - time.monotonic()))
             self._shutdown_result = delivered
             return delivered
         except Exception as exc:
@@ -425,10 +443,9 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 # process-wide hooks
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
-# Strong references: a pipeline stays here from its client's construction until that client's
-# shutdown, so a client the application dropped (and the garbage collector took) still has
-# its queued events delivered at exit. Its worker thread lives that long anyway.
-_open_pipelines: set[EventPipeline] = set()
+# Weak: a client the application drops is collected with its pipeline; its worker then
+# sends what was queued and ends (`orphans.stop_orphans` gives it the exit deadline).
+_live_pipelines: weakref.WeakSet[EventPipeline] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
@@ -437,23 +454,20 @@ def _after_fork_in_child() -> None:
 
 
 def _at_exit() -> None:
-    """Give every open pipeline a short, shared deadline to deliver what it holds.
-
-    Pipelines, not clients: a client the application dropped may be collected, but its
-    pipeline (and the events queued in it) stays in `_open_pipelines` until shutdown.
-    """
-    pipelines = [p for p in list(_open_pipelines) if not p.closed]
-    if not pipelines:
-        return
-    deadline = time.monotonic() + max(p.exit_timeout for p in pipelines)
+    """Give every open pipeline a short, shared deadline to deliver what it holds, and
+    the workers of dropped clients (still sending what was queued) the same deadline."""
+    pipelines = [p for p in list(_live_pipelines) if not p.closed]
+    budget = max((p.exit_timeout for p in pipelines), default=DEFAULT_EXIT_TIMEOUT)
+    deadline = time.monotonic() + budget
     for pipeline in pipelines:
         try:
-            pipeline.close()
-            budget = max(0.0, min(pipeline.exit_timeout, deadline - time.monotonic()))
-            pipeline.flush(budget)
-            pipeline.stop(max(0.0, deadline - time.monotonic()))
+            pipeline.shutdown(max(0.0, min(pipeline.exit_timeout, deadline - time.monotonic())))
         except Exception:
             log.exception("error while flushing at exit")
+    try:
+        stop_orphans(deadline)
+    except Exception:
+        log.exception("error while stopping the workers of dropped clients at exit")
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import urllib3
 from hogkit.core.errors import HogkitError
-from hogkit.transport.http import resolve
+from hogkit.transport.dns import resolve
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -69,11 +69,28 @@ _CHUNK = 1024 * 1024
 
 class ExchangeFailed(HogkitError):
     """No complete response arrived. The message names the failure's kind, the method and the
-    URL's scheme, host, port and path: never the query string, userinfo or headers."""
+    URL's scheme, host, port and path: never the query string, userinfo or headers.
+
+    `kind` lets a caller choose a retry policy without parsing text: "timeout", "refused"
+    (nothing listens: retrying at once is pointless) or "network" (anything else).
+    """
+
+    kind = "network"
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
 
 
 class DeadlineExceeded(ExchangeFailed):
     """The deadline passed before the whole response was read."""
+
+    kind = "timeout"
+
+
+class _Refused(NewConnectionError):
+    """Connecting was refused (ECONNREFUSED): the one connect failure worth telling apart."""
 
 
 @attrs.frozen
@@ -229,6 +246,8 @@ def _open(conn: HTTPConnection) -> socket.socket:
             last = exc
     if last is None or isinstance(last, TimeoutError):
         raise ConnectTimeoutError(conn, "connect timed out")
+    if isinstance(last, ConnectionRefusedError):
+        raise _Refused(conn, "connection refused")
     raise NewConnectionError(conn, f"connect failed: {type(last).__name__}")
 
 
@@ -304,7 +323,7 @@ def exchange(
     where = _where(method, url)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise DeadlineExceeded(f"{where}: deadline passed before sending")
+        raise DeadlineExceeded(f"{where}: timed out (deadline passed before sending)")
     watch = _watchdog.arm(deadline)
     outer = _current()
     _active.watch = watch
@@ -327,8 +346,9 @@ def exchange(
             response.close()
             response.release_conn()
         if watch.fired or _timed_out(exc):
-            raise DeadlineExceeded(f"{where}: deadline passed") from None
-        raise ExchangeFailed(f"{where}: {_kind(exc)}") from None
+            raise DeadlineExceeded(f"{where}: timed out (deadline passed)") from None
+        refused = isinstance(_reason(exc), _Refused)
+        raise ExchangeFailed(f"{where}: {_kind(exc)}", "refused" if refused else None) from None
     except ExchangeFailed:
         response.close()
         response.release_conn()
@@ -360,7 +380,7 @@ def _read_body(response: Any, deadline: float, limit: int, where: str) -> bytes:
             raise ExchangeFailed(f"{where}: response larger than {limit} bytes")
         chunks.append(chunk)
     if time.monotonic() > deadline:
-        raise DeadlineExceeded(f"{where}: deadline passed while reading the body")
+        raise DeadlineExceeded(f"{where}: timed out (deadline passed while reading the body)")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -373,15 +393,26 @@ def _timed_out(exc: BaseException) -> bool:
     return isinstance(reason, (ReadTimeoutError, ConnectTimeoutError, TimeoutError))
 
 
+def _reason(exc: BaseException) -> BaseException:
+    """The underlying failure of a urllib3 `MaxRetryError`, else `exc` itself."""
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, BaseException) else exc
+
+
 def _kind(exc: BaseException) -> str:
+    exc = _reason(exc)
+    if isinstance(exc, _Refused):
+        return "connection refused"
     if isinstance(exc, NameResolutionError):
         return "name resolution failed"
     if isinstance(exc, NewConnectionError):
         return "connection refused or unreachable"
     if isinstance(exc, SSLError):
-        return "TLS failed"
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+        reason = getattr(inner, "reason", None) or getattr(inner, "verify_message", None)
+        return f"TLS failed ({reason})" if reason else "TLS failed"
     if isinstance(exc, ProtocolError):
-        return "connection broken (reset, closed early or not HTTP)"
+        return "connection dropped (reset, closed early or not HTTP)"
     return f"failed ({type(exc).__name__})"
 
 

@@ -15,7 +15,18 @@ from .errors import EventTooLarge
 from .ids import new_uuid
 from .queue import Deferred
 
-__all__ = ["DeferredEncoder"]
+__all__ = ["DeferredEncoder", "short_name"]
+
+_NAME_CHARS = 80
+
+
+def short_name(event: object) -> str:
+    """An event name for a log line: its repr, cut to a readable length (a name can be
+    as large as the event itself)."""
+    text = repr(event) if isinstance(event, str) else type(event).__name__
+    if len(text) > _NAME_CHARS:
+        text = f"{text[:_NAME_CHARS]}... ({len(text)} chars)"
+    return text
 
 
 class DeferredEncoder:
@@ -52,5 +63,5 @@ class DeferredEncoder:
         )
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            raise EventTooLarge(f"{event!r}: {problem}")
+            raise EventTooLarge(f"{short_name(event)}: {problem}")
         return data

@@ -42,7 +42,7 @@ from .evaluations import FlagEvaluations, FlagMeta
 from .fallback_cache import open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .poller import DefinitionsPoller, DefinitionsStatus
-from .remote_flags import OnceLog, RemoteFlags, safe_text
+from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -128,7 +128,7 @@ class FlagService:
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
         self._notes = OnceLog()
-        self._remote = RemoteFlags(
+        self.remote = RemoteFlags(
             self._transport,
             self.request_timeout,
             self._notes,
@@ -286,6 +286,40 @@ class FlagService:
         Positional parameters (in `Client.evaluate_flags`' order) because this is the hot
         path: a keyword call of this size costs about as much as the rest of the shell's work.
         """
+        step = self.plan(
+            True,
+            distinct_id,
+            person_properties,
+            groups,
+            group_properties,
+            flag_keys,
+            only_evaluate_locally,
+            disable_geoip,
+            device_id,
+        )
+        if type(step) is FlagsRequest:
+            return self.complete(step, self.remote.request(step.body))
+        return step  # type: ignore[return-value]
+
+    def plan(
+        self,
+        wait: bool,
+        distinct_id: object,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        flag_keys: Sequence[str] | None,
+        only_evaluate_locally: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> FlagEvaluations | FlagsRequest:
+        """Steps 1-3 of `evaluate`: the snapshot when local evaluation settles the call, or
+        the `/flags` request still to perform (then `complete` merges its outcome).
+
+        `wait` lets the first call wait for the first definitions download; an event loop
+        passes False (it never blocks) and awaits that download itself. Performing the
+        request is the caller's part, so a blocking and an awaiting client share the rest.
+        """
         if distinct_id is None or distinct_id == "" or self.disabled:
             return FlagEvaluations("")
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
@@ -295,7 +329,7 @@ class FlagService:
         if flag_keys is not None and len(flag_keys) == 0:
             return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
 
-        fs = self._offline if self.offline else self.definitions()
+        fs = self._offline if self.offline else self.definitions() if wait else self.flagset
         local = None
         if fs is not None and fs.keys:
             try:
@@ -349,27 +383,45 @@ class FlagService:
             flag_keys=flag_keys,
             sent_at=self._now(),
         )
-        response, error = self._remote.request(encode_flags_request(body))
+        return FlagsRequest(
+            encode_flags_request(body),
+            did,
+            local,
+            unresolved,
+            group_map,
+            disable_geoip,
+            flag_keys,
+            minimal,
+            meta,
+        )
+
+    def complete(self, request: FlagsRequest, outcome: Outcome) -> FlagEvaluations:
+        """Step 4 of `evaluate`: the snapshot once the planned `/flags` request is done."""
+        response, error = outcome
+        minimal = request.minimal
         remembered = None
         if response is not None:
             minimal = response.minimal_flag_called_events
-            self._remote.remember(did, response)
+            self.remote.remember(request.distinct_id, response)
         else:
-            remembered = self._remote.recall(did, fallback_keys(local, unresolved, flag_keys))
-        merged = merge_remote(local, unresolved, flag_keys, response, error, remembered)
+            keys = fallback_keys(request.local, request.unresolved, request.flag_keys)
+            remembered = self.remote.recall(request.distinct_id, keys)
+        merged = merge_remote(
+            request.local, request.unresolved, request.flag_keys, response, error, remembered
+        )
         return FlagEvaluations(
-            did,
-            local=local,
+            request.distinct_id,
+            local=request.local,
             remote=merged.remote,
             unresolved=merged.unresolved,
-            groups=group_map,
-            disable_geoip=disable_geoip,
+            groups=request.groups,
+            disable_geoip=request.disable_geoip,
             request_id=response.request_id if response is not None else None,
             evaluated_at=response.evaluated_at if response is not None else None,
             errors=merged.errors,
             minimal=minimal,
             sink=self,
-            meta=meta,
+            meta=request.meta,
         )
 
     def flag_value(

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from hogkit.core.remote import FLAGS_PATH
 
 from . import http
+from .hosts import redacted
 
 __all__ = ["DEFINITIONS_PATH", "FlagsTransport", "HttpFlagsTransport"]
 
@@ -63,4 +64,4 @@ class HttpFlagsTransport:
         )
 
     def __repr__(self) -> str:
-        return f"HttpFlagsTransport({self._flags_url!r})"
+        return f"HttpFlagsTransport({redacted(self._flags_url)!r})"

@@ -7,6 +7,8 @@ them. Any other host is used as given and must include its protocol.
 
 from __future__ import annotations
 
+import urllib.parse
+
 from hogkit.core.errors import HogkitError
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "US_INGESTION",
     "InvalidHost",
     "ingestion_host",
+    "redacted",
 ]
 
 DEFAULT_HOST = "https://us.i.posthog.com"
@@ -29,14 +32,51 @@ _APP_TO_INGESTION = {
 
 
 class InvalidHost(HogkitError, ValueError):
-    """A host without `http://` or `https://` (posthog-python fails on every send instead)."""
+    """A host that is not an `http://` or `https://` URL with a host name and a valid port
+    (posthog-python accepts it and then fails on every send instead)."""
 
 
 def ingestion_host(host: str | None) -> str:
-    """The base URL to send to, without a trailing slash. Blank means PostHog US Cloud."""
-    text = (host or "").strip().rstrip("/")
+    """The base URL to send to, without a trailing slash. Blank means PostHog US Cloud.
+
+    Checked here, once, so a typo is one clear message at construction rather than a
+    traceback per batch. Messages never show a password the URL carries.
+    """
+    given = (host or "").strip()
+    text = given.rstrip("/")
     if not text:
         return DEFAULT_HOST
-    if not text.lower().startswith(("http://", "https://")):
-        raise InvalidHost(f"host {text!r} must include the protocol, e.g. 'https://{text}'")
+    shown = redacted(text)
+    scheme, separator, _rest = given.partition("://")
+    if not separator:
+        raise InvalidHost(f"host {shown!r} must include the protocol, e.g. 'https://{shown}'")
+    if scheme.lower() not in ("http", "https"):
+        raise InvalidHost(f"host {shown!r}: the protocol must be http:// or https://")
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise InvalidHost(f"host {shown!r} is not a valid URL (address or port)") from None
+    if not parts.hostname:
+        raise InvalidHost(f"host {shown!r} has no host name")
     return _APP_TO_INGESTION.get(text, text)
+
+
+def redacted(url: str) -> str:
+    """`url` with any password in it masked, for reprs and messages."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        password = parts.password
+    except ValueError:
+        password = None
+        parts = None
+    if parts is None or password is None:
+        at = url.rfind("@")
+        scheme_end = url.find("://")
+        if at > scheme_end >= 0 and ":" in url[scheme_end + 3 : at]:
+            user = url[scheme_end + 3 : at].split(":", 1)[0]
+            return f"{url[: scheme_end + 3]}{user}:***{url[at:]}"
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))

@@ -7,18 +7,23 @@ caller's thread only samples the clock and draws a uuid) or builds the event and
 it. Inside a context (`contexts.py`) a capture call first gets the context's distinct id,
 session, device and tags; the other event methods merge them the same way before building.
 
-The pipeline owns the queue and the worker; it starts a fresh pair at construction and
-in a forked child (the parent's threads do not exist there).
+The pipeline owns the queue, the worker and the books (`books.py`: what became of every
+accepted event); it starts a fresh set at construction and in a forked child (the parent's
+threads do not exist there). The worker's threads do not keep the pipeline alive: when a
+client is dropped without `shutdown()`, its worker sends what is queued and its threads end.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core import events as core
+from hogkit.core.accounting import Reason, Stats
 from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import (
     PlainCapture,
@@ -31,18 +36,28 @@ from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
-from . import stamps
+from . import orphans, stamps
+from .books import Books
 from .contexts import current_context, with_context
-from .deferred import DeferredEncoder
-from .errors import EventTooLarge
+from .deferred import DeferredEncoder, short_name
+from .errors import EventTooLarge, with_reason
 from .ids import new_uuid
 from .problems import Problems, log
-from .queue import Deferred, EventQueue
+from .queue import EventQueue
+from .spool import Spool
 from .stamps import clock
 from .transports import Transport
-from .worker import Worker
+from .worker import Worker, reason_of
 
-__all__ = ["BeforeSend", "EventPipeline", "FlagsForCapture"]
+__all__ = [
+    "DEFAULT_QUEUE_BYTES",
+    "BeforeSend",
+    "EventPipeline",
+    "FlagsForCapture",
+]
+
+DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
+"""The queue's default memory budget, in bytes of encoded events."""
 
 BeforeSend = Callable[[dict[str, Any]], Any]
 """A hook that sees (and may change or drop) every event before it is queued."""
@@ -68,6 +83,9 @@ class EventPipeline:
         send: bool,
         before_send: BeforeSend | None,
         exit_timeout: float = 1.0,
+        max_queue_bytes: int = 0,
+        block_when_full: float = 0.0,
+        spool: Spool | None = None,
     ) -> None:
         self._context = context
         self._encoder = DeferredEncoder(context)
@@ -77,6 +95,9 @@ class EventPipeline:
         self.sync_mode = sync_mode
         self.send = send
         self._max_queue_size = max_queue_size
+        self._max_queue_bytes = max_queue_bytes
+        self._block_when_full = block_when_full
+        self._spool = spool
         self._flush_at = flush_at
         self._flush_interval = flush_interval
         self._before_send = before_send
@@ -88,6 +109,7 @@ class EventPipeline:
         # The queue while `capture` may take its fast path, else None (see `_refresh`).
         self._fast: EventQueue | None = None
         self._stop_sync = threading.Event()
+        self._books = Books(problems.delivery)
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
 
@@ -103,7 +125,7 @@ class EventPipeline:
         self._context = context
         self._encoder = DeferredEncoder(context)
         if self._worker is not None:
-            self._worker.prepare = self._encoder.one
+            self._worker.prepare, self._worker.prepare_many = self._encoder.one, self._encoder.many
 
     @property
     def before_send(self) -> BeforeSend | None:
@@ -153,26 +175,35 @@ class EventPipeline:
         """A fresh queue and worker (at construction and in a forked child)."""
         self._queue = self._worker = None
         self._stop_sync = threading.Event()
+        self._books = Books(self.problems.delivery)
         if enabled and not self.sync_mode and self.send:
-            queue = EventQueue(self._max_queue_size, self._flush_at)
+            queue = EventQueue(
+                self._max_queue_size,
+                self._flush_at,
+                max_bytes=self._max_queue_bytes,
+                block_seconds=self._block_when_full,
+                # Not a method of the pipeline: the worker must not keep it alive.
+                spill=self._books.spiller(self._spool) if self._spool is not None else None,
+            )
             worker = Worker(
                 queue,
                 self.transport,
                 flush_interval=self._flush_interval,
                 report=self.problems.delivery,
+                books=self._books,
+                spool=self._spool,
                 prepare=self._encoder.one,
-                prepare_many=self._prepare_many,
+                prepare_many=self._encoder.many,
             )
             worker.start()
             self._queue, self._worker = queue, worker
+            # Holds the worker, not the pipeline: a dropped client lets its threads end.
+            weakref.finalize(self, orphans.adopt, worker)
         self._refresh()
 
-    def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
-        """The worker's batch encoding. A method of the pipeline, not of its encoder, so the
-        worker's thread keeps the pipeline alive: a client the application dropped still
-        has its queued events delivered at interpreter exit (`_at_exit` holds pipelines
-        weakly)."""
-        return self._encoder.many(items)
+    def stats(self) -> Stats:
+        """What became of the events accepted so far (see `hogkit.core.accounting.Stats`)."""
+        return self._books.stats()
 
     # -- capture --------------------------------------------------------------------------------
 
@@ -335,7 +366,8 @@ class EventPipeline:
         """An encoded event's size check, then the queue or a sync send; its uuid if accepted."""
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            return self._failed("capture", EventTooLarge(f"{event!r}: {problem}"))
+            error = EventTooLarge(f"{short_name(event)}: {problem}")
+            return self._failed("capture", with_reason(error, Reason.TOO_LARGE.value))
         queue = self._queue
         if queue is not None:
             return event_id if queue.put(data) else None
@@ -345,13 +377,18 @@ class EventPipeline:
 
     def _send_now(self, data: bytes) -> bool:
         """`sync_mode`: send in the caller's thread, with the transport's retries."""
+        books = self._books
+        spans = books.number(1)
         try:
             result = self.transport.send([data], stop=self._stop_sync)
         except Exception as exc:
-            self.problems.delivery(exc, [data])
+            books.lost(reason_of(exc), exc, spans, [data])
             return False
+        books.retried(result.retried, result.duplicated)
+        rest = books.delivered(spans, result.delivered)
         if result.failed:
-            self.problems.delivery(result.error or HogkitError("not delivered"), result.failed)
+            error = result.error or HogkitError("not delivered")
+            books.lost(reason_of(error), error, rest, result.failed)
             return False
         return True
 
@@ -384,20 +421,43 @@ class EventPipeline:
     # -- flush and stop -------------------------------------------------------------------------
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far was handled; True when all of it was delivered.
+        """Wait until everything accepted so far was handled; True only when all of it was
+        delivered (and nothing since the previous answered flush was lost).
 
         Called from the worker itself (an `on_error` callback) it does not wait: the worker
         cannot wait for itself.
         """
         queue, worker = self._queue, self._worker
-        if queue is None or worker is None:
-            return True
-        if worker.stop.is_set() and not worker.thread.is_alive():
-            return len(queue) == 0
+        if queue is None or worker is None or not worker.thread.is_alive():
+            return self._books.conclude(self._books.mark()) and not (
+                queue is not None and len(queue)
+            )
         marker = queue.mark()
         if worker.is_current():
+            marker.abandon()
             return False
-        return marker.done.wait(max(0.0, timeout)) and marker.delivered
+        if marker.done.wait(max(0.0, timeout)):
+            return marker.delivered
+        return marker.abandon()
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush and stop within `timeout` seconds; True only when every event ever accepted
+        was delivered. What is still queued, sending or waiting to retry at the deadline is
+        reported to `on_error` as lost (reason "deadline"), once."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.close()
+        self.flush(deadline - time.monotonic())
+        self.stop(deadline - time.monotonic())
+        self._give_up()
+        if self._spool is not None:
+            self._spool.close()  # what is left there is sent at the next start
+        return self._books.all_delivered()
+
+    def _give_up(self) -> None:
+        if self._worker is not None:
+            self._worker.give_up()
+        else:
+            self._books.give_up()
 
     def stop(self, timeout: float) -> None:
         """Stop sync sends and the worker, waiting at most `timeout` for its thread."""

@@ -53,6 +53,8 @@ _TAKE_CHUNK = 512
 # No encoded event is smaller (`$lib`, ids and timestamps alone are larger): the floor of
 # `take`'s estimate of an event's size.
 _MIN_EVENT_BYTES = 64
+# How often a capture waiting for room (`block_seconds`) looks again.
+_BLOCK_POLL = 0.0005
 
 
 Deferred = Any
@@ -76,33 +78,68 @@ _yield = getattr(os, "sched_yield", None) or _sleep_zero
 
 
 class FlushMarker:
-    """Set by the worker once everything queued ahead of it has been sent or given up on."""
+    """Settled by the worker once everything queued ahead of it was sent or given up on.
 
-    __slots__ = ("delivered", "done", "drops_before")
+    `mark` is then the number of events ahead of it (see `books.py`), and `delivered` the
+    flush's answer. A waiter that gives up first calls `abandon`: its window then stays open
+    for the next flush instead of being closed by an answer nobody read.
+    """
 
-    def __init__(self, drops_before: int) -> None:
+    __slots__ = ("_lock", "abandoned", "delivered", "done", "mark")
+
+    def __init__(self) -> None:
         self.done = threading.Event()
         self.delivered = False
-        self.drops_before = drops_before  # queue-full drops counted when the flush began
+        self.abandoned = False
+        self.mark = 0
+        self._lock = threading.Lock()
 
-    def settle(self, delivered: bool) -> None:
-        self.delivered = delivered
-        self.done.set()
+    def settle(self, conclude: Callable[[int], bool], mark: int) -> None:
+        """Record the answer: `conclude(mark)` unless the waiter has gone."""
+        with self._lock:
+            self.mark = mark
+            self.delivered = False if self.abandoned else conclude(mark)
+            self.done.set()
+
+    def abandon(self) -> bool:
+        """The waiter stops waiting; True only if a clean answer arrived meanwhile."""
+        with self._lock:
+            self.abandoned = True
+            return self.done.is_set() and self.delivered
+
+
+Spill = Callable[[bytes], bool]
+"""Stores an encoded event that does not fit (the on-disk spool); False when it cannot."""
 
 
 class EventQueue:
-    """Encoded events waiting for the worker, at most `maxsize` of them."""
+    """Encoded events waiting for the worker, at most `maxsize` of them.
 
-    def __init__(self, maxsize: int, wake_at: int) -> None:
-        self.maxsize = max(1, maxsize)
+    With a memory budget (`max_bytes`), `maxsize` is what the budget holds of events of the
+    size the worker saw last (and never fewer than `min_size`), so a burst of small events
+    is absorbed rather than dropped, and large events cannot exhaust memory. A counted
+    bound is kept on the hot path (a size per event would be a shared sum producers race
+    on); the worker re-derives it as it learns the events' size.
+
+    When full, `put` waits up to `block_seconds` for room (opt-in), then hands the event to
+    `spill` (opt-in: the spool), and only then drops it.
+    """
+
+    def __init__(
+        self,
+        maxsize: int,
+        wake_at: int,
+        *,
+        max_bytes: int = 0,
+        block_seconds: float = 0.0,
+        spill: Spill | None = None,
+    ) -> None:
+        self.min_size = max(1, maxsize)
+        self.max_bytes = max(0, max_bytes)
+        self.block_seconds = max(0.0, block_seconds)
+        self.spill = spill
         self.wake_at = max(1, wake_at)
-        self.high_water = max(1, self.maxsize // 4)
-        self.half = max(1, self.maxsize // 2)
-        # `defer` takes unbuilt events only while fewer than this many wait, so a worker
-        # that falls far behind is handed ready-made events and the capturing threads share
-        # its work. Half, not a quarter: below half the caller would encode one by one
-        # (dearer than the worker's bulk encoder) events the worker could still have taken.
-        self.defer_below = self.half
+        self._fit(256.0)
         self.wake = threading.Event()
         # True from a producer's `wake.set()` until the worker clears `wake`: producers test
         # this plain attribute, not `wake.is_set()` (a method call per event in a burst).
@@ -122,12 +159,28 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._items)
 
+    def _fit(self, event_bytes: float) -> None:
+        """Bounds for events of `event_bytes` each (see the class docstring)."""
+        size = self.min_size
+        if self.max_bytes:
+            size = max(size, int(self.max_bytes // max(event_bytes, _MIN_EVENT_BYTES)))
+        self.maxsize = size
+        self.high_water = max(1, size // 4)
+        self.half = max(1, size // 2)
+        # `defer` takes unbuilt events only while fewer than this many wait, so a worker
+        # that falls far behind is handed ready-made events and the capturing threads share
+        # its work. Half, not a quarter: below half the caller would encode one by one
+        # (dearer than the worker's bulk encoder) events the worker could still have taken.
+        # Half of `min_size` at most: an unbuilt event takes several times the memory of
+        # its encoding, and the budget counts encoded bytes.
+        self.defer_below = min(self.half, max(1, self.min_size // 2))
+
     def put(self, event: bytes | Deferred) -> bool:
-        """Queue one event; False (and counted) when the queue is full. Never blocks."""
+        """Queue one event; when the queue is full, wait, spill or drop (counted) it, as
+        configured: False when it was dropped. Never blocks unless `block_seconds` is set."""
         items = self._items
         if len(items) >= self.maxsize:
-            self._drop()
-            return False
+            return self._full(event)
         items.append(event)
         waiting = len(items)
         if waiting >= self.wake_at:
@@ -154,6 +207,22 @@ class EventQueue:
             self.wake.set()
         return True
 
+    def _full(self, event: bytes | Deferred) -> bool:
+        """The queue is full: wait for room (if allowed), else spill, else drop."""
+        items = self._items
+        if self.block_seconds:
+            until = time.monotonic() + self.block_seconds
+            while len(items) >= self.maxsize and time.monotonic() < until:
+                self.wake.set()
+                time.sleep(_BLOCK_POLL)
+            if len(items) < self.maxsize:
+                items.append(event)
+                return True
+        if self.spill is not None and type(event) is bytes and self.spill(event):
+            return True
+        self._drop()
+        return False
+
     def _drop(self) -> None:
         with self._drop_lock:
             self._dropped += 1
@@ -161,8 +230,7 @@ class EventQueue:
             self._in_burst = True
         if first:
             log.warning(
-                "event queue full (max_queue_size=%d): dropping new events until the "
-                "worker catches up",
+                "event queue full (%d events): dropping new events until the worker catches up",
                 self.maxsize,
             )
         if not self.wake.is_set():
@@ -183,7 +251,7 @@ class EventQueue:
 
     def mark(self) -> FlushMarker:
         """Queue a flush marker (never refused) and wake the worker."""
-        marker = FlushMarker(self._dropped)
+        marker = FlushMarker()
         self._items.append(marker)
         self.wake.set()
         return marker
@@ -256,6 +324,8 @@ class EventQueue:
             del events[cut:]
             size = ends[cut - first]
         self.taken_bytes = size
+        if events and self.max_bytes:
+            self._fit(size / len(events))
         return events, marker
 
     def take_all(

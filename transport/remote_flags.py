@@ -2,7 +2,9 @@
 
 The flag service decides whether to ask (see `hogkit.core.flag_requests`); this performs the
 request, retries as `hogkit.core.retry.flags_retry_delay` says, and turns every outcome into
-a response or an error code. Problems are logged once per kind until a request succeeds.
+a response or an error code. `judge` holds the per-attempt decisions, so the async client's
+request (`async_client.py`) loops over an awaited transport with the very same verdicts.
+Problems are logged once per kind until a request succeeds.
 """
 
 from __future__ import annotations
@@ -10,19 +12,64 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
 from hogkit.core.remote import FlagsResponse, FlagsResponseError, RemoteFlag, parse_flags_response
 from hogkit.core.retry import flags_retry_delay
+from hogkit.core.snapshot import Snapshot
 
+from .evaluations import FlagMeta
 from .fallback_cache import FallbackCache
 from .flags_transport import FlagsTransport
-from .http import NetworkError
+from .http import NetworkError, Response
 
-__all__ = ["OnceLog", "RemoteFlags", "safe_text"]
+__all__ = ["FlagsRequest", "OnceLog", "Outcome", "RemoteFlags", "safe_text"]
 
 log = logging.getLogger("hogkit.transport.flags")
+
+Outcome = tuple[FlagsResponse | None, str | None]
+"""A `/flags` exchange's result: the parsed answer, or the error code every read reports."""
+
+
+class FlagsRequest:
+    """A `/flags` request that local evaluation left to perform, with what its answer
+    merges into (see `FlagService.plan` and `FlagService.complete`)."""
+
+    __slots__ = (
+        "body",
+        "disable_geoip",
+        "distinct_id",
+        "flag_keys",
+        "groups",
+        "local",
+        "meta",
+        "minimal",
+        "unresolved",
+    )
+
+    def __init__(
+        self,
+        body: bytes,
+        distinct_id: str,
+        local: Snapshot | None,
+        unresolved: Mapping[str, Any],
+        groups: dict[str, Any],
+        disable_geoip: bool | None,
+        flag_keys: Sequence[str] | None,
+        minimal: bool,
+        meta: dict[str, FlagMeta],
+    ) -> None:
+        self.body = body
+        self.distinct_id = distinct_id
+        self.local = local
+        self.unresolved = unresolved
+        self.groups = groups
+        self.disable_geoip = disable_geoip
+        self.flag_keys = flag_keys
+        self.minimal = minimal
+        self.meta = meta
 
 
 class OnceLog:
@@ -59,6 +106,11 @@ class RemoteFlags:
         self._notes = notes
         self._fallback = fallback
 
+    @property
+    def has_fallback(self) -> bool:
+        """Whether `remember`/`recall` reach a store (which may be across the network)."""
+        return self._fallback is not None
+
     def remember(self, distinct_id: str, response: FlagsResponse) -> None:
         """Keep a good answer's flags in the fallback store (when one is configured)."""
         if self._fallback is not None:
@@ -70,7 +122,7 @@ class RemoteFlags:
             return {}
         return self._fallback.recall(distinct_id, keys)
 
-    def request(self, encoded: bytes) -> tuple[FlagsResponse | None, str | None]:
+    def request(self, encoded: bytes) -> Outcome:
         """One `/flags` exchange within `request_timeout` in total, retried as
         `flags_retry_delay` decides. (response, error code)."""
         deadline = time.monotonic() + self.request_timeout
@@ -78,29 +130,43 @@ class RemoteFlags:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None, self._failed(failure_code("timeout"), "timed out")
+                return self.timed_out()
             log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
             try:
-                reply = self._transport.post_flags(encoded, timeout=remaining)
-            except NetworkError as exc:
-                kind, status, detail = exc.kind, None, str(exc)
+                reply: Response | Exception = self._transport.post_flags(encoded, timeout=remaining)
             except Exception as exc:
-                return None, self._failed(failure_code("unreadable"), safe_text(exc))
-            else:
-                if reply.status == 200:
-                    return self._answered(reply.body)
-                kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
-            log.debug("/flags request failed: %s", detail)
-            wait = flags_retry_delay(
-                kind, status, retried=retried, remaining=deadline - time.monotonic()
-            )
-            if wait is None:
-                return None, self._failed(failure_code(kind, status), detail)
+                reply = exc
+            verdict = self.judge(reply, retried, deadline)
+            if not isinstance(verdict, float):
+                return verdict
             retried = True
-            if wait:
-                time.sleep(wait)
+            if verdict:
+                time.sleep(verdict)
 
-    def _answered(self, body: bytes) -> tuple[FlagsResponse | None, str | None]:
+    def timed_out(self) -> Outcome:
+        """The outcome of a request whose time ran out before an answer."""
+        return None, self._failed(failure_code("timeout"), "timed out")
+
+    def judge(self, reply: Response | Exception, retried: bool, deadline: float) -> Outcome | float:
+        """What one attempt's reply (or the exception it raised) means: the outcome, or the
+        seconds to wait before the next attempt. Shared by the sync and async requests."""
+        if isinstance(reply, NetworkError):
+            kind, status, detail = reply.kind, None, str(reply)
+        elif isinstance(reply, Exception):
+            return None, self._failed(failure_code("unreadable"), safe_text(reply))
+        elif reply.status == 200:
+            return self._answered(reply.body)
+        else:
+            kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
+        log.debug("/flags request failed: %s", detail)
+        wait = flags_retry_delay(
+            kind, status, retried=retried, remaining=deadline - time.monotonic()
+        )
+        if wait is None:
+            return None, self._failed(failure_code(kind, status), detail)
+        return float(wait)
+
+    def _answered(self, body: bytes) -> Outcome:
         """A 200 answer's flags, or the error code that replaces them."""
         try:
             response = parse_flags_response(body)

@@ -40,7 +40,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 
 __all__ = ["HEADER", "MAGIC", "Segment", "Spool", "frame", "parse"]
 
@@ -200,6 +200,11 @@ class Spool:
             os.close(self._fd)  # releases the lock: the segment is now replayable
             self._fd = -1
 
+    @property
+    def writing(self) -> bool:
+        """True while this process holds a segment open for appending (not replayable)."""
+        return self._fd >= 0
+
     def close(self) -> None:
         """Seal the segment being written; its records stay on disk for a replay."""
         with self._lock:
@@ -207,7 +212,7 @@ class Spool:
 
     # -- replaying ------------------------------------------------------------------------------
 
-    def replay(self) -> Iterator[Segment]:
+    def replay(self) -> Generator[Segment, None, None]:
         """Claim, oldest first, each segment whose writer is gone (or sealed it).
 
         Segments being written, or claimed by another replayer, are skipped. A segment left

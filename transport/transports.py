@@ -15,6 +15,7 @@ import os
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,7 +26,7 @@ from hogkit.core.errors import HogkitError
 from hogkit.core.retry import batch_retry_delay, parse_retry_after
 
 from . import http
-from .hosts import ingestion_host
+from .hosts import ingestion_host, redacted
 
 __all__ = [
     "BATCH_PATH",
@@ -49,11 +50,18 @@ class Cancelled(HogkitError):
 
 @attrs.frozen
 class SendResult:
-    """What happened to one batch: how many events arrived, and which did not and why."""
+    """What happened to one batch: how many events arrived, and which did not and why.
+
+    `retried` counts events sent more than once; `duplicated` those of them sent again
+    after an attempt the server may have stored (an error answer, or one that never came
+    in time), so the server may hold them twice.
+    """
 
     delivered: int
     failed: tuple[bytes, ...] = ()
     error: Exception | None = None
+    retried: int = 0
+    duplicated: int = 0
 
     @property
     def ok(self) -> bool:
@@ -92,6 +100,11 @@ class HttpTransport:
     backoff; a 413 splits the batch in halves, each sent (and retried) on its own, down to
     single events; any other status below 200 or from 300 up is final. Any 2xx is success:
     the server took the batch, and resending it would duplicate events.
+
+    `timeout` bounds each attempt as a whole (connect, sending, and reading the whole
+    answer). A 307 or 308 is followed, up to `MAX_REDIRECTS` times per attempt, to the same
+    host (http may move to https, never the other way): the body carries the project key,
+    which must not go to a host the user did not name.
     """
 
     def __init__(
@@ -117,16 +130,17 @@ class HttpTransport:
         self._api_key = api_key
 
     def __repr__(self) -> str:
-        return f"HttpTransport(host={self.host!r})"
+        return f"HttpTransport(host={redacted(self.host)!r})"
 
     def send(self, events: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
         delivered = 0
         failed: list[bytes] = []
         error: Exception | None = None
+        tally = _Tally()
         pending: list[Sequence[bytes]] = [events] if events else []
         while pending:
             chunk = pending.pop()
-            outcome = self._send_chunk(chunk, stop)
+            outcome = self._send_chunk(chunk, stop, tally)
             if outcome is None:
                 delivered += len(chunk)
             elif _is_too_large(outcome) and len(chunk) > 1:
@@ -137,12 +151,15 @@ class HttpTransport:
             else:
                 failed.extend(chunk)
                 error = outcome
-        return SendResult(delivered, tuple(failed), error)
+        return SendResult(delivered, tuple(failed), error, tally.retried, tally.duplicated)
 
-    def _send_chunk(self, chunk: Sequence[bytes], stop: threading.Event | None) -> Exception | None:
+    def _send_chunk(
+        self, chunk: Sequence[bytes], stop: threading.Event | None, tally: _Tally
+    ) -> Exception | None:
         """None when the server took `chunk`, else the error that ended the attempts."""
         error: Exception | None = None
         attempt = 0
+        maybe_stored = False
         if stop is not None and stop.is_set():
             return Cancelled("shut down before delivery")
         while True:
@@ -162,23 +179,20 @@ class HttpTransport:
                 log.debug("retrying a batch of %d in %.2fs after: %s", len(chunk), delay, error)
                 if _wait(stop, delay):
                     return Cancelled(f"shut down before delivery; last error: {error}")
+                tally.retried += len(chunk)
+                tally.duplicated += len(chunk) if maybe_stored else 0
             attempt += 1
             sent_at = _dt.datetime.now(_dt.timezone.utc)
             body = encode_batch(
                 chunk, self._api_key, sent_at, historical_migration=self.historical_migration
             )
             try:
-                response = http.request(
-                    "POST",
-                    self.url,
-                    body=body,
-                    headers={"Content-Type": "application/json"},
-                    timeout=self.timeout,
-                    gzip=self.gzip,
-                )
+                response = self._post(body)
             except http.NetworkError as exc:
                 error = exc
+                maybe_stored = exc.kind == "timeout"  # the body may have arrived
                 continue
+            maybe_stored = True
             if 200 <= response.status < 300:
                 log.debug("sent a batch of %d events (HTTP %d)", len(chunk), response.status)
                 return None
@@ -187,6 +201,54 @@ class HttpTransport:
                 http.detail_of(response, (self._api_key,)),
                 parse_retry_after(response.header("Retry-After"), sent_at),
             )
+
+    def _post(self, body: bytes) -> http.Response:
+        """One attempt: the POST, and the 307/308 redirects it is allowed to follow."""
+        url = self.url
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = http.request(
+                "POST",
+                url,
+                body=body,
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout,
+                gzip=self.gzip,
+            )
+            target = _redirect_target(url, response)
+            if target is None:
+                return response
+            log.debug("batch redirected (HTTP %d); following it", response.status)
+            url = target
+        return response
+
+
+class _Tally:
+    """Events sent again (and possibly duplicated) during one `send`."""
+
+    __slots__ = ("duplicated", "retried")
+
+    def __init__(self) -> None:
+        self.retried = 0
+        self.duplicated = 0
+
+
+MAX_REDIRECTS = 3
+
+
+def _redirect_target(url: str, response: http.Response) -> str | None:
+    """Where a 307/308 answer to a POST to `url` may be followed, or None (not a redirect,
+    or to somewhere the body must not go: another host, a downgrade to http)."""
+    location = response.header("Location")
+    if response.status not in (307, 308) or not location:
+        return None
+    target = urllib.parse.urljoin(url, location)
+    old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
+    same_host = (old.hostname, old.port) == (new.hostname, new.port)
+    upgrade = old.scheme == "http" and new.scheme == "https" and old.hostname == new.hostname
+    if (same_host and new.scheme == old.scheme) or upgrade:
+        return target
+    log.warning("not following a redirect of the batch to another host or to plain http")
+    return None
 
 
 def _is_too_large(error: Exception) -> bool:

@@ -22,21 +22,31 @@ for what the bulk encoder leaves) functions, as they are taken; one that cannot 
 large, say) is reported and counted as lost like a failed delivery, so the next flush
 says so. A flush marker is settled once every batch before it has been sent.
 
+Every event is numbered as it is taken from the queue and settled in the pipeline's
+`Books` (`books.py`): delivered, or lost with a reason, exactly once. A flush marker
+carries the number of events ahead of it, so a flush answers for exactly those.
+
 Neither thread dies on an exception (they log and carry on), and neither calls back into
-the client's lifecycle: failures and drops go to the `report` callback.
+the client's lifecycle: failures and drops go to the `report` callback, through the books.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 
+from hogkit.core.accounting import Reason, status_reason
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
-from .errors import QueueFull
+from .books import Books, Spans
+from .errors import DeliveryFailed, EventTooLarge, QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
+from .spool import Segment, Spool
 from .transports import Cancelled, SendResult, Transport
 
 __all__ = [
@@ -49,12 +59,14 @@ log = logging.getLogger("hogkit.transport")
 # The next batch is "full" when less than this (or a quarter of the body limit) is left in
 # it: the worker then waits for the sender rather than take a sliver of the queue.
 _MIN_ROOM = 64 * 1024
+# How often an idle worker looks for spool segments other processes left behind.
+_REPLAY_EVERY = 30.0
 
 Report = Callable[[Exception, Sequence[bytes]], None]
 
 
 class Worker:
-    """Sends what `queue` holds through `transport`; reports losses through `report`."""
+    """Sends what `queue` holds through `transport`; settles every event in `books`."""
 
     def __init__(
         self,
@@ -63,6 +75,8 @@ class Worker:
         *,
         flush_interval: float,
         report: Report,
+        books: Books | None = None,
+        spool: Spool | None = None,
         max_body_bytes: int = MAX_BATCH_BYTES,
         prepare: Prepare | None = None,
         prepare_many: PrepareMany | None = None,
@@ -72,21 +86,32 @@ class Worker:
         self.prepare_many = prepare_many
         self.transport = transport
         self.flush_interval = max(0.001, flush_interval)
-        self.report = report
+        self.books = books if books is not None else Books(report)
+        self.books.waiting = queue.__len__
+        self.spool = spool
+        self._next_replay = 0.0  # what earlier processes left is sent at the start
         self.max_bytes = max(1, max_body_bytes - BATCH_OVERHEAD_BYTES)
         self.stop = threading.Event()
-        self.delivered = 0
-        self.lost = 0
-        self._failed_since_marker = 0
-        self._drops_at_marker = 0
-        # Guards the hand-off and the counters, which both threads update.
+        # Events `prepare` could not build during the current take (their errors).
+        self._unbuilt: list[Exception] = []
+        # Guards the hand-off, which both threads update.
         self._lock = threading.Condition()
         self._next: list[bytes] = []  # the batch the sender takes next, filled by the worker
+        self._next_spans: Spans = []  # its events' numbers
         self._next_bytes = 0  # its body size (events and commas)
-        self._sending = False
+        self._sending: tuple[list[bytes], Spans] | None = None  # the batch being sent
         self._closing = False
+        self._retiring = False
         self.thread = threading.Thread(target=self._run, name="hogkit-worker", daemon=True)
         self.sender = threading.Thread(target=self._send_loop, name="hogkit-sender", daemon=True)
+
+    @property
+    def delivered(self) -> int:
+        return self.books.ledger.delivered
+
+    @property
+    def lost(self) -> int:
+        return self.books.ledger.dropped_total
 
     def start(self) -> None:
         self.sender.start()
@@ -96,6 +121,26 @@ class Worker:
         """True on the worker's own threads (where waiting for a flush would deadlock)."""
         current = threading.current_thread()
         return current is self.thread or current is self.sender
+
+    def retire(self) -> None:
+        """The owner is gone: send what is queued, then let both threads end."""
+        self._retiring = True
+        self.queue.wake.set()
+
+    def give_up(self) -> None:
+        """At a shutdown or exit deadline (after `stop`): report as lost every event not
+        settled yet, with the batches the sender still holds, once."""
+        if not self.is_current():
+            with self._lock:
+                held = [(list(self._next), list(self._next_spans))]
+                if self._sending is not None:
+                    held.insert(0, self._sending)
+            for events, spans in held:
+                error = DeliveryFailed(
+                    "the deadline passed while these events were being sent", "deadline"
+                )
+                self.books.lost(Reason.DEADLINE, error, spans, events)
+        self.books.give_up()
 
     def _run(self) -> None:
         queue, stop = self.queue, self.stop
@@ -109,22 +154,54 @@ class Worker:
                 self._drain()
             except Exception:
                 log.exception("hogkit worker: unexpected error; continuing")
+            if self.spool is not None and not len(queue) and not stop.is_set():
+                now = time.monotonic()
+                if self.books.has_spooled() or now >= self._next_replay:
+                    self._next_replay = now + _REPLAY_EVERY
+                    self._replay(self.spool)
+            if self._retiring and not len(queue):
+                self._retire_when_sent()
         self._abandon()
+
+    def _retire_when_sent(self) -> None:
+        """Stop once the sender has sent what it holds (its owner is gone)."""
+        with self._lock:
+            while self._next or self._sending is not None:
+                self._lock.wait(0.1)
+        if not len(self.queue):
+            self.stop.set()
 
     def _drain(self) -> None:
         queue = self.queue
         while not self.stop.is_set():
             room = self._room()
             batch, marker = queue.take(room, self._prepare, self._prepare_many)
+            spans = self._number(batch)
             if batch:
-                self._hand_off(batch, queue.taken_bytes)
-            dropped = queue.end_burst()
-            if dropped:
-                self._report_drops(dropped)
+                self._hand_off(batch, spans, queue.taken_bytes)
+            self._count_drops()
             if marker is not None:
+                if self.spool is not None and self.books.has_spooled():
+                    self._replay(self.spool)  # a flush covers the spooled events too
                 self._settle(marker)
             elif not batch:
                 return
+
+    def _number(self, batch: list[bytes]) -> Spans:
+        """Numbers for the events of a take, then for those of it that could not be built
+        (which are lost at once)."""
+        spans = self.books.number(len(batch))
+        unbuilt, self._unbuilt = self._unbuilt, []
+        for error in unbuilt:
+            reason = Reason.TOO_LARGE if isinstance(error, EventTooLarge) else Reason.INVALID
+            self.books.lost_new(reason, error, 1)
+        return spans
+
+    def _count_drops(self) -> None:
+        dropped = self.queue.end_burst()
+        if dropped:
+            error = QueueFull(dropped, self.queue.maxsize)
+            self.books.lost_new(Reason.QUEUE_FULL, error, dropped)
 
     def _room(self) -> int:
         """Bytes the next batch can still take, once it has a fair amount of room left.
@@ -134,11 +211,13 @@ class Worker:
         """
         full_at = self.max_bytes - min(_MIN_ROOM, self.max_bytes // 4)
         with self._lock:
-            while self._next_bytes > full_at and self._sending and not self.stop.is_set():
+            while (
+                self._next_bytes > full_at and self._sending is not None and not self.stop.is_set()
+            ):
                 self._lock.wait(0.1)
             return max(1, self.max_bytes - self._next_bytes)
 
-    def _hand_off(self, batch: list[bytes], size: int) -> None:
+    def _hand_off(self, batch: list[bytes], spans: Spans, size: int) -> None:
         """Add `batch` (`size` bytes with its commas) to what the sender takes next (when
         it fits: else after the sender took that). After a stop it is handed over anyway:
         the transport then answers at once that it was cancelled, and the sender reports
@@ -150,6 +229,7 @@ class Worker:
             ):
                 self._lock.wait(0.1)
             self._next.extend(batch)
+            self._next_spans.extend(spans)
             self._next_bytes += size
             self._lock.notify_all()
 
@@ -161,16 +241,17 @@ class Worker:
                     lock.wait()
                 if not self._next:
                     return
-                batch, self._next, self._next_bytes = self._next, [], 0
-                self._sending = True
+                sending = (self._next, self._next_spans)
+                self._next, self._next_spans, self._next_bytes = [], [], 0
+                self._sending = sending
                 lock.notify_all()
             try:
-                self._deliver(batch)
+                self._deliver(*sending)
             except Exception:
                 log.exception("hogkit sender: unexpected error; continuing")
             finally:
                 with lock:
-                    self._sending = False
+                    self._sending = None
                     lock.notify_all()
 
     def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
@@ -184,75 +265,112 @@ class Worker:
         return [None] * len(items)
 
     def _prepare(self, item: Deferred) -> bytes | None:
-        """A deferred event's bytes, or None (reported and counted as lost) if it has none."""
+        """A deferred event's bytes, or None (counted and reported as lost) if it has none."""
         prepare = self.prepare
         try:
             if prepare is None:
                 raise HogkitError("a deferred event reached a worker that cannot build events")
-            return prepare(item)
+            data = prepare(item)
+            if data is None:
+                raise HogkitError("a captured event could not be built")
+            return data
         except Exception as exc:
             if not isinstance(exc, HogkitError):
                 log.exception("hogkit worker: could not build a captured event")
-            with self._lock:
-                self.lost += 1
-                self._failed_since_marker += 1
-            self._report(exc, ())
+            self._unbuilt.append(exc)
             return None
 
-    def _deliver(self, batch: list[bytes]) -> None:
+    def _deliver(self, batch: list[bytes], spans: Spans) -> None:
         try:
             result = self.transport.send(batch, stop=self.stop)
         except Exception as exc:
             log.exception("hogkit worker: the transport raised; treating the batch as failed")
             result = SendResult(0, tuple(batch), exc)
-        with self._lock:
-            self.delivered += result.delivered
+        books = self.books
+        books.retried(result.retried, result.duplicated)
+        rest = books.delivered(spans, result.delivered)
         if result.failed:
             error = result.error or HogkitError("the transport did not deliver these events")
-            self._fail(error, result.failed)
+            books.lost(reason_of(error), error, rest, result.failed)
 
-    def _fail(self, error: Exception, events: Sequence[bytes]) -> None:
-        with self._lock:
-            self.lost += len(events)
-            self._failed_since_marker += len(events)
-        self._report(error, events)
-
-    def _report_drops(self, count: int) -> None:
-        with self._lock:
-            self.lost += count
-        self._report(QueueFull(count, self.queue.maxsize), ())
-
-    def _report(self, error: Exception, events: Sequence[bytes]) -> None:
+    def _replay(self, spool: Spool) -> None:
+        """Send what waits in the spool while the queue is idle: this process's overflow
+        (its segment sealed first) and what earlier processes left. Live events go first:
+        a replay stops between batches when new events are queued, and resumes later."""
         try:
-            self.report(error, events)
-        except Exception:
-            log.exception("hogkit worker: error while reporting a delivery failure")
+            if spool.writing:
+                spool.close()
+            with contextlib.closing(spool.replay()) as segments:
+                for segment in segments:
+                    self._replay_segment(segment)
+                    if len(self.queue) or self.stop.is_set():
+                        return
+        except OSError:
+            log.exception("hogkit worker: could not read the spool; trying again later")
+
+    def _replay_segment(self, segment: Segment) -> None:
+        own = f"-{os.getpid()}-" in os.path.basename(segment.path)
+        limit = self.max_bytes // 2
+        chunk: list[bytes] = []
+        size = 0
+        torn = 0
+        records = segment.records()
+        while True:
+            record = next(records, None)
+            if record is not None:
+                chunk.append(record)
+                size += len(record) + 1
+                if size < limit:
+                    continue
+            if chunk:
+                self._send_replayed(chunk, size, own)
+                segment.ack()
+            lost, torn = segment.torn - torn, segment.torn
+            if lost:
+                error = DeliveryFailed(f"{lost} damaged records in the spool", "spool_torn")
+                self.books.lost_new(Reason.SPOOL_TORN, error, lost)
+                self.books.spooled(-lost if own else 0)
+            if record is None or len(self.queue) or self.stop.is_set():
+                return
+            chunk, size = [], 0
+
+    def _send_replayed(self, chunk: list[bytes], size: int, own: bool) -> None:
+        """Hand replayed events to the sender and wait until they are settled, so the
+        segment is acknowledged only for events delivered or reported lost."""
+        if own:
+            self.books.spooled(-len(chunk))
+        self._hand_off(chunk, self.books.number(len(chunk)), size)
+        with self._lock:
+            while (self._next or self._sending is not None) and not self.stop.is_set():
+                self._lock.wait(0.1)
 
     def _settle(self, marker: FlushMarker) -> None:
-        """A flush is clean when nothing queued since the previous one failed or was dropped.
-
-        Settled once the sender has finished every batch handed to it before the marker
-        (after a stop, without waiting: the marker is then not clean).
-        """
+        """Settled once the sender has finished every batch handed to it before the marker
+        (after a stop, without waiting: the window is then still open, and not clean)."""
         with self._lock:
-            while (self._next or self._sending) and not self.stop.is_set():
+            while (self._next or self._sending is not None) and not self.stop.is_set():
                 self._lock.wait(0.1)
-            clean = not (self._next or self._sending) and self._failed_since_marker == 0
-            self._failed_since_marker = 0
-        dropped = marker.drops_before - self._drops_at_marker
-        marker.settle(clean and dropped == 0)
-        self._drops_at_marker = marker.drops_before
+        marker.settle(self.books.conclude, self.books.mark())
 
     def _abandon(self) -> None:
         """After a stop: whatever is still queued will not be sent; say so, release waiters."""
         events, markers = self.queue.take_all(self._prepare, self._prepare_many)
+        spans = self._number(events)
         if events:
-            self._fail(Cancelled("the client shut down before these events were sent"), events)
-        dropped = self.queue.end_burst()
-        if dropped:
-            self._report_drops(dropped)
+            error = Cancelled("the client shut down before these events were sent")
+            self.books.lost(Reason.DEADLINE, error, spans, events)
+        self._count_drops()
         for marker in markers:
-            marker.settle(False)
+            marker.settle(self.books.conclude, self.books.mark())
         with self._lock:
             self._closing = True  # the sender finishes what it was handed, then exits
             self._lock.notify_all()
+
+
+def reason_of(error: Exception) -> Reason:
+    """Why a batch that failed with `error` is lost."""
+    if isinstance(error, Cancelled):
+        return Reason.DEADLINE
+    if isinstance(error, EventTooLarge):
+        return Reason.TOO_LARGE
+    return status_reason(getattr(error, "status", None))

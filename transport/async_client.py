@@ -1,0 +1,449 @@
+"""`AsyncClient`: the Client's engine for asyncio applications, awaiting only the network.
+
+Flag evaluation is local-first here too. An `AsyncClient` composes a plain `Client` (so the
+event builders, the queue and its worker thread, the flag service, the definitions poller
+and every option are the very same objects and code) and adds an `AsyncTransport` for the
+two requests a coroutine has to wait for:
+
+* `evaluate_flags` runs the flag service's `plan` synchronously on the loop (local
+  evaluation takes microseconds; a thread hop would cost more than it saves) and awaits
+  only the `/flags` request for what local evaluation could not decide, which the
+  service's `complete` then merges, exactly as the blocking client does.
+* `get_remote_config_payload` awaits one request.
+
+Nothing else waits on the loop. Captures go to the same bounded queue as the sync client's
+(a list append; it never blocks), and the worker thread sends batches. `flush` and
+`shutdown` wait for that worker in a thread (`asyncio.to_thread`), bounded by their
+timeout. Definitions come from the poller thread, the one the sync client runs: a thread
+and not a task because it keeps refreshing while the loop is busy or blocked, serves every
+loop the client is used from, compiles large definitions off the loop's own turns, and is
+the same code (ETags, backoff, fork handling) the sync client relies on. Or they come from
+`flag_definitions=` (a file, no network) or a definitions cache provider, as `Client` takes
+them. The first evaluation awaits the first download (bounded by the flags timeout, once)
+in a thread, instead of blocking the loop the way the sync client's first call blocks
+its caller.
+
+Context variables (contexts, tags) follow each task as they follow each thread: every
+method reads them on the calling task, before anything is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from .async_http import AsyncTransport, default_async_transport
+from .client import Client
+from .contexts import (
+    ContextMethods,
+    current_context,
+    get_context_device_id,
+    get_context_distinct_id,
+)
+from .evaluations import FlagEvaluations
+from .event_methods import EventMethods
+from .exception_source import ExceptionArg
+from .flag_reads import deprecated
+from .flags import FlagService
+from .flags_transport import FlagsTransport
+from .forward import forward
+from .http import NetworkError
+from .problems import Problems
+from .remote_flags import FlagsRequest, OnceLog, Outcome
+
+__all__ = ["AsyncClient"]
+
+log = logging.getLogger("hogkit.transport.async")
+
+Groups = Mapping[str, Any] | None
+GroupProperties = Mapping[str, Mapping[str, Any]] | None
+FirstLoads = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]]
+
+_CLOSE_TIMEOUT = 1.0
+"""Seconds `shutdown` gives the async transport to close its connections."""
+
+
+def _sync_flags_transport(options: Mapping[str, Any]) -> FlagsTransport | None:
+    """The sync flags transport `Client` uses, if the caller supplied one (as
+    `flags_transport`, or a `transport` that also serves flags)."""
+    given = options.get("flags_transport")
+    if given is None and isinstance(options.get("transport"), FlagsTransport):
+        given = options["transport"]
+    return given if isinstance(given, FlagsTransport) else None
+
+
+class AsyncClient:
+    """A PostHog client for asyncio code: `await client.evaluate_flags(...)`, `capture(...)`.
+
+    Takes every keyword argument `Client` takes (except `sync_mode` and `block_when_full`:
+    a capture must not wait), plus `async_transport`, the `AsyncTransport` that performs the
+    awaited requests (default: aiohttp with the `async` extra, else threads). Create one
+    per process and reuse it; it may be used from several event loops and threads.
+    """
+
+    def __init__(
+        self,
+        project_api_key: str,
+        host: str | None = None,
+        *,
+        async_transport: AsyncTransport | None = None,
+        **options: Any,
+    ) -> None:
+        # Either would make a capture wait on the loop: for the network, or for queue room.
+        if options.pop("sync_mode", False):
+            log.warning("AsyncClient ignores sync_mode=True: captures never wait on the network")
+        if options.pop("block_when_full", 0):
+            log.warning("AsyncClient ignores block_when_full: a capture never waits for room")
+        self._client = Client(project_api_key, host, **options)
+        self._flags: FlagService = self._client.flag_service
+        self._secret_key: str | None = options.get("secret_key") or options.get("personal_api_key")
+        self._transport = async_transport or default_async_transport(
+            self._client.api_key,
+            self._client.host or "http://127.0.0.1",
+            secret_key=self._secret_key,
+            flags_transport=_sync_flags_transport(options),
+        )
+        self._notes = OnceLog()
+        # The first evaluation on each loop awaits the poller's first download once.
+        self._first_loads: FirstLoads = weakref.WeakKeyDictionary()
+        self._first_load_done = False
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(host={self._client.host!r}, transport={self._transport!r})"
+
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Client:
+        """The `Client` underneath: the same queue, worker, flag service and settings."""
+        return self._client
+
+    @property
+    def async_transport(self) -> AsyncTransport:
+        return self._transport
+
+    @property
+    def flag_service(self) -> FlagService:
+        """The flag collaborator (see `Client.flag_service`)."""
+        return self._flags
+
+    @property
+    def disabled(self) -> bool:
+        """True when the client sends nothing (set it to pause or resume capturing)."""
+        return self._client.disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._client.disabled = value
+
+    @property
+    def closed(self) -> bool:
+        """True once `shutdown()` was called."""
+        return self._client.closed
+
+    def _fail(self, name: str, exc: Exception) -> None:
+        Problems(self._client.debug, self._client.on_error).fail(name, exc)
+
+    # -- events: the Client's own methods (a list append each; none waits) ---------------------
+
+    set = forward("_client", EventMethods.set)
+    set_once = forward("_client", EventMethods.set_once)
+    identify = forward("_client", EventMethods.identify)
+    pageview = forward("_client", EventMethods.pageview)
+    alias = forward("_client", EventMethods.alias)
+    group_identify = forward("_client", EventMethods.group_identify)
+
+    # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
+
+    new_context = forward("_client", ContextMethods.new_context)
+    scoped = forward("_client", ContextMethods.scoped)
+    tag = forward("_client", ContextMethods.tag)
+    get_tags = forward("_client", ContextMethods.get_tags)
+    identify_context = forward("_client", ContextMethods.identify_context)
+    set_context_session = forward("_client", ContextMethods.set_context_session)
+    set_context_device_id = forward("_client", ContextMethods.set_context_device_id)
+
+    def capture(
+        self,
+        event: str,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: Any = None,
+        disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
+    ) -> str | None:
+        """Queue an event (see `Client.capture`); returns its uuid, or None if not accepted.
+
+        Never waits: `send_feature_flags` (deprecated) attaches what local evaluation
+        decides now, never a `/flags` answer. Pass `flags=await evaluate_flags(...)` instead.
+        """
+        if send_feature_flags and flags is None:
+            flags = self._flags_for_capture(distinct_id, groups, send_feature_flags)
+        return self._client.capture(
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+        )
+
+    def capture_exception(
+        self,
+        exception: ExceptionArg | None = None,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: Any = None,
+        disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
+        fingerprint: str | None = None,
+        level: str = "error",
+        source: str | None = None,
+        mechanism: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
+        `send_feature_flags` attaches only what local evaluation decides."""
+        if send_feature_flags and flags is None:
+            flags = self._flags_for_capture(distinct_id, groups, send_feature_flags)
+        return self._client.capture_exception(
+            exception,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+            fingerprint=fingerprint,
+            level=level,
+            source=source,
+            mechanism=mechanism,
+        )
+
+    async def capture_immediate(
+        self,
+        event: str,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Mapping[str, Any] | None = None,
+        flags: Any = None,
+        disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
+    ) -> str | None:
+        """`capture`, then await its delivery (and that of everything queued before it);
+        its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
+        event_id = self.capture(
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags,
+        )
+        if event_id is None or not await self.flush():
+            return None
+        return event_id
+
+    def _flags_for_capture(
+        self, distinct_id: Any, groups: Groups, option: object
+    ) -> FlagEvaluations | None:
+        deprecated("send_feature_flags", "capture(flags=await client.evaluate_flags(...))")
+        settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
+        try:
+            step = self._flags.plan(
+                False,
+                distinct_id,
+                settings.get("person_properties"),
+                groups,
+                settings.get("group_properties"),
+                settings.get("flag_keys_filter") or None,
+                True,  # only_evaluate_locally: a capture never waits
+                None,
+                None,
+            )
+        except Exception as exc:
+            self._fail("capture", exc)
+            return None
+        return step if isinstance(step, FlagEvaluations) else None
+
+    # -- feature flags --------------------------------------------------------------------------
+
+    async def evaluate_flags(
+        self,
+        distinct_id: Any = None,
+        *,
+        person_properties: Mapping[str, Any] | None = None,
+        groups: Groups = None,
+        group_properties: GroupProperties = None,
+        flag_keys: Sequence[str] | None = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: bool | None = None,
+        device_id: str | None = None,
+    ) -> FlagEvaluations:
+        """Evaluate a person's flags once (see `Client.evaluate_flags`).
+
+        Local evaluation runs on the loop; only flags it cannot decide are awaited from
+        PostHog, in one request bounded by `feature_flags_request_timeout_seconds`. Without
+        a `distinct_id` (or `device_id`), the current task's context supplies it.
+        """
+        try:
+            if (distinct_id is None or device_id is None) and current_context() is not None:
+                distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
+                device_id = get_context_device_id() if device_id is None else device_id
+            if not self._first_load_done:
+                await self._await_first_load()
+            step = self._flags.plan(
+                False,
+                distinct_id,
+                person_properties,
+                groups,
+                group_properties,
+                flag_keys,
+                only_evaluate_locally,
+                disable_geoip,
+                device_id,
+            )
+            if type(step) is FlagsRequest:
+                outcome = await self._request_flags(step.body)
+                if self._flags.remote.has_fallback:  # the store may be Redis: not on the loop
+                    return await asyncio.to_thread(self._flags.complete, step, outcome)
+                return self._flags.complete(step, outcome)
+            assert isinstance(step, FlagEvaluations)
+            return step
+        except Exception as exc:
+            self._fail("evaluate_flags", exc)
+            return FlagEvaluations("")
+
+    async def _await_first_load(self) -> None:
+        """Wait (in a thread, once, bounded by the flags timeout) for the poller's first
+        download; concurrent first calls on a loop share the one wait."""
+        service = self._flags
+        if service.poller is None or service.flagset is not None:
+            self._first_load_done = True
+            return
+        loop = asyncio.get_running_loop()
+        waiting = self._first_loads.get(loop)
+        if waiting is None:
+            waiting = asyncio.ensure_future(asyncio.to_thread(service.definitions))
+            self._first_loads[loop] = waiting
+        await asyncio.shield(waiting)
+        self._first_load_done = True
+
+    async def _request_flags(self, encoded: bytes) -> Outcome:
+        """The sync client's `/flags` exchange, awaited: same deadline, same verdicts."""
+        remote = self._flags.remote
+        deadline = time.monotonic() + remote.request_timeout
+        retried = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return remote.timed_out()
+            log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
+            reply = await self._attempt(encoded, remaining)
+            verdict = remote.judge(reply, retried, deadline)
+            if not isinstance(verdict, float):
+                return verdict
+            retried = True
+            if verdict:
+                await asyncio.sleep(verdict)
+
+    async def _attempt(self, encoded: bytes, remaining: float) -> Any:
+        """One `/flags` attempt: its response, or the exception it ended with."""
+        try:
+            return await asyncio.wait_for(
+                self._transport.post_flags(encoded, timeout=remaining), remaining
+            )
+        except asyncio.TimeoutError:
+            return NetworkError("POST /flags: timed out", "timeout")
+        except Exception as exc:
+            return exc
+
+    async def get_remote_config_payload(self, key: str) -> Any:
+        """The decrypted payload of remote-config flag `key` (needs `secret_key`), or None."""
+        if self._client.disabled or self._client.closed:
+            return None
+        if not self._secret_key:
+            self._notes.once(
+                "remote-config",
+                logging.WARNING,
+                "get_remote_config_payload needs a secret_key; returning None",
+            )
+            return None
+        timeout = self._flags.request_timeout
+        try:
+            reply = await asyncio.wait_for(
+                self._transport.fetch_remote_config(key, timeout=timeout), timeout
+            )
+            if reply.status != 200:
+                log.warning("remote config for %r: HTTP %d", key, reply.status)
+                return None
+            return msgspec.json.decode(reply.body)
+        except asyncio.TimeoutError:
+            log.warning("remote config for %r: timed out", key)
+            return None
+        except Exception as exc:
+            self._fail("get_remote_config_payload", exc)
+            return None
+
+    def feature_flag_definitions(self) -> Any:
+        """The compiled definitions in force (a `FlagSet`), or None when none are loaded."""
+        return self._flags.flagset
+
+    async def load_feature_flags(self) -> bool:
+        """Download the flag definitions now, in a thread; True when the server answered."""
+        return await asyncio.to_thread(self._client.load_feature_flags)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def flush(self, timeout_seconds: float | None = 10.0) -> bool:
+        """Wait (in a thread, never on the loop) until everything captured so far was sent;
+        True when all of it was delivered within `timeout_seconds` (None: 10 s)."""
+        timeout = 10.0 if timeout_seconds is None else max(0.0, timeout_seconds)
+        return await asyncio.to_thread(self._client.flush, timeout)
+
+    async def shutdown(self, timeout: float = 10.0) -> bool:
+        """Flush within `timeout` seconds, stop the worker and the poller, close connections.
+
+        Returns whether everything captured was delivered. Idempotent; later captures are
+        refused.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        delivered = await asyncio.to_thread(self._client.shutdown, max(0.0, timeout))
+        try:
+            close_within = min(_CLOSE_TIMEOUT, max(0.0, deadline - time.monotonic()))
+            await asyncio.wait_for(self._transport.aclose(), max(0.001, close_within))
+        except Exception as exc:  # timed out or failed: its sockets go with the loop
+            log.debug("closing the async transport failed: %s", type(exc).__name__)
+        return delivered
+
+    async def join(self) -> None:
+        """posthog-python's name for `shutdown()`."""
+        await self.shutdown()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
