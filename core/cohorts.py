@@ -76,7 +76,16 @@ class NotAnObject:
 class CohortRef:
     """A `type: cohort` filter: membership (or, with `not_in`, non-membership)."""
 
-    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "stops", "target")
+    __slots__ = (
+        "cohort_id",
+        "label",
+        "negate",
+        "operator",
+        "operator_ok",
+        "same",
+        "stops",
+        "target",
+    )
 
     def __init__(self, cohort_id: str, operator: Any, target: _Body | None) -> None:
         self.cohort_id = cohort_id
@@ -87,6 +96,9 @@ class CohortRef:
         self.label = f"cohort {cohort_id}"
         # Whether checking it may need the server or fail outright (see `CohortGroup`).
         self.stops = target is None or _stops(target)
+        # Whether membership is the cohort body's own answer (a supported `in`), so a
+        # condition may check the body directly.
+        self.same = target is not None and self.operator_ok and not self.negate
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         target = self.target

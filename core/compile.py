@@ -813,7 +813,10 @@ def _lay_out(
     for item in condition.filters:
         if not is_matcher(item):
             reads_id = True
-            checks.append((-1, False, item.check, *_NO_INLINE))  # type: ignore[union-attr]
+            check = item.check  # type: ignore[union-attr]
+            if type(item) is CohortRef and item.same:
+                check = item.target.check  # type: ignore[union-attr]
+            checks.append((-1, False, check, *_NO_INLINE))
             continue
         matcher: PropertyMatcher = item  # type: ignore[assignment]
         slot = -1
