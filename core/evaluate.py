@@ -121,6 +121,7 @@ class Run:
         "groups",
         "memo",
         "now",
+        "own",
         "person",
         "tainted",
     )
@@ -162,6 +163,8 @@ class Run:
         # Both made when a dependency is first met: most calls meet none.
         self.caches: dict[tuple[int, int], dict[Any, Any]] | None = None
         self.cache: dict[Any, Any] | None = None
+        # The person's own context's values, once made (see `person_cache`).
+        self.own: dict[Any, Any] | None = None
         # Dependencies being evaluated (to notice loops), and whether one was noticed.
         self.active: set[str] | None = None
         self.tainted = False
@@ -176,6 +179,7 @@ class Run:
             caches = self.caches = {}
         if self.tainted:
             caches.clear()
+            self.own = None
             self.tainted = False
         if distinct_id is self.distinct_id and properties is self.person:
             context = _PERSON
@@ -185,6 +189,13 @@ class Run:
         if cache is None:
             cache = caches[context] = {}
         return cache
+
+    def person_cache(self) -> dict[Any, Any]:
+        """`dependency_cache` for the person's own context, kept at hand."""
+        own = self.own
+        if own is None or self.tainted:
+            own = self.own = self.dependency_cache(self.distinct_id, self.person)
+        return own
 
     def evaluate_dependency(
         self, key: str, distinct_id: object, properties: Mapping[str, object]
@@ -268,7 +279,7 @@ def evaluate_all(
             outcomes[flag.key] = result
             if flag.remembered:
                 # What evaluating it as a dependency would store, for the flags after it.
-                run.dependency_cache(distinct_id, person)[flag.key] = result[0]
+                run.person_cache()[flag.key] = result[0]
         elif result is not DROPPED:
             unresolved[flag.key] = result
 
@@ -318,7 +329,11 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
             value_bytes = run.device_bytes
         distinct_id = run.distinct_id
         person = run.person
-        run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
+        if flag.reads_id:
+            # The person's shared memo, unless the flag keeps its own (see `_cache_for`).
+            run.cache = {} if flag.own_memo else run.person_cache()
+        else:
+            run.cache = None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
     if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
         return result
