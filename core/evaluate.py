@@ -6,25 +6,23 @@ This is the one evaluator; it reads in the reference's order:
    then whose flag it is (a group's, or the person's, bucketed on the device id when
    asked);
 2. `match_flag`: feature enrollment, the holdout, then the release conditions in order;
-   a condition's filters (`_filters`: properties, cohorts, dependencies), its rollout,
-   then the variant. Payloads are attached when a snapshot is read.
+   a condition's filters (`condition_filters`: properties, cohorts, dependencies), its
+   rollout, then the variant. Payloads are attached when a snapshot is read.
 
-Within a condition every filter is looked at until one fails (a definite False beats
-anything undecided before it); a condition with undecided filters leaves the flag
-undecided only if no later condition matches, and a filter that needs the server stops
-the flag at once, unless an earlier filter was already undecided.
+A condition's filters are walked as `condition_filters` describes; a condition with
+undecided filters leaves the flag undecided only if no later condition matches.
 
 `Run` holds one evaluation call's inputs and what it may reuse within the call: the
 outcome of matchers several flags share, and the values of flags evaluated as
 dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
-for one dependent holds for every other).
+for one dependent holds for every other, and a parent decided for the person holds for
+the flags after it).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -36,13 +34,11 @@ from .compile import (
     INACTIVE_OUTCOME,
     NO_CONDITIONS_OUTCOME,
     NOT_ENROLLED_OUTCOME,
-    Check,
     CompiledCondition,
     CompiledFlag,
     Outcome,
 )
 from .hashing import HOLDOUT_PREFIX
-from .operators import INLINE_IN
 from .reasons import PRECEDENCE, Unresolved, stronger
 from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
 from .signals import Outcome as FilterOutcome
@@ -52,7 +48,6 @@ __all__ = [
     "UNENCODABLE",
     "Run",
     "as_dict",
-    "bind_filters",
     "encode",
     "evaluate_all",
     "evaluate_flag",
@@ -361,7 +356,7 @@ def match_flag(
     top: bool,
 ) -> Matched:
     """Enrollment, holdout, then the release conditions in order, for one bucketing value
-    (UTF-8). A condition matches when its filters do (`_filters`) and the bucketing value
+    (UTF-8). A condition matches when its filters do (`condition_filters`) and the bucketing value
     is inside its rollout; its value is then the override, the variant, or True.
 
     `top` is False for a dependency, which (as in the reference) sees no groups. When no
@@ -384,7 +379,7 @@ def match_flag(
                 continue
             cond_props, cond_bytes = context
         if condition.checks:
-            # The filters as one check (see `bind_filters`).
+            # The filters as one check (see `condition_filters.bind_filters`).
             found: Any
             if (lookup := condition.single_in) is not None and type(
                 value := cond_props.get(lookup)  # type: ignore[call-overload]
@@ -470,60 +465,6 @@ def _enrollment(flag: CompiledFlag, props: Mapping[str, object]) -> Matched:
     if enrolled is True or (isinstance(enrolled, str) and enrolled == "true"):
         return ENROLLED_OUTCOME
     return NOT_ENROLLED_OUTCOME
-
-
-def bind_filters(flags: Iterable[CompiledFlag]) -> None:
-    """Give each condition whose filters need walking (several, or one several conditions
-    share) `_filters` bound to its checks as its one check, so evaluation calls every
-    condition's filters the same way. Part of compiling: run once, before any evaluation."""
-    for flag in flags:
-        for condition in flag.conditions:
-            if condition.checks and condition.single is None:
-                condition.single = functools.partial(_filters, condition.checks)
-
-
-def _filters(
-    checks: tuple[Check, ...],
-    run: Run,
-    distinct_id: object,
-    props: Mapping[str, object],
-) -> Any:
-    """A condition's filters: True when all match, the index of the first that failed,
-    or why they are undecided (an `Unresolved`, a `NeedsServer` or BROKEN)."""
-    reason: Unresolved | None = None
-    server: NeedsServer | None = None
-    now = run.now
-    # Shared matchers are remembered on the person's properties only.
-    memo = run.memo if props is run.person else None
-    for index, (slot, plain, check, kind, lookup, argument, negate) in enumerate(checks):
-        if not plain:
-            result = check(run, distinct_id, props)
-        elif slot >= 0 and memo is not None:
-            result = memo.get(slot)
-            if result is None:
-                result = memo[slot] = check(props, now)
-        elif kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
-            # The commonest filter, a text value, answered in place (see `operators.Inline`).
-            result = (value.lower() in argument) is not negate
-        else:
-            result = check(props, now)
-        if result is True:
-            continue
-        if result is False:
-            return index
-        if type(result) is Unresolved:
-            reason = stronger(reason, result)
-        elif type(result) is NeedsServer:
-            # Only the first undecided filter may send the flag to the server; after
-            # another undecided one, later conditions can still decide it.
-            if reason is None:
-                server = result
-            reason = stronger(reason, result.reason)
-        elif reason is None:
-            return BROKEN
-        else:
-            break
-    return server or reason or True
 
 
 def make_run(

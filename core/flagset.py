@@ -16,8 +16,9 @@ import msgspec
 
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
+from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import Run, as_dict, bind_filters, evaluate_all, evaluate_one, make_run
+from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
 from .reasons import PRECEDENCE, Unresolved
