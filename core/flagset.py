@@ -182,16 +182,16 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         self,
         key: str,
         distinct_id: str,
-        *,
+        now: datetime,
         person_properties: Mapping[str, object] | None = None,
         groups: Mapping[str, str | int] | None = None,
         group_properties: Mapping[str, Mapping[str, object]] | None = None,
         device_id: str | None = None,
-        now: datetime,
     ) -> FlagValue | None:
         """One flag's value, exactly `evaluate(..., flag_keys=[key], ...).get_flag(key)`:
         None when the flag is unknown or needs the server. For callers that read one value
-        and nothing else (no reason, payload or snapshot is built)."""
+        and nothing else (no reason, payload or snapshot is built); its arguments may be
+        passed by position, which a per-read hot path notices."""
         if type(now) is not datetime or now.tzinfo is None:
             now = _aware(now)
         flag = self._flags.get(key) if type(key) is str else None

@@ -454,11 +454,11 @@ class FlagService:
                 value = fs.flag_value(
                     key,
                     distinct_id,
-                    person_properties=person_properties,
-                    groups=groups if groups else _NOTHING,
-                    group_properties=group_properties,
-                    device_id=device_id,
-                    now=self._now(),
+                    self._now(),
+                    person_properties,
+                    groups if groups else _NOTHING,
+                    group_properties,
+                    device_id,
                 )
                 if value is not None:
                     return value
