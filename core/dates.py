@@ -4,9 +4,9 @@ The caller supplies `now`, so relative dates are kept as (count, unit) and place
 on each match. A bare year means that year on today's month and day, so it too waits for
 `now`. Everything else is parsed once. Naive moments are UTC.
 
-Months step back one at a time, clamping the day to each month passed through (31 March
-minus two months is 28 January), and 29 February minus any number of years is 28
-February, as PostHog's engines do.
+Months and years are counted back a step at a time, the day clamped to every month a step
+lands on: 31 March minus two months is 28 January (by way of 28 February), 31 March minus
+one year is 31 March, and 29 February minus any number of years is 28 February.
 """
 
 from __future__ import annotations
@@ -30,34 +30,34 @@ def _utc(now: datetime) -> datetime:
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# Within any 24 consecutive months lie two Februaries, and one of them is in a common year.
+_CLAMPING_SPAN = 24
 
 
-def _days_in_month(year: int, month: int) -> int:
-    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
-        return 29
-    return _MONTH_DAYS[month - 1]
+def _month_length(month_number: int) -> int:
+    """Days in a month numbered from January of year 0 (`year * 12 + month - 1`)."""
+    year, index = divmod(month_number, 12)
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return 29 if index == 1 and leap else _MONTH_DAYS[index]
 
 
-def _months_back(moment: datetime, months: int) -> datetime | None:
-    start = moment.year * 12 + moment.month - 1
-    target = start - months
-    year, month_index = divmod(target, 12)
+def _back(moment: datetime, months: int, step: int) -> datetime | None:
+    """`moment` moved `months` months earlier in steps of `step` months (1 or 12).
+
+    Each step lands on a month and the day is clamped to that month's length, so the day
+    ends as the smallest of its own value and every month landed on. Landings past the
+    first `_CLAMPING_SPAN` months cannot lower it further: stepping by months has by then
+    landed on a common-year February (28 days), stepping by years on the same month in
+    two consecutive years, one of them common if the month is February."""
+    here = moment.year * 12 + moment.month - 1
+    there = here - months
+    year, index = divmod(there, 12)
     if not 1 <= year <= 9999:
         return None
-    day = moment.day
-    index = start - 1
-    while day > 28 and index >= target:
-        day = min(day, _days_in_month(index // 12, index % 12 + 1))
-        index -= 1
-    return moment.replace(year=year, month=month_index + 1, day=day)
-
-
-def _years_back(moment: datetime, years: int) -> datetime | None:
-    year = moment.year - years
-    if not 1 <= year <= 9999:
-        return None
-    leap_day = years > 0 and moment.month == 2 and moment.day == 29
-    return moment.replace(year=year, day=28 if leap_day else moment.day)
+    last = max(there, here - _CLAMPING_SPAN)
+    landings = range(here - step, last - 1, -step)
+    day = min((moment.day, *(_month_length(number) for number in landings)))
+    return moment.replace(year=year, month=index + 1, day=day)
 
 
 class DateFilter(abc.ABC):
@@ -94,8 +94,8 @@ class _Relative(DateFilter):
             if self._delta is not None:
                 return base - self._delta
             if self._unit == "m":
-                return _months_back(base, self._count)
-            return _years_back(base, self._count)
+                return _back(base, self._count, 1)
+            return _back(base, 12 * self._count, 12)
         except OverflowError:
             return None
 

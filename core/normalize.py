@@ -139,23 +139,8 @@ def normalize_properties(properties: Mapping[Any, Any]) -> dict[str, Any]:
     The common case — a flat dict of str/int/float/bool/None — is a single pass with a type
     check per item, so this is the function builders call on every event.
     """
-    if type(properties) is dict:
-        for k, v in properties.items():
-            if type(k) is not str or not k.isascii():
-                break
-            t = type(v)
-            if t is str:
-                if not v.isascii():
-                    break
-            elif t is int or t is bool or v is None:
-                continue
-            elif t is float:
-                if v - v != 0.0:
-                    break
-            else:
-                break
-        else:
-            return properties.copy()
+    if type(properties) is dict and _already_clean(properties):
+        return properties.copy()
     out: dict[str, Any] = {}
     try:
         items = list(properties.items())
@@ -165,11 +150,11 @@ def normalize_properties(properties: Mapping[Any, Any]) -> dict[str, Any]:
         if type(k) is not str or not k.isascii():
             k = _key(k)
         t = type(v)
-        if t is str:
+        if t in _PASS:
+            pass
+        elif t is str:
             if not v.isascii():
                 v = clean_text(v)
-        elif t is int or t is bool or v is None:
-            pass
         elif t is float:
             if v - v != 0.0:
                 v = None
@@ -177,6 +162,23 @@ def normalize_properties(properties: Mapping[Any, Any]) -> dict[str, Any]:
             v = _slow(v, 1, {id(properties)})
         out[k] = v
     return out
+
+
+def _already_clean(properties: dict[Any, Any]) -> bool:
+    """Whether a copy is all it takes: ASCII text keys, and values that are ASCII text,
+    int, bool, None or finite floats. The common case, checked without building anything."""
+    for k, v in properties.items():
+        if type(k) is not str or not k.isascii():
+            return False
+        t = type(v)
+        if t in _PASS:
+            continue
+        if t is str:
+            if not v.isascii():
+                return False
+        elif t is not float or v - v != 0.0:
+            return False
+    return True
 
 
 def _slow(value: Any, depth: int, active: set[int]) -> Any:

@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable
 
 from .regex_program import Program, ProgramTooLarge, compile_program
+from .regex_syntax import OutsideSubset, translate
 
 __all__ = ["MAX_STEPS", "MAX_TEXT", "GatedPattern", "gate_pattern"]
 
@@ -43,21 +44,7 @@ MAX_TEXT = 65_536
 # Worst-case steps of one linear-time search: (characters + 1) * 3 * instructions.
 MAX_STEPS = 3_000_000
 
-_HEX = frozenset("0123456789abcdefABCDEF")
-_SHORTHANDS = frozenset("dDsSwW")
-_PLAIN_ESCAPES = frozenset("dDsSwWbfnrt")
-_CLASS_PUNCTUATION = frozenset("\\-[]^.$*+?(){}|")
-_COUNTED = re.compile(r"\{([0-9]+)(?:,([0-9]*))?\}")
-_MAX_COUNT = 0xFFFFFFFF
 _SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
-
-# What the previous piece of the pattern was, for the quantifier rules.
-_START, _OTHER, _OPEN, _CLOSE, _BAR, _CARET, _DOLLAR, _EMPTY, _QUANT = range(9)
-_SPECIAL_PREVIOUS = {"(": _OPEN, ")": _CLOSE, "|": _BAR, "^": _CARET, "$": _DOLLAR}
-
-
-class _Deferred(Exception):
-    """Internal: the pattern leaves the shared subset."""
 
 
 class GatedPattern:
@@ -128,136 +115,6 @@ class GatedPattern:
         return program.search(text)[0]
 
 
-def _translate(pattern: str) -> tuple[str, bool, bool, bool]:
-    """The Python form of a shared-subset pattern, and whether it uses \\w/\\W, \\s/\\S,
-    and an end anchor together with repetition or alternation. Raises _Deferred."""
-    out: list[str] = []
-    size = len(pattern)
-    i = 0
-    class_start = -1  # index of the open `[`, or -1 outside a class
-    previous = _START
-    groups: list[bool] = []  # per open group: does it contain a quantifier?
-    last_closed_repeats = False
-    word = space = anchor = repeats = False
-
-    while i < size:
-        c = pattern[i]
-        if "\ud800" <= c <= "\udfff":
-            raise _Deferred("surrogate in pattern")
-        following = pattern[i + 1 : i + 2]
-
-        if class_start < 0:
-            # Group bookkeeping sees only unescaped characters outside classes.
-            if c == "$":
-                anchor = True
-            if c in "*+?{|":
-                repeats = True
-            if c == "(":
-                groups.append(False)
-            elif c == ")":
-                last_closed_repeats = groups.pop() if groups else False
-                if groups and last_closed_repeats:
-                    groups[-1] = True
-            elif c in "*+?{":
-                if previous == _CLOSE and last_closed_repeats:
-                    raise _Deferred("repeated group that already repeats")
-                if groups:
-                    groups[-1] = True
-
-        if c == "\\":
-            i += 1
-            if i == size:
-                out.append("\\")  # dangling: Python rejects it, so the pattern is invalid
-                break
-            e = pattern[i]
-            if e == "x":
-                digits = pattern[i + 1 : i + 3]
-                if len(digits) != 2 or not _HEX.issuperset(digits):
-                    raise _Deferred("\\x needs exactly two hex digits")
-                out.append("\\x" + digits)
-                i += 3
-                previous = _OTHER
-                continue
-            if class_start < 0 and e in "bB<>":
-                raise _Deferred("word boundary")
-            if e not in _PLAIN_ESCAPES:
-                if not ("\x20" <= e <= "\x7e" and not e.isalnum()):
-                    raise _Deferred(f"escape \\{e}")
-                if class_start >= 0 and e not in _CLASS_PUNCTUATION:
-                    raise _Deferred(f"escape \\{e} in a class")
-            if e in "wW":
-                word = True
-            elif e in "sS":
-                space = True
-            out.append("\\" + e)
-            previous = _OTHER
-        elif c == "[":
-            if class_start >= 0:
-                raise _Deferred("nested class")
-            class_start = i
-            out.append(c)
-        elif c == "]" and class_start >= 0:
-            first = class_start + (2 if pattern[class_start + 1 : class_start + 2] == "^" else 1)
-            if i == first:
-                raise _Deferred("empty class")
-            class_start = -1
-            previous = _OTHER
-            out.append(c)
-        elif class_start >= 0:
-            if pattern[i : i + 2] in ("&&", "--", "~~"):
-                raise _Deferred("class set operation")
-            if c == "-" and following not in ("", "]"):
-                after = pattern[i + 1 : i + 3]
-                if (len(after) == 2 and after[0] == "\\" and after[1] in _SHORTHANDS) or (
-                    i >= 2 and pattern[i - 2] == "\\" and pattern[i - 1] in _SHORTHANDS
-                ):
-                    raise _Deferred("class range with a shorthand endpoint")
-            # `||` in a class is a literal bar twice, but Python warns that it may one day
-            # mean set union; escaping the bar says the same without the warning.
-            out.append("\\|" if c == "|" and following == "|" else c)
-        elif c == "(" and following == "?":
-            if pattern[i + 2 : i + 3] != ":":
-                raise _Deferred("group extension other than (?:")
-            out.append("(?:")
-            i += 3
-            previous = _OPEN
-            continue
-        elif c == "{":
-            counted = _COUNTED.match(pattern, i)
-            if counted is None or previous in (
-                _START,
-                _BAR,
-                _OPEN,
-                _CARET,
-                _DOLLAR,
-                _EMPTY,
-                _QUANT,
-            ):
-                raise _Deferred("counted repetition with nothing to repeat")
-            if any(len(n) > 10 or int(n) > _MAX_COUNT for n in counted.groups() if n):
-                raise _Deferred("counted repetition too large")
-            i = counted.end()
-            if pattern[i : i + 1] in ("+", "{"):
-                raise _Deferred("stacked quantifier")
-            out.append(counted.group())
-            previous = _QUANT
-            continue
-        elif c in "*+?":
-            if previous in (_CARET, _DOLLAR, _EMPTY) or following in ("+", "{"):
-                raise _Deferred("quantifier with nothing to repeat")
-            previous = _QUANT
-            out.append(c)
-        else:
-            if c == ")" and previous in (_OPEN, _EMPTY):
-                previous = _EMPTY
-            else:
-                previous = _SPECIAL_PREVIOUS.get(c, _OTHER)
-            out.append("\\Z" if c == "$" else c)
-        i += 1
-
-    return "".join(out), word, space, anchor and repeats
-
-
 def _trim(translated: str) -> str:
     """The pattern without a leading and a trailing `.*` (or `.*?`), which cannot change
     whether a search finds a match: wherever `.*X` matches, `X` matches where the dots
@@ -286,9 +143,9 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
     None when Python cannot compile it at all (then it matches nothing, and neither does
     its negation)."""
     try:
-        translated, word, space, end_sensitive = _translate(pattern)
-    except _Deferred as deferred:
-        return f"regex outside the subset shared with the server: {deferred}"
+        translated, word, space, end_sensitive = translate(pattern)
+    except OutsideSubset as outside:
+        return f"regex outside the subset shared with the server: {outside}"
     try:
         compiled = re.compile(translated)
     except re.error:
