@@ -28,6 +28,7 @@ from typing import Any
 
 import posthog
 from hogkit.core import EventContext, capture, encode_capture, encode_event
+from hogkit.core.timestamps import TimestampMemo
 from hogkit.transport.ids import new_uuid
 from posthog.request import DatetimeSerializer
 from posthog.utils import system_context
@@ -55,6 +56,8 @@ RICH = {
 }
 GROUPS = {"company": "acme"}
 CTX = EventContext(system_properties=system_context(), super_properties={"app": "bench"})
+# The timestamp memo a client's worker holds (`DeferredEncoder.memo`) and passes in.
+MEMO = TimestampMemo()
 
 
 def hogkit_bytes(props: dict[str, Any], when: dt.datetime, ident: str) -> bytes:
@@ -154,6 +157,7 @@ def main() -> None:
                 groups=GROUPS,
                 timestamp=time.time() if generate else when,
                 uuid=new_uuid() if generate else ident,
+                memo=MEMO,
             )
 
         def hogkit_event_path(props: dict[str, Any] = props, generate: bool = generate) -> None:
@@ -166,6 +170,7 @@ def main() -> None:
                     groups=GROUPS,
                     timestamp=time.time() if generate else when,
                     uuid=new_uuid() if generate else ident,
+                    memo=MEMO,
                 )
             )
 

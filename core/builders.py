@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid as _uuid
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidEvent
@@ -22,6 +23,7 @@ from .flag_properties import flag_properties
 from .normalize import normalize, normalize_properties
 from .timestamps import (
     Timestamp,
+    TimestampMemo,
     event_identity,
     format_epoch,
     stringify_id,
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 _UTC = _dt.timezone.utc
-_NOTHING: Mapping[str, Any] = {}
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 # ---------------------------------------------------------------------------------------
 # builders
@@ -61,6 +63,7 @@ def capture(
     flags: FlagsArg = None,
     anonymous_id: str | None = None,
     disable_geoip: bool | None = None,
+    memo: TimestampMemo | None = None,
 ) -> Event:
     """A custom event, shaped like posthog-python 7.91.1's `capture()`.
 
@@ -70,8 +73,8 @@ def capture(
     `$feature/<key>` and `$active_feature_flags` *under* the caller's properties, so
     explicit properties win. `$set`/`$set_once` inside `properties` pass through. Raises
     `InvalidEvent` when the event name is missing (None or ''), when there is no id at
-    all, or when the timestamp/uuid are unusable. (The reference sends a nameless event,
-    which PostHog cannot use.)
+    all, or when the timestamp/uuid are unusable. (posthog-python sends a nameless event,
+    which PostHog cannot use.) `memo`, the caller's own, speeds up the timestamp.
     """
     if event is None or event == "":
         raise InvalidEvent("capture needs an event name (got an empty one)")
@@ -86,6 +89,7 @@ def capture(
             flags,
             anonymous_id,
             disable_geoip,
+            memo,
         ),
         uuid if type(uuid) is str else wire_uuid(uuid),
     )
@@ -100,6 +104,7 @@ def capture_fields(
     flags: FlagsArg,
     anonymous_id: object,
     disable_geoip: bool | None,
+    memo: TimestampMemo | None = None,
 ) -> tuple[str, dict[str, Any], str]:
     """(distinct id, properties, timestamp) of a capture-path event, from normalised inputs.
 
@@ -139,11 +144,11 @@ def capture_fields(
         if ctx.is_server:
             props["$is_server"] = True
     if type(timestamp) is float:
-        when = format_epoch(timestamp)
+        when = format_epoch(timestamp, memo)
     elif type(timestamp) is _dt.datetime and timestamp.tzinfo is _UTC:
-        when = utc_text(timestamp)
+        when = utc_text(timestamp, memo)
     else:
-        when = wire_timestamp(timestamp)
+        when = wire_timestamp(timestamp, memo)
     return did, props, when
 
 
@@ -313,10 +318,10 @@ def group_identify(
 ) -> Event:
     """`$groupidentify` with `$group_type`, `$group_key` and `$group_set`.
 
-    Without a distinct id the event is sent as `$<group_type>_<group_key>`, as the seed
-    (Ruby) docs specify — deliberately not posthog-python's random uuid, which
-    creates a new throwaway person on every call. Raises `InvalidEvent` for a missing type
-    or key (posthog-python drops those calls).
+    Without a distinct id the event is sent as `$<group_type>_<group_key>`, as posthog-ruby
+    does — deliberately not posthog-python's random uuid, which creates a new throwaway
+    person on every call. Raises `InvalidEvent` for a missing type or key (posthog-python
+    drops those calls).
     """
     gtype = stringify_id(group_type)
     gkey = stringify_id(group_key)

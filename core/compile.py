@@ -336,6 +336,8 @@ class CompiledFlag:
         "prefix",
         "reads_id",
         "remembered",
+        "runtime",
+        "stored",
         "variant_keys",
         "variants",
         "version",
@@ -379,6 +381,10 @@ class CompiledFlag:
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
         self.fresh: Mapping[str, Callable[[], Any]] = {}
+        # The payloads as the definitions hold them (text stays text), and where the flag
+        # is meant to be evaluated: what the older bulk getters and runtime queries report.
+        self.stored: Mapping[str, Any] = {}
+        self.runtime: Any = None
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).
@@ -570,6 +576,8 @@ def compile_flag(
     continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
+        if isinstance(definition.raw, dict):
+            flag.runtime = definition.raw.get("evaluation_runtime")
         repaired = repair(definition)
         if repaired is None:
             flag.malformed = definition.problem
@@ -595,6 +603,7 @@ def compile_flag(
 
 def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
     """Id, version and experiment marker, kept only when of the type the API promises."""
+    flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
         flag.id = value
@@ -639,6 +648,7 @@ def _read_filters(
     # Payloads of any other shape are ignored: the reference still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
         flag.fresh = _payload_sources(payloads, compiler.payloads)
+        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
 
 
 def _payload_sources(

@@ -32,7 +32,6 @@ __all__ = [
 FlagsArg = Mapping[str, Any] | object | None
 
 _UTC = _dt.timezone.utc
-_NOTHING: Mapping[str, Any] = {}
 PERSON_PROFILE = "$process_person_profile"
 _WIRE_KEYS = frozenset(
     {"event", "distinct_id", "properties", "timestamp", "uuid", "$set", "$set_once"}
@@ -99,9 +98,10 @@ class Event(
         """An `Event` from a wire dict (typically a `before_send` hook's result), normalised again.
 
         `timestamp` may be a datetime or an ISO string; `uuid` must be a UUID (str or
-        `uuid.UUID`) — when it is missing or invalid `fallback_uuid` is used if given (the
-        reference replaces it with a fresh random version 4 uuid), otherwise `InvalidEvent` is raised, as
-        it is for a missing event name, distinct id or timestamp or non-object properties.
+        `uuid.UUID`) — when it is missing or invalid `fallback_uuid` is used if given
+        (posthog-python draws a fresh random version 4 uuid), otherwise `InvalidEvent` is
+        raised, as it is for a missing event name, distinct id or timestamp or non-object
+        properties.
         """
         if not isinstance(msg, Mapping):
             raise InvalidEvent(f"an event message must be a dict, not {type(msg).__name__}")

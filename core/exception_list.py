@@ -26,7 +26,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .normalize import clean_text
 
@@ -51,6 +51,16 @@ _BASE_GROUP: type[BaseException] | None = getattr(builtins, "BaseExceptionGroup"
 _EXTERNAL = re.compile(r"[\\/](?:dist|site)-packages[\\/]")
 _MECHANISM_FIELDS = (("type", str), ("handled", bool), ("source", str), ("synthetic", bool))
 _LINKAGE_KEYS = frozenset({"type", "handled", "source", "synthetic", "exception_id", "parent_id"})
+
+
+class _Link(NamedTuple):
+    """Where an entry hangs in the list: its id, its parent's, how it relates to the parent
+    ("cause", "context" or "member"; None for the root) and whether its stack is synthetic."""
+
+    exception_id: int
+    parent_id: int
+    relation: str | None
+    synthetic: bool
 
 
 class _Options:
@@ -91,7 +101,7 @@ def exception_list(
     synthetic = False
     if tb is None and synthetic_traceback is not None:
         tb, synthetic = synthetic_traceback, True
-    _, entries = _walk(exc, tb, mechanism, 0, 0, None, synthetic, opts)
+    _, entries = _walk(exc, tb, mechanism, _Link(0, 0, None, synthetic), opts)
     return entries
 
 
@@ -99,28 +109,24 @@ def _walk(
     exc: BaseException,
     tb: TracebackType | None,
     mechanism: Mapping[str, Any] | None,
-    exception_id: int,
-    parent_id: int,
-    source: str | None,
-    synthetic: bool,
+    link: _Link,
     opts: _Options,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Entries for `exc` and everything under it; returns the next free exception id too."""
-    if id(exc) in opts.seen or exception_id >= MAX_ENTRIES:
-        return exception_id, []
+    if id(exc) in opts.seen or link.exception_id >= MAX_ENTRIES:
+        return link.exception_id, []
     opts.seen.add(id(exc))
-    entries = [_entry(exc, tb, mechanism, exception_id, parent_id, source, synthetic, opts)]
-    parent_id = exception_id
-    exception_id += 1
+    entries = [_entry(exc, tb, mechanism, link, opts)]
+    parent_id = link.exception_id
+    exception_id = parent_id + 1
 
     if getattr(exc, "__suppress_context__", False):
         nested, relation = exc.__cause__, "cause"
     else:
         nested, relation = exc.__context__, "context"
     if nested is not None and exception_id < MAX_ENTRIES:
-        exception_id, more = _walk(
-            nested, nested.__traceback__, None, exception_id, parent_id, relation, False, opts
-        )
+        below = _Link(exception_id, parent_id, relation, False)
+        exception_id, more = _walk(nested, nested.__traceback__, None, below, opts)
         entries.extend(more)
 
     if _BASE_GROUP is not None and isinstance(exc, _BASE_GROUP):
@@ -132,9 +138,8 @@ def _walk(
             ):
                 break
             opts.group_inspections += 1
-            exception_id, more = _walk(
-                member, member.__traceback__, None, exception_id, parent_id, "member", False, opts
-            )
+            below = _Link(exception_id, parent_id, "member", False)
+            exception_id, more = _walk(member, member.__traceback__, None, below, opts)
             entries.extend(more)
     return exception_id, entries
 
@@ -143,13 +148,10 @@ def _entry(
     exc: BaseException,
     tb: TracebackType | None,
     mechanism: Mapping[str, Any] | None,
-    exception_id: int,
-    parent_id: int,
-    source: str | None,
-    synthetic: bool,
+    link: _Link,
     opts: _Options,
 ) -> dict[str, Any]:
-    mech = _mechanism(exc, mechanism, exception_id, parent_id, source, synthetic)
+    mech = _mechanism(exc, mechanism, link)
     cls = type(exc)
     module = getattr(cls, "__module__", None)
     entry: dict[str, Any] = {
@@ -164,14 +166,8 @@ def _entry(
     return entry
 
 
-def _mechanism(
-    exc: BaseException,
-    given: Mapping[str, Any] | None,
-    exception_id: int,
-    parent_id: int,
-    source: str | None,
-    synthetic: bool,
-) -> dict[str, Any]:
+def _mechanism(exc: BaseException, given: Mapping[str, Any] | None, link: _Link) -> dict[str, Any]:
+    exception_id, parent_id, source, synthetic = link
     mech: dict[str, Any] = {}
     if isinstance(given, Mapping):
         mech = {k: v for k, v in given.items() if k not in _LINKAGE_KEYS}

@@ -3,13 +3,15 @@ with local evaluation.
 
 Local evaluation always runs first; only what it could not decide goes to the server, in
 one request. A local value is never replaced by a remote one, and a failed request leaves
-the local values standing, with an error code that every read of the snapshot reports in
-`$feature_flag_error`. The shell performs the request; everything else is decided here.
+the local values standing; a flag it left without a value reads as
+`local_evaluation_inconclusive` or `flag_missing` in `$feature_flag_error`. The shell
+performs the request; everything else is decided here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from .remote import FlagsResponse, RemoteFlag
@@ -23,16 +25,19 @@ __all__ = [
     "is_quota_limited",
     "merge_remote",
     "needs_remote",
+    "reported_errors",
 ]
 
 QUOTA_LIMITED = "quota_limited"
 """The error code of a request the server answered with no flags because of a quota."""
 
-_FAILURE_CODES = {
-    "timeout": "timeout",
-    "refused": "connection_error",
-    "network": "connection_error",
-}
+_FAILURE_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "timeout": "timeout",
+        "refused": "connection_error",
+        "network": "connection_error",
+    }
+)
 
 
 def needs_remote(local: Snapshot | None, flag_keys: Sequence[str] | None) -> bool:
@@ -77,6 +82,17 @@ def failure_code(kind: str, status: int | None = None) -> str:
     return _FAILURE_CODES.get(kind, "unknown_error")
 
 
+_REPORTED = frozenset({"errors_while_computing_flags", QUOTA_LIMITED})
+
+
+def reported_errors(errors: tuple[str, ...]) -> tuple[str, ...]:
+    """The evaluation problems a snapshot read names in `$feature_flag_error`: the answer's
+    own (`errors_while_computing_flags`, `quota_limited`). A request that failed outright
+    is not a read's error: the read reports what it lacks (`local_evaluation_inconclusive`
+    or `flag_missing`), as posthog-python's snapshot reads do."""
+    return tuple(e for e in errors if e in _REPORTED)
+
+
 def is_quota_limited(document: object) -> bool:
     """True when a decoded `/flags` or definitions document says the flags quota is used up."""
     quota = document.get("quotaLimited") if isinstance(document, dict) else None
@@ -111,8 +127,10 @@ def merge_remote(
 
     Remote records fill only the gaps local evaluation left, and only for requested keys; a
     flag stays unresolved while the server did not answer for it or failed to evaluate it.
+    `errors` are the evaluation's problems: the answer's own, or the failed request's code
+    (a read reports only some of them, see `reported_errors`).
     After a failure, `remembered` answers (an earlier response, see `fallback_keys`) fill
-    the same gaps by the same rule, and the snapshot still reports the error.
+    the same gaps by the same rule.
     """
     records: Mapping[str, RemoteFlag] = {}
     errors: tuple[str, ...] = ()

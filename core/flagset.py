@@ -21,6 +21,7 @@ from .definitions import Definitions, decode_definitions, read_definitions
 from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
+from .legacy_reads import valid_runtime
 from .reasons import PRECEDENCE, Unresolved
 from .snapshot import FlagValue, Problem, Snapshot
 
@@ -116,6 +117,23 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             _slots=slots,
             _reads_id=any(flag.reads_id for flag in ordered),
         )
+
+    def stored_payload(self, key: str, lookup: str) -> Any:
+        """The payload stored under `lookup` ("true", "false" or a variant) for flag `key`,
+        as the definitions hold it (JSON text is not decoded); None when there is none."""
+        flag = self._flags.get(key)
+        return None if flag is None else flag.stored.get(lookup)
+
+    def flag_meta(self, key: str) -> tuple[int | None, int | None, bool | None]:
+        """Flag `key`'s (id, version, has_experiment), all None when it is not defined."""
+        flag = self._flags.get(key)
+        return (None, None, None) if flag is None else (flag.id, flag.version, flag.has_experiment)
+
+    def evaluation_runtime(self, key: str) -> str | None:
+        """Where flag `key` is meant to be evaluated ("all", "client" or "server"; a flag
+        that does not say is "all"), or None when the definitions do not have the flag."""
+        flag = self._flags.get(key)
+        return None if flag is None else valid_runtime(flag.runtime)
 
     def problems(self) -> Mapping[str, tuple[Problem, ...]]:
         """Why flags may need the server, known from the definitions alone.

@@ -8,6 +8,7 @@ the same reason everywhere.
 from __future__ import annotations
 
 import enum
+from types import MappingProxyType
 
 
 class Unresolved(str, enum.Enum):
@@ -28,7 +29,7 @@ PRECEDENCE: tuple[Unresolved, ...] = (
     Unresolved.UNRESOLVED_DEPENDENCY,
     Unresolved.MISSING_CONTEXT,
 )
-_RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
+_RANK = MappingProxyType({reason: rank for rank, reason in enumerate(PRECEDENCE)})
 
 
 def stronger(current: Unresolved | None, new: Unresolved) -> Unresolved:

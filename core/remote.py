@@ -14,6 +14,7 @@ is a table per record shape (`_V4_FIELDS`, `_V2_FIELDS`), read by one loop.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import types
 import uuid
@@ -132,8 +133,16 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 def encode_flags_request(body: Mapping[str, object]) -> bytes:
-    """UTF-8 JSON bytes of a request body (never gzipped: the reference never compresses it)."""
-    return _ENCODER.encode(_jsonable(body))
+    """UTF-8 JSON bytes of a request body (never gzipped: the reference never compresses it).
+
+    Text UTF-8 cannot carry (a lone surrogate such as "\\ud800" in a person property) is
+    sent as a JSON escape rather than failing the whole request.
+    """
+    plain = _jsonable(body)
+    try:
+        return _ENCODER.encode(plain)
+    except UnicodeEncodeError:
+        return json.dumps(plain, separators=(",", ":")).encode("ascii")
 
 
 # --------------------------------------------------------------------------- response

@@ -1,8 +1,9 @@
 """Event identifiers and timestamps in their wire form.
 
 The shell supplies the time and ids (the core has no clock); these functions check and
-format them. `format_epoch` keeps a one-entry memo of the last formatted second: events
-arrive in bursts within a second, and the memo never changes an answer.
+format them. The hot formatters take a `TimestampMemo` of the last formatted second, which
+the shell owns and passes in: events arrive in bursts within a second, and the memo never
+changes an answer.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from .errors import InvalidEvent
 from .normalize import clean_text
 
 __all__ = [
+    "NO_SECOND",
     "Second",
     "Timestamp",
+    "TimestampMemo",
     "event_identity",
     "format_epoch",
     "format_timestamp",
-    "last_second",
     "normalize_uuid",
     "stringify_id",
     "text_id",
@@ -112,62 +114,77 @@ def _second(start: int, text: str) -> Second:
     return Second(float(start), text[:19] + ".", text[:19] + "+00:00")
 
 
-# The last formatted second, reused while events keep arriving within it. A memo, not
-# state: it never changes an answer, and threads only ever swap whole tuples.
-_memo = Second(float("-inf"), "", "")
+NO_SECOND = Second(float("-inf"), "", "")
+"""A `Second` no epoch reading falls in: what a fresh memo holds."""
 
 
-def last_second() -> Second:
-    """The second `format_epoch` formatted last: bulk encoders reuse its text directly."""
-    return _memo
+class TimestampMemo:
+    """The second formatted last, reused while events keep arriving within it.
+
+    Events come in bursts within one second, so most timestamps only need their
+    microseconds formatted. The memo never changes an answer. The core keeps none of its
+    own: the shell creates one per encoder (its worker's, say) and passes it to the
+    functions that take `memo`. Threads sharing one only ever swap whole `Second` tuples.
+    """
+
+    __slots__ = ("second",)
+
+    def __init__(self) -> None:
+        self.second = NO_SECOND
 
 
-def format_epoch(seconds: float) -> str:
+def format_epoch(seconds: float, memo: TimestampMemo | None = None) -> str:
     """`datetime.fromtimestamp(seconds, timezone.utc).isoformat()`, the same text, faster.
 
     The shell samples the clock as epoch seconds (the wall clock) in the capturing thread
-    and formats later. Events captured in the same second share the formatted
-    `YYYY-MM-DDTHH:MM:SS` part, so most calls only format the microseconds, rounded
-    half-to-even as `datetime` does. Raises `InvalidEvent` for a value no datetime can hold.
+    and formats later. With a `memo`, events captured in the same second share the
+    formatted `YYYY-MM-DDTHH:MM:SS` part, so most calls only format the microseconds,
+    rounded half-to-even as `datetime` does. Raises `InvalidEvent` for a value no datetime
+    can hold.
     """
-    memo = _memo
-    fraction = seconds - memo.start  # exact: both are doubles less than one apart
-    if 0.0 <= fraction < 1.0:
-        micros = round(fraction * 1e6)
-        if micros < 1_000_000:
-            return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
-    return _format_epoch_slowly(seconds)
-
-
-def _format_epoch_slowly(seconds: float) -> str:
-    global _memo
-    if not 0.0 <= seconds < _EPOCH_LIMIT:
+    if memo is not None:
+        second = memo.second
+        fraction = seconds - second.start  # exact: both are doubles less than one apart
+        if 0.0 <= fraction < 1.0:
+            micros = round(fraction * 1e6)
+            if micros < 1_000_000:
+                if micros:
+                    return "%s%06d+00:00" % (second.dotted, micros)  # noqa: UP031
+                return second.whole
+    if memo is None or not 0.0 <= seconds < _EPOCH_LIMIT:
         try:
             return _dt.datetime.fromtimestamp(seconds, _UTC).isoformat()
         except (ValueError, OverflowError, OSError):
             raise InvalidEvent(f"not a usable event timestamp: {seconds!r}") from None
+    second, micros = _epoch_second(seconds)
+    memo.second = second
+    return "%s%06d+00:00" % (second.dotted, micros) if micros else second.whole  # noqa: UP031
+
+
+def _epoch_second(seconds: float) -> tuple[Second, int]:
+    """The `Second` that `seconds` (in range: 0 up to year 9999) falls in, and its
+    microseconds, rounded as `datetime` rounds them (possibly into the next second)."""
     whole = int(seconds)
     micros = round((seconds - whole) * 1e6)
     if micros >= 1_000_000:
         whole += 1
         micros -= 1_000_000
-    memo = _second(whole, _dt.datetime.fromtimestamp(whole, _UTC).isoformat())
-    _memo = memo
-    return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+    return _second(whole, _dt.datetime.fromtimestamp(whole, _UTC).isoformat()), micros
 
 
-def utc_text(moment: _dt.datetime) -> str:
-    """`moment.isoformat()` for an aware UTC datetime, through the per-second memo when it hits."""
-    global _memo
+def utc_text(moment: _dt.datetime, memo: TimestampMemo | None = None) -> str:
+    """`moment.isoformat()` for an aware UTC datetime, through `memo` when it hits."""
+    if memo is None:
+        return moment.isoformat()
     seconds = moment.timestamp()
     if not 0.0 <= seconds < _EXACT_FLOAT_SECONDS:
         return moment.isoformat()
-    memo = _memo
-    if 0.0 <= seconds - memo.start < 1.0:
+    second = memo.second
+    if 0.0 <= seconds - second.start < 1.0:
         micros = moment.microsecond
-        return "%s%06d+00:00" % (memo.dotted, micros) if micros else memo.whole  # noqa: UP031
+        return "%s%06d+00:00" % (second.dotted, micros) if micros else second.whole  # noqa: UP031
     text = moment.isoformat()
-    _memo = _second(int(seconds), text)
+    memo.second = _second(int(seconds), text)
     return text
 
 
@@ -175,11 +192,12 @@ Timestamp = _dt.datetime | str | float
 """An event time: a datetime, an ISO 8601 string, or seconds since the Unix epoch (UTC)."""
 
 
-def wire_timestamp(value: Timestamp) -> str:
+def wire_timestamp(value: Timestamp, memo: TimestampMemo | None = None) -> str:
+    """An event time's wire text (`format_epoch`, `utc_text` or `format_timestamp`)."""
     if type(value) is float or (type(value) is int):
-        return format_epoch(value)
+        return format_epoch(value, memo)
     if type(value) is _dt.datetime and value.tzinfo is _UTC:
-        return utc_text(value)
+        return utc_text(value, memo)
     text = format_timestamp(value)
     if text is None:
         raise InvalidEvent(f"not a usable event timestamp: {value!r}")

@@ -26,7 +26,8 @@ from hogkit.core import (
     normalize,
     normalize_properties,
 )
-from hypothesis import given
+from hogkit.core.timestamps import TimestampMemo
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 
@@ -255,14 +256,26 @@ def test_format_epoch_is_the_datetime_text(seconds: float) -> None:
             format_epoch(seconds)
         return
     assert format_epoch(seconds) == expected
-    assert format_epoch(seconds) == expected  # the memoised second gives the same text
+    memo = TimestampMemo()
+    assert format_epoch(seconds, memo) == expected
+    assert format_epoch(seconds, memo) == expected  # the memoised second gives the same text
+
+
+@given(st.floats(0, 2.5e11), st.floats(-2.0, 2.0))
+def test_a_memo_of_another_second_never_changes_the_text(before: float, delta: float) -> None:
+    memo = TimestampMemo()
+    format_epoch(before, memo)  # leaves that second memoised
+    seconds = before + delta
+    assume(seconds >= 0)
+    assert format_epoch(seconds, memo) == format_epoch(seconds)
 
 
 @given(st.datetimes(timezones=st.just(dt.timezone.utc)), st.floats(0, 4e9))
 def test_utc_datetimes_format_as_isoformat_whatever_was_formatted_before(
     moment: dt.datetime, before: float
 ) -> None:
-    format_epoch(before)  # leaves some other second memoised
+    memo = TimestampMemo()
+    format_epoch(before, memo)  # leaves some other second memoised
     ctx = EventContext()
-    event = capture(ctx, "e", distinct_id="u", timestamp=moment, uuid="u-1")
+    event = capture(ctx, "e", distinct_id="u", timestamp=moment, uuid="u-1", memo=memo)
     assert event.timestamp == moment.isoformat()

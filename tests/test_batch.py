@@ -30,6 +30,7 @@ from hogkit.core import (
 )
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, PlainCapture, encode_plain_captures
 from hogkit.core.normalize import is_plain
+from hogkit.core.timestamps import TimestampMemo, format_epoch
 from posthog.request import DatetimeSerializer
 
 TS = dt.datetime(2026, 5, 6, 7, 8, 9, 10, tzinfo=dt.timezone.utc)
@@ -303,6 +304,14 @@ def test_encode_plain_captures_gives_encode_capture_bytes_or_leaves_the_call(
         for c in calls
     ]  # fmt: skip
     assert encode_plain_captures(ctx, owned, owned=True) == built
+    # A memo carried over from bursts in other seconds (the worker's) changes no answer.
+    for earlier in (base - 0.5, base + 0.75, base + 86_400.5):
+        memo = TimestampMemo()
+        format_epoch(earlier, memo)
+        assert memo.second.start == float(int(earlier))
+        assert encode_plain_captures(ctx, calls, memo=memo) == built
+        if ctx.spliced is not None:  # the memo now holds the last second the loop formatted
+            assert memo.second.start == float(int(calls[-2].when))
     for call, copy, data in zip(calls, owned, built, strict=True):
         if data is None:
             assert copy.properties == call.properties

@@ -283,4 +283,75 @@ def test_module_level_capture_evaluate_flags_and_flush_match_the_reference(
             module.flush()  # type: ignore[attr-defined]
         assert results[1] == results[0]
         assert twin.kit_events() == twin.ref_events()
-        assert [e["event"] for e in twin.kit_events()] == ["page viewed"]
+        # `is_enabled` on the snapshot reports the read, in the reference as well.
+        assert [e["event"] for e in twin.kit_events()] == ["page viewed", "$feature_flag_called"]
+
+
+@pytest.mark.parametrize("retries", [0, 1, 2])
+def test_flags_request_retries_follow_the_option(retries: int) -> None:
+    """`feature_flags_request_max_retries`: how often a failed `/flags` request is retried."""
+    options = {"feature_flags_request_max_retries": retries, "flags_timeout": 3.0}
+    with Twin(remote=[Reply(502)], local=False, **options) as twin:
+        twin.run(lambda c: c.get_feature_flag("beta", "user-1"))
+        kit, ref = twin.requests("/flags/", "kit"), twin.requests("/flags/", "ref")
+        assert len(kit) == len(ref) == retries + 1
+
+
+@pytest.mark.parametrize(("option", "value"), [("thread", 4), ("capture_mode", "v1")])
+def test_an_unsupported_value_logs_one_warning_naming_it(
+    option: str, value: Any, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    KitClient("phc_project", host=server.url, **{option: value}).shutdown()
+    assert len([m for m in kit_warnings(caplog) if _names(m, option)]) == 1
+    caplog.clear()
+    KitClient("phc_project", host=server.url).shutdown()
+    assert not [m for m in kit_warnings(caplog) if _names(m, option)]
+
+
+def test_module_level_client_rules_match_the_reference(module_state: None) -> None:
+    """No key: the default client is disabled and sends nothing; `disabled` is re-applied on
+    every call; after `shutdown()` the default client stays the shut-down one."""
+    with Twin(local=False) as twin:
+        for module in (posthog, hogkit):
+            module.api_key = "  "  # type: ignore[attr-defined]
+            module.host = twin.server.url  # type: ignore[attr-defined]
+            module.sync_mode = True  # type: ignore[attr-defined]
+            module.capture("ignored", distinct_id="user-1")  # type: ignore[attr-defined]
+        ref, kit = posthog.default_client, hogkit.default_client  # type: ignore[attr-defined]
+        assert kit is not None and kit.disabled is ref.disabled is True
+        assert twin.server.requests("/batch/") == []
+        for module in (posthog, hogkit):
+            module.shutdown()  # type: ignore[attr-defined]
+        assert posthog.default_client is ref
+        assert hogkit.default_client is kit  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("flush_at", None), ("max_queue_size", "big"), ("in_app_modules", 5), ("host", 5)],
+)
+def test_an_unusable_value_falls_back_to_the_default_with_a_warning(
+    option: str, value: Any, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A settings file with a bad value must not stop the application at start-up."""
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    options = {"host": server.url, "sync_mode": True, option: value}
+    if option == "host":  # it falls back to PostHog's own host: send nothing there
+        options["send"] = False
+    client = KitClient("phc_project", **options)
+    try:
+        assert [m for m in kit_warnings(caplog) if _names(m, option)]
+        client.capture("still works", distinct_id="user-1")
+        if option != "host":
+            assert [e["event"] for e in server.events()] == ["still works"]
+    finally:
+        client.shutdown(0.5)
+
+
+def test_every_constructor_parameter_reaches_the_options_value() -> None:
+    """A parameter the options value lacks would be dropped silently."""
+    from hogkit.transport.options import ClientOptions
+
+    params = [p.name for p in inspect.signature(KitClient.__init__).parameters.values()]
+    assert set(ClientOptions.__struct_fields__) == set(params) - {"self"}

@@ -13,6 +13,7 @@ from hogkit.core.flag_requests import (
     is_quota_limited,
     merge_remote,
     needs_remote,
+    reported_errors,
 )
 from hogkit.core.remote import parse_flags_response
 from hogkit.core.retry import batch_retry_delay, flags_retry_delay
@@ -106,3 +107,10 @@ def test_read_errors() -> None:
     assert read_errors((), unresolved=False, found=True, server_failed=True) == (
         "evaluation_failed",
     )
+
+
+def test_reads_report_only_the_answers_own_problems() -> None:
+    assert reported_errors(("timeout",)) == ()
+    assert reported_errors(("api_error_500",)) == ()
+    assert reported_errors(("quota_limited",)) == ("quota_limited",)
+    assert reported_errors(("errors_while_computing_flags",)) == ("errors_while_computing_flags",)

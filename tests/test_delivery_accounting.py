@@ -225,3 +225,35 @@ def test_a_burst_from_eight_threads_is_delivered_in_full(loopback: LoopbackServe
     assert reports == []
     assert len({e["uuid"] for e in loopback.events()}) == 200_000
     assert client.stats().delivered == 200_000
+
+
+def test_events_the_caller_encodes_while_the_worker_is_behind_match_the_workers() -> None:
+    """Past `defer_below` waiting calls the capturing thread encodes the event itself (the
+    bulk loop, else the per-event encoder); what arrives is what the worker would send."""
+    calls = [
+        ("e", "u", {"i": 1, "name": "plain"}),
+        ("e", None, {"i": 2}),  # personless: left to the per-event encoder
+        ("e", "ü-user", {"i": 3}),  # a non-ASCII id: the same
+        ("e", "u", {"i": 4, "$lib": "mine"}),  # a key of the common properties: the same
+        ("e", "u", None),
+    ]
+
+    def delivered(max_queue_size: int, gate: Gate) -> list[dict[str, Any]]:
+        client = Client("phc_books", transport=gate, max_queue_size=max_queue_size)
+        for event, distinct_id, properties in calls * 4:
+            assert client.capture(event, distinct_id=distinct_id, properties=properties)
+        gate.open.set()
+        assert client.shutdown(10)
+        events = [event for batch in gate.sink.batches for event in batch]
+        for event in events:
+            assert event.pop("uuid") and event.pop("timestamp")
+            if event["properties"].get("$process_person_profile") is False:
+                assert event.pop("distinct_id")  # the anonymous id: a fresh uuid each
+        return events
+
+    blocked = Gate()
+    behind = delivered(2, blocked)  # one call deferred, the rest encoded by the caller
+    roomy = Gate()
+    roomy.open.set()
+    assert behind == delivered(10_000, roomy)
+    assert len(behind) == len(calls) * 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import pytest
 from hogkit.transport import MemoryTransport
 
 from hogkit import Client, FlagSet
@@ -81,3 +82,25 @@ def test_forwarded_methods_keep_their_signature_and_work_on_the_class() -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             assert Client.get_all_flags(c, "u") == c.get_all_flags("u") == {"a": True}
         assert Client.evaluate_flags.__doc__ == FlagAPI.evaluate_flags.__doc__
+
+
+def test_client_settings_read_and_write_the_collaborators_own() -> None:
+    def hook(event: Any) -> Any:
+        return event
+
+    with Client(KEY, transport=MemoryTransport(), sync_mode=True, exit_timeout=0.5) as c:
+        c.disabled = True
+        c.before_send = hook
+        c.project_root = "/srv/app"
+        c.in_app_modules = ["shop", "billing"]
+        assert c.disabled and c._events.disabled
+        assert c.before_send is hook and c._events.before_send is hook
+        assert c.project_root == c._event_methods.project_root == "/srv/app"
+        assert c.in_app_modules == ("shop", "billing")
+        assert (c.sync_mode, c.send, c.exit_timeout, c.closed) == (True, True, 0.5, False)
+        for name in ("sync_mode", "send", "exit_timeout", "closed"):
+            with pytest.raises(AttributeError):
+                setattr(c, name, False)
+        assert c.capture("e", distinct_id="u") is None  # disabled: nothing captured
+    assert c.closed
+    assert "pause" in (Client.disabled.__doc__ or "")

@@ -108,14 +108,14 @@ def test_thread_survives_errors_and_keeps_last_good_definitions(
     seen: list[tuple[str, ...] | None] = []
 
     poller = make_poller(loopback, interval=0.01, max_backoff=0.05)
-    original = poller._apply
+    original = poller.poll_once
 
-    def watch(response: Any) -> bool:
-        ok = original(response)
+    def watch() -> bool:
+        ok = original()
         seen.append(poller.flagset.keys if poller.flagset is not None else None)
         return ok
 
-    poller._apply = watch  # type: ignore[method-assign]
+    poller.poll_once = watch  # type: ignore[method-assign]
     poller.start()
     try:
         assert loopback.wait_for(lambda s: len(s.requests(DEFS_PATH)) >= 8, timeout=20)

@@ -23,11 +23,13 @@ from collections.abc import Callable, Sequence
 
 import attrs
 from hogkit.core import accounting as acc
+from hogkit.core.errors import HogkitError
 
-from .errors import DeliveryFailed, with_reason
+from .errors import DeliveryFailed, EventTooLarge, with_reason
 from .spool import Spool
+from .transports import Cancelled, SendResult
 
-__all__ = ["Books", "Spans", "first"]
+__all__ = ["Books", "Spans", "first", "reason_of"]
 
 log = logging.getLogger("hogkit")
 
@@ -122,6 +124,17 @@ class Books:
             with self._lock:
                 self._ledger = acc.retry(self._ledger, count, duplicated=duplicated)
 
+    def settle(self, spans: Spans, result: SendResult) -> bool:
+        """The transport's answer for a batch numbered `spans`: its retries, what arrived
+        and what did not (reported, with the reason its error gives). True when all did."""
+        self.retried(result.retried, result.duplicated)
+        rest = self.delivered(spans, result.delivered)
+        if not result.failed:
+            return True
+        error = result.error or HogkitError("the transport did not deliver these events")
+        self.lost(reason_of(error), error, rest, result.failed)
+        return False
+
     def lost(
         self,
         reason: acc.Reason,
@@ -186,3 +199,12 @@ class Books:
         if waiting:
             ledger = acc.accept(ledger, waiting)
         return attrs.evolve(acc.stats(ledger), spooled=spooled)
+
+
+def reason_of(error: Exception) -> acc.Reason:
+    """Why a batch that failed with `error` is lost."""
+    if isinstance(error, Cancelled):
+        return acc.Reason.DEADLINE
+    if isinstance(error, EventTooLarge):
+        return acc.Reason.TOO_LARGE
+    return acc.status_reason(getattr(error, "status", None))

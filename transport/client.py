@@ -1,7 +1,8 @@
 """The Client: PostHog's API in front of the core's builders and evaluator.
 
 The Client composes collaborators, each with one job, and keeps no logic of its own beyond
-construction, settings and lifecycle:
+settings and lifecycle. `assembly.assemble` builds them from the call's frozen
+`ClientOptions`; the Client only holds them:
 
 * `EventPipeline` (`pipeline.py`): every event passes through it to the queue, the worker
   and the transport; `submit` is the one seam for built events, `capture` for capture calls.
@@ -9,13 +10,16 @@ construction, settings and lifecycle:
 * `FlagService` (`flags.py`): the local `FlagSet` in force (read and replaced in one place),
   the poller, the `/flags` fallback and `$feature_flag_called` dedup; `FlagReads` and
   `FlagAPI` (`flag_reads.py`, `flag_api.py`) put the never-raise error path and the flag
-  methods on top of it.
+  methods on top of it; `LegacyFlags` and `FlagDecisions` (`legacy_flags.py`,
+  `flag_decisions.py`) answer the older flag methods by their own rules. `FlagStack`
+  (`flag_stack.py`) composes them.
 * `Problems` (`problems.py`): the error path every public method shares.
 * `ContextMethods` (`contexts.py`): request contexts (`new_context`, `tag`, ...), whose
   escaping exceptions go to `EventMethods.capture_exception`; `ExceptionAutocapture`
   (`autocapture.py`): the uncaught-exception hooks, when `enable_exception_autocapture`.
 
-The collaborators' public methods appear on the Client through `forward`, unchanged. None of
+The collaborators' public methods appear on the Client through `forward`, unchanged, and
+their settings (`disabled`, `before_send`, ...) through `attribute`. None of
 them raises into the caller unless `debug=True`: problems are logged on the `hogkit` logger
 and passed to `on_error`.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import os
 import threading
 import time
@@ -32,35 +37,29 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.accounting import Stats
-from hogkit.core.code_variables import VariablesConfig
-from hogkit.core.errors import HogkitError
-from hogkit.core.event import EventContext
 
-from . import stamps
+from .assembly import assemble
 from .autocapture import (
     DEFAULT_BUCKET_SIZE,
     DEFAULT_REFILL_INTERVAL_SECONDS,
     DEFAULT_REFILL_RATE,
-    ExceptionAutocapture,
-    install_hooks,
 )
 from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
-from .flag_reads import FlagReads, deprecated
+from .flag_decisions import FlagDecisions
 from .flags import DEFAULT_REQUEST_TIMEOUT, Definitions, FlagService
 from .flags_transport import FlagsTransport
-from .forward import forward
-from .hosts import ingestion_host, redacted
-from .ids import new_uuid
+from .forward import attribute, forward
+from .hosts import redacted
+from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
+from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
-from .problems import OnError, Problems, log
-from .spool import Spool
-from .system import system_properties
-from .transports import HttpTransport, Transport
+from .problems import OnError, log
+from .transports import Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
 
@@ -75,17 +74,19 @@ GroupProperties = Mapping[str, Mapping[str, Any]] | None
 class Client:
     """A PostHog client. Create one per process and reuse it; it is thread-safe.
 
-    Arguments follow posthog-python 7.91.1's names and defaults, except `gzip` (on by
-    default here). `retry_backoff` and `retry_backoff_cap` set the first retry wait and the
-    longest one (seconds); `exit_timeout` bounds the flush at interpreter exit; `transport`
-    replaces the HTTP transport (see `MemoryTransport`, `FileTransport`).
+    The parameters are posthog-python 7.91.1's, with its names, defaults and positional
+    order, except `gzip` (on by default here); options outside hogkit's scope (AI capture,
+    tracing, metrics, e-mail) are accepted and, when set, logged once as ignored (see
+    `ClientOptions`). hogkit's own options are keyword-only: `retry_backoff` and
+    `retry_backoff_cap` set the first retry wait and the longest one (seconds);
+    `exit_timeout` bounds the flush at interpreter exit; `transport` replaces the HTTP
+    transport (see `MemoryTransport`, `FileTransport`).
     """
 
     def __init__(
         self,
         project_api_key: str,
         host: str | None = None,
-        *,
         debug: bool = False,
         max_queue_size: int = 10000,
         send: bool = True,
@@ -96,157 +97,80 @@ class Client:
         max_retries: int = 3,
         sync_mode: bool = False,
         timeout: float = 15,
+        thread: int = 1,
+        poll_interval: float = 30,
+        personal_api_key: str | None = None,
         disabled: bool = False,
         disable_geoip: bool = True,
         is_server: bool = True,
         historical_migration: bool = False,
-        super_properties: Mapping[str, Any] | None = None,
-        before_send: BeforeSend | None = None,
-        project_root: str | None = None,
-        in_app_modules: Sequence[str] | None = None,
-        transport: Transport | None = None,
-        retry_backoff: float = 1.0,
-        retry_backoff_cap: float = 30.0,
-        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
-        secret_key: str | None = None,
-        personal_api_key: str | None = None,
-        poll_interval: float = 30.0,
         feature_flags_request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT,
-        flag_definitions: Definitions | None = None,
-        enable_local_evaluation: bool = True,
-        flags_transport: FlagsTransport | None = None,
-        flag_called_cache_size: int = DEFAULT_CAPACITY,
-        flag_definition_cache_provider: Any = None,
-        flag_definitions_follower_only: bool = False,
-        flag_fallback_cache_url: str | None = None,
+        feature_flags_request_max_retries: int = 1,
+        super_properties: Mapping[str, Any] | None = None,
         enable_exception_autocapture: bool = False,
         log_captured_exceptions: bool = False,
-        enable_exception_autocapture_rate_limiting: bool = False,
-        exception_autocapture_bucket_size: int = DEFAULT_BUCKET_SIZE,
-        exception_autocapture_refill_rate: float = DEFAULT_REFILL_RATE,
-        exception_autocapture_refill_interval_seconds: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+        project_root: str | None = None,
+        privacy_mode: bool = False,
+        before_send: BeforeSend | None = None,
+        flag_fallback_cache_url: str | None = None,
+        enable_local_evaluation: bool = True,
+        flag_definition_cache_provider: Any = None,
         capture_exception_code_variables: bool = False,
         code_variables_mask_patterns: Sequence[str] | None = None,
         code_variables_ignore_patterns: Sequence[str] | None = None,
         code_variables_mask_url_credentials: bool | None = None,
         code_variables_detect_secrets: bool | None = None,
+        in_app_modules: Sequence[str] | None = None,
+        enable_exception_autocapture_rate_limiting: bool = False,
+        exception_autocapture_bucket_size: int = DEFAULT_BUCKET_SIZE,
+        exception_autocapture_refill_rate: float = DEFAULT_REFILL_RATE,
+        exception_autocapture_refill_interval_seconds: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+        capture_mode: Any = None,
+        capture_compression: Any = None,
+        secret_key: str | None = None,
+        metrics: Any = None,
+        enable_full_ai_capture: bool = False,
+        capture_trace_context: bool = False,
+        _use_ai_lane: bool = False,
+        _enable_multimodal_capture: bool = False,
+        traces: Any = None,
+        app_host: str | None = None,
+        email_request_timeout_seconds: float = 15,
+        email_request_max_retries: int = 2,
+        migrated_from: str | None = None,
+        *,
+        transport: Transport | None = None,
+        retry_backoff: float = 1.0,
+        retry_backoff_cap: float = 30.0,
+        exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+        flag_definitions: Definitions | None = None,
+        flags_transport: FlagsTransport | None = None,
+        flag_called_cache_size: int = DEFAULT_CAPACITY,
+        flag_definitions_follower_only: bool = False,
         max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
         block_when_full: float = 0.0,
         spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        if debug:
-            enable_debug_output()
-        self._problems = Problems(debug, on_error)
-        self.api_key = project_api_key.strip() if isinstance(project_api_key, str) else ""
-        config_ok = True
-        if not self.api_key:
-            config_ok = self._config_error("project_api_key is empty; the client is disabled")
-        try:
-            self.host = ingestion_host(host)
-        except HogkitError as exc:
-            self.host = ""
-            config_ok = self._config_error(f"{exc}; the client is disabled")
+        self._build(ClientOptions.from_arguments(locals(), _defaults()))
+
+    def _build(self, o: ClientOptions) -> None:
+        """Hold the collaborators built from one call's options (see `assembly`)."""
+        self.options = o
+        parts = assemble(o)
+        self.api_key, self.host, self.transport = parts.api_key, parts.host, parts.transport
+        self.exception_autocapture = parts.exception_autocapture
+        self._problems = parts.problems  # the never-raise error path
+        self._events = parts.events  # queue, worker, capture, flush
+        self._event_methods = parts.event_methods  # identify, set, ..., capture_exception
+        self._contexts = parts.contexts  # new_context, tag, ...
+        stack = parts.flags  # definitions in force, /flags, and the flag methods over them
+        self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
+        self._legacy, self._decisions = stack.legacy, stack.decisions
+        self._on_fork, self._on_shutdown = parts.on_fork, parts.on_shutdown
         self._lock = threading.Lock()
         self._shutdown_result: bool | None = None
-        self._on_fork: list[Callable[[], None]] = []
-        self._on_shutdown: list[Callable[[], None]] = []
-        context = EventContext(
-            system_properties=system_properties(),
-            super_properties=super_properties or {},
-            disable_geoip=disable_geoip,
-            is_server=is_server,
-            release_id=os.environ.get("POSTHOG_RELEASE_ID") or None,
-        )
-        self.transport: Transport = transport or HttpTransport(
-            self.api_key,
-            self.host or None,
-            gzip=gzip,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_base=retry_backoff,
-            backoff_cap=retry_backoff_cap,
-            historical_migration=historical_migration,
-        )
-        self._events = EventPipeline(
-            context,
-            self.transport,
-            self._problems,
-            max_queue_size=max_queue_size,
-            flush_at=flush_at,
-            flush_interval=flush_interval,
-            sync_mode=sync_mode,
-            send=send,
-            before_send=before_send,
-            exit_timeout=exit_timeout,
-            max_queue_bytes=max_queue_bytes,
-            block_when_full=block_when_full,
-            spool=Spool(os.fspath(spool_dir)) if spool_dir is not None and send else None,
-        )
-        self._events.disabled = disabled or not config_ok
-        variables = VariablesConfig.build(
-            code_variables_mask_patterns,
-            code_variables_ignore_patterns,
-            code_variables_mask_url_credentials,
-            code_variables_detect_secrets,
-        )
-        self._event_methods = EventMethods(
-            self._events,
-            project_root if project_root is not None else os.getcwd(),
-            in_app_modules or (),
-            enable_exception_autocapture=enable_exception_autocapture,
-            log_captured_exceptions=log_captured_exceptions,
-            code_variables=variables if capture_exception_code_variables else None,
-        )
-        self._contexts = ContextMethods(self._event_methods)
-        self.exception_autocapture: ExceptionAutocapture | None = install_hooks(
-            self._event_methods,
-            enabled=enable_exception_autocapture,
-            rate_limited=enable_exception_autocapture_rate_limiting,
-            bucket_size=exception_autocapture_bucket_size,
-            refill_rate=exception_autocapture_refill_rate,
-            refill_interval=exception_autocapture_refill_interval_seconds,
-        )
-        if self.exception_autocapture is not None:
-            self._on_shutdown.append(self.exception_autocapture.close)
-        self._events.start(not self.disabled)
-        if personal_api_key:
-            deprecated("personal_api_key", "secret_key=")
-            secret_key = secret_key or personal_api_key
-        if flags_transport is None and isinstance(self.transport, FlagsTransport):
-            flags_transport = self.transport
-        self._flags = FlagService(
-            self.api_key,
-            host=self.host or "http://127.0.0.1",
-            secret_key=secret_key,
-            flags_transport=flags_transport,
-            poll_interval=poll_interval,
-            request_timeout=feature_flags_request_timeout_seconds,
-            flag_definitions=flag_definitions,
-            enable_local_evaluation=enable_local_evaluation,
-            disable_geoip=disable_geoip,
-            disabled=self.disabled,
-            emit=self._events.submit,
-            context=context,
-            dedup_capacity=flag_called_cache_size,
-            event_time=stamps.clock,
-            new_uuid=new_uuid,
-            definitions_cache=flag_definition_cache_provider,
-            follower_only=flag_definitions_follower_only,
-            fallback_cache_url=flag_fallback_cache_url,
-        )
-        self._reads = FlagReads(self._flags, self._problems)
-        self._events.flags_for_capture = self._reads.for_capture
-        events = self._events  # not `self`: collaborators hold no reference to the Client
-        self._flag_api = FlagAPI(self._reads, self._problems, lambda: events.disabled)
-        # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
-        self._on_shutdown.append(functools.partial(self._flags.shutdown, 0.0))
-        self._on_fork.append(self._flags.after_fork)
         _live_clients.add(self)
         _live_pipelines.add(self._events)
-
-    def _config_error(self, message: str) -> bool:
-        self._problems.config(message)
-        return False
 
     def __repr__(self) -> str:
         return f"Client(host={redacted(self.host)!r})"
@@ -260,47 +184,31 @@ class Client:
         """
         return self._events.stats()
 
-    # -- settings -------------------------------------------------------------------------------
+    # -- settings: the collaborators' own, read and written through the Client ----------------
 
     @property
     def debug(self) -> bool:
+        """With debug on, problems raise into the caller and the `hogkit` log is shown."""
         return self._problems.debug
 
-    @property
-    def on_error(self) -> OnError | None:
-        """Called with (error, undelivered events) for every problem; must not raise."""
-        return self._problems.on_error
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        if value and not self._problems.debug:
+            enable_debug_output()
+        self._problems.debug = bool(value)
 
-    @on_error.setter
-    def on_error(self, hook: OnError | None) -> None:
-        self._problems.on_error = hook
-
-    @property
-    def before_send(self) -> BeforeSend | None:
-        """A hook that sees (and may change or drop) every event before it is queued."""
-        return self._events.before_send
-
-    @before_send.setter
-    def before_send(self, hook: BeforeSend | None) -> None:
-        self._events.before_send = hook
-
-    @property
-    def disabled(self) -> bool:
-        """True when the client sends nothing (set it to pause or resume capturing)."""
-        return self._events.disabled
-
-    @disabled.setter
-    def disabled(self, value: bool) -> None:
-        self._events.disabled = value
-
-    @property
-    def project_root(self) -> str:
-        """Frames under this folder are the application's own in `$exception` events."""
-        return self._event_methods.project_root
-
-    @project_root.setter
-    def project_root(self, path: str) -> None:
-        self._event_methods.project_root = path
+    on_error = attribute[OnError | None](
+        "_problems", "on_error", "Called with (error, undelivered events) for every problem."
+    )
+    before_send = attribute[BeforeSend | None](
+        "_events", "before_send", "Sees (and may change or drop) every event before it is queued."
+    )
+    disabled = attribute[bool](
+        "_events", "disabled", "True when the client sends nothing (set it to pause or resume)."
+    )
+    project_root = attribute[str](
+        "_event_methods", "project_root", "Frames under this folder are the application's own."
+    )
 
     @property
     def in_app_modules(self) -> tuple[str, ...]:
@@ -311,29 +219,34 @@ class Client:
     def in_app_modules(self, prefixes: Sequence[str]) -> None:
         self._event_methods.in_app_modules = tuple(prefixes)
 
-    @property
-    def enable_exception_autocapture(self) -> bool:
-        """Whether uncaught exceptions (and, by default, contexts' escaping ones) are captured."""
-        return self._event_methods.enable_exception_autocapture
+    # read-only
+    closed = attribute[bool](
+        "_events", "closed", "True once `shutdown()` was called.", writable=False
+    )
+    sync_mode = attribute[bool](
+        "_events", "sync_mode", "Events go out on the caller's thread.", writable=False
+    )
+    send = attribute[bool](
+        "_events", "send", "False: events are built, never sent.", writable=False
+    )
+    exit_timeout = attribute[float](
+        "_events",
+        "exit_timeout",
+        "The longest the flush at exit may take (seconds).",
+        writable=False,
+    )
+    enable_exception_autocapture = attribute[bool](
+        "_event_methods",
+        "enable_exception_autocapture",
+        "Whether uncaught exceptions (and contexts' escaping ones) are captured.",
+        writable=False,
+    )
 
     @property
     def flag_service(self) -> FlagService:
         """The flag collaborator: read or replace the local definitions in force
         (`flagset`, `replace_definitions`) and hear of changes (`on_change`)."""
         return self._flags
-
-    @property
-    def exit_timeout(self) -> float:
-        """The longest the flush at interpreter exit may take (seconds)."""
-        return self._events.exit_timeout
-
-    @property
-    def sync_mode(self) -> bool:
-        return self._events.sync_mode
-
-    @property
-    def send(self) -> bool:
-        return self._events.send
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -368,6 +281,20 @@ class Client:
     get_feature_flag_payload = forward("_flag_api", FlagAPI.get_feature_flag_payload)
     get_all_flags = forward("_flag_api", FlagAPI.get_all_flags)
     get_all_flags_and_payloads = forward("_flag_api", FlagAPI.get_all_flags_and_payloads)
+    get_feature_flag_result = forward("_legacy", LegacyFlags.get_feature_flag_result)
+    get_flags_decision = forward("_decisions", FlagDecisions.get_flags_decision)
+    get_feature_variants = forward("_decisions", FlagDecisions.get_feature_variants)
+    get_feature_payloads = forward("_decisions", FlagDecisions.get_feature_payloads)
+    get_feature_flags_and_payloads = forward(
+        "_decisions", FlagDecisions.get_feature_flags_and_payloads
+    )
+    get_remote_config_payload = forward("_decisions", FlagDecisions.get_remote_config_payload)
+    get_feature_flag_evaluation_runtime = forward(
+        "_decisions", FlagDecisions.get_feature_flag_evaluation_runtime
+    )
+    get_feature_flag_keys_by_evaluation_runtime = forward(
+        "_decisions", FlagDecisions.get_feature_flag_keys_by_evaluation_runtime
+    )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -425,10 +352,12 @@ class Client:
             self._events.start(not self.disabled)
         _run_hooks(self._on_fork, "a fork hook raised")
 
-    @property
-    def closed(self) -> bool:
-        """True once `shutdown()` was called."""
-        return self._events.closed
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """The constructor's defaults, by option: what replaces an unusable value."""
+    parameters = inspect.signature(Client.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not p.empty}
 
 
 def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:

@@ -10,6 +10,7 @@ from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import PlainCapture, encode_capture, encode_plain_captures
 from hogkit.core.event import EventContext
 from hogkit.core.limits import MAX_EVENT_BYTES
+from hogkit.core.timestamps import TimestampMemo
 
 from .errors import EventTooLarge
 from .ids import new_uuid
@@ -30,12 +31,17 @@ def short_name(event: object) -> str:
 
 
 class DeferredEncoder:
-    """Encodes `PlainCapture` records with one client's `EventContext`."""
+    """Encodes `PlainCapture` records with one client's `EventContext`.
 
-    __slots__ = ("_context",)
+    It owns the `TimestampMemo` its events' timestamps are formatted through (a burst
+    shares its second), and lends it to the pipeline's other encoding calls (`memo`).
+    """
+
+    __slots__ = ("context", "memo")
 
     def __init__(self, context: EventContext) -> None:
-        self._context = context
+        self.context = context
+        self.memo = TimestampMemo()
 
     def many(self, items: list[Deferred]) -> list[bytes | None]:
         """The worker's bulk half of fast-path captures: a burst encoded in one core call.
@@ -43,14 +49,21 @@ class DeferredEncoder:
         None for the ones the core leaves to `one` (which also rejects events
         over the size limit, with the reason).
         """
-        return encode_plain_captures(self._context, items, owned=True)  # the queue's copies
+        # `owned`: the queue's copies of the properties, which nothing else sees.
+        return encode_plain_captures(self.context, items, owned=True, memo=self.memo)
+
+    def now(self, call: PlainCapture) -> bytes:
+        """A call encoded by the capturing thread itself (the worker is far behind): the
+        bulk loop's bytes, else `one`'s. Its dicts are the caller's, so not `owned`."""
+        data = encode_plain_captures(self.context, (call,), memo=self.memo)[0]
+        return self.one(call) if data is None else data
 
     def one(self, item: Deferred) -> bytes:
         """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
         call: PlainCapture = item
         event, distinct_id = call.event, call.distinct_id
         data = encode_capture(
-            self._context,
+            self.context,
             event,
             distinct_id=distinct_id,
             properties=call.properties,
@@ -60,6 +73,7 @@ class DeferredEncoder:
             anonymous_id=None if distinct_id else new_uuid(),
             disable_geoip=call.disable_geoip,
             plain=True,  # `capture` queued it only after `is_plain` said so
+            memo=self.memo,
         )
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"

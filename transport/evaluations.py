@@ -26,6 +26,7 @@ from hogkit.core.flag_called import (
     report_hash,
     user_hash,
 )
+from hogkit.core.flag_requests import reported_errors
 from hogkit.core.remote import RemoteFlag
 from hogkit.core.snapshot import FlagResult, Snapshot, thaw
 
@@ -347,7 +348,7 @@ class FlagEvaluations:
             payload = flag_id = version = reason = has_experiment = None
             evaluated_at = self._evaluated_at
         errors = read_errors(
-            self._errors,
+            reported_errors(self._errors),
             unresolved=key in self._unresolved,
             found=meta is not None or record is not None,
             server_failed=record is not None and record.server_failed,

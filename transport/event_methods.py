@@ -97,7 +97,7 @@ class EventMethods:
     ) -> str | None:
         """Set person properties (`$set`). A no-op (None) without a distinct id or properties."""
         return self._person(
-            core.set_properties, "set", distinct_id, properties, timestamp, uuid, disable_geoip
+            "set", core.set_properties, distinct_id, properties, timestamp, uuid, disable_geoip
         )
 
     def set_once(
@@ -111,29 +111,51 @@ class EventMethods:
     ) -> str | None:
         """Set person properties that are not set yet (`$set_once`); None like `set`."""
         return self._person(
-            core.set_once, "set_once", distinct_id, properties, timestamp, uuid, disable_geoip
+            "set_once", core.set_once, distinct_id, properties, timestamp, uuid, disable_geoip
         )
 
     def _person(
         self,
-        build: Callable[..., Event | None],
         name: str,
+        build: Callable[..., Event | None],
         distinct_id: Any,
         properties: Mapping[str, Any] | None,
         timestamp: Timestamp,
         uuid: Any,
         disable_geoip: bool | None,
     ) -> str | None:
+        """A person update, with the context's identity and tags merged in first."""
         distinct_id, properties = with_context(distinct_id, properties, person=True)
-        return self._events.emit(
+        return self._emit(
+            name,
+            build,
+            timestamp,
+            uuid,
+            distinct_id=distinct_id,
+            properties=properties,
+            disable_geoip=disable_geoip,
+        )
+
+    def _emit(
+        self,
+        name: str,
+        build: Callable[..., Event | None],
+        timestamp: Timestamp,
+        uuid: Any,
+        *args: Any,
+        **fields: Any,
+    ) -> str | None:
+        """`build(context, *args, timestamp=..., uuid=..., **fields)` through the pipeline's
+        `emit`: the clock is sampled and the uuid drawn as the event is built."""
+        events = self._events
+        return events.emit(
             name,
             lambda: build(
-                self._events.context,
-                distinct_id=distinct_id,
-                properties=properties,
+                events.context,
+                *args,
                 timestamp=stamps.when(timestamp),
                 uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
+                **fields,
             ),
         )
 
@@ -148,17 +170,15 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$identify`: set person properties and, with `anon_distinct_id`, link an anonymous id."""
-        return self._events.emit(
+        return self._emit(
             "identify",
-            lambda: core.identify(
-                self._events.context,
-                distinct_id=distinct_id,
-                properties=properties,
-                anon_distinct_id=anon_distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
+            core.identify,
+            timestamp,
+            uuid,
+            distinct_id=distinct_id,
+            properties=properties,
+            anon_distinct_id=anon_distinct_id,
+            disable_geoip=disable_geoip,
         )
 
     def alias(
@@ -171,16 +191,14 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
-        return self._events.emit(
+        return self._emit(
             "alias",
-            lambda: core.alias(
-                self._events.context,
-                previous_id=previous_id,
-                distinct_id=distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
+            core.alias,
+            timestamp,
+            uuid,
+            previous_id=previous_id,
+            distinct_id=distinct_id,
+            disable_geoip=disable_geoip,
         )
 
     def group_identify(
@@ -195,18 +213,16 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a distinct id."""
-        return self._events.emit(
+        return self._emit(
             "group_identify",
-            lambda: core.group_identify(
-                self._events.context,
-                group_type,
-                group_key,
-                properties=properties,
-                distinct_id=distinct_id,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                disable_geoip=disable_geoip,
-            ),
+            core.group_identify,
+            timestamp,
+            uuid,
+            group_type,
+            group_key,
+            properties=properties,
+            distinct_id=distinct_id,
+            disable_geoip=disable_geoip,
         )
 
     def capture_exception(

@@ -7,14 +7,16 @@ old calls and the new API cannot drift apart. None of them raises into the calle
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hogkit.core import FlagSet
+from hogkit.core.legacy_reads import FeatureFlagResult
 
 from .evaluations import FlagEvaluations
 from .flag_reads import FlagReads, deprecated
 from .flags import FlagService
+from .legacy_flags import LegacyFlags
 from .poller import DefinitionsStatus
 from .problems import Problems
 
@@ -27,11 +29,11 @@ GroupProperties = Mapping[str, Mapping[str, Any]] | None
 class FlagAPI:
     """The flag methods a Client forwards; see the module docstring."""
 
-    def __init__(self, reads: FlagReads, problems: Problems, disabled: Callable[[], bool]) -> None:
+    def __init__(self, reads: FlagReads, problems: Problems, legacy: LegacyFlags) -> None:
         self._reads = reads
         self._flags: FlagService = reads.service
         self._problems = problems
-        self._disabled = disabled
+        self._legacy = legacy
 
     def evaluate_flags(
         self,
@@ -96,12 +98,12 @@ class FlagAPI:
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
         deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        try:  # `_flag_value`, inline: this is the deprecated API's hot path
-            return self._flags.flag_value(
+        try:
+            return self._legacy.value(
                 key,
                 distinct_id,
-                person_properties,
                 groups,
+                person_properties,
                 group_properties,
                 only_evaluate_locally,
                 send_feature_flag_events,
@@ -127,10 +129,11 @@ class FlagAPI:
     ) -> bool | None:
         """Deprecated: `evaluate_flags(...).is_enabled(key)`; None when the flag has no value."""
         deprecated("feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._flag_value(
+        result = self._read(
             "feature_enabled",
             key,
             distinct_id,
+            None,
             groups,
             person_properties,
             group_properties,
@@ -139,7 +142,7 @@ class FlagAPI:
             disable_geoip,
             device_id,
         )
-        return None if value is None else value is not False
+        return None if result is None else bool(result.get_value())
 
     def is_feature_enabled(
         self,
@@ -156,10 +159,11 @@ class FlagAPI:
     ) -> bool | None:
         """Deprecated: another name for `feature_enabled`."""
         deprecated("is_feature_enabled", "evaluate_flags(...).is_enabled(key)")
-        value = self._flag_value(
+        result = self._read(
             "is_feature_enabled",
             key,
             distinct_id,
+            None,
             groups,
             person_properties,
             group_properties,
@@ -168,36 +172,7 @@ class FlagAPI:
             disable_geoip,
             device_id,
         )
-        return None if value is None else value is not False
-
-    def _flag_value(
-        self,
-        name: str,
-        key: str,
-        distinct_id: Any,
-        groups: Groups,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: GroupProperties,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        try:
-            return self._flags.flag_value(
-                key,
-                distinct_id,
-                person_properties,
-                groups,
-                group_properties,
-                only_evaluate_locally,
-                send_events,
-                disable_geoip,
-                device_id,
-            )
-        except Exception as exc:
-            self._problems.fail(name, exc)
-            return None
+        return None if result is None else bool(result.get_value())
 
     def get_feature_flag_payload(
         self,
@@ -215,10 +190,12 @@ class FlagAPI:
     ) -> Any:
         """Deprecated: `evaluate_flags(...).get_flag_payload(key)`.
 
-        With `match_value`, the payload is returned only when the flag has that value.
+        With `match_value`, the payload stored for that value, whatever the flag evaluates
+        to (when it has a value at all).
         """
         deprecated("get_feature_flag_payload", "evaluate_flags(...).get_flag_payload(key)")
-        return self._reads.payload(
+        result = self._read(
+            "get_feature_flag_payload",
             key,
             distinct_id,
             match_value,
@@ -229,7 +206,42 @@ class FlagAPI:
             send_feature_flag_events,
             disable_geoip,
             device_id,
+            value_only=False,
         )
+        return None if result is None else result.payload
+
+    def _read(
+        self,
+        name: str,
+        key: str,
+        distinct_id: Any,
+        match_value: bool | str | None,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+        value_only: bool = True,
+    ) -> FeatureFlagResult | None:
+        try:
+            return self._legacy.read(
+                key,
+                distinct_id,
+                match_value,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_events,
+                disable_geoip,
+                device_id,
+                value_only,
+            )
+        except Exception as exc:
+            self._problems.fail(name, exc)
+            return None
 
     def get_all_flags(
         self,
@@ -243,22 +255,24 @@ class FlagAPI:
         flag_keys_to_evaluate: Sequence[str] | None = None,
         device_id: str | None = None,
     ) -> dict[str, bool | str] | None:
-        """Deprecated: `evaluate_flags(...).flag_values`. Sends no `$feature_flag_called`."""
+        """Deprecated: `evaluate_flags(...).flag_values`. Sends no `$feature_flag_called`.
+
+        When some flag needs the server, the server's answer is the result (see
+        `get_all_flags_and_payloads`).
+        """
         deprecated("get_all_flags", "evaluate_flags(...)")
-        if self._disabled():
-            return None
-        snap = self._reads.evaluate(
+        flags: dict[str, bool | str] | None = self._all(
             "get_all_flags",
             distinct_id,
-            person_properties,
             groups,
+            person_properties,
             group_properties,
-            flag_keys_to_evaluate or None,
             only_evaluate_locally,
             disable_geoip,
+            flag_keys_to_evaluate,
             device_id,
-        )
-        return None if snap is None else dict(snap.flag_values)
+        )["featureFlags"]
+        return flags
 
     def get_all_flags_and_payloads(
         self,
@@ -271,21 +285,49 @@ class FlagAPI:
         disable_geoip: bool | None = None,
         flag_keys_to_evaluate: Sequence[str] | None = None,
         device_id: str | None = None,
-    ) -> dict[str, dict[str, Any] | None]:
-        """Deprecated. `featureFlags` as `get_all_flags`; `featureFlagPayloads` holds the payload
-        of each enabled flag as JSON text, the form posthog-python's bulk getters return."""
+    ) -> dict[str, Any]:
+        """Deprecated. `featureFlags` as `get_all_flags`; `featureFlagPayloads` holds each
+        payload as stored: JSON text unchanged, None for text that is not JSON.
+
+        Local evaluation first; when any flag needs the server, its whole answer replaces
+        the local results (a flag the server failed keeps its local value).
+        """
         deprecated("get_all_flags_and_payloads", "evaluate_flags(...)")
-        if self._disabled():
-            return {"featureFlags": None, "featureFlagPayloads": None}
-        snap = self._reads.evaluate(
+        return self._all(
             "get_all_flags_and_payloads",
             distinct_id,
-            person_properties,
             groups,
+            person_properties,
             group_properties,
-            flag_keys_to_evaluate or None,
             only_evaluate_locally,
             disable_geoip,
+            flag_keys_to_evaluate,
             device_id,
         )
-        return FlagReads.with_payloads(snap)
+
+    def _all(
+        self,
+        name: str,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        disable_geoip: bool | None,
+        flag_keys: Sequence[str] | None,
+        device_id: str | None,
+    ) -> dict[str, Any]:
+        try:
+            return self._legacy.all_flags_and_payloads(
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                disable_geoip,
+                flag_keys,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail(name, exc)
+            return {"featureFlags": {}, "featureFlagPayloads": {}}

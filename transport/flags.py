@@ -32,9 +32,12 @@ from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_called import FlagCalled, flag_called_event
 from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
+    FlagsResponse,
+    RemoteFlag,
     encode_flags_request,
     flags_request_body,
 )
+from hogkit.core.snapshot import Snapshot
 
 from .dedup import DEFAULT_CAPACITY, FlagCalledCache
 from .definitions_cache import CacheBridge
@@ -89,6 +92,7 @@ class FlagService:
         flags_transport: FlagsTransport | None = None,
         poll_interval: float = 30.0,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        request_retries: int = 1,
         flag_definitions: Definitions | None = None,
         enable_local_evaluation: bool = True,
         disable_geoip: bool = True,
@@ -132,6 +136,7 @@ class FlagService:
             self._transport,
             self.request_timeout,
             self._notes,
+            max(0, int(request_retries)),
             open_fallback(fallback_cache_url, api_key),
         )
         if follower_only and definitions_cache is None:
@@ -475,6 +480,78 @@ class FlagService:
             device_id,
         )
         return snap.get_flag(key, send_feature_flag_events=send_events)
+
+    # ------------------------------------------------------------------ the older reads' parts
+
+    def evaluate_locally(
+        self,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        device_id: str | None,
+        flag_keys: Sequence[str] | None,
+    ) -> tuple[FlagSet | None, Snapshot | None]:
+        """The definitions for a read and, when they hold any flag, the local snapshot of
+        `flag_keys` (every flag when None). Never asks the server."""
+        fs = self._offline if self.offline else self.definitions()
+        if fs is None or not fs.keys:
+            return fs, None
+        try:
+            return fs, fs.evaluate(
+                distinct_id,
+                person_properties=person_properties,
+                groups=groups if groups else _NOTHING,
+                group_properties=group_properties,
+                device_id=device_id,
+                flag_keys=flag_keys,
+                now=self._now(),
+            )
+        except Exception:  # the core promises not to raise; a bug must not reach callers
+            log.exception("local flag evaluation failed")
+            return fs, None
+
+    def ask(
+        self,
+        distinct_id: object,
+        groups: Mapping[str, Any] | None,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        disable_geoip: bool | None,
+        device_id: str | None,
+        flag_keys: Sequence[str] | None,
+        *,
+        group_keys: bool = True,
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """One `/flags` request: (the answer as sent, the answer read, the error code).
+
+        `group_keys=False` sends `group_properties` exactly as given, without adding each
+        group's `$group_key` (what the decision getters have always sent). A client with
+        offline definitions never asks.
+        """
+        if self.offline:
+            return None, None, None
+        body = flags_request_body(
+            api_key=self._api_key,
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=self.disable_geoip if disable_geoip is None else disable_geoip,
+            device_id=device_id,
+            flag_keys=flag_keys,
+            sent_at=self._now(),
+        )
+        if not group_keys:
+            body["group_properties"] = dict(group_properties or {})
+        document, response, error = self.remote.exchange(encode_flags_request(body))
+        if response is not None:
+            self.remote.remember(str(distinct_id), response)
+        return document, response, error
+
+    def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
+        """Earlier answers for `keys` from the fallback store (empty without one)."""
+        return self.remote.recall(distinct_id, keys)
 
     # ------------------------------------------------------------------ FlagCalledSink
 

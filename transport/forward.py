@@ -1,10 +1,11 @@
-"""`forward`: a Client method that is a collaborator's method, signature and docs included.
+"""`forward` and `attribute`: a Client method or setting that is a collaborator's.
 
 The Client's public surface is large (posthog-python's, method for method), but its work
 is done by collaborators, each holding one group of methods. `forward` puts a
 collaborator's method on the Client under the same name: on first use it looks up the
 bound method once and stores it on the instance, so later calls cost what a call of the
-collaborator's method costs, with no wrapper in between.
+collaborator's method costs, with no wrapper in between. `attribute` does the same for a
+setting (`client.disabled`, ...): reading or writing it reads or writes the collaborator's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import functools
 from collections.abc import Callable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-__all__ = ["forward"]
+__all__ = ["attribute", "forward"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class forward(Generic[P, R]):
@@ -48,3 +50,38 @@ class forward(Generic[P, R]):
         bound = getattr(getattr(obj, self.collaborator), self.method.__name__)
         obj.__dict__[self.name] = bound  # a plain attribute from now on
         return bound
+
+
+class attribute(Generic[T]):
+    """`name = attribute[T]("_collaborator", "name", "doc")` in a class body: the
+    collaborator's attribute `name`, read (and, unless `writable=False`, written) through
+    the owner."""
+
+    def __init__(
+        self,
+        collaborator: str,
+        name: str,
+        doc: str,
+        *,
+        writable: bool = True,
+    ) -> None:
+        self.collaborator = collaborator
+        self.name = name
+        self.__doc__ = doc
+        self.writable = writable
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> attribute[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(getattr(obj, self.collaborator), self.name)
+
+    def __set__(self, obj: object, value: T) -> None:
+        if not self.writable:
+            raise AttributeError(f"{self.name} cannot be set")
+        setattr(getattr(obj, self.collaborator), self.name, value)

@@ -40,8 +40,7 @@ def stop_orphans(deadline: float) -> None:
     for worker in workers:
         worker.thread.join(max(0.0, deadline - time.monotonic()))
     for worker in workers:
-        worker.stop.set()
-        worker.queue.wake.set()
+        worker.halt(0.0)
     for worker in workers:
-        worker.thread.join(_STOP_GRACE)
+        worker.halt(_STOP_GRACE)
         worker.give_up()

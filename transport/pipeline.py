@@ -1,53 +1,42 @@
 """The event pipeline: every event on its way from a Client method to the network.
 
-One seam for all events: a built `Event` goes through `submit` (`before_send`, the size
-check, then the queue or a sync send), and `capture` calls go through `capture`, which
-either queues the call's checked arguments for the worker to build (the common call: the
-caller's thread only samples the clock and draws a uuid) or builds the event and submits
-it. Inside a context (`contexts.py`) a capture call first gets the context's distinct id,
-session, device and tags; the other event methods merge them the same way before building.
+One seam for all events: a built `Event` goes through `submit` (`before_send`, then
+`Delivery`: the size check, then the queue or a sync send), and `capture` calls go through
+`capture`, which either queues the call's checked arguments for the worker to build (the
+common call: the caller's thread only samples the clock and draws a uuid) or builds the
+event and submits it. Inside a context (`contexts.py`) a capture call first gets the
+context's distinct id, session, device and tags; the other event methods merge them the
+same way before building.
 
-The pipeline owns the queue, the worker and the books (`books.py`: what became of every
-accepted event); it starts a fresh set at construction and in a forked child (the parent's
-threads do not exist there). The worker's threads do not keep the pipeline alive: when a
-client is dropped without `shutdown()`, its worker sends what is queued and its threads end.
+The pipeline decides whether an event is taken at all (disabled, closed) and which path it
+takes; its collaborators do the rest: `DeferredEncoder` (`deferred.py`) builds queued
+calls, `Delivery` (`delivery.py`) owns the queue, the worker and the books, and
+`apply_before_send` (`before_send.py`) runs the hook.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core import events as core
-from hogkit.core.accounting import Reason, Stats
-from hogkit.core.batch import check_event_size
-from hogkit.core.encoding import (
-    PlainCapture,
-    encode_capture_call,
-    encode_event,
-    encode_plain_captures,
-)
-from hogkit.core.errors import HogkitError
+from hogkit.core.accounting import Stats
+from hogkit.core.encoding import PlainCapture, encode_capture_call, encode_event
 from hogkit.core.event import Event, EventContext, FlagsArg
-from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
-from . import orphans, stamps
-from .books import Books
+from . import stamps
+from .before_send import BeforeSend, apply_before_send
 from .contexts import current_context, with_context
-from .deferred import DeferredEncoder, short_name
-from .errors import EventTooLarge, with_reason
+from .deferred import DeferredEncoder
+from .delivery import Delivery
 from .ids import new_uuid
 from .problems import Problems, log
-from .queue import EventQueue
 from .spool import Spool
 from .stamps import clock
 from .transports import Transport
-from .worker import Worker, reason_of
 
 __all__ = [
     "DEFAULT_QUEUE_BYTES",
@@ -59,16 +48,12 @@ __all__ = [
 DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 """The queue's default memory budget, in bytes of encoded events."""
 
-BeforeSend = Callable[[dict[str, Any]], Any]
-"""A hook that sees (and may change or drop) every event before it is queued."""
-
-
 FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any], FlagsArg]
 """(distinct id, groups, the `send_feature_flags` option) -> the flags an event carries."""
 
 
 class EventPipeline:
-    """Builds, checks and queues events; see the module docstring."""
+    """Takes, builds and hands on events; see the module docstring."""
 
     def __init__(
         self,
@@ -87,29 +72,31 @@ class EventPipeline:
         block_when_full: float = 0.0,
         spool: Spool | None = None,
     ) -> None:
-        self._context = context
         self._encoder = DeferredEncoder(context)
+        self.delivery = Delivery(
+            transport,
+            problems,
+            self._encoder,
+            max_queue_size=max_queue_size,
+            flush_at=flush_at,
+            flush_interval=flush_interval,
+            sync_mode=sync_mode,
+            send=send,
+            max_queue_bytes=max_queue_bytes,
+            block_when_full=block_when_full,
+            spool=spool,
+        )
         self.exit_timeout = exit_timeout
         self.transport = transport
         self.problems = problems
         self.sync_mode = sync_mode
         self.send = send
-        self._max_queue_size = max_queue_size
-        self._max_queue_bytes = max_queue_bytes
-        self._block_when_full = block_when_full
-        self._spool = spool
-        self._flush_at = flush_at
-        self._flush_interval = flush_interval
         self._before_send = before_send
         self._disabled = False
         self._closed = False
         self._warned_closed = False
-        self._queue: EventQueue | None = None
-        self._worker: Worker | None = None
         # The queue while `capture` may take its fast path, else None (see `_refresh`).
-        self._fast: EventQueue | None = None
-        self._stop_sync = threading.Event()
-        self._books = Books(problems.delivery)
+        self._fast = self.delivery.queue
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
 
@@ -118,14 +105,11 @@ class EventPipeline:
     @property
     def context(self) -> EventContext:
         """What every event built here carries (library, system and super properties, ...)."""
-        return self._context
+        return self._encoder.context
 
     @context.setter
     def context(self, context: EventContext) -> None:
-        self._context = context
-        self._encoder = DeferredEncoder(context)
-        if self._worker is not None:
-            self._worker.prepare, self._worker.prepare_many = self._encoder.one, self._encoder.many
+        self._encoder.context = context
 
     @property
     def before_send(self) -> BeforeSend | None:
@@ -162,7 +146,7 @@ class EventPipeline:
         """Keep `_fast` in step with everything that rules the fast path out as a whole
         (closed or disabled, a `before_send` hook, no queue), so `capture` tests one value."""
         usable = not self._disabled and not self._closed and self._before_send is None
-        self._fast = self._queue if usable else None
+        self._fast = self.delivery.queue if usable else None
 
     def _inactive(self) -> str | None:
         """Nothing is sent while disabled or closed; the first refusal after shutdown says so."""
@@ -173,37 +157,12 @@ class EventPipeline:
 
     def start(self, enabled: bool) -> None:
         """A fresh queue and worker (at construction and in a forked child)."""
-        self._queue = self._worker = None
-        self._stop_sync = threading.Event()
-        self._books = Books(self.problems.delivery)
-        if enabled and not self.sync_mode and self.send:
-            queue = EventQueue(
-                self._max_queue_size,
-                self._flush_at,
-                max_bytes=self._max_queue_bytes,
-                block_seconds=self._block_when_full,
-                # Not a method of the pipeline: the worker must not keep it alive.
-                spill=self._books.spiller(self._spool) if self._spool is not None else None,
-            )
-            worker = Worker(
-                queue,
-                self.transport,
-                flush_interval=self._flush_interval,
-                report=self.problems.delivery,
-                books=self._books,
-                spool=self._spool,
-                prepare=self._encoder.one,
-                prepare_many=self._encoder.many,
-            )
-            worker.start()
-            self._queue, self._worker = queue, worker
-            # Holds the worker, not the pipeline: a dropped client lets its threads end.
-            weakref.finalize(self, orphans.adopt, worker)
+        self.delivery.start(enabled)
         self._refresh()
 
     def stats(self) -> Stats:
         """What became of the events accepted so far (see `hogkit.core.accounting.Stats`)."""
-        return self._books.stats()
+        return self.delivery.stats()
 
     # -- capture --------------------------------------------------------------------------------
 
@@ -275,9 +234,7 @@ class EventPipeline:
                 clock(), event_id, event, distinct_id, properties, groups, disable_geoip
             )
             try:
-                data = encode_plain_captures(self.context, (call,))[0]
-                if data is None:
-                    data = self._encoder.one(call)
+                data = self._encoder.now(call)
             except Exception as exc:
                 return self._failed("capture", exc)
             return event_id if queue.put(data) else None
@@ -308,8 +265,9 @@ class EventPipeline:
                     stamps.anonymous_id(distinct_id),
                     disable_geoip,
                     False,  # plain: not checked here
+                    self._encoder.memo,
                 )
-                return self._deliver(data, event, event_id)
+                return self.delivery.deliver(data, event, event_id)
             ev = core.capture(
                 self.context,
                 event,
@@ -321,6 +279,7 @@ class EventPipeline:
                 flags=flags,
                 anonymous_id=stamps.anonymous_id(distinct_id),
                 disable_geoip=disable_geoip,
+                memo=self._encoder.memo,
             )
             return self.submit(ev)
         except Exception as exc:
@@ -354,64 +313,11 @@ class EventPipeline:
     def submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
         if self._before_send is not None:
-            hooked = self._run_before_send(self._before_send, ev)
+            hooked = apply_before_send(self._before_send, ev, self.problems)
             if hooked is None:
                 return None
             ev = hooked
-        return self._deliver(encode_event(ev), ev.event, ev.uuid)
-
-    # -- delivery -------------------------------------------------------------------------------
-
-    def _deliver(self, data: bytes, event: str, event_id: str) -> str | None:
-        """An encoded event's size check, then the queue or a sync send; its uuid if accepted."""
-        if len(data) > MAX_EVENT_BYTES:
-            problem = check_event_size(data) or "too large"
-            error = EventTooLarge(f"{short_name(event)}: {problem}")
-            return self._failed("capture", with_reason(error, Reason.TOO_LARGE.value))
-        queue = self._queue
-        if queue is not None:
-            return event_id if queue.put(data) else None
-        if not self.send:
-            return event_id
-        return event_id if self._send_now(data) else None
-
-    def _send_now(self, data: bytes) -> bool:
-        """`sync_mode`: send in the caller's thread, with the transport's retries."""
-        books = self._books
-        spans = books.number(1)
-        try:
-            result = self.transport.send([data], stop=self._stop_sync)
-        except Exception as exc:
-            books.lost(reason_of(exc), exc, spans, [data])
-            return False
-        books.retried(result.retried, result.duplicated)
-        rest = books.delivered(spans, result.delivered)
-        if result.failed:
-            error = result.error or HogkitError("not delivered")
-            books.lost(reason_of(error), error, rest, result.failed)
-            return False
-        return True
-
-    def _run_before_send(self, hook: BeforeSend, ev: Event) -> Event | None:
-        try:
-            result = hook(ev.to_message())
-        except Exception as exc:
-            log.error(
-                "before_send raised %s; the event %r was dropped", type(exc).__name__, ev.event
-            )
-            self.problems.tell(exc, [])
-            return None
-        if result is None:
-            log.debug("before_send dropped the event %r", ev.event)
-            return None
-        if not isinstance(result, dict):
-            log.error(
-                "before_send returned %s, not a dict or None; the event %r was dropped",
-                type(result).__name__,
-                ev.event,
-            )
-            return None
-        return Event.from_message(result, fallback_uuid=new_uuid())
+        return self.delivery.deliver(encode_event(ev), ev.event, ev.uuid)
 
     def _failed(self, name: str, exc: Exception) -> str | None:
         """The error path; None, the uuid of no event, for the caller to return."""
@@ -422,49 +328,19 @@ class EventPipeline:
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything accepted so far was handled; True only when all of it was
-        delivered (and nothing since the previous answered flush was lost).
-
-        Called from the worker itself (an `on_error` callback) it does not wait: the worker
-        cannot wait for itself.
+        delivered (and nothing since the previous answered flush was lost). From the
+        worker's own thread (an `on_error` callback) it does not wait, and answers False.
         """
-        queue, worker = self._queue, self._worker
-        if queue is None or worker is None or not worker.thread.is_alive():
-            return self._books.conclude(self._books.mark()) and not (
-                queue is not None and len(queue)
-            )
-        marker = queue.mark()
-        if worker.is_current():
-            marker.abandon()
-            return False
-        if marker.done.wait(max(0.0, timeout)):
-            return marker.delivered
-        return marker.abandon()
+        return self.delivery.flush(timeout)
 
     def shutdown(self, timeout: float) -> bool:
-        """Flush and stop within `timeout` seconds; True only when every event ever accepted
-        was delivered. What is still queued, sending or waiting to retry at the deadline is
-        reported to `on_error` as lost (reason "deadline"), once."""
+        """Refuse events from now on, then flush and stop within `timeout` seconds; True
+        only when every event ever accepted was delivered. What is still queued, sending or
+        waiting to retry at the deadline is reported to `on_error` as lost, once."""
         deadline = time.monotonic() + max(0.0, timeout)
         self.close()
-        self.flush(deadline - time.monotonic())
-        self.stop(deadline - time.monotonic())
-        self._give_up()
-        if self._spool is not None:
-            self._spool.close()  # what is left there is sent at the next start
-        return self._books.all_delivered()
-
-    def _give_up(self) -> None:
-        if self._worker is not None:
-            self._worker.give_up()
-        else:
-            self._books.give_up()
+        return self.delivery.shutdown(deadline - time.monotonic())
 
     def stop(self, timeout: float) -> None:
         """Stop sync sends and the worker, waiting at most `timeout` for its thread."""
-        self._stop_sync.set()
-        worker = self._worker
-        if worker is not None:
-            worker.stop.set()
-            worker.queue.wake.set()
-            if not worker.is_current():
-                worker.thread.join(max(0.0, timeout))
+        self.delivery.stop(timeout)

@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
+import msgspec
 from hogkit.core.flag_requests import QUOTA_LIMITED, failure_code
 from hogkit.core.remote import FlagsResponse, FlagsResponseError, RemoteFlag, parse_flags_response
 from hogkit.core.retry import flags_retry_delay
@@ -28,6 +29,8 @@ from .http import NetworkError, Response
 __all__ = ["FlagsRequest", "OnceLog", "Outcome", "RemoteFlags", "safe_text"]
 
 log = logging.getLogger("hogkit.transport.flags")
+
+_DECODER: Final = msgspec.json.Decoder()
 
 Outcome = tuple[FlagsResponse | None, str | None]
 """A `/flags` exchange's result: the parsed answer, or the error code every read reports."""
@@ -98,11 +101,14 @@ class RemoteFlags:
         transport: FlagsTransport,
         request_timeout: float,
         notes: OnceLog,
+        max_retries: int = 1,
         fallback: FallbackCache | None = None,
     ) -> None:
-        """`fallback` remembers good answers for when a later request fails."""
+        """`max_retries` bounds the retries of one request (0: none); `fallback`
+        remembers good answers for when a later request fails."""
         self._transport = transport
         self.request_timeout = request_timeout
+        self.max_retries = max_retries
         self._notes = notes
         self._fallback = fallback
 
@@ -124,22 +130,32 @@ class RemoteFlags:
 
     def request(self, encoded: bytes) -> Outcome:
         """One `/flags` exchange within `request_timeout` in total, retried as
-        `flags_retry_delay` decides. (response, error code)."""
+        `flags_retry_delay` decides, at most `max_retries` times. (response, error code)."""
+        _, response, error = self.exchange(encoded)
+        return response, error
+
+    def exchange(
+        self, encoded: bytes
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """`request`, plus the answer as the server wrote it (decoded JSON), for readers
+        that report records as sent."""
         deadline = time.monotonic() + self.request_timeout
-        retried = False
+        retries = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return self.timed_out()
+                return (None, *self.timed_out())
             log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
             try:
                 reply: Response | Exception = self._transport.post_flags(encoded, timeout=remaining)
             except Exception as exc:
                 reply = exc
-            verdict = self.judge(reply, retried, deadline)
+            if isinstance(reply, Response) and reply.status == 200:
+                return self._read(reply.body)
+            verdict = self.judge(reply, retries, deadline)
             if not isinstance(verdict, float):
-                return verdict
-            retried = True
+                return (None, *verdict)
+            retries += 1
             if verdict:
                 time.sleep(verdict)
 
@@ -147,9 +163,10 @@ class RemoteFlags:
         """The outcome of a request whose time ran out before an answer."""
         return None, self._failed(failure_code("timeout"), "timed out")
 
-    def judge(self, reply: Response | Exception, retried: bool, deadline: float) -> Outcome | float:
+    def judge(self, reply: Response | Exception, retried: int, deadline: float) -> Outcome | float:
         """What one attempt's reply (or the exception it raised) means: the outcome, or the
-        seconds to wait before the next attempt. Shared by the sync and async requests."""
+        seconds to wait before the next attempt. `retried` counts the retries made so far
+        (True counts one). Shared by the sync and async requests."""
         if isinstance(reply, NetworkError):
             kind, status, detail = reply.kind, None, str(reply)
         elif isinstance(reply, Exception):
@@ -160,7 +177,10 @@ class RemoteFlags:
             kind, status, detail = "status", reply.status, f"HTTP {reply.status}"
         log.debug("/flags request failed: %s", detail)
         wait = flags_retry_delay(
-            kind, status, retried=retried, remaining=deadline - time.monotonic()
+            kind,
+            status,
+            retried=int(retried) >= self.max_retries,
+            remaining=deadline - time.monotonic(),
         )
         if wait is None:
             return None, self._failed(failure_code(kind, status), detail)
@@ -168,10 +188,18 @@ class RemoteFlags:
 
     def _answered(self, body: bytes) -> Outcome:
         """A 200 answer's flags, or the error code that replaces them."""
+        _, response, error = self._read(body)
+        return response, error
+
+    def _read(self, body: bytes) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
+        """A 200 answer (as sent, and read), or the error code that replaces it."""
         try:
-            response = parse_flags_response(body)
+            document = _DECODER.decode(body)
+            response = parse_flags_response(document)
+        except (msgspec.DecodeError, RecursionError, ValueError) as exc:
+            return None, None, self._failed(failure_code("unreadable"), safe_text(exc))
         except FlagsResponseError as exc:
-            return None, self._failed(failure_code("unreadable"), str(exc))
+            return None, None, self._failed(failure_code("unreadable"), str(exc))
         if response.quota_limited:
             self._notes.once(
                 "quota",
@@ -179,7 +207,7 @@ class RemoteFlags:
                 "feature flags quota limited: remote evaluation returned no flags "
                 "(see https://posthog.com/docs/billing/limits-alerts)",
             )
-            return None, QUOTA_LIMITED
+            return document, None, QUOTA_LIMITED
         if response.untyped:
             self._notes.once(
                 "untyped",
@@ -188,7 +216,7 @@ class RemoteFlags:
             )
         self._notes.forget("remote")
         log.debug("/flags answered with %d flags", len(response.flags))
-        return response, None
+        return document, response, None
 
     def _failed(self, code: str, detail: str) -> str:
         self._notes.once(

@@ -26,27 +26,28 @@ Every event is numbered as it is taken from the queue and settled in the pipelin
 `Books` (`books.py`): delivered, or lost with a reason, exactly once. A flush marker
 carries the number of events ahead of it, so a flush answers for exactly those.
 
+With a spool, its `SpoolReplay` (`replay.py`) sends what waits on disk through the same
+sender while the queue is idle, and before a flush answers.
+
 Neither thread dies on an exception (they log and carry on), and neither calls back into
 the client's lifecycle: failures and drops go to the `report` callback, through the books.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 
-from hogkit.core.accounting import Reason, status_reason
+from hogkit.core.accounting import Reason
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
 from .books import Books, Spans
 from .errors import DeliveryFailed, EventTooLarge, QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
-from .spool import Segment, Spool
+from .replay import SpoolReplay
+from .spool import Spool
 from .transports import Cancelled, SendResult, Transport
 
 __all__ = [
@@ -59,8 +60,6 @@ log = logging.getLogger("hogkit.transport")
 # The next batch is "full" when less than this (or a quarter of the body limit) is left in
 # it: the worker then waits for the sender rather than take a sliver of the queue.
 _MIN_ROOM = 64 * 1024
-# How often an idle worker looks for spool segments other processes left behind.
-_REPLAY_EVERY = 30.0
 
 Report = Callable[[Exception, Sequence[bytes]], None]
 
@@ -88,9 +87,14 @@ class Worker:
         self.flush_interval = max(0.001, flush_interval)
         self.books = books if books is not None else Books(report)
         self.books.waiting = queue.__len__
-        self.spool = spool
-        self._next_replay = 0.0  # what earlier processes left is sent at the start
         self.max_bytes = max(1, max_body_bytes - BATCH_OVERHEAD_BYTES)
+        self._replay = (
+            None
+            if spool is None
+            else SpoolReplay(
+                spool, self.books, self._send_and_wait, self._busy, self.max_bytes // 2
+            )
+        )
         self.stop = threading.Event()
         # Events `prepare` could not build during the current take (their errors).
         self._unbuilt: list[Exception] = []
@@ -121,6 +125,14 @@ class Worker:
         """True on the worker's own threads (where waiting for a flush would deadlock)."""
         current = threading.current_thread()
         return current is self.thread or current is self.sender
+
+    def halt(self, timeout: float) -> None:
+        """Stop both threads (what is still queued is reported lost), waiting at most
+        `timeout` seconds for the worker's thread (not at all on the worker's own threads)."""
+        self.stop.set()
+        self.queue.wake.set()
+        if not self.is_current():
+            self.thread.join(max(0.0, timeout))
 
     def retire(self) -> None:
         """The owner is gone: send what is queued, then let both threads end."""
@@ -154,11 +166,8 @@ class Worker:
                 self._drain()
             except Exception:
                 log.exception("hogkit worker: unexpected error; continuing")
-            if self.spool is not None and not len(queue) and not stop.is_set():
-                now = time.monotonic()
-                if self.books.has_spooled() or now >= self._next_replay:
-                    self._next_replay = now + _REPLAY_EVERY
-                    self._replay(self.spool)
+            if self._replay is not None and not len(queue) and not stop.is_set():
+                self._replay.when_idle()
             if self._retiring and not len(queue):
                 self._retire_when_sent()
         self._abandon()
@@ -181,8 +190,8 @@ class Worker:
                 self._hand_off(batch, spans, queue.taken_bytes)
             self._count_drops()
             if marker is not None:
-                if self.spool is not None and self.books.has_spooled():
-                    self._replay(self.spool)  # a flush covers the spooled events too
+                if self._replay is not None:
+                    self._replay.pending()  # a flush covers the spooled events too
                 self._settle(marker)
             elif not batch:
                 return
@@ -286,71 +295,28 @@ class Worker:
         except Exception as exc:
             log.exception("hogkit worker: the transport raised; treating the batch as failed")
             result = SendResult(0, tuple(batch), exc)
-        books = self.books
-        books.retried(result.retried, result.duplicated)
-        rest = books.delivered(spans, result.delivered)
-        if result.failed:
-            error = result.error or HogkitError("the transport did not deliver these events")
-            books.lost(reason_of(error), error, rest, result.failed)
+        self.books.settle(spans, result)
 
-    def _replay(self, spool: Spool) -> None:
-        """Send what waits in the spool while the queue is idle: this process's overflow
-        (its segment sealed first) and what earlier processes left. Live events go first:
-        a replay stops between batches when new events are queued, and resumes later."""
-        try:
-            if spool.writing:
-                spool.close()
-            with contextlib.closing(spool.replay()) as segments:
-                for segment in segments:
-                    self._replay_segment(segment)
-                    if len(self.queue) or self.stop.is_set():
-                        return
-        except OSError:
-            log.exception("hogkit worker: could not read the spool; trying again later")
-
-    def _replay_segment(self, segment: Segment) -> None:
-        own = f"-{os.getpid()}-" in os.path.basename(segment.path)
-        limit = self.max_bytes // 2
-        chunk: list[bytes] = []
-        size = 0
-        torn = 0
-        records = segment.records()
-        while True:
-            record = next(records, None)
-            if record is not None:
-                chunk.append(record)
-                size += len(record) + 1
-                if size < limit:
-                    continue
-            if chunk:
-                self._send_replayed(chunk, size, own)
-                segment.ack()
-            lost, torn = segment.torn - torn, segment.torn
-            if lost:
-                error = DeliveryFailed(f"{lost} damaged records in the spool", "spool_torn")
-                self.books.lost_new(Reason.SPOOL_TORN, error, lost)
-                self.books.spooled(-lost if own else 0)
-            if record is None or len(self.queue) or self.stop.is_set():
-                return
-            chunk, size = [], 0
-
-    def _send_replayed(self, chunk: list[bytes], size: int, own: bool) -> None:
-        """Hand replayed events to the sender and wait until they are settled, so the
-        segment is acknowledged only for events delivered or reported lost."""
-        if own:
-            self.books.spooled(-len(chunk))
+    def _send_and_wait(self, chunk: list[bytes], size: int) -> None:
+        """Hand replayed events to the sender and wait until they are settled."""
         self._hand_off(chunk, self.books.number(len(chunk)), size)
-        with self._lock:
-            while (self._next or self._sending is not None) and not self.stop.is_set():
-                self._lock.wait(0.1)
+        self._wait_sent()
+
+    def _busy(self) -> bool:
+        """Live events wait (they go before replayed ones), or the worker is stopping."""
+        return bool(len(self.queue)) or self.stop.is_set()
 
     def _settle(self, marker: FlushMarker) -> None:
         """Settled once the sender has finished every batch handed to it before the marker
         (after a stop, without waiting: the window is then still open, and not clean)."""
+        self._wait_sent()
+        marker.settle(self.books.conclude, self.books.mark())
+
+    def _wait_sent(self) -> None:
+        """Until the sender has sent all it was handed, or the worker is stopped."""
         with self._lock:
             while (self._next or self._sending is not None) and not self.stop.is_set():
                 self._lock.wait(0.1)
-        marker.settle(self.books.conclude, self.books.mark())
 
     def _abandon(self) -> None:
         """After a stop: whatever is still queued will not be sent; say so, release waiters."""
@@ -365,12 +331,3 @@ class Worker:
         with self._lock:
             self._closing = True  # the sender finishes what it was handed, then exits
             self._lock.notify_all()
-
-
-def reason_of(error: Exception) -> Reason:
-    """Why a batch that failed with `error` is lost."""
-    if isinstance(error, Cancelled):
-        return Reason.DEADLINE
-    if isinstance(error, EventTooLarge):
-        return Reason.TOO_LARGE
-    return status_reason(getattr(error, "status", None))

@@ -1,0 +1,240 @@
+"""How the older flag methods answer: their own rules, kept apart from `evaluate_flags`.
+
+Applications written against posthog-python's single-flag and bulk getters depend on
+their exact answers: which payload text comes back, what a failed request reads as, which
+error a `$feature_flag_called` event names. Those rules differ from the snapshot API's on
+purpose (a snapshot never lets a remote value replace a local one; a bulk getter takes the
+server's whole answer), so they live here, as functions of what was evaluated and what the
+server said, and the shell only performs the requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import msgspec
+
+__all__ = [
+    "EVALUATION_RUNTIMES",
+    "FeatureFlagResult",
+    "FlagDecision",
+    "FlagDecisionMetadata",
+    "FlagDecisionReason",
+    "decision_record",
+    "decoded_payload",
+    "empty_decision",
+    "flag_result",
+    "payload_lookup_key",
+    "remote_read_error",
+    "runtime_matches",
+    "server_wins",
+    "stored_payload_text",
+    "valid_runtime",
+]
+
+_DECODER: Final = msgspec.json.Decoder()
+
+EVALUATION_RUNTIMES: Final = ("all", "client", "server")
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def _parses(text: str) -> tuple[bool, Any]:
+    """(True, value) when `text` is strict JSON (no NaN or Infinity), else (False, None)."""
+    try:
+        return True, _DECODER.decode(text)
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return False, None
+
+
+def decoded_payload(stored: Any) -> Any:
+    """A payload as a single-flag read returns it: JSON text decoded (None when it is not
+    JSON); a payload the definitions hold as a JSON value is returned as that value."""
+    if isinstance(stored, str):
+        return _parses(stored)[1]
+    return stored
+
+
+def stored_payload_text(stored: Any) -> Any:
+    """A payload as the bulk getters return it: JSON text unchanged, byte for byte (callers
+    decode it themselves), None for text that is not JSON, any other value as it is."""
+    if isinstance(stored, str):
+        return stored if _parses(stored)[0] else None
+    return stored
+
+
+def payload_lookup_key(value: bool | str) -> str:
+    """The key a flag value's payload is stored under: "true"/"false" or the variant."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --------------------------------------------------------------------------- results
+
+
+class FeatureFlagResult(msgspec.Struct, frozen=True):
+    """One flag as `get_feature_flag_result` reports it.
+
+    `enabled` and `variant` give the value (`get_value()`), `payload` is decoded, and
+    `reason` is the server's description of a remotely evaluated flag (None for a flag
+    evaluated locally).
+    """
+
+    key: str
+    enabled: bool
+    variant: str | None
+    payload: Any
+    reason: str | None
+
+    def get_value(self) -> bool | str:
+        """The variant, else whether the flag is enabled."""
+        return self.variant or self.enabled
+
+
+def flag_result(
+    key: str, value: bool | str | None, payload: Any, reason: str | None = None
+) -> FeatureFlagResult | None:
+    """The result for `value` (None when there is no value); `payload` as stored."""
+    if value is None:
+        return None
+    enabled, variant = (True, value) if isinstance(value, str) else (bool(value), None)
+    return FeatureFlagResult(key, enabled, variant, decoded_payload(payload), reason)
+
+
+def remote_read_error(errors_while_computing: bool, found: bool, server_failed: bool) -> str | None:
+    """`$feature_flag_error` of a single-flag read the server answered.
+
+    The response's own problem first, then what is wrong with this flag's record; a
+    request that failed outright reports only its own code (see `failure_code`).
+    """
+    errors = []
+    if errors_while_computing:
+        errors.append("errors_while_computing_flags")
+    if not found:
+        errors.append("flag_missing")
+    elif server_failed:
+        errors.append("evaluation_failed")
+    return ",".join(errors) if errors else None
+
+
+# --------------------------------------------------------------------------- bulk reads
+
+
+def server_wins(
+    local_flags: Mapping[str, bool | str],
+    local_payloads: Mapping[str, Any],
+    remote_flags: Mapping[str, bool | str],
+    remote_payloads: Mapping[str, Any],
+    failed: Iterable[str],
+) -> tuple[dict[str, bool | str], dict[str, Any]]:
+    """The bulk getters' answer once the server was asked: the server's flags and payloads
+    replace the local results wholesale, except that a key the server marked failed keeps
+    its local value and payload."""
+    kept = set(failed)
+    flags = {k: v for k, v in local_flags.items() if k in kept}
+    flags.update(remote_flags)
+    payloads = {k: v for k, v in local_payloads.items() if k in kept}
+    payloads.update(remote_payloads)
+    return flags, payloads
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+class FlagDecisionReason(msgspec.Struct, frozen=True):
+    code: str | None
+    condition_index: int | None
+    description: str | None
+
+
+class FlagDecisionMetadata(msgspec.Struct, frozen=True):
+    id: int | None
+    version: int | None
+    payload: Any
+    description: str | None = None
+
+
+class FlagDecision(msgspec.Struct, frozen=True):
+    """One record of a `/flags` answer as `get_flags_decision` returns it; `metadata.payload`
+    is the payload text as the server wrote it."""
+
+    key: str
+    enabled: bool
+    variant: str | None
+    reason: FlagDecisionReason | None
+    metadata: FlagDecisionMetadata
+    failed: bool = False
+
+    def get_value(self) -> bool | str:
+        return self.variant or self.enabled
+
+
+def decision_record(
+    key: str,
+    enabled: bool,
+    variant: str | None,
+    raw: Any,
+    *,
+    flag_id: int | None,
+    version: int | None,
+    failed: bool,
+) -> FlagDecision:
+    """A record for `get_flags_decision` from the parsed values and the record as sent."""
+    record = raw if isinstance(raw, dict) else {}
+    reason = record.get("reason")
+    meta = record.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    description = meta.get("description")
+    return FlagDecision(
+        key,
+        enabled,
+        variant,
+        FlagDecisionReason(
+            _str(reason.get("code")),
+            _int(reason.get("condition_index")),
+            _str(reason.get("description")),
+        )
+        if isinstance(reason, dict)
+        else None,
+        FlagDecisionMetadata(
+            flag_id,
+            version,
+            meta.get("payload"),
+            description if isinstance(description, str) else None,
+        ),
+        failed,
+    )
+
+
+def empty_decision() -> dict[str, Any]:
+    """What `get_flags_decision` returns when there is no answer to give."""
+    return {"flags": {}, "requestId": None}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --------------------------------------------------------------------------- runtimes
+
+
+def valid_runtime(value: Any) -> str:
+    """A definition's `evaluation_runtime` as one of "all", "client", "server": a missing
+    or unknown value means "all", the server's default."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in EVALUATION_RUNTIMES:
+            return text
+    return "all"
+
+
+def runtime_matches(flag_runtime: str, wanted: str) -> bool:
+    """Whether a flag meant for `flag_runtime` suits `wanted` ("all" suits either way)."""
+    return flag_runtime == wanted or "all" in (flag_runtime, wanted)

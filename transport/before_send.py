@@ -1,0 +1,43 @@
+"""The `before_send` hook: the application's last look at an event before it is queued.
+
+The hook gets the event as posthog-python's message dict and answers with a dict to send
+instead (normalised again) or None to drop it. A hook that raises or answers anything else
+drops the event too: a broken hook must not break capturing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hogkit.core.event import Event
+
+from .ids import new_uuid
+from .problems import Problems, log
+
+__all__ = ["BeforeSend", "apply_before_send"]
+
+BeforeSend = Callable[[dict[str, Any]], Any]
+"""A hook that sees (and may change or drop) every event before it is queued."""
+
+
+def apply_before_send(hook: BeforeSend, ev: Event, problems: Problems) -> Event | None:
+    """The event `hook` wants sent instead of `ev`, or None when it is dropped (a hook that
+    raises is reported through `problems`)."""
+    try:
+        result = hook(ev.to_message())
+    except Exception as exc:
+        log.error("before_send raised %s; the event %r was dropped", type(exc).__name__, ev.event)
+        problems.tell(exc, [])
+        return None
+    if result is None:
+        log.debug("before_send dropped the event %r", ev.event)
+        return None
+    if not isinstance(result, dict):
+        log.error(
+            "before_send returned %s, not a dict or None; the event %r was dropped",
+            type(result).__name__,
+            ev.event,
+        )
+        return None
+    return Event.from_message(result, fallback_uuid=new_uuid())

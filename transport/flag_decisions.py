@@ -1,0 +1,303 @@
+"""The decision getters and definition queries of the older flag API.
+
+`get_flags_decision`, `get_feature_variants`, `get_feature_payloads` and
+`get_feature_flags_and_payloads` always ask `/flags` (one request, no local evaluation, no
+events) and report the answer as the server wrote it; `get_remote_config_payload` asks the
+remote-config endpoint with the secret key; the evaluation-runtime queries read the loaded
+definitions. None of them raises into the caller unless `debug=True`.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+import msgspec
+from hogkit.core.legacy_reads import (
+    decision_record,
+    empty_decision,
+    runtime_matches,
+    stored_payload_text,
+    valid_runtime,
+)
+from hogkit.core.remote import FlagsResponse
+
+from . import http
+from .flags import FlagService
+from .problems import Problems
+
+__all__ = ["FlagDecisions", "RemoteConfig", "server_payloads", "server_values"]
+
+log = logging.getLogger("hogkit.transport.flags")
+
+_DECODER: Final = msgspec.json.Decoder()
+
+Groups = Mapping[str, Any] | None
+GroupProperties = Mapping[str, Mapping[str, Any]] | None
+FlagValue = bool | str
+
+
+class RemoteConfig:
+    """Where `get_remote_config_payload` asks: the host, the project key, the secret key."""
+
+    __slots__ = ("api_key", "host", "secret_key", "timeout")
+
+    def __init__(self, host: str, api_key: str, secret_key: str | None, timeout: float) -> None:
+        self.host = host.rstrip("/")
+        self.api_key = api_key
+        self.secret_key = secret_key
+        self.timeout = timeout
+
+    def url(self, key: str) -> str:
+        flag = urllib.parse.quote(key, safe="")
+        token = urllib.parse.quote(self.api_key, safe="")
+        return f"{self.host}/api/projects/@current/feature_flags/{flag}/remote_config?token={token}"
+
+
+def _sent_payload(document: Mapping[str, Any] | None, key: str) -> Any:
+    """A record's payload exactly as the server wrote it (text stays text)."""
+    if not document:
+        return None
+    records = document.get("flags")
+    if isinstance(records, dict):
+        record = records.get(key)
+        meta = record.get("metadata") if isinstance(record, dict) else None
+        return meta.get("payload") if isinstance(meta, dict) else None
+    payloads = document.get("featureFlagPayloads")
+    return payloads.get(key) if isinstance(payloads, dict) else None
+
+
+def server_values(response: FlagsResponse) -> dict[str, FlagValue]:
+    """Every record's value, except those the server marked failed."""
+    return {k: r.value for k, r in response.flags.items() if not r.server_failed}
+
+
+def server_payloads(response: FlagsResponse, document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The payload text of every enabled, not failed record that has one."""
+    out: dict[str, Any] = {}
+    for key, record in response.flags.items():
+        if record.server_failed or not record.enabled:
+            continue
+        sent = _sent_payload(document, key)
+        if sent is not None:
+            out[key] = sent
+    return out
+
+
+class FlagDecisions:
+    """The decision getters and definition queries a Client forwards."""
+
+    def __init__(
+        self,
+        service: FlagService,
+        problems: Problems,
+        disabled: Callable[[], bool],
+        remote_config: RemoteConfig,
+    ) -> None:
+        self._service = service
+        self._problems = problems
+        self._disabled = disabled
+        self._remote_config = remote_config
+
+    # ------------------------------------------------------------------ decisions
+
+    def decision(
+        self,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        disable_geoip: bool | None,
+        flag_keys: Sequence[str] | None,
+        device_id: str | None,
+    ) -> tuple[dict[str, Any] | None, FlagsResponse | None]:
+        """One `/flags` request for the decision getters: (the answer as sent, read)."""
+        if self._disabled() or self._service.offline:
+            return None, None
+        document, response, error = self._service.ask(
+            distinct_id,
+            dict(groups) if groups else {},
+            person_properties or {},
+            group_properties,
+            disable_geoip,
+            device_id,
+            list(flag_keys) if flag_keys else None,
+            group_keys=False,
+        )
+        if response is None:
+            log.error("unable to get feature flags: %s", error)
+        return document, response
+
+    def get_flags_decision(
+        self,
+        distinct_id: Any = None,
+        groups: Groups = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: GroupProperties = None,
+        disable_geoip: bool | None = None,
+        flag_keys_to_evaluate: Sequence[str] | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The server's answer for a person: `flags` (key → record, failed ones included),
+        `requestId`, `errorsWhileComputingFlags`, ...; no events, no local evaluation."""
+        try:
+            document, response = self.decision(
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                disable_geoip,
+                flag_keys_to_evaluate,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail("get_flags_decision", exc)
+            return empty_decision()
+        if response is None or document is None:
+            return empty_decision()
+        out = {
+            k: v
+            for k, v in document.items()
+            if k not in ("flags", "featureFlags", "featureFlagPayloads")
+        }
+        sent = document.get("flags")
+        records: dict[str, Any] = sent if isinstance(sent, dict) else {}
+        out["flags"] = {
+            key: decision_record(
+                key,
+                record.enabled,
+                record.variant,
+                records.get(key),
+                flag_id=record.id,
+                version=record.version,
+                failed=record.failed,
+            )
+            for key, record in response.flags.items()
+        }
+        out.setdefault("requestId", None)
+        return out
+
+    def get_feature_variants(
+        self,
+        distinct_id: Any,
+        groups: Groups = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: GroupProperties = None,
+        disable_geoip: bool | None = None,
+        flag_keys_to_evaluate: Sequence[str] | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, FlagValue]:
+        """Every flag's value from the server (failed ones left out); `{}` on failure."""
+        values: dict[str, FlagValue] = self.get_feature_flags_and_payloads(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            disable_geoip,
+            flag_keys_to_evaluate,
+            device_id,
+        )["featureFlags"]
+        return values
+
+    def get_feature_payloads(
+        self,
+        distinct_id: Any,
+        groups: Groups = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: GroupProperties = None,
+        disable_geoip: bool | None = None,
+        flag_keys_to_evaluate: Sequence[str] | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Each enabled flag's payload text as the server wrote it (None when it is not
+        JSON); `{}` on failure."""
+        payloads: dict[str, Any] = self.get_feature_flags_and_payloads(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            disable_geoip,
+            flag_keys_to_evaluate,
+            device_id,
+        )["featureFlagPayloads"]
+        return payloads
+
+    def get_feature_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        groups: Groups = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: GroupProperties = None,
+        disable_geoip: bool | None = None,
+        flag_keys_to_evaluate: Sequence[str] | None = None,
+        device_id: str | None = None,
+    ) -> dict[str, Any]:
+        """`get_feature_variants` and `get_feature_payloads` from one request, under
+        `featureFlags` and `featureFlagPayloads`."""
+        try:
+            document, response = self.decision(
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                disable_geoip,
+                flag_keys_to_evaluate,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail("get_feature_flags_and_payloads", exc)
+            document, response = None, None
+        if response is None:
+            return {"featureFlags": {}, "featureFlagPayloads": {}}
+        payloads = server_payloads(response, document)
+        return {
+            "featureFlags": server_values(response),
+            "featureFlagPayloads": {k: stored_payload_text(v) for k, v in payloads.items()},
+        }
+
+    # ------------------------------------------------------------------ definitions
+
+    def get_remote_config_payload(self, key: str) -> Any:
+        """A remote-config flag's payload, decrypted by PostHog (needs `secret_key`).
+
+        None when the client is disabled, without a secret key, or when the request fails.
+        """
+        if self._disabled():
+            return None
+        where = self._remote_config
+        if not where.secret_key:
+            log.warning("get_remote_config_payload needs a secret_key; returning None")
+            return None
+        try:
+            reply = http.request(
+                "GET",
+                where.url(key),
+                headers={"Authorization": f"Bearer {where.secret_key}"},
+                timeout=where.timeout,
+            )
+            if reply.status != 200:
+                log.error("remote config for %r: HTTP %d", key, reply.status)
+                return None
+            return _DECODER.decode(reply.body)
+        except Exception as exc:
+            self._problems.fail("get_remote_config_payload", exc)
+            return None
+
+    def get_feature_flag_evaluation_runtime(self, key: str) -> str | None:
+        """Where the loaded flag `key` is meant to be evaluated: "server", "client" or "all"
+        (the default); None when no definition for it is loaded."""
+        fs = self._service.flagset
+        return None if fs is None else fs.evaluation_runtime(key)
+
+    def get_feature_flag_keys_by_evaluation_runtime(self, evaluation_runtime: Any) -> list[str]:
+        """Loaded flag keys, in load order, that suit `evaluation_runtime` ("all" flags suit
+        either runtime, and asking for "all" lists every flag)."""
+        wanted = getattr(evaluation_runtime, "value", evaluation_runtime)
+        fs = self._service.flagset
+        if fs is None or valid_runtime(wanted) != wanted:
+            return []
+        return [
+            key for key in fs.keys if runtime_matches(fs.evaluation_runtime(key) or "all", wanted)
+        ]

@@ -1,0 +1,334 @@
+"""The older flag methods, answering exactly as applications written for them expect.
+
+`get_feature_flag`, `feature_enabled`, `get_feature_flag_result`, `get_feature_flag_payload`
+and the bulk getters (`get_all_flags`, `get_all_flags_and_payloads`) have rules of their
+own (see `hogkit.core.legacy_reads`): a single-flag read evaluates its one flag locally and
+asks the server for that flag alone; a bulk read takes the server's whole answer when any
+flag needs it. This collaborator performs the reads and requests and reports
+`$feature_flag_called`; the rules are the core's. (The decision getters, which always ask,
+are in `flag_decisions`.) Nothing here raises into the caller unless `debug=True`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from hogkit.core.flag_called import FlagCalled, report_of
+from hogkit.core.legacy_reads import (
+    FeatureFlagResult,
+    flag_result,
+    payload_lookup_key,
+    remote_read_error,
+    server_wins,
+    stored_payload_text,
+)
+from hogkit.core.remote import FlagsResponse, RemoteFlag
+
+from .flag_decisions import server_payloads, server_values
+from .flags import FlagService
+from .problems import Problems
+
+__all__ = ["LegacyFlags"]
+
+Groups = Mapping[str, Any] | None
+GroupProperties = Mapping[str, Mapping[str, Any]] | None
+FlagValue = bool | str
+
+
+class LegacyFlags:
+    """The older flag methods a Client forwards; see the module docstring."""
+
+    def __init__(
+        self, service: FlagService, problems: Problems, disabled: Callable[[], bool]
+    ) -> None:
+        self._service = service
+        self._problems = problems
+        self._disabled = disabled
+
+    # ------------------------------------------------------------------ single-flag reads
+
+    def get_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Groups = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: GroupProperties = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: bool | None = None,
+        device_id: str | None = None,
+    ) -> FeatureFlagResult | None:
+        """The flag's value, decoded payload and (for a remote answer) reason, or None.
+
+        Evaluates locally when it can, else asks the server for this flag; reports
+        `$feature_flag_called` unless `send_feature_flag_events=False`.
+        """
+        try:
+            return self.read(
+                key,
+                distinct_id,
+                None,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
+                device_id,
+            )
+        except Exception as exc:
+            self._problems.fail("get_feature_flag_result", exc)
+            return None
+
+    def value(
+        self,
+        key: str,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+    ) -> FlagValue | None:
+        """The flag's value. A local read that reports nothing is answered straight from the
+        core (the common case on a busy server); everything else is a full `read`."""
+        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
+            _, local = self._service.evaluate_locally(
+                distinct_id, person_properties, groups, group_properties, device_id, (key,)
+            )
+            found = local.get_flag(key) if local is not None else None
+            if found is not None:
+                return found
+        result = self.read(
+            key,
+            distinct_id,
+            None,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_events,
+            disable_geoip,
+            device_id,
+            True,
+        )
+        return None if result is None else result.get_value()
+
+    def read(
+        self,
+        key: str,
+        distinct_id: Any,
+        match_value: FlagValue | None,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        send_events: bool,
+        disable_geoip: bool | None,
+        device_id: str | None,
+        value_only: bool = False,
+    ) -> FeatureFlagResult | None:
+        """One single-flag read. `match_value` replaces the reported value (and chooses the
+        payload) when the flag has a value. `value_only` says the caller reads no payload:
+        a local read that reports nothing then skips decoding it."""
+        if self._disabled() or distinct_id is None or distinct_id == "":
+            return None
+        did = distinct_id if type(distinct_id) is str else str(distinct_id)
+        group_map = dict(groups) if groups else {}
+        fs, local = self._service.evaluate_locally(
+            did, person_properties, group_map, group_properties, device_id, (key,)
+        )
+        value = local.get_flag(key) if local is not None else None
+        if value is not None and fs is not None:
+            shown = match_value if match_value is not None else value
+            skip = value_only and not send_events
+            stored = None if skip else fs.stored_payload(key, payload_lookup_key(shown))
+            result = flag_result(key, shown, stored)
+            if send_events:
+                self._report_local(fs, did, key, result, group_map, disable_geoip)
+            return result
+        if only_evaluate_locally or self._service.offline:
+            if send_events:
+                self._report(did, group_map, disable_geoip, key, None, None, False)
+            return None
+        _, response, error = self._service.ask(
+            distinct_id,
+            group_map,
+            person_properties,
+            group_properties,
+            disable_geoip,
+            device_id,
+            [key],
+        )
+        return self._remote_result(
+            did, key, match_value, group_map, disable_geoip, response, error, send_events
+        )
+
+    def _remote_result(
+        self,
+        did: str,
+        key: str,
+        match_value: FlagValue | None,
+        groups: dict[str, Any],
+        disable_geoip: bool | None,
+        response: FlagsResponse | None,
+        error: str | None,
+        send_events: bool,
+    ) -> FeatureFlagResult | None:
+        record: RemoteFlag | None = None
+        result = None
+        if response is None:
+            # A failed request falls back on the last good answer, when one is remembered.
+            stale = self._service.remembered(did, [key]).get(key)
+            if stale is not None and not stale.failed:
+                shown = match_value if match_value is not None else stale.value
+                result = FeatureFlagResult(key, *_enabled_variant(shown), stale.payload, None)
+        else:
+            record = response.flags.get(key)
+            if record is not None and record.malformed is not None:
+                # An unreadable record reads as disabled, like a failed request reports.
+                error, response = "unknown_error", None
+                result = flag_result(key, match_value if match_value is not None else False, None)
+            else:
+                error = remote_read_error(
+                    response.errors_while_computing,
+                    record is not None,
+                    record is not None and record.server_failed,
+                )
+                if record is not None and not record.server_failed:
+                    shown = match_value if match_value is not None else record.value
+                    result = FeatureFlagResult(
+                        key,
+                        *_enabled_variant(shown),
+                        record.payload,
+                        record.reason_description,
+                    )
+        if send_events:
+            self._report(did, groups, disable_geoip, key, result, error, False, record, response)
+        return result
+
+    def _report_local(
+        self,
+        fs: Any,
+        did: str,
+        key: str,
+        result: FeatureFlagResult | None,
+        groups: dict[str, Any],
+        disable_geoip: bool | None,
+    ) -> None:
+        self._report(did, groups, disable_geoip, key, result, None, True, local_set=fs)
+
+    def _report(
+        self,
+        did: str,
+        groups: dict[str, Any],
+        disable_geoip: bool | None,
+        key: str,
+        result: FeatureFlagResult | None,
+        error: str | None,
+        locally: bool,
+        record: RemoteFlag | None = None,
+        response: FlagsResponse | None = None,
+        local_set: Any = None,
+    ) -> None:
+        """`$feature_flag_called` for one read, deduplicated like every other report."""
+        value = result.get_value() if result is not None else None
+        user, report = report_of(did, key, value, groups)
+        service = self._service
+        if not service.claim(user, report):
+            return
+        flag_id = version = has_experiment = reason = None
+        minimal = False
+        if locally and local_set is not None:
+            flag_id, version, has_experiment = local_set.flag_meta(key)
+            minimal = bool(getattr(local_set, "minimal_flag_called_events", False))
+        elif record is not None and record.malformed is None:
+            flag_id, version = record.id, record.version
+            has_experiment, reason = record.has_experiment, record.reason_description
+        if response is not None and not locally:
+            minimal = response.minimal_flag_called_events
+        service.send(
+            user,
+            report,
+            FlagCalled(
+                did,
+                key,
+                value,
+                result.payload if result is not None else None,
+                locally,
+                flag_id,
+                version,
+                reason,
+                response.request_id if response is not None else None,
+                response.evaluated_at if response is not None else None,
+                error,
+                has_experiment,
+                groups,
+                disable_geoip,
+                minimal and has_experiment is False,
+            ),
+        )
+
+    # ------------------------------------------------------------------ bulk reads
+
+    def all_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        groups: Groups,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: GroupProperties,
+        only_evaluate_locally: bool,
+        disable_geoip: bool | None,
+        flag_keys: Sequence[str] | None,
+        device_id: str | None,
+    ) -> dict[str, Any]:
+        """`get_all_flags_and_payloads`: local results, or the server's whole answer when
+        some flag needs it (a key the server failed keeps its local result)."""
+        if self._disabled():
+            return {"featureFlags": None, "featureFlagPayloads": None}
+        did = "" if distinct_id is None else str(distinct_id)
+        group_map = dict(groups) if groups else {}
+        wanted = list(flag_keys) if flag_keys else None
+        fs, local = self._service.evaluate_locally(
+            did, person_properties, group_map, group_properties, device_id, wanted
+        )
+        flags: dict[str, FlagValue] = {}
+        payloads: dict[str, Any] = {}
+        fallback = local is None
+        if local is not None and fs is not None:
+            flags = dict(local.flag_values)
+            for key, value in flags.items():
+                stored = fs.stored_payload(key, payload_lookup_key(value))
+                if stored is not None:
+                    payloads[key] = stored
+            fallback = bool(local.unresolved)
+        if fallback and not only_evaluate_locally and not self._service.offline:
+            document, response, _ = self._service.ask(
+                distinct_id,
+                group_map,
+                person_properties,
+                group_properties,
+                disable_geoip,
+                device_id,
+                wanted,
+            )
+            if response is not None:
+                failed = [k for k, r in response.flags.items() if r.server_failed]
+                flags, payloads = server_wins(
+                    flags,
+                    payloads,
+                    server_values(response),
+                    server_payloads(response, document),
+                    failed,
+                )
+        shown = {key: stored_payload_text(payload) for key, payload in payloads.items()}
+        return {"featureFlags": flags, "featureFlagPayloads": shown}
+
+
+def _enabled_variant(value: FlagValue) -> tuple[bool, str | None]:
+    return (True, value) if isinstance(value, str) else (bool(value), None)

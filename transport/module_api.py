@@ -1,0 +1,268 @@
+"""The module-level API: `hogkit.api_key = "phc_..."; hogkit.capture(...)`.
+
+Scripts and older applications configure the package itself and call functions on it;
+those calls go to one default client, built on first use from the settings on the
+`hogkit` module. Settings that shape the client (`api_key`, `host`, ...) are read once,
+when it is built; `disabled`, `debug` and `before_send` are applied again on every call,
+so flipping them at run time works as it always has. `shutdown()` ends the default
+client for good (it is not rebuilt), `flush()` keeps it usable.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
+
+from .client import Client
+from .contexts import set_default_client
+
+__all__ = [
+    "MODULE_METHODS",
+    "alias",
+    "capture",
+    "capture_exception",
+    "evaluate_flags",
+    "feature_enabled",
+    "feature_flag_definitions",
+    "flush",
+    "get_all_flags",
+    "get_all_flags_and_payloads",
+    "get_feature_flag",
+    "get_feature_flag_evaluation_runtime",
+    "get_feature_flag_keys_by_evaluation_runtime",
+    "get_feature_flag_payload",
+    "get_feature_flag_result",
+    "get_remote_config_payload",
+    "group_identify",
+    "identify",
+    "join",
+    "load_feature_flags",
+    "set",
+    "set_capture_exception_code_variables_context",
+    "set_code_variables_detect_secrets_context",
+    "set_code_variables_ignore_patterns_context",
+    "set_code_variables_mask_patterns_context",
+    "set_code_variables_mask_url_credentials_context",
+    "set_once",
+    "setup",
+    "shutdown",
+]
+
+# Settings read once, when the default client is built: (module setting, Client option).
+_BUILD_SETTINGS = (
+    ("host", "host"),
+    ("debug", "debug"),
+    ("on_error", "on_error"),
+    ("send", "send"),
+    ("sync_mode", "sync_mode"),
+    ("secret_key", "secret_key"),
+    ("personal_api_key", "personal_api_key"),
+    ("poll_interval", "poll_interval"),
+    ("disabled", "disabled"),
+    ("disable_geoip", "disable_geoip"),
+    ("is_server", "is_server"),
+    ("feature_flags_request_timeout_seconds", "feature_flags_request_timeout_seconds"),
+    ("feature_flags_request_max_retries", "feature_flags_request_max_retries"),
+    ("super_properties", "super_properties"),
+    ("metrics", "metrics"),
+    ("traces", "traces"),
+    ("enable_exception_autocapture", "enable_exception_autocapture"),
+    ("log_captured_exceptions", "log_captured_exceptions"),
+    ("project_root", "project_root"),
+    ("privacy_mode", "privacy_mode"),
+    ("before_send", "before_send"),
+    ("enable_local_evaluation", "enable_local_evaluation"),
+    ("flag_definition_cache_provider", "flag_definition_cache_provider"),
+    ("capture_exception_code_variables", "capture_exception_code_variables"),
+    ("capture_trace_context", "capture_trace_context"),
+    ("in_app_modules", "in_app_modules"),
+    ("enable_exception_autocapture_rate_limiting", "enable_exception_autocapture_rate_limiting"),
+    ("exception_autocapture_bucket_size", "exception_autocapture_bucket_size"),
+    ("exception_autocapture_refill_rate", "exception_autocapture_refill_rate"),
+    (
+        "exception_autocapture_refill_interval_seconds",
+        "exception_autocapture_refill_interval_seconds",
+    ),
+    ("capture_mode", "capture_mode"),
+)
+
+# Options whose module default is a list of patterns: passed on only when changed, so the
+# client keeps its own defaults (the module lists are the posthog-python names' values).
+_PATTERN_SETTINGS: dict[str, Any] = {
+    "code_variables_mask_patterns": list(CODE_VARIABLES_MASK_DEFAULT),
+    "code_variables_ignore_patterns": list(CODE_VARIABLES_IGNORE_DEFAULT),
+    "code_variables_mask_url_credentials": True,
+    "code_variables_detect_secrets": True,
+}
+
+_lock = threading.RLock()
+
+log = logging.getLogger("hogkit")
+
+
+def _settings() -> ModuleType:
+    return sys.modules["hogkit"]
+
+
+def _key(settings: ModuleType) -> str:
+    """`project_api_key` if set, else `api_key` (both trimmed)."""
+    for name in ("project_api_key", "api_key"):
+        value = getattr(settings, name, None)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _build(settings: ModuleType) -> Client:
+    options: dict[str, Any] = {
+        option: getattr(settings, name, None) for name, option in _BUILD_SETTINGS
+    }
+    options = {k: v for k, v in options.items() if v is not None}
+    for name, default in _PATTERN_SETTINGS.items():
+        value = getattr(settings, name, None)
+        if value is not None and value != default:
+            options[name] = value
+    client = Client(_key(settings), **options)
+    set_default_client(client)  # exceptions escaping a context opened without a client
+    return client
+
+
+def setup() -> Client:
+    """The default client, built from the module settings on first use.
+
+    Every call re-applies `disabled` (also when the key is empty), `debug` and
+    `before_send` from the settings.
+    """
+    settings = _settings()
+    with _lock:
+        client = getattr(settings, "default_client", None)
+        if client is None:
+            client = _build(settings)
+            setattr(settings, "default_client", client)  # noqa: B010 - a module's setting
+        client.disabled = bool(getattr(settings, "disabled", False)) or not client.api_key
+        client.debug = bool(getattr(settings, "debug", False))
+        client.before_send = getattr(settings, "before_send", None)
+        return client
+
+
+def _proxy(name: str) -> Callable[..., Any]:
+    """A module function calling the default client's method `name`, with its signature."""
+    method = getattr(Client, name)
+
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(setup(), name)(*args, **kwargs)
+
+    try:
+        signature = inspect.signature(method)
+        params = list(signature.parameters.values())[1:]  # without `self`
+        call.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        pass
+    call.__module__ = "hogkit"
+    return call
+
+
+MODULE_METHODS = (
+    "capture",
+    "set",
+    "set_once",
+    "identify",
+    "group_identify",
+    "alias",
+    "capture_exception",
+    "feature_enabled",
+    "get_feature_flag",
+    "get_all_flags",
+    "get_feature_flag_result",
+    "get_feature_flag_payload",
+    "get_remote_config_payload",
+    "get_all_flags_and_payloads",
+    "evaluate_flags",
+    "feature_flag_definitions",
+    "get_feature_flag_evaluation_runtime",
+    "get_feature_flag_keys_by_evaluation_runtime",
+    "load_feature_flags",
+    "join",
+)
+"""Client methods that are also module functions (plus `flush`, `shutdown`, `setup`)."""
+
+capture = _proxy("capture")
+set = _proxy("set")
+set_once = _proxy("set_once")
+identify = _proxy("identify")
+group_identify = _proxy("group_identify")
+alias = _proxy("alias")
+capture_exception = _proxy("capture_exception")
+feature_enabled = _proxy("feature_enabled")
+get_feature_flag = _proxy("get_feature_flag")
+get_all_flags = _proxy("get_all_flags")
+get_feature_flag_result = _proxy("get_feature_flag_result")
+get_feature_flag_payload = _proxy("get_feature_flag_payload")
+get_remote_config_payload = _proxy("get_remote_config_payload")
+get_all_flags_and_payloads = _proxy("get_all_flags_and_payloads")
+evaluate_flags = _proxy("evaluate_flags")
+feature_flag_definitions = _proxy("feature_flag_definitions")
+get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtime")
+get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
+load_feature_flags = _proxy("load_feature_flags")
+join = _proxy("join")
+
+
+_context_notes: dict[str, None] = {}  # the names already logged; guarded by _lock
+
+
+def _per_context(name: str) -> None:
+    """Per-context code-variable settings are accepted, not applied: log that once."""
+    with _lock:
+        if name in _context_notes:
+            return
+        _context_notes[name] = None
+    log.warning(
+        "%s is accepted but per-context code-variable settings are not supported; "
+        "the client's code_variables options apply",
+        name,
+    )
+
+
+def set_capture_exception_code_variables_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `capture_exception_code_variables` applies."""
+    _per_context("set_capture_exception_code_variables_context")
+
+
+def set_code_variables_mask_patterns_context(mask_patterns: list[str]) -> None:
+    """Accepted for compatibility; the client's `code_variables_mask_patterns` apply."""
+    _per_context("set_code_variables_mask_patterns_context")
+
+
+def set_code_variables_ignore_patterns_context(ignore_patterns: list[str]) -> None:
+    """Accepted for compatibility; the client's `code_variables_ignore_patterns` apply."""
+    _per_context("set_code_variables_ignore_patterns_context")
+
+
+def set_code_variables_mask_url_credentials_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `code_variables_mask_url_credentials` applies."""
+    _per_context("set_code_variables_mask_url_credentials_context")
+
+
+def set_code_variables_detect_secrets_context(enabled: bool) -> None:
+    """Accepted for compatibility; the client's `code_variables_detect_secrets` applies."""
+    _per_context("set_code_variables_detect_secrets_context")
+
+
+def flush(timeout_seconds: float | None = 10) -> bool:
+    """Send what the default client holds, within `timeout_seconds`; it stays usable."""
+    return setup().flush(10.0 if timeout_seconds is None else timeout_seconds)
+
+
+def shutdown() -> bool:
+    """Flush and shut the default client down for good (it is not built again)."""
+    return setup().shutdown()
