@@ -76,7 +76,16 @@ class NotAnObject:
 class CohortRef:
     """A `type: cohort` filter: membership (or, with `not_in`, non-membership)."""
 
-    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "stops", "target")
+    __slots__ = (
+        "cohort_id",
+        "label",
+        "negate",
+        "operator",
+        "operator_ok",
+        "same",
+        "stops",
+        "target",
+    )
 
     def __init__(self, cohort_id: str, operator: Any, target: _Body | None) -> None:
         self.cohort_id = cohort_id
@@ -87,6 +96,9 @@ class CohortRef:
         self.label = f"cohort {cohort_id}"
         # Whether checking it may need the server or fail outright (see `CohortGroup`).
         self.stops = target is None or _stops(target)
+        # Whether membership is the cohort body's own answer (a supported `in`), so a
+        # condition may check the body directly.
+        self.same = target is not None and self.operator_ok and not self.negate
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         target = self.target
@@ -220,8 +232,8 @@ class CohortCompiler:
         self._matching_version = matching_version if matching_version == 2 else 1
         self._done: dict[str, _Body] = {}
         self._matchers: dict[Hashable, PropertyMatcher] = {}
-        # Decoded payloads by their JSON text: flags often repeat them. Sharing is safe
-        # because snapshots copy a payload before handing it out.
+        # Payload sources by their JSON text: flags often repeat them. Sharing is safe
+        # because a source hands out a fresh copy on every read.
         self.payloads: dict[str, Any] = {}
         # Compiled release conditions by what makes them alike, and variant tables by
         # their variants (see `compile.compile_flag`).

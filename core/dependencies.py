@@ -112,6 +112,10 @@ class DependencyFilter:
                     outcome = run.evaluate_dependency(member, distinct_id, properties)
                     if outcome is not None:
                         return outcome
+            # The commonest comparison, a boolean parent against a boolean, in place.
+            actual = cache.get(self.key)
+            if (actual is True or actual is False) and type(self.expected) is bool:
+                return actual is self.expected
             return self._compare(cache)
         return self._check_unsettled(run, cache, distinct_id, properties)
 

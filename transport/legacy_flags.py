@@ -99,10 +99,9 @@ class LegacyFlags:
         """The flag's value. A local read that reports nothing is answered straight from the
         core (the common case on a busy server); everything else is a full `read`."""
         if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
-            _, local = self._service.evaluate_locally(
-                distinct_id, person_properties, groups, group_properties, device_id, (key,)
+            found = self._service.local_value(
+                key, distinct_id, person_properties, groups, group_properties, device_id
             )
-            found = local.get_flag(key) if local is not None else None
             if found is not None:
                 return found
         result = self.read(
