@@ -562,7 +562,10 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         queued = False
         try:
-            event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
+            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            event = flag_called_event(
+                self._context, self._event_time(), self._new_uuid(), called, anonymous
+            )
             assert self._emit is not None
             queued = bool(self._emit(event))
         finally:
