@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from hogkit.core import Problem, Reason, Snapshot, Unresolved
+from hogkit.core import FlagResult, Problem, Reason, Snapshot, Unresolved
 
 __all__ = [
     "BAR_WIDTH",
@@ -87,6 +87,31 @@ def format_payload(payload: object, width: int = PAYLOAD_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def rule_lines(result: FlagResult) -> list[str]:
+    """`--explain` lines for what a `/flags?v=4` record says decided the flag."""
+    lines: list[str] = []
+    if result.config_version is not None:
+        lines.append(f"  config version: {result.config_version}")
+    if result.rule_id is not None or result.rule_type is not None:
+        lines.append(f"  rule: {result.rule_type or '?'} {result.rule_id or '?'}")
+    if result.experiment_id is not None or result.variant_key is not None:
+        arm = f", arm {result.variant_key!r}" if result.variant_key is not None else ""
+        lines.append(f"  experiment: {result.experiment_id}{arm}")
+    return lines
+
+
+def rule_json(result: FlagResult) -> dict[str, Any]:
+    """The `/flags?v=4` rule fields of a result, only those it has."""
+    fields = {
+        "config_version": result.config_version,
+        "rule_id": result.rule_id,
+        "rule_type": result.rule_type,
+        "experiment_id": result.experiment_id,
+        "variant_key": result.variant_key,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 def condition_label(index: int | None) -> str:
     return "" if index is None else f"condition {index}"
 
@@ -124,6 +149,7 @@ def evaluation_json(snapshot: Snapshot) -> dict[str, Any]:
                 "value": result.value,
                 "payload": result.payload,
                 "reason": reason_json(result.reason),
+                **rule_json(result),
             }
             for key, result in snapshot.results.items()
         },
@@ -366,6 +392,7 @@ def render_explanation(
             lines.append(f"  {reason.detail or describe_reason(reason)}")
             if reason.property:
                 lines.append(f"  decided by: {reason.property}")
+            lines.extend(rule_lines(result))
             if result.payload is not None:
                 lines.append(f"  payload: {compact_json(result.payload)}")
             marked = reason.condition_index

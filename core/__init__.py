@@ -5,6 +5,7 @@ environment or logging. Time, ids and source lines come in as arguments, so the 
 inputs always give the same outputs, and any test suite or SDK can embed it.
 """
 
+from .attribution import Attribution
 from .batch import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -45,6 +46,7 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_EVENT_BYTES",
     "PRECEDENCE",
+    "Attribution",
     "DefinitionsError",
     "Event",
     "EventContext",

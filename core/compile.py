@@ -404,6 +404,11 @@ class CompiledFlag:
             source = self.fresh.get(value)
         return None if source is None else source()
 
+    def payload_sent(self, value: FlagValue) -> Any:
+        """The payload for a value as the definitions hold it (never re-encoded), or None."""
+        name = "true" if value is True else "false" if value is False else value
+        return thaw(self.stored.get(name))
+
     def reason_for(self, token: Token) -> Reason:
         """The Reason a token stands for (built on demand: most are never asked for)."""
         kind, index, position = token

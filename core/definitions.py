@@ -119,6 +119,7 @@ class ValidDocument(msgspec.Struct, frozen=True, gc=False):
     group_type_mapping: dict[str, Any] | None = None
     cohorts: dict[str, Any] | None = None
     property_matching_version: Any = 1
+    minimal_flag_called_events: Any = None
 
 
 _VALID = ValidDocument | list[FlagDefinition]
@@ -148,6 +149,8 @@ class Definitions(msgspec.Struct, frozen=True, kw_only=True):
     cohorts: Mapping[str, Any]
     property_matching_version: Any
     canonical: Any
+    minimal_flag_called_events: bool = False
+    """The server asks for minimal `$feature_flag_called` events from local evaluation."""
 
 
 def _kind(value: object) -> str:
@@ -276,6 +279,7 @@ def _from_valid(valid: ValidDocument | list[FlagDefinition]) -> Definitions:
         cohorts=valid.cohorts or {},
         property_matching_version=valid.property_matching_version,
         canonical=valid,
+        minimal_flag_called_events=valid.minimal_flag_called_events is True,
     )
 
 
@@ -347,8 +351,10 @@ def _tolerant(document: object) -> Definitions:
         group_type_mapping: Mapping[str, Any] = top.group_type_mapping or {}
         cohorts: Mapping[str, Any] = top.cohorts or {}
         matching_version = top.property_matching_version
+        minimal = top.minimal_flag_called_events is True
     elif isinstance(document, (list, tuple)):
         flags, group_type_mapping, cohorts, matching_version = document, {}, {}, 1
+        minimal = False
     else:
         raise DefinitionsError(
             f"flag definitions must be a JSON object or a list of flags, got {_kind(document)}"
@@ -361,12 +367,15 @@ def _tolerant(document: object) -> Definitions:
         "cohorts": dict(cohorts),
         "property_matching_version": matching_version,
     }
+    if minimal:
+        canonical["minimal_flag_called_events"] = True
     return Definitions(
         flags=decoded,
         group_type_mapping=group_type_mapping,
         cohorts=cohorts,
         property_matching_version=matching_version,
         canonical=canonical,
+        minimal_flag_called_events=minimal,
     )
 
 

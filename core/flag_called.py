@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import xxhash
 
+from .attribution import ATTRIBUTION_PROPERTIES, FLAG_CALLED_PINNED, Attribution
 from .builders import capture, capture_fields
 from .event import Event, EventContext
 from .normalize import normalize_properties
@@ -69,7 +70,8 @@ class FlagCalled(msgspec.Struct, frozen=True):
 
     `error` is one code or several (comma-joined in the event). `payload_is_json` says the
     payload is freshly decoded JSON the event may keep as it is (a snapshot's payloads are),
-    so it is not normalised again. Snapshots build it positionally, in field order: a keyword
+    so it is not normalised again. `attribution` is a config-version-2 record's (it
+    replaces the reason description). Snapshots build it positionally, in field order: a keyword
     call of this size costs more than the rest of a deduplicated read.
     """
 
@@ -89,6 +91,7 @@ class FlagCalled(msgspec.Struct, frozen=True):
     disable_geoip: bool | None
     minimal: bool
     payload_is_json: bool = False
+    attribution: Attribution | None = None
 
 
 EVALUATED_LOCALLY = "Evaluated locally"
@@ -137,6 +140,7 @@ def feature_flag_called(
     disable_geoip: bool | None = None,
     minimal: bool = False,
     payload_is_json: bool = False,
+    attribution: Attribution | None = None,
 ) -> Event:
     """`$feature_flag_called` for one flag read, with posthog-python's property rules.
 
@@ -176,6 +180,7 @@ def feature_flag_called(
             disable_geoip,
             minimal,
             payload_is_json,
+            attribution,
         ),
     )
 
@@ -213,7 +218,10 @@ def flag_called_event(
         disable_geoip,
         minimal,
         payload_is_json,
+        attribution,
     ) = msgspec.structs.astuple(called)
+    if attribution is not None:
+        reason = None  # the reason code stands in for the description
     if payload is None or payload_is_json:
         plain_payload = True
     else:
@@ -312,10 +320,31 @@ def flag_called_event(
             disable_geoip=disable_geoip,
             anonymous_id=anonymous_id,
         )
-    if minimal:
-        kept = {k: v for k, v in ev.properties.items() if k in MINIMAL_FLAG_CALLED_PROPERTIES}
-        ev = msgspec.structs.replace(ev, properties=kept)
+    if attribution is not None or minimal:
+        ev = _finished(ev, called)
     return ev
+
+
+_MINIMAL_V2_PROPERTIES = MINIMAL_FLAG_CALLED_PROPERTIES | ATTRIBUTION_PROPERTIES
+
+
+def _finished(ev: Event, called: FlagCalled) -> Event:
+    """The event with a config-version-2 record's attribution and the read's identity set
+    again over whatever super properties added (experiment analysis must see the record's
+    rule, never a property the application happened to set under the same name), then cut
+    to the minimal allowlist when the server asked for minimal events."""
+    props = ev.properties
+    attribution = called.attribution
+    if attribution is not None:
+        props = {k: v for k, v in props.items() if k not in FLAG_CALLED_PINNED}
+        props.update(attribution.properties())
+        props["$feature_flag"] = called.key
+        props["$feature_flag_response"] = called.response
+        props["locally_evaluated"] = called.locally_evaluated is True
+    if called.minimal:
+        allowed = MINIMAL_FLAG_CALLED_PROPERTIES if attribution is None else _MINIMAL_V2_PROPERTIES
+        props = {k: v for k, v in props.items() if k in allowed}
+    return msgspec.structs.replace(ev, properties=props)
 
 
 def _joined(codes: Sequence[str]) -> str | None:
@@ -343,12 +372,14 @@ def groups_token(groups: Mapping[str, Any] | None) -> str:
     return repr(sorted((_text(k), _text(v)) for k, v in groups.items()))
 
 
-def report_hash(token: str, key: str, response: bool | str | None) -> int:
+def report_hash(token: str, key: str, response: bool | str | None, rule: str = "") -> int:
     """One (flag, value) read under a snapshot's groups: a single xxhash of one string.
 
     The key is length-prefixed and the value tagged by type, so `True` and `"True"`, or a
     key and value that concatenate alike, never share a hash by construction. Payload,
     `locally_evaluated` and request id are deliberately not part of a report's identity.
+    `rule` is a config-version-2 record's `Attribution.identity()`, so two arms with equal
+    values, successive experiments and holdouts are each reported.
     """
     name = key if type(key) is str else _text(key)
     if type(response) is str:
@@ -361,14 +392,21 @@ def report_hash(token: str, key: str, response: bool | str | None) -> int:
         tag = "N"
     else:
         tag = "o" + _text(response)
+    if rule:  # a repr, so no NUL in it, and it starts where a length prefix cannot
+        return _digest(f"{token}\x00{rule}\x00{len(name)}:{name}{tag}")
     return _digest(f"{token}\x00{len(name)}:{name}{tag}")
 
 
 def report_of(
-    distinct_id: str, key: str, response: bool | str | None, groups: Mapping[str, Any] | None
+    distinct_id: str,
+    key: str,
+    response: bool | str | None,
+    groups: Mapping[str, Any] | None,
+    attribution: Attribution | None = None,
 ) -> tuple[int, int]:
     """(user hash, report hash) of one read: what makes two reads "the same report"."""
-    return user_hash(distinct_id), report_hash(groups_token(groups), key, response)
+    rule = attribution.identity() if attribution is not None else ""
+    return user_hash(distinct_id), report_hash(groups_token(groups), key, response, rule)
 
 
 def _digest(text: str) -> int:

@@ -77,6 +77,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     # whether any flag may read the `distinct_id` person property.
     _slots: int
     _reads_id: bool
+    minimal_flag_called_events: bool = False
+    """The document's gate for minimal `$feature_flag_called` events of local reads."""
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> FlagSet:
@@ -112,6 +114,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             fingerprint=fingerprint(definitions.canonical),
             _slots=slots,
             _reads_id=any(flag.reads_id for flag in ordered),
+            minimal_flag_called_events=definitions.minimal_flag_called_events,
         )
 
     def stored_payload(self, key: str, lookup: str) -> Any:

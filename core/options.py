@@ -62,7 +62,6 @@ IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType(
         "enable_full_ai_capture": ("AI observability", False),
         "_use_ai_lane": ("AI observability", False),
         "_enable_multimodal_capture": ("AI observability", False),
-        "capture_trace_context": ("tracing", False),
         "traces": ("tracing", None),
         "metrics": ("metrics", None),
         "app_host": ("e-mail", None),

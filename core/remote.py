@@ -23,7 +23,9 @@ from typing import Any, Final
 
 import msgspec
 
+from .attribution import Attribution, attribution_of
 from .errors import HogkitError
+from .snapshot import FlagResult, Reason
 
 __all__ = [
     "FLAGS_PATH",
@@ -174,6 +176,9 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     experiment_id: int | None = None
     failed: bool = False
     malformed: str | None = None
+    payload_sent: Any = None
+    """The payload as the server wrote it: JSON text kept as that text, a JSON value as
+    that value. What readers that return payload text hand out, never re-encoded."""
 
     @property
     def value(self) -> bool | str:
@@ -185,6 +190,45 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     def server_failed(self) -> bool:
         """The server reported a failure for a record that was itself readable."""
         return self.failed and self.malformed is None
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The rule and arm the record's flag events report (None unless config v2)."""
+        return attribution_of(
+            self.config_version,
+            self.reason_code,
+            failed=self.failed,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            variant_key=self.variant_key,
+        )
+
+    def result(self) -> FlagResult | None:
+        """The record as a `FlagResult` (None when it has no value: failed or unreadable),
+        with the server's reason and the `/flags?v=4` rule fields. The payload is the
+        record's own decoded value: copy it before handing it to a caller."""
+        if self.failed:
+            return None
+        return FlagResult(
+            key=self.key,
+            value=self.value,
+            payload=self.payload,
+            id=self.id,
+            version=self.version,
+            has_experiment=self.has_experiment,
+            reason=Reason(
+                self.reason_code or "",
+                self.condition_index,
+                None,
+                self.reason_description or "",
+            ),
+            locally_evaluated=False,
+            config_version=self.config_version,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            experiment_id=self.experiment_id,
+            variant_key=self.variant_key,
+        )
 
 
 class FlagsResponse(msgspec.Struct, frozen=True):
@@ -359,14 +403,17 @@ def _typed_record(key: str, rec: object) -> RemoteFlag:
     else:
         enabled, variant, payload = True, None, value
     meta = rec.get("metadata")
+    sent = payload
     if payload is None and not failed and meta is not None:
-        payload = decode_payload(meta.get("payload"))
+        sent = meta.get("payload")
+        payload = decode_payload(sent)
     return RemoteFlag(
         key=key,
         enabled=enabled,
         variant=variant,
         payload=payload,
         failed=failed,
+        payload_sent=sent,
         **_cleaned(fields),
     )
 
@@ -386,13 +433,14 @@ def _older_record(key: str, rec: dict[str, Any]) -> RemoteFlag:
         return _malformed(key, str(err))
     failed = fields.pop("failed") is True
     meta = rec.get("metadata")
-    payload = decode_payload(meta.get("payload")) if meta and not failed else None
+    sent = meta.get("payload") if meta and not failed else None
     return RemoteFlag(
         key=key,
         enabled=bool(fields.pop("enabled")),
-        payload=payload,
+        payload=decode_payload(sent),
         config_version=1,
         failed=failed,
+        payload_sent=sent,
         **_cleaned(fields),
     )
 
@@ -415,6 +463,7 @@ def _v1_record(key: str, value: object, raw_payload: object) -> RemoteFlag:
         variant=variant,
         payload=decode_payload(raw_payload),
         config_version=1,
+        payload_sent=raw_payload,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from .attribution import Attribution, attribution_of
 from .reasons import Unresolved
 
 __all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "SnapshotViews", "thaw"]
@@ -35,7 +36,9 @@ class Reason(msgspec.Struct, frozen=True, gc=False):
     `no_conditions`, `flag_inactive`, `holdout`, `feature_enrollment`, `early_exit`,
     `group_not_provided`, `condition_skipped`. `condition_index` is the release condition
     it refers to (0-based) when there is one; `property` names the filter that decided a
-    non-match (a property key, `cohort <id>` or `flag <key>`).
+    non-match (a property key, `cohort <id>` or `flag <key>`). For a flag the server
+    evaluated, `kind` is the server's reason code (`condition_match`, `experiment_split`,
+    `targeting_match`, `holdout`, ... or "" when it gave none) and `detail` its description.
 
     `decided_by`, for a `condition_match`, says what picked the value, so callers can tell
     a split from targeting without reading definitions: "hash" (the bucketing hash: a
@@ -60,7 +63,14 @@ class Problem(msgspec.Struct, frozen=True, gc=False):
 
 class FlagResult(msgspec.Struct, frozen=True):
     """One resolved flag. Tracked by the garbage collector: `payload` is the caller's to
-    change, and could come to hold anything."""
+    change, and could come to hold anything.
+
+    A flag the server evaluated also says how (`locally_evaluated` False): its reason's
+    `kind` is the server's reason code and `detail` its description, and a `/flags?v=4`
+    record names the `config_version` of the flag and, for config version 2, the rule that
+    decided it (`rule_id`, `rule_type`), the experiment and the arm (`experiment_id`,
+    `variant_key`). `attribution` reads them the way flag events report them.
+    """
 
     key: str
     value: FlagValue
@@ -69,6 +79,24 @@ class FlagResult(msgspec.Struct, frozen=True):
     version: int | None
     has_experiment: bool | None
     reason: Reason
+    locally_evaluated: bool = True
+    config_version: int | None = None
+    rule_id: str | None = None
+    rule_type: str | None = None
+    experiment_id: int | None = None
+    variant_key: str | None = None
+
+    @property
+    def attribution(self) -> Attribution | None:
+        """The rule and arm flag events report for this result (None unless config v2)."""
+        return attribution_of(
+            self.config_version,
+            None if self.locally_evaluated else self.reason.kind,
+            failed=False,
+            rule_id=self.rule_id,
+            rule_type=self.rule_type,
+            variant_key=self.variant_key,
+        )
 
 
 class _FlagInfo(Protocol):
@@ -84,6 +112,8 @@ class _FlagInfo(Protocol):
     def has_experiment(self) -> bool | None: ...
 
     def fresh_payload(self, value: FlagValue) -> Any: ...
+
+    def payload_sent(self, value: FlagValue) -> Any: ...
 
     def reason_for(self, token: Any) -> Reason: ...
 
@@ -143,6 +173,14 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         if outcome is None:
             return None
         return self._flags[key].fresh_payload(outcome[0])
+
+    def get_flag_payload_sent(self, key: str) -> Any:
+        """The payload for the flag's value as the definition wrote it (JSON text stays
+        that exact text), or None: for readers that hand payloads out as text."""
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            return None
+        return self._flags[key].payload_sent(outcome[0])
 
     @property
     def keys(self) -> tuple[str, ...]:

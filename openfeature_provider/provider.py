@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from hogkit.core import FlagResult
+from hogkit.core.remote import RemoteFlag
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from openfeature.evaluation_context import EvaluationContext
@@ -247,7 +248,22 @@ def _explain(
         version = record.version if record is not None else None
         if record is not None and record.reason_code:
             metadata["hogkit_reason"] = record.reason_code
+        if record is not None:
+            metadata.update(_rule_metadata(record))
     for name, item in (("condition_index", index), ("flag_id", flag_id), ("flag_version", version)):
         if item is not None:
             metadata[name] = item
     return reason, metadata
+
+
+def _rule_metadata(record: RemoteFlag) -> dict[str, bool | int | float | str]:
+    """What a `/flags?v=4` record says decided the flag: config version, rule, experiment
+    and arm, under their wire names (only those it has)."""
+    fields = (
+        ("config_version", record.config_version),
+        ("rule_id", record.rule_id),
+        ("rule_type", record.rule_type),
+        ("experiment_id", record.experiment_id),
+        ("variant_key", record.variant_key),
+    )
+    return {name: item for name, item in fields if item is not None}

@@ -331,13 +331,34 @@ def test_flag_called_cache_is_bounded(server: LoopbackServer) -> None:
         assert len(client._flags.reported) == 10
 
 
-def test_dropped_flag_called_event_is_sent_by_the_next_read(server: LoopbackServer) -> None:
-    drops = [True]
+def test_a_flag_called_event_before_send_drops_is_not_offered_again(
+    server: LoopbackServer,
+) -> None:
+    """As in posthog 7.91.1: the hook chose to drop it, and would only drop it again."""
+    offered: list[str] = []
 
     def before_send(event: dict[str, Any]) -> dict[str, Any] | None:
-        if event["event"] == "$feature_flag_called" and drops:
-            drops.pop()
+        if event["event"] == "$feature_flag_called":
+            offered.append(event["event"])
             return None
+        return event
+
+    with make_client(server, before_send=before_send) as client:
+        flags = client.evaluate_flags("user-1", only_evaluate_locally=True)
+        for _ in range(3):
+            flags.get_flag("local-on")
+    assert called(server) == [] and len(offered) == 1
+
+
+def test_a_flag_called_event_a_failing_hook_lost_is_sent_by_the_next_read(
+    server: LoopbackServer,
+) -> None:
+    fails = [True]
+
+    def before_send(event: dict[str, Any]) -> dict[str, Any] | None:
+        if event["event"] == "$feature_flag_called" and fails:
+            fails.pop()
+            raise RuntimeError("hook failed once")
         return event
 
     with make_client(server, before_send=before_send) as client:

@@ -30,7 +30,6 @@ IGNORED_OPTIONS: dict[str, Any] = {
     "enable_full_ai_capture": True,
     "_use_ai_lane": True,
     "_enable_multimodal_capture": True,
-    "capture_trace_context": True,
     "traces": {"service_name": "checkout"},
     "metrics": {"enabled": True},
     "app_host": "https://app.example.com",

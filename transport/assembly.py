@@ -92,10 +92,11 @@ def assemble(o: ClientOptions) -> Parts:
         transport=transport,
         problems=problems,
         context=context,
-        emit=events.submit,
+        emit=events.settle,
         disabled=lambda: events.disabled,
     )
     events.flags_for_capture = stack.reads.for_capture
+    events.trace_context = stack.service.trace_context = bool(o.capture_trace_context)
     # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
     on_shutdown.append(functools.partial(stack.service.shutdown, 0.0))
     return Parts(

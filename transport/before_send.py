@@ -21,23 +21,25 @@ BeforeSend = Callable[[dict[str, Any]], Any]
 """A hook that sees (and may change or drop) every event before it is queued."""
 
 
-def apply_before_send(hook: BeforeSend, ev: Event, problems: Problems) -> Event | None:
-    """The event `hook` wants sent instead of `ev`, or None when it is dropped (a hook that
-    raises is reported through `problems`)."""
+def apply_before_send(hook: BeforeSend, ev: Event, problems: Problems) -> Event | bool:
+    """The event `hook` wants sent instead of `ev`; True when the hook dropped it (answered
+    None: the application's choice), False when it failed (raised, reported through
+    `problems`, or answered something else). Dedup caches keep a chosen drop's key and free
+    a failed one's."""
     try:
         result = hook(ev.to_message())
     except Exception as exc:
         log.error("before_send raised %s; the event %r was dropped", type(exc).__name__, ev.event)
         problems.tell(exc, [])
-        return None
+        return False
     if result is None:
         log.debug("before_send dropped the event %r", ev.event)
-        return None
+        return True
     if not isinstance(result, dict):
         log.error(
             "before_send returned %s, not a dict or None; the event %r was dropped",
             type(result).__name__,
             ev.event,
         )
-        return None
+        return False
     return Event.from_message(result, fallback_uuid=new_uuid())

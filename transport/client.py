@@ -76,11 +76,13 @@ class Client:
 
     The parameters are posthog-python 7.91.1's, with its names, defaults and positional
     order, except `gzip` (on by default here); options outside hogkit's scope (AI capture,
-    tracing, metrics, e-mail) are accepted and, when set, logged once as ignored (see
+    tracing spans, metrics, e-mail) are accepted and, when set, logged once as ignored (see
     `ClientOptions`). hogkit's own options are keyword-only: `retry_backoff` and
     `retry_backoff_cap` set the first retry wait and the longest one (seconds);
     `exit_timeout` bounds the flush at interpreter exit; `transport` replaces the HTTP
     transport (see `MemoryTransport`, `FileTransport`).
+    `capture_trace_context` adds the active OpenTelemetry span's `$trace_id`/`$span_id` to
+    captured and flag events (exceptions always carry them).
     """
 
     def __init__(

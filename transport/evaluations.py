@@ -18,6 +18,9 @@ import types
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+import msgspec
+from hogkit.core.attribution import Attribution
+from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import (
     EVALUATED_LOCALLY,
     FlagCalled,
@@ -57,6 +60,10 @@ class FlagCalledSink(Protocol):
     def claim(self, user: int, report: int) -> bool: ...
 
     def send(self, user: int, report: int, called: FlagCalled) -> None: ...
+
+    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
+        """Send `$experiment_exposure` for `called` unless that assignment was already
+        exposed (`exposure` is its `hogkit.core.exposure.exposure_hash`)."""
 
 
 class FlagEvaluations:
@@ -153,6 +160,32 @@ class FlagEvaluations:
         if record is None or record.server_failed:
             return None
         return thaw(record.payload)
+
+    def result(self, key: str) -> FlagResult | None:
+        """The flag's full result (value, payload, id, version, reason, and for a server
+        record its `/flags?v=4` rule fields), or None when the snapshot has no value for it.
+        A plain read: no event, no access."""
+        local = self._local
+        if local is not None:
+            found = local.result(key)
+            if found is not None:
+                return found
+        record = self._remote.get(key)
+        result = record.result() if record is not None else None
+        if result is None or result.payload is None:
+            return result
+        return msgspec.structs.replace(result, payload=thaw(result.payload))
+
+    def get_flag_payload_sent(self, key: str) -> Any:
+        """The payload of the flag's value as its source wrote it (JSON text stays that
+        exact text), or None. For readers that hand payloads out as text; sends nothing."""
+        local = self._local
+        if local is not None and local.get_flag(key) is not None:
+            return local.get_flag_payload_sent(key)
+        record = self._remote.get(key)
+        if record is None or record.server_failed:
+            return None
+        return thaw(record.payload_sent)
 
     def local_result(self, key: str) -> FlagResult | None:
         """The locally evaluated flag's full result (value, payload, id, version, reason), or
@@ -304,22 +337,29 @@ class FlagEvaluations:
                 if user is None:
                     self._token = groups_token(self._groups)
                     user = self._user = user_hash(self._distinct_id)
-                report = report_hash(self._token, key, value)
+                attribution = record.attribution if record is not None else None
+                rule = attribution.identity() if attribution is not None else ""
+                report = report_hash(self._token, key, value, rule)
+                called = None
                 if sink.claim(user, report):
-                    self._send(sink, user, report, key, value, record)
+                    called = self._facts(key, value, record, attribution)
+                    sink.send(user, report, called)
+                if attribution is not None and attribution.exposes:
+                    if called is None:
+                        called = self._facts(key, value, record, attribution)
+                    sink.expose(user, exposure_hash(self._token, called), called)
             except Exception:
                 log.exception("could not report $feature_flag_called for %r", key)
         return value
 
-    def _send(
+    def _facts(
         self,
-        sink: FlagCalledSink,
-        user: int,
-        report: int,
         key: str,
         value: bool | str | None,
         record: RemoteFlag | None,
-    ) -> None:
+        attribution: Attribution | None,
+    ) -> FlagCalled:
+        """The facts of one read to report, from the local snapshot or the server's record."""
         snapshot = self._local
         meta: FlagMeta | None = None
         if record is None and value is not None and snapshot is not None:
@@ -353,27 +393,24 @@ class FlagEvaluations:
             found=meta is not None or record is not None,
             server_failed=record is not None and record.server_failed,
         )
-        sink.send(
-            user,
-            report,
-            FlagCalled(
-                self._distinct_id,
-                key,
-                value,
-                payload,
-                meta is not None,  # locally_evaluated
-                flag_id,
-                version,
-                reason,
-                self._request_id,
-                evaluated_at,
-                errors,
-                has_experiment,
-                self._groups,
-                self._disable_geoip,
-                self._minimal and has_experiment is False,  # minimal
-                meta is not None,  # payload_is_json: a local payload is the snapshot's copy
-            ),
+        return FlagCalled(
+            self._distinct_id,
+            key,
+            value,
+            payload,
+            meta is not None,  # locally_evaluated
+            flag_id,
+            version,
+            reason,
+            self._request_id,
+            evaluated_at,
+            errors,
+            has_experiment,
+            self._groups,
+            self._disable_geoip,
+            self._minimal and has_experiment is False,  # minimal
+            meta is not None,  # payload_is_json: a local payload is the snapshot's copy
+            attribution,
         )
 
 

@@ -29,6 +29,7 @@ from .exception_source import ExceptionArg, exception_of, source_lines, syntheti
 from .pipeline import EventPipeline
 from .problems import log
 from .stamps import CallerTime
+from .tracing import with_span
 
 __all__ = ["EventMethods"]
 
@@ -268,7 +269,9 @@ class EventMethods:
                 self._events.context,
                 exc,
                 distinct_id=distinct_id,
-                properties=properties,
+                # Always, whatever `capture_trace_context` says: an error is most useful
+                # next to the trace it broke.
+                properties=with_span(properties),
                 timestamp=stamps.when(timestamp),
                 uuid=stamps.event_id(uuid),
                 anonymous_id=stamps.anonymous_id(distinct_id),

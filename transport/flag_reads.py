@@ -13,8 +13,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
-
 from .evaluations import FlagEvaluations
 from .flags import FlagService
 from .problems import Problems
@@ -113,20 +111,6 @@ class FlagReads:
             if match_value is not None and value != match_value:
                 return None
         return snap.get_flag_payload(key)
-
-    @staticmethod
-    def with_payloads(snap: FlagEvaluations | None) -> dict[str, dict[str, Any] | None]:
-        """`get_all_flags_and_payloads`' shape: payloads of enabled flags, as JSON text."""
-        if snap is None:
-            return {"featureFlags": {}, "featureFlagPayloads": {}}
-        payloads: dict[str, Any] = {}
-        for key, value in snap.flag_values.items():
-            if value is False:
-                continue
-            payload = snap.get_flag_payload(key)
-            if payload is not None:
-                payloads[key] = msgspec.json.encode(payload).decode("utf-8")
-        return {"featureFlags": dict(snap.flag_values), "featureFlagPayloads": payloads}
 
     def for_capture(
         self, distinct_id: Any, groups: Mapping[str, Any] | None, option: object

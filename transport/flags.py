@@ -26,10 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
-from hogkit.core.flag_called import FlagCalled, flag_called_event
+from hogkit.core.exposure import exposure_event, exposure_hash
+from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
 from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
     FlagsResponse,
@@ -46,6 +48,7 @@ from .fallback_cache import open_fallback
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .poller import DefinitionsPoller, DefinitionsStatus
 from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
+from .tracing import span_properties
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -110,6 +113,8 @@ class FlagService:
         """`now` is the evaluation clock (an aware datetime, as the core needs);
         `event_time` and `new_uuid` stamp `$feature_flag_called` the way the client's
         capture path stamps its events (both default to slower stdlib equivalents).
+        `emit(event)` is truthy when the event is settled (queued, or dropped by the
+        application's `before_send`); a falsy answer frees its dedup key for a later read.
         `definitions_cache` shares downloaded definitions between processes (a provider
         object, see `definitions_cache`); with `follower_only` this process never downloads
         them itself. `fallback_cache_url` names where `/flags` answers are remembered for
@@ -128,6 +133,11 @@ class FlagService:
         self._event_time = event_time or now
         self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
         self.reported = FlagCalledCache(dedup_capacity)
+        # Assignments already exposed: their own cache, so a deduplicated
+        # `$feature_flag_called` never hides an exposure.
+        self.exposed = FlagCalledCache(dedup_capacity)
+        # `capture_trace_context`: flag events carry the active span's ids, like captures.
+        self.trace_context = False
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
@@ -185,7 +195,7 @@ class FlagService:
         """(fs, its `minimalFlagCalledEvents` gate, its metadata memo), made once per set."""
         seen = self._per_set
         if seen[0] is not fs:
-            gate = bool(getattr(fs, "minimal_flag_called_events", False))
+            gate = fs is not None and fs.minimal_flag_called_events
             seen = self._per_set = (fs, gate, {})
             self._changed(fs)
         return seen
@@ -271,6 +281,7 @@ class FlagService:
         if self.poller is not None:
             self.poller.stop(timeout)
         self.reported.clear()
+        self.exposed.clear()
 
     # ------------------------------------------------------------------ evaluation
 
@@ -556,18 +567,57 @@ class FlagService:
 
     # ------------------------------------------------------------------ FlagCalledSink
 
+    def report(self, called: FlagCalled) -> None:
+        """Send the flag events of one read built outside a snapshot: `$feature_flag_called`
+        unless that report was already sent, then `$experiment_exposure` when the read
+        assigned an experiment arm not yet exposed. Never raises."""
+        try:
+            user, report = report_of(
+                called.distinct_id, called.key, called.response, called.groups, called.attribution
+            )
+            if self.claim(user, report):
+                self.send(user, report, called)
+            if called.attribution is not None and called.attribution.exposes:
+                self.expose(user, exposure_hash(groups_token(called.groups), called), called)
+        except Exception:
+            log.exception("could not report $feature_flag_called for %r", called.key)
+
     def claim(self, user: int, report: int) -> bool:
         return self._emit is not None and self.reported.reserve(user, report)
 
     def send(self, user: int, report: int, called: FlagCalled) -> None:
-        queued = False
+        settled = False
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = flag_called_event(
                 self._context, self._event_time(), self._new_uuid(), called, anonymous
             )
+            if self.trace_context and not called.minimal:
+                event = _under_span(event)
             assert self._emit is not None
-            queued = bool(self._emit(event))
+            settled = bool(self._emit(event))
         finally:
-            if not queued:
+            if not settled:
                 self.reported.release(user, report)
+
+    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
+        if self._emit is None or not self.exposed.reserve(user, exposure):
+            return
+        settled = False
+        try:
+            event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
+            if event is not None and self.trace_context:
+                event = _under_span(event)
+            settled = event is not None and bool(self._emit(event))
+        finally:
+            if not settled:
+                self.exposed.release(user, exposure)
+
+
+def _under_span(event: Event) -> Event:
+    """`event` with the active span's ids under its own properties (which win)."""
+    span = span_properties()
+    if not span:
+        return event
+    span.update(event.properties)
+    return msgspec.structs.replace(event, properties=span)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hogkit.core.flag_called import FlagCalled, report_of
+from hogkit.core.attribution import Attribution
+from hogkit.core.flag_called import FlagCalled
 from hogkit.core.legacy_reads import (
     FeatureFlagResult,
     flag_result,
@@ -206,10 +207,18 @@ class LegacyFlags:
                         key,
                         *_enabled_variant(shown),
                         record.payload,
-                        record.reason_description,
+                        _described(record),
                     )
         if send_events:
-            self._report(did, groups, disable_geoip, key, result, error, False, record, response)
+            # The record's rule is reported only when the record supplied what is reported:
+            # not for a caller's `match_value` or a remembered answer.
+            attribution = None
+            if record is not None and record.malformed is None and match_value is None:
+                attribution = record.attribution
+            self._report(
+                did, groups, disable_geoip, key, result, error, False, record, response,
+                attribution=attribution,
+            )  # fmt: skip
         return result
 
     def _report_local(
@@ -235,13 +244,12 @@ class LegacyFlags:
         record: RemoteFlag | None = None,
         response: FlagsResponse | None = None,
         local_set: Any = None,
+        attribution: Attribution | None = None,
     ) -> None:
-        """`$feature_flag_called` for one read, deduplicated like every other report."""
+        """The flag events of one read (`$feature_flag_called`, and `$experiment_exposure`
+        for an assigned experiment arm), deduplicated like every other report."""
         value = result.get_value() if result is not None else None
-        user, report = report_of(did, key, value, groups)
         service = self._service
-        if not service.claim(user, report):
-            return
         flag_id = version = has_experiment = reason = None
         minimal = False
         if locally and local_set is not None:
@@ -252,9 +260,7 @@ class LegacyFlags:
             has_experiment, reason = record.has_experiment, record.reason_description
         if response is not None and not locally:
             minimal = response.minimal_flag_called_events
-        service.send(
-            user,
-            report,
+        service.report(
             FlagCalled(
                 did,
                 key,
@@ -271,6 +277,8 @@ class LegacyFlags:
                 groups,
                 disable_geoip,
                 minimal and has_experiment is False,
+                False,  # payload_is_json
+                attribution,
             ),
         )
 
@@ -332,3 +340,11 @@ class LegacyFlags:
 
 def _enabled_variant(value: FlagValue) -> tuple[bool, str | None]:
     return (True, value) if isinstance(value, str) else (bool(value), None)
+
+
+def _described(record: RemoteFlag) -> str | None:
+    """A result's reason text: the record's description, "" for a reason without one, None
+    when the record gives no reason at all."""
+    if record.reason_description is not None:
+        return record.reason_description
+    return "" if record.reason_code is not None else None

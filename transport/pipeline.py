@@ -36,6 +36,7 @@ from .ids import new_uuid
 from .problems import Problems, log
 from .spool import Spool
 from .stamps import clock
+from .tracing import with_span
 from .transports import Transport
 
 __all__ = [
@@ -99,6 +100,8 @@ class EventPipeline:
         self._fast = self.delivery.queue
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
+        # `capture_trace_context`: events from `capture` carry the active span's ids.
+        self.trace_context = False
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -195,6 +198,8 @@ class EventPipeline:
         """
         if current_context() is not None:
             distinct_id, properties = with_context(distinct_id, properties)
+        if self.trace_context:
+            properties = with_span(properties)
         queue = self._fast
         if (
             queue is not None
@@ -312,12 +317,24 @@ class EventPipeline:
 
     def submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
-        if self._before_send is not None:
-            hooked = apply_before_send(self._before_send, ev, self.problems)
-            if hooked is None:
-                return None
-            ev = hooked
-        return self.delivery.deliver(encode_event(ev), ev.event, ev.uuid)
+        hooked = self._hooked(ev)
+        if type(hooked) is bool:
+            return None
+        return self.delivery.deliver(encode_event(hooked), hooked.event, hooked.uuid)
+
+    def settle(self, ev: Event) -> bool:
+        """`submit` for events a dedup cache remembers: True when the event was queued or
+        `before_send` returned None for it (the application's choice, which a later read
+        would only repeat), False when it could not be queued, so a later read tries again."""
+        hooked = self._hooked(ev)
+        if type(hooked) is bool:
+            return hooked
+        return self.delivery.deliver(encode_event(hooked), hooked.event, hooked.uuid) is not None
+
+    def _hooked(self, ev: Event) -> Event | bool:
+        """`ev` after `before_send` (see `apply_before_send`); `ev` itself with no hook."""
+        hook = self._before_send
+        return ev if hook is None else apply_before_send(hook, ev, self.problems)
 
     def _failed(self, name: str, exc: Exception) -> str | None:
         """The error path; None, the uuid of no event, for the caller to return."""
