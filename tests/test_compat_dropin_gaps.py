@@ -101,3 +101,31 @@ def test_empty_distinct_id_evaluate_flags(local: bool) -> None:
             assert kit.is_enabled(key) == ref.is_enabled(key)
         ref_events, kit_events = twin.flag_events()
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+def test_empty_distinct_id_experiment_exposure() -> None:
+    meta = {
+        "id": 201,
+        "version": 7,
+        "config_version": 2,
+        "has_experiment": True,
+        "rule_type": "experiment",
+        "rule_id": "10000000-0000-4000-8000-000000000001",
+        "experiment_id": 301,
+        "variant_key": "arm_a",
+    }
+    split = {
+        "key": "layout",
+        "value": "arm_a",
+        "reason": {"code": "experiment_split"},
+        "metadata": meta,
+    }
+    with Twin(None, [Reply.json(flags_response(split))], local=False) as twin:
+        ref, kit = twin.both("get_feature_flag", "layout", "")
+        assert kit == ref
+        ref_events, kit_events = map(_anonymous, twin.flag_events())
+        assert [e["event"] for e in ref_events] == [
+            "$feature_flag_called",
+            "$experiment_exposure",
+        ]
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
