@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgspec
 
 from .code_variables import VariablesConfig
 
@@ -58,8 +59,7 @@ def apply_context(
     return distinct_id, merged
 
 
-@attrs.frozen
-class VariablesOverrides:
+class VariablesOverrides(msgspec.Struct, frozen=True):
     """What a context says about reading frames' local variables for its exceptions.
 
     None leaves a setting to the enclosing context, then to the client: a request that

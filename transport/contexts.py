@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
+import msgspec
 from hogkit.core.context import NO_OVERRIDES, ContextValues, VariablesOverrides, apply_context
 
 __all__ = [
@@ -296,7 +297,7 @@ def variables_overrides() -> VariablesOverrides | None:
 def _override(**changes: Any) -> None:
     scope = _current.get()
     if scope is not None:
-        scope.variables = attrs.evolve(scope.variables, **changes)
+        scope.variables = msgspec.structs.replace(scope.variables, **changes)
 
 
 def set_capture_exception_code_variables_context(enabled: bool) -> None:
