@@ -19,7 +19,7 @@ document larger than `MAX_NODES` values or whose top level is too deep) raises
 command line can answer bad definitions without a traceback. Depth is measured
 iteratively, never by recursing, so no input reaches Python's recursion limit here.
 
-Fields whose meaning is "truthiness" in the reference (`active`,
+Fields whose meaning is "truthiness" in posthog-python (`active`,
 `early_exit`, …) stay `Any` on purpose: `"yes"` or `1` behave exactly as there.
 """
 
@@ -177,7 +177,7 @@ def _decode_json(raw: bytes | str) -> Any:
     except RecursionError:
         raise DefinitionsError("flag definitions are nested too deeply to read") from None
     # msgspec refuses what Python's json accepts (NaN, Infinity, numbers beyond a double);
-    # the reference reads definitions with Python's json, so fall back to it before failing.
+    # posthog-python reads definitions with Python's json, so fall back to it before failing.
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as error:

@@ -75,7 +75,6 @@ IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType(
 UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = MappingProxyType(
     {
         # option: (values that behave as documented, what happens with any other value)
-        "thread": (frozenset({1}), "one sender thread sends every batch"),
         "capture_mode": (
             frozenset({None, "v0"}),
             "events are sent to /batch/ (capture_mode 'v0')",
@@ -110,6 +109,9 @@ def option_notes(values: Mapping[str, Any]) -> tuple[str, ...]:
         value = _text(values[name])
         if not any(value == ok for ok in allowed):
             notes.append(f"option {name}={value!r} is not supported: {instead}")
+    thread = values.get("thread", 1)
+    if isinstance(thread, (int, float)) and not thread >= 1:
+        notes.append(f"option thread={thread!r} is not supported: one sender thread sends batches")
     return tuple(notes)
 
 

@@ -61,7 +61,7 @@ def flags_request_body(
     flag_keys: Sequence[str] | None,
     sent_at: _dt.datetime,
 ) -> dict[str, object]:
-    """The JSON object to POST, keys in the order the reference writes them.
+    """The JSON object to POST, keys in the order posthog-python writes them.
 
     `group_properties` is what the caller passed: each group type named in `groups` gets
     `$group_key` first, then the caller's properties for that type (which may override it),
@@ -94,7 +94,7 @@ def flags_request_body(
 
 
 def _jsonable(value: object, depth: int = 0) -> object:
-    """Rewrite values JSON has no type for the way the reference's encoder does.
+    """Rewrite values JSON has no type for the way posthog-python's encoder does.
 
     Dates become ISO strings (with `+00:00`, not `Z`), UUIDs strings, non-finite floats null;
     anything else without a JSON form becomes its `str()`, so an odd property value never
@@ -135,7 +135,7 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 
 def encode_flags_request(body: Mapping[str, object]) -> bytes:
-    """UTF-8 JSON bytes of a request body (never gzipped: the reference never compresses it).
+    """UTF-8 JSON bytes of a request body (never gzipped: posthog-python never compresses it).
 
     Text UTF-8 cannot carry (a lone surrogate such as "\\ud800" in a person property) is
     sent as a JSON escape rather than failing the whole request.

@@ -1,6 +1,6 @@
-"""Salvaging flag definitions that fail the schema in ways the reference still evaluates.
+"""Salvaging flag definitions that fail the schema in ways posthog-python still evaluates.
 
-Two malformations leave a flag evaluable up to the point where the reference trips on
+Two malformations leave a flag evaluable up to the point where posthog-python trips on
 them: a condition filter that is not an object, and a `rollout_percentage` that is not a
 number. Everything before that point (earlier conditions, earlier filters) still decides
 the flag, so such a flag is compiled with those parts marked rather than given up.

@@ -1,6 +1,6 @@
 """Outcomes of a filter besides True, False and an `Unresolved` reason.
 
-The reference distinguishes two ways a filter can fail to decide. An `Unresolved` reason
+posthog-python distinguishes two ways a filter can fail to decide. An `Unresolved` reason
 ("inconclusive") lets later conditions still decide the flag. `NeedsServer` (a static or
 unknown cohort, a malformed cohort, a dependency that itself needs the server) stops the
 flag's condition loop: only the server can answer. `BROKEN` stands for a definition the
@@ -49,7 +49,7 @@ class Broken:
 
 
 class Dropped:
-    """A flag the reference fails on outright and leaves out of its answer (a rollout
+    """A flag posthog-python fails on outright and leaves out of its answer (a rollout
     that is not a number)."""
 
     __slots__ = ()

@@ -296,7 +296,7 @@ def test_flags_request_retries_follow_the_option(retries: int) -> None:
         assert len(kit) == len(ref) == retries + 1
 
 
-@pytest.mark.parametrize(("option", "value"), [("thread", 4), ("capture_mode", "v1")])
+@pytest.mark.parametrize(("option", "value"), [("thread", 0), ("capture_mode", "v1")])
 def test_an_unsupported_value_logs_one_warning_naming_it(
     option: str, value: Any, server: LoopbackServer, caplog: pytest.LogCaptureFixture
 ) -> None:

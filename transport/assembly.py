@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 from hogkit.core.code_variables import VariablesConfig
@@ -161,7 +162,21 @@ def _pipeline(
         max_queue_bytes=o.max_queue_bytes,
         block_when_full=o.block_when_full,
         spool=Spool(os.fspath(o.spool_dir)) if o.spool_dir is not None and o.send else None,
+        senders=_senders(o.thread),
     )
+
+
+MAX_SENDERS = 64
+"""The most sender threads one client starts, whatever `thread` asks for."""
+
+
+def _senders(thread: Any) -> int:
+    """Sender threads for the `thread` option: at least one (a client that sends nothing
+    would only fill its queue), at most `MAX_SENDERS`."""
+    try:
+        return min(MAX_SENDERS, max(1, int(thread)))
+    except (TypeError, ValueError, OverflowError):
+        return 1
 
 
 def _event_methods(o: ClientOptions, events: EventPipeline) -> EventMethods:

@@ -47,6 +47,7 @@ class Delivery:
         max_queue_bytes: int = 0,
         block_when_full: float = 0.0,
         spool: Spool | None = None,
+        senders: int = 1,
     ) -> None:
         self.transport = transport
         self.problems = problems
@@ -59,6 +60,7 @@ class Delivery:
         self._flush_at = flush_at
         self._flush_interval = flush_interval
         self._spool = spool
+        self._senders = senders
         # The queue while a worker sends (None: sync mode, `send=False` or not started).
         self.queue: EventQueue | None = None
         self._worker: Worker | None = None
@@ -89,6 +91,8 @@ class Delivery:
             spool=self._spool,
             prepare=self._encoder.one,
             prepare_many=self._encoder.many,
+            senders=self._senders,
+            batch_events=self._flush_at,
         )
         worker.start()
         self.queue, self._worker = queue, worker

@@ -72,6 +72,7 @@ class EventPipeline:
         max_queue_bytes: int = 0,
         block_when_full: float = 0.0,
         spool: Spool | None = None,
+        senders: int = 1,
     ) -> None:
         self._encoder = DeferredEncoder(context)
         self.delivery = Delivery(
@@ -86,6 +87,7 @@ class EventPipeline:
             max_queue_bytes=max_queue_bytes,
             block_when_full=block_when_full,
             spool=spool,
+            senders=senders,
         )
         self.exit_timeout = exit_timeout
         self.transport = transport

@@ -4,7 +4,7 @@ Why it is built this way:
 - The constructor and `start()` never touch the network; the thread does. A flag call waits
   for the *first* attempt at most its own timeout, once: after a slow or failed first load,
   later calls go straight on (to the server, or with what is loaded) instead of each paying
-  the wait again, which is the reference's worst production trap.
+  the wait again, which is posthog-python's worst production trap.
 - The poller owns only the thread, its sleep and backoff, and the first-load wait. One
   refresh is `DefinitionsFetch` (the conditional download, `definitions_fetch.py`) or, with
   a shared store, `SharedRound` (`definitions_round.py`); both write one `DefinitionsState`
@@ -38,7 +38,7 @@ __all__ = ["DEFINITIONS_TIMEOUT", "DefinitionsPoller", "DefinitionsStatus", "nex
 log = logging.getLogger("hogkit.transport.poller")
 
 DEFINITIONS_TIMEOUT = 10.0
-"""Seconds one definitions download may take (the reference's fixed value)."""
+"""Seconds one definitions download may take (posthog-python's fixed value)."""
 
 
 def next_delay(

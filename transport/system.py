@@ -1,6 +1,6 @@
 """The runtime facts every captured event carries, read once per process.
 
-The reference recomputes these (and reads /etc/os-release through `distro`) on every
+posthog-python recomputes these (and reads /etc/os-release through `distro`) on every
 capture call; they cannot change while the process runs, so hogkit reads them once and hands
 them to the core's `EventContext`.
 """

@@ -1,14 +1,18 @@
 """The background threads per client that turn queued events into delivered batches.
 
-Two threads in a pipeline. The worker takes what is waiting, builds the events the
-capture fast path queued unbuilt, and adds them to the next batch; the sender takes that
-batch whole, then joins, compresses and delivers it (retries included). While the sender
+One worker thread and `senders` sender threads (the `thread` option; one by default). The
+worker takes what is waiting, builds the events the capture fast path queued unbuilt, and
+adds them to the next batch; a free sender takes that batch whole, then joins, compresses
+and delivers it (retries included). While the sender
 waits on the network or compresses (both release the GIL), the worker is already filling
 the next batch, so a burst drains at the pace of the slower half rather than of both added
 up, and a slow server does not stop the queue from being drained. Besides the queue, the
-pipeline holds at most two batches, each within the body limit (the one being sent and
-the next one); when both are full the worker waits and the queue absorbs the rest (and
-drops when full). Batches are sent one at a time, in capture order.
+pipeline holds at most one batch per sender plus the next one, each within the body limit;
+when all are full the worker waits and the queue absorbs the rest (and drops when full).
+With one sender, batches are sent one at a time, in capture order. With several, a batch
+holds at most `batch_events` events (so a burst spreads over the senders, as a slow
+server is then the bottleneck), several are in flight at once and they may complete in
+any order: the books settle each batch's own runs, and a flush waits for every sender.
 
 Each wakeup drains everything waiting, in batches as large as the body limit allows,
 rather than one `flush_at`-sized batch: under a burst, the queue empties as fast as the
@@ -43,7 +47,7 @@ from hogkit.core.accounting import Reason
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 
-from .books import Books, Spans
+from .books import Books, Spans, first
 from .errors import DeliveryFailed, EventTooLarge, QueueFull
 from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
 from .replay import SpoolReplay
@@ -79,6 +83,8 @@ class Worker:
         max_body_bytes: int = MAX_BATCH_BYTES,
         prepare: Prepare | None = None,
         prepare_many: PrepareMany | None = None,
+        senders: int = 1,
+        batch_events: int = 0,
     ) -> None:
         self.queue = queue
         self.prepare = prepare
@@ -103,11 +109,18 @@ class Worker:
         self._next: list[bytes] = []  # the batch the sender takes next, filled by the worker
         self._next_spans: Spans = []  # its events' numbers
         self._next_bytes = 0  # its body size (events and commas)
-        self._sending: tuple[list[bytes], Spans] | None = None  # the batch being sent
+        self._sending: list[tuple[list[bytes], Spans]] = []  # the batches being sent
+        self._pieces: list[tuple[list[bytes], Spans]] = []  # split, not handed on yet
+        self._senders = max(1, senders)
+        # Events per batch with several senders (0: as many as the body limit allows).
+        self._batch_events = max(1, batch_events) if self._senders > 1 else 0
         self._closing = False
         self._retiring = False
         self.thread = threading.Thread(target=self._run, name="hogkit-worker", daemon=True)
-        self.sender = threading.Thread(target=self._send_loop, name="hogkit-sender", daemon=True)
+        self.senders = [
+            threading.Thread(target=self._send_loop, name=f"hogkit-sender-{n}", daemon=True)
+            for n in range(self._senders)
+        ]
 
     @property
     def delivered(self) -> int:
@@ -118,13 +131,14 @@ class Worker:
         return self.books.ledger.dropped_total
 
     def start(self) -> None:
-        self.sender.start()
+        for sender in self.senders:
+            sender.start()
         self.thread.start()
 
     def is_current(self) -> bool:
         """True on the worker's own threads (where waiting for a flush would deadlock)."""
         current = threading.current_thread()
-        return current is self.thread or current is self.sender
+        return current is self.thread or current in self.senders
 
     def halt(self, timeout: float) -> None:
         """Stop both threads (what is still queued is reported lost), waiting at most
@@ -144,9 +158,8 @@ class Worker:
         settled yet, with the batches the sender still holds, once."""
         if not self.is_current():
             with self._lock:
-                held = [(list(self._next), list(self._next_spans))]
-                if self._sending is not None:
-                    held.insert(0, self._sending)
+                held = [*self._sending, (list(self._next), list(self._next_spans))]
+                held.extend(self._pieces)
             for events, spans in held:
                 error = DeliveryFailed(
                     "the deadline passed while these events were being sent", "deadline"
@@ -175,7 +188,7 @@ class Worker:
     def _retire_when_sent(self) -> None:
         """Stop once the sender has sent what it holds (its owner is gone)."""
         with self._lock:
-            while self._next or self._sending is not None:
+            while self._next or self._sending:
                 self._lock.wait(0.1)
         if not len(self.queue):
             self.stop.set()
@@ -215,32 +228,58 @@ class Worker:
     def _room(self) -> int:
         """Bytes the next batch can still take, once it has a fair amount of room left.
 
-        Waits while the sender is busy and the next batch is (nearly) full: the queue
+        Waits while every sender is busy and the next batch is (nearly) full: the queue
         holds what arrives meanwhile.
         """
         full_at = self.max_bytes - min(_MIN_ROOM, self.max_bytes // 4)
         with self._lock:
             while (
-                self._next_bytes > full_at and self._sending is not None and not self.stop.is_set()
+                self._next_bytes > full_at
+                and len(self._sending) >= self._senders
+                and not self.stop.is_set()
             ):
                 self._lock.wait(0.1)
             return max(1, self.max_bytes - self._next_bytes)
 
     def _hand_off(self, batch: list[bytes], spans: Spans, size: int) -> None:
+        """Hand `batch` on, in pieces of `batch_events` events with several senders."""
+        step = self._batch_events
+        if not step or len(batch) <= step:
+            self._hand_off_one(batch, spans, size)
+            return
+        pieces: list[tuple[list[bytes], Spans]] = []
+        for at in range(0, len(batch), step):
+            piece = batch[at : at + step]
+            piece_spans, spans = first(spans, len(piece))
+            pieces.append((piece, piece_spans))
+        with self._lock:
+            self._pieces = pieces  # what `give_up` reports if the deadline comes first
+        while pieces:
+            piece, piece_spans = pieces[0]
+            self._hand_off_one(piece, piece_spans, sum(map(len, piece)) + len(piece))
+            with self._lock:
+                pieces.pop(0)
+
+    def _hand_off_one(self, batch: list[bytes], spans: Spans, size: int) -> None:
         """Add `batch` (`size` bytes with its commas) to what the sender takes next (when
         it fits: else after the sender took that). After a stop it is handed over anyway:
         the transport then answers at once that it was cancelled, and the sender reports
         the events as not delivered.
         """
         with self._lock:
-            while (
-                self._next and self._next_bytes + size > self.max_bytes and not self.stop.is_set()
-            ):
+            while self._next and self._full(size) and not self.stop.is_set():
                 self._lock.wait(0.1)
             self._next.extend(batch)
             self._next_spans.extend(spans)
             self._next_bytes += size
             self._lock.notify_all()
+
+    def _full(self, size: int) -> bool:
+        """The next batch cannot take `size` more bytes (or, with several senders, any more
+        events)."""
+        if self._batch_events and len(self._next) >= self._batch_events:
+            return True
+        return self._next_bytes + size > self.max_bytes
 
     def _send_loop(self) -> None:
         lock = self._lock
@@ -252,7 +291,7 @@ class Worker:
                     return
                 sending = (self._next, self._next_spans)
                 self._next, self._next_spans, self._next_bytes = [], [], 0
-                self._sending = sending
+                self._sending.append(sending)
                 lock.notify_all()
             try:
                 self._deliver(*sending)
@@ -260,7 +299,7 @@ class Worker:
                 log.exception("hogkit sender: unexpected error; continuing")
             finally:
                 with lock:
-                    self._sending = None
+                    self._sending = [held for held in self._sending if held is not sending]
                     lock.notify_all()
 
     def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
@@ -315,7 +354,7 @@ class Worker:
     def _wait_sent(self) -> None:
         """Until the sender has sent all it was handed, or the worker is stopped."""
         with self._lock:
-            while (self._next or self._sending is not None) and not self.stop.is_set():
+            while (self._next or self._sending) and not self.stop.is_set():
                 self._lock.wait(0.1)
 
     def _abandon(self) -> None:
@@ -329,5 +368,5 @@ class Worker:
         for marker in markers:
             marker.settle(self.books.conclude, self.books.mark())
         with self._lock:
-            self._closing = True  # the sender finishes what it was handed, then exits
+            self._closing = True  # the senders finish what they were handed, then exit
             self._lock.notify_all()
