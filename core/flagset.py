@@ -177,8 +177,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         datetime is read as UTC).
 
         As in the reference, person properties get `distinct_id` when they lack it, each
-        group's properties get `$group_key`, and an empty distinct id or an empty
-        `flag_keys` evaluates nothing. Never raises for any property values; the caller's
+        group's properties get `$group_key`, and a None distinct id or an empty
+        `flag_keys` evaluates nothing (an empty string is an id like any other). Never raises for any property values; the caller's
         mappings are only read, never kept.
 
         """
@@ -186,8 +186,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             now = _aware(now)
         flags = self._flags
         selected = self._ordered if flag_keys is None else self._select(flag_keys)
-        if not distinct_id or not selected:
-            text = _text(distinct_id) if distinct_id else ""
+        if distinct_id is None or not selected:
+            text = ""
             return Snapshot(text, {}, _NOTHING, flags)
         text = distinct_id if type(distinct_id) is str else _text(distinct_id)
         reads_id = self._reads_id and (flag_keys is None or any(flag.reads_id for flag in selected))

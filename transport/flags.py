@@ -600,7 +600,10 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         settled = False
         try:
-            event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
+            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            event = flag_called_event(
+                self._context, self._event_time(), self._new_uuid(), called, anonymous
+            )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
             assert self._emit is not None
@@ -614,7 +617,10 @@ class FlagService:
             return
         settled = False
         try:
-            event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
+            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            event = exposure_event(
+                self._context, self._event_time(), self._new_uuid(), called, anonymous
+            )
             if event is not None and self.trace_context:
                 event = _under_span(event)
             settled = event is not None and bool(self._emit(event))

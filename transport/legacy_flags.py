@@ -98,7 +98,7 @@ class LegacyFlags:
     ) -> FlagValue | None:
         """The flag's value. A local read that reports nothing is answered straight from the
         core (the common case on a busy server); everything else is a full `read`."""
-        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
+        if not send_events and type(distinct_id) is str and not self._disabled():
             found = self._service.local_value(
                 key, distinct_id, person_properties, groups, group_properties, device_id
             )
@@ -136,7 +136,7 @@ class LegacyFlags:
         """One single-flag read. `match_value` replaces the reported value (and chooses the
         payload) when the flag has a value. `value_only` says the caller reads no payload:
         a local read that reports nothing then skips decoding it."""
-        if self._disabled() or distinct_id is None or distinct_id == "":
+        if self._disabled() or distinct_id is None:
             return None
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
         group_map = dict(groups) if groups else {}
