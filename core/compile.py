@@ -215,8 +215,8 @@ class CompiledCondition:
         self.single_in: Hashable | None = None
         self.single_targets: Any = None
         self.single_negate = False
-        # A rollout that is not a number: reaching it fails the whole flag, as in the
-        # reference, which then leaves the flag out of its answer.
+        # A rollout that is not a number: reaching it fails the whole flag, as in
+        # posthog-python, which then leaves the flag out of its answer.
         self.rollout_broken = rollout_broken
         pct = definition.rollout_percentage
         self.rollout = pct
@@ -452,7 +452,7 @@ class CompiledFlag:
         self, flags: Mapping[str, CompiledFlag]
     ) -> Iterator[tuple[Unresolved, str, bool]]:
         """Every problem visible in the definition: (reason, message, counted by the
-        reference's classifier)."""
+        posthog-python's classifier)."""
         if self.experience_continuity:
             yield (
                 Unresolved.EXPERIENCE_CONTINUITY,
@@ -495,7 +495,7 @@ class CompiledFlag:
 
 
 def decode_payload(raw: Any) -> Any:
-    """A payload as the reference returns it: JSON text decoded (NaN and Infinity refused,
+    """A payload as posthog-python returns it: JSON text decoded (NaN and Infinity refused,
     anything undecodable None), any other value as it is."""
     if not isinstance(raw, str):
         return raw
@@ -650,7 +650,7 @@ def _read_filters(
     if multivariate is not None and multivariate.variants:
         flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
     payloads = filters.payloads
-    # Payloads of any other shape are ignored: the reference still returns the value.
+    # Payloads of any other shape are ignored: posthog-python still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
         flag.fresh = _payload_sources(payloads, compiler.payloads)
         flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
@@ -755,7 +755,7 @@ def finish_flags(
     ranks a missing device id or a stop at the server) is settled here too.
     """
     # Dependency values are shared between the flags of one evaluation only when every
-    # chain can be walked without meeting a missing member (which the reference marks in
+    # chain can be walked without meeting a missing member (which posthog-python marks in
     # its memo as a side effect, for the rest of one flag).
     shared = True
     parents: set[object] = set()

@@ -1,4 +1,4 @@
-"""A condition's filters, walked in order as the reference walks them.
+"""A condition's filters, walked in order as posthog-python walks them.
 
 Every filter is looked at until one fails (a definite False beats anything undecided
 before it); a filter that needs the server stops the walk at once unless an earlier one

@@ -126,8 +126,8 @@ _VALID = ValidDocument | list[FlagDefinition]
 
 
 class MalformedFlag(msgspec.Struct, frozen=True, kw_only=True):
-    """A flag that does not fit the schema. What little is needed to answer like the
-    reference survives: inactive flags are still False, experience continuity still wins."""
+    """A flag that does not fit the schema. What little is needed to answer like
+    posthog-python survives: inactive flags are still False, experience continuity still wins."""
 
     key: str
     active: Any

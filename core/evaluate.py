@@ -1,6 +1,6 @@
 """Evaluating compiled flags for one person (or group), exactly as posthog 7.91.1 does.
 
-This is the one evaluator; it reads in the reference's order:
+This is the one evaluator; it reads in posthog-python's order:
 
 1. `evaluate_flag`: the flag is active; experience continuity sends it to the server;
    then whose flag it is (a group's, or the person's, bucketed on the device id when
@@ -69,8 +69,8 @@ _NO_GROUPS: Mapping[Any, Any] = MappingProxyType({})
 
 
 class _Unencodable:
-    """Stands in for a bucketing value that has no UTF-8 text: hashing it fails like the
-    reference does, but only for the flags that actually hash it."""
+    """Stands in for a bucketing value that has no UTF-8 text: hashing it fails like
+    posthog-python does, but only for the flags that actually hash it."""
 
     __slots__ = ()
 
@@ -197,7 +197,7 @@ class Run:
     ) -> FilterOutcome | None:
         """Evaluate chain member `key` into the cache; an outcome only when it failed.
 
-        As in the reference, a dependency sees no groups, and a group flag evaluated as a
+        As in posthog-python, a dependency sees no groups, and a group flag evaluated as a
         dependency buckets on whatever id the dependent flag is evaluated for."""
         flag = self.flags[key]
         cache = self.cache
@@ -222,7 +222,7 @@ class Run:
         if active is None:
             active = self.active = set()
         if key in active:
-            # Definitions that loop without the server marking the cycle; the reference
+            # Definitions that loop without the server marking the cycle; posthog-python
             # recurses until Python stops it.
             self.tainted = True
             return BROKEN
@@ -292,7 +292,7 @@ def evaluate_one(run: Run, flag: CompiledFlag) -> Matched:
 def _failed(run: Run) -> Unresolved:
     """Why a flag whose evaluation raised needs the server: never raise into the caller;
     a definition this broken needs the server. Hashing an id with no UTF-8 form fails as
-    it does in the reference: missing context."""
+    it does in posthog-python: missing context."""
     if run.distinct_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE:
         return _MISSING
     return _UNSUPPORTED
@@ -300,7 +300,7 @@ def _failed(run: Run) -> Unresolved:
 
 def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
     """One top-level flag: its (value, reason token), why it needs the server, or
-    DROPPED when the reference would fail on it."""
+    DROPPED when posthog-python would fail on it."""
     if not flag.active:
         return INACTIVE_OUTCOME
     if flag.fixed is not None:
@@ -341,7 +341,7 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
 def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:
     """The dependency memo a top-level flag uses. A flag with dependencies under a
     condition on another group's properties may evaluate a parent in that context, so it
-    keeps a memo of its own (the reference keeps one per top-level flag)."""
+    keeps a memo of its own (posthog-python keeps one per top-level flag)."""
     if flag.own_memo:
         return {}
     return run.dependency_cache(distinct_id, props)
@@ -359,7 +359,7 @@ def match_flag(
     (UTF-8). A condition matches when its filters do (`condition_filters`) and the bucketing value
     is inside its rollout; its value is then the override, the variant, or True.
 
-    `top` is False for a dependency, which (as in the reference) sees no groups. When no
+    `top` is False for a dependency, which (as in posthog-python) sees no groups. When no
     condition matches, the reason is the first condition whose rollout excluded the
     value, else the first failed filter, else the first skipped condition.
     """
@@ -476,7 +476,7 @@ def make_run(
     group_properties: object,
     device_id: object,
 ) -> Run:
-    """One call's inputs, read as the reference reads them: each group's properties get
+    """One call's inputs, read as posthog-python reads them: each group's properties get
     `$group_key`, and properties of types not in `groups` are dropped."""
     if not groups:
         return Run(flags, now, distinct_id, person, _NO_GROUPS, _NO_GROUPS, device_id)

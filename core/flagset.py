@@ -102,7 +102,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         flags: dict[str, CompiledFlag] = {}
         for definition in definitions.flags:
             # A key defined twice keeps its first position and its last definition, as
-            # the reference's by-key lookups do.
+            # posthog-python's by-key lookups do.
             flags[definition.key] = compile_flag(
                 definition, compiler, definitions.group_type_mapping
             )
@@ -176,7 +176,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         """Every flag (or those in `flag_keys`) for one person, at `now` (aware; a naive
         datetime is read as UTC).
 
-        As in the reference, person properties get `distinct_id` when they lack it, each
+        As in posthog-python, person properties get `distinct_id` when they lack it, each
         group's properties get `$group_key`, and a None distinct id or an empty
         `flag_keys` evaluates nothing (an empty string is an id like any other). Never raises for any property values; the caller's
         mappings are only read, never kept.

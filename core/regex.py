@@ -69,7 +69,7 @@ class GatedPattern:
         space: bool,
         end: bool,
     ) -> None:
-        # The pattern as the reference compiles it, and the one searched: the same
+        # The pattern as posthog-python compiles it, and the one searched: the same
         # without a leading or trailing `.*` (see `_trim`), which the program runs too.
         self._regex = regex
         self._search = trimmed.search
