@@ -47,6 +47,10 @@ REALISTIC = [
     "^[A-Z]{2}$",
     "test|staging|dev",
     "^user_[0-9]{4,8}$",
+    "^https?://[^/]+/(docs|blog)/.*$",
+    "^(www\\.)?[a-z0-9-]+\\.example\\.com$",
+    ".*@(acme|globex)\\.com$",
+    "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
 ]
 VALUES = [
     "jane.doe@posthog.com",
@@ -59,6 +63,8 @@ VALUES = [
     "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0",
     "DE",
     "user_004211",
+    "https://www.example.com/docs/getting-started?utm_source=newsletter&utm_medium=email",
+    "5f0c6a2e-8d7b-4c1e-9a3f-2b6d8e4f1a7c",
     "a" * 200,
 ]
 CATASTROPHIC = ["(a|aa)+$", "(a|a)*b", "a*a*a*a*a*a*b", ".*.*.*.*.*.*=", "(ab|a|b)*c"]

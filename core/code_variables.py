@@ -108,6 +108,24 @@ class VariablesConfig:
             detect_secrets=True if detect_secrets is None else detect_secrets,
         )
 
+    def replaced(
+        self,
+        mask_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
+        mask_url_credentials: bool | None = None,
+        detect_secrets: bool | None = None,
+    ) -> VariablesConfig:
+        """This config with each given setting in place of its own (None keeps it)."""
+        return attrs.evolve(
+            self,
+            mask=self.mask if mask_patterns is None else _compile(mask_patterns),
+            ignore=self.ignore if ignore_patterns is None else _compile(ignore_patterns),
+            mask_url_credentials=self.mask_url_credentials
+            if mask_url_credentials is None
+            else mask_url_credentials,
+            detect_secrets=self.detect_secrets if detect_secrets is None else detect_secrets,
+        )
+
 
 def _compile(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     compiled = []

@@ -2,8 +2,8 @@
 
 The definitions carry only property-based cohorts; a filter naming any other cohort
 (static, deleted) needs the server. Entries may be negated; nested groups may not. Cohorts may reference
-each other; a reference back into a cohort being evaluated is a definition the
-reference cannot evaluate (it recurses until Python gives up), reported as BROKEN.
+each other; a reference back into a cohort being evaluated is a definition
+posthog-python cannot evaluate (it recurses until Python gives up), reported as BROKEN.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class FilterRun(DependencyRun, Protocol):
 
 
 class _ServerNode:
-    """A malformed cohort body or entry: the reference sends the whole flag to the server."""
+    """A malformed cohort body or entry: posthog-python sends the whole flag to the server."""
 
     __slots__ = ("message",)
 
@@ -61,7 +61,7 @@ class _CyclicNode:
 
 
 class NotAnObject:
-    """A condition filter that is not an object: the reference fails on reaching it, which
+    """A condition filter that is not an object: posthog-python fails on reaching it, which
     its filter loop reads like any other unexpected failure (see `signals.BROKEN`)."""
 
     __slots__ = ("label",)
@@ -76,7 +76,16 @@ class NotAnObject:
 class CohortRef:
     """A `type: cohort` filter: membership (or, with `not_in`, non-membership)."""
 
-    __slots__ = ("cohort_id", "label", "negate", "operator", "operator_ok", "stops", "target")
+    __slots__ = (
+        "cohort_id",
+        "label",
+        "negate",
+        "operator",
+        "operator_ok",
+        "same",
+        "stops",
+        "target",
+    )
 
     def __init__(self, cohort_id: str, operator: Any, target: _Body | None) -> None:
         self.cohort_id = cohort_id
@@ -87,6 +96,9 @@ class CohortRef:
         self.label = f"cohort {cohort_id}"
         # Whether checking it may need the server or fail outright (see `CohortGroup`).
         self.stops = target is None or _stops(target)
+        # Whether membership is the cohort body's own answer (a supported `in`), so a
+        # condition may check the body directly.
+        self.same = target is not None and self.operator_ok and not self.negate
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         target = self.target
@@ -220,8 +232,8 @@ class CohortCompiler:
         self._matching_version = matching_version if matching_version == 2 else 1
         self._done: dict[str, _Body] = {}
         self._matchers: dict[Hashable, PropertyMatcher] = {}
-        # Decoded payloads by their JSON text: flags often repeat them. Sharing is safe
-        # because snapshots copy a payload before handing it out.
+        # Payload sources by their JSON text: flags often repeat them. Sharing is safe
+        # because a source hands out a fresh copy on every read.
         self.payloads: dict[str, Any] = {}
         # Compiled release conditions by what makes them alike, and variant tables by
         # their variants (see `compile.compile_flag`).
@@ -304,7 +316,7 @@ class CohortCompiler:
         if not isinstance(values, list):
             return _ServerNode("cohort property group values are not a list"), False
         if not values:
-            # An empty group of either kind matches everyone, as in the reference.
+            # An empty group of either kind matches everyone, as in posthog-python.
             return _MATCH_ALL, False
         entries: list[_Entry] = []
         cyclic = False
@@ -331,7 +343,7 @@ def filter_problems(
 ) -> Iterator[tuple[Unresolved, str, bool]]:
     """Static problems of one filter and everything it reaches.
 
-    Yields (reason, message, counted): `counted` marks what the reference's own
+    Yields (reason, message, counted): `counted` marks what posthog-python's own
     classifier counts as an unsupported definition (it decides the reason a flag reports
     when evaluation stops at the server).
     """

@@ -206,17 +206,17 @@ class CompiledCondition:
         self.filters = filters
         # Laid out by `finish_flags` once every flag is known (memo slots need them all).
         self.checks: tuple[Check, ...] = ()
-        # The check of a condition's only filter (when it needs no memo slot), called
-        # without walking `checks`: `match(props, now)` when `single_plain`, otherwise
-        # `check(run, distinct_id, props)`.
+        # The condition's filters as one check: its only filter's (when it needs no memo
+        # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
+        # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
         self.single: Any = None
         self.single_plain = False
         # For a single text filter with an inline form: (lookup key, targets, negate).
         self.single_in: Hashable | None = None
         self.single_targets: Any = None
         self.single_negate = False
-        # A rollout that is not a number: reaching it fails the whole flag, as in the
-        # reference, which then leaves the flag out of its answer.
+        # A rollout that is not a number: reaching it fails the whole flag, as in
+        # posthog-python, which then leaves the flag out of its answer.
         self.rollout_broken = rollout_broken
         pct = definition.rollout_percentage
         self.rollout = pct
@@ -335,6 +335,7 @@ class CompiledFlag:
         "own_memo",
         "prefix",
         "reads_id",
+        "remembered",
         "runtime",
         "stored",
         "variant_keys",
@@ -393,6 +394,9 @@ class CompiledFlag:
         # Whether a cohort or dependency sits in a condition on another group's
         # properties (see `evaluate._cache_for`).
         self.own_memo = False
+        # Whether its value, decided for the person, is kept for the flags that depend on
+        # it (see `evaluate.evaluate_all`).
+        self.remembered = False
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payload_source`)."""
@@ -448,7 +452,7 @@ class CompiledFlag:
         self, flags: Mapping[str, CompiledFlag]
     ) -> Iterator[tuple[Unresolved, str, bool]]:
         """Every problem visible in the definition: (reason, message, counted by the
-        reference's classifier)."""
+        posthog-python's classifier)."""
         if self.experience_continuity:
             yield (
                 Unresolved.EXPERIENCE_CONTINUITY,
@@ -491,7 +495,7 @@ class CompiledFlag:
 
 
 def decode_payload(raw: Any) -> Any:
-    """A payload as the reference returns it: JSON text decoded (NaN and Infinity refused,
+    """A payload as posthog-python returns it: JSON text decoded (NaN and Infinity refused,
     anything undecodable None), any other value as it is."""
     if not isinstance(raw, str):
         return raw
@@ -646,26 +650,29 @@ def _read_filters(
     if multivariate is not None and multivariate.variants:
         flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
     payloads = filters.payloads
-    # Payloads of any other shape are ignored: the reference still returns the value.
+    # Payloads of any other shape are ignored: posthog-python still returns the value.
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
         flag.fresh = _payload_sources(payloads, compiler.payloads)
         flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
 
 
 def _payload_sources(
-    payloads: Mapping[Any, Any], seen: dict[str, Any]
+    payloads: Mapping[Any, Any], seen: dict[str, Callable[[], Any]]
 ) -> dict[str, Callable[[], Any]]:
-    """A fresh-copy source per value's payload; JSON text decoded once per distinct text."""
-    by_value: dict[str, Any] = {}
+    """A fresh-copy source per value's payload; one per distinct JSON text, decoded once
+    (flags often repeat them)."""
+    sources: dict[str, Callable[[], Any]] = {}
     for name, raw in payloads.items():
-        if type(name) is str:
-            payload = raw
-            if type(raw) is str:
-                payload = seen.get(raw, _ABSENT)
-                if payload is _ABSENT:
-                    payload = seen[raw] = decode_payload(raw)
-            by_value[name] = payload
-    return {name: payload_source(payload) for name, payload in by_value.items()}
+        if type(name) is not str:
+            continue
+        if type(raw) is str:
+            source = seen.get(raw)
+            if source is None:
+                source = seen[raw] = payload_source(decode_payload(raw))
+        else:
+            source = payload_source(raw)
+        sources[name] = source
+    return sources
 
 
 def _condition(
@@ -748,12 +755,15 @@ def finish_flags(
     ranks a missing device id or a stop at the server) is settled here too.
     """
     # Dependency values are shared between the flags of one evaluation only when every
-    # chain can be walked without meeting a missing member (which the reference marks in
+    # chain can be walked without meeting a missing member (which posthog-python marks in
     # its memo as a side effect, for the rest of one flag).
     shared = True
+    parents: set[object] = set()
     for dependency in dependencies:
         dependency.settle(flags)
         shared = shared and dependency.resolvable
+        if shared:
+            parents.update(dependency.chain)
     uses: dict[int, int] = {}
     for flag in flags.values():
         for condition in flag.conditions:
@@ -772,13 +782,24 @@ def finish_flags(
                 flag.own_memo = True
         if not shared:
             flag.own_memo = True
+        # A parent is evaluated as a dependency exactly as for the person, unless it is a
+        # group's flag or reads another group's properties (a dependency sees no groups).
+        flag.remembered = (
+            shared
+            and flag.key in parents
+            and not flag.is_group
+            and not any(condition.mixed for condition in flag.conditions)
+        )
+        may_stop = flag.reads_id and _may_stop(flag)
+        # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
+        # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
             flag.active
             and flag.fixed is None
-            and not (flag.is_group or flag.device_bucketing or flag.gated or flag.reads_id)
+            and not (flag.is_group or flag.device_bucketing or flag.gated or may_stop)
         )
         # Only read for device bucketing and for filters that may stop at the server.
-        if flag.device_bucketing or (flag.reads_id and _may_stop(flag)):
+        if flag.device_bucketing or may_stop:
             flag.definition_unsupported = any(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)
@@ -807,7 +828,10 @@ def _lay_out(
     for item in condition.filters:
         if not is_matcher(item):
             reads_id = True
-            checks.append((-1, False, item.check, *_NO_INLINE))  # type: ignore[union-attr]
+            check = item.check  # type: ignore[union-attr]
+            if type(item) is CohortRef and item.same:
+                check = item.target.check  # type: ignore[union-attr]
+            checks.append((-1, False, check, *_NO_INLINE))
             continue
         matcher: PropertyMatcher = item  # type: ignore[assignment]
         slot = -1
@@ -818,7 +842,7 @@ def _lay_out(
             reads_id = True
         checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
     condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][0] < 0 and checks[0][1]:
+    if len(checks) == 1 and checks[0][0] < 0:
         slot, plain, check, kind, lookup, argument, negate = checks[0]
         condition.single = check
         condition.single_plain = plain

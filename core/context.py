@@ -11,8 +11,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgspec
 
-__all__ = ["Bucket", "ContextValues", "apply_context", "take_token"]
+from .code_variables import VariablesConfig
+
+__all__ = [
+    "NO_OVERRIDES",
+    "Bucket",
+    "ContextValues",
+    "VariablesOverrides",
+    "apply_context",
+    "take_token",
+    "variables_config",
+]
 
 
 @attrs.frozen
@@ -46,6 +57,52 @@ def apply_context(
     if values.device_id is not None and "$device_id" not in merged:
         merged["$device_id"] = values.device_id
     return distinct_id, merged
+
+
+class VariablesOverrides(msgspec.Struct, frozen=True):
+    """What a context says about reading frames' local variables for its exceptions.
+
+    None leaves a setting to the enclosing context, then to the client: a request that
+    handles payment data can mask more, or switch variables off, without a second client.
+    """
+
+    enabled: bool | None = None
+    mask_patterns: tuple[str, ...] | None = None
+    ignore_patterns: tuple[str, ...] | None = None
+    mask_url_credentials: bool | None = None
+    detect_secrets: bool | None = None
+
+    def under(self, outer: VariablesOverrides) -> VariablesOverrides:
+        """These settings, with the ones left unset taken from `outer`."""
+        return VariablesOverrides(
+            outer.enabled if self.enabled is None else self.enabled,
+            outer.mask_patterns if self.mask_patterns is None else self.mask_patterns,
+            outer.ignore_patterns if self.ignore_patterns is None else self.ignore_patterns,
+            outer.mask_url_credentials
+            if self.mask_url_credentials is None
+            else self.mask_url_credentials,
+            outer.detect_secrets if self.detect_secrets is None else self.detect_secrets,
+        )
+
+
+NO_OVERRIDES = VariablesOverrides()
+
+
+def variables_config(
+    enabled: bool, client: VariablesConfig, overrides: VariablesOverrides | None
+) -> VariablesConfig | None:
+    """The variables settings for one exception: the client's (`enabled`, `client`) with a
+    context's overrides on top; None when variables are not read at all."""
+    if overrides is None or overrides == NO_OVERRIDES:
+        return client if enabled else None
+    if not (enabled if overrides.enabled is None else overrides.enabled):
+        return None
+    return client.replaced(
+        overrides.mask_patterns,
+        overrides.ignore_patterns,
+        overrides.mask_url_credentials,
+        overrides.detect_secrets,
+    )
 
 
 @attrs.frozen

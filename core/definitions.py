@@ -126,8 +126,8 @@ _VALID = ValidDocument | list[FlagDefinition]
 
 
 class MalformedFlag(msgspec.Struct, frozen=True, kw_only=True):
-    """A flag that does not fit the schema. What little is needed to answer like the
-    reference survives: inactive flags are still False, experience continuity still wins."""
+    """A flag that does not fit the schema. What little is needed to answer like
+    posthog-python survives: inactive flags are still False, experience continuity still wins."""
 
     key: str
     active: Any
@@ -188,19 +188,28 @@ _TOO_DEEP = f"flag definitions are nested deeper than {MAX_DEPTH} levels"
 
 
 def _depth_over(value: object, limit: int) -> bool:
-    """Whether containers nest more than `limit` levels below `value` (iterative)."""
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
+    """Whether containers nest more than `limit` levels below `value` (level by level,
+    without recursion; plain JSON types are told apart by exact type first, as the
+    abstract `Mapping` check costs several times more)."""
+    level: list[object] = [value]
+    depth = 0
+    while level:
+        below: list[object] = []
+        for item in level:
+            kind = type(item)
+            if kind is str or kind is int or kind is float or kind is bool or item is None:
+                continue
+            if kind is dict or (kind is not list and isinstance(item, Mapping)):
+                children: Any = item.values()  # type: ignore[attr-defined]
+            elif kind is list or isinstance(item, (list, tuple)):
+                children = item
+            else:
+                continue
+            if depth >= limit:
+                return True
+            below.extend(children)
+        level = below
+        depth += 1
     return False
 
 
@@ -319,11 +328,13 @@ def _free_form_depth_over(flag: FlagDefinition) -> bool:
     filters = flag.filters
     if filters is None:
         return False
-    if _depth_over(filters.payloads, MAX_DEPTH - 4):
+    if filters.payloads and _depth_over(filters.payloads, MAX_DEPTH - 4):
         return True
-    return any(
-        _depth_over(condition.properties, MAX_DEPTH - 6) for condition in filters.groups or ()
-    )
+    # Every condition's properties in one walk: the list around them is one level more.
+    groups = filters.groups
+    if not groups:
+        return False
+    return _depth_over([condition.properties for condition in groups], MAX_DEPTH - 5)
 
 
 def _checked_flag(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:

@@ -1,8 +1,8 @@
 """Flag dependencies: a filter `{"type": "flag", "key": <parent>, "value": <expected>}`.
 
 The server sends each dependency with its `dependency_chain`, the flags to evaluate first,
-in order, ending with the parent itself; an empty chain is how it marks a cycle. Like the
-reference, evaluation walks the chain with a memo that lives for one top-level flag, then
+in order, ending with the parent itself; an empty chain is how it marks a cycle. Like
+posthog-python, evaluation walks the chain with a memo that lives for one top-level flag, then
 compares the parent's value with the expected one.
 """
 
@@ -21,7 +21,7 @@ _UNRESOLVED_DEPENDENCY = Unresolved.UNRESOLVED_DEPENDENCY
 
 
 class _Unhashable:
-    """Stands in for a chain member that cannot be a flag key (the reference fails on it)."""
+    """Stands in for a chain member that cannot be a flag key (posthog-python fails on it)."""
 
     __slots__ = ()
 
@@ -112,6 +112,10 @@ class DependencyFilter:
                     outcome = run.evaluate_dependency(member, distinct_id, properties)
                     if outcome is not None:
                         return outcome
+            # The commonest comparison, a boolean parent against a boolean, in place.
+            actual = cache.get(self.key)
+            if (actual is True or actual is False) and type(self.expected) is bool:
+                return actual is self.expected
             return self._compare(cache)
         return self._check_unsettled(run, cache, distinct_id, properties)
 
@@ -124,7 +128,7 @@ class DependencyFilter:
     ) -> Outcome:
         """A dependency whose chain may meet a missing member, or that is malformed."""
         if self.malformed is not None:
-            # The server treats a malformed dependency as not matching; so does the reference.
+            # The server treats a malformed dependency as not matching; so does posthog-python.
             return False
         if self.problem is not None:
             return _UNSUPPORTED
@@ -157,7 +161,7 @@ class DependencyFilter:
         return matches_dependency_value(self.expected, actual)
 
     def static_problems(self, flags: Mapping[str, Any]) -> Iterator[tuple[Unresolved, str, bool]]:
-        """(reason, message, counted by the reference's own classifier) for each problem."""
+        """(reason, message, counted by posthog-python's own classifier) for each problem."""
         if self.malformed is not None:
             return
         if self.problem is not None:

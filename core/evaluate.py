@@ -1,23 +1,22 @@
 """Evaluating compiled flags for one person (or group), exactly as posthog 7.91.1 does.
 
-This is the one evaluator; it reads in the reference's order:
+This is the one evaluator; it reads in posthog-python's order:
 
 1. `evaluate_flag`: the flag is active; experience continuity sends it to the server;
    then whose flag it is (a group's, or the person's, bucketed on the device id when
    asked);
 2. `match_flag`: feature enrollment, the holdout, then the release conditions in order;
-   a condition's filters (`_filters`: properties, cohorts, dependencies), its rollout,
-   then the variant. Payloads are attached when a snapshot is read.
+   a condition's filters (`condition_filters`: properties, cohorts, dependencies), its
+   rollout, then the variant. Payloads are attached when a snapshot is read.
 
-Within a condition every filter is looked at until one fails (a definite False beats
-anything undecided before it); a condition with undecided filters leaves the flag
-undecided only if no later condition matches, and a filter that needs the server stops
-the flag at once, unless an earlier filter was already undecided.
+A condition's filters are walked as `condition_filters` describes; a condition with
+undecided filters leaves the flag undecided only if no later condition matches.
 
 `Run` holds one evaluation call's inputs and what it may reuse within the call: the
 outcome of matchers several flags share, and the values of flags evaluated as
 dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
-for one dependent holds for every other).
+for one dependent holds for every other, and a parent decided for the person holds for
+the flags after it).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from .compile import (
@@ -34,13 +34,11 @@ from .compile import (
     INACTIVE_OUTCOME,
     NO_CONDITIONS_OUTCOME,
     NOT_ENROLLED_OUTCOME,
-    Check,
     CompiledCondition,
     CompiledFlag,
     Outcome,
 )
 from .hashing import HOLDOUT_PREFIX
-from .operators import INLINE_IN
 from .reasons import PRECEDENCE, Unresolved, stronger
 from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
 from .signals import Outcome as FilterOutcome
@@ -53,6 +51,7 @@ __all__ = [
     "encode",
     "evaluate_all",
     "evaluate_flag",
+    "evaluate_one",
     "make_run",
 ]
 
@@ -65,11 +64,13 @@ _ABSENT: Any = object()
 _sha1 = hashlib.sha1
 # The dependency-cache context of the person's own flags.
 _PERSON = (0, 0)
+# The groups of a call that passes none (read only).
+_NO_GROUPS: Mapping[Any, Any] = MappingProxyType({})
 
 
 class _Unencodable:
-    """Stands in for a bucketing value that has no UTF-8 text: hashing it fails like the
-    reference does, but only for the flags that actually hash it."""
+    """Stands in for a bucketing value that has no UTF-8 text: hashing it fails like
+    posthog-python does, but only for the flags that actually hash it."""
 
     __slots__ = ()
 
@@ -115,6 +116,7 @@ class Run:
         "groups",
         "memo",
         "now",
+        "own",
         "person",
         "tainted",
     )
@@ -133,11 +135,17 @@ class Run:
         self.now = now
         self.distinct_id = distinct_id
         # The evaluated id as hash input (UTF-8), encoded once.
-        self.distinct_bytes = encode(distinct_id)
+        self.distinct_bytes = (
+            distinct_id.encode()
+            if type(distinct_id) is str and distinct_id.isascii()
+            else encode(distinct_id)
+        )
         self.person = person
         self.groups = groups
         self.group_props = group_props
-        self.group_bytes = {name: encode(key) for name, key in groups.items()} if groups else {}
+        self.group_bytes = (
+            {name: encode(key) for name, key in groups.items()} if groups else _NO_GROUPS
+        )
         self.device_id = device_id
         self.device_bytes = encode(device_id) if device_id else b""
         # Per memo slot, the outcome of a matcher several conditions share on the
@@ -147,10 +155,13 @@ class Run:
         self.memo: dict[int, Any] = {}
         # Dependency values per (bucketing value, properties) context, and the one the
         # flag being evaluated uses (see `_dependency_cache`).
-        self.caches: dict[tuple[int, int], dict[Any, Any]] = {}
+        # Both made when a dependency is first met: most calls meet none.
+        self.caches: dict[tuple[int, int], dict[Any, Any]] | None = None
         self.cache: dict[Any, Any] | None = None
+        # The person's own context's values, once made (see `person_cache`).
+        self.own: dict[Any, Any] | None = None
         # Dependencies being evaluated (to notice loops), and whether one was noticed.
-        self.active: set[str] = set()
+        self.active: set[str] | None = None
         self.tainted = False
 
     def dependency_cache(self, distinct_id: object, properties: object) -> dict[Any, Any]:
@@ -158,24 +169,35 @@ class Run:
 
         After a loop between dependencies was noticed, what was stored may depend on
         where evaluation entered the loop, so the shared values are dropped."""
+        caches = self.caches
+        if caches is None:
+            caches = self.caches = {}
         if self.tainted:
-            self.caches.clear()
+            caches.clear()
+            self.own = None
             self.tainted = False
         if distinct_id is self.distinct_id and properties is self.person:
             context = _PERSON
         else:
             context = (id(distinct_id), id(properties))
-        cache = self.caches.get(context)
+        cache = caches.get(context)
         if cache is None:
-            cache = self.caches[context] = {}
+            cache = caches[context] = {}
         return cache
+
+    def person_cache(self) -> dict[Any, Any]:
+        """`dependency_cache` for the person's own context, kept at hand."""
+        own = self.own
+        if own is None or self.tainted:
+            own = self.own = self.dependency_cache(self.distinct_id, self.person)
+        return own
 
     def evaluate_dependency(
         self, key: str, distinct_id: object, properties: Mapping[str, object]
     ) -> FilterOutcome | None:
         """Evaluate chain member `key` into the cache; an outcome only when it failed.
 
-        As in the reference, a dependency sees no groups, and a group flag evaluated as a
+        As in posthog-python, a dependency sees no groups, and a group flag evaluated as a
         dependency buckets on whatever id the dependent flag is evaluated for."""
         flag = self.flags[key]
         cache = self.cache
@@ -196,16 +218,19 @@ class Run:
                 cache[key] = None
                 return _UNRESOLVED_DEPENDENCY
             value_bytes = self.device_bytes
-        if key in self.active:
-            # Definitions that loop without the server marking the cycle; the reference
+        active = self.active
+        if active is None:
+            active = self.active = set()
+        if key in active:
+            # Definitions that loop without the server marking the cycle; posthog-python
             # recurses until Python stops it.
             self.tainted = True
             return BROKEN
-        self.active.add(key)
+        active.add(key)
         try:
             result = match_flag(self, flag, distinct_id, properties, value_bytes, False)
         finally:
-            self.active.discard(key)
+            active.discard(key)
         return _store_dependency(cache, key, result)
 
 
@@ -244,20 +269,38 @@ def evaluate_all(
             else:
                 result = evaluate_flag(run, flag)
         except Exception:
-            # Never raise into the caller; a definition this broken needs the server.
-            # Hashing an id with no UTF-8 form fails as it does in the reference:
-            # missing context.
-            unencodable = value_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE
-            result = _MISSING if unencodable else _UNSUPPORTED
+            result = _failed(run)
         if type(result) is tuple:
             outcomes[flag.key] = result
+            if flag.remembered:
+                # What evaluating it as a dependency would store, for the flags after it.
+                run.person_cache()[flag.key] = result[0]
         elif result is not DROPPED:
             unresolved[flag.key] = result
 
 
+def evaluate_one(run: Run, flag: CompiledFlag) -> Matched:
+    """One flag as `evaluate_all` evaluates each (for a caller asking for one value)."""
+    try:
+        if flag.direct:
+            return match_flag(run, flag, run.distinct_id, run.person, run.distinct_bytes, True)
+        return evaluate_flag(run, flag)
+    except Exception:
+        return _failed(run)
+
+
+def _failed(run: Run) -> Unresolved:
+    """Why a flag whose evaluation raised needs the server: never raise into the caller;
+    a definition this broken needs the server. Hashing an id with no UTF-8 form fails as
+    it does in posthog-python: missing context."""
+    if run.distinct_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE:
+        return _MISSING
+    return _UNSUPPORTED
+
+
 def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Dropped:
     """One top-level flag: its (value, reason token), why it needs the server, or
-    DROPPED when the reference would fail on it."""
+    DROPPED when posthog-python would fail on it."""
     if not flag.active:
         return INACTIVE_OUTCOME
     if flag.fixed is not None:
@@ -281,7 +324,11 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
             value_bytes = run.device_bytes
         distinct_id = run.distinct_id
         person = run.person
-        run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
+        if flag.reads_id:
+            # The person's shared memo, unless the flag keeps its own (see `_cache_for`).
+            run.cache = {} if flag.own_memo else run.person_cache()
+        else:
+            run.cache = None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
     if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
         return result
@@ -294,7 +341,7 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
 def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:
     """The dependency memo a top-level flag uses. A flag with dependencies under a
     condition on another group's properties may evaluate a parent in that context, so it
-    keeps a memo of its own (the reference keeps one per top-level flag)."""
+    keeps a memo of its own (posthog-python keeps one per top-level flag)."""
     if flag.own_memo:
         return {}
     return run.dependency_cache(distinct_id, props)
@@ -309,10 +356,10 @@ def match_flag(
     top: bool,
 ) -> Matched:
     """Enrollment, holdout, then the release conditions in order, for one bucketing value
-    (UTF-8). A condition matches when its filters do (`_filters`) and the bucketing value
+    (UTF-8). A condition matches when its filters do (`condition_filters`) and the bucketing value
     is inside its rollout; its value is then the override, the variant, or True.
 
-    `top` is False for a dependency, which (as in the reference) sees no groups. When no
+    `top` is False for a dependency, which (as in posthog-python) sees no groups. When no
     condition matches, the reason is the first condition whose rollout excluded the
     value, else the first failed filter, else the first skipped condition.
     """
@@ -332,16 +379,17 @@ def match_flag(
                 continue
             cond_props, cond_bytes = context
         if condition.checks:
-            single = condition.single
-            if single is None:
-                found = _filters(run, condition.checks, distinct_id, cond_props)
-            elif (lookup := condition.single_in) is not None and type(
+            # The filters as one check (see `condition_filters.bind_filters`).
+            found: Any
+            if (lookup := condition.single_in) is not None and type(
                 value := cond_props.get(lookup)  # type: ignore[call-overload]
             ) is str:
                 # A text value against a text filter, answered in place (`operators.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
+            elif condition.single_plain:
+                found = condition.single(cond_props, now)
             else:
-                found = single(cond_props, now)
+                found = condition.single(run, distinct_id, cond_props)
             if found is not True:
                 if found is False or type(found) is int:
                     first_miss = first_miss or condition.misses[found]
@@ -419,50 +467,6 @@ def _enrollment(flag: CompiledFlag, props: Mapping[str, object]) -> Matched:
     return NOT_ENROLLED_OUTCOME
 
 
-def _filters(
-    run: Run,
-    checks: tuple[Check, ...],
-    distinct_id: object,
-    props: Mapping[str, object],
-) -> Any:
-    """A condition's filters: True when all match, the index of the first that failed,
-    or why they are undecided (an `Unresolved`, a `NeedsServer` or BROKEN)."""
-    reason: Unresolved | None = None
-    server: NeedsServer | None = None
-    now = run.now
-    # Shared matchers are remembered on the person's properties only.
-    memo = run.memo if props is run.person else None
-    for index, (slot, plain, check, kind, lookup, argument, negate) in enumerate(checks):
-        if not plain:
-            result = check(run, distinct_id, props)
-        elif slot >= 0 and memo is not None:
-            result = memo.get(slot)
-            if result is None:
-                result = memo[slot] = check(props, now)
-        elif kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
-            # The commonest filter, a text value, answered in place (see `operators.Inline`).
-            result = (value.lower() in argument) is not negate
-        else:
-            result = check(props, now)
-        if result is True:
-            continue
-        if result is False:
-            return index
-        if type(result) is Unresolved:
-            reason = stronger(reason, result)
-        elif type(result) is NeedsServer:
-            # Only the first undecided filter may send the flag to the server; after
-            # another undecided one, later conditions can still decide it.
-            if reason is None:
-                server = result
-            reason = stronger(reason, result.reason)
-        elif reason is None:
-            return BROKEN
-        else:
-            break
-    return server or reason or True
-
-
 def make_run(
     flags: Mapping[str, CompiledFlag],
     now: datetime,
@@ -472,8 +476,10 @@ def make_run(
     group_properties: object,
     device_id: object,
 ) -> Run:
-    """One call's inputs, read as the reference reads them: each group's properties get
+    """One call's inputs, read as posthog-python reads them: each group's properties get
     `$group_key`, and properties of types not in `groups` are dropped."""
+    if not groups:
+        return Run(flags, now, distinct_id, person, _NO_GROUPS, _NO_GROUPS, device_id)
     group_map = as_dict(groups)
     group_props: dict[Any, dict[str, object]] = {}
     if group_map:

@@ -52,9 +52,15 @@ def exposure_hash(token: str, called: FlagCalled) -> int:
 
 
 def exposure_event(
-    ctx: EventContext, timestamp: Timestamp, uuid: str | _uuid.UUID, called: FlagCalled
+    ctx: EventContext,
+    timestamp: Timestamp,
+    uuid: str | _uuid.UUID,
+    called: FlagCalled,
+    anonymous_id: str | None = None,
 ) -> Event | None:
     """`$experiment_exposure` for the read `called` describes, or None when it exposes nothing.
+
+    A read for an empty distinct id is a personless event under `anonymous_id`.
 
     Flag id, version, request id and evaluation time come along when the flag-called event
     has them; flag, response, source, arm and rule are set again after super properties,
@@ -89,6 +95,7 @@ def exposure_event(
         timestamp=timestamp,
         uuid=uuid,
         disable_geoip=called.disable_geoip,
+        anonymous_id=anonymous_id,
     )
     kept = {k: v for k, v in ev.properties.items() if k not in _FORBIDDEN}
     kept.update(identity)

@@ -165,9 +165,16 @@ def feature_flag_called(
 
 
 def flag_called_event(
-    ctx: EventContext, timestamp: Timestamp, uuid: str | _uuid.UUID, called: FlagCalled
+    ctx: EventContext,
+    timestamp: Timestamp,
+    uuid: str | _uuid.UUID,
+    called: FlagCalled,
+    anonymous_id: str | None = None,
 ) -> Event:
     """`$feature_flag_called` for the read `called` describes (see `feature_flag_called`).
+
+    A read for an empty distinct id is reported as a personless event under
+    `anonymous_id`, a fresh id the shell supplies, as any capture without an id is.
 
     When every field has the type the shell passes (ASCII str key, bool/str/None response,
     str reason and request id, int id, version and time), the properties are built directly,
@@ -275,7 +282,7 @@ def flag_called_event(
                 normalize_properties(groups) if groups else None,
                 timestamp,
                 None,
-                None,
+                anonymous_id,
                 disable_geoip,
             ),
             uuid if type(uuid) is str else wire_uuid(uuid),
@@ -290,6 +297,7 @@ def flag_called_event(
             timestamp=timestamp,
             uuid=uuid,
             disable_geoip=disable_geoip,
+            anonymous_id=anonymous_id,
         )
     if attribution is not None or minimal:
         ev = _finished(ev, called)

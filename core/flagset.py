@@ -16,18 +16,21 @@ import msgspec
 
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
+from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import as_dict, evaluate_all, make_run
+from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .hashing import fingerprint
 from .legacy_reads import valid_runtime
 from .reasons import PRECEDENCE, Unresolved
-from .snapshot import Problem, Snapshot
+from .snapshot import FlagValue, Problem, Snapshot
 
 __all__ = ["FlagSet"]
 
 _RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 _NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
+# No groups, and so no group properties (read only).
+_NONE: Mapping[Any, Any] = _NO_PROPERTIES
 _NOTHING: dict[str, Any] = {}
 _UTC = timezone.utc
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -99,11 +102,12 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         flags: dict[str, CompiledFlag] = {}
         for definition in definitions.flags:
             # A key defined twice keeps its first position and its last definition, as
-            # the reference's by-key lookups do.
+            # posthog-python's by-key lookups do.
             flags[definition.key] = compile_flag(
                 definition, compiler, definitions.group_type_mapping
             )
         slots = finish_flags(flags, compiler.dependencies)
+        bind_filters(flags.values())
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
@@ -172,9 +176,9 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         """Every flag (or those in `flag_keys`) for one person, at `now` (aware; a naive
         datetime is read as UTC).
 
-        As in the reference, person properties get `distinct_id` when they lack it, each
-        group's properties get `$group_key`, and an empty distinct id or an empty
-        `flag_keys` evaluates nothing. Never raises for any property values; the caller's
+        As in posthog-python, person properties get `distinct_id` when they lack it, each
+        group's properties get `$group_key`, and a None distinct id or an empty
+        `flag_keys` evaluates nothing (an empty string is an id like any other). Never raises for any property values; the caller's
         mappings are only read, never kept.
 
         """
@@ -182,8 +186,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             now = _aware(now)
         flags = self._flags
         selected = self._ordered if flag_keys is None else self._select(flag_keys)
-        if not distinct_id or not selected:
-            text = _text(distinct_id) if distinct_id else ""
+        if distinct_id is None or not selected:
+            text = ""
             return Snapshot(text, {}, _NOTHING, flags)
         text = distinct_id if type(distinct_id) is str else _text(distinct_id)
         reads_id = self._reads_id and (flag_keys is None or any(flag.reads_id for flag in selected))
@@ -194,6 +198,38 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         evaluate_all(run, selected, outcomes, unresolved)
         asked = self.keys if flag_keys is None else None  # outcomes come in this order
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
+
+    def flag_value(
+        self,
+        key: str,
+        distinct_id: str,
+        now: datetime,
+        person_properties: Mapping[str, object] | None = None,
+        groups: Mapping[str, str | int] | None = None,
+        group_properties: Mapping[str, Mapping[str, object]] | None = None,
+        device_id: str | None = None,
+    ) -> FlagValue | None:
+        """One flag's value, exactly `evaluate(..., flag_keys=[key], ...).get_flag(key)`:
+        None when the flag is unknown or needs the server. For callers that read one value
+        and nothing else (no reason, payload or snapshot is built); its arguments may be
+        passed by position, which a per-read hot path notices."""
+        if type(now) is not datetime or now.tzinfo is None:
+            now = _aware(now)
+        flag = self._flags.get(key) if type(key) is str else None
+        if flag is None or not distinct_id:
+            return None
+        if type(person_properties) is dict and not flag.reads_id:
+            person: Mapping[str, object] = person_properties
+        else:
+            person = _person(person_properties, distinct_id, flag.reads_id)
+        if groups:
+            run = make_run(
+                self._flags, now, distinct_id, person, groups, group_properties, device_id
+            )
+        else:
+            run = Run(self._flags, now, distinct_id, person, _NONE, _NONE, device_id)
+        result = evaluate_one(run, flag)
+        return result[0] if type(result) is tuple else None
 
     def _select(self, flag_keys: Iterable[str]) -> tuple[CompiledFlag, ...]:
         """The flags named in `flag_keys`, in definition order (unknown keys ignored)."""

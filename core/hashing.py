@@ -104,7 +104,7 @@ def fingerprint(document: object) -> int:
 # n at or above some cut-off; the cut-off shifted left by 4 bits, as 8 big-endian bytes,
 # then compares directly with the digest (bytes compare lexicographically, so a 20-byte
 # digest is >= an 8-byte cut exactly when its first 8 bytes are). The hot path then skips
-# unpacking and dividing, and gets the reference's float decisions bit for bit.
+# unpacking and dividing, and gets posthog-python's float decisions bit for bit.
 
 _TOP = 1 << 60
 # Greater than every digest: used when no bucket reaches a bound.

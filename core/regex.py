@@ -17,11 +17,12 @@ those rather than answer differently from the server.
 Matching is bounded by the text's length whatever the pattern. Python's backtracking
 search is used only where its cost is provably small: a pattern whose repetitions each
 repeat one character, against a text short enough that the bound on its backtracking
-(`Program.python_limit`, from alternative paths and variable-length repetitions) stays
-within `regex_program.PYTHON_BUDGET`. Every other search runs `regex_program`'s linear-time NFA simulation, which visits each
-instruction at most a few times per character, so catastrophic patterns (`(a|aa)+$`,
-`.*.*.*=`) cost the same as harmless ones. Rejecting ambiguous patterns to the server
-instead would send realistic ones there too (`^[a-z]+-[0-9]+$`, `.*beta.*`), each costing a
+(`Program.python_limit`, from alternative paths and the repetitions whose lengths may all
+lead somewhere) stays within `regex_program.PYTHON_BUDGET`. Every other search runs
+`regex_program`'s linear-time NFA simulation, which visits each instruction at most a few
+times per character, so catastrophic patterns (`(a|aa)+$`, `.*.*.*=`) cost the same as
+harmless ones. Rejecting ambiguous patterns to the server instead would send realistic
+ones there too (`.*@[a-z]+.*\\.com`, `\\w+\\w+`), each costing a
 request per evaluation, while the simulation answers them locally in microseconds for
 typical property values. What stays unsupported: patterns that expand beyond
 `regex_program.MAX_INSTRUCTIONS` (huge counted repetitions), texts over `MAX_TEXT`
@@ -49,12 +50,29 @@ _SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
 class GatedPattern:
     """A compiled pattern inside the shared subset, with what its values must avoid."""
 
-    __slots__ = ("_end_sensitive", "_program", "_regex", "_space", "_word", "ascii_plan")
+    __slots__ = (
+        "_end_sensitive",
+        "_program",
+        "_regex",
+        "_search",
+        "_space",
+        "_word",
+        "ascii_plan",
+    )
 
     def __init__(
-        self, regex: re.Pattern[str], program: Program, word: bool, space: bool, end: bool
+        self,
+        regex: re.Pattern[str],
+        trimmed: re.Pattern[str],
+        program: Program,
+        word: bool,
+        space: bool,
+        end: bool,
     ) -> None:
+        # The pattern as posthog-python compiles it, and the one searched: the same
+        # without a leading or trailing `.*` (see `_trim`), which the program runs too.
         self._regex = regex
+        self._search = trimmed.search
         self._program = program
         self._word = word
         self._space = space
@@ -64,7 +82,7 @@ class GatedPattern:
         # declined, and whether that is all there is to check (for ASCII text, `search`
         # only adds the separators check of `\\s`).
         self.ascii_plan: tuple[Callable[[str], re.Match[str] | None], int, bool, bool] = (
-            regex.search,
+            trimmed.search,
             program.python_limit,
             end,
             not space,
@@ -91,10 +109,33 @@ class GatedPattern:
         """The search itself, bounded: None when even the linear search would be too long."""
         program = self._program
         if len(text) <= program.python_limit:
-            return self._regex.search(text) is not None
-        if (len(text) + 1) * 3 * len(program.instructions) > MAX_STEPS:
+            return self._search(text) is not None
+        if (len(text) + 1) * 3 * program.size > MAX_STEPS:
             return None
         return program.search(text)[0]
+
+
+def _trim(translated: str) -> str:
+    """The pattern without a leading and a trailing `.*` (or `.*?`), which cannot change
+    whether a search finds a match: wherever `.*X` matches, `X` matches where the dots
+    end, and `X.*` matches wherever `X` does. Python's search would otherwise try every
+    length of a leading `.*` from every start, a cost growing with the square of the text.
+    """
+    for wrapper in (".*?", ".*"):
+        rest = translated[len(wrapper) :]
+        if translated.startswith(wrapper) and rest[:1] not in ("*", "+", "?", "{"):
+            translated = rest
+            break
+    for wrapper in (".*?", ".*"):
+        rest = translated[: -len(wrapper)]
+        if translated.endswith(wrapper) and _unescaped(rest):
+            return rest
+    return translated
+
+
+def _unescaped(head: str) -> bool:
+    """Whether the character after `head` is not escaped (an even run of backslashes)."""
+    return (len(head) - len(head.rstrip("\\"))) % 2 == 0
 
 
 def gate_pattern(pattern: str) -> GatedPattern | str | None:
@@ -112,7 +153,12 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
     except Exception as error:
         return f"regex the server must compile: {error}"
     try:
-        program = compile_program(translated)
+        trimmed = _trim(translated)
+        searched = compiled if trimmed == translated else re.compile(trimmed)
+    except re.error:  # not expected: trimming keeps a valid pattern valid
+        trimmed, searched = translated, compiled
+    try:
+        program = compile_program(trimmed)
     except ProgramTooLarge:
         return "regex too large to match locally in bounded time"
-    return GatedPattern(compiled, program, word, space, end_sensitive)
+    return GatedPattern(compiled, searched, program, word, space, end_sensitive)

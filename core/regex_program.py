@@ -14,17 +14,18 @@ semantics are Python's exactly.
 
 `Program.python_limit` is the longest text for which Python's own backtracking search is
 cheap enough to use instead (-1: none). It is finite only when every repetition repeats a
-single-character item: then a backtracking search tries at most (characters + 1) start
-positions, times `paths` alternative paths, times (characters + 1) lengths for each of the
-`loops` variable-length repetitions, each try walking at most the program once, and the
-limit keeps that product within PYTHON_BUDGET. A repeated group (`(a|aa)+`) has no such
-bound, so its patterns always run the linear simulation.
+single-character item (or is a group repeated a few times at most): then a backtracking
+search tries at most (characters + 1) start positions (one, past its first step, for a
+pattern anchored with `^`), times `paths` alternative paths, times (characters + 1)
+lengths for each of the `loops` ambiguous repetitions (see `_cost`: a repetition whose
+characters cannot begin what follows only scans, adding its lengths once per try instead
+of multiplying them), and the limit keeps that product within PYTHON_BUDGET. A repeated
+group (`(a|aa)+`) has no such bound, so its patterns always run the linear simulation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MAX_INSTRUCTIONS", "PYTHON_BUDGET", "Program", "ProgramTooLarge", "compile_program"]
@@ -33,8 +34,8 @@ __all__ = ["MAX_INSTRUCTIONS", "PYTHON_BUDGET", "Program", "ProgramTooLarge", "c
 MAX_INSTRUCTIONS = 2_000
 # Worst-case steps allowed to Python's backtracking search (steps of its C engine).
 PYTHON_BUDGET = 4_000_000
-# Longest text ever given to Python's search.
-_PYTHON_TEXT = 4_096
+# Longest text ever given to Python's search (the longest matched locally at all).
+_PYTHON_TEXT = 65_536
 
 # Instruction kinds. An instruction is (kind, argument, second argument).
 _CHAR, _SPLIT, _JUMP, _START, _END, _MATCH = range(6)
@@ -48,7 +49,11 @@ class ProgramTooLarge(Exception):
 
 # ---------------------------------------------------------------- syntax tree
 # A node is one of:
-#   ("item", test)               one character, `test(ch)` says whether it matches
+#   ("item", test, members, pattern)
+#                                one character, `test(ch)` says whether it matches;
+#                                `members` is the text of every character it matches when
+#                                that set is small and known (a literal, a plain class),
+#                                else None; `pattern` its compiled form (None: a literal)
 #   ("seq", [nodes])             one after another
 #   ("alt", [nodes])             any one of them
 #   ("repeat", node, low, high)  node low..high times (high None: unbounded)
@@ -56,17 +61,35 @@ class ProgramTooLarge(Exception):
 Node = tuple[Any, ...]
 
 
-def _item_test(source: str) -> Callable[[str], bool]:
-    """The test of one character: equality for a literal, else Python's own reading."""
+def _item(source: str) -> Node:
+    """An item node: equality for a literal, else Python's own reading of the one-character
+    pattern. A literal's members are itself; a class without negation or shorthands written
+    in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
+    beyond ASCII), so its members are found among those."""
     if len(source) == 1:
-        return source.__eq__
-    fullmatch = re.compile(source).fullmatch
-    return lambda ch: fullmatch(ch) is not None
+        return ("item", source.__eq__, source, None)
+    pattern = re.compile(source)
+    fullmatch = pattern.fullmatch
+    members: str | None = None
+    if (
+        source.startswith("[")
+        and not source.startswith("[^")
+        and source.isascii()
+        and not any(f"\\{e}" in source for e in "dDsSwW")
+    ):
+        members = "".join(pattern.findall(_LATIN1))
+    return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
+
+
+_LATIN1 = "".join(map(chr, range(256)))
 
 
 def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
+
+# `.` as a node: any character but a newline (as Python reads `.` without flags).
+_DOT: Node = ("item", _not_newline, None, re.compile("."))
 
 _SINGLE_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -102,15 +125,15 @@ class _Reader:
             self.at += 1  # the closing parenthesis
             return inner
         if c == "[":
-            return ("item", _item_test(self.class_source()))
+            return _item(self.class_source())
         self.at += 1
         if c == "^":
             return ("start",)
         if c == ".":
-            return ("item", _not_newline)
+            return _DOT
         if c == "\\":
             return self.escape()
-        return ("item", _item_test(c))
+        return _item(c)
 
     def escape(self) -> Node:
         e = self.text[self.at]
@@ -119,10 +142,10 @@ class _Reader:
             return ("end",)
         if e == "x":
             self.at += 2
-            return ("item", _item_test(chr(int(self.text[self.at - 2 : self.at], 16))))
+            return _item(chr(int(self.text[self.at - 2 : self.at], 16)))
         if e in "dDsSwW":
-            return ("item", _item_test("\\" + e))
-        return ("item", _item_test(_SINGLE_ESCAPES.get(e, e)))
+            return _item("\\" + e)
+        return _item(_SINGLE_ESCAPES.get(e, e))
 
     def class_source(self) -> str:
         begin = self.at
@@ -173,27 +196,135 @@ def _size(node: Node) -> int:
     return 1
 
 
-def _paths_and_loops(node: Node) -> tuple[int, int] | None:
-    """(alternative paths, variable-length repetitions) Python's backtracking explores, or
-    None when a repetition's body is more than one character (its cost is unbounded here)."""
+# What may come right after a node, for telling whether a repetition's backtracking
+# can go anywhere: (item nodes that may read the next character, whether anything at
+# all may (a `^` met again), whether the rest of the pattern may match nothing, which
+# ends the search with a match).
+Follow = tuple[tuple[Node, ...], bool, bool]
+_AT_END: Follow = ((), False, True)
+# Most copies of a repeated group whose backtracking is worked out.
+_MAX_COPIES = 16
+
+
+def _first(node: Node) -> tuple[tuple[Node, ...], bool, bool]:
+    """(items that may read the first character, whether anything may, whether the node
+    may match nothing wherever it is). `^` and `\\Z` match nothing only in one place."""
     kind = node[0]
-    if kind in ("seq", "alt"):
-        paths, loops = (1 if kind == "seq" else 0), 0
-        for child in node[1]:
-            found = _paths_and_loops(child)
+    if kind == "item":
+        return (node,), False, False
+    if kind == "start":
+        return (), True, False
+    if kind == "end":
+        return (), False, False
+    if kind == "repeat":
+        items, anything, empty = _first(node[1])
+        return items, anything, empty or node[2] == 0
+    if kind == "alt":
+        found = [_first(child) for child in node[1]]
+        return (
+            tuple(item for items, _, _ in found for item in items),
+            any(anything for _, anything, _ in found),
+            any(empty for _, _, empty in found),
+        )
+    return _followed(node[1], _AT_END, 0)
+
+
+def _followed(nodes: list[Node], after: Follow, start: int) -> Follow:
+    """What may come first from `nodes[start:]` followed by `after`."""
+    items: tuple[Node, ...] = ()
+    anything = False
+    for node in nodes[start:]:
+        found, any_found, empty = _first(node)
+        items += found
+        anything = anything or any_found
+        if not empty:
+            return items, anything, False
+    return items + after[0], anything or after[1], after[2]
+
+
+def _disjoint(item: Node, follow: Follow) -> bool:
+    """Whether no character the item matches may begin what follows."""
+    if follow[1]:
+        return False
+    mine = item[2]
+    for other in follow[0]:
+        theirs = other[2]
+        if mine is not None and theirs is not None:
+            if not set(mine).isdisjoint(theirs):
+                return False
+        elif mine is not None:
+            if other[3].search(mine) is not None:
+                return False
+        elif theirs is not None:
+            if item[3].search(theirs) is not None:
+                return False
+        else:
+            return False
+    return True
+
+
+def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
+    """(alternative paths, ambiguous repetitions, scanning repetitions) of Python's
+    backtracking through `node` followed by `after`, or None when a repetition's body is
+    more than one character (its cost is unbounded here).
+
+    A variable-length repetition of one item is ambiguous when a character it matches may
+    also begin what follows: every length it gives back may lead somewhere, so it
+    multiplies the tries by the lengths. Otherwise it scans: each length given back fails
+    on the next character at once (that character matched the item, so it cannot begin
+    what follows), and only the longest goes on. Before a rest that may match nothing it
+    costs nothing at all: the longest length ends the search with a match.
+    """
+    kind = node[0]
+    if kind == "seq":
+        paths, ambiguous, scanning = 1, 0, 0
+        children = node[1]
+        for at, child in enumerate(children):
+            found = _cost(child, _followed(children, after, at + 1))
             if found is None:
                 return None
-            paths = paths * found[0] if kind == "seq" else paths + found[0]
-            loops += found[1]
-        return paths, loops
+            paths *= found[0]
+            ambiguous += found[1]
+            scanning += found[2]
+        return paths, ambiguous, scanning
+    if kind == "alt":
+        costs: list[tuple[int, int, int]] = []
+        for child in node[1]:
+            found = _cost(child, after)
+            if found is None:
+                return None
+            costs.append(found)
+        # sum(p * n ** a) <= sum(p) * n ** max(a), and likewise for the scans.
+        paths_each, ambiguous_each, scanning_each = zip(*costs, strict=True)
+        return sum(paths_each), max(ambiguous_each), max(scanning_each)
     if kind == "repeat":
         _, body, low, high = node
         if body[0] != "item":
-            return None
-        if high == low:
-            return 1, 0
-        return (2, 0) if high == 1 else (1, 1)
-    return 1, 0
+            # A group repeated a few times at most (`(www\\.)?`) is its copies in a row,
+            # each after the first optional; a longer or unbounded one is not bounded here.
+            if high is None or high > _MAX_COPIES:
+                return None
+            optional = ("alt", [body, ("seq", [])])
+            return _cost(("seq", [body] * low + [optional] * (high - low)), after)
+        if high == low or after[2]:
+            return 1, 0, 0
+        if _disjoint(body, after):
+            return 1, 0, 1
+        return (2, 0, 0) if high == 1 else (1, 1, 0)
+    return 1, 0, 0
+
+
+def _anchored(node: Node) -> bool:
+    """Whether every match must start at the beginning of the text (at any other start
+    the search fails on the first step)."""
+    kind = node[0]
+    if kind == "start":
+        return True
+    if kind == "seq":
+        return bool(node[1]) and _anchored(node[1][0])
+    if kind == "alt":
+        return all(_anchored(child) for child in node[1])
+    return False
 
 
 # ---------------------------------------------------------------- program
@@ -202,28 +333,52 @@ def _paths_and_loops(node: Node) -> tuple[int, int] | None:
 class Program:
     """An immutable instruction list and a linear-time search over it."""
 
-    __slots__ = ("instructions", "loops", "paths", "python_limit")
+    __slots__ = ("anchored", "loops", "paths", "python_limit", "scans", "size", "tree")
 
-    def __init__(self, instructions: tuple[Instruction, ...], cost: tuple[int, int] | None) -> None:
-        self.instructions = instructions
+    def __init__(self, tree: Node, cost: tuple[int, int, int] | None, anchored: bool) -> None:
+        self.tree = tree
+        # How many instructions the program has (its match instruction included).
+        self.size = _count(tree) + 1
         self.paths: int
         self.loops: int
-        self.paths, self.loops = cost if cost is not None else (0, -1)
+        self.scans: int
+        self.paths, self.loops, self.scans = cost if cost is not None else (0, -1, 0)
+        self.anchored = anchored
         self.python_limit = -1
         if cost is not None:
-            # The largest size within budget: a float root, corrected to the exact integer.
-            root = (PYTHON_BUDGET / self.python_cost(0)) ** (1 / (self.loops + 1))
-            size = min(int(root), _PYTHON_TEXT + 1)
-            while size >= 0 and self.python_cost(size) > PYTHON_BUDGET:
-                size -= 1
-            while size < _PYTHON_TEXT and self.python_cost(size + 1) <= PYTHON_BUDGET:
-                size += 1
-            self.python_limit = min(size, _PYTHON_TEXT)
+            # The largest size within budget (the cost grows with the size).
+            low, high = -1, _PYTHON_TEXT
+            if self.python_cost(high) <= PYTHON_BUDGET:
+                low = high
+            while low < high:
+                middle = (low + high + 1) // 2
+                if self.python_cost(middle) <= PYTHON_BUDGET:
+                    low = middle
+                else:
+                    high = middle - 1
+            self.python_limit = low
 
     def python_cost(self, size: int) -> int:
-        """The bound on Python's backtracking steps for a text of `size` characters."""
-        tries: int = (size + 1) ** (self.loops + 1)
-        return self.paths * tries * (len(self.instructions) + 1)
+        """The bound on Python's backtracking steps for a text of `size` characters.
+
+        Per start position, each combination of alternative paths and lengths of the
+        ambiguous repetitions walks the program once (twice, counting the characters an
+        ambiguous repetition consumes before giving them back) plus the lengths each
+        scanning repetition consumes and gives back. An anchored pattern gets past the
+        first step from one start only."""
+        positions = size + 1
+        walk = 2 * (self.size + 1 + 2 * positions * self.scans)
+        tries: int = self.paths * positions**self.loops * walk
+        return positions + tries if self.anchored else positions * tries
+
+    @property
+    def instructions(self) -> tuple[Instruction, ...]:
+        """The instruction list, laid out on each read: only a text too long for Python's
+        search needs it, and laying it out costs far less than running it on such a text."""
+        emitter = _Emitter()
+        emitter.node(self.tree)
+        emitter.emit(_MATCH)
+        return tuple([(k, a, o) for k, a, o in emitter.code])
 
     def search(self, text: str) -> tuple[bool, int]:
         """Whether the pattern occurs in `text`, and the steps it took: at most
@@ -334,8 +489,18 @@ def compile_program(translated: str) -> Program:
     tree = _Reader(translated).alternation()
     if _size(tree) > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
-    emitter = _Emitter()
-    emitter.node(tree)
-    emitter.emit(_MATCH)
-    instructions = tuple((k, a, o) for k, a, o in emitter.code)
-    return Program(instructions, _paths_and_loops(tree))
+    return Program(tree, _cost(tree, _AT_END), _anchored(tree))
+
+
+def _count(node: Node) -> int:
+    """How many instructions `_Emitter` lays out for a node."""
+    kind = node[0]
+    if kind == "seq":
+        return sum(map(_count, node[1]))
+    if kind == "alt":
+        return sum(map(_count, node[1])) + 2 * (len(node[1]) - 1)
+    if kind == "repeat":
+        body, low, high = node[1], int(node[2]), node[3]
+        each = _count(body)
+        return low * each + (each + 2 if high is None else (int(high) - low) * (each + 1))
+    return 1

@@ -250,8 +250,8 @@ _DECODER: Final = msgspec.json.Decoder()
 def decode_payload(raw: object) -> Any:
     """A payload as readers see it: JSON text decoded, other values as they came.
 
-    Text that is not strict JSON (including `NaN`/`Infinity`) decodes to None, as in the
-    reference.
+    Text that is not strict JSON (including `NaN`/`Infinity`) decodes to None, as in
+    posthog-python.
     """
     if isinstance(raw, str):
         try:

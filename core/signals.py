@@ -4,7 +4,7 @@ posthog-python distinguishes two ways a filter can fail to decide. An `Unresolve
 ("inconclusive") lets later conditions still decide the flag. `NeedsServer` (a static or
 unknown cohort, a malformed cohort, a dependency that itself needs the server) stops the
 flag's condition loop: only the server can answer. `BROKEN` stands for a definition the
-reference cannot evaluate at all (for instance cohorts that include each other); it
+posthog-python cannot evaluate at all (for instance cohorts that include each other); it
 is reported as `unsupported_definition`, except where posthog-python's filter loop lets an
 earlier inconclusive filter absorb it.
 """

@@ -40,7 +40,7 @@ def main() -> None:
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     seen: object = None
     while not done.is_set():
-        loaded = client.feature_flag_definitions()
+        loaded = client.flag_service.flagset
         if loaded is not seen and loaded is not None:
             seen = loaded
             print("defs", time.monotonic(), ",".join(loaded.keys), flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import oracle
 import pytest
 from engine_compare import NOW, assert_agrees, condition, flag, prop
 from hogkit.core import FlagSet
@@ -70,10 +71,21 @@ def test_person_properties_get_distinct_id_when_absent() -> None:
     assert got["me"]["value"] is False
 
 
-def test_empty_distinct_id_and_empty_flag_keys_evaluate_nothing() -> None:
+def test_empty_flag_keys_evaluate_nothing() -> None:
     doc = [flag("a", groups=[condition()])]
-    assert assert_agrees(doc, "") == {}
     assert assert_agrees(doc, "u", flag_keys=[]) == {}
+
+
+def test_empty_distinct_id_is_evaluated_like_any_other() -> None:
+    # `evaluate_flags("")` answers nothing before it reaches the engine, but the older
+    # single-flag and all-flags reads evaluate the empty id, and the engine serves both.
+    doc = [
+        flag(key, groups=[condition(rollout=rollout)])
+        for key, rollout in (("a", 100), ("b", 50), ("c", 30), ("d", 70))
+    ]
+    expected = oracle.make_client(doc).get_all_flags("", only_evaluate_locally=True)
+    got = FlagSet.from_document(doc).evaluate("", now=NOW).flag_values
+    assert expected and got == expected
 
 
 def test_flag_keys_scope_the_evaluation() -> None:

@@ -33,10 +33,10 @@ def test_replaced_definitions_are_used_and_listeners_hear_of_them() -> None:
         assert c.evaluate_flags("u").get_flag("a") is False
         replacement = definitions(flag("a", 100), flag("b", 100))
         c.flag_service.replace_definitions(replacement)
-        assert c.feature_flag_definitions() is replacement
+        assert c.flag_service.flagset is replacement
         assert c.evaluate_flags("u").flag_values == {"a": True, "b": True}
         c.flag_service.replace_definitions(None)
-        assert c.feature_flag_definitions() is None
+        assert c.flag_service.flagset is None
         assert c.evaluate_flags("u", only_evaluate_locally=True).flag_values == {}
     # the first set when first used, then each replacement, once each
     assert [fs.keys if fs is not None else None for fs in heard] == [

@@ -360,7 +360,7 @@ def test_2_5_1_shutdown_stops_listening(loopback: LoopbackServer, sink: CaptureS
         provider.shutdown()
         served[0] = document([FlagBuilder("z")])
         assert client.load_feature_flags()
-        assert client.feature_flag_definitions().keys == ("z",)  # type: ignore[union-attr]
+        assert client.flag_service.flagset.keys == ("z",)  # type: ignore[union-attr]
         # A handler dispatch would be queued by now; a marker event proves the queue ran.
         provider.emit(
             ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, ProviderEventDetails(["marker"])

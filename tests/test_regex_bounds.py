@@ -150,9 +150,23 @@ def test_python_s_search_is_kept_where_its_backtracking_is_bounded() -> None:
         ("^[a-z]+-[0-9]+$", 40),
         ("(a|b)*c", -1),
         ("(a|aa)+$", -1),
+        # Repetitions whose next character cannot be one they repeat give lengths back
+        # without trying anything: Python's search stays linear or quadratic.
+        ("^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$", 500),
+        ("^v?1\\.[0-9]+\\.[0-9]+$", 4_096),
+        ("^(www\\.)?[a-z0-9-]+\\.example\\.com$", 4_096),
+        ("^https?://[^/]+/.*$", 4_096),
+        # A leading and a trailing `.*` are dropped: they cannot change the answer.
+        (".*beta.*", 4_096),
+        # Repetitions that may each take the next character multiply the lengths to try.
+        ("\\w*\\w*\\w*!", -2),
+        (".*.*.*=", -2),
     ):
         program = gated(pattern)._program
-        assert program.python_limit >= limit if limit >= 0 else program.python_limit == -1
+        if limit == -2:
+            assert 0 <= program.python_limit < 200
+        else:
+            assert program.python_limit >= limit if limit >= 0 else program.python_limit == -1
         if program.python_limit >= 0:
             assert program.python_cost(program.python_limit) <= PYTHON_BUDGET
             if program.python_limit < 4_096:
@@ -311,3 +325,21 @@ def _regexes(flag: Any) -> list[str]:
             if item.get("operator") in ("regex", "not_regex") and isinstance(item["value"], str):
                 found.append(item["value"])
     return found
+
+
+@settings(max_examples=max(400, settings.default.max_examples))
+@given(
+    body=_pattern_strategy(),
+    lead=st.sampled_from(["", ".*", ".*?"]),
+    trail=st.sampled_from(["", ".*", ".*?"]),
+    text=st.text(alphabet="ab.1 _\n", max_size=8),
+)
+def test_dropping_a_leading_or_trailing_dot_star_keeps_the_answer(
+    body: str, lead: str, trail: str, text: str
+) -> None:
+    pattern = lead + body.replace("$", "") + trail
+    compiled = gate_pattern(pattern)
+    if isinstance(compiled, GatedPattern):
+        answer = compiled.search(text)
+        if answer is not None:
+            assert answer is (re.search(pattern, text) is not None)

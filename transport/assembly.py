@@ -192,5 +192,6 @@ def _event_methods(o: ClientOptions, events: EventPipeline) -> EventMethods:
         o.in_app_modules or (),
         enable_exception_autocapture=o.enable_exception_autocapture,
         log_captured_exceptions=o.log_captured_exceptions,
-        code_variables=variables if o.capture_exception_code_variables else None,
+        code_variables=variables,
+        capture_code_variables=o.capture_exception_code_variables,
     )

@@ -18,12 +18,13 @@ import functools
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
-from hogkit.core.context import ContextValues, apply_context
+import msgspec
+from hogkit.core.context import NO_OVERRIDES, ContextValues, VariablesOverrides, apply_context
 
 __all__ = [
     "ContextMethods",
@@ -38,10 +39,16 @@ __all__ = [
     "identify_context",
     "new_context",
     "scoped",
+    "set_capture_exception_code_variables_context",
+    "set_code_variables_detect_secrets_context",
+    "set_code_variables_ignore_patterns_context",
+    "set_code_variables_mask_patterns_context",
+    "set_code_variables_mask_url_credentials_context",
     "set_context_device_id",
     "set_context_session",
     "set_default_client",
     "tag",
+    "variables_overrides",
     "with_context",
 ]
 
@@ -78,6 +85,7 @@ class _Scope:
         "parent",
         "session_id",
         "tags",
+        "variables",
     )
 
     def __init__(
@@ -95,6 +103,7 @@ class _Scope:
         self.session_id: str | None = None
         self.device_id: str | None = None
         self.tags: dict[str, Any] = {}
+        self.variables = NO_OVERRIDES
 
     def values(self) -> ContextValues:
         """This scope's values with the unset ones taken from the scopes it inherits."""
@@ -270,6 +279,53 @@ def get_context_device_id() -> str | None:
     """The device id the current context gives events, if any."""
     values = context_values()
     return None if values is None else values.device_id
+
+
+def variables_overrides() -> VariablesOverrides | None:
+    """The current context's code-variable settings (inherited ones included), or None
+    outside any context."""
+    scope: _Scope | None = _current.get()
+    if scope is None:
+        return None
+    found = NO_OVERRIDES
+    while scope is not None:
+        found = found.under(scope.variables)
+        scope = scope.parent
+    return found
+
+
+def _override(**changes: Any) -> None:
+    scope = _current.get()
+    if scope is not None:
+        scope.variables = msgspec.structs.replace(scope.variables, **changes)
+
+
+def set_capture_exception_code_variables_context(enabled: bool) -> None:
+    """Whether exceptions captured in this context (and its children) carry the local
+    variables of their in-app frames, whatever the client's setting."""
+    _override(enabled=bool(enabled))
+
+
+def set_code_variables_mask_patterns_context(mask_patterns: Iterable[str] | None) -> None:
+    """Variable names (and text) matching these patterns are masked in this context,
+    in place of the client's `code_variables_mask_patterns`."""
+    _override(mask_patterns=None if mask_patterns is None else tuple(mask_patterns))
+
+
+def set_code_variables_ignore_patterns_context(ignore_patterns: Iterable[str] | None) -> None:
+    """Variables whose names match these patterns are left out in this context, in place
+    of the client's `code_variables_ignore_patterns`."""
+    _override(ignore_patterns=None if ignore_patterns is None else tuple(ignore_patterns))
+
+
+def set_code_variables_mask_url_credentials_context(enabled: bool) -> None:
+    """Whether `user:password@` in URLs is masked in this context's variables."""
+    _override(mask_url_credentials=bool(enabled))
+
+
+def set_code_variables_detect_secrets_context(enabled: bool) -> None:
+    """Whether random-looking tokens in this context's variables are masked."""
+    _override(detect_secrets=bool(enabled))
 
 
 def with_context(

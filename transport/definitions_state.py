@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import msgspec
 import xxhash
 from hogkit.core import FlagSet
 
@@ -47,6 +48,9 @@ class DefinitionsState:
 
     def __init__(self, on_error: Callable[[Exception], None] | None = None) -> None:
         self.flagset: FlagSet | None = None
+        # The JSON document the set in force was compiled from, kept as received so
+        # callers wanting the definitions themselves get them as the server sent them.
+        self.document: bytes | None = None
         self.etag: str | None = None
         self.body_hash: int | None = None
         self.source: str | None = None
@@ -67,6 +71,7 @@ class DefinitionsState:
             current = self.flagset
             if current is None or fresh.fingerprint != current.fingerprint:
                 self.flagset = fresh
+            self.document = encoded
             self.body_hash = digest
 
     def loaded(self, source: str) -> None:
@@ -80,10 +85,21 @@ class DefinitionsState:
     def clear(self) -> None:
         """Drop the definitions: the server refuses them to this project."""
         self.flagset = None
+        self.document = None
         self.source = None
         self.shared = None
         self.etag = None
         self.body_hash = None
+
+    def flag_documents(self) -> list[Any] | None:
+        """The flags of the document in force, decoded afresh (callers may change them),
+        or None when nothing is loaded."""
+        encoded = self.document
+        if encoded is None or self.flagset is None:
+            return None
+        document = msgspec.json.decode(encoded)
+        flags = document.get("flags") if isinstance(document, dict) else document
+        return list(flags) if isinstance(flags, list) else []
 
     def problem(self, kind: str, level: int, message: str, detail: object) -> None:
         """Record a failure; log it once per kind until the next success."""

@@ -7,7 +7,8 @@ exceptions and person updates get the context's identity and tags first (`with_c
 
 The exception options live here too: whether uncaught exceptions are captured (the hooks
 themselves are `autocapture.py`'s), whether each captured one is logged, and how in-app
-frames' local variables are attached (`code_variables`; None leaves them out).
+frames' local variables are attached (`code_variables`, read when `capture_code_variables`
+is on; a context's `set_*_context` settings override both for its exceptions).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 
 from hogkit.core import events as core
 from hogkit.core.code_variables import VariablesConfig
+from hogkit.core.context import variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
 from .code_variables import with_code_variables
-from .contexts import with_context
+from .contexts import variables_overrides, with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
 from .pipeline import EventPipeline
 from .problems import log
@@ -50,13 +52,15 @@ class EventMethods:
         enable_exception_autocapture: bool = False,
         log_captured_exceptions: bool = False,
         code_variables: VariablesConfig | None = None,
+        capture_code_variables: bool = False,
     ) -> None:
         self._events = events
         self.project_root = project_root
         self.in_app_modules = tuple(in_app_modules)
         self.enable_exception_autocapture = enable_exception_autocapture
         self.log_captured_exceptions = log_captured_exceptions
-        self.code_variables = code_variables
+        self.code_variables = code_variables or VariablesConfig.build()
+        self.capture_code_variables = capture_code_variables
 
     def pageview(
         self,
@@ -283,8 +287,11 @@ class EventMethods:
                 source=source,
                 mechanism=mechanism,
             )
-            if self.code_variables is not None:
-                ev = with_code_variables(ev, exc, self.code_variables)
+            config = variables_config(
+                self.capture_code_variables, self.code_variables, variables_overrides()
+            )
+            if config is not None:
+                ev = with_code_variables(ev, exc, config)
             return ev
 
         sent = self._events.emit("capture_exception", build)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hogkit.core import FlagSet
 from hogkit.core.legacy_reads import FeatureFlagResult
 
 from .evaluations import FlagEvaluations
@@ -75,9 +74,21 @@ class FlagAPI:
             self._problems.fail("load_feature_flags", exc)
             return False
 
-    def feature_flag_definitions(self) -> FlagSet | None:
-        """The compiled definitions in force, or None when none are loaded."""
-        return self._flags.flagset
+    def feature_flag_definitions(self) -> list[Any] | None:
+        """The flag definitions in force as decoded JSON objects (a fresh list each call),
+        or None while nothing was loaded; the compiled set is `flag_service.flagset`.
+
+        Definitions handed to `flag_service.replace_definitions` were never a server
+        document, so they read as an empty list here.
+        """
+        service = self._flags
+        poller = service.poller
+        state = poller.state if poller is not None and not service.offline else None
+        if state is None:
+            return None if service.flagset is None else []
+        if state.flagset is None:
+            return [] if state.refused is not None else None
+        return state.flag_documents()
 
     def flag_definitions_status(self) -> DefinitionsStatus:
         """Where the definitions in force came from, their age, ETag and the last problem."""

@@ -458,29 +458,12 @@ class FlagService:
         object, no dedup lookup and no request: it is answered straight from the core, so
         the Client adds little to the core's own cost. Everything else takes `evaluate`.
         """
-        fs = self._offline if self.offline else self.poller.flagset if self.poller else None
-        if (
-            not send_events
-            and fs is not None
-            and type(distinct_id) is str
-            and distinct_id
-            and not self.disabled
-        ):
-            try:
-                local = fs.evaluate(
-                    distinct_id,
-                    person_properties=person_properties,
-                    groups=groups if groups else _NOTHING,
-                    group_properties=group_properties,
-                    device_id=device_id,
-                    flag_keys=(key,),
-                    now=self._now(),
-                )
-                value = local.get_flag(key)
-                if value is not None and not local.unresolved:
-                    return value
-            except Exception:  # the core promises not to raise; a bug must not reach callers
-                log.exception("local flag evaluation failed")
+        if not send_events and type(distinct_id) is str and distinct_id and not self.disabled:
+            value = self.local_value(
+                key, distinct_id, person_properties, groups, group_properties, device_id
+            )
+            if value is not None:
+                return value
         snap = self.evaluate(
             distinct_id,
             person_properties,
@@ -492,6 +475,35 @@ class FlagService:
             device_id,
         )
         return snap.get_flag(key, send_feature_flag_events=send_events)
+
+    def local_value(
+        self,
+        key: str,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        device_id: str | None,
+    ) -> bool | str | None:
+        """One flag's local value, as `evaluate_locally(..., (key,))[1].get_flag(key)`
+        gives it (None: no definitions, or the server must decide), without building a
+        snapshot: the hot path of single-flag reads that report nothing."""
+        fs = self._offline if self.offline else self.definitions()
+        if fs is None:
+            return None
+        try:
+            return fs.flag_value(
+                key,
+                distinct_id,
+                self._now(),
+                person_properties,
+                groups if groups else _NOTHING,
+                group_properties,
+                device_id,
+            )
+        except Exception:  # the core promises not to raise; a bug must not reach callers
+            log.exception("local flag evaluation failed")
+            return None
 
     # ------------------------------------------------------------------ the older reads' parts
 
@@ -588,7 +600,10 @@ class FlagService:
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         settled = False
         try:
-            event = flag_called_event(self._context, self._event_time(), self._new_uuid(), called)
+            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            event = flag_called_event(
+                self._context, self._event_time(), self._new_uuid(), called, anonymous
+            )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
             assert self._emit is not None
@@ -602,7 +617,10 @@ class FlagService:
             return
         settled = False
         try:
-            event = exposure_event(self._context, self._event_time(), self._new_uuid(), called)
+            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            event = exposure_event(
+                self._context, self._event_time(), self._new_uuid(), called, anonymous
+            )
             if event is not None and self.trace_context:
                 event = _under_span(event)
             settled = event is not None and bool(self._emit(event))

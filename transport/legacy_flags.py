@@ -76,12 +76,11 @@ class LegacyFlags:
         """The flag's value. A local read that reports nothing is answered straight from the
         core (the common case on a busy server); everything else is a full `read`."""
         did = query.distinct_id
-        if not query.send_events and type(did) is str and did and not self._disabled():
-            _, local = self._service.evaluate_locally(
-                did, query.person_properties, query.groups, query.group_properties,
-                query.device_id, (key,),
+        if not query.send_events and type(did) is str and not self._disabled():
+            found = self._service.local_value(
+                key, did, query.person_properties, query.groups, query.group_properties,
+                query.device_id,
             )  # fmt: skip
-            found = local.get_flag(key) if local is not None else None
             if found is not None:
                 return found
         result = self.read(key, None, query, True)
@@ -98,7 +97,7 @@ class LegacyFlags:
         payload) when the flag has a value. `value_only` says the caller reads no payload:
         a local read that reports nothing then skips decoding it."""
         distinct_id, send_events = query.distinct_id, query.send_events
-        if self._disabled() or distinct_id is None or distinct_id == "":
+        if self._disabled() or distinct_id is None:
             return None
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
         group_map, disable_geoip = query.group_map, query.disable_geoip

@@ -22,7 +22,14 @@ from typing import Any
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
 
 from .client import Client
-from .contexts import set_default_client
+from .contexts import (
+    set_capture_exception_code_variables_context,
+    set_code_variables_detect_secrets_context,
+    set_code_variables_ignore_patterns_context,
+    set_code_variables_mask_patterns_context,
+    set_code_variables_mask_url_credentials_context,
+    set_default_client,
+)
 
 __all__ = [
     "MODULE_METHODS",
@@ -215,47 +222,6 @@ get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtim
 get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
 load_feature_flags = _proxy("load_feature_flags")
 join = _proxy("join")
-
-
-_context_notes: dict[str, None] = {}  # the names already logged; guarded by _lock
-
-
-def _per_context(name: str) -> None:
-    """Per-context code-variable settings are accepted, not applied: log that once."""
-    with _lock:
-        if name in _context_notes:
-            return
-        _context_notes[name] = None
-    log.warning(
-        "%s is accepted but per-context code-variable settings are not supported; "
-        "the client's code_variables options apply",
-        name,
-    )
-
-
-def set_capture_exception_code_variables_context(enabled: bool) -> None:
-    """Accepted for compatibility; the client's `capture_exception_code_variables` applies."""
-    _per_context("set_capture_exception_code_variables_context")
-
-
-def set_code_variables_mask_patterns_context(mask_patterns: list[str]) -> None:
-    """Accepted for compatibility; the client's `code_variables_mask_patterns` apply."""
-    _per_context("set_code_variables_mask_patterns_context")
-
-
-def set_code_variables_ignore_patterns_context(ignore_patterns: list[str]) -> None:
-    """Accepted for compatibility; the client's `code_variables_ignore_patterns` apply."""
-    _per_context("set_code_variables_ignore_patterns_context")
-
-
-def set_code_variables_mask_url_credentials_context(enabled: bool) -> None:
-    """Accepted for compatibility; the client's `code_variables_mask_url_credentials` applies."""
-    _per_context("set_code_variables_mask_url_credentials_context")
-
-
-def set_code_variables_detect_secrets_context(enabled: bool) -> None:
-    """Accepted for compatibility; the client's `code_variables_detect_secrets` applies."""
-    _per_context("set_code_variables_detect_secrets_context")
 
 
 def flush(timeout_seconds: float | None = 10) -> bool:

@@ -1,0 +1,131 @@
+"""Drop-in details side by side with posthog 7.91.1: the definitions as loaded, and reads
+for an empty distinct id. Every expectation is what the reference did in the same run."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from httpserver import Reply
+from twin import Twin, definitions, event_differences, flag, flags_response, person_rule, record
+
+EXTRA = {"id": 9, "key": "extra", "active": False, "filters": {}, "custom": [1, {"x": None}]}
+DOC = definitions(
+    flag("on", 1),
+    EXTRA,
+    flag(
+        "gated", 2, groups=[{"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}]
+    ),
+)
+
+
+def test_definitions_come_back_as_loaded() -> None:
+    with Twin(DOC) as twin:
+        twin.run(lambda c: c.load_feature_flags())
+        ref, kit = twin.both("feature_flag_definitions")
+        assert kit == ref
+        assert isinstance(kit, list) and kit[1] == EXTRA
+        # a fresh copy: changing it leaves what the client evaluates untouched
+        kit.clear()
+        assert twin.kit.feature_flag_definitions() == ref
+
+
+def test_definitions_before_any_load() -> None:
+    with Twin(local=False) as twin:
+        ref, kit = twin.both("feature_flag_definitions")
+        assert kit == ref
+
+
+def test_definitions_after_the_server_refuses_them() -> None:
+    with Twin(DOC, definition_replies=[Reply.json(DOC)]) as twin:
+        twin.script_definitions(then=Reply(401))
+        twin.run(lambda c: c.load_feature_flags())
+        ref, kit = twin.both("feature_flag_definitions")
+        assert kit == ref
+
+
+READS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("get_feature_flag", ("on", ""), {}),
+    ("get_feature_flag", ("gated", ""), {}),
+    ("feature_enabled", ("on", ""), {}),
+    ("get_feature_flag_result", ("on", ""), {}),
+    ("get_feature_flag_payload", ("on", ""), {}),
+    ("get_all_flags", ("",), {}),
+    ("get_all_flags_and_payloads", ("",), {}),
+]
+
+
+def _anonymous(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events with a personless event's random distinct id replaced by a marker (after
+    checking it is a fresh UUID, not the empty id read)."""
+    out = []
+    for event in events:
+        if event["properties"].get("$process_person_profile") is False:
+            assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
+            event = {**event, "distinct_id": "<anonymous>"}
+        out.append(event)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str, int, float, dict, list)):
+        return value
+    return {k: getattr(value, k) for k in ("key", "enabled", "variant", "payload")}
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "remote"])
+@pytest.mark.parametrize(("method", "args", "kwargs"), READS, ids=[r[0] for r in READS])
+def test_empty_distinct_id_reads(
+    local: bool, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    answer = flags_response(record("on", True, fid=1), record("gated", "arm", fid=2))
+    with Twin(DOC, [Reply.json(answer)], local=local) as twin:
+        ref, kit = twin.both(method, *args, **kwargs)
+        assert _plain(kit) == _plain(ref)
+        ref_events, kit_events = map(_anonymous, twin.flag_events())
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+        if method in ("get_feature_flag", "feature_enabled", "get_feature_flag_result"):
+            assert kit_events  # the read is reported, under a fresh personless id
+        assert len(twin.requests("/flags/", "kit")) == len(twin.requests("/flags/", "ref"))
+
+
+@pytest.mark.parametrize("local", [True, False], ids=["local", "remote"])
+def test_empty_distinct_id_evaluate_flags(local: bool) -> None:
+    answer = flags_response(record("on", True, fid=1), record("gated", "arm", fid=2))
+    with Twin(DOC, [Reply.json(answer)], local=local) as twin:
+        ref, kit = twin.both("evaluate_flags", "")
+        assert sorted(kit.keys) == sorted(ref.keys)
+        for key in ("on", "gated", "extra"):
+            assert kit.get_flag(key) == ref.get_flag(key)
+            assert kit.is_enabled(key) == ref.is_enabled(key)
+        ref_events, kit_events = twin.flag_events()
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+def test_empty_distinct_id_experiment_exposure() -> None:
+    meta = {
+        "id": 201,
+        "version": 7,
+        "config_version": 2,
+        "has_experiment": True,
+        "rule_type": "experiment",
+        "rule_id": "10000000-0000-4000-8000-000000000001",
+        "experiment_id": 301,
+        "variant_key": "arm_a",
+    }
+    split = {
+        "key": "layout",
+        "value": "arm_a",
+        "reason": {"code": "experiment_split"},
+        "metadata": meta,
+    }
+    with Twin(None, [Reply.json(flags_response(split))], local=False) as twin:
+        ref, kit = twin.both("get_feature_flag", "layout", "")
+        assert kit == ref
+        ref_events, kit_events = map(_anonymous, twin.flag_events())
+        assert [e["event"] for e in ref_events] == [
+            "$feature_flag_called",
+            "$experiment_exposure",
+        ]
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
