@@ -10,8 +10,8 @@ Order of business for `evaluate`:
 A failed, slow (bounded by `request_timeout`) or quota-limited request leaves what local
 evaluation gave, and the snapshot's reads report the problem in `$feature_flag_error`.
 
-The service is also the snapshots' `FlagCalledSink`: it deduplicates `$feature_flag_called`
-in a bounded cache and builds the event with the core before handing it to the client.
+The service is also the snapshots' `FlagCalledSink`, through its `FlagReporter`
+(see `flag_reporting`), which deduplicates and emits the flag events.
 """
 
 from __future__ import annotations
@@ -26,12 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import msgspec
 from hogkit.core import FlagSet
 from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
-from hogkit.core.exposure import exposure_event, exposure_hash
-from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
 from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
 from hogkit.core.remote import (
     FlagsResponse,
@@ -41,14 +38,14 @@ from hogkit.core.remote import (
 )
 from hogkit.core.snapshot import Snapshot
 
-from .dedup import DEFAULT_CAPACITY, FlagCalledCache
+from .dedup import DEFAULT_CAPACITY
 from .definitions_cache import CacheBridge
 from .evaluations import FlagEvaluations, FlagMeta
 from .fallback_cache import open_fallback
+from .flag_reporting import FlagReporter
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .poller import DefinitionsPoller, DefinitionsStatus
 from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
-from .tracing import span_properties
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
 
@@ -127,17 +124,21 @@ class FlagService:
         self.request_timeout = max(0.0, float(request_timeout))
         self.disable_geoip = disable_geoip
         self.disabled = disabled
-        self._emit = emit
-        self._context = context or EventContext(disable_geoip=disable_geoip)
         self._now = now
-        self._event_time = event_time or now
-        self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
-        self.reported = FlagCalledCache(dedup_capacity)
-        # Assignments already exposed: their own cache, so a deduplicated
-        # `$feature_flag_called` never hides an exposure.
-        self.exposed = FlagCalledCache(dedup_capacity)
-        # `capture_trace_context`: flag events carry the active span's ids, like captures.
-        self.trace_context = False
+        self.reporter = FlagReporter(
+            emit,
+            context or EventContext(disable_geoip=disable_geoip),
+            event_time or now,
+            new_uuid or (lambda: str(_uuid.uuid4())),
+            dedup_capacity,
+        )
+        # The snapshots' `FlagCalledSink` parts, bound once (read on every reported flag).
+        self.reported = self.reporter.reported
+        self.exposed = self.reporter.exposed
+        self.report = self.reporter.report
+        self.claim = self.reporter.claim
+        self.send = self.reporter.send
+        self.expose = self.reporter.expose
         self._offline: FlagSet | None = None
         self.offline = flag_definitions is not None
         self.poller: DefinitionsPoller | None = None
@@ -172,6 +173,15 @@ class FlagService:
                 follower_only=follower_only,
             )
             self.poller.start()
+
+    @property
+    def trace_context(self) -> bool:
+        """`capture_trace_context`: flag events carry the active span's ids."""
+        return self.reporter.trace_context
+
+    @trace_context.setter
+    def trace_context(self, value: bool) -> None:
+        self.reporter.trace_context = value
 
     # ------------------------------------------------------------------ definitions
 
@@ -280,8 +290,7 @@ class FlagService:
     def shutdown(self, timeout: float = 1.0) -> None:
         if self.poller is not None:
             self.poller.stop(timeout)
-        self.reported.clear()
-        self.exposed.clear()
+        self.reporter.clear()
 
     # ------------------------------------------------------------------ evaluation
 
@@ -576,63 +585,3 @@ class FlagService:
     def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
         """Earlier answers for `keys` from the fallback store (empty without one)."""
         return self.remote.recall(distinct_id, keys)
-
-    # ------------------------------------------------------------------ FlagCalledSink
-
-    def report(self, called: FlagCalled) -> None:
-        """Send the flag events of one read built outside a snapshot: `$feature_flag_called`
-        unless that report was already sent, then `$experiment_exposure` when the read
-        assigned an experiment arm not yet exposed. Never raises."""
-        try:
-            user, report = report_of(
-                called.distinct_id, called.key, called.response, called.groups, called.attribution
-            )
-            if self.claim(user, report):
-                self.send(user, report, called)
-            if called.attribution is not None and called.attribution.exposes:
-                self.expose(user, exposure_hash(groups_token(called.groups), called), called)
-        except Exception:
-            log.exception("could not report $feature_flag_called for %r", called.key)
-
-    def claim(self, user: int, report: int) -> bool:
-        return self._emit is not None and self.reported.reserve(user, report)
-
-    def send(self, user: int, report: int, called: FlagCalled) -> None:
-        settled = False
-        try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
-            event = flag_called_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
-            )
-            if self.trace_context and not called.minimal:
-                event = _under_span(event)
-            assert self._emit is not None
-            settled = bool(self._emit(event))
-        finally:
-            if not settled:
-                self.reported.release(user, report)
-
-    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
-        if self._emit is None or not self.exposed.reserve(user, exposure):
-            return
-        settled = False
-        try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
-            event = exposure_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
-            )
-            if event is not None and self.trace_context:
-                event = _under_span(event)
-            settled = event is not None and bool(self._emit(event))
-        finally:
-            if not settled:
-                self.exposed.release(user, exposure)
-
-
-def _under_span(event: Event) -> Event:
-    """`event` with the active span's ids under its own properties (which win)."""
-    span = span_properties()
-    if not span:
-        return event
-    span.update(event.properties)
-    return msgspec.structs.replace(event, properties=span)
