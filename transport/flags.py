@@ -16,11 +16,9 @@ The service is also the snapshots' `FlagCalledSink`, through its `FlagReporter`
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import functools
 import logging
-import os
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -40,14 +38,15 @@ from hogkit.core.snapshot import Snapshot
 
 from .dedup import DEFAULT_CAPACITY
 from .definitions_cache import CacheBridge
-from .evaluations import FlagEvaluations, FlagMeta
+from .evaluations import FlagEvaluations
 from .fallback_cache import open_fallback
 from .flag_reporting import FlagReporter
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .poller import DefinitionsPoller, DefinitionsStatus
+from .local_definitions import Definitions, LocalDefinitions, load_definitions
+from .poller import DefinitionsPoller
 from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "Definitions", "FlagService", "load_definitions"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
@@ -55,26 +54,6 @@ DEFAULT_REQUEST_TIMEOUT = 3.0
 """`feature_flags_request_timeout_seconds`: the most one `evaluate` waits on the network."""
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
-
-Definitions = str | bytes | os.PathLike[str] | FlagSet | Mapping[str, Any] | Sequence[Any]
-
-
-def load_definitions(source: Definitions) -> FlagSet:
-    """A `FlagSet` from an exported file: a path, JSON bytes/text, a decoded document or a set.
-
-    Raises `DefinitionsError` (bad JSON or shape) or `OSError` (unreadable file).
-    """
-    if isinstance(source, FlagSet):
-        return source
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return FlagSet.from_json(bytes(source))
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        return FlagSet.from_json(source)
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
-            return FlagSet.from_json(handle.read())
-    return FlagSet.from_document(source)
-
 
 # A C-level callable: a flag read asks for the time once, and a Python frame costs more.
 _utc_now: Callable[[], _dt.datetime] = functools.partial(_dt.datetime.now, _dt.timezone.utc)
@@ -139,9 +118,6 @@ class FlagService:
         self.claim = self.reporter.claim
         self.send = self.reporter.send
         self.expose = self.reporter.expose
-        self._offline: FlagSet | None = None
-        self.offline = flag_definitions is not None
-        self.poller: DefinitionsPoller | None = None
         self._notes = OnceLog()
         self.remote = RemoteFlags(
             self._transport,
@@ -152,27 +128,35 @@ class FlagService:
         )
         if follower_only and definitions_cache is None:
             log.warning("flag_definitions_follower_only needs a cache provider; ignored")
-        # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
-        # metadata its snapshots share (see `FlagEvaluations`).
-        self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
-        self._listeners: list[Callable[[FlagSet | None], None]] = []
-        if self.offline:
-            assert flag_definitions is not None
+        given: FlagSet | None = None
+        poller: DefinitionsPoller | None = None
+        if flag_definitions is not None:
             try:
-                self._offline = load_definitions(flag_definitions)
+                given = load_definitions(flag_definitions)
             except (HogkitError, OSError, ValueError, TypeError) as exc:
                 log.error("could not load flag_definitions: %s", safe_text(exc))
         elif (self._secret_key or (definitions_cache is not None and follower_only)) and (
             not disabled
         ):
-            self.poller = DefinitionsPoller(
+            poller = DefinitionsPoller(
                 self._transport,
                 interval=poll_interval,
                 refresh=enable_local_evaluation,
                 cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
                 follower_only=follower_only,
             )
-            self.poller.start()
+            poller.start()
+        self.local = LocalDefinitions(
+            self.request_timeout, flag_definitions is not None, given, poller
+        )
+        # The one seam where the local definitions are read (`flagset`, `definitions`) and
+        # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
+        self.definitions = self.local.definitions
+        self.replace_definitions = self.local.replace_definitions
+        self.on_change = self.local.on_change
+        self.after_fork = self.local.after_fork
+        self.status = self.local.status
+        self.reload = self.local.reload
 
     @property
     def trace_context(self) -> bool:
@@ -188,108 +172,20 @@ class FlagService:
     @property
     def flagset(self) -> FlagSet | None:
         """The definitions in force right now (never waits)."""
-        if self.offline:
-            return self._offline
-        return self.poller.flagset if self.poller is not None else None
+        return self.local.flagset
 
-    def definitions(self) -> FlagSet | None:
-        """The definitions for a flag call; the first call may wait for the first download."""
-        if self.offline:
-            return self._offline
-        poller = self.poller
-        if poller is None:
-            return None
-        return poller.current(self.request_timeout)
+    @property
+    def offline(self) -> bool:
+        """True when the definitions are given, never downloaded nor asked of the server."""
+        return self.local.offline
 
-    def _for_set(self, fs: FlagSet | None) -> tuple[FlagSet | None, bool, dict[str, FlagMeta]]:
-        """(fs, its `minimalFlagCalledEvents` gate, its metadata memo), made once per set."""
-        seen = self._per_set
-        if seen[0] is not fs:
-            gate = fs is not None and fs.minimal_flag_called_events
-            seen = self._per_set = (fs, gate, {})
-            self._changed(fs)
-        return seen
-
-    # The one seam where the local definitions are read (`flagset`, `definitions`) and
-    # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
-
-    def replace_definitions(
-        self, source: Definitions | None, *, temporary: bool = False
-    ) -> Callable[[], None]:
-        """Use `source` as the local definitions from now on, instead of any download;
-        flags are then evaluated locally only, never asked of the server.
-
-        For embedders and test kits that supply definitions themselves. `None` leaves no
-        local definitions at all. Normally the poller (if any) stops for good. With
-        `temporary` it keeps refreshing behind the replacement, and the returned `restore`
-        puts back what was in force before (the downloads and the remote fallback
-        included); without it, `restore` can only bring back definitions that were given.
-        """
-        fs = load_definitions(source) if source is not None else None
-        saved_offline, saved_set = self.offline, self._offline
-        if not temporary and self.poller is not None:
-            self.poller.stop(0.0)
-            self.poller = None
-        self._offline, self.offline = fs, True
-        self._for_set(fs)
-
-        def restore() -> None:
-            self.offline, self._offline = saved_offline, saved_set
-            self._for_set(self.flagset)
-
-        return restore
-
-    def on_change(self, listener: Callable[[FlagSet | None], None]) -> Callable[[], None]:
-        """Call `listener(flagset)` whenever other definitions come into force; returns
-        the function that stops it.
-
-        A new set is noticed when it is first used (or replaced), so a listener never runs
-        on the poller's thread nor under its locks; a raising listener is logged and
-        otherwise ignored.
-        """
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return remove
-
-    def _changed(self, fs: FlagSet | None) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(fs)
-            except Exception:
-                log.exception("a definitions listener raised")
-
-    def after_fork(self) -> None:
-        """In a forked child: restart the poller in force (the parent's thread is gone)."""
-        if self.poller is not None:
-            self.poller.start()
-
-    def status(self) -> DefinitionsStatus:
-        """Where the definitions in force came from (see `DefinitionsStatus`)."""
-        if self.poller is not None and not self.offline:
-            return self.poller.status()
-        loaded = self._offline
-        return DefinitionsStatus(
-            source="file" if loaded is not None else None,
-            age=None,
-            etag=None,
-            last_error=None,
-            flags=len(loaded.keys) if loaded is not None else 0,
-            fetches=0,
-        )
-
-    def reload(self) -> bool:
-        """Fetch definitions now, on this thread. True when the server answered usefully."""
-        if self.poller is None:
-            return False
-        return self.poller.poll_once()
+    @property
+    def poller(self) -> DefinitionsPoller | None:
+        """The poller downloading definitions, if any."""
+        return self.local.poller
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        if self.poller is not None:
-            self.poller.stop(timeout)
+        self.local.stop(timeout)
         self.reporter.clear()
 
     # ------------------------------------------------------------------ evaluation
@@ -354,7 +250,7 @@ class FlagService:
         if flag_keys is not None and len(flag_keys) == 0:
             return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
 
-        fs = self._offline if self.offline else self.definitions() if wait else self.flagset
+        fs = self.local.definitions() if wait else self.local.flagset
         local = None
         if fs is not None and fs.keys:
             try:
@@ -370,7 +266,7 @@ class FlagService:
             except Exception:  # the core promises not to raise; a bug must not reach callers
                 log.exception("local flag evaluation failed")
                 local = None
-        _, minimal, meta = self._for_set(fs)
+        _, minimal, meta = self.local.for_set(fs)
         unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
         if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
             if local is None and not self.offline and not self._secret_key:
@@ -497,7 +393,7 @@ class FlagService:
         """One flag's local value, as `evaluate_locally(..., (key,))[1].get_flag(key)`
         gives it (None: no definitions, or the server must decide), without building a
         snapshot: the hot path of single-flag reads that report nothing."""
-        fs = self._offline if self.offline else self.definitions()
+        fs = self.local.definitions()
         if fs is None:
             return None
         try:
@@ -527,7 +423,7 @@ class FlagService:
     ) -> tuple[FlagSet | None, Snapshot | None]:
         """The definitions for a read and, when they hold any flag, the local snapshot of
         `flag_keys` (every flag when None). Never asks the server."""
-        fs = self._offline if self.offline else self.definitions()
+        fs = self.local.definitions()
         if fs is None or not fs.keys:
             return fs, None
         try:
