@@ -25,26 +25,22 @@ from types import MappingProxyType
 from typing import Any
 
 from hogkit.core import FlagSet
-from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
-from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
+from hogkit.core.flag_requests import needs_remote
 from hogkit.core.remote import (
-    FlagsResponse,
-    RemoteFlag,
     encode_flags_request,
     flags_request_body,
 )
-from hogkit.core.snapshot import Snapshot
 
 from .dedup import DEFAULT_CAPACITY
-from .definitions_cache import CacheBridge
 from .evaluations import FlagEvaluations
 from .fallback_cache import open_fallback
+from .flag_lookups import FlagLookups
 from .flag_reporting import FlagReporter
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .local_definitions import Definitions, LocalDefinitions, load_definitions
+from .local_definitions import Definitions, load_definitions, open_definitions
 from .poller import DefinitionsPoller
-from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
+from .remote_flags import FlagsRequest, OnceLog, RemoteFlags
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "Definitions", "FlagService", "load_definitions"]
 
@@ -128,26 +124,16 @@ class FlagService:
         )
         if follower_only and definitions_cache is None:
             log.warning("flag_definitions_follower_only needs a cache provider; ignored")
-        given: FlagSet | None = None
-        poller: DefinitionsPoller | None = None
-        if flag_definitions is not None:
-            try:
-                given = load_definitions(flag_definitions)
-            except (HogkitError, OSError, ValueError, TypeError) as exc:
-                log.error("could not load flag_definitions: %s", safe_text(exc))
-        elif (self._secret_key or (definitions_cache is not None and follower_only)) and (
-            not disabled
-        ):
-            poller = DefinitionsPoller(
-                self._transport,
-                interval=poll_interval,
-                refresh=enable_local_evaluation,
-                cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
-                follower_only=follower_only,
-            )
-            poller.start()
-        self.local = LocalDefinitions(
-            self.request_timeout, flag_definitions is not None, given, poller
+        self.local = open_definitions(
+            self._transport,
+            self.request_timeout,
+            flag_definitions,
+            poller=bool(self._secret_key or (definitions_cache is not None and follower_only))
+            and not disabled,
+            poll_interval=poll_interval,
+            refresh=enable_local_evaluation,
+            definitions_cache=definitions_cache,
+            follower_only=follower_only,
         )
         # The one seam where the local definitions are read (`flagset`, `definitions`) and
         # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
@@ -157,6 +143,12 @@ class FlagService:
         self.after_fork = self.local.after_fork
         self.status = self.local.status
         self.reload = self.local.reload
+        self.lookups = FlagLookups(api_key, self.local, self.remote, now, disable_geoip, self)
+        self.complete = self.lookups.complete
+        self.local_value = self.lookups.local_value
+        self.evaluate_locally = self.lookups.evaluate_locally
+        self.ask = self.lookups.ask
+        self.remembered = self.lookups.remembered
 
     @property
     def trace_context(self) -> bool:
@@ -316,35 +308,6 @@ class FlagService:
             meta,
         )
 
-    def complete(self, request: FlagsRequest, outcome: Outcome) -> FlagEvaluations:
-        """Step 4 of `evaluate`: the snapshot once the planned `/flags` request is done."""
-        response, error = outcome
-        minimal = request.minimal
-        remembered = None
-        if response is not None:
-            minimal = response.minimal_flag_called_events
-            self.remote.remember(request.distinct_id, response)
-        else:
-            keys = fallback_keys(request.local, request.unresolved, request.flag_keys)
-            remembered = self.remote.recall(request.distinct_id, keys)
-        merged = merge_remote(
-            request.local, request.unresolved, request.flag_keys, response, error, remembered
-        )
-        return FlagEvaluations(
-            request.distinct_id,
-            local=request.local,
-            remote=merged.remote,
-            unresolved=merged.unresolved,
-            groups=request.groups,
-            disable_geoip=request.disable_geoip,
-            request_id=response.request_id if response is not None else None,
-            evaluated_at=response.evaluated_at if response is not None else None,
-            errors=merged.errors,
-            minimal=minimal,
-            sink=self,
-            meta=request.meta,
-        )
-
     def flag_value(
         self,
         key: str,
@@ -380,104 +343,3 @@ class FlagService:
             device_id,
         )
         return snap.get_flag(key, send_feature_flag_events=send_events)
-
-    def local_value(
-        self,
-        key: str,
-        distinct_id: str,
-        person_properties: Mapping[str, Any] | None,
-        groups: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        """One flag's local value, as `evaluate_locally(..., (key,))[1].get_flag(key)`
-        gives it (None: no definitions, or the server must decide), without building a
-        snapshot: the hot path of single-flag reads that report nothing."""
-        fs = self.local.definitions()
-        if fs is None:
-            return None
-        try:
-            return fs.flag_value(
-                key,
-                distinct_id,
-                self._now(),
-                person_properties,
-                groups if groups else _NOTHING,
-                group_properties,
-                device_id,
-            )
-        except Exception:  # the core promises not to raise; a bug must not reach callers
-            log.exception("local flag evaluation failed")
-            return None
-
-    # ------------------------------------------------------------------ the older reads' parts
-
-    def evaluate_locally(
-        self,
-        distinct_id: str,
-        person_properties: Mapping[str, Any] | None,
-        groups: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        device_id: str | None,
-        flag_keys: Sequence[str] | None,
-    ) -> tuple[FlagSet | None, Snapshot | None]:
-        """The definitions for a read and, when they hold any flag, the local snapshot of
-        `flag_keys` (every flag when None). Never asks the server."""
-        fs = self.local.definitions()
-        if fs is None or not fs.keys:
-            return fs, None
-        try:
-            return fs, fs.evaluate(
-                distinct_id,
-                person_properties=person_properties,
-                groups=groups if groups else _NOTHING,
-                group_properties=group_properties,
-                device_id=device_id,
-                flag_keys=flag_keys,
-                now=self._now(),
-            )
-        except Exception:  # the core promises not to raise; a bug must not reach callers
-            log.exception("local flag evaluation failed")
-            return fs, None
-
-    def ask(
-        self,
-        distinct_id: object,
-        groups: Mapping[str, Any] | None,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        disable_geoip: bool | None,
-        device_id: str | None,
-        flag_keys: Sequence[str] | None,
-        *,
-        group_keys: bool = True,
-    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
-        """One `/flags` request: (the answer as sent, the answer read, the error code).
-
-        `group_keys=False` sends `group_properties` exactly as given, without adding each
-        group's `$group_key` (what the decision getters have always sent). A client with
-        offline definitions never asks.
-        """
-        if self.offline:
-            return None, None, None
-        body = flags_request_body(
-            api_key=self._api_key,
-            distinct_id=distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            disable_geoip=self.disable_geoip if disable_geoip is None else disable_geoip,
-            device_id=device_id,
-            flag_keys=flag_keys,
-            sent_at=self._now(),
-        )
-        if not group_keys:
-            body["group_properties"] = dict(group_properties or {})
-        document, response, error = self.remote.exchange(encode_flags_request(body))
-        if response is not None:
-            self.remote.remember(str(distinct_id), response)
-        return document, response, error
-
-    def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
-        """Earlier answers for `keys` from the fallback store (empty without one)."""
-        return self.remote.recall(distinct_id, keys)

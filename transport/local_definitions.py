@@ -14,11 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core import FlagSet
+from hogkit.core.errors import HogkitError
 
+from .definitions_cache import CacheBridge
 from .evaluations import FlagMeta
+from .flags_transport import FlagsTransport
 from .poller import DefinitionsPoller, DefinitionsStatus
+from .remote_flags import safe_text
 
-__all__ = ["Definitions", "LocalDefinitions", "load_definitions"]
+__all__ = ["Definitions", "LocalDefinitions", "load_definitions", "open_definitions"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
@@ -166,3 +170,35 @@ class LocalDefinitions:
         """Stop the poller, if any, waiting at most `timeout` seconds."""
         if self.poller is not None:
             self.poller.stop(timeout)
+
+
+def open_definitions(
+    transport: FlagsTransport,
+    request_timeout: float,
+    given: Definitions | None,
+    *,
+    poller: bool,
+    poll_interval: float,
+    refresh: bool,
+    definitions_cache: Any,
+    follower_only: bool,
+) -> LocalDefinitions:
+    """The definitions a client starts with: `given` ones (a file that fails to load is
+    logged and leaves none), else a started poller when `poller`, else none at all."""
+    loaded: FlagSet | None = None
+    running: DefinitionsPoller | None = None
+    if given is not None:
+        try:
+            loaded = load_definitions(given)
+        except (HogkitError, OSError, ValueError, TypeError) as exc:
+            log.error("could not load flag_definitions: %s", safe_text(exc))
+    elif poller:
+        running = DefinitionsPoller(
+            transport,
+            interval=poll_interval,
+            refresh=refresh,
+            cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
+            follower_only=follower_only,
+        )
+        running.start()
+    return LocalDefinitions(request_timeout, given is not None, loaded, running)
