@@ -1,7 +1,7 @@
 """The local flag definitions in force: read, replaced and watched in one place.
 
 Definitions come either from the application (an exported file, given at start or later
-through `replace`) or from a `DefinitionsPoller` that downloads them. Listeners hear of
+through `replace_definitions`) or from a `DefinitionsPoller` that downloads them. Listeners hear of
 every new set when it is first used, so they never run on the poller's thread.
 """
 
