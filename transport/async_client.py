@@ -32,12 +32,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
-
+from .async_flags import AsyncFlags
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
 from .contexts import (
@@ -53,9 +51,8 @@ from .flag_reads import deprecated
 from .flags import FlagService
 from .flags_transport import FlagsTransport
 from .forward import forward
-from .http import NetworkError
 from .problems import Problems
-from .remote_flags import FlagsRequest, OnceLog, Outcome
+from .remote_flags import OnceLog
 
 __all__ = ["AsyncClient"]
 
@@ -63,7 +60,6 @@ log = logging.getLogger("hogkit.transport.async")
 
 Groups = Mapping[str, Any] | None
 GroupProperties = Mapping[str, Mapping[str, Any]] | None
-FirstLoads = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[Any]]
 
 _CLOSE_TIMEOUT = 1.0
 """Seconds `shutdown` gives the async transport to close its connections."""
@@ -110,9 +106,7 @@ class AsyncClient:
             flags_transport=_sync_flags_transport(options),
         )
         self._notes = OnceLog()
-        # The first evaluation on each loop awaits the poller's first download once.
-        self._first_loads: FirstLoads = weakref.WeakKeyDictionary()
-        self._first_load_done = False
+        self._evaluator = AsyncFlags(self._flags, self._transport)
 
     def __repr__(self) -> str:
         return f"AsyncClient(host={self._client.host!r}, transport={self._transport!r})"
@@ -287,10 +281,7 @@ class AsyncClient:
             if (distinct_id is None or device_id is None) and current_context() is not None:
                 distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
                 device_id = get_context_device_id() if device_id is None else device_id
-            if not self._first_load_done:
-                await self._await_first_load()
-            step = self._flags.plan(
-                False,
+            return await self._evaluator.evaluate(
                 distinct_id,
                 person_properties,
                 groups,
@@ -300,60 +291,9 @@ class AsyncClient:
                 disable_geoip,
                 device_id,
             )
-            if type(step) is FlagsRequest:
-                outcome = await self._request_flags(step.body)
-                if self._flags.remote.has_fallback:  # the store may be Redis: not on the loop
-                    return await asyncio.to_thread(self._flags.complete, step, outcome)
-                return self._flags.complete(step, outcome)
-            assert isinstance(step, FlagEvaluations)
-            return step
         except Exception as exc:
             self._fail("evaluate_flags", exc)
             return FlagEvaluations("")
-
-    async def _await_first_load(self) -> None:
-        """Wait (in a thread, once, bounded by the flags timeout) for the poller's first
-        download; concurrent first calls on a loop share the one wait."""
-        service = self._flags
-        if service.poller is None or service.flagset is not None:
-            self._first_load_done = True
-            return
-        loop = asyncio.get_running_loop()
-        waiting = self._first_loads.get(loop)
-        if waiting is None:
-            waiting = asyncio.ensure_future(asyncio.to_thread(service.definitions))
-            self._first_loads[loop] = waiting
-        await asyncio.shield(waiting)
-        self._first_load_done = True
-
-    async def _request_flags(self, encoded: bytes) -> Outcome:
-        """The sync client's `/flags` exchange, awaited: same deadline, same verdicts."""
-        remote = self._flags.remote
-        deadline = time.monotonic() + remote.request_timeout
-        retried = False
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return remote.timed_out()
-            log.debug("POST /flags (%d bytes, %.2fs left)", len(encoded), remaining)
-            reply = await self._attempt(encoded, remaining)
-            verdict = remote.judge(reply, retried, deadline)
-            if not isinstance(verdict, float):
-                return verdict
-            retried = True
-            if verdict:
-                await asyncio.sleep(verdict)
-
-    async def _attempt(self, encoded: bytes, remaining: float) -> Any:
-        """One `/flags` attempt: its response, or the exception it ended with."""
-        try:
-            return await asyncio.wait_for(
-                self._transport.post_flags(encoded, timeout=remaining), remaining
-            )
-        except asyncio.TimeoutError:
-            return NetworkError("POST /flags: timed out", "timeout")
-        except Exception as exc:
-            return exc
 
     async def get_remote_config_payload(self, key: str) -> Any:
         """The decrypted payload of remote-config flag `key` (needs `secret_key`), or None."""
@@ -366,18 +306,8 @@ class AsyncClient:
                 "get_remote_config_payload needs a secret_key; returning None",
             )
             return None
-        timeout = self._flags.request_timeout
         try:
-            reply = await asyncio.wait_for(
-                self._transport.fetch_remote_config(key, timeout=timeout), timeout
-            )
-            if reply.status != 200:
-                log.warning("remote config for %r: HTTP %d", key, reply.status)
-                return None
-            return msgspec.json.decode(reply.body)
-        except asyncio.TimeoutError:
-            log.warning("remote config for %r: timed out", key)
-            return None
+            return await self._evaluator.remote_config(key)
         except Exception as exc:
             self._fail("get_remote_config_payload", exc)
             return None

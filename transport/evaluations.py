@@ -19,19 +19,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import msgspec
-from hogkit.core.attribution import Attribution
 from hogkit.core.exposure import exposure_hash
 from hogkit.core.flag_called import (
-    EVALUATED_LOCALLY,
     FlagCalled,
     groups_token,
-    read_errors,
     report_hash,
     user_hash,
 )
-from hogkit.core.flag_requests import reported_errors
 from hogkit.core.remote import RemoteFlag
 from hogkit.core.snapshot import FlagResult, Snapshot, thaw
+
+from .read_facts import FlagMeta, read_facts
 
 __all__ = [
     "FlagCalledSink",
@@ -43,9 +41,6 @@ __all__ = [
 log = logging.getLogger("hogkit.transport.flags")
 
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
-
-FlagMeta = tuple[int | None, int | None, bool | None]
-"""A locally evaluated flag's (id, version, has_experiment)."""
 
 
 class FlagCalledSink(Protocol):
@@ -340,78 +335,32 @@ class FlagEvaluations:
                 attribution = record.attribution if record is not None else None
                 rule = attribution.identity() if attribution is not None else ""
                 report = report_hash(self._token, key, value, rule)
-                called = None
-                if sink.claim(user, report):
-                    called = self._facts(key, value, record, attribution)
-                    sink.send(user, report, called)
-                if attribution is not None and attribution.exposes:
-                    if called is None:
-                        called = self._facts(key, value, record, attribution)
-                    sink.expose(user, exposure_hash(self._token, called), called)
+                claimed = sink.claim(user, report)
+                exposes = attribution is not None and attribution.exposes
+                if claimed or exposes:
+                    called = read_facts(
+                        self._local,
+                        self._meta,
+                        key,
+                        value,
+                        record,
+                        attribution,
+                        distinct_id=self._distinct_id,
+                        request_id=self._request_id,
+                        evaluated_at=self._evaluated_at,
+                        errors=self._errors,
+                        unresolved=self._unresolved,
+                        groups=self._groups,
+                        disable_geoip=self._disable_geoip,
+                        minimal=self._minimal,
+                    )
+                    if claimed:
+                        sink.send(user, report, called)
+                    if exposes:
+                        sink.expose(user, exposure_hash(self._token, called), called)
             except Exception:
                 log.exception("could not report $feature_flag_called for %r", key)
         return value
-
-    def _facts(
-        self,
-        key: str,
-        value: bool | str | None,
-        record: RemoteFlag | None,
-        attribution: Attribution | None,
-    ) -> FlagCalled:
-        """The facts of one read to report, from the local snapshot or the server's record."""
-        snapshot = self._local
-        meta: FlagMeta | None = None
-        if record is None and value is not None and snapshot is not None:
-            memo = self._meta
-            meta = memo.get(key) if memo is not None else None
-            if meta is None:
-                # One flag's metadata: `results` would build every flag's record and payload.
-                local = snapshot.result(key)
-                if local is not None:
-                    meta = (local.id, local.version, local.has_experiment)
-                    if memo is not None:
-                        memo[key] = meta
-                    payload = local.payload
-            else:
-                payload = snapshot.get_flag_payload(key)
-        if meta is not None:
-            flag_id, version, has_experiment = meta
-            reason: str | None = EVALUATED_LOCALLY
-            evaluated_at = None
-        elif record is not None:
-            payload, flag_id, version = record.payload, record.id, record.version
-            reason = record.reason_description
-            has_experiment = record.has_experiment
-            evaluated_at = self._evaluated_at
-        else:
-            payload = flag_id = version = reason = has_experiment = None
-            evaluated_at = self._evaluated_at
-        errors = read_errors(
-            reported_errors(self._errors),
-            unresolved=key in self._unresolved,
-            found=meta is not None or record is not None,
-            server_failed=record is not None and record.server_failed,
-        )
-        return FlagCalled(
-            self._distinct_id,
-            key,
-            value,
-            payload,
-            meta is not None,  # locally_evaluated
-            flag_id,
-            version,
-            reason,
-            self._request_id,
-            evaluated_at,
-            errors,
-            has_experiment,
-            self._groups,
-            self._disable_geoip,
-            self._minimal and has_experiment is False,  # minimal
-            meta is not None,  # payload_is_json: a local payload is the snapshot's copy
-            attribution,
-        )
 
 
 def empty(distinct_id: str = "", **kwargs: Any) -> FlagEvaluations:

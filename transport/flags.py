@@ -10,47 +10,39 @@ Order of business for `evaluate`:
 A failed, slow (bounded by `request_timeout`) or quota-limited request leaves what local
 evaluation gave, and the snapshot's reads report the problem in `$feature_flag_error`.
 
-The service is also the snapshots' `FlagCalledSink`: it deduplicates `$feature_flag_called`
-in a bounded cache and builds the event with the core before handing it to the client.
+The service is also the snapshots' `FlagCalledSink`, through its `FlagReporter`
+(see `flag_reporting`), which deduplicates and emits the flag events.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import functools
 import logging
-import os
 import uuid as _uuid
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import msgspec
 from hogkit.core import FlagSet
-from hogkit.core.errors import HogkitError
 from hogkit.core.event import Event, EventContext
-from hogkit.core.exposure import exposure_event, exposure_hash
-from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
-from hogkit.core.flag_requests import fallback_keys, merge_remote, needs_remote
+from hogkit.core.flag_requests import needs_remote
 from hogkit.core.remote import (
-    FlagsResponse,
-    RemoteFlag,
     encode_flags_request,
     flags_request_body,
 )
-from hogkit.core.snapshot import Snapshot
 
-from .dedup import DEFAULT_CAPACITY, FlagCalledCache
-from .definitions_cache import CacheBridge
-from .evaluations import FlagEvaluations, FlagMeta
+from .dedup import DEFAULT_CAPACITY
+from .evaluations import FlagEvaluations
 from .fallback_cache import open_fallback
+from .flag_lookups import FlagLookups
+from .flag_reporting import FlagReporter
 from .flags_transport import FlagsTransport, HttpFlagsTransport
-from .poller import DefinitionsPoller, DefinitionsStatus
-from .remote_flags import FlagsRequest, OnceLog, Outcome, RemoteFlags, safe_text
-from .tracing import span_properties
+from .local_definitions import Definitions, load_definitions, open_definitions
+from .poller import DefinitionsPoller
+from .remote_flags import FlagsRequest, OnceLog, RemoteFlags
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "FlagService", "load_definitions"]
+__all__ = ["DEFAULT_REQUEST_TIMEOUT", "Definitions", "FlagService", "load_definitions"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
@@ -58,26 +50,6 @@ DEFAULT_REQUEST_TIMEOUT = 3.0
 """`feature_flags_request_timeout_seconds`: the most one `evaluate` waits on the network."""
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
-
-Definitions = str | bytes | os.PathLike[str] | FlagSet | Mapping[str, Any] | Sequence[Any]
-
-
-def load_definitions(source: Definitions) -> FlagSet:
-    """A `FlagSet` from an exported file: a path, JSON bytes/text, a decoded document or a set.
-
-    Raises `DefinitionsError` (bad JSON or shape) or `OSError` (unreadable file).
-    """
-    if isinstance(source, FlagSet):
-        return source
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return FlagSet.from_json(bytes(source))
-    if isinstance(source, str) and source.lstrip()[:1] in ("{", "["):
-        return FlagSet.from_json(source)
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
-            return FlagSet.from_json(handle.read())
-    return FlagSet.from_document(source)
-
 
 # A C-level callable: a flag read asks for the time once, and a Python frame costs more.
 _utc_now: Callable[[], _dt.datetime] = functools.partial(_dt.datetime.now, _dt.timezone.utc)
@@ -127,20 +99,21 @@ class FlagService:
         self.request_timeout = max(0.0, float(request_timeout))
         self.disable_geoip = disable_geoip
         self.disabled = disabled
-        self._emit = emit
-        self._context = context or EventContext(disable_geoip=disable_geoip)
         self._now = now
-        self._event_time = event_time or now
-        self._new_uuid = new_uuid or (lambda: str(_uuid.uuid4()))
-        self.reported = FlagCalledCache(dedup_capacity)
-        # Assignments already exposed: their own cache, so a deduplicated
-        # `$feature_flag_called` never hides an exposure.
-        self.exposed = FlagCalledCache(dedup_capacity)
-        # `capture_trace_context`: flag events carry the active span's ids, like captures.
-        self.trace_context = False
-        self._offline: FlagSet | None = None
-        self.offline = flag_definitions is not None
-        self.poller: DefinitionsPoller | None = None
+        self.reporter = FlagReporter(
+            emit,
+            context or EventContext(disable_geoip=disable_geoip),
+            event_time or now,
+            new_uuid or (lambda: str(_uuid.uuid4())),
+            dedup_capacity,
+        )
+        # The snapshots' `FlagCalledSink` parts, bound once (read on every reported flag).
+        self.reported = self.reporter.reported
+        self.exposed = self.reporter.exposed
+        self.report = self.reporter.report
+        self.claim = self.reporter.claim
+        self.send = self.reporter.send
+        self.expose = self.reporter.expose
         self._notes = OnceLog()
         self.remote = RemoteFlags(
             self._transport,
@@ -151,137 +124,61 @@ class FlagService:
         )
         if follower_only and definitions_cache is None:
             log.warning("flag_definitions_follower_only needs a cache provider; ignored")
-        # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
-        # metadata its snapshots share (see `FlagEvaluations`).
-        self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
-        self._listeners: list[Callable[[FlagSet | None], None]] = []
-        if self.offline:
-            assert flag_definitions is not None
-            try:
-                self._offline = load_definitions(flag_definitions)
-            except (HogkitError, OSError, ValueError, TypeError) as exc:
-                log.error("could not load flag_definitions: %s", safe_text(exc))
-        elif (self._secret_key or (definitions_cache is not None and follower_only)) and (
-            not disabled
-        ):
-            self.poller = DefinitionsPoller(
-                self._transport,
-                interval=poll_interval,
-                refresh=enable_local_evaluation,
-                cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
-                follower_only=follower_only,
-            )
-            self.poller.start()
+        self.local = open_definitions(
+            self._transport,
+            self.request_timeout,
+            flag_definitions,
+            poller=bool(self._secret_key or (definitions_cache is not None and follower_only))
+            and not disabled,
+            poll_interval=poll_interval,
+            refresh=enable_local_evaluation,
+            definitions_cache=definitions_cache,
+            follower_only=follower_only,
+        )
+        # The one seam where the local definitions are read (`flagset`, `definitions`) and
+        # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
+        self.definitions = self.local.definitions
+        self.replace_definitions = self.local.replace_definitions
+        self.on_change = self.local.on_change
+        self.after_fork = self.local.after_fork
+        self.status = self.local.status
+        self.reload = self.local.reload
+        self.lookups = FlagLookups(api_key, self.local, self.remote, now, disable_geoip, self)
+        self.complete = self.lookups.complete
+        self.local_value = self.lookups.local_value
+        self.evaluate_locally = self.lookups.evaluate_locally
+        self.ask = self.lookups.ask
+        self.remembered = self.lookups.remembered
+
+    @property
+    def trace_context(self) -> bool:
+        """`capture_trace_context`: flag events carry the active span's ids."""
+        return self.reporter.trace_context
+
+    @trace_context.setter
+    def trace_context(self, value: bool) -> None:
+        self.reporter.trace_context = value
 
     # ------------------------------------------------------------------ definitions
 
     @property
     def flagset(self) -> FlagSet | None:
         """The definitions in force right now (never waits)."""
-        if self.offline:
-            return self._offline
-        return self.poller.flagset if self.poller is not None else None
+        return self.local.flagset
 
-    def definitions(self) -> FlagSet | None:
-        """The definitions for a flag call; the first call may wait for the first download."""
-        if self.offline:
-            return self._offline
-        poller = self.poller
-        if poller is None:
-            return None
-        return poller.current(self.request_timeout)
+    @property
+    def offline(self) -> bool:
+        """True when the definitions are given, never downloaded nor asked of the server."""
+        return self.local.offline
 
-    def _for_set(self, fs: FlagSet | None) -> tuple[FlagSet | None, bool, dict[str, FlagMeta]]:
-        """(fs, its `minimalFlagCalledEvents` gate, its metadata memo), made once per set."""
-        seen = self._per_set
-        if seen[0] is not fs:
-            gate = fs is not None and fs.minimal_flag_called_events
-            seen = self._per_set = (fs, gate, {})
-            self._changed(fs)
-        return seen
-
-    # The one seam where the local definitions are read (`flagset`, `definitions`) and
-    # replaced (`replace_definitions`); `on_change` listeners hear of every new set.
-
-    def replace_definitions(
-        self, source: Definitions | None, *, temporary: bool = False
-    ) -> Callable[[], None]:
-        """Use `source` as the local definitions from now on, instead of any download;
-        flags are then evaluated locally only, never asked of the server.
-
-        For embedders and test kits that supply definitions themselves. `None` leaves no
-        local definitions at all. Normally the poller (if any) stops for good. With
-        `temporary` it keeps refreshing behind the replacement, and the returned `restore`
-        puts back what was in force before (the downloads and the remote fallback
-        included); without it, `restore` can only bring back definitions that were given.
-        """
-        fs = load_definitions(source) if source is not None else None
-        saved_offline, saved_set = self.offline, self._offline
-        if not temporary and self.poller is not None:
-            self.poller.stop(0.0)
-            self.poller = None
-        self._offline, self.offline = fs, True
-        self._for_set(fs)
-
-        def restore() -> None:
-            self.offline, self._offline = saved_offline, saved_set
-            self._for_set(self.flagset)
-
-        return restore
-
-    def on_change(self, listener: Callable[[FlagSet | None], None]) -> Callable[[], None]:
-        """Call `listener(flagset)` whenever other definitions come into force; returns
-        the function that stops it.
-
-        A new set is noticed when it is first used (or replaced), so a listener never runs
-        on the poller's thread nor under its locks; a raising listener is logged and
-        otherwise ignored.
-        """
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return remove
-
-    def _changed(self, fs: FlagSet | None) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(fs)
-            except Exception:
-                log.exception("a definitions listener raised")
-
-    def after_fork(self) -> None:
-        """In a forked child: restart the poller in force (the parent's thread is gone)."""
-        if self.poller is not None:
-            self.poller.start()
-
-    def status(self) -> DefinitionsStatus:
-        """Where the definitions in force came from (see `DefinitionsStatus`)."""
-        if self.poller is not None and not self.offline:
-            return self.poller.status()
-        loaded = self._offline
-        return DefinitionsStatus(
-            source="file" if loaded is not None else None,
-            age=None,
-            etag=None,
-            last_error=None,
-            flags=len(loaded.keys) if loaded is not None else 0,
-            fetches=0,
-        )
-
-    def reload(self) -> bool:
-        """Fetch definitions now, on this thread. True when the server answered usefully."""
-        if self.poller is None:
-            return False
-        return self.poller.poll_once()
+    @property
+    def poller(self) -> DefinitionsPoller | None:
+        """The poller downloading definitions, if any."""
+        return self.local.poller
 
     def shutdown(self, timeout: float = 1.0) -> None:
-        if self.poller is not None:
-            self.poller.stop(timeout)
-        self.reported.clear()
-        self.exposed.clear()
+        self.local.stop(timeout)
+        self.reporter.clear()
 
     # ------------------------------------------------------------------ evaluation
 
@@ -345,7 +242,7 @@ class FlagService:
         if flag_keys is not None and len(flag_keys) == 0:
             return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
 
-        fs = self._offline if self.offline else self.definitions() if wait else self.flagset
+        fs = self.local.definitions() if wait else self.local.flagset
         local = None
         if fs is not None and fs.keys:
             try:
@@ -361,7 +258,7 @@ class FlagService:
             except Exception:  # the core promises not to raise; a bug must not reach callers
                 log.exception("local flag evaluation failed")
                 local = None
-        _, minimal, meta = self._for_set(fs)
+        _, minimal, meta = self.local.for_set(fs)
         unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
         if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
             if local is None and not self.offline and not self._secret_key:
@@ -411,35 +308,6 @@ class FlagService:
             meta,
         )
 
-    def complete(self, request: FlagsRequest, outcome: Outcome) -> FlagEvaluations:
-        """Step 4 of `evaluate`: the snapshot once the planned `/flags` request is done."""
-        response, error = outcome
-        minimal = request.minimal
-        remembered = None
-        if response is not None:
-            minimal = response.minimal_flag_called_events
-            self.remote.remember(request.distinct_id, response)
-        else:
-            keys = fallback_keys(request.local, request.unresolved, request.flag_keys)
-            remembered = self.remote.recall(request.distinct_id, keys)
-        merged = merge_remote(
-            request.local, request.unresolved, request.flag_keys, response, error, remembered
-        )
-        return FlagEvaluations(
-            request.distinct_id,
-            local=request.local,
-            remote=merged.remote,
-            unresolved=merged.unresolved,
-            groups=request.groups,
-            disable_geoip=request.disable_geoip,
-            request_id=response.request_id if response is not None else None,
-            evaluated_at=response.evaluated_at if response is not None else None,
-            errors=merged.errors,
-            minimal=minimal,
-            sink=self,
-            meta=request.meta,
-        )
-
     def flag_value(
         self,
         key: str,
@@ -475,164 +343,3 @@ class FlagService:
             device_id,
         )
         return snap.get_flag(key, send_feature_flag_events=send_events)
-
-    def local_value(
-        self,
-        key: str,
-        distinct_id: str,
-        person_properties: Mapping[str, Any] | None,
-        groups: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        """One flag's local value, as `evaluate_locally(..., (key,))[1].get_flag(key)`
-        gives it (None: no definitions, or the server must decide), without building a
-        snapshot: the hot path of single-flag reads that report nothing."""
-        fs = self._offline if self.offline else self.definitions()
-        if fs is None:
-            return None
-        try:
-            return fs.flag_value(
-                key,
-                distinct_id,
-                self._now(),
-                person_properties,
-                groups if groups else _NOTHING,
-                group_properties,
-                device_id,
-            )
-        except Exception:  # the core promises not to raise; a bug must not reach callers
-            log.exception("local flag evaluation failed")
-            return None
-
-    # ------------------------------------------------------------------ the older reads' parts
-
-    def evaluate_locally(
-        self,
-        distinct_id: str,
-        person_properties: Mapping[str, Any] | None,
-        groups: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        device_id: str | None,
-        flag_keys: Sequence[str] | None,
-    ) -> tuple[FlagSet | None, Snapshot | None]:
-        """The definitions for a read and, when they hold any flag, the local snapshot of
-        `flag_keys` (every flag when None). Never asks the server."""
-        fs = self._offline if self.offline else self.definitions()
-        if fs is None or not fs.keys:
-            return fs, None
-        try:
-            return fs, fs.evaluate(
-                distinct_id,
-                person_properties=person_properties,
-                groups=groups if groups else _NOTHING,
-                group_properties=group_properties,
-                device_id=device_id,
-                flag_keys=flag_keys,
-                now=self._now(),
-            )
-        except Exception:  # the core promises not to raise; a bug must not reach callers
-            log.exception("local flag evaluation failed")
-            return fs, None
-
-    def ask(
-        self,
-        distinct_id: object,
-        groups: Mapping[str, Any] | None,
-        person_properties: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        disable_geoip: bool | None,
-        device_id: str | None,
-        flag_keys: Sequence[str] | None,
-        *,
-        group_keys: bool = True,
-    ) -> tuple[dict[str, Any] | None, FlagsResponse | None, str | None]:
-        """One `/flags` request: (the answer as sent, the answer read, the error code).
-
-        `group_keys=False` sends `group_properties` exactly as given, without adding each
-        group's `$group_key` (what the decision getters have always sent). A client with
-        offline definitions never asks.
-        """
-        if self.offline:
-            return None, None, None
-        body = flags_request_body(
-            api_key=self._api_key,
-            distinct_id=distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            disable_geoip=self.disable_geoip if disable_geoip is None else disable_geoip,
-            device_id=device_id,
-            flag_keys=flag_keys,
-            sent_at=self._now(),
-        )
-        if not group_keys:
-            body["group_properties"] = dict(group_properties or {})
-        document, response, error = self.remote.exchange(encode_flags_request(body))
-        if response is not None:
-            self.remote.remember(str(distinct_id), response)
-        return document, response, error
-
-    def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
-        """Earlier answers for `keys` from the fallback store (empty without one)."""
-        return self.remote.recall(distinct_id, keys)
-
-    # ------------------------------------------------------------------ FlagCalledSink
-
-    def report(self, called: FlagCalled) -> None:
-        """Send the flag events of one read built outside a snapshot: `$feature_flag_called`
-        unless that report was already sent, then `$experiment_exposure` when the read
-        assigned an experiment arm not yet exposed. Never raises."""
-        try:
-            user, report = report_of(
-                called.distinct_id, called.key, called.response, called.groups, called.attribution
-            )
-            if self.claim(user, report):
-                self.send(user, report, called)
-            if called.attribution is not None and called.attribution.exposes:
-                self.expose(user, exposure_hash(groups_token(called.groups), called), called)
-        except Exception:
-            log.exception("could not report $feature_flag_called for %r", called.key)
-
-    def claim(self, user: int, report: int) -> bool:
-        return self._emit is not None and self.reported.reserve(user, report)
-
-    def send(self, user: int, report: int, called: FlagCalled) -> None:
-        settled = False
-        try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
-            event = flag_called_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
-            )
-            if self.trace_context and not called.minimal:
-                event = _under_span(event)
-            assert self._emit is not None
-            settled = bool(self._emit(event))
-        finally:
-            if not settled:
-                self.reported.release(user, report)
-
-    def expose(self, user: int, exposure: int, called: FlagCalled) -> None:
-        if self._emit is None or not self.exposed.reserve(user, exposure):
-            return
-        settled = False
-        try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
-            event = exposure_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
-            )
-            if event is not None and self.trace_context:
-                event = _under_span(event)
-            settled = event is not None and bool(self._emit(event))
-        finally:
-            if not settled:
-                self.exposed.release(user, exposure)
-
-
-def _under_span(event: Event) -> Event:
-    """`event` with the active span's ids under its own properties (which win)."""
-    span = span_properties()
-    if not span:
-        return event
-    span.update(event.properties)
-    return msgspec.structs.replace(event, properties=span)
