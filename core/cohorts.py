@@ -236,10 +236,10 @@ class CohortCompiler:
         # because a source hands out a fresh copy on every read.
         self.payloads: dict[str, Any] = {}
         # Compiled release conditions by what makes them alike, and variant tables by
-        # their variants (see `compile.compile_flag`).
+        # their variants (see `compile_flags.compile_flag`).
         self.conditions: dict[Hashable, Any] = {}
         self.variant_tables: dict[Hashable, Any] = {}
-        # Every dependency filter compiled, wherever it sits (see `compile.finish_flags`).
+        # Every dependency filter compiled, wherever it sits (see `flag_layout.finish_flags`).
         self.dependencies: list[DependencyFilter] = []
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:

@@ -8,9 +8,10 @@ payloads are decoded, the hash is primed with each flag's prefix, and the (value
 token) outcomes evaluation stores are prepared, so evaluating a flag allocates almost
 nothing. `Reason`s themselves are built from tokens only when asked for.
 
-`finish_flags` then lays out each condition's filter checks (see `Check`) and gives
-matchers that several conditions share a memo slot, so one evaluation of every flag runs
-each of them once.
+This module defines those structures; `compile_flags` builds them from definitions and
+`payloads` decodes and copies payloads. `flag_layout.finish_flags` then lays out each
+condition's filter checks (see `Check`) and gives matchers that several conditions share a
+memo slot, so one evaluation of every flag runs each of them once.
 
 Compiled objects are plain classes with `__slots__`, written only while compiling and
 never again once `FlagSet` has been built, so any number of threads may share them.
@@ -20,21 +21,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
-import json
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
-from .cohorts import CohortCompiler, CohortRef, Filter, NotAnObject, filter_problems, is_matcher
-from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
+from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
+from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, above_cut, at_least_cut, bucket_prefix
-from .operators import INLINE_IN, Inline, PropertyMatcher
+from .hashing import NEVER, above_cut, bucket_prefix
 from .reasons import Unresolved
-from .repair import Repaired, repair
 from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
 
@@ -45,13 +40,9 @@ __all__ = [
     "Holdout",
     "Outcome",
     "Token",
-    "compile_flag",
-    "finish_flags",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
-_ABSENT: Any = object()
-_CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
 
 # (kind, condition index or -1, filter index or -1): what a Reason is built from.
 Token = tuple[str, int, int]
@@ -66,7 +57,6 @@ Check = tuple[int, bool, Any, int, Hashable, Any, bool]
 INACTIVE: Token = ("flag_inactive", -1, -1)
 NO_CONDITIONS: Token = ("no_conditions", -1, -1)
 NO_CONDITIONS_OUTCOME: Outcome = (False, NO_CONDITIONS)
-_NO_INLINE: Inline = (0, None, None, False)
 GROUP_MISSING: Token = ("group_not_provided", -1, -1)
 ENROLLED: Token = ("feature_enrollment", -1, 1)
 NOT_ENROLLED: Token = ("feature_enrollment", -1, 0)
@@ -89,23 +79,6 @@ class Holdout:
         # Held out unless the bucket exceeds the share (NaN holds out everyone).
         self.cut = above_cut(percentage / 100)
         self.value = f"holdout-{holdout_id}"
-
-
-def _read_holdout(raw: Any) -> Holdout | Broken | None:
-    if not raw:
-        return None
-    if not isinstance(raw, Mapping):
-        return BROKEN
-    percentage = raw.get("exclusion_percentage")
-    holdout_id = raw.get("id")
-    if percentage is None or holdout_id is None:
-        return None
-    try:
-        # The server clamps rather than rejects; NaN survives the clamp and holds out all.
-        clamped = min(max(float(percentage), 0.0), 100.0)
-    except (TypeError, ValueError, OverflowError):
-        return BROKEN
-    return Holdout(holdout_id, clamped)
 
 
 def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
@@ -204,7 +177,7 @@ class CompiledCondition:
         self.index = index
         self.raw_filters = definition.properties or ()
         self.filters = filters
-        # Laid out by `finish_flags` once every flag is known (memo slots need them all).
+        # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need them all).
         self.checks: tuple[Check, ...] = ()
         # The condition's filters as one check: its only filter's (when it needs no memo
         # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
@@ -399,7 +372,7 @@ class CompiledFlag:
         self.remembered = False
 
     def fresh_payload(self, value: FlagValue) -> Any:
-        """A private copy of the payload for a value (see `payload_source`)."""
+        """A private copy of the payload for a value (see `payloads.payload_source`)."""
         if value is True:
             source = self.fresh.get("true")
         elif value is False:
@@ -492,362 +465,3 @@ class CompiledFlag:
                                 f"which needs the server ({parent.fixed.value})",
                                 False,
                             )
-
-
-def decode_payload(raw: Any) -> Any:
-    """A payload as posthog-python returns it: JSON text decoded (NaN and Infinity refused,
-    anything undecodable None), any other value as it is."""
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return msgspec.json.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
-        pass
-    # msgspec is stricter in places (numbers beyond a double); Python's json decides.
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_decode_json = msgspec.json.Decoder().decode
-
-
-def payload_source(payload: Any) -> Callable[[], Any]:
-    """A callable giving a private copy of a decoded payload on every call.
-
-    Scalars are shared as they are. Objects and arrays are kept as compact JSON and
-    decoded again per read (msgspec's C decoder is several times faster than a recursive
-    copy in Python), unless that JSON would not give back exactly the same values
-    (numbers beyond 64 bits, non-JSON types, text with lone surrogates): those are copied.
-    """
-    if type(payload) is not dict and type(payload) is not list:
-        return itertools.repeat(payload).__next__
-    try:
-        raw = msgspec.json.encode(payload)
-        same = _identical(_decode_json(raw), payload)
-    except Exception:
-        same = False
-    if same:
-        return functools.partial(_decode_json, raw)
-    return functools.partial(thaw, payload)
-
-
-def _identical(copy: Any, original: Any) -> bool:
-    """Equal values of the same types, all the way down (so 1 is not 1.0, nor NaN NaN)."""
-    if type(copy) is not type(original):
-        return False
-    if type(copy) is dict:
-        return list(copy) == list(original) and all(
-            _identical(copy[key], original[key]) for key in copy
-        )
-    if type(copy) is list:
-        return len(copy) == len(original) and all(map(_identical, copy, original))
-    return bool(copy == original)
-
-
-def _variant_table(
-    variants: list[VariantDefinition], compiler: CohortCompiler
-) -> tuple[tuple[tuple[bytes, bytes, str], ...], tuple[str, ...]]:
-    """Each variant's digest range [low, high) and the variant keys; shared by flags with
-    the same variants."""
-    shares = tuple([(variant.key, variant.rollout_percentage) for variant in variants])
-    found = compiler.variant_tables.get(shares)
-    if found is None:
-        table = []
-        low: float = 0
-        for key, percentage in shares:
-            high = low + percentage / 100
-            table.append((at_least_cut(low), at_least_cut(high), key))
-            low = high
-        found = compiler.variant_tables[shares] = (
-            tuple(table),
-            tuple([key for key, _ in shares]),
-        )
-    return found
-
-
-def compile_flag(
-    definition: FlagDefinition | MalformedFlag,
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-) -> CompiledFlag:
-    flag = CompiledFlag(definition.key)
-    flag.active = bool(definition.active)
-    continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
-    repaired: Repaired | None = None
-    if isinstance(definition, MalformedFlag):
-        if isinstance(definition.raw, dict):
-            flag.runtime = definition.raw.get("evaluation_runtime")
-        repaired = repair(definition)
-        if repaired is None:
-            flag.malformed = definition.problem
-            flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
-            return flag
-        definition = repaired.definition
-    if continuity:
-        flag.fixed = _CONTINUITY
-    _read_metadata(flag, definition)
-    filters = definition.filters
-    if filters is None:
-        return flag
-    _read_filters(flag, definition, compiler, group_type_mapping)
-    if filters.groups:
-        flag.conditions = tuple(
-            [
-                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
-                for index, condition in enumerate(filters.groups)
-            ]
-        )
-    return flag
-
-
-def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
-    """Id, version and experiment marker, kept only when of the type the API promises."""
-    flag.runtime = definition.evaluation_runtime
-    value = definition.id
-    if type(value) is int:
-        flag.id = value
-    value = definition.version
-    if type(value) is int:
-        flag.version = value
-    value = definition.has_experiment
-    if type(value) is bool:
-        flag.has_experiment = value
-
-
-def _read_filters(
-    flag: CompiledFlag,
-    definition: FlagDefinition,
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-) -> None:
-    """Everything in `filters` but the release conditions."""
-    filters = definition.filters
-    assert filters is not None
-    aggregation = filters.aggregation_group_type_index
-    if aggregation is not None:
-        flag.is_group = True
-        flag.group_index = aggregation
-        name = group_type_mapping.get(str(aggregation))
-        flag.group_name = name if name and isinstance(name, Hashable) else None
-    identifier = definition.bucketing_identifier or filters.bucketing_identifier
-    if identifier == "device_id":
-        flag.device_bucketing = True
-    if filters.feature_enrollment is True:
-        flag.enrollment = True
-        flag.enrollment_key = f"$feature_enrollment/{flag.key}"
-    if filters.early_exit:
-        flag.early_exit = True
-    if filters.holdout:
-        flag.holdout = _read_holdout(filters.holdout)
-    flag.gated = flag.enrollment or flag.holdout is not None
-    multivariate = filters.multivariate
-    if multivariate is not None and multivariate.variants:
-        flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
-    payloads = filters.payloads
-    # Payloads of any other shape are ignored: posthog-python still returns the value.
-    if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        flag.fresh = _payload_sources(payloads, compiler.payloads)
-        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
-
-
-def _payload_sources(
-    payloads: Mapping[Any, Any], seen: dict[str, Callable[[], Any]]
-) -> dict[str, Callable[[], Any]]:
-    """A fresh-copy source per value's payload; one per distinct JSON text, decoded once
-    (flags often repeat them)."""
-    sources: dict[str, Callable[[], Any]] = {}
-    for name, raw in payloads.items():
-        if type(name) is not str:
-            continue
-        if type(raw) is str:
-            source = seen.get(raw)
-            if source is None:
-                source = seen[raw] = payload_source(decode_payload(raw))
-        else:
-            source = payload_source(raw)
-        sources[name] = source
-    return sources
-
-
-def _condition(
-    flag: CompiledFlag,
-    index: int,
-    condition: ConditionDefinition,
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-    repaired: Repaired | None,
-) -> CompiledCondition:
-    """One release condition, shared with an earlier flag's when they are alike in
-    everything evaluation and reasons read (filters alike already share a matcher, so
-    comparing matchers suffices). Types ride along where equal values read differently
-    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
-    raw_filters = condition.properties
-    broken_rollout = repaired is not None and index in repaired.broken_rollouts
-    not_objects = repaired.not_objects.get(index, ()) if repaired is not None else ()
-    compile_filter = compiler.compile_filter
-    compiled_filters: tuple[Filter, ...] = ()
-    if raw_filters:
-        compiled_filters = tuple(
-            [
-                NotAnObject() if at in not_objects else compile_filter(raw)
-                for at, raw in enumerate(raw_filters)
-            ]
-        )
-    pct = condition.rollout_percentage
-    override = condition.variant
-    group_index = condition.aggregation_group_type_index
-    aggregation = flag.group_index
-    share_key: Hashable = (
-        index,
-        compiled_filters,  # compared by identity: compiled filters define no __eq__
-        pct if pct else repr(pct),
-        flag.variants,
-        broken_rollout,
-        flag.early_exit,
-    )
-    if override is not None or group_index is not None or aggregation is not None:
-        share_key = (
-            share_key,
-            override,
-            type(override),
-            group_index,
-            type(group_index),
-            aggregation,
-            type(aggregation),
-        )
-    shared = compiler.conditions
-    try:
-        compiled: CompiledCondition | None = shared.get(share_key)
-    except TypeError:  # an unhashable variant or group type index
-        share_key = None
-        compiled = None
-    if compiled is None:
-        compiled = CompiledCondition(
-            index,
-            condition,
-            compiled_filters,
-            flag.variant_keys,
-            flag.variants,
-            aggregation,
-            group_type_mapping,
-            broken_rollout,
-            flag.early_exit,
-        )
-        if share_key is not None:
-            shared[share_key] = compiled
-    return compiled
-
-
-def finish_flags(
-    flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
-) -> int:
-    """Settle what needs every flag; returns how many memo slots evaluation needs.
-
-    Each condition gets its filter checks (see `Check`): a matcher used in more than one
-    place (identical filters share one) gets a memo slot, so one evaluation runs it once
-    per person however many flags ask. Whether a definition counts as unsupported (which
-    ranks a missing device id or a stop at the server) is settled here too.
-    """
-    # Dependency values are shared between the flags of one evaluation only when every
-    # chain can be walked without meeting a missing member (which posthog-python marks in
-    # its memo as a side effect, for the rest of one flag).
-    shared = True
-    parents: set[object] = set()
-    for dependency in dependencies:
-        dependency.settle(flags)
-        shared = shared and dependency.resolvable
-        if shared:
-            parents.update(dependency.chain)
-    uses: dict[int, int] = {}
-    for flag in flags.values():
-        for condition in flag.conditions:
-            for item in condition.filters:
-                uses[id(item)] = uses.get(id(item), 0) + 1
-    slots: dict[int, int] = {}
-    # Per condition (conditions may be shared by flags): whether it reads distinct_id.
-    done: dict[int, bool] = {}
-    for flag in flags.values():
-        for condition in flag.conditions:
-            reads_id = done.get(id(condition))
-            if reads_id is None:
-                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
-            flag.reads_id = flag.reads_id or reads_id
-            if condition.mixed and not all(check[1] for check in condition.checks):
-                flag.own_memo = True
-        if not shared:
-            flag.own_memo = True
-        # A parent is evaluated as a dependency exactly as for the person, unless it is a
-        # group's flag or reads another group's properties (a dependency sees no groups).
-        flag.remembered = (
-            shared
-            and flag.key in parents
-            and not flag.is_group
-            and not any(condition.mixed for condition in flag.conditions)
-        )
-        may_stop = flag.reads_id and _may_stop(flag)
-        # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
-        # settle either (only a filter that may stop can reach a dependency).
-        flag.direct = (
-            flag.active
-            and flag.fixed is None
-            and not (flag.is_group or flag.device_bucketing or flag.gated or may_stop)
-        )
-        # Only read for device bucketing and for filters that may stop at the server.
-        if flag.device_bucketing or may_stop:
-            flag.definition_unsupported = any(
-                counted and reason is _UNSUPPORTED
-                for reason, _, counted in flag.static_problems(flags)
-            )
-    return len(slots)
-
-
-def _may_stop(flag: CompiledFlag) -> bool:
-    """Whether a filter of the flag may need the server (a dependency always may)."""
-    return any(
-        not check[1] and (type(item) is not CohortRef or item.stops)
-        for condition in flag.conditions
-        for check, item in zip(condition.checks, condition.filters, strict=True)
-    )
-
-
-def _lay_out(
-    condition: CompiledCondition,
-    uses: Mapping[int, int],
-    slots: dict[int, int],
-) -> bool:
-    """Give a condition its checks; whether any of them may read `distinct_id` (any
-    cohort or dependency may)."""
-    checks: list[Check] = []
-    reads_id = False
-    for item in condition.filters:
-        if not is_matcher(item):
-            reads_id = True
-            check = item.check  # type: ignore[union-attr]
-            if type(item) is CohortRef and item.same:
-                check = item.target.check  # type: ignore[union-attr]
-            checks.append((-1, False, check, *_NO_INLINE))
-            continue
-        matcher: PropertyMatcher = item  # type: ignore[assignment]
-        slot = -1
-        # Matchers answered in place cost about what a memo lookup does.
-        if uses[id(item)] > 1 and matcher.inline is None:
-            slot = slots.setdefault(id(item), len(slots))
-        if matcher.key == "distinct_id":
-            reads_id = True
-        checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
-    condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][0] < 0:
-        slot, plain, check, kind, lookup, argument, negate = checks[0]
-        condition.single = check
-        condition.single_plain = plain
-        if kind == INLINE_IN:
-            condition.single_in = lookup
-            condition.single_targets = argument
-            condition.single_negate = negate
-    return reads_id

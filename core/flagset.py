@@ -15,11 +15,13 @@ from typing import Any
 import msgspec
 
 from .cohorts import CohortCompiler
-from .compile import CompiledFlag, Outcome, compile_flag, finish_flags
+from .compile import CompiledFlag, Outcome
+from .compile_flags import compile_flag
 from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
 from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
+from .flag_layout import finish_flags
 from .hashing import fingerprint
 from .legacy_reads import valid_runtime
 from .reasons import PRECEDENCE, Unresolved
@@ -76,7 +78,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
     _position: Mapping[str, int]
     keys: tuple[str, ...]
     fingerprint: int
-    # How many matchers several conditions share (see `compile.finish_flags`), and
+    # How many matchers several conditions share (see `flag_layout.finish_flags`), and
     # whether any flag may read the `distinct_id` person property.
     _slots: int
     _reads_id: bool

@@ -7,7 +7,7 @@ built only when `results` is first read, since most callers never look at them.
 Payloads are decoded once, when the definitions are compiled, and shared by every
 snapshot. Scalars are returned as they are; JSON objects and arrays are handed out as a
 fresh copy on every read (decoded again from compact JSON kept at compile time, see
-`compile.payload_source`), so a caller that mutates a payload can never change what
+`payloads.payload_source`), so a caller that mutates a payload can never change what
 another caller, or a later evaluation, sees.
 """
 

@@ -60,7 +60,7 @@ _PENDING = frozenset(
         ("hogkit.core.compile", "_tokens"),  # lru_cache
         ("hogkit.core.compile", "_variant_outcomes"),  # lru_cache
         ("hogkit.core.compile", "above_cut"),  # hashing's lru_cache, imported
-        ("hogkit.core.compile", "at_least_cut"),
+        ("hogkit.core.compile_flags", "at_least_cut"),
         ("hogkit.core.hashing", "above_cut"),  # lru_cache
         ("hogkit.core.hashing", "at_least_cut"),  # lru_cache
         ("hogkit.core.cohorts", "_MATCH_ALL"),  # CohortGroup: assignable slots

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from engine_compare import NOW, assert_agrees, both, condition, flag, prop
 from hogkit.core import DefinitionsError, FlagSet, Problem, Unresolved
-from hogkit.core.compile import decode_payload
+from hogkit.core.payloads import decode_payload
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -1,0 +1,131 @@
+"""Settling what needs every compiled flag at once: filter checks and memo slots.
+
+Kept apart from `compile` and `compile_flags`, which work one flag at a time: this pass
+runs after all flags are compiled, lays out each condition's checks (see `Check`), gives
+matchers several conditions share a memo slot, and decides which flags evaluation may
+take the direct path for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .cohorts import CohortRef, is_matcher
+from .compile import Check, CompiledCondition, CompiledFlag
+from .dependencies import DependencyFilter
+from .operators import INLINE_IN, Inline, PropertyMatcher
+from .reasons import Unresolved
+
+__all__ = ["finish_flags"]
+
+_UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
+_NO_INLINE: Inline = (0, None, None, False)
+
+
+def finish_flags(
+    flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
+) -> int:
+    """Settle what needs every flag; returns how many memo slots evaluation needs.
+
+    Each condition gets its filter checks (see `Check`): a matcher used in more than one
+    place (identical filters share one) gets a memo slot, so one evaluation runs it once
+    per person however many flags ask. Whether a definition counts as unsupported (which
+    ranks a missing device id or a stop at the server) is settled here too.
+    """
+    # Dependency values are shared between the flags of one evaluation only when every
+    # chain can be walked without meeting a missing member (which posthog-python marks in
+    # its memo as a side effect, for the rest of one flag).
+    shared = True
+    parents: set[object] = set()
+    for dependency in dependencies:
+        dependency.settle(flags)
+        shared = shared and dependency.resolvable
+        if shared:
+            parents.update(dependency.chain)
+    uses: dict[int, int] = {}
+    for flag in flags.values():
+        for condition in flag.conditions:
+            for item in condition.filters:
+                uses[id(item)] = uses.get(id(item), 0) + 1
+    slots: dict[int, int] = {}
+    # Per condition (conditions may be shared by flags): whether it reads distinct_id.
+    done: dict[int, bool] = {}
+    for flag in flags.values():
+        for condition in flag.conditions:
+            reads_id = done.get(id(condition))
+            if reads_id is None:
+                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
+            flag.reads_id = flag.reads_id or reads_id
+            if condition.mixed and not all(check[1] for check in condition.checks):
+                flag.own_memo = True
+        if not shared:
+            flag.own_memo = True
+        # A parent is evaluated as a dependency exactly as for the person, unless it is a
+        # group's flag or reads another group's properties (a dependency sees no groups).
+        flag.remembered = (
+            shared
+            and flag.key in parents
+            and not flag.is_group
+            and not any(condition.mixed for condition in flag.conditions)
+        )
+        may_stop = flag.reads_id and _may_stop(flag)
+        # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
+        # settle either (only a filter that may stop can reach a dependency).
+        flag.direct = (
+            flag.active
+            and flag.fixed is None
+            and not (flag.is_group or flag.device_bucketing or flag.gated or may_stop)
+        )
+        # Only read for device bucketing and for filters that may stop at the server.
+        if flag.device_bucketing or may_stop:
+            flag.definition_unsupported = any(
+                counted and reason is _UNSUPPORTED
+                for reason, _, counted in flag.static_problems(flags)
+            )
+    return len(slots)
+
+
+def _may_stop(flag: CompiledFlag) -> bool:
+    """Whether a filter of the flag may need the server (a dependency always may)."""
+    return any(
+        not check[1] and (type(item) is not CohortRef or item.stops)
+        for condition in flag.conditions
+        for check, item in zip(condition.checks, condition.filters, strict=True)
+    )
+
+
+def _lay_out(
+    condition: CompiledCondition,
+    uses: Mapping[int, int],
+    slots: dict[int, int],
+) -> bool:
+    """Give a condition its checks; whether any of them may read `distinct_id` (any
+    cohort or dependency may)."""
+    checks: list[Check] = []
+    reads_id = False
+    for item in condition.filters:
+        if not is_matcher(item):
+            reads_id = True
+            check = item.check  # type: ignore[union-attr]
+            if type(item) is CohortRef and item.same:
+                check = item.target.check  # type: ignore[union-attr]
+            checks.append((-1, False, check, *_NO_INLINE))
+            continue
+        matcher: PropertyMatcher = item  # type: ignore[assignment]
+        slot = -1
+        # Matchers answered in place cost about what a memo lookup does.
+        if uses[id(item)] > 1 and matcher.inline is None:
+            slot = slots.setdefault(id(item), len(slots))
+        if matcher.key == "distinct_id":
+            reads_id = True
+        checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
+    condition.checks = tuple(checks)
+    if len(checks) == 1 and checks[0][0] < 0:
+        slot, plain, check, kind, lookup, argument, negate = checks[0]
+        condition.single = check
+        condition.single_plain = plain
+        if kind == INLINE_IN:
+            condition.single_in = lookup
+            condition.single_targets = argument
+            condition.single_negate = negate
+    return reads_id

@@ -1,0 +1,95 @@
+"""Flag payloads: decoded once when flags are compiled, copied fresh for every read.
+
+Kept apart from the compiled flag structures because payload handling is its own concern
+(JSON decoding rules that match posthog-python, and cheap private copies so a caller that
+mutates a payload never changes what the next caller sees).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from .snapshot import thaw
+
+__all__ = ["decode_payload", "payload_source", "payload_sources"]
+
+
+def decode_payload(raw: Any) -> Any:
+    """A payload as posthog-python returns it: JSON text decoded (NaN and Infinity refused,
+    anything undecodable None), any other value as it is."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    # msgspec is stricter in places (numbers beyond a double); Python's json decides.
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_decode_json = msgspec.json.Decoder().decode
+
+
+def payload_source(payload: Any) -> Callable[[], Any]:
+    """A callable giving a private copy of a decoded payload on every call.
+
+    Scalars are shared as they are. Objects and arrays are kept as compact JSON and
+    decoded again per read (msgspec's C decoder is several times faster than a recursive
+    copy in Python), unless that JSON would not give back exactly the same values
+    (numbers beyond 64 bits, non-JSON types, text with lone surrogates): those are copied.
+    """
+    if type(payload) is not dict and type(payload) is not list:
+        return itertools.repeat(payload).__next__
+    try:
+        raw = msgspec.json.encode(payload)
+        same = _identical(_decode_json(raw), payload)
+    except Exception:
+        same = False
+    if same:
+        return functools.partial(_decode_json, raw)
+    return functools.partial(thaw, payload)
+
+
+def _identical(copy: Any, original: Any) -> bool:
+    """Equal values of the same types, all the way down (so 1 is not 1.0, nor NaN NaN)."""
+    if type(copy) is not type(original):
+        return False
+    if type(copy) is dict:
+        return list(copy) == list(original) and all(
+            _identical(copy[key], original[key]) for key in copy
+        )
+    if type(copy) is list:
+        return len(copy) == len(original) and all(map(_identical, copy, original))
+    return bool(copy == original)
+
+
+def payload_sources(
+    payloads: Mapping[Any, Any], seen: dict[str, Callable[[], Any]]
+) -> dict[str, Callable[[], Any]]:
+    """A fresh-copy source per value's payload; one per distinct JSON text, decoded once
+    (flags often repeat them)."""
+    sources: dict[str, Callable[[], Any]] = {}
+    for name, raw in payloads.items():
+        if type(name) is not str:
+            continue
+        if type(raw) is str:
+            source = seen.get(raw)
+            if source is None:
+                source = seen[raw] = payload_source(decode_payload(raw))
+        else:
+            source = payload_source(raw)
+        sources[name] = source
+    return sources
