@@ -177,7 +177,7 @@ class CompiledCondition:
         self.index = index
         self.raw_filters = definition.properties or ()
         self.filters = filters
-        # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need them all).
+        # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need all).
         self.checks: tuple[Check, ...] = ()
         # The condition's filters as one check: its only filter's (when it needs no memo
         # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
