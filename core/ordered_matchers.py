@@ -48,7 +48,6 @@ NUMERIC_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "lt": _op.lt,
     "lte": _op.le,
 }
-_DATES = ("is_date_before", "is_date_after")
 VERSION_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "semver_eq": _op.eq,
     "semver_neq": _op.ne,

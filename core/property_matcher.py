@@ -34,6 +34,8 @@ _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 # Marks a property the properties mapping does not hold (distinct from a `None` value).
 ABSENT = object()
 
+# The common case of a few matchers, in a form a caller may answer without calling
+# `match` (evaluating one flag does, where a call is a noticeable share of the cost):
 # (kind, lookup key, argument, negate). For any other property value, call `match`.
 #   INLINE_IN        a plain str `value`: (value.lower() in argument) is not negate
 #   INLINE_CONTAINS  a plain ASCII str: (argument in value.lower()) is not negate
