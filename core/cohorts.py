@@ -12,7 +12,8 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import INLINE_IN, Inline, PropertyMatcher, compile_property_filter
+from .operators import compile_property_filter
+from .property_matcher import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 

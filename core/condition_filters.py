@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .compile import Check, CompiledFlag
-from .operators import INLINE_IN
+from .property_matcher import INLINE_IN
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NeedsServer
 

@@ -74,13 +74,15 @@ _PENDING = frozenset(
         ("hogkit.core.flagset", "_NOTHING"),  # dict
         ("hogkit.core.flag_properties", "_layouts"),  # dict
         ("hogkit.core.flag_properties", "_last_layout"),  # rebound by `global`
-        ("hogkit.core.operators", "_COMPARE"),  # dicts
-        ("hogkit.core.operators", "_VERSION_COMPARE"),
-        ("hogkit.core.operators", "_INLINE_TEXT"),
-        ("hogkit.core.operators", "_INLINE_NUMERIC"),
-        ("hogkit.core.operators", "_SPELLED"),
-        ("hogkit.core.operators", "_TEXT_TESTS"),
-        ("hogkit.core.operators", "_NUMERIC"),
+        ("hogkit.core.operators", "NUMERIC_COMPARE"),  # dicts
+        ("hogkit.core.operators", "VERSION_COMPARE"),
+        ("hogkit.core.ordered_matchers", "NUMERIC_COMPARE"),  # dicts
+        ("hogkit.core.ordered_matchers", "VERSION_COMPARE"),
+        ("hogkit.core.ordered_matchers", "_INLINE_NUMERIC"),
+        ("hogkit.core.ordered_matchers", "_NUMERIC"),
+        ("hogkit.core.text_matchers", "_INLINE_TEXT"),  # dicts
+        ("hogkit.core.text_matchers", "_SPELLED"),
+        ("hogkit.core.text_matchers", "_TEXT_TESTS"),
         ("hogkit.core.regex_syntax", "_REFUSED"),  # dicts
         ("hogkit.core.regex_syntax", "_CLASS_REFUSED"),
         ("hogkit.core.regex_syntax", "_PYTHON_SPELLING"),

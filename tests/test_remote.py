@@ -14,13 +14,8 @@ from typing import Any
 
 import posthog
 import pytest
-from hogkit.core.remote import (
-    FlagsResponseError,
-    decode_payload,
-    encode_flags_request,
-    flags_request_body,
-    parse_flags_response,
-)
+from hogkit.core.flags_request import encode_flags_request, flags_request_body
+from hogkit.core.remote import FlagsResponseError, decode_payload, parse_flags_response
 from httpserver import LoopbackServer, Reply
 from hypothesis import given
 from hypothesis import strategies as st

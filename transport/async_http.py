@@ -30,7 +30,7 @@ import asyncio
 import urllib.parse
 from typing import Any, Protocol, runtime_checkable
 
-from hogkit.core.remote import FLAGS_PATH
+from hogkit.core.flags_request import FLAGS_PATH
 
 from . import http
 from .flags_transport import FlagsTransport, HttpFlagsTransport

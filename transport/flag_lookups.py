@@ -15,12 +15,8 @@ from typing import Any
 
 from hogkit.core import FlagSet
 from hogkit.core.flag_requests import fallback_keys, merge_remote
-from hogkit.core.remote import (
-    FlagsResponse,
-    RemoteFlag,
-    encode_flags_request,
-    flags_request_body,
-)
+from hogkit.core.flags_request import encode_flags_request, flags_request_body
+from hogkit.core.remote import FlagsResponse, RemoteFlag
 from hogkit.core.snapshot import Snapshot
 
 from .evaluations import FlagCalledSink, FlagEvaluations

@@ -27,10 +27,7 @@ from typing import Any
 from hogkit.core import FlagSet
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_requests import needs_remote
-from hogkit.core.remote import (
-    encode_flags_request,
-    flags_request_body,
-)
+from hogkit.core.flags_request import encode_flags_request, flags_request_body
 
 from .dedup import DEFAULT_CAPACITY
 from .evaluations import FlagEvaluations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Protocol, runtime_checkable
 
-from hogkit.core.remote import FLAGS_PATH
+from hogkit.core.flags_request import FLAGS_PATH
 
 from . import http
 from .hosts import redacted
