@@ -27,8 +27,30 @@ def bind_filters(flags: Iterable[CompiledFlag]) -> None:
     condition's filters the same way. Part of compiling: run once, before any evaluation."""
     for flag in flags:
         for condition in flag.conditions:
-            if condition.checks and condition.single is None:
-                condition.single = functools.partial(_filters, condition.checks)
+            checks = condition.checks
+            if not checks or condition.single is not None:
+                continue
+            slot, plain, check = checks[0][:3]
+            if len(checks) == 1 and plain:
+                condition.single = _remembered(slot, check)
+            else:
+                condition.single = functools.partial(_filters, checks)
+
+
+def _remembered(slot: int, match: Any) -> Any:
+    """The check of a condition whose one filter is a matcher other conditions share: its
+    outcome on the person's properties is kept in the call's memo, so it runs once."""
+
+    def check(run: Any, distinct_id: object, props: Mapping[str, object]) -> Any:
+        if props is not run.person:
+            return match(props, run.now)
+        memo = run.memo
+        result = memo.get(slot)
+        if result is None:
+            result = memo[slot] = match(props, run.now)
+        return result
+
+    return check
 
 
 def _filters(
@@ -39,37 +61,59 @@ def _filters(
 ) -> Any:
     """A condition's filters: True when all match, the index of the first that failed,
     or why they are undecided (an `Unresolved`, a `NeedsServer` or BROKEN)."""
-    reason: Unresolved | None = None
-    server: NeedsServer | None = None
-    now = run.now
     # Shared matchers are remembered on the person's properties only.
     memo = run.memo if props is run.person else None
-    for index, (slot, plain, check, kind, lookup, argument, negate) in enumerate(checks):
-        if not plain:
-            result = check(run, distinct_id, props)
-        elif slot >= 0 and memo is not None:
-            result = memo.get(slot)
-            if result is None:
-                result = memo[slot] = check(props, now)
-        elif kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
+    index = 0
+    for slot, plain, check, kind, lookup, argument, negate in checks:
+        if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
             # The commonest filter, a text value, answered in place (see `operators.Inline`).
             result = (value.lower() in argument) is not negate
+        elif not plain:
+            result = check(run, distinct_id, props)
+        elif slot < 0 or memo is None:
+            result = check(props, run.now)
         else:
-            result = check(props, now)
+            result = memo.get(slot)
+            if result is None:
+                result = memo[slot] = check(props, run.now)
+        if result is not True:
+            if result is False:
+                return index
+            return _undecided(checks, index, result, run, distinct_id, props)
+        index += 1
+    return True
+
+
+def _undecided(
+    checks: tuple[Check, ...],
+    index: int,
+    first: Any,
+    run: Any,
+    distinct_id: object,
+    props: Mapping[str, object],
+) -> Any:
+    """The rest of the walk once filter `index` was undecided (`first`): a definite False
+    after it still wins, and only the first undecided filter may send the flag to the
+    server; after another undecided one, later conditions can still decide it."""
+    if type(first) is Unresolved:
+        reason: Unresolved | None = first
+        server: NeedsServer | None = None
+    elif type(first) is NeedsServer:
+        reason, server = first.reason, first
+    else:
+        return BROKEN
+    now = run.now
+    for at in range(index + 1, len(checks)):
+        plain, check = checks[at][1:3]
+        result = check(props, now) if plain else check(run, distinct_id, props)
         if result is True:
             continue
         if result is False:
-            return index
+            return at
         if type(result) is Unresolved:
             reason = stronger(reason, result)
         elif type(result) is NeedsServer:
-            # Only the first undecided filter may send the flag to the server; after
-            # another undecided one, later conditions can still decide it.
-            if reason is None:
-                server = result
             reason = stronger(reason, result.reason)
-        elif reason is None:
-            return BROKEN
         else:
             break
-    return server or reason or True
+    return server or reason

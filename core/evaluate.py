@@ -399,20 +399,21 @@ def match_flag(
                     return found  # type: ignore[no-any-return]
                 continue
         cut = condition.cut
-        if cut is not None:
-            # The rollout hash continues the flag's primed prefix hash.
-            state = flag.hasher.copy()
-            state.update(cond_bytes)
-            if state.digest() >= cut:
-                # Out of the rollout: `excluded` is the out-of-rollout outcome, the
-                # early-exit one when the flag stops at the first such condition, or
-                # DROPPED for a rollout that is not a number.
-                excluded = condition.excluded
-                if excluded is condition.out_outcome:
-                    first_out = first_out or excluded
-                    continue
-                return excluded if reason is None or excluded is DROPPED else reason
-        return condition.matched or _variant(flag, condition, cond_bytes)
+        if cut is None:
+            return condition.matched or _variant(flag.hasher.copy(), condition, cond_bytes)
+        # The rollout hash continues the flag's primed prefix hash, and the variant hash
+        # continues the rollout hash (its input is the rollout's plus a salt).
+        state = flag.hasher.copy()
+        state.update(cond_bytes)
+        if state.digest() < cut:
+            return condition.matched or _variant(state, condition, b"")
+        # Out of the rollout: `excluded` is the out-of-rollout outcome, the early-exit
+        # one when the flag stops at the first such condition, or DROPPED for a rollout
+        # that is not a number.
+        excluded = condition.excluded
+        if excluded is not condition.out_outcome:
+            return excluded if reason is None or excluded is DROPPED else reason
+        first_out = first_out or excluded
     return reason or first_out or first_miss or first_skip or NO_CONDITIONS_OUTCOME
 
 
@@ -440,16 +441,12 @@ def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -
     return None
 
 
-def _digest(flag: CompiledFlag, value_bytes: bytes, salt: bytes = b"") -> bytes:
-    """SHA-1 of the flag's prefix, the bucketing value and the salt."""
-    state = flag.hasher.copy()
-    state.update(value_bytes + salt)
-    return state.digest()
-
-
-def _variant(flag: CompiledFlag, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
-    """The variant whose range holds the variant bucket (True when none does)."""
-    bucket = _digest(flag, value_bytes, _VARIANT_SALT)
+def _variant(state: Any, condition: CompiledCondition, value_bytes: bytes) -> Outcome:
+    """The variant whose range holds the variant bucket (True when none does): `state`
+    is the flag's hash fed with the prefix and, unless `value_bytes` is given, the
+    bucketing value."""
+    state.update(value_bytes + _VARIANT_SALT)
+    bucket = state.digest()
     for low, high, outcome in condition.variant_outcomes:
         if low <= bucket < high:
             return outcome
