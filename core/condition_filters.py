@@ -80,7 +80,7 @@ def _filters(
             if result is False:
                 return index
             return _undecided(checks, index, result, run, distinct_id, props)
-        index += 1
+        index += 1  # noqa: SIM113 (enumerate's tuple per filter is a noticeable share)
     return True
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 _UTC = timezone.utc
 _RELATIVE = re.compile(r"-?([0-9]+)([a-z])\n?")
@@ -21,17 +21,25 @@ _RELATIVE_LIMIT = 10_000
 _SIMPLE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A naive moment read as UTC (`datetime.combine` rather than `replace`, which costs
+    several times as much on the evaluation path)."""
+    return datetime.combine(moment.date(), moment.time(), _UTC)
+
+
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is _UTC:
         return now
     if now.tzinfo is None:
-        return now.replace(tzinfo=_UTC)
+        return as_utc(now)
     return now.astimezone(_UTC)
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 # Within any 24 consecutive months lie two Februaries, and one of them is in a common year.
 _CLAMPING_SPAN = 24
+# The Gregorian calendar repeats every 400 years.
+_CYCLE = 400 * 12
 
 
 def _month_length(month_number: int) -> int:
@@ -39,6 +47,11 @@ def _month_length(month_number: int) -> int:
     year, index = divmod(month_number, 12)
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     return 29 if index == 1 and leap else _MONTH_DAYS[index]
+
+
+# Month lengths over one cycle and the span after it, so the landings of one move (at most
+# `_CLAMPING_SPAN` months long) are one slice.
+_LENGTHS = tuple([_month_length(number) for number in range(_CYCLE + _CLAMPING_SPAN)])
 
 
 def _back(moment: datetime, months: int, step: int) -> datetime | None:
@@ -54,10 +67,15 @@ def _back(moment: datetime, months: int, step: int) -> datetime | None:
     year, index = divmod(there, 12)
     if not 1 <= year <= 9999:
         return None
-    last = max(there, here - _CLAMPING_SPAN)
-    landings = range(here - step, last - 1, -step)
-    day = min((moment.day, *(_month_length(number) for number in landings)))
-    return moment.replace(year=year, month=index + 1, day=day)
+    # The landings are here - step, here - 2 * step, ... down to `last`.
+    last = there if months < _CLAMPING_SPAN else here - _CLAMPING_SPAN
+    count = (here - last) // step
+    day = moment.day
+    if count:
+        first = (here - step * count) % _CYCLE
+        shortest = min(_LENGTHS[first : first + step * (count - 1) + 1 : step])
+        day = shortest if shortest < day else day
+    return datetime.combine(date(year, index + 1, day), moment.timetz())
 
 
 class DateFilter(abc.ABC):
@@ -146,7 +164,7 @@ def _fixed(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=_UTC)
+    return moment if moment.tzinfo is not None else as_utc(moment)
 
 
 def parse_date_text(value: str, now: datetime) -> datetime | None:

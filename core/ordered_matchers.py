@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import operator as _op
 from collections.abc import Callable, Hashable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
-from .dates import DateFilter, parse_date_filter, parse_date_text
+from .dates import DateFilter, as_utc, parse_date_filter, parse_date_text
 from .numbers import to_number
 from .property_matcher import (
     ABSENT,
@@ -40,7 +40,6 @@ __all__ = [
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
 _ABSENT = ABSENT
-_UTC = timezone.utc
 _INLINE_NUMERIC = {"gt": INLINE_GT, "gte": INLINE_GTE, "lt": INLINE_LT, "lte": INLINE_LTE}
 NUMERIC_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "gt": _op.gt,
@@ -192,7 +191,7 @@ class _Date(PropertyMatcher):
                     return _MISSING_CONTEXT
                 return parsed > bound if self._after else parsed < bound
             if isinstance(value, datetime):
-                moment = value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
+                moment = value if value.tzinfo is not None else as_utc(value)
                 return moment > bound if self._after else moment < bound
             if isinstance(value, date):
                 day = bound.date()
