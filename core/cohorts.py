@@ -13,7 +13,16 @@ from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
 from .operators import compile_property_filter
-from .property_matcher import INLINE_IN, Inline, PropertyMatcher
+from .property_matcher import (
+    INLINE_CONTAINS,
+    INLINE_EXACT,
+    INLINE_GT,
+    INLINE_GTE,
+    INLINE_IN,
+    INLINE_LT,
+    Inline,
+    PropertyMatcher,
+)
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
@@ -156,10 +165,24 @@ class CohortGroup:
         decided = False
         reason: Unresolved | None = None
         result: Any
+        get: Any = props.get
         for plain, node, negate, kind, lookup, argument, flip in self.entries:
-            if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
-                # The commonest leaf, a text value, answered in place (see `operators.Inline`).
+            # The commonest leaves answered in place (see `property_matcher.Inline`).
+            if kind == INLINE_IN and type(value := get(lookup)) is str:
                 result = (value.lower() in argument) is not flip
+            elif kind == INLINE_CONTAINS and type(value := get(lookup)) is str and value.isascii():
+                result = (argument in value.lower()) is not flip
+            elif (
+                kind >= INLINE_GT
+                and type(value := get(lookup)) is int
+                and -INLINE_EXACT < value < INLINE_EXACT
+            ):
+                result = (
+                    value > argument if kind == INLINE_GT
+                    else value >= argument if kind == INLINE_GTE
+                    else value < argument if kind == INLINE_LT
+                    else value <= argument
+                )  # fmt: skip
             elif plain:
                 result = node.match(props, now)
             else:

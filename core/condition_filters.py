@@ -64,6 +64,7 @@ def _filters(
     # Shared matchers are remembered on the person's properties only.
     memo = run.memo if props is run.person else None
     index = 0
+    result: Any
     for slot, plain, check, kind, lookup, argument, negate in checks:
         if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
             # The commonest filter, a text value, answered in place (see `operators.Inline`).
