@@ -138,7 +138,7 @@ def is_matcher(item: object) -> bool:
 # A cohort group's entry: (plain, filter or nested node, negate, then a matcher's `inline`
 # form spread out: kind (0 when it has none), lookup key, argument, its negate). Plain
 # entries are property matchers; the rest are checked with `check(run, distinct_id, props)`.
-_Entry = tuple[bool, Any, bool, int, Hashable, Any, bool]
+_Entry = tuple[bool, Any, bool, int, Any, Any, bool]
 _NO_INLINE: Inline = (0, None, None, False)
 
 
@@ -165,16 +165,20 @@ class CohortGroup:
         decided = False
         reason: Unresolved | None = None
         result: Any
-        get: Any = props.get
         for plain, node, negate, kind, lookup, argument, flip in self.entries:
             # The commonest leaves answered in place (see `property_matcher.Inline`).
-            if kind == INLINE_IN and type(value := get(lookup)) is str:
+            if not kind:
+                result = node.match(props, now) if plain else node.check(run, distinct_id, props)
+            elif kind == INLINE_IN and type(value := props.get(lookup)) is str:
                 result = (value.lower() in argument) is not flip
-            elif kind == INLINE_CONTAINS and type(value := get(lookup)) is str and value.isascii():
-                result = (argument in value.lower()) is not flip
+            elif kind == INLINE_CONTAINS and type(value := props.get(lookup)) is str:
+                if not value.isascii():
+                    result = node.match(props, now)
+                else:
+                    result = (argument in value.lower()) is not flip
             elif (
                 kind >= INLINE_GT
-                and type(value := get(lookup)) is int
+                and type(value := props.get(lookup)) is int
                 and -INLINE_EXACT < value < INLINE_EXACT
             ):
                 result = (
@@ -183,10 +187,8 @@ class CohortGroup:
                     else value < argument if kind == INLINE_LT
                     else value <= argument
                 )  # fmt: skip
-            elif plain:
-                result = node.match(props, now)
             else:
-                result = node.check(run, distinct_id, props)
+                result = node.match(props, now)
             if result is True or result is False:
                 if (result is not negate) is not is_and:
                     if not self.stops:
