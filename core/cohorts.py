@@ -176,10 +176,9 @@ class CohortGroup:
                     result = node.match(props, now)
                 else:
                     result = (argument in value.lower()) is not flip
-            elif (
-                kind >= INLINE_GT
-                and type(value := props.get(lookup)) is int
-                and -INLINE_EXACT < value < INLINE_EXACT
+            elif kind >= INLINE_GT and (
+                (type(value := props.get(lookup)) is int and -INLINE_EXACT < value < INLINE_EXACT)
+                or (type(value) is float and value - value == 0)
             ):
                 result = (
                     value > argument if kind == INLINE_GT

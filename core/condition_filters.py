@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .compile import Check, CompiledFlag
-from .property_matcher import INLINE_IN
+from .property_matcher import INLINE_EXACT, INLINE_GT, INLINE_GTE, INLINE_IN, INLINE_LT
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NeedsServer
 
@@ -65,10 +65,21 @@ def _filters(
     memo = run.memo if props is run.person else None
     index = 0
     result: Any
+    lookup: Any
     for slot, plain, check, kind, lookup, argument, negate in checks:
-        if kind == INLINE_IN and type(value := props.get(lookup)) is str:  # type: ignore[call-overload]
-            # The commonest filter, a text value, answered in place (see `operators.Inline`).
+        # The commonest filters answered in place (see `property_matcher.Inline`).
+        if kind == INLINE_IN and type(value := props.get(lookup)) is str:
             result = (value.lower() in argument) is not negate
+        elif kind >= INLINE_GT and (
+            (type(value := props.get(lookup)) is int and -INLINE_EXACT < value < INLINE_EXACT)
+            or (type(value) is float and value - value == 0)
+        ):
+            result = (
+                value > argument if kind == INLINE_GT
+                else value >= argument if kind == INLINE_GTE
+                else value < argument if kind == INLINE_LT
+                else value <= argument
+            )  # fmt: skip
         elif not plain:
             result = check(run, distinct_id, props)
         elif slot < 0 or memo is None:
