@@ -367,7 +367,6 @@ def match_flag(
         gated = _gate(flag, props, value_bytes)
         if gated is not None:
             return gated
-    now = run.now
     reason: Unresolved | None = None
     first_out = first_miss = first_skip = None
     for condition in flag.conditions:
@@ -387,7 +386,7 @@ def match_flag(
                 # A text value against a text filter, answered in place (`operators.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
             elif condition.single_plain:
-                found = condition.single(cond_props, now)
+                found = condition.single(cond_props, run.now)
             else:
                 found = condition.single(run, distinct_id, cond_props)
             if found is not True:
