@@ -20,7 +20,7 @@ import msgspec
 from .builders import capture_as, capture_fields
 from .errors import InvalidEvent
 from .event import Event, EventContext, FlagsArg
-from .flag_properties import flag_fragment
+from .flag_properties import FlagLayouts, flag_fragment
 from .limits import MAX_EVENT_BYTES
 from .normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, normalize, normalize_properties
 from .timestamps import (
@@ -122,6 +122,7 @@ def encode_capture(
     disable_geoip: bool | None = None,
     plain: bool = False,
     memo: TimestampMemo | None = None,
+    layouts: FlagLayouts | None = None,
 ) -> bytes:
     """See `encode_capture_call`, which takes the same arguments positionally."""
     return encode_capture_call(
@@ -137,6 +138,7 @@ def encode_capture(
         disable_geoip,
         plain,
         memo,
+        layouts,
     )
 
 
@@ -153,6 +155,7 @@ def encode_capture_call(
     disable_geoip: bool | None,
     plain: bool,
     memo: TimestampMemo | None = None,
+    layouts: FlagLayouts | None = None,
 ) -> bytes:
     """`encode_event(capture(...))` with the same arguments: the same bytes, built faster.
 
@@ -167,8 +170,9 @@ def encode_capture_call(
     result never depends on which path ran. Raises `InvalidEvent` exactly when `capture`
     does. Positional because a client's `capture(flags=...)` calls it per event, where a
     keyword call of this size is a measurable share. `encode_capture` is the same function
-    with keyword arguments, not another path. `memo`, the caller's own, speeds up the
-    timestamp (`format_epoch`).
+    with keyword arguments, not another path. `memo` and `layouts`, the caller's own, speed
+    up the timestamp (`format_epoch`) and the flags' fragment (without `layouts`, flags
+    take the full path).
     """
     if type(event) is str and event and type(uuid) is str:
         if not plain:
@@ -194,13 +198,13 @@ def encode_capture_call(
             if (
                 plain
                 and spliced is not None
-                and (flags is None or spliced.flags_apart)
+                and (flags is None or (spliced.flags_apart and layouts is not None))
                 and (not properties or spliced.reserved.isdisjoint(properties))
                 and (
                     flags is None
                     or (
                         (not properties or _flags_apart(properties))
-                        and (fragment := flag_fragment(flags)) is not None
+                        and (fragment := flag_fragment(flags, layouts)) is not None  # type: ignore[arg-type]
                     )
                 )
             ):

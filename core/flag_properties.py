@@ -19,6 +19,7 @@ from .normalize import normalize
 from .timestamps import text_id
 
 __all__ = [
+    "FlagLayouts",
     "flag_fragment",
     "flag_properties",
     "flag_values_of",
@@ -40,23 +41,21 @@ def flag_values_of(flags: FlagsArg) -> Mapping[str, Any] | None:
     return values if isinstance(values, Mapping) else None
 
 
-def flag_properties(flags: FlagsArg) -> dict[str, Any]:
+def flag_properties(flags: FlagsArg, layouts: FlagLayouts | None = None) -> dict[str, Any]:
     """`$feature/<key>` for every flag and the sorted `$active_feature_flags` (omitted when none).
 
     A flag is active when its value is anything but False. A None value (a flag nobody
     could decide) is left out entirely, as posthog-python's snapshots never hold one.
 
-    Every snapshot of one set of definitions has the same keys, so the property names and
-    their sorted order are worked out once per key tuple (`_flag_layout`); a snapshot's
-    values then go in with C-level `zip`/`compress` calls instead of a loop per flag.
+    Every snapshot of one set of definitions has the same keys, so with the caller's
+    `layouts` the property names and their sorted order are worked out once per key
+    tuple; a snapshot's values then go in with C-level `zip`/`compress` calls instead of
+    a loop per flag.
     """
     values = flag_values_of(flags)
     if not values:
         return {}
-    keys = tuple(values)
-    layout = _layouts.get(keys, _UNKNOWN)
-    if layout is _UNKNOWN:
-        layout = _flag_layout(keys)
+    layout = None if layouts is None else layouts.get(tuple(values))
     if layout is not None:
         vals = tuple(values.values())
         # Only bools and non-empty strings: then "active" (not False) is plain truth.
@@ -70,14 +69,14 @@ def flag_properties(flags: FlagsArg) -> dict[str, Any]:
     return _flag_properties_slowly(values)
 
 
-def flag_fragment(flags: FlagsArg) -> bytes | None:
+def flag_fragment(flags: FlagsArg, layouts: FlagLayouts) -> bytes | None:
     """`flag_properties(flags)` as JSON without its braces (b"" when there are none), or
     None when only `flag_properties` gets them right (values other than bools and
     non-empty strings, keys that are not distinct str).
 
     For `batch.encode_capture`, which splices it in front of the other properties: the
-    layout's struct turns a snapshot's values into the same JSON in one msgspec call,
-    without a dict per event.
+    layout's struct (from the caller's `layouts`) turns a snapshot's values into the same
+    JSON in one msgspec call, without a dict per event.
     """
     columns = None if isinstance(flags, Mapping) else getattr(flags, "flag_columns", None)
     if columns is not None:
@@ -95,13 +94,7 @@ def flag_fragment(flags: FlagsArg) -> bytes | None:
         keys, vals = tuple(values), tuple(values.values())
         if not _plain_flag_values(vals):
             return None
-    global _last_layout
-    last_keys, layout = _last_layout
-    if keys is not last_keys:
-        layout = _layouts.get(keys, _UNKNOWN)
-        if layout is _UNKNOWN:
-            layout = _flag_layout(keys)
-        _last_layout = (keys, layout)
+    layout = layouts.get(keys)
     if layout is None:
         return None
     _, sorted_names, in_order, shape = layout
@@ -147,16 +140,41 @@ None when some name cannot be a struct field name)."""
 
 _FLAG_VALUE_TYPES = frozenset({bool, str})
 _UNKNOWN: Any = object()
-_LAYOUTS_MAX = 256
-# Key tuple -> its layout, or None when only the per-flag loop gets it right. A memo, not
-# state: it never changes an answer, is bounded, and threads only add or clear entries.
-_layouts: dict[tuple[Any, ...], _FlagLayout | None] = {}
 
 
-# The last key tuple `flag_fragment` looked up, by identity: snapshots of one `FlagSet`
-# share their keys tuple, and comparing identities skips hashing 40-odd keys. A memo that
-# threads only ever swap whole.
-_last_layout: tuple[tuple[Any, ...] | None, _FlagLayout | None] = (None, None)
+class FlagLayouts:
+    """The layouts of the flag key tuples a client's events carried: a memo the shell
+    creates and owns (one per client), passed to `flag_fragment` and `flag_properties`.
+
+    It never changes an answer and is bounded; threads only add entries, clear it whole or
+    swap `_last` whole, so it needs no lock.
+    """
+
+    __slots__ = ("_by_keys", "_last")
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        # Key tuple -> its layout, or None when only the per-flag loop gets it right.
+        self._by_keys: dict[tuple[Any, ...], _FlagLayout | None] = {}
+        # The last key tuple looked up, by identity: snapshots of one `FlagSet` share
+        # their keys tuple, and comparing identities skips hashing 40-odd keys.
+        self._last: tuple[tuple[Any, ...] | None, _FlagLayout | None] = (None, None)
+
+    def get(self, keys: tuple[Any, ...]) -> _FlagLayout | None:
+        """The layout of `keys`, worked out the first time they are seen."""
+        last_keys, layout = self._last
+        if keys is last_keys:
+            return layout
+        by_keys = self._by_keys
+        layout = by_keys.get(keys, _UNKNOWN)
+        if layout is _UNKNOWN:
+            layout = _flag_layout(keys)
+            if len(by_keys) >= self.LIMIT:
+                by_keys.clear()
+            by_keys[keys] = layout
+        self._last = (keys, layout)
+        return layout
 
 
 def _first_only(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -189,7 +207,4 @@ def _flag_layout(keys: tuple[Any, ...]) -> _FlagLayout | None:
                 # A name msgspec will not take as a field name (`"`, `\`, control codes).
                 shape = None
             layout = (names, tuple(texts[i] for i in order), in_order, shape)
-    if len(_layouts) >= _LAYOUTS_MAX:
-        _layouts.clear()
-    _layouts[keys] = layout
     return layout

@@ -72,8 +72,6 @@ _PENDING = frozenset(
         ("hogkit.core.evaluate", "_RANK"),  # dict
         ("hogkit.core.flagset", "_RANK"),  # dict
         ("hogkit.core.flagset", "_NOTHING"),  # dict
-        ("hogkit.core.flag_properties", "_layouts"),  # dict
-        ("hogkit.core.flag_properties", "_last_layout"),  # rebound by `global`
         ("hogkit.core.operators", "NUMERIC_COMPARE"),  # dicts
         ("hogkit.core.operators", "VERSION_COMPARE"),
         ("hogkit.core.ordered_matchers", "NUMERIC_COMPARE"),  # dicts

@@ -694,9 +694,13 @@ def test_flag_fragment_is_the_json_of_flag_properties_or_declines(
 ) -> None:
     import msgspec
     from hogkit.core.events import flag_fragment, flag_properties
+    from hogkit.core.flag_properties import FlagLayouts
 
+    layouts = FlagLayouts()
     expected = msgspec.json.encode(flag_properties(values))[1:-1]
-    fragment = flag_fragment(values)
+    # With a memo of layouts or without (the per-flag loop): the same properties.
+    assert flag_properties(values, layouts) == flag_properties(values)
+    fragment = flag_fragment(values, layouts)
     plain = all(type(v) in (bool, str) and v != "" for v in values.values())
     distinct_keys = all(type(k) is str for k in values)
     if plain and distinct_keys:
@@ -709,7 +713,9 @@ def test_flag_fragment_of_a_snapshot_reads_its_columns() -> None:
     import msgspec
     from hogkit.core import FlagSet
     from hogkit.core.events import flag_fragment, flag_properties
+    from hogkit.core.flag_properties import FlagLayouts
 
+    layouts = FlagLayouts()
     doc = [
         {"key": k, "active": True, "filters": {"groups": [{"rollout_percentage": p}]}}
         for k, p in (("on", 100), ("off", 0), ("also", 100))
@@ -718,13 +724,13 @@ def test_flag_fragment_of_a_snapshot_reads_its_columns() -> None:
     snap = flagset.evaluate("u1", now=TS)
     assert snap.flag_columns() == (("on", "off", "also"), (True, False, True))
     assert snap.flag_columns()[0] is flagset.keys  # all resolved: the shared tuple
-    fragment = flag_fragment(snap)
+    fragment = flag_fragment(snap, layouts)
     assert fragment == msgspec.json.encode(flag_properties(snap))[1:-1]
     assert fragment is not None and b'"$active_feature_flags":["also","on"]' in fragment
-    assert flag_fragment(snap.only([])) == b""
+    assert flag_fragment(snap.only([]), layouts) == b""
     subset = flagset.evaluate("u1", flag_keys=["also", "off"], now=TS)
     assert subset.flag_columns() == (("off", "also"), (False, True))
-    assert flag_fragment(subset) == msgspec.json.encode(flag_properties(subset))[1:-1]
+    assert flag_fragment(subset, layouts) == msgspec.json.encode(flag_properties(subset))[1:-1]
     # A flag local evaluation cannot decide is missing from the columns, as from the values.
     needs_email = {
         "key": "mail",
@@ -736,7 +742,7 @@ def test_flag_fragment_of_a_snapshot_reads_its_columns() -> None:
     partial = FlagSet.from_document([*doc, needs_email]).evaluate("u1", now=TS)
     assert "mail" in partial.unresolved
     assert partial.flag_columns() == (("on", "off", "also"), (True, False, True))
-    assert flag_fragment(partial) == fragment
+    assert flag_fragment(partial, layouts) == fragment
 
 
 @pytest.mark.parametrize("values", FLAG_VALUE_CASES, ids=range(len(FLAG_VALUE_CASES)))
@@ -744,28 +750,34 @@ def test_flag_properties_follow_the_rules_whether_or_not_the_layout_is_memoised(
     values: dict[Any, Any],
 ) -> None:
     from hogkit.core.events import flag_properties
+    from hogkit.core.flag_properties import FlagLayouts
 
+    layouts = FlagLayouts()
     expected = _flag_properties_by_the_rules(values)
-    first = flag_properties(values)  # works the layout out
-    again = flag_properties(dict(values))  # a new mapping with the same keys: memoised
-    assert first == again == expected
+    first = flag_properties(values, layouts)  # works the layout out
+    again = flag_properties(dict(values), layouts)  # a new mapping, same keys: memoised
+    assert first == again == flag_properties(values) == expected
     assert list(first) == list(expected)  # same order too: `$feature/...` in key order
 
 
 def test_flag_properties_of_snapshots_sharing_keys_keep_their_own_values() -> None:
     from hogkit.core.events import flag_properties
+    from hogkit.core.flag_properties import FlagLayouts
 
+    layouts = FlagLayouts()
     keys = [f"k{i}" for i in range(10)]
     for n in range(5):
         values = {k: (i + n) % 2 == 0 for i, k in enumerate(keys)}
-        props = flag_properties(values)
+        props = flag_properties(values, layouts)
         assert props["$active_feature_flags"] == sorted(k for k in keys if values[k])
         assert all(props[f"$feature/{k}"] is values[k] for k in keys)
 
 
-def test_the_layout_memo_stays_bounded() -> None:
-    from hogkit.core import flag_properties as events
+def test_the_layout_memo_stays_bounded_and_answers_as_without_it() -> None:
+    from hogkit.core.flag_properties import FlagLayouts, flag_properties
 
-    for i in range(events._LAYOUTS_MAX + 10):
-        events.flag_properties({f"bounded-{i}": True})
-    assert len(events._layouts) <= events._LAYOUTS_MAX
+    layouts = FlagLayouts()
+    for i in range(FlagLayouts.LIMIT + 10):
+        values = {f"bounded-{i}": True, f"other-{i}": False}
+        assert flag_properties(values, layouts) == flag_properties(values)
+        assert len(layouts._by_keys) <= FlagLayouts.LIMIT

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import PlainCapture, encode_capture, encode_plain_captures
 from hogkit.core.event import EventContext
+from hogkit.core.flag_properties import FlagLayouts
 from hogkit.core.limits import MAX_EVENT_BYTES
 from hogkit.core.timestamps import TimestampMemo
 
@@ -34,14 +35,16 @@ class DeferredEncoder:
     """Encodes `PlainCapture` records with one client's `EventContext`.
 
     It owns the `TimestampMemo` its events' timestamps are formatted through (a burst
-    shares its second), and lends it to the pipeline's other encoding calls (`memo`).
+    shares its second) and the `FlagLayouts` of the flags its events carry, and lends
+    both to the pipeline's other encoding calls (`memo`, `layouts`).
     """
 
-    __slots__ = ("context", "memo")
+    __slots__ = ("context", "layouts", "memo")
 
     def __init__(self, context: EventContext) -> None:
         self.context = context
         self.memo = TimestampMemo()
+        self.layouts = FlagLayouts()
 
     def many(self, items: list[Deferred]) -> list[bytes | None]:
         """The worker's bulk half of fast-path captures: a burst encoded in one core call.

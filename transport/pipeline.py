@@ -273,6 +273,7 @@ class EventPipeline:
                     disable_geoip,
                     False,  # plain: not checked here
                     self._encoder.memo,
+                    self._encoder.layouts,
                 )
                 return self.delivery.deliver(data, event, event_id)
             ev = core.capture(
