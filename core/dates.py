@@ -14,11 +14,14 @@ from __future__ import annotations
 import abc
 import re
 from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
 
 _UTC = timezone.utc
 _RELATIVE = re.compile(r"-?([0-9]+)([a-z])\n?")
 _RELATIVE_LIMIT = 10_000
-_SIMPLE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_SIMPLE_UNITS = MappingProxyType(
+    {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -39,7 +39,7 @@ from .compile import (
     Outcome,
 )
 from .hashing import HOLDOUT_PREFIX
-from .reasons import PRECEDENCE, Unresolved, stronger
+from .reasons import Unresolved, stronger
 from .signals import BROKEN, DROPPED, NEEDS_SERVER_DEPENDENCY, Broken, Dropped, NeedsServer
 from .signals import Outcome as FilterOutcome
 
@@ -58,7 +58,6 @@ __all__ = [
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT
 _UNRESOLVED_DEPENDENCY = Unresolved.UNRESOLVED_DEPENDENCY
-_RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
 _VARIANT_SALT = b"variant"
 _ABSENT: Any = object()
 _sha1 = hashlib.sha1
@@ -330,12 +329,12 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
         else:
             run.cache = None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
-    if type(result) is tuple or type(result) is Unresolved or result is DROPPED:
-        return result
-    if type(result) is NeedsServer:
+    if isinstance(result, NeedsServer):
         # The loop stopped at the server; a problem in the rest of the definition outranks.
         return _UNSUPPORTED if flag.definition_unsupported else result.reason
-    return _UNSUPPORTED
+    if isinstance(result, Broken):
+        return _UNSUPPORTED
+    return result
 
 
 def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:

@@ -29,11 +29,11 @@ from .snapshot import FlagValue, Problem, Snapshot
 
 __all__ = ["FlagSet"]
 
-_RANK = {reason: rank for rank, reason in enumerate(PRECEDENCE)}
+_RANK = MappingProxyType({reason: rank for rank, reason in enumerate(PRECEDENCE)})
 _NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
 # No groups, and so no group properties (read only).
 _NONE: Mapping[Any, Any] = _NO_PROPERTIES
-_NOTHING: dict[str, Any] = {}
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 _UTC = timezone.utc
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING = Unresolved.MISSING_CONTEXT

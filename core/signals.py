@@ -11,7 +11,7 @@ earlier inconclusive filter absorb it.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 from .reasons import Unresolved
 
@@ -27,13 +27,11 @@ __all__ = [
 ]
 
 
-class NeedsServer:
-    """Only the server can decide; stops the flag's condition loop."""
+class NeedsServer(NamedTuple):
+    """Only the server can decide; stops the flag's condition loop. A named tuple, so the
+    module's two instances can never change."""
 
-    __slots__ = ("reason",)
-
-    def __init__(self, reason: Unresolved) -> None:
-        self.reason = reason
+    reason: Unresolved
 
     def __repr__(self) -> str:
         return f"NeedsServer({self.reason.value})"

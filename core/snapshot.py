@@ -150,7 +150,7 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
 
     distinct_id: str
     _outcomes: dict[str, tuple[FlagValue, Any]]
-    _unresolved: dict[str, Unresolved]
+    _unresolved: Mapping[str, Unresolved]
     _flags: Mapping[str, _FlagInfo]
     # Every key the evaluation was asked for, in order (the `FlagSet`'s shared `keys` when
     # it evaluated them all): `_outcomes`' keys exactly when none is missing.

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 from json.encoder import encode_basestring
+from types import MappingProxyType
 
-_ASCII_FOLD = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+_ASCII_FOLD = MappingProxyType({code: code + 32 for code in range(ord("A"), ord("Z") + 1)})
 
 
 def float_text(value: float) -> str | None:

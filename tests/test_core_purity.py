@@ -45,6 +45,7 @@ _IMMUTABLE_TYPES = (
     typing.TypeVar,
     re.Pattern,
     dt.timezone,
+    dt.timedelta,
     enum.Enum,
     operator.itemgetter,
     msgspec.Raw,
@@ -64,14 +65,6 @@ _PENDING = frozenset(
         ("hogkit.core.hashing", "above_cut"),  # lru_cache
         ("hogkit.core.hashing", "at_least_cut"),  # lru_cache
         ("hogkit.core.cohorts", "_MATCH_ALL"),  # CohortGroup: assignable slots
-        ("hogkit.core.cohorts", "NEEDS_SERVER_UNSUPPORTED"),  # NeedsServer: assignable slot
-        ("hogkit.core.evaluate", "NEEDS_SERVER_DEPENDENCY"),
-        ("hogkit.core.signals", "NEEDS_SERVER_UNSUPPORTED"),
-        ("hogkit.core.signals", "NEEDS_SERVER_DEPENDENCY"),
-        ("hogkit.core.dates", "_SIMPLE_UNITS"),  # dict
-        ("hogkit.core.evaluate", "_RANK"),  # dict
-        ("hogkit.core.flagset", "_RANK"),  # dict
-        ("hogkit.core.flagset", "_NOTHING"),  # dict
         ("hogkit.core.operators", "NUMERIC_COMPARE"),  # dicts
         ("hogkit.core.operators", "VERSION_COMPARE"),
         ("hogkit.core.ordered_matchers", "NUMERIC_COMPARE"),  # dicts
@@ -88,7 +81,6 @@ _PENDING = frozenset(
         ("hogkit.core.regex_syntax", "_ROLES"),
         ("hogkit.core.regex_syntax", "_NOTHING_TO_REPEAT"),
         ("hogkit.core.regex_program", "_SINGLE_ESCAPES"),  # dict
-        ("hogkit.core.stringify", "_ASCII_FOLD"),  # dict
     }
 )
 
