@@ -108,8 +108,10 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
-        # Built by position, not from `locals()`: this is the busiest read, and copying the
-        # frame into a dict would cost a large share of it.
+        deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
+        # Built by position, not from `locals()`, and read here rather than in a shared
+        # body: this is the busiest read, where a dict of the frame or one more call would
+        # cost a large share of it.
         query = FlagQuery(
             distinct_id,
             groups,
@@ -120,7 +122,11 @@ class FlagAPI:
             disable_geoip,
             device_id,
         )
-        return self._value(key, query)
+        try:
+            return self._legacy.value(key, query)
+        except Exception as exc:
+            self._problems.fail("get_feature_flag", exc)
+            return None
 
     def feature_enabled(
         self,
@@ -218,14 +224,6 @@ class FlagAPI:
         return self._all("get_all_flags_and_payloads", FlagQuery.of(locals()))
 
     # ------------------------------------------------------------------ shared bodies
-
-    def _value(self, key: str, query: FlagQuery) -> bool | str | None:
-        deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)", 4)
-        try:
-            return self._legacy.value(key, query)
-        except Exception as exc:
-            self._problems.fail("get_feature_flag", exc)
-            return None
 
     def _enabled(self, name: str, key: str, query: FlagQuery) -> bool | None:
         deprecated(name, "evaluate_flags(...).is_enabled(key)", 4)
