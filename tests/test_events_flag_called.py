@@ -258,33 +258,20 @@ def test_falsy_optional_fields_are_left_out() -> None:
 
 
 def test_minimal_events_keep_only_the_allowlist() -> None:
-    full = feature_flag_called(
-        CTX,
-        distinct_id="u1",
-        key="k",
-        response=True,
-        payload={"big": "x" * 100},
-        locally_evaluated=True,
-        flag_id=3,
-        has_experiment=False,
-        groups={"org": "o"},
-        timestamp=TS,
-        uuid=UUID,
-    )
-    small = feature_flag_called(
-        CTX,
-        distinct_id="u1",
-        key="k",
-        response=True,
-        payload={"big": "x" * 100},
-        locally_evaluated=True,
-        flag_id=3,
-        has_experiment=False,
-        groups={"org": "o"},
-        timestamp=TS,
-        uuid=UUID,
-        minimal=True,
-    )
+    call: dict[str, Any] = {
+        "distinct_id": "u1",
+        "key": "k",
+        "response": True,
+        "payload": {"big": "x" * 100},
+        "locally_evaluated": True,
+        "flag_id": 3,
+        "has_experiment": False,
+        "groups": {"org": "o"},
+        "timestamp": TS,
+        "uuid": UUID,
+    }
+    full = feature_flag_called(CTX, **call)
+    small = feature_flag_called(CTX, **call, minimal=True)
     assert set(small.properties) <= MINIMAL_FLAG_CALLED_PROPERTIES
     assert "$feature/k" in full.properties and "$feature/k" not in small.properties
     assert "$feature_flag_payload" not in small.properties
