@@ -2,10 +2,12 @@
 
 The pipeline's fast path queues plain calls unbuilt; every other capture call (an explicit
 time or uuid, nested properties, flags to attach, a `before_send` hook, ...) is built here
-on the caller's thread. Flags come from the call's `flags`, or are evaluated for it when
-it asks with the deprecated `send_feature_flags`. With flags and no hook to show an `Event`
-to, the call goes straight to wire bytes, where the snapshot's `$feature/...` properties are
-spliced in as one fragment; otherwise it becomes an `Event` for the pipeline to submit.
+on the caller's thread, as do the other capture-shaped events (`pageview`). Flags come
+from the call's `flags`, or are evaluated for it when it asks with the deprecated
+`send_feature_flags` (`flags_for`). With flags and no hook to show an `Event` to, a call
+goes straight to wire bytes (`wire`), where the snapshot's `$feature/...` properties are
+spliced in as one fragment; otherwise it becomes an `Event` (`event`) for the pipeline to
+submit.
 """
 
 from __future__ import annotations
@@ -24,13 +26,10 @@ from .ids import new_uuid
 from .problems import log
 from .stamps import clock
 
-__all__ = ["CaptureBuilder", "FlagsForCapture", "Wire"]
+__all__ = ["CaptureBuilder", "FlagsForCapture"]
 
 FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any], FlagsArg]
 """(distinct id, groups, the `send_feature_flags` option) -> the flags an event carries."""
-
-Wire = tuple[bytes, str]
-"""An event built straight to wire bytes, with its uuid."""
 
 
 class CaptureBuilder:
@@ -41,7 +40,46 @@ class CaptureBuilder:
         # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
         self.flags_for_capture: FlagsForCapture | None = None
 
-    def build(
+    def flags_for(
+        self, distinct_id: Any, groups: Mapping[str, Any] | None, flags: FlagsArg, option: Any
+    ) -> FlagsArg:
+        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
+        if flags is not None:
+            log.warning("capture: both flags and send_feature_flags given; using flags")
+            return flags
+        if self.flags_for_capture is None:
+            return None
+        return self.flags_for_capture(distinct_id, groups, option)
+
+    def wire(
+        self,
+        event: str,
+        distinct_id: Any,
+        properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        flags: FlagsArg,
+        disable_geoip: bool | None,
+    ) -> tuple[bytes, str]:
+        """(wire bytes, uuid) of a call with flags that no hook sees, stamped now."""
+        encoder = self._encoder
+        event_id = new_uuid()
+        data = encode_capture_call(
+            encoder.context,
+            event,
+            distinct_id,
+            properties,
+            groups,
+            clock(),
+            event_id,
+            flags,
+            stamps.anonymous_id(distinct_id),
+            disable_geoip,
+            False,  # plain: not checked here
+            encoder.memo,
+        )
+        return data, event_id
+
+    def event(
         self,
         event: str,
         distinct_id: Any,
@@ -51,38 +89,10 @@ class CaptureBuilder:
         groups: Mapping[str, Any] | None,
         flags: FlagsArg,
         disable_geoip: bool | None,
-        send_feature_flags: Any,
-        *,
-        hooked: bool,
-    ) -> Event | Wire:
-        """The call as wire bytes (flags and no hook, see the module docstring), else as
-        an `Event`. Raises on a call that cannot be built."""
-        if send_feature_flags:
-            flags = self._flags_for(distinct_id, groups, flags, send_feature_flags)
+    ) -> Event:
+        """A capture-shaped `Event`: the call's time and uuid, or the clock's and fresh ones.
+        Raises on a call that cannot be built."""
         encoder = self._encoder
-        if (
-            flags is not None
-            and not hooked
-            and type(event) is str
-            and timestamp is None
-            and uuid is None
-        ):
-            event_id = new_uuid()
-            data = encode_capture_call(
-                encoder.context,
-                event,
-                distinct_id,
-                properties,
-                groups,
-                clock(),
-                event_id,
-                flags,
-                stamps.anonymous_id(distinct_id),
-                disable_geoip,
-                False,  # plain: not checked here
-                encoder.memo,
-            )
-            return data, event_id
         return core.capture(
             encoder.context,
             event,
@@ -96,14 +106,3 @@ class CaptureBuilder:
             disable_geoip=disable_geoip,
             memo=encoder.memo,
         )
-
-    def _flags_for(
-        self, distinct_id: Any, groups: Mapping[str, Any] | None, flags: FlagsArg, option: Any
-    ) -> FlagsArg:
-        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
-        if flags is not None:
-            log.warning("capture: both flags and send_feature_flags given; using flags")
-            return flags
-        if self.flags_for_capture is None:
-            return None
-        return self.flags_for_capture(distinct_id, groups, option)

@@ -245,21 +245,24 @@ class EventPipeline:
         if self._disabled or self._closed:
             return self._inactive()
         try:
-            built = self.builder.build(
-                event,
-                distinct_id,
-                properties,
-                timestamp,
-                uuid,
-                groups,
-                flags,
-                disable_geoip,
-                send_feature_flags,
-                hooked=self._before_send is not None,
-            )
-            if isinstance(built, tuple):
-                data, event_id = built
+            builder = self.builder
+            if send_feature_flags:
+                flags = builder.flags_for(distinct_id, groups, flags, send_feature_flags)
+            if (
+                flags is not None
+                and self._before_send is None
+                and type(event) is str
+                and timestamp is None
+                and uuid is None
+            ):
+                # No hook needs an `Event`: straight to wire bytes (see `capture_build`).
+                data, event_id = builder.wire(
+                    event, distinct_id, properties, groups, flags, disable_geoip
+                )
                 return self.delivery.deliver(data, event, event_id)
+            built = builder.event(
+                event, distinct_id, properties, timestamp, uuid, groups, flags, disable_geoip
+            )
             return self.submit(built)
         except Exception as exc:
             return self._failed("capture", exc)
