@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from .cohorts import CohortRef, is_matcher
 from .compile import Check, CompiledCondition, CompiledFlag
 from .dependencies import DependencyFilter
-from .operators import INLINE_IN, Inline, PropertyMatcher
+from .property_matcher import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved
 
 __all__ = ["finish_flags"]

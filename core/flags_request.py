@@ -2,7 +2,7 @@
 
 Kept apart from `remote`, which reads the responses, because building a request and reading
 a reply share no code: the shell needs only this module to send, and the body can be compared
-field for field with the reference request on its own. Pure: the time comes in as an argument.
+field for field with posthog-python's request on its own. Pure: the time comes in as an argument.
 """
 
 from __future__ import annotations

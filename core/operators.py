@@ -23,11 +23,10 @@ from .ordered_matchers import (
     compile_numeric,
     compile_version,
 )
-from .property_matcher import INLINE_IN, AlwaysUnsupported, Inline, PropertyMatcher
+from .property_matcher import AlwaysUnsupported, PropertyMatcher
 from .text_matchers import Presence, compile_exact, compile_regex, compile_text
 
-# INLINE_IN, Inline and PropertyMatcher stay importable from here for the compiler.
-__all__ = ["INLINE_IN", "OPERATORS", "Inline", "PropertyMatcher", "compile_property_filter"]
+__all__ = ["OPERATORS", "compile_property_filter"]
 
 _EQUALITY = ("exact", "is_not")
 _PRESENCE = ("is_set", "is_not_set")

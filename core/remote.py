@@ -12,6 +12,7 @@ is a table per record shape (`_V4_FIELDS`, `_V2_FIELDS`), read by one loop.
 
 from __future__ import annotations
 
+import json
 import math
 import types
 from collections.abc import Callable, Mapping
@@ -286,14 +287,20 @@ def _typed_record(key: str, rec: object) -> RemoteFlag:
     value = None if failed else fields.pop("value")
     fields.pop("value", None)
     payload: Any = None
+    sent: Any = None
     if value is None or isinstance(value, bool):
         enabled, variant = bool(value), None
     elif isinstance(value, str):
         enabled, variant = True, value
     else:
+        # A number or object value is its own payload; as text it reads the way a server
+        # before `/flags?v=4` wrote it (compact JSON), whatever the record's metadata says.
         enabled, variant, payload = True, None, value
+        try:
+            sent = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except (RecursionError, ValueError):
+            return _malformed(key, "value")
     meta = rec.get("metadata")
-    sent = payload
     if payload is None and not failed and meta is not None:
         sent = meta.get("payload")
         payload = decode_payload(sent)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
 from hogkit.core.version import __version__
+from hogkit.module_functions import MODULE_FUNCTIONS
 
 if TYPE_CHECKING:
     from hogkit.core import (
@@ -155,37 +156,6 @@ traces: Any = None
 default_client: Any = None
 """The client module-level calls use; None until the first call builds it."""
 
-_MODULE_FUNCTIONS = (
-    "alias",
-    "capture",
-    "capture_exception",
-    "evaluate_flags",
-    "feature_enabled",
-    "feature_flag_definitions",
-    "flush",
-    "get_all_flags",
-    "get_all_flags_and_payloads",
-    "get_feature_flag",
-    "get_feature_flag_evaluation_runtime",
-    "get_feature_flag_keys_by_evaluation_runtime",
-    "get_feature_flag_payload",
-    "get_feature_flag_result",
-    "get_remote_config_payload",
-    "group_identify",
-    "identify",
-    "join",
-    "load_feature_flags",
-    "set",
-    "set_capture_exception_code_variables_context",
-    "set_code_variables_detect_secrets_context",
-    "set_code_variables_ignore_patterns_context",
-    "set_code_variables_mask_patterns_context",
-    "set_code_variables_mask_url_credentials_context",
-    "set_once",
-    "setup",
-    "shutdown",
-)
-
 _HOMES: dict[str, str] = {
     "FeatureFlagResult": "hogkit.core.legacy_reads",
     "DefinitionsError": "hogkit.core",
@@ -216,7 +186,7 @@ _HOMES: dict[str, str] = {
     "NetworkError": "hogkit.transport.http",
     "StatusError": "hogkit.transport.http",
     "InvalidHost": "hogkit.transport.hosts",
-    **dict.fromkeys(_MODULE_FUNCTIONS, "hogkit.transport.module_api"),
+    **dict.fromkeys(MODULE_FUNCTIONS, "hogkit.transport.module_api"),
     "new_context": "hogkit.transport.contexts",
     "scoped": "hogkit.transport.contexts",
     "tag": "hogkit.transport.contexts",

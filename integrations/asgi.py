@@ -15,7 +15,13 @@ from typing import Any
 
 from hogkit.transport import contexts
 
-from .request import clean_header, enter_request, report_exception, request_properties
+from .request import (
+    captures_exceptions,
+    clean_header,
+    enter_request,
+    report_exception,
+    request_properties,
+)
 
 __all__ = ["SOURCE", "PosthogASGIMiddleware"]
 
@@ -64,18 +70,12 @@ class PosthogASGIMiddleware:
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:
-                if self._capturing():
+                if captures_exceptions(self.capture_exceptions, self.client):
                     report_exception(self.client, exc, SOURCE, "middleware")
                 raise
 
     async def _wanted(self, scope: Scope) -> bool:
         return self.request_filter is None or bool(await _resolved(self.request_filter(scope)))
-
-    def _capturing(self) -> bool:
-        if self.capture_exceptions is not None:
-            return self.capture_exceptions
-        sink = self.client if self.client is not None else contexts.default_client()
-        return bool(getattr(sink, "enable_exception_autocapture", False))
 
 
 async def _resolved(value: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Request, g, got_request_exception, has_request_context, request
 from hogkit.transport import contexts
 
-from .request import enter_request, report_exception, request_properties
+from .request import captures_exceptions, enter_request, report_exception, request_properties
 
 __all__ = ["SOURCE", "PosthogFlaskIntegration"]
 
@@ -78,14 +78,8 @@ class PosthogFlaskIntegration:
     def _on_exception(self, sender: Flask, exception: BaseException, **_: Any) -> None:
         if not has_request_context() or getattr(g, _SCOPE, None) is None:
             return
-        if self._capturing():
+        if captures_exceptions(self.capture_exceptions, self.client):
             report_exception(self.client, exception, SOURCE, "middleware")
-
-    def _capturing(self) -> bool:
-        if self.capture_exceptions is not None:
-            return self.capture_exceptions
-        sink = self.client if self.client is not None else contexts.default_client()
-        return bool(getattr(sink, "enable_exception_autocapture", False))
 
     def _teardown_request(self, exception: BaseException | None) -> None:
         scope: AbstractContextManager[None] | None = g.pop(_SCOPE, None)

@@ -15,6 +15,7 @@ from hogkit.transport import contexts
 __all__ = [
     "DISTINCT_ID_HEADER",
     "SESSION_ID_HEADER",
+    "captures_exceptions",
     "clean_header",
     "enter_request",
     "report_exception",
@@ -85,6 +86,15 @@ def _get(header: Callable[[str], object], name: str) -> object:
         return header(name)
     except Exception:
         return None
+
+
+def captures_exceptions(capture_exceptions: bool | None, client: Any) -> bool:
+    """Whether a framework hook captures the exceptions it sees: as the application said,
+    else as the client (`client`, else the default client) autocaptures."""
+    if capture_exceptions is not None:
+        return capture_exceptions
+    sink = client if client is not None else contexts.default_client()
+    return bool(getattr(sink, "enable_exception_autocapture", False))
 
 
 def report_exception(client: Any, exc: BaseException, source: str, mechanism: str) -> None:

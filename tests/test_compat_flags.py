@@ -149,6 +149,25 @@ def test_all_flags_and_payloads_only_locally() -> None:
         )
 
 
+VALUE_PAYLOADS = flags_response(
+    # A number or object `value` is the flag's own payload, whatever its metadata carries.
+    {"key": "count", "value": 5, "metadata": {"id": 1, "payload": '"ignored"'}},
+    {"key": "shape", "value": {"a": "é", "b": [1, 2.5]}, "metadata": {"id": 2}},
+    {"key": "arm", "value": "v", "metadata": {"id": 3, "payload": '{"x": 1}'}},
+    {"key": "on", "value": True, "metadata": {"id": 4, "payload": {"raw": "object"}}},
+    {"key": "down", "value": True, "failed": True, "metadata": {"id": 5, "payload": "2"}},
+)
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["get_all_flags_and_payloads", "get_feature_payloads", "get_feature_flags_and_payloads"],
+)
+def test_bulk_payloads_of_values_that_are_payloads(method: str) -> None:
+    with Twin(remote=[Reply.json(VALUE_PAYLOADS)], local=False) as twin:
+        assert_same_read(twin, lambda c: getattr(c, method)("user-1"))
+
+
 # ---------------------------------------------------------------- 5: payload for a chosen value
 
 

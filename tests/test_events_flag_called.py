@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import posthog
 import pytest
-from hogkit.core import EventContext, encode_event, feature_flag_called
+from hogkit.core import Event, EventContext, encode_event, feature_flag_called
 from hogkit.core.events import MINIMAL_FLAG_CALLED_PROPERTIES
 from hogkit.core.flag_called import report_of
 from hogkit.core.normalize import normalize_properties
@@ -89,20 +89,21 @@ def assert_same(ours: Any, theirs: dict[str, Any]) -> None:
     assert mine == theirs
 
 
+def called_by_u1(**fields: Any) -> Event:
+    """Our `$feature_flag_called` for "u1", at the tests' fixed time and uuid."""
+    return feature_flag_called(CTX, distinct_id="u1", timestamp=TS, uuid=UUID, **fields)
+
+
 def test_single_flag_local_read(reference: Any) -> None:
     client, sent = reference
     assert client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
-    ours = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours = called_by_u1(
         key="beta",
         response=True,
         payload={"color": "red", "n": [1, 2]},
         locally_evaluated=True,
         flag_id=11,
         flag_version=4,
-        timestamp=TS,
-        uuid=UUID,
     )
     assert_same(ours, sent[0])
     assert ours.properties["$feature_flag_payload"] == {"color": "red", "n": [1, 2]}
@@ -113,14 +114,10 @@ def test_single_flag_local_read(reference: Any) -> None:
 def test_single_flag_local_miss_has_null_response_and_no_error(reference: Any) -> None:
     client, sent = reference
     assert client.get_feature_flag("nope", "u1", only_evaluate_locally=True) is None
-    ours = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours = called_by_u1(
         key="nope",
         response=None,
         locally_evaluated=False,
-        timestamp=TS,
-        uuid=UUID,
     )
     assert_same(ours, sent[0])
     assert ours.properties["$feature/nope"] is None
@@ -130,16 +127,12 @@ def test_group_flag_read_carries_groups(reference: Any) -> None:
     client, sent = reference
     groups = {"organization": "acme"}
     assert client.get_feature_flag("org-flag", "u1", groups=groups, only_evaluate_locally=True)
-    ours = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours = called_by_u1(
         key="org-flag",
         response=True,
         locally_evaluated=True,
         flag_id=13,
         groups=groups,
-        timestamp=TS,
-        uuid=UUID,
     )
     assert_same(ours, sent[0])
     assert ours.properties["$groups"] == groups
@@ -150,26 +143,18 @@ def test_snapshot_reads(reference: Any) -> None:
     snap = client.evaluate_flags("u1", only_evaluate_locally=True)
     assert snap.get_flag("multi") == "blue"
     assert snap.get_flag("missing") is None
-    ours_multi = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours_multi = called_by_u1(
         key="multi",
         response="blue",
         locally_evaluated=True,
         flag_id=12,
         reason="Evaluated locally",
-        timestamp=TS,
-        uuid=UUID,
     )
-    ours_missing = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours_missing = called_by_u1(
         key="missing",
         response=None,
         locally_evaluated=False,
         error=["flag_missing"],
-        timestamp=TS,
-        uuid=UUID,
     )
     assert_same(ours_multi, sent[0])
     assert_same(ours_missing, sent[1])
@@ -225,9 +210,7 @@ def test_remote_style_read_with_every_optional_field(reference: Any) -> None:
 
 
 def test_falsy_optional_fields_are_left_out() -> None:
-    ours = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    ours = called_by_u1(
         key="k",
         response=False,
         payload=None,
@@ -239,8 +222,6 @@ def test_falsy_optional_fields_are_left_out() -> None:
         evaluated_at=0,
         error=[],
         has_experiment=None,
-        timestamp=TS,
-        uuid=UUID,
     )
     optional = {
         "$feature_flag_payload",
@@ -258,33 +239,17 @@ def test_falsy_optional_fields_are_left_out() -> None:
 
 
 def test_minimal_events_keep_only_the_allowlist() -> None:
-    full = feature_flag_called(
-        CTX,
-        distinct_id="u1",
-        key="k",
-        response=True,
-        payload={"big": "x" * 100},
-        locally_evaluated=True,
-        flag_id=3,
-        has_experiment=False,
-        groups={"org": "o"},
-        timestamp=TS,
-        uuid=UUID,
-    )
-    small = feature_flag_called(
-        CTX,
-        distinct_id="u1",
-        key="k",
-        response=True,
-        payload={"big": "x" * 100},
-        locally_evaluated=True,
-        flag_id=3,
-        has_experiment=False,
-        groups={"org": "o"},
-        timestamp=TS,
-        uuid=UUID,
-        minimal=True,
-    )
+    call: dict[str, Any] = {
+        "key": "k",
+        "response": True,
+        "payload": {"big": "x" * 100},
+        "locally_evaluated": True,
+        "flag_id": 3,
+        "has_experiment": False,
+        "groups": {"org": "o"},
+    }
+    full = called_by_u1(**call)
+    small = called_by_u1(**call, minimal=True)
     assert set(small.properties) <= MINIMAL_FLAG_CALLED_PROPERTIES
     assert "$feature/k" in full.properties and "$feature/k" not in small.properties
     assert "$feature_flag_payload" not in small.properties
@@ -371,26 +336,18 @@ def test_the_direct_build_gives_the_normalised_event(case: dict[str, Any], paylo
 
 def test_a_json_payload_is_kept_as_decoded() -> None:
     decoded = msgspec.json.decode(b'{"copy": "Buy now", "tiers": [1, 2, 3], "on": true}')
-    shared = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    shared = called_by_u1(
         key="k",
         response="v",
         payload=decoded,
         payload_is_json=True,
         locally_evaluated=True,
-        timestamp=TS,
-        uuid=UUID,
     )
-    copied = feature_flag_called(
-        CTX,
-        distinct_id="u1",
+    copied = called_by_u1(
         key="k",
         response="v",
         payload=decoded,
         locally_evaluated=True,
-        timestamp=TS,
-        uuid=UUID,
     )
     assert shared.properties["$feature_flag_payload"] is decoded  # no second copy
     assert copied.properties["$feature_flag_payload"] is not decoded  # normalised copy

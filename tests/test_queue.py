@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import msgspec
 import pytest
+from gated import Gate
 from hogkit.core.batch import MAX_BATCH_BYTES
 from hogkit.core.errors import HogkitError
 from hogkit.transport import MemoryTransport, SendResult, Transport
@@ -393,21 +395,6 @@ def test_the_bulk_builder_runs_once_and_leaves_the_rest_to_the_per_item_one() ->
     assert queue.take(1000, encode_deferred, counting) == ([b'{"i":4,"bulk":1}'], None)
 
 
-class Gate:
-    """A transport that holds every send until released, recording what it was given."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.sending = threading.Event()
-        self.batches: list[list[bytes]] = []
-
-    def send(self, batch: Sequence[bytes], *, stop: threading.Event | None = None) -> SendResult:
-        self.sending.set()
-        self.open.wait(10)
-        self.batches.append(list(batch))
-        return SendResult(len(batch))
-
-
 def test_the_worker_drains_the_queue_while_the_sender_waits_on_the_network() -> None:
     queue = EventQueue(maxsize=10_000, wake_at=1)
     gate = Gate()
@@ -421,9 +408,10 @@ def test_the_worker_drains_the_queue_while_the_sender_waits_on_the_network() -> 
     gate.open.set()
     marker = queue.mark()
     assert marker.done.wait(5) and marker.delivered and not reports
-    sent = [e for batch in gate.batches for e in batch]
+    batches = [[msgspec.json.encode(e) for e in batch] for batch in gate.sink.batches]
+    sent = [e for batch in batches for e in batch]
     assert sent == [b'{"i":0}', *events(30)]  # every event once, in order
-    assert all(sum(len(e) + 1 for e in batch) <= 400 for batch in gate.batches)
+    assert all(sum(len(e) + 1 for e in batch) <= 400 for batch in batches)
     stop(worker)
 
 

@@ -55,14 +55,19 @@ def store(url: str, **kwargs: Any) -> RedisDefinitionCache:
     return RedisDefinitionCache(url, "phc_project", **kwargs)
 
 
-def test_stored_copy_shape_etag_and_follower_takes_the_etag(
-    loopback: LoopbackServer, redis_server: RedisServer
-) -> None:
-    loopback.script(
+def script_etag(server: LoopbackServer) -> None:
+    """The definitions once with ETag "e1", then 304 Not Modified for that ETag."""
+    server.script(
         DEFS,
         Reply.json(DOCUMENT, headers={"ETag": '"e1"'}),
         then=Reply(304, b"", headers={"ETag": '"e1"'}),
     )
+
+
+def test_stored_copy_shape_etag_and_follower_takes_the_etag(
+    loopback: LoopbackServer, redis_server: RedisServer
+) -> None:
+    script_etag(loopback)
     leader_store, follower_store = store(redis_server.url), store(redis_server.url)
     leader, follower = poller(loopback, leader_store), poller(loopback, follower_store)
     before = time.time()
@@ -93,11 +98,7 @@ def test_stored_copy_shape_etag_and_follower_takes_the_etag(
 def test_not_modified_keeps_the_copy_alive_and_rewrites_a_lost_one(
     loopback: LoopbackServer, redis_server: RedisServer
 ) -> None:
-    loopback.script(
-        DEFS,
-        Reply.json(DOCUMENT, headers={"ETag": '"e1"'}),
-        then=Reply(304, b"", headers={"ETag": '"e1"'}),
-    )
+    script_etag(loopback)
     cache = store(redis_server.url, ttl=600)
     leader = poller(loopback, cache)
     assert leader.poll_once()

@@ -96,7 +96,7 @@ def assemble(o: ClientOptions) -> Parts:
         emit=events.settle,
         disabled=lambda: events.disabled,
     )
-    events.flags_for_capture = stack.reads.for_capture
+    events.builder.flags_for_capture = stack.reads.for_capture
     events.trace_context = stack.service.trace_context = bool(o.capture_trace_context)
     # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
     on_shutdown.append(functools.partial(stack.service.shutdown, 0.0))

@@ -26,6 +26,8 @@ import attrs
 import msgspec
 from hogkit.core.context import NO_OVERRIDES, ContextValues, VariablesOverrides, apply_context
 
+from .autocapture import HookedClient
+
 __all__ = [
     "ContextMethods",
     "ExceptionSink",
@@ -57,20 +59,12 @@ log = logging.getLogger("hogkit")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ExceptionSink(Protocol):
-    """What a context needs from a client: where its escaping exceptions go."""
+class ExceptionSink(HookedClient, Protocol):
+    """What a context needs from a client: where its escaping exceptions go
+    (`capture_exception`), and whether they go there at all."""
 
     @property
     def enable_exception_autocapture(self) -> bool: ...
-
-    def capture_exception(
-        self,
-        exception: Any = None,
-        *,
-        level: str = "error",
-        source: str | None = None,
-        mechanism: Any = None,
-    ) -> str | None: ...
 
 
 class _Scope:

@@ -75,19 +75,18 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """A `$pageview` with `$current_url`, for pages served by the backend."""
+        # posthog-python's own advice: `capture("$pageview", {"$current_url": url, ...})`.
         return self._events.emit(
             "pageview",
-            lambda: core.pageview(
-                self._events.context,
-                url,
-                distinct_id=distinct_id,
-                properties=properties,
-                groups=groups,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                flags=flags,
-                anonymous_id=stamps.anonymous_id(distinct_id),
-                disable_geoip=disable_geoip,
+            lambda: self._events.builder.event(
+                "$pageview",
+                distinct_id,
+                {**(properties or {}), "$current_url": url},
+                timestamp,
+                uuid,
+                groups,
+                flags,
+                disable_geoip,
             ),
         )
 

@@ -55,34 +55,18 @@ class RemoteConfig:
         return f"{self.host}/api/projects/@current/feature_flags/{flag}/remote_config?token={token}"
 
 
-def _sent_payload(document: Mapping[str, Any] | None, key: str) -> Any:
-    """A record's payload exactly as the server wrote it (text stays text)."""
-    if not document:
-        return None
-    records = document.get("flags")
-    if isinstance(records, dict):
-        record = records.get(key)
-        meta = record.get("metadata") if isinstance(record, dict) else None
-        return meta.get("payload") if isinstance(meta, dict) else None
-    payloads = document.get("featureFlagPayloads")
-    return payloads.get(key) if isinstance(payloads, dict) else None
-
-
 def server_values(response: FlagsResponse) -> dict[str, FlagValue]:
     """Every record's value, except those the server marked failed."""
     return {k: r.value for k, r in response.flags.items() if not r.server_failed}
 
 
-def server_payloads(response: FlagsResponse, document: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The payload text of every enabled, not failed record that has one."""
-    out: dict[str, Any] = {}
-    for key, record in response.flags.items():
-        if record.server_failed or not record.enabled:
-            continue
-        sent = _sent_payload(document, key)
-        if sent is not None:
-            out[key] = sent
-    return out
+def server_payloads(response: FlagsResponse) -> dict[str, Any]:
+    """The payload, as the server wrote it, of every enabled, not failed record that has one."""
+    return {
+        key: record.payload_sent
+        for key, record in response.flags.items()
+        if record.payload_sent is not None and record.enabled and not record.server_failed
+    }
 
 
 class FlagDecisions:
@@ -206,13 +190,13 @@ class FlagDecisions:
 
     def _both(self, query: FlagQuery) -> dict[str, Any]:
         try:
-            document, response = self.decision(query)
+            _, response = self.decision(query)
         except Exception as exc:
             self._problems.fail("get_feature_flags_and_payloads", exc)
-            document, response = None, None
+            response = None
         if response is None:
             return {"featureFlags": {}, "featureFlagPayloads": {}}
-        payloads = server_payloads(response, document)
+        payloads = server_payloads(response)
         return {
             "featureFlags": server_values(response),
             "featureFlagPayloads": {k: stored_payload_text(v) for k, v in payloads.items()},

@@ -120,10 +120,26 @@ class FlagLookups:
         """The definitions for a read and, when they hold any flag, the local snapshot of
         `flag_keys` (every flag when None). Never asks the server."""
         fs = self.local.definitions()
+        return fs, self.snapshot(
+            fs, distinct_id, person_properties, groups, group_properties, device_id, flag_keys
+        )
+
+    def snapshot(
+        self,
+        fs: FlagSet | None,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] | None,
+        groups: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        device_id: str | None,
+        flag_keys: Sequence[str] | None,
+    ) -> Snapshot | None:
+        """`fs`' local snapshot of `flag_keys` (every flag when None); None when `fs` holds
+        no flag, or when evaluating it fails."""
         if fs is None or not fs.keys:
-            return fs, None
+            return None
         try:
-            return fs, fs.evaluate(
+            return fs.evaluate(
                 distinct_id,
                 person_properties=person_properties,
                 groups=groups if groups else _NOTHING,
@@ -134,7 +150,7 @@ class FlagLookups:
             )
         except Exception:  # the core promises not to raise; a bug must not reach callers
             log.exception("local flag evaluation failed")
-            return fs, None
+            return None
 
     def ask(
         self,
@@ -156,7 +172,30 @@ class FlagLookups:
         """
         if self.local.offline:
             return None, None, None
-        body = flags_request_body(
+        body = self.request_body(
+            distinct_id, groups, person_properties, group_properties, disable_geoip, device_id,
+            flag_keys,
+        )  # fmt: skip
+        if not group_keys:
+            body["group_properties"] = dict(group_properties or {})
+        document, response, error = self.remote.exchange(encode_flags_request(body))
+        if response is not None:
+            self.remote.remember(str(distinct_id), response)
+        return document, response, error
+
+    def request_body(
+        self,
+        distinct_id: object,
+        groups: Mapping[str, Any] | None,
+        person_properties: Mapping[str, Any] | None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None,
+        disable_geoip: bool | None,
+        device_id: str | None,
+        flag_keys: Sequence[str] | None,
+    ) -> dict[str, Any]:
+        """The `/flags` request body for a read, sent now (the client's `disable_geoip`
+        unless the call chose)."""
+        return flags_request_body(
             api_key=self._api_key,
             distinct_id=distinct_id,
             groups=groups,
@@ -167,12 +206,6 @@ class FlagLookups:
             flag_keys=flag_keys,
             sent_at=self._now(),
         )
-        if not group_keys:
-            body["group_properties"] = dict(group_properties or {})
-        document, response, error = self.remote.exchange(encode_flags_request(body))
-        if response is not None:
-            self.remote.remember(str(distinct_id), response)
-        return document, response, error
 
     def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:
         """Earlier answers for `keys` from the fallback store (empty without one)."""

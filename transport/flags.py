@@ -27,7 +27,7 @@ from typing import Any
 from hogkit.core import FlagSet
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_requests import needs_remote
-from hogkit.core.flags_request import encode_flags_request, flags_request_body
+from hogkit.core.flags_request import encode_flags_request
 
 from .dedup import DEFAULT_CAPACITY
 from .evaluations import FlagEvaluations
@@ -240,21 +240,9 @@ class FlagService:
             return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
 
         fs = self.local.definitions() if wait else self.local.flagset
-        local = None
-        if fs is not None and fs.keys:
-            try:
-                local = fs.evaluate(
-                    did,
-                    person_properties=person_properties,
-                    groups=group_map,
-                    group_properties=group_properties,
-                    device_id=device_id,
-                    flag_keys=flag_keys,
-                    now=self._now(),
-                )
-            except Exception:  # the core promises not to raise; a bug must not reach callers
-                log.exception("local flag evaluation failed")
-                local = None
+        local = self.lookups.snapshot(
+            fs, did, person_properties, group_map, group_properties, device_id, flag_keys
+        )
         _, minimal, meta = self.local.for_set(fs)
         unresolved: Mapping[str, Any] = local.unresolved if local is not None else _NOTHING
         if self.offline or only_evaluate_locally or not needs_remote(local, flag_keys):
@@ -281,18 +269,10 @@ class FlagService:
                 meta,
             )
 
-        geoip = self.disable_geoip if disable_geoip is None else disable_geoip
-        body = flags_request_body(
-            api_key=self._api_key,
-            distinct_id=distinct_id,
-            groups=group_map,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            disable_geoip=geoip,
-            device_id=device_id,
-            flag_keys=flag_keys,
-            sent_at=self._now(),
-        )
+        body = self.lookups.request_body(
+            distinct_id, group_map, person_properties, group_properties, disable_geoip, device_id,
+            flag_keys,
+        )  # fmt: skip
         return FlagsRequest(
             encode_flags_request(body),
             did,

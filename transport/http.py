@@ -56,8 +56,8 @@ DEFAULT_TIMEOUT = 15.0
 # Large enough for a flag definitions document; bounded so a misbehaving server cannot
 # make the SDK buffer without limit.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# Level 1 already shrinks event JSON many times over; higher levels cost several times the CPU (on the
-# application's own cores) to save another 10-20% of bytes.
+# Level 1 already shrinks event JSON many times over; higher levels spend far more CPU (on the
+# application's own cores) for little further saving.
 GZIP_LEVEL = 1
 _DETAIL_CHARS = 300
 

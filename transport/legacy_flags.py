@@ -274,14 +274,14 @@ class LegacyFlags:
                     payloads[key] = stored
             fallback = bool(local.unresolved)
         if fallback and not query.only_evaluate_locally and not self._service.offline:
-            document, response, _ = self._ask(query, group_map, wanted)
+            _, response, _ = self._ask(query, group_map, wanted)
             if response is not None:
                 failed = [k for k, r in response.flags.items() if r.server_failed]
                 flags, payloads = server_wins(
                     flags,
                     payloads,
                     server_values(response),
-                    server_payloads(response, document),
+                    server_payloads(response),
                     failed,
                 )
         shown = {key: stored_payload_text(payload) for key, payload in payloads.items()}

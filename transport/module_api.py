@@ -21,47 +21,13 @@ from typing import Any
 
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
 
-from .client import Client
-from .contexts import (
-    set_capture_exception_code_variables_context,
-    set_code_variables_detect_secrets_context,
-    set_code_variables_ignore_patterns_context,
-    set_code_variables_mask_patterns_context,
-    set_code_variables_mask_url_credentials_context,
-    set_default_client,
-)
+from hogkit.module_functions import MODULE_FUNCTIONS, MODULE_METHODS
 
-__all__ = [
-    "MODULE_METHODS",
-    "alias",
-    "capture",
-    "capture_exception",
-    "evaluate_flags",
-    "feature_enabled",
-    "feature_flag_definitions",
-    "flush",
-    "get_all_flags",
-    "get_all_flags_and_payloads",
-    "get_feature_flag",
-    "get_feature_flag_evaluation_runtime",
-    "get_feature_flag_keys_by_evaluation_runtime",
-    "get_feature_flag_payload",
-    "get_feature_flag_result",
-    "get_remote_config_payload",
-    "group_identify",
-    "identify",
-    "join",
-    "load_feature_flags",
-    "set",
-    "set_capture_exception_code_variables_context",
-    "set_code_variables_detect_secrets_context",
-    "set_code_variables_ignore_patterns_context",
-    "set_code_variables_mask_patterns_context",
-    "set_code_variables_mask_url_credentials_context",
-    "set_once",
-    "setup",
-    "shutdown",
-]
+from . import contexts
+from .client import Client
+from .contexts import set_default_client
+
+__all__ = ["MODULE_METHODS", *MODULE_FUNCTIONS]
 
 # Settings read once, when the default client is built: (module setting, Client option).
 _BUILD_SETTINGS = (
@@ -178,30 +144,6 @@ def _proxy(name: str) -> Callable[..., Any]:
     return call
 
 
-MODULE_METHODS = (
-    "capture",
-    "set",
-    "set_once",
-    "identify",
-    "group_identify",
-    "alias",
-    "capture_exception",
-    "feature_enabled",
-    "get_feature_flag",
-    "get_all_flags",
-    "get_feature_flag_result",
-    "get_feature_flag_payload",
-    "get_remote_config_payload",
-    "get_all_flags_and_payloads",
-    "evaluate_flags",
-    "feature_flag_definitions",
-    "get_feature_flag_evaluation_runtime",
-    "get_feature_flag_keys_by_evaluation_runtime",
-    "load_feature_flags",
-    "join",
-)
-"""Client methods that are also module functions (plus `flush`, `shutdown`, `setup`)."""
-
 capture = _proxy("capture")
 set = _proxy("set")
 set_once = _proxy("set_once")
@@ -222,6 +164,16 @@ get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtim
 get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
 load_feature_flags = _proxy("load_feature_flags")
 join = _proxy("join")
+
+
+# The context setters posthog-python also offers as module functions.
+set_capture_exception_code_variables_context = contexts.set_capture_exception_code_variables_context
+set_code_variables_detect_secrets_context = contexts.set_code_variables_detect_secrets_context
+set_code_variables_ignore_patterns_context = contexts.set_code_variables_ignore_patterns_context
+set_code_variables_mask_patterns_context = contexts.set_code_variables_mask_patterns_context
+set_code_variables_mask_url_credentials_context = (
+    contexts.set_code_variables_mask_url_credentials_context
+)
 
 
 def flush(timeout_seconds: float | None = 10) -> bool:

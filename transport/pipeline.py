@@ -10,8 +10,9 @@ same way before building.
 
 The pipeline decides whether an event is taken at all (disabled, closed) and which path it
 takes; its collaborators do the rest: `DeferredEncoder` (`deferred.py`) builds queued
-calls, `Delivery` (`delivery.py`) owns the queue, the worker and the books, and
-`apply_before_send` (`before_send.py`) runs the hook.
+calls, `CaptureBuilder` (`capture_build.py`) builds the other capture calls, `Delivery`
+(`delivery.py`) owns the queue, the worker and the books, and `apply_before_send`
+(`before_send.py`) runs the hook.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hogkit.core import events as core
 from hogkit.core.accounting import Stats
-from hogkit.core.encoding import PlainCapture, encode_capture_call, encode_event
+from hogkit.core.encoding import PlainCapture, encode_event
 from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
-from . import stamps
 from .before_send import BeforeSend, apply_before_send
+from .capture_build import CaptureBuilder, FlagsForCapture
 from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .delivery import Delivery
@@ -48,9 +48,6 @@ __all__ = [
 
 DEFAULT_QUEUE_BYTES = 64 * 1024 * 1024
 """The queue's default memory budget, in bytes of encoded events."""
-
-FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any], FlagsArg]
-"""(distinct id, groups, the `send_feature_flags` option) -> the flags an event carries."""
 
 
 class EventPipeline:
@@ -100,8 +97,8 @@ class EventPipeline:
         self._warned_closed = False
         # The queue while `capture` may take its fast path, else None (see `_refresh`).
         self._fast = self.delivery.queue
-        # Evaluates flags for `capture(send_feature_flags=...)`; the Client wires it up.
-        self.flags_for_capture: FlagsForCapture | None = None
+        # Builds the capture calls the fast path does not take (and holds `flags_for_capture`).
+        self.builder = CaptureBuilder(self._encoder)
         # `capture_trace_context`: events from `capture` carry the active span's ids.
         self.trace_context = False
 
@@ -248,8 +245,9 @@ class EventPipeline:
         if self._disabled or self._closed:
             return self._inactive()
         try:
+            builder = self.builder
             if send_feature_flags:
-                flags = self._flags_for(distinct_id, groups, flags, send_feature_flags)
+                flags = builder.flags_for(distinct_id, groups, flags, send_feature_flags)
             if (
                 flags is not None
                 and self._before_send is None
@@ -257,52 +255,17 @@ class EventPipeline:
                 and timestamp is None
                 and uuid is None
             ):
-                # No hook needs an `Event`: straight to wire bytes, where the snapshot's
-                # `$feature/...` properties are spliced in as one fragment.
-                event_id = new_uuid()
-                data = encode_capture_call(
-                    self.context,
-                    event,
-                    distinct_id,
-                    properties,
-                    groups,
-                    clock(),
-                    event_id,
-                    flags,
-                    stamps.anonymous_id(distinct_id),
-                    disable_geoip,
-                    False,  # plain: not checked here
-                    self._encoder.memo,
-                    self._encoder.layouts,
+                # No hook needs an `Event`: straight to wire bytes (see `capture_build`).
+                data, event_id = builder.wire(
+                    event, distinct_id, properties, groups, flags, disable_geoip
                 )
                 return self.delivery.deliver(data, event, event_id)
-            ev = core.capture(
-                self.context,
-                event,
-                distinct_id=distinct_id,
-                properties=properties,
-                groups=groups,
-                timestamp=stamps.when(timestamp),
-                uuid=stamps.event_id(uuid),
-                flags=flags,
-                anonymous_id=stamps.anonymous_id(distinct_id),
-                disable_geoip=disable_geoip,
-                memo=self._encoder.memo,
+            built = builder.event(
+                event, distinct_id, properties, timestamp, uuid, groups, flags, disable_geoip
             )
-            return self.submit(ev)
+            return self.submit(built)
         except Exception as exc:
             return self._failed("capture", exc)
-
-    def _flags_for(
-        self, distinct_id: Any, groups: Mapping[str, Any] | None, flags: FlagsArg, option: Any
-    ) -> FlagsArg:
-        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
-        if flags is not None:
-            log.warning("capture: both flags and send_feature_flags given; using flags")
-            return flags
-        if self.flags_for_capture is None:
-            return None
-        return self.flags_for_capture(distinct_id, groups, option)
 
     def emit(self, name: str, build: Callable[[], Event | None]) -> str | None:
         """What every other event method shares: nothing while closed, the built event

@@ -22,9 +22,9 @@ bounds how long an event waits when fewer than `flush_at` are queued.
 
 Events queued unbuilt by `Client.capture`'s fast path are built and encoded by the
 worker, by the client's `prepare_many` (a whole batch at once) and `prepare` (one by one,
-for what the bulk encoder leaves) functions, as they are taken; one that cannot be (too
-large, say) is reported and counted as lost like a failed delivery, so the next flush
-says so. A flush marker is settled once every batch before it has been sent.
+for what the bulk encoder leaves) functions, as they are taken (`WorkerBuild`,
+`worker_build.py`); one that cannot be (too large, say) is reported and counted as lost
+like a failed delivery, so the next flush says so. A flush marker is settled once every batch before it has been sent.
 
 Every event is numbered as it is taken from the queue and settled in the pipeline's
 `Books` (`books.py`): delivered, or lost with a reason, exactly once. A flush marker
@@ -45,14 +45,14 @@ from collections.abc import Callable, Sequence
 
 from hogkit.core.accounting import Reason
 from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
-from hogkit.core.errors import HogkitError
 
 from .books import Books, Spans, first
 from .errors import DeliveryFailed, EventTooLarge, QueueFull
-from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
+from .queue import EventQueue, FlushMarker, Prepare, PrepareMany
 from .replay import SpoolReplay
 from .spool import Spool
 from .transports import Cancelled, SendResult, Transport
+from .worker_build import WorkerBuild
 
 __all__ = [
     "Report",
@@ -87,8 +87,7 @@ class Worker:
         batch_events: int = 0,
     ) -> None:
         self.queue = queue
-        self.prepare = prepare
-        self.prepare_many = prepare_many
+        self.build = WorkerBuild(prepare, prepare_many)
         self.transport = transport
         self.flush_interval = max(0.001, flush_interval)
         self.books = books if books is not None else Books(report)
@@ -102,8 +101,6 @@ class Worker:
             )
         )
         self.stop = threading.Event()
-        # Events `prepare` could not build during the current take (their errors).
-        self._unbuilt: list[Exception] = []
         # Guards the hand-off, which both threads update.
         self._lock = threading.Condition()
         self._next: list[bytes] = []  # the batch the sender takes next, filled by the worker
@@ -197,7 +194,7 @@ class Worker:
         queue = self.queue
         while not self.stop.is_set():
             room = self._room()
-            batch, marker = queue.take(room, self._prepare, self._prepare_many)
+            batch, marker = queue.take(room, self.build.one, self.build.many)
             spans = self._number(batch)
             if batch:
                 self._hand_off(batch, spans, queue.taken_bytes)
@@ -213,8 +210,7 @@ class Worker:
         """Numbers for the events of a take, then for those of it that could not be built
         (which are lost at once)."""
         spans = self.books.number(len(batch))
-        unbuilt, self._unbuilt = self._unbuilt, []
-        for error in unbuilt:
+        for error in self.build.take_failures():
             reason = Reason.TOO_LARGE if isinstance(error, EventTooLarge) else Reason.INVALID
             self.books.lost_new(reason, error, 1)
         return spans
@@ -302,32 +298,6 @@ class Worker:
                     self._sending = [held for held in self._sending if held is not sending]
                     lock.notify_all()
 
-    def _prepare_many(self, items: list[Deferred]) -> list[bytes | None]:
-        """The bulk encoder's answer; on a bug in it, every item goes the per-item way."""
-        prepare_many = self.prepare_many
-        if prepare_many is not None:
-            try:
-                return prepare_many(items)
-            except Exception:
-                log.exception("hogkit worker: bulk event building failed; building one by one")
-        return [None] * len(items)
-
-    def _prepare(self, item: Deferred) -> bytes | None:
-        """A deferred event's bytes, or None (counted and reported as lost) if it has none."""
-        prepare = self.prepare
-        try:
-            if prepare is None:
-                raise HogkitError("a deferred event reached a worker that cannot build events")
-            data = prepare(item)
-            if data is None:
-                raise HogkitError("a captured event could not be built")
-            return data
-        except Exception as exc:
-            if not isinstance(exc, HogkitError):
-                log.exception("hogkit worker: could not build a captured event")
-            self._unbuilt.append(exc)
-            return None
-
     def _deliver(self, batch: list[bytes], spans: Spans) -> None:
         try:
             result = self.transport.send(batch, stop=self.stop)
@@ -359,7 +329,7 @@ class Worker:
 
     def _abandon(self) -> None:
         """After a stop: whatever is still queued will not be sent; say so, release waiters."""
-        events, markers = self.queue.take_all(self._prepare, self._prepare_many)
+        events, markers = self.queue.take_all(self.build.one, self.build.many)
         spans = self._number(events)
         if events:
             error = Cancelled("the client shut down before these events were sent")
