@@ -330,3 +330,26 @@ def test_capture_exception_takes_local_flags_and_shows_the_callers_stack(
     assert event["properties"]["$feature/local-on"] is True
     frames = event["properties"]["$exception_list"][0]["stacktrace"]["frames"]
     assert frames[-1]["function"] == "raise_nothing_and_report"
+
+
+def test_send_feature_flags_warns_at_the_applications_line(server: LoopbackServer) -> None:
+    from hogkit.transport import flag_reads
+
+    flag_reads._warned.discard("send_feature_flags")  # warned once per process
+    memory = MemoryTransport()
+    caught: list[warnings.WarningMessage] = []
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "phc_project", host=server.url, secret_key="phs_secret", transport=memory
+        ) as client:
+            await client.load_feature_flags()
+            with warnings.catch_warnings(record=True) as found:
+                warnings.simplefilter("always")
+                client.capture("e", distinct_id="user-1", send_feature_flags=True)
+            caught.extend(found)
+
+    run(scenario)
+    (warning,) = [w for w in caught if w.category is DeprecationWarning]
+    assert "send_feature_flags" in str(warning.message)
+    assert warning.filename == __file__

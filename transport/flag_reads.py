@@ -70,7 +70,7 @@ class FlagReads:
         self, distinct_id: Any, groups: Mapping[str, Any] | None, option: object
     ) -> FlagEvaluations | None:
         """`capture(send_feature_flags=...)`: the snapshot whose values the event carries."""
-        deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))")
+        deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))", 5)
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         local_only = settings.get("only_evaluate_locally")
         if local_only is None:
