@@ -382,7 +382,7 @@ def match_flag(
             if (lookup := condition.single_in) is not None and type(
                 value := cond_props.get(lookup)  # type: ignore[call-overload]
             ) is str:
-                # A text value against a text filter, answered in place (`operators.Inline`).
+                # A text value against a text filter, answered in place (`property_matcher.Inline`).
                 found = (value.lower() in condition.single_targets) is not condition.single_negate
             elif condition.single_plain:
                 found = condition.single(cond_props, run.now)
