@@ -13,16 +13,7 @@ from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
 from .operators import compile_property_filter
-from .property_matcher import (
-    INLINE_CONTAINS,
-    INLINE_EXACT,
-    INLINE_GT,
-    INLINE_GTE,
-    INLINE_IN,
-    INLINE_LT,
-    Inline,
-    PropertyMatcher,
-)
+from .property_matcher import INLINE_CONTAINS, INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
@@ -176,16 +167,6 @@ class CohortGroup:
                     result = node.match(props, now)
                 else:
                     result = (argument in value.lower()) is not flip
-            elif kind >= INLINE_GT and (
-                (type(value := props.get(lookup)) is int and -INLINE_EXACT < value < INLINE_EXACT)
-                or (type(value) is float and value - value == 0)
-            ):
-                result = (
-                    value > argument if kind == INLINE_GT
-                    else value >= argument if kind == INLINE_GTE
-                    else value < argument if kind == INLINE_LT
-                    else value <= argument
-                )  # fmt: skip
             else:
                 result = node.match(props, now)
             if result is True or result is False:
