@@ -136,6 +136,10 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     return True
 
 
+# Nodes that read one character or none, without any choice.
+_PLAIN = ("item", "start", "end")
+
+
 def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
     """(alternative paths, ambiguous repetitions, scanning repetitions) of Python's
     backtracking through `node` followed by `after`, or None when a repetition's body is
@@ -153,6 +157,8 @@ def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
         paths, ambiguous, scanning = 1, 0, 0
         children = node[1]
         for at, child in enumerate(children):
+            if child[0] in _PLAIN:
+                continue  # one path whatever follows
             found = _cost(child, _followed(children, after, at + 1))
             if found is None:
                 return None

@@ -73,7 +73,9 @@ _OUTSIDE = _alternation(
         ("counted", r"\{[0-9]+(?:,[0-9]*)?\}"),
         ("brace", r"\{"),
         ("quantifier", r"[*+?]"),
-        ("literal", r"."),
+        # A run of characters none of the above may start, read at once: the rules below
+        # treat a run of plain characters as they treat each of them.
+        ("literal", r"[^\\\[()|^${*+?]+"),
     )
 )
 
@@ -89,7 +91,7 @@ _INSIDE = _alternation(
         ("set_operation", r"&&|--|~~"),
         ("doubled_bar", r"\|(?=\|)"),
         ("range_dash", r"-(?=[^\]])"),
-        ("literal", r"."),
+        ("literal", r"[^\\\]\[&~|-]+|."),
     )
 )
 
@@ -158,8 +160,8 @@ def translate(pattern: str) -> Translation:
     kinds = {piece.kind for piece in pieces}
     return Translation(
         python="".join(piece.python for piece in pieces),
-        word=any(letter in "wW" for letter in letters),
-        space=any(letter in "sS" for letter in letters),
+        word="w" in letters or "W" in letters,
+        space="s" in letters or "S" in letters,
         end_sensitive="dollar" in kinds and bool(kinds & {"quantifier", "counted", "bar"}),
     )
 

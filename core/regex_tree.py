@@ -59,87 +59,76 @@ _DOT: Node = ("item", _not_newline, None, re.compile("."))
 _SINGLE_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-class _Reader:
-    """A recursive-descent reader of the (valid, gated) translated pattern."""
-
-    def __init__(self, pattern: str) -> None:
-        self.text = pattern
-        self.at = 0
-
-    def peek(self) -> str:
-        return self.text[self.at : self.at + 1]
-
-    def alternation(self) -> Node:
-        branches = [self.sequence()]
-        while self.peek() == "|":
-            self.at += 1
-            branches.append(self.sequence())
-        return branches[0] if len(branches) == 1 else ("alt", branches)
-
-    def sequence(self) -> Node:
-        nodes: list[Node] = []
-        while self.peek() not in ("", "|", ")"):
-            nodes.append(self.quantified(self.piece()))
-        return nodes[0] if len(nodes) == 1 else ("seq", nodes)
-
-    def piece(self) -> Node:
-        c = self.peek()
-        if c == "(":
-            self.at += 3 if self.text.startswith("(?:", self.at) else 1
-            inner = self.alternation()
-            self.at += 1  # the closing parenthesis
-            return inner
-        if c == "[":
-            return _item(self.class_source())
-        self.at += 1
-        if c == "^":
-            return ("start",)
-        if c == ".":
-            return _DOT
-        if c == "\\":
-            return self.escape()
-        return _item(c)
-
-    def escape(self) -> Node:
-        e = self.text[self.at]
-        self.at += 1
-        if e == "Z":
-            return ("end",)
-        if e == "x":
-            self.at += 2
-            return _item(chr(int(self.text[self.at - 2 : self.at], 16)))
-        if e in "dDsSwW":
-            return _item("\\" + e)
-        return _item(_SINGLE_ESCAPES.get(e, e))
-
-    def class_source(self) -> str:
-        begin = self.at
-        self.at += 1
-        if self.peek() == "^":
-            self.at += 1
-        while self.peek() != "]":
-            self.at += 2 if self.peek() == "\\" else 1
-        self.at += 1
-        return self.text[begin : self.at]
-
-    def quantified(self, node: Node) -> Node:
-        c = self.peek()
-        if c in ("*", "+", "?"):
-            self.at += 1
-            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
-        elif c == "{":
-            close = self.text.index("}", self.at)
-            numbers = self.text[self.at + 1 : close].split(",")
-            self.at = close + 1
-            low = int(numbers[0])
-            high = low if len(numbers) == 1 else (int(numbers[1]) if numbers[1] else None)
-        else:
-            return node
-        if self.peek() == "?":
-            self.at += 1  # lazy: the same set of matches
-        return ("repeat", node, low, high)
+# One token of a translated pattern: a group opening, an escape, a whole class, a
+# quantifier with its lazy `?`, or any other single character. The pattern is valid and
+# gated, so every `{` outside a class opens a counted repetition and no class is empty.
+_TOKEN = re.compile(
+    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??|.",
+    re.DOTALL,
+)
+# (low, high) of `*`, `+` and `?`.
+_BOUNDS = ((0, None), (1, None), (0, 1))
 
 
 def read_tree(pattern: str) -> Node:
-    """The syntax tree of a gated, Python-valid translated pattern."""
-    return _Reader(pattern).alternation()
+    """The syntax tree of a gated, Python-valid translated pattern, read token by token
+    with the enclosing groups' (branches, nodes) kept on a stack."""
+    stack: list[tuple[list[Node], list[Node]]] = []
+    branches: list[Node] = []
+    nodes: list[Node] = []
+    for token in _TOKEN.findall(pattern):
+        first = token[0]
+        if first == "(":
+            stack.append((branches, nodes))
+            branches, nodes = [], []
+        elif first == ")":
+            inner = _alternation(branches, nodes)
+            branches, nodes = stack.pop()
+            nodes.append(inner)
+        elif first == "|":
+            branches.append(_sequence(nodes))
+            nodes = []
+        elif first in "*+?{":
+            nodes[-1] = ("repeat", nodes[-1], *_bounds(token))
+        elif first == "[":
+            nodes.append(_item(token))
+        elif first == "\\":
+            nodes.append(_escape(token))
+        elif first == "^":
+            nodes.append(("start",))
+        elif first == ".":
+            nodes.append(_DOT)
+        else:
+            nodes.append(_item(token))
+    return _alternation(branches, nodes)
+
+
+def _sequence(nodes: list[Node]) -> Node:
+    return nodes[0] if len(nodes) == 1 else ("seq", nodes)
+
+
+def _alternation(branches: list[Node], nodes: list[Node]) -> Node:
+    if not branches:
+        return _sequence(nodes)
+    return ("alt", [*branches, _sequence(nodes)])
+
+
+def _escape(token: str) -> Node:
+    e = token[1]
+    if e == "Z":
+        return ("end",)
+    if e == "x":
+        return _item(chr(int(token[2:], 16)))
+    if e in "dDsSwW":
+        return _item(token)
+    return _item(_SINGLE_ESCAPES.get(e, e))
+
+
+def _bounds(token: str) -> tuple[int, int | None]:
+    """(low, high) of a quantifier token (high None: unbounded); a lazy one repeats the
+    same set of matches."""
+    if token[0] != "{":
+        return _BOUNDS["*+?".index(token[0])]
+    numbers = token[1 : token.index("}")].split(",")
+    low = int(numbers[0])
+    return low, low if len(numbers) == 1 else (int(numbers[1]) if numbers[1] else None)
