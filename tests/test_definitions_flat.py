@@ -1,16 +1,20 @@
 """JSON text is decoded first into bounded ("flat") types that let loading skip the depth
 walk; whatever does not fit them takes the general path. Both paths must read every
-document alike, and the depth limit must stay exact through either."""
+document alike, and the depth limit must stay exact through either. Payloads sent as JSON
+text are read back from that text, equal to what Python's json reads and private per read."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 import pytest
-from hogkit.core import DefinitionsError
+from hogkit.core import DefinitionsError, FlagSet
 from hogkit.core.definitions import MAX_DEPTH, MalformedFlag, decode_definitions, read_definitions
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def nested(depth: int) -> list[Any]:
@@ -106,3 +110,29 @@ def test_deep_group_type_mapping_through_text_is_a_definitions_error() -> None:
     assert kinds(read_definitions(text(MAX_DEPTH - 3)).flags) == ["flag"]
     with pytest.raises(DefinitionsError):
         read_definitions(text(MAX_DEPTH - 2))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"big": 123456789012345678901234567890, "list": [1, 2.0, null, true, -0.0]}',
+        ' [ {"nested": {"deep": ["x", 1.5e300]}}, "\\u00e9" ] ',
+        '{"text": "\\ud800 lone surrogate"}',
+        '{"huge": 1e400}',
+        '"just text"',
+        "not json",
+    ],
+)
+def test_text_payloads_read_as_json_and_privately(text: str) -> None:
+    try:
+        expected = json.loads(text, parse_constant=lambda name: None)
+    except ValueError:
+        expected = None
+    fs = FlagSet.from_json(json.dumps([flag("p", payloads={"true": text})]))
+    snap = fs.evaluate("u", now=NOW)
+    first = snap.get_flag_payload("p")
+    assert repr(first) == repr(expected)
+    if isinstance(first, (dict, list)):
+        first.clear()
+        assert repr(snap.get_flag_payload("p")) == repr(expected)
+        assert repr(fs.evaluate("v", now=NOW).get_flag_payload("p")) == repr(expected)
