@@ -54,7 +54,7 @@ class ProgramTooLarge(Exception):
 def _size(node: Node) -> int:
     kind = node[0]
     if kind == "seq":
-        return sum(_size(n) for n in node[1])
+        return sum([1 if n[0] == "item" else _size(n) for n in node[1]])
     if kind == "alt":
         return sum(_size(n) + 2 for n in node[1])
     if kind == "repeat":
@@ -375,7 +375,7 @@ def _count(node: Node) -> int:
     """How many instructions `_Emitter` lays out for a node."""
     kind = node[0]
     if kind == "seq":
-        return sum(map(_count, node[1]))
+        return sum([1 if n[0] == "item" else _count(n) for n in node[1]])
     if kind == "alt":
         return sum(map(_count, node[1])) + 2 * (len(node[1]) - 1)
     if kind == "repeat":

@@ -170,7 +170,7 @@ def _pieces(pattern: str) -> Iterator[_Piece]:
     at = 0
     while at < len(pattern):
         found = _OUTSIDE.match(pattern, at)
-        assert found is not None and found.lastgroup is not None  # `literal` takes any char
+        assert found is not None and found.lastgroup is not None  # every character starts one
         kind, source = found.lastgroup, found.group()
         if kind in _REFUSED:
             raise OutsideSubset(_REFUSED[kind])

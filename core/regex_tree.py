@@ -30,7 +30,7 @@ def _item(source: str) -> Node:
     """An item node: equality for a literal, else Python's own reading of the one-character
     pattern. A literal's members are itself; a class without negation or shorthands written
     in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
-    beyond ASCII), so its members are found among those."""
+    beyond ASCII), so its members are found among those (among ASCII without `\\x`)."""
     if len(source) == 1:
         return ("item", source.__eq__, source, None)
     pattern = re.compile(source)
@@ -40,13 +40,15 @@ def _item(source: str) -> Node:
         source.startswith("[")
         and not source.startswith("[^")
         and source.isascii()
-        and not any(f"\\{e}" in source for e in "dDsSwW")
+        and _SHORTHAND.search(source) is None
     ):
-        members = "".join(pattern.findall(_LATIN1))
+        members = "".join(pattern.findall(_LATIN1 if "\\x" in source else _ASCII))
     return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
 
 
+_ASCII = "".join(map(chr, range(128)))
 _LATIN1 = "".join(map(chr, range(256)))
+_SHORTHAND = re.compile(r"\\[dDsSwW]")
 
 
 def _not_newline(ch: str) -> bool:
