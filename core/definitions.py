@@ -151,6 +151,9 @@ class _FlatDocument(ValidDocument, frozen=True, gc=False):
 
 
 _FLAT = _FlatDocument | list[_FlatFlag]
+# Prepared once: decoding with `type=` works out the union's decoder on every call.
+_decode_flat = msgspec.json.Decoder(_FLAT).decode
+_decode_valid = msgspec.json.Decoder(_VALID).decode
 
 
 class MalformedFlag(msgspec.Struct, frozen=True, kw_only=True):
@@ -433,7 +436,7 @@ def _canonical_flag(raw: object) -> object:
 def _read_general(text: bytes | str) -> Definitions:
     """Definitions whose free-form parts are deeper than `_Flat`, or that do not fit."""
     try:
-        return _usable(_from_valid(msgspec.json.decode(text, type=_VALID)))
+        return _usable(_from_valid(_decode_valid(text)))
     except (msgspec.DecodeError, RecursionError):
         # Includes validation errors: a flag that does not fit, or a wrong top level.
         return _tolerant(_decode_json(text))
@@ -449,7 +452,7 @@ def read_definitions(raw: bytes | str) -> Definitions:
     if len(text) > MAX_TEXT_SIZE:
         raise DefinitionsError(f"flag definitions are larger than {MAX_TEXT_SIZE} characters")
     try:
-        decoded = _usable(_from_valid(msgspec.json.decode(text, type=_FLAT)), flat=True)
+        decoded = _usable(_from_valid(_decode_flat(text)), flat=True)
     except (msgspec.DecodeError, RecursionError):
         decoded = _read_general(text)
     as_bytes = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
