@@ -151,12 +151,12 @@ def compile_exact(
         return kind(key, lookup, operator, frozenset((folded,)))
     if type(value) is list and value and all(type(item) is str for item in value):
         # A list of texts, each folded once.
-        folded = [item.lower() for item in value]
+        texts = [item.lower() for item in value]
         if not explicit:
-            spelled = [_SPELLED.get(item) for item in folded]
-            if None not in spelled:
-                return _ExactTruthy(key, lookup, operator, all(spelled))
-        return kind(key, lookup, operator, frozenset(folded))
+            words = [_SPELLED.get(text) for text in texts]
+            if None not in words:
+                return _ExactTruthy(key, lookup, operator, all(words))
+        return kind(key, lookup, operator, frozenset(texts))
     if isinstance(value, list) and not value:
         return _ExactTruthy(key, lookup, operator, None)
     if not explicit and _boolean_like(value):
