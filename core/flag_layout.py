@@ -50,25 +50,25 @@ def finish_flags(
     # Per condition (conditions may be shared by flags): whether it reads distinct_id.
     done: dict[int, bool] = {}
     for flag in flags.values():
+        reads_id = flag.reads_id
+        mixed = False
         for condition in flag.conditions:
-            reads_id = done.get(id(condition))
-            if reads_id is None:
-                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
-            if reads_id:
-                flag.reads_id = True
-            if condition.mixed and not all(check[1] for check in condition.checks):
-                flag.own_memo = True
+            laid = done.get(id(condition))
+            if laid is None:
+                laid = done[id(condition)] = _lay_out(condition, uses, slots)
+            if laid:
+                reads_id = True
+            if condition.mixed:
+                mixed = True
+                if not all(check[1] for check in condition.checks):
+                    flag.own_memo = True
+        flag.reads_id = reads_id
         if not shared:
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        flag.remembered = (
-            shared
-            and flag.key in parents
-            and not flag.is_group
-            and not any(condition.mixed for condition in flag.conditions)
-        )
-        may_stop = flag.reads_id and _may_stop(flag)
+        flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
+        may_stop = reads_id and _may_stop(flag)
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
