@@ -124,12 +124,21 @@ class ValidDocument(msgspec.Struct, frozen=True, gc=False):
 
 _VALID = ValidDocument | list[FlagDefinition]
 
-# The free-form parts (filter values, payloads, group names) as definitions hold them in
-# practice: scalars and lists of scalars. JSON text that decodes into these bounded types
-# cannot nest too deeply, so it skips the depth walk; anything else decodes into the
-# general types above and is walked.
+# The free-form parts (filter values, payloads, group names, cohorts) as definitions hold
+# them in practice: scalars, lists of scalars, a few levels of cohort groups. JSON text
+# that decodes into these bounded types cannot nest too deeply, so it skips the depth
+# walk; anything else decodes into the general types above and is walked.
 _Scalar = str | int | float | bool | None
 _Flat = _Scalar | list[_Scalar]
+# A cohort's body: AND/OR groups nested up to six deep, their entries objects of the same
+# kind (a property filter fits as well), the innermost holding flat values only.
+_Group0 = dict[str, _Flat]
+_Group1 = dict[str, _Scalar | list[_Scalar | _Group0]]
+_Group2 = dict[str, _Scalar | list[_Scalar | _Group1]]
+_Group3 = dict[str, _Scalar | list[_Scalar | _Group2]]
+_Group4 = dict[str, _Scalar | list[_Scalar | _Group3]]
+_Group5 = dict[str, _Scalar | list[_Scalar | _Group4]]
+_Group6 = dict[str, _Scalar | list[_Scalar | _Group5]]
 
 
 class _FlatCondition(ConditionDefinition, frozen=True, gc=False):
@@ -148,6 +157,7 @@ class _FlatFlag(FlagDefinition, frozen=True, gc=False):
 class _FlatDocument(ValidDocument, frozen=True, gc=False):
     flags: list[_FlatFlag] | None = None  # type: ignore[assignment]
     group_type_mapping: dict[str, _Flat] | None = None
+    cohorts: dict[str, _Group6] | None = None
 
 
 _FLAT = _FlatDocument | list[_FlatFlag]
@@ -343,10 +353,11 @@ def _usable(decoded: Definitions, flat: bool = False) -> Definitions:
     malformed: keys that cannot be encoded (a lone surrogate), and free-form parts
     (payloads, property filters) nested deeper than MAX_DEPTH allows. Free-form parts of
     the top level nested that deep make the whole document unreadable. `flat`: decoded
-    into the `_Flat` types, which bound every free-form part but the cohorts."""
+    into the `_Flat` and `_Group` types, which bound every free-form part."""
     # Containers at level n of the document may hold MAX_DEPTH - n + 1 levels themselves.
-    if _depth_over(decoded.cohorts, MAX_DEPTH - 1) or (
-        not flat and _depth_over(decoded.group_type_mapping, MAX_DEPTH - 1)
+    if not flat and (
+        _depth_over(decoded.cohorts, MAX_DEPTH - 1)
+        or _depth_over(decoded.group_type_mapping, MAX_DEPTH - 1)
     ):
         raise DefinitionsError(_TOO_DEEP)
     if flat and all(flag.key.isascii() for flag in decoded.flags):

@@ -136,3 +136,27 @@ def test_text_payloads_read_as_json_and_privately(text: str) -> None:
         first.clear()
         assert repr(snap.get_flag_payload("p")) == repr(expected)
         assert repr(fs.evaluate("v", now=NOW).get_flag_payload("p")) == repr(expected)
+
+
+def cohort_groups(depth: int) -> dict[str, Any]:
+    group: dict[str, Any] = {"key": "plan", "value": ["a", "b"], "type": "person"}
+    for level in range(depth):
+        group = {"type": "AND" if level % 2 else "OR", "values": [group, {"key": "k", "value": 1}]}
+    return group
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 5, 6, 7, 9, 97, 98, 99, 100])
+def test_cohorts_read_alike_through_text_up_to_the_depth_limit(depth: int) -> None:
+    # document, cohorts: 2 levels; each group adds 2 (itself and its values), the
+    # innermost property filter 2 (itself and its list value): 98 groups fit.
+    document = {"flags": [flag("f")], "cohorts": {"1": cohort_groups(depth)}}
+    try:
+        expected: Any = decode_definitions(document).cohorts
+    except DefinitionsError:
+        expected = DefinitionsError
+    try:
+        read: Any = read_definitions(json.dumps(document)).cohorts
+    except DefinitionsError:
+        read = DefinitionsError
+    assert read == expected
+    assert (read is DefinitionsError) is (depth > 98)
