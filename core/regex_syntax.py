@@ -124,6 +124,9 @@ _BOUNDARIES = frozenset("bB<>")
 # A range whose endpoint is a shorthand class (`[\d-z]`), judged on the raw text around
 # the dash: an escaped backslash before a shorthand letter (`[\\d-z]`) counts as well.
 _SHORTHAND_TEXT = re.compile(r"\\[dDsSwW]")
+# A class body whose every character reads as itself: no escape, nested class, set
+# operation or doubled bar.
+_PLAIN_CLASS = re.compile(r"(?:[^\\\[&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+")
 
 # What each kind of piece is, for the repetition rules.
 _ROLES = {
@@ -207,6 +210,10 @@ def _class(pattern: str, start: int) -> _Piece:
     rejects it)."""
     at = start + (2 if pattern.startswith("[^", start) else 1)
     body = at
+    end = pattern.find("]", body)
+    if end > body and _PLAIN_CLASS.fullmatch(pattern, body, end):
+        # Nothing escaped, nested or doubled (the common class): read as it is written.
+        return _Piece("class", pattern[start : end + 1], pattern[start : end + 1])
     python = [pattern[start:at]]
     escapes: list[str] = []
     while at < len(pattern):
