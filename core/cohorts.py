@@ -252,22 +252,22 @@ class CohortCompiler:
         kind = raw.get("type")
         if kind == "cohort" or kind == "flag":
             return self._filter(raw, ())[0]
+        return self._property(raw)
+
+    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
+        """A matcher, shared between identical filters (they are common across flags)."""
         # The commonest filter, a text value, is looked up inline (see `_memo_key`).
         value = raw.get("value")
         if type(value) is str:
             key = raw.get("key")
             operator = raw.get("operator")
             if type(key) is str and (operator is None or type(operator) is str):
-                memo_key = (key, operator, str, value)
+                memo_key: Hashable | None = (key, operator, str, value)
                 matcher = self._matchers.get(memo_key)
                 if matcher is None:
                     matcher = compile_property_filter(raw, matching_version=self._matching_version)
                     self._matchers[memo_key] = matcher
                 return matcher
-        return self._property(raw)
-
-    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags)."""
         memo_key = _memo_key(raw)
         if memo_key is not None:
             try:
@@ -311,10 +311,10 @@ class CohortCompiler:
         return body, cyclic
 
     def _group(self, raw: Any, stack: tuple[str, ...]) -> tuple[_Body, bool]:
-        if isinstance(raw, Mapping) and raw == {}:
-            return _MATCH_ALL, False
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
+        if raw == {}:
+            return _MATCH_ALL, False
         kind = raw.get("type")
         values = raw.get("values")
         if kind not in ("AND", "OR"):
@@ -329,7 +329,7 @@ class CohortCompiler:
         for item in values:
             node: _Node
             negate = False
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 node = _ServerNode("a cohort entry is not an object")
             else:
                 if _is_nested_group(item):
@@ -338,9 +338,11 @@ class CohortCompiler:
                     node, inner = self._filter(item, stack)
                     negate = bool(item.get("negation", False))
                 cyclic = cyclic or inner
-            plain = is_matcher(node)
-            inline = (node.inline or _NO_INLINE) if plain else _NO_INLINE  # type: ignore[union-attr]
-            entries.append((plain, node, negate, *inline))
+            if type(node) in _CHECKED:
+                entries.append((False, node, negate, *_NO_INLINE))
+            else:
+                inline = node.inline or _NO_INLINE  # type: ignore[union-attr]
+                entries.append((True, node, negate, *inline))
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 

@@ -124,6 +124,47 @@ class ValidDocument(msgspec.Struct, frozen=True, gc=False):
 
 _VALID = ValidDocument | list[FlagDefinition]
 
+# The free-form parts (filter values, payloads, group names, cohorts) as definitions hold
+# them in practice: scalars, lists of scalars, a few levels of cohort groups. JSON text
+# that decodes into these bounded types cannot nest too deeply, so it skips the depth
+# walk; anything else decodes into the general types above and is walked.
+_Scalar = str | int | float | bool | None
+_Flat = _Scalar | list[_Scalar]
+# A cohort's body: AND/OR groups nested up to six deep, their entries objects of the same
+# kind (a property filter fits as well), the innermost holding flat values only.
+_Group0 = dict[str, _Flat]
+_Group1 = dict[str, _Scalar | list[_Scalar | _Group0]]
+_Group2 = dict[str, _Scalar | list[_Scalar | _Group1]]
+_Group3 = dict[str, _Scalar | list[_Scalar | _Group2]]
+_Group4 = dict[str, _Scalar | list[_Scalar | _Group3]]
+_Group5 = dict[str, _Scalar | list[_Scalar | _Group4]]
+_Group6 = dict[str, _Scalar | list[_Scalar | _Group5]]
+
+
+class _FlatCondition(ConditionDefinition, frozen=True, gc=False):
+    properties: list[dict[str, _Flat]] | None = None
+
+
+class _FlatFilters(FlagFilters, frozen=True, gc=False):
+    groups: list[_FlatCondition] | None = None  # type: ignore[assignment]
+    payloads: dict[str, _Flat] | _Flat = None
+
+
+class _FlatFlag(FlagDefinition, frozen=True, gc=False):
+    filters: _FlatFilters | None = None
+
+
+class _FlatDocument(ValidDocument, frozen=True, gc=False):
+    flags: list[_FlatFlag] | None = None  # type: ignore[assignment]
+    group_type_mapping: dict[str, _Flat] | None = None
+    cohorts: dict[str, _Group6] | None = None
+
+
+_FLAT = _FlatDocument | list[_FlatFlag]
+# Prepared once: decoding with `type=` works out the union's decoder on every call.
+_decode_flat = msgspec.json.Decoder(_FLAT).decode
+_decode_valid = msgspec.json.Decoder(_VALID).decode
+
 
 class MalformedFlag(msgspec.Struct, frozen=True, kw_only=True):
     """A flag that does not fit the schema. What little is needed to answer like
@@ -279,9 +320,9 @@ def _top_level(document: Mapping[str, Any]) -> DefinitionsDocument:
         raise DefinitionsError(f"flag definitions have the wrong shape: {error}") from None
 
 
-def _from_valid(valid: ValidDocument | list[FlagDefinition]) -> Definitions:
-    if isinstance(valid, list):
-        valid = ValidDocument(flags=valid)
+def _from_valid(valid: ValidDocument | Sequence[FlagDefinition]) -> Definitions:
+    if not isinstance(valid, ValidDocument):
+        valid = ValidDocument(flags=list(valid))
     return Definitions(
         flags=tuple(valid.flags or ()),
         group_type_mapping=valid.group_type_mapping or {},
@@ -307,17 +348,21 @@ def decode_definitions(document: object) -> Definitions:
     return _tolerant(document)
 
 
-def _usable(decoded: Definitions) -> Definitions:
+def _usable(decoded: Definitions, flat: bool = False) -> Definitions:
     """The schema-valid decoding with the flags the schema cannot judge kept aside as
     malformed: keys that cannot be encoded (a lone surrogate), and free-form parts
     (payloads, property filters) nested deeper than MAX_DEPTH allows. Free-form parts of
-    the top level nested that deep make the whole document unreadable."""
+    the top level nested that deep make the whole document unreadable. `flat`: decoded
+    into the `_Flat` and `_Group` types, which bound every free-form part."""
     # Containers at level n of the document may hold MAX_DEPTH - n + 1 levels themselves.
-    if _depth_over(decoded.cohorts, MAX_DEPTH - 1) or _depth_over(
-        decoded.group_type_mapping, MAX_DEPTH - 1
+    if not flat and (
+        _depth_over(decoded.cohorts, MAX_DEPTH - 1)
+        or _depth_over(decoded.group_type_mapping, MAX_DEPTH - 1)
     ):
         raise DefinitionsError(_TOO_DEEP)
-    checked = tuple(map(_checked_flag, decoded.flags))
+    if flat and all(flag.key.isascii() for flag in decoded.flags):
+        return decoded
+    checked = tuple([_checked_flag(flag, flat) for flag in decoded.flags])
     if all(new is old for new, old in zip(checked, decoded.flags, strict=True)):
         return decoded
     return msgspec.structs.replace(decoded, flags=checked)
@@ -337,11 +382,13 @@ def _free_form_depth_over(flag: FlagDefinition) -> bool:
     return _depth_over([condition.properties for condition in groups], MAX_DEPTH - 5)
 
 
-def _checked_flag(flag: FlagDefinition | MalformedFlag) -> FlagDefinition | MalformedFlag:
+def _checked_flag(
+    flag: FlagDefinition | MalformedFlag, flat: bool
+) -> FlagDefinition | MalformedFlag:
     if isinstance(flag, MalformedFlag):
         return flag
     problem = _key_problem(flag.key)
-    if problem is None and _free_form_depth_over(flag):
+    if problem is None and not flat and _free_form_depth_over(flag):
         problem = f"malformed flag definition: nested deeper than {MAX_DEPTH} levels"
     if problem is None:
         return flag
@@ -397,6 +444,15 @@ def _canonical_flag(raw: object) -> object:
     return raw
 
 
+def _read_general(text: bytes | str) -> Definitions:
+    """Definitions whose free-form parts are deeper than `_Flat`, or that do not fit."""
+    try:
+        return _usable(_from_valid(_decode_valid(text)))
+    except (msgspec.DecodeError, RecursionError):
+        # Includes validation errors: a flag that does not fit, or a wrong top level.
+        return _tolerant(_decode_json(text))
+
+
 def read_definitions(raw: bytes | str) -> Definitions:
     """Decode definitions JSON (a document or a bare list of flags)."""
     text: object = raw
@@ -407,9 +463,8 @@ def read_definitions(raw: bytes | str) -> Definitions:
     if len(text) > MAX_TEXT_SIZE:
         raise DefinitionsError(f"flag definitions are larger than {MAX_TEXT_SIZE} characters")
     try:
-        decoded = _usable(_from_valid(msgspec.json.decode(text, type=_VALID)))
+        decoded = _usable(_from_valid(_decode_flat(text)), flat=True)
     except (msgspec.DecodeError, RecursionError):
-        # Includes validation errors: a flag that does not fit, or a wrong top level.
-        decoded = _tolerant(_decode_json(text))
+        decoded = _read_general(text)
     as_bytes = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     return msgspec.structs.replace(decoded, canonical=as_bytes)

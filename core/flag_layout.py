@@ -8,6 +8,7 @@ take the direct path for.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from .cohorts import CohortRef, is_matcher
@@ -42,33 +43,32 @@ def finish_flags(
         shared = shared and dependency.resolvable
         if shared:
             parents.update(dependency.chain)
-    uses: dict[int, int] = {}
-    for flag in flags.values():
-        for condition in flag.conditions:
-            for item in condition.filters:
-                uses[id(item)] = uses.get(id(item), 0) + 1
+    uses = Counter(
+        [id(item) for flag in flags.values() for c in flag.conditions for item in c.filters]
+    )
     slots: dict[int, int] = {}
     # Per condition (conditions may be shared by flags): whether it reads distinct_id.
     done: dict[int, bool] = {}
     for flag in flags.values():
+        reads_id = flag.reads_id
+        mixed = False
         for condition in flag.conditions:
-            reads_id = done.get(id(condition))
-            if reads_id is None:
-                reads_id = done[id(condition)] = _lay_out(condition, uses, slots)
-            flag.reads_id = flag.reads_id or reads_id
-            if condition.mixed and not all(check[1] for check in condition.checks):
-                flag.own_memo = True
+            laid = done.get(id(condition))
+            if laid is None:
+                laid = done[id(condition)] = _lay_out(condition, uses, slots)
+            if laid:
+                reads_id = True
+            if condition.mixed:
+                mixed = True
+                if not all(check[1] for check in condition.checks):
+                    flag.own_memo = True
+        flag.reads_id = reads_id
         if not shared:
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        flag.remembered = (
-            shared
-            and flag.key in parents
-            and not flag.is_group
-            and not any(condition.mixed for condition in flag.conditions)
-        )
-        may_stop = flag.reads_id and _may_stop(flag)
+        flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
+        may_stop = reads_id and _may_stop(flag)
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
@@ -101,9 +101,12 @@ def _lay_out(
 ) -> bool:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
     cohort or dependency may)."""
+    filters = condition.filters
+    if not filters:
+        return False
     checks: list[Check] = []
     reads_id = False
-    for item in condition.filters:
+    for item in filters:
         if not is_matcher(item):
             reads_id = True
             check = item.check  # type: ignore[union-attr]
@@ -113,12 +116,15 @@ def _lay_out(
             continue
         matcher: PropertyMatcher = item  # type: ignore[assignment]
         slot = -1
+        inline = matcher.inline
         # Matchers answered in place cost about what a memo lookup does.
-        if uses[id(item)] > 1 and matcher.inline is None:
-            slot = slots.setdefault(id(item), len(slots))
+        if inline is None:
+            inline = _NO_INLINE
+            if uses[id(item)] > 1:
+                slot = slots.setdefault(id(item), len(slots))
         if matcher.key == "distinct_id":
             reads_id = True
-        checks.append((slot, True, matcher.match, *(matcher.inline or _NO_INLINE)))
+        checks.append((slot, True, matcher.match, *inline))
     condition.checks = tuple(checks)
     if len(checks) == 1 and checks[0][0] < 0:
         slot, plain, check, kind, lookup, argument, negate = checks[0]

@@ -76,6 +76,19 @@ def _identical(copy: Any, original: Any) -> bool:
     return bool(copy == original)
 
 
+def _text_source(raw: str) -> Callable[[], Any]:
+    """`payload_source` of a payload sent as JSON text. Text msgspec reads gives an object
+    or array equal to the first one every time it is decoded again, so the text itself is
+    what a read decodes; other text takes the general path."""
+    try:
+        decoded = _decode_json(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return payload_source(decode_payload(raw))
+    if type(decoded) is dict or type(decoded) is list:
+        return functools.partial(_decode_json, raw)
+    return itertools.repeat(decoded).__next__
+
+
 def payload_sources(
     payloads: Mapping[Any, Any], seen: dict[str, Callable[[], Any]]
 ) -> dict[str, Callable[[], Any]]:
@@ -88,7 +101,7 @@ def payload_sources(
         if type(raw) is str:
             source = seen.get(raw)
             if source is None:
-                source = seen[raw] = payload_source(decode_payload(raw))
+                source = seen[raw] = _text_source(raw)
         else:
             source = payload_source(raw)
         sources[name] = source

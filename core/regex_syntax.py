@@ -73,7 +73,9 @@ _OUTSIDE = _alternation(
         ("counted", r"\{[0-9]+(?:,[0-9]*)?\}"),
         ("brace", r"\{"),
         ("quantifier", r"[*+?]"),
-        ("literal", r"."),
+        # A run of characters none of the above may start, read at once: the rules below
+        # treat a run of plain characters as they treat each of them.
+        ("literal", r"[^\\\[()|^${*+?]+"),
     )
 )
 
@@ -89,7 +91,7 @@ _INSIDE = _alternation(
         ("set_operation", r"&&|--|~~"),
         ("doubled_bar", r"\|(?=\|)"),
         ("range_dash", r"-(?=[^\]])"),
-        ("literal", r"."),
+        ("literal", r"[^\\\]\[&~|-]+|."),
     )
 )
 
@@ -122,6 +124,9 @@ _BOUNDARIES = frozenset("bB<>")
 # A range whose endpoint is a shorthand class (`[\d-z]`), judged on the raw text around
 # the dash: an escaped backslash before a shorthand letter (`[\\d-z]`) counts as well.
 _SHORTHAND_TEXT = re.compile(r"\\[dDsSwW]")
+# A class body whose every character reads as itself: no escape, nested class, set
+# operation or doubled bar.
+_PLAIN_CLASS = re.compile(r"(?:[^\\\[&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+")
 
 # What each kind of piece is, for the repetition rules.
 _ROLES = {
@@ -158,8 +163,8 @@ def translate(pattern: str) -> Translation:
     kinds = {piece.kind for piece in pieces}
     return Translation(
         python="".join(piece.python for piece in pieces),
-        word=any(letter in "wW" for letter in letters),
-        space=any(letter in "sS" for letter in letters),
+        word="w" in letters or "W" in letters,
+        space="s" in letters or "S" in letters,
         end_sensitive="dollar" in kinds and bool(kinds & {"quantifier", "counted", "bar"}),
     )
 
@@ -168,7 +173,7 @@ def _pieces(pattern: str) -> Iterator[_Piece]:
     at = 0
     while at < len(pattern):
         found = _OUTSIDE.match(pattern, at)
-        assert found is not None and found.lastgroup is not None  # `literal` takes any char
+        assert found is not None and found.lastgroup is not None  # every character starts one
         kind, source = found.lastgroup, found.group()
         if kind in _REFUSED:
             raise OutsideSubset(_REFUSED[kind])
@@ -205,6 +210,10 @@ def _class(pattern: str, start: int) -> _Piece:
     rejects it)."""
     at = start + (2 if pattern.startswith("[^", start) else 1)
     body = at
+    end = pattern.find("]", body)
+    if end > body and _PLAIN_CLASS.fullmatch(pattern, body, end):
+        # Nothing escaped, nested or doubled (the common class): read as it is written.
+        return _Piece("class", pattern[start : end + 1], pattern[start : end + 1])
     python = [pattern[start:at]]
     escapes: list[str] = []
     while at < len(pattern):

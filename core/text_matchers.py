@@ -141,6 +141,22 @@ class _ExactTruthy(PropertyMatcher):
 def compile_exact(
     key: str, lookup: Hashable, operator: str, value: object, explicit: bool
 ) -> PropertyMatcher:
+    kind = _NotExactText if operator == "is_not" else _ExactText
+    if type(value) is str:
+        # The commonest filter: one text, folded once and read as a boolean once.
+        folded = value.lower()
+        spelled = None if explicit else _SPELLED.get(folded)
+        if spelled is not None:
+            return _ExactTruthy(key, lookup, operator, spelled)
+        return kind(key, lookup, operator, frozenset((folded,)))
+    if type(value) is list and value and all(type(item) is str for item in value):
+        # A list of texts, each folded once.
+        texts = [item.lower() for item in value]
+        if not explicit:
+            words = [_SPELLED.get(text) for text in texts]
+            if None not in words:
+                return _ExactTruthy(key, lookup, operator, all(words))
+        return kind(key, lookup, operator, frozenset(texts))
     if isinstance(value, list) and not value:
         return _ExactTruthy(key, lookup, operator, None)
     if not explicit and _boolean_like(value):
@@ -153,7 +169,6 @@ def compile_exact(
                 key, lookup, operator, f"filter value {item!r} cannot be compared as text"
             )
         targets.append(text.lower())
-    kind = _NotExactText if operator == "is_not" else _ExactText
     return kind(key, lookup, operator, frozenset(targets))
 
 

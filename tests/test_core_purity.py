@@ -80,7 +80,7 @@ _PENDING = frozenset(
         ("hogkit.core.regex_syntax", "_ESCAPES"),
         ("hogkit.core.regex_syntax", "_ROLES"),
         ("hogkit.core.regex_syntax", "_NOTHING_TO_REPEAT"),
-        ("hogkit.core.regex_program", "_SINGLE_ESCAPES"),  # dict
+        ("hogkit.core.regex_tree", "_SINGLE_ESCAPES"),  # dict
     }
 )
 

@@ -1,0 +1,136 @@
+"""The syntax tree of a pattern of the shared regex subset, read for `regex_program`.
+
+The pattern has already passed the subset gate and Python's own compiler, so this reader
+can trust its syntax. Each single-character item keeps a test, the characters it matches
+when they are few and known, and its compiled form: `regex_program` sizes, costs and
+runs the tree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["Node", "read_tree"]
+
+# A node is one of:
+#   ("item", test, members, pattern)
+#                                one character, `test(ch)` says whether it matches;
+#                                `members` is the text of every character it matches when
+#                                that set is small and known (a literal, a plain class),
+#                                else None; `pattern` its compiled form (None: a literal)
+#   ("seq", [nodes])             one after another
+#   ("alt", [nodes])             any one of them
+#   ("repeat", node, low, high)  node low..high times (high None: unbounded)
+#   ("start",) / ("end",)        `^` at the beginning, `\Z` at the end of the text
+Node = tuple[Any, ...]
+
+
+def _item(source: str) -> Node:
+    """An item node: equality for a literal, else Python's own reading of the one-character
+    pattern. A literal's members are itself; a class without negation or shorthands written
+    in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
+    beyond ASCII), so its members are found among those (among ASCII without `\\x`)."""
+    if len(source) == 1:
+        return ("item", source.__eq__, source, None)
+    pattern = re.compile(source)
+    fullmatch = pattern.fullmatch
+    members: str | None = None
+    if (
+        source.startswith("[")
+        and not source.startswith("[^")
+        and source.isascii()
+        and _SHORTHAND.search(source) is None
+    ):
+        members = "".join(pattern.findall(_LATIN1 if "\\x" in source else _ASCII))
+    return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
+
+
+_ASCII = "".join(map(chr, range(128)))
+_LATIN1 = "".join(map(chr, range(256)))
+_SHORTHAND = re.compile(r"\\[dDsSwW]")
+
+
+def _not_newline(ch: str) -> bool:
+    return ch != "\n"
+
+
+# `.` as a node: any character but a newline (as Python reads `.` without flags).
+_DOT: Node = ("item", _not_newline, None, re.compile("."))
+
+_SINGLE_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+# One token of a translated pattern: a group opening, an escape, a whole class, a
+# quantifier with its lazy `?`, or any other single character. The pattern is valid and
+# gated, so every `{` outside a class opens a counted repetition and no class is empty.
+_TOKEN = re.compile(
+    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??|.",
+    re.DOTALL,
+)
+# (low, high) of `*`, `+` and `?`.
+_BOUNDS = ((0, None), (1, None), (0, 1))
+
+
+def read_tree(pattern: str) -> Node:
+    """The syntax tree of a gated, Python-valid translated pattern, read token by token
+    with the enclosing groups' (branches, nodes) kept on a stack."""
+    stack: list[tuple[list[Node], list[Node]]] = []
+    branches: list[Node] = []
+    nodes: list[Node] = []
+    for token in _TOKEN.findall(pattern):
+        first = token[0]
+        if first == "(":
+            stack.append((branches, nodes))
+            branches, nodes = [], []
+        elif first == ")":
+            inner = _alternation(branches, nodes)
+            branches, nodes = stack.pop()
+            nodes.append(inner)
+        elif first == "|":
+            branches.append(_sequence(nodes))
+            nodes = []
+        elif first in "*+?{":
+            nodes[-1] = ("repeat", nodes[-1], *_bounds(token))
+        elif first == "[":
+            nodes.append(_item(token))
+        elif first == "\\":
+            nodes.append(_escape(token))
+        elif first == "^":
+            nodes.append(("start",))
+        elif first == ".":
+            nodes.append(_DOT)
+        else:
+            nodes.append(_item(token))
+    return _alternation(branches, nodes)
+
+
+def _sequence(nodes: list[Node]) -> Node:
+    return nodes[0] if len(nodes) == 1 else ("seq", nodes)
+
+
+def _alternation(branches: list[Node], nodes: list[Node]) -> Node:
+    if not branches:
+        return _sequence(nodes)
+    return ("alt", [*branches, _sequence(nodes)])
+
+
+def _escape(token: str) -> Node:
+    e = token[1]
+    if e == "Z":
+        return ("end",)
+    if e == "x":
+        return _item(chr(int(token[2:], 16)))
+    if e in "dDsSwW":
+        return _item(token)
+    return _item(_SINGLE_ESCAPES.get(e, e))
+
+
+def _bounds(token: str) -> tuple[int, int | None]:
+    """(low, high) of a quantifier token (high None: unbounded); a lazy one repeats the
+    same set of matches."""
+    if token[0] != "{":
+        return _BOUNDS["*+?".index(token[0])]
+    numbers = token[1 : token.index("}")].split(",")
+    low = int(numbers[0])
+    return low, low if len(numbers) == 1 else (int(numbers[1]) if numbers[1] else None)
