@@ -338,6 +338,11 @@ class CohortCompiler:
                     node, inner = self._filter(item, stack)
                     negate = bool(item.get("negation", False))
                 cyclic = cyclic or inner
+            if type(node) is CohortGroup and node.is_and is (kind == "AND"):
+                # A nested group of the same kind decides nothing of its own (AND of ANDs,
+                # OR of ORs): its entries, in order, join this group's.
+                entries.extend(node.entries)
+                continue
             if type(node) in _CHECKED:
                 entries.append((False, node, negate, *_NO_INLINE))
             else:
