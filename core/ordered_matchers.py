@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator as _op
 from collections.abc import Callable, Hashable, Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from .dates import DateFilter, as_utc, parse_date_filter, parse_date_text
@@ -40,21 +41,27 @@ __all__ = [
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
 _ABSENT = ABSENT
-_INLINE_NUMERIC = {"gt": INLINE_GT, "gte": INLINE_GTE, "lt": INLINE_LT, "lte": INLINE_LTE}
-NUMERIC_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "gt": _op.gt,
-    "gte": _op.ge,
-    "lt": _op.lt,
-    "lte": _op.le,
-}
-VERSION_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "semver_eq": _op.eq,
-    "semver_neq": _op.ne,
-    "semver_gt": _op.gt,
-    "semver_gte": _op.ge,
-    "semver_lt": _op.lt,
-    "semver_lte": _op.le,
-}
+_INLINE_NUMERIC = MappingProxyType(
+    {"gt": INLINE_GT, "gte": INLINE_GTE, "lt": INLINE_LT, "lte": INLINE_LTE}
+)
+NUMERIC_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = MappingProxyType(
+    {
+        "gt": _op.gt,
+        "gte": _op.ge,
+        "lt": _op.lt,
+        "lte": _op.le,
+    }
+)
+VERSION_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = MappingProxyType(
+    {
+        "semver_eq": _op.eq,
+        "semver_neq": _op.ne,
+        "semver_gt": _op.gt,
+        "semver_gte": _op.ge,
+        "semver_lt": _op.lt,
+        "semver_lte": _op.le,
+    }
+)
 VERSION_RANGES = ("semver_tilde", "semver_caret", "semver_wildcard")
 
 
@@ -131,12 +138,14 @@ class _LessOrEqual(_Numeric):
         return number is not None and number <= self._bound
 
 
-_NUMERIC: dict[str, type[_Numeric]] = {
-    "gt": _Greater,
-    "gte": _GreaterOrEqual,
-    "lt": _Less,
-    "lte": _LessOrEqual,
-}
+_NUMERIC: Mapping[str, type[_Numeric]] = MappingProxyType(
+    {
+        "gt": _Greater,
+        "gte": _GreaterOrEqual,
+        "lt": _Less,
+        "lte": _LessOrEqual,
+    }
+)
 _EXACT = INLINE_EXACT
 
 

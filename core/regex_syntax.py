@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import NamedTuple
 
 __all__ = ["MAX_COUNT", "OutsideSubset", "Translation", "translate"]
@@ -95,20 +96,24 @@ _INSIDE = _alternation(
     )
 )
 
-_REFUSED = {
-    "bad_hex": "\\x needs exactly two hex digits",
-    "extension": "group extension other than (?:",
-    "brace": "malformed counted repetition",
-}
-_CLASS_REFUSED = {
-    "bad_hex": "\\x needs exactly two hex digits",
-    "nested": "nested class",
-    "set_operation": "class set operation",
-}
+_REFUSED = MappingProxyType(
+    {
+        "bad_hex": "\\x needs exactly two hex digits",
+        "extension": "group extension other than (?:",
+        "brace": "malformed counted repetition",
+    }
+)
+_CLASS_REFUSED = MappingProxyType(
+    {
+        "bad_hex": "\\x needs exactly two hex digits",
+        "nested": "nested class",
+        "set_operation": "class set operation",
+    }
+)
 
 # Spellings that differ: Python's `$` also matches before a final newline, `\Z` does not;
 # Python warns that `||` in a class may one day mean union, an escaped bar says the same.
-_PYTHON_SPELLING = {"dollar": "\\Z", "doubled_bar": "\\|"}
+_PYTHON_SPELLING = MappingProxyType({"dollar": "\\Z", "doubled_bar": "\\|"})
 
 _PUNCTUATION = frozenset(chr(code) for code in range(0x20, 0x7F) if not chr(code).isalnum())
 _SHORTHANDS = "dDsSwW"
@@ -116,10 +121,12 @@ _ANYWHERE = frozenset(_SHORTHANDS + "fnrt")
 # Escaped characters allowed outside and inside a class. Outside, `\b` `\B` `\<` `\>` are
 # word boundaries (refused); inside, `\b` is a backspace and only regex punctuation may be
 # escaped.
-_ESCAPES = {
-    False: _ANYWHERE | (_PUNCTUATION - frozenset("<>")),
-    True: _ANYWHERE | frozenset("b\\-[]^.$*+?(){}|"),
-}
+_ESCAPES = MappingProxyType(
+    {
+        False: _ANYWHERE | (_PUNCTUATION - frozenset("<>")),
+        True: _ANYWHERE | frozenset("b\\-[]^.$*+?(){}|"),
+    }
+)
 _BOUNDARIES = frozenset("bB<>")
 # A range whose endpoint is a shorthand class (`[\d-z]`), judged on the raw text around
 # the dash: an escaped backslash before a shorthand letter (`[\\d-z]`) counts as well.
@@ -129,20 +136,24 @@ _SHORTHAND_TEXT = re.compile(r"\\[dDsSwW]")
 _PLAIN_CLASS = re.compile(r"(?:[^\\\[&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+")
 
 # What each kind of piece is, for the repetition rules.
-_ROLES = {
-    "open": "open",
-    "noncapturing": "open",
-    "close": "close",
-    "bar": "bar",
-    "caret": "caret",
-    "dollar": "dollar",
-    "quantifier": "repeat",
-    "counted": "repeat",
-}
-_NOTHING_TO_REPEAT = {
-    "quantifier": frozenset({"caret", "dollar", "empty group"}),
-    "counted": frozenset({"start", "bar", "open", "caret", "dollar", "empty group", "repeat"}),
-}
+_ROLES = MappingProxyType(
+    {
+        "open": "open",
+        "noncapturing": "open",
+        "close": "close",
+        "bar": "bar",
+        "caret": "caret",
+        "dollar": "dollar",
+        "quantifier": "repeat",
+        "counted": "repeat",
+    }
+)
+_NOTHING_TO_REPEAT = MappingProxyType(
+    {
+        "quantifier": frozenset({"caret", "dollar", "empty group"}),
+        "counted": frozenset({"start", "bar", "open", "caret", "dollar", "empty group", "repeat"}),
+    }
+)
 # First characters of a piece that may not directly follow a repetition.
 _STACKED = frozenset("+{")
 

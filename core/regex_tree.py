@@ -9,6 +9,7 @@ runs the tree.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["Node", "read_tree"]
@@ -58,7 +59,7 @@ def _not_newline(ch: str) -> bool:
 # `.` as a node: any character but a newline (as Python reads `.` without flags).
 _DOT: Node = ("item", _not_newline, None, re.compile("."))
 
-_SINGLE_ESCAPES = {"f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_SINGLE_ESCAPES = MappingProxyType({"f": "\f", "n": "\n", "r": "\r", "t": "\t"})
 
 
 # One token of a translated pattern: a group opening, an escape, a whole class, a

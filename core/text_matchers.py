@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from .property_matcher import (
     ABSENT,
@@ -29,11 +30,13 @@ __all__ = ["Presence", "compile_exact", "compile_regex", "compile_text"]
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
 _ABSENT = ABSENT
-_INLINE_TEXT = {
-    "icontains": INLINE_CONTAINS,
-    "starts_with": INLINE_STARTS,
-    "ends_with": INLINE_ENDS,
-}
+_INLINE_TEXT = MappingProxyType(
+    {
+        "icontains": INLINE_CONTAINS,
+        "starts_with": INLINE_STARTS,
+        "ends_with": INLINE_ENDS,
+    }
+)
 
 
 class Presence(PropertyMatcher):
@@ -49,7 +52,7 @@ class Presence(PropertyMatcher):
         return self._present
 
 
-_SPELLED = {"true": True, "false": False}
+_SPELLED = MappingProxyType({"true": True, "false": False})
 
 
 def _spelled_boolean(value: object) -> bool | None:
@@ -221,11 +224,13 @@ class _EndsWith(_Text):
         return text.endswith(self._needle) is not self._negate
 
 
-_TEXT_TESTS: dict[str, type[_Text]] = {
-    "icontains": _Contains,
-    "starts_with": _StartsWith,
-    "ends_with": _EndsWith,
-}
+_TEXT_TESTS: Mapping[str, type[_Text]] = MappingProxyType(
+    {
+        "icontains": _Contains,
+        "starts_with": _StartsWith,
+        "ends_with": _EndsWith,
+    }
+)
 
 
 def _text_of(value: object) -> str | None:

@@ -65,22 +65,6 @@ _PENDING = frozenset(
         ("hogkit.core.hashing", "above_cut"),  # lru_cache
         ("hogkit.core.hashing", "at_least_cut"),  # lru_cache
         ("hogkit.core.cohorts", "_MATCH_ALL"),  # CohortGroup: assignable slots
-        ("hogkit.core.operators", "NUMERIC_COMPARE"),  # dicts
-        ("hogkit.core.operators", "VERSION_COMPARE"),
-        ("hogkit.core.ordered_matchers", "NUMERIC_COMPARE"),  # dicts
-        ("hogkit.core.ordered_matchers", "VERSION_COMPARE"),
-        ("hogkit.core.ordered_matchers", "_INLINE_NUMERIC"),
-        ("hogkit.core.ordered_matchers", "_NUMERIC"),
-        ("hogkit.core.text_matchers", "_INLINE_TEXT"),  # dicts
-        ("hogkit.core.text_matchers", "_SPELLED"),
-        ("hogkit.core.text_matchers", "_TEXT_TESTS"),
-        ("hogkit.core.regex_syntax", "_REFUSED"),  # dicts
-        ("hogkit.core.regex_syntax", "_CLASS_REFUSED"),
-        ("hogkit.core.regex_syntax", "_PYTHON_SPELLING"),
-        ("hogkit.core.regex_syntax", "_ESCAPES"),
-        ("hogkit.core.regex_syntax", "_ROLES"),
-        ("hogkit.core.regex_syntax", "_NOTHING_TO_REPEAT"),
-        ("hogkit.core.regex_tree", "_SINGLE_ESCAPES"),  # dict
     }
 )
 
