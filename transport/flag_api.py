@@ -109,21 +109,29 @@ class FlagAPI:
     ) -> bool | str | None:
         """Deprecated: `evaluate_flags(distinct_id, flag_keys=[key]).get_flag(key)`."""
         deprecated("get_feature_flag", "evaluate_flags(...).get_flag(key)")
-        # Built by position, not from `locals()`, and read here rather than in a shared
-        # body: this is the busiest read, where a dict of the frame or one more call would
-        # cost a large share of it.
-        query = FlagQuery(
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-            device_id,
-        )
+        # The busiest read: arguments go by position (no dict of the frame, no query
+        # object) to the local answer, and only a read the core cannot settle alone, or
+        # that reports, becomes a full read.
+        legacy = self._legacy
         try:
-            return self._legacy.value(key, query)
+            if not send_feature_flag_events:
+                found = legacy.local_value(
+                    key, distinct_id, person_properties, groups, group_properties, device_id
+                )
+                if found is not None:
+                    return found
+            query = FlagQuery(
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
+                device_id,
+            )
+            result = legacy.read(key, None, query, True)
+            return None if result is None else result.get_value()
         except Exception as exc:
             self._problems.fail("get_feature_flag", exc)
             return None

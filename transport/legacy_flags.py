@@ -72,19 +72,23 @@ class LegacyFlags:
             self._problems.fail("get_feature_flag_result", exc)
             return None
 
-    def value(self, key: str, query: FlagQuery) -> FlagValue | None:
-        """The flag's value. A local read that reports nothing is answered straight from the
-        core (the common case on a busy server); everything else is a full `read`."""
-        did = query.distinct_id
-        if not query.send_events and type(did) is str and not self._disabled():
-            found = self._service.local_value(
-                key, did, query.person_properties, query.groups, query.group_properties,
-                query.device_id,
-            )  # fmt: skip
-            if found is not None:
-                return found
-        result = self.read(key, None, query, True)
-        return None if result is None else result.get_value()
+    def local_value(
+        self,
+        key: str,
+        distinct_id: Any,
+        person_properties: Mapping[str, Any] | None,
+        groups: Groups,
+        group_properties: GroupProperties,
+        device_id: str | None,
+    ) -> FlagValue | None:
+        """A read that reports nothing, answered straight from the core when local
+        evaluation decides the flag (the common case on a busy server); None: make it a
+        full `read`. Positional: `get_feature_flag` calls it per read."""
+        if type(distinct_id) is not str or self._disabled():
+            return None
+        return self._service.local_value(
+            key, distinct_id, person_properties, groups, group_properties, device_id
+        )
 
     def read(
         self,
