@@ -198,7 +198,6 @@ _CHECKED = frozenset(
     [CohortGroup, CohortRef, DependencyFilter, NotAnObject, _ServerNode, _CyclicNode]
 )
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
-_MATCH_ALL = CohortGroup(True, ())
 
 
 def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
@@ -314,7 +313,7 @@ class CohortCompiler:
         if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
         if raw == {}:
-            return _MATCH_ALL, False
+            return CohortGroup(True, ()), False  # matches everyone
         kind = raw.get("type")
         values = raw.get("values")
         if kind not in ("AND", "OR"):
@@ -323,7 +322,7 @@ class CohortCompiler:
             return _ServerNode("cohort property group values are not a list"), False
         if not values:
             # An empty group of either kind matches everyone, as in posthog-python.
-            return _MATCH_ALL, False
+            return CohortGroup(True, ()), False
         entries: list[_Entry] = []
         cyclic = False
         for item in values:

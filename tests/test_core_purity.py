@@ -64,7 +64,6 @@ _PENDING = frozenset(
         ("hogkit.core.compile_flags", "at_least_cut"),
         ("hogkit.core.hashing", "above_cut"),  # lru_cache
         ("hogkit.core.hashing", "at_least_cut"),  # lru_cache
-        ("hogkit.core.cohorts", "_MATCH_ALL"),  # CohortGroup: assignable slots
     }
 )
 
