@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Protocol
 
+from .compile_tables import CompileTables
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
 from .operators import compile_property_filter
 from .property_matcher import INLINE_CONTAINS, INLINE_IN, Inline, PropertyMatcher
@@ -246,6 +247,8 @@ class CohortCompiler:
         self.variant_tables: dict[Hashable, Any] = {}
         # Every dependency filter compiled, wherever it sits (see `flag_layout.finish_flags`).
         self.dependencies: list[DependencyFilter] = []
+        # Cut-offs, reason tokens and variant outcomes, worked out once for this compile.
+        self.tables = CompileTables()
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
         kind = raw.get("type")

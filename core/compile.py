@@ -3,10 +3,10 @@
 Everything that does not depend on the person is worked out here, once: filters become
 matchers (identical filters share one, and so do identical release conditions, variant
 tables and payloads), cohorts become trees, group type indexes become group names,
-rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`),
-payloads are decoded, the hash is primed with each flag's prefix, and the (value, reason
-token) outcomes evaluation stores are prepared, so evaluating a flag allocates almost
-nothing. `Reason`s themselves are built from tokens only when asked for.
+rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`, once
+per share in a compile's `CompileTables`), payloads are decoded, the hash is primed with
+each flag's prefix, and the (value, reason token) outcomes evaluation stores are
+prepared, so evaluating a flag allocates almost nothing. `Reason`s themselves are built from tokens only when asked for.
 
 This module defines those structures; `compile_flags` builds them from definitions and
 `payloads` decodes and copies payloads. `flag_layout.finish_flags` then lays out each
@@ -19,16 +19,16 @@ never again once `FlagSet` has been built, so any number of threads may share th
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
+from .compile_tables import CompileTables
 from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, above_cut, bucket_prefix
+from .hashing import NEVER, bucket_prefix
 from .reasons import Unresolved
 from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
@@ -72,12 +72,12 @@ class Holdout:
 
     __slots__ = ("always", "cut", "id", "percentage", "value")
 
-    def __init__(self, holdout_id: Any, percentage: float) -> None:
+    def __init__(self, holdout_id: Any, percentage: float, tables: CompileTables) -> None:
         self.id = holdout_id
         self.percentage = percentage
         self.always = percentage == 100.0
         # Held out unless the bucket exceeds the share (NaN holds out everyone).
-        self.cut = above_cut(percentage / 100)
+        self.cut = tables.above_cut(percentage / 100)
         self.value = f"holdout-{holdout_id}"
 
 
@@ -94,19 +94,18 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-@functools.lru_cache(maxsize=256)
-def _tokens(index: int, filters: int) -> tuple[Any, ...]:
+def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
     """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
-    shared by every flag: (on_match, on_out_of_rollout, on_early_exit, on_skipped,
-    no_match tokens, miss outcomes, skipped, out-of-rollout, early-exit and matched-True
-    outcomes)."""
+    made once per compile and shared by every flag (kept in `tables`): (on_match,
+    on_out_of_rollout, on_early_exit, on_skipped, no_match tokens, miss outcomes, skipped,
+    out-of-rollout, early-exit and matched-True outcomes)."""
     match: Token = ("condition_match", index, -1)
     out: Token = ("out_of_rollout", index, -1)
     early: Token = ("early_exit", index, -1)
     skipped: Token = ("condition_skipped", index, -1)
     no_match = tuple([("no_condition_match", index, at) for at in range(filters)])
     misses = tuple([(False, token) for token in no_match])
-    return (
+    made = tables.tokens[(index, filters)] = (
         match,
         out,
         early,
@@ -118,13 +117,19 @@ def _tokens(index: int, filters: int) -> tuple[Any, ...]:
         (False, early),
         (True, match),
     )
+    return made
 
 
-@functools.lru_cache(maxsize=1024)
 def _variant_outcomes(
-    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token
+    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
 ) -> tuple[tuple[bytes, bytes, Outcome], ...]:
-    return tuple([(low, high, (variant or True, on_match)) for low, high, variant in variants])
+    """Each variant's range with its outcome, once per compile for a variant table."""
+    made = tables.variant_outcomes.get((variants, on_match))
+    if made is None:
+        made = tables.variant_outcomes[(variants, on_match)] = tuple(
+            [(low, high, (variant or True, on_match)) for low, high, variant in variants]
+        )
+    return made
 
 
 class CompiledCondition:
@@ -171,6 +176,7 @@ class CompiledCondition:
         variants: tuple[tuple[bytes, bytes, str], ...],
         flag_aggregation: Any,
         group_type_mapping: Mapping[str, Any],
+        tables: CompileTables,
         rollout_broken: bool = False,
         early_exit: bool = False,
     ) -> None:
@@ -195,7 +201,7 @@ class CompiledCondition:
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
-        cut = None if pct is None else above_cut(pct / 100)
+        cut = None if pct is None else tables.above_cut(pct / 100)
         self.cut: bytes | None = None if cut is NEVER else cut
         override = definition.variant
         self.override: str | None = (
@@ -226,7 +232,7 @@ class CompiledCondition:
             self.out_outcome,
             self.early_outcome,
             self.on_match_true,
-        ) = _tokens(index, len(filters))
+        ) = tables.tokens.get((index, len(filters))) or _tokens(index, len(filters), tables)
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
         self.excluded: Any = self.early_outcome if early_exit else self.out_outcome
@@ -241,7 +247,7 @@ class CompiledCondition:
         elif not variants:
             self.matched = self.on_match_true
         self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
-            _variant_outcomes(variants, self.on_match) if variants else ()
+            _variant_outcomes(variants, self.on_match, tables) if variants else ()
         )
 
     def reason(self, token: Token) -> Reason:

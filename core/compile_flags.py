@@ -13,8 +13,8 @@ from typing import Any
 
 from .cohorts import CohortCompiler, Filter, NotAnObject
 from .compile import CompiledCondition, CompiledFlag, Holdout
+from .compile_tables import CompileTables
 from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
-from .hashing import at_least_cut
 from .payloads import payload_sources
 from .reasons import Unresolved
 from .repair import Repaired, repair
@@ -26,7 +26,7 @@ _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
 
 
-def _read_holdout(raw: Any) -> Holdout | Broken | None:
+def _read_holdout(raw: Any, tables: CompileTables) -> Holdout | Broken | None:
     if not raw:
         return None
     if not isinstance(raw, Mapping):
@@ -40,7 +40,7 @@ def _read_holdout(raw: Any) -> Holdout | Broken | None:
         clamped = min(max(float(percentage), 0.0), 100.0)
     except (TypeError, ValueError, OverflowError):
         return BROKEN
-    return Holdout(holdout_id, clamped)
+    return Holdout(holdout_id, clamped, tables)
 
 
 def _variant_table(
@@ -55,7 +55,9 @@ def _variant_table(
         low: float = 0
         for key, percentage in shares:
             high = low + percentage / 100
-            table.append((at_least_cut(low), at_least_cut(high), key))
+            table.append(
+                (compiler.tables.at_least_cut(low), compiler.tables.at_least_cut(high), key)
+            )
             low = high
         found = compiler.variant_tables[shares] = (
             tuple(table),
@@ -137,7 +139,7 @@ def _read_filters(
     if filters.early_exit:
         flag.early_exit = True
     if filters.holdout:
-        flag.holdout = _read_holdout(filters.holdout)
+        flag.holdout = _read_holdout(filters.holdout, compiler.tables)
     flag.gated = flag.enrollment or flag.holdout is not None
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
@@ -210,6 +212,7 @@ def _condition(
             flag.variants,
             aggregation,
             group_type_mapping,
+            compiler.tables,
             broken_rollout,
             flag.early_exit,
         )

@@ -11,7 +11,6 @@ and only need to be fast and stable, so they use xxhash64.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 from collections.abc import Callable
@@ -152,13 +151,11 @@ def first_at_least(bound: float) -> int:
     return min(_smallest(low, high, lambda n: float(n) >= scaled), _TOP)
 
 
-@functools.lru_cache(maxsize=4096)
 def above_cut(bound: float) -> bytes:
     """Digests at or above this have a bucket > `bound`."""
     return _as_cut(first_above(bound))
 
 
-@functools.lru_cache(maxsize=4096)
 def at_least_cut(bound: float) -> bytes:
     """Digests at or above this have a bucket >= `bound`."""
     return _as_cut(first_at_least(bound))

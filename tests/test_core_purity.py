@@ -54,19 +54,6 @@ _IMMUTABLE_TYPES = (
     __future__._Feature,
 )
 
-# Module-level state that other parts of the core still keep, each to be replaced by an
-# immutable table or a memo the shell owns. Listed here so that nothing new joins them.
-_PENDING = frozenset(
-    {
-        ("hogkit.core.compile", "_tokens"),  # lru_cache
-        ("hogkit.core.compile", "_variant_outcomes"),  # lru_cache
-        ("hogkit.core.compile", "above_cut"),  # hashing's lru_cache, imported
-        ("hogkit.core.compile_flags", "at_least_cut"),
-        ("hogkit.core.hashing", "above_cut"),  # lru_cache
-        ("hogkit.core.hashing", "at_least_cut"),  # lru_cache
-    }
-)
-
 
 def _has_no_fields(value: object) -> bool:
     """An instance with nowhere to keep state: no `__dict__`, and no slots in its classes."""
@@ -119,8 +106,7 @@ def _mutable_globals() -> list[tuple[str, str, str]]:
 
 
 def test_no_core_module_keeps_mutable_state() -> None:
-    found = [entry for entry in _mutable_globals() if entry[:2] not in _PENDING]
-    assert found == []
+    assert _mutable_globals() == []
 
 
 def _rebound_globals() -> list[tuple[str, str]]:
@@ -135,13 +121,7 @@ def _rebound_globals() -> list[tuple[str, str]]:
 
 
 def test_no_core_function_rebinds_a_module_global() -> None:
-    assert [entry for entry in _rebound_globals() if entry not in _PENDING] == []
-
-
-def test_the_pending_list_only_names_state_that_is_still_there() -> None:
-    """Once an entry is made immutable it must leave `_PENDING`, so the list only shrinks."""
-    still = {entry[:2] for entry in _mutable_globals()} | set(_rebound_globals())
-    assert sorted(_PENDING - still) == []
+    assert _rebound_globals() == []
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,44 @@
+"""What compiling one set of definitions works out once and shares between its flags.
+
+A `CompileTables` lives for one compile (the `CohortCompiler` holds it), so nothing is
+kept from one compile to the next and nothing sits at module level: digest cut-offs by
+share (a handful of rollout percentages serve hundreds of conditions, and each takes a
+short search to find), and the reason tokens and variant outcomes that conditions in the
+same position, or with the same variants, share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .hashing import above_cut, at_least_cut
+
+__all__ = ["CompileTables"]
+
+
+class CompileTables:
+    """Per-compile memos. `tokens` and `variant_outcomes` are filled by `compile`."""
+
+    __slots__ = ("_above", "_at_least", "tokens", "variant_outcomes")
+
+    def __init__(self) -> None:
+        self._above: dict[float, bytes] = {}
+        self._at_least: dict[float, bytes] = {}
+        # (condition index, filter count) -> tokens and outcomes (see `compile._tokens`).
+        self.tokens: dict[tuple[int, int], tuple[Any, ...]] = {}
+        # (variant table, on-match token) -> each variant's range and outcome.
+        self.variant_outcomes: dict[tuple[Any, Any], tuple[Any, ...]] = {}
+
+    def above_cut(self, bound: float) -> bytes:
+        """`hashing.above_cut`, once per bound."""
+        cut = self._above.get(bound)
+        if cut is None:
+            cut = self._above[bound] = above_cut(bound)
+        return cut
+
+    def at_least_cut(self, bound: float) -> bytes:
+        """`hashing.at_least_cut`, once per bound."""
+        cut = self._at_least.get(bound)
+        if cut is None:
+            cut = self._at_least[bound] = at_least_cut(bound)
+        return cut
