@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -110,45 +109,51 @@ _TOP = 1 << 60
 NEVER = b"\xff" * 21
 
 
-def _smallest(low: int, high: int, accept: Callable[[int], bool]) -> int:
-    """The smallest n in [low, high] with accept(n), for a monotone accept with accept(high)."""
-    while low < high:
-        middle = (low + high) // 2
-        if accept(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return low
-
-
 def _as_cut(n: int) -> bytes:
     return NEVER if n >= _TOP else (n << 4).to_bytes(8, "big")
 
 
+# Below 2**53 every integer is a double, so float(n) is n; from there on doubles are
+# integers `math.ulp` apart, and float(n) rounds n to the nearer one, a tie to the one
+# whose last significand bit is 0.
+_EXACT = float(1 << 53)
+
+
+def _even(value: float) -> bool:
+    """Whether a double of at least 2**53 ends its significand in a 0 bit."""
+    return (int(value) // int(math.ulp(value))) % 2 == 0
+
+
 def first_above(bound: float) -> int:
-    """The smallest 60-bit n whose bucket exceeds `bound` (2**60 when none does)."""
+    """The smallest 60-bit n whose bucket exceeds `bound` (2**60 when none does): the
+    smallest n that rounds to the double after `bound * 2**60` or beyond."""
     if bound != bound or bound >= 1.0:
         return _TOP
     if bound < 0.0:
         return 0
-    scaled = bound * _SCALED_ONE
-    low = int(scaled)
-    high = min(int(math.nextafter(scaled, math.inf)) + 1, _TOP)
-    if not float(high) > scaled:
-        return _TOP
-    return _smallest(low, high, lambda n: float(n) > scaled)
+    scaled = bound * _SCALED_ONE  # exact: a power of two
+    if scaled < _EXACT:
+        return math.floor(scaled) + 1
+    step = math.ulp(scaled)
+    middle = int(scaled) + int(step) // 2  # halfway to the next double
+    return min(middle if _even(scaled + step) else middle + 1, _TOP)
 
 
 def first_at_least(bound: float) -> int:
-    """The smallest 60-bit n whose bucket is at least `bound` (2**60 when none is)."""
+    """The smallest 60-bit n whose bucket is at least `bound` (2**60 when none is): the
+    smallest n that rounds to `bound * 2**60` or beyond."""
     if bound != bound or bound > 1.0:
         return _TOP
     if bound <= 0.0:
         return 0
     scaled = bound * _SCALED_ONE
-    low = max(int(math.nextafter(scaled, 0.0)), 0)
-    high = math.ceil(scaled)
-    return min(_smallest(low, high, lambda n: float(n) >= scaled), _TOP)
+    if scaled <= _EXACT:
+        return math.ceil(scaled)
+    gap = int(scaled) - int(math.nextafter(scaled, 0.0))  # to the double below
+    if gap == 1:
+        return int(scaled)
+    middle = int(scaled) - gap // 2
+    return min(middle if _even(scaled) else middle + 1, _TOP)
 
 
 def above_cut(bound: float) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
 import pathlib
 from datetime import datetime, timezone
 from typing import Any
@@ -162,8 +163,14 @@ def _digest_for(n: int) -> bytes:
     return ((n << 4) | 0xA).to_bytes(8, "big") + b"\x5a" * 12
 
 
+# Where float(n) stops being n (2**53 over 2**60), its neighbours, and other powers of two:
+# the cut-offs are worked out differently on either side.
+_SWITCH = 2.0**-7
+_EDGES = [_SWITCH, math.nextafter(_SWITCH, 0.0), math.nextafter(_SWITCH, 1.0)]
+_EDGES += [2.0**-k for k in range(70)] + [1 - 2.0**-k for k in range(1, 60)]
 BOUNDS = st.one_of(
     st.sampled_from([k / 100 for k in range(101)] + [0.0, -0.0, 1.0, 1e-300, 5e-324, -1.0, 2.0]),
+    st.sampled_from(_EDGES),
     st.floats(min_value=0.0, max_value=1.0),
     st.floats(allow_nan=True, allow_infinity=True),
 )
