@@ -18,7 +18,7 @@ sequence, and fresh clients (empty dedup caches) per workload. The two sides are
 alternating loops and each keeps its best loop, so both see the same machine conditions.
 
 Run: /work/venv/bin/python benchmarks/bench_evaluate_flags.py [--quick]
-Goal (issue 7): at least 10x on both workloads.
+Goal: at least 10x on both workloads.
 """
 
 from __future__ import annotations

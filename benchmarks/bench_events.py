@@ -14,7 +14,7 @@ its own and hogkit's loop pays for the shell's own `new_uuid()` (hogkit.transpor
 `time.time()`, as a real capture does.
 
 Run: /work/venv/bin/python benchmarks/bench_events.py [--quick]
-The goal (issue 5) is a ratio of at least 10x on the plain event.
+The goal is a ratio of at least 10x on the plain event.
 """
 
 from __future__ import annotations

@@ -495,8 +495,8 @@ def test_group_identify_with_distinct_id(reference: Any) -> None:
 
 def test_group_identify_without_distinct_id_uses_type_and_key(reference: Any) -> None:
     # Deliberate difference from posthog-python 7.91.1, which sends a random uuid4 here
-    # (a new throwaway person per call, section 5.2). Issue 5 and the seed docs specify
-    # `$<group_type>_<group_key>`; every other field still matches the reference.
+    # (a new throwaway person per call): hogkit sends `$<group_type>_<group_key>`, as the
+    # Ruby SDK's documentation specifies; every other field still matches posthog-python.
     make, sent = reference
     make().group_identify("company", 42, {"name": "Acme"}, timestamp=TS, uuid=UUID)
     ours = group_identify(

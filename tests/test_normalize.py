@@ -1,4 +1,4 @@
-"""Property-value normalisation: every rule of issue 5, and the cases that must not crash."""
+"""Property-value normalisation: every rule, and the cases that must not crash."""
 
 from __future__ import annotations
 
