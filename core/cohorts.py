@@ -221,10 +221,6 @@ def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
     return None
 
 
-def _is_nested_group(raw: Mapping[str, Any]) -> bool:
-    return raw == {} or "values" in raw or raw.get("type") in ("AND", "OR")
-
-
 class CohortCompiler:
     """Compiles filters and the cohorts they reach, sharing acyclic cohort trees."""
 
@@ -327,12 +323,18 @@ class CohortCompiler:
             if type(item) is not dict and not isinstance(item, Mapping):
                 node = _ServerNode("a cohort entry is not an object")
             else:
-                if _is_nested_group(item):
+                entry = item.get("type")
+                if entry == "AND" or entry == "OR" or "values" in item or item == {}:
+                    # A nested group.
                     node, inner = self._group(item, stack)
+                    cyclic = cyclic or inner
                 else:
-                    node, inner = self._filter(item, stack)
+                    if entry == "cohort" or entry == "flag":
+                        node, inner = self._filter(item, stack)
+                        cyclic = cyclic or inner
+                    else:
+                        node = self._property(item)
                     negate = bool(item.get("negation", False))
-                cyclic = cyclic or inner
             if type(node) in _CHECKED:
                 entries.append((False, node, negate, *_NO_INLINE))
             else:
