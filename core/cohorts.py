@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Protocol
 
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import compile_property_filter
+from .operators import compile_property_filter, compile_text_filter
 from .property_matcher import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
@@ -256,7 +256,9 @@ class CohortCompiler:
                 memo_key: Hashable | None = (key, operator, str, value)
                 matcher = self._matchers.get(memo_key)
                 if matcher is None:
-                    matcher = compile_property_filter(raw, matching_version=self._matching_version)
+                    matcher = compile_text_filter(
+                        key, operator, value, matching_version=self._matching_version
+                    )
                     self._matchers[memo_key] = matcher
                 return matcher
         memo_key = _memo_key(raw)

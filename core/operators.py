@@ -27,7 +27,14 @@ from .property_matcher import INLINE_IN, AlwaysUnsupported, Inline, PropertyMatc
 from .text_matchers import Presence, compile_exact, compile_regex, compile_text
 
 # INLINE_IN, Inline and PropertyMatcher stay importable from here for the compiler.
-__all__ = ["INLINE_IN", "OPERATORS", "Inline", "PropertyMatcher", "compile_property_filter"]
+__all__ = [
+    "INLINE_IN",
+    "OPERATORS",
+    "Inline",
+    "PropertyMatcher",
+    "compile_property_filter",
+    "compile_text_filter",
+]
 
 _EQUALITY = ("exact", "is_not")
 _PRESENCE = ("is_set", "is_not_set")
@@ -69,6 +76,20 @@ def compile_property_filter(
     except Exception as error:
         # Only reachable with values no JSON document holds (objects whose own methods
         # fail); such a filter is unusable rather than an error.
+        return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
+
+
+def compile_text_filter(
+    key: str, operator: str | None, value: str, *, matching_version: int | None
+) -> PropertyMatcher:
+    """`compile_property_filter` for the commonest filter, whose parts the caller has
+    already read: a text key, a text operator (or none) and a text value."""
+    operator = operator or "exact"
+    if operator not in OPERATORS:
+        return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
+    try:
+        return _compile_family(key, key, operator, value, matching_version == 2)
+    except Exception as error:
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
 
