@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .compile_tables import CompileTables
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import compile_property_filter
+from .operators import compile_property_filter, compile_text_filter
 from .property_matcher import INLINE_CONTAINS, INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
@@ -226,10 +226,6 @@ def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
     return None
 
 
-def _is_nested_group(raw: Mapping[str, Any]) -> bool:
-    return raw == {} or "values" in raw or raw.get("type") in ("AND", "OR")
-
-
 class CohortCompiler:
     """Compiles filters and the cohorts they reach, sharing acyclic cohort trees."""
 
@@ -267,7 +263,9 @@ class CohortCompiler:
                 memo_key: Hashable | None = (key, operator, str, value)
                 matcher = self._matchers.get(memo_key)
                 if matcher is None:
-                    matcher = compile_property_filter(raw, matching_version=self._matching_version)
+                    matcher = compile_text_filter(
+                        key, operator, value, matching_version=self._matching_version
+                    )
                     self._matchers[memo_key] = matcher
                 return matcher
         memo_key = _memo_key(raw)
@@ -334,13 +332,19 @@ class CohortCompiler:
             if type(item) is not dict and not isinstance(item, Mapping):
                 node = _ServerNode("a cohort entry is not an object")
             else:
-                if _is_nested_group(item):
+                entry = item.get("type")
+                if entry == "AND" or entry == "OR" or "values" in item or item == {}:
+                    # A nested group.
                     node, inner = self._group(item, stack)
+                    cyclic = cyclic or inner
                 else:
-                    node, inner = self._filter(item, stack)
+                    if entry == "cohort" or entry == "flag":
+                        node, inner = self._filter(item, stack)
+                        cyclic = cyclic or inner
+                    else:
+                        node = self._property(item)
                     negate = bool(item.get("negation", False))
-                cyclic = cyclic or inner
-            if type(node) is CohortGroup and node.is_and is (kind == "AND"):
+            if not negate and type(node) is CohortGroup and node.is_and is (kind == "AND"):
                 # A nested group of the same kind decides nothing of its own (AND of ANDs,
                 # OR of ORs): its entries, in order, join this group's.
                 entries.extend(node.entries)
@@ -362,15 +366,17 @@ def filter_problems(
     classifier counts as an unsupported definition (it decides the reason a flag reports
     when evaluation stops at the server).
     """
-    if isinstance(item, PropertyMatcher):
-        if item.definition_problem is not None:
-            yield _UNSUPPORTED, f"filter on {item.key!r}: {item.definition_problem}", True
-        return
-    if isinstance(item, DependencyFilter):
+    # Exact types first: the abstract matcher class is the slowest to test for.
+    if type(item) is DependencyFilter:
         yield from item.static_problems(flags)
         return
-    if isinstance(item, NotAnObject):
+    if type(item) is NotAnObject:
         yield _UNSUPPORTED, "a filter is not an object", False
+        return
+    if type(item) is not CohortRef:
+        matcher: PropertyMatcher = item  # type: ignore[assignment]
+        if matcher.definition_problem is not None:
+            yield _UNSUPPORTED, f"filter on {matcher.key!r}: {matcher.definition_problem}", True
         return
     if item.target is None:
         yield (

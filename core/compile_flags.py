@@ -168,7 +168,9 @@ def _condition(
     not_objects = repaired.not_objects.get(index, ()) if repaired is not None else ()
     compile_filter = compiler.compile_filter
     compiled_filters: tuple[Filter, ...] = ()
-    if raw_filters:
+    if raw_filters and not not_objects:
+        compiled_filters = tuple(map(compile_filter, raw_filters))
+    elif raw_filters:
         compiled_filters = tuple(
             [
                 NotAnObject() if at in not_objects else compile_filter(raw)

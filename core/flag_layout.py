@@ -21,6 +21,7 @@ __all__ = ["finish_flags"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _NO_INLINE: Inline = (0, None, None, False)
+_NEITHER = (False, False)
 
 
 def finish_flags(
@@ -47,17 +48,19 @@ def finish_flags(
         [id(item) for flag in flags.values() for c in flag.conditions for item in c.filters]
     )
     slots: dict[int, int] = {}
-    # Per condition (conditions may be shared by flags): whether it reads distinct_id.
-    done: dict[int, bool] = {}
+    # Per condition (conditions may be shared by flags): whether it reads distinct_id,
+    # and whether a filter of it may need the server.
+    done: dict[int, tuple[bool, bool]] = {}
     for flag in flags.values():
         reads_id = flag.reads_id
-        mixed = False
+        may_stop = mixed = False
         for condition in flag.conditions:
             laid = done.get(id(condition))
             if laid is None:
                 laid = done[id(condition)] = _lay_out(condition, uses, slots)
-            if laid:
+            if laid[0]:
                 reads_id = True
+                may_stop = may_stop or laid[1]
             if condition.mixed:
                 mixed = True
                 if not all(check[1] for check in condition.checks):
@@ -68,7 +71,6 @@ def finish_flags(
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
         flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
-        may_stop = reads_id and _may_stop(flag)
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
@@ -85,30 +87,24 @@ def finish_flags(
     return len(slots)
 
 
-def _may_stop(flag: CompiledFlag) -> bool:
-    """Whether a filter of the flag may need the server (a dependency always may)."""
-    return any(
-        not check[1] and (type(item) is not CohortRef or item.stops)
-        for condition in flag.conditions
-        for check, item in zip(condition.checks, condition.filters, strict=True)
-    )
-
-
 def _lay_out(
     condition: CompiledCondition,
     uses: Mapping[int, int],
     slots: dict[int, int],
-) -> bool:
+) -> tuple[bool, bool]:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
-    cohort or dependency may)."""
+    cohort or dependency may), and whether any may need the server (a dependency always
+    may, a cohort when its body may)."""
     filters = condition.filters
     if not filters:
-        return False
+        return _NEITHER
     checks: list[Check] = []
-    reads_id = False
+    reads_id = may_stop = False
     for item in filters:
         if not is_matcher(item):
             reads_id = True
+            if type(item) is not CohortRef or item.stops:
+                may_stop = True
             check = item.check  # type: ignore[union-attr]
             if type(item) is CohortRef and item.same:
                 check = item.target.check  # type: ignore[union-attr]
@@ -134,4 +130,4 @@ def _lay_out(
             condition.single_in = lookup
             condition.single_targets = argument
             condition.single_negate = negate
-    return reads_id
+    return reads_id, may_stop

@@ -26,7 +26,7 @@ from .ordered_matchers import (
 from .property_matcher import AlwaysUnsupported, PropertyMatcher
 from .text_matchers import Presence, compile_exact, compile_regex, compile_text
 
-__all__ = ["OPERATORS", "compile_property_filter"]
+__all__ = ["OPERATORS", "compile_property_filter", "compile_text_filter"]
 
 _EQUALITY = ("exact", "is_not")
 _PRESENCE = ("is_set", "is_not_set")
@@ -68,6 +68,20 @@ def compile_property_filter(
     except Exception as error:
         # Only reachable with values no JSON document holds (objects whose own methods
         # fail); such a filter is unusable rather than an error.
+        return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
+
+
+def compile_text_filter(
+    key: str, operator: str | None, value: str, *, matching_version: int | None
+) -> PropertyMatcher:
+    """`compile_property_filter` for the commonest filter, whose parts the caller has
+    already read: a text key, a text operator (or none) and a text value."""
+    operator = operator or "exact"
+    if operator not in OPERATORS:
+        return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
+    try:
+        return _compile_family(key, key, operator, value, matching_version == 2)
+    except Exception as error:
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
 

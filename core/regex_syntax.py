@@ -158,6 +158,16 @@ _NOTHING_TO_REPEAT = MappingProxyType(
 _STACKED = frozenset("+{")
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The commonest shape of pattern, which no rule above can refuse and whose Python spelling
+# is itself: an optional `^`, then items (a character with no syntax of its own, an
+# escape allowed outside a class, a class whose body is plain as in `_PLAIN_CLASS`), each
+# repeated at most once by `*`, `+` or `?` (lazy or not). It is read in one step.
+_SIMPLE = re.compile(
+    r"\^?(?:(?:[^\\\[\](){}|^$*+?]|\\["
+    + re.escape("".join(sorted(_ESCAPES[False])))
+    + r"]|\[(?:\^|(?!\^))(?:[^\\\[\]&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+\])(?:[*+?]\??)?)+"
+)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
 def translate(pattern: str) -> Translation:
@@ -167,6 +177,10 @@ def translate(pattern: str) -> Translation:
     unterminated class): compiling it is the caller's next step."""
     if _SURROGATE.search(pattern):
         raise OutsideSubset("surrogate in pattern")
+    if _SIMPLE.fullmatch(pattern):
+        letters = "".join(_ESCAPED.findall(pattern))
+        word = "w" in letters or "W" in letters
+        return Translation(pattern, word, "s" in letters or "S" in letters, False)
     pieces = list(_pieces(pattern))
     _check_repetitions(pieces)
     _check_repeated_groups(pieces)

@@ -43,7 +43,8 @@ def _item(source: str) -> Node:
         and source.isascii()
         and _SHORTHAND.search(source) is None
     ):
-        members = "".join(pattern.findall(_LATIN1 if "\\x" in source else _ASCII))
+        # Runs of members rather than one match per member: fewer matches to build.
+        members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
     return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
 
 
