@@ -100,14 +100,7 @@ def _text(value: object) -> str:
 
 def normalize(value: Any) -> Any:
     """`value` made JSON-safe (see the module docstring). Never raises."""
-    t = type(value)
-    if t is str:
-        return value if value.isascii() else clean_text(value)
-    if t is int or t is bool or value is None:
-        return value
-    if t is float:
-        return value if value - value == 0.0 else None
-    if t is dict:
+    if type(value) is dict:
         return normalize_properties(value)
     return _slow(value, 0, set())
 

@@ -22,6 +22,7 @@ import msgspec
 
 from .attribution import Attribution, attribution_of
 from .errors import HogkitError
+from .payloads import decode_payload
 from .snapshot import FlagResult, Reason
 
 __all__ = [
@@ -136,20 +137,6 @@ class FlagsResponse(msgspec.Struct, frozen=True):
 
 
 _DECODER: Final = msgspec.json.Decoder()
-
-
-def decode_payload(raw: object) -> Any:
-    """A payload as readers see it: JSON text decoded, other values as they came.
-
-    Text that is not strict JSON (including `NaN`/`Infinity`) decodes to None, as in
-    posthog-python.
-    """
-    if isinstance(raw, str):
-        try:
-            return _DECODER.decode(raw)
-        except (msgspec.DecodeError, RecursionError, ValueError):
-            return None
-    return raw
 
 
 class _Malformed(Exception):

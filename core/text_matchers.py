@@ -8,7 +8,8 @@ read on its own.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+import operator as _op
+from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 
@@ -175,21 +176,28 @@ def compile_exact(
     return kind(key, lookup, operator, frozenset(targets))
 
 
-class _Text(PropertyMatcher):
-    """Substring, prefix and suffix tests on ASCII-folded text (one subclass per test)."""
+# Each text test as a C function of (folded text, needle).
+_TEXT_TESTS: Mapping[str, Callable[[str, str], bool]] = MappingProxyType(
+    {
+        "icontains": _op.contains,
+        "starts_with": str.startswith,
+        "ends_with": str.endswith,
+    }
+)
 
-    __slots__ = ("_needle", "_negate")
+
+class _Text(PropertyMatcher):
+    """Substring, prefix and suffix tests on ASCII-folded text (`_TEXT_TESTS`)."""
+
+    __slots__ = ("_needle", "_negate", "_test")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, needle: str) -> None:
         super().__init__(key, lookup, operator, None)
-        self._negate = operator.startswith("not_")
+        test = operator.removeprefix("not_")
+        self._negate = test != operator
         self._needle = needle
-        kind = _INLINE_TEXT[operator.removeprefix("not_")]
-        self.inline = (kind, lookup, needle, self._negate)
-
-
-class _Contains(_Text):
-    __slots__ = ()
+        self._test = _TEXT_TESTS[test]
+        self.inline = (_INLINE_TEXT[test], lookup, needle, self._negate)
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
@@ -197,40 +205,7 @@ class _Contains(_Text):
         if text is None:
             return _MISSING_CONTEXT
         text = text.lower() if text.isascii() else ascii_lower(text)
-        return (self._needle in text) is not self._negate
-
-
-class _StartsWith(_Text):
-    __slots__ = ()
-
-    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        text = value if type(value) is str else _text_of(value)
-        if text is None:
-            return _MISSING_CONTEXT
-        text = text.lower() if text.isascii() else ascii_lower(text)
-        return text.startswith(self._needle) is not self._negate
-
-
-class _EndsWith(_Text):
-    __slots__ = ()
-
-    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        text = value if type(value) is str else _text_of(value)
-        if text is None:
-            return _MISSING_CONTEXT
-        text = text.lower() if text.isascii() else ascii_lower(text)
-        return text.endswith(self._needle) is not self._negate
-
-
-_TEXT_TESTS: Mapping[str, type[_Text]] = MappingProxyType(
-    {
-        "icontains": _Contains,
-        "starts_with": _StartsWith,
-        "ends_with": _EndsWith,
-    }
-)
+        return self._test(text, self._needle) is not self._negate
 
 
 def _text_of(value: object) -> str | None:
@@ -244,7 +219,7 @@ def compile_text(key: str, lookup: Hashable, operator: str, value: object) -> Pr
         return AlwaysUnsupported(
             key, lookup, operator, f"filter value {value!r} cannot be compared as text"
         )
-    return _TEXT_TESTS[operator.removeprefix("not_")](key, lookup, operator, ascii_lower(text))
+    return _Text(key, lookup, operator, ascii_lower(text))
 
 
 class _Regex(PropertyMatcher):

@@ -40,6 +40,7 @@ _IMMUTABLE_TYPES = (
     types.ModuleType,
     types.FunctionType,
     types.BuiltinFunctionType,
+    types.MethodDescriptorType,  # `str.startswith` and the like
     types.UnionType,
     types.GenericAlias,
     typing.TypeVar,
