@@ -71,81 +71,28 @@ class _Numeric(PropertyMatcher):
     Plain ints below 2**53 and finite floats (the usual properties) are compared directly:
     for them Python's mixed int/float comparison agrees exactly with comparing
     `float(value)`, which is what `to_number` would give. Everything else goes through
-    `to_number`. One subclass per operator keeps the comparison inline.
+    `to_number`. The comparison is the operator's C function (`NUMERIC_COMPARE`).
     """
 
-    __slots__ = ("_bound",)
+    __slots__ = ("_bound", "_compare")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, bound: float) -> None:
         super().__init__(key, lookup, operator, None)
         self._bound = bound
+        self._compare = NUMERIC_COMPARE[operator]
         self.inline = (_INLINE_NUMERIC[operator], lookup, bound, False)
 
-
-class _Greater(_Numeric):
-    __slots__ = ()
-
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
         kind = type(value)
         if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
-            return value > self._bound  # type: ignore[no-any-return]
+            return self._compare(value, self._bound)
         if value is _ABSENT:
             return _MISSING_CONTEXT
         number = to_number(value)
-        return number is not None and number > self._bound
+        return number is not None and self._compare(number, self._bound)
 
 
-class _GreaterOrEqual(_Numeric):
-    __slots__ = ()
-
-    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        kind = type(value)
-        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
-            return value >= self._bound  # type: ignore[no-any-return]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        number = to_number(value)
-        return number is not None and number >= self._bound
-
-
-class _Less(_Numeric):
-    __slots__ = ()
-
-    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        kind = type(value)
-        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
-            return value < self._bound  # type: ignore[no-any-return]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        number = to_number(value)
-        return number is not None and number < self._bound
-
-
-class _LessOrEqual(_Numeric):
-    __slots__ = ()
-
-    def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
-        value: Any = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        kind = type(value)
-        if (kind is int and -_EXACT < value < _EXACT) or (kind is float and value - value == 0):
-            return value <= self._bound  # type: ignore[no-any-return]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        number = to_number(value)
-        return number is not None and number <= self._bound
-
-
-_NUMERIC: Mapping[str, type[_Numeric]] = MappingProxyType(
-    {
-        "gt": _Greater,
-        "gte": _GreaterOrEqual,
-        "lt": _Less,
-        "lte": _LessOrEqual,
-    }
-)
 _EXACT = INLINE_EXACT
 
 
@@ -155,7 +102,7 @@ def compile_numeric(key: str, lookup: Hashable, operator: str, value: object) ->
         return AlwaysUnsupported(
             key, lookup, operator, f"filter value {value!r} is not a finite number"
         )
-    return _NUMERIC[operator](key, lookup, operator, bound)
+    return _Numeric(key, lookup, operator, bound)
 
 
 class _NullFailsOtherwiseUnsupported(PropertyMatcher):

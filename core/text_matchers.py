@@ -129,10 +129,8 @@ class _ExactTruthy(PropertyMatcher):
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
         # The property must still have a text form, even though only truthiness is used.
-        if type(value) is not str and to_text(value) is None:
+        if _textless(value):
             return _MISSING_CONTEXT
         try:
             truthy = _truthy(value)
@@ -208,6 +206,11 @@ class _Text(PropertyMatcher):
         return self._test(text, self._needle) is not self._negate
 
 
+def _textless(value: object) -> bool:
+    """Whether a property is absent or has no text form."""
+    return value is _ABSENT or (type(value) is not str and to_text(value) is None)
+
+
 def _text_of(value: object) -> str | None:
     """The text of a property that is not a plain str; None when absent or textless."""
     return None if value is _ABSENT else to_text(value)
@@ -273,9 +276,7 @@ class _RegexConstant(PropertyMatcher):
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         value = properties.get(self._lookup, _ABSENT)  # type: ignore[call-overload]
-        if value is _ABSENT:
-            return _MISSING_CONTEXT
-        if type(value) is not str and to_text(value) is None:
+        if _textless(value):
             return _MISSING_CONTEXT
         return self._result
 
