@@ -238,7 +238,7 @@ class AsyncClient:
     def _flags_for_capture(
         self, distinct_id: Any, groups: Groups, option: object
     ) -> FlagEvaluations | None:
-        deprecated("send_feature_flags", "capture(flags=await client.evaluate_flags(...))", 5)
+        deprecated("send_feature_flags", "capture(flags=await client.evaluate_flags(...))")
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         try:
             step = self._flags.plan(

@@ -234,13 +234,13 @@ class FlagAPI:
     # ------------------------------------------------------------------ shared bodies
 
     def _enabled(self, name: str, key: str, query: FlagQuery) -> bool | None:
-        deprecated(name, "evaluate_flags(...).is_enabled(key)", 4)
+        deprecated(name, "evaluate_flags(...).is_enabled(key)")
         result = self._read(name, key, None, query, True)
         return None if result is None else bool(result.get_value())
 
     def _payload(self, key: str, match_value: bool | str | None, query: FlagQuery) -> Any:
         name = "get_feature_flag_payload"
-        deprecated(name, "evaluate_flags(...).get_flag_payload(key)", 4)
+        deprecated(name, "evaluate_flags(...).get_flag_payload(key)")
         result = self._read(name, key, match_value, query, False)
         return None if result is None else result.payload
 
@@ -259,7 +259,7 @@ class FlagAPI:
             return None
 
     def _all(self, name: str, query: FlagQuery) -> dict[str, Any]:
-        deprecated(name, "evaluate_flags(...)", 4)
+        deprecated(name, "evaluate_flags(...)")
         try:
             return self._legacy.all_flags_and_payloads(query)
         except Exception as exc:

@@ -8,6 +8,7 @@ Client method, none of them raises into the caller unless `debug=True`.
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -24,9 +25,9 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def deprecated(name: str, instead: str, stacklevel: int = 3) -> None:
-    """One DeprecationWarning per method per process, pointing `stacklevel` frames up
-    (at the application's call)."""
+def deprecated(name: str, instead: str) -> None:
+    """One DeprecationWarning per method per process, pointing at the application's call
+    (the first frame outside hogkit, however deep inside hogkit the check is made)."""
     if name in _warned:  # the common case, without the lock
         return
     with _warned_lock:
@@ -36,8 +37,22 @@ def deprecated(name: str, instead: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"`{name}` is deprecated; use {instead} instead (one evaluation, one request).",
         DeprecationWarning,
-        stacklevel=stacklevel,
+        stacklevel=_first_outside_hogkit(),
     )
+
+
+def _first_outside_hogkit() -> int:
+    """`warnings.warn`'s stacklevel, called from `deprecated`, of the nearest calling frame
+    that is not hogkit's own code (1 is `deprecated` itself)."""
+    frame = sys._getframe(2)  # whoever called `deprecated`
+    level = 2
+    while (
+        frame.f_back is not None
+        and frame.f_globals.get("__name__", "").partition(".")[0] == "hogkit"
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class FlagReads:
@@ -70,7 +85,7 @@ class FlagReads:
         self, distinct_id: Any, groups: Mapping[str, Any] | None, option: object
     ) -> FlagEvaluations | None:
         """`capture(send_feature_flags=...)`: the snapshot whose values the event carries."""
-        deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))", 5)
+        deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))")
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         local_only = settings.get("only_evaluate_locally")
         if local_only is None:
