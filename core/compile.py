@@ -99,6 +99,9 @@ def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
     made once per compile and shared by every flag (kept in `tables`): (on_match,
     on_out_of_rollout, on_early_exit, on_skipped, no_match tokens, miss outcomes, skipped,
     out-of-rollout, early-exit and matched-True outcomes)."""
+    made = tables.tokens.get((index, filters))
+    if made is not None:
+        return made
     match: Token = ("condition_match", index, -1)
     out: Token = ("out_of_rollout", index, -1)
     early: Token = ("early_exit", index, -1)
@@ -232,7 +235,7 @@ class CompiledCondition:
             self.out_outcome,
             self.early_outcome,
             self.on_match_true,
-        ) = tables.tokens.get((index, len(filters))) or _tokens(index, len(filters), tables)
+        ) = _tokens(index, len(filters), tables)
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
         self.excluded: Any = self.early_outcome if early_exit else self.out_outcome
