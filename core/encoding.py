@@ -198,13 +198,14 @@ def encode_capture_call(
             if (
                 plain
                 and spliced is not None
-                and (flags is None or (spliced.flags_apart and layouts is not None))
+                and (flags is None or spliced.flags_apart)
                 and (not properties or spliced.reserved.isdisjoint(properties))
                 and (
                     flags is None
                     or (
                         (not properties or _flags_apart(properties))
-                        and (fragment := flag_fragment(flags, layouts)) is not None  # type: ignore[arg-type]
+                        and layouts is not None
+                        and (fragment := flag_fragment(flags, layouts)) is not None
                     )
                 )
             ):
