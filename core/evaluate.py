@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .compile import (
     ENROLLED_OUTCOME,
@@ -46,6 +46,7 @@ from .signals import Outcome as FilterOutcome
 __all__ = [
     "DROPPED",
     "UNENCODABLE",
+    "CallContext",
     "Run",
     "as_dict",
     "encode",
@@ -98,26 +99,51 @@ def encode(value: object) -> bytes:
 Matched = Outcome | Unresolved | NeedsServer | Broken | Dropped
 
 
+class CallContext(NamedTuple):
+    """What a call passes beyond the person, read only by group flags, conditions on a
+    group's properties and device bucketing: each group's key, properties and hash input
+    (UTF-8), and the device id with its hash input."""
+
+    groups: Mapping[Any, Any]
+    group_props: Mapping[Any, Mapping[str, object]]
+    group_bytes: Mapping[Any, bytes]
+    device_id: object
+    device_bytes: bytes
+
+
+# The context of a call that passes no groups and no device id (most calls).
+_NO_CONTEXT = CallContext(_NO_GROUPS, _NO_GROUPS, _NO_GROUPS, None, b"")
+
+
+class _Dependencies:
+    """What evaluating dependencies keeps for the rest of a call; made when a dependency
+    is first met (most calls meet none)."""
+
+    __slots__ = ("active", "caches", "own", "tainted")
+
+    def __init__(self) -> None:
+        # Dependency values per (bucketing value, properties) context.
+        self.caches: dict[tuple[int, int], dict[Any, Any]] = {}
+        # The person's own context's values, once made (see `Run.person_cache`).
+        self.own: dict[Any, Any] | None = None
+        # Dependencies being evaluated (to notice loops), and whether one was noticed.
+        self.active: set[str] = set()
+        self.tainted = False
+
+
 class Run:
     """The inputs of one `FlagSet.evaluate` call and what the call may reuse."""
 
     __slots__ = (
-        "active",
         "cache",
-        "caches",
-        "device_bytes",
-        "device_id",
+        "context",
+        "deps",
         "distinct_bytes",
         "distinct_id",
         "flags",
-        "group_bytes",
-        "group_props",
-        "groups",
         "memo",
         "now",
-        "own",
         "person",
-        "tainted",
     )
 
     def __init__(
@@ -126,9 +152,7 @@ class Run:
         now: datetime,
         distinct_id: object,
         person: Mapping[str, object],
-        groups: Mapping[Any, Any],
-        group_props: Mapping[Any, Mapping[str, object]],
-        device_id: object,
+        context: CallContext = _NO_CONTEXT,
     ) -> None:
         self.flags = flags
         self.now = now
@@ -140,41 +164,29 @@ class Run:
             else encode(distinct_id)
         )
         self.person = person
-        self.groups = groups
-        self.group_props = group_props
-        self.group_bytes = (
-            {name: encode(key) for name, key in groups.items()} if groups else _NO_GROUPS
-        )
-        self.device_id = device_id
-        self.device_bytes = encode(device_id) if device_id else b""
+        self.context = context
         # Per memo slot, the outcome of a matcher several conditions share on the
         # person's properties (None: not run yet).
         # A dict rather than a list of every slot: a call that asks for one flag of many
         # should not pay for every shared matcher.
         self.memo: dict[int, Any] = {}
-        # Dependency values per (bucketing value, properties) context, and the one the
-        # flag being evaluated uses (see `_dependency_cache`).
-        # Both made when a dependency is first met: most calls meet none.
-        self.caches: dict[tuple[int, int], dict[Any, Any]] | None = None
+        # The dependency values the flag being evaluated uses (see `dependency_cache`).
         self.cache: dict[Any, Any] | None = None
-        # The person's own context's values, once made (see `person_cache`).
-        self.own: dict[Any, Any] | None = None
-        # Dependencies being evaluated (to notice loops), and whether one was noticed.
-        self.active: set[str] | None = None
-        self.tainted = False
+        self.deps: _Dependencies | None = None
 
     def dependency_cache(self, distinct_id: object, properties: object) -> dict[Any, Any]:
         """The dependency values for one context, shared by every flag of the call.
 
         After a loop between dependencies was noticed, what was stored may depend on
         where evaluation entered the loop, so the shared values are dropped."""
-        caches = self.caches
-        if caches is None:
-            caches = self.caches = {}
-        if self.tainted:
+        deps = self.deps
+        if deps is None:
+            deps = self.deps = _Dependencies()
+        caches = deps.caches
+        if deps.tainted:
             caches.clear()
-            self.own = None
-            self.tainted = False
+            deps.own = None
+            deps.tainted = False
         if distinct_id is self.distinct_id and properties is self.person:
             context = _PERSON
         else:
@@ -186,10 +198,13 @@ class Run:
 
     def person_cache(self) -> dict[Any, Any]:
         """`dependency_cache` for the person's own context, kept at hand."""
-        own = self.own
-        if own is None or self.tainted:
-            own = self.own = self.dependency_cache(self.distinct_id, self.person)
-        return own
+        deps = self.deps
+        if deps is None or deps.own is None or deps.tainted:
+            own = self.dependency_cache(self.distinct_id, self.person)
+            assert self.deps is not None
+            self.deps.own = own
+            return own
+        return deps.own
 
     def evaluate_dependency(
         self, key: str, distinct_id: object, properties: Mapping[str, object]
@@ -213,17 +228,18 @@ class Run:
             self.distinct_bytes if distinct_id is self.distinct_id else encode(distinct_id)
         )
         if flag.device_bucketing and not flag.is_group:
-            if not self.device_id:
+            if not self.context.device_id:
                 cache[key] = None
                 return _UNRESOLVED_DEPENDENCY
-            value_bytes = self.device_bytes
-        active = self.active
-        if active is None:
-            active = self.active = set()
+            value_bytes = self.context.device_bytes
+        deps = self.deps
+        if deps is None:
+            deps = self.deps = _Dependencies()
+        active = deps.active
         if key in active:
             # Definitions that loop without the server marking the cycle; posthog-python
             # recurses until Python stops it.
-            self.tainted = True
+            deps.tainted = True
             return BROKEN
         active.add(key)
         try:
@@ -292,7 +308,7 @@ def _failed(run: Run) -> Unresolved:
     """Why a flag whose evaluation raised needs the server: never raise into the caller;
     a definition this broken needs the server. Hashing an id with no UTF-8 form fails as
     it does in posthog-python: missing context."""
-    if run.distinct_bytes is UNENCODABLE or run.device_bytes is UNENCODABLE:
+    if run.distinct_bytes is UNENCODABLE or run.context.device_bytes is UNENCODABLE:
         return _MISSING
     return _UNSUPPORTED
 
@@ -308,19 +324,20 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
         name = flag.group_name
         if name is None:
             return _UNSUPPORTED
-        if name not in run.groups:
+        context = run.context
+        if name not in context.groups:
             # The server would answer False too, so this is decided locally.
             return GROUP_MISSING_OUTCOME
-        key = run.groups[name]
-        props = run.group_props[name]
+        key = context.groups[name]
+        props = context.group_props[name]
         run.cache = _cache_for(run, flag, key, props) if flag.reads_id else None
-        result = match_flag(run, flag, key, props, run.group_bytes[name], True)
+        result = match_flag(run, flag, key, props, context.group_bytes[name], True)
     else:
         value_bytes = run.distinct_bytes
         if flag.device_bucketing:
-            if not run.device_id:
+            if not run.context.device_id:
                 return _UNSUPPORTED if flag.definition_unsupported else _MISSING
-            value_bytes = run.device_bytes
+            value_bytes = run.context.device_bytes
         distinct_id = run.distinct_id
         person = run.person
         if flag.reads_id:
@@ -421,9 +438,10 @@ def _group_context(
     """The properties and bucketing value of a condition on another group's properties;
     None when it is skipped (the group was not passed, or this is a dependency)."""
     name = condition.group_name
-    if not top or name is None or name not in run.groups:
+    context = run.context
+    if not top or name is None or name not in context.groups:
         return None
-    return run.group_props[name], run.group_bytes[name]
+    return context.group_props[name], context.group_bytes[name]
 
 
 def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -> Matched | None:
@@ -473,8 +491,8 @@ def make_run(
 ) -> Run:
     """One call's inputs, read as posthog-python reads them: each group's properties get
     `$group_key`, and properties of types not in `groups` are dropped."""
-    if not groups:
-        return Run(flags, now, distinct_id, person, _NO_GROUPS, _NO_GROUPS, device_id)
+    if not groups and not device_id:
+        return Run(flags, now, distinct_id, person)
     group_map = as_dict(groups)
     group_props: dict[Any, dict[str, object]] = {}
     if group_map:
@@ -483,7 +501,14 @@ def make_run(
             enriched: dict[str, object] = {"$group_key": key}
             enriched.update(as_dict(extra.get(name)))
             group_props[name] = enriched
-    return Run(flags, now, distinct_id, person, group_map, group_props, device_id)
+    context = CallContext(
+        group_map,
+        group_props,
+        {name: encode(key) for name, key in group_map.items()},
+        device_id,
+        encode(device_id) if device_id else b"",
+    )
+    return Run(flags, now, distinct_id, person, context)
 
 
 def as_dict(value: object) -> dict[Any, Any]:

@@ -31,8 +31,6 @@ __all__ = ["FlagSet"]
 
 _RANK = MappingProxyType({reason: rank for rank, reason in enumerate(PRECEDENCE)})
 _NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
-# No groups, and so no group properties (read only).
-_NONE: Mapping[Any, Any] = _NO_PROPERTIES
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 _UTC = timezone.utc
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -224,12 +222,12 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             person: Mapping[str, object] = person_properties
         else:
             person = _person(person_properties, distinct_id, flag.reads_id)
-        if groups:
+        if groups or device_id:
             run = make_run(
                 self._flags, now, distinct_id, person, groups, group_properties, device_id
             )
         else:
-            run = Run(self._flags, now, distinct_id, person, _NONE, _NONE, device_id)
+            run = Run(self._flags, now, distinct_id, person)
         result = evaluate_one(run, flag)
         return result[0] if type(result) is tuple else None
 
