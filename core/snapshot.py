@@ -23,7 +23,7 @@ import msgspec
 from .attribution import Attribution, attribution_of
 from .reasons import Unresolved
 
-__all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "SnapshotViews", "thaw"]
+__all__ = ["FlagResult", "Problem", "Reason", "Snapshot", "thaw"]
 
 FlagValue = bool | str
 _first = itemgetter(0)
@@ -127,25 +127,13 @@ def thaw(value: Any) -> Any:
     return value
 
 
-class SnapshotViews:
-    """The mappings a snapshot derives on first read (`flag_values`, `results`), kept for
-    later reads. The one mutable object a snapshot owns, and only ever filled in: a race
-    between threads only builds equal mappings twice."""
-
-    __slots__ = ("results", "values")
-
-    def __init__(self) -> None:
-        self.values: Mapping[str, FlagValue] | None = None
-        self.results: Mapping[str, FlagResult] | None = None
-
-
 class Snapshot(msgspec.Struct, frozen=True, eq=False):
     """The flags of one person (or group) at one moment. Never changes after creation.
 
     Built positionally by `FlagSet.evaluate` (a msgspec struct is created in C, in a few
     tens of nanoseconds). Each decided flag is stored as the (value, reason token) pair
     compilation prepared, so evaluation allocates nothing per flag; `flag_values` and
-    `results` are derived on first read and kept in its `SnapshotViews`.
+    `results` are derived on first read and kept in `_views`.
     """
 
     distinct_id: str
@@ -155,7 +143,10 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     # Every key the evaluation was asked for, in order (the `FlagSet`'s shared `keys` when
     # it evaluated them all): `_outcomes`' keys exactly when none is missing.
     _asked: tuple[str, ...] | None = None
-    _views: SnapshotViews = msgspec.field(default_factory=SnapshotViews)
+    # The mappings derived on first read ("values", "results"), kept for later reads: the
+    # one mutable object a snapshot owns, and only ever filled in (a race between threads
+    # only builds equal mappings twice). A plain dict, made in C with the snapshot.
+    _views: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def get_flag(self, key: str) -> FlagValue | None:
         """The variant, True or False; None when the flag is absent or unresolved."""
@@ -190,11 +181,10 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     @property
     def flag_values(self) -> Mapping[str, FlagValue]:
         """Every resolved flag's value, in definition order."""
-        views = self._views
-        cached = views.values
+        cached: Mapping[str, FlagValue] | None = self._views.get("values")
         if cached is None:
             cached = MappingProxyType({key: pair[0] for key, pair in self._outcomes.items()})
-            views.values = cached
+            self._views["values"] = cached
         return cached
 
     def flag_columns(self) -> tuple[tuple[str, ...], tuple[FlagValue, ...]]:
@@ -233,12 +223,11 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     @property
     def results(self) -> Mapping[str, FlagResult]:
         """Every resolved flag with its payload, id, version and reason."""
-        views = self._views
-        cached = views.results
+        cached: Mapping[str, FlagResult] | None = self._views.get("results")
         if cached is None:
             built = {key: self.result(key) for key in self._outcomes}
             cached = MappingProxyType(built)  # type: ignore[arg-type]
-            views.results = cached
+            self._views["results"] = cached
         return cached
 
     def only(self, keys: Iterable[str]) -> Snapshot:
