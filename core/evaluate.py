@@ -346,12 +346,12 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
         else:
             run.cache = None
         result = match_flag(run, flag, distinct_id, person, value_bytes, True)
-    if isinstance(result, NeedsServer):
+    if type(result) is NeedsServer:
         # The loop stopped at the server; a problem in the rest of the definition outranks.
         return _UNSUPPORTED if flag.definition_unsupported else result.reason
-    if isinstance(result, Broken):
+    if type(result) is Broken:
         return _UNSUPPORTED
-    return result
+    return result  # type: ignore[return-value]
 
 
 def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:
