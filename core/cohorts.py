@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from .compile_tables import CompileTables
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import compile_property_filter, compile_text_filter
+from .operators import compile_keyed_filter, compile_property_filter
 from .property_matcher import INLINE_CONTAINS, INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
@@ -201,28 +201,24 @@ _CHECKED = frozenset(
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
 
 
-def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
-    """What makes two plain filters compile alike, or None when unsure (then no sharing).
+def _memo_key(key: str, operator: str | None, value: object) -> Hashable | None:
+    """What makes two filters with a text key and operator compile alike, or None when
+    unsure (then no sharing).
 
     Values carry their type, so 1, 1.0 and True never share a matcher, and floats their
     exact bits, so 0.0 and -0.0 (whose texts differ) never do either. A list holding
     anything unhashable makes an unhashable key, which the caller treats as None.
     """
-    key = raw.get("key")
-    operator = raw.get("operator")
-    if type(key) is not str or (operator is not None and type(operator) is not str):
-        return None
-    value: Any = raw.get("value")
     kind: type = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return (key, operator, kind, value)
     if kind is list:
-        types = tuple(map(type, value))
+        types = tuple(map(type, value))  # type: ignore[call-overload]
         if float in types:
             return None
-        return (key, operator, kind, tuple(value), types)
+        return (key, operator, kind, tuple(value), types)  # type: ignore[call-overload]
     if kind is float:
-        return (key, operator, kind, value.hex())
+        return (key, operator, kind, value.hex())  # type: ignore[attr-defined]
     return None
 
 
@@ -253,22 +249,15 @@ class CohortCompiler:
         return self._property(raw)
 
     def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags)."""
-        # The commonest filter, a text value, is looked up inline (see `_memo_key`).
+        """A matcher, shared between identical filters (they are common across flags).
+        Filters whose key or operator is not text (never sent by the server) are compiled
+        apart, unshared."""
+        key = raw.get("key")
+        operator = raw.get("operator")
+        if type(key) is not str or (operator is not None and type(operator) is not str):
+            return compile_property_filter(raw, matching_version=self._matching_version)
         value = raw.get("value")
-        if type(value) is str:
-            key = raw.get("key")
-            operator = raw.get("operator")
-            if type(key) is str and (operator is None or type(operator) is str):
-                memo_key: Hashable | None = (key, operator, str, value)
-                matcher = self._matchers.get(memo_key)
-                if matcher is None:
-                    matcher = compile_text_filter(
-                        key, operator, value, matching_version=self._matching_version
-                    )
-                    self._matchers[memo_key] = matcher
-                return matcher
-        memo_key = _memo_key(raw)
+        memo_key = _memo_key(key, operator, value)
         if memo_key is not None:
             try:
                 matcher = self._matchers.get(memo_key)
@@ -277,7 +266,9 @@ class CohortCompiler:
             else:
                 if matcher is not None:
                     return matcher
-        matcher = compile_property_filter(raw, matching_version=self._matching_version)
+        matcher = compile_keyed_filter(
+            key, operator, value, matching_version=self._matching_version
+        )
         if memo_key is not None:
             self._matchers[memo_key] = matcher
         return matcher

@@ -26,7 +26,7 @@ from .ordered_matchers import (
 from .property_matcher import AlwaysUnsupported, PropertyMatcher
 from .text_matchers import Presence, compile_exact, compile_regex, compile_text
 
-__all__ = ["OPERATORS", "compile_property_filter", "compile_text_filter"]
+__all__ = ["OPERATORS", "compile_keyed_filter", "compile_property_filter"]
 
 _EQUALITY = ("exact", "is_not")
 _PRESENCE = ("is_set", "is_not_set")
@@ -71,11 +71,13 @@ def compile_property_filter(
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
 
-def compile_text_filter(
-    key: str, operator: str | None, value: str, *, matching_version: int | None
+def compile_keyed_filter(
+    key: str, operator: str | None, value: object, *, matching_version: int | None
 ) -> PropertyMatcher:
-    """`compile_property_filter` for the commonest filter, whose parts the caller has
-    already read: a text key, a text operator (or none) and a text value."""
+    """`compile_property_filter` for a filter whose parts the caller has already read: a
+    text key (so it is its own lookup key and always hashable) and a text operator (or
+    none). Compilers read those parts anyway to share matchers, so they are not read
+    twice."""
     operator = operator or "exact"
     if operator not in OPERATORS:
         return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")

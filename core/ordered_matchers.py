@@ -77,7 +77,7 @@ class _Numeric(PropertyMatcher):
     __slots__ = ("_bound", "_compare")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, bound: float) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._bound = bound
         self._compare = NUMERIC_COMPARE[operator]
         self.inline = (_INLINE_NUMERIC[operator], lookup, bound, False)
@@ -126,7 +126,7 @@ class _Date(PropertyMatcher):
     __slots__ = ("_after", "_filter")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, parsed: DateFilter) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._after = operator == "is_date_after"
         self._filter = parsed
 
@@ -186,7 +186,7 @@ class _Version(PropertyMatcher):
         low: tuple[int, int, int],
         high: tuple[int, int, int] | None,
     ) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._compare = VERSION_COMPARE.get(operator)
         self._low = low
         self._high = high

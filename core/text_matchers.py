@@ -44,7 +44,7 @@ class Presence(PropertyMatcher):
     __slots__ = ("_present",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._present = operator == "is_set"
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
@@ -89,7 +89,7 @@ class _ExactText(PropertyMatcher):
     __slots__ = ("_targets",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, targets: frozenset[str]) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._targets = targets
         self.inline = (INLINE_IN, lookup, targets, operator == "is_not")
 
@@ -123,7 +123,7 @@ class _ExactTruthy(PropertyMatcher):
     __slots__ = ("_negate", "_wanted")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, wanted: bool | None) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._negate = operator == "is_not"
         self._wanted = wanted
 
@@ -190,7 +190,7 @@ class _Text(PropertyMatcher):
     __slots__ = ("_needle", "_negate", "_test")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, needle: str) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         test = operator.removeprefix("not_")
         self._negate = test != operator
         self._needle = needle
@@ -236,7 +236,7 @@ class _Regex(PropertyMatcher):
     __slots__ = ("_end_sensitive", "_find", "_gated", "_limit", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._negate = operator == "not_regex"
         self._gated = gated
         find, limit, end_sensitive, ascii_ready = gated.ascii_plan
@@ -271,7 +271,7 @@ class _RegexConstant(PropertyMatcher):
     __slots__ = ("_result",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, result: bool) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._result = result
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
