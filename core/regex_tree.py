@@ -16,7 +16,7 @@ __all__ = ["Node", "read_tree"]
 
 # A node is one of:
 #   ("item", test, members, pattern)
-#                                one character, `test(ch)` says whether it matches;
+#                                one character, `test(ch)` is truthy when it matches;
 #                                `members` is the text of every character it matches when
 #                                that set is small and known (a literal, a plain class),
 #                                else None; `pattern` its compiled form (None: a literal)
@@ -35,7 +35,6 @@ def _item(source: str) -> Node:
     if len(source) == 1:
         return ("item", source.__eq__, source, None)
     pattern = re.compile(source)
-    fullmatch = pattern.fullmatch
     members: str | None = None
     if (
         source.startswith("[")
@@ -45,7 +44,8 @@ def _item(source: str) -> Node:
     ):
         # Runs of members rather than one match per member: fewer matches to build.
         members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
-    return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
+    # The bound `fullmatch` itself is the test (a match or None): no wrapper to call.
+    return ("item", pattern.fullmatch, members, pattern)
 
 
 _ASCII = "".join(map(chr, range(128)))
@@ -64,10 +64,13 @@ _SINGLE_ESCAPES = MappingProxyType({"f": "\f", "n": "\n", "r": "\r", "t": "\t"})
 
 
 # One token of a translated pattern: a group opening, an escape, a whole class, a
-# quantifier with its lazy `?`, or any other single character. The pattern is valid and
-# gated, so every `{` outside a class opens a counted repetition and no class is empty.
+# quantifier with its lazy `?`, a run of characters that stand for themselves, or any
+# other single character. The pattern is valid and gated, so every `{` outside a class
+# opens a counted repetition and no class is empty. A quantifier after a run repeats its
+# last character, which is the last node the run leaves.
 _TOKEN = re.compile(
-    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??|.",
+    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??"
+    r"|[^\\()|*+?{\[^.]+|.",
     re.DOTALL,
 )
 # (low, high) of `*`, `+` and `?`.
@@ -103,7 +106,7 @@ def read_tree(pattern: str) -> Node:
         elif first == ".":
             nodes.append(_DOT)
         else:
-            nodes.append(_item(token))
+            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
     return _alternation(branches, nodes)
 
 
