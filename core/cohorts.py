@@ -201,7 +201,7 @@ _CHECKED = frozenset(
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
 
 
-def _memo_key(key: str, operator: str | None, value: object) -> Hashable | None:
+def _memo_key(key: str, operator: str | None, value: Any) -> Hashable | None:
     """What makes two filters with a text key and operator compile alike, or None when
     unsure (then no sharing).
 
@@ -213,12 +213,12 @@ def _memo_key(key: str, operator: str | None, value: object) -> Hashable | None:
     if kind is str or kind is int or kind is bool or value is None:
         return (key, operator, kind, value)
     if kind is list:
-        types = tuple(map(type, value))  # type: ignore[call-overload]
+        types = tuple(map(type, value))
         if float in types:
             return None
-        return (key, operator, kind, tuple(value), types)  # type: ignore[call-overload]
+        return (key, operator, kind, tuple(value), types)
     if kind is float:
-        return (key, operator, kind, value.hex())  # type: ignore[attr-defined]
+        return (key, operator, kind, value.hex())
     return None
 
 
