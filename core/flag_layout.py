@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from .cohorts import CohortRef, is_matcher
+from .cohorts import CohortRef, Filter, is_matcher
 from .compile import Check, CompiledCondition, CompiledFlag
 from .dependencies import DependencyFilter
 from .property_matcher import INLINE_IN, Inline, PropertyMatcher
@@ -44,20 +44,19 @@ def finish_flags(
         shared = shared and dependency.resolvable
         if shared:
             parents.update(dependency.chain)
-    uses = Counter(
-        [id(item) for flag in flags.values() for c in flag.conditions for item in c.filters]
-    )
-    slots: dict[int, int] = {}
+    # Compiled filters and conditions define no __eq__, so they are keys by identity.
+    uses = Counter([item for flag in flags.values() for c in flag.conditions for item in c.filters])
+    slots: dict[Filter, int] = {}
     # Per condition (conditions may be shared by flags): whether it reads distinct_id,
     # and whether a filter of it may need the server.
-    done: dict[int, tuple[bool, bool]] = {}
+    done: dict[CompiledCondition, tuple[bool, bool]] = {}
     for flag in flags.values():
         reads_id = flag.reads_id
         may_stop = mixed = False
         for condition in flag.conditions:
-            laid = done.get(id(condition))
+            laid = done.get(condition)
             if laid is None:
-                laid = done[id(condition)] = _lay_out(condition, uses, slots)
+                laid = done[condition] = _lay_out(condition, uses, slots)
             if laid[0]:
                 reads_id = True
                 may_stop = may_stop or laid[1]
@@ -89,8 +88,8 @@ def finish_flags(
 
 def _lay_out(
     condition: CompiledCondition,
-    uses: Mapping[int, int],
-    slots: dict[int, int],
+    uses: Mapping[Filter, int],
+    slots: dict[Filter, int],
 ) -> tuple[bool, bool]:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
     cohort or dependency may), and whether any may need the server (a dependency always
@@ -116,8 +115,8 @@ def _lay_out(
         # Matchers answered in place cost about what a memo lookup does.
         if inline is None:
             inline = _NO_INLINE
-            if uses[id(item)] > 1:
-                slot = slots.setdefault(id(item), len(slots))
+            if uses[item] > 1:
+                slot = slots.setdefault(item, len(slots))
         if matcher.key == "distinct_id":
             reads_id = True
         checks.append((slot, True, matcher.match, *inline))
