@@ -57,6 +57,9 @@ def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
 
+# The shorthand classes as nodes, read once: they are the commonest non-literal items.
+_SHORTHANDS = MappingProxyType({f"\\{letter}": _item(f"\\{letter}") for letter in "dDsSwW"})
+
 # `.` as a node: any character but a newline (as Python reads `.` without flags).
 _DOT: Node = ("item", _not_newline, None, re.compile("."))
 
@@ -127,7 +130,7 @@ def _escape(token: str) -> Node:
     if e == "x":
         return _item(chr(int(token[2:], 16)))
     if e in "dDsSwW":
-        return _item(token)
+        return _SHORTHANDS[token]
     return _item(_SINGLE_ESCAPES.get(e, e))
 
 
