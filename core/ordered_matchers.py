@@ -96,7 +96,9 @@ class _Numeric(PropertyMatcher):
 _EXACT = INLINE_EXACT
 
 
-def compile_numeric(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_numeric(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     bound = to_number(value)
     if bound is None:
         return AlwaysUnsupported(
@@ -164,7 +166,9 @@ class _Date(PropertyMatcher):
         return _MISSING_CONTEXT
 
 
-def compile_date(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_date(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     parsed = parse_date_filter(str(value))
     if parsed is None:
         return _NullFailsOtherwiseUnsupported(
@@ -206,7 +210,9 @@ class _Version(PropertyMatcher):
         return self._compare(version, self._low)
 
 
-def compile_version(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_version(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     if operator in VERSION_RANGES:
         bounds = version_range(operator, value)
         if bounds is not None:

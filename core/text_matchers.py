@@ -26,7 +26,7 @@ from .reasons import Unresolved
 from .regex import GatedPattern, gate_pattern
 from .stringify import ascii_lower, to_text
 
-__all__ = ["Presence", "compile_exact", "compile_regex", "compile_text"]
+__all__ = ["Presence", "compile_exact", "compile_presence", "compile_regex", "compile_text"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
@@ -51,6 +51,13 @@ class Presence(PropertyMatcher):
         if properties.get(self._lookup, _ABSENT) is _ABSENT:  # type: ignore[call-overload]
             return _MISSING_CONTEXT
         return self._present
+
+
+def compile_presence(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
+    """is_set/is_not_set, which read no filter value."""
+    return Presence(key, lookup, operator)
 
 
 _SPELLED = MappingProxyType({"true": True, "false": False})
@@ -216,7 +223,9 @@ def _text_of(value: object) -> str | None:
     return None if value is _ABSENT else to_text(value)
 
 
-def compile_text(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_text(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     text = to_text(value)
     if text is None:
         return AlwaysUnsupported(
@@ -281,7 +290,9 @@ class _RegexConstant(PropertyMatcher):
         return self._result
 
 
-def compile_regex(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_regex(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     pattern = str(value)
     if not pattern:
         return _RegexConstant(key, lookup, operator, operator == "regex")
