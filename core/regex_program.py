@@ -124,7 +124,10 @@ def _followed(nodes: list[Node], after: Follow, start: int) -> Follow:
     """What may come first from `nodes[start:]` followed by `after`."""
     items: tuple[Node, ...] = ()
     anything = False
-    for node in nodes[start:]:
+    for at in range(start, len(nodes)):
+        node = nodes[at]
+        if node[0] == "item":  # the commonest: it reads the next character, and only it
+            return (*items, node), anything, False
         found, any_found, empty = _first(node)
         items += found
         anything = anything or any_found

@@ -76,6 +76,8 @@ _TOKEN = re.compile(
     r"|[^\\()|*+?{\[^.]+|.",
     re.DOTALL,
 )
+# The characters a token with syntax of its own starts with.
+_SYNTAX = "()|*+?{[\\^."
 # (low, high) of `*`, `+` and `?`.
 _BOUNDS = ((0, None), (1, None), (0, 1))
 
@@ -88,7 +90,10 @@ def read_tree(pattern: str) -> Node:
     nodes: list[Node] = []
     for token in _TOKEN.findall(pattern):
         first = token[0]
-        if first == "(":
+        if first not in _SYNTAX:
+            # A run of characters that stand for themselves (the commonest token).
+            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
+        elif first == "(":
             stack.append((branches, nodes))
             branches, nodes = [], []
         elif first == ")":
@@ -106,10 +111,8 @@ def read_tree(pattern: str) -> Node:
             nodes.append(_escape(token))
         elif first == "^":
             nodes.append(("start",))
-        elif first == ".":
+        else:  # `.`, the last of `_SYNTAX`
             nodes.append(_DOT)
-        else:
-            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
     return _alternation(branches, nodes)
 
 
