@@ -19,13 +19,13 @@ from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
 __all__ = [
+    "CHECKED_TYPES",
     "CohortCompiler",
     "CohortGroup",
     "CohortRef",
     "Filter",
     "FilterRun",
     "NotAnObject",
-    "is_matcher",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -120,13 +120,6 @@ class CohortRef:
 Filter = PropertyMatcher | CohortRef | DependencyFilter | NotAnObject
 
 
-def is_matcher(item: object) -> bool:
-    """Whether a filter is a property matcher (checked with `match(props, now)`); every
-    other filter is checked with `check(run, distinct_id, props)`. Asked at compile time,
-    so evaluation branches on a stored flag instead."""
-    return type(item) not in _CHECKED
-
-
 # A cohort group's entry: (plain, filter or nested node, negate, then a matcher's `inline`
 # form spread out: kind (0 when it has none), lookup key, argument, its negate). Plain
 # entries are property matchers; the rest are checked with `check(run, distinct_id, props)`.
@@ -194,8 +187,10 @@ def _stops(node: object) -> bool:
 
 
 _Body = CohortGroup | _ServerNode | _CyclicNode
-# Every filter and node type that is not a property matcher.
-_CHECKED = frozenset(
+# Every filter and node type that is not a property matcher (checked with
+# `check(run, distinct_id, props)`; a matcher with `match(props, now)`). Compiling asks
+# by exact type, so evaluation branches on a stored flag instead.
+CHECKED_TYPES: frozenset[type] = frozenset(
     [CohortGroup, CohortRef, DependencyFilter, NotAnObject, _ServerNode, _CyclicNode]
 )
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
@@ -340,7 +335,7 @@ class CohortCompiler:
                 # OR of ORs): its entries, in order, join this group's.
                 entries.extend(node.entries)
                 continue
-            if type(node) in _CHECKED:
+            if type(node) in CHECKED_TYPES:
                 entries.append((False, node, negate, *_NO_INLINE))
             else:
                 inline = node.inline or _NO_INLINE  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from .cohorts import CohortRef, Filter, is_matcher
+from .cohorts import CHECKED_TYPES, CohortRef, Filter
 from .compile import Check, CompiledCondition, CompiledFlag
 from .dependencies import DependencyFilter
 from .property_matcher import INLINE_IN, Inline, PropertyMatcher
@@ -101,7 +101,7 @@ def _lay_out(
     checks: list[Check] = []
     reads_id = may_stop = False
     for item in filters:
-        if not is_matcher(item):
+        if type(item) in CHECKED_TYPES:
             reads_id = True
             if type(item) is not CohortRef or item.stops:
                 may_stop = True
