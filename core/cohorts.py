@@ -252,7 +252,10 @@ class CohortCompiler:
         if type(key) is not str or (operator is not None and type(operator) is not str):
             return compile_property_filter(raw, matching_version=self._matching_version)
         value = raw.get("value")
-        memo_key = _memo_key(key, operator, value)
+        # A text value, the commonest, keyed in place (as `_memo_key` would key it).
+        memo_key = (
+            (key, operator, str, value) if type(value) is str else _memo_key(key, operator, value)
+        )
         if memo_key is not None:
             try:
                 matcher = self._matchers.get(memo_key)
