@@ -43,9 +43,9 @@ _REGEX = ("regex", "not_regex")
 _DATES = ("is_date_before", "is_date_after")
 # Every family compiles from (key, lookup key, operator, value, explicit); only equality
 # reads `explicit` (see `compile_property_filter`), the others take it for one signature.
-Family = Callable[[str, Hashable, str, object, bool], PropertyMatcher]
+_Family = Callable[[str, Hashable, str, object, bool], PropertyMatcher]
 # The family of each operator, found in one lookup.
-_FAMILIES: Mapping[str, Family] = MappingProxyType(
+_FAMILIES: Mapping[str, _Family] = MappingProxyType(
     {
         **dict.fromkeys(_EQUALITY, compile_exact),
         **dict.fromkeys(_PRESENCE, compile_presence),
