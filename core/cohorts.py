@@ -13,19 +13,19 @@ from typing import Any, Protocol
 
 from .compile_tables import CompileTables
 from .dependencies import DependencyFilter, DependencyRun, compile_dependency
-from .operators import compile_property_filter, compile_text_filter
+from .operators import compile_keyed_filter, compile_property_filter
 from .property_matcher import INLINE_CONTAINS, INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NEEDS_SERVER_UNSUPPORTED, Outcome
 
 __all__ = [
+    "CHECKED_TYPES",
     "CohortCompiler",
     "CohortGroup",
     "CohortRef",
     "Filter",
     "FilterRun",
     "NotAnObject",
-    "is_matcher",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -120,13 +120,6 @@ class CohortRef:
 Filter = PropertyMatcher | CohortRef | DependencyFilter | NotAnObject
 
 
-def is_matcher(item: object) -> bool:
-    """Whether a filter is a property matcher (checked with `match(props, now)`); every
-    other filter is checked with `check(run, distinct_id, props)`. Asked at compile time,
-    so evaluation branches on a stored flag instead."""
-    return type(item) not in _CHECKED
-
-
 # A cohort group's entry: (plain, filter or nested node, negate, then a matcher's `inline`
 # form spread out: kind (0 when it has none), lookup key, argument, its negate). Plain
 # entries are property matchers; the rest are checked with `check(run, distinct_id, props)`.
@@ -194,25 +187,23 @@ def _stops(node: object) -> bool:
 
 
 _Body = CohortGroup | _ServerNode | _CyclicNode
-# Every filter and node type that is not a property matcher.
-_CHECKED = frozenset(
+# Every filter and node type that is not a property matcher (checked with
+# `check(run, distinct_id, props)`; a matcher with `match(props, now)`). Compiling asks
+# by exact type, so evaluation branches on a stored flag instead.
+CHECKED_TYPES: frozenset[type] = frozenset(
     [CohortGroup, CohortRef, DependencyFilter, NotAnObject, _ServerNode, _CyclicNode]
 )
 _Node = CohortGroup | _ServerNode | _CyclicNode | Filter
 
 
-def _memo_key(raw: Mapping[str, Any]) -> Hashable | None:
-    """What makes two plain filters compile alike, or None when unsure (then no sharing).
+def _memo_key(key: str, operator: str | None, value: Any) -> Hashable | None:
+    """What makes two filters with a text key and operator compile alike, or None when
+    unsure (then no sharing).
 
     Values carry their type, so 1, 1.0 and True never share a matcher, and floats their
     exact bits, so 0.0 and -0.0 (whose texts differ) never do either. A list holding
     anything unhashable makes an unhashable key, which the caller treats as None.
     """
-    key = raw.get("key")
-    operator = raw.get("operator")
-    if type(key) is not str or (operator is not None and type(operator) is not str):
-        return None
-    value: Any = raw.get("value")
     kind: type = type(value)
     if kind is str or kind is int or kind is bool or value is None:
         return (key, operator, kind, value)
@@ -253,22 +244,18 @@ class CohortCompiler:
         return self._property(raw)
 
     def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags)."""
-        # The commonest filter, a text value, is looked up inline (see `_memo_key`).
+        """A matcher, shared between identical filters (they are common across flags).
+        Filters whose key or operator is not text (never sent by the server) are compiled
+        apart, unshared."""
+        key = raw.get("key")
+        operator = raw.get("operator")
+        if type(key) is not str or (operator is not None and type(operator) is not str):
+            return compile_property_filter(raw, matching_version=self._matching_version)
         value = raw.get("value")
-        if type(value) is str:
-            key = raw.get("key")
-            operator = raw.get("operator")
-            if type(key) is str and (operator is None or type(operator) is str):
-                memo_key: Hashable | None = (key, operator, str, value)
-                matcher = self._matchers.get(memo_key)
-                if matcher is None:
-                    matcher = compile_text_filter(
-                        key, operator, value, matching_version=self._matching_version
-                    )
-                    self._matchers[memo_key] = matcher
-                return matcher
-        memo_key = _memo_key(raw)
+        # A text value, the commonest, keyed in place (as `_memo_key` would key it).
+        memo_key = (
+            (key, operator, str, value) if type(value) is str else _memo_key(key, operator, value)
+        )
         if memo_key is not None:
             try:
                 matcher = self._matchers.get(memo_key)
@@ -277,7 +264,9 @@ class CohortCompiler:
             else:
                 if matcher is not None:
                     return matcher
-        matcher = compile_property_filter(raw, matching_version=self._matching_version)
+        matcher = compile_keyed_filter(
+            key, operator, value, matching_version=self._matching_version
+        )
         if memo_key is not None:
             self._matchers[memo_key] = matcher
         return matcher
@@ -349,7 +338,7 @@ class CohortCompiler:
                 # OR of ORs): its entries, in order, join this group's.
                 entries.extend(node.entries)
                 continue
-            if type(node) in _CHECKED:
+            if type(node) in CHECKED_TYPES:
                 entries.append((False, node, negate, *_NO_INLINE))
             else:
                 inline = node.inline or _NO_INLINE  # type: ignore[union-attr]

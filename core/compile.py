@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
@@ -65,6 +66,8 @@ INACTIVE_OUTCOME: Outcome = (False, INACTIVE)
 GROUP_MISSING_OUTCOME: Outcome = (False, GROUP_MISSING)
 ENROLLED_OUTCOME: Outcome = (True, ENROLLED)
 NOT_ENROLLED_OUTCOME: Outcome = (False, NOT_ENROLLED)
+# What a flag without payloads holds: one read-only empty mapping, not two dicts per flag.
+_NO_PAYLOADS: Mapping[str, Any] = MappingProxyType({})
 
 
 class Holdout:
@@ -362,10 +365,10 @@ class CompiledFlag:
         self.conditions = ()
         self.variants = ()
         self.variant_keys: tuple[str, ...] = ()
-        self.fresh: Mapping[str, Callable[[], Any]] = {}
+        self.fresh: Mapping[str, Callable[[], Any]] = _NO_PAYLOADS
         # The payloads as the definitions hold them (text stays text), and where the flag
         # is meant to be evaluated: what the older bulk getters and runtime queries report.
-        self.stored: Mapping[str, Any] = {}
+        self.stored: Mapping[str, Any] = _NO_PAYLOADS
         self.runtime: Any = None
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must

@@ -14,7 +14,13 @@ from typing import Any
 from .cohorts import CohortCompiler, Filter, NotAnObject
 from .compile import CompiledCondition, CompiledFlag, Holdout
 from .compile_tables import CompileTables
-from .definitions import ConditionDefinition, FlagDefinition, MalformedFlag, VariantDefinition
+from .definitions import (
+    ConditionDefinition,
+    FlagDefinition,
+    FlagFilters,
+    MalformedFlag,
+    VariantDefinition,
+)
 from .payloads import payload_sources
 from .reasons import Unresolved
 from .repair import Repaired, repair
@@ -86,23 +92,7 @@ def compile_flag(
         definition = repaired.definition
     if continuity:
         flag.fixed = _CONTINUITY
-    _read_metadata(flag, definition)
-    filters = definition.filters
-    if filters is None:
-        return flag
-    _read_filters(flag, definition, compiler, group_type_mapping)
-    if filters.groups:
-        flag.conditions = tuple(
-            [
-                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
-                for index, condition in enumerate(filters.groups)
-            ]
-        )
-    return flag
-
-
-def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
-    """Id, version and experiment marker, kept only when of the type the API promises."""
+    # Id, version and experiment marker are kept only when of the type the API promises.
     flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
@@ -113,17 +103,30 @@ def _read_metadata(flag: CompiledFlag, definition: FlagDefinition) -> None:
     value = definition.has_experiment
     if type(value) is bool:
         flag.has_experiment = value
+    filters = definition.filters
+    if filters is None:
+        return flag
+    _read_filters(flag, definition, filters, compiler, group_type_mapping)
+    groups = filters.groups
+    if groups:
+        # A loop rather than a comprehension: most flags have one condition.
+        conditions = []
+        for index, condition in enumerate(groups):
+            conditions.append(
+                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
+            )
+        flag.conditions = tuple(conditions)
+    return flag
 
 
 def _read_filters(
     flag: CompiledFlag,
     definition: FlagDefinition,
+    filters: FlagFilters,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> None:
     """Everything in `filters` but the release conditions."""
-    filters = definition.filters
-    assert filters is not None
     aggregation = filters.aggregation_group_type_index
     if aggregation is not None:
         flag.is_group = True
@@ -164,13 +167,16 @@ def _condition(
     comparing matchers suffices). Types ride along where equal values read differently
     (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
     raw_filters = condition.properties
-    broken_rollout = repaired is not None and index in repaired.broken_rollouts
-    not_objects = repaired.not_objects.get(index, ()) if repaired is not None else ()
-    compile_filter = compiler.compile_filter
+    broken_rollout = False
+    not_objects: frozenset[int] | tuple[()] = ()
+    if repaired is not None:
+        broken_rollout = index in repaired.broken_rollouts
+        not_objects = repaired.not_objects.get(index, ())
     compiled_filters: tuple[Filter, ...] = ()
     if raw_filters and not not_objects:
-        compiled_filters = tuple(map(compile_filter, raw_filters))
+        compiled_filters = tuple(map(compiler.compile_filter, raw_filters))
     elif raw_filters:
+        compile_filter = compiler.compile_filter
         compiled_filters = tuple(
             [
                 NotAnObject() if at in not_objects else compile_filter(raw)

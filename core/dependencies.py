@@ -84,7 +84,8 @@ class DependencyFilter:
         self.chain = chain
         self.malformed = malformed
         self.problem = problem
-        self.key_hashable = isinstance(key, Hashable)
+        # Exact str first: the abstract Hashable check is slow, and keys are text.
+        self.key_hashable = type(key) is str or isinstance(key, Hashable)
         self.label = f"flag {key}"
         # Whether every chain member has a definition (set by `settle` once every flag is
         # known): then evaluation need not look for missing members first.
@@ -201,5 +202,7 @@ def compile_dependency(raw: Mapping[str, Any]) -> DependencyFilter:
         elif not raw_chain:
             problem = f"dependency on flag {key!r} is circular"
         else:
-            chain = tuple(m if isinstance(m, Hashable) else _UNHASHABLE for m in raw_chain)
+            chain = tuple(
+                [m if type(m) is str or isinstance(m, Hashable) else _UNHASHABLE for m in raw_chain]
+            )
     return DependencyFilter(key, expected, chain, malformed, problem)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from .cohorts import CohortRef, is_matcher
+from .cohorts import CHECKED_TYPES, CohortRef, Filter
 from .compile import Check, CompiledCondition, CompiledFlag
 from .dependencies import DependencyFilter
 from .property_matcher import INLINE_IN, Inline, PropertyMatcher
@@ -44,20 +44,19 @@ def finish_flags(
         shared = shared and dependency.resolvable
         if shared:
             parents.update(dependency.chain)
-    uses = Counter(
-        [id(item) for flag in flags.values() for c in flag.conditions for item in c.filters]
-    )
-    slots: dict[int, int] = {}
+    # Compiled filters and conditions define no __eq__, so they are keys by identity.
+    uses = Counter([item for flag in flags.values() for c in flag.conditions for item in c.filters])
+    slots: dict[Filter, int] = {}
     # Per condition (conditions may be shared by flags): whether it reads distinct_id,
     # and whether a filter of it may need the server.
-    done: dict[int, tuple[bool, bool]] = {}
+    done: dict[CompiledCondition, tuple[bool, bool]] = {}
     for flag in flags.values():
         reads_id = flag.reads_id
         may_stop = mixed = False
         for condition in flag.conditions:
-            laid = done.get(id(condition))
+            laid = done.get(condition)
             if laid is None:
-                laid = done[id(condition)] = _lay_out(condition, uses, slots)
+                laid = done[condition] = _lay_out(condition, uses, slots)
             if laid[0]:
                 reads_id = True
                 may_stop = may_stop or laid[1]
@@ -70,7 +69,8 @@ def finish_flags(
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
+        if parents:
+            flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
@@ -89,8 +89,8 @@ def finish_flags(
 
 def _lay_out(
     condition: CompiledCondition,
-    uses: Mapping[int, int],
-    slots: dict[int, int],
+    uses: Mapping[Filter, int],
+    slots: dict[Filter, int],
 ) -> tuple[bool, bool]:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
     cohort or dependency may), and whether any may need the server (a dependency always
@@ -101,7 +101,7 @@ def _lay_out(
     checks: list[Check] = []
     reads_id = may_stop = False
     for item in filters:
-        if not is_matcher(item):
+        if type(item) in CHECKED_TYPES:
             reads_id = True
             if type(item) is not CohortRef or item.stops:
                 may_stop = True
@@ -116,8 +116,8 @@ def _lay_out(
         # Matchers answered in place cost about what a memo lookup does.
         if inline is None:
             inline = _NO_INLINE
-            if uses[id(item)] > 1:
-                slot = slots.setdefault(id(item), len(slots))
+            if uses[item] > 1:
+                slot = slots.setdefault(item, len(slots))
         if matcher.key == "distinct_id":
             reads_id = True
         checks.append((slot, True, matcher.match, *inline))

@@ -13,7 +13,8 @@ the date and version operators outright. `match` never raises.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
 
 from .ordered_matchers import (
     NUMERIC_COMPARE,
@@ -24,9 +25,9 @@ from .ordered_matchers import (
     compile_version,
 )
 from .property_matcher import AlwaysUnsupported, PropertyMatcher
-from .text_matchers import Presence, compile_exact, compile_regex, compile_text
+from .text_matchers import compile_exact, compile_presence, compile_regex, compile_text
 
-__all__ = ["OPERATORS", "compile_property_filter", "compile_text_filter"]
+__all__ = ["OPERATORS", "compile_keyed_filter", "compile_property_filter"]
 
 _EQUALITY = ("exact", "is_not")
 _PRESENCE = ("is_set", "is_not_set")
@@ -40,18 +41,22 @@ _TEXT = (
 )
 _REGEX = ("regex", "not_regex")
 _DATES = ("is_date_before", "is_date_after")
-OPERATORS: frozenset[str] = frozenset(
-    (
-        *_EQUALITY,
-        *_PRESENCE,
-        *_TEXT,
-        *_REGEX,
-        *NUMERIC_COMPARE,
-        *_DATES,
-        *VERSION_COMPARE,
-        *VERSION_RANGES,
-    )
+# Every family compiles from (key, lookup key, operator, value, explicit); only equality
+# reads `explicit` (see `compile_property_filter`), the others take it for one signature.
+_Family = Callable[[str, Hashable, str, object, bool], PropertyMatcher]
+# The family of each operator, found in one lookup.
+_FAMILIES: Mapping[str, _Family] = MappingProxyType(
+    {
+        **dict.fromkeys(_EQUALITY, compile_exact),
+        **dict.fromkeys(_PRESENCE, compile_presence),
+        **dict.fromkeys(_TEXT, compile_text),
+        **dict.fromkeys(NUMERIC_COMPARE, compile_numeric),
+        **dict.fromkeys(_REGEX, compile_regex),
+        **dict.fromkeys(_DATES, compile_date),
+        **dict.fromkeys((*VERSION_COMPARE, *VERSION_RANGES), compile_version),
+    }
 )
+OPERATORS: frozenset[str] = frozenset(_FAMILIES)
 
 
 def compile_property_filter(
@@ -71,16 +76,19 @@ def compile_property_filter(
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
 
-def compile_text_filter(
-    key: str, operator: str | None, value: str, *, matching_version: int | None
+def compile_keyed_filter(
+    key: str, operator: str | None, value: object, *, matching_version: int | None
 ) -> PropertyMatcher:
-    """`compile_property_filter` for the commonest filter, whose parts the caller has
-    already read: a text key, a text operator (or none) and a text value."""
+    """`compile_property_filter` for a filter whose parts the caller has already read: a
+    text key (so it is its own lookup key and always hashable) and a text operator (or
+    none). Compilers read those parts anyway to share matchers, so they are not read
+    twice."""
     operator = operator or "exact"
-    if operator not in OPERATORS:
+    family = _FAMILIES.get(operator)
+    if family is None:
         return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
     try:
-        return _compile_family(key, key, operator, value, matching_version == 2)
+        return family(key, key, operator, value, matching_version == 2)
     except Exception as error:
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
@@ -97,22 +105,4 @@ def _compile(raw: Mapping[str, object], explicit: bool) -> PropertyMatcher:
     except TypeError:
         return AlwaysUnsupported(key, key, operator, f"property key {raw_key!r} is not a name")
     lookup: Hashable = raw_key
-    return _compile_family(key, lookup, operator, raw.get("value"), explicit)
-
-
-def _compile_family(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool
-) -> PropertyMatcher:
-    if operator in _EQUALITY:
-        return compile_exact(key, lookup, operator, value, explicit)
-    if operator in _PRESENCE:
-        return Presence(key, lookup, operator)
-    if operator in _TEXT:
-        return compile_text(key, lookup, operator, value)
-    if operator in NUMERIC_COMPARE:
-        return compile_numeric(key, lookup, operator, value)
-    if operator in _REGEX:
-        return compile_regex(key, lookup, operator, value)
-    if operator in _DATES:
-        return compile_date(key, lookup, operator, value)
-    return compile_version(key, lookup, operator, value)
+    return _FAMILIES[operator](key, lookup, operator, raw.get("value"), explicit)

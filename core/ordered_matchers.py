@@ -77,7 +77,7 @@ class _Numeric(PropertyMatcher):
     __slots__ = ("_bound", "_compare")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, bound: float) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._bound = bound
         self._compare = NUMERIC_COMPARE[operator]
         self.inline = (_INLINE_NUMERIC[operator], lookup, bound, False)
@@ -96,7 +96,9 @@ class _Numeric(PropertyMatcher):
 _EXACT = INLINE_EXACT
 
 
-def compile_numeric(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_numeric(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     bound = to_number(value)
     if bound is None:
         return AlwaysUnsupported(
@@ -126,7 +128,7 @@ class _Date(PropertyMatcher):
     __slots__ = ("_after", "_filter")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, parsed: DateFilter) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._after = operator == "is_date_after"
         self._filter = parsed
 
@@ -164,7 +166,9 @@ class _Date(PropertyMatcher):
         return _MISSING_CONTEXT
 
 
-def compile_date(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_date(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     parsed = parse_date_filter(str(value))
     if parsed is None:
         return _NullFailsOtherwiseUnsupported(
@@ -186,7 +190,7 @@ class _Version(PropertyMatcher):
         low: tuple[int, int, int],
         high: tuple[int, int, int] | None,
     ) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._compare = VERSION_COMPARE.get(operator)
         self._low = low
         self._high = high
@@ -206,7 +210,9 @@ class _Version(PropertyMatcher):
         return self._compare(version, self._low)
 
 
-def compile_version(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_version(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     if operator in VERSION_RANGES:
         bounds = version_range(operator, value)
         if bounds is not None:

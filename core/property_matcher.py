@@ -58,7 +58,11 @@ INLINE_EXACT = 1 << 53
 
 
 class PropertyMatcher(abc.ABC):
-    """One compiled filter. Immutable after construction; safe to share across threads."""
+    """One compiled filter. Immutable after construction; safe to share across threads.
+
+    Subclasses call `PropertyMatcher.__init__` by name rather than through `super()`: a
+    compile builds a matcher per distinct filter, and `super()` makes an object per call.
+    """
 
     __slots__ = ("_lookup", "definition_problem", "inline", "key", "operator")
 

@@ -121,6 +121,8 @@ def _trim(translated: str) -> str:
     end, and `X.*` matches wherever `X` does. Python's search would otherwise try every
     length of a leading `.*` from every start, a cost growing with the square of the text.
     """
+    if ".*" not in translated:
+        return translated
     for wrapper in (".*?", ".*"):
         rest = translated[len(wrapper) :]
         if translated.startswith(wrapper) and rest[:1] not in ("*", "+", "?", "{"):

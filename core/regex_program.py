@@ -51,22 +51,40 @@ class ProgramTooLarge(Exception):
 # ---------------------------------------------------------------- size and safety
 
 
-def _size(node: Node) -> int:
+def _measure(node: Node) -> tuple[int, int]:
+    """(a bound on the program's size, checked against MAX_INSTRUCTIONS, and how many
+    instructions `_Emitter` lays out), in one walk. A repetition whose copies alone
+    exceed the limit raises ProgramTooLarge before its body is walked."""
     kind = node[0]
     if kind == "seq":
-        return sum([1 if n[0] == "item" else _size(n) for n in node[1]])
+        size = count = 0
+        for child in node[1]:
+            if child[0] == "item":
+                size += 1
+                count += 1
+            else:
+                inner, laid = _measure(child)
+                size += inner
+                count += laid
+        return size, count
     if kind == "alt":
-        return sum(_size(n) + 2 for n in node[1])
+        size = count = 0
+        for child in node[1]:
+            inner, laid = _measure(child)
+            size += inner + 2
+            count += laid
+        return size, count + 2 * (len(node[1]) - 1)
     if kind == "repeat":
         _, body, low, high = node
         copies = max(low, 1) + (1 if high is None else high - low)
         if copies > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
-        total: int = copies * (_size(body) + 2)
+        inner, each = _measure(body)
+        total: int = copies * (inner + 2)
         if total > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
-        return total
-    return 1
+        return total, low * each + (each + 2 if high is None else (high - low) * (each + 1))
+    return 1, 1
 
 
 # What may come right after a node, for telling whether a repetition's backtracking
@@ -106,7 +124,10 @@ def _followed(nodes: list[Node], after: Follow, start: int) -> Follow:
     """What may come first from `nodes[start:]` followed by `after`."""
     items: tuple[Node, ...] = ()
     anything = False
-    for node in nodes[start:]:
+    for at in range(start, len(nodes)):
+        node = nodes[at]
+        if node[0] == "item":  # the commonest: it reads the next character, and only it
+            return (*items, node), anything, False
         found, any_found, empty = _first(node)
         items += found
         anything = anything or any_found
@@ -120,16 +141,16 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     if follow[1]:
         return False
     mine = item[2]
+    pattern = item[3]
     for other in follow[0]:
         theirs = other[2]
-        if mine is not None and theirs is not None:
-            if not set(mine).isdisjoint(theirs):
+        if theirs is not None:
+            # Every character the other item matches is known: does mine match one?
+            # (A literal's members are itself; a class's are all it matches.)
+            if (mine in theirs) if pattern is None else (pattern.search(theirs) is not None):
                 return False
         elif mine is not None:
             if other[3].search(mine) is not None:
-                return False
-        elif theirs is not None:
-            if item[3].search(theirs) is not None:
                 return False
         else:
             return False
@@ -214,10 +235,13 @@ class Program:
 
     __slots__ = ("anchored", "loops", "paths", "python_limit", "scans", "size", "tree")
 
-    def __init__(self, tree: Node, cost: tuple[int, int, int] | None, anchored: bool) -> None:
+    def __init__(
+        self, tree: Node, count: int, cost: tuple[int, int, int] | None, anchored: bool
+    ) -> None:
         self.tree = tree
-        # How many instructions the program has (its match instruction included).
-        self.size = _count(tree) + 1
+        # How many instructions the program has (`count` laid out for the tree, and its
+        # match instruction).
+        self.size = count + 1
         self.paths: int
         self.loops: int
         self.scans: int
@@ -366,20 +390,7 @@ class _Emitter:
 def compile_program(translated: str) -> Program:
     """The program of a gated, Python-valid translated pattern. Raises ProgramTooLarge."""
     tree = read_tree(translated)
-    if _size(tree) > MAX_INSTRUCTIONS:
+    size, count = _measure(tree)
+    if size > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
-    return Program(tree, _cost(tree, _AT_END), _anchored(tree))
-
-
-def _count(node: Node) -> int:
-    """How many instructions `_Emitter` lays out for a node."""
-    kind = node[0]
-    if kind == "seq":
-        return sum([1 if n[0] == "item" else _count(n) for n in node[1]])
-    if kind == "alt":
-        return sum(map(_count, node[1])) + 2 * (len(node[1]) - 1)
-    if kind == "repeat":
-        body, low, high = node[1], int(node[2]), node[3]
-        each = _count(body)
-        return low * each + (each + 2 if high is None else (int(high) - low) * (each + 1))
-    return 1
+    return Program(tree, count, _cost(tree, _AT_END), _anchored(tree))

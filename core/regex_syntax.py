@@ -175,7 +175,7 @@ def translate(pattern: str) -> Translation:
 
     A pattern Python cannot compile may still translate (a dangling backslash, an
     unterminated class): compiling it is the caller's next step."""
-    if _SURROGATE.search(pattern):
+    if not pattern.isascii() and _SURROGATE.search(pattern):
         raise OutsideSubset("surrogate in pattern")
     if _SIMPLE.fullmatch(pattern):
         letters = "".join(_ESCAPED.findall(pattern))

@@ -16,7 +16,7 @@ __all__ = ["Node", "read_tree"]
 
 # A node is one of:
 #   ("item", test, members, pattern)
-#                                one character, `test(ch)` says whether it matches;
+#                                one character, `test(ch)` is truthy when it matches;
 #                                `members` is the text of every character it matches when
 #                                that set is small and known (a literal, a plain class),
 #                                else None; `pattern` its compiled form (None: a literal)
@@ -35,7 +35,6 @@ def _item(source: str) -> Node:
     if len(source) == 1:
         return ("item", source.__eq__, source, None)
     pattern = re.compile(source)
-    fullmatch = pattern.fullmatch
     members: str | None = None
     if (
         source.startswith("[")
@@ -45,7 +44,8 @@ def _item(source: str) -> Node:
     ):
         # Runs of members rather than one match per member: fewer matches to build.
         members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
-    return ("item", lambda ch: fullmatch(ch) is not None, members, pattern)
+    # The bound `fullmatch` itself is the test (a match or None): no wrapper to call.
+    return ("item", pattern.fullmatch, members, pattern)
 
 
 _ASCII = "".join(map(chr, range(128)))
@@ -57,6 +57,9 @@ def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
 
+# The shorthand classes as nodes, read once: they are the commonest non-literal items.
+_SHORTHANDS = MappingProxyType({f"\\{letter}": _item(f"\\{letter}") for letter in "dDsSwW"})
+
 # `.` as a node: any character but a newline (as Python reads `.` without flags).
 _DOT: Node = ("item", _not_newline, None, re.compile("."))
 
@@ -64,12 +67,17 @@ _SINGLE_ESCAPES = MappingProxyType({"f": "\f", "n": "\n", "r": "\r", "t": "\t"})
 
 
 # One token of a translated pattern: a group opening, an escape, a whole class, a
-# quantifier with its lazy `?`, or any other single character. The pattern is valid and
-# gated, so every `{` outside a class opens a counted repetition and no class is empty.
+# quantifier with its lazy `?`, a run of characters that stand for themselves, or any
+# other single character. The pattern is valid and gated, so every `{` outside a class
+# opens a counted repetition and no class is empty. A quantifier after a run repeats its
+# last character, which is the last node the run leaves.
 _TOKEN = re.compile(
-    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??|.",
+    r"\(\?:|\\x[0-9A-Fa-f]{2}|\\.|\[\^?(?:\\.|[^\]\\])*\]|\{[0-9,]*\}\??|[*+?]\??"
+    r"|[^\\()|*+?{\[^.]+|.",
     re.DOTALL,
 )
+# The characters a token with syntax of its own starts with.
+_SYNTAX = "()|*+?{[\\^."
 # (low, high) of `*`, `+` and `?`.
 _BOUNDS = ((0, None), (1, None), (0, 1))
 
@@ -82,7 +90,10 @@ def read_tree(pattern: str) -> Node:
     nodes: list[Node] = []
     for token in _TOKEN.findall(pattern):
         first = token[0]
-        if first == "(":
+        if first not in _SYNTAX:
+            # A run of characters that stand for themselves (the commonest token).
+            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
+        elif first == "(":
             stack.append((branches, nodes))
             branches, nodes = [], []
         elif first == ")":
@@ -100,10 +111,8 @@ def read_tree(pattern: str) -> Node:
             nodes.append(_escape(token))
         elif first == "^":
             nodes.append(("start",))
-        elif first == ".":
+        else:  # `.`, the last of `_SYNTAX`
             nodes.append(_DOT)
-        else:
-            nodes.append(_item(token))
     return _alternation(branches, nodes)
 
 
@@ -124,7 +133,7 @@ def _escape(token: str) -> Node:
     if e == "x":
         return _item(chr(int(token[2:], 16)))
     if e in "dDsSwW":
-        return _item(token)
+        return _SHORTHANDS[token]
     return _item(_SINGLE_ESCAPES.get(e, e))
 
 

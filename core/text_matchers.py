@@ -26,7 +26,7 @@ from .reasons import Unresolved
 from .regex import GatedPattern, gate_pattern
 from .stringify import ascii_lower, to_text
 
-__all__ = ["Presence", "compile_exact", "compile_regex", "compile_text"]
+__all__ = ["Presence", "compile_exact", "compile_presence", "compile_regex", "compile_text"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _MISSING_CONTEXT = Unresolved.MISSING_CONTEXT
@@ -44,13 +44,20 @@ class Presence(PropertyMatcher):
     __slots__ = ("_present",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._present = operator == "is_set"
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
         if properties.get(self._lookup, _ABSENT) is _ABSENT:  # type: ignore[call-overload]
             return _MISSING_CONTEXT
         return self._present
+
+
+def compile_presence(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
+    """is_set/is_not_set, which read no filter value."""
+    return Presence(key, lookup, operator)
 
 
 _SPELLED = MappingProxyType({"true": True, "false": False})
@@ -89,7 +96,7 @@ class _ExactText(PropertyMatcher):
     __slots__ = ("_targets",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, targets: frozenset[str]) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._targets = targets
         self.inline = (INLINE_IN, lookup, targets, operator == "is_not")
 
@@ -123,7 +130,7 @@ class _ExactTruthy(PropertyMatcher):
     __slots__ = ("_negate", "_wanted")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, wanted: bool | None) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._negate = operator == "is_not"
         self._wanted = wanted
 
@@ -190,7 +197,7 @@ class _Text(PropertyMatcher):
     __slots__ = ("_needle", "_negate", "_test")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, needle: str) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         test = operator.removeprefix("not_")
         self._negate = test != operator
         self._needle = needle
@@ -216,7 +223,9 @@ def _text_of(value: object) -> str | None:
     return None if value is _ABSENT else to_text(value)
 
 
-def compile_text(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_text(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     text = to_text(value)
     if text is None:
         return AlwaysUnsupported(
@@ -236,7 +245,7 @@ class _Regex(PropertyMatcher):
     __slots__ = ("_end_sensitive", "_find", "_gated", "_limit", "_negate")
 
     def __init__(self, key: str, lookup: Hashable, operator: str, gated: GatedPattern) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._negate = operator == "not_regex"
         self._gated = gated
         find, limit, end_sensitive, ascii_ready = gated.ascii_plan
@@ -271,7 +280,7 @@ class _RegexConstant(PropertyMatcher):
     __slots__ = ("_result",)
 
     def __init__(self, key: str, lookup: Hashable, operator: str, result: bool) -> None:
-        super().__init__(key, lookup, operator, None)
+        PropertyMatcher.__init__(self, key, lookup, operator, None)
         self._result = result
 
     def match(self, properties: Mapping[str, object], now: datetime) -> bool | Unresolved:
@@ -281,7 +290,9 @@ class _RegexConstant(PropertyMatcher):
         return self._result
 
 
-def compile_regex(key: str, lookup: Hashable, operator: str, value: object) -> PropertyMatcher:
+def compile_regex(
+    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+) -> PropertyMatcher:
     pattern = str(value)
     if not pattern:
         return _RegexConstant(key, lookup, operator, operator == "regex")
