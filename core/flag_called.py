@@ -18,7 +18,7 @@ from .attribution import ATTRIBUTION_PROPERTIES, FLAG_CALLED_PINNED, Attribution
 from .builders import capture, capture_fields
 from .event import Event, EventContext
 from .normalize import normalize_properties
-from .timestamps import Timestamp, format_epoch, wire_timestamp, wire_uuid
+from .timestamps import Timestamp, TimestampMemo, format_epoch, wire_timestamp, wire_uuid
 
 # ---------------------------------------------------------------------------------------
 # $feature_flag_called
@@ -170,11 +170,14 @@ def flag_called_event(
     uuid: str | _uuid.UUID,
     called: FlagCalled,
     anonymous_id: str | None = None,
+    memo: TimestampMemo | None = None,
 ) -> Event:
     """`$feature_flag_called` for the read `called` describes (see `feature_flag_called`).
 
     A read for an empty distinct id is reported as a personless event under
     `anonymous_id`, a fresh id the shell supplies, as any capture without an id is.
+    `memo` is the shell's `TimestampMemo`: reads come in bursts, and formatting a
+    timestamp from scratch is a large share of building the event.
 
     When every field has the type the shell passes (ASCII str key, bool/str/None response,
     str reason and request id, int id, version and time), the properties are built directly,
@@ -269,7 +272,9 @@ def flag_called_event(
             "$feature_flag_called",
             distinct_id,
             props,
-            format_epoch(timestamp) if type(timestamp) is float else wire_timestamp(timestamp),
+            format_epoch(timestamp, memo)
+            if type(timestamp) is float
+            else wire_timestamp(timestamp, memo),
             uuid if type(uuid) is str else wire_uuid(uuid),
         )
     elif fast:
@@ -284,6 +289,7 @@ def flag_called_event(
                 None,
                 anonymous_id,
                 disable_geoip,
+                memo,
             ),
             uuid if type(uuid) is str else wire_uuid(uuid),
         )

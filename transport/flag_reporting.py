@@ -16,6 +16,7 @@ import msgspec
 from hogkit.core.event import Event, EventContext
 from hogkit.core.exposure import exposure_event, exposure_hash
 from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
+from hogkit.core.timestamps import TimestampMemo
 
 from .dedup import FlagCalledCache
 from .tracing import span_properties
@@ -44,6 +45,8 @@ class FlagReporter:
         self._new_uuid = new_uuid
         self.reported = FlagCalledCache(dedup_capacity)
         self.exposed = FlagCalledCache(dedup_capacity)
+        # The second formatted last: reports come in bursts (see `TimestampMemo`).
+        self._memo = TimestampMemo()
         # `capture_trace_context`: flag events carry the active span's ids, like captures.
         self.trace_context = False
 
@@ -72,7 +75,7 @@ class FlagReporter:
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = flag_called_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
+                self._context, self._event_time(), self._new_uuid(), called, anonymous, self._memo
             )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
