@@ -62,15 +62,14 @@ class FlagCalledCache:
             return False
         with self._lock:
             seen = users.get(user)
-            if seen is None:
+            if seen is None:  # the user's first report: a fresh entry holding just it
                 if len(users) >= self.capacity:
-                    users.popitem(last=False)
-                seen = {}
-                users[user] = seen
-            else:
-                users.move_to_end(user)
-                if report in seen:
-                    return False
+                    users.popitem(False)
+                users[user] = {report: None}
+                return True
+            users.move_to_end(user)
+            if report in seen:
+                return False
             if len(seen) >= self._keys_per_user:
                 del seen[next(iter(seen))]
             seen[report] = None
