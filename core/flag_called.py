@@ -342,7 +342,7 @@ def _joined(codes: Sequence[str]) -> str | None:
 
 def user_hash(distinct_id: str) -> int:
     """The dedup bucket of a distinct id."""
-    return _digest(_text(distinct_id))
+    return _digest(distinct_id if type(distinct_id) is str else _text(distinct_id))
 
 
 def groups_token(groups: Mapping[str, Any] | None) -> str:

@@ -45,6 +45,12 @@ class FlagReporter:
         self._new_uuid = new_uuid
         self.reported = FlagCalledCache(dedup_capacity)
         self.exposed = FlagCalledCache(dedup_capacity)
+        # `claim(user, report)` reserves one report's dedup key; False when it was already
+        # sent (or there is no emitter). Every reported read calls it, so with an emitter it
+        # is the cache's own method rather than a method that calls it.
+        self.claim: Callable[[int, int], bool] = (
+            self.reported.reserve if emit is not None else _unclaimable
+        )
         # The second formatted last: reports come in bursts (see `TimestampMemo`).
         self._memo = TimestampMemo()
         # `capture_trace_context`: flag events carry the active span's ids, like captures.
@@ -64,10 +70,6 @@ class FlagReporter:
                 self.expose(user, exposure_hash(groups_token(called.groups), called), called)
         except Exception:
             log.exception("could not report $feature_flag_called for %r", called.key)
-
-    def claim(self, user: int, report: int) -> bool:
-        """Reserve one report's dedup key; False when it was already sent (or no emitter)."""
-        return self._emit is not None and self.reported.reserve(user, report)
 
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         """Emit a claimed `$feature_flag_called`; an unsettled event frees its key."""
@@ -106,6 +108,11 @@ class FlagReporter:
         """Forget every sent report and exposure."""
         self.reported.clear()
         self.exposed.clear()
+
+
+def _unclaimable(user: int, report: int) -> bool:
+    """`claim` without an emitter: nothing is ever sent, so nothing is reserved."""
+    return False
 
 
 def _under_span(event: Event) -> Event:
