@@ -100,7 +100,6 @@ EVALUATED_LOCALLY = "Evaluated locally"
 
 def read_errors(
     snapshot_errors: tuple[str, ...],
-    *,
     unresolved: bool,
     found: bool,
     server_failed: bool,
@@ -265,9 +264,8 @@ def flag_called_event(
     ):
         # `capture_fields` for the shell's usual read, inlined: `props` is ours, so the
         # common layers go straight into it (the same keys in the same order as a merge).
-        props.update(ctx.system_properties)
         geoip_off = ctx.disable_geoip if disable_geoip is None else disable_geoip
-        props.update(ctx.tail_geoip if geoip_off else ctx.tail_plain)
+        props.update(ctx.closing_geoip if geoip_off else ctx.closing_plain)
         ev = Event(
             "$feature_flag_called",
             distinct_id,

@@ -345,14 +345,14 @@ class FlagEvaluations:
                         value,
                         record,
                         attribution,
-                        distinct_id=self._distinct_id,
-                        request_id=self._request_id,
-                        evaluated_at=self._evaluated_at,
-                        errors=self._errors,
-                        unresolved=self._unresolved,
-                        groups=self._groups,
-                        disable_geoip=self._disable_geoip,
-                        minimal=self._minimal,
+                        self._distinct_id,
+                        self._request_id,
+                        self._evaluated_at,
+                        self._errors,
+                        self._unresolved,
+                        self._groups,
+                        self._disable_geoip,
+                        self._minimal,
                     )
                     if claimed:
                         sink.send(user, report, called)

@@ -73,7 +73,7 @@ class FlagReporter:
 
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         """Emit a claimed `$feature_flag_called`; an unsettled event frees its key."""
-        settled = False
+        settled: object = False
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = flag_called_event(
@@ -82,7 +82,7 @@ class FlagReporter:
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
             assert self._emit is not None
-            settled = bool(self._emit(event))
+            settled = self._emit(event)
         finally:
             if not settled:
                 self.reported.release(user, report)

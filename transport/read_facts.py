@@ -29,7 +29,6 @@ def read_facts(
     value: bool | str | None,
     record: RemoteFlag | None,
     attribution: Attribution | None,
-    *,
     distinct_id: str,
     request_id: str | None,
     evaluated_at: int | None,
@@ -39,7 +38,10 @@ def read_facts(
     disable_geoip: bool | None,
     minimal: bool,
 ) -> FlagCalled:
-    """The facts of one read to report, from the local snapshot or the server's record."""
+    """The facts of one read to report, from the local snapshot or the server's record.
+
+    Every argument is positional: a snapshot calls this on each reported read, where a
+    keyword call of this size is a measurable share (as with `FlagCalled` itself)."""
     meta: FlagMeta | None = None
     if record is None and value is not None and snapshot is not None:
         meta = memo.get(key) if memo is not None else None
@@ -67,9 +69,9 @@ def read_facts(
         evaluated_at = evaluated_at
     errors = read_errors(
         reported_errors(errors),
-        unresolved=key in unresolved,
-        found=meta is not None or record is not None,
-        server_failed=record is not None and record.server_failed,
+        key in unresolved,  # unresolved
+        meta is not None or record is not None,  # found
+        record is not None and record.server_failed,  # server_failed
     )
     return FlagCalled(
         distinct_id,
