@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import xxhash
+from msgspec.structs import astuple
 
 from .attribution import ATTRIBUTION_PROPERTIES, FLAG_CALLED_PINNED, Attribution
 from .builders import capture, capture_fields
@@ -200,7 +201,7 @@ def flag_called_event(
         minimal,
         payload_is_json,
         attribution,
-    ) = msgspec.structs.astuple(called)
+    ) = astuple(called)
     if attribution is not None:
         reason = None  # the reason code stands in for the description
     if payload is None or payload_is_json:
