@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-import xxhash
 from msgspec.structs import astuple
+from xxhash import xxh3_64_intdigest
 
 from .attribution import ATTRIBUTION_PROPERTIES, FLAG_CALLED_PINNED, Attribution
 from .builders import capture, capture_fields
@@ -394,7 +394,7 @@ def report_of(
 
 
 def _digest(text: str) -> int:
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
 def _text(value: object) -> str:
