@@ -18,8 +18,8 @@ from hogkit.core.snapshot import Snapshot
 
 __all__ = ["FlagMeta", "read_facts"]
 
-FlagMeta = tuple[int | None, int | None, bool | None]
-"""A locally evaluated flag's (id, version, has_experiment)."""
+FlagMeta = tuple[int | None, int | None, bool | None, bool]
+"""A locally evaluated flag's (id, version, has_experiment, has_payloads)."""
 
 
 def read_facts(
@@ -49,14 +49,15 @@ def read_facts(
             # One flag's metadata: `results` would build every flag's record and payload.
             local = snapshot.result(key)
             if local is not None:
-                meta = (local.id, local.version, local.has_experiment)
+                meta = (local.id, local.version, local.has_experiment, snapshot.has_payloads(key))
                 if memo is not None:
                     memo[key] = meta
                 payload = local.payload
         else:
-            payload = snapshot.get_flag_payload(key)
+            # Most flags have no payload for any value: nothing to look up and copy then.
+            payload = snapshot.get_flag_payload(key) if meta[3] else None
     if meta is not None:
-        flag_id, version, has_experiment = meta
+        flag_id, version, has_experiment, _ = meta
         reason: str | None = EVALUATED_LOCALLY
         evaluated_at = None
     elif record is not None:
