@@ -253,7 +253,7 @@ def flag_called_event(
     if error:
         # Not all text: `join` raises the TypeError it always has for such a list.
         props["$feature_flag_error"] = error_text if error_text is not None else ",".join(error)
-    if isinstance(has_experiment, bool):
+    if type(has_experiment) is bool:  # `isinstance`, for a type nothing can subclass
         props["$feature_flag_has_experiment"] = has_experiment
     if (
         fast
