@@ -303,6 +303,7 @@ def flag_called_event(
             uuid=uuid,
             disable_geoip=disable_geoip,
             anonymous_id=anonymous_id,
+            memo=memo,
         )
     if attribution is not None or minimal:
         ev = _finished(ev, called)
