@@ -106,8 +106,8 @@ _EXACT_FLOAT_SECONDS = 4_294_967_296.0
 
 
 # A timestamp's fraction as text from two tables, "%03d" of the milliseconds and then of
-# the microseconds with the offset: two lookups and concatenations cost about half of
-# formatting "%06d" each time.
+# the microseconds with the offset: two lookups and concatenations are cheaper than
+# formatting "%06d" for every event.
 _MILLIS = tuple(f"{millis:03d}" for millis in range(1000))
 MICRO_TAILS = tuple(f"{micros:03d}+00:00" for micros in range(1000))
 """The end of a timestamp after its millisecond: "%03d" of the microseconds, and the offset."""

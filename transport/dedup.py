@@ -60,7 +60,7 @@ class FlagCalledCache:
             except KeyError:  # evicted by another thread in between: nothing to touch
                 return False
             return False
-        # `acquire`/`release` rather than `with`: half the cost, and every new report pays it.
+        # `acquire`/`release` rather than `with`: cheaper, and every new report pays it.
         lock = self._lock
         lock.acquire()
         try:
