@@ -212,7 +212,14 @@ class EventContext:
     store after construction).
     """
 
-    __slots__ = (*_CONTEXT_FIELDS, "spliced", "tail_geoip", "tail_plain")
+    __slots__ = (
+        *_CONTEXT_FIELDS,
+        "closing_geoip",
+        "closing_plain",
+        "spliced",
+        "tail_geoip",
+        "tail_plain",
+    )
 
     lib: str
     lib_version: str
@@ -223,6 +230,8 @@ class EventContext:
     release_id: str | None
     tail_geoip: Mapping[str, Any]
     tail_plain: Mapping[str, Any]
+    closing_geoip: Mapping[str, Any]
+    closing_plain: Mapping[str, Any]
     spliced: Spliced | None
 
     def __init__(
@@ -251,6 +260,11 @@ class EventContext:
         last = {"$is_server": True} if is_server and release_id is None else {}
         init(self, "tail_geoip", {**with_geoip, **supers, **last})
         init(self, "tail_plain", {**plain, **supers, **last})
+        # The system properties and then the tail, merged: everything an event without
+        # groups adds after its own properties, in one update (the same keys, order and
+        # values as the two layers merged one after the other).
+        init(self, "closing_geoip", {**self.system_properties, **self.tail_geoip})
+        init(self, "closing_plain", {**self.system_properties, **self.tail_plain})
         init(self, "spliced", _splice_parts(self) if release_id is None else None)
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-import xxhash
+from msgspec.structs import astuple
+from xxhash import xxh3_64_intdigest
 
 from .attribution import ATTRIBUTION_PROPERTIES, FLAG_CALLED_PINNED, Attribution
 from .builders import capture, capture_fields
 from .event import Event, EventContext
 from .normalize import normalize_properties
-from .timestamps import Timestamp, format_epoch, wire_timestamp, wire_uuid
+from .timestamps import Timestamp, TimestampMemo, format_epoch, wire_timestamp, wire_uuid
 
 # ---------------------------------------------------------------------------------------
 # $feature_flag_called
@@ -100,7 +101,6 @@ EVALUATED_LOCALLY = "Evaluated locally"
 
 def read_errors(
     snapshot_errors: tuple[str, ...],
-    *,
     unresolved: bool,
     found: bool,
     server_failed: bool,
@@ -170,11 +170,14 @@ def flag_called_event(
     uuid: str | _uuid.UUID,
     called: FlagCalled,
     anonymous_id: str | None = None,
+    memo: TimestampMemo | None = None,
 ) -> Event:
     """`$feature_flag_called` for the read `called` describes (see `feature_flag_called`).
 
     A read for an empty distinct id is reported as a personless event under
     `anonymous_id`, a fresh id the shell supplies, as any capture without an id is.
+    `memo` is the shell's `TimestampMemo`: reads come in bursts, and formatting a
+    timestamp from scratch is a large share of building the event.
 
     When every field has the type the shell passes (ASCII str key, bool/str/None response,
     str reason and request id, int id, version and time), the properties are built directly,
@@ -198,7 +201,7 @@ def flag_called_event(
         minimal,
         payload_is_json,
         attribution,
-    ) = msgspec.structs.astuple(called)
+    ) = astuple(called)
     if attribution is not None:
         reason = None  # the reason code stands in for the description
     if payload is None or payload_is_json:
@@ -250,7 +253,7 @@ def flag_called_event(
     if error:
         # Not all text: `join` raises the TypeError it always has for such a list.
         props["$feature_flag_error"] = error_text if error_text is not None else ",".join(error)
-    if isinstance(has_experiment, bool):
+    if type(has_experiment) is bool:  # `isinstance`, for a type nothing can subclass
         props["$feature_flag_has_experiment"] = has_experiment
     if (
         fast
@@ -262,14 +265,15 @@ def flag_called_event(
     ):
         # `capture_fields` for the shell's usual read, inlined: `props` is ours, so the
         # common layers go straight into it (the same keys in the same order as a merge).
-        props.update(ctx.system_properties)
         geoip_off = ctx.disable_geoip if disable_geoip is None else disable_geoip
-        props.update(ctx.tail_geoip if geoip_off else ctx.tail_plain)
+        props.update(ctx.closing_geoip if geoip_off else ctx.closing_plain)
         ev = Event(
             "$feature_flag_called",
             distinct_id,
             props,
-            format_epoch(timestamp) if type(timestamp) is float else wire_timestamp(timestamp),
+            format_epoch(timestamp, memo)
+            if type(timestamp) is float
+            else wire_timestamp(timestamp, memo),
             uuid if type(uuid) is str else wire_uuid(uuid),
         )
     elif fast:
@@ -284,6 +288,7 @@ def flag_called_event(
                 None,
                 anonymous_id,
                 disable_geoip,
+                memo,
             ),
             uuid if type(uuid) is str else wire_uuid(uuid),
         )
@@ -298,6 +303,7 @@ def flag_called_event(
             uuid=uuid,
             disable_geoip=disable_geoip,
             anonymous_id=anonymous_id,
+            memo=memo,
         )
     if attribution is not None or minimal:
         ev = _finished(ev, called)
@@ -336,7 +342,7 @@ def _joined(codes: Sequence[str]) -> str | None:
 
 def user_hash(distinct_id: str) -> int:
     """The dedup bucket of a distinct id."""
-    return _digest(_text(distinct_id))
+    return _digest(distinct_id if type(distinct_id) is str else _text(distinct_id))
 
 
 def groups_token(groups: Mapping[str, Any] | None) -> str:
@@ -389,7 +395,7 @@ def report_of(
 
 
 def _digest(text: str) -> int:
-    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
 def _text(value: object) -> str:

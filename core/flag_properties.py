@@ -83,10 +83,6 @@ def flag_fragment(flags: FlagsArg, layouts: FlagLayouts) -> bytes | None:
         keys, vals = columns()
         if not keys:
             return b""
-        # `flag_columns` promises bools and strings, so only "" needs looking for, and
-        # a set of the values finds it at C speed.
-        if "" in set(vals):
-            return None
     else:
         values = flag_values_of(flags)
         if not values:
@@ -101,6 +97,10 @@ def flag_fragment(flags: FlagsArg, layouts: FlagLayouts) -> bytes | None:
     if shape is None:
         return None
     active = list(compress(sorted_names, in_order(vals)))
+    # `flag_columns` promises bools and strings: each value is False, truthy (active), or
+    # "", which is active too but falsy, so `compress` left it out. Counting finds one.
+    if columns is not None and len(active) + vals.count(False) != len(vals):
+        return None
     return FRAGMENT_ENCODER.encode(shape(*vals, active or None))[1:-1]
 
 

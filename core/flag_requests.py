@@ -90,6 +90,8 @@ def reported_errors(errors: tuple[str, ...]) -> tuple[str, ...]:
     own (`errors_while_computing_flags`, `quota_limited`). A request that failed outright
     is not a read's error: the read reports what it lacks (`local_evaluation_inconclusive`
     or `flag_missing`), as posthog-python's snapshot reads do."""
+    if not errors:  # the usual evaluation, on every reported read: no filtering to set up
+        return errors
     return tuple(e for e in errors if e in _REPORTED)
 
 

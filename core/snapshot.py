@@ -111,6 +111,9 @@ class _FlagInfo(Protocol):
     @property
     def has_experiment(self) -> bool | None: ...
 
+    @property
+    def fresh(self) -> Mapping[str, Any]: ...
+
     def fresh_payload(self, value: FlagValue) -> Any: ...
 
     def payload_sent(self, value: FlagValue) -> Any: ...
@@ -164,6 +167,13 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         if outcome is None:
             return None
         return self._flags[key].fresh_payload(outcome[0])
+
+    def has_payloads(self, key: str) -> bool:
+        """Whether any value of the flag carries a payload. The same for every snapshot of
+        one set of definitions, so a reader may remember it, and skip `get_flag_payload`
+        (a call for nothing) for the many flags that have none."""
+        info = self._flags.get(key)
+        return info is not None and bool(info.fresh)
 
     def get_flag_payload_sent(self, key: str) -> Any:
         """The payload for the flag's value as the definition wrote it (JSON text stays

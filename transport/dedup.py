@@ -60,21 +60,25 @@ class FlagCalledCache:
             except KeyError:  # evicted by another thread in between: nothing to touch
                 return False
             return False
-        with self._lock:
+        # `acquire`/`release` rather than `with`: cheaper, and every new report pays it.
+        lock = self._lock
+        lock.acquire()
+        try:
             seen = users.get(user)
-            if seen is None:
+            if seen is None:  # the user's first report: a fresh entry holding just it
                 if len(users) >= self.capacity:
-                    users.popitem(last=False)
-                seen = {}
-                users[user] = seen
-            else:
-                users.move_to_end(user)
-                if report in seen:
-                    return False
+                    users.popitem(False)
+                users[user] = {report: None}
+                return True
+            users.move_to_end(user)
+            if report in seen:
+                return False
             if len(seen) >= self._keys_per_user:
                 del seen[next(iter(seen))]
             seen[report] = None
             return True
+        finally:
+            lock.release()
 
     def release(self, user: int, report: int) -> None:
         """Forget a reservation whose event was not queued, so a later read sends it."""

@@ -100,9 +100,10 @@ class FlagEvaluations:
         accessed: Iterable[str] = (),
         meta: dict[str, FlagMeta] | None = None,
     ) -> None:
-        """`meta` is a memo of (id, version, has_experiment) per flag key, shared by every
-        snapshot of one `FlagSet` (those never change for a set of definitions), so a
-        report needs only the flag's payload from the snapshot, not its whole result."""
+        """`meta` is a memo of (id, version, has_experiment, has_payloads) per flag key,
+        shared by every snapshot of one `FlagSet` (those never change for a set of
+        definitions), so a report needs at most the flag's payload from the snapshot, not
+        its whole result."""
         self._distinct_id = distinct_id
         self._local = local
         self._remote: Mapping[str, RemoteFlag] = remote if remote is not None else _EMPTY
@@ -330,7 +331,8 @@ class FlagEvaluations:
             try:
                 user = self._user
                 if user is None:
-                    self._token = groups_token(self._groups)
+                    if self._groups:  # without groups the token stays "", as it starts
+                        self._token = groups_token(self._groups)
                     user = self._user = user_hash(self._distinct_id)
                 attribution = record.attribution if record is not None else None
                 rule = attribution.identity() if attribution is not None else ""
@@ -345,14 +347,14 @@ class FlagEvaluations:
                         value,
                         record,
                         attribution,
-                        distinct_id=self._distinct_id,
-                        request_id=self._request_id,
-                        evaluated_at=self._evaluated_at,
-                        errors=self._errors,
-                        unresolved=self._unresolved,
-                        groups=self._groups,
-                        disable_geoip=self._disable_geoip,
-                        minimal=self._minimal,
+                        self._distinct_id,
+                        self._request_id,
+                        self._evaluated_at,
+                        self._errors,
+                        self._unresolved,
+                        self._groups,
+                        self._disable_geoip,
+                        self._minimal,
                     )
                     if claimed:
                         sink.send(user, report, called)

@@ -16,6 +16,7 @@ import msgspec
 from hogkit.core.event import Event, EventContext
 from hogkit.core.exposure import exposure_event, exposure_hash
 from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
+from hogkit.core.timestamps import TimestampMemo
 
 from .dedup import FlagCalledCache
 from .tracing import span_properties
@@ -44,6 +45,14 @@ class FlagReporter:
         self._new_uuid = new_uuid
         self.reported = FlagCalledCache(dedup_capacity)
         self.exposed = FlagCalledCache(dedup_capacity)
+        # `claim(user, report)` reserves one report's dedup key; False when it was already
+        # sent (or there is no emitter). Every reported read calls it, so with an emitter it
+        # is the cache's own method rather than a method that calls it.
+        self.claim: Callable[[int, int], bool] = (
+            self.reported.reserve if emit is not None else _unclaimable
+        )
+        # The second formatted last: reports come in bursts (see `TimestampMemo`).
+        self._memo = TimestampMemo()
         # `capture_trace_context`: flag events carry the active span's ids, like captures.
         self.trace_context = False
 
@@ -62,22 +71,18 @@ class FlagReporter:
         except Exception:
             log.exception("could not report $feature_flag_called for %r", called.key)
 
-    def claim(self, user: int, report: int) -> bool:
-        """Reserve one report's dedup key; False when it was already sent (or no emitter)."""
-        return self._emit is not None and self.reported.reserve(user, report)
-
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         """Emit a claimed `$feature_flag_called`; an unsettled event frees its key."""
-        settled = False
+        settled: object = False
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = flag_called_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
+                self._context, self._event_time(), self._new_uuid(), called, anonymous, self._memo
             )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
             assert self._emit is not None
-            settled = bool(self._emit(event))
+            settled = self._emit(event)
         finally:
             if not settled:
                 self.reported.release(user, report)
@@ -103,6 +108,11 @@ class FlagReporter:
         """Forget every sent report and exposure."""
         self.reported.clear()
         self.exposed.clear()
+
+
+def _unclaimable(user: int, report: int) -> bool:
+    """`claim` without an emitter: nothing is ever sent, so nothing is reserved."""
+    return False
 
 
 def _under_span(event: Event) -> Event:

@@ -18,8 +18,8 @@ from hogkit.core.snapshot import Snapshot
 
 __all__ = ["FlagMeta", "read_facts"]
 
-FlagMeta = tuple[int | None, int | None, bool | None]
-"""A locally evaluated flag's (id, version, has_experiment)."""
+FlagMeta = tuple[int | None, int | None, bool | None, bool]
+"""A locally evaluated flag's (id, version, has_experiment, has_payloads)."""
 
 
 def read_facts(
@@ -29,7 +29,6 @@ def read_facts(
     value: bool | str | None,
     record: RemoteFlag | None,
     attribution: Attribution | None,
-    *,
     distinct_id: str,
     request_id: str | None,
     evaluated_at: int | None,
@@ -39,7 +38,10 @@ def read_facts(
     disable_geoip: bool | None,
     minimal: bool,
 ) -> FlagCalled:
-    """The facts of one read to report, from the local snapshot or the server's record."""
+    """The facts of one read to report, from the local snapshot or the server's record.
+
+    Every argument is positional: a snapshot calls this on each reported read, where a
+    keyword call of this size is a measurable share (as with `FlagCalled` itself)."""
     meta: FlagMeta | None = None
     if record is None and value is not None and snapshot is not None:
         meta = memo.get(key) if memo is not None else None
@@ -47,14 +49,15 @@ def read_facts(
             # One flag's metadata: `results` would build every flag's record and payload.
             local = snapshot.result(key)
             if local is not None:
-                meta = (local.id, local.version, local.has_experiment)
+                meta = (local.id, local.version, local.has_experiment, snapshot.has_payloads(key))
                 if memo is not None:
                     memo[key] = meta
                 payload = local.payload
         else:
-            payload = snapshot.get_flag_payload(key)
+            # Most flags have no payload for any value: nothing to look up and copy then.
+            payload = snapshot.get_flag_payload(key) if meta[3] else None
     if meta is not None:
-        flag_id, version, has_experiment = meta
+        flag_id, version, has_experiment, _ = meta
         reason: str | None = EVALUATED_LOCALLY
         evaluated_at = None
     elif record is not None:
@@ -67,9 +70,9 @@ def read_facts(
         evaluated_at = evaluated_at
     errors = read_errors(
         reported_errors(errors),
-        unresolved=key in unresolved,
-        found=meta is not None or record is not None,
-        server_failed=record is not None and record.server_failed,
+        key in unresolved,  # unresolved
+        meta is not None or record is not None,  # found
+        record is not None and record.server_failed,  # server_failed
     )
     return FlagCalled(
         distinct_id,
