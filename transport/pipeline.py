@@ -283,27 +283,27 @@ class EventPipeline:
 
     def submit(self, ev: Event) -> str | None:
         """Send a built event: `before_send`, size check, then the queue or a sync send."""
-        hook = self._before_send
-        if hook is not None:
-            hooked = apply_before_send(hook, ev, self.problems)
-            if type(hooked) is bool:
-                return None
-            ev = hooked
-        return self.delivery.deliver(encode_event(ev), ev.event, ev.uuid)
+        sent = self._send(ev)
+        return None if type(sent) is bool else sent
 
     def settle(self, ev: Event) -> bool:
         """`submit` for events a dedup cache remembers: True when the event was queued or
         `before_send` returned None for it (the application's choice, which a later read
-        would only repeat), False when it could not be queued, so a later read tries again.
-        (Every reported flag read comes through here: with no hook there is no call beyond
-        encoding and delivering.)"""
+        would only repeat), False when it could not be queued, so a later read tries again."""
+        sent = self._send(ev)
+        return sent if type(sent) is bool else sent is not None
+
+    def _send(self, ev: Event) -> str | bool | None:
+        """`ev` after `before_send` (see `apply_before_send`), encoded and delivered: the
+        uuid queued (None when it could not be), or the hook's verdict when it kept the
+        event back."""
         hook = self._before_send
         if hook is not None:
             hooked = apply_before_send(hook, ev, self.problems)
             if type(hooked) is bool:
                 return hooked
             ev = hooked
-        return self.delivery.deliver(encode_event(ev), ev.event, ev.uuid) is not None
+        return self.delivery.deliver(encode_event(ev), ev.event, ev.uuid)
 
     def _failed(self, name: str, exc: Exception) -> str | None:
         """The error path; None, the uuid of no event, for the caller to return."""
