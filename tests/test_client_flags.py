@@ -589,6 +589,43 @@ def test_disabled_client_returns_empty_snapshots_without_requests(server: Loopba
     assert server.requests() == []
 
 
+def test_disabling_a_running_client_empties_every_read_as_posthog_does(
+    server: LoopbackServer,
+) -> None:
+    """`client.disabled = True` after construction stops reads at once, `evaluate_flags`
+    included, and turning it back on restores them; posthog-python answers the same."""
+    client = make_client(server)
+    ref = posthog.Client(
+        "phc_test", host=server.url, send=False, sync_mode=True, enable_local_evaluation=False
+    )
+    ref.feature_flags = DOCUMENT["flags"]
+    ref.group_type_mapping, ref.cohorts = {}, {}
+
+    def reads(sdk: Any) -> tuple[Any, ...]:
+        snapshot = sdk.evaluate_flags("user-1", only_evaluate_locally=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return (
+                snapshot.get_flag("local-on"),
+                sdk.get_feature_flag("local-on", "user-1", only_evaluate_locally=True),
+                sdk.get_feature_flag(
+                    "local-on", "user-1", only_evaluate_locally=True, send_feature_flag_events=False
+                ),
+                sdk.get_all_flags("user-1", only_evaluate_locally=True),
+            )
+
+    try:
+        before = reads(client)
+        assert before[0] is True and before == reads(ref)
+        client.disabled = ref.disabled = True
+        assert reads(client) == reads(ref) == (None, None, None, None)
+        client.disabled = ref.disabled = False
+        assert reads(client) == before
+    finally:
+        client.shutdown()
+        ref.shutdown()
+
+
 def test_every_person_s_report_carries_the_flag_s_metadata_and_own_payload(
     server: LoopbackServer,
 ) -> None:

@@ -61,7 +61,7 @@ class FlagStack:
             flag_definitions=o.flag_definitions,
             enable_local_evaluation=o.enable_local_evaluation,
             disable_geoip=o.disable_geoip,
-            disabled=disabled(),
+            disabled=disabled,
             emit=emit,
             context=context,
             dedup_capacity=o.flag_called_cache_size,

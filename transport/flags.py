@@ -68,7 +68,7 @@ class FlagService:
         flag_definitions: Definitions | None = None,
         enable_local_evaluation: bool = True,
         disable_geoip: bool = True,
-        disabled: bool = False,
+        disabled: Callable[[], bool] = lambda: False,
         emit: Callable[[Event], object] | None = None,
         context: EventContext | None = None,
         dedup_capacity: int = DEFAULT_CAPACITY,
@@ -95,7 +95,8 @@ class FlagService:
         )
         self.request_timeout = max(0.0, float(request_timeout))
         self.disable_geoip = disable_geoip
-        self.disabled = disabled
+        # The client's switch, read on every call: `client.disabled = True` stops reads at once.
+        self._disabled = disabled
         self._now = now
         self.reporter = FlagReporter(
             emit,
@@ -126,7 +127,7 @@ class FlagService:
             self.request_timeout,
             flag_definitions,
             poller=bool(self._secret_key or (definitions_cache is not None and follower_only))
-            and not disabled,
+            and not disabled(),
             poll_interval=poll_interval,
             refresh=enable_local_evaluation,
             definitions_cache=definitions_cache,
@@ -230,7 +231,7 @@ class FlagService:
         passes False (it never blocks) and awaits that download itself. Performing the
         request is the caller's part, so a blocking and an awaiting client share the rest.
         """
-        if distinct_id is None or distinct_id == "" or self.disabled:
+        if distinct_id is None or distinct_id == "" or self._disabled():
             return FlagEvaluations("")
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
         group_map: dict[str, Any] = dict(groups) if groups else {}
@@ -303,7 +304,7 @@ class FlagService:
         object, no dedup lookup and no request: it is answered straight from the core, so
         the Client adds little to the core's own cost. Everything else takes `evaluate`.
         """
-        if not send_events and type(distinct_id) is str and distinct_id and not self.disabled:
+        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
             value = self.local_value(
                 key, distinct_id, person_properties, groups, group_properties, device_id
             )
