@@ -99,28 +99,20 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
 
 def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
     """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
-    made once per compile and shared by every flag (kept in `tables`): (on_match,
-    on_out_of_rollout, on_early_exit, on_skipped, no_match tokens, miss outcomes, skipped,
-    out-of-rollout, early-exit and matched-True outcomes)."""
+    made once per compile and shared by every flag (kept in `tables`): (the on-match
+    token, the miss outcome of each filter, and the skipped, out-of-rollout, early-exit
+    and matched-True outcomes)."""
     made = tables.tokens.get((index, filters))
     if made is not None:
         return made
     match: Token = ("condition_match", index, -1)
-    out: Token = ("out_of_rollout", index, -1)
-    early: Token = ("early_exit", index, -1)
-    skipped: Token = ("condition_skipped", index, -1)
-    no_match = tuple([("no_condition_match", index, at) for at in range(filters)])
-    misses = tuple([(False, token) for token in no_match])
+    misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
     made = tables.tokens[(index, filters)] = (
         match,
-        out,
-        early,
-        skipped,
-        no_match,
         misses,
-        (False, skipped),
-        (False, out),
-        (False, early),
+        (False, ("condition_skipped", index, -1)),
+        (False, ("out_of_rollout", index, -1)),
+        (False, ("early_exit", index, -1)),
         (True, match),
     )
     return made
@@ -145,7 +137,6 @@ class CompiledCondition:
         "aggregation",
         "checks",
         "cut",
-        "early_outcome",
         "excluded",
         "filters",
         "group_name",
@@ -153,12 +144,7 @@ class CompiledCondition:
         "matched",
         "misses",
         "mixed",
-        "no_match",
-        "on_early_exit",
-        "on_match",
         "on_match_true",
-        "on_out_of_rollout",
-        "on_skipped",
         "out_outcome",
         "override",
         "raw_filters",
@@ -223,25 +209,21 @@ class CompiledCondition:
         # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
         # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
         # the outcome when filter i fails.
-        self.on_match: Token
-        self.no_match: tuple[Token, ...]
         self.misses: tuple[Outcome, ...]
         self.on_match_true: Outcome
+        on_match: Token
+        early: Outcome
         (
-            self.on_match,
-            self.on_out_of_rollout,
-            self.on_early_exit,
-            self.on_skipped,
-            self.no_match,
+            on_match,
             self.misses,
             self.skipped_outcome,
             self.out_outcome,
-            self.early_outcome,
+            early,
             self.on_match_true,
         ) = _tokens(index, len(filters), tables)
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
-        self.excluded: Any = self.early_outcome if early_exit else self.out_outcome
+        self.excluded: Any = early if early_exit else self.out_outcome
         if rollout_broken:
             self.cut = b""
             self.excluded = DROPPED
@@ -249,11 +231,11 @@ class CompiledCondition:
         # outcome of each variant's range.
         self.matched: Outcome | None = None
         if self.override is not None:
-            self.matched = (self.override, self.on_match)
+            self.matched = (self.override, on_match)
         elif not variants:
             self.matched = self.on_match_true
         self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
-            _variant_outcomes(variants, self.on_match, tables) if variants else ()
+            _variant_outcomes(variants, on_match, tables) if variants else ()
         )
 
     def reason(self, token: Token) -> Reason:
