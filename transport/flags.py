@@ -285,39 +285,3 @@ class FlagService:
             minimal,
             meta,
         )
-
-    def flag_value(
-        self,
-        key: str,
-        distinct_id: object,
-        person_properties: Mapping[str, Any] | None,
-        groups: Mapping[str, Any] | None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None,
-        only_evaluate_locally: bool,
-        send_events: bool,
-        disable_geoip: bool | None,
-        device_id: str | None,
-    ) -> bool | str | None:
-        """One flag's value, as `evaluate(..., flag_keys=[key]).get_flag(key)` gives it.
-
-        A read that local evaluation decides and that reports nothing needs no snapshot
-        object, no dedup lookup and no request: it is answered straight from the core, so
-        the Client adds little to the core's own cost. Everything else takes `evaluate`.
-        """
-        if not send_events and type(distinct_id) is str and distinct_id and not self._disabled():
-            value = self.local_value(
-                key, distinct_id, person_properties, groups, group_properties, device_id
-            )
-            if value is not None:
-                return value
-        snap = self.evaluate(
-            distinct_id,
-            person_properties,
-            groups,
-            group_properties,
-            [key],
-            only_evaluate_locally,
-            disable_geoip,
-            device_id,
-        )
-        return snap.get_flag(key, send_feature_flag_events=send_events)
