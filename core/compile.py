@@ -408,13 +408,6 @@ class CompiledFlag:
             f"held out by holdout {holdout.id!r} ({holdout.percentage:g}% of bucketing values)",
         )
 
-    def variant_for(self, digest: bytes) -> str | None:
-        """The variant whose [low, high) range holds the variant bucket of `digest`."""
-        for low, high, variant in self.variants:
-            if low <= digest < high:
-                return variant
-        return None
-
     def static_problems(
         self, flags: Mapping[str, CompiledFlag]
     ) -> Iterator[tuple[Unresolved, str, bool]]:
