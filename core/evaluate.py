@@ -12,7 +12,8 @@ This is the one evaluator; it reads in posthog-python's order:
 A condition's filters are walked as `condition_filters` describes; a condition with
 undecided filters leaves the flag undecided only if no later condition matches.
 
-`Run` holds one evaluation call's inputs and what it may reuse within the call: the
+`Run` holds one evaluation call's inputs (its groups and device id in a
+`call_inputs.CallContext`) and what it may reuse within the call: the
 outcome of matchers several flags share, and the values of flags evaluated as
 dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
 for one dependent holds for every other, and a parent decided for the person holds for
@@ -24,9 +25,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
+from .call_inputs import NO_CONTEXT, UNENCODABLE, CallContext, call_context, encode
 from .compile import (
     ENROLLED_OUTCOME,
     GROUP_MISSING_OUTCOME,
@@ -45,11 +46,7 @@ from .signals import Outcome as FilterOutcome
 
 __all__ = [
     "DROPPED",
-    "UNENCODABLE",
-    "CallContext",
     "Run",
-    "as_dict",
-    "encode",
     "evaluate_all",
     "evaluate_flag",
     "evaluate_one",
@@ -64,55 +61,10 @@ _ABSENT: Any = object()
 _sha1 = hashlib.sha1
 # The dependency-cache context of the person's own flags.
 _PERSON = (0, 0)
-# The groups of a call that passes none (read only).
-_NO_GROUPS: Mapping[Any, Any] = MappingProxyType({})
-
-
-class _Unencodable:
-    """Stands in for a bucketing value that has no UTF-8 text: hashing it fails like
-    posthog-python does, but only for the flags that actually hash it."""
-
-    __slots__ = ()
-
-    def __radd__(self, other: bytes) -> bytes:
-        raise UnicodeError("the bucketing value cannot be encoded as UTF-8")
-
-
-UNENCODABLE: Any = _Unencodable()
-
-
-def encode(value: object) -> bytes:
-    """A bucketing value as hash input: formatted like an f-string, then UTF-8."""
-    if type(value) is str:
-        try:
-            return value.encode()
-        except UnicodeError:
-            return UNENCODABLE  # type: ignore[no-any-return]
-    try:
-        return f"{value}".encode()
-    except Exception:
-        # Lone surrogates, or an object whose formatting fails.
-        return UNENCODABLE  # type: ignore[no-any-return]
 
 
 # What matching a flag gives: a (value, reason token) outcome, or why it was not decided.
 Matched = Outcome | Unresolved | NeedsServer | Broken | Dropped
-
-
-class CallContext(NamedTuple):
-    """What a call passes beyond the person, read only by group flags, conditions on a
-    group's properties and device bucketing: each group's key, properties and hash input
-    (UTF-8), and the device id with its hash input."""
-
-    groups: Mapping[Any, Any]
-    group_props: Mapping[Any, Mapping[str, object]]
-    group_bytes: Mapping[Any, bytes]
-    device_id: object
-    device_bytes: bytes
-
-
-# The context of a call that passes no groups and no device id (most calls).
-_NO_CONTEXT = CallContext(_NO_GROUPS, _NO_GROUPS, _NO_GROUPS, None, b"")
 
 
 class _Dependencies:
@@ -152,7 +104,7 @@ class Run:
         now: datetime,
         distinct_id: object,
         person: Mapping[str, object],
-        context: CallContext = _NO_CONTEXT,
+        context: CallContext = NO_CONTEXT,
     ) -> None:
         self.flags = flags
         self.now = now
@@ -489,35 +441,7 @@ def make_run(
     group_properties: object,
     device_id: object,
 ) -> Run:
-    """One call's inputs, read as posthog-python reads them: each group's properties get
-    `$group_key`, and properties of types not in `groups` are dropped."""
+    """One call's inputs (see `call_inputs.call_context` for the groups and device id)."""
     if not groups and not device_id:
         return Run(flags, now, distinct_id, person)
-    group_map = as_dict(groups)
-    group_props: dict[Any, dict[str, object]] = {}
-    if group_map:
-        extra = as_dict(group_properties)
-        for name, key in group_map.items():
-            enriched: dict[str, object] = {"$group_key": key}
-            enriched.update(as_dict(extra.get(name)))
-            group_props[name] = enriched
-    context = CallContext(
-        group_map,
-        group_props,
-        {name: encode(key) for name, key in group_map.items()},
-        device_id,
-        encode(device_id) if device_id else b"",
-    )
-    return Run(flags, now, distinct_id, person, context)
-
-
-def as_dict(value: object) -> dict[Any, Any]:
-    """A private copy of a caller's mapping; anything that is not one counts as empty."""
-    if not value:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    try:
-        return dict(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
-        return {}
+    return Run(flags, now, distinct_id, person, call_context(groups, group_properties, device_id))

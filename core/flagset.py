@@ -14,12 +14,13 @@ from typing import Any
 
 import msgspec
 
+from .call_inputs import as_dict
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome
 from .compile_flags import compile_flag
 from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import Run, as_dict, evaluate_all, evaluate_one, make_run
+from .evaluate import Run, evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .flag_layout import finish_flags
 from .hashing import fingerprint
