@@ -326,6 +326,28 @@ def test_module_level_client_rules_match_the_reference(module_state: None) -> No
         assert hogkit.default_client is kit  # type: ignore[attr-defined]
 
 
+def test_in_app_modules_set_on_a_running_client_takes_none_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """posthog-python's default is None, which a settings loop may copy onto a client;
+    a value the client cannot use falls back to none with a warning, as in the
+    constructor, instead of raising into the application."""
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    ref = posthog.Client("phc_project", host="http://127.0.0.1:9", send=False)
+    client = KitClient("phc_project", host="http://127.0.0.1:9", send=False, sync_mode=True)
+    try:
+        client.in_app_modules = ["shop"]
+        assert client.in_app_modules == ("shop",)
+        client.in_app_modules = ref.in_app_modules
+        assert ref.in_app_modules is None and client.in_app_modules == ()
+        client.in_app_modules = 5  # type: ignore[assignment]
+        assert client.in_app_modules == ()
+        assert [m for m in kit_warnings(caplog) if _names(m, "in_app_modules")]
+    finally:
+        client.shutdown(0.5)
+        ref.shutdown()
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("flush_at", None), ("max_queue_size", "big"), ("in_app_modules", 5), ("host", 5)],

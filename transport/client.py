@@ -55,7 +55,7 @@ from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
-from .options import ClientOptions
+from .options import ClientOptions, usable_setting
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
@@ -218,8 +218,9 @@ class Client:
         return self._event_methods.in_app_modules
 
     @in_app_modules.setter
-    def in_app_modules(self, prefixes: Sequence[str]) -> None:
-        self._event_methods.in_app_modules = tuple(prefixes)
+    def in_app_modules(self, prefixes: Sequence[str] | None) -> None:
+        usable = usable_setting("in_app_modules", prefixes, None)
+        self._event_methods.in_app_modules = tuple(usable or ())
 
     # read-only
     closed = attribute[bool](

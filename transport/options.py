@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from hogkit.core.options import option_notes, repaired_options
 
-__all__ = ["ClientOptions", "report_unused"]
+__all__ = ["ClientOptions", "report_unused", "usable_setting"]
 
 log = logging.getLogger("hogkit")
 
@@ -117,3 +117,13 @@ def report_unused(options: ClientOptions) -> tuple[str, ...]:
     for note in notes:
         log.warning("%s", note)
     return notes
+
+
+def usable_setting(name: str, value: Any, default: Any) -> Any:
+    """`value` for a setting changed on a running client, or `default` (with a warning)
+    when the client could not work with it: the same rule as for constructor options, so
+    a bad value never raises into the application."""
+    fixed, notes = repaired_options({name: value}, {name: default})
+    for note in notes:
+        log.warning("%s", note)
+    return fixed[name]
