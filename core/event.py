@@ -267,6 +267,19 @@ class EventContext:
         init(self, "closing_plain", {**self.system_properties, **self.tail_plain})
         init(self, "spliced", _splice_parts(self) if release_id is None else None)
 
+    def with_super_properties(self, super_properties: Mapping[str, Any] | None) -> EventContext:
+        """This context with other super properties, everything else kept: what a client
+        whose `super_properties` are changed uses for the events after."""
+        return EventContext(
+            self.lib,
+            self.lib_version,
+            self.system_properties,
+            super_properties,
+            self.disable_geoip,
+            self.is_server,
+            self.release_id,
+        )
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"EventContext is immutable (cannot set {name!r})")
 

@@ -214,6 +214,24 @@ def test_async_with_flushes_and_closes(loopback: LoopbackServer) -> None:
     assert names == sorted(["one", "$set", "$create_alias", "$groupidentify", "$exception"])
 
 
+def test_super_properties_set_on_the_async_client_reach_later_events(
+    loopback: LoopbackServer,
+) -> None:
+    async def scenario() -> Any:
+        async with AsyncClient("phc_project", host=loopback.url) as client:
+            client.capture("before", distinct_id="user-1")
+            await client.flush()  # queued events are encoded with the properties then in force
+            client.super_properties = {"service": "api"}
+            client.capture("after", distinct_id="user-1")
+            return client.super_properties
+
+    shown = run(scenario)
+    assert shown == {"service": "api"}
+    by_name = {e["event"]: e["properties"] for e in loopback.events()}
+    assert "service" not in by_name["before"]
+    assert by_name["after"]["service"] == "api"
+
+
 def test_one_client_serves_successive_event_loops(server: LoopbackServer) -> None:
     client = AsyncClient("phc_project", host=server.url, send=False)
 

@@ -16,7 +16,7 @@ from typing import Any
 import posthog
 import pytest
 from httpserver import LoopbackServer, Reply
-from twin import REF_KEY, KitClient, Twin, flags_response, record
+from twin import REF_KEY, KitClient, Twin, definitions, flag, flags_response, record
 
 import hogkit
 
@@ -324,6 +324,50 @@ def test_module_level_client_rules_match_the_reference(module_state: None) -> No
             module.shutdown()  # type: ignore[attr-defined]
         assert posthog.default_client is ref
         assert hogkit.default_client is kit  # type: ignore[attr-defined]
+
+
+def test_super_properties_changed_on_a_running_client_reach_the_events_after() -> None:
+    """Events captured after `client.super_properties = ...` carry the new ones (flag
+    events too) and `None` clears them, as posthog-python does; compared over HTTP."""
+
+    def steps(client: Any) -> Any:
+        client.capture("before", distinct_id="user-1", properties={"app": "own"})
+        client.super_properties = {"app": "shop", "tier": 2}
+        client.capture("after", distinct_id="user-1", properties={"app": "own"})
+        client.evaluate_flags("user-1", only_evaluate_locally=True).get_flag("beta")
+        shown = dict(client.super_properties)
+        client.super_properties = None
+        client.capture("cleared", distinct_id="user-1")
+        return shown, client.super_properties
+
+    with Twin(definitions(flag("beta"))) as twin:
+        ref, kit = twin.run(steps)
+        assert kit == ref == ({"app": "shop", "tier": 2}, None)
+        events = twin.kit_events()
+        assert [e["event"] for e in events] == [
+            "before",
+            "after",
+            "$feature_flag_called",
+            "cleared",
+        ]
+        assert events == twin.ref_events()
+        assert events[1]["properties"]["app"] == "shop"
+        assert events[2]["properties"]["tier"] == 2
+        assert "tier" not in events[3]["properties"]
+
+
+def test_super_properties_set_to_something_unusable_keep_the_ones_in_force(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    client = KitClient("phc_project", host="http://127.0.0.1:9", send=False, sync_mode=True)
+    try:
+        client.super_properties = {"app": "shop"}
+        client.super_properties = 5  # type: ignore[assignment]
+        assert client.super_properties == {"app": "shop"}
+        assert [m for m in kit_warnings(caplog) if "super_properties" in m]
+    finally:
+        client.shutdown(0.5)
 
 
 def test_in_app_modules_set_on_a_running_client_takes_none_and_never_raises(

@@ -137,6 +137,15 @@ class AsyncClient:
         self._client.disabled = value
 
     @property
+    def super_properties(self) -> Mapping[str, Any] | None:
+        """Properties every event carries (see `Client.super_properties`)."""
+        return self._client.super_properties
+
+    @super_properties.setter
+    def super_properties(self, properties: Mapping[str, Any] | None) -> None:
+        self._client.super_properties = properties
+
+    @property
     def closed(self) -> bool:
         """True once `shutdown()` was called."""
         return self._client.closed

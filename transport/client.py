@@ -213,6 +213,27 @@ class Client:
     )
 
     @property
+    def super_properties(self) -> Mapping[str, Any] | None:
+        """Properties every event carries (over its own), None when there are none. Set
+        it to change them for the events after, flag events included; reading gives a
+        copy, so change them by setting. Events still queued when they change are encoded
+        with the new ones (the worker encodes them), so `flush()` first for a clean cut."""
+        supers = self._events.context.super_properties
+        return dict(supers) if supers else None
+
+    @super_properties.setter
+    def super_properties(self, properties: Mapping[str, Any] | None) -> None:
+        try:
+            if properties is not None and not isinstance(properties, Mapping):
+                raise TypeError(f"super_properties must be a mapping, not {properties!r}")
+            context = self._events.context.with_super_properties(properties)
+        except Exception as exc:  # the ones in force stay
+            self._problems.fail("super_properties", exc)
+            return
+        self._events.context = context
+        self._flags.event_context = context
+
+    @property
     def in_app_modules(self) -> tuple[str, ...]:
         """Module prefixes whose frames count as the application's own."""
         return self._event_methods.in_app_modules

@@ -40,7 +40,9 @@ class FlagReporter:
         """`emit(event)` is truthy when the event is settled (queued, or dropped by the
         application's `before_send`); a falsy answer frees its dedup key."""
         self._emit = emit
-        self._context = context
+        # What every flag event shares; replaced whole when the client's super properties
+        # change (see `FlagService.event_context`).
+        self.context = context
         self._event_time = event_time
         self._new_uuid = new_uuid
         self.reported = FlagCalledCache(dedup_capacity)
@@ -77,7 +79,7 @@ class FlagReporter:
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = flag_called_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous, self._memo
+                self.context, self._event_time(), self._new_uuid(), called, anonymous, self._memo
             )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
@@ -95,7 +97,7 @@ class FlagReporter:
         try:
             anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
             event = exposure_event(
-                self._context, self._event_time(), self._new_uuid(), called, anonymous
+                self.context, self._event_time(), self._new_uuid(), called, anonymous
             )
             if event is not None and self.trace_context:
                 event = _under_span(event)

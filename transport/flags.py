@@ -157,6 +157,15 @@ class FlagService:
     def trace_context(self, value: bool) -> None:
         self.reporter.trace_context = value
 
+    @property
+    def event_context(self) -> EventContext:
+        """What every flag event shares (super properties, system properties, GeoIP)."""
+        return self.reporter.context
+
+    @event_context.setter
+    def event_context(self, context: EventContext) -> None:
+        self.reporter.context = context
+
     # ------------------------------------------------------------------ definitions
 
     @property
