@@ -370,6 +370,46 @@ def test_super_properties_set_to_something_unusable_keep_the_ones_in_force(
         client.shutdown(0.5)
 
 
+OPTIONS_KEPT_AS_ATTRIBUTES = {
+    "poll_interval": 12,
+    "feature_flags_request_timeout_seconds": 2.5,
+    "disable_geoip": False,
+    "gzip": True,
+    "max_retries": 5,
+    "timeout": 7,
+    "historical_migration": True,
+    "privacy_mode": True,
+    "log_captured_exceptions": True,
+    "is_server": False,
+    "feature_flags_request_max_retries": 3,
+    "capture_exception_code_variables": True,
+    "enable_local_evaluation": False,
+}
+
+
+def test_constructor_options_read_back_as_posthog_keeps_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """posthog-python keeps its options as attributes; hogkit answers the same names with
+    the same values, and setting one it reads only when built warns instead of being
+    silently ignored (or raising)."""
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    options = {"host": "http://127.0.0.1:9", "send": False, **OPTIONS_KEPT_AS_ATTRIBUTES}
+    ref = posthog.Client("phc_project", **options)
+    client = KitClient("phc_project", sync_mode=True, **options)
+    try:
+        for name in OPTIONS_KEPT_AS_ATTRIBUTES:
+            assert getattr(client, name) == getattr(ref, name), name
+        client.poll_interval = 1
+        assert client.poll_interval == 12  # what the running client uses
+        assert [m for m in kit_warnings(caplog) if "poll_interval" in m]
+        with pytest.raises(AttributeError):
+            client.no_such_option  # noqa: B018
+    finally:
+        client.shutdown(0.5)
+        ref.shutdown()
+
+
 def test_in_app_modules_set_on_a_running_client_takes_none_and_never_raises(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

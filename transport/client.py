@@ -55,10 +55,11 @@ from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
 from .logs import enable_debug_output
-from .options import ClientOptions, usable_setting
+from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
+from .settings import LiveSettings
 from .transports import Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
@@ -168,6 +169,9 @@ class Client:
         stack = parts.flags  # definitions in force, /flags, and the flag methods over them
         self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
         self._legacy, self._decisions = stack.legacy, stack.decisions
+        self._settings = LiveSettings(
+            self._events, self._event_methods, self._flags, self._problems
+        )
         self._on_fork, self._on_shutdown = parts.on_fork, parts.on_shutdown
         self._lock = threading.Lock()
         self._shutdown_result: bool | None = None
@@ -176,6 +180,19 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(host={redacted(self.host)!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        """posthog-python keeps every constructor option as an attribute; an option that
+        hogkit reads only while building the client is answered from `options`."""
+        if name in _READ_WHEN_BUILT:
+            return getattr(self.options, name)
+        raise AttributeError(f"'Client' object has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _READ_WHEN_BUILT:  # posthog-python would use it; say that hogkit won't
+            log.warning("%s is read when a client is built; setting it changes nothing", name)
+            return
+        object.__setattr__(self, name, value)
 
     def stats(self) -> Stats:
         """What became of the events accepted so far: accepted, delivered, dropped by
@@ -212,36 +229,19 @@ class Client:
         "_event_methods", "project_root", "Frames under this folder are the application's own."
     )
 
-    @property
-    def super_properties(self) -> Mapping[str, Any] | None:
-        """Properties every event carries (over its own), None when there are none. Set
-        it to change them for the events after, flag events included; reading gives a
-        copy, so change them by setting. Events still queued when they change are encoded
-        with the new ones (the worker encodes them), so `flush()` first for a clean cut."""
-        supers = self._events.context.super_properties
-        return dict(supers) if supers else None
-
-    @super_properties.setter
-    def super_properties(self, properties: Mapping[str, Any] | None) -> None:
-        try:
-            if properties is not None and not isinstance(properties, Mapping):
-                raise TypeError(f"super_properties must be a mapping, not {properties!r}")
-            context = self._events.context.with_super_properties(properties)
-        except Exception as exc:  # the ones in force stay
-            self._problems.fail("super_properties", exc)
-            return
-        self._events.context = context
-        self._flags.event_context = context
-
-    @property
-    def in_app_modules(self) -> tuple[str, ...]:
-        """Module prefixes whose frames count as the application's own."""
-        return self._event_methods.in_app_modules
-
-    @in_app_modules.setter
-    def in_app_modules(self, prefixes: Sequence[str] | None) -> None:
-        usable = usable_setting("in_app_modules", prefixes, None)
-        self._event_methods.in_app_modules = tuple(usable or ())
+    super_properties = attribute[Mapping[str, Any] | None](
+        "_settings",
+        "super_properties",
+        "Properties every event carries (over its own), None when there are none. Set it to "
+        "change them for the events after, flag events included; reading gives a copy. "
+        "Events still queued are encoded with the properties in force then: `flush()` first "
+        "for a clean cut.",
+    )
+    in_app_modules = attribute[Sequence[str] | None](
+        "_settings",
+        "in_app_modules",
+        "Module prefixes whose frames count as the application's own.",
+    )
 
     # read-only
     closed = attribute[bool](
@@ -394,6 +394,14 @@ def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # process-wide hooks
+
+# Constructor options a running client does not read again (the rest are live settings
+# or attributes the client sets itself).
+_READ_WHEN_BUILT = frozenset(
+    name
+    for name in ClientOptions.__struct_fields__
+    if not name.startswith("_") and not hasattr(Client, name) and name not in ("host", "transport")
+)
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 # Weak: a client the application drops is collected with its pipeline; its worker then
