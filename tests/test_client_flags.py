@@ -626,6 +626,41 @@ def test_disabling_a_running_client_empties_every_read_as_posthog_does(
         ref.shutdown()
 
 
+def test_definitions_set_as_posthog_attributes_evaluate_locally_and_ask_for_the_rest(
+    server: LoopbackServer,
+) -> None:
+    """Test suites hand posthog-python definitions by setting `feature_flags` (and
+    `group_type_mapping`, `cohorts`) on a client: local flags are evaluated from them,
+    anything else still goes to `/flags`. hogkit answers the same reads the same way."""
+    kit = Client("phc_kit", host=server.url, sync_mode=True, send=False)
+    ref = posthog.Client("phc_ref", host=server.url, sync_mode=True, send=False)
+
+    def reads(sdk: Any) -> tuple[Any, ...]:
+        sdk.feature_flags = DOCUMENT["flags"]
+        sdk.group_type_mapping = {}
+        sdk.cohorts = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return (
+                sdk.get_feature_flag("local-on", "user-1"),
+                sdk.get_feature_flag("multi", "user-1"),
+                sdk.get_feature_flag("server-only", "user-1"),
+                sdk.evaluate_flags("user-1").get_flag("server-only"),
+                len(sdk.feature_flags),
+            )
+
+    def asked(key: str) -> int:
+        return sum(1 for r in flag_requests(server) if r.json().get("api_key") == key)
+
+    try:
+        theirs, ours = reads(ref), reads(kit)
+        assert ours == theirs == (True, "only", True, True, len(DOCUMENT["flags"]))
+        assert asked("phc_kit") == asked("phc_ref") == 2  # only the flag they lack
+    finally:
+        kit.shutdown()
+        ref.shutdown()
+
+
 def test_every_person_s_report_carries_the_flag_s_metadata_and_own_payload(
     server: LoopbackServer,
 ) -> None:

@@ -237,6 +237,17 @@ class Client:
         "Events still queued are encoded with the properties in force then: `flush()` first "
         "for a clean cut.",
     )
+    feature_flags = attribute[list[Any] | None](
+        "_settings",
+        "feature_flags",
+        "Flag definitions set directly, as test suites do (see README).",
+    )
+    group_type_mapping = attribute[dict[str, Any]](
+        "_settings", "group_type_mapping", "Group type names of flag definitions set directly."
+    )
+    cohorts = attribute[dict[str, Any]](
+        "_settings", "cohorts", "Cohorts of definitions set directly."
+    )
     in_app_modules = attribute[Sequence[str] | None](
         "_settings",
         "in_app_modules",

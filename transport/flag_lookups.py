@@ -170,7 +170,7 @@ class FlagLookups:
         group's `$group_key` (what the decision getters have always sent). A client with
         offline definitions never asks.
         """
-        if self.local.offline:
+        if self.local.local_only:
             return None, None, None
         body = self.request_body(
             distinct_id, groups, person_properties, group_properties, disable_geoip, device_id,

@@ -175,8 +175,8 @@ class FlagService:
 
     @property
     def offline(self) -> bool:
-        """True when the definitions are given, never downloaded nor asked of the server."""
-        return self.local.offline
+        """True when flags are never asked of the server (definitions given, not downloaded)."""
+        return self.local.local_only
 
     @property
     def poller(self) -> DefinitionsPoller | None:

@@ -60,6 +60,9 @@ class LocalDefinitions:
         `poller`, if any, supplies them. The first read may wait `request_timeout`."""
         self.request_timeout = request_timeout
         self.offline = offline
+        # Whether flags are never asked of the server: definitions given at start are the
+        # whole truth; ones handed over later may leave the rest to the server.
+        self.local_only = offline
         self.given = given
         self.poller = poller
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
@@ -93,10 +96,11 @@ class LocalDefinitions:
         return seen
 
     def replace_definitions(
-        self, source: Definitions | None, *, temporary: bool = False
+        self, source: Definitions | None, *, temporary: bool = False, ask_server: bool = False
     ) -> Callable[[], None]:
         """Use `source` as the local definitions from now on, instead of any download;
-        flags are then evaluated locally only, never asked of the server.
+        flags are then evaluated locally only, never asked of the server, unless
+        `ask_server` (then what they cannot decide goes to `/flags`, as with downloads).
 
         For embedders and test kits that supply definitions themselves. `None` leaves no
         local definitions at all. Normally the poller (if any) stops for good. With
@@ -105,15 +109,15 @@ class LocalDefinitions:
         included); without it, `restore` can only bring back definitions that were given.
         """
         fs = load_definitions(source) if source is not None else None
-        saved_offline, saved_set = self.offline, self.given
+        saved = self.offline, self.local_only, self.given
         if not temporary and self.poller is not None:
             self.poller.stop(0.0)
             self.poller = None
-        self.given, self.offline = fs, True
+        self.given, self.offline, self.local_only = fs, True, not ask_server
         self.for_set(fs)
 
         def restore() -> None:
-            self.offline, self.given = saved_offline, saved_set
+            self.offline, self.local_only, self.given = saved
             self.for_set(self.flagset)
 
         return restore

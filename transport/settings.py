@@ -3,9 +3,11 @@ when changed on a running client.
 
 posthog-python keeps its options as plain attributes that a running client reads on
 every call, so applications set them at any time. Most of hogkit's live settings are one
-collaborator's own (`disabled`, `before_send`, ...); these two need more than a write:
-super properties go into the one `EventContext` that capture and flag events share, and
-module prefixes are checked like the constructor option.
+collaborator's own (`disabled`, `before_send`, ...); these need more than a write: super
+properties go into the one `EventContext` that capture and flag events share, module
+prefixes are checked like the constructor option, and the definitions test suites hand
+posthog-python through `feature_flags`, `group_type_mapping` and `cohorts` become the
+local definitions in force (what they cannot decide still goes to the server).
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class LiveSettings:
         self._event_methods = event_methods
         self._flags = flags
         self._problems = problems
+        # The definitions set through the three posthog-python attributes (flags None:
+        # none set, so the downloaded or given ones stay in force).
+        self._flag_list: list[Any] | None = None
+        self._group_type_mapping: dict[str, Any] = {}
+        self._cohorts: dict[str, Any] = {}
 
     @property
     def super_properties(self) -> Mapping[str, Any] | None:
@@ -64,3 +71,45 @@ class LiveSettings:
     def in_app_modules(self, prefixes: Sequence[str] | None) -> None:
         usable = usable_setting("in_app_modules", prefixes, None)
         self._event_methods.in_app_modules = tuple(usable or ())
+
+    @property
+    def feature_flags(self) -> list[Any] | None:
+        return self._flag_list
+
+    @feature_flags.setter
+    def feature_flags(self, flags: Sequence[Any] | None) -> None:
+        self._flag_list = list(flags or [])
+        self._use_given("feature_flags")
+
+    @property
+    def group_type_mapping(self) -> dict[str, Any]:
+        return self._group_type_mapping
+
+    @group_type_mapping.setter
+    def group_type_mapping(self, mapping: Mapping[str, Any] | None) -> None:
+        self._group_type_mapping = dict(mapping or {})
+        self._use_given("group_type_mapping")
+
+    @property
+    def cohorts(self) -> dict[str, Any]:
+        return self._cohorts
+
+    @cohorts.setter
+    def cohorts(self, cohorts: Mapping[str, Any] | None) -> None:
+        self._cohorts = dict(cohorts or {})
+        self._use_given("cohorts")
+
+    def _use_given(self, name: str) -> None:
+        """Put the definitions set so far in force, once flags were set; a document the
+        core cannot read leaves the ones in force (reported, never raised unless debug)."""
+        if self._flag_list is None:
+            return
+        document = {
+            "flags": self._flag_list,
+            "group_type_mapping": self._group_type_mapping,
+            "cohorts": self._cohorts,
+        }
+        try:
+            self._flags.replace_definitions(document, ask_server=True)
+        except Exception as exc:
+            self._problems.fail(name, exc)
