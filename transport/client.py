@@ -54,7 +54,6 @@ from .flags_transport import FlagsTransport
 from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
-from .logs import enable_debug_output
 from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
@@ -205,17 +204,9 @@ class Client:
 
     # -- settings: the collaborators' own, read and written through the Client ----------------
 
-    @property
-    def debug(self) -> bool:
-        """With debug on, problems raise into the caller and the `hogkit` log is shown."""
-        return self._problems.debug
-
-    @debug.setter
-    def debug(self, value: bool) -> None:
-        if value and not self._problems.debug:
-            enable_debug_output()
-        self._problems.debug = bool(value)
-
+    debug = attribute[bool](
+        "_settings", "debug", "With debug on, problems raise into the caller and the log shows."
+    )
     on_error = attribute[OnError | None](
         "_problems", "on_error", "Called with (error, undelivered events) for every problem."
     )
@@ -237,17 +228,10 @@ class Client:
         "Events still queued are encoded with the properties in force then: `flush()` first "
         "for a clean cut.",
     )
-    feature_flags = attribute[list[Any] | None](
-        "_settings",
-        "feature_flags",
-        "Flag definitions set directly, as test suites do (see README).",
-    )
-    group_type_mapping = attribute[dict[str, Any]](
-        "_settings", "group_type_mapping", "Group type names of flag definitions set directly."
-    )
-    cohorts = attribute[dict[str, Any]](
-        "_settings", "cohorts", "Cohorts of definitions set directly."
-    )
+    # Definitions set directly, as posthog-python test suites do (see `LiveSettings`).
+    feature_flags = attribute[list[Any] | None]("_settings", "feature_flags", "Flag definitions.")
+    group_type_mapping = attribute[dict[str, Any]]("_settings", "group_type_mapping", "Groups.")
+    cohorts = attribute[dict[str, Any]]("_settings", "cohorts", "Cohort definitions.")
     in_app_modules = attribute[Sequence[str] | None](
         "_settings",
         "in_app_modules",

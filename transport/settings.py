@@ -17,6 +17,7 @@ from typing import Any
 
 from .event_methods import EventMethods
 from .flags import FlagService
+from .logs import enable_debug_output
 from .options import usable_setting
 from .pipeline import EventPipeline
 from .problems import Problems
@@ -25,7 +26,8 @@ __all__ = ["LiveSettings"]
 
 
 class LiveSettings:
-    """`super_properties` and `in_app_modules`, read and written through the Client."""
+    """`debug`, `super_properties`, `in_app_modules` and the definitions set directly,
+    read and written through the Client."""
 
     def __init__(
         self,
@@ -43,6 +45,17 @@ class LiveSettings:
         self._flag_list: list[Any] | None = None
         self._group_type_mapping: dict[str, Any] = {}
         self._cohorts: dict[str, Any] = {}
+
+    @property
+    def debug(self) -> bool:
+        return self._problems.debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        """Debug on shows the `hogkit` log (once set up, it stays) and makes problems raise."""
+        if value and not self._problems.debug:
+            enable_debug_output()
+        self._problems.debug = bool(value)
 
     @property
     def super_properties(self) -> Mapping[str, Any] | None:
