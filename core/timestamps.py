@@ -161,8 +161,8 @@ def format_epoch(seconds: float, memo: TimestampMemo | None = None) -> str:
         if 0.0 <= fraction < 1.0:
             micros = round(fraction * 1e6)
             if micros < 1_000_000:
-                if micros:  # `_fraction`, inline: this is the per-event path
-                    return second.dotted + _MILLIS[micros // 1000] + MICRO_TAILS[micros % 1000]
+                if micros:
+                    return _fraction(second.dotted, micros)
                 return second.whole
     if memo is None or not 0.0 <= seconds < _EPOCH_LIMIT:
         try:
