@@ -20,7 +20,7 @@ from .compile import CompiledFlag, Outcome
 from .compile_flags import compile_flag
 from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
-from .evaluate import Run, evaluate_all, evaluate_one, make_run
+from .evaluate import evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
 from .flag_layout import finish_flags
 from .hashing import fingerprint
@@ -223,12 +223,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             person: Mapping[str, object] = person_properties
         else:
             person = _person(person_properties, distinct_id, flag.reads_id)
-        if groups or device_id:
-            run = make_run(
-                self._flags, now, distinct_id, person, groups, group_properties, device_id
-            )
-        else:
-            run = Run(self._flags, now, distinct_id, person)
+        run = make_run(self._flags, now, distinct_id, person, groups, group_properties, device_id)
         result = evaluate_one(run, flag)
         return result[0] if type(result) is tuple else None
 
