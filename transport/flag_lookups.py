@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 from hogkit.core import FlagSet
@@ -26,8 +25,6 @@ from .remote_flags import FlagsRequest, Outcome, RemoteFlags
 __all__ = ["FlagLookups"]
 
 log = logging.getLogger("hogkit.transport.flags")
-
-_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class FlagLookups:
@@ -100,7 +97,7 @@ class FlagLookups:
                 distinct_id,
                 self._now(),
                 person_properties,
-                groups if groups else _NOTHING,
+                groups,
                 group_properties,
                 device_id,
             )
@@ -142,7 +139,7 @@ class FlagLookups:
             return fs.evaluate(
                 distinct_id,
                 person_properties=person_properties,
-                groups=groups if groups else _NOTHING,
+                groups=groups,
                 group_properties=group_properties,
                 device_id=device_id,
                 flag_keys=flag_keys,
