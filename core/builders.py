@@ -15,7 +15,7 @@ import datetime as _dt
 import uuid as _uuid
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
 from .errors import InvalidEvent
 from .event import PERSON_PROFILE, Event, EventContext, FlagsArg
@@ -36,7 +36,6 @@ from .timestamps import (
 __all__ = [
     "alias",
     "capture",
-    "capture_as",
     "capture_fields",
     "group_identify",
     "identify",
@@ -153,25 +152,6 @@ def capture_fields(
     return did, props, when
 
 
-_PASSED_ON: Final = (
-    "distinct_id",
-    "groups",
-    "timestamp",
-    "uuid",
-    "flags",
-    "anonymous_id",
-    "disable_geoip",
-)
-
-
-def capture_as(
-    ctx: EventContext, event: str, properties: Mapping[str, Any] | None, call: Mapping[str, Any]
-) -> Event:
-    """`capture` of `event` for an event builder that takes `capture`'s arguments under the
-    same names: `call` is the builder's `locals()`; only the properties are its own."""
-    return capture(ctx, event, properties=properties, **{k: call[k] for k in _PASSED_ON})
-
-
 def pageview(
     ctx: EventContext,
     url: str,
@@ -190,7 +170,18 @@ def pageview(
     """
     props = dict(properties) if properties else {}
     props["$current_url"] = url
-    return capture_as(ctx, "$pageview", props, locals())
+    return capture(
+        ctx,
+        "$pageview",
+        distinct_id=distinct_id,
+        properties=props,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        flags=flags,
+        anonymous_id=anonymous_id,
+        disable_geoip=disable_geoip,
+    )
 
 
 def _person_update(

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from .builders import capture_as, capture_fields
+from .builders import capture, capture_fields
 from .errors import InvalidEvent
 from .event import Event, EventContext, FlagsArg
 from .flag_properties import FlagLayouts, flag_fragment
@@ -258,7 +258,19 @@ def encode_capture_call(
                 )
         except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
             pass
-    return encode_event(capture_as(ctx, event, properties, locals()))
+    event_value = capture(
+        ctx,
+        event,
+        distinct_id=distinct_id,
+        properties=properties,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        flags=flags,
+        anonymous_id=anonymous_id,
+        disable_geoip=disable_geoip,
+    )
+    return encode_event(event_value)
 
 
 class PlainCapture(msgspec.Struct, gc=False):

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from .builders import capture_as
+from .builders import capture
 from .event import Event, EventContext, FlagsArg
 from .exception_list import SourceLines, exception_list
 from .timestamps import Timestamp
@@ -69,4 +69,15 @@ def exception_event(
         props.update(properties)
     if fingerprint is not None:
         props["$exception_fingerprint"] = fingerprint
-    return capture_as(ctx, "$exception", props, locals())
+    return capture(
+        ctx,
+        "$exception",
+        distinct_id=distinct_id,
+        properties=props,
+        groups=groups,
+        timestamp=timestamp,
+        uuid=uuid,
+        flags=flags,
+        anonymous_id=anonymous_id,
+        disable_geoip=disable_geoip,
+    )

@@ -159,8 +159,25 @@ def feature_flag_called(
     str reason and request id, int id, version and time), the properties are built
     directly, with no normalising pass over them; the event is the same either way.
     """
-    call = locals()
-    called = FlagCalled(*[call[name] for name in FlagCalled.__struct_fields__])
+    called = FlagCalled(
+        distinct_id=distinct_id,
+        key=key,
+        response=response,
+        payload=payload,
+        locally_evaluated=locally_evaluated,
+        flag_id=flag_id,
+        flag_version=flag_version,
+        reason=reason,
+        request_id=request_id,
+        evaluated_at=evaluated_at,
+        error=error,
+        has_experiment=has_experiment,
+        groups=groups,
+        disable_geoip=disable_geoip,
+        minimal=minimal,
+        payload_is_json=payload_is_json,
+        attribution=attribution,
+    )
     return flag_called_event(ctx, timestamp, uuid, called)
 
 
