@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -24,23 +23,22 @@ from .event_methods import EventMethods
 from .flag_reads import deprecated
 from .flag_stack import FlagStack
 from .hosts import ingestion_host
+from .lifecycle import Hook, Lifecycle
 from .logs import enable_debug_output
 from .options import ClientOptions, report_unused
 from .pipeline import EventPipeline
 from .problems import Problems
+from .settings import LiveSettings
 from .spool import Spool
 from .system import system_properties
 from .transports import HttpTransport, Transport
 
 __all__ = ["Parts", "assemble"]
 
-Hook = Callable[[], None]
-
 
 @attrs.frozen
 class Parts:
-    """Everything a Client is made of. `on_fork` and `on_shutdown` are the hooks the
-    Client runs in a forked child and at its first shutdown."""
+    """Everything a Client is made of."""
 
     problems: Problems
     api_key: str
@@ -51,8 +49,8 @@ class Parts:
     contexts: ContextMethods
     exception_autocapture: ExceptionAutocapture | None
     flags: FlagStack
-    on_fork: list[Hook]
-    on_shutdown: list[Hook]
+    settings: LiveSettings
+    lifecycle: Lifecycle
 
 
 def assemble(o: ClientOptions) -> Parts:
@@ -82,6 +80,7 @@ def assemble(o: ClientOptions) -> Parts:
         refill_rate=o.exception_autocapture_refill_rate,
         refill_interval=o.exception_autocapture_refill_interval_seconds,
     )
+    # The hooks the lifecycle runs at the first shutdown, and in a forked child.
     on_shutdown: list[Hook] = [] if autocapture is None else [autocapture.close]
     events.start(not events.disabled)
     if o.personal_api_key:
@@ -110,8 +109,8 @@ def assemble(o: ClientOptions) -> Parts:
         contexts=ContextMethods(event_methods),
         exception_autocapture=autocapture,
         flags=stack,
-        on_fork=[stack.service.after_fork],
-        on_shutdown=on_shutdown,
+        settings=LiveSettings(events, event_methods, stack.service, problems),
+        lifecycle=Lifecycle(events, problems, [stack.service.after_fork], on_shutdown),
     )
 
 

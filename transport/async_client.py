@@ -50,7 +50,7 @@ from .exception_source import ExceptionArg
 from .flag_reads import deprecated
 from .flags import FlagService
 from .flags_transport import FlagsTransport
-from .forward import forward
+from .forward import attribute, forward
 from .problems import Problems
 from .remote_flags import OnceLog
 
@@ -127,28 +127,11 @@ class AsyncClient:
         """The flag collaborator (see `Client.flag_service`)."""
         return self._flags
 
-    @property
-    def disabled(self) -> bool:
-        """True when the client sends nothing (set it to pause or resume capturing)."""
-        return self._client.disabled
-
-    @disabled.setter
-    def disabled(self, value: bool) -> None:
-        self._client.disabled = value
-
-    @property
-    def super_properties(self) -> Mapping[str, Any] | None:
-        """Properties every event carries (see `Client.super_properties`)."""
-        return self._client.super_properties
-
-    @super_properties.setter
-    def super_properties(self, properties: Mapping[str, Any] | None) -> None:
-        self._client.super_properties = properties
-
-    @property
-    def closed(self) -> bool:
-        """True once `shutdown()` was called."""
-        return self._client.closed
+    disabled = attribute[bool]("_client", "disabled", "True when the client sends nothing.")
+    super_properties = attribute[Mapping[str, Any] | None](
+        "_client", "super_properties", "Properties every event carries (see the Client's)."
+    )
+    closed = attribute[bool]("_client", "closed", "True once shut down.", writable=False)
 
     def _fail(self, name: str, exc: Exception) -> None:
         Problems(self._client.debug, self._client.on_error).fail(name, exc)
@@ -190,7 +173,16 @@ class AsyncClient:
         Never waits: `send_feature_flags` (deprecated) attaches what local evaluation
         decides now, never a `/flags` answer. Pass `flags=await evaluate_flags(...)` instead.
         """
-        return self._client.capture(**self._with_flags(locals()))
+        return self._client.capture(
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
+            disable_geoip=disable_geoip,
+        )
 
     def capture_exception(
         self,
@@ -211,7 +203,20 @@ class AsyncClient:
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
         `send_feature_flags` attaches only what local evaluation decides."""
-        return self._client.capture_exception(**self._with_flags(locals()))
+        return self._client.capture_exception(
+            exception,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
+            disable_geoip=disable_geoip,
+            fingerprint=fingerprint,
+            level=level,
+            source=source,
+            mechanism=mechanism,
+        )
 
     async def capture_immediate(
         self,
@@ -228,21 +233,29 @@ class AsyncClient:
     ) -> str | None:
         """`capture`, then await its delivery (and that of everything queued before it);
         its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
-        call = dict(locals())
-        del call["self"]
-        event_id = self.capture(**call)
+        event_id = self.capture(
+            event,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            groups=groups,
+            flags=flags,
+            disable_geoip=disable_geoip,
+            send_feature_flags=send_feature_flags,
+        )
         if event_id is None or not await self.flush():
             return None
         return event_id
 
-    def _with_flags(self, call: Mapping[str, Any]) -> dict[str, Any]:
-        """An event method's arguments (its `locals()`) as the Client's method takes them:
-        `send_feature_flags` (deprecated) turned into `flags` from local evaluation."""
-        args = {k: v for k, v in call.items() if k not in ("self", "send_feature_flags")}
-        option = call["send_feature_flags"]
-        if option and args["flags"] is None:
-            args["flags"] = self._flags_for_capture(args["distinct_id"], args["groups"], option)
-        return args
+    def _flags_or_local(
+        self, flags: Any, distinct_id: Any, groups: Groups, send_feature_flags: Any
+    ) -> Any:
+        """The flags an event carries: those given, else, for `send_feature_flags`
+        (deprecated), what local evaluation decides now."""
+        if not send_feature_flags or flags is not None:
+            return flags
+        return self._flags_for_capture(distinct_id, groups, send_feature_flags)
 
     def _flags_for_capture(
         self, distinct_id: Any, groups: Groups, option: object

@@ -30,13 +30,10 @@ import atexit
 import functools
 import inspect
 import os
-import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from hogkit.core.accounting import Stats
 
 from .assembly import assemble
 from .autocapture import (
@@ -54,11 +51,11 @@ from .flags_transport import FlagsTransport
 from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
+from .lifecycle import Lifecycle
 from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
-from .settings import LiveSettings
 from .transports import Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
@@ -153,7 +150,73 @@ class Client:
         block_when_full: float = 0.0,
         spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._build(ClientOptions.from_arguments(locals(), _defaults()))
+        options = ClientOptions(
+            project_api_key=project_api_key,
+            host=host,
+            debug=debug,
+            max_queue_size=max_queue_size,
+            send=send,
+            on_error=on_error,
+            flush_at=flush_at,
+            flush_interval=flush_interval,
+            gzip=gzip,
+            max_retries=max_retries,
+            sync_mode=sync_mode,
+            timeout=timeout,
+            thread=thread,
+            poll_interval=poll_interval,
+            personal_api_key=personal_api_key,
+            disabled=disabled,
+            disable_geoip=disable_geoip,
+            is_server=is_server,
+            historical_migration=historical_migration,
+            feature_flags_request_timeout_seconds=feature_flags_request_timeout_seconds,
+            feature_flags_request_max_retries=feature_flags_request_max_retries,
+            super_properties=super_properties,
+            enable_exception_autocapture=enable_exception_autocapture,
+            log_captured_exceptions=log_captured_exceptions,
+            project_root=project_root,
+            privacy_mode=privacy_mode,
+            before_send=before_send,
+            flag_fallback_cache_url=flag_fallback_cache_url,
+            enable_local_evaluation=enable_local_evaluation,
+            flag_definition_cache_provider=flag_definition_cache_provider,
+            capture_exception_code_variables=capture_exception_code_variables,
+            code_variables_mask_patterns=code_variables_mask_patterns,
+            code_variables_ignore_patterns=code_variables_ignore_patterns,
+            code_variables_mask_url_credentials=code_variables_mask_url_credentials,
+            code_variables_detect_secrets=code_variables_detect_secrets,
+            in_app_modules=in_app_modules,
+            enable_exception_autocapture_rate_limiting=enable_exception_autocapture_rate_limiting,
+            exception_autocapture_bucket_size=exception_autocapture_bucket_size,
+            exception_autocapture_refill_rate=exception_autocapture_refill_rate,
+            exception_autocapture_refill_interval_seconds=exception_autocapture_refill_interval_seconds,
+            capture_mode=capture_mode,
+            capture_compression=capture_compression,
+            secret_key=secret_key,
+            metrics=metrics,
+            enable_full_ai_capture=enable_full_ai_capture,
+            capture_trace_context=capture_trace_context,
+            _use_ai_lane=_use_ai_lane,
+            _enable_multimodal_capture=_enable_multimodal_capture,
+            traces=traces,
+            app_host=app_host,
+            email_request_timeout_seconds=email_request_timeout_seconds,
+            email_request_max_retries=email_request_max_retries,
+            migrated_from=migrated_from,
+            transport=transport,
+            retry_backoff=retry_backoff,
+            retry_backoff_cap=retry_backoff_cap,
+            exit_timeout=exit_timeout,
+            flag_definitions=flag_definitions,
+            flags_transport=flags_transport,
+            flag_called_cache_size=flag_called_cache_size,
+            flag_definitions_follower_only=flag_definitions_follower_only,
+            max_queue_bytes=max_queue_bytes,
+            block_when_full=block_when_full,
+            spool_dir=spool_dir,
+        )
+        self._build(options.repaired(_defaults()))
 
     def _build(self, o: ClientOptions) -> None:
         """Hold the collaborators built from one call's options (see `assembly`)."""
@@ -168,12 +231,8 @@ class Client:
         stack = parts.flags  # definitions in force, /flags, and the flag methods over them
         self._flags, self._reads, self._flag_api = stack.service, stack.reads, stack.api
         self._legacy, self._decisions = stack.legacy, stack.decisions
-        self._settings = LiveSettings(
-            self._events, self._event_methods, self._flags, self._problems
-        )
-        self._on_fork, self._on_shutdown = parts.on_fork, parts.on_shutdown
-        self._lock = threading.Lock()
-        self._shutdown_result: bool | None = None
+        self._settings = parts.settings  # debug, super_properties, definitions set directly
+        self._lifecycle = parts.lifecycle  # flush, shutdown, fork
         _live_clients.add(self)
         _live_pipelines.add(self._events)
 
@@ -193,14 +252,7 @@ class Client:
             return
         object.__setattr__(self, name, value)
 
-    def stats(self) -> Stats:
-        """What became of the events accepted so far: accepted, delivered, dropped by
-        reason, retried, in flight, duplicated (see `hogkit.core.accounting.Stats`).
-
-        Exact once the client is idle (after a flush or shutdown); while events move, a
-        consistent snapshot of each counter, not of all of them at one instant.
-        """
-        return self._events.stats()
+    stats = forward("_events", EventPipeline.stats)
 
     # -- settings: the collaborators' own, read and written through the Client ----------------
 
@@ -220,39 +272,29 @@ class Client:
         "_event_methods", "project_root", "Frames under this folder are the application's own."
     )
 
+    # Setting them changes the events after, flag events included; events still queued
+    # are encoded with the properties in force then, so `flush()` first for a clean cut.
     super_properties = attribute[Mapping[str, Any] | None](
-        "_settings",
-        "super_properties",
-        "Properties every event carries (over its own), None when there are none. Set it to "
-        "change them for the events after, flag events included; reading gives a copy. "
-        "Events still queued are encoded with the properties in force then: `flush()` first "
-        "for a clean cut.",
+        "_settings", "super_properties", "Properties every event carries; None: none."
     )
     # Definitions set directly, as posthog-python test suites do (see `LiveSettings`).
     feature_flags = attribute[list[Any] | None]("_settings", "feature_flags", "Flag definitions.")
     group_type_mapping = attribute[dict[str, Any]]("_settings", "group_type_mapping", "Groups.")
     cohorts = attribute[dict[str, Any]]("_settings", "cohorts", "Cohort definitions.")
     in_app_modules = attribute[Sequence[str] | None](
-        "_settings",
-        "in_app_modules",
-        "Module prefixes whose frames count as the application's own.",
+        "_settings", "in_app_modules", "Module prefixes whose frames are the application's."
     )
 
     # read-only
-    closed = attribute[bool](
-        "_events", "closed", "True once `shutdown()` was called.", writable=False
-    )
+    closed = attribute[bool]("_events", "closed", "True once shut down.", writable=False)
     sync_mode = attribute[bool](
-        "_events", "sync_mode", "Events go out on the caller's thread.", writable=False
+        "_events", "sync_mode", "Sends on the caller's thread.", writable=False
     )
     send = attribute[bool](
         "_events", "send", "False: events are built, never sent.", writable=False
     )
     exit_timeout = attribute[float](
-        "_events",
-        "exit_timeout",
-        "The longest the flush at exit may take (seconds).",
-        writable=False,
+        "_events", "exit_timeout", "Seconds the flush at exit may take.", writable=False
     )
     enable_exception_autocapture = attribute[bool](
         "_event_methods",
@@ -261,11 +303,10 @@ class Client:
         writable=False,
     )
 
-    @property
-    def flag_service(self) -> FlagService:
-        """The flag collaborator: read or replace the local definitions in force
-        (`flagset`, `replace_definitions`) and hear of changes (`on_change`)."""
-        return self._flags
+    # Read or replace the local definitions in force, hear of changes (`on_change`).
+    flag_service = attribute[FlagService](
+        "_reads", "service", "The flag collaborator.", writable=False
+    )
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -317,43 +358,10 @@ class Client:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def flush(self, timeout: float = 10.0, *, timeout_seconds: float | None = None) -> bool:
-        """Send everything captured so far; True when all of it was delivered in time.
-
-        Returns within `timeout` seconds whatever the server does (`timeout_seconds` is
-        posthog-python's name for it). False also when events were dropped or failed since
-        the previous flush, and when called from an `on_error` callback.
-        """
-        try:
-            return self._events.flush(timeout if timeout_seconds is None else timeout_seconds)
-        except Exception as exc:
-            self._problems.fail("flush", exc)
-            return False
-
-    def shutdown(self, timeout: float = 10.0) -> bool:
-        """Flush within `timeout` seconds, stop the worker and refuse later captures.
-
-        Returns whether everything captured was delivered. Idempotent; events still
-        unsent at the deadline are reported to `on_error` as not delivered.
-        """
-        try:
-            deadline = time.monotonic() + max(0.0, timeout)
-            with self._lock:
-                first = self._events.close()
-            if not first and self._shutdown_result is not None:
-                return self._shutdown_result
-            if first:
-                _run_hooks(self._on_shutdown, "a shutdown hook raised")
-            delivered = self._events.shutdown(max(0.0, deadline - time.monotonic()))
-            self._shutdown_result = delivered
-            return delivered
-        except Exception as exc:
-            self._problems.fail("shutdown", exc)
-            return False
-
-    def join(self) -> None:
-        """posthog-python's name for `shutdown()`."""
-        self.shutdown()
+    flush = forward("_lifecycle", Lifecycle.flush)
+    shutdown = forward("_lifecycle", Lifecycle.shutdown)
+    join = forward("_lifecycle", Lifecycle.join)
+    after_fork_in_child = forward("_lifecycle", Lifecycle.after_fork_in_child)
 
     def __enter__(self) -> Client:
         return self
@@ -361,30 +369,12 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
-    def after_fork_in_child(self) -> None:
-        """Fresh locks, queue and worker: the parent's threads do not exist in the child.
-
-        Events the parent had queued stay the parent's to send; the child starts empty.
-        """
-        self._lock = threading.Lock()
-        if not self._events.closed:
-            self._events.start(not self.disabled)
-        _run_hooks(self._on_fork, "a fork hook raised")
-
 
 @functools.cache
 def _defaults() -> dict[str, Any]:
     """The constructor's defaults, by option: what replaces an unusable value."""
     parameters = inspect.signature(Client.__init__).parameters.values()
     return {p.name: p.default for p in parameters if p.default is not p.empty}
-
-
-def _run_hooks(hooks: list[Callable[[], None]], message: str) -> None:
-    for hook in hooks:
-        try:
-            hook()
-        except Exception:
-            log.exception(message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -150,7 +150,17 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | None:
         """Deprecated: `evaluate_flags(...).is_enabled(key)`; None when the flag has no value."""
-        return self._enabled("feature_enabled", key, FlagQuery.of(locals()))
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+            device_id=device_id,
+        )
+        return self._enabled("feature_enabled", key, query)
 
     def is_feature_enabled(
         self,
@@ -166,7 +176,17 @@ class FlagAPI:
         device_id: str | None = None,
     ) -> bool | None:
         """Deprecated: another name for `feature_enabled`."""
-        return self._enabled("is_feature_enabled", key, FlagQuery.of(locals()))
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+            device_id=device_id,
+        )
+        return self._enabled("is_feature_enabled", key, query)
 
     def get_feature_flag_payload(
         self,
@@ -187,7 +207,17 @@ class FlagAPI:
         With `match_value`, the payload stored for that value, whatever the flag evaluates
         to (when it has a value at all).
         """
-        return self._payload(key, match_value, FlagQuery.of(locals()))
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+            device_id=device_id,
+        )
+        return self._payload(key, match_value, query)
 
     def get_all_flags(
         self,
@@ -206,9 +236,17 @@ class FlagAPI:
         When some flag needs the server, the server's answer is the result (see
         `get_all_flags_and_payloads`).
         """
-        flags: dict[str, bool | str] | None = self._all("get_all_flags", FlagQuery.of(locals()))[
-            "featureFlags"
-        ]
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+            flag_keys=flag_keys_to_evaluate,
+            device_id=device_id,
+        )
+        flags: dict[str, bool | str] | None = self._all("get_all_flags", query)["featureFlags"]
         return flags
 
     def get_all_flags_and_payloads(
@@ -229,7 +267,17 @@ class FlagAPI:
         Local evaluation first; when any flag needs the server, its whole answer replaces
         the local results (a flag the server failed keeps its local value).
         """
-        return self._all("get_all_flags_and_payloads", FlagQuery.of(locals()))
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+            flag_keys=flag_keys_to_evaluate,
+            device_id=device_id,
+        )
+        return self._all("get_all_flags_and_payloads", query)
 
     # ------------------------------------------------------------------ shared bodies
 

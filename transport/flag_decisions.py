@@ -116,8 +116,17 @@ class FlagDecisions:
     ) -> dict[str, Any]:
         """The server's answer for a person: `flags` (key → record, failed ones included),
         `requestId`, `errorsWhileComputingFlags`, ...; no events, no local evaluation."""
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=disable_geoip,
+            flag_keys=flag_keys_to_evaluate,
+            device_id=device_id,
+        )
         try:
-            document, response = self.decision(FlagQuery.of(locals()))
+            document, response = self.decision(query)
         except Exception as exc:
             self._problems.fail("get_flags_decision", exc)
             return empty_decision()
@@ -156,7 +165,16 @@ class FlagDecisions:
         device_id: str | None = None,
     ) -> dict[str, FlagValue]:
         """Every flag's value from the server (failed ones left out); `{}` on failure."""
-        values: dict[str, FlagValue] = self._both(FlagQuery.of(locals()))["featureFlags"]
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=disable_geoip,
+            flag_keys=flag_keys_to_evaluate,
+            device_id=device_id,
+        )
+        values: dict[str, FlagValue] = self._both(query)["featureFlags"]
         return values
 
     def get_feature_payloads(
@@ -171,7 +189,16 @@ class FlagDecisions:
     ) -> dict[str, Any]:
         """Each enabled flag's payload text as the server wrote it (None when it is not
         JSON); `{}` on failure."""
-        payloads: dict[str, Any] = self._both(FlagQuery.of(locals()))["featureFlagPayloads"]
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            disable_geoip=disable_geoip,
+            flag_keys=flag_keys_to_evaluate,
+            device_id=device_id,
+        )
+        payloads: dict[str, Any] = self._both(query)["featureFlagPayloads"]
         return payloads
 
     def get_feature_flags_and_payloads(
@@ -186,7 +213,17 @@ class FlagDecisions:
     ) -> dict[str, Any]:
         """`get_feature_variants` and `get_feature_payloads` from one request, under
         `featureFlags` and `featureFlagPayloads`."""
-        return self._both(FlagQuery.of(locals()))
+        return self._both(
+            FlagQuery(
+                distinct_id=distinct_id,
+                groups=groups,
+                person_properties=person_properties,
+                group_properties=group_properties,
+                disable_geoip=disable_geoip,
+                flag_keys=flag_keys_to_evaluate,
+                device_id=device_id,
+            )
+        )
 
     def _both(self, query: FlagQuery) -> dict[str, Any]:
         try:

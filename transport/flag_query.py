@@ -32,23 +32,6 @@ class FlagQuery(msgspec.Struct, frozen=True, gc=False):
     device_id: str | None = None
     flag_keys: Sequence[str] | None = None
 
-    @classmethod
-    def of(cls, call: Mapping[str, Any]) -> FlagQuery:
-        """The query of a public flag method's arguments (its `locals()`), which use the
-        public names (`send_feature_flag_events`, `flag_keys_to_evaluate`)."""
-        get = call.get
-        return cls(
-            get("distinct_id"),
-            get("groups"),
-            get("person_properties"),
-            get("group_properties"),
-            get("only_evaluate_locally", False),
-            get("send_feature_flag_events", True),
-            get("disable_geoip"),
-            get("device_id"),
-            get("flag_keys", get("flag_keys_to_evaluate")),
-        )
-
     @property
     def group_map(self) -> dict[str, Any]:
         """The groups as a fresh dict ({} for none)."""

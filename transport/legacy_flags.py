@@ -66,8 +66,18 @@ class LegacyFlags:
         Evaluates locally when it can, else asks the server for this flag; reports
         `$feature_flag_called` unless `send_feature_flag_events=False`.
         """
+        query = FlagQuery(
+            distinct_id=distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+            device_id=device_id,
+        )
         try:
-            return self.read(key, None, FlagQuery.of(locals()))
+            return self.read(key, None, query)
         except Exception as exc:
             self._problems.fail("get_feature_flag_result", exc)
             return None

@@ -90,17 +90,13 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
     block_when_full: float
     spool_dir: Any
 
-    @classmethod
-    def from_arguments(
-        cls, arguments: Mapping[str, Any], defaults: Mapping[str, Any]
-    ) -> ClientOptions:
-        """The options of a call, from the constructor's own arguments (`locals()`); an
-        unusable value (`flush_at=None`, ...) is replaced by its default, with a warning."""
-        given = {k: v for k, v in arguments.items() if k in cls.__struct_fields__}
-        fixed, notes = repaired_options(given, defaults)
+    def repaired(self, defaults: Mapping[str, Any]) -> ClientOptions:
+        """These options with every unusable value (`flush_at=None`, ...) replaced by its
+        default, with a warning: a client must start whatever it is given."""
+        fixed, notes = repaired_options(self.as_dict(), defaults)
         for note in notes:
             log.warning("%s", note)
-        return cls(**fixed)
+        return ClientOptions(**fixed) if notes else self
 
     @property
     def secret(self) -> str | None:

@@ -163,7 +163,12 @@ class EventPipeline:
         self._refresh()
 
     def stats(self) -> Stats:
-        """What became of the events accepted so far (see `hogkit.core.accounting.Stats`)."""
+        """What became of the events accepted so far: accepted, delivered, dropped by
+        reason, retried, in flight, duplicated (see `hogkit.core.accounting.Stats`).
+
+        Exact once the client is idle (after a flush or shutdown); while events move, a
+        consistent snapshot of each counter, not of all of them at one instant.
+        """
         return self.delivery.stats()
 
     # -- capture --------------------------------------------------------------------------------
