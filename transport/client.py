@@ -1,8 +1,8 @@
 """The Client: PostHog's API in front of the core's builders and evaluator.
 
-The Client composes collaborators, each with one job, and keeps no logic of its own beyond
-settings and lifecycle. `assembly.assemble` builds them from the call's frozen
-`ClientOptions`; the Client only holds them:
+The Client composes collaborators, each with one job, and keeps no logic of its own.
+`assembly.assemble` builds them from the call's frozen `ClientOptions`; the Client only
+holds them:
 
 * `EventPipeline` (`pipeline.py`): every event passes through it to the queue, the worker
   and the transport; `submit` is the one seam for built events, `capture` for capture calls.
@@ -17,6 +17,9 @@ settings and lifecycle. `assembly.assemble` builds them from the call's frozen
 * `ContextMethods` (`contexts.py`): request contexts (`new_context`, `tag`, ...), whose
   escaping exceptions go to `EventMethods.capture_exception`; `ExceptionAutocapture`
   (`autocapture.py`): the uncaught-exception hooks, when `enable_exception_autocapture`.
+* `LiveSettings` (`settings.py`): the settings a running client may change (`debug`,
+  `super_properties`, definitions set directly); `Lifecycle` (`lifecycle.py`): flush,
+  shutdown and fork.
 
 The collaborators' public methods appear on the Client through `forward`, unchanged, and
 their settings (`disabled`, `before_send`, ...) through `attribute`. None of
