@@ -16,6 +16,8 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
 
+__all__ = ["DateFilter", "as_utc", "parse_date_filter", "parse_date_text"]
+
 _UTC = timezone.utc
 _RELATIVE = re.compile(r"-?([0-9]+)([a-z])\n?")
 _RELATIVE_LIMIT = 10_000

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+__all__ = ["to_number"]
+
 
 def _from_text(text: str) -> float | None:
     try:

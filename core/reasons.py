@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from types import MappingProxyType
 
+__all__ = ["PRECEDENCE", "Unresolved", "stronger"]
+
 
 class Unresolved(str, enum.Enum):
     """A reason a flag needs the server. Members compare equal to their string codes."""

@@ -8,6 +8,8 @@ half-open `[low, high)`.
 
 from __future__ import annotations
 
+__all__ = ["Version", "parse_version", "version_range"]
+
 Version = tuple[int, int, int]
 
 

@@ -15,6 +15,8 @@ import math
 from json.encoder import encode_basestring
 from types import MappingProxyType
 
+__all__ = ["ascii_lower", "float_text", "to_text"]
+
 _ASCII_FOLD = MappingProxyType({code: code + 32 for code in range(ord("A"), ord("Z") + 1)})
 
 

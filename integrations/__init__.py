@@ -1,1 +1,3 @@
 """Framework integrations: each module imports its framework, so import only the one you use."""
+
+__all__: list[str] = []

@@ -5,6 +5,7 @@
   and mypy checks every name and type.
 - No module imports another module's underscore names: what a module offers its
   neighbours is its public surface.
+- Every module says what that surface is, in `__all__` (a `__main__` is a script).
 """
 
 from __future__ import annotations
@@ -71,9 +72,28 @@ def test_no_module_imports_underscore_names(path: Path) -> None:
     assert private_imports(path.read_text(encoding="utf-8")) == []
 
 
+def declares_all(source: str) -> bool:
+    """Whether the module assigns `__all__` at its top level."""
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "path", [path for path in MODULES if path.name != "__main__.py"], ids=_name
+)
+def test_every_module_declares_its_public_names(path: Path) -> None:
+    assert declares_all(path.read_text(encoding="utf-8"))
+
+
 def test_the_checks_find_what_they_look_for() -> None:
     forwarding = "def f(a, b):\n    return g(**locals())\n"
     assert locals_calls(forwarding) == [2]
     assert locals_calls("def f(a):\n    return g(a=a)\n") == []
     assert private_imports("from .flags import _service, public\n") == ["flags._service"]
     assert private_imports("from hogkit.core.version import __version__\n") == []
+    assert declares_all('__all__ = ["f"]\n')
+    assert declares_all("__all__: list[str] = []\n")
+    assert not declares_all("def f():\n    __all__ = []\n")
