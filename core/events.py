@@ -4,7 +4,7 @@ The pieces live in modules with one job each: `event` (the `Event` value and the
 `EventContext`), `timestamps` (ids and times in wire form), `flag_properties` (flags
 attached to an event), `builders` (capture, pageview, identify, ...), `flag_called`
 (`$feature_flag_called` and its dedup identity) and `exception_event` (`$exception`).
-Encoding lives in `batch`.
+Events become bytes in `encoding`, and bodies of them in `batch`.
 """
 
 from __future__ import annotations
