@@ -179,9 +179,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
 
         As in posthog-python, person properties get `distinct_id` when they lack it, each
         group's properties get `$group_key`, and a None distinct id or an empty
-        `flag_keys` evaluates nothing (an empty string is an id like any other). Never raises for any property values; the caller's
-        mappings are only read, never kept.
-
+        `flag_keys` evaluates nothing (an empty string is an id like any other). Never
+        raises for any property values; the caller's mappings are only read, never kept.
         """
         if type(now) is not datetime or now.tzinfo is None:
             now = _aware(now)
