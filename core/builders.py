@@ -285,7 +285,8 @@ def alias(
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None = None,
 ) -> Event:
-    """`$create_alias`, sent as `previous_id` with `{"distinct_id": previous_id, "alias": distinct_id}`.
+    """`$create_alias`, sent as `previous_id` with
+    `{"distinct_id": previous_id, "alias": distinct_id}`.
 
     Raises `InvalidEvent` when either id is missing (posthog-python drops the call with a
     warning; the shell does that on this exception).

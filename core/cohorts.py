@@ -1,9 +1,10 @@
 """Dynamic cohorts compiled into trees of AND/OR groups.
 
 The definitions carry only property-based cohorts; a filter naming any other cohort
-(static, deleted) needs the server. Entries may be negated; nested groups may not. Cohorts may reference
-each other; a reference back into a cohort being evaluated is a definition
-posthog-python cannot evaluate (it recurses until Python gives up), reported as BROKEN.
+(static, deleted) needs the server. Entries may be negated; nested groups may not.
+Cohorts may reference each other; a reference back into a cohort being evaluated is a
+definition posthog-python cannot evaluate (it recurses until Python gives up), reported
+as BROKEN.
 """
 
 from __future__ import annotations

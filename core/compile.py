@@ -6,7 +6,8 @@ tables and payloads), cohorts become trees, group type indexes become group name
 rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`, once
 per share in a compile's `CompileTables`), payloads are decoded, the hash is primed with
 each flag's prefix, and the (value, reason token) outcomes evaluation stores are
-prepared, so evaluating a flag allocates almost nothing. `Reason`s themselves are built from tokens only when asked for.
+prepared, so evaluating a flag allocates almost nothing. `Reason`s themselves are built
+from tokens only when asked for.
 
 This module defines those structures; `compile_flags` builds them from definitions and
 `payloads` decodes and copies payloads. `flag_layout.finish_flags` then lays out each

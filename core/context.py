@@ -42,8 +42,9 @@ def apply_context(
     """The distinct id and properties an event gets inside a context.
 
     Tags come first so the caller's own properties win over them; `$context_tags` lists the
-    tag names (empty when there are none) so a reader can tell tags from properties. The context's distinct id is used
-    only when the caller gave none (an explicit id always wins), and `$session_id` /
+    tag names (empty when there are none) so a reader can tell tags from properties. The
+    context's distinct id is used only when the caller gave none (an explicit id always
+    wins), and `$session_id` /
     `$device_id` only fill properties the caller left unset.
     """
     if distinct_id is None or distinct_id == "":

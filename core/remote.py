@@ -35,7 +35,8 @@ __all__ = [
 
 
 class FlagsResponseError(HogkitError, ValueError):
-    """A `/flags` response that cannot be read at all (invalid JSON, not an object, bad top level)."""
+    """A `/flags` response that cannot be read at all (invalid JSON, not an object, a bad
+    top level)."""
 
 
 # The request side lives in `flags_request`.

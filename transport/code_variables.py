@@ -1,4 +1,5 @@
-"""Reading in-app frames' local variables for `$exception` events (`capture_exception_code_variables`).
+"""Reading in-app frames' local variables for `$exception` events
+(`capture_exception_code_variables`).
 
 The shell's part is what touches live objects: walking the traceback, copying `f_locals`
 and rendering each value with a bounded `repr`. What may be sent is decided in

@@ -7,8 +7,9 @@ user — so millions of distinct ids cost a constant amount, and everything stor
 xxhash integer rather than the ids and values themselves.
 
 A report is two integers, its identity as `hogkit.core.flag_called` defines it: the user's
-hash (once per snapshot) and the report's hash (flag, value and groups, one per read). Reading a flag that was already reported is the hot path, so it takes no lock:
-a dict lookup and an LRU touch are each atomic under the GIL. Claiming a new report takes
+hash (once per snapshot) and the report's hash (flag, value and groups, one per read).
+Reading a flag that was already reported is the hot path, so it takes no lock: a dict
+lookup and an LRU touch are each atomic under the GIL. Claiming a new report takes
 the lock, so two threads reading the same flag send one event; `release` gives a claim back
 when the event could not be queued, so a dropped event is tried again by the next read
 instead of being silently marked as sent.

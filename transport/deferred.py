@@ -62,7 +62,8 @@ class DeferredEncoder:
         return self.one(call) if data is None else data
 
     def one(self, item: Deferred) -> bytes:
-        """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if unusable."""
+        """The worker's half of a fast-path `capture`: the event's wire bytes. Raises if
+        unusable."""
         call: PlainCapture = item
         event, distinct_id = call.event, call.distinct_id
         data = encode_capture(

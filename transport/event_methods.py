@@ -216,7 +216,8 @@ class EventMethods:
         uuid: Any = None,
         disable_geoip: bool | None = None,
     ) -> str | None:
-        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a distinct id."""
+        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a
+        distinct id."""
         return self._emit(
             "group_identify",
             core.group_identify,

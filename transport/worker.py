@@ -24,7 +24,8 @@ Events queued unbuilt by `Client.capture`'s fast path are built and encoded by t
 worker, by the client's `prepare_many` (a whole batch at once) and `prepare` (one by one,
 for what the bulk encoder leaves) functions, as they are taken (`WorkerBuild`,
 `worker_build.py`); one that cannot be (too large, say) is reported and counted as lost
-like a failed delivery, so the next flush says so. A flush marker is settled once every batch before it has been sent.
+like a failed delivery, so the next flush says so. A flush marker is settled once every
+batch before it has been sent.
 
 Every event is numbered as it is taken from the queue and settled in the pipeline's
 `Books` (`books.py`): delivered, or lost with a reason, exactly once. A flush marker
