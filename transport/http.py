@@ -155,12 +155,13 @@ def _current_pools() -> _Pools:
     if pools is not None and pools.settings is sockets.current():
         return pools
     with _pool_lock:
-        stale = _pools
-        if stale is None or stale.settings is not sockets.current():
-            _pools = _Pools(sockets.current())
+        pools = _pools
+        if pools is None or pools.settings is not sockets.current():
+            stale, pools = pools, _Pools(sockets.current())
+            _pools = pools
             if stale is not None:
                 stale.close()
-        return _pools
+        return pools
 
 
 def pool() -> urllib3.PoolManager:
