@@ -320,11 +320,9 @@ def exchange(
     body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
-    reuse: bool = True,
 ) -> Answer:
     """Send one request and read the whole answer before `deadline` (a `time.monotonic()`
     instant). No retries, no redirects: every status comes back as an `Answer`.
-    `reuse=False` closes the connection afterwards instead of keeping it for the next one.
 
     Raises `DeadlineExceeded` when the deadline passes first, `PoolClosed` when the pool
     was closed before anything was sent, `ExchangeFailed` for any other way of getting no
@@ -368,7 +366,7 @@ def exchange(
     finally:
         fired = watch.cancel()
         _active.watch = outer
-    if fired or not reuse:  # a socket shut down by the watchdog is not reused either
+    if fired:  # the answer was complete, but its socket was shut down: do not reuse it
         response.close()
     response.release_conn()
     return Answer(

@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import urllib3
@@ -116,30 +116,49 @@ class _Pools:
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self.direct = _deadline.pool_manager(num_pools=16, maxsize=8, **settings.pool_options())
-        self.proxies: dict[str, urllib3.ProxyManager] = {}
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._lock = threading.Lock()
 
-    def proxy(self, url: str) -> urllib3.ProxyManager:
-        """The manager for proxy `url`; call with `_pool_lock` held."""
-        manager = self.proxies.get(url)
-        if manager is None:
-            auth = urllib3.util.parse_url(url).auth
-            manager = urllib3.ProxyManager(
-                url,
-                num_pools=16,
-                maxsize=8,
-                block=False,
-                retries=False,
-                cert_reqs="CERT_REQUIRED",
-                proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
-                **self.settings.pool_options(),
-            )
-            _deadline.install(manager)
-            self.proxies[url] = manager
+    def manager_for(self, url: str) -> urllib3.PoolManager:
+        """The pool for `url`: direct, or through the proxy the environment names for it.
+
+        `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests
+        (and so posthog-python) honours them, read on every call so a changed environment
+        applies.
+        """
+        parts = urllib.parse.urlsplit(url)
+        proxies = urllib.request.getproxies_environment()
+        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+            return self.direct
+        if "://" not in proxy:
+            proxy = "http://" + proxy
+        with self._lock:
+            manager = self._proxies.get(proxy)
+            if manager is None:
+                manager = self._proxies[proxy] = self._proxy_manager(proxy)
+            return manager
+
+    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+        auth = urllib3.util.parse_url(proxy).auth
+        manager = urllib3.ProxyManager(
+            proxy,
+            num_pools=16,
+            maxsize=8,
+            block=False,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
+            **self.settings.pool_options(),
+        )
+        _deadline.install(manager)
         return manager
 
     def close(self) -> None:
         """Close idle connections now; those in use are closed when their request ends."""
-        for manager in (self.direct, *self.proxies.values()):
+        with self._lock:
+            managers = [self.direct, *self._proxies.values()]
+        for manager in managers:
             manager.clear()
 
 
@@ -167,24 +186,6 @@ def _current_pools() -> _Pools:
 def pool() -> urllib3.PoolManager:
     """This process's pool manager (keep-alive, TLS verified against the system CA store)."""
     return _current_pools().direct
-
-
-def _manager_for(url: str) -> urllib3.PoolManager:
-    """The pool for `url`: direct, or through the proxy the environment names for it.
-
-    `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests (and
-    so posthog-python) honours them, read on every call so a changed environment applies.
-    """
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    pools = _current_pools()
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-        return pools.direct
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    with _pool_lock:
-        return pools.proxy(proxy)
 
 
 def _after_fork_in_child() -> None:
@@ -233,28 +234,40 @@ def request(
         body = _gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
         sent_headers["Content-Encoding"] = "gzip"
 
-    def send() -> _deadline.Answer:
+    def send(manager: urllib3.PoolManager) -> _deadline.Answer:
         return _deadline.exchange(
-            _manager_for(url),
+            manager,
             method,
             url,
             deadline=until,
             body=body,
             headers=sent_headers,
             max_response_bytes=max_response_bytes,
-            reuse=sockets.current().reuse,
         )
 
     try:
-        try:
-            answer = send()
-        except _deadline.PoolClosed:
-            # The connection settings changed between choosing a pool and taking a
-            # connection from it; nothing was sent, so the new pools may send it.
-            answer = send()
+        answer = _send(url, send)
     except _deadline.ExchangeFailed as exc:
         raise NetworkError(str(exc), exc.kind) from None
     return Response(status=answer.status, headers=answer.headers, body=answer.body)
+
+
+def _send(url: str, send: Callable[[urllib3.PoolManager], _deadline.Answer]) -> _deadline.Answer:
+    """`send` through the shared pools; or, with connection reuse off, through pools of
+    its own that are closed afterwards, so the connection serves this one request."""
+    pools = _current_pools()
+    if not pools.settings.reuse:
+        alone = _Pools(pools.settings)
+        try:
+            return send(alone.manager_for(url))
+        finally:
+            alone.close()
+    try:
+        return send(pools.manager_for(url))
+    except _deadline.PoolClosed:
+        # The settings changed between choosing a pool and taking a connection from it;
+        # nothing was sent, so the new pools may send it.
+        return send(_current_pools().manager_for(url))
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
