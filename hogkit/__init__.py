@@ -13,9 +13,10 @@ networking or threading modules.
 posthog-python's module-level API works here too: set `hogkit.api_key` (and `host`, ...),
 then call `hogkit.capture(...)`, `hogkit.evaluate_flags(...)`, `hogkit.flush()`; the
 calls go to a default client built from these settings on first use (`default_client`).
-posthog-python's other top-level names are here too (`_RENAMED` lists the ones hogkit
-calls something else, such as `Posthog` for `Client`), so its imports keep working; the
-few it has that hogkit leaves out are listed in the README's migration section.
+posthog-python's other top-level names are here too, so its imports keep working; some
+name a hogkit class that has its own name (`Posthog` is `Client`, `AsyncPosthog` is
+`AsyncClient`, `FeatureFlagEvaluations` is `FlagEvaluations`). The few it has that hogkit
+leaves out (tracing, AI capture) are listed in the README's migration section.
 """
 
 from __future__ import annotations
