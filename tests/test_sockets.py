@@ -268,3 +268,21 @@ def test_threaded_transport_follows_connection_reuse(loopback: LoopbackServer) -
     hogkit.disable_connection_reuse()
     asyncio.run(_post_flags(ThreadedTransport("phc_test", loopback.url), 3))
     assert len(set(peers(loopback))) == 3
+
+
+def test_connections_to_a_proxy_get_the_options(
+    loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment's proxy (here the loopback server, asked for an absolute URL)."""
+    monkeypatch.setenv("HTTP_PROXY", loopback.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    hogkit.enable_keep_alive()
+    assert http.request("GET", "http://flags.example/ping", timeout=10).status == 200
+    (request,) = loopback.requests()
+    assert "flags.example" in request.target
+    assert option(client_socket(request.peer), KEEPALIVE) == 1
+    hogkit.disable_connection_reuse()
+    answers = [http.request("GET", "http://flags.example/ping", timeout=10) for _ in range(2)]
+    assert [answer.status for answer in answers] == [200, 200]
+    assert len(set(peers(loopback))) == 3
