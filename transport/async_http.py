@@ -144,23 +144,21 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
-        current = self._sessions.pop(loop, None)
         closing = [session for owner, session in self._retired if owner is loop]
+        self._retired = [(owner, session) for owner, session in self._retired if owner is not loop]
+        current = self._sessions.pop(loop, None)
         if current is not None:
             closing.append(current[1])
-        self._forget_closed_loops(keep_retired_of=loop)
+        self._forget_closed_loops()
         for session in closing:
             await session.close()
 
-    def _forget_closed_loops(self, keep_retired_of: Any = None) -> None:
-        """Drop sessions whose loop is gone (and its sockets with it); `keep_retired_of`'s
-        retired sessions are dropped too, as the caller closes them."""
+    def _forget_closed_loops(self) -> None:
+        """Drop the sessions of loops that are gone (their sockets went with them)."""
         for owner in [owner for owner in self._sessions if owner.is_closed()]:
             del self._sessions[owner]
         self._retired = [
-            (owner, session)
-            for owner, session in self._retired
-            if not owner.is_closed() and owner is not keep_retired_of
+            (owner, session) for owner, session in self._retired if not owner.is_closed()
         ]
 
     def _session(self) -> Any:
