@@ -254,3 +254,14 @@ def test_distinct_id_types_are_what_capture_sends() -> None:
     finally:
         client.shutdown()
     assert [e["distinct_id"] for e in memory.events] == [str(i) for i in ids]
+
+
+@pytest.mark.parametrize(
+    "name", ["set_socket_options", "enable_keep_alive", "disable_connection_reuse"]
+)
+def test_socket_functions_take_the_reference_parameters(name: str) -> None:
+    def shape(function: Any) -> list[tuple[str, Any, Any]]:
+        parameters = inspect.signature(function).parameters.values()
+        return [(p.name, p.kind, p.default) for p in parameters]
+
+    assert shape(getattr(hogkit, name)) == shape(getattr(posthog, name))
