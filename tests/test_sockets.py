@@ -49,7 +49,8 @@ def client_socket(peer: tuple[str, int]) -> socket.socket | None:
     """The open socket of this process whose local address is `peer`: the client's end of
     the connection the server saw."""
     for candidate in gc.get_objects():
-        if not isinstance(candidate, socket.socket) or candidate.fileno() == -1:
+        # type(), not isinstance(): a lazy proxy (Django's) would evaluate itself on __class__
+        if not issubclass(type(candidate), socket.socket) or candidate.fileno() == -1:
             continue
         try:
             if candidate.getsockname() == peer:
