@@ -10,17 +10,20 @@ server said, and the shell only performs the requests.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import msgspec
 
 __all__ = [
     "EVALUATION_RUNTIMES",
+    "FeatureFlagEvaluationRuntime",
     "FeatureFlagResult",
     "FlagDecision",
     "FlagDecisionMetadata",
     "FlagDecisionReason",
+    "FlagsAndPayloads",
     "decision_record",
     "decoded_payload",
     "empty_decision",
@@ -35,7 +38,24 @@ __all__ = [
 
 _DECODER: Final = msgspec.json.Decoder()
 
-EVALUATION_RUNTIMES: Final = ("all", "client", "server")
+
+class FeatureFlagEvaluationRuntime(str, enum.Enum):
+    """Where a flag is meant to be evaluated, as `get_feature_flag_evaluation_runtime`
+    answers. Members equal their strings, so code comparing with "server" keeps working."""
+
+    ALL = "all"
+    CLIENT = "client"
+    SERVER = "server"
+
+
+EVALUATION_RUNTIMES: Final = tuple(runtime.value for runtime in FeatureFlagEvaluationRuntime)
+
+
+class FlagsAndPayloads(TypedDict):
+    """What `get_all_flags_and_payloads` returns: values and payloads by flag key."""
+
+    featureFlags: dict[str, bool | str] | None
+    featureFlagPayloads: dict[str, Any] | None
 
 
 # --------------------------------------------------------------------------- payloads

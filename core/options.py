@@ -9,6 +9,7 @@ lines; the shell writes them.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +21,8 @@ __all__ = [
     "NUMERIC_OPTIONS",
     "TEXT_LIST_OPTIONS",
     "UNSUPPORTED_VALUES",
+    "CaptureCompression",
+    "CaptureMode",
     "option_notes",
 ]
 
@@ -71,6 +74,25 @@ IGNORED_OPTIONS: Mapping[str, tuple[str, Any]] = MappingProxyType(
     }
 )
 """Options outside this SDK's scope: accepted, logged once when set, otherwise ignored."""
+
+
+class CaptureMode(str, enum.Enum):
+    """The `capture_mode` option's values. hogkit sends events to `/batch/` (`V0`); `V1`
+    is accepted and logged as not supported (see `UNSUPPORTED_VALUES`)."""
+
+    V0 = "v0"
+    V1 = "v1"
+
+
+class CaptureCompression(str, enum.Enum):
+    """The `capture_compression` option's values. hogkit compresses `/batch/` with gzip
+    when `gzip=True`; the other values are accepted and logged as not supported."""
+
+    NONE = "none"
+    GZIP = "gzip"
+    DEFLATE = "deflate"
+    ZSTD = "zstd"
+
 
 UNSUPPORTED_VALUES: Mapping[str, tuple[frozenset[Any], str]] = MappingProxyType(
     {

@@ -13,7 +13,10 @@ networking or threading modules.
 posthog-python's module-level API works here too: set `hogkit.api_key` (and `host`, ...),
 then call `hogkit.capture(...)`, `hogkit.evaluate_flags(...)`, `hogkit.flush()`; the
 calls go to a default client built from these settings on first use (`default_client`).
-`Posthog` is another name for `Client`.
+posthog-python's other top-level names are here too, so its imports keep working; some
+name a hogkit class that has its own name (`Posthog` is `Client`, `AsyncPosthog` is
+`AsyncClient`, `FeatureFlagEvaluations` is `FlagEvaluations`). The few it has that hogkit
+leaves out (tracing, AI capture) are listed in the README's migration section.
 """
 
 from __future__ import annotations
@@ -38,7 +41,16 @@ if TYPE_CHECKING:
         Snapshot,
         Unresolved,
     )
-    from hogkit.core.legacy_reads import FeatureFlagResult
+    from hogkit.core import Unresolved as UnresolvedFlagReason
+    from hogkit.core.errors import InconclusiveMatchError, RequiresServerEvaluation
+    from hogkit.core.legacy_reads import (
+        FeatureFlagEvaluationRuntime,
+        FeatureFlagResult,
+        FlagsAndPayloads,
+    )
+    from hogkit.core.legacy_reads import FlagDecision as FeatureFlag
+    from hogkit.core.options import CaptureCompression, CaptureMode
+    from hogkit.core.snapshot import FlagValue
     from hogkit.transport import (
         Client,
         FileTransport,
@@ -51,12 +63,15 @@ if TYPE_CHECKING:
         Transport,
     )
     from hogkit.transport import Client as Posthog
-    from hogkit.transport.async_client import (
-        AsyncClient,
-    )
+    from hogkit.transport import FlagEvaluations as FeatureFlagEvaluations
+    from hogkit.transport.async_client import AsyncClient
+    from hogkit.transport.async_client import AsyncClient as AsyncPosthog
     from hogkit.transport.async_http import (
         AsyncTransport,
     )
+    from hogkit.transport.autocapture import ExceptionCapture
+    from hogkit.transport.before_send import BeforeSend as BeforeSendCallback
+    from hogkit.transport.call_args import ID_TYPES, OptionalCaptureArgs, OptionalSetArgs
     from hogkit.transport.contexts import (
         get_context_device_id,
         get_context_distinct_id,
@@ -69,11 +84,16 @@ if TYPE_CHECKING:
         set_context_session,
         tag,
     )
+    from hogkit.transport.definitions_cache import (
+        FlagDefinitionCacheData,
+        FlagDefinitionCacheProvider,
+    )
     from hogkit.transport.errors import (
         DeliveryFailed,
         EventTooLarge,
         QueueFull,
     )
+    from hogkit.transport.exception_source import ExceptionArg
     from hogkit.transport.hosts import (
         InvalidHost,
     )
@@ -112,6 +132,19 @@ if TYPE_CHECKING:
         setup,
         shutdown,
     )
+    from hogkit.transport.sockets import (
+        SocketOptions,
+        disable_connection_reuse,
+        enable_keep_alive,
+        set_socket_options,
+    )
+
+VERSION: str = __version__
+"""hogkit's version (posthog-python's `VERSION` is its own)."""
+DEFAULT_CODE_VARIABLES_MASK_PATTERNS: list[str] = list(CODE_VARIABLES_MASK_DEFAULT)
+DEFAULT_CODE_VARIABLES_IGNORE_PATTERNS: list[str] = list(CODE_VARIABLES_IGNORE_DEFAULT)
+DEFAULT_CODE_VARIABLES_MASK_URL_CREDENTIALS: bool = True
+DEFAULT_CODE_VARIABLES_DETECT_SECRETS: bool = True
 
 # -- module settings: the default client is built from these on first use (see setup()) --
 api_key: str | None = None
@@ -145,8 +178,8 @@ exception_autocapture_refill_interval_seconds: float = 10
 capture_exception_code_variables: bool = False
 code_variables_mask_patterns: list[str] = list(CODE_VARIABLES_MASK_DEFAULT)
 code_variables_ignore_patterns: list[str] = list(CODE_VARIABLES_IGNORE_DEFAULT)
-code_variables_mask_url_credentials: bool = True
-code_variables_detect_secrets: bool = True
+code_variables_mask_url_credentials: bool = DEFAULT_CODE_VARIABLES_MASK_URL_CREDENTIALS
+code_variables_detect_secrets: bool = DEFAULT_CODE_VARIABLES_DETECT_SECRETS
 # Accepted for compatibility; outside hogkit's scope (a set one is logged as ignored).
 privacy_mode: bool = False
 enable_full_ai_capture: bool = False
@@ -158,6 +191,15 @@ default_client: Any = None
 
 _HOMES: dict[str, str] = {
     "FeatureFlagResult": "hogkit.core.legacy_reads",
+    "FeatureFlagEvaluationRuntime": "hogkit.core.legacy_reads",
+    "FlagsAndPayloads": "hogkit.core.legacy_reads",
+    "FeatureFlag": "hogkit.core.legacy_reads",
+    "FlagValue": "hogkit.core.snapshot",
+    "InconclusiveMatchError": "hogkit.core.errors",
+    "RequiresServerEvaluation": "hogkit.core.errors",
+    "CaptureMode": "hogkit.core.options",
+    "CaptureCompression": "hogkit.core.options",
+    "UnresolvedFlagReason": "hogkit.core",
     "DefinitionsError": "hogkit.core",
     "Event": "hogkit.core",
     "FlagResult": "hogkit.core",
@@ -169,6 +211,21 @@ _HOMES: dict[str, str] = {
     "Snapshot": "hogkit.core",
     "Unresolved": "hogkit.core",
     "Client": "hogkit.transport",
+    "Posthog": "hogkit.transport",
+    "FeatureFlagEvaluations": "hogkit.transport",
+    "AsyncPosthog": "hogkit.transport.async_client",
+    "ExceptionCapture": "hogkit.transport.autocapture",
+    "BeforeSendCallback": "hogkit.transport.before_send",
+    "ID_TYPES": "hogkit.transport.call_args",
+    "OptionalCaptureArgs": "hogkit.transport.call_args",
+    "OptionalSetArgs": "hogkit.transport.call_args",
+    "FlagDefinitionCacheData": "hogkit.transport.definitions_cache",
+    "FlagDefinitionCacheProvider": "hogkit.transport.definitions_cache",
+    "ExceptionArg": "hogkit.transport.exception_source",
+    "SocketOptions": "hogkit.transport.sockets",
+    "set_socket_options": "hogkit.transport.sockets",
+    "enable_keep_alive": "hogkit.transport.sockets",
+    "disable_connection_reuse": "hogkit.transport.sockets",
     "FileTransport": "hogkit.transport",
     "FlagEvaluations": "hogkit.transport",
     "FlagsTransport": "hogkit.transport",
@@ -200,40 +257,67 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_CODE_VARIABLES_DETECT_SECRETS",
+    "DEFAULT_CODE_VARIABLES_IGNORE_PATTERNS",
+    "DEFAULT_CODE_VARIABLES_MASK_PATTERNS",
+    "DEFAULT_CODE_VARIABLES_MASK_URL_CREDENTIALS",
+    "ID_TYPES",
+    "VERSION",
     "AsyncClient",
+    "AsyncPosthog",
     "AsyncTransport",
+    "BeforeSendCallback",
+    "CaptureCompression",
+    "CaptureMode",
     "Client",
     "DefinitionsError",
     "DeliveryFailed",
     "Event",
     "EventTooLarge",
+    "ExceptionArg",
+    "ExceptionCapture",
+    "FeatureFlag",
+    "FeatureFlagEvaluationRuntime",
+    "FeatureFlagEvaluations",
     "FeatureFlagResult",
     "FileTransport",
+    "FlagDefinitionCacheData",
+    "FlagDefinitionCacheProvider",
     "FlagEvaluations",
     "FlagResult",
     "FlagSet",
+    "FlagValue",
+    "FlagsAndPayloads",
     "FlagsTransport",
     "HogkitError",
     "HttpError",
     "HttpFlagsTransport",
     "HttpTransport",
+    "InconclusiveMatchError",
     "InvalidEvent",
     "InvalidHost",
     "MemoryTransport",
     "NetworkError",
+    "OptionalCaptureArgs",
+    "OptionalSetArgs",
     "Posthog",
     "Problem",
     "QueueFull",
     "Reason",
+    "RequiresServerEvaluation",
     "SendResult",
     "Snapshot",
+    "SocketOptions",
     "StatusError",
     "Transport",
     "Unresolved",
+    "UnresolvedFlagReason",
     "__version__",
     "alias",
     "capture",
     "capture_exception",
+    "disable_connection_reuse",
+    "enable_keep_alive",
     "evaluate_flags",
     "feature_enabled",
     "feature_flag_definitions",
@@ -266,23 +350,31 @@ __all__ = [
     "set_context_device_id",
     "set_context_session",
     "set_once",
+    "set_socket_options",
     "setup",
     "shutdown",
     "tag",
 ]
 
 
+_RENAMED: dict[str, str] = {
+    # posthog-python's name: hogkit's name for the same thing, in the module `_HOMES` names
+    "Posthog": "Client",
+    "AsyncPosthog": "AsyncClient",
+    "FeatureFlagEvaluations": "FlagEvaluations",
+    "UnresolvedFlagReason": "Unresolved",
+    "FeatureFlag": "FlagDecision",
+    "BeforeSendCallback": "BeforeSend",
+}
+
+
 def __getattr__(name: str) -> Any:
     """Import a public name from the module that defines it, once."""
-    if name == "Posthog":  # posthog-python's name for the client
-        name = "Client"
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'hogkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
+    value = getattr(importlib.import_module(home), _RENAMED.get(name, name))
     globals()[name] = value
-    if name == "Client":
-        globals()["Posthog"] = value
     return value
 
 

@@ -22,17 +22,22 @@ Which library, and why aiohttp (the `async` extra, `pip install 'hogkit[async]'`
 
 Both raise `NetworkError` (with `kind` "timeout", "refused" or "network") when no answer
 arrived, return any HTTP status as a `Response`, and never put a key in a message.
+
+Both follow the process's connection settings (`hogkit.transport.sockets`): the threaded
+one through `http.request`, the aiohttp one by making a new session when they change (its
+connector's `socket_factory` sets the socket options, `force_close` stops reuse).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.parse
 from typing import Any, Protocol, runtime_checkable
 
 from hogkit.core.flags_request import FLAGS_PATH
 
-from . import http
+from . import http, sockets
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError, Response
 
@@ -123,7 +128,8 @@ class AiohttpTransport:
         self._endpoints = _Endpoints(api_key, host, secret_key)
         self._connections = connections
         self._max_bytes = max_response_bytes
-        self._sessions: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._sessions: dict[asyncio.AbstractEventLoop, tuple[sockets.ConnectionSettings, Any]] = {}
+        self._retired: list[tuple[asyncio.AbstractEventLoop, Any]] = []
 
     def __repr__(self) -> str:
         return f"AiohttpTransport({self._endpoints.host!r})"
@@ -138,26 +144,48 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
-        sessions, self._sessions = self._sessions, {}
-        for owner, session in sessions.items():
-            if owner is loop:
-                await session.close()
-            elif not owner.is_closed():
-                self._sessions[owner] = session  # closed by its own loop, not from this one
+        closing = [session for owner, session in self._retired if owner is loop]
+        self._retired = [(owner, session) for owner, session in self._retired if owner is not loop]
+        current = self._sessions.pop(loop, None)
+        if current is not None:
+            closing.append(current[1])
+        self._forget_closed_loops()
+        for session in closing:
+            await session.close()
+
+    def _forget_closed_loops(self) -> None:
+        """Drop the sessions of loops that are gone (their sockets went with them)."""
+        for owner in [owner for owner in self._sessions if owner.is_closed()]:
+            del self._sessions[owner]
+        self._retired = [
+            (owner, session) for owner, session in self._retired if not owner.is_closed()
+        ]
 
     def _session(self) -> Any:
+        """This loop's session, made anew when the process's connection settings changed.
+
+        A replaced session is not closed here, as requests may still be reading from it: it
+        waits for `aclose()`, and aiohttp's keep-alive timer closes its idle connections.
+        """
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            for owner in [owner for owner in self._sessions if owner.is_closed()]:
-                del self._sessions[owner]  # its loop is gone, and its sockets with it
-            aiohttp = self._aiohttp
-            session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
-                headers={"User-Agent": http.USER_AGENT},
-                auto_decompress=True,
-            )
-            self._sessions[loop] = session
+        settings = sockets.current()
+        built = self._sessions.get(loop)
+        if built is not None and not built[1].closed:
+            if built[0] is settings:
+                return built[1]
+            self._retired.append((loop, built[1]))
+        self._forget_closed_loops()
+        aiohttp = self._aiohttp
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._connections,
+                force_close=not settings.reuse,
+                socket_factory=_socket_factory(settings),
+            ),
+            headers={"User-Agent": http.USER_AGENT},
+            auto_decompress=True,
+        )
+        self._sessions[loop] = (settings, session)
         return session
 
     async def _request(
@@ -192,6 +220,19 @@ class AiohttpTransport:
             raise NetworkError(f"{where}: {_failure(exc.os_error)}", kind) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(f"{where}: {_failure(exc)}", "network") from None
+
+
+def _socket_factory(settings: sockets.ConnectionSettings) -> Any:
+    """aiohttp's socket maker for `settings`; None (aiohttp's own) without socket options.
+    aiohttp sets TCP_NODELAY on every connection itself, whatever the options."""
+    if settings.socket_options is None:
+        return None
+
+    def make(address: tuple[Any, ...]) -> socket.socket:
+        family, kind, proto = address[0], address[1], address[2]
+        return settings.new_socket(family, kind, proto)
+
+    return make
 
 
 def _failure(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "SYS_SOURCE",
     "THREADING_SOURCE",
     "ExceptionAutocapture",
+    "ExceptionCapture",
     "RateLimiter",
     "install_hooks",
 ]
@@ -167,6 +168,28 @@ class ExceptionAutocapture:
             self._client.capture_exception(exc, level=level, source=source, mechanism=_UNHANDLED)
         except Exception:
             log.exception("hogkit: capturing an uncaught exception failed")
+
+
+class ExceptionCapture(ExceptionAutocapture):
+    """The same hooks, built from posthog-python's constructor arguments.
+
+    A client installs its hooks itself (`enable_exception_autocapture=True`); this class is
+    for code moved from posthog-python that installs them by hand, such as
+    `ExceptionCapture(client, rate_limiting_enabled=True)`. Only the constructor differs.
+    """
+
+    def __init__(
+        self,
+        client: HookedClient,
+        rate_limiting_enabled: bool = False,
+        bucket_size: int = DEFAULT_BUCKET_SIZE,
+        refill_rate: float = DEFAULT_REFILL_RATE,
+        refill_interval_seconds: float = DEFAULT_REFILL_INTERVAL_SECONDS,
+    ) -> None:
+        limiter = None
+        if rate_limiting_enabled:
+            limiter = RateLimiter(bucket_size, refill_rate, refill_interval_seconds)
+        super().__init__(client, limiter)
 
 
 def install_hooks(

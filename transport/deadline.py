@@ -42,6 +42,7 @@ from hogkit.transport.dns import resolve
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
+    ClosedPoolError,
     ConnectTimeoutError,
     NameResolutionError,
     NewConnectionError,
@@ -56,6 +57,7 @@ __all__ = [
     "DeadlineHTTPConnection",
     "DeadlineHTTPSConnection",
     "ExchangeFailed",
+    "PoolClosed",
     "Watch",
     "Watchdog",
     "exchange",
@@ -87,6 +89,11 @@ class DeadlineExceeded(ExchangeFailed):
     """The deadline passed before the whole response was read."""
 
     kind = "timeout"
+
+
+class PoolClosed(ExchangeFailed):
+    """The pool was closed before a connection was taken from it: nothing was sent, so the
+    request may be sent again through another pool."""
 
 
 class _Refused(NewConnectionError):
@@ -317,8 +324,9 @@ def exchange(
     """Send one request and read the whole answer before `deadline` (a `time.monotonic()`
     instant). No retries, no redirects: every status comes back as an `Answer`.
 
-    Raises `DeadlineExceeded` when the deadline passes first, `ExchangeFailed` for any
-    other way of getting no complete answer (refused, reset, garbage, too large).
+    Raises `DeadlineExceeded` when the deadline passes first, `PoolClosed` when the pool
+    was closed before anything was sent, `ExchangeFailed` for any other way of getting no
+    complete answer (refused, reset, garbage, too large).
     """
     where = _where(method, url)
     remaining = deadline - time.monotonic()
@@ -345,6 +353,8 @@ def exchange(
         if response is not None:
             response.close()
             response.release_conn()
+        if isinstance(exc, ClosedPoolError):
+            raise PoolClosed(f"{where}: connection pool closed") from None
         if watch.fired or _timed_out(exc):
             raise DeadlineExceeded(f"{where}: timed out (deadline passed)") from None
         refused = isinstance(_reason(exc), _Refused)

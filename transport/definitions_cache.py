@@ -28,14 +28,35 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
-__all__ = ["CALL_TIMEOUT", "CacheBridge", "FlagDefinitionCacheProvider", "shared_document"]
+__all__ = [
+    "CALL_TIMEOUT",
+    "CacheBridge",
+    "FlagDefinitionCacheData",
+    "FlagDefinitionCacheProvider",
+    "shared_document",
+]
 
 log = logging.getLogger("hogkit.transport.definitions_cache")
 
 CALL_TIMEOUT = 5.0
 """Seconds one awaitable provider call may run before it counts as failed."""
+
+
+class _SharedDefinitions(TypedDict):
+    flags: list[dict[str, Any]]
+    group_type_mapping: dict[str, str]
+    cohorts: dict[str, Any]
+
+
+class FlagDefinitionCacheData(_SharedDefinitions, total=False):
+    """The document a provider stores and hands back: the server's definitions in the
+    protocol's fields. `shared_document` always writes all five; a document another SDK
+    wrote may lack the last two, and readers then assume False and 1."""
+
+    minimal_flag_called_events: bool
+    property_matching_version: int
 
 
 @runtime_checkable
@@ -50,7 +71,7 @@ class FlagDefinitionCacheProvider(Protocol):
         """The shared definitions document, or None when there is none."""
         ...
 
-    def on_flag_definitions_received(self, data: Any) -> Any:
+    def on_flag_definitions_received(self, data: FlagDefinitionCacheData) -> Any:
         """Store a freshly downloaded document for the other processes."""
         ...
 
@@ -59,13 +80,13 @@ class FlagDefinitionCacheProvider(Protocol):
         ...
 
 
-def shared_document(document: Mapping[str, Any]) -> dict[str, Any]:
+def shared_document(document: Mapping[str, Any]) -> FlagDefinitionCacheData:
     """The document a provider receives: the server's definitions, in the protocol's fields.
 
     `property_matching_version` defaults to 1 and `minimal_flag_called_events` to False, as
     a reader of the shared copy would assume when they are absent.
     """
-    shared: dict[str, Any] = {
+    shared: FlagDefinitionCacheData = {
         "flags": list(document.get("flags") or []),
         "group_type_mapping": dict(document.get("group_type_mapping") or {}),
         "cohorts": dict(document.get("cohorts") or {}),

@@ -18,6 +18,8 @@ import msgspec
 import xxhash
 from hogkit.core import FlagSet
 
+from .definitions_cache import FlagDefinitionCacheData
+
 __all__ = ["DefinitionsState", "DefinitionsStatus"]
 
 log = logging.getLogger("hogkit.transport.poller")
@@ -55,7 +57,7 @@ class DefinitionsState:
         self.body_hash: int | None = None
         self.source: str | None = None
         self.confirmed: float | None = None
-        self.shared: dict[str, Any] | None = None
+        self.shared: FlagDefinitionCacheData | None = None
         self.fetches = 0
         self.last_error: str | None = None
         self.refused: int | None = None

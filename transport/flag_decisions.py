@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import msgspec
 from hogkit.core.legacy_reads import (
+    FeatureFlagEvaluationRuntime,
     decision_record,
     empty_decision,
     runtime_matches,
@@ -267,11 +268,13 @@ class FlagDecisions:
             self._problems.fail("get_remote_config_payload", exc)
             return None
 
-    def get_feature_flag_evaluation_runtime(self, key: str) -> str | None:
-        """Where the loaded flag `key` is meant to be evaluated: "server", "client" or "all"
-        (the default); None when no definition for it is loaded."""
+    def get_feature_flag_evaluation_runtime(self, key: str) -> FeatureFlagEvaluationRuntime | None:
+        """Where the loaded flag `key` is meant to be evaluated: SERVER, CLIENT or ALL (the
+        default), members equal to "server", "client" and "all"; None when no definition
+        for it is loaded."""
         fs = self._service.flagset
-        return None if fs is None else fs.evaluation_runtime(key)
+        runtime = None if fs is None else fs.evaluation_runtime(key)
+        return None if runtime is None else FeatureFlagEvaluationRuntime(runtime)
 
     def get_feature_flag_keys_by_evaluation_runtime(self, evaluation_runtime: Any) -> list[str]:
         """Loaded flag keys, in load order, that suit `evaluation_runtime` ("all" flags suit

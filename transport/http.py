@@ -2,7 +2,9 @@
 
 Everything that talks to PostHog goes through `request()`: the event sender, and the flags
 code (`/flags`, `/flags/definitions`). Keeping one pool per process gives keep-alive across
-clients and a single place to reset after `fork()`.
+clients and a single place to reset after `fork()`. The pools follow the process's
+connection settings (`hogkit.transport.sockets`: socket options, connection reuse) and are
+rebuilt when those change.
 
 Each request runs through `hogkit.transport.deadline.exchange`: name resolution, connect,
 TLS, sending and reading the whole answer share one deadline, so neither a dead resolver
@@ -25,7 +27,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 import urllib3
@@ -33,6 +35,8 @@ from hogkit.core.errors import HogkitError
 from hogkit.core.version import LIB_NAME, __version__
 
 from . import deadline as _deadline
+from . import sockets
+from .sockets import ConnectionSettings
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -102,67 +106,96 @@ class Response:
 
 
 # ---------------------------------------------------------------------------------------------
-# The per-process pool
+# The per-process pools
+
+
+class _Pools:
+    """The pool managers built from one `ConnectionSettings`: the direct one, and one per
+    proxy the environment names."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self.direct = _deadline.pool_manager(num_pools=16, maxsize=8, **settings.pool_options())
+        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._lock = threading.Lock()
+
+    def manager_for(self, url: str) -> urllib3.PoolManager:
+        """The pool for `url`: direct, or through the proxy the environment names for it.
+
+        `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests
+        (and so posthog-python) honours them, read on every call so a changed environment
+        applies.
+        """
+        parts = urllib.parse.urlsplit(url)
+        proxies = urllib.request.getproxies_environment()
+        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+            return self.direct
+        if "://" not in proxy:
+            proxy = "http://" + proxy
+        with self._lock:
+            manager = self._proxies.get(proxy)
+            if manager is None:
+                manager = self._proxies[proxy] = self._proxy_manager(proxy)
+            return manager
+
+    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+        auth = urllib3.util.parse_url(proxy).auth
+        manager = urllib3.ProxyManager(
+            proxy,
+            num_pools=16,
+            maxsize=8,
+            block=False,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
+            **self.settings.pool_options(),
+        )
+        _deadline.install(manager)
+        return manager
+
+    def close(self) -> None:
+        """Close idle connections now; those in use are closed when their request ends."""
+        with self._lock:
+            managers = [self.direct, *self._proxies.values()]
+        for manager in managers:
+            manager.clear()
+
 
 _pool_lock = threading.Lock()
-_pool: urllib3.PoolManager | None = None
+_pools: _Pools | None = None
+
+
+def _current_pools() -> _Pools:
+    """The pools for the connection settings in force, rebuilt when the settings changed
+    (`hogkit.transport.sockets`), so every client's next request uses the new ones."""
+    global _pools
+    pools = _pools
+    if pools is not None and pools.settings is sockets.current():
+        return pools
+    with _pool_lock:
+        pools = _pools
+        if pools is None or pools.settings is not sockets.current():
+            stale, pools = pools, _Pools(sockets.current())
+            _pools = pools
+            if stale is not None:
+                stale.close()
+        return pools
 
 
 def pool() -> urllib3.PoolManager:
     """This process's pool manager (keep-alive, TLS verified against the system CA store)."""
-    global _pool
-    manager = _pool
-    if manager is not None:
-        return manager
-    with _pool_lock:
-        if _pool is None:
-            _pool = _deadline.pool_manager(num_pools=16, maxsize=8)
-        return _pool
-
-
-_proxy_managers: dict[str, urllib3.ProxyManager] = {}
-
-
-def _manager_for(url: str) -> urllib3.PoolManager:
-    """The pool for `url`: direct, or through the proxy the environment names for it.
-
-    `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests (and
-    so posthog-python) honours them, read on every call so a changed environment applies.
-    """
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-        return pool()
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    with _pool_lock:
-        manager = _proxy_managers.get(proxy)
-        if manager is None:
-            auth = urllib3.util.parse_url(proxy).auth
-            manager = urllib3.ProxyManager(
-                proxy,
-                num_pools=16,
-                maxsize=8,
-                block=False,
-                retries=False,
-                cert_reqs="CERT_REQUIRED",
-                proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
-            )
-            _deadline.install(manager)
-            _proxy_managers[proxy] = manager
-        return manager
+    return _current_pools().direct
 
 
 def _after_fork_in_child() -> None:
     """Forget the parent's sockets; the child opens its own.
 
-    The parent's pool is dropped, not closed: its sockets are shared with the parent, and
-    its locks may have been held by a thread that does not exist in the child.
+    The parent's pools are dropped, not closed: their sockets are shared with the parent,
+    and their locks may have been held by a thread that does not exist in the child.
     """
-    global _pool, _pool_lock, _proxy_managers
-    _pool = None
-    _proxy_managers = {}
+    global _pools, _pool_lock
+    _pools = None
     _pool_lock = threading.Lock()
 
 
@@ -200,9 +233,10 @@ def request(
     if body is not None and gzip:
         body = _gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
         sent_headers["Content-Encoding"] = "gzip"
-    try:
-        answer = _deadline.exchange(
-            _manager_for(url),
+
+    def send(manager: urllib3.PoolManager) -> _deadline.Answer:
+        return _deadline.exchange(
+            manager,
             method,
             url,
             deadline=until,
@@ -210,9 +244,30 @@ def request(
             headers=sent_headers,
             max_response_bytes=max_response_bytes,
         )
+
+    try:
+        answer = _send(url, send)
     except _deadline.ExchangeFailed as exc:
         raise NetworkError(str(exc), exc.kind) from None
     return Response(status=answer.status, headers=answer.headers, body=answer.body)
+
+
+def _send(url: str, send: Callable[[urllib3.PoolManager], _deadline.Answer]) -> _deadline.Answer:
+    """`send` through the shared pools; or, with connection reuse off, through pools of
+    its own that are closed afterwards, so the connection serves this one request."""
+    pools = _current_pools()
+    if not pools.settings.reuse:
+        alone = _Pools(pools.settings)
+        try:
+            return send(alone.manager_for(url))
+        finally:
+            alone.close()
+    try:
+        return send(pools.manager_for(url))
+    except _deadline.PoolClosed:
+        # The settings changed between choosing a pool and taking a connection from it;
+        # nothing was sent, so the new pools may send it.
+        return send(_current_pools().manager_for(url))
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
