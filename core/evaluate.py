@@ -37,6 +37,7 @@ from .compile import (
     NOT_ENROLLED_OUTCOME,
     CompiledCondition,
     CompiledFlag,
+    Holdout,
     Outcome,
 )
 from .hashing import HOLDOUT_PREFIX
@@ -402,10 +403,10 @@ def _gate(flag: CompiledFlag, props: Mapping[str, object], value_bytes: bytes) -
     if flag.enrollment:
         return _enrollment(flag, props)
     holdout = flag.holdout
-    if holdout is BROKEN:
+    if type(holdout) is not Holdout:
         return BROKEN
-    if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:  # type: ignore[union-attr]
-        return (holdout.value, HELD_OUT)  # type: ignore[union-attr]
+    if holdout.always or _sha1(HOLDOUT_PREFIX + value_bytes).digest() < holdout.cut:
+        return (holdout.value, HELD_OUT)
     return None
 
 
