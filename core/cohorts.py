@@ -32,6 +32,17 @@ __all__ = [
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _COHORT_OPERATORS = ("exact", "in", "not_in")
 
+# What the cohorts one filter reaches may add up to, so that no definition makes compiling
+# or evaluating deep or slow: levels of nested groups and cohort references, and nodes
+# (a cohort reached twice counts twice, as evaluation may check it twice). Real cohorts
+# stay far below both; past either, the filter needs the server.
+MAX_COHORT_DEPTH = 64
+MAX_COHORT_NODES = 10_000
+_TOO_FAR = (
+    f"cohorts nest deeper than {MAX_COHORT_DEPTH} levels or reach more than "
+    f"{MAX_COHORT_NODES} filters: too much to evaluate locally"
+)
+
 
 class FilterRun(DependencyRun, Protocol):
     """The part of an evaluation run any filter needs."""
@@ -218,13 +229,34 @@ def _memo_key(key: str, operator: str | None, value: Any) -> Hashable | None:
     return None
 
 
+class _Reach:
+    """How far the filter being compiled reaches into cohorts so far: the nodes it may
+    still reach (see MAX_COHORT_NODES), and the deepest level compiled."""
+
+    __slots__ = ("deepest", "nodes")
+
+    def __init__(self) -> None:
+        self.nodes = MAX_COHORT_NODES
+        self.deepest = 0
+
+
 class CohortCompiler:
-    """Compiles filters and the cohorts they reach, sharing acyclic cohort trees."""
+    """Compiles filters and the cohorts they reach, sharing cohort trees.
+
+    A cohort tree is compiled once and shared wherever it is reached, with the nodes and
+    levels it adds (so a filter reaching it again pays for it again), unless it depends
+    on where compiling entered it: a tree that closes a cycle, or one cut short at the
+    limits. Those are shared only between filters that name the cohort directly (then the
+    entry is always the same).
+    """
 
     def __init__(self, cohorts: Mapping[str, Any], matching_version: Any) -> None:
         self._cohorts = cohorts
         self._matching_version = matching_version if matching_version == 2 else 1
-        self._done: dict[str, _Body] = {}
+        # Trees that do not depend on the entry: (tree, nodes, levels).
+        self._done: dict[str, tuple[_Body, int, int]] = {}
+        # Trees compiled for a filter naming the cohort directly.
+        self._entered: dict[str, _Body] = {}
         self._matchers: dict[Hashable, PropertyMatcher] = {}
         # Payload sources by their JSON text: flags often repeat them. Sharing is safe
         # because a source hands out a fresh copy on every read.
@@ -241,7 +273,7 @@ class CohortCompiler:
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
         kind = raw.get("type")
         if kind == "cohort" or kind == "flag":
-            return self._filter(raw, ())[0]
+            return self._filter(raw, (), _Reach(), 0)[0]
         return self._property(raw)
 
     def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
@@ -272,35 +304,59 @@ class CohortCompiler:
             self._matchers[memo_key] = matcher
         return matcher
 
-    def _filter(self, raw: Mapping[str, Any], stack: tuple[str, ...]) -> tuple[Filter, bool]:
-        """The compiled filter, and whether it reaches a cohort cycle."""
+    def _filter(
+        self, raw: Mapping[str, Any], stack: tuple[str, ...], reach: _Reach, depth: int
+    ) -> tuple[Filter, bool]:
+        """The compiled filter, and whether it depends on where compiling entered it (it
+        closes a cohort cycle, or was cut short at the limits)."""
         kind = raw.get("type")
         if kind == "cohort":
             cohort_id = str(raw.get("value"))
             operator = raw.get("operator") or "exact"
             if cohort_id not in self._cohorts:
                 return CohortRef(cohort_id, operator, None), False
-            target, cyclic = self._cohort(cohort_id, stack)
-            return CohortRef(cohort_id, operator, target), cyclic
+            target, volatile = self._cohort(cohort_id, stack, reach, depth)
+            return CohortRef(cohort_id, operator, target), volatile
         if kind == "flag":
             dependency = compile_dependency(raw)
             self.dependencies.append(dependency)
             return dependency, False
         return self._property(raw), False
 
-    def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
+    def _cohort(
+        self, cohort_id: str, stack: tuple[str, ...], reach: _Reach, depth: int
+    ) -> tuple[_Body, bool]:
         if cohort_id in stack:
             return _CyclicNode(cohort_id), True
         done = self._done.get(cohort_id)
         if done is not None:
-            return done, False
-        body, cyclic = self._group(self._cohorts[cohort_id], (*stack, cohort_id))
-        if not cyclic:
-            # A tree that closes a cycle depends on where evaluation entered it.
-            self._done[cohort_id] = body
-        return body, cyclic
+            body, nodes, levels = done
+            if nodes > reach.nodes or depth + levels > MAX_COHORT_DEPTH:
+                return _ServerNode(_TOO_FAR), True
+            reach.nodes -= nodes
+            reach.deepest = max(reach.deepest, depth + levels)
+            return body, False
+        if not stack and cohort_id in self._entered:
+            return self._entered[cohort_id], True
+        nodes, deepest = reach.nodes, reach.deepest
+        reach.deepest = depth
+        body, volatile = self._group(self._cohorts[cohort_id], (*stack, cohort_id), reach, depth)
+        if not volatile:
+            self._done[cohort_id] = (body, nodes - reach.nodes, reach.deepest - depth)
+        elif not stack:
+            self._entered[cohort_id] = body
+        reach.deepest = max(deepest, reach.deepest)
+        return body, volatile
 
-    def _group(self, raw: Any, stack: tuple[str, ...]) -> tuple[_Body, bool]:
+    def _group(
+        self, raw: Any, stack: tuple[str, ...], reach: _Reach, depth: int
+    ) -> tuple[_Body, bool]:
+        """A cohort's group (or a group nested in one) at level `depth`, and whether it
+        depends on where compiling entered it (see `_filter`)."""
+        reach.nodes -= 1
+        if depth >= MAX_COHORT_DEPTH or reach.nodes < 0:
+            return _ServerNode(_TOO_FAR), True
+        reach.deepest = max(reach.deepest, depth + 1)
         if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
         if raw == {}:
@@ -325,11 +381,12 @@ class CohortCompiler:
                 entry = item.get("type")
                 if entry == "AND" or entry == "OR" or "values" in item or item == {}:
                     # A nested group.
-                    node, inner = self._group(item, stack)
+                    node, inner = self._group(item, stack, reach, depth + 1)
                     cyclic = cyclic or inner
                 else:
+                    reach.nodes -= 1
                     if entry == "cohort" or entry == "flag":
-                        node, inner = self._filter(item, stack)
+                        node, inner = self._filter(item, stack, reach, depth + 1)
                         cyclic = cyclic or inner
                     else:
                         node = self._property(item)
@@ -344,6 +401,8 @@ class CohortCompiler:
             else:
                 inline = node.inline or _NO_INLINE  # type: ignore[union-attr]
                 entries.append((True, node, negate, *inline))
+        if reach.nodes < 0:
+            return _ServerNode(_TOO_FAR), True
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 
