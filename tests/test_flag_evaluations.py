@@ -12,8 +12,10 @@ import pytest
 from hogkit.core import FlagSet
 from hogkit.core.flag_called import EVALUATED_LOCALLY, FlagCalled, report_of
 from hogkit.core.remote import parse_flags_response
+from hogkit.transport import Client
 from hogkit.transport.dedup import FlagCalledCache
 from hogkit.transport.evaluations import FlagEvaluations
+from oracle import make_client
 
 NOW = _dt.datetime(2026, 6, 15, 12, 0, tzinfo=_dt.timezone.utc)
 
@@ -218,3 +220,51 @@ def test_a_read_claims_the_same_report_the_dedup_helpers_name() -> None:
     assert sink.cache.contains(*report_of("user", "remote", "blue", {"org": "o1", "team": 7}))
     assert not sink.cache.contains(*report_of("user", "on", True, None))
     assert not sink.cache.contains(*report_of("user", "on", "True", {"org": "o1", "team": 7}))
+
+
+def test_unresolved_flags_reads_as_posthog_python_names_it() -> None:
+    document = {
+        "flags": [
+            {
+                "id": 1,
+                "key": "sticky",
+                "active": True,
+                "ensure_experience_continuity": True,
+                "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]},
+            },
+            {
+                "id": 2,
+                "key": "plan",
+                "active": True,
+                "filters": {
+                    "groups": [
+                        {
+                            "properties": [
+                                {
+                                    "key": "plan",
+                                    "value": "pro",
+                                    "operator": "exact",
+                                    "type": "person",
+                                }
+                            ],
+                            "rollout_percentage": 100,
+                        }
+                    ]
+                },
+            },
+        ],
+        "group_type_mapping": {},
+        "cohorts": {},
+    }
+    reference = make_client(document).evaluate_flags("user", only_evaluate_locally=True)
+    client = Client("phc_names", host="http://127.0.0.1:9", flag_definitions=document)
+    try:
+        flags = client.evaluate_flags("user", only_evaluate_locally=True)
+        assert dict(flags.unresolved_flags) == dict(reference.unresolved_flags)
+        assert {key: reason.value for key, reason in flags.unresolved_flags.items()} == {
+            "sticky": "experience_continuity",
+            "plan": "missing_context",
+        }
+        assert flags.unresolved_flags is flags.unresolved
+    finally:
+        client.shutdown()

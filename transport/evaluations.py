@@ -213,6 +213,8 @@ class FlagEvaluations:
         """Flags local evaluation could not decide and no server value filled (key → reason)."""
         return self._unresolved
 
+    unresolved_flags = unresolved  # posthog-python's name
+
     @property
     def flag_values(self) -> Mapping[str, bool | str]:
         """`{key: value}` of every flag with a value: what `capture(flags=...)` attaches."""
@@ -272,9 +274,8 @@ class FlagEvaluations:
         return len(self.keys)
 
     def __repr__(self) -> str:
-        return (
-            f"FlagEvaluations(distinct_id={self._distinct_id!r}, flags={dict(self.flag_values)!r})"
-        )
+        flags = dict(self.flag_values)
+        return f"FlagEvaluations(distinct_id={self._distinct_id!r}, flags={flags!r})"
 
     # ------------------------------------------------------------------ copies
 
