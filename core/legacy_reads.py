@@ -113,6 +113,14 @@ class FeatureFlagResult(msgspec.Struct, frozen=True):
         """The variant, else whether the flag is enabled."""
         return self.variant or self.enabled
 
+    @classmethod
+    def from_value_and_payload(
+        cls, key: str, value: bool | str | None, payload: Any
+    ) -> FeatureFlagResult | None:
+        """posthog-python's way to build one (tests stubbing flag reads use it): see
+        `flag_result`."""
+        return flag_result(key, value, payload)
+
 
 def flag_result(
     key: str, value: bool | str | None, payload: Any, reason: str | None = None

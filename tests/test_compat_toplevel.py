@@ -265,3 +265,26 @@ def test_socket_functions_take_the_reference_parameters(name: str) -> None:
         return [(p.name, p.kind, p.default) for p in parameters]
 
     assert shape(getattr(hogkit, name)) == shape(getattr(posthog, name))
+
+
+@pytest.mark.parametrize(
+    ("value", "payload"),
+    [(True, '{"a": [1, 2]}'), (False, None), ("test", '"text"'), (None, "1"), ("x", "not json")],
+)
+def test_feature_flag_result_builds_from_a_value_and_payload_as_the_reference_does(
+    value: bool | str | None, payload: str | None
+) -> None:
+    ours = hogkit.FeatureFlagResult.from_value_and_payload("flag", value, payload)
+    theirs = posthog.FeatureFlagResult.from_value_and_payload("flag", value, payload)
+    if theirs is None:
+        assert ours is None
+        return
+    assert ours is not None
+    assert (ours.key, ours.enabled, ours.variant, ours.payload, ours.reason) == (
+        theirs.key,
+        theirs.enabled,
+        theirs.variant,
+        theirs.payload,
+        theirs.reason,
+    )
+    assert ours.get_value() == theirs.get_value()
