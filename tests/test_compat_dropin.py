@@ -212,6 +212,15 @@ def test_flag_method_has_the_reference_signature(method: str) -> None:
     assert _comparable(ours) == _comparable(reference)
 
 
+@pytest.mark.parametrize("method", ["alias", "group_identify"])
+def test_event_method_takes_the_reference_positional_arguments(method: str) -> None:
+    """posthog-python's `alias` and `group_identify` take every argument by position too
+    (`group_identify(type, key, props, timestamp)`): a migrated call must not raise."""
+    reference = inspect.signature(getattr(posthog.Client, method))
+    ours = inspect.signature(getattr(KitClient, method))
+    assert _comparable(ours) == _comparable(reference)
+
+
 def _reference_module_functions() -> list[str]:
     return sorted(
         name

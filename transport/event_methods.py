@@ -189,7 +189,6 @@ class EventMethods:
         self,
         previous_id: Any,
         distinct_id: Any,
-        *,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
@@ -210,11 +209,10 @@ class EventMethods:
         group_type: str,
         group_key: str,
         properties: Mapping[str, Any] | None = None,
-        *,
-        distinct_id: Any = None,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
+        distinct_id: Any = None,
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a
         distinct id."""
