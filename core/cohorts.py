@@ -142,7 +142,12 @@ class CohortGroup:
     def __init__(self, is_and: bool, entries: tuple[_Entry, ...]) -> None:
         self.is_and = is_and
         self.entries = entries
-        self.stops = any(not entry[0] and _stops(entry[1]) for entry in entries)
+        stops = False
+        for entry in entries:
+            if not entry[0] and _stops(entry[1]):
+                stops = True
+                break
+        self.stops = stops
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         is_and = self.is_and
@@ -238,15 +243,12 @@ class CohortCompiler:
         self.tables = CompileTables()
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
+        """A condition's filter: a cohort or dependency, or else a property matcher, shared
+        between identical filters (they are common across flags). Filters whose key or
+        operator is not text (never sent by the server) are compiled apart, unshared."""
         kind = raw.get("type")
         if kind == "cohort" or kind == "flag":
             return self._filter(raw, ())[0]
-        return self._property(raw)
-
-    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags).
-        Filters whose key or operator is not text (never sent by the server) are compiled
-        apart, unshared."""
         key = raw.get("key")
         operator = raw.get("operator")
         if type(key) is not str or (operator is not None and type(operator) is not str):
@@ -285,7 +287,7 @@ class CohortCompiler:
             dependency = compile_dependency(raw)
             self.dependencies.append(dependency)
             return dependency, False
-        return self._property(raw), False
+        return self.compile_filter(raw), False
 
     def _cohort(self, cohort_id: str, stack: tuple[str, ...]) -> tuple[_Body, bool]:
         if cohort_id in stack:
@@ -331,7 +333,7 @@ class CohortCompiler:
                         node, inner = self._filter(item, stack)
                         cyclic = cyclic or inner
                     else:
-                        node = self._property(item)
+                        node = self.compile_filter(item)
                     negate = bool(item.get("negation", False))
             if not negate and type(node) is CohortGroup and node.is_and is (kind == "AND"):
                 # A nested group of the same kind decides nothing of its own (AND of ANDs,

@@ -300,7 +300,6 @@ class CompiledFlag:
         "key",
         "malformed",
         "own_memo",
-        "prefix",
         "reads_id",
         "remembered",
         "runtime",
@@ -325,10 +324,10 @@ class CompiledFlag:
         self.id: int | None = None
         self.version: int | None = None
         self.has_experiment: bool | None = None
-        self.prefix = bucket_prefix(key)
-        # The bucketing hash with the prefix already fed in: evaluation copies it, which
-        # is cheaper than hashing the prefix again. Never updated itself.
-        self.hasher = hashlib.sha1(self.prefix)
+        # The bucketing hash with the flag's prefix already fed in (see `prime_hash`):
+        # evaluation copies it, which is cheaper than hashing the prefix again. Never
+        # updated itself; None while no condition hashes (evaluation never reads it then).
+        self.hasher: Any = None
         # Whether the flag is evaluated in the person's context with nothing to settle
         # first (see `evaluate.evaluate_all`).
         self.direct = False
@@ -364,6 +363,11 @@ class CompiledFlag:
         # Whether its value, decided for the person, is kept for the flags that depend on
         # it (see `evaluate.evaluate_all`).
         self.remembered = False
+
+    def prime_hash(self) -> None:
+        """Give the flag its primed bucketing hash: only flags with a condition that
+        hashes (a rollout below 100% or variants to pick) need one."""
+        self.hasher = hashlib.sha1(bucket_prefix(self.key))
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payloads.payload_source`)."""
