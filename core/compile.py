@@ -118,6 +118,17 @@ def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
     return made
 
 
+def _prepared(
+    index: int, filters: int, pct: float | None, tables: CompileTables
+) -> tuple[Any, ...]:
+    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
+    condition `index` with `filters` filters and rollout `pct`: conditions alike in
+    these three, the commonest sharing there is, find all of it in one lookup of
+    `tables.prepared`."""
+    cut = None if pct is None else tables.above_cut(pct / 100)
+    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
+
+
 def _variant_outcomes(
     variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
 ) -> tuple[tuple[bytes, bytes, Outcome], ...]:
@@ -178,7 +189,7 @@ class CompiledCondition:
         # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need all).
         self.checks: tuple[Check, ...] = ()
         # The condition's filters as one check: its only filter's (when it needs no memo
-        # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
+        # slot), else the walk over `checks` (`condition_filters.bind_filters`). Called as
         # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
         self.single: Any = None
         self.single_plain = False
@@ -193,8 +204,7 @@ class CompiledCondition:
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
-        cut = None if pct is None else tables.above_cut(pct / 100)
-        self.cut: bytes | None = None if cut is NEVER else cut
+        self.cut: bytes | None
         override = definition.variant
         self.override: str | None = (
             override if override and type(override) is str and override in variant_keys else None
@@ -213,6 +223,10 @@ class CompiledCondition:
         self.on_match_true: Outcome
         on_match: Token
         early: Outcome
+        shape = (index, len(filters), pct)
+        prepared = tables.prepared.get(shape)
+        if prepared is None:
+            prepared = tables.prepared[shape] = _prepared(index, len(filters), pct, tables)
         (
             on_match,
             self.misses,
@@ -220,7 +234,8 @@ class CompiledCondition:
             self.out_outcome,
             early,
             self.on_match_true,
-        ) = _tokens(index, len(filters), tables)
+            self.cut,
+        ) = prepared
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
         self.excluded: Any = early if early_exit else self.out_outcome

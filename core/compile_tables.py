@@ -17,15 +17,18 @@ __all__ = ["CompileTables"]
 
 
 class CompileTables:
-    """Per-compile memos. `tokens` and `variant_outcomes` are filled by `compile`."""
+    """Per-compile memos. `tokens`, `prepared` and `variant_outcomes` are filled by `compile`."""
 
-    __slots__ = ("_above", "_at_least", "tokens", "variant_outcomes")
+    __slots__ = ("_above", "_at_least", "prepared", "tokens", "variant_outcomes")
 
     def __init__(self) -> None:
         self._above: dict[float, bytes] = {}
         self._at_least: dict[float, bytes] = {}
         # (condition index, filter count) -> tokens and outcomes (see `compile._tokens`).
         self.tokens: dict[tuple[int, int], tuple[Any, ...]] = {}
+        # (condition index, filter count, rollout) -> the tokens and outcomes, then the
+        # rollout's cut-off (see `compile._prepared`).
+        self.prepared: dict[tuple[int, int, float | None], tuple[Any, ...]] = {}
         # (variant table, on-match token) -> each variant's range and outcome.
         self.variant_outcomes: dict[tuple[Any, Any], tuple[Any, ...]] = {}
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from .cohorts import CHECKED_TYPES, CohortRef, Filter
 from .compile import Check, CompiledCondition, CompiledFlag
+from .condition_filters import bind_filters
 from .dependencies import DependencyFilter
 from .property_matcher import INLINE_IN, Inline, PropertyMatcher
 from .reasons import Unresolved
@@ -121,7 +122,7 @@ def _lay_out(
         if matcher.key == "distinct_id":
             reads_id = True
         checks.append((slot, True, matcher.match, *inline))
-    condition.checks = tuple(checks)
+    laid = condition.checks = tuple(checks)
     if len(checks) == 1 and checks[0][0] < 0:
         slot, plain, check, kind, lookup, argument, negate = checks[0]
         condition.single = check
@@ -130,4 +131,6 @@ def _lay_out(
             condition.single_in = lookup
             condition.single_targets = argument
             condition.single_negate = negate
+    else:
+        condition.single = bind_filters(laid)
     return reads_id, may_stop
