@@ -304,7 +304,7 @@ class CohortCompiler:
     def _group(self, raw: Any, stack: tuple[str, ...]) -> tuple[_Body, bool]:
         if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
-        if raw == {}:
+        if not raw:
             return CohortGroup(True, ()), False  # matches everyone
         kind = raw.get("type")
         values = raw.get("values")
@@ -324,7 +324,7 @@ class CohortCompiler:
                 node = _ServerNode("a cohort entry is not an object")
             else:
                 entry = item.get("type")
-                if entry == "AND" or entry == "OR" or "values" in item or item == {}:
+                if entry == "AND" or entry == "OR" or "values" in item or not item:
                     # A nested group.
                     node, inner = self._group(item, stack)
                     cyclic = cyclic or inner
@@ -341,10 +341,10 @@ class CohortCompiler:
                 entries.extend(node.entries)
                 continue
             if type(node) in CHECKED_TYPES:
-                entries.append((False, node, negate, *_NO_INLINE))
+                entries.append((False, node, negate, 0, None, None, False))
             else:
-                inline = node.inline or _NO_INLINE  # type: ignore[union-attr]
-                entries.append((True, node, negate, *inline))
+                way, lookup, argument, flip = node.inline or _NO_INLINE  # type: ignore[union-attr]
+                entries.append((True, node, negate, way, lookup, argument, flip))
         return CohortGroup(kind == "AND", tuple(entries)), cyclic
 
 

@@ -112,7 +112,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         return cls(
             _flags=flags,
             _ordered=ordered,
-            _position={key: index for index, key in enumerate(keys)},
+            _position=dict(zip(keys, range(len(keys)), strict=True)),
             keys=keys,
             fingerprint=fingerprint(definitions.canonical),
             _slots=slots,
