@@ -69,8 +69,8 @@ def finish_flags(
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        if parents:
-            flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
+        if shared and flag.key in parents:
+            flag.remembered = not mixed and not flag.is_group
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (

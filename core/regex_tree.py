@@ -52,7 +52,7 @@ def _item(source: str) -> Node:
         source.startswith("[")
         and not source.startswith("[^")
         and source.isascii()
-        and _SHORTHAND.search(source) is None
+        and ("\\" not in source or _SHORTHAND.search(source) is None)
     ):
         # Runs of members rather than one match per member: fewer matches to build.
         members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
