@@ -79,7 +79,7 @@ def _measure(node: Node) -> tuple[int, int]:
         copies = max(low, 1) + (1 if high is None else high - low)
         if copies > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
-        inner, each = _measure(body)
+        inner, each = (1, 1) if body[0] == "item" else _measure(body)
         total: int = copies * (inner + 2)
         if total > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
