@@ -9,7 +9,6 @@ runs the tree.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -28,24 +27,13 @@ __all__ = ["Node", "read_tree"]
 Node = tuple[Any, ...]
 
 
-def _literal(ch: str) -> Node:
-    """A literal's item node: equality is its test, and its members are itself."""
-    return ("item", ch.__eq__, ch, None)
-
-
-# Every ASCII literal's node, made once: literals are most of a pattern's items.
-_LITERALS: Mapping[str, Node] = MappingProxyType(
-    {chr(code): _literal(chr(code)) for code in range(128)}
-)
-
-
 def _item(source: str) -> Node:
-    """An item node: a literal's (see `_literal`), else Python's own reading of the
-    one-character pattern. A class without negation or shorthands written in ASCII can
-    only hold characters up to U+00FF (`\\xHH` is the only escape that reaches beyond
-    ASCII), so its members are found among those (among ASCII without `\\x`)."""
+    """An item node: equality for a literal, else Python's own reading of the one-character
+    pattern. A literal's members are itself; a class without negation or shorthands written
+    in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
+    beyond ASCII), so its members are found among those (among ASCII without `\\x`)."""
     if len(source) == 1:
-        return _LITERALS.get(source) or _literal(source)
+        return ("item", source.__eq__, source, None)
     pattern = re.compile(source)
     members: str | None = None
     if (
@@ -104,7 +92,7 @@ def read_tree(pattern: str) -> Node:
         first = token[0]
         if first not in _SYNTAX:
             # A run of characters that stand for themselves (the commonest token).
-            nodes.extend([_LITERALS.get(ch) or _literal(ch) for ch in token])
+            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
         elif first == "(":
             stack.append((branches, nodes))
             branches, nodes = [], []
