@@ -227,7 +227,6 @@ def _decode_json(raw: bytes | str) -> Any:
 
 
 _TOO_DEEP = f"flag definitions are nested deeper than {MAX_DEPTH} levels"
-_KEY = attrgetter("key")
 
 
 def _depth_over(value: object, limit: int) -> bool:
@@ -362,7 +361,7 @@ def _usable(decoded: Definitions, flat: bool = False) -> Definitions:
         or _depth_over(decoded.group_type_mapping, MAX_DEPTH - 1)
     ):
         raise DefinitionsError(_TOO_DEEP)
-    if flat and all(map(str.isascii, map(_KEY, decoded.flags))):
+    if flat and all(map(str.isascii, map(attrgetter("key"), decoded.flags))):
         return decoded
     checked = tuple([_checked_flag(flag, flat) for flag in decoded.flags])
     if all(new is old for new, old in zip(checked, decoded.flags, strict=True)):
