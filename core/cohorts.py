@@ -254,9 +254,13 @@ class CohortCompiler:
         if type(key) is not str or (operator is not None and type(operator) is not str):
             return compile_property_filter(raw, matching_version=self._matching_version)
         value = raw.get("value")
-        # A text value, the commonest, keyed in place (as `_memo_key` would key it).
+        value_type = type(value)
+        # Text, whole numbers and none, the commonest values, keyed in place (as `_memo_key`
+        # would key them).
         memo_key = (
-            (key, operator, str, value) if type(value) is str else _memo_key(key, operator, value)
+            (key, operator, value_type, value)
+            if value_type is str or value_type is int or value is None
+            else _memo_key(key, operator, value)
         )
         if memo_key is not None:
             try:
