@@ -3,10 +3,10 @@
 Everything that does not depend on the person is worked out here, once: filters become
 matchers (identical filters share one, and so do identical release conditions, variant
 tables and payloads), cohorts become trees, group type indexes become group names,
-rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`, once
-per share in a compile's `CompileTables`), payloads are decoded, the hash is primed with
-each flag's prefix, and the (value, reason token) outcomes evaluation stores are
-prepared, so evaluating a flag allocates almost nothing. `Reason`s themselves are built from tokens only when asked for.
+rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`), payloads
+are decoded, the hash of each flag that hashes is primed with its prefix, and the (value,
+reason token) outcomes evaluation stores are prepared, so evaluating a flag allocates
+almost nothing. `Reason`s themselves are built from tokens only when asked for.
 
 This module defines those structures; `compile_flags` builds them from definitions and
 `payloads` decodes and copies payloads. `flag_layout.finish_flags` then lays out each
@@ -29,7 +29,7 @@ from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
 from .compile_tables import CompileTables
 from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, bucket_prefix
+from .hashing import NEVER, above_cut, bucket_prefix
 from .reasons import Unresolved
 from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
@@ -97,17 +97,13 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
-    """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
-    made once per compile and shared by every flag (kept in `tables`): (the on-match
-    token, the miss outcome of each filter, and the skipped, out-of-rollout, early-exit
-    and matched-True outcomes)."""
-    made = tables.tokens.get((index, filters))
-    if made is not None:
-        return made
+def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
+    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
+    early-exit and matched-True outcomes)."""
     match: Token = ("condition_match", index, -1)
     misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
-    made = tables.tokens[(index, filters)] = (
+    return (
         match,
         misses,
         (False, ("condition_skipped", index, -1)),
@@ -115,6 +111,23 @@ def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
         (False, ("early_exit", index, -1)),
         (True, match),
     )
+
+
+# The tokens of the first few conditions with a few filters, which nearly every flag's
+# conditions are: constants (read-only), made at import rather than once per compile.
+_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
+    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
+)
+
+
+def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
+    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
+    per compile (kept in `tables`) for the rest."""
+    made = _FIRST_TOKENS.get((index, filters))
+    if made is None:
+        made = tables.tokens.get((index, filters))
+        if made is None:
+            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
     return made
 
 
@@ -125,7 +138,7 @@ def _prepared(
     condition `index` with `filters` filters and rollout `pct`: conditions alike in
     these three, the commonest sharing there is, find all of it in one lookup of
     `tables.prepared`."""
-    cut = None if pct is None else tables.above_cut(pct / 100)
+    cut = None if pct is None else above_cut(pct / 100)
     return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
 
 
