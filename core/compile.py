@@ -255,16 +255,16 @@ class CompiledCondition:
         if rollout_broken:
             self.cut = b""
             self.excluded = DROPPED
-        # None when a variant must be picked by hashing; then `variant_outcomes` has the
-        # outcome of each variant's range.
+        # None when a variant must be picked by hashing; then (and only then, as nothing
+        # else reads them) `variant_outcomes` has the outcome of each variant's range.
         self.matched: Outcome | None = None
+        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
         if self.override is not None:
             self.matched = (self.override, on_match)
         elif not variants:
             self.matched = self.on_match_true
-        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
-            _variant_outcomes(variants, on_match, tables) if variants else ()
-        )
+        else:
+            self.variant_outcomes = _variant_outcomes(variants, on_match, tables)
 
     def reason(self, token: Token) -> Reason:
         kind, index, position = token
