@@ -146,8 +146,15 @@ def _disjoint(item: Node, follow: Follow) -> bool:
         theirs = other[2]
         if theirs is not None:
             # Every character the other item matches is known: does mine match one?
-            # (A literal's members are itself; a class's are all it matches.)
-            if (mine in theirs) if pattern is None else (pattern.search(theirs) is not None):
+            # (A literal's members are itself; a class's are all it matches, so two
+            # known sets are simply compared.)
+            if pattern is None:
+                overlap = mine in theirs
+            elif mine is not None:
+                overlap = not set(theirs).isdisjoint(mine)
+            else:
+                overlap = pattern.search(theirs) is not None
+            if overlap:
                 return False
         elif mine is not None:
             if other[3].search(mine) is not None:

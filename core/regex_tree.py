@@ -9,6 +9,7 @@ runs the tree.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -78,8 +79,15 @@ _TOKEN = re.compile(
 )
 # The characters a token with syntax of its own starts with.
 _SYNTAX = "()|*+?{[\\^."
-# (low, high) of `*`, `+` and `?`.
-_BOUNDS = ((0, None), (1, None), (0, 1))
+# (low, high) of `*`, `+` and `?`, greedy or lazy (a lazy one repeats the same set of
+# matches); a counted repetition is read by `_counted`.
+_BOUNDS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
+    {
+        symbol + lazy: bounds
+        for symbol, bounds in (("*", (0, None)), ("+", (1, None)), ("?", (0, 1)))
+        for lazy in ("", "?")
+    }
+)
 
 
 def read_tree(pattern: str) -> Node:
@@ -104,7 +112,8 @@ def read_tree(pattern: str) -> Node:
             branches.append(_sequence(nodes))
             nodes = []
         elif first in "*+?{":
-            nodes[-1] = ("repeat", nodes[-1], *_bounds(token))
+            low, high = _BOUNDS.get(token) or _counted(token)
+            nodes[-1] = ("repeat", nodes[-1], low, high)
         elif first == "[":
             nodes.append(_item(token))
         elif first == "\\":
@@ -137,11 +146,9 @@ def _escape(token: str) -> Node:
     return _item(_SINGLE_ESCAPES.get(e, e))
 
 
-def _bounds(token: str) -> tuple[int, int | None]:
-    """(low, high) of a quantifier token (high None: unbounded); a lazy one repeats the
-    same set of matches."""
-    if token[0] != "{":
-        return _BOUNDS["*+?".index(token[0])]
+def _counted(token: str) -> tuple[int, int | None]:
+    """(low, high) of a counted repetition token (high None: unbounded); a lazy one
+    repeats the same set of matches."""
     numbers = token[1 : token.index("}")].split(",")
     low = int(numbers[0])
     return low, low if len(numbers) == 1 else (int(numbers[1]) if numbers[1] else None)
