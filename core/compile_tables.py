@@ -1,10 +1,12 @@
 """What compiling one set of definitions works out once and shares between its flags.
 
 A `CompileTables` lives for one compile (the `CohortCompiler` holds it), so nothing is
-kept from one compile to the next and nothing sits at module level: digest cut-offs by
-share (a handful of rollout percentages serve hundreds of conditions, and each takes a
-short search to find), and the reason tokens and variant outcomes that conditions in the
-same position, or with the same variants, share.
+kept from one compile to the next: digest cut-offs by share (a handful of holdout and
+variant shares serve hundreds of flags, and each takes a short search to find unless it
+is a whole percentage), what conditions alike in position, filter count and rollout
+share (their reason tokens, outcomes and cut-off), and the variant outcomes of conditions
+with the same variants. The constants behind them (cut-offs of whole percentages, the
+tokens of the commonest condition shapes) are made once, at import.
 """
 
 from __future__ import annotations
