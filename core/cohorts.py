@@ -271,7 +271,7 @@ class CohortCompiler:
                 if matcher is not None:
                     return matcher
         matcher = compile_keyed_filter(
-            key, operator, value, matching_version=self._matching_version
+            key, operator, value, matching_version=self._matching_version, tables=self.tables
         )
         if memo_key is not None:
             self._matchers[memo_key] = matcher

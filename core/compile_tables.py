@@ -19,9 +19,10 @@ __all__ = ["CompileTables"]
 
 
 class CompileTables:
-    """Per-compile memos. `tokens`, `prepared` and `variant_outcomes` are filled by `compile`."""
+    """Per-compile memos. `tokens`, `prepared` and `variant_outcomes` are filled by
+    `compile`, `classes` by the regular expression matchers."""
 
-    __slots__ = ("_above", "_at_least", "prepared", "tokens", "variant_outcomes")
+    __slots__ = ("_above", "_at_least", "classes", "prepared", "tokens", "variant_outcomes")
 
     def __init__(self) -> None:
         self._above: dict[float, bytes] = {}
@@ -31,6 +32,9 @@ class CompileTables:
         # (condition index, filter count, rollout) -> the tokens and outcomes, then the
         # rollout's cut-off (see `compile._prepared`).
         self.prepared: dict[tuple[int, int, float | None], tuple[Any, ...]] = {}
+        # Regular expression class items by their text: patterns often share a class
+        # (`[a-z]`), and reading one takes a search (see `regex_tree.read_tree`).
+        self.classes: dict[str, Any] = {}
         # (variant table, on-match token) -> each variant's range and outcome.
         self.variant_outcomes: dict[tuple[Any, Any], tuple[Any, ...]] = {}
 

@@ -394,9 +394,10 @@ class _Emitter:
             self.code[split][2] = len(self.code)
 
 
-def compile_program(translated: str) -> Program:
-    """The program of a gated, Python-valid translated pattern. Raises ProgramTooLarge."""
-    tree = read_tree(translated)
+def compile_program(translated: str, classes: dict[str, Any] | None = None) -> Program:
+    """The program of a gated, Python-valid translated pattern (`classes`: see
+    `regex_tree.read_tree`). Raises ProgramTooLarge."""
+    tree = read_tree(translated, classes)
     size, count = _measure(tree)
     if size > MAX_INSTRUCTIONS:
         raise ProgramTooLarge

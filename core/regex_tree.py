@@ -90,9 +90,13 @@ _BOUNDS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
 )
 
 
-def read_tree(pattern: str) -> Node:
+def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
     """The syntax tree of a gated, Python-valid translated pattern, read token by token
-    with the enclosing groups' (branches, nodes) kept on a stack."""
+    with the enclosing groups' (branches, nodes) kept on a stack. Class items are looked
+    up in and added to `classes` when given: a compile's patterns share them (nodes are
+    never changed), and reading a class takes a search for its members."""
+    if classes is None:
+        classes = {}
     stack: list[tuple[list[Node], list[Node]]] = []
     branches: list[Node] = []
     nodes: list[Node] = []
@@ -115,7 +119,10 @@ def read_tree(pattern: str) -> Node:
             low, high = _BOUNDS.get(token) or _counted(token)
             nodes[-1] = ("repeat", nodes[-1], low, high)
         elif first == "[":
-            nodes.append(_item(token))
+            node = classes.get(token)
+            if node is None:
+                node = classes[token] = _item(token)
+            nodes.append(node)
         elif first == "\\":
             nodes.append(_escape(token))
         elif first == "^":
