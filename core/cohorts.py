@@ -154,7 +154,12 @@ class CohortGroup:
     def __init__(self, is_and: bool, entries: tuple[_Entry, ...]) -> None:
         self.is_and = is_and
         self.entries = entries
-        self.stops = any(not entry[0] and _stops(entry[1]) for entry in entries)
+        stops = False
+        for entry in entries:
+            if not entry[0] and _stops(entry[1]):
+                stops = True
+                break
+        self.stops = stops
 
     def check(self, run: FilterRun, distinct_id: object, props: Mapping[str, object]) -> Outcome:
         is_and = self.is_and
@@ -271,23 +276,24 @@ class CohortCompiler:
         self.tables = CompileTables()
 
     def compile_filter(self, raw: Mapping[str, Any]) -> Filter:
+        """A condition's filter: a cohort or dependency, or else a property matcher, shared
+        between identical filters (they are common across flags). Filters whose key or
+        operator is not text (never sent by the server) are compiled apart, unshared."""
         kind = raw.get("type")
         if kind == "cohort" or kind == "flag":
             return self._filter(raw, (), _Reach(), 0)[0]
-        return self._property(raw)
-
-    def _property(self, raw: Mapping[str, Any]) -> PropertyMatcher:
-        """A matcher, shared between identical filters (they are common across flags).
-        Filters whose key or operator is not text (never sent by the server) are compiled
-        apart, unshared."""
         key = raw.get("key")
         operator = raw.get("operator")
         if type(key) is not str or (operator is not None and type(operator) is not str):
             return compile_property_filter(raw, matching_version=self._matching_version)
         value = raw.get("value")
-        # A text value, the commonest, keyed in place (as `_memo_key` would key it).
+        value_type = type(value)
+        # Text, whole numbers and none, the commonest values, keyed in place (as `_memo_key`
+        # would key them).
         memo_key = (
-            (key, operator, str, value) if type(value) is str else _memo_key(key, operator, value)
+            (key, operator, value_type, value)
+            if value_type is str or value_type is int or value is None
+            else _memo_key(key, operator, value)
         )
         if memo_key is not None:
             try:
@@ -298,7 +304,7 @@ class CohortCompiler:
                 if matcher is not None:
                     return matcher
         matcher = compile_keyed_filter(
-            key, operator, value, matching_version=self._matching_version
+            key, operator, value, matching_version=self._matching_version, tables=self.tables
         )
         if memo_key is not None:
             self._matchers[memo_key] = matcher
@@ -321,7 +327,7 @@ class CohortCompiler:
             dependency = compile_dependency(raw)
             self.dependencies.append(dependency)
             return dependency, False
-        return self._property(raw), False
+        return self.compile_filter(raw), False
 
     def _cohort(
         self, cohort_id: str, stack: tuple[str, ...], reach: _Reach, depth: int
@@ -359,7 +365,7 @@ class CohortCompiler:
         reach.deepest = max(reach.deepest, depth + 1)
         if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
-        if raw == {}:
+        if not raw:
             return CohortGroup(True, ()), False  # matches everyone
         kind = raw.get("type")
         values = raw.get("values")
@@ -379,7 +385,7 @@ class CohortCompiler:
                 node = _ServerNode("a cohort entry is not an object")
             else:
                 entry = item.get("type")
-                if entry == "AND" or entry == "OR" or "values" in item or item == {}:
+                if entry == "AND" or entry == "OR" or "values" in item or not item:
                     # A nested group.
                     node, inner = self._group(item, stack, reach, depth + 1)
                     cyclic = cyclic or inner
@@ -389,7 +395,7 @@ class CohortCompiler:
                         node, inner = self._filter(item, stack, reach, depth + 1)
                         cyclic = cyclic or inner
                     else:
-                        node = self._property(item)
+                        node = self.compile_filter(item)
                     negate = bool(item.get("negation", False))
             if not negate and type(node) is CohortGroup and node.is_and is (kind == "AND"):
                 # A nested group of the same kind decides nothing of its own (AND of ANDs,
@@ -397,10 +403,10 @@ class CohortCompiler:
                 entries.extend(node.entries)
                 continue
             if type(node) in CHECKED_TYPES:
-                entries.append((False, node, negate, *_NO_INLINE))
+                entries.append((False, node, negate, 0, None, None, False))
             else:
-                inline = node.inline or _NO_INLINE  # type: ignore[union-attr]
-                entries.append((True, node, negate, *inline))
+                way, lookup, argument, flip = node.inline or _NO_INLINE  # type: ignore[union-attr]
+                entries.append((True, node, negate, way, lookup, argument, flip))
         if reach.nodes < 0:
             return _ServerNode(_TOO_FAR), True
         return CohortGroup(kind == "AND", tuple(entries)), cyclic

@@ -3,11 +3,10 @@
 Everything that does not depend on the person is worked out here, once: filters become
 matchers (identical filters share one, and so do identical release conditions, variant
 tables and payloads), cohorts become trees, group type indexes become group names,
-rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`, once
-per share in a compile's `CompileTables`), payloads are decoded, the hash is primed with
-each flag's prefix, and the (value, reason token) outcomes evaluation stores are
-prepared, so evaluating a flag allocates almost nothing. `Reason`s themselves are built
-from tokens only when asked for.
+rollout percentages and variant ranges become digest cut-offs (`hashing.above_cut`), payloads
+are decoded, the hash of each flag that hashes is primed with its prefix, and the (value,
+reason token) outcomes evaluation stores are prepared, so evaluating a flag allocates
+almost nothing. `Reason`s themselves are built from tokens only when asked for.
 
 This module defines those structures; `compile_flags` builds them from definitions and
 `payloads` decodes and copies payloads. `flag_layout.finish_flags` then lays out each
@@ -30,7 +29,7 @@ from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
 from .compile_tables import CompileTables
 from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, bucket_prefix
+from .hashing import NEVER, above_cut, bucket_prefix
 from .reasons import Unresolved
 from .signals import BROKEN, DROPPED, Broken
 from .snapshot import FlagValue, Reason, thaw
@@ -98,17 +97,13 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
-    """The reason tokens and prepared outcomes of condition `index` with `filters` filters,
-    made once per compile and shared by every flag (kept in `tables`): (the on-match
-    token, the miss outcome of each filter, and the skipped, out-of-rollout, early-exit
-    and matched-True outcomes)."""
-    made = tables.tokens.get((index, filters))
-    if made is not None:
-        return made
+def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
+    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
+    early-exit and matched-True outcomes)."""
     match: Token = ("condition_match", index, -1)
     misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
-    made = tables.tokens[(index, filters)] = (
+    return (
         match,
         misses,
         (False, ("condition_skipped", index, -1)),
@@ -116,7 +111,35 @@ def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
         (False, ("early_exit", index, -1)),
         (True, match),
     )
+
+
+# The tokens of the first few conditions with a few filters, which nearly every flag's
+# conditions are: constants (read-only), made at import rather than once per compile.
+_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
+    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
+)
+
+
+def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
+    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
+    per compile (kept in `tables`) for the rest."""
+    made = _FIRST_TOKENS.get((index, filters))
+    if made is None:
+        made = tables.tokens.get((index, filters))
+        if made is None:
+            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
     return made
+
+
+def _prepared(
+    index: int, filters: int, pct: float | None, tables: CompileTables
+) -> tuple[Any, ...]:
+    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
+    condition `index` with `filters` filters and rollout `pct`: conditions alike in
+    these three, the commonest sharing there is, find all of it in one lookup of
+    `tables.prepared`."""
+    cut = None if pct is None else above_cut(pct / 100)
+    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
 
 
 def _variant_outcomes(
@@ -179,7 +202,7 @@ class CompiledCondition:
         # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need all).
         self.checks: tuple[Check, ...] = ()
         # The condition's filters as one check: its only filter's (when it needs no memo
-        # slot), else the walk over `checks` (set by `evaluate.bind_filters`). Called as
+        # slot), else the walk over `checks` (`condition_filters.bind_filters`). Called as
         # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
         self.single: Any = None
         self.single_plain = False
@@ -194,8 +217,7 @@ class CompiledCondition:
         self.rollout = pct
         # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
-        cut = None if pct is None else tables.above_cut(pct / 100)
-        self.cut: bytes | None = None if cut is NEVER else cut
+        self.cut: bytes | None
         override = definition.variant
         self.override: str | None = (
             override if override and type(override) is str and override in variant_keys else None
@@ -214,6 +236,10 @@ class CompiledCondition:
         self.on_match_true: Outcome
         on_match: Token
         early: Outcome
+        shape = (index, len(filters), pct)
+        prepared = tables.prepared.get(shape)
+        if prepared is None:
+            prepared = tables.prepared[shape] = _prepared(index, len(filters), pct, tables)
         (
             on_match,
             self.misses,
@@ -221,23 +247,24 @@ class CompiledCondition:
             self.out_outcome,
             early,
             self.on_match_true,
-        ) = _tokens(index, len(filters), tables)
+            self.cut,
+        ) = prepared
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
         self.excluded: Any = early if early_exit else self.out_outcome
         if rollout_broken:
             self.cut = b""
             self.excluded = DROPPED
-        # None when a variant must be picked by hashing; then `variant_outcomes` has the
-        # outcome of each variant's range.
+        # None when a variant must be picked by hashing; then (and only then, as nothing
+        # else reads them) `variant_outcomes` has the outcome of each variant's range.
         self.matched: Outcome | None = None
+        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
         if self.override is not None:
             self.matched = (self.override, on_match)
         elif not variants:
             self.matched = self.on_match_true
-        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = (
-            _variant_outcomes(variants, on_match, tables) if variants else ()
-        )
+        else:
+            self.variant_outcomes = _variant_outcomes(variants, on_match, tables)
 
     def reason(self, token: Token) -> Reason:
         kind, index, position = token
@@ -301,7 +328,6 @@ class CompiledFlag:
         "key",
         "malformed",
         "own_memo",
-        "prefix",
         "reads_id",
         "remembered",
         "runtime",
@@ -326,10 +352,10 @@ class CompiledFlag:
         self.id: int | None = None
         self.version: int | None = None
         self.has_experiment: bool | None = None
-        self.prefix = bucket_prefix(key)
-        # The bucketing hash with the prefix already fed in: evaluation copies it, which
-        # is cheaper than hashing the prefix again. Never updated itself.
-        self.hasher = hashlib.sha1(self.prefix)
+        # The bucketing hash with the flag's prefix already fed in (see `prime_hash`):
+        # evaluation copies it, which is cheaper than hashing the prefix again. Never
+        # updated itself; None while no condition hashes (evaluation never reads it then).
+        self.hasher: Any = None
         # Whether the flag is evaluated in the person's context with nothing to settle
         # first (see `evaluate.evaluate_all`).
         self.direct = False
@@ -365,6 +391,11 @@ class CompiledFlag:
         # Whether its value, decided for the person, is kept for the flags that depend on
         # it (see `evaluate.evaluate_all`).
         self.remembered = False
+
+    def prime_hash(self) -> None:
+        """Give the flag its primed bucketing hash: only flags with a condition that
+        hashes (a rollout below 100% or variants to pick) need one."""
+        self.hasher = hashlib.sha1(bucket_prefix(self.key))
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payloads.payload_source`)."""

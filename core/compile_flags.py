@@ -111,11 +111,14 @@ def compile_flag(
     if groups:
         # A loop rather than a comprehension: most flags have one condition.
         conditions = []
+        hashes = False
         for index, condition in enumerate(groups):
-            conditions.append(
-                _condition(flag, index, condition, compiler, group_type_mapping, repaired)
-            )
+            compiled = _condition(flag, index, condition, compiler, group_type_mapping, repaired)
+            conditions.append(compiled)
+            hashes = hashes or compiled.cut is not None or compiled.matched is None
         flag.conditions = tuple(conditions)
+        if hashes:
+            flag.prime_hash()
     return flag
 
 

@@ -10,10 +10,10 @@ the evaluator (`evaluate.match_flag`) calls every condition's filters the same w
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from .compile import Check, CompiledFlag
+from .compile import Check
 from .property_matcher import INLINE_EXACT, INLINE_GT, INLINE_GTE, INLINE_IN, INLINE_LT
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NeedsServer
@@ -21,20 +21,15 @@ from .signals import BROKEN, NeedsServer
 __all__ = ["bind_filters"]
 
 
-def bind_filters(flags: Iterable[CompiledFlag]) -> None:
-    """Give each condition whose filters need walking (several, or one several conditions
-    share) `_filters` bound to its checks as its one check, so evaluation calls every
-    condition's filters the same way. Part of compiling: run once, before any evaluation."""
-    for flag in flags:
-        for condition in flag.conditions:
-            checks = condition.checks
-            if not checks or condition.single is not None:
-                continue
-            slot, plain, check = checks[0][:3]
-            if len(checks) == 1 and plain:
-                condition.single = _remembered(slot, check)
-            else:
-                condition.single = functools.partial(_filters, checks)
+def bind_filters(checks: tuple[Check, ...]) -> Any:
+    """The one check of a condition whose checks need walking (several of them), or whose
+    only check is a matcher other conditions share (kept in the call's memo): evaluation
+    then calls every condition's filters the same way. Part of compiling (see
+    `flag_layout.finish_flags`), before any evaluation."""
+    slot, plain, check = checks[0][:3]
+    if len(checks) == 1 and plain:
+        return _remembered(slot, check)
+    return functools.partial(_filters, checks)
 
 
 def _remembered(slot: int, match: Any) -> Any:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -360,7 +361,7 @@ def _usable(decoded: Definitions, flat: bool = False) -> Definitions:
         or _depth_over(decoded.group_type_mapping, MAX_DEPTH - 1)
     ):
         raise DefinitionsError(_TOO_DEEP)
-    if flat and all(flag.key.isascii() for flag in decoded.flags):
+    if flat and all(map(str.isascii, map(attrgetter("key"), decoded.flags))):
         return decoded
     checked = tuple([_checked_flag(flag, flat) for flag in decoded.flags])
     if all(new is old for new, old in zip(checked, decoded.flags, strict=True)):

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Mapping
 
 from .cohorts import CHECKED_TYPES, CohortRef, Filter
 from .compile import Check, CompiledCondition, CompiledFlag
+from .condition_filters import bind_filters
 from .dependencies import DependencyFilter
-from .property_matcher import INLINE_IN, Inline, PropertyMatcher
+from .property_matcher import INLINE_IN, PropertyMatcher
 from .reasons import Unresolved
 
 __all__ = ["finish_flags"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
-_NO_INLINE: Inline = (0, None, None, False)
 _NEITHER = (False, False)
 
 
@@ -69,8 +69,8 @@ def finish_flags(
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        if parents:
-            flag.remembered = shared and not mixed and not flag.is_group and flag.key in parents
+        if shared and flag.key in parents:
+            flag.remembered = not mixed and not flag.is_group
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
         flag.direct = (
@@ -101,33 +101,39 @@ def _lay_out(
     checks: list[Check] = []
     reads_id = may_stop = False
     for item in filters:
-        if type(item) in CHECKED_TYPES:
+        kind = type(item)
+        if kind in CHECKED_TYPES:
             reads_id = True
-            if type(item) is not CohortRef or item.stops:
-                may_stop = True
             check = item.check  # type: ignore[union-attr]
-            if type(item) is CohortRef and item.same:
-                check = item.target.check  # type: ignore[union-attr]
-            checks.append((-1, False, check, *_NO_INLINE))
+            if kind is not CohortRef:
+                may_stop = True
+            else:
+                may_stop = may_stop or item.stops  # type: ignore[union-attr]
+                if item.same:  # type: ignore[union-attr]
+                    check = item.target.check  # type: ignore[union-attr]
+            checks.append((-1, False, check, 0, None, None, False))
             continue
         matcher: PropertyMatcher = item  # type: ignore[assignment]
-        slot = -1
         inline = matcher.inline
-        # Matchers answered in place cost about what a memo lookup does.
-        if inline is None:
-            inline = _NO_INLINE
-            if uses[item] > 1:
-                slot = slots.setdefault(item, len(slots))
+        if inline is not None:
+            way, lookup, argument, negate = inline
+            checks.append((-1, True, matcher.match, way, lookup, argument, negate))
+        else:
+            # Matchers answered in place cost about what a memo lookup does, so only the
+            # others get a memo slot, and only when shared.
+            slot = slots.setdefault(item, len(slots)) if uses[item] > 1 else -1
+            checks.append((slot, True, matcher.match, 0, None, None, False))
         if matcher.key == "distinct_id":
             reads_id = True
-        checks.append((slot, True, matcher.match, *inline))
-    condition.checks = tuple(checks)
-    if len(checks) == 1 and checks[0][0] < 0:
-        slot, plain, check, kind, lookup, argument, negate = checks[0]
-        condition.single = check
-        condition.single_plain = plain
-        if kind == INLINE_IN:
-            condition.single_in = lookup
-            condition.single_targets = argument
-            condition.single_negate = negate
+    laid = condition.checks = tuple(checks)
+    first = laid[0]
+    if len(laid) == 1 and first[0] < 0:
+        condition.single = first[2]
+        condition.single_plain = first[1]
+        if first[3] == INLINE_IN:
+            condition.single_in = first[4]
+            condition.single_targets = first[5]
+            condition.single_negate = first[6]
+    else:
+        condition.single = bind_filters(laid)
     return reads_id, may_stop

@@ -18,7 +18,6 @@ from .call_inputs import as_dict
 from .cohorts import CohortCompiler
 from .compile import CompiledFlag, Outcome
 from .compile_flags import compile_flag
-from .condition_filters import bind_filters
 from .definitions import Definitions, decode_definitions, read_definitions
 from .evaluate import evaluate_all, evaluate_one, make_run
 from .flag_info import FlagInfo, describe
@@ -108,13 +107,12 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
                 definition, compiler, definitions.group_type_mapping
             )
         slots = finish_flags(flags, compiler.dependencies)
-        bind_filters(flags.values())
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
             _flags=flags,
             _ordered=ordered,
-            _position={key: index for index, key in enumerate(keys)},
+            _position=dict(zip(keys, range(len(keys)), strict=True)),
             keys=keys,
             fingerprint=fingerprint(definitions.canonical),
             _slots=slots,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -158,12 +160,23 @@ def first_at_least(bound: float) -> int:
 
 def above_cut(bound: float) -> bytes:
     """Digests at or above this have a bucket > `bound`."""
-    return _as_cut(first_above(bound))
+    cut = _WHOLE_ABOVE.get(bound)
+    return _as_cut(first_above(bound)) if cut is None else cut
 
 
 def at_least_cut(bound: float) -> bytes:
     """Digests at or above this have a bucket >= `bound`."""
-    return _as_cut(first_at_least(bound))
+    cut = _WHOLE_AT_LEAST.get(bound)
+    return _as_cut(first_at_least(bound)) if cut is None else cut
 
 
 _SCALED_ONE = float(_TOP)
+# The cut-offs of whole percentages as shares (p / 100), worked out once: nearly every
+# rollout and variant share is one, and each search costs more than a lookup. Constants
+# (read-only), like the functions they tabulate.
+_WHOLE_ABOVE: Mapping[float, bytes] = MappingProxyType(
+    {p / 100: _as_cut(first_above(p / 100)) for p in range(101)}
+)
+_WHOLE_AT_LEAST: Mapping[float, bytes] = MappingProxyType(
+    {p / 100: _as_cut(first_at_least(p / 100)) for p in range(101)}
+)

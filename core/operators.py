@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 
+from .compile_tables import CompileTables
 from .ordered_matchers import (
     NUMERIC_COMPARE,
     VERSION_COMPARE,
@@ -41,9 +42,11 @@ _TEXT = (
 )
 _REGEX = ("regex", "not_regex")
 _DATES = ("is_date_before", "is_date_after")
-# Every family compiles from (key, lookup key, operator, value, explicit); only equality
-# reads `explicit` (see `compile_property_filter`), the others take it for one signature.
-_Family = Callable[[str, Hashable, str, object, bool], PropertyMatcher]
+# Every family compiles from (key, lookup key, operator, value, explicit, the compile's
+# tables or None); only equality reads `explicit` (see `compile_property_filter`) and only
+# regular expressions the tables (the class items patterns share), the others take them
+# for one signature.
+_Family = Callable[[str, Hashable, str, object, bool, CompileTables | None], PropertyMatcher]
 # The family of each operator, found in one lookup.
 _FAMILIES: Mapping[str, _Family] = MappingProxyType(
     {
@@ -77,18 +80,23 @@ def compile_property_filter(
 
 
 def compile_keyed_filter(
-    key: str, operator: str | None, value: object, *, matching_version: int | None
+    key: str,
+    operator: str | None,
+    value: object,
+    *,
+    matching_version: int | None,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     """`compile_property_filter` for a filter whose parts the caller has already read: a
     text key (so it is its own lookup key and always hashable) and a text operator (or
     none). Compilers read those parts anyway to share matchers, so they are not read
-    twice."""
+    twice; they also pass their compile's `tables`, whose memos matchers may share."""
     operator = operator or "exact"
     family = _FAMILIES.get(operator)
     if family is None:
         return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
     try:
-        return family(key, key, operator, value, matching_version == 2)
+        return family(key, key, operator, value, matching_version == 2, tables)
     except Exception as error:
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
@@ -105,4 +113,4 @@ def _compile(raw: Mapping[str, object], explicit: bool) -> PropertyMatcher:
     except TypeError:
         return AlwaysUnsupported(key, key, operator, f"property key {raw_key!r} is not a name")
     lookup: Hashable = raw_key
-    return _FAMILIES[operator](key, lookup, operator, raw.get("value"), explicit)
+    return _FAMILIES[operator](key, lookup, operator, raw.get("value"), explicit, None)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
+from .compile_tables import CompileTables
 from .dates import DateFilter, as_utc, parse_date_filter, parse_date_text
 from .numbers import to_number
 from .property_matcher import (
@@ -97,7 +98,12 @@ _EXACT = INLINE_EXACT
 
 
 def compile_numeric(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     bound = to_number(value)
     if bound is None:
@@ -167,7 +173,12 @@ class _Date(PropertyMatcher):
 
 
 def compile_date(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     parsed = parse_date_filter(str(value))
     if parsed is None:
@@ -211,7 +222,12 @@ class _Version(PropertyMatcher):
 
 
 def compile_version(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     if operator in VERSION_RANGES:
         bounds = version_range(operator, value)

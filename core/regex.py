@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from .regex_program import Program, ProgramTooLarge, compile_program
 from .regex_syntax import OutsideSubset, translate
@@ -140,10 +141,11 @@ def _unescaped(head: str) -> bool:
     return (len(head) - len(head.rstrip("\\"))) % 2 == 0
 
 
-def gate_pattern(pattern: str) -> GatedPattern | str | None:
+def gate_pattern(pattern: str, classes: dict[str, Any] | None = None) -> GatedPattern | str | None:
     """A non-empty pattern compiled for matching, a reason it must go to the server, or
     None when Python cannot compile it at all (then it matches nothing, and neither does
-    its negation)."""
+    its negation). `classes`: a compile's class items, shared between its patterns (see
+    `regex_tree.read_tree`)."""
     try:
         translated, word, space, end_sensitive = translate(pattern)
     except OutsideSubset as outside:
@@ -160,7 +162,7 @@ def gate_pattern(pattern: str) -> GatedPattern | str | None:
     except re.error:  # not expected: trimming keeps a valid pattern valid
         trimmed, searched = translated, compiled
     try:
-        program = compile_program(trimmed)
+        program = compile_program(trimmed, classes)
     except ProgramTooLarge:
         return "regex too large to match locally in bounded time"
     return GatedPattern(compiled, searched, program, word, space, end_sensitive)

@@ -79,7 +79,7 @@ def _measure(node: Node) -> tuple[int, int]:
         copies = max(low, 1) + (1 if high is None else high - low)
         if copies > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
-        inner, each = _measure(body)
+        inner, each = (1, 1) if body[0] == "item" else _measure(body)
         total: int = copies * (inner + 2)
         if total > MAX_INSTRUCTIONS:
             raise ProgramTooLarge
@@ -146,8 +146,15 @@ def _disjoint(item: Node, follow: Follow) -> bool:
         theirs = other[2]
         if theirs is not None:
             # Every character the other item matches is known: does mine match one?
-            # (A literal's members are itself; a class's are all it matches.)
-            if (mine in theirs) if pattern is None else (pattern.search(theirs) is not None):
+            # (A literal's members are itself; a class's are all it matches, so two
+            # known sets are simply compared.)
+            if pattern is None:
+                overlap = mine in theirs
+            elif mine is not None:
+                overlap = not set(theirs).isdisjoint(mine)
+            else:
+                overlap = pattern.search(theirs) is not None
+            if overlap:
                 return False
         elif mine is not None:
             if other[3].search(mine) is not None:
@@ -387,9 +394,10 @@ class _Emitter:
             self.code[split][2] = len(self.code)
 
 
-def compile_program(translated: str) -> Program:
-    """The program of a gated, Python-valid translated pattern. Raises ProgramTooLarge."""
-    tree = read_tree(translated)
+def compile_program(translated: str, classes: dict[str, Any] | None = None) -> Program:
+    """The program of a gated, Python-valid translated pattern (`classes`: see
+    `regex_tree.read_tree`). Raises ProgramTooLarge."""
+    tree = read_tree(translated, classes)
     size, count = _measure(tree)
     if size > MAX_INSTRUCTIONS:
         raise ProgramTooLarge

@@ -9,6 +9,7 @@ runs the tree.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -40,7 +41,7 @@ def _item(source: str) -> Node:
         source.startswith("[")
         and not source.startswith("[^")
         and source.isascii()
-        and _SHORTHAND.search(source) is None
+        and ("\\" not in source or _SHORTHAND.search(source) is None)
     ):
         # Runs of members rather than one match per member: fewer matches to build.
         members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
@@ -78,13 +79,24 @@ _TOKEN = re.compile(
 )
 # The characters a token with syntax of its own starts with.
 _SYNTAX = "()|*+?{[\\^."
-# (low, high) of `*`, `+` and `?`.
-_BOUNDS = ((0, None), (1, None), (0, 1))
+# (low, high) of `*`, `+` and `?`, greedy or lazy (a lazy one repeats the same set of
+# matches); a counted repetition is read by `_counted`.
+_BOUNDS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
+    {
+        symbol + lazy: bounds
+        for symbol, bounds in (("*", (0, None)), ("+", (1, None)), ("?", (0, 1)))
+        for lazy in ("", "?")
+    }
+)
 
 
-def read_tree(pattern: str) -> Node:
+def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
     """The syntax tree of a gated, Python-valid translated pattern, read token by token
-    with the enclosing groups' (branches, nodes) kept on a stack."""
+    with the enclosing groups' (branches, nodes) kept on a stack. Class items are looked
+    up in and added to `classes` when given: a compile's patterns share them (nodes are
+    never changed), and reading a class takes a search for its members."""
+    if classes is None:
+        classes = {}
     stack: list[tuple[list[Node], list[Node]]] = []
     branches: list[Node] = []
     nodes: list[Node] = []
@@ -104,9 +116,13 @@ def read_tree(pattern: str) -> Node:
             branches.append(_sequence(nodes))
             nodes = []
         elif first in "*+?{":
-            nodes[-1] = ("repeat", nodes[-1], *_bounds(token))
+            low, high = _BOUNDS.get(token) or _counted(token)
+            nodes[-1] = ("repeat", nodes[-1], low, high)
         elif first == "[":
-            nodes.append(_item(token))
+            node = classes.get(token)
+            if node is None:
+                node = classes[token] = _item(token)
+            nodes.append(node)
         elif first == "\\":
             nodes.append(_escape(token))
         elif first == "^":
@@ -137,11 +153,9 @@ def _escape(token: str) -> Node:
     return _item(_SINGLE_ESCAPES.get(e, e))
 
 
-def _bounds(token: str) -> tuple[int, int | None]:
-    """(low, high) of a quantifier token (high None: unbounded); a lazy one repeats the
-    same set of matches."""
-    if token[0] != "{":
-        return _BOUNDS["*+?".index(token[0])]
+def _counted(token: str) -> tuple[int, int | None]:
+    """(low, high) of a counted repetition token (high None: unbounded); a lazy one
+    repeats the same set of matches."""
     numbers = token[1 : token.index("}")].split(",")
     low = int(numbers[0])
     return low, low if len(numbers) == 1 else (int(numbers[1]) if numbers[1] else None)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 
+from .compile_tables import CompileTables
 from .property_matcher import (
     ABSENT,
     INLINE_CONTAINS,
@@ -54,7 +55,12 @@ class Presence(PropertyMatcher):
 
 
 def compile_presence(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     """is_set/is_not_set, which read no filter value."""
     return Presence(key, lookup, operator)
@@ -148,7 +154,12 @@ class _ExactTruthy(PropertyMatcher):
 
 
 def compile_exact(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     kind = _NotExactText if operator == "is_not" else _ExactText
     if type(value) is str:
@@ -224,7 +235,12 @@ def _text_of(value: object) -> str | None:
 
 
 def compile_text(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     text = to_text(value)
     if text is None:
@@ -291,12 +307,17 @@ class _RegexConstant(PropertyMatcher):
 
 
 def compile_regex(
-    key: str, lookup: Hashable, operator: str, value: object, explicit: bool = False
+    key: str,
+    lookup: Hashable,
+    operator: str,
+    value: object,
+    explicit: bool = False,
+    tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     pattern = str(value)
     if not pattern:
         return _RegexConstant(key, lookup, operator, operator == "regex")
-    gated = gate_pattern(pattern)
+    gated = gate_pattern(pattern, None if tables is None else tables.classes)
     if isinstance(gated, str):
         return AlwaysUnsupported(key, lookup, operator, gated)
     if gated is None:

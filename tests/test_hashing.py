@@ -188,6 +188,20 @@ def test_cuts_decide_like_float_comparisons(bound: float, n: int) -> None:
         assert (bucket_value >= bound) is (digest >= at_least_cut(bound))
 
 
+def test_whole_percentage_cuts_decide_like_float_comparisons() -> None:
+    # Every whole percentage as a share, each checked at both sides of both cut-offs.
+    for percent in range(101):
+        bound = percent / 100
+        above, at_least = first_above(bound), first_at_least(bound)
+        for candidate in (above - 1, above, at_least - 1, at_least):
+            if not 0 <= candidate < TOP:
+                continue
+            bucket_value = _bucket_of(candidate)
+            digest = _digest_for(candidate)
+            assert (bucket_value > bound) is (digest >= above_cut(bound))
+            assert (bucket_value >= bound) is (digest >= at_least_cut(bound))
+
+
 def test_cut_edges() -> None:
     assert above_cut(1.0) == NEVER and above_cut(float("nan")) == NEVER
     assert above_cut(-0.5) == at_least_cut(0.0) == b"\x00" * 8

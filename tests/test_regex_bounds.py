@@ -343,3 +343,29 @@ def test_dropping_a_leading_or_trailing_dot_star_keeps_the_answer(
         answer = compiled.search(text)
         if answer is not None:
             assert answer is (re.search(pattern, text) is not None)
+
+
+PATTERNS_SHARING_CLASSES = [
+    r"^[a-z]+\d*@acme\.",
+    r"^[a-z]+\d*@globex\.",
+    r"[a-z]+[0-9]*[a-z]",
+    r"[0-9]+-[a-z]+",
+    r"(?:[a-z]|[0-9])+x",
+]
+SHARED_TEXTS = ["bob7@acme.io", "bob@globex.", "x", "ab12c", "12-ab", "a1x", "", "A@acme."]
+
+
+def test_patterns_sharing_class_items_plan_and_answer_alike() -> None:
+    # One compile's patterns share their class items; each still plans and answers as
+    # when read alone.
+    classes: dict[str, Any] = {}
+    shared = [gate_pattern(pattern, classes) for pattern in PATTERNS_SHARING_CLASSES]
+    assert set(classes) == {"[a-z]", "[0-9]"}
+    for pattern, together in zip(PATTERNS_SHARING_CLASSES, shared, strict=True):
+        alone = gate_pattern(pattern)
+        assert isinstance(together, GatedPattern) and isinstance(alone, GatedPattern)
+        assert together.ascii_plan[1:] == alone.ascii_plan[1:]
+        for text in SHARED_TEXTS:
+            expected = re.search(pattern, text) is not None
+            assert together.search(text) is expected
+            assert together.occurs(text * 2000) is alone.occurs(text * 2000)
