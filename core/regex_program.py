@@ -141,25 +141,18 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     if follow[1]:
         return False
     mine = item[2]
-    pattern = item[3]
     for other in follow[0]:
         theirs = other[2]
-        if theirs is not None:
-            # Every character the other item matches is known: does mine match one?
-            # (A literal's members are itself; a class's are all it matches, so two
-            # known sets are simply compared.)
-            if pattern is None:
-                overlap = mine in theirs
-            elif mine is not None:
-                overlap = not set(theirs).isdisjoint(mine)
-            else:
-                overlap = pattern.search(theirs) is not None
-            if overlap:
-                return False
+        if mine is not None and theirs is not None:
+            # Both sets are known: a literal is looked up, two classes compared.
+            overlap = mine in theirs if len(mine) == 1 else not set(theirs).isdisjoint(mine)
+        elif theirs is not None:
+            overlap = item[3].search(theirs) is not None
         elif mine is not None:
-            if other[3].search(mine) is not None:
-                return False
+            overlap = other[3].search(mine) is not None
         else:
+            return False
+        if overlap:
             return False
     return True
 

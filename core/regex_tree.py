@@ -20,7 +20,8 @@ __all__ = ["Node", "read_tree"]
 #                                one character, `test(ch)` is truthy when it matches;
 #                                `members` is the text of every character it matches when
 #                                that set is small and known (a literal, a plain class),
-#                                else None; `pattern` its compiled form (None: a literal)
+#                                else None; `pattern` its compiled form (None when
+#                                `members` is known from the text alone)
 #   ("seq", [nodes])             one after another
 #   ("alt", [nodes])             any one of them
 #   ("repeat", node, low, high)  node low..high times (high None: unbounded)
@@ -29,24 +30,47 @@ Node = tuple[Any, ...]
 
 
 def _item(source: str) -> Node:
-    """An item node: equality for a literal, else Python's own reading of the one-character
-    pattern. A literal's members are itself; a class without negation or shorthands written
-    in ASCII can only hold characters up to U+00FF (`\\xHH` is the only escape that reaches
-    beyond ASCII), so its members are found among those (among ASCII without `\\x`)."""
+    """An item node: equality for a literal, membership for a class whose members its
+    text spells out (see `_spelled_members`), else Python's own reading of the
+    one-character pattern. A class without negation or shorthands written in ASCII can
+    only hold characters up to U+00FF (`\\xHH` is the only escape that reaches beyond
+    ASCII), so its members are found among those (among ASCII without `\\x`)."""
     if len(source) == 1:
         return ("item", source.__eq__, source, None)
+    if source.isascii() and not source.startswith("[^") and "\\" not in source:
+        members = _spelled_members(source[1:-1])
+        return ("item", members.__contains__, members, None)
     pattern = re.compile(source)
-    members: str | None = None
+    known: str | None = None
     if (
         source.startswith("[")
         and not source.startswith("[^")
         and source.isascii()
-        and ("\\" not in source or _SHORTHAND.search(source) is None)
+        and _SHORTHAND.search(source) is None
     ):
         # Runs of members rather than one match per member: fewer matches to build.
-        members = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
+        known = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
     # The bound `fullmatch` itself is the test (a match or None): no wrapper to call.
-    return ("item", pattern.fullmatch, members, pattern)
+    return ("item", pattern.fullmatch, known, pattern)
+
+
+def _spelled_members(body: str) -> str:
+    """The members of a class body without escapes, in code point order, read as Python
+    reads it: a character, a dash and a character make a range; a dash that starts or
+    ends the body, or follows a range, stands for itself. The body is ASCII, so a range
+    is a slice of `_ASCII`. This needs no search, and a compile's classes are mostly such
+    bodies (`a-z`, `0-9`)."""
+    pieces = []
+    at = 0
+    while at < len(body):
+        if at + 2 < len(body) and body[at + 1] == "-":
+            pieces.append(_ASCII[ord(body[at]) : ord(body[at + 2]) + 1])
+            at += 3
+        else:
+            pieces.append(body[at])
+            at += 1
+    spelled = "".join(pieces)
+    return spelled if len(pieces) == 1 else "".join(sorted(set(spelled)))
 
 
 _ASCII = "".join(map(chr, range(128)))

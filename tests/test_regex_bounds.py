@@ -14,7 +14,8 @@ from hogkit.core import DefinitionsError, FlagSet
 from hogkit.core.operators import compile_property_filter
 from hogkit.core.regex import MAX_STEPS, MAX_TEXT, GatedPattern, gate_pattern
 from hogkit.core.regex_program import MAX_INSTRUCTIONS, PYTHON_BUDGET
-from hypothesis import given, settings
+from hogkit.core.regex_tree import read_tree
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
@@ -369,3 +370,21 @@ def test_patterns_sharing_class_items_plan_and_answer_alike() -> None:
             expected = re.search(pattern, text) is not None
             assert together.search(text) is expected
             assert together.occurs(text * 2000) is alone.occurs(text * 2000)
+
+
+@pytest.mark.filterwarnings("ignore:Possible set:FutureWarning")
+@given(body=st.text(alphabet="az09-._%+^|&~$ ", min_size=1, max_size=8))
+def test_class_members_read_from_the_text_are_python_s(body: str) -> None:
+    # A class without escapes is read from its text, without a search: its members and
+    # its test must be exactly what Python's `re` reads into it.
+    pattern = f"[{body}]"
+    try:
+        compiled = re.compile(pattern)
+    except re.error:
+        assume(False)
+    item = read_tree(pattern)
+    every = "".join(map(chr, range(128)))
+    assert item[0] == "item"
+    negated = body.startswith("^")
+    assert item[2] == (None if negated else "".join(compiled.findall(every)))
+    assert [bool(item[1](ch)) for ch in every] == [bool(compiled.fullmatch(ch)) for ch in every]
