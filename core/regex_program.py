@@ -17,7 +17,7 @@ cheap enough to use instead (-1: none). It is finite only when every repetition 
 single-character item (or is a group repeated a few times at most): then a backtracking
 search tries at most (characters + 1) start positions (one, past its first step, for a
 pattern anchored with `^`), times `paths` alternative paths, times (characters + 1)
-lengths for each of the `loops` ambiguous repetitions (see `_cost`: a repetition whose
+lengths for each of the `loops` ambiguous repetitions (see `_plan`: a repetition whose
 characters cannot begin what follows only scans, adding its lengths once per try instead
 of multiplying them), and the limit keeps that product within PYTHON_BUDGET. A repeated
 group (`(a|aa)+`) has no such bound, so its patterns always run the linear simulation.
@@ -49,42 +49,6 @@ class ProgramTooLarge(Exception):
 
 
 # ---------------------------------------------------------------- size and safety
-
-
-def _measure(node: Node) -> tuple[int, int]:
-    """(a bound on the program's size, checked against MAX_INSTRUCTIONS, and how many
-    instructions `_Emitter` lays out), in one walk. A repetition whose copies alone
-    exceed the limit raises ProgramTooLarge before its body is walked."""
-    kind = node[0]
-    if kind == "seq":
-        size = count = 0
-        for child in node[1]:
-            if child[0] == "item":
-                size += 1
-                count += 1
-            else:
-                inner, laid = _measure(child)
-                size += inner
-                count += laid
-        return size, count
-    if kind == "alt":
-        size = count = 0
-        for child in node[1]:
-            inner, laid = _measure(child)
-            size += inner + 2
-            count += laid
-        return size, count + 2 * (len(node[1]) - 1)
-    if kind == "repeat":
-        _, body, low, high = node
-        copies = max(low, 1) + (1 if high is None else high - low)
-        if copies > MAX_INSTRUCTIONS:
-            raise ProgramTooLarge
-        inner, each = (1, 1) if body[0] == "item" else _measure(body)
-        total: int = copies * (inner + 2)
-        if total > MAX_INSTRUCTIONS:
-            raise ProgramTooLarge
-        return total, low * each + (each + 2 if high is None else (high - low) * (each + 1))
-    return 1, 1
 
 
 # What may come right after a node, for telling whether a repetition's backtracking
@@ -161,12 +125,20 @@ def _disjoint(item: Node, follow: Follow) -> bool:
 _PLAIN = ("item", "start", "end")
 
 
-def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
-    """(alternative paths, ambiguous repetitions, scanning repetitions) of Python's
-    backtracking through `node` followed by `after`, or None when a repetition's body is
-    more than one character (its cost is unbounded here).
+# (alternative paths, ambiguous repetitions, scanning repetitions): see `_plan`.
+Cost = tuple[int, int, int]
+_ONE_PATH: Cost = (1, 0, 0)
 
-    A variable-length repetition of one item is ambiguous when a character it matches may
+
+def _plan(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
+    """(a bound on the program's size, checked against MAX_INSTRUCTIONS; how many
+    instructions `_Emitter` lays out; the cost of Python's backtracking through `node`
+    followed by `after`), in one walk of the tree. A repetition whose copies alone exceed
+    the size limit raises ProgramTooLarge before its body is walked.
+
+    The cost is (alternative paths, ambiguous repetitions, scanning repetitions), or None
+    when a repetition's body is more than one character (its cost is unbounded here). A
+    variable-length repetition of one item is ambiguous when a character it matches may
     also begin what follows: every length it gives back may lead somewhere, so it
     multiplies the tries by the lengths. Otherwise it scans: each length given back fails
     on the next character at once (that character matched the item, so it cannot begin
@@ -175,43 +147,87 @@ def _cost(node: Node, after: Follow) -> tuple[int, int, int] | None:
     """
     kind = node[0]
     if kind == "seq":
-        paths, ambiguous, scanning = 1, 0, 0
-        children = node[1]
-        for at, child in enumerate(children):
-            if child[0] in _PLAIN:
-                continue  # one path whatever follows
-            found = _cost(child, _followed(children, after, at + 1))
-            if found is None:
-                return None
+        return _plan_sequence(node[1], after)
+    if kind == "alt":
+        return _plan_alternation(node[1], after)
+    if kind == "repeat":
+        return _plan_repeat(node, after)
+    return 1, 1, _ONE_PATH
+
+
+def _plan_sequence(children: list[Node], after: Follow) -> tuple[int, int, Cost | None]:
+    size = count = 0
+    paths, ambiguous, scanning = _ONE_PATH
+    bounded = True
+    for at, child in enumerate(children):
+        if child[0] in _PLAIN:
+            # One instruction, and one path whatever follows.
+            size += 1
+            count += 1
+            continue
+        inner, laid, found = _plan(child, _followed(children, after, at + 1))
+        size += inner
+        count += laid
+        if found is None:
+            bounded = False
+        elif bounded:
             paths *= found[0]
             ambiguous += found[1]
             scanning += found[2]
-        return paths, ambiguous, scanning
-    if kind == "alt":
-        costs: list[tuple[int, int, int]] = []
-        for child in node[1]:
-            found = _cost(child, after)
-            if found is None:
-                return None
+    return size, count, (paths, ambiguous, scanning) if bounded else None
+
+
+def _plan_alternation(branches: list[Node], after: Follow) -> tuple[int, int, Cost | None]:
+    size = count = 0
+    costs: list[Cost] = []
+    bounded = True
+    for child in branches:
+        inner, laid, found = _plan(child, after)
+        size += inner + 2
+        count += laid
+        if found is None:
+            bounded = False
+        else:
             costs.append(found)
-        # sum(p * n ** a) <= sum(p) * n ** max(a), and likewise for the scans.
-        paths_each, ambiguous_each, scanning_each = zip(*costs, strict=True)
-        return sum(paths_each), max(ambiguous_each), max(scanning_each)
-    if kind == "repeat":
-        _, body, low, high = node
-        if body[0] != "item":
-            # A group repeated a few times at most (`(www\\.)?`) is its copies in a row,
-            # each after the first optional; a longer or unbounded one is not bounded here.
-            if high is None or high > _MAX_COPIES:
-                return None
+    count += 2 * (len(branches) - 1)
+    if not bounded:
+        return size, count, None
+    # sum(p * n ** a) <= sum(p) * n ** max(a), and likewise for the scans.
+    paths_each, ambiguous_each, scanning_each = zip(*costs, strict=True)
+    return size, count, (sum(paths_each), max(ambiguous_each), max(scanning_each))
+
+
+def _plan_repeat(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
+    _, body, low, high = node
+    copies = max(low, 1) + (1 if high is None else high - low)
+    if copies > MAX_INSTRUCTIONS:
+        raise ProgramTooLarge
+    cost: Cost | None
+    if body[0] == "item":
+        inner, each = 1, 1
+        cost = _repeat_cost(body, high == low or after[2], high, after)
+    else:
+        inner, each, _ = _plan(body, _AT_END)
+        # A group repeated a few times at most (`(www\.)?`) is its copies in a row, each
+        # after the first optional; a longer or unbounded one is not bounded here.
+        cost = None
+        if high is not None and high <= _MAX_COPIES:
             optional = ("alt", [body, ("seq", [])])
-            return _cost(("seq", [body] * low + [optional] * (high - low)), after)
-        if high == low or after[2]:
-            return 1, 0, 0
-        if _disjoint(body, after):
-            return 1, 0, 1
-        return (2, 0, 0) if high == 1 else (1, 1, 0)
-    return 1, 0, 0
+            cost = _plan(("seq", [body] * low + [optional] * (high - low)), after)[2]
+    total: int = copies * (inner + 2)
+    if total > MAX_INSTRUCTIONS:
+        raise ProgramTooLarge
+    return total, low * each + (each + 2 if high is None else (high - low) * (each + 1)), cost
+
+
+def _repeat_cost(item: Node, settled: bool, high: int | None, after: Follow) -> Cost:
+    """The cost of repeating one item; `settled`: its length is fixed, or the rest may
+    match nothing (the longest length then ends the search)."""
+    if settled:
+        return _ONE_PATH
+    if _disjoint(item, after):
+        return 1, 0, 1
+    return (2, 0, 0) if high == 1 else (1, 1, 0)
 
 
 def _anchored(node: Node) -> bool:
@@ -391,7 +407,7 @@ def compile_program(translated: str, classes: dict[str, Any] | None = None) -> P
     """The program of a gated, Python-valid translated pattern (`classes`: see
     `regex_tree.read_tree`). Raises ProgramTooLarge."""
     tree = read_tree(translated, classes)
-    size, count = _measure(tree)
+    size, count, cost = _plan(tree, _AT_END)
     if size > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
-    return Program(tree, count, _cost(tree, _AT_END), _anchored(tree))
+    return Program(tree, count, cost, _anchored(tree))
