@@ -18,8 +18,8 @@ __all__ = ["Node", "read_tree"]
 # A node is one of:
 #   ("item", test, members, pattern)
 #                                one character, `test(ch)` is truthy when it matches;
-#                                `members` is the text of every character it matches when
-#                                that set is small and known (a literal, a plain class),
+#                                `members` is a text holding every character it matches
+#                                when that set is small and known (a literal, a plain class),
 #                                else None; `pattern` its compiled form (None when
 #                                `members` is known from the text alone)
 #   ("seq", [nodes])             one after another
@@ -55,22 +55,22 @@ def _item(source: str) -> Node:
 
 
 def _spelled_members(body: str) -> str:
-    """The members of a class body without escapes, in code point order, read as Python
+    """The members of a class body without escapes, each at least once, read as Python
     reads it: a character, a dash and a character make a range; a dash that starts or
     ends the body, or follows a range, stands for itself. The body is ASCII, so a range
     is a slice of `_ASCII`. This needs no search, and a compile's classes are mostly such
-    bodies (`a-z`, `0-9`)."""
+    bodies (`a-z`, `0-9`); what reads `members` treats it as a set."""
     pieces = []
     at = 0
-    while at < len(body):
-        if at + 2 < len(body) and body[at + 1] == "-":
+    end = len(body)
+    while at < end:
+        if at + 2 < end and body[at + 1] == "-":
             pieces.append(_ASCII[ord(body[at]) : ord(body[at + 2]) + 1])
             at += 3
         else:
             pieces.append(body[at])
             at += 1
-    spelled = "".join(pieces)
-    return spelled if len(pieces) == 1 else "".join(sorted(set(spelled)))
+    return "".join(pieces)
 
 
 _ASCII = "".join(map(chr, range(128)))
