@@ -107,7 +107,12 @@ def _disjoint(item: Node, follow: Follow) -> bool:
     mine = item[2]
     for other in follow[0]:
         theirs = other[2]
-        if mine is not None and theirs is not None:
+        if theirs is not None and item[4] is not None and theirs.isascii():
+            # A shorthand or `.` against a known ASCII set: the sets meet or not.
+            overlap = not item[4].isdisjoint(theirs)
+        elif mine is not None and other[4] is not None and mine.isascii():
+            overlap = not other[4].isdisjoint(mine)
+        elif mine is not None and theirs is not None:
             # Both sets are known: a literal is looked up, two classes compared.
             overlap = mine in theirs if len(mine) == 1 else not set(theirs).isdisjoint(mine)
         elif theirs is not None:

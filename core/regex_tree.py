@@ -16,12 +16,15 @@ from typing import Any
 __all__ = ["Node", "read_tree"]
 
 # A node is one of:
-#   ("item", test, members, pattern)
+#   ("item", test, members, pattern, ascii)
 #                                one character, `test(ch)` is truthy when it matches;
 #                                `members` is a text holding every character it matches
 #                                when that set is small and known (a literal, a plain class),
 #                                else None; `pattern` its compiled form (None when
-#                                `members` is known from the text alone)
+#                                `members` is known from the text alone); `ascii` the
+#                                ASCII characters it matches, a frozenset, for the items
+#                                whose `members` are not known but common (shorthands,
+#                                `.`), else None
 #   ("seq", [nodes])             one after another
 #   ("alt", [nodes])             any one of them
 #   ("repeat", node, low, high)  node low..high times (high None: unbounded)
@@ -36,10 +39,10 @@ def _item(source: str) -> Node:
     only hold characters up to U+00FF (`\\xHH` is the only escape that reaches beyond
     ASCII), so its members are found among those (among ASCII without `\\x`)."""
     if len(source) == 1:
-        return ("item", source.__eq__, source, None)
+        return ("item", source.__eq__, source, None, None)
     if source.isascii() and not source.startswith("[^") and "\\" not in source:
         members = _spelled_members(source[1:-1])
-        return ("item", members.__contains__, members, None)
+        return ("item", members.__contains__, members, None, None)
     pattern = re.compile(source)
     known: str | None = None
     if (
@@ -51,7 +54,7 @@ def _item(source: str) -> Node:
         # Runs of members rather than one match per member: fewer matches to build.
         known = "".join(re.findall(source + "+", _LATIN1 if "\\x" in source else _ASCII))
     # The bound `fullmatch` itself is the test (a match or None): no wrapper to call.
-    return ("item", pattern.fullmatch, known, pattern)
+    return ("item", pattern.fullmatch, known, pattern, None)
 
 
 def _spelled_members(body: str) -> str:
@@ -82,11 +85,24 @@ def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
 
+def _common(test: Any, pattern: re.Pattern[str]) -> Node:
+    """An item read once at import, with the ASCII characters it matches: telling
+    whether it may take a character of a small known set (the usual question of
+    `regex_program`) is then a set lookup rather than a search."""
+    return ("item", test, None, pattern, frozenset(filter(pattern.fullmatch, _ASCII)))
+
+
 # The shorthand classes as nodes, read once: they are the commonest non-literal items.
-_SHORTHANDS = MappingProxyType({f"\\{letter}": _item(f"\\{letter}") for letter in "dDsSwW"})
+_SHORTHANDS = MappingProxyType(
+    {
+        f"\\{letter}": _common(shorthand.fullmatch, shorthand)
+        for letter in "dDsSwW"
+        for shorthand in [re.compile(f"\\{letter}")]
+    }
+)
 
 # `.` as a node: any character but a newline (as Python reads `.` without flags).
-_DOT: Node = ("item", _not_newline, None, re.compile("."))
+_DOT: Node = _common(_not_newline, re.compile("."))
 
 _SINGLE_ESCAPES = MappingProxyType({"f": "\f", "n": "\n", "r": "\r", "t": "\t"})
 
@@ -128,7 +144,7 @@ def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
         first = token[0]
         if first not in _SYNTAX:
             # A run of characters that stand for themselves (the commonest token).
-            nodes.extend([("item", ch.__eq__, ch, None) for ch in token])
+            nodes.extend([("item", ch.__eq__, ch, None, None) for ch in token])
         elif first == "(":
             stack.append((branches, nodes))
             branches, nodes = [], []
