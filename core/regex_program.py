@@ -9,8 +9,9 @@ pattern: nested or ambiguous repetition cannot make it backtrack.
 
 Only whether a match exists is computed, which does not depend on match priority, so greedy
 and lazy quantifiers are the same program. What each single-character item matches (`\\w`,
-`\\s`, `.`, a class) is decided by Python's `re` on that one character, so character
-semantics are Python's exactly.
+`\\s`, `.`, a class) is decided by Python's `re` on that one character, or for a class
+without escapes read from its text as `re` reads it, so character semantics are
+Python's exactly.
 
 `Program.python_limit` is the longest text for which Python's own backtracking search is
 cheap enough to use instead (-1: none). It is finite only when every repetition repeats a

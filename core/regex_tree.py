@@ -2,8 +2,8 @@
 
 The pattern has already passed the subset gate and Python's own compiler, so this reader
 can trust its syntax. Each single-character item keeps a test, the characters it matches
-when they are few and known, and its compiled form: `regex_program` sizes, costs and
-runs the tree.
+when they are few and known (from its text for a literal or a class without escapes),
+and otherwise its compiled form: `regex_program` sizes, costs and runs the tree.
 """
 
 from __future__ import annotations
