@@ -94,9 +94,7 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
         """These options with every unusable value (`flush_at=None`, ...) replaced by its
         default, with a warning: a client must start whatever it is given."""
         fixed, notes = repaired_options(self.as_dict(), defaults)
-        for note in notes:
-            log.warning("%s", note)
-        return ClientOptions(**fixed) if notes else self
+        return ClientOptions(**fixed) if _warned(notes) else self
 
     @property
     def secret(self) -> str | None:
@@ -109,10 +107,7 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
 
 def report_unused(options: ClientOptions) -> tuple[str, ...]:
     """Log one warning per option this client will not act on; returns the texts."""
-    notes = option_notes(options.as_dict())
-    for note in notes:
-        log.warning("%s", note)
-    return notes
+    return _warned(option_notes(options.as_dict()))
 
 
 def usable_setting(name: str, value: Any, default: Any) -> Any:
@@ -120,6 +115,12 @@ def usable_setting(name: str, value: Any, default: Any) -> Any:
     when the client could not work with it: the same rule as for constructor options, so
     a bad value never raises into the application."""
     fixed, notes = repaired_options({name: value}, {name: default})
+    _warned(notes)
+    return fixed[name]
+
+
+def _warned(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """Log each note as a warning; returns them."""
     for note in notes:
         log.warning("%s", note)
-    return fixed[name]
+    return notes
