@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .compile import Check
-from .property_matcher import INLINE_EXACT, INLINE_GT, INLINE_GTE, INLINE_IN, INLINE_LT
+from .property_matcher import (
+    INLINE_CONTAINS,
+    INLINE_ENDS,
+    INLINE_EXACT,
+    INLINE_GT,
+    INLINE_GTE,
+    INLINE_IN,
+    INLINE_LT,
+    INLINE_STARTS,
+)
 from .reasons import Unresolved, stronger
 from .signals import BROKEN, NeedsServer
 
@@ -65,6 +74,17 @@ def _filters(
         # The commonest filters answered in place (see `property_matcher.Inline`).
         if kind == INLINE_IN and type(value := props.get(lookup)) is str:
             result = (value.lower() in argument) is not negate
+        elif (
+            INLINE_CONTAINS <= kind <= INLINE_ENDS
+            and type(value := props.get(lookup)) is str
+            and value.isascii()
+        ):
+            folded = value.lower()
+            result = (
+                argument in folded if kind == INLINE_CONTAINS
+                else folded.startswith(argument) if kind == INLINE_STARTS
+                else folded.endswith(argument)
+            ) is not negate  # fmt: skip
         elif kind >= INLINE_GT and (
             (type(value := props.get(lookup)) is int and -INLINE_EXACT < value < INLINE_EXACT)
             or (type(value) is float and value - value == 0)
