@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from .call_inputs import NO_CONTEXT, UNENCODABLE, CallContext, call_context, encode
 from .compile import (
     ENROLLED_OUTCOME,
@@ -84,48 +86,25 @@ class _Dependencies:
         self.tainted = False
 
 
-class Run:
-    """The inputs of one `FlagSet.evaluate` call and what the call may reuse."""
+class Run(msgspec.Struct):
+    """The inputs of one `FlagSet.evaluate` call and what the call may reuse. Made by
+    `make_run`, once per call: a struct because its construction is a share of a
+    single-flag read that a Python `__init__` would double."""
 
-    __slots__ = (
-        "cache",
-        "context",
-        "deps",
-        "distinct_bytes",
-        "distinct_id",
-        "flags",
-        "memo",
-        "now",
-        "person",
-    )
-
-    def __init__(
-        self,
-        flags: Mapping[str, CompiledFlag],
-        now: datetime,
-        distinct_id: object,
-        person: Mapping[str, object],
-        context: CallContext = NO_CONTEXT,
-    ) -> None:
-        self.flags = flags
-        self.now = now
-        self.distinct_id = distinct_id
-        # The evaluated id as hash input (UTF-8), encoded once.
-        self.distinct_bytes = (
-            distinct_id.encode()
-            if type(distinct_id) is str and distinct_id.isascii()
-            else encode(distinct_id)
-        )
-        self.person = person
-        self.context = context
-        # Per memo slot, the outcome of a matcher several conditions share on the
-        # person's properties (None: not run yet).
-        # A dict rather than a list of every slot: a call that asks for one flag of many
-        # should not pay for every shared matcher.
-        self.memo: dict[int, Any] = {}
-        # The dependency values the flag being evaluated uses (see `dependency_cache`).
-        self.cache: dict[Any, Any] | None = None
-        self.deps: _Dependencies | None = None
+    flags: Mapping[str, CompiledFlag]
+    now: datetime
+    distinct_id: object
+    # The evaluated id as hash input (UTF-8), encoded once.
+    distinct_bytes: bytes
+    person: Mapping[str, object]
+    context: CallContext = NO_CONTEXT
+    # Per memo slot, the outcome of a matcher several conditions share on the person's
+    # properties (absent: not run yet). A dict rather than a list of every slot: a call
+    # that asks for one flag of many should not pay for every shared matcher.
+    memo: dict[int, Any] = msgspec.field(default_factory=dict)
+    # The dependency values the flag being evaluated uses (see `dependency_cache`).
+    cache: dict[Any, Any] | None = None
+    deps: _Dependencies | None = None
 
     def dependency_cache(self, distinct_id: object, properties: object) -> dict[Any, Any]:
         """The dependency values for one context, shared by every flag of the call.
@@ -443,6 +422,12 @@ def make_run(
     device_id: object,
 ) -> Run:
     """One call's inputs (see `call_inputs.call_context` for the groups and device id)."""
+    distinct_bytes = (
+        distinct_id.encode()
+        if type(distinct_id) is str and distinct_id.isascii()
+        else encode(distinct_id)
+    )
     if not groups and not device_id:
-        return Run(flags, now, distinct_id, person)
-    return Run(flags, now, distinct_id, person, call_context(groups, group_properties, device_id))
+        return Run(flags, now, distinct_id, distinct_bytes, person)
+    context = call_context(groups, group_properties, device_id)
+    return Run(flags, now, distinct_id, distinct_bytes, person, context)
