@@ -371,3 +371,29 @@ def test_send_feature_flags_warns_at_the_applications_line(server: LoopbackServe
     (warning,) = [w for w in caught if w.category is DeprecationWarning]
     assert "send_feature_flags" in str(warning.message)
     assert warning.filename == __file__
+
+
+def test_options_given_by_position_mean_what_they_mean_in_posthogs_async_client(
+    loopback: LoopbackServer,
+) -> None:
+    """posthog's `AsyncClient` takes its options by position too, in an order of its own;
+    every one of them is passed here, as posthog's defaults, with two changed."""
+    parameters = list(inspect.signature(posthog.AsyncClient.__init__).parameters.values())[3:]
+    changed = {"disabled": True, "super_properties": {"service": "api"}}
+    given = [changed.get(p.name, p.default) for p in parameters]
+
+    async def scenario() -> tuple[bool, Any]:
+        async with AsyncClient("phc_project", loopback.url, *given) as client:
+            client.capture("ignored", distinct_id="user-1")
+            return client.disabled, client.super_properties
+
+    assert run(scenario) == (True, {"service": "api"})
+    assert loopback.events() == []
+
+
+def test_an_option_given_twice_or_too_many_positional_options_raise_as_python_does() -> None:
+    with pytest.raises(TypeError, match="multiple values for argument 'debug'"):
+        AsyncClient("phc_project", "http://127.0.0.1:9", True, debug=True)
+    too_many = [None] * (len(inspect.signature(posthog.AsyncClient.__init__).parameters) - 2)
+    with pytest.raises(TypeError, match="positional arguments"):
+        AsyncClient("phc_project", "http://127.0.0.1:9", *too_many)

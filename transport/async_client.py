@@ -74,23 +74,78 @@ def _sync_flags_transport(options: Mapping[str, Any]) -> FlagsTransport | None:
     return given if isinstance(given, FlagsTransport) else None
 
 
+# posthog-python's `AsyncClient` options after the key and host, in its positional order
+# (which differs from its `Client`'s), so a positional call means what it means there.
+_POSITIONAL_OPTIONS = (
+    "debug",
+    "max_queue_size",
+    "send",
+    "on_error",
+    "flush_at",
+    "flush_interval",
+    "gzip",
+    "max_retries",
+    "timeout",
+    "thread",
+    "disabled",
+    "disable_geoip",
+    "is_server",
+    "historical_migration",
+    "super_properties",
+    "before_send",
+    "log_captured_exceptions",
+    "project_root",
+    "capture_exception_code_variables",
+    "code_variables_mask_patterns",
+    "code_variables_ignore_patterns",
+    "code_variables_mask_url_credentials",
+    "code_variables_detect_secrets",
+    "in_app_modules",
+    "capture_mode",
+    "capture_compression",
+    "capture_trace_context",
+    "secret_key",
+    "personal_api_key",
+    "feature_flags_request_timeout_seconds",
+    "feature_flags_request_max_retries",
+    "app_host",
+    "email_request_timeout_seconds",
+    "email_request_max_retries",
+    "migrated_from",
+)
+
+
+def _named(given: tuple[Any, ...], options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the options `given` by position added under their names; a
+    TypeError, as for any Python call, for too many or one given twice."""
+    if len(given) > len(_POSITIONAL_OPTIONS):
+        raise TypeError(
+            f"AsyncClient takes at most {len(_POSITIONAL_OPTIONS) + 2} positional arguments"
+        )
+    for name, value in zip(_POSITIONAL_OPTIONS[: len(given)], given, strict=True):
+        if name in options:
+            raise TypeError(f"AsyncClient got multiple values for argument {name!r}")
+        options[name] = value
+    return options
+
+
 class AsyncClient:
     """A PostHog client for asyncio code: `await client.evaluate_flags(...)`, `capture(...)`.
 
-    Takes every keyword argument `Client` takes (except `sync_mode` and `block_when_full`:
-    a capture must not wait), plus `async_transport`, the `AsyncTransport` that performs the
-    awaited requests (default: aiohttp with the `async` extra, else threads). Create one
-    per process and reuse it; it may be used from several event loops and threads.
+    Takes `Client`'s options, by name or in posthog's `AsyncClient` order, but not
+    `sync_mode` or `block_when_full` (a capture must not wait); `async_transport` performs
+    the awaited requests (aiohttp with the `async` extra, else threads). Reuse one per process.
     """
 
     def __init__(
         self,
         project_api_key: str,
         host: str | None = None,
-        *,
+        *given: Any,
         async_transport: AsyncTransport | None = None,
         **options: Any,
     ) -> None:
+        options = _named(given, options)
         # Either would make a capture wait on the loop: for the network, or for queue room.
         if options.pop("sync_mode", False):
             log.warning("AsyncClient ignores sync_mode=True: captures never wait on the network")
