@@ -347,7 +347,7 @@ class CompiledFlag:
     holdout: Holdout | Broken | None
     definition_unsupported: bool
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, active: bool, continuity: bool, runtime: Any) -> None:
         self.key = key
         self.id: int | None = None
         self.version: int | None = None
@@ -359,8 +359,8 @@ class CompiledFlag:
         # Whether the flag is evaluated in the person's context with nothing to settle
         # first (see `evaluate.evaluate_all`).
         self.direct = False
-        self.active = False
-        self.experience_continuity = False
+        self.active = active
+        self.experience_continuity = continuity
         self.malformed = None
         self.fixed = None
         self.is_group = False
@@ -378,7 +378,7 @@ class CompiledFlag:
         # The payloads as the definitions hold them (text stays text), and where the flag
         # is meant to be evaluated: what the older bulk getters and runtime queries report.
         self.stored: Mapping[str, Any] = _NO_PAYLOADS
-        self.runtime: Any = None
+        self.runtime: Any = runtime
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).

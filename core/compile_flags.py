@@ -77,23 +77,28 @@ def compile_flag(
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
-    flag = CompiledFlag(definition.key)
-    flag.active = bool(definition.active)
-    continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
+    key = definition.key
+    active = bool(definition.active)
+    continuity = bool(definition.ensure_experience_continuity)
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
-        if isinstance(definition.raw, dict):
-            flag.runtime = definition.raw.get("evaluation_runtime")
         repaired = repair(definition)
         if repaired is None:
+            raw = definition.raw
+            flag = CompiledFlag(
+                key,
+                active,
+                continuity,
+                raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
+            )
             flag.malformed = definition.problem
             flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
             return flag
         definition = repaired.definition
+    flag = CompiledFlag(key, active, continuity, definition.evaluation_runtime)
     if continuity:
         flag.fixed = _CONTINUITY
     # Id, version and experiment marker are kept only when of the type the API promises.
-    flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
         flag.id = value
