@@ -162,18 +162,22 @@ def _plan(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
 
 
 def _plan_sequence(children: list[Node], after: Follow) -> tuple[int, int, Cost | None]:
-    size = count = 0
+    # Every child counts as one instruction and one path (what a plain one is, whatever
+    # follows) until planned otherwise.
+    size = count = len(children)
     paths, ambiguous, scanning = _ONE_PATH
     bounded = True
     for at, child in enumerate(children):
-        if child[0] in _PLAIN:
-            # One instruction, and one path whatever follows.
-            size += 1
-            count += 1
+        kind = child[0]
+        if kind in _PLAIN:
             continue
-        inner, laid, found = _plan(child, _followed(children, after, at + 1))
-        size += inner
-        count += laid
+        follow = _followed(children, after, at + 1)
+        if kind == "repeat":
+            inner, laid, found = _plan_repeat(child, follow)
+        else:
+            inner, laid, found = _plan(child, follow)
+        size += inner - 1
+        count += laid - 1
         if found is None:
             bounded = False
         elif bounded:
@@ -205,7 +209,7 @@ def _plan_alternation(branches: list[Node], after: Follow) -> tuple[int, int, Co
 
 def _plan_repeat(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
     _, body, low, high = node
-    copies = max(low, 1) + (1 if high is None else high - low)
+    copies = (low or 1) + (1 if high is None else high - low)
     if copies > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
     cost: Cost | None

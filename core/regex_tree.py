@@ -164,7 +164,7 @@ def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
                 node = classes[token] = _item(token)
             nodes.append(node)
         elif first == "\\":
-            nodes.append(_escape(token))
+            nodes.append(_SHORTHANDS.get(token) or _escape(token))
         elif first == "^":
             nodes.append(("start",))
         else:  # `.`, the last of `_SYNTAX`
