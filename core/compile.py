@@ -219,9 +219,9 @@ class CompiledCondition:
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
         self.cut: bytes | None
         override = definition.variant
-        self.override: str | None = (
-            override if override and type(override) is str and override in variant_keys else None
-        )
+        if not (override and type(override) is str and override in variant_keys):
+            override = None
+        self.override: str | None = override
         aggregation = definition.aggregation_group_type_index
         self.aggregation = aggregation
         # A condition aggregating differently from its flag ("mixed targeting") reads the
@@ -233,9 +233,10 @@ class CompiledCondition:
         # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
         # the outcome when filter i fails.
         self.misses: tuple[Outcome, ...]
-        self.on_match_true: Outcome
         on_match: Token
         early: Outcome
+        out: Outcome
+        matched_true: Outcome
         shape = (index, len(filters), pct)
         prepared = tables.prepared.get(shape)
         if prepared is None:
@@ -244,26 +245,29 @@ class CompiledCondition:
             on_match,
             self.misses,
             self.skipped_outcome,
-            self.out_outcome,
+            out,
             early,
-            self.on_match_true,
+            matched_true,
             self.cut,
         ) = prepared
+        self.out_outcome = out
+        self.on_match_true = matched_true
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
-        self.excluded: Any = early if early_exit else self.out_outcome
+        self.excluded: Any = early if early_exit else out
         if rollout_broken:
             self.cut = b""
             self.excluded = DROPPED
         # None when a variant must be picked by hashing; then (and only then, as nothing
         # else reads them) `variant_outcomes` has the outcome of each variant's range.
-        self.matched: Outcome | None = None
         self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
-        if self.override is not None:
-            self.matched = (self.override, on_match)
+        self.matched: Outcome | None
+        if override is not None:
+            self.matched = (override, on_match)
         elif not variants:
-            self.matched = self.on_match_true
+            self.matched = matched_true
         else:
+            self.matched = None
             self.variant_outcomes = _variant_outcomes(variants, on_match, tables)
 
     def reason(self, token: Token) -> Reason:
