@@ -182,7 +182,12 @@ def _condition(
         not_objects = repaired.not_objects.get(index, ())
     compiled_filters: tuple[Filter, ...] = ()
     if raw_filters and not not_objects:
-        compiled_filters = tuple(map(compiler.compile_filter, raw_filters))
+        # Most conditions have one filter: no iterator for it.
+        compiled_filters = (
+            (compiler.compile_filter(raw_filters[0]),)
+            if len(raw_filters) == 1
+            else tuple(map(compiler.compile_filter, raw_filters))
+        )
     elif raw_filters:
         compile_filter = compiler.compile_filter
         compiled_filters = tuple(
