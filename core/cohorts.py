@@ -362,7 +362,8 @@ class CohortCompiler:
         reach.nodes -= 1
         if depth >= MAX_COHORT_DEPTH or reach.nodes < 0:
             return _ServerNode(_TOO_FAR), True
-        reach.deepest = max(reach.deepest, depth + 1)
+        if depth >= reach.deepest:
+            reach.deepest = depth + 1
         if type(raw) is not dict and not isinstance(raw, Mapping):
             return _ServerNode("a cohort property group is not an object"), False
         if not raw:
@@ -376,40 +377,42 @@ class CohortCompiler:
         if not values:
             # An empty group of either kind matches everyone, as in posthog-python.
             return CohortGroup(True, ()), False
+        is_and = kind == "AND"
         entries: list[_Entry] = []
         cyclic = False
         for item in values:
-            node: _Node
-            negate = False
             if type(item) is not dict and not isinstance(item, Mapping):
-                node = _ServerNode("a cohort entry is not an object")
-            else:
-                entry = item.get("type")
-                if entry == "AND" or entry == "OR" or "values" in item or not item:
-                    # A nested group.
-                    node, inner = self._group(item, stack, reach, depth + 1)
-                    cyclic = cyclic or inner
-                else:
-                    reach.nodes -= 1
-                    if entry == "cohort" or entry == "flag":
-                        node, inner = self._filter(item, stack, reach, depth + 1)
-                        cyclic = cyclic or inner
-                    else:
-                        node = self.compile_filter(item)
-                    negate = bool(item.get("negation", False))
-            if not negate and type(node) is CohortGroup and node.is_and is (kind == "AND"):
-                # A nested group of the same kind decides nothing of its own (AND of ANDs,
-                # OR of ORs): its entries, in order, join this group's.
-                entries.extend(node.entries)
+                node: _Node = _ServerNode("a cohort entry is not an object")
+                entries.append((False, node, False, 0, None, None, False))
                 continue
-            if type(node) in CHECKED_TYPES:
-                entries.append((False, node, negate, 0, None, None, False))
+            entry = item.get("type")
+            if entry == "AND" or entry == "OR" or "values" in item or not item:
+                # A nested group.
+                node, inner = self._group(item, stack, reach, depth + 1)
+                cyclic = cyclic or inner
+                if type(node) is CohortGroup and node.is_and is is_and:
+                    # A nested group of the same kind decides nothing of its own (AND of
+                    # ANDs, OR of ORs): its entries, in order, join this group's.
+                    entries.extend(node.entries)
+                else:
+                    entries.append((False, node, False, 0, None, None, False))
+                continue
+            reach.nodes -= 1
+            if entry == "cohort" or entry == "flag":
+                node, inner = self._filter(item, stack, reach, depth + 1)
+                cyclic = cyclic or inner
+                entries.append(
+                    (False, node, bool(item.get("negation", False)), 0, None, None, False)
+                )
             else:
-                way, lookup, argument, flip = node.inline or _NO_INLINE  # type: ignore[union-attr]
-                entries.append((True, node, negate, way, lookup, argument, flip))
+                # Anything else is a property filter, so a matcher (checked with `match`).
+                matcher: PropertyMatcher = self.compile_filter(item)  # type: ignore[assignment]
+                negate = bool(item.get("negation", False))
+                way, lookup, argument, flip = matcher.inline or _NO_INLINE
+                entries.append((True, matcher, negate, way, lookup, argument, flip))
         if reach.nodes < 0:
             return _ServerNode(_TOO_FAR), True
-        return CohortGroup(kind == "AND", tuple(entries)), cyclic
+        return CohortGroup(is_and, tuple(entries)), cyclic
 
 
 def filter_problems(

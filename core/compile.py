@@ -219,9 +219,9 @@ class CompiledCondition:
         # None when nobody can be (100%, the commonest rollout): no hashing at all then.
         self.cut: bytes | None
         override = definition.variant
-        self.override: str | None = (
-            override if override and type(override) is str and override in variant_keys else None
-        )
+        if not (override and type(override) is str and override in variant_keys):
+            override = None
+        self.override: str | None = override
         aggregation = definition.aggregation_group_type_index
         self.aggregation = aggregation
         # A condition aggregating differently from its flag ("mixed targeting") reads the
@@ -233,9 +233,10 @@ class CompiledCondition:
         # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
         # the outcome when filter i fails.
         self.misses: tuple[Outcome, ...]
-        self.on_match_true: Outcome
         on_match: Token
         early: Outcome
+        out: Outcome
+        matched_true: Outcome
         shape = (index, len(filters), pct)
         prepared = tables.prepared.get(shape)
         if prepared is None:
@@ -244,26 +245,29 @@ class CompiledCondition:
             on_match,
             self.misses,
             self.skipped_outcome,
-            self.out_outcome,
+            out,
             early,
-            self.on_match_true,
+            matched_true,
             self.cut,
         ) = prepared
+        self.out_outcome = out
+        self.on_match_true = matched_true
         # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
         # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
-        self.excluded: Any = early if early_exit else self.out_outcome
+        self.excluded: Any = early if early_exit else out
         if rollout_broken:
             self.cut = b""
             self.excluded = DROPPED
         # None when a variant must be picked by hashing; then (and only then, as nothing
         # else reads them) `variant_outcomes` has the outcome of each variant's range.
-        self.matched: Outcome | None = None
         self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
-        if self.override is not None:
-            self.matched = (self.override, on_match)
+        self.matched: Outcome | None
+        if override is not None:
+            self.matched = (override, on_match)
         elif not variants:
-            self.matched = self.on_match_true
+            self.matched = matched_true
         else:
+            self.matched = None
             self.variant_outcomes = _variant_outcomes(variants, on_match, tables)
 
     def reason(self, token: Token) -> Reason:
@@ -347,7 +351,7 @@ class CompiledFlag:
     holdout: Holdout | Broken | None
     definition_unsupported: bool
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, active: bool, continuity: bool, runtime: Any) -> None:
         self.key = key
         self.id: int | None = None
         self.version: int | None = None
@@ -359,8 +363,8 @@ class CompiledFlag:
         # Whether the flag is evaluated in the person's context with nothing to settle
         # first (see `evaluate.evaluate_all`).
         self.direct = False
-        self.active = False
-        self.experience_continuity = False
+        self.active = active
+        self.experience_continuity = continuity
         self.malformed = None
         self.fixed = None
         self.is_group = False
@@ -378,7 +382,7 @@ class CompiledFlag:
         # The payloads as the definitions hold them (text stays text), and where the flag
         # is meant to be evaluated: what the older bulk getters and runtime queries report.
         self.stored: Mapping[str, Any] = _NO_PAYLOADS
-        self.runtime: Any = None
+        self.runtime: Any = runtime
         self.definition_unsupported = False
         # Whether evaluating it may read the `distinct_id` person property (only then must
         # evaluation add it to the person's properties).

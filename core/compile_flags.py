@@ -77,23 +77,28 @@ def compile_flag(
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
-    flag = CompiledFlag(definition.key)
-    flag.active = bool(definition.active)
-    continuity = flag.experience_continuity = bool(definition.ensure_experience_continuity)
+    key = definition.key
+    active = bool(definition.active)
+    continuity = bool(definition.ensure_experience_continuity)
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
-        if isinstance(definition.raw, dict):
-            flag.runtime = definition.raw.get("evaluation_runtime")
         repaired = repair(definition)
         if repaired is None:
+            raw = definition.raw
+            flag = CompiledFlag(
+                key,
+                active,
+                continuity,
+                raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
+            )
             flag.malformed = definition.problem
             flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
             return flag
         definition = repaired.definition
+    flag = CompiledFlag(key, active, continuity, definition.evaluation_runtime)
     if continuity:
         flag.fixed = _CONTINUITY
     # Id, version and experiment marker are kept only when of the type the API promises.
-    flag.runtime = definition.evaluation_runtime
     value = definition.id
     if type(value) is int:
         flag.id = value
@@ -177,7 +182,12 @@ def _condition(
         not_objects = repaired.not_objects.get(index, ())
     compiled_filters: tuple[Filter, ...] = ()
     if raw_filters and not not_objects:
-        compiled_filters = tuple(map(compiler.compile_filter, raw_filters))
+        # Most conditions have one filter: no iterator for it.
+        compiled_filters = (
+            (compiler.compile_filter(raw_filters[0]),)
+            if len(raw_filters) == 1
+            else tuple(map(compiler.compile_filter, raw_filters))
+        )
     elif raw_filters:
         compile_filter = compiler.compile_filter
         compiled_filters = tuple(

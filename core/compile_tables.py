@@ -32,8 +32,9 @@ class CompileTables:
         # (condition index, filter count, rollout) -> the tokens and outcomes, then the
         # rollout's cut-off (see `compile._prepared`).
         self.prepared: dict[tuple[int, int, float | None], tuple[Any, ...]] = {}
-        # Regular expression class items by their text: patterns often share a class
-        # (`[a-z]`), and reading one takes a search (see `regex_tree.read_tree`).
+        # Regular expression class and escape items by their text: patterns often share
+        # a class (`[a-z]`) or an escape (`\\.`), and reading a class takes a search (see
+        # `regex_tree.read_tree`).
         self.classes: dict[str, Any] = {}
         # (variant table, on-match token) -> each variant's range and outcome.
         self.variant_outcomes: dict[tuple[Any, Any], tuple[Any, ...]] = {}

@@ -51,35 +51,31 @@ def finish_flags(
     # and whether a filter of it may need the server.
     done: dict[CompiledCondition, tuple[bool, bool]] = {}
     for flag in flags.values():
-        reads_id = flag.reads_id
         may_stop = mixed = False
         for condition in flag.conditions:
             laid = done.get(condition)
             if laid is None:
                 laid = done[condition] = _lay_out(condition, uses, slots)
             if laid[0]:
-                reads_id = True
+                flag.reads_id = True
                 may_stop = may_stop or laid[1]
             if condition.mixed:
                 mixed = True
                 if not all(check[1] for check in condition.checks):
                     flag.own_memo = True
-        flag.reads_id = reads_id
         if not shared:
             flag.own_memo = True
         # A parent is evaluated as a dependency exactly as for the person, unless it is a
         # group's flag or reads another group's properties (a dependency sees no groups).
-        if shared and flag.key in parents:
+        elif flag.key in parents:
             flag.remembered = not mixed and not flag.is_group
         # Cohorts that cannot stop at the server leave nothing for `evaluate_flag` to
         # settle either (only a filter that may stop can reach a dependency).
-        flag.direct = (
-            flag.active
-            and flag.fixed is None
-            and not (flag.is_group or flag.device_bucketing or flag.gated or may_stop)
-        )
+        bucketing = flag.device_bucketing
+        if flag.active and flag.fixed is None and not (flag.is_group or bucketing or flag.gated):
+            flag.direct = not may_stop
         # Only read for device bucketing and for filters that may stop at the server.
-        if flag.device_bucketing or may_stop:
+        if bucketing or may_stop:
             flag.definition_unsupported = any(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)

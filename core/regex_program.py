@@ -91,8 +91,16 @@ def _followed(nodes: list[Node], after: Follow, start: int) -> Follow:
     anything = False
     for at in range(start, len(nodes)):
         node = nodes[at]
-        if node[0] == "item":  # the commonest: it reads the next character, and only it
+        kind = node[0]
+        if kind == "item":  # the commonest: it reads the next character, and only it
             return (*items, node), anything, False
+        if kind == "repeat" and node[1][0] == "item":
+            # The next commonest, as `_first` reads it: its item may read the next
+            # character, and what follows may too unless the item must occur.
+            items += (node[1],)
+            if node[2]:
+                return items, anything, False
+            continue
         found, any_found, empty = _first(node)
         items += found
         anything = anything or any_found
@@ -115,7 +123,12 @@ def _disjoint(item: Node, follow: Follow) -> bool:
             overlap = not other[4].isdisjoint(mine)
         elif mine is not None and theirs is not None:
             # Both sets are known: a literal is looked up, two classes compared.
-            overlap = mine in theirs if len(mine) == 1 else not set(theirs).isdisjoint(mine)
+            if len(theirs) == 1:
+                overlap = theirs in mine
+            elif len(mine) == 1:
+                overlap = mine in theirs
+            else:
+                overlap = not set(theirs).isdisjoint(mine)
         elif theirs is not None:
             overlap = item[3].search(theirs) is not None
         elif mine is not None:
@@ -134,6 +147,7 @@ _PLAIN = ("item", "start", "end")
 # (alternative paths, ambiguous repetitions, scanning repetitions): see `_plan`.
 Cost = tuple[int, int, int]
 _ONE_PATH: Cost = (1, 0, 0)
+_SCANNING: Cost = (1, 0, 1)
 
 
 def _plan(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
@@ -162,18 +176,22 @@ def _plan(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
 
 
 def _plan_sequence(children: list[Node], after: Follow) -> tuple[int, int, Cost | None]:
-    size = count = 0
+    # Every child counts as one instruction and one path (what a plain one is, whatever
+    # follows) until planned otherwise.
+    size = count = len(children)
     paths, ambiguous, scanning = _ONE_PATH
     bounded = True
     for at, child in enumerate(children):
-        if child[0] in _PLAIN:
-            # One instruction, and one path whatever follows.
-            size += 1
-            count += 1
+        kind = child[0]
+        if kind in _PLAIN:
             continue
-        inner, laid, found = _plan(child, _followed(children, after, at + 1))
-        size += inner
-        count += laid
+        follow = _followed(children, after, at + 1)
+        if kind == "repeat":
+            inner, laid, found = _plan_repeat(child, follow)
+        else:
+            inner, laid, found = _plan(child, follow)
+        size += inner - 1
+        count += laid - 1
         if found is None:
             bounded = False
         elif bounded:
@@ -205,13 +223,20 @@ def _plan_alternation(branches: list[Node], after: Follow) -> tuple[int, int, Co
 
 def _plan_repeat(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
     _, body, low, high = node
-    copies = max(low, 1) + (1 if high is None else high - low)
+    copies = (low or 1) + (1 if high is None else high - low)
     if copies > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
     cost: Cost | None
     if body[0] == "item":
         inner, each = 1, 1
-        cost = _repeat_cost(body, high == low or after[2], high, after)
+        if high == low or after[2]:
+            # Its length is fixed, or the rest may match nothing (the longest length
+            # then ends the search).
+            cost = _ONE_PATH
+        elif _disjoint(body, after):
+            cost = _SCANNING
+        else:
+            cost = (2, 0, 0) if high == 1 else (1, 1, 0)
     else:
         inner, each, _ = _plan(body, _AT_END)
         # A group repeated a few times at most (`(www\.)?`) is its copies in a row, each
@@ -224,16 +249,6 @@ def _plan_repeat(node: Node, after: Follow) -> tuple[int, int, Cost | None]:
     if total > MAX_INSTRUCTIONS:
         raise ProgramTooLarge
     return total, low * each + (each + 2 if high is None else (high - low) * (each + 1)), cost
-
-
-def _repeat_cost(item: Node, settled: bool, high: int | None, after: Follow) -> Cost:
-    """The cost of repeating one item; `settled`: its length is fixed, or the rest may
-    match nothing (the longest length then ends the search)."""
-    if settled:
-        return _ONE_PATH
-    if _disjoint(item, after):
-        return 1, 0, 1
-    return (2, 0, 0) if high == 1 else (1, 1, 0)
 
 
 def _anchored(node: Node) -> bool:

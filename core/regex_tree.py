@@ -132,9 +132,10 @@ _BOUNDS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
 
 def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
     """The syntax tree of a gated, Python-valid translated pattern, read token by token
-    with the enclosing groups' (branches, nodes) kept on a stack. Class items are looked
-    up in and added to `classes` when given: a compile's patterns share them (nodes are
-    never changed), and reading a class takes a search for its members."""
+    with the enclosing groups' (branches, nodes) kept on a stack. Class and escape items
+    are looked up in and added to `classes` (by their text) when given: a compile's
+    patterns share them (nodes are never changed), and reading a class takes a search
+    for its members."""
     if classes is None:
         classes = {}
     stack: list[tuple[list[Node], list[Node]]] = []
@@ -164,7 +165,10 @@ def read_tree(pattern: str, classes: dict[str, Node] | None = None) -> Node:
                 node = classes[token] = _item(token)
             nodes.append(node)
         elif first == "\\":
-            nodes.append(_escape(token))
+            node = _SHORTHANDS.get(token) or classes.get(token)
+            if node is None:
+                node = classes[token] = _escape(token)
+            nodes.append(node)
         elif first == "^":
             nodes.append(("start",))
         else:  # `.`, the last of `_SYNTAX`

@@ -67,6 +67,8 @@ def compile_presence(
 
 
 _SPELLED = MappingProxyType({"true": True, "false": False})
+_ONLY_TEXT = frozenset([str])
+_WORDS = frozenset(_SPELLED)
 
 
 def _spelled_boolean(value: object) -> bool | None:
@@ -169,14 +171,13 @@ def compile_exact(
         if spelled is not None:
             return _ExactTruthy(key, lookup, operator, spelled)
         return kind(key, lookup, operator, frozenset((folded,)))
-    if type(value) is list and value and all(type(item) is str for item in value):
-        # A list of texts, each folded once.
-        texts = [item.lower() for item in value]
-        if not explicit:
-            words = [_SPELLED.get(text) for text in texts]
-            if None not in words:
-                return _ExactTruthy(key, lookup, operator, all(words))
-        return kind(key, lookup, operator, frozenset(texts))
+    if type(value) is list and value and set(map(type, value)) == _ONLY_TEXT:
+        # A list of texts, each folded once; when every one spells a boolean, it is true
+        # only if none spells false.
+        texts = frozenset(map(str.lower, value))
+        if not explicit and texts <= _WORDS:
+            return _ExactTruthy(key, lookup, operator, "false" not in texts)
+        return kind(key, lookup, operator, texts)
     if isinstance(value, list) and not value:
         return _ExactTruthy(key, lookup, operator, None)
     if not explicit and _boolean_like(value):

@@ -357,11 +357,11 @@ SHARED_TEXTS = ["bob7@acme.io", "bob@globex.", "x", "ab12c", "12-ab", "a1x", "",
 
 
 def test_patterns_sharing_class_items_plan_and_answer_alike() -> None:
-    # One compile's patterns share their class items; each still plans and answers as
-    # when read alone.
+    # One compile's patterns share their class and escape items; each still plans and
+    # answers as when read alone.
     classes: dict[str, Any] = {}
     shared = [gate_pattern(pattern, classes) for pattern in PATTERNS_SHARING_CLASSES]
-    assert set(classes) == {"[a-z]", "[0-9]"}
+    assert set(classes) == {"[a-z]", "[0-9]", "\\."}
     for pattern, together in zip(PATTERNS_SHARING_CLASSES, shared, strict=True):
         alone = gate_pattern(pattern)
         assert isinstance(together, GatedPattern) and isinstance(alone, GatedPattern)
