@@ -23,6 +23,7 @@ from hogkit.core.context import variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
+from .capture_build import wants_flags
 from .code_variables import with_code_variables
 from .contexts import variables_overrides, with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
@@ -239,6 +240,7 @@ class EventMethods:
         groups: Groups = None,
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
         fingerprint: str | None = None,
         level: str = "error",
         source: str | None = None,
@@ -249,7 +251,8 @@ class EventMethods:
         An exception that was never raised gets the caller's stack, marked synthetic. The
         same exception object is captured once; later calls return None. `level`,
         `source` (`$exception_source`) and `mechanism` describe how it was caught, for
-        hooks and framework integrations.
+        hooks and framework integrations. `send_feature_flags` (deprecated) attaches flags
+        the way `capture` does; `flags` wins.
         """
         distinct_id, properties = with_context(distinct_id, properties)
         found: list[BaseException] = []
@@ -262,6 +265,11 @@ class EventMethods:
             if getattr(exc, _CAPTURED_ATTR, None):
                 return None
             found.append(exc)
+            chosen = flags
+            if send_feature_flags is not None and wants_flags(send_feature_flags):
+                chosen = self._events.builder.flags_for(
+                    distinct_id, groups, flags, send_feature_flags, disable_geoip
+                )
             synthetic = synthetic_traceback() if exc.__traceback__ is None else None
             ev = core.exception_event(
                 self._events.context,
@@ -278,7 +286,7 @@ class EventMethods:
                 project_root=self.project_root,
                 fingerprint=fingerprint,
                 groups=groups,
-                flags=flags,
+                flags=chosen,
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
                 level=level,

@@ -28,7 +28,7 @@ from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from .before_send import BeforeSend, apply_before_send
-from .capture_build import CaptureBuilder, FlagsForCapture
+from .capture_build import CaptureBuilder, FlagsForCapture, wants_flags
 from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .delivery import Delivery
@@ -213,7 +213,7 @@ class EventPipeline:
             and timestamp is None
             and uuid is None
             and flags is None
-            and not send_feature_flags
+            and (send_feature_flags is None or send_feature_flags is False)
             and (
                 properties is None
                 # `is_plain`, inline: a call is a measurable share of this path.
@@ -251,8 +251,10 @@ class EventPipeline:
             return self._inactive()
         try:
             builder = self.builder
-            if send_feature_flags:
-                flags = builder.flags_for(distinct_id, groups, flags, send_feature_flags)
+            if send_feature_flags is not None and wants_flags(send_feature_flags):
+                flags = builder.flags_for(
+                    distinct_id, groups, flags, send_feature_flags, disable_geoip
+                )
             if (
                 flags is not None
                 and self._before_send is None
