@@ -40,9 +40,6 @@ from .async_http import AsyncTransport, default_async_transport
 from .client import Client
 from .contexts import (
     ContextMethods,
-    current_context,
-    get_context_device_id,
-    get_context_distinct_id,
 )
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
@@ -355,9 +352,6 @@ class AsyncClient:
         a `distinct_id` (or `device_id`), the current task's context supplies it.
         """
         try:
-            if (distinct_id is None or device_id is None) and current_context() is not None:
-                distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
-                device_id = get_context_device_id() if device_id is None else device_id
             return await self._evaluator.evaluate(
                 distinct_id,
                 person_properties,

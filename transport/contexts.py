@@ -34,6 +34,7 @@ __all__ = [
     "context_values",
     "current_context",
     "default_client",
+    "flag_identity",
     "get_context_device_id",
     "get_context_distinct_id",
     "get_context_session_id",
@@ -149,6 +150,20 @@ def context_values() -> ContextValues | None:
     """The current context's values, or None outside any context (the common case, cheap)."""
     scope = _current.get()
     return None if scope is None else scope.values()
+
+
+def flag_identity(distinct_id: Any, device_id: str | None) -> tuple[Any, str | None]:
+    """A flag read's distinct id and device id, the current context's filling whichever the
+    call left None: a read inside a request context is about the same person and device as
+    the events captured there (device-bucketed flags need the device id to decide)."""
+    scope = _current.get()
+    if scope is None or (distinct_id is not None and device_id is not None):
+        return distinct_id, device_id
+    values = scope.values()
+    return (
+        values.distinct_id if distinct_id is None else distinct_id,
+        values.device_id if device_id is None else device_id,
+    )
 
 
 def _sink_for(scope: _Scope) -> ExceptionSink | None:
