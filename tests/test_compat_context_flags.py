@@ -1,7 +1,8 @@
-"""Flag reads inside a context, side by side with posthog 7.91.1: a read that names no
-device id takes the context's (`set_context_device_id`), for local bucketing and in the
-`/flags` request, and `evaluate_flags()` without a distinct id takes the context's
-(`identify_context`). Every expectation is the reference's, run in the same test."""
+"""Flag reads and the events built whole inside a context, side by side with posthog
+7.91.1: a read that names no device id takes the context's (`set_context_device_id`), for
+local bucketing and in the `/flags` request, `evaluate_flags()` without a distinct id takes
+the context's (`identify_context`), and flag events, aliases and group updates carry what
+the context gives them. Every expectation is the reference's, run in the same test."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import posthog
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, flag, flags_response, record
+from twin import Twin, definitions, event_differences, flag, flags_response, record
 
 import hogkit
 
@@ -94,3 +95,66 @@ def test_flags_request_names_the_contexts_device_and_person(read: str) -> None:
         bodies = _bodies(twin, "ref")
         assert [b["device_id"] for b in bodies] == DEVICES
         assert _bodies(twin, "kit") == bodies
+
+
+def _tagged_context(module: Any, action: Callable[[], Any]) -> None:
+    with module.new_context():
+        module.identify_context("context-user")
+        module.set_context_session("session-1")
+        module.tag("plan", "pro")
+        module.tag("$feature_flag_response", "a tag may not replace the read's value")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            action()
+
+
+def _tags_sorted(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events with `$context_tags` in name order: posthog-python sends a set's order."""
+    for event in events:
+        for where in (event["properties"], event.get("$set") or {}):
+            if "$context_tags" in where:
+                where["$context_tags"] = sorted(where["$context_tags"])
+    return events
+
+
+EVENTS_IN_A_CONTEXT: dict[str, Callable[[Any], Any]] = {
+    "get_feature_flag, remote": lambda c: c.get_feature_flag("remote-only", "user-1"),
+    "get_feature_flag, local": lambda c: c.get_feature_flag("local", "user-1"),
+    "evaluate_flags reads": lambda c: [
+        c.evaluate_flags("user-1").get_flag(k) for k in ("local", "remote-only")
+    ],
+    "alias": lambda c: c.alias("old-id", "new-id"),
+    "group_identify": lambda c: c.group_identify("company", "acme", {"name": "Acme"}),
+    "group_identify with a distinct id": lambda c: c.group_identify(
+        "company", "acme", distinct_id="user-2"
+    ),
+    "set": lambda c: c.set(distinct_id="user-1", properties={"a": 1}),
+    "capture": lambda c: c.capture("clicked"),
+}
+
+
+@pytest.mark.parametrize("action", list(EVENTS_IN_A_CONTEXT), ids=list(EVENTS_IN_A_CONTEXT))
+def test_events_inside_a_context(action: str) -> None:
+    """Flag events carry the context's tags (under their own properties), `$context_tags`
+    and `$session_id` as captures do; alias and group updates its `$session_id`, and a
+    group update without a distinct id the context's person."""
+    with Twin(definitions(flag("local", 3)), [Reply.json(ANSWER)]) as twin:
+        twin.run(lambda c: c.load_feature_flags())
+        for module, client in ((posthog, twin.ref), (hogkit, twin.kit)):
+            _tagged_context(module, lambda c=client: EVENTS_IN_A_CONTEXT[action](c))
+        ref, kit = _tags_sorted(twin.ref_events()), _tags_sorted(twin.kit_events())
+        assert ref
+        assert kit == ref, event_differences(ref, kit)
+
+
+def test_minimal_flag_event_inside_a_context_keeps_only_the_session() -> None:
+    answer = {**ANSWER, "minimalFlagCalledEvents": True}
+    answer["flags"] = {
+        "remote-only": {**ANSWER["flags"]["remote-only"], "metadata": {"has_experiment": False}}
+    }
+    with Twin(None, [Reply.json(answer)], local=False) as twin:
+        for module, client in ((posthog, twin.ref), (hogkit, twin.kit)):
+            _tagged_context(module, lambda c=client: c.get_feature_flag("remote-only", "u"))
+        ref, kit = _tags_sorted(twin.ref_events()), _tags_sorted(twin.kit_events())
+        assert ref[0]["properties"]["$session_id"] == "session-1"
+        assert kit == ref, event_differences(ref, kit)

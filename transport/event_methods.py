@@ -25,7 +25,8 @@ from hogkit.core.event import Event, FlagsArg
 from . import stamps
 from .capture_build import wants_flags
 from .code_variables import with_code_variables
-from .contexts import variables_overrides, with_context
+from .context_events import with_session
+from .contexts import get_context_distinct_id, variables_overrides, with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
 from .pipeline import EventPipeline
 from .problems import log
@@ -194,10 +195,11 @@ class EventMethods:
         uuid: Any = None,
         disable_geoip: bool | None = None,
     ) -> str | None:
-        """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
+        """`$create_alias`: make `distinct_id` another id of the person known as
+        `previous_id` (inside a context, in its session)."""
         return self._emit(
             "alias",
-            core.alias,
+            _in_session(core.alias),
             timestamp,
             uuid,
             previous_id=previous_id,
@@ -215,11 +217,13 @@ class EventMethods:
         disable_geoip: bool | None = None,
         distinct_id: Any = None,
     ) -> str | None:
-        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a
-        distinct id."""
+        """`$groupidentify`: set a group's properties. Without a distinct id, sent as the
+        context's person, or else as `$<type>_<key>`; inside a context, in its session."""
+        if distinct_id is None:
+            distinct_id = get_context_distinct_id()
         return self._emit(
             "group_identify",
-            core.group_identify,
+            _in_session(core.group_identify),
             timestamp,
             uuid,
             group_type,
@@ -307,3 +311,13 @@ class EventMethods:
             if self.log_captured_exceptions:
                 log.error("hogkit: captured exception %s", sent, exc_info=found[0])
         return sent
+
+
+def _in_session(build: Callable[..., Event]) -> Callable[..., Event]:
+    """`build`, its event carrying the current context's `$session_id` (alias and group
+    updates are built whole, so the context is applied to the built event)."""
+
+    def built(*args: Any, **fields: Any) -> Event:
+        return with_session(build(*args, **fields))
+
+    return built
