@@ -129,3 +129,56 @@ def test_empty_distinct_id_experiment_exposure() -> None:
             "$experiment_exposure",
         ]
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+def _definitions_read_back(client: Any) -> tuple[Any, ...]:
+    return (
+        client.feature_flags,
+        client.group_type_mapping,
+        client.cohorts,
+        client.feature_flag_definitions(),
+    )
+
+
+TABLES = definitions(
+    flag("on", 1),
+    group_type_mapping={"0": "company"},
+    cohorts={"5": {"type": "AND", "values": [{"type": "AND", "values": []}]}},
+)
+
+
+def test_definition_attributes_read_back_what_was_downloaded() -> None:
+    """`client.feature_flags`, `group_type_mapping` and `cohorts` before a download, after
+    one, and after the server refused the next."""
+    with Twin(TABLES, definition_replies=[Reply.json(TABLES)]) as twin:
+        seen = [twin.run(_definitions_read_back)]
+        twin.run(lambda c: c.load_feature_flags())
+        seen.append(twin.run(_definitions_read_back))
+        twin.script_definitions(then=Reply(401))
+        twin.run(lambda c: c.load_feature_flags())
+        seen.append(twin.run(_definitions_read_back))
+        for ref, kit in seen:
+            assert kit == ref
+        assert seen[1][0][1] == TABLES["group_type_mapping"]
+
+
+SET_DIRECTLY: dict[str, Any] = {
+    "flags": lambda c: setattr(c, "feature_flags", [flag("set", 7)]),
+    "all three": lambda c: (
+        setattr(c, "feature_flags", [flag("set", 7)]),
+        setattr(c, "group_type_mapping", {"1": "org"}),
+        setattr(c, "cohorts", None),
+    ),
+}
+
+
+@pytest.mark.parametrize("loaded", [True, False], ids=["after-a-download", "never-loaded"])
+@pytest.mark.parametrize("setting", list(SET_DIRECTLY))
+def test_definitions_set_directly_read_back(setting: str, loaded: bool) -> None:
+    with Twin(TABLES, local=loaded) as twin:
+        if loaded:
+            twin.run(lambda c: c.load_feature_flags())
+        twin.run(SET_DIRECTLY[setting])
+        ref, kit = twin.run(_definitions_read_back)
+        assert kit == ref
+        assert ref[3] == [flag("set", 7)]

@@ -59,7 +59,11 @@ from .options import ClientOptions
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
+from .settings import LiveSettings
 from .transports import Transport
+
+_Table = Mapping[str, Any] | None
+"""`group_type_mapping` and `cohorts`: the JSON objects posthog-python keeps them as."""
 
 __all__ = ["BeforeSend", "Client", "OnError"]
 
@@ -282,8 +286,8 @@ class Client:
     )
     # Definitions set directly, as posthog-python test suites do (see `LiveSettings`).
     feature_flags = attribute[list[Any] | None]("_settings", "feature_flags", "Flag definitions.")
-    group_type_mapping = attribute[dict[str, Any]]("_settings", "group_type_mapping", "Groups.")
-    cohorts = attribute[dict[str, Any]]("_settings", "cohorts", "Cohort definitions.")
+    group_type_mapping = attribute[_Table]("_settings", "group_type_mapping", "Group types.")
+    cohorts = attribute[_Table]("_settings", "cohorts", "Cohort definitions.")
     in_app_modules = attribute[Sequence[str] | None](
         "_settings", "in_app_modules", "Module prefixes whose frames are the application's."
     )
@@ -336,7 +340,7 @@ class Client:
 
     evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
     load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
-    feature_flag_definitions = forward("_flag_api", FlagAPI.feature_flag_definitions)
+    feature_flag_definitions = forward("_settings", LiveSettings.feature_flag_definitions)
     flag_definitions_status = forward("_flag_api", FlagAPI.flag_definitions_status)
     get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)
     feature_enabled = forward("_flag_api", FlagAPI.feature_enabled)
