@@ -3,12 +3,24 @@ for an empty distinct id. Every expectation is what the reference did in the sam
 
 from __future__ import annotations
 
+import inspect
 import uuid
+import warnings
 from typing import Any
 
+import posthog
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag, flags_response, person_rule, record
+from twin import (
+    KitClient,
+    Twin,
+    definitions,
+    event_differences,
+    flag,
+    flags_response,
+    person_rule,
+    record,
+)
 
 EXTRA = {"id": 9, "key": "extra", "active": False, "filters": {}, "custom": [1, {"x": None}]}
 DOC = definitions(
@@ -182,3 +194,35 @@ def test_definitions_set_directly_read_back(setting: str, loaded: bool) -> None:
         ref, kit = twin.run(_definitions_read_back)
         assert kit == ref
         assert ref[3] == [flag("set", 7)]
+
+
+ATTRIBUTES_THAT_DIFFER = {
+    "gzip": "hogkit compresses batches by default (README: what differs on purpose)",
+    "capture_compression": "follows `gzip`, so it reads GZIP where posthog-python reads NONE",
+    "in_app_modules": "a tuple of prefixes, () for none (posthog-python: None)",
+    "metrics": "the metrics API is outside hogkit: the option reads back as given",
+}
+
+
+def test_options_left_to_their_defaults_read_back_the_same() -> None:
+    """Every constructor option posthog-python keeps as an attribute reads back the value it
+    filled in (the code-variable pattern lists, `capture_mode`, ...), apart from the few
+    listed above."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ref = posthog.Client("phc_project", host="http://127.0.0.1:9", send=False)
+        kit = KitClient("phc_project", host="http://127.0.0.1:9", send=False)
+    try:
+        names = list(inspect.signature(posthog.Client.__init__).parameters)[1:]
+        kept = [
+            n
+            for n in names
+            if hasattr(ref, n) and not n.startswith("_") and n not in ATTRIBUTES_THAT_DIFFER
+        ]
+        assert "code_variables_mask_patterns" in kept
+        assert {n: getattr(kit, n) for n in kept} == {n: getattr(ref, n) for n in kept}
+        patterns = kit.code_variables_mask_patterns + ["(?i)ssn"]  # noqa: RUF005 - as apps do
+        assert patterns[-1] == "(?i)ssn"
+    finally:
+        ref.shutdown()
+        kit.shutdown()

@@ -55,7 +55,7 @@ from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
 from .lifecycle import Lifecycle
-from .options import ClientOptions
+from .options import ClientOptions, read_back
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
@@ -250,7 +250,7 @@ class Client:
         """posthog-python keeps every constructor option as an attribute; an option that
         hogkit reads only while building the client is answered from `options`."""
         if name in _READ_WHEN_BUILT:
-            return getattr(self.options, name)
+            return read_back(self.options, name)
         raise AttributeError(f"'Client' object has no attribute {name!r}")
 
     def __setattr__(self, name: str, value: Any) -> None:
