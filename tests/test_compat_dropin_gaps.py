@@ -149,6 +149,7 @@ def _definitions_read_back(client: Any) -> tuple[Any, ...]:
         client.group_type_mapping,
         client.cohorts,
         client.feature_flag_definitions(),
+        client.feature_flags_by_key,
     )
 
 

@@ -247,11 +247,8 @@ class Client:
         return f"Client(host={redacted(self.host)!r})"
 
     def __getattr__(self, name: str) -> Any:
-        """posthog-python keeps every constructor option as an attribute; an option that
-        hogkit reads only while building the client is answered from `options`."""
-        if name in _READ_WHEN_BUILT:
-            return read_back(self.options, name)
-        raise AttributeError(f"'Client' object has no attribute {name!r}")
+        """posthog-python's attributes that are not the Client's own (see `_unlisted`)."""
+        return _unlisted(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _READ_WHEN_BUILT:  # posthog-python would use it; say that hogkit won't
@@ -394,6 +391,18 @@ _READ_WHEN_BUILT = frozenset(
     for name in ClientOptions.__struct_fields__
     if not name.startswith("_") and not hasattr(Client, name) and name not in ("host", "transport")
 )
+
+
+def _unlisted(client: Client, name: str) -> Any:
+    """posthog-python keeps every constructor option as an attribute: an option that hogkit
+    reads only while building the client is answered from `options`; and its
+    `feature_flags_by_key` is the definitions in force, by key."""
+    if name in _READ_WHEN_BUILT:
+        return read_back(client.options, name)
+    if name == "feature_flags_by_key":
+        return client._settings.feature_flags_by_key
+    raise AttributeError(f"'Client' object has no attribute {name!r}")
+
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 # Weak: a client the application drops is collected with its pipeline; its worker then

@@ -108,6 +108,14 @@ class LiveSettings:
         self._flag_list = list(flags or [])
         self._use_given("feature_flags")
 
+    @property
+    def feature_flags_by_key(self) -> dict[str, Any] | None:
+        """`feature_flags` by key (a flag without one left out), as posthog-python keeps them."""
+        flags = self.feature_flags
+        if flags is None:
+            return None
+        return {f["key"]: f for f in flags if isinstance(f, Mapping) and f.get("key") is not None}
+
     def feature_flag_definitions(self) -> list[Any] | None:
         """The flag definitions in force as decoded JSON objects (a fresh list each call),
         or None while nothing was loaded; the compiled set is `flag_service.flagset`."""
