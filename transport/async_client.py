@@ -38,9 +38,7 @@ from typing import Any
 from .async_flags import AsyncFlags
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
-from .contexts import (
-    ContextMethods,
-)
+from .contexts import ContextMethods
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
 from .exception_source import ExceptionArg

@@ -62,10 +62,10 @@ from .problems import OnError, log
 from .settings import LiveSettings
 from .transports import Transport
 
+__all__ = ["BeforeSend", "Client", "OnError"]
+
 _Table = Mapping[str, Any] | None
 """`group_type_mapping` and `cohorts`: the JSON objects posthog-python keeps them as."""
-
-__all__ = ["BeforeSend", "Client", "OnError"]
 
 DEFAULT_EXIT_TIMEOUT = 1.0
 
