@@ -106,20 +106,21 @@ def tracing_headers_setting(capture: object, trust: object, names: tuple[str, st
 
 def captures_exceptions(capture_exceptions: bool | None, client: Any) -> bool:
     """Whether a framework hook captures the exceptions it sees: as the application said,
-    else as the client (`client`, else the default client) autocaptures."""
+    else as the client (`client`, else the default client or setting) autocaptures."""
     if capture_exceptions is not None:
         return capture_exceptions
-    sink = client if client is not None else contexts.default_client()
-    return bool(getattr(sink, "enable_exception_autocapture", False))
+    if client is None:
+        return contexts.default_autocapture()
+    return bool(getattr(client, "enable_exception_autocapture", False))
 
 
 def report_exception(client: Any, exc: BaseException, source: str, mechanism: str) -> None:
-    """Capture an exception a framework caught (`client`, else the default client).
+    """Capture an exception a framework caught (`client`, else the module's client).
 
     The client captures an exception object once, so a framework hook and an enclosing
     context that both see it still send one event. Never raises into the framework.
     """
-    target = client if client is not None else contexts.default_client()
+    target = client if client is not None else contexts.module_client()
     if target is None:
         return
     try:

@@ -35,6 +35,7 @@ _SETTINGS = (
     "personal_api_key",
     "poll_interval",
     "feature_flags_request_timeout_seconds",
+    "enable_exception_autocapture",
     "default_client",
 )
 
@@ -146,3 +147,55 @@ def test_module_flag_read_by_position(call: str, modules: None) -> None:
         assert results[1] == results[0]
         ref, kit = twin.ref_events(), twin.kit_events()
         assert kit == ref, event_differences(ref, kit)
+
+
+def _exceptions(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each event's name, distinct id (None for a fresh anonymous one) and exception type."""
+    out = []
+    for event in events:
+        props = event["properties"]
+        anonymous = props.get("$process_person_profile") is False
+        kinds = [e["type"] for e in props.get("$exception_list", [])]
+        out.append((event["event"], None if anonymous else event["distinct_id"], kinds))
+    return out
+
+
+def test_contexts_without_a_client_use_an_assigned_default_client(modules: None) -> None:
+    """`posthog.default_client = client`: module-level contexts and `scoped` send the
+    exceptions escaping them to it."""
+    with Twin(local=False) as twin:
+        for module, client in ((posthog, twin.ref), (hogkit, twin.kit)):
+            module.default_client = client  # type: ignore[attr-defined]
+            with pytest.raises(ValueError), module.new_context(capture_exceptions=True):  # type: ignore[attr-defined]
+                module.identify_context("user-1")  # type: ignore[attr-defined]
+                raise ValueError("escaped")
+
+            @module.scoped(capture_exceptions=True)  # type: ignore[attr-defined,misc]
+            def job() -> None:
+                raise KeyError("escaped a scoped function")
+
+            with pytest.raises(KeyError):
+                job()
+        ref, kit = _exceptions(twin.ref_events()), _exceptions(twin.kit_events())
+        assert len(ref) == 2
+        assert kit == ref
+
+
+def test_contexts_without_a_client_build_the_module_client(modules: None) -> None:
+    """With `api_key` (and `enable_exception_autocapture`) set and no module call made
+    yet, an exception escaping a module-level context builds the default client and is
+    sent, as posthog-python's module-level capture does."""
+    with Twin(local=False) as twin:
+        for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
+            module.api_key = key  # type: ignore[attr-defined]
+            module.host = twin.server.url  # type: ignore[attr-defined]
+            module.sync_mode = True  # type: ignore[attr-defined]
+            module.enable_exception_autocapture = True  # type: ignore[attr-defined]
+            module.default_client = None  # type: ignore[attr-defined]
+            with pytest.raises(ValueError), module.new_context():  # type: ignore[attr-defined]
+                module.identify_context("user-1")  # type: ignore[attr-defined]
+                raise ValueError("escaped")
+            module.flush()  # type: ignore[attr-defined]
+        ref, kit = _exceptions(twin.ref_events()), _exceptions(twin.kit_events())
+        assert ref == [("$exception", "user-1", ["ValueError"])]
+        assert kit == ref

@@ -18,6 +18,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar, cast
@@ -33,6 +34,7 @@ __all__ = [
     "ExceptionSink",
     "context_values",
     "current_context",
+    "default_autocapture",
     "default_client",
     "flag_identity",
     "get_context_device_id",
@@ -40,6 +42,7 @@ __all__ = [
     "get_context_session_id",
     "get_tags",
     "identify_context",
+    "module_client",
     "new_context",
     "scoped",
     "set_capture_exception_code_variables_context",
@@ -133,8 +136,34 @@ current_context: Callable[[], object | None] = _current.get
 
 
 def default_client() -> ExceptionSink | None:
-    """The client set with `set_default_client`, if any."""
-    return _default[0] if _default else None
+    """The client for work that names none, if there is one yet: the one set with
+    `set_default_client`, else `hogkit.default_client` (assigned by the application, or
+    built by a module-level call)."""
+    if _default:
+        return _default[0]
+    client = getattr(sys.modules.get("hogkit"), "default_client", None)
+    return cast("ExceptionSink | None", client)
+
+
+def module_client() -> ExceptionSink | None:
+    """`default_client()`, built from the `hogkit.*` settings when there is none yet, as
+    posthog-python's module-level calls build theirs: an exception escaping a context
+    that names no client reaches the configured project even before any module call."""
+    client = default_client()
+    if client is not None or "hogkit" not in sys.modules:
+        return client
+    from .module_api import setup  # it imports this module
+
+    return setup()
+
+
+def default_autocapture() -> bool:
+    """Whether work that names no client captures the exceptions escaping it: as the
+    default client says, else as the `hogkit.enable_exception_autocapture` setting says."""
+    client = default_client()
+    if client is not None:
+        return bool(getattr(client, "enable_exception_autocapture", False))
+    return bool(getattr(sys.modules.get("hogkit"), "enable_exception_autocapture", False))
 
 
 def _reset_after_fork() -> None:
@@ -167,12 +196,13 @@ def flag_identity(distinct_id: Any, device_id: str | None) -> tuple[Any, str | N
 
 
 def _sink_for(scope: _Scope) -> ExceptionSink | None:
+    """The client the innermost scope that names one names, if any."""
     node: _Scope | None = scope
     while node is not None:
         if node.client is not None:
             return node.client
         node = node.parent
-    return _default[0] if _default else None
+    return None
 
 
 @contextmanager
@@ -189,15 +219,19 @@ def new_context(
     """
     parent = _current.get()
     if capture_exceptions is None:
-        sink = client or (_sink_for(parent) if parent is not None else default_client())
-        capture_exceptions = bool(getattr(sink, "enable_exception_autocapture", False))
+        sink = client or (_sink_for(parent) if parent is not None else None)
+        capture_exceptions = (
+            default_autocapture()
+            if sink is None
+            else bool(getattr(sink, "enable_exception_autocapture", False))
+        )
     scope = _Scope(parent, fresh, capture_exceptions, client)
     token = _current.set(scope)
     try:
         yield
     except Exception as exc:
         if scope.capture_exceptions:
-            sink = _sink_for(scope)
+            sink = _sink_for(scope) or module_client()
             if sink is not None:
                 try:
                     sink.capture_exception(exc)

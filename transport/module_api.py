@@ -26,7 +26,6 @@ from hogkit.module_functions import MODULE_FUNCTIONS, MODULE_METHODS
 
 from . import contexts
 from .client import Client
-from .contexts import set_default_client
 from .evaluations import FlagEvaluations
 from .flag_query import GroupProperties, Groups
 
@@ -106,9 +105,7 @@ def _build(settings: ModuleType) -> Client:
         value = getattr(settings, name, None)
         if value is not None and value != default:
             options[name] = value
-    client = Client(_key(settings), **options)
-    set_default_client(client)  # exceptions escaping a context opened without a client
-    return client
+    return Client(_key(settings), **options)
 
 
 def setup() -> Client:
