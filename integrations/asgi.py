@@ -60,6 +60,15 @@ class PosthogASGIMiddleware:
             ("capture_tracing_headers", "trust_tracing_headers"),
         )
 
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket") or not await self._wanted(scope):
             await self.app(scope, receive, send)

@@ -49,11 +49,38 @@ class PosthogContextMiddleware:
             "POSTHOG_MW_EXTRA_PROPERTIES", "POSTHOG_MW_EXTRA_TAGS"
         )
         self.properties_map = _callable_setting("POSTHOG_MW_PROPERTIES_MAP", "POSTHOG_MW_TAG_MAP")
-        self.read_headers = tracing_headers_setting(
+        self.capture_tracing_headers = tracing_headers_setting(
             getattr(settings, _HEADER_SETTINGS[0], None),
             getattr(settings, _HEADER_SETTINGS[1], None),
             _HEADER_SETTINGS,
         )
+
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
+
+    @property
+    def extra_tags(self) -> Callable[[HttpRequest], Any] | None:
+        """`extra_properties`' older name."""
+        return self.extra_properties
+
+    @extra_tags.setter
+    def extra_tags(self, callback: Callable[[HttpRequest], Any] | None) -> None:
+        self.extra_properties = callback
+
+    @property
+    def tag_map(self) -> Callable[[dict[str, Any]], Any] | None:
+        """`properties_map`' older name."""
+        return self.properties_map
+
+    @tag_map.setter
+    def tag_map(self, callback: Callable[[dict[str, Any]], Any] | None) -> None:
+        self.properties_map = callback
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
@@ -101,7 +128,7 @@ class PosthogContextMiddleware:
         enter_request(
             request.headers.get,
             props,
-            read_headers=self.read_headers,
+            read_headers=self.capture_tracing_headers,
             fallback_distinct_id=user_id,
         )
 

@@ -58,6 +58,15 @@ class PosthogFlaskIntegration:
         if app is not None:
             self.init_app(app)
 
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
+
     def init_app(self, app: Flask) -> None:
         """Register the hooks on `app` (once per app)."""
         if _EXTENSION in app.extensions:

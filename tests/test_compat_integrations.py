@@ -113,3 +113,39 @@ def test_the_older_option_name_warns(framework: str) -> None:
     app: Any = Flask(__name__) if framework == "flask" else Starlette()
     with pytest.warns(DeprecationWarning, match="capture_tracing_headers"):
         ours(app, trust_tracing_headers=False)
+
+
+@pytest.mark.parametrize("name", list(CONSTRUCTORS))
+def test_integration_has_the_reference_public_names(name: str) -> None:
+    reference, ours = CONSTRUCTORS[name]
+    public = {n for n in dir(reference) if not n.startswith("_")}
+    assert public <= {n for n in dir(ours) if not n.startswith("_")}
+
+
+@pytest.mark.parametrize("framework", ["flask", "asgi"])
+def test_trust_tracing_headers_set_on_the_instance(framework: str) -> None:
+    """The older name is also an attribute: setting it after construction turns reading
+    the identity headers off, in both SDKs."""
+    reference, ours = CONSTRUCTORS[framework]
+    with Twin(local=False) as twin:
+        for integration, client in ((reference, twin.ref), (ours, twin.kit)):
+            if framework == "flask":
+                app = Flask(__name__)
+                hooks = integration(app, client=client)
+
+                @app.get("/viewed")
+                def viewed(client: Any = client) -> str:
+                    client.capture("viewed")
+                    return "ok"
+
+                http: Any = app.test_client()
+            else:
+                hooks = _starlette_app(integration, client, {})
+                http = TestClient(hooks)
+            assert hooks.trust_tracing_headers is True
+            hooks.trust_tracing_headers = False
+            assert hooks.capture_tracing_headers is False
+            assert http.get("/viewed", headers=HEADERS).status_code == 200
+        ref, kit = _identity(twin.ref_events()), _identity(twin.kit_events())
+        assert ref == [("viewed", False, None)]
+        assert kit == ref

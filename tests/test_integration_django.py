@@ -196,3 +196,37 @@ def test_older_setting_names_work_as_in_posthog(older: dict[str, Any]) -> None:
                 )
             )
         assert seen[1] == seen[0]
+
+
+def test_middleware_has_the_reference_attributes() -> None:
+    """Every public attribute of posthog-python's middleware instance, older names included,
+    apart from its property-building hooks (`extract_*`), which hogkit's middleware does not
+    call."""
+    reference = Reference(lambda request: HttpResponse("ok"))
+    ours = PosthogContextMiddleware(lambda request: HttpResponse("ok"))
+    names = {n for n in dir(reference) if not n.startswith("_") and "extract_" not in n}
+    assert names <= {n for n in dir(ours) if not n.startswith("_")}
+    for name in ("trust_tracing_headers", "capture_tracing_headers", "extra_tags", "tag_map"):
+        assert getattr(ours, name) == getattr(reference, name), name
+
+
+def test_older_attribute_names_set_on_the_middleware() -> None:
+    with Twin(local=False) as twin:
+        for middleware, client in ((Reference, twin.ref), (PosthogContextMiddleware, twin.kit)):
+
+            def view(request: HttpRequest, client: Any = client) -> HttpResponse:
+                client.capture("viewed")
+                return HttpResponse("ok")
+
+            instance = middleware(view)
+            instance.extra_tags = lambda request: {"plan": "pro"}
+            instance.tag_map = lambda tags: {**tags, "mapped": True}
+            instance.trust_tracing_headers = False
+            instance(RequestFactory().get("/viewed", **HEADERS))
+        seen = []
+        for events in (twin.ref_events(), twin.kit_events()):
+            (event,) = events
+            props = event["properties"]
+            seen.append((event["distinct_id"] == "user-7", props.get("plan"), props.get("mapped")))
+        assert seen[0] == (False, "pro", True)
+        assert seen[1] == seen[0]
