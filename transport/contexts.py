@@ -148,13 +148,18 @@ def default_client() -> ExceptionSink | None:
 def module_client() -> ExceptionSink | None:
     """`default_client()`, built from the `hogkit.*` settings when there is none yet, as
     posthog-python's module-level calls build theirs: an exception escaping a context
-    that names no client reaches the configured project even before any module call."""
+    that names no client reaches the configured project even before any module call.
+    Never raises (None when the client cannot be built)."""
     client = default_client()
     if client is not None or "hogkit" not in sys.modules:
         return client
     from .module_api import setup  # it imports this module
 
-    return setup()
+    try:
+        return setup()
+    except Exception:
+        log.exception("hogkit: building the default client failed")
+        return None
 
 
 def default_autocapture() -> bool:
@@ -231,12 +236,12 @@ def new_context(
         yield
     except Exception as exc:
         if scope.capture_exceptions:
-            sink = _sink_for(scope) or module_client()
-            if sink is not None:
-                try:
+            try:
+                sink = _sink_for(scope) or module_client()
+                if sink is not None:
                     sink.capture_exception(exc)
-                except Exception:
-                    log.exception("hogkit: capturing a context's exception failed")
+            except Exception:
+                log.exception("hogkit: capturing a context's exception failed")
         raise
     finally:
         try:
