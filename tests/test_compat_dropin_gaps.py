@@ -3,6 +3,7 @@ for an empty distinct id. Every expectation is what the reference did in the sam
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import uuid
 import warnings
@@ -21,6 +22,8 @@ from twin import (
     person_rule,
     record,
 )
+
+import hogkit
 
 EXTRA = {"id": 9, "key": "extra", "active": False, "filters": {}, "custom": [1, {"x": None}]}
 DOC = definitions(
@@ -227,3 +230,48 @@ def test_options_left_to_their_defaults_read_back_the_same() -> None:
     finally:
         ref.shutdown()
         kit.shutdown()
+
+
+UNKNOWN_KEYWORDS: dict[str, Any] = {
+    "capture": lambda c: c.capture("clicked", distinct_id="user-1", context={"a": 1}),
+    "set": lambda c: c.set(distinct_id="user-1", properties={"plan": "pro"}, message_id="m"),
+    "set_once": lambda c: c.set_once(distinct_id="user-1", properties={"a": 1}, context={}),
+    "capture_exception": lambda c: c.capture_exception(
+        ValueError("boom"), distinct_id="user-1", context={}
+    ),
+}
+
+
+@pytest.mark.parametrize("method", list(UNKNOWN_KEYWORDS))
+def test_an_unknown_keyword_is_ignored_as_posthog_ignores_it(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """posthog-python's capture methods take `**kwargs`: an old or misspelt keyword is
+    ignored and the event sent. hogkit sends it too, with a warning, instead of raising."""
+    with Twin(local=False) as twin:
+        ref, kit = twin.run(UNKNOWN_KEYWORDS[method])
+        assert isinstance(ref, str) and isinstance(kit, str)
+        ref_events, kit_events = twin.ref_events(), twin.kit_events()
+        for event in ref_events + kit_events:
+            event["properties"].pop("$exception_list", None)  # frames name the calling line
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+    assert any(r.name.startswith("hogkit") and method in r.getMessage() for r in caplog.records)
+
+
+def test_the_async_client_ignores_an_unknown_keyword_too() -> None:
+    async def both(url: str) -> list[Any]:
+        answers = []
+        for client in (
+            posthog.AsyncClient("phc_reference", host=url),
+            hogkit.AsyncClient("phc_hogkit", host=url),
+        ):
+            answers.append(client.capture("clicked", distinct_id="user-1", context={}))
+            answers.append(await client.capture_immediate("sent", distinct_id="u", context={}))
+            await client.shutdown()
+        return answers
+
+    with Twin(local=False) as twin:
+        answers = asyncio.run(both(twin.server.url))
+        assert all(isinstance(a, str) for a in answers)
+        names = {e["event"] for e in twin.server.events()}
+        assert names == {"clicked", "sent"}

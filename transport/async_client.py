@@ -217,12 +217,10 @@ class AsyncClient:
         flags: Any = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
-        """Queue an event (see `Client.capture`); returns its uuid, or None if not accepted.
-
-        Never waits: `send_feature_flags` (deprecated) attaches what local evaluation
-        decides now, never a `/flags` answer. Pass `flags=await evaluate_flags(...)` instead.
-        """
+        """Queue an event (see `Client.capture`); its uuid, or None. Never waits: the deprecated
+        `send_feature_flags` attaches what local evaluation decides now, never a `/flags` answer."""
         return self._client.capture(
             event,
             distinct_id=distinct_id,
@@ -232,6 +230,7 @@ class AsyncClient:
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,
+            **unknown,
         )
 
     def capture_exception(
@@ -250,6 +249,7 @@ class AsyncClient:
         level: str = "error",
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
+        **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
         `send_feature_flags` attaches only what local evaluation decides."""
@@ -266,6 +266,7 @@ class AsyncClient:
             level=level,
             source=source,
             mechanism=mechanism,
+            **unknown,
         )
 
     async def capture_immediate(
@@ -280,6 +281,7 @@ class AsyncClient:
         flags: Any = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
         """`capture`, then await its delivery (and that of everything queued before it);
         its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
@@ -293,6 +295,7 @@ class AsyncClient:
             flags=flags,
             disable_geoip=disable_geoip,
             send_feature_flags=send_feature_flags,
+            **unknown,
         )
         if event_id is None or not await self.flush():
             return None

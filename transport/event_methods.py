@@ -29,7 +29,7 @@ from .context_events import with_session
 from .contexts import get_context_distinct_id, variables_overrides, with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
 from .pipeline import EventPipeline
-from .problems import log
+from .problems import log, unknown_arguments
 from .stamps import CallerTime
 from .tracing import with_span
 
@@ -94,28 +94,36 @@ class EventMethods:
 
     def set(
         self,
+        /,
         *,
         distinct_id: Any = None,
         properties: Mapping[str, Any] | None = None,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
+        **unknown: Any,
     ) -> str | None:
         """Set person properties (`$set`). A no-op (None) without a distinct id or properties."""
+        if unknown:
+            unknown_arguments("set", unknown)
         return self._person(
             "set", core.set_properties, distinct_id, properties, timestamp, uuid, disable_geoip
         )
 
     def set_once(
         self,
+        /,
         *,
         distinct_id: Any = None,
         properties: Mapping[str, Any] | None = None,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
+        **unknown: Any,
     ) -> str | None:
         """Set person properties that are not set yet (`$set_once`); None like `set`."""
+        if unknown:
+            unknown_arguments("set_once", unknown)
         return self._person(
             "set_once", core.set_once, distinct_id, properties, timestamp, uuid, disable_geoip
         )
@@ -235,6 +243,7 @@ class EventMethods:
 
     def capture_exception(
         self,
+        /,
         exception: ExceptionArg | None = None,
         *,
         distinct_id: Any = None,
@@ -249,6 +258,7 @@ class EventMethods:
         level: str = "error",
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
+        **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
 
@@ -258,6 +268,8 @@ class EventMethods:
         hooks and framework integrations. `send_feature_flags` (deprecated) attaches flags
         the way `capture` does; `flags` wins.
         """
+        if unknown:
+            unknown_arguments("capture_exception", unknown)
         distinct_id, properties = with_context(distinct_id, properties)
         found: list[BaseException] = []
 

@@ -33,7 +33,7 @@ from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .delivery import Delivery
 from .ids import new_uuid
-from .problems import Problems, log
+from .problems import Problems, log, unknown_arguments
 from .spool import Spool
 from .stamps import clock
 from .tracing import with_span
@@ -175,6 +175,7 @@ class EventPipeline:
 
     def capture(
         self,
+        /,
         event: str,
         *,
         distinct_id: Any = None,
@@ -185,6 +186,7 @@ class EventPipeline:
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not accepted.
 
@@ -200,6 +202,8 @@ class EventPipeline:
         and encodes the event, many at once. While half the queue is waiting, the caller
         encodes instead, so a worker that falls far behind gets ready-made events.
         """
+        if unknown:
+            unknown_arguments("capture", unknown)
         if current_context() is not None:
             distinct_id, properties = with_context(distinct_id, properties)
         if self.trace_context:
