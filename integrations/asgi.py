@@ -21,6 +21,7 @@ from .request import (
     enter_request,
     report_exception,
     request_properties,
+    tracing_headers_setting,
 )
 
 __all__ = ["SOURCE", "PosthogASGIMiddleware"]
@@ -43,15 +44,30 @@ class PosthogASGIMiddleware:
         capture_exceptions: bool | None = None,
         request_filter: Callable[[Scope], Any] | None = None,
         extra_properties: Callable[[Scope], Any] | None = None,
+        trust_tracing_headers: bool | None = None,
         *,
-        capture_tracing_headers: bool = True,
+        capture_tracing_headers: bool | None = None,
     ) -> None:
+        """`trust_tracing_headers` is `capture_tracing_headers`' older name."""
         self.app = app
         self.client = client
         self.capture_exceptions = capture_exceptions
         self.request_filter = request_filter
         self.extra_properties = extra_properties
-        self.capture_tracing_headers = capture_tracing_headers
+        self.capture_tracing_headers = tracing_headers_setting(
+            capture_tracing_headers,
+            trust_tracing_headers,
+            ("capture_tracing_headers", "trust_tracing_headers"),
+        )
+
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket") or not await self._wanted(scope):

@@ -190,7 +190,7 @@ class PosthogCeleryIntegration:
     def _event(self, state: str, props: dict[str, Any]) -> None:
         if not self.capture_task_lifecycle_events or not self._tracked(props):
             return
-        target = self.client if self.client is not None else contexts.default_client()
+        target = self.client if self.client is not None else contexts.module_client()
         capture = getattr(target, "capture", None)
         if callable(capture):
             capture(f"celery task {state}", properties=props)

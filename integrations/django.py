@@ -6,7 +6,9 @@ Add `hogkit.integrations.django.PosthogContextMiddleware` to `MIDDLEWARE`. Setti
 `POSTHOG_MW_EXTRA_PROPERTIES` (a callable returning more tags), `POSTHOG_MW_PROPERTIES_MAP`
 (a callable transforming the tags) and `POSTHOG_MW_CAPTURE_TRACING_HEADERS` (default True:
 take the distinct id and session from the `X-POSTHOG-*` headers). Without a header the
-logged-in user's primary key is the distinct id.
+logged-in user's primary key is the distinct id. The older names `POSTHOG_MW_EXTRA_TAGS`,
+`POSTHOG_MW_TAG_MAP` and `POSTHOG_MW_TRUST_TRACING_HEADERS` still work when the current
+ones are not set.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from hogkit.transport import contexts
 
-from .request import enter_request, report_exception, request_properties
+from .request import enter_request, report_exception, request_properties, tracing_headers_setting
 
 __all__ = ["SOURCE", "PosthogContextMiddleware"]
 
 SOURCE = "django.middleware"
+# Whether the identity headers are read: the setting, and its older name.
+_HEADER_SETTINGS = ("POSTHOG_MW_CAPTURE_TRACING_HEADERS", "POSTHOG_MW_TRUST_TRACING_HEADERS")
 
 
 class PosthogContextMiddleware:
@@ -41,9 +45,42 @@ class PosthogContextMiddleware:
         self.client = getattr(settings, "POSTHOG_MW_CLIENT", None)
         self.capture_exceptions = bool(getattr(settings, "POSTHOG_MW_CAPTURE_EXCEPTIONS", True))
         self.request_filter = _callable_setting("POSTHOG_MW_REQUEST_FILTER")
-        self.extra_properties = _callable_setting("POSTHOG_MW_EXTRA_PROPERTIES")
-        self.properties_map = _callable_setting("POSTHOG_MW_PROPERTIES_MAP")
-        self.read_headers = bool(getattr(settings, "POSTHOG_MW_CAPTURE_TRACING_HEADERS", True))
+        self.extra_properties = _callable_setting(
+            "POSTHOG_MW_EXTRA_PROPERTIES", "POSTHOG_MW_EXTRA_TAGS"
+        )
+        self.properties_map = _callable_setting("POSTHOG_MW_PROPERTIES_MAP", "POSTHOG_MW_TAG_MAP")
+        self.capture_tracing_headers = tracing_headers_setting(
+            getattr(settings, _HEADER_SETTINGS[0], None),
+            getattr(settings, _HEADER_SETTINGS[1], None),
+            _HEADER_SETTINGS,
+        )
+
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
+
+    @property
+    def extra_tags(self) -> Callable[[HttpRequest], Any] | None:
+        """`extra_properties`' older name."""
+        return self.extra_properties
+
+    @extra_tags.setter
+    def extra_tags(self, callback: Callable[[HttpRequest], Any] | None) -> None:
+        self.extra_properties = callback
+
+    @property
+    def tag_map(self) -> Callable[[dict[str, Any]], Any] | None:
+        """`properties_map`' older name."""
+        return self.properties_map
+
+    @tag_map.setter
+    def tag_map(self, callback: Callable[[dict[str, Any]], Any] | None) -> None:
+        self.properties_map = callback
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:
@@ -91,12 +128,15 @@ class PosthogContextMiddleware:
         enter_request(
             request.headers.get,
             props,
-            read_headers=self.read_headers,
+            read_headers=self.capture_tracing_headers,
             fallback_distinct_id=user_id,
         )
 
 
-def _callable_setting(name: str) -> Callable[..., Any] | None:
+def _callable_setting(name: str, older: str | None = None) -> Callable[..., Any] | None:
+    """Setting `name` when it is callable; when it is not set at all, its `older` name's."""
+    if older is not None and not hasattr(settings, name):
+        name = older
     value = getattr(settings, name, None)
     return value if callable(value) else None
 

@@ -17,13 +17,20 @@ from typing import Any
 from flask import Flask, Request, g, got_request_exception, has_request_context, request
 from hogkit.transport import contexts
 
-from .request import captures_exceptions, enter_request, report_exception, request_properties
+from .request import (
+    captures_exceptions,
+    enter_request,
+    report_exception,
+    request_properties,
+    tracing_headers_setting,
+)
 
 __all__ = ["SOURCE", "PosthogFlaskIntegration"]
 
 SOURCE = "flask.got_request_exception"
 _EXTENSION = "hogkit"
 _SCOPE = "_hogkit_context"
+_HEADER_OPTIONS = ("capture_tracing_headers", "trust_tracing_headers")
 
 
 class PosthogFlaskIntegration:
@@ -37,15 +44,28 @@ class PosthogFlaskIntegration:
         capture_exceptions: bool | None = None,
         request_filter: Callable[[Request], bool] | None = None,
         extra_properties: Callable[[Request], Mapping[str, Any]] | None = None,
-        capture_tracing_headers: bool = True,
+        trust_tracing_headers: bool | None = None,
+        capture_tracing_headers: bool | None = None,
     ) -> None:
+        """`trust_tracing_headers` is `capture_tracing_headers`' older name."""
         self.client = client
         self.capture_exceptions = capture_exceptions
         self.request_filter = request_filter
         self.extra_properties = extra_properties
-        self.capture_tracing_headers = capture_tracing_headers
+        self.capture_tracing_headers = tracing_headers_setting(
+            capture_tracing_headers, trust_tracing_headers, _HEADER_OPTIONS
+        )
         if app is not None:
             self.init_app(app)
+
+    @property
+    def trust_tracing_headers(self) -> bool:
+        """`capture_tracing_headers`' older name, which applications may still set."""
+        return self.capture_tracing_headers
+
+    @trust_tracing_headers.setter
+    def trust_tracing_headers(self, enabled: bool) -> None:
+        self.capture_tracing_headers = enabled
 
     def init_app(self, app: Flask) -> None:
         """Register the hooks on `app` (once per app)."""

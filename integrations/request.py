@@ -7,6 +7,7 @@ passes those in and this module decides what goes into the request's context.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "enter_request",
     "report_exception",
     "request_properties",
+    "tracing_headers_setting",
 ]
 
 DISTINCT_ID_HEADER = "X-POSTHOG-DISTINCT-ID"
@@ -88,22 +90,37 @@ def _get(header: Callable[[str], object], name: str) -> object:
         return None
 
 
+def tracing_headers_setting(capture: object, trust: object, names: tuple[str, str]) -> bool:
+    """Whether identity headers are read: `capture` (the current name) when given, else
+    `trust` (its older name, `names[1]`, which warns), else yes. A value that is not a
+    bool reads as no: a misspelt setting must not start trusting client headers."""
+    if trust is not None:
+        warnings.warn(
+            f"{names[1]} is deprecated; use {names[0]} instead.", DeprecationWarning, stacklevel=3
+        )
+    chosen = capture if capture is not None else trust
+    if chosen is None:
+        return True
+    return chosen if isinstance(chosen, bool) else False
+
+
 def captures_exceptions(capture_exceptions: bool | None, client: Any) -> bool:
     """Whether a framework hook captures the exceptions it sees: as the application said,
-    else as the client (`client`, else the default client) autocaptures."""
+    else as the client (`client`, else the default client or setting) autocaptures."""
     if capture_exceptions is not None:
         return capture_exceptions
-    sink = client if client is not None else contexts.default_client()
-    return bool(getattr(sink, "enable_exception_autocapture", False))
+    if client is None:
+        return contexts.default_autocapture()
+    return bool(getattr(client, "enable_exception_autocapture", False))
 
 
 def report_exception(client: Any, exc: BaseException, source: str, mechanism: str) -> None:
-    """Capture an exception a framework caught (`client`, else the default client).
+    """Capture an exception a framework caught (`client`, else the module's client).
 
     The client captures an exception object once, so a framework hook and an enclosing
     context that both see it still send one event. Never raises into the framework.
     """
-    target = client if client is not None else contexts.default_client()
+    target = client if client is not None else contexts.module_client()
     if target is None:
         return
     try:

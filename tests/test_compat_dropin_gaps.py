@@ -3,12 +3,27 @@ for an empty distinct id. Every expectation is what the reference did in the sam
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import uuid
+import warnings
 from typing import Any
 
+import posthog
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag, flags_response, person_rule, record
+from twin import (
+    KitClient,
+    Twin,
+    definitions,
+    event_differences,
+    flag,
+    flags_response,
+    person_rule,
+    record,
+)
+
+import hogkit
 
 EXTRA = {"id": 9, "key": "extra", "active": False, "filters": {}, "custom": [1, {"x": None}]}
 DOC = definitions(
@@ -129,3 +144,134 @@ def test_empty_distinct_id_experiment_exposure() -> None:
             "$experiment_exposure",
         ]
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+def _definitions_read_back(client: Any) -> tuple[Any, ...]:
+    return (
+        client.feature_flags,
+        client.group_type_mapping,
+        client.cohorts,
+        client.feature_flag_definitions(),
+        client.feature_flags_by_key,
+    )
+
+
+TABLES = definitions(
+    flag("on", 1),
+    group_type_mapping={"0": "company"},
+    cohorts={"5": {"type": "AND", "values": [{"type": "AND", "values": []}]}},
+)
+
+
+def test_definition_attributes_read_back_what_was_downloaded() -> None:
+    """`client.feature_flags`, `group_type_mapping` and `cohorts` before a download, after
+    one, and after the server refused the next."""
+    with Twin(TABLES, definition_replies=[Reply.json(TABLES)]) as twin:
+        seen = [twin.run(_definitions_read_back)]
+        twin.run(lambda c: c.load_feature_flags())
+        seen.append(twin.run(_definitions_read_back))
+        twin.script_definitions(then=Reply(401))
+        twin.run(lambda c: c.load_feature_flags())
+        seen.append(twin.run(_definitions_read_back))
+        for ref, kit in seen:
+            assert kit == ref
+        assert seen[1][0][1] == TABLES["group_type_mapping"]
+
+
+SET_DIRECTLY: dict[str, Any] = {
+    "flags": lambda c: setattr(c, "feature_flags", [flag("set", 7)]),
+    "all three": lambda c: (
+        setattr(c, "feature_flags", [flag("set", 7)]),
+        setattr(c, "group_type_mapping", {"1": "org"}),
+        setattr(c, "cohorts", None),
+    ),
+}
+
+
+@pytest.mark.parametrize("loaded", [True, False], ids=["after-a-download", "never-loaded"])
+@pytest.mark.parametrize("setting", list(SET_DIRECTLY))
+def test_definitions_set_directly_read_back(setting: str, loaded: bool) -> None:
+    with Twin(TABLES, local=loaded) as twin:
+        if loaded:
+            twin.run(lambda c: c.load_feature_flags())
+        twin.run(SET_DIRECTLY[setting])
+        ref, kit = twin.run(_definitions_read_back)
+        assert kit == ref
+        assert ref[3] == [flag("set", 7)]
+
+
+ATTRIBUTES_THAT_DIFFER = {
+    "gzip": "hogkit compresses batches by default (README: what differs on purpose)",
+    "capture_compression": "follows `gzip`, so it reads GZIP where posthog-python reads NONE",
+    "in_app_modules": "a tuple of prefixes, () for none (posthog-python: None)",
+    "metrics": "the metrics API is outside hogkit: the option reads back as given",
+}
+
+
+def test_options_left_to_their_defaults_read_back_the_same() -> None:
+    """Every constructor option posthog-python keeps as an attribute reads back the value it
+    filled in (the code-variable pattern lists, `capture_mode`, ...), apart from the few
+    listed above."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ref = posthog.Client("phc_project", host="http://127.0.0.1:9", send=False)
+        kit = KitClient("phc_project", host="http://127.0.0.1:9", send=False)
+    try:
+        names = list(inspect.signature(posthog.Client.__init__).parameters)[1:]
+        kept = [
+            n
+            for n in names
+            if hasattr(ref, n) and not n.startswith("_") and n not in ATTRIBUTES_THAT_DIFFER
+        ]
+        assert "code_variables_mask_patterns" in kept
+        assert {n: getattr(kit, n) for n in kept} == {n: getattr(ref, n) for n in kept}
+        patterns = kit.code_variables_mask_patterns + ["(?i)ssn"]  # noqa: RUF005 - as apps do
+        assert patterns[-1] == "(?i)ssn"
+    finally:
+        ref.shutdown()
+        kit.shutdown()
+
+
+UNKNOWN_KEYWORDS: dict[str, Any] = {
+    "capture": lambda c: c.capture("clicked", distinct_id="user-1", context={"a": 1}),
+    "set": lambda c: c.set(distinct_id="user-1", properties={"plan": "pro"}, message_id="m"),
+    "set_once": lambda c: c.set_once(distinct_id="user-1", properties={"a": 1}, context={}),
+    "capture_exception": lambda c: c.capture_exception(
+        ValueError("boom"), distinct_id="user-1", context={}
+    ),
+}
+
+
+@pytest.mark.parametrize("method", list(UNKNOWN_KEYWORDS))
+def test_an_unknown_keyword_is_ignored_as_posthog_ignores_it(
+    method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """posthog-python's capture methods take `**kwargs`: an old or misspelt keyword is
+    ignored and the event sent. hogkit sends it too, with a warning, instead of raising."""
+    with Twin(local=False) as twin:
+        ref, kit = twin.run(UNKNOWN_KEYWORDS[method])
+        assert isinstance(ref, str) and isinstance(kit, str)
+        ref_events, kit_events = twin.ref_events(), twin.kit_events()
+        for event in ref_events + kit_events:
+            event["properties"].pop("$exception_list", None)  # frames name the calling line
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+    assert any(r.name.startswith("hogkit") and method in r.getMessage() for r in caplog.records)
+
+
+def test_the_async_client_ignores_an_unknown_keyword_too() -> None:
+    async def both(url: str) -> list[Any]:
+        answers = []
+        for client in (
+            posthog.AsyncClient("phc_reference", host=url),
+            hogkit.AsyncClient("phc_hogkit", host=url),
+        ):
+            answers.append(client.capture("clicked", distinct_id="user-1", context={}))
+            answers.append(await client.capture_immediate("sent", distinct_id="u", context={}))
+            await client.shutdown()
+        return answers
+
+    with Twin(local=False) as twin:
+        answers = asyncio.run(both(twin.server.url))
+        assert all(isinstance(a, str) for a in answers)
+        names = {e["event"] for e in twin.server.events()}
+        assert names == {"clicked", "sent"}

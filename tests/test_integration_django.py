@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,12 +28,15 @@ if not settings.configured:
     django.setup()
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.test import AsyncClient, override_settings
+from django.test import AsyncClient, RequestFactory, override_settings
 from django.test import Client as DjangoClient
 from django.urls import path
+from hogkit.integrations.django import PosthogContextMiddleware
 from hogkit.transport import Client, MemoryTransport, contexts
+from posthog.integrations.django import PosthogContextMiddleware as Reference
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import APIException, NotFound
+from twin import Twin
 
 hog: Client | None = None
 
@@ -145,3 +149,84 @@ def test_drf_5xx_captured_once(memory: MemoryTransport) -> None:
     assert event["distinct_id"] == "user-7"
     assert event["properties"]["$exception_source"] == "django_rest_framework.exception_handler"
     assert event["properties"]["$exception_list"][0]["value"] == "api failed"
+
+
+OLDER_SETTINGS: list[dict[str, Any]] = [
+    {
+        "POSTHOG_MW_EXTRA_TAGS": lambda request: {"plan": "pro"},
+        "POSTHOG_MW_TAG_MAP": lambda tags: {**tags, "mapped": True},
+        "POSTHOG_MW_TRUST_TRACING_HEADERS": False,
+    },
+    {"POSTHOG_MW_TRUST_TRACING_HEADERS": True},
+    {
+        "POSTHOG_MW_EXTRA_TAGS": lambda request: {"plan": "old"},
+        "POSTHOG_MW_EXTRA_PROPERTIES": lambda request: {"plan": "new"},
+        "POSTHOG_MW_TRUST_TRACING_HEADERS": False,
+        "POSTHOG_MW_CAPTURE_TRACING_HEADERS": True,
+    },
+]
+
+
+@pytest.mark.parametrize("older", OLDER_SETTINGS, ids=["older-names", "trust", "both-names"])
+def test_older_setting_names_work_as_in_posthog(older: dict[str, Any]) -> None:
+    """posthog-python's middleware still reads the settings' older names; each app runs
+    its own SDK's middleware and client against one loopback server."""
+
+    def view_of(client: Any) -> Any:
+        def view(request: HttpRequest) -> HttpResponse:
+            client.capture("viewed")
+            return HttpResponse("ok")
+
+        return view
+
+    with Twin(local=False) as twin, override_settings(**older), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for middleware, client in ((Reference, twin.ref), (PosthogContextMiddleware, twin.kit)):
+            middleware(view_of(client))(RequestFactory().get("/viewed", **HEADERS))
+        seen = []
+        for events in (twin.ref_events(), twin.kit_events()):
+            (event,) = events
+            props = event["properties"]
+            seen.append(
+                (
+                    event["distinct_id"] == "user-7",
+                    props.get("$session_id"),
+                    props.get("plan"),
+                    props.get("mapped"),
+                )
+            )
+        assert seen[1] == seen[0]
+
+
+def test_middleware_has_the_reference_attributes() -> None:
+    """Every public attribute of posthog-python's middleware instance, older names included,
+    apart from its property-building hooks (`extract_*`), which hogkit's middleware does not
+    call."""
+    reference = Reference(lambda request: HttpResponse("ok"))
+    ours = PosthogContextMiddleware(lambda request: HttpResponse("ok"))
+    names = {n for n in dir(reference) if not n.startswith("_") and "extract_" not in n}
+    assert names <= {n for n in dir(ours) if not n.startswith("_")}
+    for name in ("trust_tracing_headers", "capture_tracing_headers", "extra_tags", "tag_map"):
+        assert getattr(ours, name) == getattr(reference, name), name
+
+
+def test_older_attribute_names_set_on_the_middleware() -> None:
+    with Twin(local=False) as twin:
+        for middleware, client in ((Reference, twin.ref), (PosthogContextMiddleware, twin.kit)):
+
+            def view(request: HttpRequest, client: Any = client) -> HttpResponse:
+                client.capture("viewed")
+                return HttpResponse("ok")
+
+            instance = middleware(view)
+            instance.extra_tags = lambda request: {"plan": "pro"}
+            instance.tag_map = lambda tags: {**tags, "mapped": True}
+            instance.trust_tracing_headers = False
+            instance(RequestFactory().get("/viewed", **HEADERS))
+        seen = []
+        for events in (twin.ref_events(), twin.kit_events()):
+            (event,) = events
+            props = event["properties"]
+            seen.append((event["distinct_id"] == "user-7", props.get("plan"), props.get("mapped")))
+        assert seen[0] == (False, "pro", True)
+        assert seen[1] == seen[0]

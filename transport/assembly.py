@@ -18,6 +18,7 @@ from hogkit.core.errors import HogkitError
 from hogkit.core.event import EventContext
 
 from .autocapture import ExceptionAutocapture, install_hooks
+from .capture_flags import CaptureFlags
 from .contexts import ContextMethods
 from .event_methods import EventMethods
 from .flag_reads import deprecated
@@ -95,7 +96,7 @@ def assemble(o: ClientOptions) -> Parts:
         emit=events.settle,
         disabled=lambda: events.disabled,
     )
-    events.builder.flags_for_capture = stack.reads.for_capture
+    events.builder.flags_for_capture = CaptureFlags(stack.service, stack.decisions)
     events.trace_context = stack.service.trace_context = bool(o.capture_trace_context)
     # Never joins the poller: `shutdown(timeout)` must return within its own deadline.
     on_shutdown.append(functools.partial(stack.service.shutdown, 0.0))

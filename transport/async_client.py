@@ -38,12 +38,7 @@ from typing import Any
 from .async_flags import AsyncFlags
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
-from .contexts import (
-    ContextMethods,
-    current_context,
-    get_context_device_id,
-    get_context_distinct_id,
-)
+from .contexts import ContextMethods
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
 from .exception_source import ExceptionArg
@@ -222,12 +217,10 @@ class AsyncClient:
         flags: Any = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
-        """Queue an event (see `Client.capture`); returns its uuid, or None if not accepted.
-
-        Never waits: `send_feature_flags` (deprecated) attaches what local evaluation
-        decides now, never a `/flags` answer. Pass `flags=await evaluate_flags(...)` instead.
-        """
+        """Queue an event (see `Client.capture`); its uuid, or None. Never waits: the deprecated
+        `send_feature_flags` attaches what local evaluation decides now, never a `/flags` answer."""
         return self._client.capture(
             event,
             distinct_id=distinct_id,
@@ -237,6 +230,7 @@ class AsyncClient:
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,
+            **unknown,
         )
 
     def capture_exception(
@@ -255,6 +249,7 @@ class AsyncClient:
         level: str = "error",
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
+        **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
         `send_feature_flags` attaches only what local evaluation decides."""
@@ -271,6 +266,7 @@ class AsyncClient:
             level=level,
             source=source,
             mechanism=mechanism,
+            **unknown,
         )
 
     async def capture_immediate(
@@ -285,6 +281,7 @@ class AsyncClient:
         flags: Any = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
         """`capture`, then await its delivery (and that of everything queued before it);
         its uuid once delivered, None if it was not accepted or not delivered in 10 s."""
@@ -298,6 +295,7 @@ class AsyncClient:
             flags=flags,
             disable_geoip=disable_geoip,
             send_feature_flags=send_feature_flags,
+            **unknown,
         )
         if event_id is None or not await self.flush():
             return None
@@ -355,9 +353,6 @@ class AsyncClient:
         a `distinct_id` (or `device_id`), the current task's context supplies it.
         """
         try:
-            if (distinct_id is None or device_id is None) and current_context() is not None:
-                distinct_id = get_context_distinct_id() if distinct_id is None else distinct_id
-                device_id = get_context_device_id() if device_id is None else device_id
             return await self._evaluator.evaluate(
                 distinct_id,
                 person_properties,

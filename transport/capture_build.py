@@ -26,10 +26,17 @@ from .ids import new_uuid
 from .problems import log
 from .stamps import clock
 
-__all__ = ["CaptureBuilder", "FlagsForCapture"]
+__all__ = ["CaptureBuilder", "FlagsForCapture", "wants_flags"]
 
-FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any], FlagsArg]
-"""(distinct id, groups, the `send_feature_flags` option) -> the flags an event carries."""
+FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any, bool | None], FlagsArg]
+"""(distinct id, groups, the `send_feature_flags` option, the call's `disable_geoip`) ->
+the flags an event carries (see `capture_flags`)."""
+
+
+def wants_flags(option: object) -> bool:
+    """Whether a `send_feature_flags` value asks for flags: any mapping (even `{}`), or a
+    true value (see `capture_flags`)."""
+    return isinstance(option, Mapping) or bool(option)
 
 
 class CaptureBuilder:
@@ -42,7 +49,12 @@ class CaptureBuilder:
         self.flags_for_capture: FlagsForCapture | None = None
 
     def flags_for(
-        self, distinct_id: Any, groups: Mapping[str, Any] | None, flags: FlagsArg, option: Any
+        self,
+        distinct_id: Any,
+        groups: Mapping[str, Any] | None,
+        flags: FlagsArg,
+        option: Any,
+        disable_geoip: bool | None = None,
     ) -> FlagsArg:
         """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
         if flags is not None:
@@ -50,7 +62,7 @@ class CaptureBuilder:
             return flags
         if self.flags_for_capture is None:
             return None
-        return self.flags_for_capture(distinct_id, groups, option)
+        return self.flags_for_capture(distinct_id, groups, option, disable_geoip)
 
     def wire(
         self,

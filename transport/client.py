@@ -55,13 +55,17 @@ from .forward import attribute, forward
 from .hosts import redacted
 from .legacy_flags import LegacyFlags
 from .lifecycle import Lifecycle
-from .options import ClientOptions
+from .options import ClientOptions, read_back
 from .orphans import stop_orphans
 from .pipeline import DEFAULT_QUEUE_BYTES, BeforeSend, EventPipeline
 from .problems import OnError, log
+from .settings import LiveSettings
 from .transports import Transport
 
 __all__ = ["BeforeSend", "Client", "OnError"]
+
+_Table = Mapping[str, Any] | None
+"""`group_type_mapping` and `cohorts`: the JSON objects posthog-python keeps them as."""
 
 DEFAULT_EXIT_TIMEOUT = 1.0
 
@@ -243,11 +247,8 @@ class Client:
         return f"Client(host={redacted(self.host)!r})"
 
     def __getattr__(self, name: str) -> Any:
-        """posthog-python keeps every constructor option as an attribute; an option that
-        hogkit reads only while building the client is answered from `options`."""
-        if name in _READ_WHEN_BUILT:
-            return getattr(self.options, name)
-        raise AttributeError(f"'Client' object has no attribute {name!r}")
+        """posthog-python's attributes that are not the Client's own (see `_unlisted`)."""
+        return _unlisted(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _READ_WHEN_BUILT:  # posthog-python would use it; say that hogkit won't
@@ -282,8 +283,8 @@ class Client:
     )
     # Definitions set directly, as posthog-python test suites do (see `LiveSettings`).
     feature_flags = attribute[list[Any] | None]("_settings", "feature_flags", "Flag definitions.")
-    group_type_mapping = attribute[dict[str, Any]]("_settings", "group_type_mapping", "Groups.")
-    cohorts = attribute[dict[str, Any]]("_settings", "cohorts", "Cohort definitions.")
+    group_type_mapping = attribute[_Table]("_settings", "group_type_mapping", "Group types.")
+    cohorts = attribute[_Table]("_settings", "cohorts", "Cohort definitions.")
     in_app_modules = attribute[Sequence[str] | None](
         "_settings", "in_app_modules", "Module prefixes whose frames are the application's."
     )
@@ -336,7 +337,7 @@ class Client:
 
     evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
     load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
-    feature_flag_definitions = forward("_flag_api", FlagAPI.feature_flag_definitions)
+    feature_flag_definitions = forward("_settings", LiveSettings.feature_flag_definitions)
     flag_definitions_status = forward("_flag_api", FlagAPI.flag_definitions_status)
     get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)
     feature_enabled = forward("_flag_api", FlagAPI.feature_enabled)
@@ -390,6 +391,18 @@ _READ_WHEN_BUILT = frozenset(
     for name in ClientOptions.__struct_fields__
     if not name.startswith("_") and not hasattr(Client, name) and name not in ("host", "transport")
 )
+
+
+def _unlisted(client: Client, name: str) -> Any:
+    """posthog-python keeps every constructor option as an attribute: an option that hogkit
+    reads only while building the client is answered from `options`; and its
+    `feature_flags_by_key` is the definitions in force, by key."""
+    if name in _READ_WHEN_BUILT:
+        return read_back(client.options, name)
+    if name == "feature_flags_by_key":
+        return client._settings.feature_flags_by_key
+    raise AttributeError(f"'Client' object has no attribute {name!r}")
+
 
 _live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 # Weak: a client the application drops is collected with its pipeline; its worker then

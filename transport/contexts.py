@@ -18,6 +18,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, TypeVar, cast
@@ -33,12 +34,15 @@ __all__ = [
     "ExceptionSink",
     "context_values",
     "current_context",
+    "default_autocapture",
     "default_client",
+    "flag_identity",
     "get_context_device_id",
     "get_context_distinct_id",
     "get_context_session_id",
     "get_tags",
     "identify_context",
+    "module_client",
     "new_context",
     "scoped",
     "set_capture_exception_code_variables_context",
@@ -132,8 +136,39 @@ current_context: Callable[[], object | None] = _current.get
 
 
 def default_client() -> ExceptionSink | None:
-    """The client set with `set_default_client`, if any."""
-    return _default[0] if _default else None
+    """The client for work that names none, if there is one yet: the one set with
+    `set_default_client`, else `hogkit.default_client` (assigned by the application, or
+    built by a module-level call)."""
+    if _default:
+        return _default[0]
+    client = getattr(sys.modules.get("hogkit"), "default_client", None)
+    return cast("ExceptionSink | None", client)
+
+
+def module_client() -> ExceptionSink | None:
+    """`default_client()`, built from the `hogkit.*` settings when there is none yet, as
+    posthog-python's module-level calls build theirs: an exception escaping a context
+    that names no client reaches the configured project even before any module call.
+    Never raises (None when the client cannot be built)."""
+    client = default_client()
+    if client is not None or "hogkit" not in sys.modules:
+        return client
+    from .module_api import setup  # it imports this module
+
+    try:
+        return setup()
+    except Exception:
+        log.exception("hogkit: building the default client failed")
+        return None
+
+
+def default_autocapture() -> bool:
+    """Whether work that names no client captures the exceptions escaping it: as the
+    default client says, else as the `hogkit.enable_exception_autocapture` setting says."""
+    client = default_client()
+    if client is not None:
+        return bool(getattr(client, "enable_exception_autocapture", False))
+    return bool(getattr(sys.modules.get("hogkit"), "enable_exception_autocapture", False))
 
 
 def _reset_after_fork() -> None:
@@ -151,13 +186,28 @@ def context_values() -> ContextValues | None:
     return None if scope is None else scope.values()
 
 
+def flag_identity(distinct_id: Any, device_id: str | None) -> tuple[Any, str | None]:
+    """A flag read's distinct id and device id, the current context's filling whichever the
+    call left None: a read inside a request context is about the same person and device as
+    the events captured there (device-bucketed flags need the device id to decide)."""
+    scope = _current.get()
+    if scope is None or (distinct_id is not None and device_id is not None):
+        return distinct_id, device_id
+    values = scope.values()
+    return (
+        values.distinct_id if distinct_id is None else distinct_id,
+        values.device_id if device_id is None else device_id,
+    )
+
+
 def _sink_for(scope: _Scope) -> ExceptionSink | None:
+    """The client the innermost scope that names one names, if any."""
     node: _Scope | None = scope
     while node is not None:
         if node.client is not None:
             return node.client
         node = node.parent
-    return _default[0] if _default else None
+    return None
 
 
 @contextmanager
@@ -174,20 +224,24 @@ def new_context(
     """
     parent = _current.get()
     if capture_exceptions is None:
-        sink = client or (_sink_for(parent) if parent is not None else default_client())
-        capture_exceptions = bool(getattr(sink, "enable_exception_autocapture", False))
+        sink = client or (_sink_for(parent) if parent is not None else None)
+        capture_exceptions = (
+            default_autocapture()
+            if sink is None
+            else bool(getattr(sink, "enable_exception_autocapture", False))
+        )
     scope = _Scope(parent, fresh, capture_exceptions, client)
     token = _current.set(scope)
     try:
         yield
     except Exception as exc:
         if scope.capture_exceptions:
-            sink = _sink_for(scope)
-            if sink is not None:
-                try:
+            try:
+                sink = _sink_for(scope) or module_client()
+                if sink is not None:
                     sink.capture_exception(exc)
-                except Exception:
-                    log.exception("hogkit: capturing a context's exception failed")
+            except Exception:
+                log.exception("hogkit: capturing a context's exception failed")
         raise
     finally:
         try:

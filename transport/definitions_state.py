@@ -93,15 +93,19 @@ class DefinitionsState:
         self.etag = None
         self.body_hash = None
 
-    def flag_documents(self) -> list[Any] | None:
-        """The flags of the document in force, decoded afresh (callers may change them),
-        or None when nothing is loaded."""
+    def document_part(self, name: str) -> Any:
+        """`name` ("flags", "group_type_mapping" or "cohorts") of the document in force,
+        decoded afresh (callers may change it), or None when nothing is loaded; an empty
+        list or dict when the document has none."""
         encoded = self.document
         if encoded is None or self.flagset is None:
             return None
         document = msgspec.json.decode(encoded)
-        flags = document.get("flags") if isinstance(document, dict) else document
-        return list(flags) if isinstance(flags, list) else []
+        if name == "flags":
+            flags = document.get("flags") if isinstance(document, dict) else document
+            return list(flags) if isinstance(flags, list) else []
+        part = document.get(name) if isinstance(document, dict) else None
+        return dict(part) if isinstance(part, dict) else {}
 
     def problem(self, kind: str, level: int, message: str, detail: object) -> None:
         """Record a failure; log it once per kind until the next success."""

@@ -23,11 +23,13 @@ from hogkit.core.context import variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
+from .capture_build import wants_flags
 from .code_variables import with_code_variables
-from .contexts import variables_overrides, with_context
+from .context_events import with_session
+from .contexts import get_context_distinct_id, variables_overrides, with_context
 from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
 from .pipeline import EventPipeline
-from .problems import log
+from .problems import log, unknown_arguments
 from .stamps import CallerTime
 from .tracing import with_span
 
@@ -92,28 +94,36 @@ class EventMethods:
 
     def set(
         self,
+        /,
         *,
         distinct_id: Any = None,
         properties: Mapping[str, Any] | None = None,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
+        **unknown: Any,
     ) -> str | None:
         """Set person properties (`$set`). A no-op (None) without a distinct id or properties."""
+        if unknown:
+            unknown_arguments("set", unknown)
         return self._person(
             "set", core.set_properties, distinct_id, properties, timestamp, uuid, disable_geoip
         )
 
     def set_once(
         self,
+        /,
         *,
         distinct_id: Any = None,
         properties: Mapping[str, Any] | None = None,
         timestamp: Timestamp = None,
         uuid: Any = None,
         disable_geoip: bool | None = None,
+        **unknown: Any,
     ) -> str | None:
         """Set person properties that are not set yet (`$set_once`); None like `set`."""
+        if unknown:
+            unknown_arguments("set_once", unknown)
         return self._person(
             "set_once", core.set_once, distinct_id, properties, timestamp, uuid, disable_geoip
         )
@@ -193,10 +203,11 @@ class EventMethods:
         uuid: Any = None,
         disable_geoip: bool | None = None,
     ) -> str | None:
-        """`$create_alias`: make `distinct_id` another id of the person known as `previous_id`."""
+        """`$create_alias`: make `distinct_id` another id of the person known as
+        `previous_id` (inside a context, in its session)."""
         return self._emit(
             "alias",
-            core.alias,
+            _in_session(core.alias),
             timestamp,
             uuid,
             previous_id=previous_id,
@@ -214,11 +225,13 @@ class EventMethods:
         disable_geoip: bool | None = None,
         distinct_id: Any = None,
     ) -> str | None:
-        """`$groupidentify`: set a group's properties. Sent as `$<type>_<key>` without a
-        distinct id."""
+        """`$groupidentify`: set a group's properties. Without a distinct id, sent as the
+        context's person, or else as `$<type>_<key>`; inside a context, in its session."""
+        if distinct_id is None:
+            distinct_id = get_context_distinct_id()
         return self._emit(
             "group_identify",
-            core.group_identify,
+            _in_session(core.group_identify),
             timestamp,
             uuid,
             group_type,
@@ -230,6 +243,7 @@ class EventMethods:
 
     def capture_exception(
         self,
+        /,
         exception: ExceptionArg | None = None,
         *,
         distinct_id: Any = None,
@@ -239,18 +253,23 @@ class EventMethods:
         groups: Groups = None,
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
+        send_feature_flags: Any = None,
         fingerprint: str | None = None,
         level: str = "error",
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
+        **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (or `sys.exc_info()` when None), with its stack and source.
 
         An exception that was never raised gets the caller's stack, marked synthetic. The
         same exception object is captured once; later calls return None. `level`,
         `source` (`$exception_source`) and `mechanism` describe how it was caught, for
-        hooks and framework integrations.
+        hooks and framework integrations. `send_feature_flags` (deprecated) attaches flags
+        the way `capture` does; `flags` wins.
         """
+        if unknown:
+            unknown_arguments("capture_exception", unknown)
         distinct_id, properties = with_context(distinct_id, properties)
         found: list[BaseException] = []
 
@@ -262,6 +281,11 @@ class EventMethods:
             if getattr(exc, _CAPTURED_ATTR, None):
                 return None
             found.append(exc)
+            chosen = flags
+            if send_feature_flags is not None and wants_flags(send_feature_flags):
+                chosen = self._events.builder.flags_for(
+                    distinct_id, groups, flags, send_feature_flags, disable_geoip
+                )
             synthetic = synthetic_traceback() if exc.__traceback__ is None else None
             ev = core.exception_event(
                 self._events.context,
@@ -278,7 +302,7 @@ class EventMethods:
                 project_root=self.project_root,
                 fingerprint=fingerprint,
                 groups=groups,
-                flags=flags,
+                flags=chosen,
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
                 level=level,
@@ -299,3 +323,13 @@ class EventMethods:
             if self.log_captured_exceptions:
                 log.error("hogkit: captured exception %s", sent, exc_info=found[0])
         return sent
+
+
+def _in_session(build: Callable[..., Event]) -> Callable[..., Event]:
+    """`build`, its event carrying the current context's `$session_id` (alias and group
+    updates are built whole, so the context is applied to the built event)."""
+
+    def built(*args: Any, **fields: Any) -> Event:
+        return with_session(build(*args, **fields))
+
+    return built

@@ -20,7 +20,21 @@ from .legacy_flags import LegacyFlags
 from .poller import DefinitionsStatus
 from .problems import Problems
 
-__all__ = ["FlagAPI"]
+__all__ = ["FlagAPI", "loaded_definitions"]
+
+
+def loaded_definitions(service: FlagService, name: str) -> Any:
+    """`name` ("flags", "group_type_mapping" or "cohorts") of the definitions in force, as
+    posthog-python keeps them: None before any download, empty once the server refused
+    them (or for definitions handed over in place of downloads), else decoded afresh."""
+    poller = service.poller
+    state = poller.state if poller is not None and not service.offline else None
+    empty: Any = [] if name == "flags" else {}
+    if state is None:
+        return None if service.flagset is None else empty
+    if state.flagset is None:
+        return empty if state.refused is not None else None
+    return state.document_part(name)
 
 
 class FlagAPI:
@@ -73,22 +87,6 @@ class FlagAPI:
         except Exception as exc:
             self._problems.fail("load_feature_flags", exc)
             return False
-
-    def feature_flag_definitions(self) -> list[Any] | None:
-        """The flag definitions in force as decoded JSON objects (a fresh list each call),
-        or None while nothing was loaded; the compiled set is `flag_service.flagset`.
-
-        Definitions handed to `flag_service.replace_definitions` were never a server
-        document, so they read as an empty list here.
-        """
-        service = self._flags
-        poller = service.poller
-        state = poller.state if poller is not None and not service.offline else None
-        if state is None:
-            return None if service.flagset is None else []
-        if state.flagset is None:
-            return [] if state.refused is not None else None
-        return state.flag_documents()
 
     def flag_definitions_status(self) -> DefinitionsStatus:
         """Where the definitions in force came from, their age, ETag and the last problem."""

@@ -18,6 +18,7 @@ from hogkit.core.flags_request import encode_flags_request, flags_request_body
 from hogkit.core.remote import FlagsResponse, RemoteFlag
 from hogkit.core.snapshot import Snapshot
 
+from .contexts import current_context, flag_identity
 from .evaluations import FlagCalledSink, FlagEvaluations
 from .local_definitions import LocalDefinitions
 from .remote_flags import FlagsRequest, Outcome, RemoteFlags
@@ -91,6 +92,8 @@ class FlagLookups:
         fs = self.local.definitions()
         if fs is None:
             return None
+        if device_id is None and current_context() is not None:
+            _, device_id = flag_identity(distinct_id, None)
         try:
             return fs.flag_value(
                 key,
@@ -135,6 +138,8 @@ class FlagLookups:
         no flag, or when evaluating it fails."""
         if fs is None or not fs.keys:
             return None
+        if device_id is None and current_context() is not None:
+            _, device_id = flag_identity(distinct_id, None)
         try:
             return fs.evaluate(
                 distinct_id,
@@ -169,6 +174,7 @@ class FlagLookups:
         """
         if self.local.local_only:
             return None, None, None
+        distinct_id, device_id = flag_identity(distinct_id, device_id)
         body = self.request_body(
             distinct_id, groups, person_properties, group_properties, disable_geoip, device_id,
             flag_keys,

@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
-from collections.abc import Mapping
-from typing import Any
 
 from .evaluations import FlagEvaluations
 from .flag_query import FlagQuery
@@ -80,23 +78,3 @@ class FlagReads:
         except Exception as exc:
             self._problems.fail(name, exc)
             return None
-
-    def for_capture(
-        self, distinct_id: Any, groups: Mapping[str, Any] | None, option: object
-    ) -> FlagEvaluations | None:
-        """`capture(send_feature_flags=...)`: the snapshot whose values the event carries."""
-        deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))")
-        settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
-        local_only = settings.get("only_evaluate_locally")
-        if local_only is None:
-            loaded = self.service.flagset
-            local_only = loaded is not None and bool(loaded.keys)
-        keys = settings.get("flag_keys_filter")
-        return self.service.evaluate(
-            distinct_id,
-            settings.get("person_properties"),
-            groups,
-            settings.get("group_properties"),
-            keys if keys else None,
-            bool(local_only),
-        )

@@ -18,6 +18,7 @@ from hogkit.core.exposure import exposure_event, exposure_hash
 from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
 from hogkit.core.timestamps import TimestampMemo
 
+from .context_events import in_context
 from .dedup import FlagCalledCache
 from .tracing import span_properties
 
@@ -83,6 +84,7 @@ class FlagReporter:
             )
             if self.trace_context and not called.minimal:
                 event = _under_span(event)
+            event = in_context(event, called.minimal)
             assert self._emit is not None
             settled = self._emit(event)
         finally:
@@ -101,6 +103,8 @@ class FlagReporter:
             )
             if event is not None and self.trace_context:
                 event = _under_span(event)
+            if event is not None:
+                event = in_context(event)
             settled = event is not None and bool(self._emit(event))
         finally:
             if not settled:

@@ -29,6 +29,7 @@ from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_requests import needs_remote
 from hogkit.core.flags_request import encode_flags_request
 
+from .contexts import current_context, flag_identity
 from .dedup import DEFAULT_CAPACITY
 from .evaluations import FlagEvaluations
 from .fallback_cache import open_fallback
@@ -240,6 +241,8 @@ class FlagService:
         passes False (it never blocks) and awaits that download itself. Performing the
         request is the caller's part, so a blocking and an awaiting client share the rest.
         """
+        if (distinct_id is None or device_id is None) and current_context() is not None:
+            distinct_id, device_id = flag_identity(distinct_id, device_id)
         if distinct_id is None or distinct_id == "" or self._disabled():
             return FlagEvaluations("")
         did = distinct_id if type(distinct_id) is str else str(distinct_id)

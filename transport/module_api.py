@@ -15,17 +15,19 @@ import inspect
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
+from hogkit.core.legacy_reads import FeatureFlagResult
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
 
 from hogkit.module_functions import MODULE_FUNCTIONS, MODULE_METHODS
 
 from . import contexts
 from .client import Client
-from .contexts import set_default_client
+from .evaluations import FlagEvaluations
+from .flag_query import GroupProperties, Groups
 
 __all__ = ["MODULE_METHODS", *MODULE_FUNCTIONS]
 
@@ -103,9 +105,7 @@ def _build(settings: ModuleType) -> Client:
         value = getattr(settings, name, None)
         if value is not None and value != default:
             options[name] = value
-    client = Client(_key(settings), **options)
-    set_default_client(client)  # exceptions escaping a context opened without a client
-    return client
+    return Client(_key(settings), **options)
 
 
 def setup() -> Client:
@@ -151,19 +151,190 @@ identify = _proxy("identify")
 group_identify = _proxy("group_identify")
 alias = _proxy("alias")
 capture_exception = _proxy("capture_exception")
-feature_enabled = _proxy("feature_enabled")
-get_feature_flag = _proxy("get_feature_flag")
-get_all_flags = _proxy("get_all_flags")
-get_feature_flag_result = _proxy("get_feature_flag_result")
-get_feature_flag_payload = _proxy("get_feature_flag_payload")
 get_remote_config_payload = _proxy("get_remote_config_payload")
-get_all_flags_and_payloads = _proxy("get_all_flags_and_payloads")
-evaluate_flags = _proxy("evaluate_flags")
 feature_flag_definitions = _proxy("feature_flag_definitions")
 get_feature_flag_evaluation_runtime = _proxy("get_feature_flag_evaluation_runtime")
 get_feature_flag_keys_by_evaluation_runtime = _proxy("get_feature_flag_keys_by_evaluation_runtime")
 load_feature_flags = _proxy("load_feature_flags")
 join = _proxy("join")
+
+
+# The flag reads. Unlike the Client's methods, posthog-python's module functions take every
+# argument by position as well (`hogkit.get_feature_flag("beta", user, {"company": "acme"})`),
+# and its `get_feature_flag_payload` reports the read by default; these keep both.
+
+
+def feature_enabled(
+    key: str,
+    distinct_id: Any,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+) -> bool | None:
+    """Deprecated: `evaluate_flags(...).is_enabled(key)`, on the default client."""
+    return setup().feature_enabled(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+    )
+
+
+def get_feature_flag(
+    key: str,
+    distinct_id: Any,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+) -> bool | str | None:
+    """Deprecated: `evaluate_flags(...).get_flag(key)`, on the default client."""
+    return setup().get_feature_flag(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+    )
+
+
+def get_feature_flag_result(
+    key: str,
+    distinct_id: Any,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+) -> FeatureFlagResult | None:
+    """Deprecated: the flag's value, payload and reason, on the default client."""
+    return setup().get_feature_flag_result(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+    )
+
+
+def get_feature_flag_payload(
+    key: str,
+    distinct_id: Any,
+    match_value: bool | str | None = None,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+) -> Any:
+    """Deprecated: `evaluate_flags(...).get_flag_payload(key)`, on the default client.
+    Reports the read unless `send_feature_flag_events=False` (the Client's method does
+    not by default)."""
+    return setup().get_feature_flag_payload(
+        key,
+        distinct_id,
+        match_value=match_value,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+    )
+
+
+def get_all_flags(
+    distinct_id: Any,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+    flag_keys_to_evaluate: Sequence[str] | None = None,
+) -> dict[str, bool | str] | None:
+    """Deprecated: every flag's value for a person, on the default client."""
+    return setup().get_all_flags(
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+        flag_keys_to_evaluate=flag_keys_to_evaluate,
+    )
+
+
+def get_all_flags_and_payloads(
+    distinct_id: Any,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+    flag_keys_to_evaluate: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Deprecated: every flag's value and stored payload for a person, on the default client."""
+    return setup().get_all_flags_and_payloads(
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
+        flag_keys_to_evaluate=flag_keys_to_evaluate,
+    )
+
+
+def evaluate_flags(
+    distinct_id: Any = None,
+    groups: Groups = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: GroupProperties = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: bool | None = None,
+    flag_keys: Sequence[str] | None = None,
+    device_id: str | None = None,
+) -> FlagEvaluations:
+    """One snapshot of a person's flags (see `Client.evaluate_flags`), on the default client."""
+    return setup().evaluate_flags(
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        disable_geoip=disable_geoip,
+        flag_keys=flag_keys,
+        device_id=device_id,
+    )
 
 
 # The context setters posthog-python also offers as module functions.

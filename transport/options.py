@@ -14,9 +14,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from hogkit.core.options import option_notes, repaired_options
+from hogkit.core.options import (
+    CODE_VARIABLES_IGNORE_DEFAULT,
+    CODE_VARIABLES_MASK_DEFAULT,
+    CaptureCompression,
+    CaptureMode,
+    option_notes,
+    repaired_options,
+)
 
-__all__ = ["ClientOptions", "report_unused", "usable_setting"]
+__all__ = ["ClientOptions", "read_back", "report_unused", "usable_setting"]
 
 log = logging.getLogger("hogkit")
 
@@ -103,6 +110,29 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__struct_fields__}
+
+
+# What an option left None reads back as on a running client: the default posthog-python
+# fills in when it is built (hogkit fills in the same where it uses the option).
+_FILLED_IN: dict[str, Any] = {
+    "code_variables_mask_patterns": CODE_VARIABLES_MASK_DEFAULT,
+    "code_variables_ignore_patterns": CODE_VARIABLES_IGNORE_DEFAULT,
+    "code_variables_mask_url_credentials": True,
+    "code_variables_detect_secrets": True,
+    "capture_mode": CaptureMode.V0,
+}
+
+
+def read_back(options: ClientOptions, name: str) -> Any:
+    """Option `name` as a client attribute: as given, or its filled-in default (a fresh
+    list for the pattern lists, which applications extend)."""
+    value = getattr(options, name)
+    if value is None and name in _FILLED_IN:
+        default = _FILLED_IN[name]
+        return list(default) if isinstance(default, tuple) else default
+    if value is None and name == "capture_compression":  # what `gzip` chose
+        return CaptureCompression.GZIP if options.gzip else CaptureCompression.NONE
+    return value
 
 
 def report_unused(options: ClientOptions) -> tuple[str, ...]:

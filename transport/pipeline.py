@@ -28,12 +28,12 @@ from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from .before_send import BeforeSend, apply_before_send
-from .capture_build import CaptureBuilder, FlagsForCapture
+from .capture_build import CaptureBuilder, FlagsForCapture, wants_flags
 from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .delivery import Delivery
 from .ids import new_uuid
-from .problems import Problems, log
+from .problems import Problems, log, unknown_arguments
 from .spool import Spool
 from .stamps import clock
 from .tracing import with_span
@@ -175,6 +175,7 @@ class EventPipeline:
 
     def capture(
         self,
+        /,
         event: str,
         *,
         distinct_id: Any = None,
@@ -185,6 +186,7 @@ class EventPipeline:
         flags: FlagsArg = None,
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
+        **unknown: Any,
     ) -> str | None:
         """Queue an event; returns its uuid, or None if it was not accepted.
 
@@ -200,6 +202,8 @@ class EventPipeline:
         and encodes the event, many at once. While half the queue is waiting, the caller
         encodes instead, so a worker that falls far behind gets ready-made events.
         """
+        if unknown:
+            unknown_arguments("capture", unknown)
         if current_context() is not None:
             distinct_id, properties = with_context(distinct_id, properties)
         if self.trace_context:
@@ -213,7 +217,7 @@ class EventPipeline:
             and timestamp is None
             and uuid is None
             and flags is None
-            and not send_feature_flags
+            and (send_feature_flags is None or send_feature_flags is False)
             and (
                 properties is None
                 # `is_plain`, inline: a call is a measurable share of this path.
@@ -251,8 +255,10 @@ class EventPipeline:
             return self._inactive()
         try:
             builder = self.builder
-            if send_feature_flags:
-                flags = builder.flags_for(distinct_id, groups, flags, send_feature_flags)
+            if send_feature_flags is not None and wants_flags(send_feature_flags):
+                flags = builder.flags_for(
+                    distinct_id, groups, flags, send_feature_flags, disable_geoip
+                )
             if (
                 flags is not None
                 and self._before_send is None

@@ -8,14 +8,14 @@ its "nothing happened" value. Delivery failures from the worker come through her
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.errors import HogkitError
 
 from .transports import decode_events
 
-__all__ = ["OnError", "Problems", "log"]
+__all__ = ["OnError", "Problems", "log", "unknown_arguments"]
 
 log = logging.getLogger("hogkit")
 
@@ -65,3 +65,22 @@ class Problems:
             self.on_error(error, events)
         except Exception:
             log.exception("on_error raised")
+
+
+_told: set[tuple[str, str]] = set()
+_TOLD_LIMIT = 1000
+
+
+def unknown_arguments(method: str, unknown: Mapping[str, Any]) -> None:
+    """Warn, once per method and name, of keywords `method` does not know and ignores.
+
+    posthog-python's capture methods take `**kwargs` and ignore what they do not know, so a
+    call carrying an old or misspelt keyword still sends its event; hogkit does the same
+    rather than raise into the application, and says so.
+    """
+    for name in unknown:
+        if (method, name) in _told:
+            continue
+        if len(_told) < _TOLD_LIMIT:
+            _told.add((method, name))
+        log.warning("%s: ignoring the unknown argument %r", method, name)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .event_methods import EventMethods
+from .flag_api import loaded_definitions
 from .flags import FlagService
 from .logs import enable_debug_output
 from .options import usable_setting
@@ -23,6 +24,8 @@ from .pipeline import EventPipeline
 from .problems import Problems
 
 __all__ = ["LiveSettings"]
+
+_UNSET: Any = object()
 
 
 class LiveSettings:
@@ -43,8 +46,10 @@ class LiveSettings:
         # The definitions set through the three posthog-python attributes (flags None:
         # none set, so the downloaded or given ones stay in force).
         self._flag_list: list[Any] | None = None
-        self._group_type_mapping: dict[str, Any] = {}
-        self._cohorts: dict[str, Any] = {}
+        # What was set through the other two (`_UNSET`: never set, so the downloaded ones
+        # read back; the downloaded ones are kept here when flags are set first).
+        self._group_type_mapping: Any = _UNSET
+        self._cohorts: Any = _UNSET
 
     @property
     def debug(self) -> bool:
@@ -87,29 +92,60 @@ class LiveSettings:
 
     @property
     def feature_flags(self) -> list[Any] | None:
-        return self._flag_list
+        """The flags set here, else the downloaded ones (see `loaded_definitions`)."""
+        if self._flag_list is not None:
+            return self._flag_list
+        flags: list[Any] | None = loaded_definitions(self._flags, "flags")
+        return flags
 
     @feature_flags.setter
     def feature_flags(self, flags: Sequence[Any] | None) -> None:
+        # The downloads stop now: keep what they said about groups and cohorts.
+        if self._group_type_mapping is _UNSET:
+            self._group_type_mapping = self.group_type_mapping
+        if self._cohorts is _UNSET:
+            self._cohorts = self.cohorts
         self._flag_list = list(flags or [])
         self._use_given("feature_flags")
 
     @property
-    def group_type_mapping(self) -> dict[str, Any]:
-        return self._group_type_mapping
+    def feature_flags_by_key(self) -> dict[str, Any] | None:
+        """`feature_flags` by key (a flag without one left out), as posthog-python keeps them."""
+        flags = self.feature_flags
+        if flags is None:
+            return None
+        return {f["key"]: f for f in flags if isinstance(f, Mapping) and f.get("key") is not None}
+
+    def feature_flag_definitions(self) -> list[Any] | None:
+        """The flag definitions in force as decoded JSON objects (a fresh list each call),
+        or None while nothing was loaded; the compiled set is `flag_service.flagset`."""
+        flags = self.feature_flags
+        return None if flags is None else list(flags)
+
+    @property
+    def group_type_mapping(self) -> dict[str, Any] | None:
+        if self._group_type_mapping is not _UNSET:
+            mapping: dict[str, Any] | None = self._group_type_mapping
+        else:
+            mapping = loaded_definitions(self._flags, "group_type_mapping")
+        return mapping
 
     @group_type_mapping.setter
     def group_type_mapping(self, mapping: Mapping[str, Any] | None) -> None:
-        self._group_type_mapping = dict(mapping or {})
+        self._group_type_mapping = mapping
         self._use_given("group_type_mapping")
 
     @property
-    def cohorts(self) -> dict[str, Any]:
-        return self._cohorts
+    def cohorts(self) -> dict[str, Any] | None:
+        if self._cohorts is not _UNSET:
+            cohorts: dict[str, Any] | None = self._cohorts
+        else:
+            cohorts = loaded_definitions(self._flags, "cohorts")
+        return cohorts
 
     @cohorts.setter
     def cohorts(self, cohorts: Mapping[str, Any] | None) -> None:
-        self._cohorts = dict(cohorts or {})
+        self._cohorts = cohorts
         self._use_given("cohorts")
 
     def _use_given(self, name: str) -> None:
@@ -119,8 +155,8 @@ class LiveSettings:
             return
         document = {
             "flags": self._flag_list,
-            "group_type_mapping": self._group_type_mapping,
-            "cohorts": self._cohorts,
+            "group_type_mapping": dict(self.group_type_mapping or {}),
+            "cohorts": dict(self.cohorts or {}),
         }
         try:
             self._flags.replace_definitions(document, ask_server=True)

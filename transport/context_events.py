@@ -1,0 +1,46 @@
+"""What the current context adds to events that are built whole, outside `capture`.
+
+`capture` merges the context into its arguments before building (`with_context`). The flag
+events (`$feature_flag_called`, `$experiment_exposure`) and the alias and group updates are
+built from fixed fields instead, so the context is applied to the built event here: a flag
+event inside a request context belongs to that request's session and tags like every
+other event captured there, and an alias or group update to its session.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from hogkit.core.context import apply_context
+from hogkit.core.event import Event
+from hogkit.core.normalize import normalize, normalize_properties
+
+from .contexts import context_values
+
+__all__ = ["in_context", "with_session"]
+
+
+def in_context(event: Event, minimal: bool = False) -> Event:
+    """`event` with the current context's tags under its own properties (which win),
+    `$context_tags`, and the `$session_id` and `$device_id` it lacks, as a capture gets
+    them. A minimal flag event, trimmed to a fixed set of properties, takes only
+    `$session_id`. Outside any context, `event` itself."""
+    values = context_values()
+    if values is None:
+        return event
+    if not minimal:
+        _, merged = apply_context(values, event.distinct_id, event.properties)
+        properties = normalize_properties(merged)
+    elif values.session_id is not None and "$session_id" not in event.properties:
+        properties = {**event.properties, "$session_id": normalize(values.session_id)}
+    else:
+        return event
+    return msgspec.structs.replace(event, properties=properties)
+
+
+def with_session(event: Event) -> Event:
+    """`event` with the current context's `$session_id`, when it has one."""
+    values = context_values()
+    if values is None or values.session_id is None:
+        return event
+    properties = {**event.properties, "$session_id": str(values.session_id)}
+    return msgspec.structs.replace(event, properties=properties)
