@@ -19,6 +19,7 @@ from .request import (
     captures_exceptions,
     clean_header,
     enter_request,
+    older_name,
     report_exception,
     request_properties,
     tracing_headers_setting,
@@ -60,14 +61,8 @@ class PosthogASGIMiddleware:
             ("capture_tracing_headers", "trust_tracing_headers"),
         )
 
-    @property
-    def trust_tracing_headers(self) -> bool:
-        """`capture_tracing_headers`' older name, which applications may still set."""
-        return self.capture_tracing_headers
-
-    @trust_tracing_headers.setter
-    def trust_tracing_headers(self, enabled: bool) -> None:
-        self.capture_tracing_headers = enabled
+    # posthog-python's older name for the setting.
+    trust_tracing_headers = older_name[bool]("capture_tracing_headers")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket") or not await self._wanted(scope):

@@ -22,7 +22,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from hogkit.transport import contexts
 
-from .request import enter_request, report_exception, request_properties, tracing_headers_setting
+from .request import (
+    enter_request,
+    older_name,
+    report_exception,
+    request_properties,
+    tracing_headers_setting,
+)
 
 __all__ = ["SOURCE", "PosthogContextMiddleware"]
 
@@ -55,32 +61,10 @@ class PosthogContextMiddleware:
             _HEADER_SETTINGS,
         )
 
-    @property
-    def trust_tracing_headers(self) -> bool:
-        """`capture_tracing_headers`' older name, which applications may still set."""
-        return self.capture_tracing_headers
-
-    @trust_tracing_headers.setter
-    def trust_tracing_headers(self, enabled: bool) -> None:
-        self.capture_tracing_headers = enabled
-
-    @property
-    def extra_tags(self) -> Callable[[HttpRequest], Any] | None:
-        """`extra_properties`' older name."""
-        return self.extra_properties
-
-    @extra_tags.setter
-    def extra_tags(self, callback: Callable[[HttpRequest], Any] | None) -> None:
-        self.extra_properties = callback
-
-    @property
-    def tag_map(self) -> Callable[[dict[str, Any]], Any] | None:
-        """`properties_map`' older name."""
-        return self.properties_map
-
-    @tag_map.setter
-    def tag_map(self, callback: Callable[[dict[str, Any]], Any] | None) -> None:
-        self.properties_map = callback
+    # posthog-python's older names for three settings.
+    trust_tracing_headers = older_name[bool]("capture_tracing_headers")
+    extra_tags = older_name[Callable[[HttpRequest], Any] | None]("extra_properties")
+    tag_map = older_name[Callable[[dict[str, Any]], Any] | None]("properties_map")
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.is_async:

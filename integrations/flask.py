@@ -20,6 +20,7 @@ from hogkit.transport import contexts
 from .request import (
     captures_exceptions,
     enter_request,
+    older_name,
     report_exception,
     request_properties,
     tracing_headers_setting,
@@ -58,14 +59,8 @@ class PosthogFlaskIntegration:
         if app is not None:
             self.init_app(app)
 
-    @property
-    def trust_tracing_headers(self) -> bool:
-        """`capture_tracing_headers`' older name, which applications may still set."""
-        return self.capture_tracing_headers
-
-    @trust_tracing_headers.setter
-    def trust_tracing_headers(self, enabled: bool) -> None:
-        self.capture_tracing_headers = enabled
+    # posthog-python's older name for the setting.
+    trust_tracing_headers = older_name[bool]("capture_tracing_headers")
 
     def init_app(self, app: Flask) -> None:
         """Register the hooks on `app` (once per app)."""

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from hogkit.transport import contexts
+
+T = TypeVar("T")
 
 __all__ = [
     "DISTINCT_ID_HEADER",
@@ -19,6 +21,7 @@ __all__ = [
     "captures_exceptions",
     "clean_header",
     "enter_request",
+    "older_name",
     "report_exception",
     "request_properties",
     "tracing_headers_setting",
@@ -129,3 +132,25 @@ def report_exception(client: Any, exc: BaseException, source: str, mechanism: st
         )
     except Exception:
         contexts.log.exception("hogkit: capturing a request's exception failed")
+
+
+class older_name(Generic[T]):
+    """`old = older_name[T]("new")` in a class body: an attribute's older name (posthog-python's
+    name for the setting), read and written through to the current one, so applications
+    that still use it keep working."""
+
+    def __init__(self, current: str) -> None:
+        self.current = current
+        self.__doc__ = f"`{current}`'s older name."
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> older_name[T]: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.current)
+
+    def __set__(self, obj: object, value: T) -> None:
+        setattr(obj, self.current, value)
