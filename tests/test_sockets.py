@@ -45,15 +45,16 @@ def peers(server: LoopbackServer, since: int = 0) -> list[tuple[str, int]]:
     return [request.peer for request in server.requests()[since:]]
 
 
-def client_socket(peer: tuple[str, int]) -> socket.socket | None:
-    """The open socket of this process whose local address is `peer`: the client's end of
-    the connection the server saw."""
+def client_socket(server: LoopbackServer, peer: tuple[str, int]) -> socket.socket | None:
+    """The open socket of this process connected from `peer` to `server`: the client's end
+    of the connection the server saw. Both ends are compared: the system reuses local ports,
+    so a socket of another connection (to another server) may have the same local address."""
     for candidate in gc.get_objects():
         # type(), not isinstance(): a lazy proxy (Django's) would evaluate itself on __class__
         if not issubclass(type(candidate), socket.socket) or candidate.fileno() == -1:
             continue
         try:
-            if candidate.getsockname() == peer:
+            if candidate.getsockname() == peer and candidate.getpeername()[1] == server.port:
                 return candidate
         except OSError:
             continue
@@ -74,7 +75,7 @@ def test_the_names_are_the_sockets_functions() -> None:
 def test_by_default_requests_share_one_connection(loopback: LoopbackServer) -> None:
     get(loopback, 4)
     assert len(set(peers(loopback))) == 1
-    assert option(client_socket(peers(loopback)[0]), NODELAY) != 0  # urllib3's default
+    assert option(client_socket(loopback, peers(loopback)[0]), NODELAY) != 0  # urllib3's default
 
 
 def test_disable_connection_reuse_opens_a_connection_per_request(
@@ -86,7 +87,7 @@ def test_disable_connection_reuse_opens_a_connection_per_request(
     after = peers(loopback, since=1)
     assert len(set(after)) == 4
     assert peers(loopback)[0] not in after
-    assert all(client_socket(peer) is None for peer in peers(loopback))  # each one closed
+    assert all(client_socket(loopback, peer) is None for peer in peers(loopback))  # each one closed
 
 
 def test_restore_defaults_reuses_again(loopback: LoopbackServer) -> None:
@@ -99,7 +100,7 @@ def test_restore_defaults_reuses_again(loopback: LoopbackServer) -> None:
 def test_socket_options_are_set_on_the_requests_socket(loopback: LoopbackServer) -> None:
     hogkit.set_socket_options([(*KEEPALIVE, 1)])
     get(loopback)
-    sock = client_socket(peers(loopback)[0])
+    sock = client_socket(loopback, peers(loopback)[0])
     assert option(sock, KEEPALIVE) == 1
     assert option(sock, NODELAY) == 0  # the options replace the defaults, as in posthog
 
@@ -107,9 +108,9 @@ def test_socket_options_are_set_on_the_requests_socket(loopback: LoopbackServer)
     get(loopback)
     first, second = peers(loopback)
     assert first != second  # the pool was rebuilt: nothing opened with the old options
-    assert client_socket(first) is None  # and its idle connection closed
-    assert option(client_socket(second), KEEPALIVE) == 0
-    assert option(client_socket(second), NODELAY) != 0
+    assert client_socket(loopback, first) is None  # and its idle connection closed
+    assert option(client_socket(loopback, second), KEEPALIVE) == 0
+    assert option(client_socket(loopback, second), NODELAY) != 0
 
 
 def test_keep_alive_options_are_posthogs() -> None:
@@ -119,7 +120,7 @@ def test_keep_alive_options_are_posthogs() -> None:
 def test_enable_keep_alive_sets_every_option(loopback: LoopbackServer) -> None:
     hogkit.enable_keep_alive()
     get(loopback)
-    sock = client_socket(peers(loopback)[0])
+    sock = client_socket(loopback, peers(loopback)[0])
     for level, name, value in sockets.KEEP_ALIVE_SOCKET_OPTIONS:
         assert option(sock, (level, name)) == value, (level, name)
 
@@ -182,7 +183,7 @@ def test_clients_built_before_get_new_socket_options(loopback: LoopbackServer) -
         hogkit.enable_keep_alive()
         client.capture("ping", distinct_id="user-1")
         peer = peers(loopback, since=before)[0]
-        assert option(client_socket(peer), KEEPALIVE) == 1
+        assert option(client_socket(loopback, peer), KEEPALIVE) == 1
     finally:
         client.shutdown()
 
@@ -253,10 +254,10 @@ def test_aiohttp_sockets_get_the_options(loopback: LoopbackServer) -> None:
             await transport.post_flags(b"{}", timeout=10)
             hogkit.enable_keep_alive()
             await transport.post_flags(b"{}", timeout=10)
-            seen.append(option(client_socket(peers(loopback)[1]), KEEPALIVE))
+            seen.append(option(client_socket(loopback, peers(loopback)[1]), KEEPALIVE))
             hogkit.set_socket_options(None)
             await transport.post_flags(b"{}", timeout=10)
-            seen.append(option(client_socket(peers(loopback)[2]), KEEPALIVE))
+            seen.append(option(client_socket(loopback, peers(loopback)[2]), KEEPALIVE))
         finally:
             await transport.aclose()
 
@@ -282,7 +283,7 @@ def test_connections_to_a_proxy_get_the_options(
     assert http.request("GET", "http://flags.example/ping", timeout=10).status == 200
     (request,) = loopback.requests()
     assert "flags.example" in request.target
-    assert option(client_socket(request.peer), KEEPALIVE) == 1
+    assert option(client_socket(loopback, request.peer), KEEPALIVE) == 1
     hogkit.disable_connection_reuse()
     answers = [http.request("GET", "http://flags.example/ping", timeout=10) for _ in range(2)]
     assert [answer.status for answer in answers] == [200, 200]
