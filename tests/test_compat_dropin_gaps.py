@@ -275,3 +275,19 @@ def test_the_async_client_ignores_an_unknown_keyword_too() -> None:
         assert all(isinstance(a, str) for a in answers)
         names = {e["event"] for e in twin.server.events()}
         assert names == {"clicked", "sent"}
+
+
+def test_definitions_are_decoded_once_per_download() -> None:
+    """An application may read `client.feature_flags` per request: the document is not
+    decoded again for each read (each read is a new list of the same decoded flags), and
+    the next download's definitions replace them."""
+    changed = definitions(flag("on", 1), flag("new", 3))
+    with Twin(DOC, definition_replies=[Reply.json(DOC)]) as twin:
+        twin.run(lambda c: c.load_feature_flags())
+        first, second = twin.kit.feature_flags, twin.kit.feature_flags
+        assert first == second and first is not second
+        assert all(a is b for a, b in zip(first, second, strict=True))
+        twin.script_definitions(then=Reply.json(changed))
+        twin.run(lambda c: c.load_feature_flags())
+        ref, kit = twin.both("feature_flag_definitions")
+        assert kit == ref == changed["flags"]

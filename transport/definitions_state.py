@@ -61,6 +61,8 @@ class DefinitionsState:
         self.fetches = 0
         self.last_error: str | None = None
         self.refused: int | None = None
+        # `document` decoded, with the bytes it was decoded from (see `document_part`).
+        self._decoded: tuple[bytes, Any] | None = None
         self._logged: set[str] = set()
         self._on_error = on_error
 
@@ -94,13 +96,21 @@ class DefinitionsState:
         self.body_hash = None
 
     def document_part(self, name: str) -> Any:
-        """`name` ("flags", "group_type_mapping" or "cohorts") of the document in force,
-        decoded afresh (callers may change it), or None when nothing is loaded; an empty
-        list or dict when the document has none."""
+        """`name` ("flags", "group_type_mapping" or "cohorts") of the document in force, or
+        None when nothing is loaded; an empty list or dict when the document has none.
+
+        The document is decoded once per download, not per read (a large one takes
+        milliseconds), so each call returns a new list or dict of the same decoded flags,
+        group types or cohorts. Changing them changes what later reads return, never what
+        is evaluated.
+        """
         encoded = self.document
         if encoded is None or self.flagset is None:
             return None
-        document = msgspec.json.decode(encoded)
+        decoded = self._decoded
+        if decoded is None or decoded[0] is not encoded:
+            decoded = self._decoded = (encoded, msgspec.json.decode(encoded))
+        document = decoded[1]
         if name == "flags":
             flags = document.get("flags") if isinstance(document, dict) else document
             return list(flags) if isinstance(flags, list) else []
