@@ -26,14 +26,14 @@ from .ids import new_uuid
 from .problems import log
 from .stamps import clock
 
-__all__ = ["CaptureBuilder", "FlagsForCapture", "wants_flags"]
+__all__ = ["CaptureBuilder", "FlagsForCapture"]
 
 FlagsForCapture = Callable[[Any, Mapping[str, Any] | None, Any, bool | None], FlagsArg]
 """(distinct id, groups, the `send_feature_flags` option, the call's `disable_geoip`) ->
 the flags an event carries (see `capture_flags`)."""
 
 
-def wants_flags(option: object) -> bool:
+def _wants_flags(option: object) -> bool:
     """Whether a `send_feature_flags` value asks for flags: any mapping (even `{}`), or a
     true value (see `capture_flags`)."""
     return isinstance(option, Mapping) or bool(option)
@@ -56,7 +56,10 @@ class CaptureBuilder:
         option: Any,
         disable_geoip: bool | None = None,
     ) -> FlagsArg:
-        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`."""
+        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`;
+        `flags` as given when the option asks for none (see `_wants_flags`)."""
+        if not _wants_flags(option):
+            return flags
         if flags is not None:
             log.warning("capture: both flags and send_feature_flags given; using flags")
             return flags

@@ -23,7 +23,6 @@ from hogkit.core.context import variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
-from .capture_build import wants_flags
 from .code_variables import with_code_variables
 from .context_events import with_session
 from .contexts import get_context_distinct_id, variables_overrides, with_context
@@ -282,7 +281,7 @@ class EventMethods:
                 return None
             found.append(exc)
             chosen = flags
-            if send_feature_flags is not None and wants_flags(send_feature_flags):
+            if send_feature_flags is not None:
                 chosen = self._events.builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )

@@ -28,7 +28,7 @@ from hogkit.core.event import Event, EventContext, FlagsArg
 from hogkit.core.normalize import PLAIN_VALUE_TYPES, STR_KEY_TYPES, is_plain
 
 from .before_send import BeforeSend, apply_before_send
-from .capture_build import CaptureBuilder, FlagsForCapture, wants_flags
+from .capture_build import CaptureBuilder, FlagsForCapture
 from .contexts import current_context, with_context
 from .deferred import DeferredEncoder
 from .delivery import Delivery
@@ -255,7 +255,7 @@ class EventPipeline:
             return self._inactive()
         try:
             builder = self.builder
-            if send_feature_flags is not None and wants_flags(send_feature_flags):
+            if send_feature_flags is not None:
                 flags = builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
