@@ -118,7 +118,10 @@ class FlagLookups:
         flag_keys: Sequence[str] | None,
     ) -> tuple[FlagSet | None, Snapshot | None]:
         """The definitions for a read and, when they hold any flag, the local snapshot of
-        `flag_keys` (every flag when None). Never asks the server."""
+        `flag_keys` (every flag when None). Never asks the server. A read that names no
+        device id takes the current context's (`FlagService.plan` settles it itself)."""
+        if device_id is None and current_context() is not None:
+            _, device_id = flag_identity(distinct_id, None)
         fs = self.local.definitions()
         return fs, self.snapshot(
             fs, distinct_id, person_properties, groups, group_properties, device_id, flag_keys
@@ -138,8 +141,6 @@ class FlagLookups:
         no flag, or when evaluating it fails."""
         if fs is None or not fs.keys:
             return None
-        if device_id is None and current_context() is not None:
-            _, device_id = flag_identity(distinct_id, None)
         try:
             return fs.evaluate(
                 distinct_id,
