@@ -10,7 +10,7 @@ other event captured there, and an alias or group update to its session.
 from __future__ import annotations
 
 import msgspec
-from hogkit.core.context import apply_context
+from hogkit.core.context import ContextValues, apply_context
 from hogkit.core.event import Event
 from hogkit.core.normalize import normalize, normalize_properties
 
@@ -27,20 +27,20 @@ def in_context(event: Event, minimal: bool = False) -> Event:
     values = context_values()
     if values is None:
         return event
-    if not minimal:
-        _, merged = apply_context(values, event.distinct_id, event.properties)
-        properties = normalize_properties(merged)
-    elif values.session_id is not None and "$session_id" not in event.properties:
-        properties = {**event.properties, "$session_id": normalize(values.session_id)}
-    else:
-        return event
-    return msgspec.structs.replace(event, properties=properties)
+    if minimal:
+        return _with_session_id(event, values)
+    _, merged = apply_context(values, event.distinct_id, event.properties)
+    return msgspec.structs.replace(event, properties=normalize_properties(merged))
 
 
 def with_session(event: Event) -> Event:
     """`event` with the current context's `$session_id`, when it has one."""
     values = context_values()
-    if values is None or values.session_id is None:
+    return event if values is None else _with_session_id(event, values)
+
+
+def _with_session_id(event: Event, values: ContextValues) -> Event:
+    if values.session_id is None or "$session_id" in event.properties:
         return event
-    properties = {**event.properties, "$session_id": str(values.session_id)}
+    properties = {**event.properties, "$session_id": normalize(values.session_id)}
     return msgspec.structs.replace(event, properties=properties)
