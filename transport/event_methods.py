@@ -206,7 +206,7 @@ class EventMethods:
         `previous_id` (inside a context, in its session)."""
         return self._emit(
             "alias",
-            _in_session(core.alias),
+            _ALIAS,
             timestamp,
             uuid,
             previous_id=previous_id,
@@ -230,7 +230,7 @@ class EventMethods:
             distinct_id = get_context_distinct_id()
         return self._emit(
             "group_identify",
-            _in_session(core.group_identify),
+            _GROUP_IDENTIFY,
             timestamp,
             uuid,
             group_type,
@@ -332,3 +332,8 @@ def _in_session(build: Callable[..., Event]) -> Callable[..., Event]:
         return with_session(build(*args, **fields))
 
     return built
+
+
+# Made once: the builders `alias` and `group_identify` hand to `_emit`.
+_ALIAS = _in_session(core.alias)
+_GROUP_IDENTIFY = _in_session(core.group_identify)
