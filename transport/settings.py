@@ -124,11 +124,7 @@ class LiveSettings:
 
     @property
     def group_type_mapping(self) -> dict[str, Any] | None:
-        if self._group_type_mapping is not _UNSET:
-            mapping: dict[str, Any] | None = self._group_type_mapping
-        else:
-            mapping = loaded_definitions(self._flags, "group_type_mapping")
-        return mapping
+        return self._given_or_loaded(self._group_type_mapping, "group_type_mapping")
 
     @group_type_mapping.setter
     def group_type_mapping(self, mapping: Mapping[str, Any] | None) -> None:
@@ -137,16 +133,19 @@ class LiveSettings:
 
     @property
     def cohorts(self) -> dict[str, Any] | None:
-        if self._cohorts is not _UNSET:
-            cohorts: dict[str, Any] | None = self._cohorts
-        else:
-            cohorts = loaded_definitions(self._flags, "cohorts")
-        return cohorts
+        return self._given_or_loaded(self._cohorts, "cohorts")
 
     @cohorts.setter
     def cohorts(self, cohorts: Mapping[str, Any] | None) -> None:
         self._cohorts = cohorts
         self._use_given("cohorts")
+
+    def _given_or_loaded(self, given: Any, name: str) -> dict[str, Any] | None:
+        """What was set for table `name`, else the downloaded one (see `loaded_definitions`)."""
+        table: dict[str, Any] | None = (
+            given if given is not _UNSET else loaded_definitions(self._flags, name)
+        )
+        return table
 
     def _use_given(self, name: str) -> None:
         """Put the definitions set so far in force, once flags were set; a document the
