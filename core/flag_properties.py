@@ -20,6 +20,7 @@ from .timestamps import text_id
 
 __all__ = [
     "FlagLayouts",
+    "InEvaluationOrder",
     "flag_fragment",
     "flag_properties",
     "flag_values_of",
@@ -41,8 +42,20 @@ def flag_values_of(flags: FlagsArg) -> Mapping[str, Any] | None:
     return values if isinstance(values, Mapping) else None
 
 
+class InEvaluationOrder(msgspec.Struct, frozen=True, gc=False):
+    """Flag values whose `$active_feature_flags` keep the order the values came in.
+
+    `flags=` snapshots list the active flags sorted; the deprecated
+    `capture(send_feature_flags=...)` lists them as it evaluated them (definitions order,
+    or the server's answer order), and events built for it must read the same.
+    """
+
+    flag_values: Mapping[str, Any]
+
+
 def flag_properties(flags: FlagsArg, layouts: FlagLayouts | None = None) -> dict[str, Any]:
-    """`$feature/<key>` for every flag and the sorted `$active_feature_flags` (omitted when none).
+    """`$feature/<key>` for every flag and the sorted `$active_feature_flags` (omitted when none;
+    unsorted for `InEvaluationOrder`).
 
     A flag is active when its value is anything but False. A None value (a flag nobody
     could decide) is left out entirely, as posthog-python's snapshots never hold one.
@@ -55,6 +68,8 @@ def flag_properties(flags: FlagsArg, layouts: FlagLayouts | None = None) -> dict
     values = flag_values_of(flags)
     if not values:
         return {}
+    if type(flags) is InEvaluationOrder:
+        return _flag_properties_slowly(values, sort=False)
     layout = None if layouts is None else layouts.get(tuple(values))
     if layout is not None:
         vals = tuple(values.values())
@@ -78,6 +93,8 @@ def flag_fragment(flags: FlagsArg, layouts: FlagLayouts) -> bytes | None:
     layout's struct (from the caller's `layouts`) turns a snapshot's values into the same
     JSON in one msgspec call, without a dict per event.
     """
+    if type(flags) is InEvaluationOrder:
+        return None
     columns = None if isinstance(flags, Mapping) else getattr(flags, "flag_columns", None)
     if columns is not None:
         keys, vals = columns()
@@ -110,7 +127,7 @@ def _plain_flag_values(vals: tuple[Any, ...]) -> bool:
     return _FLAG_VALUE_TYPES.issuperset(map(type, vals)) and "" not in vals
 
 
-def _flag_properties_slowly(values: Mapping[str, Any]) -> dict[str, Any]:
+def _flag_properties_slowly(values: Mapping[str, Any], sort: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     active: list[str] = []
     for key, value in values.items():
@@ -123,7 +140,8 @@ def _flag_properties_slowly(values: Mapping[str, Any]) -> dict[str, Any]:
         if value is not False:
             active.append(name)
     if active:
-        active.sort()
+        if sort:
+            active.sort()
         out["$active_feature_flags"] = active
     return out
 

@@ -397,3 +397,34 @@ def test_an_option_given_twice_or_too_many_positional_options_raise_as_python_do
     too_many = [None] * (len(inspect.signature(posthog.AsyncClient.__init__).parameters) - 2)
     with pytest.raises(TypeError, match="positional arguments"):
         AsyncClient("phc_project", "http://127.0.0.1:9", *too_many)
+
+
+def test_send_feature_flags_lists_active_flags_in_evaluation_order(
+    loopback: LoopbackServer,
+) -> None:
+    """As the sync client does for this deprecated option: definitions order, not sorted
+    (a `flags=` snapshot is sorted)."""
+    everyone = [{"properties": [], "rollout_percentage": 100}]
+    document = {
+        "flags": [
+            {"id": 1, "key": "zeta", "active": True, "filters": {"groups": everyone}},
+            {"id": 2, "key": "alpha", "active": True, "filters": {"groups": everyone}},
+        ]
+    }
+    loopback.script(DEFS, then=Reply.json(document))
+    memory = MemoryTransport()
+
+    async def scenario() -> None:
+        async with AsyncClient(
+            "phc_project", host=loopback.url, secret_key="phs_secret", transport=memory
+        ) as client:
+            await client.load_feature_flags()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                client.capture("clicked", distinct_id="user-1", send_feature_flags=True)
+                client.capture("viewed", distinct_id="user-1", flags={"zeta": True, "alpha": True})
+
+    run(scenario)
+    by_name = {e["event"]: e["properties"] for e in memory.events}
+    assert by_name["clicked"]["$active_feature_flags"] == ["zeta", "alpha"]
+    assert by_name["viewed"]["$active_feature_flags"] == ["alpha", "zeta"]

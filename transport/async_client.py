@@ -35,6 +35,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hogkit.core.flag_properties import InEvaluationOrder
+
 from .async_flags import AsyncFlags
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
@@ -312,7 +314,9 @@ class AsyncClient:
 
     def _flags_for_capture(
         self, distinct_id: Any, groups: Groups, option: object
-    ) -> FlagEvaluations | None:
+    ) -> InEvaluationOrder | None:
+        """Local values only, listed active in evaluation order as the sync client lists
+        them for this option."""
         deprecated("send_feature_flags", "capture(flags=await client.evaluate_flags(...))")
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         try:
@@ -330,7 +334,7 @@ class AsyncClient:
         except Exception as exc:
             self._fail("capture", exc)
             return None
-        return step if isinstance(step, FlagEvaluations) else None
+        return InEvaluationOrder(step.flag_values) if isinstance(step, FlagEvaluations) else None
 
     # -- feature flags --------------------------------------------------------------------------
 

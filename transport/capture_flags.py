@@ -9,7 +9,9 @@ posthog-python still pass it, and its answers follow posthog-python's rules:
   takes the server's answer alone (`get_feature_variants`: no local evaluation, failed
   records left out); unset uses the definitions when some are loaded, else the server;
 - its `person_properties`, `group_properties` and `flag_keys_filter` shape that evaluation,
-  and the event's `groups` and `disable_geoip` go with it.
+  and the event's `groups` and `disable_geoip` go with it;
+- `$active_feature_flags` lists the active flags in the order they were evaluated, not
+  sorted as for a `flags=` snapshot.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hogkit.core.event import FlagsArg
+from hogkit.core.flag_properties import InEvaluationOrder, flag_values_of
 
 from .flag_decisions import FlagDecisions
 from .flag_reads import deprecated
@@ -42,8 +45,8 @@ class CaptureFlags:
         option: object,
         disable_geoip: bool | None,
     ) -> FlagsArg:
-        """The flags the event carries: a snapshot of local values, or the server's
-        `{key: value}` answer."""
+        """The flags the event carries: local values, or the server's `{key: value}`
+        answer, in the order they were evaluated."""
         deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))")
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         local_only = settings.get("only_evaluate_locally")
@@ -52,7 +55,7 @@ class CaptureFlags:
             local_only = loaded is not None and bool(loaded.keys)
         keys = settings.get("flag_keys_filter") or None
         if local_only:
-            return self._service.evaluate(
+            flags: FlagsArg = self._service.evaluate(
                 distinct_id,
                 settings.get("person_properties"),
                 groups,
@@ -61,11 +64,14 @@ class CaptureFlags:
                 True,
                 disable_geoip,
             )
-        return self._decisions.get_feature_variants(
-            distinct_id,
-            groups,
-            settings.get("person_properties"),
-            settings.get("group_properties"),
-            disable_geoip,
-            keys,
-        )
+        else:
+            flags = self._decisions.get_feature_variants(
+                distinct_id,
+                groups,
+                settings.get("person_properties"),
+                settings.get("group_properties"),
+                disable_geoip,
+                keys,
+            )
+        values = flag_values_of(flags)
+        return None if values is None else InEvaluationOrder(values)
