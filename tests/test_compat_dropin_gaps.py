@@ -163,11 +163,22 @@ TABLES = definitions(
 )
 
 
+def test_definition_attributes_read_back_nothing_before_a_download() -> None:
+    """hogkit starts downloading when it is built, posthog-python at the first flag read:
+    the first answer is held back here so both are read before any download."""
+    held_back = Reply.json(TABLES)
+    held_back.delay = 2.0
+    with Twin(TABLES, definition_replies=[held_back]) as twin:
+        ref, kit = twin.run(_definitions_read_back)
+        assert kit == ref
+        assert ref[0] is None
+
+
 def test_definition_attributes_read_back_what_was_downloaded() -> None:
-    """`client.feature_flags`, `group_type_mapping` and `cohorts` before a download, after
-    one, and after the server refused the next."""
+    """`client.feature_flags`, `group_type_mapping` and `cohorts` after a download, and
+    after the server refused the next."""
     with Twin(TABLES, definition_replies=[Reply.json(TABLES)]) as twin:
-        seen = [twin.run(_definitions_read_back)]
+        seen = []
         twin.run(lambda c: c.load_feature_flags())
         seen.append(twin.run(_definitions_read_back))
         twin.script_definitions(then=Reply(401))
@@ -175,7 +186,7 @@ def test_definition_attributes_read_back_what_was_downloaded() -> None:
         seen.append(twin.run(_definitions_read_back))
         for ref, kit in seen:
             assert kit == ref
-        assert seen[1][0][1] == TABLES["group_type_mapping"]
+        assert seen[0][0][1] == TABLES["group_type_mapping"]
 
 
 SET_DIRECTLY: dict[str, Any] = {
