@@ -8,11 +8,12 @@ payloads, release conditions) and sharing what flags have alike through the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping
 from typing import Any
 
 from .cohorts import CohortCompiler, Filter, NotAnObject
-from .compile import CompiledCondition, CompiledFlag, Holdout
+from .compile import NO_PAYLOADS, CompiledCondition, CompiledFlag, Holdout, compile_condition
 from .compile_tables import CompileTables
 from .definitions import (
     ConditionDefinition,
@@ -21,6 +22,7 @@ from .definitions import (
     MalformedFlag,
     VariantDefinition,
 )
+from .hashing import bucket_prefix
 from .payloads import payload_sources
 from .reasons import Unresolved
 from .repair import Repaired, repair
@@ -30,6 +32,8 @@ __all__ = ["compile_flag"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
+# What a flag without `filters` reads in their place: every field at its default.
+_NO_FILTERS = FlagFilters()
 
 
 def _read_holdout(raw: Any, tables: CompileTables) -> Holdout | Broken | None:
@@ -77,103 +81,151 @@ def compile_flag(
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
-    key = definition.key
-    active = bool(definition.active)
-    continuity = bool(definition.ensure_experience_continuity)
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
         repaired = repair(definition)
         if repaired is None:
             raw = definition.raw
-            flag = CompiledFlag(
-                key,
-                active,
+            continuity = bool(definition.ensure_experience_continuity)
+            return CompiledFlag(
+                definition.key,
+                bool(definition.active),
                 continuity,
                 raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
+                fixed=_CONTINUITY if continuity else _UNSUPPORTED,
+                malformed=definition.problem,
             )
-            flag.malformed = definition.problem
-            flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
-            return flag
         definition = repaired.definition
-    flag = CompiledFlag(key, active, continuity, definition.evaluation_runtime)
-    if continuity:
-        flag.fixed = _CONTINUITY
-    # Id, version and experiment marker are kept only when of the type the API promises.
-    value = definition.id
-    if type(value) is int:
-        flag.id = value
-    value = definition.version
-    if type(value) is int:
-        flag.version = value
-    value = definition.has_experiment
-    if type(value) is bool:
-        flag.has_experiment = value
-    filters = definition.filters
-    if filters is None:
-        return flag
-    _read_filters(flag, definition, filters, compiler, group_type_mapping)
-    groups = filters.groups
-    if groups:
-        # A loop rather than a comprehension: most flags have one condition.
-        conditions = []
-        hashes = False
-        for index, condition in enumerate(groups):
-            compiled = _condition(flag, index, condition, compiler, group_type_mapping, repaired)
-            conditions.append(compiled)
-            hashes = hashes or compiled.cut is not None or compiled.matched is None
-        flag.conditions = tuple(conditions)
-        if hashes:
-            flag.prime_hash()
-    return flag
+    return _compile_valid(definition, compiler, group_type_mapping, repaired)
 
 
-def _read_filters(
-    flag: CompiledFlag,
+def _compile_valid(
     definition: FlagDefinition,
-    filters: FlagFilters,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
-) -> None:
-    """Everything in `filters` but the release conditions."""
+    repaired: Repaired | None,
+) -> CompiledFlag:
+    """A flag that fits the schema (as sent or repaired). Every field is worked out
+    before the flag is built, so it is built in one call, positionally."""
+    key = definition.key
+    continuity = bool(definition.ensure_experience_continuity)
+    filters = definition.filters
+    identifier = None
+    if filters is None:
+        filters = _NO_FILTERS
+    else:
+        identifier = definition.bucketing_identifier or filters.bucketing_identifier
     aggregation = filters.aggregation_group_type_index
-    if aggregation is not None:
-        flag.is_group = True
-        flag.group_index = aggregation
-        name = group_type_mapping.get(str(aggregation))
-        flag.group_name = name if name and isinstance(name, Hashable) else None
-    identifier = definition.bucketing_identifier or filters.bucketing_identifier
-    if identifier == "device_id":
-        flag.device_bucketing = True
-    if filters.feature_enrollment is True:
-        flag.enrollment = True
-        flag.enrollment_key = f"$feature_enrollment/{flag.key}"
-    if filters.early_exit:
-        flag.early_exit = True
-    if filters.holdout:
-        flag.holdout = _read_holdout(filters.holdout, compiler.tables)
-    flag.gated = flag.enrollment or flag.holdout is not None
+    early_exit = bool(filters.early_exit)
+    holdout = _read_holdout(filters.holdout, compiler.tables) if filters.holdout else None
+    enrollment = filters.feature_enrollment is True
+    variants: tuple[tuple[bytes, bytes, str], ...] = ()
+    variant_keys: tuple[str, ...] = ()
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
-        flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
-    payloads = filters.payloads
-    # Payloads of any other shape are ignored: posthog-python still returns the value.
+        variants, variant_keys = _variant_table(multivariate.variants, compiler)
+    conditions: tuple[CompiledCondition, ...] = ()
+    hasher = None
+    groups = filters.groups
+    if groups:
+        conditions = _conditions(
+            groups,
+            compiler,
+            group_type_mapping,
+            repaired,
+            (variants, variant_keys, aggregation, early_exit),
+        )
+        # Only flags with a condition that hashes (a rollout below 100% or variants to
+        # pick) need the bucketing hash primed with their prefix.
+        for compiled in conditions:
+            if compiled.cut is not None or compiled.matched is None:
+                hasher = hashlib.sha1(bucket_prefix(key))
+                break
+    fresh, stored = _payloads(filters.payloads, compiler)
+    # Id, version and experiment marker are kept only when of the type the API promises.
+    flag_id = definition.id
+    version = definition.version
+    experiment = definition.has_experiment
+    return CompiledFlag(
+        key,
+        bool(definition.active),
+        continuity,
+        definition.evaluation_runtime,
+        flag_id if type(flag_id) is int else None,
+        version if type(version) is int else None,
+        experiment if type(experiment) is bool else None,
+        _CONTINUITY if continuity else None,
+        None,
+        conditions,
+        hasher,
+        aggregation is not None,
+        aggregation,
+        _group_name(aggregation, group_type_mapping),
+        identifier == "device_id",
+        enrollment,
+        f"$feature_enrollment/{key}" if enrollment else "",
+        early_exit,
+        holdout,
+        enrollment or holdout is not None,
+        variants,
+        variant_keys,
+        fresh,
+        stored,
+    )
+
+
+def _conditions(
+    groups: list[ConditionDefinition],
+    compiler: CohortCompiler,
+    group_type_mapping: Mapping[str, Any],
+    repaired: Repaired | None,
+    flag_shape: tuple[Any, ...],
+) -> tuple[CompiledCondition, ...]:
+    if len(groups) == 1:  # most flags have one condition: no iterator for it
+        return (_condition(0, groups[0], compiler, group_type_mapping, repaired, flag_shape),)
+    return tuple(
+        [
+            _condition(index, condition, compiler, group_type_mapping, repaired, flag_shape)
+            for index, condition in enumerate(groups)
+        ]
+    )
+
+
+def _group_name(aggregation: Any, group_type_mapping: Mapping[str, Any]) -> Hashable | None:
+    if aggregation is None:
+        return None
+    name = group_type_mapping.get(str(aggregation))
+    return name if name and isinstance(name, Hashable) else None
+
+
+def _payloads(
+    payloads: Any, compiler: CohortCompiler
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(the payload sources, the payloads as the definitions hold them). Payloads of any
+    other shape are ignored: posthog-python still returns the value."""
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        flag.fresh = payload_sources(payloads, compiler.payloads)
-        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
+        return (
+            payload_sources(payloads, compiler.payloads),
+            {name: raw for name, raw in payloads.items() if type(name) is str},
+        )
+    return NO_PAYLOADS, NO_PAYLOADS
 
 
 def _condition(
-    flag: CompiledFlag,
     index: int,
     condition: ConditionDefinition,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
     repaired: Repaired | None,
+    flag_shape: tuple[Any, ...],
 ) -> CompiledCondition:
     """One release condition, shared with an earlier flag's when they are alike in
     everything evaluation and reasons read (filters alike already share a matcher, so
     comparing matchers suffices). Types ride along where equal values read differently
-    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
+    (0, 0.0 and False name different group types; -0.0 prints differently in reasons).
+    `flag_shape` is what it reads of its flag: (variants, variant keys, aggregation,
+    early exit)."""
+    variants, variant_keys, aggregation, early_exit = flag_shape
     raw_filters = condition.properties
     broken_rollout = False
     not_objects: frozenset[int] | tuple[()] = ()
@@ -199,14 +251,13 @@ def _condition(
     pct = condition.rollout_percentage
     override = condition.variant
     group_index = condition.aggregation_group_type_index
-    aggregation = flag.group_index
     share_key: Hashable = (
         index,
         compiled_filters,  # compared by identity: compiled filters define no __eq__
         pct if pct else repr(pct),
-        flag.variants,
+        variants,
         broken_rollout,
-        flag.early_exit,
+        early_exit,
     )
     if override is not None or group_index is not None or aggregation is not None:
         share_key = (
@@ -225,17 +276,17 @@ def _condition(
         share_key = None
         compiled = None
     if compiled is None:
-        compiled = CompiledCondition(
+        compiled = compile_condition(
             index,
             condition,
             compiled_filters,
-            flag.variant_keys,
-            flag.variants,
+            variant_keys,
+            variants,
             aggregation,
             group_type_mapping,
             compiler.tables,
             broken_rollout,
-            flag.early_exit,
+            early_exit,
         )
         if share_key is not None:
             shared[share_key] = compiled
