@@ -34,6 +34,7 @@ _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
 # What a flag without `filters` reads in their place: every field at its default.
 _NO_FILTERS = FlagFilters()
+_NO_PAYLOAD_PAIR = (NO_PAYLOADS, NO_PAYLOADS)
 
 
 def _read_holdout(raw: Any, tables: CompileTables) -> Holdout | Broken | None:
@@ -81,32 +82,14 @@ def compile_flag(
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
+    """One flag. Every field is worked out before the flag is built, so it is built in
+    one call, positionally; a flag without `filters` reads `_NO_FILTERS` in their place."""
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
         repaired = repair(definition)
         if repaired is None:
-            raw = definition.raw
-            continuity = bool(definition.ensure_experience_continuity)
-            return CompiledFlag(
-                definition.key,
-                bool(definition.active),
-                continuity,
-                raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
-                fixed=_CONTINUITY if continuity else _UNSUPPORTED,
-                malformed=definition.problem,
-            )
+            return _malformed(definition)
         definition = repaired.definition
-    return _compile_valid(definition, compiler, group_type_mapping, repaired)
-
-
-def _compile_valid(
-    definition: FlagDefinition,
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-    repaired: Repaired | None,
-) -> CompiledFlag:
-    """A flag that fits the schema (as sent or repaired). Every field is worked out
-    before the flag is built, so it is built in one call, positionally."""
     key = definition.key
     continuity = bool(definition.ensure_experience_continuity)
     filters = definition.filters
@@ -128,20 +111,45 @@ def _compile_valid(
     hasher = None
     groups = filters.groups
     if groups:
-        conditions = _conditions(
-            groups,
-            compiler,
-            group_type_mapping,
-            repaired,
-            (variants, variant_keys, aggregation, early_exit),
-        )
+        if len(groups) == 1:  # most flags have one condition: no iterator for it
+            conditions = (
+                _condition(
+                    0,
+                    groups[0],
+                    early_exit,
+                    compiler,
+                    group_type_mapping,
+                    repaired,
+                    variants,
+                    variant_keys,
+                    aggregation,
+                ),
+            )
+        else:
+            conditions = tuple(
+                [
+                    _condition(
+                        index,
+                        condition,
+                        early_exit,
+                        compiler,
+                        group_type_mapping,
+                        repaired,
+                        variants,
+                        variant_keys,
+                        aggregation,
+                    )
+                    for index, condition in enumerate(groups)
+                ]
+            )
         # Only flags with a condition that hashes (a rollout below 100% or variants to
         # pick) need the bucketing hash primed with their prefix.
         for compiled in conditions:
             if compiled.cut is not None or compiled.matched is None:
                 hasher = hashlib.sha1(bucket_prefix(key))
                 break
-    fresh, stored = _payloads(filters.payloads, compiler)
+    payloads = filters.payloads
+    fresh, stored = _payloads(payloads, compiler) if payloads else _NO_PAYLOAD_PAIR
     # Id, version and experiment marker are kept only when of the type the API promises.
     flag_id = definition.id
     version = definition.version
@@ -160,7 +168,7 @@ def _compile_valid(
         hasher,
         aggregation is not None,
         aggregation,
-        _group_name(aggregation, group_type_mapping),
+        None if aggregation is None else _group_name(aggregation, group_type_mapping),
         identifier == "device_id",
         enrollment,
         f"$feature_enrollment/{key}" if enrollment else "",
@@ -174,26 +182,22 @@ def _compile_valid(
     )
 
 
-def _conditions(
-    groups: list[ConditionDefinition],
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-    repaired: Repaired | None,
-    flag_shape: tuple[Any, ...],
-) -> tuple[CompiledCondition, ...]:
-    if len(groups) == 1:  # most flags have one condition: no iterator for it
-        return (_condition(0, groups[0], compiler, group_type_mapping, repaired, flag_shape),)
-    return tuple(
-        [
-            _condition(index, condition, compiler, group_type_mapping, repaired, flag_shape)
-            for index, condition in enumerate(groups)
-        ]
+def _malformed(definition: MalformedFlag) -> CompiledFlag:
+    """A flag that does not fit the schema and cannot be repaired: it needs the server
+    (experience continuity first, as in posthog-python)."""
+    raw = definition.raw
+    continuity = bool(definition.ensure_experience_continuity)
+    return CompiledFlag(
+        definition.key,
+        bool(definition.active),
+        continuity,
+        raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
+        fixed=_CONTINUITY if continuity else _UNSUPPORTED,
+        malformed=definition.problem,
     )
 
 
 def _group_name(aggregation: Any, group_type_mapping: Mapping[str, Any]) -> Hashable | None:
-    if aggregation is None:
-        return None
     name = group_type_mapping.get(str(aggregation))
     return name if name and isinstance(name, Hashable) else None
 
@@ -208,24 +212,24 @@ def _payloads(
             payload_sources(payloads, compiler.payloads),
             {name: raw for name, raw in payloads.items() if type(name) is str},
         )
-    return NO_PAYLOADS, NO_PAYLOADS
+    return _NO_PAYLOAD_PAIR
 
 
 def _condition(
     index: int,
     condition: ConditionDefinition,
+    early_exit: bool,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
     repaired: Repaired | None,
-    flag_shape: tuple[Any, ...],
+    variants: tuple[tuple[bytes, bytes, str], ...],
+    variant_keys: tuple[str, ...],
+    aggregation: Any,
 ) -> CompiledCondition:
     """One release condition, shared with an earlier flag's when they are alike in
     everything evaluation and reasons read (filters alike already share a matcher, so
     comparing matchers suffices). Types ride along where equal values read differently
-    (0, 0.0 and False name different group types; -0.0 prints differently in reasons).
-    `flag_shape` is what it reads of its flag: (variants, variant keys, aggregation,
-    early exit)."""
-    variants, variant_keys, aggregation, early_exit = flag_shape
+    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
     raw_filters = condition.properties
     broken_rollout = False
     not_objects: frozenset[int] | tuple[()] = ()
