@@ -30,11 +30,9 @@ import msgspec
 
 from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
 from .compile_tables import CompileTables
-from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, above_cut
 from .reasons import Unresolved
-from .signals import BROKEN, DROPPED, Broken
+from .signals import BROKEN, Broken
 from .snapshot import FlagValue, Reason, thaw
 
 __all__ = [
@@ -45,7 +43,6 @@ __all__ = [
     "Holdout",
     "Outcome",
     "Token",
-    "compile_condition",
 ]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
@@ -102,131 +99,9 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
-    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
-    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
-    early-exit and matched-True outcomes)."""
-    match: Token = ("condition_match", index, -1)
-    misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
-    return (
-        match,
-        misses,
-        (False, ("condition_skipped", index, -1)),
-        (False, ("out_of_rollout", index, -1)),
-        (False, ("early_exit", index, -1)),
-        (True, match),
-    )
-
-
-# The tokens of the first few conditions with a few filters, which nearly every flag's
-# conditions are: constants (read-only), made at import rather than once per compile.
-_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
-    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
-)
-
-
-def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
-    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
-    per compile (kept in `tables`) for the rest."""
-    made = _FIRST_TOKENS.get((index, filters))
-    if made is None:
-        made = tables.tokens.get((index, filters))
-        if made is None:
-            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
-    return made
-
-
-def _prepared(
-    index: int, filters: int, pct: float | None, tables: CompileTables
-) -> tuple[Any, ...]:
-    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
-    condition `index` with `filters` filters and rollout `pct`: conditions alike in
-    these three, the commonest sharing there is, find all of it in one lookup of
-    `tables.prepared`."""
-    cut = None if pct is None else above_cut(pct / 100)
-    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
-
-
-def _variant_outcomes(
-    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
-) -> tuple[tuple[bytes, bytes, Outcome], ...]:
-    """Each variant's range with its outcome, once per compile for a variant table."""
-    made = tables.variant_outcomes.get((variants, on_match))
-    if made is None:
-        made = tables.variant_outcomes[(variants, on_match)] = tuple(
-            [(low, high, (variant or True, on_match)) for low, high, variant in variants]
-        )
-    return made
-
-
-def compile_condition(
-    index: int,
-    definition: ConditionDefinition,
-    filters: tuple[Filter, ...],
-    variant_keys: tuple[str, ...],
-    variants: tuple[tuple[bytes, bytes, str], ...],
-    flag_aggregation: Any,
-    group_type_mapping: Mapping[str, Any],
-    tables: CompileTables,
-    rollout_broken: bool = False,
-    early_exit: bool = False,
-) -> CompiledCondition:
-    """Release condition `index` of a flag with `variants` and `flag_aggregation`, its
-    filters already compiled. A rollout that is not a number (`rollout_broken`) fails
-    the whole flag when reached, as in posthog-python, which then leaves the flag out of
-    its answer."""
-    pct = definition.rollout_percentage
-    override = definition.variant
-    if not (override and type(override) is str and override in variant_keys):
-        override = None
-    aggregation = definition.aggregation_group_type_index
-    # A condition aggregating differently from its flag ("mixed targeting") reads the
-    # group's properties and buckets on the group key.
-    mixed = aggregation is not None and aggregation != flag_aggregation
-    name = group_type_mapping.get(str(aggregation)) if mixed else None
-    shape = (index, len(filters), pct)
-    prepared = tables.prepared.get(shape)
-    if prepared is None:
-        prepared = tables.prepared[shape] = _prepared(index, len(filters), pct, tables)
-    on_match, misses, skipped, out, early, matched_true, cut = prepared
-    # What a bucketing value outside the rollout gets: the out-of-rollout outcome, the
-    # early-exit one for a flag that stops there, DROPPED for a broken rollout.
-    excluded: Any = early if early_exit else out
-    if rollout_broken:
-        cut = b""
-        excluded = DROPPED
-    variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
-    if override is not None:
-        matched: Outcome | None = (override, on_match)
-    elif not variants:
-        matched = matched_true
-    else:
-        matched = None
-        variant_outcomes = _variant_outcomes(variants, on_match, tables)
-    return CompiledCondition(
-        index,
-        definition.properties or (),
-        filters,
-        pct,
-        rollout_broken,
-        cut,
-        override,
-        aggregation,
-        mixed,
-        name if name and isinstance(name, Hashable) else None,
-        misses,
-        skipped,
-        out,
-        matched_true,
-        excluded,
-        matched,
-        variant_outcomes,
-    )
-
-
 class CompiledCondition(msgspec.Struct, eq=False):
-    """One release condition, ready to evaluate (built by `compile_condition`; a struct
-    for the same reasons as `CompiledFlag`)."""
+    """One release condition, ready to evaluate (built by `compile_flags`; a struct for
+    the same reasons as `CompiledFlag`)."""
 
     index: int
     raw_filters: Sequence[Mapping[str, Any]]

@@ -2,18 +2,19 @@
 
 Separate from `compile`, which defines the compiled structures evaluation walks: this
 module holds the one-off work of reading a definition (metadata, holdout, variant table,
-payloads, release conditions) and sharing what flags have alike through the
-`CohortCompiler`'s tables.
+payloads, release conditions with their reason tokens and outcomes) and sharing what
+flags have alike through the `CohortCompiler`'s tables.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .cohorts import CohortCompiler, Filter, NotAnObject
-from .compile import NO_PAYLOADS, CompiledCondition, CompiledFlag, Holdout, compile_condition
+from .compile import NO_PAYLOADS, CompiledCondition, CompiledFlag, Holdout, Outcome, Token
 from .compile_tables import CompileTables
 from .definitions import (
     ConditionDefinition,
@@ -22,11 +23,11 @@ from .definitions import (
     MalformedFlag,
     VariantDefinition,
 )
-from .hashing import bucket_prefix
+from .hashing import NEVER, above_cut, bucket_prefix
 from .payloads import payload_sources
 from .reasons import Unresolved
 from .repair import Repaired, repair
-from .signals import BROKEN, Broken
+from .signals import BROKEN, DROPPED, Broken
 
 __all__ = ["compile_flag"]
 
@@ -75,6 +76,63 @@ def _variant_table(
             tuple([key for key, _ in shares]),
         )
     return found
+
+
+def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
+    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
+    early-exit and matched-True outcomes)."""
+    match: Token = ("condition_match", index, -1)
+    misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
+    return (
+        match,
+        misses,
+        (False, ("condition_skipped", index, -1)),
+        (False, ("out_of_rollout", index, -1)),
+        (False, ("early_exit", index, -1)),
+        (True, match),
+    )
+
+
+# The tokens of the first few conditions with a few filters, which nearly every flag's
+# conditions are: constants (read-only), made at import rather than once per compile.
+_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
+    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
+)
+
+
+def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
+    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
+    per compile (kept in `tables`) for the rest."""
+    made = _FIRST_TOKENS.get((index, filters))
+    if made is None:
+        made = tables.tokens.get((index, filters))
+        if made is None:
+            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
+    return made
+
+
+def _prepared(
+    index: int, filters: int, pct: float | None, tables: CompileTables
+) -> tuple[Any, ...]:
+    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
+    condition `index` with `filters` filters and rollout `pct`: conditions alike in
+    these three, the commonest sharing there is, find all of it in one lookup of
+    `tables.prepared`."""
+    cut = None if pct is None else above_cut(pct / 100)
+    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
+
+
+def _variant_outcomes(
+    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
+) -> tuple[tuple[bytes, bytes, Outcome], ...]:
+    """Each variant's range with its outcome, once per compile for a variant table."""
+    made = tables.variant_outcomes.get((variants, on_match))
+    if made is None:
+        made = tables.variant_outcomes[(variants, on_match)] = tuple(
+            [(low, high, (variant or True, on_match)) for low, high, variant in variants]
+        )
+    return made
 
 
 def compile_flag(
@@ -226,31 +284,25 @@ def _condition(
     variant_keys: tuple[str, ...],
     aggregation: Any,
 ) -> CompiledCondition:
-    """One release condition, shared with an earlier flag's when they are alike in
-    everything evaluation and reasons read (filters alike already share a matcher, so
-    comparing matchers suffices). Types ride along where equal values read differently
-    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
+    """Release condition `index` of a flag with `variants` and `aggregation`.
+
+    Shared with an earlier flag's when they are alike in everything evaluation and
+    reasons read (filters alike already share a matcher, so comparing matchers
+    suffices). Types ride along where equal values read differently (0, 0.0 and False
+    name different group types; -0.0 prints differently in reasons). A rollout that is
+    not a number (`broken_rollout`) fails the whole flag when reached, as in
+    posthog-python, which then leaves the flag out of its answer."""
     raw_filters = condition.properties
     broken_rollout = False
-    not_objects: frozenset[int] | tuple[()] = ()
-    if repaired is not None:
-        broken_rollout = index in repaired.broken_rollouts
-        not_objects = repaired.not_objects.get(index, ())
     compiled_filters: tuple[Filter, ...] = ()
-    if raw_filters and not not_objects:
+    if repaired is not None:
+        broken_rollout, compiled_filters = _repaired_filters(index, raw_filters, compiler, repaired)
+    elif raw_filters:
         # Most conditions have one filter: no iterator for it.
         compiled_filters = (
             (compiler.compile_filter(raw_filters[0]),)
             if len(raw_filters) == 1
             else tuple(map(compiler.compile_filter, raw_filters))
-        )
-    elif raw_filters:
-        compile_filter = compiler.compile_filter
-        compiled_filters = tuple(
-            [
-                NotAnObject() if at in not_objects else compile_filter(raw)
-                for at, raw in enumerate(raw_filters)
-            ]
         )
     pct = condition.rollout_percentage
     override = condition.variant
@@ -279,19 +331,72 @@ def _condition(
     except TypeError:  # an unhashable variant or group type index
         share_key = None
         compiled = None
-    if compiled is None:
-        compiled = compile_condition(
-            index,
-            condition,
-            compiled_filters,
-            variant_keys,
-            variants,
-            aggregation,
-            group_type_mapping,
-            compiler.tables,
-            broken_rollout,
-            early_exit,
-        )
-        if share_key is not None:
-            shared[share_key] = compiled
+    if compiled is not None:
+        return compiled
+    if not (override and type(override) is str and override in variant_keys):
+        override = None
+    # A condition aggregating differently from its flag ("mixed targeting") reads the
+    # group's properties and buckets on the group key.
+    mixed = group_index is not None and group_index != aggregation
+    name = group_type_mapping.get(str(group_index)) if mixed else None
+    tables = compiler.tables
+    shape = (index, len(compiled_filters), pct)
+    prepared = tables.prepared.get(shape)
+    if prepared is None:
+        prepared = tables.prepared[shape] = _prepared(index, len(compiled_filters), pct, tables)
+    on_match, misses, skipped, out, early, matched_true, cut = prepared
+    # What a bucketing value outside the rollout gets: the out-of-rollout outcome, the
+    # early-exit one for a flag that stops there, DROPPED for a broken rollout.
+    excluded: Any = early if early_exit else out
+    if broken_rollout:
+        cut = b""
+        excluded = DROPPED
+    variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
+    if override is not None:
+        matched: Outcome | None = (override, on_match)
+    elif not variants:
+        matched = matched_true
+    else:
+        matched = None
+        variant_outcomes = _variant_outcomes(variants, on_match, tables)
+    compiled = CompiledCondition(
+        index,
+        raw_filters or (),
+        compiled_filters,
+        pct,
+        broken_rollout,
+        cut,
+        override,
+        group_index,
+        mixed,
+        name if name and isinstance(name, Hashable) else None,
+        misses,
+        skipped,
+        out,
+        matched_true,
+        excluded,
+        matched,
+        variant_outcomes,
+    )
+    if share_key is not None:
+        shared[share_key] = compiled
     return compiled
+
+
+def _repaired_filters(
+    index: int,
+    raw_filters: list[dict[str, Any]] | None,
+    compiler: CohortCompiler,
+    repaired: Repaired,
+) -> tuple[bool, tuple[Filter, ...]]:
+    """(whether the rollout is broken, the compiled filters) of condition `index` of a
+    repaired flag, whose filters that are not objects are set aside."""
+    not_objects = repaired.not_objects.get(index, ())
+    compile_filter = compiler.compile_filter
+    compiled = tuple(
+        [
+            NotAnObject() if at in not_objects else compile_filter(raw)
+            for at, raw in enumerate(raw_filters or ())
+        ]
+    )
+    return index in repaired.broken_rollouts, compiled
