@@ -26,8 +26,9 @@ _NEITHER = (False, False)
 
 def finish_flags(
     flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
-) -> int:
-    """Settle what needs every flag; returns how many memo slots evaluation needs.
+) -> tuple[int, bool]:
+    """Settle what needs every flag; returns how many memo slots evaluation needs, and
+    whether any flag may read the `distinct_id` person property.
 
     Each condition gets its filter checks (see `Check`): a matcher used in more than one
     place (identical filters share one) gets a memo slot, so one evaluation runs it once
@@ -50,6 +51,7 @@ def finish_flags(
     # Per condition (conditions may be shared by flags): whether it reads distinct_id,
     # and whether a filter of it may need the server.
     done: dict[CompiledCondition, tuple[bool, bool]] = {}
+    any_reads_id = False
     for flag in flags.values():
         may_stop = mixed = False
         for condition in flag.conditions:
@@ -57,7 +59,7 @@ def finish_flags(
             if laid is None:
                 laid = done[condition] = _lay_out(condition, uses, slots)
             if laid[0]:
-                flag.reads_id = True
+                flag.reads_id = any_reads_id = True
                 may_stop = may_stop or laid[1]
             if condition.mixed:
                 mixed = True
@@ -80,7 +82,7 @@ def finish_flags(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)
             )
-    return len(slots)
+    return len(slots), any_reads_id
 
 
 def _lay_out(
