@@ -99,7 +99,7 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-class CompiledCondition(msgspec.Struct, eq=False):
+class CompiledCondition(msgspec.Struct, eq=False, gc=False):
     """One release condition, ready to evaluate (built by `compile_flags`; a struct for
     the same reasons as `CompiledFlag`)."""
 
@@ -175,13 +175,16 @@ class CompiledCondition(msgspec.Struct, eq=False):
         return "filters" if self.filters else "everyone"
 
 
-class CompiledFlag(msgspec.Struct, eq=False):
+class CompiledFlag(msgspec.Struct, eq=False, gc=False):
     """One flag, ready to evaluate.
 
     A struct rather than a class with `__slots__`: `compile_flags.compile_flag` builds it
     with every field it knows in one call, and the struct fills the rest from defaults
     without running Python code. `eq=False` keeps identity equality and hashing, which
-    the memo tables of a compile rely on.
+    the memo tables of a compile rely on. Like the decoded definitions, compiled flags
+    and conditions are not tracked by the garbage collector (`gc=False`): nothing made
+    after them refers back to them (matchers, cohort trees, checks and payload sources
+    are all built first), so neither can be part of a reference cycle.
     """
 
     key: str
