@@ -304,6 +304,8 @@ def _condition(
             if len(raw_filters) == 1
             else tuple(map(compiler.compile_filter, raw_filters))
         )
+    if compiled_filters:
+        compiler.condition_filters.extend(compiled_filters)
     pct = condition.rollout_percentage
     override = condition.variant
     group_index = condition.aggregation_group_type_index

@@ -106,7 +106,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             flags[definition.key] = compile_flag(
                 definition, compiler, definitions.group_type_mapping
             )
-        slots, reads_id = finish_flags(flags, compiler.dependencies)
+        slots, reads_id = finish_flags(flags, compiler.dependencies, compiler.condition_filters)
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
