@@ -139,6 +139,10 @@ class CompiledCondition(msgspec.Struct, eq=False, gc=False):
     single_targets: Any = None
     single_negate: bool = False
 
+    def __repr__(self) -> str:
+        # Short: a field-by-field repr would spell out every check and matcher.
+        return f"<CompiledCondition {self.index}>"
+
     def reason(self, token: Token) -> Reason:
         kind, index, position = token
         share = "" if self.rollout is None else f"{self.rollout:g}% "
@@ -232,6 +236,10 @@ class CompiledFlag(msgspec.Struct, eq=False, gc=False):
     # whether its value, decided for the person, is kept for the flags that depend on it
     # (see `evaluate.evaluate_all`).
     remembered: bool = False
+
+    def __repr__(self) -> str:
+        # Short: a field-by-field repr would spell out payloads and every condition.
+        return f"<CompiledFlag {self.key!r}>"
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payloads.payload_source`)."""
