@@ -272,6 +272,9 @@ class CohortCompiler:
         self.variant_tables: dict[Hashable, Any] = {}
         # Every dependency filter compiled, wherever it sits (see `flag_layout.finish_flags`).
         self.dependencies: list[DependencyFilter] = []
+        # Every filter of a release condition, once per flag the condition is compiled for
+        # (see `flag_layout.finish_flags`, which counts them).
+        self.condition_filters: list[Filter] = []
         # Cut-offs, reason tokens and variant outcomes, worked out once for this compile.
         self.tables = CompileTables()
 

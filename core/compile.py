@@ -13,28 +13,30 @@ This module defines those structures; `compile_flags` builds them from definitio
 condition's filter checks (see `Check`) and gives matchers that several conditions share a
 memo slot, so one evaluation of every flag runs each of them once.
 
-Compiled objects are plain classes with `__slots__`, written only while compiling and
-never again once `FlagSet` has been built, so any number of threads may share them.
+Compiled flags and conditions are msgspec structs (their defaults are filled in C, and
+field reads cost what slot reads do); like every other compiled object they are written
+only while compiling and never again once `FlagSet` has been built, so any number of
+threads may share them.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from .cohorts import CohortRef, Filter, NotAnObject, filter_problems
 from .compile_tables import CompileTables
-from .definitions import ConditionDefinition
 from .dependencies import DependencyFilter
-from .hashing import NEVER, above_cut, bucket_prefix
 from .reasons import Unresolved
-from .signals import BROKEN, DROPPED, Broken
+from .signals import BROKEN, Broken
 from .snapshot import FlagValue, Reason, thaw
 
 __all__ = [
+    "NO_PAYLOADS",
     "Check",
     "CompiledCondition",
     "CompiledFlag",
@@ -67,7 +69,7 @@ GROUP_MISSING_OUTCOME: Outcome = (False, GROUP_MISSING)
 ENROLLED_OUTCOME: Outcome = (True, ENROLLED)
 NOT_ENROLLED_OUTCOME: Outcome = (False, NOT_ENROLLED)
 # What a flag without payloads holds: one read-only empty mapping, not two dicts per flag.
-_NO_PAYLOADS: Mapping[str, Any] = MappingProxyType({})
+NO_PAYLOADS: Mapping[str, Any] = MappingProxyType({})
 
 
 class Holdout:
@@ -97,178 +99,49 @@ def _describe(raw: Mapping[str, Any], item: Filter) -> tuple[str, str]:
     return item.key, f"{item.key!r} {operator} {raw.get('value')!r}"
 
 
-def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
-    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
-    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
-    early-exit and matched-True outcomes)."""
-    match: Token = ("condition_match", index, -1)
-    misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
-    return (
-        match,
-        misses,
-        (False, ("condition_skipped", index, -1)),
-        (False, ("out_of_rollout", index, -1)),
-        (False, ("early_exit", index, -1)),
-        (True, match),
-    )
+class CompiledCondition(msgspec.Struct, eq=False, gc=False):
+    """One release condition, ready to evaluate (built by `compile_flags`; a struct for
+    the same reasons as `CompiledFlag`)."""
 
+    index: int
+    raw_filters: Sequence[Mapping[str, Any]]
+    filters: tuple[Filter, ...]
+    rollout: float | None
+    rollout_broken: bool
+    # Out of the rollout when the bucket exceeds rollout / 100: digests at or above `cut`.
+    # None when nobody can be (100%, the commonest rollout): no hashing at all then.
+    cut: bytes | None
+    override: str | None
+    aggregation: Any
+    mixed: bool
+    group_name: Hashable | None
+    # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
+    # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
+    # the outcome when filter i fails.
+    misses: tuple[Outcome, ...]
+    skipped_outcome: Outcome
+    out_outcome: Outcome
+    on_match_true: Outcome
+    excluded: Any
+    # None when a variant must be picked by hashing; then (and only then, as nothing
+    # else reads them) `variant_outcomes` has the outcome of each variant's range.
+    matched: Outcome | None
+    variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...]
+    # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need all).
+    checks: tuple[Check, ...] = ()
+    # The condition's filters as one check: its only filter's (when it needs no memo
+    # slot), else the walk over `checks` (`condition_filters.bind_filters`). Called as
+    # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
+    single: Any = None
+    single_plain: bool = False
+    # For a single text filter with an inline form: (lookup key, targets, negate).
+    single_in: Hashable | None = None
+    single_targets: Any = None
+    single_negate: bool = False
 
-# The tokens of the first few conditions with a few filters, which nearly every flag's
-# conditions are: constants (read-only), made at import rather than once per compile.
-_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
-    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
-)
-
-
-def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
-    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
-    per compile (kept in `tables`) for the rest."""
-    made = _FIRST_TOKENS.get((index, filters))
-    if made is None:
-        made = tables.tokens.get((index, filters))
-        if made is None:
-            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
-    return made
-
-
-def _prepared(
-    index: int, filters: int, pct: float | None, tables: CompileTables
-) -> tuple[Any, ...]:
-    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
-    condition `index` with `filters` filters and rollout `pct`: conditions alike in
-    these three, the commonest sharing there is, find all of it in one lookup of
-    `tables.prepared`."""
-    cut = None if pct is None else above_cut(pct / 100)
-    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
-
-
-def _variant_outcomes(
-    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
-) -> tuple[tuple[bytes, bytes, Outcome], ...]:
-    """Each variant's range with its outcome, once per compile for a variant table."""
-    made = tables.variant_outcomes.get((variants, on_match))
-    if made is None:
-        made = tables.variant_outcomes[(variants, on_match)] = tuple(
-            [(low, high, (variant or True, on_match)) for low, high, variant in variants]
-        )
-    return made
-
-
-class CompiledCondition:
-    """One release condition, ready to evaluate."""
-
-    __slots__ = (
-        "aggregation",
-        "checks",
-        "cut",
-        "excluded",
-        "filters",
-        "group_name",
-        "index",
-        "matched",
-        "misses",
-        "mixed",
-        "on_match_true",
-        "out_outcome",
-        "override",
-        "raw_filters",
-        "rollout",
-        "rollout_broken",
-        "single",
-        "single_in",
-        "single_negate",
-        "single_plain",
-        "single_targets",
-        "skipped_outcome",
-        "variant_outcomes",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        definition: ConditionDefinition,
-        filters: tuple[Filter, ...],
-        variant_keys: tuple[str, ...],
-        variants: tuple[tuple[bytes, bytes, str], ...],
-        flag_aggregation: Any,
-        group_type_mapping: Mapping[str, Any],
-        tables: CompileTables,
-        rollout_broken: bool = False,
-        early_exit: bool = False,
-    ) -> None:
-        self.index = index
-        self.raw_filters = definition.properties or ()
-        self.filters = filters
-        # Laid out by `flag_layout.finish_flags` once every flag is known (memo slots need all).
-        self.checks: tuple[Check, ...] = ()
-        # The condition's filters as one check: its only filter's (when it needs no memo
-        # slot), else the walk over `checks` (`condition_filters.bind_filters`). Called as
-        # `match(props, now)` when `single_plain`, otherwise `check(run, distinct_id, props)`.
-        self.single: Any = None
-        self.single_plain = False
-        # For a single text filter with an inline form: (lookup key, targets, negate).
-        self.single_in: Hashable | None = None
-        self.single_targets: Any = None
-        self.single_negate = False
-        # A rollout that is not a number: reaching it fails the whole flag, as in
-        # posthog-python, which then leaves the flag out of its answer.
-        self.rollout_broken = rollout_broken
-        pct = definition.rollout_percentage
-        self.rollout = pct
-        # Out of the rollout when the bucket exceeds pct / 100: digests at or above `cut`.
-        # None when nobody can be (100%, the commonest rollout): no hashing at all then.
-        self.cut: bytes | None
-        override = definition.variant
-        if not (override and type(override) is str and override in variant_keys):
-            override = None
-        self.override: str | None = override
-        aggregation = definition.aggregation_group_type_index
-        self.aggregation = aggregation
-        # A condition aggregating differently from its flag ("mixed targeting") reads the
-        # group's properties and buckets on the group key.
-        self.mixed = mixed = aggregation is not None and aggregation != flag_aggregation
-        name = group_type_mapping.get(str(aggregation)) if mixed else None
-        self.group_name: Hashable | None = name if name and isinstance(name, Hashable) else None
-        # Reason tokens (kind, condition, filter): Reasons are built only when asked for.
-        # Outcomes evaluation stores as they are (no allocation per flag); `misses[i]` is
-        # the outcome when filter i fails.
-        self.misses: tuple[Outcome, ...]
-        on_match: Token
-        early: Outcome
-        out: Outcome
-        matched_true: Outcome
-        shape = (index, len(filters), pct)
-        prepared = tables.prepared.get(shape)
-        if prepared is None:
-            prepared = tables.prepared[shape] = _prepared(index, len(filters), pct, tables)
-        (
-            on_match,
-            self.misses,
-            self.skipped_outcome,
-            out,
-            early,
-            matched_true,
-            self.cut,
-        ) = prepared
-        self.out_outcome = out
-        self.on_match_true = matched_true
-        # What a bucketing value outside the rollout gets: the out-of-rollout outcome,
-        # the early-exit one for a flag that stops there, DROPPED for a broken rollout.
-        self.excluded: Any = early if early_exit else out
-        if rollout_broken:
-            self.cut = b""
-            self.excluded = DROPPED
-        # None when a variant must be picked by hashing; then (and only then, as nothing
-        # else reads them) `variant_outcomes` has the outcome of each variant's range.
-        self.variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
-        self.matched: Outcome | None
-        if override is not None:
-            self.matched = (override, on_match)
-        elif not variants:
-            self.matched = matched_true
-        else:
-            self.matched = None
-            self.variant_outcomes = _variant_outcomes(variants, on_match, tables)
+    def __repr__(self) -> str:
+        # Short: a field-by-field repr would spell out every check and matcher.
+        return f"<CompiledCondition {self.index}>"
 
     def reason(self, token: Token) -> Reason:
         kind, index, position = token
@@ -306,100 +179,67 @@ class CompiledCondition:
         return "filters" if self.filters else "everyone"
 
 
-class CompiledFlag:
-    """One flag, ready to evaluate."""
+class CompiledFlag(msgspec.Struct, eq=False, gc=False):
+    """One flag, ready to evaluate.
 
-    __slots__ = (
-        "active",
-        "conditions",
-        "definition_unsupported",
-        "device_bucketing",
-        "direct",
-        "early_exit",
-        "enrollment",
-        "enrollment_key",
-        "experience_continuity",
-        "fixed",
-        "fresh",
-        "gated",
-        "group_index",
-        "group_name",
-        "has_experiment",
-        "hasher",
-        "holdout",
-        "id",
-        "is_group",
-        "key",
-        "malformed",
-        "own_memo",
-        "reads_id",
-        "remembered",
-        "runtime",
-        "stored",
-        "variant_keys",
-        "variants",
-        "version",
-    )
+    A struct rather than a class with `__slots__`: `compile_flags.compile_flag` builds it
+    with every field it knows in one call, and the struct fills the rest from defaults
+    without running Python code. `eq=False` keeps identity equality and hashing, which
+    the memo tables of a compile rely on. Like the decoded definitions, compiled flags
+    and conditions are not tracked by the garbage collector (`gc=False`): nothing made
+    after them refers back to them (matchers, cohort trees, checks and payload sources
+    are all built first), so neither can be part of a reference cycle.
+    """
 
     key: str
     active: bool
     experience_continuity: bool
-    malformed: str | None
-    fixed: Unresolved | None
-    conditions: tuple[CompiledCondition, ...]
-    variants: tuple[tuple[bytes, bytes, str], ...]
-    holdout: Holdout | Broken | None
-    definition_unsupported: bool
+    # Where the flag is meant to be evaluated, as the definition says: what the older bulk
+    # getters and runtime queries report.
+    runtime: Any
+    id: int | None = None
+    version: int | None = None
+    has_experiment: bool | None = None
+    fixed: Unresolved | None = None
+    malformed: str | None = None
+    conditions: tuple[CompiledCondition, ...] = ()
+    # The bucketing hash with the flag's prefix already fed in (see `compile_flags`):
+    # evaluation copies it, which is cheaper than hashing the prefix again. Never
+    # updated itself; None while no condition hashes (evaluation never reads it then).
+    hasher: Any = None
+    is_group: bool = False
+    group_index: Any = None
+    group_name: Hashable | None = None
+    device_bucketing: bool = False
+    enrollment: bool = False
+    enrollment_key: str = ""  # set when the flag uses feature enrollment
+    early_exit: bool = False
+    holdout: Holdout | Broken | None = None
+    # Whether feature enrollment or a holdout may decide it before its conditions.
+    gated: bool = False
+    variants: tuple[tuple[bytes, bytes, str], ...] = ()
+    variant_keys: tuple[str, ...] = ()
+    fresh: Mapping[str, Callable[[], Any]] = NO_PAYLOADS
+    # The payloads as the definitions hold them (text stays text).
+    stored: Mapping[str, Any] = NO_PAYLOADS
+    # Settled by `flag_layout.finish_flags` once every flag is known:
+    # whether the flag is evaluated in the person's context with nothing to settle
+    # first (see `evaluate.evaluate_all`);
+    direct: bool = False
+    definition_unsupported: bool = False
+    # whether evaluating it may read the `distinct_id` person property (only then must
+    # evaluation add it to the person's properties);
+    reads_id: bool = False
+    # whether a cohort or dependency sits in a condition on another group's properties
+    # (see `evaluate._cache_for`);
+    own_memo: bool = False
+    # whether its value, decided for the person, is kept for the flags that depend on it
+    # (see `evaluate.evaluate_all`).
+    remembered: bool = False
 
-    def __init__(self, key: str, active: bool, continuity: bool, runtime: Any) -> None:
-        self.key = key
-        self.id: int | None = None
-        self.version: int | None = None
-        self.has_experiment: bool | None = None
-        # The bucketing hash with the flag's prefix already fed in (see `prime_hash`):
-        # evaluation copies it, which is cheaper than hashing the prefix again. Never
-        # updated itself; None while no condition hashes (evaluation never reads it then).
-        self.hasher: Any = None
-        # Whether the flag is evaluated in the person's context with nothing to settle
-        # first (see `evaluate.evaluate_all`).
-        self.direct = False
-        self.active = active
-        self.experience_continuity = continuity
-        self.malformed = None
-        self.fixed = None
-        self.is_group = False
-        self.group_index: Any = None
-        self.group_name: Hashable | None = None
-        self.device_bucketing = False
-        self.enrollment = False
-        self.enrollment_key = ""  # set when the flag uses feature enrollment
-        self.holdout = None
-        self.early_exit = False
-        self.conditions = ()
-        self.variants = ()
-        self.variant_keys: tuple[str, ...] = ()
-        self.fresh: Mapping[str, Callable[[], Any]] = _NO_PAYLOADS
-        # The payloads as the definitions hold them (text stays text), and where the flag
-        # is meant to be evaluated: what the older bulk getters and runtime queries report.
-        self.stored: Mapping[str, Any] = _NO_PAYLOADS
-        self.runtime: Any = runtime
-        self.definition_unsupported = False
-        # Whether evaluating it may read the `distinct_id` person property (only then must
-        # evaluation add it to the person's properties).
-        self.reads_id = False
-        # Whether feature enrollment or a holdout may decide it before its conditions.
-        self.gated = False
-        # Whether a cohort or dependency sits in a condition on another group's
-        # properties (see `evaluate._cache_for`).
-        self.own_memo = False
-        # Whether its value, decided for the person, is kept for the flags that depend on
-        # it (see `evaluate.evaluate_all`).
-        self.remembered = False
-
-    def prime_hash(self) -> None:
-        """Give the flag its primed bucketing hash: only flags with a condition that
-        hashes (a rollout below 100% or variants to pick) need one."""
-        self.hasher = hashlib.sha1(bucket_prefix(self.key))
+    def __repr__(self) -> str:
+        # Short: a field-by-field repr would spell out payloads and every condition.
+        return f"<CompiledFlag {self.key!r}>"
 
     def fresh_payload(self, value: FlagValue) -> Any:
         """A private copy of the payload for a value (see `payloads.payload_source`)."""

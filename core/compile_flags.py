@@ -2,17 +2,19 @@
 
 Separate from `compile`, which defines the compiled structures evaluation walks: this
 module holds the one-off work of reading a definition (metadata, holdout, variant table,
-payloads, release conditions) and sharing what flags have alike through the
-`CohortCompiler`'s tables.
+payloads, release conditions with their reason tokens and outcomes) and sharing what
+flags have alike through the `CohortCompiler`'s tables.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .cohorts import CohortCompiler, Filter, NotAnObject
-from .compile import CompiledCondition, CompiledFlag, Holdout
+from .compile import NO_PAYLOADS, CompiledCondition, CompiledFlag, Holdout, Outcome, Token
 from .compile_tables import CompileTables
 from .definitions import (
     ConditionDefinition,
@@ -21,15 +23,19 @@ from .definitions import (
     MalformedFlag,
     VariantDefinition,
 )
+from .hashing import NEVER, above_cut, bucket_prefix
 from .payloads import payload_sources
 from .reasons import Unresolved
 from .repair import Repaired, repair
-from .signals import BROKEN, Broken
+from .signals import BROKEN, DROPPED, Broken
 
 __all__ = ["compile_flag"]
 
 _UNSUPPORTED = Unresolved.UNSUPPORTED_DEFINITION
 _CONTINUITY = Unresolved.EXPERIENCE_CONTINUITY
+# What a flag without `filters` reads in their place: every field at its default.
+_NO_FILTERS = FlagFilters()
+_NO_PAYLOAD_PAIR = (NO_PAYLOADS, NO_PAYLOADS)
 
 
 def _read_holdout(raw: Any, tables: CompileTables) -> Holdout | Broken | None:
@@ -72,141 +78,244 @@ def _variant_table(
     return found
 
 
+def _make_tokens(index: int, filters: int) -> tuple[Any, ...]:
+    """The reason tokens and prepared outcomes of condition `index` with `filters` filters:
+    (the on-match token, the miss outcome of each filter, and the skipped, out-of-rollout,
+    early-exit and matched-True outcomes)."""
+    match: Token = ("condition_match", index, -1)
+    misses = tuple([(False, ("no_condition_match", index, at)) for at in range(filters)])
+    return (
+        match,
+        misses,
+        (False, ("condition_skipped", index, -1)),
+        (False, ("out_of_rollout", index, -1)),
+        (False, ("early_exit", index, -1)),
+        (True, match),
+    )
+
+
+# The tokens of the first few conditions with a few filters, which nearly every flag's
+# conditions are: constants (read-only), made at import rather than once per compile.
+_FIRST_TOKENS: Mapping[tuple[int, int], tuple[Any, ...]] = MappingProxyType(
+    {(index, filters): _make_tokens(index, filters) for index in range(4) for filters in range(6)}
+)
+
+
+def _tokens(index: int, filters: int, tables: CompileTables) -> tuple[Any, ...]:
+    """`_make_tokens`, shared by every flag: a constant for the commonest shapes, made once
+    per compile (kept in `tables`) for the rest."""
+    made = _FIRST_TOKENS.get((index, filters))
+    if made is None:
+        made = tables.tokens.get((index, filters))
+        if made is None:
+            made = tables.tokens[(index, filters)] = _make_tokens(index, filters)
+    return made
+
+
+def _prepared(
+    index: int, filters: int, pct: float | None, tables: CompileTables
+) -> tuple[Any, ...]:
+    """`_tokens` followed by the rollout's cut-off (None when nobody is out of it), for
+    condition `index` with `filters` filters and rollout `pct`: conditions alike in
+    these three, the commonest sharing there is, find all of it in one lookup of
+    `tables.prepared`."""
+    cut = None if pct is None else above_cut(pct / 100)
+    return (*_tokens(index, filters, tables), None if cut is NEVER else cut)
+
+
+def _variant_outcomes(
+    variants: tuple[tuple[bytes, bytes, str], ...], on_match: Token, tables: CompileTables
+) -> tuple[tuple[bytes, bytes, Outcome], ...]:
+    """Each variant's range with its outcome, once per compile for a variant table."""
+    made = tables.variant_outcomes.get((variants, on_match))
+    if made is None:
+        made = tables.variant_outcomes[(variants, on_match)] = tuple(
+            [(low, high, (variant or True, on_match)) for low, high, variant in variants]
+        )
+    return made
+
+
 def compile_flag(
     definition: FlagDefinition | MalformedFlag,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
 ) -> CompiledFlag:
-    key = definition.key
-    active = bool(definition.active)
-    continuity = bool(definition.ensure_experience_continuity)
+    """One flag. Every field is worked out before the flag is built, so it is built in
+    one call, positionally; a flag without `filters` reads `_NO_FILTERS` in their place."""
     repaired: Repaired | None = None
     if isinstance(definition, MalformedFlag):
         repaired = repair(definition)
         if repaired is None:
-            raw = definition.raw
-            flag = CompiledFlag(
-                key,
-                active,
-                continuity,
-                raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
-            )
-            flag.malformed = definition.problem
-            flag.fixed = _CONTINUITY if continuity else _UNSUPPORTED
-            return flag
+            return _malformed(definition)
         definition = repaired.definition
-    flag = CompiledFlag(key, active, continuity, definition.evaluation_runtime)
-    if continuity:
-        flag.fixed = _CONTINUITY
-    # Id, version and experiment marker are kept only when of the type the API promises.
-    value = definition.id
-    if type(value) is int:
-        flag.id = value
-    value = definition.version
-    if type(value) is int:
-        flag.version = value
-    value = definition.has_experiment
-    if type(value) is bool:
-        flag.has_experiment = value
+    key = definition.key
+    continuity = bool(definition.ensure_experience_continuity)
     filters = definition.filters
+    identifier = None
     if filters is None:
-        return flag
-    _read_filters(flag, definition, filters, compiler, group_type_mapping)
-    groups = filters.groups
-    if groups:
-        # A loop rather than a comprehension: most flags have one condition.
-        conditions = []
-        hashes = False
-        for index, condition in enumerate(groups):
-            compiled = _condition(flag, index, condition, compiler, group_type_mapping, repaired)
-            conditions.append(compiled)
-            hashes = hashes or compiled.cut is not None or compiled.matched is None
-        flag.conditions = tuple(conditions)
-        if hashes:
-            flag.prime_hash()
-    return flag
-
-
-def _read_filters(
-    flag: CompiledFlag,
-    definition: FlagDefinition,
-    filters: FlagFilters,
-    compiler: CohortCompiler,
-    group_type_mapping: Mapping[str, Any],
-) -> None:
-    """Everything in `filters` but the release conditions."""
+        filters = _NO_FILTERS
+    else:
+        identifier = definition.bucketing_identifier or filters.bucketing_identifier
     aggregation = filters.aggregation_group_type_index
-    if aggregation is not None:
-        flag.is_group = True
-        flag.group_index = aggregation
-        name = group_type_mapping.get(str(aggregation))
-        flag.group_name = name if name and isinstance(name, Hashable) else None
-    identifier = definition.bucketing_identifier or filters.bucketing_identifier
-    if identifier == "device_id":
-        flag.device_bucketing = True
-    if filters.feature_enrollment is True:
-        flag.enrollment = True
-        flag.enrollment_key = f"$feature_enrollment/{flag.key}"
-    if filters.early_exit:
-        flag.early_exit = True
-    if filters.holdout:
-        flag.holdout = _read_holdout(filters.holdout, compiler.tables)
-    flag.gated = flag.enrollment or flag.holdout is not None
+    early_exit = bool(filters.early_exit)
+    holdout = _read_holdout(filters.holdout, compiler.tables) if filters.holdout else None
+    enrollment = filters.feature_enrollment is True
+    variants: tuple[tuple[bytes, bytes, str], ...] = ()
+    variant_keys: tuple[str, ...] = ()
     multivariate = filters.multivariate
     if multivariate is not None and multivariate.variants:
-        flag.variants, flag.variant_keys = _variant_table(multivariate.variants, compiler)
+        variants, variant_keys = _variant_table(multivariate.variants, compiler)
+    conditions: tuple[CompiledCondition, ...] = ()
+    hasher = None
+    groups = filters.groups
+    if groups:
+        if len(groups) == 1:  # most flags have one condition: no iterator for it
+            conditions = (
+                _condition(
+                    0,
+                    groups[0],
+                    early_exit,
+                    compiler,
+                    group_type_mapping,
+                    repaired,
+                    variants,
+                    variant_keys,
+                    aggregation,
+                ),
+            )
+        else:
+            conditions = tuple(
+                [
+                    _condition(
+                        index,
+                        condition,
+                        early_exit,
+                        compiler,
+                        group_type_mapping,
+                        repaired,
+                        variants,
+                        variant_keys,
+                        aggregation,
+                    )
+                    for index, condition in enumerate(groups)
+                ]
+            )
+        # Only flags with a condition that hashes (a rollout below 100% or variants to
+        # pick) need the bucketing hash primed with their prefix.
+        for compiled in conditions:
+            if compiled.cut is not None or compiled.matched is None:
+                hasher = hashlib.sha1(bucket_prefix(key))
+                break
     payloads = filters.payloads
-    # Payloads of any other shape are ignored: posthog-python still returns the value.
+    fresh, stored = _payloads(payloads, compiler) if payloads else _NO_PAYLOAD_PAIR
+    # Id, version and experiment marker are kept only when of the type the API promises.
+    flag_id = definition.id
+    version = definition.version
+    experiment = definition.has_experiment
+    return CompiledFlag(
+        key,
+        bool(definition.active),
+        continuity,
+        definition.evaluation_runtime,
+        flag_id if type(flag_id) is int else None,
+        version if type(version) is int else None,
+        experiment if type(experiment) is bool else None,
+        _CONTINUITY if continuity else None,
+        None,
+        conditions,
+        hasher,
+        aggregation is not None,
+        aggregation,
+        None if aggregation is None else _group_name(aggregation, group_type_mapping),
+        identifier == "device_id",
+        enrollment,
+        f"$feature_enrollment/{key}" if enrollment else "",
+        early_exit,
+        holdout,
+        enrollment or holdout is not None,
+        variants,
+        variant_keys,
+        fresh,
+        stored,
+    )
+
+
+def _malformed(definition: MalformedFlag) -> CompiledFlag:
+    """A flag that does not fit the schema and cannot be repaired: it needs the server
+    (experience continuity first, as in posthog-python)."""
+    raw = definition.raw
+    continuity = bool(definition.ensure_experience_continuity)
+    return CompiledFlag(
+        definition.key,
+        bool(definition.active),
+        continuity,
+        raw.get("evaluation_runtime") if isinstance(raw, dict) else None,
+        fixed=_CONTINUITY if continuity else _UNSUPPORTED,
+        malformed=definition.problem,
+    )
+
+
+def _group_name(aggregation: Any, group_type_mapping: Mapping[str, Any]) -> Hashable | None:
+    name = group_type_mapping.get(str(aggregation))
+    return name if name and isinstance(name, Hashable) else None
+
+
+def _payloads(
+    payloads: Any, compiler: CohortCompiler
+) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    """(the payload sources, the payloads as the definitions hold them). Payloads of any
+    other shape are ignored: posthog-python still returns the value."""
     if payloads and (type(payloads) is dict or isinstance(payloads, Mapping)):
-        flag.fresh = payload_sources(payloads, compiler.payloads)
-        flag.stored = {name: raw for name, raw in payloads.items() if type(name) is str}
+        return (
+            payload_sources(payloads, compiler.payloads),
+            {name: raw for name, raw in payloads.items() if type(name) is str},
+        )
+    return _NO_PAYLOAD_PAIR
 
 
 def _condition(
-    flag: CompiledFlag,
     index: int,
     condition: ConditionDefinition,
+    early_exit: bool,
     compiler: CohortCompiler,
     group_type_mapping: Mapping[str, Any],
     repaired: Repaired | None,
+    variants: tuple[tuple[bytes, bytes, str], ...],
+    variant_keys: tuple[str, ...],
+    aggregation: Any,
 ) -> CompiledCondition:
-    """One release condition, shared with an earlier flag's when they are alike in
-    everything evaluation and reasons read (filters alike already share a matcher, so
-    comparing matchers suffices). Types ride along where equal values read differently
-    (0, 0.0 and False name different group types; -0.0 prints differently in reasons)."""
+    """Release condition `index` of a flag with `variants` and `aggregation`.
+
+    Shared with an earlier flag's when they are alike in everything evaluation and
+    reasons read (filters alike already share a matcher, so comparing matchers
+    suffices). Types ride along where equal values read differently (0, 0.0 and False
+    name different group types; -0.0 prints differently in reasons). A rollout that is
+    not a number (`broken_rollout`) fails the whole flag when reached, as in
+    posthog-python, which then leaves the flag out of its answer."""
     raw_filters = condition.properties
     broken_rollout = False
-    not_objects: frozenset[int] | tuple[()] = ()
-    if repaired is not None:
-        broken_rollout = index in repaired.broken_rollouts
-        not_objects = repaired.not_objects.get(index, ())
     compiled_filters: tuple[Filter, ...] = ()
-    if raw_filters and not not_objects:
+    if repaired is not None:
+        broken_rollout, compiled_filters = _repaired_filters(index, raw_filters, compiler, repaired)
+    elif raw_filters:
         # Most conditions have one filter: no iterator for it.
         compiled_filters = (
             (compiler.compile_filter(raw_filters[0]),)
             if len(raw_filters) == 1
             else tuple(map(compiler.compile_filter, raw_filters))
         )
-    elif raw_filters:
-        compile_filter = compiler.compile_filter
-        compiled_filters = tuple(
-            [
-                NotAnObject() if at in not_objects else compile_filter(raw)
-                for at, raw in enumerate(raw_filters)
-            ]
-        )
+    if compiled_filters:
+        compiler.condition_filters.extend(compiled_filters)
     pct = condition.rollout_percentage
     override = condition.variant
     group_index = condition.aggregation_group_type_index
-    aggregation = flag.group_index
     share_key: Hashable = (
         index,
         compiled_filters,  # compared by identity: compiled filters define no __eq__
         pct if pct else repr(pct),
-        flag.variants,
+        variants,
         broken_rollout,
-        flag.early_exit,
+        early_exit,
     )
     if override is not None or group_index is not None or aggregation is not None:
         share_key = (
@@ -224,19 +333,72 @@ def _condition(
     except TypeError:  # an unhashable variant or group type index
         share_key = None
         compiled = None
-    if compiled is None:
-        compiled = CompiledCondition(
-            index,
-            condition,
-            compiled_filters,
-            flag.variant_keys,
-            flag.variants,
-            aggregation,
-            group_type_mapping,
-            compiler.tables,
-            broken_rollout,
-            flag.early_exit,
-        )
-        if share_key is not None:
-            shared[share_key] = compiled
+    if compiled is not None:
+        return compiled
+    if not (override and type(override) is str and override in variant_keys):
+        override = None
+    # A condition aggregating differently from its flag ("mixed targeting") reads the
+    # group's properties and buckets on the group key.
+    mixed = group_index is not None and group_index != aggregation
+    name = group_type_mapping.get(str(group_index)) if mixed else None
+    tables = compiler.tables
+    shape = (index, len(compiled_filters), pct)
+    prepared = tables.prepared.get(shape)
+    if prepared is None:
+        prepared = tables.prepared[shape] = _prepared(index, len(compiled_filters), pct, tables)
+    on_match, misses, skipped, out, early, matched_true, cut = prepared
+    # What a bucketing value outside the rollout gets: the out-of-rollout outcome, the
+    # early-exit one for a flag that stops there, DROPPED for a broken rollout.
+    excluded: Any = early if early_exit else out
+    if broken_rollout:
+        cut = b""
+        excluded = DROPPED
+    variant_outcomes: tuple[tuple[bytes, bytes, Outcome], ...] = ()
+    if override is not None:
+        matched: Outcome | None = (override, on_match)
+    elif not variants:
+        matched = matched_true
+    else:
+        matched = None
+        variant_outcomes = _variant_outcomes(variants, on_match, tables)
+    compiled = CompiledCondition(
+        index,
+        raw_filters or (),
+        compiled_filters,
+        pct,
+        broken_rollout,
+        cut,
+        override,
+        group_index,
+        mixed,
+        name if name and isinstance(name, Hashable) else None,
+        misses,
+        skipped,
+        out,
+        matched_true,
+        excluded,
+        matched,
+        variant_outcomes,
+    )
+    if share_key is not None:
+        shared[share_key] = compiled
     return compiled
+
+
+def _repaired_filters(
+    index: int,
+    raw_filters: list[dict[str, Any]] | None,
+    compiler: CohortCompiler,
+    repaired: Repaired,
+) -> tuple[bool, tuple[Filter, ...]]:
+    """(whether the rollout is broken, the compiled filters) of condition `index` of a
+    repaired flag, whose filters that are not objects are set aside."""
+    not_objects = repaired.not_objects.get(index, ())
+    compile_filter = compiler.compile_filter
+    compiled = tuple(
+        [
+            NotAnObject() if at in not_objects else compile_filter(raw)
+            for at, raw in enumerate(raw_filters or ())
+        ]
+    )
+    return index in repaired.broken_rollouts, compiled

@@ -25,14 +25,22 @@ _NEITHER = (False, False)
 
 
 def finish_flags(
-    flags: Mapping[str, CompiledFlag], dependencies: Iterable[DependencyFilter] = ()
-) -> int:
-    """Settle what needs every flag; returns how many memo slots evaluation needs.
+    flags: Mapping[str, CompiledFlag],
+    dependencies: Iterable[DependencyFilter],
+    condition_filters: Iterable[Filter],
+) -> tuple[int, bool]:
+    """Settle what needs every flag; returns how many memo slots evaluation needs, and
+    whether any flag may read the `distinct_id` person property.
 
     Each condition gets its filter checks (see `Check`): a matcher used in more than one
     place (identical filters share one) gets a memo slot, so one evaluation runs it once
     per person however many flags ask. Whether a definition counts as unsupported (which
     ranks a missing device id or a stop at the server) is settled here too.
+
+    `condition_filters` holds every filter of a release condition once per flag it was
+    compiled for (`CohortCompiler.condition_filters`), which is how matchers are counted.
+    A flag whose key is defined again counts with its earlier definition too: at worst a
+    matcher then used once gets a memo slot, which only caches its outcome.
     """
     # Dependency values are shared between the flags of one evaluation only when every
     # chain can be walked without meeting a missing member (which posthog-python marks in
@@ -45,11 +53,12 @@ def finish_flags(
         if shared:
             parents.update(dependency.chain)
     # Compiled filters and conditions define no __eq__, so they are keys by identity.
-    uses = Counter([item for flag in flags.values() for c in flag.conditions for item in c.filters])
+    uses = Counter(condition_filters)
     slots: dict[Filter, int] = {}
     # Per condition (conditions may be shared by flags): whether it reads distinct_id,
     # and whether a filter of it may need the server.
     done: dict[CompiledCondition, tuple[bool, bool]] = {}
+    any_reads_id = False
     for flag in flags.values():
         may_stop = mixed = False
         for condition in flag.conditions:
@@ -57,7 +66,7 @@ def finish_flags(
             if laid is None:
                 laid = done[condition] = _lay_out(condition, uses, slots)
             if laid[0]:
-                flag.reads_id = True
+                flag.reads_id = any_reads_id = True
                 may_stop = may_stop or laid[1]
             if condition.mixed:
                 mixed = True
@@ -80,7 +89,7 @@ def finish_flags(
                 counted and reason is _UNSUPPORTED
                 for reason, _, counted in flag.static_problems(flags)
             )
-    return len(slots)
+    return len(slots), any_reads_id
 
 
 def _lay_out(

@@ -106,7 +106,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             flags[definition.key] = compile_flag(
                 definition, compiler, definitions.group_type_mapping
             )
-        slots = finish_flags(flags, compiler.dependencies)
+        slots, reads_id = finish_flags(flags, compiler.dependencies, compiler.condition_filters)
         keys = tuple(flags)
         ordered = tuple(flags.values())
         return cls(
@@ -116,7 +116,7 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
             keys=keys,
             fingerprint=fingerprint(definitions.canonical),
             _slots=slots,
-            _reads_id=any(flag.reads_id for flag in ordered),
+            _reads_id=reads_id,
             minimal_flag_called_events=definitions.minimal_flag_called_events,
         )
 
