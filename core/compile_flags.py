@@ -212,27 +212,29 @@ def compile_flag(
     flag_id = definition.id
     version = definition.version
     experiment = definition.has_experiment
+    # Positionally, in field order (a call naming this many fields costs several times
+    # as much); each line says which field it fills.
     return CompiledFlag(
         key,
-        bool(definition.active),
-        continuity,
-        definition.evaluation_runtime,
-        flag_id if type(flag_id) is int else None,
-        version if type(version) is int else None,
-        experiment if type(experiment) is bool else None,
-        _CONTINUITY if continuity else None,
-        None,
+        bool(definition.active),  # active
+        continuity,  # experience_continuity
+        definition.evaluation_runtime,  # runtime
+        flag_id if type(flag_id) is int else None,  # id
+        version if type(version) is int else None,  # version
+        experiment if type(experiment) is bool else None,  # has_experiment
+        _CONTINUITY if continuity else None,  # fixed
+        None,  # malformed
         conditions,
         hasher,
-        aggregation is not None,
-        aggregation,
+        aggregation is not None,  # is_group
+        aggregation,  # group_index
         None if aggregation is None else _group_name(aggregation, group_type_mapping),
-        identifier == "device_id",
+        identifier == "device_id",  # device_bucketing
         enrollment,
-        f"$feature_enrollment/{key}" if enrollment else "",
+        f"$feature_enrollment/{key}" if enrollment else "",  # enrollment_key
         early_exit,
         holdout,
-        enrollment or holdout is not None,
+        enrollment or holdout is not None,  # gated
         variants,
         variant_keys,
         fresh,
@@ -361,21 +363,22 @@ def _condition(
     else:
         matched = None
         variant_outcomes = _variant_outcomes(variants, on_match, tables)
+    # Positionally, in field order, as `compile_flag` builds flags.
     compiled = CompiledCondition(
         index,
         raw_filters or (),
-        compiled_filters,
-        pct,
-        broken_rollout,
+        compiled_filters,  # filters
+        pct,  # rollout
+        broken_rollout,  # rollout_broken
         cut,
         override,
-        group_index,
+        group_index,  # aggregation
         mixed,
-        name if name and isinstance(name, Hashable) else None,
+        name if name and isinstance(name, Hashable) else None,  # group_name
         misses,
-        skipped,
-        out,
-        matched_true,
+        skipped,  # skipped_outcome
+        out,  # out_outcome
+        matched_true,  # on_match_true
         excluded,
         matched,
         variant_outcomes,
