@@ -1,0 +1,725 @@
+"""Hostile arguments at the Client's public methods: nothing escapes, nothing hangs, nothing is lost.
+
+Every method a posthog-python user calls is called with values an application can hold by
+mistake: None, numbers (nan and infinities among them), bytes, very long text, keys that
+are not text, tuples and sets, structures 1,000 levels deep or holding themselves, objects
+whose `__str__`, `__repr__`, `__eq__`, `__hash__`, `__bool__`, `__len__` or `__iter__`
+raise, datetimes, Decimals, UUIDs, dataclasses and keywords the method does not know.
+
+With `debug=False` (the default) each call must return a value of its documented type, in
+bounded time (the wall clock only detects a hang), and every event a call accepted must
+end delivered to the loopback server or handed to `on_error` as lost, exactly once.
+The clients are real: they talk to a `LoopbackServer`, one of which answers `/flags` with
+garbage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import threading
+import uuid as _uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hogkit.core.legacy_reads import FeatureFlagResult
+from hogkit.transport.client import Client
+from hogkit.transport.evaluations import FlagEvaluations
+from httpserver import LoopbackServer, Reply
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+HANG_LIMIT = 5.0
+"""Seconds after which a call counts as hung: a hang detector, not a speed threshold."""
+
+RELAXED = settings(
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ]
+)
+
+# -- hostile values ---------------------------------------------------------------------------
+
+
+class Boom(Exception):
+    """What the hostile objects raise."""
+
+
+def _raise(*_args: Any, **_kwargs: Any) -> Any:
+    raise Boom("hostile")
+
+
+BROKEN_DUNDERS = ("__str__", "__repr__", "__eq__", "__hash__", "__bool__", "__len__", "__iter__")
+
+
+def _broken(dunders: tuple[str, ...]) -> object:
+    """An object of a fresh class whose `dunders` all raise."""
+    name = "Broken" + "".join(d.strip("_").title() for d in dunders)
+    namespace: dict[str, Any] = dict.fromkeys(dunders, _raise)
+    if "__eq__" in dunders and "__hash__" not in dunders:
+        namespace["__hash__"] = object.__hash__  # defining __eq__ alone unsets it
+    return type(name, (), namespace)()
+
+
+BROKEN = (*(_broken((d,)) for d in BROKEN_DUNDERS), _broken(BROKEN_DUNDERS))
+HASHABLE_BROKEN = tuple(b for b in BROKEN if type(b).__hash__ is not _raise)
+
+
+@dataclasses.dataclass
+class Order:
+    id: int
+    total: Decimal
+    placed: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    name: str
+
+
+def _deep(levels: int, container: str) -> Any:
+    node: Any = "bottom"
+    for _ in range(levels):
+        node = {"d": node} if container == "dict" else [node]
+    return node
+
+
+def _self_dict() -> dict[str, Any]:
+    d: dict[str, Any] = {"a": 1}
+    d["self"] = d
+    return d
+
+
+def _self_list() -> list[Any]:
+    items: list[Any] = [1]
+    items.append(items)
+    return items
+
+
+NAIVE = dt.datetime(2026, 1, 2, 3, 4, 5)
+AWARE = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
+LONG_TEXT = "x" * 1_100_000  # over the per-event size limit on its own
+SPECIAL = (
+    math.nan,
+    math.inf,
+    -math.inf,
+    -0.0,
+    2**64,
+    -(2**70),
+    True,
+    False,
+    b"\xff\xfe bytes",
+    bytearray(b"ba"),
+    "",
+    "\x00\ud800 lone surrogate",
+    "x" * 10_000,
+    LONG_TEXT,
+    (1, "two", None),
+    frozenset({1, 2}),
+    {3, 4},
+    NAIVE,
+    AWARE,
+    dt.date(2026, 1, 2),
+    dt.time(1, 2),
+    dt.timedelta(seconds=5),
+    Decimal("1.5"),
+    Decimal("NaN"),
+    Decimal("Infinity"),
+    _uuid.UUID(int=7),
+    Order(1, Decimal("9.99"), AWARE),
+    Key("k"),
+    _deep(1000, "dict"),
+    _deep(1000, "list"),
+    _self_dict(),
+    _self_list(),
+    object(),
+    Boom("an exception as a value"),
+    print,
+    complex(1, 2),
+    range(3),
+    *BROKEN,
+)
+
+
+def one_of_values(choices: tuple[Any, ...]) -> st.SearchStrategy[Any]:
+    """`sampled_from(choices)`, drawn by index: a strategy's repr shows its elements, and
+    some of these raise from `__repr__`."""
+    return st.integers(0, len(choices) - 1).map(choices.__getitem__)
+
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),  # nan and infinities included
+    st.text(max_size=20),
+    st.binary(max_size=10),
+    one_of_values(SPECIAL),
+)
+keys = st.one_of(
+    st.text(max_size=10),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.binary(max_size=5),
+    st.tuples(st.integers(), st.text(max_size=3)),
+    one_of_values(
+        (frozenset({1}), _uuid.UUID(int=3), NAIVE, Decimal("2"), Key("k"), *HASHABLE_BROKEN)
+    ),
+)
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(keys, inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+mappings = st.dictionaries(keys, values, max_size=4)
+"""Dicts of hostile keys and values: what `properties=` and friends receive."""
+anything = st.one_of(values, mappings)
+"""Any argument at all, for any parameter."""
+texts = st.one_of(st.text(max_size=12), st.sampled_from(("beta", "variant", "needs-server")))
+flag_keys = st.one_of(texts, anything)
+unknown_kwargs = st.dictionaries(
+    st.sampled_from(("foo", "context", "sendFeatureFlags", "$set", "ts", "extra")),
+    anything,
+    max_size=2,
+)
+
+# -- definitions and servers ------------------------------------------------------------------
+
+
+def _person(key: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"key": key, "type": "person", "operator": operator, "value": value}
+
+
+DEFINITIONS: dict[str, Any] = {
+    "flags": [
+        {
+            "id": 1,
+            "key": "beta",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {
+                        "properties": [_person("email", "icontains", "@example.com")],
+                        "rollout_percentage": 60,
+                    }
+                ],
+                "payloads": {"true": '{"banner": "hi"}'},
+            },
+        },
+        {
+            "id": 2,
+            "key": "variant",
+            "active": True,
+            "filters": {
+                "groups": [{"properties": [], "rollout_percentage": 100}],
+                "multivariate": {
+                    "variants": [
+                        {"key": "control", "rollout_percentage": 50},
+                        {"key": "test", "rollout_percentage": 50},
+                    ]
+                },
+                "payloads": {"control": "[1, 2]", "test": '"t"'},
+            },
+        },
+        {
+            "id": 3,
+            "key": "in-cohort",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {
+                        "properties": [{"key": "id", "type": "cohort", "value": 1}],
+                        "rollout_percentage": 100,
+                    }
+                ]
+            },
+        },
+        {
+            "id": 4,
+            "key": "depends",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {
+                        "properties": [
+                            {
+                                "key": "1",
+                                "type": "flag",
+                                "value": True,
+                                "operator": "flag_evaluates_to",
+                                "dependency_chain": ["beta"],
+                            }
+                        ],
+                        "rollout_percentage": 100,
+                    }
+                ]
+            },
+        },
+        {
+            "id": 5,
+            "key": "company-flag",
+            "active": True,
+            "filters": {
+                "aggregation_group_type_index": 0,
+                "groups": [
+                    {
+                        "properties": [
+                            {
+                                "key": "size",
+                                "type": "group",
+                                "group_type_index": 0,
+                                "operator": "gt",
+                                "value": 10,
+                            }
+                        ],
+                        "rollout_percentage": 100,
+                    }
+                ],
+            },
+        },
+        {
+            "id": 6,
+            "key": "needs-server",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {
+                        "properties": [_person("signup", "is_date_before", "-30d")],
+                        "rollout_percentage": 100,
+                    }
+                ]
+            },
+        },
+    ],
+    "group_type_mapping": {"0": "company"},
+    "cohorts": {
+        "1": {
+            "type": "OR",
+            "values": [
+                {
+                    "type": "AND",
+                    "values": [
+                        _person("plan", "exact", ["pro", "team"]),
+                        {"key": "id", "type": "cohort", "value": 2},
+                    ],
+                }
+            ],
+        },
+        "2": {"type": "AND", "values": [_person("age", "gte", 18)]},
+    },
+}
+
+REMOTE_ANSWER = {
+    "flags": {
+        "needs-server": {
+            "key": "needs-server",
+            "enabled": True,
+            "variant": None,
+            "reason": {"code": "condition_match"},
+            "metadata": {"id": 6, "version": 1, "payload": '{"from": "server"}'},
+        }
+    },
+    "requestId": "r-1",
+}
+
+GARBAGE = (
+    Reply.garbage(),
+    Reply(200, b"not json at all"),
+    Reply(200, b'{"flags": '),
+    Reply.json([1, 2, 3]),
+    Reply.json({"flags": "nope", "featureFlags": [None]}),
+    Reply.json({"flags": {"needs-server": {"enabled": {"x": [1]}, "variant": 7}}}),
+    Reply.json({"featureFlags": {"needs-server": {"deep": True}}, "featureFlagPayloads": 3}),
+    Reply.json(None),
+    Reply.status_only(500),
+    Reply(200, b"\xff\xfe\x00"),
+)
+
+
+class Harness:
+    """A real client against a loopback server, with what it returned and what it reported."""
+
+    def __init__(self, server: LoopbackServer, **options: Any) -> None:
+        self.server = server
+        self.returned: list[str] = []
+        self.reports: list[tuple[Exception, list[dict[str, Any]]]] = []
+        self._lock = threading.Lock()
+        self.client = Client(
+            "phc_test",
+            host=server.url,
+            on_error=self._on_error,
+            flag_definitions=DEFINITIONS,
+            feature_flags_request_timeout_seconds=2,
+            max_retries=0,
+            **options,
+        )
+
+    def _on_error(self, error: Exception, events: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.reports.append((error, events))
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """`client.<name>(...)`: returned, not raised, within `HANG_LIMIT`."""
+        result = bounded(getattr(self.client, name), *args, **kwargs)
+        if isinstance(result, str) and name in EVENT_METHODS:
+            self.returned.append(result)
+        return result
+
+    def settle_and_check_books(self) -> None:
+        """Every accepted event was delivered or reported lost, once; the stats balance."""
+        client = self.client
+        assert bounded(client.flush, 10) in (True, False)
+        stats = client.stats()
+        assert stats.in_flight == 0
+        assert stats.accepted == stats.delivered + sum(stats.dropped.values())
+        delivered = [e.get("uuid") for e in self.server.events()]
+        lost = [e.get("uuid") for _, events in self.reports for e in events]
+        assert len(lost) == sum(stats.dropped.values())
+        # An application may give the same `uuid=` twice: each call's event counts.
+        assert Counter(delivered) + Counter(lost) >= Counter(self.returned)
+        for event_id, times in Counter(self.returned).items():
+            assert delivered.count(event_id) + lost.count(event_id) == times, event_id
+        captured = {
+            e.get("uuid") for e in self.server.events() if e.get("event") != "$feature_flag_called"
+        }
+        assert captured <= set(self.returned)
+        for error, events in self.reports:
+            if events:
+                assert isinstance(getattr(error, "reason", None), str)
+        client.shutdown(5)
+
+
+EVENT_METHODS = frozenset(
+    ("capture", "set", "set_once", "identify", "alias", "group_identify", "capture_exception")
+)
+EVENT_METHODS |= {"pageview"}
+
+
+def bounded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` on a thread: its result, or its exception re-raised here; a
+    call still running after `HANG_LIMIT` seconds fails the test as a hang."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(HANG_LIMIT)
+    assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} hung"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.fixture
+def harness() -> Iterator[Harness]:
+    with LoopbackServer() as server:
+        server.script("/flags/", then=Reply.json(REMOTE_ANSWER))
+        h = Harness(server)
+        yield h
+        h.client.shutdown(1)
+
+
+@pytest.fixture
+def garbage_harness() -> Iterator[Harness]:
+    with LoopbackServer() as server:
+        turn = iter(range(10**9))
+        server.handle("/flags/", lambda _r: GARBAGE[next(turn) % len(GARBAGE)])
+        h = Harness(server)
+        yield h
+        h.client.shutdown(1)
+
+
+# -- return types -----------------------------------------------------------------------------
+
+
+def is_event_id(result: Any) -> bool:
+    return result is None or (type(result) is str and bool(result))
+
+
+def is_flag_value(result: Any) -> bool:
+    return result is None or type(result) in (bool, str)
+
+
+def is_json(value: Any) -> bool:
+    if value is None or type(value) in (bool, int, str):
+        return True
+    if type(value) is float:
+        return True
+    if type(value) is list:
+        return all(is_json(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and is_json(v) for k, v in value.items())
+    return False
+
+
+def is_flag_table(result: Any) -> bool:
+    return type(result) is dict and all(
+        type(k) is str and type(v) in (bool, str) for k, v in result.items()
+    )
+
+
+# -- events -----------------------------------------------------------------------------------
+
+events_kwargs = st.fixed_dictionaries(
+    {},
+    optional={
+        "distinct_id": anything,
+        "properties": st.one_of(mappings, anything),
+        "timestamp": anything,
+        "uuid": st.one_of(anything, st.uuids(), st.uuids().map(str)),
+        "groups": st.one_of(mappings, anything),
+        "disable_geoip": anything,
+    },
+)
+
+
+def test_capture_takes_anything(harness: Harness) -> None:
+    @RELAXED
+    @given(
+        event=st.one_of(st.text(max_size=20), anything),
+        kwargs=events_kwargs,
+        flags=st.one_of(st.none(), anything),
+        send_feature_flags=st.one_of(st.none(), st.booleans(), anything),
+        unknown=unknown_kwargs,
+    )
+    def run(
+        event: Any, kwargs: dict[str, Any], flags: Any, send_feature_flags: Any, unknown: Any
+    ) -> None:
+        extra = {"flags": flags, "send_feature_flags": send_feature_flags}
+        assert is_event_id(harness.call("capture", event, **kwargs, **extra, **unknown))
+
+    run()
+    harness.settle_and_check_books()
+
+
+def test_person_and_group_updates_take_anything(harness: Harness) -> None:
+    @RELAXED
+    @given(
+        method=st.sampled_from(("set", "set_once")),
+        kwargs=events_kwargs,
+        unknown=unknown_kwargs,
+        alias_args=st.tuples(anything, anything, anything, anything),
+        group_args=st.tuples(anything, anything, anything, anything, anything),
+        identify_args=st.tuples(anything, anything, anything),
+    )
+    def run(
+        method: str,
+        kwargs: dict[str, Any],
+        unknown: dict[str, Any],
+        alias_args: tuple[Any, ...],
+        group_args: tuple[Any, ...],
+        identify_args: tuple[Any, ...],
+    ) -> None:
+        kwargs.pop("groups", None)
+        assert is_event_id(harness.call(method, **kwargs, **unknown))
+        previous, current, when, event_id = alias_args
+        assert is_event_id(harness.call("alias", previous, current, when, event_id))
+        group_type, group_key, props, when, distinct_id = group_args
+        assert is_event_id(
+            harness.call(
+                "group_identify", group_type, group_key, props, when, distinct_id=distinct_id
+            )
+        )
+        distinct_id, props, anon = identify_args
+        assert is_event_id(harness.call("identify", distinct_id, props, anon_distinct_id=anon))
+        assert is_event_id(harness.call("pageview", props, distinct_id=distinct_id))
+
+    run()
+    harness.settle_and_check_books()
+
+
+def _raised(error: BaseException) -> BaseException:
+    try:
+        raise error
+    except BaseException as exc:
+        return exc
+
+
+exceptions = st.one_of(
+    st.builds(ValueError, anything),
+    st.builds(Boom, anything).map(_raised),
+    st.builds(lambda v: _raised(KeyError(v)), anything),
+    st.just(_raised(RecursionError("deep"))),
+    anything,
+)
+
+
+def test_capture_exception_takes_anything(harness: Harness) -> None:
+    @RELAXED
+    @given(
+        exception=exceptions,
+        kwargs=events_kwargs,
+        extra=st.fixed_dictionaries(
+            {},
+            optional={
+                "fingerprint": anything,
+                "level": anything,
+                "source": anything,
+                "mechanism": anything,
+                "flags": anything,
+                "send_feature_flags": anything,
+            },
+        ),
+        unknown=unknown_kwargs,
+    )
+    def run(exception: Any, kwargs: Any, extra: Any, unknown: Any) -> None:
+        result = harness.call("capture_exception", exception, **kwargs, **extra, **unknown)
+        assert is_event_id(result)
+
+    run()
+    harness.settle_and_check_books()
+
+
+# -- flag reads -------------------------------------------------------------------------------
+
+read_kwargs = st.fixed_dictionaries(
+    {},
+    optional={
+        "groups": st.one_of(mappings, anything),
+        "person_properties": st.one_of(mappings, anything),
+        "group_properties": st.one_of(st.dictionaries(keys, mappings, max_size=2), anything),
+        "only_evaluate_locally": anything,
+        "disable_geoip": anything,
+        "device_id": anything,
+    },
+)
+distinct_ids = st.one_of(st.text(max_size=12), anything)
+
+
+def _check_reads(harness: Harness, key: Any, distinct_id: Any, kwargs: dict[str, Any]) -> None:
+    send = kwargs.pop("send_feature_flag_events", True)
+    call = harness.call
+    assert is_flag_value(
+        call("get_feature_flag", key, distinct_id, send_feature_flag_events=send, **kwargs)
+    )
+    assert call("is_feature_enabled", key, distinct_id, **kwargs) in (None, True, False)
+    assert call("feature_enabled", key, distinct_id, **kwargs) in (None, True, False)
+    assert is_json(call("get_feature_flag_payload", key, distinct_id, match_value=send, **kwargs))
+    result = call("get_feature_flag_result", key, distinct_id, **kwargs)
+    assert result is None or isinstance(result, FeatureFlagResult)
+    if result is not None:
+        assert is_flag_value(result.get_value()) and is_json(result.payload)
+    table = call("get_all_flags", distinct_id, flag_keys_to_evaluate=send, **kwargs)
+    assert table is None or is_flag_table(table)
+    both = call("get_all_flags_and_payloads", distinct_id, **kwargs)
+    assert set(both) == {"featureFlags", "featureFlagPayloads"}
+    assert both["featureFlags"] is None or is_flag_table(both["featureFlags"])
+
+
+def _check_snapshot(harness: Harness, distinct_id: Any, key: Any, kwargs: dict[str, Any]) -> None:
+    flag_keys = kwargs.pop("flag_keys", None)
+    kwargs.pop("send_feature_flag_events", None)
+    snap = harness.call("evaluate_flags", distinct_id, flag_keys=flag_keys, **kwargs)
+    assert isinstance(snap, FlagEvaluations)
+    assert bounded(snap.is_enabled, key) in (True, False)
+    assert is_flag_value(bounded(snap.get_flag, key))
+    assert is_json(bounded(snap.get_flag_payload, key))
+    assert all(type(k) is str for k in snap.keys)
+    assert is_flag_table(dict(snap.flag_values))
+    assert isinstance(bounded(snap.only, key), FlagEvaluations)
+    assert isinstance(snap.only_accessed(), FlagEvaluations)
+    assert bounded(snap.__contains__, key) in (True, False)
+    # The snapshot is what `capture(flags=...)` takes.
+    assert is_event_id(harness.call("capture", "with-flags", distinct_id="u", flags=snap))
+
+
+flag_read_args = st.tuples(
+    flag_keys,
+    distinct_ids,
+    read_kwargs,
+    st.one_of(st.booleans(), anything),  # send_feature_flag_events, match_value, key lists
+    st.one_of(st.none(), st.lists(flag_keys, max_size=3), anything),
+)
+
+
+@pytest.mark.parametrize("server", ["answering", "garbage"])
+def test_flag_reads_take_anything(server: str, request: pytest.FixtureRequest) -> None:
+    harness: Harness = request.getfixturevalue(
+        "harness" if server == "answering" else "garbage_harness"
+    )
+
+    @RELAXED
+    @given(args=flag_read_args)
+    def run(args: tuple[Any, ...]) -> None:
+        key, distinct_id, kwargs, send, keys_arg = args
+        _check_reads(harness, key, distinct_id, {**kwargs, "send_feature_flag_events": send})
+        _check_snapshot(harness, distinct_id, key, {**kwargs, "flag_keys": keys_arg})
+
+    run()
+    harness.settle_and_check_books()
+
+
+def test_older_flag_readers_take_anything(garbage_harness: Harness) -> None:
+    harness = garbage_harness
+
+    @RELAXED
+    @given(key=flag_keys, distinct_id=distinct_ids, kwargs=read_kwargs, runtime=anything)
+    def run(key: Any, distinct_id: Any, kwargs: dict[str, Any], runtime: Any) -> None:
+        call = harness.call
+        kwargs.pop("device_id", None)
+        kwargs.pop("only_evaluate_locally", None)
+        decision = call("get_flags_decision", distinct_id, **kwargs)
+        assert type(decision) is dict and type(decision["flags"]) is dict
+        assert type(call("get_feature_variants", distinct_id, **kwargs)) is dict
+        assert type(call("get_feature_payloads", distinct_id, **kwargs)) is dict
+        both = call("get_feature_flags_and_payloads", distinct_id, **kwargs)
+        assert type(both) is dict
+        # Without a personal API key there is nothing to ask for.
+        assert call("get_remote_config_payload", key) is None
+        keys = call("get_feature_flag_keys_by_evaluation_runtime", runtime)
+        assert type(keys) is list and all(type(k) is str for k in keys)
+        call("get_feature_flag_evaluation_runtime", key)
+
+    run()
+    harness.settle_and_check_books()
+
+
+def test_flush_takes_anything(harness: Harness) -> None:
+    @RELAXED
+    @given(timeout=anything, keyword=st.booleans())
+    def run(timeout: Any, keyword: bool) -> None:
+        harness.call("capture", "before-flush", distinct_id="u")
+        if keyword:
+            assert harness.call("flush", timeout_seconds=timeout) in (True, False)
+        else:
+            assert harness.call("flush", timeout) in (True, False)
+
+    run()
+    harness.settle_and_check_books()
+
+
+def test_snapshot_reads_take_keys_that_are_not_text() -> None:
+    """A key that is not text names no flag: an unhashable or hostile one neither raises nor
+    is recorded as read, and `only` keeps the text keys of what it is given."""
+    client = Client("phc_test", send=False, flag_definitions=DEFINITIONS)
+    snap = client.evaluate_flags("u")
+    for key in (["beta"], {"beta": 1}, None, 7, *BROKEN):
+        assert snap.get_flag(key) is None
+        assert snap.is_enabled(key, default_value=True) is True
+        assert snap.get_flag_payload(key) is None and snap.result(key) is None
+        assert snap.remote_record(key) is None and snap.local_result(key) is None
+        assert (key in snap) is False
+        assert len(snap.only(key)) == 0
+    assert snap.accessed == ()
+    assert snap.only(["variant", 3, None]).keys == ("variant",)
+    assert snap.only(iter(["variant"])).keys == ("variant",)
+    client.shutdown(1)
+
