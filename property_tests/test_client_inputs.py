@@ -723,3 +723,15 @@ def test_snapshot_reads_take_keys_that_are_not_text() -> None:
     assert snap.only(iter(["variant"])).keys == ("variant",)
     client.shutdown(1)
 
+
+def test_evaluation_runtime_reads_take_anything() -> None:
+    """posthog-python's runtime readers, given a key or runtime no flag can have: None and
+    an empty list, not an exception (an unhashable key, an `__eq__` that raises)."""
+    client = Client("phc_test", send=False, flag_definitions=DEFINITIONS)
+    for odd in ({"beta": 1}, ["beta"], *BROKEN):
+        assert client.get_feature_flag_evaluation_runtime(odd) is None
+        assert client.get_feature_flag_keys_by_evaluation_runtime(odd) == []
+    assert client.get_feature_flag_keys_by_evaluation_runtime("all") == [
+        f["key"] for f in DEFINITIONS["flags"]
+    ]
+    client.shutdown(1)
