@@ -15,6 +15,7 @@ garbage.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import math
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 from hogkit.core.legacy_reads import FeatureFlagResult
+from hogkit.core.normalize import unprintable_marker as unprintable
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from httpserver import LoopbackServer, Reply
@@ -412,10 +414,11 @@ def bounded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`fn(*args, **kwargs)` on a thread: its result, or its exception re-raised here; a
     call still running after `HANG_LIMIT` seconds fails the test as a hang."""
     outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()  # the caller's request context goes along
 
     def run() -> None:
         try:
-            outcome["value"] = fn(*args, **kwargs)
+            outcome["value"] = context.run(fn, *args, **kwargs)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -735,3 +738,27 @@ def test_evaluation_runtime_reads_take_anything() -> None:
         f["key"] for f in DEFINITIONS["flags"]
     ]
     client.shutdown(1)
+
+
+def test_tags_named_by_anything_become_properties_as_keys_do() -> None:
+    """A tag name that is not text (unhashable, None, a number, one whose `str()` raises)
+    is kept under the property name the same key gets in `properties=`."""
+    with LoopbackServer() as server:
+        client = Client("phc_test", host=server.url)
+        with client.new_context():
+            for name in (["a"], None, 1, BROKEN[0]):
+                client.tag(name, "v")
+            assert set(client.get_tags()) == {"['a']", "null", "1", unprintable(BROKEN[0])}
+            assert client.capture("tagged", distinct_id="u") is not None
+        assert client.capture("keyed", distinct_id="u", properties={None: "v", 1: "v"})
+        assert client.flush(10)
+        tagged, keyed = server.events()
+        assert tagged["properties"]["$context_tags"] == sorted(client_tags(tagged))
+        assert {"null", "1"} <= set(keyed["properties"]) and {"null", "1"} <= set(
+            tagged["properties"]
+        )
+        client.shutdown(1)
+
+
+def client_tags(event: dict[str, Any]) -> list[str]:
+    return [k for k, v in event["properties"].items() if v == "v"]

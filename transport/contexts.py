@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar, cast
 import attrs
 import msgspec
 from hogkit.core.context import NO_OVERRIDES, ContextValues, VariablesOverrides, apply_context
+from hogkit.core.normalize import property_key
 
 from .autocapture import HookedClient
 
@@ -278,10 +279,15 @@ def scoped(
 
 
 def tag(name: str, value: Any) -> None:
-    """Add a tag (an event property) to the current context; outside one it does nothing."""
+    """Add a tag (an event property) to the current context; outside one it does nothing.
+
+    The tag is kept under the property name it becomes (see `property_key`), so a name that
+    is not text (a number, None, even an unhashable list) is kept, and merged into events,
+    exactly as the same key in `properties=` would be.
+    """
     scope = _current.get()
     if scope is not None:
-        scope.tags[name] = value
+        scope.tags[property_key(name)] = value
 
 
 def get_tags() -> dict[str, Any]:
