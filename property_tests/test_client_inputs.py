@@ -22,7 +22,7 @@ import math
 import threading
 import uuid as _uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +32,7 @@ from hogkit.core.normalize import unprintable_marker as unprintable
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from httpserver import LoopbackServer, Reply
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 HANG_LIMIT = 5.0
@@ -72,6 +72,19 @@ def _broken(dunders: tuple[str, ...]) -> object:
 
 BROKEN = (*(_broken((d,)) for d in BROKEN_DUNDERS), _broken(BROKEN_DUNDERS))
 HASHABLE_BROKEN = tuple(b for b in BROKEN if type(b).__hash__ is not _raise)
+
+
+class BrokenMapping(Mapping[str, Any]):
+    """A mapping that cannot be read: every way into it raises."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise Boom("hostile")
+
+    def __iter__(self) -> Iterator[str]:
+        raise Boom("hostile")
+
+    def __len__(self) -> int:
+        raise Boom("hostile")
 
 
 @dataclasses.dataclass
@@ -147,6 +160,7 @@ SPECIAL = (
     complex(1, 2),
     range(3),
     *BROKEN,
+    BrokenMapping(),
 )
 
 
@@ -762,3 +776,49 @@ def test_tags_named_by_anything_become_properties_as_keys_do() -> None:
 
 def client_tags(event: dict[str, Any]) -> list[str]:
     return [k for k, v in event["properties"].items() if v == "v"]
+
+
+def test_calls_inside_a_context_take_anything(harness: Harness) -> None:
+    """A context's identity, session, device and tags are merged into every event: hostile
+    values there, or hostile arguments merged with them, break no call either."""
+
+    @RELAXED
+    @given(
+        tags=st.lists(st.tuples(anything, anything), max_size=3),
+        identity=st.tuples(anything, anything, anything),
+        kwargs=events_kwargs,
+        exception=exceptions,
+    )
+    @example(  # a blank id tested by ==, context ids tested by truthiness, unreadable properties
+        tags=[],
+        identity=(BROKEN[4], BROKEN[4], BROKEN[5]),
+        kwargs={"distinct_id": BROKEN[2], "properties": BrokenMapping()},
+        exception=ValueError("x"),
+    )
+    @example(  # properties that are not a mapping, merged with the context's
+        tags=[("t", 1)], identity=(None, None, None), kwargs={"properties": [1, 2]}, exception=None
+    )
+    def run(
+        tags: list[tuple[Any, Any]],
+        identity: tuple[Any, Any, Any],
+        kwargs: dict[str, Any],
+        exception: Any,
+    ) -> None:
+        client = harness.client
+        with bounded(client.new_context):
+            for name, value in tags:
+                assert bounded(client.tag, name, value) is None
+            distinct_id, session, device = identity
+            assert bounded(client.identify_context, distinct_id) is None
+            assert bounded(client.set_context_session, session) is None
+            assert bounded(client.set_context_device_id, device) is None
+            assert type(bounded(client.get_tags)) is dict
+            assert is_event_id(harness.call("capture", "in-context", **kwargs))
+            person = {k: v for k, v in kwargs.items() if k != "groups"}
+            assert is_event_id(harness.call("set", **person))
+            assert is_event_id(harness.call("capture_exception", exception, **kwargs))
+            snap = harness.call("evaluate_flags", kwargs.get("distinct_id"))
+            assert is_flag_value(bounded(snap.get_flag, "variant"))
+
+    run()
+    harness.settle_and_check_books()
