@@ -822,3 +822,19 @@ def test_calls_inside_a_context_take_anything(harness: Harness) -> None:
 
     run()
     harness.settle_and_check_books()
+
+
+def test_an_unreadable_disable_geoip_is_refused_by_the_call_not_dropped_later() -> None:
+    """The common capture call is built by the worker; an argument it could not read must
+    make the call itself refuse the event (None, reported), not be accepted and lost."""
+    reports: list[Exception] = []
+    with LoopbackServer() as server:
+        client = Client("phc_test", host=server.url, on_error=lambda e, _events: reports.append(e))
+        for hostile in (BROKEN[4], BROKEN[7], BrokenMapping()):
+            assert client.capture("e", distinct_id="u", disable_geoip=hostile) is None
+        assert client.capture("e", distinct_id="u", disable_geoip=1) is not None
+        assert client.flush(10)
+        stats = client.stats()
+        assert (stats.accepted, stats.delivered, dict(stats.dropped)) == (1, 1, {})
+        assert len(reports) == 3 and all(isinstance(e, Boom) for e in reports)
+        client.shutdown(1)
