@@ -838,3 +838,19 @@ def test_an_unreadable_disable_geoip_is_refused_by_the_call_not_dropped_later() 
         assert (stats.accepted, stats.delivered, dict(stats.dropped)) == (1, 1, {})
         assert len(reports) == 3 and all(isinstance(e, Boom) for e in reports)
         client.shutdown(1)
+
+
+def test_a_queued_call_too_large_to_send_is_reported_with_its_uuid() -> None:
+    """The common capture call is accepted before it is built; when the worker finds the
+    event too large, `on_error` gets the call's event name, distinct id and uuid."""
+    reports: list[tuple[Exception, list[dict[str, Any]]]] = []
+    with LoopbackServer() as server:
+        client = Client("phc_test", host=server.url, on_error=lambda e, ev: reports.append((e, ev)))
+        event_id = client.capture("big", distinct_id="u", properties={"text": LONG_TEXT})
+        assert event_id is not None
+        assert client.flush(10) is False
+        ((error, events),) = reports
+        assert getattr(error, "reason", None) == "too_large"
+        assert events == [{"event": "big", "distinct_id": "u", "uuid": event_id}]
+        assert dict(client.stats().dropped) == {"too_large": 1}
+        client.shutdown(1)

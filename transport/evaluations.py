@@ -321,8 +321,8 @@ class FlagEvaluations:
 
     # ------------------------------------------------------------------ reporting
 
-    def _read(self, key: str, send: bool) -> bool | str | None:
-        key = flag_key(key)
+    def _read(self, given: object, send: bool) -> bool | str | None:
+        key: str | None = flag_key(given)
         if key is None:  # names no flag: nothing to read, record or report
             return None
         local = self._local
@@ -385,13 +385,13 @@ def flag_key(key: object) -> Any:
     return str.__str__(key) if isinstance(key, str) else None
 
 
-def flag_keys(keys: object) -> tuple[str, ...]:
+def flag_keys(keys: Any) -> tuple[str, ...]:
     """The flag keys `only(keys)` selects: one text key, or the text keys of an iterable;
     anything else (None, a number, an iterable that raises) selects none, with a warning."""
     if isinstance(keys, str):
         return (flag_key(keys),)
     try:
-        given = tuple(keys)  # type: ignore[call-overload]
+        given = tuple(keys)
     except Exception as exc:
         log.warning("FlagEvaluations.only() takes flag keys; ignoring %s", type(exc).__name__)
         return ()
