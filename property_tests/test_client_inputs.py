@@ -15,6 +15,7 @@ garbage.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import datetime as dt
@@ -29,6 +30,7 @@ from typing import Any
 import pytest
 from hogkit.core.legacy_reads import FeatureFlagResult
 from hogkit.core.normalize import unprintable_marker as unprintable
+from hogkit.transport.async_client import AsyncClient
 from hogkit.transport.client import Client
 from hogkit.transport.evaluations import FlagEvaluations
 from httpserver import LoopbackServer, Reply
@@ -854,3 +856,266 @@ def test_a_queued_call_too_large_to_send_is_reported_with_its_uuid() -> None:
         assert events == [{"event": "big", "distinct_id": "u", "uuid": event_id}]
         assert dict(client.stats().dropped) == {"too_large": 1}
         client.shutdown(1)
+
+
+# -- every hostile value in every parameter ---------------------------------------------------
+
+SWEEP_VALUES = (
+    *SPECIAL,
+    BrokenMapping(),
+    {"company": BrokenMapping()},
+    {"company": BROKEN[0]},
+    {BROKEN[0]: 1},
+)
+# method: (its positional parameters, a well-formed call by keyword)
+SWEEP_CALLS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "capture": (
+        ("event",),
+        {
+            "event": "e",
+            "distinct_id": "u",
+            "properties": {"a": 1},
+            "timestamp": None,
+            "uuid": None,
+            "groups": None,
+            "flags": None,
+            "disable_geoip": None,
+            "send_feature_flags": None,
+        },
+    ),
+    "set": ((), {"distinct_id": "u", "properties": {"a": 1}, "timestamp": None, "uuid": None}),
+    "set_once": ((), {"distinct_id": "u", "properties": {"a": 1}, "disable_geoip": None}),
+    "identify": (
+        ("distinct_id",),
+        {"distinct_id": "u", "properties": {}, "anon_distinct_id": None},
+    ),
+    "alias": (("previous_id", "distinct_id"), {"previous_id": "a", "distinct_id": "b"}),
+    "group_identify": (
+        ("group_type", "group_key"),
+        {"group_type": "company", "group_key": "k", "properties": {}, "distinct_id": None},
+    ),
+    "pageview": (("url",), {"url": "https://example.com", "distinct_id": "u"}),
+    "capture_exception": (
+        ("exception",),
+        {
+            "exception": ValueError("x"),
+            "distinct_id": "u",
+            "properties": None,
+            "groups": None,
+            "fingerprint": None,
+            "level": "error",
+            "source": None,
+            "mechanism": None,
+            "flags": None,
+        },
+    ),
+    "get_feature_flag": (
+        ("key", "distinct_id"),
+        {
+            "key": "beta",
+            "distinct_id": "u",
+            "groups": None,
+            "person_properties": None,
+            "group_properties": None,
+            "only_evaluate_locally": False,
+            "send_feature_flag_events": True,
+            "disable_geoip": None,
+            "device_id": None,
+        },
+    ),
+    "is_feature_enabled": (
+        ("key", "distinct_id"),
+        {"key": "needs-server", "distinct_id": "u", "groups": None, "person_properties": None},
+    ),
+    "get_feature_flag_payload": (
+        ("key", "distinct_id"),
+        {"key": "variant", "distinct_id": "u", "match_value": None, "group_properties": None},
+    ),
+    "get_feature_flag_result": (
+        ("key", "distinct_id"),
+        {"key": "variant", "distinct_id": "u", "groups": None, "only_evaluate_locally": False},
+    ),
+    "get_all_flags": (
+        ("distinct_id",),
+        {"distinct_id": "u", "groups": None, "flag_keys_to_evaluate": None, "device_id": None},
+    ),
+    "get_all_flags_and_payloads": (
+        ("distinct_id",),
+        {"distinct_id": "u", "person_properties": None, "group_properties": None},
+    ),
+    "evaluate_flags": (
+        ("distinct_id",),
+        {
+            "distinct_id": "u",
+            "person_properties": None,
+            "groups": None,
+            "group_properties": None,
+            "flag_keys": None,
+            "only_evaluate_locally": False,
+            "disable_geoip": None,
+            "device_id": None,
+        },
+    ),
+    "flush": ((), {"timeout": 1.0}),
+}
+RESULT_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "get_feature_flag": is_flag_value,
+    "is_feature_enabled": lambda r: r in (None, True, False),
+    "get_feature_flag_payload": is_json,
+    "get_feature_flag_result": lambda r: r is None or isinstance(r, FeatureFlagResult),
+    "get_all_flags": lambda r: r is None or is_flag_table(r),
+    "get_all_flags_and_payloads": lambda r: set(r) == {"featureFlags", "featureFlagPayloads"},
+    "evaluate_flags": lambda r: isinstance(r, FlagEvaluations),
+    "flush": lambda r: r in (True, False),
+}
+
+
+@pytest.mark.parametrize("method", sorted(SWEEP_CALLS))
+def test_every_hostile_value_in_every_parameter(method: str, garbage_harness: Harness) -> None:
+    """Each parameter of each method, in turn, gets each hostile value (the rest stay
+    well-formed): the call answers its documented type, and the books balance."""
+    harness = garbage_harness
+    positional, base = SWEEP_CALLS[method]
+    check = RESULT_CHECKS.get(method, is_event_id)
+    for param in base:
+        for value in SWEEP_VALUES:
+            kwargs = {**base, param: value}
+            args = [kwargs.pop(name) for name in positional]
+            result = harness.call(method, *args, **kwargs)
+            assert check(result), (param, type(value).__name__)
+            if isinstance(result, FlagEvaluations):
+                assert is_flag_value(bounded(result.get_flag, "needs-server"))
+                assert is_event_id(harness.call("capture", "e", distinct_id="u", flags=result))
+    harness.settle_and_check_books()
+
+
+# -- AsyncClient ------------------------------------------------------------------------------
+
+
+def test_async_client_takes_anything() -> None:
+    """`AsyncClient` shares the Client's builders and queue; its own methods (`capture`,
+    `capture_exception`, the awaited `evaluate_flags` and `flush`) take anything too, and
+    none waits past the hang limit on the loop."""
+    loop = asyncio.new_event_loop()
+    with LoopbackServer() as server:
+        turn = iter(range(10**9))
+        server.handle("/flags/", lambda _r: GARBAGE[next(turn) % len(GARBAGE)])
+        harness = Harness(server)
+        harness.client.shutdown(1)
+        aclient = AsyncClient(
+            "phc_test",
+            server.url,
+            on_error=harness._on_error,
+            flag_definitions=DEFINITIONS,
+            feature_flags_request_timeout_seconds=2,
+            max_retries=0,
+        )
+        harness.client = aclient.client
+
+        def awaited(coro: Any) -> Any:
+            return loop.run_until_complete(asyncio.wait_for(coro, HANG_LIMIT))
+
+        @RELAXED
+        @given(
+            kwargs=events_kwargs,
+            exception=exceptions,
+            reads=read_kwargs,
+            keys_arg=st.one_of(st.none(), st.lists(flag_keys, max_size=3), anything),
+            key=flag_keys,
+            timeout=st.one_of(st.none(), anything),
+        )
+        def run(
+            kwargs: dict[str, Any],
+            exception: Any,
+            reads: dict[str, Any],
+            keys_arg: Any,
+            key: Any,
+            timeout: Any,
+        ) -> None:
+            for result in (
+                aclient.capture("async", **kwargs),
+                aclient.capture_exception(exception, **kwargs),
+            ):
+                assert is_event_id(result)
+                if result is not None:
+                    harness.returned.append(result)
+            distinct_id = kwargs.get("distinct_id")
+            snap = awaited(aclient.evaluate_flags(distinct_id, flag_keys=keys_arg, **reads))
+            assert isinstance(snap, FlagEvaluations)
+            assert is_flag_value(snap.get_flag(key)) and is_json(snap.get_flag_payload(key))
+            assert awaited(aclient.flush(timeout)) in (True, False)
+
+        run()
+        harness.settle_and_check_books()
+        awaited(aclient.shutdown(5))
+    loop.close()
+
+
+# -- the module-level API ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def default_client(harness: Harness) -> Iterator[Harness]:
+    """`hogkit.capture(...)` and friends, sent through the harness's client."""
+    import hogkit
+
+    saved = {name: getattr(hogkit, name, None) for name in ("api_key", "default_client")}
+    hogkit.api_key = "phc_test"
+    hogkit.default_client = harness.client
+    try:
+        yield harness
+    finally:
+        for name, value in saved.items():
+            setattr(hogkit, name, value)
+
+
+def test_module_functions_take_anything(default_client: Harness) -> None:
+    import hogkit
+
+    harness = default_client
+
+    @RELAXED
+    @given(kwargs=events_kwargs, key=flag_keys, distinct_id=distinct_ids, groups=anything)
+    def run(kwargs: dict[str, Any], key: Any, distinct_id: Any, groups: Any) -> None:
+        for result in (
+            bounded(hogkit.capture, "module", **kwargs),
+            bounded(hogkit.set, **{k: v for k, v in kwargs.items() if k != "groups"}),
+            bounded(hogkit.alias, distinct_id, key),
+            bounded(hogkit.group_identify, key, distinct_id, groups),
+        ):
+            assert is_event_id(result)
+            if result is not None:
+                harness.returned.append(result)
+        # posthog-python's module functions take the flag arguments by position.
+        assert is_flag_value(bounded(hogkit.get_feature_flag, key, distinct_id, groups))
+        assert bounded(hogkit.feature_enabled, key, distinct_id, groups) in (None, True, False)
+        assert is_json(bounded(hogkit.get_feature_flag_payload, key, distinct_id, None, groups))
+        table = bounded(hogkit.get_all_flags, distinct_id, groups)
+        assert table is None or is_flag_table(table)
+        snap = bounded(hogkit.evaluate_flags, distinct_id, groups=groups)
+        assert isinstance(snap, FlagEvaluations)
+        assert bounded(hogkit.flush, groups) in (True, False)
+
+    run()
+    harness.settle_and_check_books()
+
+
+def test_a_timeout_that_is_no_number_still_flushes_and_shuts_down() -> None:
+    """flush and shutdown, given a timeout that is no finite number, wait the default
+    bounded time instead of raising (AsyncClient) or skipping the shutdown (Client)."""
+    with LoopbackServer() as server:
+        client = Client("phc_test", host=server.url)
+        assert client.capture("e", distinct_id="u") is not None
+        assert client.flush([]) is True  # type: ignore[arg-type]
+        assert client.capture("e", distinct_id="u") is not None
+        assert client.shutdown("soon") is True  # type: ignore[arg-type]
+        assert client.closed and len(server.events()) == 2
+
+        async def run() -> tuple[bool, bool, bool]:
+            aclient = AsyncClient("phc_test", server.url)
+            aclient.capture("async", distinct_id="u")
+            flushed = await aclient.flush([])  # type: ignore[arg-type]
+            nan_flushed = await aclient.flush(math.nan)
+            return flushed, nan_flushed, await aclient.shutdown(BROKEN[4])  # type: ignore[arg-type]
+
+        assert asyncio.run(asyncio.wait_for(run(), HANG_LIMIT)) == (True, True, True)
