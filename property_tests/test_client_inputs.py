@@ -989,6 +989,38 @@ def test_every_hostile_value_in_every_parameter(method: str, garbage_harness: Ha
     harness.settle_and_check_books()
 
 
+# -- debug=True -------------------------------------------------------------------------------
+
+
+def test_with_debug_a_distinct_id_that_cannot_be_text_raises() -> None:
+    """`debug=True` is for developers: the same bad argument the default client reports to
+    `on_error` reaches the caller. A distinct id whose `str()` raises has no text to send."""
+    from hogkit.core.errors import InvalidEvent
+
+    quiet_reports: list[Exception] = []
+    quiet = Client("phc_test", send=False, on_error=lambda e, _ev: quiet_reports.append(e))
+    loud = Client("phc_test", send=False, debug=True)
+    unprintable_id = BROKEN[0]
+    calls: list[Callable[[Client], Any]] = [
+        lambda c: c.capture("e", distinct_id=unprintable_id),
+        lambda c: c.set(distinct_id=unprintable_id, properties={"a": 1}),
+        lambda c: c.set_once(distinct_id=unprintable_id, properties={"a": 1}),
+        lambda c: c.identify(unprintable_id, {"a": 1}),
+        lambda c: c.alias("before", unprintable_id),
+        lambda c: c.group_identify("company", "k", {"a": 1}, distinct_id=unprintable_id),
+        lambda c: c.capture_exception(ValueError("x"), distinct_id=unprintable_id),
+    ]
+    for call in calls:
+        assert call(quiet) is None
+        with pytest.raises(InvalidEvent, match="distinct_id"):
+            call(loud)
+    assert [type(e) for e in quiet_reports] == [InvalidEvent] * len(calls)
+    # A value that is merely odd is no error: it is sent as its text, debug or not.
+    assert loud.capture("e", distinct_id=_uuid.UUID(int=5)) is not None
+    quiet.shutdown(1)
+    loud.shutdown(1)
+
+
 # -- AsyncClient ------------------------------------------------------------------------------
 
 
