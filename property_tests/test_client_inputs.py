@@ -368,18 +368,27 @@ GARBAGE = (
 
 
 class Harness:
-    """A real client against a loopback server, with what it returned and what it reported."""
+    """A real client against a loopback server, with what it returned and what it reported.
 
-    def __init__(self, server: LoopbackServer, **options: Any) -> None:
+    With `remote` (the default) the client downloads `DEFINITIONS` from the server (a
+    secret key), evaluates locally, and asks the server's `/flags` for what local
+    evaluation leaves open; without it, the definitions are handed over and it is offline.
+    """
+
+    def __init__(self, server: LoopbackServer, *, remote: bool = True, **options: Any) -> None:
         self.server = server
         self.returned: list[str] = []
         self.reports: list[tuple[Exception, list[dict[str, Any]]]] = []
         self._lock = threading.Lock()
+        if remote:
+            server.script("/flags/definitions", then=Reply.json(DEFINITIONS))
+            options.update(secret_key="phs_test", poll_interval=3600)
+        else:
+            options.update(flag_definitions=DEFINITIONS)
         self.client = Client(
             "phc_test",
             host=server.url,
             on_error=self._on_error,
-            flag_definitions=DEFINITIONS,
             feature_flags_request_timeout_seconds=2,
             max_retries=0,
             **options,
@@ -457,6 +466,14 @@ def harness() -> Iterator[Harness]:
 
 
 @pytest.fixture
+def offline_harness() -> Iterator[Harness]:
+    with LoopbackServer() as server:
+        h = Harness(server, remote=False)
+        yield h
+        h.client.shutdown(1)
+
+
+@pytest.fixture
 def garbage_harness() -> Iterator[Harness]:
     with LoopbackServer() as server:
         turn = iter(range(10**9))
@@ -527,6 +544,8 @@ def test_capture_takes_anything(harness: Harness) -> None:
 
     run()
     harness.settle_and_check_books()
+    # The examples were not all refused: events were built, sent and stored.
+    assert harness.returned and harness.server.events()
 
 
 def test_person_and_group_updates_take_anything(harness: Harness) -> None:
@@ -669,11 +688,10 @@ flag_read_args = st.tuples(
 )
 
 
-@pytest.mark.parametrize("server", ["answering", "garbage"])
-def test_flag_reads_take_anything(server: str, request: pytest.FixtureRequest) -> None:
-    harness: Harness = request.getfixturevalue(
-        "harness" if server == "answering" else "garbage_harness"
-    )
+@pytest.mark.parametrize("fixture", ["harness", "garbage_harness", "offline_harness"])
+def test_flag_reads_take_anything(fixture: str, request: pytest.FixtureRequest) -> None:
+    harness: Harness = request.getfixturevalue(fixture)
+    offline = fixture == "offline_harness"
 
     @RELAXED
     @given(args=flag_read_args)
@@ -684,6 +702,10 @@ def test_flag_reads_take_anything(server: str, request: pytest.FixtureRequest) -
 
     run()
     harness.settle_and_check_books()
+    # Both halves ran: the server was asked for what local evaluation left open (unless
+    # offline), and flag reads reported `$feature_flag_called`.
+    assert bool(harness.server.requests("/flags/")) is not offline
+    assert any(e["event"] == "$feature_flag_called" for e in harness.server.events())
 
 
 def test_older_flag_readers_take_anything(garbage_harness: Harness) -> None:
@@ -701,8 +723,7 @@ def test_older_flag_readers_take_anything(garbage_harness: Harness) -> None:
         assert type(call("get_feature_payloads", distinct_id, **kwargs)) is dict
         both = call("get_feature_flags_and_payloads", distinct_id, **kwargs)
         assert type(both) is dict
-        # Without a personal API key there is nothing to ask for.
-        assert call("get_remote_config_payload", key) is None
+        assert is_json(call("get_remote_config_payload", key))
         keys = call("get_feature_flag_keys_by_evaluation_runtime", runtime)
         assert type(keys) is list and all(type(k) is str for k in keys)
         call("get_feature_flag_evaluation_runtime", key)
