@@ -1172,3 +1172,18 @@ def test_a_timeout_that_is_no_number_still_flushes_and_shuts_down() -> None:
             return flushed, nan_flushed, await aclient.shutdown(BROKEN[4])  # type: ignore[arg-type]
 
         assert asyncio.run(asyncio.wait_for(run(), HANG_LIMIT)) == (True, True, True)
+
+
+def test_an_id_whose_eq_raises_is_still_an_id() -> None:
+    """A distinct id is blank only when it is None or "": an id object whose `__eq__`
+    raises is evaluated and captured like any other (as `capture` already did), not
+    failed over the comparison with ""."""
+    client = Client("phc_test", send=False, flag_definitions=DEFINITIONS)
+    odd_id = BROKEN[2]
+    expected = client.get_feature_flag("variant", str(odd_id), send_feature_flag_events=False)
+    assert expected in ("control", "test")
+    snap = client.evaluate_flags(odd_id)
+    assert snap.distinct_id == str(odd_id)
+    assert snap.get_flag("variant", send_feature_flag_events=False) == expected
+    assert client.capture_exception(ValueError("x"), distinct_id=odd_id) is not None
+    client.shutdown(1)
