@@ -1187,3 +1187,58 @@ def test_an_id_whose_eq_raises_is_still_an_id() -> None:
     assert snap.get_flag("variant", send_feature_flag_events=False) == expected
     assert client.capture_exception(ValueError("x"), distinct_id=odd_id) is not None
     client.shutdown(1)
+
+
+# -- posthog-python 7.91.1, side by side ------------------------------------------------------
+
+odd_ids = st.one_of(
+    st.integers().filter(bool),
+    st.floats().filter(bool),  # nan included: truthy, and str() gives "nan"
+    st.binary(min_size=1, max_size=8),
+    st.tuples(st.integers(), st.text(max_size=3)),
+    st.uuids(),
+    st.decimals(allow_nan=False).filter(bool),
+    st.datetimes(timezones=st.none() | st.timezones()),
+    st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+    st.lists(st.integers(), min_size=1, max_size=2),
+    st.builds(Key, st.text(max_size=4)),
+    st.text(min_size=1, max_size=12),
+)
+FLAG_KEYS_DEFINED = tuple(flag["key"] for flag in DEFINITIONS["flags"])
+people_props = st.fixed_dictionaries(
+    {},
+    optional={
+        "email": st.sampled_from(("ann@example.com", "bob@other.org")),
+        "plan": st.sampled_from(("pro", "free")),
+        "age": st.integers(10, 30),
+    },
+)
+
+
+def test_flag_reads_of_odd_distinct_ids_match_posthog() -> None:
+    """For any distinct id both SDKs can send (truthy, with a `str()`), hogkit's flag reads
+    answer what posthog-python 7.91.1's local evaluation answers."""
+    import oracle
+
+    reference = oracle.make_client(DEFINITIONS)
+    client = Client("phc_test", send=False, flag_definitions=DEFINITIONS)
+
+    @RELAXED
+    @given(distinct_id=odd_ids, person=people_props, key=st.sampled_from(FLAG_KEYS_DEFINED))
+    def run(distinct_id: Any, person: dict[str, Any], key: str) -> None:
+        read = {"only_evaluate_locally": True, "person_properties": person}
+        expected = reference.get_feature_flag(
+            key, distinct_id, send_feature_flag_events=False, **read
+        )
+        assert client.get_feature_flag(
+            key, distinct_id, send_feature_flag_events=False, **read
+        ) == (expected)
+        theirs = reference.evaluate_flags(distinct_id, **read)
+        ours = client.evaluate_flags(distinct_id, **read)
+        assert ours.get_flag(key, send_feature_flag_events=False) == theirs.get_flag(
+            key, send_feature_flag_events=False
+        )
+
+    run()
+    reference.shutdown()
+    client.shutdown(1)
