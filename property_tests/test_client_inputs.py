@@ -385,13 +385,9 @@ class Harness:
             options.update(secret_key="phs_test", poll_interval=3600)
         else:
             options.update(flag_definitions=DEFINITIONS)
+        options.setdefault("feature_flags_request_timeout_seconds", 2)
         self.client = Client(
-            "phc_test",
-            host=server.url,
-            on_error=self._on_error,
-            feature_flags_request_timeout_seconds=2,
-            max_retries=0,
-            **options,
+            "phc_test", host=server.url, on_error=self._on_error, max_retries=0, **options
         )
 
     def _on_error(self, error: Exception, events: list[dict[str, Any]]) -> None:
@@ -1242,3 +1238,43 @@ def test_flag_reads_of_odd_distinct_ids_match_posthog() -> None:
     run()
     reference.shutdown()
     client.shutdown(1)
+
+
+# -- a server that never answers --------------------------------------------------------------
+
+
+def test_a_server_that_never_answers_blocks_no_call_past_its_deadline() -> None:
+    """With `/flags` and `/batch/` hanging, hostile calls still return: flag reads give up
+    at the flags timeout, captures never wait, flush and shutdown keep their deadlines,
+    and every event accepted is reported lost once, with a reason."""
+    with LoopbackServer() as server:
+        server.handle("/flags/", lambda _r: Reply.hang())
+        server.handle("/batch/", lambda _r: Reply.hang())
+        harness = Harness(server, feature_flags_request_timeout_seconds=0.2)
+
+        @settings(RELAXED, max_examples=5)  # each read waits out the flags timeout
+        @given(args=flag_read_args, kwargs=events_kwargs)
+        def run(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            key, distinct_id, read, _send, _keys = args
+            read.pop("only_evaluate_locally", None)  # the point is to ask the server
+            assert is_flag_value(harness.call("get_feature_flag", "needs-server", distinct_id))
+            assert is_flag_value(harness.call("get_feature_flag", key, distinct_id, **read))
+            snap = harness.call("evaluate_flags", distinct_id, **read)
+            assert is_flag_value(bounded(snap.get_flag, "needs-server"))
+            assert is_event_id(harness.call("capture", "while-hanging", **kwargs))
+
+        run()
+        assert server.requests("/flags/")
+        assert bounded(harness.client.flush, 0.5) is False
+        assert bounded(harness.client.shutdown, 1) is False
+        stats = harness.client.stats()
+        assert stats.delivered == 0 and stats.accepted == sum(stats.dropped.values())
+        lost = Counter(e.get("uuid") for _, events in harness.reports for e in events)
+        assert sum(lost.values()) == sum(stats.dropped.values())
+        for event_id, times in Counter(harness.returned).items():
+            assert lost[event_id] == times
+        assert all(
+            isinstance(getattr(error, "reason", None), str)
+            for error, events in harness.reports
+            if events
+        )

@@ -96,7 +96,7 @@ class Worker:
         self.transport = transport
         self.flush_interval = max(0.001, flush_interval)
         self.books = books if books is not None else Books(report)
-        self.books.waiting = queue.__len__
+        self.books.waiting = queue.waiting_events
         self.max_bytes = max(1, max_body_bytes - BATCH_OVERHEAD_BYTES)
         self._replay = (
             None
