@@ -523,7 +523,19 @@ events_kwargs = st.fixed_dictionaries(
 )
 
 
-def test_capture_takes_anything(harness: Harness) -> None:
+@pytest.fixture(params=[False, True], ids=["queued", "sync_mode"])
+def event_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """A client that queues events for its worker, and one that sends on the caller's
+    thread (`sync_mode`), where a send's failure meets the caller's call."""
+    with LoopbackServer() as server:
+        h = Harness(server, sync_mode=request.param)
+        yield h
+        h.client.shutdown(1)
+
+
+def test_capture_takes_anything(event_harness: Harness) -> None:
+    harness = event_harness
+
     @RELAXED
     @given(
         event=st.one_of(st.text(max_size=20), anything),
