@@ -1223,6 +1223,7 @@ people_props = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.filterwarnings("ignore:`get_feature_flag` is deprecated:DeprecationWarning")
 def test_flag_reads_of_odd_distinct_ids_match_posthog() -> None:
     """For any distinct id both SDKs can send (truthy, with a `str()`), hogkit's flag reads
     answer what posthog-python 7.91.1's local evaluation answers."""
