@@ -147,7 +147,8 @@ class FlagEvaluations:
 
     def get_flag_payload(self, key: str) -> Any:
         """The decoded payload of the flag's value, or None. Not an access, sends nothing."""
-        key = flag_key(key)
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None:
             payload = local.get_flag_payload(key)
@@ -162,7 +163,8 @@ class FlagEvaluations:
         """The flag's full result (value, payload, id, version, reason, and for a server
         record its `/flags?v=4` rule fields), or None when the snapshot has no value for it.
         A plain read: no event, no access."""
-        key = flag_key(key)
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None:
             found = local.result(key)
@@ -177,7 +179,8 @@ class FlagEvaluations:
     def get_flag_payload_sent(self, key: str) -> Any:
         """The payload of the flag's value as its source wrote it (JSON text stays that
         exact text), or None. For readers that hand payloads out as text; sends nothing."""
-        key = flag_key(key)
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None and local.get_flag(key) is not None:
             return local.get_flag_payload_sent(key)
@@ -322,7 +325,7 @@ class FlagEvaluations:
     # ------------------------------------------------------------------ reporting
 
     def _read(self, given: object, send: bool) -> bool | str | None:
-        key: str | None = flag_key(given)
+        key: str | None = given if type(given) is str else flag_key(given)
         if key is None:  # names no flag: nothing to read, record or report
             return None
         local = self._local
