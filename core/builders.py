@@ -26,6 +26,7 @@ from .timestamps import (
     TimestampMemo,
     event_identity,
     format_epoch,
+    given_id,
     stringify_id,
     text_id,
     utc_text,
@@ -193,7 +194,7 @@ def _person_update(
     uuid: str | _uuid.UUID,
     disable_geoip: bool | None,
 ) -> Event | None:
-    did = stringify_id(distinct_id)
+    did = given_id(distinct_id)
     if did is None or not properties:
         return None
     values = normalize_properties(properties)
@@ -328,7 +329,7 @@ def group_identify(
     gkey = stringify_id(group_key)
     if gtype is None or gkey is None:
         raise InvalidEvent("group_identify needs a group_type and a group_key")
-    did = stringify_id(distinct_id) or f"${gtype}_{gkey}"
+    did = given_id(distinct_id) or f"${gtype}_{gkey}"
     props: dict[str, Any] = {
         "$group_type": normalize(group_type),
         "$group_key": normalize(group_key),

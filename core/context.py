@@ -21,6 +21,7 @@ __all__ = [
     "ContextValues",
     "VariablesOverrides",
     "apply_context",
+    "is_blank",
     "take_token",
     "variables_config",
 ]
@@ -47,17 +48,24 @@ def apply_context(
     wins), and `$session_id` /
     `$device_id` only fill properties the caller left unset.
     """
-    if distinct_id is None or distinct_id == "":
-        distinct_id = values.distinct_id if values.distinct_id else distinct_id
+    if is_blank(distinct_id) and not is_blank(values.distinct_id):
+        distinct_id = values.distinct_id
     merged: dict[str, Any] = dict(values.tags)
     merged["$context_tags"] = sorted(name for name, _ in values.tags)
-    if properties:
+    if isinstance(properties, Mapping):  # anything else is no properties, as outside a context
         merged.update(properties)
     if values.session_id is not None and "$session_id" not in merged:
         merged["$session_id"] = values.session_id
     if values.device_id is not None and "$device_id" not in merged:
         merged["$device_id"] = values.device_id
     return distinct_id, merged
+
+
+def is_blank(distinct_id: Any) -> bool:
+    """None and "" are no id (distinct id, session, device); anything else is one. Tested
+    by type, not by the value's own `__eq__` or `__bool__`: an application's id object
+    may raise from them."""
+    return distinct_id is None or (isinstance(distinct_id, str) and not distinct_id)
 
 
 class VariablesOverrides(msgspec.Struct, frozen=True):

@@ -40,6 +40,7 @@ __all__ = [
     "is_plain",
     "normalize",
     "normalize_properties",
+    "property_key",
     "unprintable_marker",
 ]
 
@@ -76,7 +77,9 @@ def clean_text(text: str) -> str:
     return text
 
 
-def _key(key: object) -> str:
+def property_key(key: object) -> str:
+    """The text a property key is sent as: text unchanged (lone surrogates replaced), None
+    and booleans as JSON spells them, anything else its `str()` (a marker when that fails)."""
     if type(key) is str:
         return key if key.isascii() else clean_text(key)
     if key is None:
@@ -141,7 +144,7 @@ def normalize_properties(properties: Mapping[Any, Any]) -> dict[str, Any]:
         return out
     for k, v in items:
         if type(k) is not str or not k.isascii():
-            k = _key(k)
+            k = property_key(k)
         t = type(v)
         if t in _PASS:
             pass
@@ -199,7 +202,7 @@ def _slow(value: Any, depth: int, active: set[int]) -> Any:
         try:
             if t is dict:
                 return {
-                    (k if type(k) is str and k.isascii() else _key(k)): (
+                    (k if type(k) is str and k.isascii() else property_key(k)): (
                         v
                         if (vt := type(v)) in _PASS or (vt is str and v.isascii())
                         else _slow(v, depth, active)
@@ -251,7 +254,7 @@ def _general(value: Any, depth: int, active: set[int]) -> Any:
     if fields is not None:
         active.add(ident)
         try:
-            return {_key(k): _slow(v, depth + 1, active) for k, v in fields}
+            return {property_key(k): _slow(v, depth + 1, active) for k, v in fields}
         finally:
             active.discard(ident)
     if isinstance(value, _SEQUENCES):

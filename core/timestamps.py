@@ -25,6 +25,7 @@ __all__ = [
     "event_identity",
     "format_epoch",
     "format_timestamp",
+    "given_id",
     "normalize_uuid",
     "stringify_id",
     "text_id",
@@ -249,17 +250,26 @@ def text_id(value: object) -> str:
     return clean_text(_safe_str(value) or "")
 
 
+def given_id(distinct_id: object) -> str | None:
+    """`stringify_id`, for a distinct id the caller passed: None when there is none, and
+    `InvalidEvent` when there is one with no text (its `str()` raised), which is a bad
+    argument, not a missing one."""
+    given = stringify_id(distinct_id)
+    unprintable = given is None and distinct_id is not None and type(distinct_id) is not str
+    if unprintable and _safe_str(distinct_id) is None:
+        raise InvalidEvent(
+            f"the distinct_id ({type(distinct_id).__name__}) has no text: its str() failed"
+        )
+    return given
+
+
 def event_identity(distinct_id: object, anonymous_id: object) -> tuple[str, bool]:
     """(distinct id, personless?) — an absent id falls back to the shell's anonymous id."""
     if type(distinct_id) is str and distinct_id:
         return (distinct_id if distinct_id.isascii() else clean_text(distinct_id)), False
-    given = stringify_id(distinct_id)
+    given = given_id(distinct_id)
     if given is not None:
         return given, False
-    if distinct_id is not None and type(distinct_id) is not str and _safe_str(distinct_id) is None:
-        raise InvalidEvent(
-            f"the distinct_id ({type(distinct_id).__name__}) has no text: its str() failed"
-        )
     anonymous = stringify_id(anonymous_id)
     if anonymous is None:
         raise InvalidEvent("an event without a distinct_id needs the shell's anonymous_id")

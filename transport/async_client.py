@@ -48,6 +48,7 @@ from .flag_reads import deprecated
 from .flags import FlagService
 from .flags_transport import FlagsTransport
 from .forward import attribute, forward
+from .lifecycle import wait_seconds
 from .problems import Problems
 from .remote_flags import OnceLog
 
@@ -401,7 +402,7 @@ class AsyncClient:
     async def flush(self, timeout_seconds: float | None = 10.0) -> bool:
         """Wait (in a thread, never on the loop) until everything captured so far was sent;
         True when all of it was delivered within `timeout_seconds` (None: 10 s)."""
-        timeout = 10.0 if timeout_seconds is None else max(0.0, timeout_seconds)
+        timeout = wait_seconds(timeout_seconds, "flush")
         return await asyncio.to_thread(self._client.flush, timeout)
 
     async def shutdown(self, timeout: float = 10.0) -> bool:
@@ -410,8 +411,9 @@ class AsyncClient:
         Returns whether everything captured was delivered. Idempotent; later captures are
         refused.
         """
-        deadline = time.monotonic() + max(0.0, timeout)
-        delivered = await asyncio.to_thread(self._client.shutdown, max(0.0, timeout))
+        timeout = wait_seconds(timeout, "shutdown")
+        deadline = time.monotonic() + timeout
+        delivered = await asyncio.to_thread(self._client.shutdown, timeout)
         try:
             close_within = min(_CLOSE_TIMEOUT, max(0.0, deadline - time.monotonic()))
             await asyncio.wait_for(self._transport.aclose(), max(0.001, close_within))

@@ -25,7 +25,14 @@ from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 import msgspec
-from hogkit.core.context import NO_OVERRIDES, ContextValues, VariablesOverrides, apply_context
+from hogkit.core.context import (
+    NO_OVERRIDES,
+    ContextValues,
+    VariablesOverrides,
+    apply_context,
+    is_blank,
+)
+from hogkit.core.normalize import property_key
 
 from .autocapture import HookedClient
 
@@ -114,9 +121,13 @@ class _Scope:
         distinct_id = session_id = device_id = None
         for scope in reversed(chain):
             tags.update(scope.tags)
-            distinct_id = scope.distinct_id or distinct_id
-            session_id = scope.session_id or session_id
-            device_id = scope.device_id or device_id
+            # The setters store None for a blank value, so no value's `__bool__` runs here.
+            if scope.distinct_id is not None:
+                distinct_id = scope.distinct_id
+            if scope.session_id is not None:
+                session_id = scope.session_id
+            if scope.device_id is not None:
+                device_id = scope.device_id
         return ContextValues(distinct_id, session_id, device_id, tuple(tags.items()))
 
 
@@ -278,10 +289,15 @@ def scoped(
 
 
 def tag(name: str, value: Any) -> None:
-    """Add a tag (an event property) to the current context; outside one it does nothing."""
+    """Add a tag (an event property) to the current context; outside one it does nothing.
+
+    The tag is kept under the property name it becomes (see `property_key`), so a name that
+    is not text (a number, None, even an unhashable list) is kept, and merged into events,
+    exactly as the same key in `properties=` would be.
+    """
     scope = _current.get()
     if scope is not None:
-        scope.tags[name] = value
+        scope.tags[property_key(name)] = value
 
 
 def get_tags() -> dict[str, Any]:
@@ -294,21 +310,21 @@ def identify_context(distinct_id: str) -> None:
     """Events in this context (and its children) without a distinct id get this one."""
     scope = _current.get()
     if scope is not None:
-        scope.distinct_id = distinct_id
+        scope.distinct_id = None if is_blank(distinct_id) else distinct_id
 
 
 def set_context_session(session_id: str) -> None:
     """Events in this context (and its children) get this `$session_id`."""
     scope = _current.get()
     if scope is not None:
-        scope.session_id = session_id
+        scope.session_id = None if is_blank(session_id) else session_id
 
 
 def set_context_device_id(device_id: str) -> None:
     """Events in this context (and its children) get this `$device_id`."""
     scope = _current.get()
     if scope is not None:
-        scope.device_id = device_id
+        scope.device_id = None if is_blank(device_id) else device_id
 
 
 def get_context_distinct_id() -> str | None:
@@ -390,7 +406,13 @@ def with_context(
     values = scope.values()
     if person:
         values = attrs.evolve(values, device_id=None)
-    return apply_context(values, distinct_id, properties)
+    try:
+        return apply_context(values, distinct_id, properties)
+    except Exception:
+        # `properties` cannot be read (a mapping whose iteration raises): the call's own
+        # event builder meets the same failure inside the method's error path, which
+        # reports it (or raises it with debug); merging here must not raise past that path.
+        return distinct_id, properties
 
 
 class ContextMethods:

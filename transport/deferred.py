@@ -6,11 +6,13 @@ a burst of them at once (`many`), and one by one (`one`) whatever the bulk loop 
 
 from __future__ import annotations
 
+import msgspec
 from hogkit.core.batch import check_event_size
 from hogkit.core.encoding import PlainCapture, encode_capture, encode_plain_captures
 from hogkit.core.event import EventContext
 from hogkit.core.flag_properties import FlagLayouts
 from hogkit.core.limits import MAX_EVENT_BYTES
+from hogkit.core.normalize import clean_text
 from hogkit.core.timestamps import TimestampMemo
 
 from .errors import EventTooLarge
@@ -83,3 +85,21 @@ class DeferredEncoder:
             problem = check_event_size(data) or "too large"
             raise EventTooLarge(f"{short_name(event)}: {problem}")
         return data
+
+    def identity(self, item: Deferred) -> bytes:
+        """What `on_error` gets for a queued call that could not be built (too large, say):
+        its event name, distinct id and the uuid `capture` returned, so the application can
+        tell which call's event was lost. Its fields are text (`capture` queues only such
+        calls), which always encodes."""
+        call: PlainCapture = item
+        distinct_id = call.distinct_id
+        return _IDENTITY.encode(
+            {
+                "event": clean_text(call.event),
+                "distinct_id": None if distinct_id is None else clean_text(distinct_id),
+                "uuid": call.uuid,
+            }
+        )
+
+
+_IDENTITY = msgspec.json.Encoder()

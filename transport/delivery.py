@@ -91,6 +91,7 @@ class Delivery:
             spool=self._spool,
             prepare=self._encoder.one,
             prepare_many=self._encoder.many,
+            describe=self._encoder.identity,
             senders=self._senders,
             batch_events=self._flush_at,
         )

@@ -147,6 +147,8 @@ class FlagEvaluations:
 
     def get_flag_payload(self, key: str) -> Any:
         """The decoded payload of the flag's value, or None. Not an access, sends nothing."""
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None:
             payload = local.get_flag_payload(key)
@@ -161,6 +163,8 @@ class FlagEvaluations:
         """The flag's full result (value, payload, id, version, reason, and for a server
         record its `/flags?v=4` rule fields), or None when the snapshot has no value for it.
         A plain read: no event, no access."""
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None:
             found = local.result(key)
@@ -175,6 +179,8 @@ class FlagEvaluations:
     def get_flag_payload_sent(self, key: str) -> Any:
         """The payload of the flag's value as its source wrote it (JSON text stays that
         exact text), or None. For readers that hand payloads out as text; sends nothing."""
+        if type(key) is not str:
+            key = flag_key(key)
         local = self._local
         if local is not None and local.get_flag(key) is not None:
             return local.get_flag_payload_sent(key)
@@ -187,11 +193,11 @@ class FlagEvaluations:
         """The locally evaluated flag's full result (value, payload, id, version, reason), or
         None when local evaluation did not decide it. Not an access, sends nothing."""
         local = self._local
-        return local.result(key) if local is not None else None
+        return local.result(flag_key(key)) if local is not None else None
 
     def remote_record(self, key: str) -> RemoteFlag | None:
         """The server's record for a flag local evaluation left open, or None."""
-        return self._remote.get(key)
+        return self._remote.get(flag_key(key))
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -268,7 +274,7 @@ class FlagEvaluations:
         return tuple(self._accessed.copy())
 
     def __contains__(self, key: object) -> bool:
-        return key in self.flag_values
+        return flag_key(key) in self.flag_values
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -285,7 +291,7 @@ class FlagEvaluations:
 
     def only(self, keys: Iterable[str] | str) -> FlagEvaluations:
         """A copy with only `keys`; keys the snapshot lacks are dropped with one warning."""
-        return self._select((keys,) if isinstance(keys, str) else tuple(keys), warn=True)
+        return self._select(flag_keys(keys), warn=True)
 
     def _select(self, keys: tuple[str, ...], *, warn: bool) -> FlagEvaluations:
         wanted = dict.fromkeys(keys)
@@ -318,7 +324,10 @@ class FlagEvaluations:
 
     # ------------------------------------------------------------------ reporting
 
-    def _read(self, key: str, send: bool) -> bool | str | None:
+    def _read(self, given: object, send: bool) -> bool | str | None:
+        key: str | None = given if type(given) is str else flag_key(given)
+        if key is None:  # names no flag: nothing to read, record or report
+            return None
         local = self._local
         value = local.get_flag(key) if local is not None else None
         record = None
@@ -364,6 +373,35 @@ class FlagEvaluations:
             except Exception:
                 log.exception("could not report $feature_flag_called for %r", key)
         return value
+
+
+def flag_key(key: object) -> Any:
+    """`key` as a flag key: text as it is, anything else None, which no flag has.
+
+    Reads take the key from application code, which may hand over None, a number or a
+    list by mistake; such a key names no flag, and it must not break the read (a list is
+    unhashable, an object's `__hash__` or `__eq__` may raise) nor be recorded as read.
+    A `str` subclass (a `StrEnum` member) reads as its plain text.
+    """
+    if type(key) is str:
+        return key
+    return str.__str__(key) if isinstance(key, str) else None
+
+
+def flag_keys(keys: Any) -> tuple[str, ...]:
+    """The flag keys `only(keys)` selects: one text key, or the text keys of an iterable;
+    anything else (None, a number, an iterable that raises) selects none, with a warning."""
+    if isinstance(keys, str):
+        return (flag_key(keys),)
+    try:
+        given = tuple(keys)
+    except Exception as exc:
+        log.warning("FlagEvaluations.only() takes flag keys; ignoring %s", type(exc).__name__)
+        return ()
+    chosen = tuple(k for k in map(flag_key, given) if k is not None)
+    if len(chosen) != len(given):
+        log.warning("FlagEvaluations.only() ignored keys that are not text")
+    return chosen
 
 
 def empty(distinct_id: str = "", **kwargs: Any) -> FlagEvaluations:

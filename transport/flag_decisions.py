@@ -272,8 +272,12 @@ class FlagDecisions:
         """Where the loaded flag `key` is meant to be evaluated: SERVER, CLIENT or ALL (the
         default), members equal to "server", "client" and "all"; None when no definition
         for it is loaded."""
-        fs = self._service.flagset
-        runtime = None if fs is None else fs.evaluation_runtime(key)
+        try:
+            fs = self._service.flagset
+            runtime = None if fs is None else fs.evaluation_runtime(key)
+        except Exception as exc:  # an unhashable key, or one whose `__eq__` raises
+            self._problems.fail("get_feature_flag_evaluation_runtime", exc)
+            return None
         return None if runtime is None else FeatureFlagEvaluationRuntime(runtime)
 
     def get_feature_flag_keys_by_evaluation_runtime(self, evaluation_runtime: Any) -> list[str]:
@@ -281,7 +285,7 @@ class FlagDecisions:
         either runtime, and asking for "all" lists every flag)."""
         wanted = getattr(evaluation_runtime, "value", evaluation_runtime)
         fs = self._service.flagset
-        if fs is None or valid_runtime(wanted) != wanted:
+        if fs is None or not isinstance(wanted, str) or valid_runtime(wanted) != wanted:
             return []
         return [
             key for key in fs.keys if runtime_matches(fs.evaluation_runtime(key) or "all", wanted)

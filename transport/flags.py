@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hogkit.core import FlagSet
+from hogkit.core.context import is_blank
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_requests import needs_remote
 from hogkit.core.flags_request import encode_flags_request
@@ -243,7 +244,7 @@ class FlagService:
         """
         if (distinct_id is None or device_id is None) and current_context() is not None:
             distinct_id, device_id = flag_identity(distinct_id, device_id)
-        if distinct_id is None or distinct_id == "" or self._disabled():
+        if is_blank(distinct_id) or self._disabled():
             return FlagEvaluations("")
         did = distinct_id if type(distinct_id) is str else str(distinct_id)
         group_map: dict[str, Any] = dict(groups) if groups else {}

@@ -8,16 +8,42 @@ repeats its first result, and neither raises into the caller unless `debug=True`
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .pipeline import EventPipeline
 from .problems import Problems, log
 
-__all__ = ["Hook", "Lifecycle"]
+__all__ = ["DEFAULT_TIMEOUT", "Hook", "Lifecycle", "wait_seconds"]
 
 Hook = Callable[[], None]
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a flush or shutdown waits when the caller names no usable timeout."""
+
+
+def wait_seconds(timeout: Any, name: str) -> float:
+    """The caller's `timeout` for `name` as seconds to wait, from 0 to the most a thread
+    can wait: a value that is no finite number (None, a list, nan, infinity) means
+    `DEFAULT_TIMEOUT`, so a flush still waits a bounded time and a shutdown still shuts
+    down, instead of failing over its argument."""
+    try:
+        seconds = float(timeout)
+    except Exception:
+        seconds = math.nan
+    if math.isfinite(seconds):
+        return min(max(0.0, seconds), threading.TIMEOUT_MAX)
+    if timeout is not None:
+        log.warning(
+            "%s: the timeout is not a finite number (%s); waiting at most %ss",
+            name,
+            type(timeout).__name__,
+            DEFAULT_TIMEOUT,
+        )
+    return DEFAULT_TIMEOUT
 
 
 class Lifecycle:
@@ -37,7 +63,9 @@ class Lifecycle:
         self._lock = threading.Lock()
         self._shutdown_result: bool | None = None
 
-    def flush(self, timeout: float = 10.0, *, timeout_seconds: float | None = None) -> bool:
+    def flush(
+        self, timeout: float = DEFAULT_TIMEOUT, *, timeout_seconds: float | None = None
+    ) -> bool:
         """Send everything captured so far; True when all of it was delivered in time.
 
         Returns within `timeout` seconds whatever the server does (`timeout_seconds` is
@@ -45,19 +73,21 @@ class Lifecycle:
         the previous flush, and when called from an `on_error` callback.
         """
         try:
-            return self._events.flush(timeout if timeout_seconds is None else timeout_seconds)
+            given = timeout if timeout_seconds is None else timeout_seconds
+            return self._events.flush(wait_seconds(given, "flush"))
         except Exception as exc:
             self._problems.fail("flush", exc)
             return False
 
-    def shutdown(self, timeout: float = 10.0) -> bool:
+    def shutdown(self, timeout: float = DEFAULT_TIMEOUT) -> bool:
         """Flush within `timeout` seconds, stop the worker and refuse later captures.
 
         Returns whether everything captured was delivered. Idempotent; events still
         unsent at the deadline are reported to `on_error` as not delivered.
         """
         try:
-            deadline = time.monotonic() + max(0.0, timeout)
+            timeout = wait_seconds(timeout, "shutdown")
+            deadline = time.monotonic() + timeout
             with self._lock:
                 first = self._events.close()
             if not first and self._shutdown_result is not None:

@@ -228,6 +228,9 @@ class EventPipeline:
                 )
             )
             and (groups is None or is_plain(groups))
+            # Read by the worker: a value whose truth cannot be told is left to the build
+            # below, whose failure the caller hears of, not to an event already accepted.
+            and (disable_geoip is None or type(disable_geoip) is bool)
         ):
             event_id = new_uuid()
             if queue.defer(

@@ -151,6 +151,9 @@ class EventQueue:
         self._event_bytes = 256.0
         # The body size (events and commas) of what `take` returned last, for the worker.
         self.taken_bytes = 0
+        # Flush markers in `_items`: they are no events, so `waiting_events` leaves them out.
+        self._marks_lock = threading.Lock()
+        self._marks = 0
         self._drop_lock = threading.Lock()
         self._dropped = 0
         self._dropped_reported = 0
@@ -158,6 +161,11 @@ class EventQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def waiting_events(self) -> int:
+        """The events queued (built or not), not counting the flush markers among them:
+        what the books count as accepted and still in flight."""
+        return max(0, len(self._items) - self._marks)
 
     def _fit(self, event_bytes: float) -> None:
         """Bounds for events of `event_bytes` each (see the class docstring)."""
@@ -252,6 +260,8 @@ class EventQueue:
     def mark(self) -> FlushMarker:
         """Queue a flush marker (never refused) and wake the worker."""
         marker = FlushMarker()
+        with self._marks_lock:
+            self._marks += 1
         self._items.append(marker)
         self.wake.set()
         return marker
@@ -326,6 +336,9 @@ class EventQueue:
         self.taken_bytes = size
         if events and self.max_bytes:
             self._fit(size / len(events))
+        if marker is not None:
+            with self._marks_lock:
+                self._marks -= 1
         return events, marker
 
     def take_all(
@@ -341,6 +354,8 @@ class EventQueue:
                 markers.append(item)
             else:
                 pending.append(item)
+        with self._marks_lock:
+            self._marks -= len(markers)
         return _encoded(pending, prepare, prepare_many), markers
 
 

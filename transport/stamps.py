@@ -11,6 +11,7 @@ import logging
 import time
 from typing import Any
 
+from hogkit.core.context import is_blank
 from hogkit.core.events import format_timestamp, normalize_uuid
 from hogkit.core.timestamps import Timestamp
 
@@ -79,4 +80,4 @@ def event_id(uuid: Any) -> str:
 
 def anonymous_id(distinct_id: Any) -> str | None:
     """The id that stands for the person in a personless event (none when there is an id)."""
-    return new_uuid() if distinct_id is None or distinct_id == "" else None
+    return new_uuid() if is_blank(distinct_id) else None

@@ -49,7 +49,7 @@ from hogkit.core.batch import BATCH_OVERHEAD_BYTES, MAX_BATCH_BYTES
 
 from .books import Books, Spans, first
 from .errors import DeliveryFailed, EventTooLarge, QueueFull
-from .queue import EventQueue, FlushMarker, Prepare, PrepareMany
+from .queue import Deferred, EventQueue, FlushMarker, Prepare, PrepareMany
 from .replay import SpoolReplay
 from .spool import Spool
 from .transports import Cancelled, SendResult, Transport
@@ -84,15 +84,19 @@ class Worker:
         max_body_bytes: int = MAX_BATCH_BYTES,
         prepare: Prepare | None = None,
         prepare_many: PrepareMany | None = None,
+        describe: Callable[[Deferred], bytes] | None = None,
         senders: int = 1,
         batch_events: int = 0,
     ) -> None:
+        """`describe(item)` is what `on_error` gets for a queued item that could not be
+        built: enough of the event to tell which call it was (without it, no event)."""
         self.queue = queue
         self.build = WorkerBuild(prepare, prepare_many)
+        self._describe = describe
         self.transport = transport
         self.flush_interval = max(0.001, flush_interval)
         self.books = books if books is not None else Books(report)
-        self.books.waiting = queue.__len__
+        self.books.waiting = queue.waiting_events
         self.max_bytes = max(1, max_body_bytes - BATCH_OVERHEAD_BYTES)
         self._replay = (
             None
@@ -211,9 +215,11 @@ class Worker:
         """Numbers for the events of a take, then for those of it that could not be built
         (which are lost at once)."""
         spans = self.books.number(len(batch))
-        for error in self.build.take_failures():
+        describe = self._describe
+        for error, item in self.build.take_failures():
             reason = Reason.TOO_LARGE if isinstance(error, EventTooLarge) else Reason.INVALID
-            self.books.lost_new(reason, error, 1)
+            described = () if describe is None else (describe(item),)
+            self.books.lost(reason, error, self.books.number(1), described)
         return spans
 
     def _count_drops(self) -> None:

@@ -3,7 +3,8 @@
 The queue calls `many` with a whole take (the bulk encoder) and `one` for each item the
 bulk encoder left. Neither raises: a bug in the bulk encoder sends every item the
 per-item way, and an item that cannot be built (too large, say) becomes None, its error
-kept until the worker collects it with `take_failures` to count the event as lost.
+kept with the item until the worker collects both with `take_failures` to report the
+event as lost.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ class WorkerBuild:
     def __init__(self, prepare: Prepare | None, prepare_many: PrepareMany | None) -> None:
         self.prepare = prepare
         self.prepare_many = prepare_many
-        # Events `one` could not build since the last `take_failures` (their errors).
-        self._failures: list[Exception] = []
+        # Events `one` could not build since the last `take_failures` (error, item).
+        self._failures: list[tuple[Exception, Deferred]] = []
 
-    def take_failures(self) -> list[Exception]:
-        """The errors of the events that could not be built since the last call."""
+    def take_failures(self) -> list[tuple[Exception, Deferred]]:
+        """The events that could not be built since the last call, with their errors."""
         failures, self._failures = self._failures, []
         return failures
 
@@ -56,5 +57,5 @@ class WorkerBuild:
         except Exception as exc:
             if not isinstance(exc, HogkitError):
                 log.exception("hogkit worker: could not build a captured event")
-            self._failures.append(exc)
+            self._failures.append((exc, item))
             return None
