@@ -169,11 +169,14 @@ def compile_flag(
     hasher = None
     groups = filters.groups
     if groups:
-        if len(groups) == 1:  # most flags have one condition: no iterator for it
-            conditions = (
+        # A loop, not a comprehension: one would make these locals closure cells, which
+        # every other use of them in this function then pays for.
+        built = []
+        for index, condition in enumerate(groups):
+            built.append(
                 _condition(
-                    0,
-                    groups[0],
+                    index,
+                    condition,
                     early_exit,
                     compiler,
                     group_type_mapping,
@@ -181,25 +184,9 @@ def compile_flag(
                     variants,
                     variant_keys,
                     aggregation,
-                ),
+                )
             )
-        else:
-            conditions = tuple(
-                [
-                    _condition(
-                        index,
-                        condition,
-                        early_exit,
-                        compiler,
-                        group_type_mapping,
-                        repaired,
-                        variants,
-                        variant_keys,
-                        aggregation,
-                    )
-                    for index, condition in enumerate(groups)
-                ]
-            )
+        conditions = tuple(built)
         # Only flags with a condition that hashes (a rollout below 100% or variants to
         # pick) need the bucketing hash primed with their prefix.
         for compiled in conditions:
