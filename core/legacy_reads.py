@@ -29,6 +29,7 @@ __all__ = [
     "empty_decision",
     "flag_result",
     "payload_lookup_key",
+    "read_identity",
     "remote_read_error",
     "runtime_matches",
     "server_wins",
@@ -56,6 +57,24 @@ class FlagsAndPayloads(TypedDict):
 
     featureFlags: dict[str, bool | str] | None
     featureFlagPayloads: dict[str, Any] | None
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def read_identity(distinct_id: object) -> tuple[str, str]:
+    """(the text a read buckets and evaluates by, the distinct id its events report) for
+    the distinct id an older flag method was given.
+
+    These methods take any id and evaluate it as its text, so a None id (an anonymous
+    request, say) is evaluated as the text "None": every such call gets the same values,
+    as in posthog-python, where an application that migrates may rely on them. Its
+    `$feature_flag_called` events are personless, as for an empty id.
+    """
+    if type(distinct_id) is str:
+        return distinct_id, distinct_id
+    text = str(distinct_id)
+    return text, "" if distinct_id is None else text
 
 
 # --------------------------------------------------------------------------- payloads

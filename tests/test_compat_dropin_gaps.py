@@ -1,5 +1,6 @@
 """Drop-in details side by side with posthog 7.91.1: the definitions as loaded, and reads
-for an empty distinct id. Every expectation is what the reference did in the same run."""
+for an empty or None distinct id. Every expectation is what the reference did in the same
+run."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ DOC = definitions(
     flag(
         "gated", 2, groups=[{"properties": [person_rule("plan", "pro")], "rollout_percentage": 100}]
     ),
+    # Bucketing shows which text an id is evaluated as.
+    flag("half", 3, groups=[{"properties": [], "rollout_percentage": 50}]),
 )
 
 
@@ -60,14 +63,21 @@ def test_definitions_after_the_server_refuses_them() -> None:
         assert kit == ref
 
 
-READS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
-    ("get_feature_flag", ("on", ""), {}),
-    ("get_feature_flag", ("gated", ""), {}),
-    ("feature_enabled", ("on", ""), {}),
-    ("get_feature_flag_result", ("on", ""), {}),
-    ("get_feature_flag_payload", ("on", ""), {}),
-    ("get_all_flags", ("",), {}),
-    ("get_all_flags_and_payloads", ("",), {}),
+# (method, the flag key it reads or None for a bulk read, local only). A bulk read that
+# may ask takes the server's whole answer ("gated" needs it), so only a local-only one
+# shows how the id was bucketed.
+READS: list[tuple[str, str | None, bool]] = [
+    ("get_feature_flag", "on", False),
+    ("get_feature_flag", "gated", False),
+    ("get_feature_flag", "half", False),
+    ("feature_enabled", "on", False),
+    ("feature_enabled", "half", False),
+    ("get_feature_flag_result", "on", False),
+    ("get_feature_flag_payload", "on", False),
+    ("get_all_flags", None, False),
+    ("get_all_flags", None, True),
+    ("get_all_flags_and_payloads", None, False),
+    ("get_all_flags_and_payloads", None, True),
 ]
 
 
@@ -89,20 +99,37 @@ def _plain(value: Any) -> Any:
     return {k: getattr(value, k) for k in ("key", "enabled", "variant", "payload")}
 
 
+def _flags_bodies(twin: Twin, sdk: str) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in r.json().items() if k not in ("api_key", "sent_at")}
+        for r in twin.requests("/flags/", sdk)
+    ]
+
+
+@pytest.mark.parametrize("distinct_id", ["", None], ids=["empty", "None"])
 @pytest.mark.parametrize("local", [True, False], ids=["local", "remote"])
-@pytest.mark.parametrize(("method", "args", "kwargs"), READS, ids=[r[0] for r in READS])
-def test_empty_distinct_id_reads(
-    local: bool, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+@pytest.mark.parametrize(
+    ("method", "key", "local_only"),
+    READS,
+    ids=[f"{m}-{k}{'-local-only' if only else ''}" for m, k, only in READS],
+)
+def test_empty_and_none_distinct_id_reads(
+    local: bool, method: str, key: str | None, local_only: bool, distinct_id: str | None
 ) -> None:
+    """An empty id and a None id are evaluated (None as the text "None", which the 50%
+    flag shows), asked for with the id as given, and reported personless."""
+    # No record for "half": a bulk read keeps its local value beside the server's answer.
     answer = flags_response(record("on", True, fid=1), record("gated", "arm", fid=2))
+    args = (distinct_id,) if key is None else (key, distinct_id)
     with Twin(DOC, [Reply.json(answer)], local=local) as twin:
-        ref, kit = twin.both(method, *args, **kwargs)
+        options = {"only_evaluate_locally": True} if local_only else {}
+        ref, kit = twin.both(method, *args, **options)
         assert _plain(kit) == _plain(ref)
         ref_events, kit_events = map(_anonymous, twin.flag_events())
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
         if method in ("get_feature_flag", "feature_enabled", "get_feature_flag_result"):
             assert kit_events  # the read is reported, under a fresh personless id
-        assert len(twin.requests("/flags/", "kit")) == len(twin.requests("/flags/", "ref"))
+        assert _flags_bodies(twin, "kit") == _flags_bodies(twin, "ref")
 
 
 @pytest.mark.parametrize("local", [True, False], ids=["local", "remote"])

@@ -20,6 +20,7 @@ from hogkit.core.legacy_reads import (
     FeatureFlagResult,
     flag_result,
     payload_lookup_key,
+    read_identity,
     remote_read_error,
     server_wins,
     stored_payload_text,
@@ -110,10 +111,10 @@ class LegacyFlags:
         """One single-flag read. `match_value` replaces the reported value (and chooses the
         payload) when the flag has a value. `value_only` says the caller reads no payload:
         a local read that reports nothing then skips decoding it."""
-        distinct_id, send_events = query.distinct_id, query.send_events
-        if self._disabled() or distinct_id is None:
+        send_events = query.send_events
+        if self._disabled():
             return None
-        did = distinct_id if type(distinct_id) is str else str(distinct_id)
+        did, reported = read_identity(query.distinct_id)
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
             did, query.person_properties, group_map, query.group_properties, query.device_id,
@@ -126,15 +127,15 @@ class LegacyFlags:
             stored = None if skip else fs.stored_payload(key, payload_lookup_key(shown))
             result = flag_result(key, shown, stored)
             if send_events:
-                self._report_local(fs, did, key, result, group_map, disable_geoip)
+                self._report_local(fs, reported, key, result, group_map, disable_geoip)
             return result
         if query.only_evaluate_locally or self._service.offline:
             if send_events:
-                self._report(did, group_map, disable_geoip, key, None, None, False)
+                self._report(reported, group_map, disable_geoip, key, None, None, False)
             return None
         _, response, error = self._ask(query, group_map, [key])
         return self._remote_result(
-            did, key, match_value, group_map, disable_geoip, response, error, send_events
+            reported, key, match_value, group_map, disable_geoip, response, error, send_events
         )
 
     def _remote_result(
@@ -270,7 +271,7 @@ class LegacyFlags:
         some flag needs it (a key the server failed keeps its local result)."""
         if self._disabled():
             return {"featureFlags": None, "featureFlagPayloads": None}
-        did = "" if query.distinct_id is None else str(query.distinct_id)
+        did = read_identity(query.distinct_id)[0]
         group_map = query.group_map
         wanted = list(query.flag_keys) if query.flag_keys else None
         fs, local = self._service.evaluate_locally(
