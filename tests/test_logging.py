@@ -81,3 +81,34 @@ def test_debug_shows_each_message_once_with_send_poll_and_flags_lines(
     assert any("DEBUG" in line and "definitions poll answered HTTP 200" in line for line in lines)
     ours = [line for line in lines if "hogkit" in line]  # urllib3 logs its own DEBUG lines
     assert not any(KEY in line or SECRET in line for line in ours)
+
+
+def test_a_rejected_value_is_logged_short_and_its_repr_is_never_called() -> None:
+    """A bad timestamp or uuid is replaced with a warning naming it: a text cut to a
+    readable length, anything else by its type (its `__repr__` is the application's,
+    which may raise inside logging or print megabytes)."""
+    err = run(
+        """
+        import logging
+        logging.basicConfig(level=logging.WARNING)
+        from hogkit import Client
+
+        class Hostile:
+            def __repr__(self):
+                raise RuntimeError("repr called")
+            __str__ = __repr__
+
+        client = Client("phc_logging_test_key", send=False)
+        client.capture("e", distinct_id="u", timestamp="x" * 1_000_000)
+        client.capture("e", distinct_id="u", timestamp=Hostile())
+        client.capture("e", distinct_id="u", uuid=Hostile())
+        client.capture("e", distinct_id="u", uuid="y" * 1_000_000)
+        client.shutdown()
+        """
+    )
+    lines = err.splitlines()
+    assert "Logging error" not in err and "repr called" not in err, err[:2000]
+    assert sum("invalid timestamp" in line for line in lines) == 2, err[:2000]
+    assert sum("invalid uuid" in line for line in lines) == 2, err[:2000]
+    assert sum("Hostile" in line for line in lines) == 2
+    assert max(map(len, lines)) < 300

@@ -22,6 +22,7 @@ from .async_http import AsyncTransport
 from .evaluations import FlagEvaluations
 from .flags import FlagService
 from .http import NetworkError
+from .problems import short_text
 from .remote_flags import FlagsRequest, Outcome
 
 __all__ = ["AsyncFlags"]
@@ -83,10 +84,10 @@ class AsyncFlags:
                 self._transport.fetch_remote_config(key, timeout=timeout), timeout
             )
         except asyncio.TimeoutError:
-            log.warning("remote config for %r: timed out", key)
+            log.warning("remote config for %s: timed out", short_text(key))
             return None
         if reply.status != 200:
-            log.warning("remote config for %r: HTTP %d", key, reply.status)
+            log.warning("remote config for %s: HTTP %d", short_text(key), reply.status)
             return None
         return msgspec.json.decode(reply.body)
 

@@ -13,7 +13,7 @@ from typing import Any
 from hogkit.core.event import Event
 
 from .ids import new_uuid
-from .problems import Problems, log
+from .problems import Problems, log, short_text
 
 __all__ = ["BeforeSend", "apply_before_send"]
 
@@ -29,11 +29,15 @@ def apply_before_send(hook: BeforeSend, ev: Event, problems: Problems) -> Event 
     try:
         result = hook(ev.to_message())
     except Exception as exc:
-        log.error("before_send raised %s; the event %r was dropped", type(exc).__name__, ev.event)
+        log.error(
+            "before_send raised %s; the event %s was dropped",
+            type(exc).__name__,
+            short_text(ev.event),
+        )
         problems.tell(exc, [])
         return False
     if result is None:
-        log.debug("before_send dropped the event %r", ev.event)
+        log.debug("before_send dropped the event %s", short_text(ev.event))
         return True
     if not isinstance(result, dict):
         log.error(

@@ -17,20 +17,10 @@ from hogkit.core.timestamps import TimestampMemo
 
 from .errors import EventTooLarge
 from .ids import new_uuid
+from .problems import short_text
 from .queue import Deferred
 
-__all__ = ["DeferredEncoder", "short_name"]
-
-_NAME_CHARS = 80
-
-
-def short_name(event: object) -> str:
-    """An event name for a log line: its repr, cut to a readable length (a name can be
-    as large as the event itself)."""
-    text = repr(event) if isinstance(event, str) else type(event).__name__
-    if len(text) > _NAME_CHARS:
-        text = f"{text[:_NAME_CHARS]}... ({len(text)} chars)"
-    return text
+__all__ = ["DeferredEncoder"]
 
 
 class DeferredEncoder:
@@ -83,7 +73,7 @@ class DeferredEncoder:
         )
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            raise EventTooLarge(f"{short_name(event)}: {problem}")
+            raise EventTooLarge(f"{short_text(event)}: {problem}")
         return data
 
     def identity(self, item: Deferred) -> bytes:

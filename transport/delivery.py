@@ -19,9 +19,9 @@ from hogkit.core.limits import MAX_EVENT_BYTES
 
 from . import orphans
 from .books import Books, reason_of
-from .deferred import DeferredEncoder, short_name
+from .deferred import DeferredEncoder
 from .errors import EventTooLarge, with_reason
-from .problems import Problems
+from .problems import Problems, short_text
 from .queue import EventQueue
 from .spool import Spool
 from .transports import Transport
@@ -109,7 +109,7 @@ class Delivery:
         accepted, else None (a problem goes to the error path)."""
         if len(data) > MAX_EVENT_BYTES:
             problem = check_event_size(data) or "too large"
-            error = EventTooLarge(f"{short_name(event)}: {problem}")
+            error = EventTooLarge(f"{short_text(event)}: {problem}")
             self.problems.fail("capture", with_reason(error, Reason.TOO_LARGE.value))
             return None
         queue = self.queue

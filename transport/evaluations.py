@@ -29,6 +29,7 @@ from hogkit.core.flag_called import (
 from hogkit.core.remote import RemoteFlag
 from hogkit.core.snapshot import FlagResult, Snapshot, thaw
 
+from .problems import short_text
 from .read_facts import FlagMeta, read_facts
 
 __all__ = [
@@ -371,7 +372,7 @@ class FlagEvaluations:
                     if exposes:
                         sink.expose(user, exposure_hash(self._token, called), called)
             except Exception:
-                log.exception("could not report $feature_flag_called for %r", key)
+                log.exception("could not report $feature_flag_called for %s", short_text(key))
         return value
 
 

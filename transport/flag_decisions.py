@@ -28,7 +28,7 @@ from hogkit.core.remote import FlagsResponse
 from . import http
 from .flag_query import FlagQuery, GroupProperties, Groups
 from .flags import FlagService
-from .problems import Problems
+from .problems import Problems, short_text
 
 __all__ = ["FlagDecisions", "RemoteConfig", "server_payloads", "server_values"]
 
@@ -261,7 +261,7 @@ class FlagDecisions:
                 timeout=where.timeout,
             )
             if reply.status != 200:
-                log.error("remote config for %r: HTTP %d", key, reply.status)
+                log.error("remote config for %s: HTTP %d", short_text(key), reply.status)
                 return None
             return _DECODER.decode(reply.body)
         except Exception as exc:

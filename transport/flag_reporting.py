@@ -20,6 +20,7 @@ from hogkit.core.timestamps import TimestampMemo
 
 from .context_events import in_context
 from .dedup import FlagCalledCache
+from .problems import short_text
 from .tracing import span_properties
 
 __all__ = ["FlagReporter"]
@@ -72,7 +73,7 @@ class FlagReporter:
             if called.attribution is not None and called.attribution.exposes:
                 self.expose(user, exposure_hash(groups_token(called.groups), called), called)
         except Exception:
-            log.exception("could not report $feature_flag_called for %r", called.key)
+            log.exception("could not report $feature_flag_called for %s", short_text(called.key))
 
     def send(self, user: int, report: int, called: FlagCalled) -> None:
         """Emit a claimed `$feature_flag_called`; an unsettled event frees its key."""

@@ -15,9 +15,11 @@ from hogkit.core.errors import HogkitError
 
 from .transports import decode_events
 
-__all__ = ["OnError", "Problems", "log", "unknown_arguments"]
+__all__ = ["OnError", "Problems", "log", "short_text", "unknown_arguments"]
 
 log = logging.getLogger("hogkit")
+
+_SHORT_CHARS = 80
 
 OnError = Callable[[Exception, list[dict[str, Any]]], Any]
 """`on_error(error, events)`: the events are the decoded ones that were not delivered."""
@@ -84,3 +86,13 @@ def unknown_arguments(method: str, unknown: Mapping[str, Any]) -> None:
         if len(_told) < _TOLD_LIMIT:
             _told.add((method, name))
         log.warning("%s: ignoring the unknown argument %r", method, name)
+
+
+def short_text(value: object) -> str:
+    """A caller's value for a log line: a text's repr cut to a readable length, anything
+    else only its type's name. A value may be as large as an event, and another type's
+    `__repr__` is the application's code, which may raise or print megabytes."""
+    text = str.__repr__(value) if isinstance(value, str) else type(value).__name__
+    if len(text) > _SHORT_CHARS:
+        text = f"{text[:_SHORT_CHARS]}... ({len(text)} chars)"
+    return text

@@ -16,6 +16,7 @@ from hogkit.core.events import format_timestamp, normalize_uuid
 from hogkit.core.timestamps import Timestamp
 
 from .ids import new_uuid
+from .problems import short_text
 
 __all__ = [
     "CallerTime",
@@ -55,7 +56,7 @@ def event_timestamp(value: object) -> _dt.datetime | str:
         return value.replace(tzinfo=_UTC)
     text = format_timestamp(value)
     if text is None:
-        log.warning("invalid timestamp %r; using the current time", value)
+        log.warning("invalid timestamp %s; using the current time", short_text(value))
         return now()
     return text
 
@@ -63,7 +64,7 @@ def event_timestamp(value: object) -> _dt.datetime | str:
 def event_uuid(value: object) -> str:
     text = normalize_uuid(value)
     if text is None:
-        log.error("invalid uuid %r; using a generated one", value)
+        log.error("invalid uuid %s; using a generated one", short_text(value))
         return new_uuid()
     return text
 
