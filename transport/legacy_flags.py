@@ -114,7 +114,11 @@ class LegacyFlags:
         send_events = query.send_events
         if self._disabled():
             return None
-        did, reported = read_identity(query.distinct_id)
+        distinct_id = query.distinct_id
+        # A text id, the usual case, is both; `read_identity` says what any other id is.
+        did, reported = (
+            (distinct_id, distinct_id) if type(distinct_id) is str else read_identity(distinct_id)
+        )
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
             did, query.person_properties, group_map, query.group_properties, query.device_id,
