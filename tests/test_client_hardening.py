@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import threading
 import time
 from typing import Any
@@ -143,3 +144,23 @@ def test_log_records_name_no_secret(caplog: pytest.LogCaptureFixture) -> None:
     client.capture("e", distinct_id="u")
     client.shutdown(5)
     assert not any("hunter2" in r.getMessage() for r in caplog.records)
+
+
+def test_retries_and_polls_leave_the_applications_random_stream_alone(
+    loopback: LoopbackServer,
+) -> None:
+    """Backoff jitter comes from the system's randomness: an application that seeds
+    `random` for reproducible runs gets the same numbers whether or not a batch was
+    retried or definitions were polled (and a forked child draws jitter of its own)."""
+    loopback.script("/batch/", Reply(503), then=Reply(200))
+    loopback.script("/flags/definitions", then=Reply.json({"flags": []}))
+    random.seed(7)
+    expected = random.Random(7).random()
+    client = Client(
+        "phc_random_test", host=loopback.url, secret_key="phs_random_test", sync_mode=True
+    )
+    assert client.capture("retried", distinct_id="u") is not None
+    client.load_feature_flags()
+    assert client.shutdown(5)
+    assert len(loopback.requests("/batch/")) == 2  # the batch was retried
+    assert random.random() == expected

@@ -35,6 +35,10 @@ from .flags_transport import FlagsTransport
 
 __all__ = ["DEFINITIONS_TIMEOUT", "DefinitionsPoller", "DefinitionsStatus", "next_delay"]
 
+# Poll jitter from the system's randomness: no state to share with the application's
+# `random` stream (which it may seed) or to copy into a forked child.
+_SYSTEM_RANDOM = random.SystemRandom()
+
 log = logging.getLogger("hogkit.transport.poller")
 
 DEFINITIONS_TIMEOUT = 10.0
@@ -76,7 +80,7 @@ class DefinitionsPoller:
         refresh: bool = True,
         jitter: float = 0.1,
         max_backoff: float = 300.0,
-        rng: Callable[[], float] = random.random,
+        rng: Callable[[], float] = _SYSTEM_RANDOM.random,
         on_error: Callable[[Exception], None] | None = None,
         cache: CacheBridge | None = None,
         follower_only: bool = False,

@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("hogkit.transport")
+# Retry jitter from the system's randomness: it keeps no state, so a forked child draws
+# its own, and the application's `random` stream (which it may seed) is left alone.
+_JITTER = random.SystemRandom()
 
 BATCH_PATH = "/batch/"
 
@@ -172,7 +175,7 @@ class HttpTransport:
                     base=self.backoff_base,
                     cap=self.backoff_cap,
                     retry_after=error.retry_after if isinstance(error, http.StatusError) else None,
-                    jitter=random.random(),
+                    jitter=_JITTER.random(),
                 )
                 if delay is None:
                     return error
