@@ -148,8 +148,7 @@ class FlagEvaluations:
 
     def get_flag_payload(self, key: str) -> Any:
         """The decoded payload of the flag's value, or None. Not an access, sends nothing."""
-        if type(key) is not str:
-            key = flag_key(key)
+        key = flag_key(key)
         local = self._local
         if local is not None:
             payload = local.get_flag_payload(key)
@@ -164,8 +163,7 @@ class FlagEvaluations:
         """The flag's full result (value, payload, id, version, reason, and for a server
         record its `/flags?v=4` rule fields), or None when the snapshot has no value for it.
         A plain read: no event, no access."""
-        if type(key) is not str:
-            key = flag_key(key)
+        key = flag_key(key)
         local = self._local
         if local is not None:
             found = local.result(key)
@@ -180,8 +178,7 @@ class FlagEvaluations:
     def get_flag_payload_sent(self, key: str) -> Any:
         """The payload of the flag's value as its source wrote it (JSON text stays that
         exact text), or None. For readers that hand payloads out as text; sends nothing."""
-        if type(key) is not str:
-            key = flag_key(key)
+        key = flag_key(key)
         local = self._local
         if local is not None and local.get_flag(key) is not None:
             return local.get_flag_payload_sent(key)
