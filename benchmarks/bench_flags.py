@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import posthog.feature_flags as ph_flags
+from bench_engine import reference_load
 from hogkit.core import FlagSet
 from posthog import Client
 
@@ -288,12 +289,10 @@ def main(quick: bool = False) -> None:
     def hog_compile() -> None:
         FlagSet.from_json(body)
 
+    loader = reference_client([])
+
     def ref_load() -> None:
-        loader = reference_client([])
-        data = json.loads(body)
-        fingerprint = loader._hash_flag_definitions(data)
-        loader._update_flag_state(data, _fingerprint=fingerprint)
-        loader._warn_unresolvable_flags()
+        reference_load(loader, body)
 
     rows.append(("compile/load 1,000 flags", best_of(ref_load, 5), best_of(hog_compile, 5)))
 
