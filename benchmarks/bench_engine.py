@@ -13,7 +13,8 @@ Rows (like against like):
 - cohort flags alone and dependency flags alone (40 each): the same calls on documents
   holding only that kind;
 - compile 10, 40 and 1,000 flags: `FlagSet.from_json(body)` vs what the reference does
-  with the same response body (decode, hash, publish, classify unresolvable flags);
+  with the same response body (decode, hash, publish, classify unresolvable flags), on
+  one reference client built before timing;
 - `Client.get_feature_flag` with 1,000 flags loaded: hogkit's Client vs the reference's,
   both local only, 11 flags (one of each of most kinds) for 400 people per timed loop (a
   loop long enough that a scheduling hiccup does not decide the row);
