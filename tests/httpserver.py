@@ -49,7 +49,8 @@ port: equal ports mean a reused keep-alive connection), `complete` (False when t
 reset the connection before reading the whole body) and the `reply` it got.
 Bodies are decoded only when read, so recording stays cheap under load.
 
-`LoopbackServer(tls=(certfile, keyfile))` serves HTTPS instead.
+`LoopbackServer(tls=(certfile, keyfile))` serves HTTPS instead; `self_signed(directory)` makes
+such a pair, for 127.0.0.1, that no system trusts.
 
 For servers that are not there at all: `unused_url()` is an address where nothing listens
 (connection refused), and `SilentListener` accepts TCP connections but never reads or answers.
@@ -62,11 +63,13 @@ import json
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 SUCCESS_BODY = b'{"status": 1}'
@@ -414,6 +417,22 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def self_signed(directory: Path) -> tuple[str, str]:
+    """(certificate file, key file) of a fresh self-signed certificate for 127.0.0.1."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
+            *("ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert)),
+            *("-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return str(cert), str(key)
 
 
 def unused_url() -> str:

@@ -7,7 +7,6 @@ margin for a loaded machine.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import urllib3
 from hogkit.transport import deadline as dl
-from httpserver import LoopbackServer, Reply, SilentListener, unused_url
+from httpserver import LoopbackServer, Reply, SilentListener, self_signed, unused_url
 
 MARGIN = 2.0  # scheduling slack on a shared machine; every unbounded case takes 40 s or more
 SLOW_BODY = b"x" * 200  # 1 byte every 0.2 s: 40 s in full
@@ -172,19 +171,9 @@ def test_the_watchdog_fires_only_live_watches() -> None:
 
 
 def test_tls_exchanges_are_verified_and_bounded(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"),
-            *("ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(cert)),
-            *("-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    trusting = dl.pool_manager(ca_certs=str(cert))
-    with LoopbackServer(tls=(str(cert), str(key))) as server:
+    cert, key = self_signed(tmp_path)
+    trusting = dl.pool_manager(ca_certs=cert)
+    with LoopbackServer(tls=(cert, key)) as server:
         unverified, _ = timed(post, dl.pool_manager(), server.url + "/batch/", 10.0)
         assert isinstance(unverified, dl.ExchangeFailed)
         assert "TLS" in str(unverified)

@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 import json
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from hogkit.core.version import __version__
 from hogkit.transport import FileTransport, HttpTransport, MemoryTransport, Transport, dns, http
 from hogkit.transport.hosts import InvalidHost, ingestion_host
 from hogkit.transport.transports import Cancelled
-from httpserver import LoopbackServer, Reply, SilentListener, unused_url
+from httpserver import LoopbackServer, Reply, SilentListener, self_signed, unused_url
 
 KEY = "phc_secret_project_key"
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.02}
@@ -119,27 +118,8 @@ def test_oversized_responses_are_refused(loopback: LoopbackServer) -> None:
 
 
 def test_tls_certificates_are_verified(tmp_path: Path) -> None:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    openssl = [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-    ]
-    subprocess.run(
-        [
-            *openssl,
-            *("-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    with LoopbackServer(tls=(str(cert), str(key))) as server:
+    cert, key = self_signed(tmp_path)
+    with LoopbackServer(tls=(cert, key)) as server:
         with pytest.raises(http.NetworkError, match="TLS failed") as caught:
             http.request("GET", server.url + "/secure", timeout=5)
         assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)

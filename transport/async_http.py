@@ -23,9 +23,11 @@ Which library, and why aiohttp (the `async` extra, `pip install 'hogkit[async]'`
 Both raise `NetworkError` (with `kind` "timeout", "refused" or "network") when no answer
 arrived, return any HTTP status as a `Response`, and never put a key in a message.
 
-Both follow the process's connection settings (`hogkit.transport.sockets`): the threaded
-one through `http.request`, the aiohttp one by making a new session when they change (its
-connector's `socket_factory` sets the socket options, `force_close` stops reuse).
+Both follow the process's connection settings (`hogkit.transport.sockets`), the proxies
+and the certificate bundle the environment names (`hogkit.transport.trust`): the threaded
+one through `http.request`, the aiohttp one by making a new session when the settings or
+the bundle change (its connector's `socket_factory` sets the socket options,
+`force_close` stops reuse; `trust_env` takes the proxies).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from hogkit.core.flags_request import FLAGS_PATH
 
-from . import http, sockets
+from . import http, sockets, trust
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError, Response
 
@@ -128,7 +130,11 @@ class AiohttpTransport:
         self._endpoints = _Endpoints(api_key, host, secret_key)
         self._connections = connections
         self._max_bytes = max_response_bytes
-        self._sessions: dict[asyncio.AbstractEventLoop, tuple[sockets.ConnectionSettings, Any]] = {}
+        # Per loop: the connection settings and certificate bundle it was made for, and
+        # the session.
+        self._sessions: dict[
+            asyncio.AbstractEventLoop, tuple[tuple[sockets.ConnectionSettings, str | None], Any]
+        ] = {}
         self._retired: list[tuple[asyncio.AbstractEventLoop, Any]] = []
 
     def __repr__(self) -> str:
@@ -168,22 +174,26 @@ class AiohttpTransport:
         waits for `aclose()`, and aiohttp's keep-alive timer closes its idle connections.
         """
         loop = asyncio.get_running_loop()
-        settings = sockets.current()
+        settings = (sockets.current(), trust.bundle())
         built = self._sessions.get(loop)
         if built is not None and not built[1].closed:
-            if built[0] is settings:
+            if built[0][0] is settings[0] and built[0][1] == settings[1]:
                 return built[1]
             self._retired.append((loop, built[1]))
         self._forget_closed_loops()
+        connection, ca = settings
         aiohttp = self._aiohttp
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=self._connections,
-                force_close=not settings.reuse,
-                socket_factory=_socket_factory(settings),
+                force_close=not connection.reuse,
+                socket_factory=_socket_factory(connection),
+                ssl=trust.ssl_context(ca),
             ),
             headers={"User-Agent": http.USER_AGENT},
             auto_decompress=True,
+            # Proxies from the environment, as the sync client's requests take them.
+            trust_env=True,
         )
         self._sessions[loop] = (settings, session)
         return session

@@ -11,7 +11,8 @@ TLS, sending and reading the whole answer share one deadline, so neither a dead 
 nor a server that trickles its answer a byte at a time can hold a caller past it.
 
 Proxies come from the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`),
-as with requests, which posthog-python uses.
+as with requests, which posthog-python uses, and so does a certificate bundle to trust
+(`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`; see `trust`).
 
 Error messages name only the method and the URL's scheme, host, port and path, never
 urllib3's own text (which repeats the query string, where a token may live), and never
@@ -35,7 +36,7 @@ from hogkit.core.errors import HogkitError
 from hogkit.core.version import LIB_NAME, __version__
 
 from . import deadline as _deadline
-from . import sockets
+from . import sockets, trust
 from .sockets import ConnectionSettings
 
 __all__ = [
@@ -111,16 +112,18 @@ class Response:
 
 class _Pools:
     """The pool managers built from one `ConnectionSettings`: the direct one, and one per
-    proxy the environment names."""
+    proxy and certificate bundle the environment names."""
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
         self.direct = _deadline.pool_manager(num_pools=16, maxsize=8, **settings.pool_options())
-        self._proxies: dict[str, urllib3.ProxyManager] = {}
+        # By (proxy URL, certificate bundle), either of them None.
+        self._routed: dict[tuple[str | None, str | None], urllib3.PoolManager] = {}
         self._lock = threading.Lock()
 
     def manager_for(self, url: str) -> urllib3.PoolManager:
-        """The pool for `url`: direct, or through the proxy the environment names for it.
+        """The pool for `url`: direct, or through the proxy and with the certificate bundle
+        the environment names for it (see `trust` for the bundle).
 
         `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests
         (and so posthog-python) honours them, read on every call so a changed environment
@@ -128,18 +131,24 @@ class _Pools:
         """
         parts = urllib.parse.urlsplit(url)
         proxies = urllib.request.getproxies_environment()
-        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        proxy: str | None = proxies.get(parts.scheme) or proxies.get("all")
         if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-            return self.direct
-        if "://" not in proxy:
+            proxy = None
+        elif "://" not in proxy:
             proxy = "http://" + proxy
+        ca = trust.bundle() if parts.scheme == "https" else None
+        if proxy is None and ca is None:
+            return self.direct
         with self._lock:
-            manager = self._proxies.get(proxy)
+            manager = self._routed.get((proxy, ca))
             if manager is None:
-                manager = self._proxies[proxy] = self._proxy_manager(proxy)
+                manager = self._routed[(proxy, ca)] = self._build(proxy, ca)
             return manager
 
-    def _proxy_manager(self, proxy: str) -> urllib3.ProxyManager:
+    def _build(self, proxy: str | None, ca: str | None) -> urllib3.PoolManager:
+        options = {**self.settings.pool_options(), **trust.urllib3_options(ca)}
+        if proxy is None:
+            return _deadline.pool_manager(num_pools=16, maxsize=8, **options)
         auth = urllib3.util.parse_url(proxy).auth
         manager = urllib3.ProxyManager(
             proxy,
@@ -149,7 +158,7 @@ class _Pools:
             retries=False,
             cert_reqs="CERT_REQUIRED",
             proxy_headers=urllib3.make_headers(proxy_basic_auth=auth) if auth else None,
-            **self.settings.pool_options(),
+            **options,
         )
         _deadline.install(manager)
         return manager
@@ -157,7 +166,7 @@ class _Pools:
     def close(self) -> None:
         """Close idle connections now; those in use are closed when their request ends."""
         with self._lock:
-            managers = [self.direct, *self._proxies.values()]
+            managers = [self.direct, *self._routed.values()]
         for manager in managers:
             manager.clear()
 
@@ -184,7 +193,7 @@ def _current_pools() -> _Pools:
 
 
 def pool() -> urllib3.PoolManager:
-    """This process's pool manager (keep-alive, TLS verified against the system CA store)."""
+    """This process's direct pool manager (keep-alive, TLS verified; see `trust`)."""
     return _current_pools().direct
 
 
