@@ -27,6 +27,7 @@ __all__ = [
     "EventContext",
     "FlagsArg",
     "Spliced",
+    "release_id",
 ]
 
 FlagsArg = Mapping[str, Any] | object | None
@@ -195,6 +196,15 @@ _CONTEXT_FIELDS = (
     "is_server",
     "release_id",
 )
+
+
+def release_id(configured: str | None) -> str | None:
+    """The `$release_id` every event carries, from the text a deployment configured
+    (posthog-python's `POSTHOG_RELEASE_ID`): trimmed, and none at all when blank, so a
+    variable set to nothing or a stray newline never sends an empty or different id."""
+    if configured is None:
+        return None
+    return configured.strip() or None
 
 
 class EventContext:

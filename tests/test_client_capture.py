@@ -106,6 +106,23 @@ def test_event_shapes_match_the_reference(
     assert theirs["properties"]["$lib"] == "posthog-python"
 
 
+@pytest.mark.parametrize("configured", ["rel-9", "  rel-9\n", "   ", ""])
+def test_the_release_id_from_the_environment_reads_as_the_reference_reads_it(
+    loopback: LoopbackServer,
+    make_client: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    configured: str,
+) -> None:
+    monkeypatch.setenv("POSTHOG_RELEASE_ID", configured)
+    reference = posthog.Client(KEY, host=loopback.url, sync_mode=True)
+    reference.capture("deployed", distinct_id="user-1")
+    (theirs,) = delivered(loopback, 1)
+    make_client(sync_mode=True).capture("deployed", distinct_id="user-1")
+    ours = delivered(loopback, 2)[1]
+    assert ours["properties"].get("$release_id") == theirs["properties"].get("$release_id")
+    assert comparable(ours) == comparable(theirs)
+
+
 def test_personless_capture_matches_the_reference(
     loopback: LoopbackServer, make_client: Callable[..., Client]
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.errors import HogkitError
-from hogkit.core.event import EventContext
+from hogkit.core.event import EventContext, release_id
 
 from .autocapture import ExceptionAutocapture, install_hooks
 from .capture_flags import CaptureFlags
@@ -67,7 +67,7 @@ def assemble(o: ClientOptions) -> Parts:
         super_properties=o.super_properties or {},
         disable_geoip=o.disable_geoip,
         is_server=o.is_server,
-        release_id=os.environ.get("POSTHOG_RELEASE_ID") or None,
+        release_id=release_id(os.environ.get("POSTHOG_RELEASE_ID")),
     )
     transport = o.transport or _http_transport(o, api_key, host)
     events = _pipeline(o, context, transport, problems)
