@@ -86,6 +86,24 @@ def test_locally_evaluated_read_sends_the_reference_event(method: str, key: str)
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, key))
 
 
+SERVER_REASONS = {
+    "described": {"code": "condition_match", "description": "Matched condition set 1"},
+    "code only": {"code": "condition_match"},
+    "none": None,
+}
+
+
+@pytest.mark.parametrize("method", sorted(SINGLE_READS))
+@pytest.mark.parametrize("reason", list(SERVER_REASONS))
+def test_server_read_sends_the_reference_reason(method: str, reason: str) -> None:
+    """A flag decided by `/flags` reports the record's reason description, when it has one."""
+    answer = flags_response(
+        {**record("needs-server", True, fid=4), "reason": SERVER_REASONS[reason]}
+    )
+    with Twin(DOC, [Reply.json(answer)]) as twin:
+        assert_same_read(twin, lambda c: SINGLE_READS[method](c, "needs-server"))
+
+
 # ---------------------------------------------------------------- 2: error text when /flags fails
 
 FAILURES: dict[str, Callable[[], Reply]] = {
