@@ -24,6 +24,7 @@ __all__ = [
     "CaptureCompression",
     "CaptureMode",
     "option_notes",
+    "secret_key_in_force",
 ]
 
 CODE_VARIABLES_MASK_DEFAULT: tuple[str, ...] = tuple(
@@ -134,7 +135,22 @@ def option_notes(values: Mapping[str, Any]) -> tuple[str, ...]:
     thread = values.get("thread", 1)
     if isinstance(thread, (int, float)) and not thread >= 1:
         notes.append(f"option thread={thread!r} is not supported: one sender thread sends batches")
+    if values.get("secret_key") is not None and values.get("personal_api_key") is not None:
+        notes.append("option personal_api_key is ignored: secret_key is set and takes its place")
     return tuple(notes)
+
+
+def secret_key_in_force(secret_key: Any, personal_api_key: Any) -> str | None:
+    """The key local evaluation and remote config use.
+
+    `secret_key` wins whenever it is given, even blank, so that setting the new name
+    always settles which key is used; `personal_api_key` is its older name. Surrounding
+    whitespace is dropped (a key read from a file or an environment variable often ends
+    in a newline, which no HTTP header may carry), and a blank key is no key. Both
+    attributes of a running client read back this value, as posthog-python's do.
+    """
+    chosen = secret_key if secret_key is not None else personal_api_key
+    return (chosen.strip() or None) if isinstance(chosen, str) else None
 
 
 NUMERIC_OPTIONS: frozenset[str] = frozenset(

@@ -86,6 +86,24 @@ def test_locally_evaluated_read_sends_the_reference_event(method: str, key: str)
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, key))
 
 
+SERVER_REASONS = {
+    "described": {"code": "condition_match", "description": "Matched condition set 1"},
+    "code only": {"code": "condition_match"},
+    "none": None,
+}
+
+
+@pytest.mark.parametrize("method", sorted(SINGLE_READS))
+@pytest.mark.parametrize("reason", list(SERVER_REASONS))
+def test_server_read_sends_the_reference_reason(method: str, reason: str) -> None:
+    """A flag decided by `/flags` reports the record's reason description, when it has one."""
+    answer = flags_response(
+        {**record("needs-server", True, fid=4), "reason": SERVER_REASONS[reason]}
+    )
+    with Twin(DOC, [Reply.json(answer)]) as twin:
+        assert_same_read(twin, lambda c: SINGLE_READS[method](c, "needs-server"))
+
+
 # ---------------------------------------------------------------- 2: error text when /flags fails
 
 FAILURES: dict[str, Callable[[], Reply]] = {
@@ -99,6 +117,18 @@ FAILURES: dict[str, Callable[[], Reply]] = {
     ),
     "evaluation_failed": lambda: Reply.json(
         flags_response({**record("needs-server", False, fid=4), "failed": True})
+    ),
+    "quota_limited_with_errors": lambda: Reply.json(
+        {
+            **flags_response(record("other", True), errorsWhileComputingFlags=True),
+            "quotaLimited": ["feature_flags"],
+        }
+    ),
+    "evaluation_failed_with_errors": lambda: Reply.json(
+        flags_response(
+            {**record("needs-server", False, fid=4), "failed": True},
+            errorsWhileComputingFlags=True,
+        )
     ),
 }
 
@@ -115,9 +145,7 @@ def test_error_text_for_a_flag_that_needs_the_server(failure: str, method: str) 
         assert_same_read(twin, lambda c: SINGLE_READS[method](c, "needs-server"))
 
 
-@pytest.mark.parametrize(
-    "failure", ["timeout", "api_error_500", "connection_error", "unknown_error"]
-)
+@pytest.mark.parametrize("failure", sorted(FAILURES))
 @pytest.mark.parametrize("method", sorted(SINGLE_READS))
 def test_error_text_for_an_unknown_flag_without_local_evaluation(failure: str, method: str) -> None:
     with Twin(
@@ -133,6 +161,73 @@ def test_error_text_for_an_unknown_flag_without_local_evaluation(failure: str, m
 def test_all_flags_when_one_flag_needs_the_server(method: str) -> None:
     with Twin(DOC, [Reply.json(SERVER_ANSWER)]) as twin:
         assert_same_read(twin, lambda c: getattr(c, method)("user-1"))
+
+
+@pytest.mark.parametrize(
+    "failure", ["timeout", "api_error_500", "quota_limited", "unknown_error", "evaluation_failed"]
+)
+@pytest.mark.parametrize("method", ["get_all_flags", "get_all_flags_and_payloads"])
+def test_all_flags_when_the_server_fails(method: str, failure: str) -> None:
+    """A request that fails (or a quota-limited answer) leaves the local results standing."""
+    with Twin(DOC, [FAILURES[failure]()], flags_timeout=_timeout_for(failure)) as twin:
+        assert_same_read(twin, lambda c: getattr(c, method)("user-1"))
+
+
+@pytest.mark.parametrize("method", ["get_all_flags", "get_all_flags_and_payloads"])
+def test_all_flags_when_the_server_failed_a_locally_decided_flag(method: str) -> None:
+    """The server's answer wins, except for a flag it failed: that one keeps its local
+    value and payload."""
+    answer = flags_response(
+        {**record("local-on", False, fid=1), "failed": True}, record("needs-server", True, fid=4)
+    )
+    with Twin(DOC, [Reply.json(answer)]) as twin:
+        assert_same_read(twin, lambda c: getattr(c, method)("user-1"))
+
+
+# Payloads as definitions may hold them: JSON text (spaced, a decimal with a trailing zero,
+# an integer beyond a double, null), JSON values, and text that is not JSON.
+STORED_PAYLOADS = {
+    "spaced": '{"ok": true}',
+    "decimal": "1.10",
+    "big": "12345678901234567890123",
+    "null": "null",
+    "object": {"ok": True},
+    "number": 7,
+    "list": [1, "x"],
+    "not-json": "not json",
+}
+STORED = definitions(
+    *(flag(key, i, payloads={"true": p}) for i, (key, p) in enumerate(STORED_PAYLOADS.items(), 1))
+)
+
+PAYLOAD_READS: dict[str, Callable[[Any], Any]] = {
+    "get_all_flags_and_payloads": lambda c: c.get_all_flags_and_payloads("user-1"),
+    "get_feature_flag_payload": lambda c: [
+        c.get_feature_flag_payload(key, "user-1") for key in STORED_PAYLOADS
+    ],
+    "get_feature_flag_result": lambda c: [
+        result_view(c.get_feature_flag_result(key, "user-1")) for key in STORED_PAYLOADS
+    ],
+    "evaluate_flags": lambda c: snapshot_reads(c.evaluate_flags("user-1"), list(STORED_PAYLOADS)),
+}
+
+
+@pytest.mark.parametrize("read", sorted(PAYLOAD_READS))
+def test_payloads_as_stored_in_the_definitions(read: str) -> None:
+    with Twin(STORED, [Reply(500)]) as twin:
+        assert_same_read(twin, PAYLOAD_READS[read])
+
+
+@pytest.mark.parametrize("read", sorted(PAYLOAD_READS))
+def test_payloads_as_the_server_sends_them(read: str) -> None:
+    answer = flags_response(
+        *(
+            record(key, True, fid=i, payload=p)
+            for i, (key, p) in enumerate(STORED_PAYLOADS.items(), 1)
+        )
+    )
+    with Twin(remote=[Reply.json(answer)], local=False) as twin:
+        assert_same_read(twin, PAYLOAD_READS[read])
 
 
 @pytest.mark.parametrize("method", ["get_all_flags", "get_all_flags_and_payloads"])
@@ -209,6 +304,22 @@ def test_lone_surrogate_in_person_properties(method: str) -> None:
         assert len(twin.requests("/flags/", "kit")) == len(twin.requests("/flags/", "ref")) >= 1
 
 
+@pytest.mark.parametrize("method", ["get_all_flags", "get_all_flags_and_payloads"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"person_properties": {"nickname": "\ud800"}},
+        {"groups": {"company": "\udc00"}, "group_properties": {"company": {"n": "\ud800"}}},
+    ],
+    ids=["person", "group"],
+)
+def test_lone_surrogate_in_a_bulk_read(method: str, where: dict[str, Any]) -> None:
+    answer = flags_response(record("needs-server", True, fid=4), record("local-on", True, fid=1))
+    with Twin(DOC, [Reply.json(answer)]) as twin:
+        assert_same_read(twin, lambda c: getattr(c, method)("user-1", **where))
+        assert len(twin.requests("/flags/", "kit")) == len(twin.requests("/flags/", "ref")) >= 1
+
+
 # ---------------------------------------------------------------- 8: 304 with a new ETag
 
 
@@ -228,3 +339,17 @@ def test_the_etag_sent_after_a_304(new_etag: str | None) -> None:
         assert sent["kit"][:3] == sent["ref"][:3]
         # The definitions stay in use after the 304s.
         assert_same_read(twin, lambda c: c.get_all_flags("user-1", only_evaluate_locally=True))
+
+
+def test_the_etag_after_a_reply_without_one() -> None:
+    """A 200 without an ETag leaves none stored; a 304 then keeps that (none)."""
+    replies = [Reply.json(DOC, headers={"ETag": '"gen-1"'}), Reply.json(DOC), Reply(304, b"")]
+    with Twin(DOC, definition_replies=replies) as twin:
+        for _ in range(4):
+            twin.run(lambda c: c.load_feature_flags())
+        sent = {
+            sdk: [r.headers.get("if-none-match") for r in twin.requests(DEFS, sdk)]
+            for sdk in ("ref", "kit")
+        }
+        assert len(sent["ref"]) >= 4
+        assert sent["kit"][:4] == sent["ref"][:4]

@@ -62,6 +62,10 @@ def assemble(o: ClientOptions) -> Parts:
     problems = Problems(o.debug, o.on_error)
     api_key, host, config_ok = _keys(o, problems)
     report_unused(o)
+    # Before anything starts: with warnings turned into errors, this raises (as in
+    # posthog-python) and must leave no thread running behind it.
+    if o.personal_api_key is not None and o.secret_key is None:  # the older name alone
+        deprecated("personal_api_key", "secret_key=")
     context = EventContext(
         system_properties=system_properties(),
         super_properties=o.super_properties or {},
@@ -84,8 +88,6 @@ def assemble(o: ClientOptions) -> Parts:
     # The hooks the lifecycle runs at the first shutdown, and in a forked child.
     on_shutdown: list[Hook] = [] if autocapture is None else [autocapture.close]
     events.start(not events.disabled)
-    if o.personal_api_key:
-        deprecated("personal_api_key", "secret_key=")
     stack = FlagStack(
         o,
         api_key=api_key,

@@ -151,7 +151,7 @@ class AsyncClient:
             log.warning("AsyncClient ignores block_when_full: a capture never waits for room")
         self._client = Client(project_api_key, host, **options)
         self._flags: FlagService = self._client.flag_service
-        self._secret_key: str | None = options.get("secret_key") or options.get("personal_api_key")
+        self._secret_key: str | None = self._client.options.secret
         self._transport = async_transport or default_async_transport(
             self._client.api_key,
             self._client.host or "http://127.0.0.1",

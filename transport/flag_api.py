@@ -229,7 +229,9 @@ class FlagAPI:
         flag_keys_to_evaluate: Sequence[str] | None = None,
         device_id: str | None = None,
     ) -> dict[str, bool | str] | None:
-        """Deprecated: `evaluate_flags(...).flag_values`. Sends no `$feature_flag_called`.
+        """Every flag's value for `distinct_id`. Sends no `$feature_flag_called` and no
+        DeprecationWarning: posthog-python keeps the bulk getters, and an application that
+        turns warnings into errors must not start failing here when it switches SDKs.
 
         When some flag needs the server, the server's answer is the result (see
         `get_all_flags_and_payloads`).
@@ -259,7 +261,7 @@ class FlagAPI:
         flag_keys_to_evaluate: Sequence[str] | None = None,
         device_id: str | None = None,
     ) -> dict[str, Any]:
-        """Deprecated. `featureFlags` as `get_all_flags`; `featureFlagPayloads` holds each
+        """`featureFlags` as `get_all_flags`; `featureFlagPayloads` holds each
         payload as stored: JSON text unchanged, None for text that is not JSON.
 
         Local evaluation first; when any flag needs the server, its whole answer replaces
@@ -305,7 +307,6 @@ class FlagAPI:
             return None
 
     def _all(self, name: str, query: FlagQuery) -> dict[str, Any]:
-        deprecated(name, "evaluate_flags(...)")
         try:
             return self._legacy.all_flags_and_payloads(query)
         except Exception as exc:

@@ -21,6 +21,7 @@ from hogkit.core.options import (
     CaptureMode,
     option_notes,
     repaired_options,
+    secret_key_in_force,
 )
 
 __all__ = ["ClientOptions", "read_back", "report_unused", "usable_setting"]
@@ -106,7 +107,7 @@ class ClientOptions(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def secret(self) -> str | None:
         """The key for local evaluation: `secret_key`, or its older name `personal_api_key`."""
-        return self.secret_key or self.personal_api_key or None
+        return secret_key_in_force(self.secret_key, self.personal_api_key)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__struct_fields__}
@@ -126,6 +127,8 @@ _FILLED_IN: dict[str, Any] = {
 def read_back(options: ClientOptions, name: str) -> Any:
     """Option `name` as a client attribute: as given, or its filled-in default (a fresh
     list for the pattern lists, which applications extend)."""
+    if name in ("secret_key", "personal_api_key"):  # both names read back the key in use
+        return options.secret
     value = getattr(options, name)
     if value is None and name in _FILLED_IN:
         default = _FILLED_IN[name]
