@@ -41,13 +41,13 @@ def main() -> None:
     seen: object = None
     while not done.is_set():
         loaded = client.flag_service.flagset
+        # Reading flags is what starts the client's polling, as in an application.
+        values = client.evaluate_flags("someone", only_evaluate_locally=True).flag_values
         if loaded is not seen and loaded is not None:
             seen = loaded
             print("defs", time.monotonic(), ",".join(loaded.keys), flush=True)
-        if seen is not None:
-            values = client.evaluate_flags("someone", only_evaluate_locally=True).flag_values
-            if not values:
-                print("missing", time.monotonic(), flush=True)
+        if seen is not None and not values:
+            print("missing", time.monotonic(), flush=True)
         time.sleep(0.01)
     status = client.flag_definitions_status()
     client.shutdown()

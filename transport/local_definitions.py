@@ -146,9 +146,10 @@ class LocalDefinitions:
                 log.exception("a definitions listener raised")
 
     def after_fork(self) -> None:
-        """In a forked child: restart the poller in force (the parent's thread is gone)."""
+        """In a forked child: restart the poller if the parent's was running (its thread is
+        gone)."""
         if self.poller is not None:
-            self.poller.start()
+            self.poller.resume_after_fork()
 
     def status(self) -> DefinitionsStatus:
         """Where the definitions in force came from (see `DefinitionsStatus`)."""
@@ -165,10 +166,13 @@ class LocalDefinitions:
         )
 
     def reload(self) -> bool:
-        """Fetch definitions now, on this thread. True when the server answered usefully."""
+        """Fetch definitions now, on this thread, then keep them fresh in the background.
+        True when the server answered usefully."""
         if self.poller is None:
             return False
-        return self.poller.poll_once()
+        ok = self.poller.poll_once()
+        self.poller.start(polled=True)
+        return ok
 
     def stop(self, timeout: float) -> None:
         """Stop the poller, if any, waiting at most `timeout` seconds."""
@@ -188,7 +192,11 @@ def open_definitions(
     follower_only: bool,
 ) -> LocalDefinitions:
     """The definitions a client starts with: `given` ones (a file that fails to load is
-    logged and leaves none), else a started poller when `poller`, else none at all."""
+    logged and leaves none), else a poller when `poller`, else none at all.
+
+    The poller starts at the first flag read or `load_feature_flags()`, as posthog-python
+    starts its own: definitions polls are billed, and a process that only captures events
+    should not pay for them."""
     loaded: FlagSet | None = None
     running: DefinitionsPoller | None = None
     if given is not None:
@@ -204,5 +212,4 @@ def open_definitions(
             cache=CacheBridge(definitions_cache) if definitions_cache is not None else None,
             follower_only=follower_only,
         )
-        running.start()
     return LocalDefinitions(request_timeout, given is not None, loaded, running)

@@ -115,6 +115,7 @@ class DefinitionsPoller:
         self._first_attempt = threading.Event()
         self._waited = False
         self._thread: threading.Thread | None = None
+        self._was_polling = False
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks and events (the parent's may have been held)."""
@@ -122,11 +123,20 @@ class DefinitionsPoller:
         first_done = self._first_attempt.is_set()
         stopped = self._stopped.is_set()
         self._init_runtime()
+        self._was_polling = had_thread
         if first_done or had_thread:
             # The inherited definitions are usable at once; the child's own thread refreshes them.
             self._first_attempt.set()
         if stopped:
             self._stopped.set()
+
+    def resume_after_fork(self) -> None:
+        """In a forked child: poll again if the parent was polling (a parent that never read
+        a flag leaves its children not polling either)."""
+        if self._pid != os.getpid():  # forked without the at-fork hook having run
+            self.after_fork()
+        if self._was_polling:
+            self.start()
 
     # ----------------------------------------------------------------- reading
 
@@ -167,8 +177,10 @@ class DefinitionsPoller:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> None:
-        """Start the polling thread if it is not running in this process. Never blocks."""
+    def start(self, *, polled: bool = False) -> None:
+        """Start the polling thread if it is not running in this process. Never blocks.
+        `polled`: a refresh just happened on the caller's thread, so the thread's first
+        one waits an interval."""
         if self._thread is not None and self._pid == os.getpid():
             return
         if self._pid != os.getpid():  # forked without the at-fork hook having run
@@ -176,7 +188,9 @@ class DefinitionsPoller:
         with self._state_lock:
             if self._thread is not None or self._stopped.is_set():
                 return
-            thread = threading.Thread(target=self._run, name="hogkit-flag-poller", daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(polled,), name="hogkit-flag-poller", daemon=True
+            )
             self._thread = thread
             thread.start()
 
@@ -199,8 +213,10 @@ class DefinitionsPoller:
         thread = self._thread
         return thread is not None and thread.is_alive() and self._pid == os.getpid()
 
-    def _run(self) -> None:
+    def _run(self, polled: bool) -> None:
         try:
+            if polled and self._refresh:
+                self._pause(0)
             self._loop()
         finally:
             if self._cache is not None and self._stopped.is_set():
@@ -218,18 +234,22 @@ class DefinitionsPoller:
             failures = 0 if ok else failures + 1
             if not self._refresh:
                 return
-            delay = next_delay(
-                self.interval,
-                failures,
-                jitter=self._jitter,
-                sample=self._rng(),
-                max_backoff=self._max_backoff,
-            )
-            if self._cache is not None:
-                self._cache.wait(delay, self._wake)
-            else:
-                self._wake.wait(delay)
-            self._wake.clear()
+            self._pause(failures)
+
+    def _pause(self, failures: int) -> None:
+        """Sleep until the next refresh is due (or `wake`)."""
+        delay = next_delay(
+            self.interval,
+            failures,
+            jitter=self._jitter,
+            sample=self._rng(),
+            max_backoff=self._max_backoff,
+        )
+        if self._cache is not None:
+            self._cache.wait(delay, self._wake)
+        else:
+            self._wake.wait(delay)
+        self._wake.clear()
 
     # ----------------------------------------------------------------- one refresh
 
