@@ -180,8 +180,10 @@ class DefinitionsPoller:
     def start(self, *, polled: bool = False) -> None:
         """Start the polling thread if it is not running in this process. Never blocks.
         `polled`: a refresh just happened on the caller's thread, so the thread's first
-        one waits an interval."""
-        if self._thread is not None and self._pid == os.getpid():
+        one waits an interval (and without refreshing, no thread is needed)."""
+        if (self._thread is not None and self._pid == os.getpid()) or (
+            polled and not self._refresh
+        ):
             return
         if self._pid != os.getpid():  # forked without the at-fork hook having run
             self.after_fork()
@@ -215,7 +217,7 @@ class DefinitionsPoller:
 
     def _run(self, polled: bool) -> None:
         try:
-            if polled and self._refresh:
+            if polled:
                 self._pause(0)
             self._loop()
         finally:
