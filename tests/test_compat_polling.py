@@ -77,3 +77,11 @@ def test_a_forked_child_polls_only_if_its_parent_did() -> None:
         assert forked_downloads(twin, read_first=False) == 0
     with Twin(DOC, poll_interval=0.1) as twin:
         assert forked_downloads(twin, read_first=True) >= 1
+
+
+def test_without_local_evaluation_a_load_downloads_once_and_never_polls() -> None:
+    with Twin(DOC, poll_interval=0.2, enable_local_evaluation=False) as twin:
+        twin.run(lambda client: client.load_feature_flags())
+        twin.both("get_feature_flag", "beta", "user-1")
+        time.sleep(0.6)
+        assert downloads(twin) == (1, 1)

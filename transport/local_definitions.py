@@ -170,9 +170,7 @@ class LocalDefinitions:
         True when the server answered usefully."""
         if self.poller is None:
             return False
-        ok = self.poller.poll_once()
-        self.poller.start(polled=True)
-        return ok
+        return self.poller.load_now()
 
     def stop(self, timeout: float) -> None:
         """Stop the poller, if any, waiting at most `timeout` seconds."""

@@ -130,6 +130,16 @@ class DefinitionsPoller:
         if stopped:
             self._stopped.set()
 
+    def load_now(self) -> bool:
+        """One refresh on the calling thread (`load_feature_flags()`), after which polling
+        goes on in the background from an interval later. True when it went usefully."""
+        try:
+            ok = self.poll_once()
+        finally:
+            self._first_attempt.set()
+        self.start(polled=True)
+        return ok
+
     def resume_after_fork(self) -> None:
         """In a forked child: poll again if the parent was polling (a parent that never read
         a flag leaves its children not polling either)."""
@@ -164,8 +174,12 @@ class DefinitionsPoller:
         return self.state.status()
 
     def current(self, wait: float) -> FlagSet | None:
-        """The definitions, waiting at most `wait` seconds for the first load, once per process."""
-        if self._thread is None or self._pid != os.getpid():
+        """The definitions, waiting at most `wait` seconds for the first load, once per
+        process. The first call starts polling, unless a load already happened here (in a
+        forked child: unless the parent was not polling)."""
+        if self._pid != os.getpid():  # forked without the at-fork hook having run
+            self.resume_after_fork()
+        elif self._thread is None and (self._was_polling or not self._first_attempt.is_set()):
             self.start()
         if (
             not self._waited
