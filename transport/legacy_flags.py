@@ -179,7 +179,7 @@ class LegacyFlags:
                         key,
                         *_enabled_variant(shown),
                         record.payload,
-                        _described(record),
+                        record.reason_text,
                     )
         if send_events:
             # The record's rule is reported only when the record supplied what is reported:
@@ -309,11 +309,3 @@ class LegacyFlags:
 
 def _enabled_variant(value: FlagValue) -> tuple[bool, str | None]:
     return (True, value) if isinstance(value, str) else (bool(value), None)
-
-
-def _described(record: RemoteFlag) -> str | None:
-    """A result's reason text: the record's description, "" for a reason without one, None
-    when the record gives no reason at all."""
-    if record.reason_description is not None:
-        return record.reason_description
-    return "" if record.reason_code is not None else None
