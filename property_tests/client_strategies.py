@@ -1,0 +1,384 @@
+"""Hypothesis strategies for the client-level differential: definitions, `/flags` replies, reads.
+
+The pools are small on purpose. Five flag keys, two people and two plans make the reads of
+one example meet each other: the same flag read twice by the same person (deduplication),
+a flag decided locally for one caller and sent to the server for the next (a property the
+caller did not pass), a server record for a key local evaluation already decided, a record
+for a key no definition has.
+
+A drawn example is plain data (dicts, lists, `Read` tuples), so hypothesis prints it whole
+when it reports a mismatch; `test_client_differential.py` turns it into HTTP replies and calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from hypothesis import strategies as st
+from strategies import documents
+
+KEYS = ("f0", "f1", "f2", "f3", "f4")
+GHOST = "ghost"  # a key the server may answer for that no definition has
+PEOPLE = ("user-1", "user-2", "user-1", "user-2", 42)
+VARIANTS = ("control", "test")
+STATIC_COHORT = 99  # referenced, never defined: a static cohort only the server can decide
+
+# Payload texts as the server stores them: JSON of every kind, numbers whose text a
+# re-encoding would change, and text that is not JSON at all.
+PAYLOADS = ('{"a": 1}', '"s"', "[1, 2]", "1.50", "100", "true", "null", "not json {", "")
+# Payloads stored as JSON values rather than text.
+PAYLOAD_VALUES = ({"raw": "object"}, [1, "x"], 7, 2.5)
+
+PERSON_PROPERTIES: tuple[dict[str, Any] | None, ...] = (
+    None,
+    {},
+    {"plan": "pro"},
+    {"plan": "free"},
+    {"plan": "pro", "email": "a@example.com"},
+    {"email": "b@example.com"},
+)
+GROUPS: tuple[dict[str, Any] | None, ...] = (None, {"company": "acme"}, {"company": "org-2"})
+GROUP_PROPERTIES: tuple[dict[str, Any] | None, ...] = (
+    None,
+    {"company": {"size": "big"}},
+    {"company": {"size": "small"}},
+)
+
+REASON_CODES = ("condition_match", "no_condition_match", "out_of_rollout_bound", "")
+
+
+def _plan(value: str = "pro", operator: str = "exact") -> dict[str, Any]:
+    return {"key": "plan", "type": "person", "operator": operator, "value": [value]}
+
+
+@st.composite
+def _payloads(draw: st.DrawFn, values: tuple[str, ...]) -> dict[str, Any] | None:
+    if not draw(st.integers(0, 2)):
+        return None
+    texts = st.one_of(st.sampled_from(PAYLOADS), st.sampled_from(PAYLOAD_VALUES))
+    return draw(st.dictionaries(st.sampled_from(values), texts, max_size=len(values)))
+
+
+@st.composite
+def _variants(draw: st.DrawFn) -> list[dict[str, Any]]:
+    split = draw(st.sampled_from((0, 50, 100, 100)))
+    return [
+        {"key": VARIANTS[0], "rollout_percentage": split},
+        {"key": VARIANTS[1], "rollout_percentage": 100 - split},
+    ]
+
+
+@st.composite
+def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ...]) -> Any:
+    """One flag of a kind chosen to be decided locally, by the server, or by the caller."""
+    kinds = ["release", "plan", "multivariate", "continuity", "cohort", "static_cohort"]
+    kinds += ["unknown_operator", "group", "inactive"]
+    if earlier:
+        kinds.append("dependency")
+    kind = draw(st.sampled_from(kinds))
+    rollout = draw(st.sampled_from((100, 100, 50, 0)))
+    condition: dict[str, Any] = {"properties": [], "rollout_percentage": rollout}
+    filters: dict[str, Any] = {"groups": [condition]}
+    flag: dict[str, Any] = {
+        "id": fid,
+        "key": key,
+        "active": True,
+        "version": draw(st.integers(1, 4)),
+    }
+    if kind == "plan":
+        condition["properties"] = [_plan(draw(st.sampled_from(("pro", "free"))))]
+    elif kind == "multivariate":
+        filters["multivariate"] = {"variants": draw(_variants())}
+        if draw(st.booleans()):
+            condition["properties"] = [_plan()]
+        if not draw(st.integers(0, 3)):
+            condition["variant"] = draw(st.sampled_from(VARIANTS))
+    elif kind == "continuity":
+        flag["ensure_experience_continuity"] = True
+    elif kind == "cohort":
+        condition["properties"] = [{"key": "id", "type": "cohort", "value": 1}]
+    elif kind == "static_cohort":
+        condition["properties"] = [{"key": "id", "type": "cohort", "value": STATIC_COHORT}]
+    elif kind == "unknown_operator":
+        condition["properties"] = [_plan(operator="is_date_exact")]
+    elif kind == "group":
+        filters["aggregation_group_type_index"] = 0
+        if draw(st.booleans()):
+            condition["properties"] = [
+                {
+                    "key": "size",
+                    "type": "group",
+                    "group_type_index": 0,
+                    "operator": "exact",
+                    "value": ["big"],
+                }
+            ]
+    elif kind == "inactive":
+        flag["active"] = False
+    elif kind == "dependency":
+        parent = draw(st.sampled_from(earlier))
+        condition["properties"] = [
+            {
+                "key": parent,
+                "type": "flag",
+                "operator": "flag_evaluates_to",
+                "value": draw(st.sampled_from((True, False, *VARIANTS))),
+                "dependency_chain": [parent],
+            }
+        ]
+    payload_keys = ("true", *VARIANTS) if kind == "multivariate" else ("true",)
+    payloads = draw(_payloads(payload_keys))
+    if payloads is not None:
+        filters["payloads"] = payloads
+    flag["filters"] = filters
+    if not draw(st.integers(0, 5)):
+        flag["has_experiment"] = draw(st.booleans())
+    return kind, flag
+
+
+@st.composite
+def structured_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A definitions document of the kinds above; a dependency names only an earlier flag of
+    a kind with no dependency of its own, so its one-element chain is the honest one."""
+    keys = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=4, unique=True))
+    flags: list[dict[str, Any]] = []
+    plain: list[str] = []
+    for fid, key in enumerate(keys, start=1):
+        kind, flag = draw(flag_definitions(key, fid, tuple(plain)))
+        flags.append(flag)
+        if kind in ("release", "plan", "multivariate"):
+            plain.append(key)
+    return {
+        "flags": flags,
+        "group_type_mapping": {"0": "company"},
+        "cohorts": {"1": {"type": "AND", "values": [_plan()]}},
+    }
+
+
+# A whole document from the engine differential's strategy now and then: every operator,
+# holdouts, damaged dependency chains, odd rollouts, in the client's merge and events.
+any_documents = st.one_of(
+    structured_documents(), structured_documents(), structured_documents(), documents(max_flags=3)
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# `/flags` replies
+
+
+@st.composite
+def _reasons(draw: st.DrawFn) -> dict[str, Any]:
+    """A record's reason: a code and a description, either of them empty, null or absent."""
+    reason: dict[str, Any] = {}
+    code = draw(st.sampled_from((*REASON_CODES, None, "absent")))
+    if code != "absent":
+        reason["code"] = code
+    description = draw(st.sampled_from(("Matched condition set 1", "", None, "absent")))
+    if description != "absent":
+        reason["description"] = description
+    return reason
+
+
+@st.composite
+def flag_records(draw: st.DrawFn, key: str) -> dict[str, Any]:
+    """One `/flags` record: value, reason, metadata (id, version, payload), failure.
+
+    Two shapes: the typed record (`value`: a boolean, a variant, null, or a number or object
+    that is its own payload) and the older one (`enabled` and `variant`).
+    """
+    typed = draw(st.booleans())
+    value = draw(st.sampled_from((True, True, False, *VARIANTS)))
+    record: dict[str, Any] = {"key": key}
+    if typed:
+        odd = draw(st.integers(0, 5)) == 5
+        record["value"] = draw(st.sampled_from((None, 3, {"v": 1}))) if odd else value
+    else:
+        record["enabled"] = value is not False
+        record["variant"] = value if isinstance(value, str) else None
+    if draw(st.integers(0, 5)):
+        record["reason"] = draw(_reasons())
+    elif draw(st.booleans()):
+        record["reason"] = None
+    metadata: dict[str, Any] = {}
+    if draw(st.integers(0, 5)):
+        metadata["id"] = draw(st.integers(1, 50))
+    if draw(st.integers(0, 5)):
+        metadata["version"] = draw(st.integers(1, 9))
+    if draw(st.booleans()):
+        metadata["payload"] = draw(st.one_of(st.sampled_from(PAYLOADS), st.sampled_from((5,))))
+    if draw(st.integers(0, 6)):
+        record["metadata"] = metadata
+    if not draw(st.integers(0, 7)):
+        record["failed"] = True
+    return record
+
+
+@st.composite
+def flags_answers(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> dict[str, Any]:
+    """A `/flags` body: records for some keys, and the envelope's request-wide fields."""
+    keys = draw(st.lists(_keys(known), max_size=4, unique=True))
+    body: dict[str, Any] = {"flags": {key: draw(flag_records(key)) for key in keys}}
+    if draw(st.integers(0, 5)):
+        body["requestId"] = draw(st.sampled_from(("req-1", "req-2")))
+    if draw(st.integers(0, 3)):
+        body["evaluatedAt"] = draw(st.sampled_from((1765000000000, 1765000000123)))
+    body["errorsWhileComputingFlags"] = not draw(st.integers(0, 5))
+    if not draw(st.integers(0, 9)):
+        body["quotaLimited"] = ["feature_flags"]
+    return body
+
+
+class ServerReply(NamedTuple):
+    """What `/flags` does with one request: `kind` is answer, error, not_json, reset or
+    timeout; `body` is the answer's JSON (kind answer) or the error's status (kind error)."""
+
+    kind: str
+    body: Any = None
+
+
+@st.composite
+def replies(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> ServerReply:
+    """Mostly an answer; otherwise an HTTP error, a body that is not JSON, or a reset."""
+    kind = draw(st.integers(0, 9))
+    if kind < 7:
+        return ServerReply("answer", draw(flags_answers(known)))
+    if kind == 7:
+        return ServerReply("error", draw(st.sampled_from((500, 502, 400, 404))))
+    return ServerReply("not_json" if kind == 8 else "reset")
+
+
+@st.composite
+def reply_scripts(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> list[ServerReply]:
+    """The replies each SDK's successive `/flags` requests get (the last one repeats).
+
+    A timeout is rare and is then the only reply: every request of that example waits for
+    the deadline, so a loaded machine cannot turn a quick answer into a timeout for one SDK.
+    """
+    if draw(st.integers(0, 29)) == 29:
+        return [ServerReply("timeout")]
+    return draw(st.lists(replies(known), min_size=1, max_size=2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+class Read(NamedTuple):
+    """One public call: `method` on the client, `args`, `kwargs`; for `evaluate_flags` the
+    snapshot reads that follow it in `then` (method name, key, keyword arguments)."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    then: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+
+
+def _keys(known: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """A flag key: mostly one the definitions hold, sometimes one they do not."""
+    return st.one_of(st.sampled_from(known), st.sampled_from(known), st.just(GHOST))
+
+
+@st.composite
+def _context(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments shared by every read: who is asking, with what properties."""
+    kwargs: dict[str, Any] = {}
+    person = draw(st.sampled_from(PERSON_PROPERTIES))
+    if person is not None:
+        kwargs["person_properties"] = person
+    groups = draw(st.sampled_from(GROUPS))
+    if groups is not None:
+        kwargs["groups"] = groups
+        group_props = draw(st.sampled_from(GROUP_PROPERTIES))
+        if group_props is not None:
+            kwargs["group_properties"] = group_props
+    if not draw(st.integers(0, 3)):
+        kwargs["only_evaluate_locally"] = draw(st.booleans())
+    if not draw(st.integers(0, 7)):
+        kwargs["disable_geoip"] = draw(st.booleans())
+    if not draw(st.integers(0, 7)):
+        kwargs["device_id"] = draw(st.sampled_from(("device-1", "")))
+    return kwargs
+
+
+@st.composite
+def _snapshot_reads(
+    draw: st.DrawFn, known: tuple[str, ...]
+) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    out = []
+    for _ in range(draw(st.integers(0, 4))):
+        method = draw(st.sampled_from(("get_flag", "is_enabled", "get_flag_payload")))
+        kwargs: dict[str, Any] = {}
+        if method != "get_flag_payload" and not draw(st.integers(0, 4)):
+            kwargs["send_feature_flag_events"] = False
+        if method == "is_enabled" and not draw(st.integers(0, 3)):
+            kwargs["default_value"] = True
+        out.append((method, draw(_keys(known)), kwargs))
+    return tuple(out)
+
+
+@st.composite
+def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
+    """One public read, old or new, with the caller's context."""
+    method = draw(
+        st.sampled_from(
+            (
+                "evaluate_flags",
+                "evaluate_flags",
+                "get_feature_flag",
+                "feature_enabled",
+                "get_feature_flag_payload",
+                "get_feature_flag_result",
+                "get_all_flags",
+                "get_all_flags_and_payloads",
+            )
+        )
+    )
+    who = draw(st.sampled_from(PEOPLE))
+    kwargs = draw(_context())
+    if method == "evaluate_flags":
+        if not draw(st.integers(0, 3)):
+            kwargs["flag_keys"] = draw(st.lists(_keys(known), max_size=3, unique=True))
+        return Read(method, (who,), kwargs, draw(_snapshot_reads(known)))
+    if method.startswith("get_all_flags"):
+        if not draw(st.integers(0, 4)):
+            kwargs["flag_keys_to_evaluate"] = draw(st.lists(_keys(known), max_size=3, unique=True))
+        return Read(method, (who,), kwargs)
+    if not draw(st.integers(0, 3)):
+        kwargs["send_feature_flag_events"] = draw(st.booleans())
+    if method == "get_feature_flag_payload" and not draw(st.integers(0, 3)):
+        kwargs["match_value"] = draw(st.sampled_from((True, *VARIANTS, "nope")))
+    return Read(method, (draw(_keys(known)), who), kwargs)
+
+
+class Example(NamedTuple):
+    """One differential example: definitions (None: no local evaluation), the `/flags`
+    script, and the reads in order."""
+
+    document: dict[str, Any] | None
+    script: list[ServerReply]
+    reads: list[Read]
+
+
+@st.composite
+def examples(draw: st.DrawFn) -> Example:
+    """Definitions first; the server's records and the reads then name mostly their keys."""
+    document = None if not draw(st.integers(0, 5)) else draw(any_documents)
+    known = tuple(f["key"] for f in document["flags"]) if document else KEYS[:3]
+    script = draw(reply_scripts(known))
+    return Example(document, script, draw(st.lists(reads(known), min_size=1, max_size=5)))
+
+
+__all__ = [
+    "GHOST",
+    "KEYS",
+    "PEOPLE",
+    "Example",
+    "Read",
+    "ServerReply",
+    "examples",
+    "flag_records",
+    "flags_answers",
+    "reads",
+    "reply_scripts",
+    "structured_documents",
+]
