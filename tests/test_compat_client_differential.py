@@ -3,6 +3,7 @@ kept as focused comparisons with posthog 7.91.1 over real HTTP (see `twin.py`)."
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -54,3 +55,26 @@ def test_result_reason_of_a_server_record(shape: str, reason: Any) -> None:
         assert kit == ref
         ref_events, kit_events = twin.flag_events()
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+def _flags_bodies(twin: Twin, sdk: str) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in r.json().items() if k not in ("api_key", "sent_at")}
+        for r in twin.requests("/flags/", sdk)
+    ]
+
+
+@pytest.mark.parametrize("distinct_id", [42, uuid.UUID(int=7)], ids=["int", "uuid"])
+@pytest.mark.parametrize(
+    "option", [True, {}, {"only_evaluate_locally": False}], ids=["true", "empty", "remote"]
+)
+def test_capture_asks_for_flags_with_the_distinct_id_as_text(distinct_id: Any, option: Any) -> None:
+    """`capture(send_feature_flags=...)` asks `/flags` for the person the event is sent as:
+    the distinct id's text, as every flag read does, not the number or object given."""
+    answer = {"flags": {"beta": _record("typed", {"code": "condition_match"})}}
+    with Twin(remote=[Reply.json(answer)], local=False) as twin:
+        twin.run(
+            lambda c: c.capture("checkout", distinct_id=distinct_id, send_feature_flags=option)
+        )
+        assert _flags_bodies(twin, "kit") == _flags_bodies(twin, "ref")
+        assert twin.kit_events() == twin.ref_events()
