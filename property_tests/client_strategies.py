@@ -44,7 +44,17 @@ GROUP_PROPERTIES: tuple[dict[str, Any] | None, ...] = (
     {"company": {"size": "small"}},
 )
 
-REASON_CODES = ("condition_match", "no_condition_match", "out_of_rollout_bound", "")
+REASON_CODES = (
+    "condition_match",
+    "no_condition_match",
+    "out_of_rollout_bound",
+    "",
+    "experiment_split",
+    "targeting_match",
+    "holdout",
+)
+RULE_IDS = ("0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90", "not-a-uuid")
+RULE_TYPES = ("experiment", "targeted_release", "percentage_rollout")
 
 
 def _plan(value: str = "pro", operator: str = "exact") -> dict[str, Any]:
@@ -148,11 +158,12 @@ def structured_documents(draw: st.DrawFn) -> dict[str, Any]:
         flags.append(flag)
         if kind in ("release", "plan", "multivariate"):
             plain.append(key)
-    return {
+    document: dict[str, Any] = {
         "flags": flags,
         "group_type_mapping": {"0": "company"},
         "cohorts": {"1": {"type": "AND", "values": [_plan()]}},
     }
+    return document
 
 
 # A whole document from the engine differential's strategy now and then: every operator,
@@ -177,6 +188,20 @@ def _reasons(draw: st.DrawFn) -> dict[str, Any]:
     if description != "absent":
         reason["description"] = description
     return reason
+
+
+@st.composite
+def _attribution(draw: st.DrawFn, value: Any) -> dict[str, Any]:
+    """The `/flags?v=4` rule fields of a config-version-2 record (an experiment arm when
+    they are complete)."""
+    fields: dict[str, Any] = {"config_version": draw(st.sampled_from((2, 2, 1)))}
+    if draw(st.integers(0, 4)):
+        fields["rule_id"] = draw(st.sampled_from(RULE_IDS))
+    if draw(st.integers(0, 4)):
+        fields["rule_type"] = draw(st.sampled_from(RULE_TYPES))
+    if draw(st.integers(0, 4)):
+        fields["variant_key"] = value if isinstance(value, str) else draw(st.sampled_from(VARIANTS))
+    return fields
 
 
 @st.composite
@@ -206,6 +231,10 @@ def flag_records(draw: st.DrawFn, key: str) -> dict[str, Any]:
         metadata["version"] = draw(st.integers(1, 9))
     if draw(st.booleans()):
         metadata["payload"] = draw(st.one_of(st.sampled_from(PAYLOADS), st.sampled_from((5,))))
+    if not draw(st.integers(0, 4)):
+        metadata["has_experiment"] = draw(st.booleans())
+    if not draw(st.integers(0, 4)):
+        metadata.update(draw(_attribution(value)))
     if draw(st.integers(0, 6)):
         record["metadata"] = metadata
     if not draw(st.integers(0, 7)):
@@ -238,13 +267,28 @@ class ServerReply(NamedTuple):
 
 @st.composite
 def replies(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> ServerReply:
-    """Mostly an answer; otherwise an HTTP error, a body that is not JSON, or a reset."""
-    kind = draw(st.integers(0, 9))
+    """Mostly an answer; otherwise an answer in the oldest shape, an HTTP error, a body that
+    is not JSON, or a reset."""
+    kind = draw(st.integers(0, 10))
     if kind < 7:
         return ServerReply("answer", draw(flags_answers(known)))
     if kind == 7:
+        return ServerReply("answer", draw(oldest_answers(known)))
+    if kind == 8:
         return ServerReply("error", draw(st.sampled_from((500, 502, 400, 404))))
-    return ServerReply("not_json" if kind == 8 else "reset")
+    return ServerReply("not_json" if kind == 9 else "reset")
+
+
+@st.composite
+def oldest_answers(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> dict[str, Any]:
+    """A body in the shape before records (`featureFlags` and `featureFlagPayloads` maps)."""
+    keys = draw(st.lists(_keys(known), max_size=3, unique=True))
+    values = {key: draw(st.sampled_from((True, False, *VARIANTS))) for key in keys}
+    payloads = {key: draw(st.sampled_from(PAYLOADS)) for key in keys if draw(st.booleans())}
+    body: dict[str, Any] = {"featureFlags": values, "featureFlagPayloads": payloads}
+    if draw(st.booleans()):
+        body["errorsWhileComputingFlags"] = draw(st.booleans())
+    return body
 
 
 @st.composite
@@ -313,7 +357,34 @@ def _snapshot_reads(
         if method == "is_enabled" and not draw(st.integers(0, 3)):
             kwargs["default_value"] = True
         out.append((method, draw(_keys(known)), kwargs))
+    if not draw(st.integers(0, 3)):
+        # An event carrying the snapshot: every flag, or only those read so far.
+        out.append(("capture", "", {"only_accessed": draw(st.booleans())}))
     return tuple(out)
+
+
+@st.composite
+def _capture_options(draw: st.DrawFn, known: tuple[str, ...]) -> dict[str, Any]:
+    """`capture` keywords asking for the flags to be attached: True, or an options mapping."""
+    kwargs: dict[str, Any] = {}
+    groups = draw(st.sampled_from(GROUPS))
+    if groups is not None:
+        kwargs["groups"] = groups
+    if draw(st.booleans()):
+        kwargs["send_feature_flags"] = True
+        return kwargs
+    options: dict[str, Any] = {}
+    if draw(st.booleans()):
+        options["only_evaluate_locally"] = draw(st.booleans())
+    person = draw(st.sampled_from(PERSON_PROPERTIES))
+    if person is not None:
+        options["person_properties"] = person
+    if groups is not None and draw(st.booleans()):
+        options["group_properties"] = draw(st.sampled_from(GROUP_PROPERTIES[1:]))
+    if not draw(st.integers(0, 3)):
+        options["flag_keys_filter"] = draw(st.lists(_keys(known), max_size=3, unique=True))
+    kwargs["send_feature_flags"] = options
+    return kwargs
 
 
 @st.composite
@@ -330,10 +401,13 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
                 "get_feature_flag_result",
                 "get_all_flags",
                 "get_all_flags_and_payloads",
+                "capture",
             )
         )
     )
     who = draw(st.sampled_from(PEOPLE))
+    if method == "capture":
+        return Read(method, (who,), draw(_capture_options(known)))
     kwargs = draw(_context())
     if method == "evaluate_flags":
         if not draw(st.integers(0, 3)):
@@ -352,11 +426,13 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
 
 class Example(NamedTuple):
     """One differential example: definitions (None: no local evaluation), the `/flags`
-    script, and the reads in order."""
+    script, the reads in order, and the status the definitions download gets (200, or a
+    failure: the clients then have no definitions to evaluate)."""
 
     document: dict[str, Any] | None
     script: list[ServerReply]
     reads: list[Read]
+    definitions_status: int = 200
 
 
 @st.composite
@@ -365,7 +441,25 @@ def examples(draw: st.DrawFn) -> Example:
     document = None if not draw(st.integers(0, 5)) else draw(any_documents)
     known = tuple(f["key"] for f in document["flags"]) if document else KEYS[:3]
     script = draw(reply_scripts(known))
-    return Example(document, script, draw(st.lists(reads(known), min_size=1, max_size=5)))
+    if not draw(st.integers(0, 5)):
+        _minimal_flag_called_events(document, script)
+    status = draw(st.sampled_from((200,) * 18 + (500, 402)))
+    return Example(document, script, draw(st.lists(reads(known), min_size=1, max_size=5)), status)
+
+
+def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[ServerReply]) -> None:
+    """Switch on minimal `$feature_flag_called` events in the definitions and in every answer.
+
+    Always in both: it is one setting of the project, so a server sends the same in each.
+    (posthog-python keeps a single gate for the whole client that the latest definitions or
+    `/flags` answer overwrites, so with the two disagreeing a locally evaluated read takes
+    its shape from whichever came last; hogkit takes it from the source of the read.)
+    """
+    if document is not None:
+        document["minimal_flag_called_events"] = True
+    for reply in script:
+        if reply.kind == "answer":
+            reply.body["minimalFlagCalledEvents"] = True
 
 
 __all__ = [

@@ -89,12 +89,15 @@ class Bench:
         self.server = LoopbackServer()
         self._numbers = itertools.count()
         self._document: dict[str, Any] | None = None
+        self._definitions_status = 200
         self._script: list[Reply] = []
         self._served: dict[str, int] = {}
         self.server.handle(DEFINITIONS, self._definitions)
         self.server.handle(FLAGS, self._flags)
 
     def _definitions(self, request: Request) -> Reply:
+        if self._definitions_status != 200:
+            return Reply(self._definitions_status, b'{"detail": "no"}')
         return Reply.json(self._document or {"flags": [], "group_type_mapping": {}})
 
     def _flags(self, request: Request) -> Reply:
@@ -108,6 +111,7 @@ class Bench:
         n = next(self._numbers)
         ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
         self._document = example.document
+        self._definitions_status = example.definitions_status
         self._script = [_reply(r) for r in example.script]
         self._served = {}
         timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
@@ -177,8 +181,24 @@ def _reason(reason: Any) -> Any:
     return getattr(reason, "value", reason)
 
 
+def _snapshot_read(
+    client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
+) -> Any:
+    """One read of an `evaluate_flags` snapshot; `capture` sends an event carrying it (its
+    return value is a random event id, so only the event it sent is compared)."""
+    if method != "capture":
+        return getattr(snapshot, method)(key, **kwargs)
+    flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
+    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
+    return None
+
+
 def perform(client: Any, read: Read) -> Any:
     """`read` on `client`, as plain data."""
+    if read.method == "capture":
+        # The return value is a random event id: the event itself is compared.
+        client.capture("checkout started", distinct_id=read.args[0], **read.kwargs)
+        return None
     answer = getattr(client, read.method)(*read.args, **read.kwargs)
     if read.method == "get_feature_flag_result":
         return _plain(_result_view(answer))
@@ -187,7 +207,7 @@ def perform(client: Any, read: Read) -> Any:
     out: dict[str, Any] = {
         "keys": list(answer.keys),
         "unresolved": {k: _reason(v) for k, v in answer.unresolved_flags.items()},
-        "reads": [getattr(answer, m)(key, **kw) for m, key, kw in read.then],
+        "reads": [_snapshot_read(client, read, answer, m, key, kw) for m, key, kw in read.then],
     }
     out["accessed"] = sorted(answer.only_accessed().keys)
     return _plain(out)
