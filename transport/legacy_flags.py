@@ -21,6 +21,7 @@ from hogkit.core.legacy_reads import (
     flag_result,
     payload_lookup_key,
     read_identity,
+    read_person,
     remote_read_error,
     server_wins,
     stored_payload_text,
@@ -121,8 +122,8 @@ class LegacyFlags:
         )
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
-            did, query.person_properties, group_map, query.group_properties, query.device_id,
-            (key,),
+            did, read_person(query.person_properties, distinct_id), group_map,
+            query.group_properties, query.device_id, (key,),
         )  # fmt: skip
         value = local.get_flag(key) if local is not None else None
         if value is not None and fs is not None:
@@ -279,8 +280,8 @@ class LegacyFlags:
         group_map = query.group_map
         wanted = list(query.flag_keys) if query.flag_keys else None
         fs, local = self._service.evaluate_locally(
-            did, query.person_properties, group_map, query.group_properties, query.device_id,
-            wanted,
+            did, read_person(query.person_properties, query.distinct_id), group_map,
+            query.group_properties, query.device_id, wanted,
         )  # fmt: skip
         flags: dict[str, FlagValue] = {}
         payloads: dict[str, Any] = {}
