@@ -20,6 +20,13 @@ from strategies import documents
 KEYS = ("f0", "f1", "f2", "f3", "f4")
 GHOST = "ghost"  # a key the server may answer for that no definition has
 PEOPLE = ("user-1", "user-2", "user-1", "user-2", 42)
+# Ids with no person: an older read evaluates them as their text and reports the read
+# personless (under a fresh random id); evaluate_flags answers nothing for them.
+BLANK_PEOPLE = (None, "")
+SUPER_PROPERTIES: tuple[dict[str, Any], ...] = (
+    {"tier": "gold"},
+    {"$feature_flag_response": "spoofed", "$feature_flag_reason": "spoofed", "$feature/f0": 1},
+)
 VARIANTS = ("control", "test")
 STATIC_COHORT = 99  # referenced, never defined: a static cohort only the server can decide
 
@@ -233,8 +240,17 @@ def flag_records(draw: st.DrawFn, key: str) -> dict[str, Any]:
         metadata["payload"] = draw(st.one_of(st.sampled_from(PAYLOADS), st.sampled_from((5,))))
     if not draw(st.integers(0, 4)):
         metadata["has_experiment"] = draw(st.booleans())
-    if not draw(st.integers(0, 4)):
+    if not draw(st.integers(0, 2)):
         metadata.update(draw(_attribution(value)))
+        if draw(st.booleans()):
+            # A complete experiment split, in a typed record (an older one is config
+            # version 1 whatever it says): the read also sends `$experiment_exposure`.
+            metadata.update(config_version=2, rule_id=RULE_IDS[0], rule_type="experiment")
+            metadata.setdefault("variant_key", value if isinstance(value, str) else "")
+            record["reason"] = {"code": "experiment_split", "description": "In the experiment"}
+            record.pop("enabled", None)
+            record.pop("variant", None)
+            record["value"] = value
     if draw(st.integers(0, 6)):
         record["metadata"] = metadata
     if not draw(st.integers(0, 7)):
@@ -405,7 +421,15 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
             )
         )
     )
-    who = draw(st.sampled_from(PEOPLE))
+    who = (
+        draw(st.sampled_from(PEOPLE))
+        if draw(st.integers(0, 14))
+        else draw(st.sampled_from(BLANK_PEOPLE))
+    )
+    if method == "capture" and who in BLANK_PEOPLE:
+        # A personless capture asks for the flags of its fresh random id: values no two
+        # runs share. Captured under a person instead.
+        who = PEOPLE[0]
     if method == "capture":
         return Read(method, (who,), draw(_capture_options(known)))
     kwargs = draw(_context())
@@ -426,13 +450,15 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
 
 class Example(NamedTuple):
     """One differential example: definitions (None: no local evaluation), the `/flags`
-    script, the reads in order, and the status the definitions download gets (200, or a
-    failure: the clients then have no definitions to evaluate)."""
+    script, the reads in order, the status the definitions download gets (200, or a
+    failure: the clients then have no definitions to evaluate), and the clients' super
+    properties."""
 
     document: dict[str, Any] | None
     script: list[ServerReply]
     reads: list[Read]
     definitions_status: int = 200
+    super_properties: dict[str, Any] | None = None
 
 
 @st.composite
@@ -444,7 +470,9 @@ def examples(draw: st.DrawFn) -> Example:
     if not draw(st.integers(0, 5)):
         _minimal_flag_called_events(document, script)
     status = draw(st.sampled_from((200,) * 18 + (500, 402)))
-    return Example(document, script, draw(st.lists(reads(known), min_size=1, max_size=5)), status)
+    supers = draw(st.sampled_from(SUPER_PROPERTIES)) if not draw(st.integers(0, 5)) else None
+    calls = draw(st.lists(reads(known), min_size=1, max_size=5))
+    return Example(document, script, calls, status, supers)
 
 
 def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[ServerReply]) -> None:
