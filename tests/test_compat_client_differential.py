@@ -134,3 +134,48 @@ def test_older_reads_match_the_distinct_id_property_as_given(
             ref_events, kit_events
         )
         assert _flags_bodies(twin, "kit") == _flags_bodies(twin, "ref")
+
+
+SPLIT = {
+    "key": "exp",
+    "value": "test",
+    "reason": {"code": "experiment_split", "description": "In the experiment"},
+    "metadata": {
+        "id": 3,
+        "version": 1,
+        "config_version": 2,
+        "rule_id": "0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
+        "rule_type": "experiment",
+        "variant_key": "test",
+    },
+}
+
+READS_BY_ID: dict[str, Callable[[Any, str, Any], Any]] = {
+    "get_feature_flag": lambda c, key, who: c.get_feature_flag(key, who),
+    "evaluate_flags": lambda c, key, who: c.evaluate_flags(who).get_flag(key),
+}
+
+
+@pytest.mark.parametrize("second", sorted(READS_BY_ID))
+@pytest.mark.parametrize("first", sorted(READS_BY_ID))
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [(42, "42"), (42, 42), ("42", "42"), (None, ""), (None, None), (uuid.UUID(int=7), None)],
+    ids=["int-text", "int-int", "text-text", "None-empty", "None-None", "uuid-None"],
+)
+@pytest.mark.parametrize("key", ["on", "exp"])
+def test_flag_events_are_deduplicated_by_the_distinct_id_as_given(
+    key: str, one: Any, other: Any, first: str, second: str
+) -> None:
+    """An older read remembers what it reported under the distinct id as given, so a read
+    under 42 and one under "42" (or a snapshot of 42, which reads it as "42") each report,
+    as do None and ""; an experiment exposure is remembered under the id's text."""
+    if other is None and "evaluate_flags" in (first, second):
+        other = one  # a snapshot of a None id answers nothing
+    doc = definitions(flag("on", 1))
+    answer = {"flags": {"exp": SPLIT}, "requestId": "req-1"}
+    with Twin(doc, [Reply.json(answer)]) as twin:
+        twin.run(lambda c: READS_BY_ID[first](c, key, one))
+        twin.run(lambda c: READS_BY_ID[second](c, key, other))
+        ref_events, kit_events = map(_personless, twin.flag_events())
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)

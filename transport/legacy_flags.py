@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core.attribution import Attribution
-from hogkit.core.flag_called import FlagCalled
+from hogkit.core.flag_called import FlagCalled, given_users
 from hogkit.core.legacy_reads import (
     FeatureFlagResult,
     flag_result,
@@ -120,6 +120,8 @@ class LegacyFlags:
         did, reported = (
             (distinct_id, distinct_id) if type(distinct_id) is str else read_identity(distinct_id)
         )
+        # Any other id is remembered as given once reported (see `given_users`).
+        users = None if type(distinct_id) is str else given_users(distinct_id)
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
             did, read_person(query.person_properties, distinct_id), group_map,
@@ -132,16 +134,19 @@ class LegacyFlags:
             stored = None if skip else fs.stored_payload(key, payload_lookup_key(shown))
             result = flag_result(key, shown, stored)
             if send_events:
-                self._report_local(fs, reported, key, result, group_map, disable_geoip)
+                self._report_local(fs, reported, key, result, group_map, disable_geoip, users)
             return result
         if query.only_evaluate_locally or self._service.offline:
             if send_events:
-                self._report(reported, group_map, disable_geoip, key, None, None, False)
+                self._report(
+                    reported, group_map, disable_geoip, key, None, None, False, users=users
+                )
             return None
         _, response, error = self._ask(query, group_map, [key])
         return self._remote_result(
-            reported, key, match_value, group_map, disable_geoip, response, error, send_events
-        )
+            reported, key, match_value, group_map, disable_geoip, response, error, send_events,
+            users,
+        )  # fmt: skip
 
     def _remote_result(
         self,
@@ -153,6 +158,7 @@ class LegacyFlags:
         response: FlagsResponse | None,
         error: str | None,
         send_events: bool,
+        users: tuple[int, int] | None = None,
     ) -> FeatureFlagResult | None:
         record: RemoteFlag | None = None
         result = None
@@ -190,7 +196,7 @@ class LegacyFlags:
                 attribution = record.attribution
             self._report(
                 did, groups, disable_geoip, key, result, error, False, record, response,
-                attribution=attribution,
+                attribution=attribution, users=users,
             )  # fmt: skip
         return result
 
@@ -202,8 +208,9 @@ class LegacyFlags:
         result: FeatureFlagResult | None,
         groups: dict[str, Any],
         disable_geoip: bool | None,
+        users: tuple[int, int] | None = None,
     ) -> None:
-        self._report(did, groups, disable_geoip, key, result, None, True, local_set=fs)
+        self._report(did, groups, disable_geoip, key, result, None, True, local_set=fs, users=users)
 
     def _report(
         self,
@@ -218,9 +225,11 @@ class LegacyFlags:
         response: FlagsResponse | None = None,
         local_set: Any = None,
         attribution: Attribution | None = None,
+        users: tuple[int, int] | None = None,
     ) -> None:
         """The flag events of one read (`$feature_flag_called`, and `$experiment_exposure`
-        for an assigned experiment arm), deduplicated like every other report."""
+        for an assigned experiment arm), deduplicated like every other report; `users` are
+        the dedup buckets of an id that was not text (see `given_users`)."""
         value = result.get_value() if result is not None else None
         service = self._service
         flag_id = version = has_experiment = reason = None
@@ -253,6 +262,7 @@ class LegacyFlags:
                 False,  # payload_is_json
                 attribution,
             ),
+            users,
         )
 
     def _ask(
