@@ -374,8 +374,12 @@ def _snapshot_reads(
             kwargs["default_value"] = True
         out.append((method, draw(_keys(known)), kwargs))
     if not draw(st.integers(0, 3)):
-        # An event carrying the snapshot: every flag, or only those read so far.
-        out.append(("capture", "", {"only_accessed": draw(st.booleans())}))
+        # An event carrying the snapshot: every flag, only those read so far, or some keys.
+        choice = draw(st.integers(0, 2))
+        if choice == 2:
+            out.append(("capture", "", {"only": draw(st.lists(_keys(known), max_size=3))}))
+        else:
+            out.append(("capture", "", {"only_accessed": choice == 1}))
     return tuple(out)
 
 
@@ -451,14 +455,14 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
 class Example(NamedTuple):
     """One differential example: definitions (None: no local evaluation), the `/flags`
     script, the reads in order, the status the definitions download gets (200, or a
-    failure: the clients then have no definitions to evaluate), and the clients' super
-    properties."""
+    failure: the clients then have no definitions to evaluate), and options both clients
+    are built with."""
 
     document: dict[str, Any] | None
     script: list[ServerReply]
     reads: list[Read]
     definitions_status: int = 200
-    super_properties: dict[str, Any] | None = None
+    options: dict[str, Any] | None = None
 
 
 @st.composite
@@ -470,9 +474,22 @@ def examples(draw: st.DrawFn) -> Example:
     if not draw(st.integers(0, 5)):
         _minimal_flag_called_events(document, script)
     status = draw(st.sampled_from((200,) * 18 + (500, 402)))
-    supers = draw(st.sampled_from(SUPER_PROPERTIES)) if not draw(st.integers(0, 5)) else None
     calls = draw(st.lists(reads(known), min_size=1, max_size=5))
-    return Example(document, script, calls, status, supers)
+    return Example(document, script, calls, status, draw(client_options()))
+
+
+@st.composite
+def client_options(draw: st.DrawFn) -> dict[str, Any]:
+    """Constructor options that change what a read reports: super properties, GeoIP, and a
+    fallback cache that answers for a failed `/flags` request with the last good answer."""
+    options: dict[str, Any] = {}
+    if not draw(st.integers(0, 5)):
+        options["super_properties"] = draw(st.sampled_from(SUPER_PROPERTIES))
+    if not draw(st.integers(0, 5)):
+        options["disable_geoip"] = False
+    if not draw(st.integers(0, 4)):
+        options["flag_fallback_cache_url"] = "memory://local/?ttl=300&size=100"
+    return options
 
 
 def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[ServerReply]) -> None:

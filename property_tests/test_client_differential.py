@@ -138,8 +138,7 @@ class Bench:
             "feature_flags_request_timeout_seconds": timeout,
             "feature_flags_request_max_retries": 0,
         }
-        if example.super_properties is not None:
-            options["super_properties"] = example.super_properties
+        options.update(example.options or {})
         if example.document is not None:
             options["personal_api_key"] = SECRET
         else:
@@ -206,7 +205,10 @@ def _snapshot_read(
     return value is a random event id, so only the event it sent is compared)."""
     if method != "capture":
         return getattr(snapshot, method)(key, **kwargs)
-    flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
+    if "only" in kwargs:
+        flags = snapshot.only(kwargs["only"])
+    else:
+        flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
     client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
     return None
 
