@@ -179,3 +179,24 @@ def test_flag_events_are_deduplicated_by_the_distinct_id_as_given(
         twin.run(lambda c: READS_BY_ID[second](c, key, other))
         ref_events, kit_events = map(_personless, twin.flag_events())
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+@pytest.mark.parametrize("failed", [True, False], ids=["failed", "answered"])
+@pytest.mark.parametrize("match_value", [None, True, "test"])
+def test_payload_read_of_an_experiment_record_with_a_match_value(
+    failed: bool, match_value: Any
+) -> None:
+    """A config-version-2 record the server marked failed reports its config version and
+    reason code even when the read names a `match_value`; an answered one reports its rule
+    only when the record, not the caller, supplied the value."""
+    record = {**SPLIT, "failed": True} if failed else SPLIT
+    answer = {"flags": {"exp": record}, "requestId": "req-1"}
+    with Twin(remote=[Reply.json(answer)], local=False) as twin:
+        ref, kit = twin.run(
+            lambda c: c.get_feature_flag_payload(
+                "exp", "user-1", match_value=match_value, send_feature_flag_events=True
+            )
+        )
+        assert kit == ref
+        ref_events, kit_events = twin.flag_events()
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)

@@ -190,9 +190,11 @@ class LegacyFlags:
                     )
         if send_events:
             # The record's rule is reported only when the record supplied what is reported:
-            # not for a caller's `match_value` or a remembered answer.
+            # not for a caller's `match_value` or a remembered answer. A failed record
+            # supplies its failure (config version and reason code) whatever the caller named.
             attribution = None
-            if record is not None and record.malformed is None and match_value is None:
+            supplied = record is not None and (match_value is None or record.server_failed)
+            if record is not None and record.malformed is None and supplied:
                 attribution = record.attribution
             self._report(
                 did, groups, disable_geoip, key, result, error, False, record, response,
