@@ -43,8 +43,14 @@ PERSON_PROPERTIES: tuple[dict[str, Any] | None, ...] = (
     {"plan": "free"},
     {"plan": "pro", "email": "a@example.com"},
     {"email": "b@example.com"},
+    {"plan": "pro", "age": 30, "beta": True, "score": 1.5, "tags": ["a", "b"]},
 )
-GROUPS: tuple[dict[str, Any] | None, ...] = (None, {"company": "acme"}, {"company": "org-2"})
+GROUPS: tuple[dict[str, Any] | None, ...] = (
+    None,
+    {"company": "acme"},
+    {"company": "org-2"},
+    {"company": 7, "project": "p-1"},
+)
 GROUP_PROPERTIES: tuple[dict[str, Any] | None, ...] = (
     None,
     {"company": {"size": "big"}},
@@ -474,7 +480,7 @@ def examples(draw: st.DrawFn) -> Example:
     if not draw(st.integers(0, 5)):
         _minimal_flag_called_events(document, script)
     status = draw(st.sampled_from((200,) * 18 + (500, 402)))
-    calls = draw(st.lists(reads(known), min_size=1, max_size=5))
+    calls = draw(st.lists(reads(known), min_size=1, max_size=6))
     return Example(document, script, calls, status, draw(client_options()))
 
 
