@@ -7,15 +7,31 @@ how the answers merge, what every read returns, and the events both SDKs send
 (`$feature_flag_called` with its error, reason, request id, evaluation time, id, version and
 payload, and its deduplication across reads).
 
-Each example draws a definitions document (or none: no local evaluation), a script of
-`/flags` replies (answers with records for some keys, server errors, unreadable bodies,
-resets, rarely a timeout) and a sequence of reads through `evaluate_flags` and its
-snapshot, and through the older `get_feature_flag`, `feature_enabled`,
+Each example draws a definitions document (or none: no local evaluation; or a download
+that fails), a script of `/flags` replies (records in both shapes for some keys, failed
+ones, experiment attribution, request-wide errors, quota limits, the oldest response shape,
+server errors, unreadable bodies, resets, rarely a timeout), client options (super
+properties, GeoIP, a fallback cache) and a sequence of reads: `evaluate_flags` and its
+snapshot's reads and captures, the older `get_feature_flag`, `feature_enabled`,
 `get_feature_flag_payload`, `get_feature_flag_result`, `get_all_flags` and
-`get_all_flags_and_payloads`. Both SDKs run the same reads against the same loopback server,
-each with a fresh client, and must agree on all three observations.
+`get_all_flags_and_payloads`, and `capture(send_feature_flags=...)`. Both SDKs run the
+same reads against the same loopback server, each with a fresh client, and must agree on
+all three observations.
 
-Every normalisation is listed in `NORMALISED` below with its reason; nothing else is relaxed.
+What is relaxed, and why (nothing else is):
+
+- Events are compared without `uuid`, `timestamp`, `$lib` and `$lib_version` (random,
+  the clock, and the SDK's name), and a personless event's distinct id, a fresh random
+  UUID in both SDKs, is checked to be one and then compared as a marker.
+- `/flags` bodies are compared without `api_key` and `sent_at` (which SDK, and when), and
+  decoded: hogkit compresses them by default (README, "What differs on purpose").
+- Both clients run with `feature_flags_request_max_retries=0`: a retry costs posthog a
+  0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.
+- Property values are JSON: values JSON cannot hold are sent as text by hogkit and as null
+  by posthog, on purpose (README, "What differs on purpose").
+- The strategies keep two inputs a real server never sends apart (see `client_strategies`):
+  minimal flag events are switched on in the definitions and the answers together, and a
+  capture asking for flags names a person (without one each SDK asks for a random id's).
 """
 
 from __future__ import annotations
@@ -41,7 +57,9 @@ DEFINITIONS = "/flags/definitions"
 FLAGS = "/flags/"
 SECRET = "phx_personal_key"
 
-# The reference waits this long for `/flags`; a scripted timeout answers later than that.
+# How long both clients wait for `/flags`: long enough that a loaded machine never turns an
+# answer into a timeout. An example scripting a timeout waits SHORT_TIMEOUT instead, for an
+# answer that comes SLOW_ANSWER later.
 FLAGS_TIMEOUT = 2.0
 SHORT_TIMEOUT = 0.15
 SLOW_ANSWER = 0.6
@@ -52,15 +70,6 @@ CI_MINIMUM_EXAMPLES = 150
 
 # The fields a `/flags` body may differ in by construction: which SDK sent it, and when.
 VOLATILE_BODY_FIELDS = frozenset({"api_key", "sent_at"})
-
-NORMALISED = {
-    "gzip": "hogkit compresses request bodies by default (README, What differs on purpose); "
-    "the server decodes both, and the bodies are compared decoded.",
-    "personless": "a personless event's distinct id is a new random UUID in both SDKs; it is "
-    "checked to be one and compared as a marker.",
-    "retries": "both clients run with feature_flags_request_max_retries=0: a retry costs "
-    "posthog a 0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.",
-}
 
 
 def _reply(scripted: ServerReply) -> Reply:
