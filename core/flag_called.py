@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid as _uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from msgspec.structs import astuple
@@ -30,6 +30,7 @@ __all__ = [
     "FlagCalled",
     "feature_flag_called",
     "flag_called_event",
+    "given_users",
     "groups_token",
     "read_errors",
     "report_hash",
@@ -362,6 +363,22 @@ def user_hash(distinct_id: str) -> int:
     return _digest(distinct_id if type(distinct_id) is str else _text(distinct_id))
 
 
+def given_users(distinct_id: object) -> tuple[int, int]:
+    """(flag-called bucket, exposure bucket) of a read an older flag method was given
+    `distinct_id` for, when it is not text.
+
+    Such a read remembers its `$feature_flag_called` under the id as given, so a number, a
+    UUID or None has a bucket of its own beside its text: a read under 42 and one under "42"
+    (or a snapshot of 42, which reads it as "42") each report, as do None and "". Its
+    `$experiment_exposure` is remembered under the id's text, whatever its type. Both as
+    posthog-python remembers them; the own buckets are digests with another seed, so no
+    text id lands in one by construction.
+    """
+    text = _text(distinct_id)
+    own = f"{type(distinct_id).__qualname__}\x00{text}"
+    return _digest(own, _GIVEN_SEED), _digest(text)
+
+
 def groups_token(groups: Mapping[str, Any] | None) -> str:
     """The groups part of every report of one snapshot, computed once per snapshot.
 
@@ -411,8 +428,12 @@ def report_of(
     return user_hash(distinct_id), report_hash(groups_token(groups), key, response, rule)
 
 
-def _digest(text: str) -> int:
-    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+# The seed of the buckets of distinct ids that are not text (see `given_users`).
+_GIVEN_SEED: Final = 1
+
+
+def _digest(text: str, seed: int = 0) -> int:
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"), seed)
 
 
 def _text(value: object) -> str:

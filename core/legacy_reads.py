@@ -30,6 +30,7 @@ __all__ = [
     "flag_result",
     "payload_lookup_key",
     "read_identity",
+    "read_person",
     "remote_read_error",
     "runtime_matches",
     "server_wins",
@@ -75,6 +76,29 @@ def read_identity(distinct_id: object) -> tuple[str, str]:
         return distinct_id, distinct_id
     text = str(distinct_id)
     return text, "" if distinct_id is None else text
+
+
+def read_person(person_properties: Any, distinct_id: object) -> Any:
+    """The person properties an older read evaluates locally with, for its distinct id.
+
+    Such a read buckets an id that is not text by its text (see `read_identity`), but a
+    condition on the `distinct_id` person property sees the id as the caller gave it: a
+    None id is None there, not the text "None" (so `exact "None"` does not match it, and a
+    date filter reads it as no date). The caller's own `distinct_id` property wins. Text
+    ids, and properties that are not a readable mapping, are returned as they are.
+    """
+    if type(distinct_id) is str:
+        return person_properties
+    if person_properties is None:
+        return {"distinct_id": distinct_id}
+    if not isinstance(person_properties, Mapping):
+        return person_properties
+    try:
+        person = dict(person_properties)
+    except Exception:  # a mapping that cannot be read is left to the evaluation's own checks
+        return person_properties
+    person.setdefault("distinct_id", distinct_id)
+    return person
 
 
 # --------------------------------------------------------------------------- payloads

@@ -72,6 +72,9 @@ class RemoteFlag(msgspec.Struct, frozen=True):
     payload_sent: Any = None
     """The payload as the server wrote it: JSON text kept as that text, a JSON value as
     that value. What readers that return payload text hand out, never re-encoded."""
+    reason_text: str | None = None
+    """The reason the older single-flag reads hand back: the description as written, where
+    `reason_description` folds an empty or null one into None (see `_reason_text`)."""
 
     @property
     def value(self) -> bool | str:
@@ -261,6 +264,23 @@ def _malformed(key: str, field: str) -> RemoteFlag:
     )
 
 
+def _reason_text(reason: object, *, typed: bool) -> str | None:
+    """A record's reason as text, the way each record shape has always read it.
+
+    A typed record with a reason object reads as its description, or "" without one. An
+    older record reads as the description member as written (a null one stays None, a
+    missing one is ""), and an empty reason object as no reason at all.
+    """
+    if not isinstance(reason, dict):
+        return None
+    description = reason.get("description", "")
+    if typed:
+        return description if isinstance(description, str) else ""
+    if not reason:
+        return None
+    return description if isinstance(description, str) else None
+
+
 def _typed_record(key: str, rec: object) -> RemoteFlag:
     """A `/flags?v=4` record (it has a `value` member, or is not even an object)."""
     if not isinstance(rec, dict):
@@ -299,6 +319,7 @@ def _typed_record(key: str, rec: object) -> RemoteFlag:
         payload=payload,
         failed=failed,
         payload_sent=sent,
+        reason_text=_reason_text(rec.get("reason"), typed=True),
         **_cleaned(fields),
     )
 
@@ -326,6 +347,7 @@ def _older_record(key: str, rec: dict[str, Any]) -> RemoteFlag:
         config_version=1,
         failed=failed,
         payload_sent=sent,
+        reason_text=_reason_text(rec.get("reason"), typed=False),
         **_cleaned(fields),
     )
 

@@ -10,6 +10,8 @@ posthog-python still pass it, and its answers follow posthog-python's rules:
   records left out); unset uses the definitions when some are loaded, else the server;
 - its `person_properties`, `group_properties` and `flag_keys_filter` shape that evaluation,
   and the event's `groups` and `disable_geoip` go with it;
+- the flags are those of the person the event is sent as: the distinct id's text (a number
+  is asked for as "42", not 42);
 - `$active_feature_flags` lists the active flags in the order they were evaluated, not
   sorted as for a `flags=` snapshot.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 from hogkit.core.event import FlagsArg
 from hogkit.core.flag_properties import InEvaluationOrder, flag_values_of
+from hogkit.core.timestamps import stringify_id
 
 from .flag_decisions import FlagDecisions
 from .flag_reads import deprecated
@@ -48,6 +51,7 @@ class CaptureFlags:
         """The flags the event carries: local values, or the server's `{key: value}`
         answer, in the order they were evaluated."""
         deprecated("send_feature_flags", "capture(flags=client.evaluate_flags(...))")
+        distinct_id = stringify_id(distinct_id) or distinct_id
         settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
         local_only = settings.get("only_evaluate_locally")
         if local_only is not True and local_only is not False:

@@ -60,18 +60,23 @@ class FlagReporter:
         # `capture_trace_context`: flag events carry the active span's ids, like captures.
         self.trace_context = False
 
-    def report(self, called: FlagCalled) -> None:
+    def report(self, called: FlagCalled, users: tuple[int, int] | None = None) -> None:
         """Send the flag events of one read built outside a snapshot: `$feature_flag_called`
         unless that report was already sent, then `$experiment_exposure` when the read
-        assigned an experiment arm not yet exposed. Never raises."""
+        assigned an experiment arm not yet exposed. `users` are the (flag-called, exposure)
+        dedup buckets when they are not the reported distinct id's. Never raises."""
         try:
             user, report = report_of(
                 called.distinct_id, called.key, called.response, called.groups, called.attribution
             )
+            exposure_user = user
+            if users is not None:
+                user, exposure_user = users
             if self.claim(user, report):
                 self.send(user, report, called)
             if called.attribution is not None and called.attribution.exposes:
-                self.expose(user, exposure_hash(groups_token(called.groups), called), called)
+                exposure = exposure_hash(groups_token(called.groups), called)
+                self.expose(exposure_user, exposure, called)
         except Exception:
             log.exception("could not report $feature_flag_called for %s", short_text(called.key))
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hogkit.core.attribution import Attribution
-from hogkit.core.flag_called import FlagCalled
+from hogkit.core.flag_called import FlagCalled, given_users
 from hogkit.core.legacy_reads import (
     FeatureFlagResult,
     flag_result,
     payload_lookup_key,
     read_identity,
+    read_person,
     remote_read_error,
     server_wins,
     stored_payload_text,
@@ -119,10 +120,12 @@ class LegacyFlags:
         did, reported = (
             (distinct_id, distinct_id) if type(distinct_id) is str else read_identity(distinct_id)
         )
+        # Any other id is remembered as given once reported (see `given_users`).
+        users = None if type(distinct_id) is str else given_users(distinct_id)
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
-            did, query.person_properties, group_map, query.group_properties, query.device_id,
-            (key,),
+            did, read_person(query.person_properties, distinct_id), group_map,
+            query.group_properties, query.device_id, (key,),
         )  # fmt: skip
         value = local.get_flag(key) if local is not None else None
         if value is not None and fs is not None:
@@ -131,16 +134,19 @@ class LegacyFlags:
             stored = None if skip else fs.stored_payload(key, payload_lookup_key(shown))
             result = flag_result(key, shown, stored)
             if send_events:
-                self._report_local(fs, reported, key, result, group_map, disable_geoip)
+                self._report_local(fs, reported, key, result, group_map, disable_geoip, users)
             return result
         if query.only_evaluate_locally or self._service.offline:
             if send_events:
-                self._report(reported, group_map, disable_geoip, key, None, None, False)
+                self._report(
+                    reported, group_map, disable_geoip, key, None, None, False, users=users
+                )
             return None
         _, response, error = self._ask(query, group_map, [key])
         return self._remote_result(
-            reported, key, match_value, group_map, disable_geoip, response, error, send_events
-        )
+            reported, key, match_value, group_map, disable_geoip, response, error, send_events,
+            users,
+        )  # fmt: skip
 
     def _remote_result(
         self,
@@ -152,6 +158,7 @@ class LegacyFlags:
         response: FlagsResponse | None,
         error: str | None,
         send_events: bool,
+        users: tuple[int, int] | None = None,
     ) -> FeatureFlagResult | None:
         record: RemoteFlag | None = None
         result = None
@@ -179,17 +186,19 @@ class LegacyFlags:
                         key,
                         *_enabled_variant(shown),
                         record.payload,
-                        _described(record),
+                        record.reason_text,
                     )
         if send_events:
             # The record's rule is reported only when the record supplied what is reported:
-            # not for a caller's `match_value` or a remembered answer.
+            # not for a caller's `match_value` or a remembered answer. A failed record
+            # supplies its failure (config version and reason code) whatever the caller named.
             attribution = None
-            if record is not None and record.malformed is None and match_value is None:
+            supplied = record is not None and (match_value is None or record.server_failed)
+            if record is not None and record.malformed is None and supplied:
                 attribution = record.attribution
             self._report(
                 did, groups, disable_geoip, key, result, error, False, record, response,
-                attribution=attribution,
+                attribution=attribution, users=users,
             )  # fmt: skip
         return result
 
@@ -201,8 +210,9 @@ class LegacyFlags:
         result: FeatureFlagResult | None,
         groups: dict[str, Any],
         disable_geoip: bool | None,
+        users: tuple[int, int] | None = None,
     ) -> None:
-        self._report(did, groups, disable_geoip, key, result, None, True, local_set=fs)
+        self._report(did, groups, disable_geoip, key, result, None, True, local_set=fs, users=users)
 
     def _report(
         self,
@@ -217,9 +227,11 @@ class LegacyFlags:
         response: FlagsResponse | None = None,
         local_set: Any = None,
         attribution: Attribution | None = None,
+        users: tuple[int, int] | None = None,
     ) -> None:
         """The flag events of one read (`$feature_flag_called`, and `$experiment_exposure`
-        for an assigned experiment arm), deduplicated like every other report."""
+        for an assigned experiment arm), deduplicated like every other report; `users` are
+        the dedup buckets of an id that was not text (see `given_users`)."""
         value = result.get_value() if result is not None else None
         service = self._service
         flag_id = version = has_experiment = reason = None
@@ -252,6 +264,7 @@ class LegacyFlags:
                 False,  # payload_is_json
                 attribution,
             ),
+            users,
         )
 
     def _ask(
@@ -279,8 +292,8 @@ class LegacyFlags:
         group_map = query.group_map
         wanted = list(query.flag_keys) if query.flag_keys else None
         fs, local = self._service.evaluate_locally(
-            did, query.person_properties, group_map, query.group_properties, query.device_id,
-            wanted,
+            did, read_person(query.person_properties, query.distinct_id), group_map,
+            query.group_properties, query.device_id, wanted,
         )  # fmt: skip
         flags: dict[str, FlagValue] = {}
         payloads: dict[str, Any] = {}
@@ -309,11 +322,3 @@ class LegacyFlags:
 
 def _enabled_variant(value: FlagValue) -> tuple[bool, str | None]:
     return (True, value) if isinstance(value, str) else (bool(value), None)
-
-
-def _described(record: RemoteFlag) -> str | None:
-    """A result's reason text: the record's description, "" for a reason without one, None
-    when the record gives no reason at all."""
-    if record.reason_description is not None:
-        return record.reason_description
-    return "" if record.reason_code is not None else None

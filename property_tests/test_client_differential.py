@@ -1,0 +1,280 @@
+"""Client-level differential: hogkit's Client against posthog 7.91.1's, over one real server.
+
+Where the engine differential (`test_differential.py`) compares flag values, this one
+compares what an application sees through the public Client when local results meet the
+server's `/flags` answer: which flags each SDK asks the server for (the `/flags` bodies),
+how the answers merge, what every read returns, and the events both SDKs send
+(`$feature_flag_called` with its error, reason, request id, evaluation time, id, version and
+payload, and its deduplication across reads).
+
+Each example draws a definitions document (or none: no local evaluation; or a download
+that fails), a script of `/flags` replies (records in both shapes for some keys, failed
+ones, experiment attribution, request-wide errors, quota limits, the oldest response shape,
+server errors, unreadable bodies, resets, rarely a timeout), client options (super
+properties, GeoIP, a fallback cache) and a sequence of reads: `evaluate_flags` and its
+snapshot's reads and captures, the older `get_feature_flag`, `feature_enabled`,
+`get_feature_flag_payload`, `get_feature_flag_result`, `get_all_flags` and
+`get_all_flags_and_payloads`, and `capture(send_feature_flags=...)`. Both SDKs run the
+same reads against the same loopback server, each with a fresh client, and must agree on
+all three observations.
+
+What is relaxed, and why (nothing else is):
+
+- Events are compared without `uuid`, `timestamp`, `$lib` and `$lib_version` (random,
+  the clock, and the SDK's name), and a personless event's distinct id, a fresh random
+  UUID in both SDKs, is checked to be one and then compared as a marker.
+- `/flags` bodies are compared without `api_key` and `sent_at` (which SDK, and when), and
+  decoded: hogkit compresses them by default (README, "What differs on purpose").
+- Both clients run with `feature_flags_request_max_retries=0`: a retry costs posthog a
+  0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.
+- Property values are JSON: values JSON cannot hold are sent as text by hogkit and as null
+  by posthog, on purpose (README, "What differs on purpose").
+- The strategies keep two inputs a real server never sends apart (see `client_strategies`):
+  minimal flag events are switched on in the definitions and the answers together, and a
+  capture asking for flags names a person (without one each SDK asks for a random id's).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import posthog
+import pytest
+from client_strategies import Example, Read, ServerReply, examples
+from httpserver import LoopbackServer, Reply, Request
+from hypothesis import HealthCheck, given, settings
+from reference import quiet_reference
+from twin import event_differences, normalized
+
+from hogkit import Client as KitClient
+
+DEFINITIONS = "/flags/definitions"
+FLAGS = "/flags/"
+SECRET = "phx_personal_key"
+
+# How long both clients wait for `/flags`: long enough that a loaded machine never turns an
+# answer into a timeout. An example scripting a timeout waits SHORT_TIMEOUT instead, for an
+# answer that comes SLOW_ANSWER later.
+FLAGS_TIMEOUT = 2.0
+SHORT_TIMEOUT = 0.15
+SLOW_ANSWER = 0.6
+
+# Each example builds two clients and makes a few dozen loopback requests: 150 of them stay
+# well inside a minute; HYPOTHESIS_PROFILE=deep runs the profile's count.
+CI_MINIMUM_EXAMPLES = 150
+
+# The fields a `/flags` body may differ in by construction: which SDK sent it, and when.
+VOLATILE_BODY_FIELDS = frozenset({"api_key", "sent_at"})
+
+
+def _reply(scripted: ServerReply) -> Reply:
+    if scripted.kind == "answer":
+        return Reply.json(scripted.body)
+    if scripted.kind == "error":
+        return Reply(scripted.body, b'{"detail": "boom"}', {"Content-Type": "application/json"})
+    if scripted.kind == "not_json":
+        return Reply(200, b"this is not json", {"Content-Type": "application/json"})
+    if scripted.kind == "reset":
+        return Reply.reset()
+    return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
+
+
+def _sdk_key(request: Request) -> str:
+    """The project key that sent `request`: the `token` of a definitions poll, the `api_key`
+    of a `/flags` or `/batch/` body."""
+    tokens = request.query.get("token")
+    if tokens:
+        return tokens[0]
+    try:
+        body = request.json()
+    except ValueError:
+        return ""
+    return str(body.get("api_key") or "") if isinstance(body, dict) else ""
+
+
+def _personless(event: dict[str, Any]) -> dict[str, Any]:
+    """A personless event's distinct id is a fresh random UUID in both SDKs (checked here),
+    so it is compared as a marker."""
+    if event["properties"].get("$process_person_profile") is False:
+        assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
+        event["distinct_id"] = "<personless>"
+    return event
+
+
+class Bench:
+    """One loopback server for every example; each example gets two fresh clients with
+    project keys of their own, so the server tells both the SDKs and the examples apart."""
+
+    def __init__(self) -> None:
+        self.server = LoopbackServer()
+        self._numbers = itertools.count()
+        self._document: dict[str, Any] | None = None
+        self._definitions_status = 200
+        self._script: list[Reply] = []
+        self._served: dict[str, int] = {}
+        self.server.handle(DEFINITIONS, self._definitions)
+        self.server.handle(FLAGS, self._flags)
+
+    def _definitions(self, request: Request) -> Reply:
+        if self._definitions_status != 200:
+            return Reply(self._definitions_status, b'{"detail": "no"}')
+        return Reply.json(self._document or {"flags": [], "group_type_mapping": {}})
+
+    def _flags(self, request: Request) -> Reply:
+        who = _sdk_key(request)
+        n = self._served.get(who, 0)
+        self._served[who] = n + 1
+        return self._script[min(n, len(self._script) - 1)]
+
+    def clients(self, example: Example) -> tuple[Any, Any, str, str]:
+        """A reference client and a hogkit client for `example`, definitions loaded."""
+        n = next(self._numbers)
+        ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
+        self._document = example.document
+        self._definitions_status = example.definitions_status
+        self._script = [_reply(r) for r in example.script]
+        self._served = {}
+        timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
+        options: dict[str, Any] = {
+            "host": self.server.url,
+            "sync_mode": True,
+            "poll_interval": 3600,
+            "feature_flags_request_timeout_seconds": timeout,
+            "feature_flags_request_max_retries": 0,
+        }
+        options.update(example.options or {})
+        if example.document is not None:
+            options["personal_api_key"] = SECRET
+        else:
+            options["enable_local_evaluation"] = False
+        ref = posthog.Client(ref_key, **options)
+        kit = KitClient(kit_key, **options)
+        if example.document is not None:
+            ref.load_feature_flags()
+            kit.load_feature_flags()
+        return ref, kit, ref_key, kit_key
+
+    def flags_bodies(self, key: str) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in r.json().items() if k not in VOLATILE_BODY_FIELDS}
+            for r in self.server.requests(FLAGS)
+            if _sdk_key(r) == key
+        ]
+
+    def events(self, key: str) -> list[dict[str, Any]]:
+        return [
+            _personless(normalized(event))
+            for r in self.server.requests("/batch/")
+            if _sdk_key(r) == key
+            for event in r.json()["batch"]
+        ]
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[Bench]:
+    bench = Bench()
+    yield bench
+    bench.close()
+
+
+def _plain(value: Any) -> Any:
+    """A return value as JSON text that keeps the types apart (True, 1 and 1.0 differ)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _result_view(result: Any) -> Any:
+    if result is None:
+        return None
+    return {
+        "key": result.key,
+        "enabled": result.enabled,
+        "variant": result.variant,
+        "payload": result.payload,
+        "reason": result.reason,
+        "value": result.get_value(),
+    }
+
+
+def _reason(reason: Any) -> Any:
+    return getattr(reason, "value", reason)
+
+
+def _snapshot_read(
+    client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
+) -> Any:
+    """One read of an `evaluate_flags` snapshot; `capture` sends an event carrying it (its
+    return value is a random event id, so only the event it sent is compared)."""
+    if method != "capture":
+        return getattr(snapshot, method)(key, **kwargs)
+    if "only" in kwargs:
+        flags = snapshot.only(kwargs["only"])
+    else:
+        flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
+    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
+    return None
+
+
+def perform(client: Any, read: Read) -> Any:
+    """`read` on `client`, as plain data."""
+    if read.method == "capture":
+        # The return value is a random event id: the event itself is compared.
+        client.capture("checkout started", distinct_id=read.args[0], **read.kwargs)
+        return None
+    answer = getattr(client, read.method)(*read.args, **read.kwargs)
+    if read.method == "get_feature_flag_result":
+        return _plain(_result_view(answer))
+    if read.method != "evaluate_flags":
+        return _plain(answer)
+    out: dict[str, Any] = {
+        "keys": list(answer.keys),
+        "unresolved": {k: _reason(v) for k, v in answer.unresolved_flags.items()},
+        "reads": [_snapshot_read(client, read, answer, m, key, kw) for m, key, kw in read.then],
+    }
+    out["accessed"] = sorted(answer.only_accessed().keys)
+    return _plain(out)
+
+
+def _describe(example: Example) -> str:
+    return json.dumps(example._asdict(), default=repr, indent=1)[:4000]
+
+
+def check_example(bench: Bench, example: Example) -> None:
+    ref, kit, ref_key, kit_key = bench.clients(example)
+    try:
+        for i, read in enumerate(example.reads):
+            expected, actual = perform(ref, read), perform(kit, read)
+            assert actual == expected, (
+                f"read #{i} {read}: posthog {expected}, hogkit {actual}\n{_describe(example)}"
+            )
+        ref.flush()
+        kit.flush()
+        ref_events, kit_events = bench.events(ref_key), bench.events(kit_key)
+        assert kit_events == ref_events, (
+            f"{event_differences(ref_events, kit_events)}\n{_describe(example)}"
+        )
+        ref_bodies, kit_bodies = bench.flags_bodies(ref_key), bench.flags_bodies(kit_key)
+        assert kit_bodies == ref_bodies, (
+            f"/flags bodies: posthog {ref_bodies}, hogkit {kit_bodies}\n{_describe(example)}"
+        )
+    finally:
+        ref.shutdown()
+        kit.shutdown()
+
+
+@settings(
+    max_examples=max(settings.default.max_examples, CI_MINIMUM_EXAMPLES),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(example=examples())
+def test_client_reads_events_and_requests_match_posthog(bench: Bench, example: Example) -> None:
+    with warnings.catch_warnings(), quiet_reference():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        check_example(bench, example)
