@@ -116,17 +116,21 @@ class LegacyFlags:
         if self._disabled():
             return None
         distinct_id = query.distinct_id
-        # A text id, the usual case, is both; `read_identity` says what any other id is.
-        did, reported = (
-            (distinct_id, distinct_id) if type(distinct_id) is str else read_identity(distinct_id)
-        )
-        # Any other id is remembered as given once reported (see `given_users`).
-        users = None if type(distinct_id) is str else given_users(distinct_id)
+        person = query.person_properties
+        users: tuple[int, int] | None = None
+        if type(distinct_id) is str:  # the usual case: evaluated and reported as it is
+            did = reported = distinct_id
+        else:
+            # What any other id is evaluated and reported as (`read_identity`), what its
+            # `distinct_id` property reads (`read_person`), and where its reports are
+            # remembered (`given_users`).
+            did, reported = read_identity(distinct_id)
+            person = read_person(person, distinct_id)
+            users = given_users(distinct_id)
         group_map, disable_geoip = query.group_map, query.disable_geoip
         fs, local = self._service.evaluate_locally(
-            did, read_person(query.person_properties, distinct_id), group_map,
-            query.group_properties, query.device_id, (key,),
-        )  # fmt: skip
+            did, person, group_map, query.group_properties, query.device_id, (key,)
+        )
         value = local.get_flag(key) if local is not None else None
         if value is not None and fs is not None:
             shown = match_value if match_value is not None else value
