@@ -155,10 +155,14 @@ def test_the_async_transport_trusts_the_named_bundle(
 def test_the_async_transport_goes_through_the_environments_proxy(
     loopback: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", loopback.url)
+    monkeypatch.setenv("HTTP_PROXY", loopback.url.replace("http://", "http://user:secret@"))
     for name in ("NO_PROXY", "no_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert flags_status(AiohttpTransport(KEY, "http://flags.example.test:8000")) == 200
+    monkeypatch.setenv("NO_PROXY", "flags.example.test")  # a changed environment applies
+    with pytest.raises(http.NetworkError):
+        flags_status(AiohttpTransport(KEY, "http://flags.example.test:8000"))
     (sent,) = loopback.requests()
     assert sent.target.startswith("http://flags.example.test:8000/flags/")
     assert sent.path == "/flags/"
+    assert sent.headers["proxy-authorization"] == "Basic dXNlcjpzZWNyZXQ="  # user:secret

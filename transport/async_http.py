@@ -27,7 +27,7 @@ Both follow the process's connection settings (`hogkit.transport.sockets`), the 
 and the certificate bundle the environment names (`hogkit.transport.trust`): the threaded
 one through `http.request`, the aiohttp one by making a new session when the settings or
 the bundle change (its connector's `socket_factory` sets the socket options,
-`force_close` stops reuse; `trust_env` takes the proxies).
+`force_close` stops reuse), and naming the proxy on each request.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from hogkit.core.flags_request import FLAGS_PATH
 from . import http, sockets, trust
 from .flags_transport import FlagsTransport, HttpFlagsTransport
 from .http import NetworkError, Response
+from .proxies import proxy_for
 
 try:  # at import, not in the loop: importing aiohttp takes tens of milliseconds
     import aiohttp as _aiohttp
@@ -192,8 +193,6 @@ class AiohttpTransport:
             ),
             headers={"User-Agent": http.USER_AGENT},
             auto_decompress=True,
-            # Proxies from the environment, as the sync client's requests take them.
-            trust_env=True,
         )
         self._sessions[loop] = (settings, session)
         return session
@@ -203,6 +202,7 @@ class AiohttpTransport:
     ) -> Response:
         aiohttp = self._aiohttp
         where = _where(method, url)
+        parts = urllib.parse.urlsplit(url)
         try:
             async with self._session().request(
                 method,
@@ -211,6 +211,8 @@ class AiohttpTransport:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=max(0.001, timeout)),
                 allow_redirects=False,
+                # The environment's proxy, as the sync transport takes it (see `proxies`).
+                proxy=proxy_for(parts.scheme, parts.hostname or ""),
             ) as reply:
                 data = await reply.content.read(self._max_bytes + 1)
                 if len(data) > self._max_bytes:

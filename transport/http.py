@@ -27,7 +27,6 @@ import os
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 
 import attrs
@@ -37,6 +36,7 @@ from hogkit.core.version import LIB_NAME, __version__
 
 from . import deadline as _deadline
 from . import sockets, trust
+from .proxies import proxy_for
 from .sockets import ConnectionSettings
 
 __all__ = [
@@ -126,16 +126,11 @@ class _Pools:
         the environment names for it (see `trust` for the bundle).
 
         `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured as requests
-        (and so posthog-python) honours them, read on every call so a changed environment
-        applies.
+        (and so posthog-python) honours them (see `proxies`), read on every call so a
+        changed environment applies.
         """
         parts = urllib.parse.urlsplit(url)
-        proxies = urllib.request.getproxies_environment()
-        proxy: str | None = proxies.get(parts.scheme) or proxies.get("all")
-        if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
-            proxy = None
-        elif "://" not in proxy:
-            proxy = "http://" + proxy
+        proxy = proxy_for(parts.scheme, parts.hostname or "")
         ca = trust.bundle() if parts.scheme == "https" else None
         if proxy is None and ca is None:
             return self.direct
