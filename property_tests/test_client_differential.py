@@ -49,7 +49,7 @@ from client_strategies import Example, Read, ServerReply, examples
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
-from twin import event_differences, normalized
+from twin import event_differences, normalized, sdk_key
 
 from hogkit import Client as KitClient
 
@@ -84,19 +84,6 @@ def _reply(scripted: ServerReply) -> Reply:
     return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
 
 
-def _sdk_key(request: Request) -> str:
-    """The project key that sent `request`: the `token` of a definitions poll, the `api_key`
-    of a `/flags` or `/batch/` body."""
-    tokens = request.query.get("token")
-    if tokens:
-        return tokens[0]
-    try:
-        body = request.json()
-    except ValueError:
-        return ""
-    return str(body.get("api_key") or "") if isinstance(body, dict) else ""
-
-
 def _personless(event: dict[str, Any]) -> dict[str, Any]:
     """A personless event's distinct id is a fresh random UUID in both SDKs (checked here),
     so it is compared as a marker."""
@@ -126,7 +113,7 @@ class Bench:
         return Reply.json(self._document or {"flags": [], "group_type_mapping": {}})
 
     def _flags(self, request: Request) -> Reply:
-        who = _sdk_key(request)
+        who = sdk_key(request)
         n = self._served.get(who, 0)
         self._served[who] = n + 1
         return self._script[min(n, len(self._script) - 1)]
@@ -163,14 +150,14 @@ class Bench:
         return [
             {k: v for k, v in r.json().items() if k not in VOLATILE_BODY_FIELDS}
             for r in self.server.requests(FLAGS)
-            if _sdk_key(r) == key
+            if sdk_key(r) == key
         ]
 
     def events(self, key: str) -> list[dict[str, Any]]:
         return [
             _personless(normalized(event))
             for r in self.server.requests("/batch/")
-            if _sdk_key(r) == key
+            if sdk_key(r) == key
             for event in r.json()["batch"]
         ]
 

@@ -92,7 +92,7 @@ def flags_response(*records: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return body
 
 
-def _sdk_key(request: Request) -> str:
+def sdk_key(request: Request) -> str:
     """Which SDK sent `request`: the project key in its query or body."""
     tokens = request.query.get("token")
     if tokens:
@@ -113,7 +113,7 @@ class _PerSdkScript:
         self._served: dict[str, int] = {}
 
     def __call__(self, request: Request) -> Reply:
-        who = _sdk_key(request)
+        who = sdk_key(request)
         n = self._served.get(who, 0)
         self._served[who] = n + 1
         choice = self._replies[n] if n < len(self._replies) else self._then
@@ -183,7 +183,7 @@ class Twin:
 
     def requests(self, path: str, sdk: str) -> list[Request]:
         key = REF_KEY if sdk == "ref" else KIT_KEY
-        return [r for r in self.server.requests(path) if _sdk_key(r) == key]
+        return [r for r in self.server.requests(path) if sdk_key(r) == key]
 
     def _events(self, key: str) -> list[dict[str, Any]]:
         self.ref.flush()
@@ -255,6 +255,7 @@ __all__ = [
     "normalized",
     "person_rule",
     "record",
+    "sdk_key",
     "snapshot_reads",
 ]
 
