@@ -323,18 +323,23 @@ def test_lone_surrogate_in_a_bulk_read(method: str, where: dict[str, Any]) -> No
 # ---------------------------------------------------------------- 8: 304 with a new ETag
 
 
+def etags_sent_over_loads(twin: Twin, loads: int) -> dict[str, list[str | None]]:
+    """Each SDK's `If-None-Match` per definitions request, after `loads` explicit loads."""
+    for _ in range(loads):
+        twin.run(lambda c: c.load_feature_flags())
+    return {
+        sdk: [r.headers.get("if-none-match") for r in twin.requests(DEFS, sdk)]
+        for sdk in ("ref", "kit")
+    }
+
+
 @pytest.mark.parametrize("new_etag", ['"gen-2"', None])
 def test_the_etag_sent_after_a_304(new_etag: str | None) -> None:
     """A 304 naming a new ETag replaces the stored one; a 304 naming none keeps it."""
     not_modified = Reply(304, b"", {"ETag": new_etag} if new_etag else {})
     replies = [Reply.json(DOC, headers={"ETag": '"gen-1"'}), not_modified, not_modified]
     with Twin(DOC, definition_replies=replies) as twin:
-        for _ in range(3):
-            twin.run(lambda c: c.load_feature_flags())
-        sent = {
-            sdk: [r.headers.get("if-none-match") for r in twin.requests(DEFS, sdk)]
-            for sdk in ("ref", "kit")
-        }
+        sent = etags_sent_over_loads(twin, 3)
         assert len(sent["ref"]) >= 3
         assert sent["kit"][:3] == sent["ref"][:3]
         # The definitions stay in use after the 304s.
@@ -345,11 +350,6 @@ def test_the_etag_after_a_reply_without_one() -> None:
     """A 200 without an ETag leaves none stored; a 304 then keeps that (none)."""
     replies = [Reply.json(DOC, headers={"ETag": '"gen-1"'}), Reply.json(DOC), Reply(304, b"")]
     with Twin(DOC, definition_replies=replies) as twin:
-        for _ in range(4):
-            twin.run(lambda c: c.load_feature_flags())
-        sent = {
-            sdk: [r.headers.get("if-none-match") for r in twin.requests(DEFS, sdk)]
-            for sdk in ("ref", "kit")
-        }
+        sent = etags_sent_over_loads(twin, 4)
         assert len(sent["ref"]) >= 4
         assert sent["kit"][:4] == sent["ref"][:4]
