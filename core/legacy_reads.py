@@ -16,6 +16,8 @@ from typing import Any, Final, TypedDict
 
 import msgspec
 
+from .payloads import parse_payload
+
 __all__ = [
     "EVALUATION_RUNTIMES",
     "FeatureFlagEvaluationRuntime",
@@ -37,8 +39,6 @@ __all__ = [
     "stored_payload_text",
     "valid_runtime",
 ]
-
-_DECODER: Final = msgspec.json.Decoder()
 
 
 class FeatureFlagEvaluationRuntime(str, enum.Enum):
@@ -104,19 +104,11 @@ def read_person(person_properties: Any, distinct_id: object) -> Any:
 # --------------------------------------------------------------------------- payloads
 
 
-def _parses(text: str) -> tuple[bool, Any]:
-    """(True, value) when `text` is strict JSON (no NaN or Infinity), else (False, None)."""
-    try:
-        return True, _DECODER.decode(text)
-    except (msgspec.DecodeError, RecursionError, ValueError):
-        return False, None
-
-
 def decoded_payload(stored: Any) -> Any:
     """A payload as a single-flag read returns it: JSON text decoded (None when it is not
     JSON); a payload the definitions hold as a JSON value is returned as that value."""
     if isinstance(stored, str):
-        return _parses(stored)[1]
+        return parse_payload(stored)[1]
     return stored
 
 
@@ -124,7 +116,7 @@ def stored_payload_text(stored: Any) -> Any:
     """A payload as the bulk getters return it: JSON text unchanged, byte for byte (callers
     decode it themselves), None for text that is not JSON, any other value as it is."""
     if isinstance(stored, str):
-        return stored if _parses(stored)[0] else None
+        return stored if parse_payload(stored)[0] else None
     return stored
 
 

@@ -17,23 +17,29 @@ import msgspec
 
 from .snapshot import thaw
 
-__all__ = ["decode_payload", "payload_source", "payload_sources"]
+__all__ = ["decode_payload", "parse_payload", "payload_source", "payload_sources"]
 
 
 def decode_payload(raw: Any) -> Any:
-    """A payload as posthog-python returns it: JSON text decoded (NaN and Infinity refused,
+    """A payload as posthog-python returns it: JSON text decoded (see `parse_payload`;
     anything undecodable None), any other value as it is."""
     if not isinstance(raw, str):
         return raw
+    return parse_payload(raw)[1]
+
+
+def parse_payload(text: str) -> tuple[bool, Any]:
+    """(True, value) when `text` is JSON as posthog-python reads a payload (NaN and
+    Infinity refused, a number beyond a double's range infinite), else (False, None)."""
     try:
-        return msgspec.json.decode(raw)
+        return True, msgspec.json.decode(text)
     except (msgspec.DecodeError, RecursionError):
         pass
     # msgspec is stricter in places (numbers beyond a double); Python's json decides.
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        return True, json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
-        return None
+        return False, None
 
 
 def _refuse_constant(name: str) -> Any:

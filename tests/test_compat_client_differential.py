@@ -200,3 +200,23 @@ def test_payload_read_of_an_experiment_record_with_a_match_value(
         assert kit == ref
         ref_events, kit_events = twin.flag_events()
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+@pytest.mark.parametrize("stored", ["1e309", "[-1e400, 1]", '{"big": 1e999}'])
+def test_a_payload_number_beyond_a_double_reads_as_posthog_reads_it(stored: str) -> None:
+    """JSON numbers too large for a double are JSON all the same (they read as infinite):
+    the bulk getters keep the text, the other reads decode it, and the event's payload is
+    what each SDK's encoder makes of infinity."""
+    with Twin(definitions(flag("f0", payloads={"true": stored}))) as twin:
+        reads: list[Callable[[Any], Any]] = [
+            lambda c: c.get_all_flags_and_payloads("user-1"),
+            lambda c: c.get_feature_flag_payload("f0", "user-1"),
+            lambda c: c.get_feature_flag_result("f0", "user-1").payload,
+            lambda c: c.evaluate_flags("user-1").get_flag_payload("f0"),
+        ]
+        for read in reads:
+            ref, kit = twin.run(read)
+            assert repr(kit) == repr(ref)
+        ref_events, kit_events = twin.flag_events()
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+        assert len(ref_events) >= 1
