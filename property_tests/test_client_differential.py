@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import uuid
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -49,7 +48,7 @@ from client_strategies import Example, Read, ServerReply, examples
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
-from twin import event_differences, normalized, sdk_key
+from twin import event_differences, normalized, personless_marked, sdk_key
 
 from hogkit import Client as KitClient
 
@@ -82,15 +81,6 @@ def _reply(scripted: ServerReply) -> Reply:
     if scripted.kind == "reset":
         return Reply.reset()
     return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
-
-
-def _personless(event: dict[str, Any]) -> dict[str, Any]:
-    """A personless event's distinct id is a fresh random UUID in both SDKs (checked here),
-    so it is compared as a marker."""
-    if event["properties"].get("$process_person_profile") is False:
-        assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
-        event["distinct_id"] = "<personless>"
-    return event
 
 
 class Bench:
@@ -154,12 +144,14 @@ class Bench:
         ]
 
     def events(self, key: str) -> list[dict[str, Any]]:
-        return [
-            _personless(normalized(event))
-            for r in self.server.requests("/batch/")
-            if sdk_key(r) == key
-            for event in r.json()["batch"]
-        ]
+        return personless_marked(
+            [
+                normalized(event)
+                for r in self.server.requests("/batch/")
+                if sdk_key(r) == key
+                for event in r.json()["batch"]
+            ]
+        )
 
     def close(self) -> None:
         self.server.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag
+from twin import Twin, definitions, event_differences, flag, personless_marked
 
 ABSENT = object()
 
@@ -56,17 +56,6 @@ def test_result_reason_of_a_server_record(shape: str, reason: Any) -> None:
         assert kit == ref
         ref_events, kit_events = twin.flag_events()
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
-
-
-def _personless(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events with a personless event's random distinct id replaced by a marker."""
-    out = []
-    for event in events:
-        if event["properties"].get("$process_person_profile") is False:
-            assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
-            event = {**event, "distinct_id": "<personless>"}
-        out.append(event)
-    return out
 
 
 def _flags_bodies(twin: Twin, sdk: str) -> list[dict[str, Any]]:
@@ -130,7 +119,7 @@ def test_older_reads_match_the_distinct_id_property_as_given(
         ref, kit = twin.run(lambda c: OLDER_READS[method](c, distinct_id))
         assert kit == ref
         ref_events, kit_events = twin.flag_events()
-        assert _personless(kit_events) == _personless(ref_events), event_differences(
+        assert personless_marked(kit_events) == personless_marked(ref_events), event_differences(
             ref_events, kit_events
         )
         assert _flags_bodies(twin, "kit") == _flags_bodies(twin, "ref")
@@ -177,7 +166,7 @@ def test_flag_events_are_deduplicated_by_the_distinct_id_as_given(
     with Twin(doc, [Reply.json(answer)]) as twin:
         twin.run(lambda c: READS_BY_ID[first](c, key, one))
         twin.run(lambda c: READS_BY_ID[second](c, key, other))
-        ref_events, kit_events = map(_personless, twin.flag_events())
+        ref_events, kit_events = map(personless_marked, twin.flag_events())
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
 
 

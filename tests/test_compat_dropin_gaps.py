@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import uuid
 import warnings
 from typing import Any
 
@@ -21,6 +20,7 @@ from twin import (
     flag,
     flags_response,
     person_rule,
+    personless_marked,
     record,
 )
 
@@ -81,18 +81,6 @@ READS: list[tuple[str, str | None, bool]] = [
 ]
 
 
-def _anonymous(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events with a personless event's random distinct id replaced by a marker (after
-    checking it is a fresh UUID, not the empty id read)."""
-    out = []
-    for event in events:
-        if event["properties"].get("$process_person_profile") is False:
-            assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
-            event = {**event, "distinct_id": "<anonymous>"}
-        out.append(event)
-    return out
-
-
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, (bool, str, int, float, dict, list)):
         return value
@@ -125,7 +113,7 @@ def test_empty_and_none_distinct_id_reads(
         options = {"only_evaluate_locally": True} if local_only else {}
         ref, kit = twin.both(method, *args, **options)
         assert _plain(kit) == _plain(ref)
-        ref_events, kit_events = map(_anonymous, twin.flag_events())
+        ref_events, kit_events = map(personless_marked, twin.flag_events())
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
         if method in ("get_feature_flag", "feature_enabled", "get_feature_flag_result"):
             assert kit_events  # the read is reported, under a fresh personless id
@@ -165,7 +153,7 @@ def test_empty_distinct_id_experiment_exposure() -> None:
     with Twin(None, [Reply.json(flags_response(split))], local=False) as twin:
         ref, kit = twin.both("get_feature_flag", "layout", "")
         assert kit == ref
-        ref_events, kit_events = map(_anonymous, twin.flag_events())
+        ref_events, kit_events = map(personless_marked, twin.flag_events())
         assert [e["event"] for e in ref_events] == [
             "$feature_flag_called",
             "$experiment_exposure",
