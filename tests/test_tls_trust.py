@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +168,59 @@ def test_the_async_transport_goes_through_the_environments_proxy(
     assert sent.target.startswith("http://flags.example.test:8000/flags/")
     assert sent.path == "/flags/"
     assert sent.headers["proxy-authorization"] == "Basic dXNlcjpzZWNyZXQ="  # user:secret
+
+
+_ONE_EVENT_CHILD = """
+import logging, sys
+logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
+from hogkit import Client
+with Client("phc_tls_test", host=sys.argv[1], max_retries=2, timeout=5) as client:
+    client.capture("over tls", distinct_id="user-1")
+    print("delivered" if client.flush(timeout=20) else "undelivered")
+"""
+_TOLD = "no certificate authorities"
+
+
+def one_event(server: LoopbackServer, **environment: str) -> subprocess.CompletedProcess[str]:
+    """A fresh process (the store is checked once per process) sending one event to
+    `server`, with `environment` added to this one's."""
+    return subprocess.run(
+        [sys.executable, "-c", _ONE_EVENT_CHILD, server.url],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_python_without_any_authority_is_told_once_what_to_set(
+    tls: tuple[LoopbackServer, str], tmp_path: Path
+) -> None:
+    """requests brings certifi's bundle, so posthog-python works on a Python whose own
+    store is empty (python.org's macOS builds before "Install Certificates"); hogkit
+    says what to set instead of leaving only the failures in the log."""
+    server, cert = tls
+    (tmp_path / "empty").mkdir()
+    nowhere = {"SSL_CERT_FILE": str(tmp_path / "none.pem"), "SSL_CERT_DIR": str(tmp_path / "empty")}
+    empty = one_event(server, **nowhere)
+    assert empty.stdout.split() == ["undelivered"]
+    told = [line for line in empty.stderr.splitlines() if _TOLD in line]
+    assert len(told) == 1, empty.stderr  # three attempts, one warning
+    assert "SSL_CERT_FILE" in told[0] and "REQUESTS_CA_BUNDLE" in told[0]
+    # Following the advice delivers, and with a bundle named nothing is said.
+    named = one_event(server, **nowhere, REQUESTS_CA_BUNDLE=cert)
+    assert named.stdout.split() == ["delivered"]
+    assert _TOLD not in named.stderr
+
+
+def test_a_store_with_authorities_is_not_reported(
+    tls: tuple[LoopbackServer, str], tmp_path: Path
+) -> None:
+    server, _ = tls
+    (tmp_path / "other").mkdir()
+    other, _ = self_signed(tmp_path / "other")
+    # A store holding one authority, not the one that signed the server's certificate.
+    result = one_event(server, SSL_CERT_FILE=other)
+    assert result.stdout.split() == ["undelivered"]
+    assert "TLS failed" in result.stderr
+    assert _TOLD not in result.stderr

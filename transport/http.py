@@ -131,7 +131,11 @@ class _Pools:
         """
         parts = urllib.parse.urlsplit(url)
         proxy = proxy_for(parts.scheme, parts.hostname or "")
-        ca = trust.bundle() if parts.scheme == "https" else None
+        ca = None
+        if parts.scheme == "https":
+            ca = trust.bundle()
+            if ca is None:
+                trust.check_system_store()
         if proxy is None and ca is None:
             return self.direct
         with self._lock:

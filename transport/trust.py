@@ -13,15 +13,21 @@ event it sends.
 
 The environment is read per request, as the proxy variables are; `http` keeps one pool
 per bundle, so the check that the bundle exists runs when its pool is built.
+
+requests trusts certifi's bundle rather than the system's store, so posthog-python keeps
+working on a Python that has no store at all (python.org's macOS builds until their
+"Install Certificates" step has run). hogkit adds no dependency for that case; instead
+`check_system_store` says once, before the first HTTPS request fails, what to set.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import ssl
 
-__all__ = ["BUNDLE_VARIABLES", "bundle", "ssl_context", "urllib3_options"]
+__all__ = ["BUNDLE_VARIABLES", "bundle", "check_system_store", "ssl_context", "urllib3_options"]
 
 log = logging.getLogger("hogkit.transport.trust")
 
@@ -58,10 +64,42 @@ def urllib3_options(path: str | None) -> dict[str, str]:
     return {"ca_cert_dir": path} if os.path.isdir(path) else {"ca_certs": path}
 
 
+@functools.cache
+def check_system_store() -> bool:
+    """Whether the system's store holds any certificate authority; the first call in a
+    process logs a warning when it holds none, since every HTTPS request trusting it is
+    then bound to fail verification. OpenSSL's default file or directory settles it
+    without loading anything; only when neither exists is a context built, for the
+    platforms that fill it from elsewhere (Windows' own store)."""
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile is not None or _has_entries(paths.capath):
+        return True
+    if ssl.create_default_context().cert_store_stats()["x509_ca"]:
+        return True
+    log.warning(
+        "this Python has no certificate authorities to verify TLS with, so HTTPS requests "
+        "will fail; point SSL_CERT_FILE or %s at a CA bundle (`python -m certifi` prints "
+        "the path of the one requests uses)",
+        BUNDLE_VARIABLES[0],
+    )
+    return False
+
+
+def _has_entries(directory: str | None) -> bool:
+    if directory is None:
+        return False
+    try:
+        with os.scandir(directory) as entries:
+            return any(True for _ in entries)
+    except OSError:
+        return False
+
+
 def ssl_context(path: str | None) -> ssl.SSLContext | bool:
     """What aiohttp's `ssl=` takes for bundle `path`: a verifying context that trusts it,
     or True (aiohttp's own verifying default) for the system's store."""
     if path is None or not _usable(path):
+        check_system_store()
         return True
     if os.path.isdir(path):
         return ssl.create_default_context(capath=path)
