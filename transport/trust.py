@@ -72,7 +72,8 @@ def check_system_store() -> bool:
     without loading anything; only when neither exists is a context built, for the
     platforms that fill it from elsewhere (Windows' own store)."""
     paths = ssl.get_default_verify_paths()
-    if paths.cafile is not None or _has_entries(paths.capath):
+    # Each is None when it does not exist (typeshed says str).
+    if paths.cafile or _has_entries(paths.capath):
         return True
     if ssl.create_default_context().cert_store_stats()["x509_ca"]:
         return True
