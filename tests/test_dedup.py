@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from hogkit.core.flag_called import report_of
-from hogkit.transport.dedup import DEFAULT_CAPACITY, FlagCalledCache
+from hogkit.transport.dedup import DEFAULT_CAPACITY, DEFAULT_MAX_REPORTS, FlagCalledCache
 
 
 def key(
@@ -85,6 +85,55 @@ def test_memory_stays_bounded_under_a_million_distinct_ids() -> None:
     later = sys.getsizeof(inner) + sum(sys.getsizeof(v) for v in inner.values())
     assert later <= size * 1.5
     assert DEFAULT_CAPACITY == 50_000
+
+
+def test_reports_in_all_are_bounded_least_recently_used_users_first() -> None:
+    cache = FlagCalledCache(max_reports=10)
+    for did in ("a", "b", "c"):
+        for flag in "1234":
+            assert cache.reserve(*key(did, flag=flag))
+    # Twelve reports: "a", the least recently used, went whole; the others are kept.
+    assert len(cache) == 2
+    assert not any(cache.contains(*key("a", flag=flag)) for flag in "1234")
+    assert all(cache.contains(*key(did, flag=f)) for did in "bc" for f in "1234")
+    assert not cache.reserve(*key("b", flag="1"))  # touches "b": "c" is now the oldest
+    for flag in "123":  # the third makes eleven
+        assert cache.reserve(*key("d", flag=flag))
+    assert len(cache) == 2 and not cache.contains(*key("c", flag="1"))
+    assert cache.contains(*key("b", flag="4")) and cache.contains(*key("d", flag="3"))
+    # A forgotten report is reported again, as a new one.
+    assert cache.reserve(*key("a", flag="1"))
+
+
+def test_released_reports_and_evicted_users_leave_the_count() -> None:
+    cache = FlagCalledCache(capacity=2, max_reports=3)
+    assert cache.reserve(*key("a")) and cache.reserve(*key("b"))
+    for _ in range(100):  # claims given back take no room
+        assert cache.reserve(*key("c", flag="x"))
+        cache.release(*key("c", flag="x"))
+    assert cache.contains(*key("b"))
+    # Users evicted by the users bound take their reports with them: three users in
+    # turn, one report each, never push out the two most recent.
+    for did in ("d", "e", "f"):
+        assert cache.reserve(*key(did))
+    assert len(cache) == 2 and cache.contains(*key("e")) and cache.contains(*key("f"))
+    cache.clear()
+    for did in ("g", "h"):
+        cache.reserve(*key(did, flag="1"))
+        cache.reserve(*key(did, flag="2"))
+    assert len(cache) == 1 and cache.contains(*key("h", flag="2"))  # four reports: "g" went
+
+
+def test_many_flags_for_many_people_stay_within_the_reports_bound() -> None:
+    cache = FlagCalledCache(max_reports=10_000)
+    for i in range(20_000):
+        for flag in range(10):
+            cache.reserve(*key(f"user-{i}", flag=str(flag)))
+    held = sum(len(reports) for reports in cache._users.values())  # what would grow
+    assert held <= 10_000
+    assert len(cache) == 1_000  # the most recent thousand people, ten reports each
+    assert cache.contains(*key("user-19999", flag="9"))
+    assert DEFAULT_MAX_REPORTS == 500_000
 
 
 def test_concurrent_claims_of_one_report_succeed_once() -> None:
