@@ -18,7 +18,7 @@ from hogkit.fleet import RedisDefinitionCache, RedisFallbackCache, run_sync
 from hogkit.fleet.fallback import redis_url
 from hogkit.transport import Client
 from hogkit.transport.definitions_cache import CacheBridge
-from hogkit.transport.fallback_cache import MemoryFallbackCache, open_fallback
+from hogkit.transport.fallback_cache import DEFAULT_RECORDS, MemoryFallbackCache, open_fallback
 from hogkit.transport.flags_transport import HttpFlagsTransport
 from hogkit.transport.poller import DefinitionsPoller
 from httpserver import LoopbackServer, Reply
@@ -217,6 +217,9 @@ def test_fallback_cache_answers_while_the_server_fails(
 def test_fallback_url_forms() -> None:
     memory = open_fallback("memory://local/?ttl=5&size=2", "phc")
     assert isinstance(memory, MemoryFallbackCache) and (memory.size, memory.ttl) == (2, 5.0)
+    assert memory.records == DEFAULT_RECORDS
+    fewer = open_fallback("memory://local/?size=2&records=30", "phc")
+    assert isinstance(fewer, MemoryFallbackCache) and fewer.records == 30
     shared = open_fallback("redis://user:pw@127.0.0.1:1/0?ttl=7", "phc")
     assert isinstance(shared, RedisFallbackCache) and shared.ttl_ms == 7000
     assert redis_url("rediss://u:p@h:1/0/?ttl=300&size=3") == "rediss://u:p@h:1/0"
@@ -236,6 +239,33 @@ def test_memory_fallback_is_bounded_and_forgets_after_ttl() -> None:
     expired = MemoryFallbackCache(size=2, ttl=0)
     expired.remember("a", {"f": record})
     assert expired.recall("a", ["f"]) == {}
+
+
+def test_memory_fallback_bounds_the_answers_it_holds_in_all() -> None:
+    """A `/flags` answer holds every flag of the project: the ids bound alone would let
+    many flags per id fill the memory."""
+    from hogkit.core.remote import RemoteFlag
+
+    def answer(count: int) -> dict[str, RemoteFlag]:
+        return {
+            f"f{i}": RemoteFlag(key=f"f{i}", enabled=True, variant=None, payload=None)
+            for i in range(count)
+        }
+
+    cache = MemoryFallbackCache(size=100, ttl=300, records=10)
+    for user in ("a", "b", "c"):
+        cache.remember(user, answer(4))
+    # Twelve answers: "a", the least recently used, went whole.
+    assert cache.recall("a", None) == {}
+    assert len(cache.recall("b", None)) == 4 and len(cache.recall("c", None)) == 4
+    cache.remember("b", answer(4))  # the same flags again take no more room
+    cache.remember("d", answer(2))
+    assert len(cache.recall("c", None)) == 4 and len(cache.recall("d", None)) == 2
+    cache.remember("e", answer(30))  # one answer beyond the bound is still kept
+    assert len(cache.recall("e", None)) == 30
+    assert [user for user in "abcd" if cache.recall(user, None)] == []
+    cache.remember("f", answer(1))
+    assert cache.recall("e", None) == {} and len(cache.recall("f", None)) == 1
 
 
 def test_a_forked_child_is_a_new_contender(redis_server: RedisServer) -> None:

@@ -6,7 +6,10 @@ the flags local evaluation could not decide, and the snapshot still reports the 
 The store is chosen by URL, in the forms posthog-python accepts:
 
 - `memory://local/?ttl=300&size=10000`: this process only, at most `size` distinct ids
-  (the least recently used go first), each answer usable for `ttl` seconds;
+  and `records` flag answers in all (the least recently used ids go first), each answer
+  usable for `ttl` seconds. A `/flags` answer holds every flag of the project, and one
+  flag's answer takes about 420 bytes, so the ids bound alone would let a project with a
+  thousand flags hold gigabytes; the default `records` keeps the store near 40 MB;
 - `redis://[user:password@]host:port/db?ttl=300`, `rediss://...`: shared by every process
   (needs `hogkit[redis]`; see `hogkit.fleet.fallback`).
 
@@ -26,12 +29,20 @@ from typing import Protocol
 
 from hogkit.core.remote import RemoteFlag
 
-__all__ = ["DEFAULT_SIZE", "DEFAULT_TTL", "FallbackCache", "MemoryFallbackCache", "open_fallback"]
+__all__ = [
+    "DEFAULT_RECORDS",
+    "DEFAULT_SIZE",
+    "DEFAULT_TTL",
+    "FallbackCache",
+    "MemoryFallbackCache",
+    "open_fallback",
+]
 
 log = logging.getLogger("hogkit.transport.fallback_cache")
 
 DEFAULT_TTL = 300.0
 DEFAULT_SIZE = 10_000
+DEFAULT_RECORDS = 100_000
 
 
 class FallbackCache(Protocol):
@@ -45,11 +56,17 @@ class FallbackCache(Protocol):
 
 
 class MemoryFallbackCache:
-    """A per-process store: `size` distinct ids at most, answers usable for `ttl` seconds."""
+    """A per-process store: `size` distinct ids and `records` flag answers at most (the
+    least recently used ids go first, the last one remembered never), answers usable for
+    `ttl` seconds."""
 
-    def __init__(self, size: int = DEFAULT_SIZE, ttl: float = DEFAULT_TTL) -> None:
+    def __init__(
+        self, size: int = DEFAULT_SIZE, ttl: float = DEFAULT_TTL, records: int = DEFAULT_RECORDS
+    ) -> None:
         self.size = max(1, size)
         self.ttl = max(0.0, ttl)
+        self.records = max(1, records)
+        self._held = 0  # flag answers held in all, changed under the lock
         self._users: OrderedDict[str, dict[str, tuple[float, RemoteFlag]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -59,12 +76,15 @@ class MemoryFallbackCache:
             return
         expires = time.monotonic() + self.ttl
         with self._lock:
-            answers = self._users.pop(distinct_id, None) or {}
+            users = self._users
+            answers = users.pop(distinct_id, None) or {}
+            self._held -= len(answers)
             for key, record in usable.items():
                 answers[key] = (expires, record)
-            self._users[distinct_id] = answers
-            while len(self._users) > self.size:
-                self._users.popitem(last=False)
+            users[distinct_id] = answers
+            self._held += len(answers)
+            while len(users) > 1 and (len(users) > self.size or self._held > self.records):
+                self._held -= len(users.popitem(last=False)[1])
 
     def recall(self, distinct_id: str, keys: Iterable[str] | None) -> dict[str, RemoteFlag]:
         now = time.monotonic()
@@ -91,7 +111,8 @@ def open_fallback(url: str | None, project_api_key: str) -> FallbackCache | None
         ttl = float(query.get("ttl", [DEFAULT_TTL])[0])
         scheme = parsed.scheme.lower()
         if scheme == "memory":
-            return MemoryFallbackCache(int(query.get("size", [DEFAULT_SIZE])[0]), ttl)
+            size = int(query.get("size", [DEFAULT_SIZE])[0])
+            return MemoryFallbackCache(size, ttl, int(query.get("records", [DEFAULT_RECORDS])[0]))
         if scheme in ("redis", "rediss"):
             from hogkit.fleet.fallback import RedisFallbackCache
 
