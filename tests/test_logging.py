@@ -112,3 +112,26 @@ def test_a_rejected_value_is_logged_short_and_its_repr_is_never_called() -> None
     assert sum("invalid uuid" in line for line in lines) == 2, err[:2000]
     assert sum("Hostile" in line for line in lines) == 2
     assert max(map(len, lines)) < 300
+
+
+@pytest.mark.parametrize("module", ["posthog", "hogkit"])
+def test_client_log_quiets_the_library_as_posthogs_does(module: str) -> None:
+    """Applications silence posthog-python with `client.log.setLevel("CRITICAL")`, on the
+    Client and the AsyncClient; the same line must work after switching, and quiet it."""
+    loud, quiet = (
+        run(
+            f"""
+            import logging
+            logging.basicConfig(level=logging.WARNING)
+            from {module} import AsyncClient, Client
+            client = Client("phc_logging_test_key", send=False)
+            assert AsyncClient.log is client.log and client.log is logging.getLogger({module!r})
+            {setup}
+            client.capture("e", distinct_id="u", timestamp="not a time")
+            client.shutdown()
+            """
+        )
+        for setup in ("", 'client.log.setLevel("CRITICAL")')
+    )
+    assert "timestamp" in loud
+    assert quiet == ""

@@ -164,6 +164,9 @@ class AsyncClient:
     def __repr__(self) -> str:
         return f"AsyncClient(host={self._client.host!r}, transport={self._transport!r})"
 
+    log = Client.log
+    """The `hogkit` logger, as `Client.log` (posthog-python's `AsyncClient.log`)."""
+
     # -- settings -------------------------------------------------------------------------------
 
     @property

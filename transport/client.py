@@ -258,6 +258,10 @@ class Client:
 
     stats = forward("_events", EventPipeline.stats)
 
+    log = log
+    """posthog-python's `client.log`, which applications quiet with `client.log.setLevel(...)`:
+    here the `hogkit` logger, whose level every hogkit message follows."""
+
     # -- settings: the collaborators' own, read and written through the Client ----------------
 
     debug = attribute[bool](
