@@ -159,7 +159,13 @@ def _shut(sock: Any) -> None:
 
 
 class Watchdog:
-    """One daemon thread firing watches in deadline order."""
+    """One daemon thread firing watches in deadline order.
+
+    The thread starts with the first watch. Where no thread can start (Python 3.12.0 and
+    3.12.1 refuse new threads once the interpreter is exiting, which is when a short
+    script's only batch goes out), watches wait unfired for a later one that can: the
+    exchange is then bounded by its per-operation timeouts alone, and its events still go.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -175,10 +181,12 @@ class Watchdog:
             if self._heap[0][2] is watch:
                 self._cond.notify()
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="hogkit-deadline", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="hogkit-deadline", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no new thread at interpreter exit (see above)
+                    return watch
+                self._thread = thread
         return watch
 
     def pending(self) -> int:

@@ -37,7 +37,9 @@ def resolve(
 
     A lookup that outlives its caller keeps running on its daemon thread; later callers for
     the same name join it instead of starting another, so a dead resolver costs one thread
-    per name, not one per attempt. Raises `socket.timeout` or `socket.gaierror`.
+    per name, not one per attempt. Where no thread can start (Python 3.12.0 and 3.12.1 at
+    interpreter exit), the lookup runs on the caller's thread, bounded by the resolver's
+    own timeout. Raises `socket.timeout` or `socket.gaierror`.
     """
     try:
         numeric: list[Any] = getaddrinfo(
@@ -49,15 +51,17 @@ def resolve(
     key = (host, port)
     with _dns_lock:
         lookup = _dns_in_flight.get(key)
+        started = lookup is None
         if lookup is None:
-            lookup = _Lookup()
-            _dns_in_flight[key] = lookup
-            threading.Thread(
-                target=_run_lookup,
-                args=(key, lookup, getaddrinfo),
-                name="hogkit-dns",
-                daemon=True,
-            ).start()
+            lookup = _dns_in_flight[key] = _Lookup()
+    if started:
+        thread = threading.Thread(
+            target=_run_lookup, args=(key, lookup, getaddrinfo), name="hogkit-dns", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no new thread at interpreter exit
+            _run_lookup(key, lookup, getaddrinfo)
     if not lookup.done.wait(timeout):
         raise TimeoutError(f"name resolution timed out after {timeout:g}s")
     if lookup.error is not None:
