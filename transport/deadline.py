@@ -163,8 +163,9 @@ class Watchdog:
 
     The thread starts with the first watch. Where no thread can start (Python 3.12.0 and
     3.12.1 refuse new threads once the interpreter is exiting, which is when a short
-    script's only batch goes out), watches wait unfired for a later one that can: the
-    exchange is then bounded by its per-operation timeouts alone, and its events still go.
+    script's only batch goes out; a process at its thread limit refuses them too), a
+    watch is left unwatched: its exchange is bounded by its per-operation timeouts alone,
+    and its events still go. A later watch tries to start the thread again.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -177,17 +178,22 @@ class Watchdog:
     def arm(self, deadline: float) -> Watch:
         watch = Watch(deadline)
         with self._cond:
+            if self._thread is None and not self._start():
+                return watch  # never fires, and is not kept (see the class docstring)
             heapq.heappush(self._heap, (deadline, next(self._order), watch))
             if self._heap[0][2] is watch:
                 self._cond.notify()
-            if self._thread is None:
-                thread = threading.Thread(target=self._run, name="hogkit-deadline", daemon=True)
-                try:
-                    thread.start()
-                except RuntimeError:  # no new thread at interpreter exit (see above)
-                    return watch
-                self._thread = thread
         return watch
+
+    def _start(self) -> bool:
+        """Start the thread; False where none can start (at exit, or out of threads)."""
+        thread = threading.Thread(target=self._run, name="hogkit-deadline", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return False
+        self._thread = thread
+        return True
 
     def pending(self) -> int:
         with self._cond:
