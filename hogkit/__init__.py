@@ -21,7 +21,9 @@ leaves out (tracing, AI capture) are listed in the README's migration section.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from hogkit.core.options import CODE_VARIABLES_IGNORE_DEFAULT, CODE_VARIABLES_MASK_DEFAULT
@@ -380,3 +382,15 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+def _deliver_at_exit() -> None:
+    """The clients' exit flush, registered when `hogkit` is first imported: before any
+    exit callback an application registers afterwards, so it runs after them, and events
+    those callbacks capture still go. Nothing to do when no client code was loaded."""
+    clients = sys.modules.get("hogkit.transport.client")
+    if clients is not None:
+        clients.deliver_at_exit()
+
+
+atexit.register(_deliver_at_exit)

@@ -605,6 +605,52 @@ def test_events_are_flushed_at_interpreter_exit(loopback: LoopbackServer, by_nam
     assert [e["event"] for e in loopback.events()] == ["goodbye"]
 
 
+def test_a_capture_made_while_the_interpreter_exits_is_sent(loopback: LoopbackServer) -> None:
+    """An atexit callback may be the first to capture, and so build the default client
+    there: where no thread can start then (Python 3.12.0 and 3.12.1), the client sends in
+    the capturing call instead of raising into the callback."""
+    script = textwrap.dedent(
+        f"""
+        import atexit
+        import hogkit
+        hogkit.api_key, hogkit.host = {KEY!r}, {loopback.url!r}
+        atexit.register(lambda: print("captured", bool(hogkit.capture("late", distinct_id="u"))))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.split() == ["captured", "True"], done.stderr
+    assert "Traceback" not in done.stderr
+    assert [e["event"] for e in loopback.events()] == ["late"]
+
+
+def test_a_client_built_after_the_exit_flush_sends_in_the_capturing_call(
+    loopback: LoopbackServer,
+) -> None:
+    """An exit callback registered before hogkit was imported runs after hogkit's exit
+    flush: a client it builds has no flush left to deliver a queue, so it sends at once."""
+    script = textwrap.dedent(
+        f"""
+        import atexit
+
+        def late():
+            from hogkit import Client
+            client = Client({KEY!r}, host={loopback.url!r})
+            print("captured", bool(client.capture("after the flush", distinct_id="u")))
+
+        atexit.register(late)
+        import hogkit
+        hogkit.Client({KEY!r}, host={loopback.url!r}).capture("before", distinct_id="u")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.split() == ["captured", "True"], done.stderr
+    assert sorted(e["event"] for e in loopback.events()) == ["after the flush", "before"]
+
+
 def test_the_api_key_never_reaches_logs_or_errors(
     loopback: LoopbackServer, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
 ) -> None:

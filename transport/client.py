@@ -29,7 +29,6 @@ and passed to `on_error`.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import inspect
 import os
@@ -46,6 +45,7 @@ from .autocapture import (
 )
 from .contexts import ContextMethods
 from .dedup import DEFAULT_CAPACITY
+from .delivery import exit_flush_started
 from .event_methods import EventMethods
 from .flag_api import FlagAPI
 from .flag_decisions import FlagDecisions
@@ -62,7 +62,7 @@ from .problems import OnError, log
 from .settings import LiveSettings
 from .transports import Transport
 
-__all__ = ["BeforeSend", "Client", "OnError"]
+__all__ = ["BeforeSend", "Client", "OnError", "deliver_at_exit"]
 
 _Table = Mapping[str, Any] | None
 """`group_type_mapping` and `cohorts`: the JSON objects posthog-python keeps them as."""
@@ -419,9 +419,14 @@ def _after_fork_in_child() -> None:
         client.after_fork_in_child()
 
 
-def _at_exit() -> None:
+def deliver_at_exit() -> None:
     """Give every open pipeline a short, shared deadline to deliver what it holds, and
-    the workers of dropped clients (still sending what was queued) the same deadline."""
+    the workers of dropped clients (still sending what was queued) the same deadline.
+
+    `import hogkit` registers this with `atexit` (it runs after any exit callback the
+    application registered later); a client built after it ran sends in the capturing
+    call (see `delivery.exit_flush_started`)."""
+    exit_flush_started()
     pipelines = [p for p in list(_live_pipelines) if not p.closed]
     budget = max((p.exit_timeout for p in pipelines), default=DEFAULT_EXIT_TIMEOUT)
     deadline = time.monotonic() + budget
@@ -437,4 +442,3 @@ def _at_exit() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)

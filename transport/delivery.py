@@ -21,13 +21,24 @@ from . import orphans
 from .books import Books, reason_of
 from .deferred import DeferredEncoder
 from .errors import EventTooLarge, with_reason
-from .problems import Problems, short_text
+from .problems import Problems, log, short_text
 from .queue import EventQueue
 from .spool import Spool
 from .transports import Transport
 from .worker import Worker
 
-__all__ = ["Delivery"]
+__all__ = ["Delivery", "exit_flush_started"]
+
+
+_exiting = False
+
+
+def exit_flush_started() -> None:
+    """The interpreter is exiting and the exit flush has begun: a pipeline started from
+    now on sends each event in the capturing call, since no flush is left to deliver
+    what a worker would still hold when the process ends."""
+    global _exiting
+    _exiting = True
 
 
 class Delivery:
@@ -72,7 +83,7 @@ class Delivery:
         self.queue = self._worker = None
         self._stop_sync = threading.Event()
         self._books = Books(self.problems.delivery)
-        if not (enabled and not self.sync_mode and self.send):
+        if not (enabled and not self.sync_mode and self.send) or _exiting:
             return
         queue = EventQueue(
             self._max_queue_size,
@@ -95,7 +106,14 @@ class Delivery:
             senders=self._senders,
             batch_events=self._flush_at,
         )
-        worker.start()
+        if not worker.start():
+            # Events then go as in sync mode: sent by the call that captures them, rather
+            # than queued for threads that do not exist.
+            log.warning(
+                "no thread could start to send events (the interpreter is exiting, or the "
+                "process has no threads left): each event is sent by the call capturing it"
+            )
+            return
         self.queue, self._worker = queue, worker
         # Holds the worker, not this object: a dropped client lets its threads end.
         weakref.finalize(self, orphans.adopt, worker)

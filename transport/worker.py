@@ -132,10 +132,21 @@ class Worker:
     def lost(self) -> int:
         return self.books.ledger.dropped_total
 
-    def start(self) -> None:
-        for sender in self.senders:
-            sender.start()
-        self.thread.start()
+    def start(self) -> bool:
+        """Start the threads; False, with any started one ending at once, where a thread
+        cannot start (Python 3.12.0 and 3.12.1 at interpreter exit, or a process out of
+        threads)."""
+        try:
+            for sender in self.senders:
+                sender.start()
+            self.thread.start()
+        except RuntimeError:
+            self.stop.set()
+            with self._lock:
+                self._closing = True
+                self._lock.notify_all()
+            return False
+        return True
 
     def is_current(self) -> bool:
         """True on the worker's own threads (where waiting for a flush would deadlock)."""
