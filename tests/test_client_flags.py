@@ -703,3 +703,26 @@ def test_a_report_does_not_share_its_payload_with_the_snapshot(server: LoopbackS
         {"color": "blue"},
         {"color": "blue"},
     ]
+
+
+def test_a_flag_read_in_an_exit_callback_is_answered(server: LoopbackServer) -> None:
+    """The first flag read downloads the definitions and starts polling; in an exit
+    callback no thread may start (Python 3.12.0 and 3.12.1), which must cost the polling
+    only, not the answer."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import atexit
+        from hogkit import Client
+        client = Client("phc_project", host={server.url!r}, secret_key="phs_secret")
+        atexit.register(lambda: print(client.evaluate_flags("u").get_flag("local-on")))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert done.stdout.split() == ["True"], done.stderr
+    assert "Traceback" not in done.stderr

@@ -192,9 +192,10 @@ class DefinitionsPoller:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self, *, polled: bool = False) -> None:
-        """Start the polling thread if it is not running in this process. Never blocks.
-        `polled`: a refresh just happened on the caller's thread, so the thread's first
-        one waits an interval (and without refreshing, no thread is needed)."""
+        """Start the polling thread if it is not running in this process. Never blocks,
+        except where no thread can start (see below). `polled`: a refresh just happened on
+        the caller's thread, so the thread's first one waits an interval (and without
+        refreshing, no thread is needed)."""
         if (self._thread is not None and self._pid == os.getpid()) or (
             polled and not self._refresh
         ):
@@ -208,7 +209,21 @@ class DefinitionsPoller:
                 target=self._run, args=(polled,), name="hogkit-flag-poller", daemon=True
             )
             self._thread = thread
-            thread.start()
+            try:
+                thread.start()
+                return
+            except RuntimeError:
+                self._thread = None
+        # No thread can start (Python 3.12.0 and 3.12.1 at interpreter exit): nothing
+        # polls, but the first load the thread would have made is made here, once.
+        log.debug("definitions polling could not start: no thread can start now")
+        if not polled and not self._first_attempt.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # the read that asked goes on without definitions
+                log.exception("flag definitions refresh failed")
+            finally:
+                self._first_attempt.set()
 
     def wake(self) -> None:
         """Poll as soon as possible instead of at the end of the current sleep."""
