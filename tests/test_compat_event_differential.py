@@ -1,0 +1,74 @@
+"""Event shapes the random event differential (property_tests/test_event_differential.py)
+found hogkit sending differently from posthog 7.91.1, each pinned by running both.
+
+Each test makes one call on an offline posthog client (its events recorded by `before_send`
+as the JSON it would send) and on a hogkit client with an in-memory transport, and compares
+the events minus what differs by construction (uuid, timestamp, `$lib`, `$lib_version`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from oracle import recording_clients
+from twin import normalized
+
+from hogkit import Client as KitClient
+from hogkit import MemoryTransport
+
+
+@pytest.fixture(autouse=True)
+def _no_release_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POSTHOG_RELEASE_ID", raising=False)
+
+
+def events_of_both(
+    call: Callable[[Any], Any], **options: Any
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """`call` made on posthog and on hogkit with `options`; each one's events, paired."""
+    memory = MemoryTransport()
+    with recording_clients() as (make, sent):
+        reference = make(**options)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+        try:
+            assert call(reference) is not None
+            assert call(kit) is not None
+            kit.flush()
+        finally:
+            kit.shutdown()
+    theirs = [normalized(e) for e in sent]
+    ours = [normalized(e) for e in memory.events]
+    assert len(theirs) == len(ours) == 1
+    return zip(theirs, ours, strict=True)
+
+
+def assert_same_events(call: Callable[[Any], Any], **options: Any) -> None:
+    for theirs, ours in events_of_both(call, **options):
+        assert ours == theirs
+
+
+class Label(str):
+    """Text whose `str()` is not its characters (a str-based enum with its own `__str__`)."""
+
+    def __str__(self) -> str:
+        return f"Label<{str.__str__(self)}>"
+
+
+# -- ids and names that are str subclasses ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.capture(Label("signed up"), distinct_id=Label("user-1")),
+        lambda c: c.set(distinct_id=Label("user-1"), properties={"plan": "pro"}),
+        lambda c: c.set_once(distinct_id=Label("ünï"), properties={"plan": "pro"}),
+        lambda c: c.alias(Label("anon-1"), Label("user-1")),
+        lambda c: c.group_identify("company", "acme", {"n": 1}, distinct_id=Label("user-1")),
+    ],
+    ids=["capture", "set", "set_once", "alias", "group_identify"],
+)
+def test_a_str_subclass_id_is_sent_as_its_text_not_its_str(call: Callable[[Any], Any]) -> None:
+    assert_same_events(call)
