@@ -77,9 +77,14 @@ def clean_text(text: str) -> str:
     return text
 
 
+# JSON's own spelling of the number keys Python spells `nan`, `inf` and `-inf`.
+_FLOAT_KEYS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def property_key(key: object) -> str:
-    """The text a property key is sent as: text unchanged (lone surrogates replaced), None
-    and booleans as JSON spells them, anything else its `str()` (a marker when that fails)."""
+    """The text a property key is sent as: text unchanged (lone surrogates replaced), None,
+    booleans and numbers as JSON spells them, anything else its `str()` (a marker when that
+    fails)."""
     if type(key) is str:
         return key if key.isascii() else clean_text(key)
     if key is None:
@@ -90,6 +95,12 @@ def property_key(key: object) -> str:
         return "false"
     if isinstance(key, str):
         return clean_text(key)
+    if isinstance(key, int):
+        # JSON writes a number key as the number, whatever the subclass's `__str__` says.
+        return int.__repr__(key)
+    if isinstance(key, float):
+        text = float.__repr__(key)
+        return _FLOAT_KEYS.get(text, text)
     return _text(key)
 
 

@@ -72,3 +72,32 @@ class Label(str):
 )
 def test_a_str_subclass_id_is_sent_as_its_text_not_its_str(call: Callable[[Any], Any]) -> None:
     assert_same_events(call)
+
+
+# -- property keys that are numbers -------------------------------------------------------------
+
+
+class Count(int):
+    """A number whose `str()` is not its digits (an int-based enum with its own `__str__`)."""
+
+    def __str__(self) -> str:
+        return f"Count<{int.__repr__(self)}>"
+
+
+class Ratio(float):
+    def __str__(self) -> str:
+        return f"Ratio<{float.__repr__(self)}>"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [float("nan"), float("inf"), float("-inf"), Count(3), Ratio(2.5), -0.0, 1e300],
+    ids=["nan", "inf", "-inf", "int subclass", "float subclass", "-0.0", "1e300"],
+)
+@pytest.mark.parametrize("where", ["properties", "nested", "super_properties"])
+def test_a_number_key_is_sent_as_json_spells_it(key: Any, where: str) -> None:
+    if where == "super_properties":
+        assert_same_events(lambda c: c.capture("x", distinct_id="u1"), super_properties={key: 1})
+    else:
+        props = {key: 1} if where == "properties" else {"outer": {key: [1]}}
+        assert_same_events(lambda c: c.capture("x", distinct_id="u1", properties=props))
