@@ -101,3 +101,31 @@ def test_a_number_key_is_sent_as_json_spells_it(key: Any, where: str) -> None:
     else:
         props = {key: 1} if where == "properties" else {"outer": {key: [1]}}
         assert_same_events(lambda c: c.capture("x", distinct_id="u1", properties=props))
+
+
+# -- calls without a person inside a context that names one -------------------------------------
+
+
+def in_context(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`call` made inside a fresh context of the client's that names the person `ctx-user`."""
+
+    def run(client: Any) -> Any:
+        with client.new_context(fresh=True):
+            client.identify_context("ctx-user")
+            client.set_context_session("session-1")
+            return call(client)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.alias("anon-1", None),
+        lambda c: c.alias("anon-1", ""),
+        lambda c: c.group_identify("company", "acme", {"n": 1}, distinct_id=""),
+    ],
+    ids=["alias to None", "alias to ''", "group_identify as ''"],
+)
+def test_a_blank_id_in_a_context_is_the_contexts_person(call: Callable[[Any], Any]) -> None:
+    assert_same_events(in_context(call))

@@ -19,7 +19,7 @@ from typing import Any
 
 from hogkit.core import events as core
 from hogkit.core.code_variables import VariablesConfig
-from hogkit.core.context import variables_config
+from hogkit.core.context import person_or_context, variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
@@ -203,7 +203,9 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$create_alias`: make `distinct_id` another id of the person known as
-        `previous_id` (inside a context, in its session)."""
+        `previous_id` (inside a context, in its session; without `distinct_id`, the
+        context's person)."""
+        distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
             "alias",
             _ALIAS,
@@ -226,8 +228,7 @@ class EventMethods:
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Without a distinct id, sent as the
         context's person, or else as `$<type>_<key>`; inside a context, in its session."""
-        if distinct_id is None:
-            distinct_id = get_context_distinct_id()
+        distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
             "group_identify",
             _GROUP_IDENTIFY,
