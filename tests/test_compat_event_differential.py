@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from oracle import recording_clients
-from twin import normalized
+from twin import context_tags_in_order, normalized
 
 from hogkit import Client as KitClient
 from hogkit import MemoryTransport
@@ -38,8 +38,8 @@ def events_of_both(
             kit.flush()
         finally:
             kit.shutdown()
-    theirs = [normalized(e) for e in sent]
-    ours = [normalized(e) for e in memory.events]
+    theirs = [context_tags_in_order(normalized(e)) for e in sent]
+    ours = [context_tags_in_order(normalized(e)) for e in memory.events]
     assert len(theirs) == len(ours) == 1
     return zip(theirs, ours, strict=True)
 
@@ -129,3 +129,39 @@ def in_context(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
 )
 def test_a_blank_id_in_a_context_is_the_contexts_person(call: Callable[[Any], Any]) -> None:
     assert_same_events(in_context(call))
+
+
+# -- context tags on an exception ---------------------------------------------------------------
+
+
+def raised() -> ValueError:
+    """A fresh exception raised and caught at one place, so both SDKs see one traceback."""
+    try:
+        raise ValueError("boom")
+    except ValueError as error:
+        return error
+
+
+def tagged(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(client: Any) -> Any:
+        with client.new_context(fresh=True):
+            client.tag("$exception_level", "tagged")
+            client.tag("$exception_list", "tagged")
+            client.tag("plain", 1)
+            return call(client)
+
+    return run
+
+
+@pytest.mark.filterwarnings("ignore:Reserved exception properties:DeprecationWarning")
+@pytest.mark.parametrize(
+    "properties",
+    [None, {"$exception_level": "warning"}, {"plain": 2}],
+    ids=["no properties", "caller's level", "caller's plain"],
+)
+def test_a_context_tag_does_not_replace_what_describes_an_exception(
+    properties: dict[str, Any] | None,
+) -> None:
+    assert_same_events(
+        tagged(lambda c: c.capture_exception(raised(), distinct_id="u1", properties=properties))
+    )

@@ -270,7 +270,9 @@ class EventMethods:
         """
         if unknown:
             unknown_arguments("capture_exception", unknown)
-        distinct_id, properties = with_context(distinct_id, properties)
+        # The context's tags and session go under the exception's own properties, not
+        # into the caller's (which may replace them).
+        distinct_id, context_properties = with_context(distinct_id, None)
         found: list[BaseException] = []
 
         def build() -> Event | None:
@@ -308,6 +310,7 @@ class EventMethods:
                 level=level,
                 source=source,
                 mechanism=mechanism,
+                context_properties=context_properties,
             )
             config = variables_config(
                 self.capture_code_variables, self.code_variables, variables_overrides()
