@@ -22,6 +22,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from hogkit.core.normalize import unprintable_marker
@@ -30,6 +31,7 @@ from hypothesis import strategies as st
 __all__ = [
     "OPAQUE_TEXTS",
     "Call",
+    "Context",
     "Example",
     "examples",
     "has_unserialisable_key",
@@ -166,9 +168,31 @@ scalars: st.SearchStrategy[Any] = st.one_of(
 
 _HASHABLE = st.one_of(st.integers(), _TEXT, st.booleans(), st.none(), st.floats(allow_nan=False))
 
+# Keys the SDKs write themselves, which a caller's property or a super property may also set.
+RESERVED_KEYS = (
+    "$set",
+    "$set_once",
+    "$groups",
+    "$process_person_profile",
+    "distinct_id",
+    "alias",
+    "$geoip_disable",
+    "$is_server",
+    "$session_id",
+    "$release_id",
+    "$group_type",
+    "$group_key",
+    "$group_set",
+    "$exception_level",
+    "$exception_list",
+    "$exception_fingerprint",
+    "$exception_types",
+    "$python_version",
+)
+
 keys: st.SearchStrategy[Any] = st.one_of(
     _TEXT,
-    st.sampled_from(["$set", "$set_once", "$groups", "$process_person_profile", "distinct_id"]),
+    st.sampled_from(RESERVED_KEYS),
     st.integers(),
     st.none(),
     st.booleans(),
@@ -212,6 +236,8 @@ values: st.SearchStrategy[Any] = st.recursive(
     max_leaves=12,
 ) | st.integers(0, 60).map(_nested)
 
+# Only dicts: posthog sends null for another kind of mapping (a `MappingProxyType`, say), in
+# `$set` or as a property value, where hogkit sends its items.
 properties: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.just({}),
@@ -229,6 +255,10 @@ ids: st.SearchStrategy[Any] = st.one_of(
     st.uuids(),
     st.builds(Label, _TEXT.filter(bool)),
     st.builds(Count, st.integers(0, 9)),
+    st.booleans(),
+    st.floats(),
+    _TEXT.filter(bool).map(lambda s: s.encode("utf-8")),
+    st.sampled_from(_INVALID_UTF8),
 )
 blank_ids = st.sampled_from([None, ""])
 
@@ -335,14 +365,14 @@ def _person(draw: st.DrawFn, method: str) -> Call:
 
 
 @st.composite
-def _group_identify(draw: st.DrawFn) -> Call:
+def _group_identify(draw: st.DrawFn, context_person: bool = False) -> Call:
     group_type = draw(st.sampled_from(["company", "project"]) | ids | blank_ids)
     group_key = draw(ids | blank_ids)
     kwargs = {
         "properties": draw(properties),
-        # Without a distinct id posthog sends a random one and hogkit `$<type>_<key>`, a
-        # documented difference; the test compares only calls that name a person.
-        "distinct_id": draw(ids.filter(lambda i: i != "")),
+        # Without a distinct id (or the context's) posthog sends a random one and hogkit
+        # `$<type>_<key>`, a documented difference; only calls with a person are drawn.
+        "distinct_id": draw(ids.filter(lambda i: i != "") | (blank_ids if context_person else ids)),
         **_common(draw),
     }
     return Call("group_identify", (group_type, group_key), kwargs)
@@ -366,18 +396,41 @@ def _capture_exception(draw: st.DrawFn) -> Call:
     return Call("capture_exception", (draw(_TEXT),), kwargs)
 
 
-calls: st.SearchStrategy[Call] = st.one_of(
-    _capture(),
-    _person("set"),
-    _person("set_once"),
-    _group_identify(),
-    _alias(),
-    _capture_exception(),
-)
+def calls(context_person: bool = False) -> st.SearchStrategy[Call]:
+    return st.one_of(
+        _capture(),
+        _person("set"),
+        _person("set_once"),
+        _group_identify(context_person),
+        _alias(),
+        _capture_exception(),
+    )
+
+
+class Context(NamedTuple):
+    """A context every call runs in: its person, session and tags (None: no context)."""
+
+    distinct_id: Any
+    session_id: Any
+    tags: dict[str, Any]
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> Context | None:
+    if draw(st.booleans()):
+        return None
+    return Context(
+        # Text only, as `identify_context` asks: posthog puts another kind of context id into
+        # events as it is (`alias` sends `True`, 0 counts as no person), hogkit its text.
+        draw(st.none() | ids.filter(lambda i: isinstance(i, str))),
+        draw(st.none() | st.sampled_from(["session-1", "ünï-session"]) | _TEXT),
+        draw(st.dictionaries(_TEXT | st.sampled_from(RESERVED_KEYS), values, max_size=3)),
+    )
 
 
 class Example(NamedTuple):
     options: dict[str, Any]
+    context: Context | None
     calls: list[Call]
 
 
@@ -386,14 +439,24 @@ def examples(draw: st.DrawFn) -> Example:
     options: dict[str, Any] = {}
     # Text keys only: posthog merges super properties into the event before it turns keys
     # into text, so `True` there and `1` in the call's properties would be one key to it.
-    super_properties = draw(st.none() | st.dictionaries(_TEXT, scalars, max_size=3))
+    super_keys = _TEXT | st.sampled_from(RESERVED_KEYS)
+    super_properties = draw(st.none() | st.dictionaries(super_keys, scalars, max_size=3))
     if super_properties is not None:
         options["super_properties"] = super_properties
     for name in ("disable_geoip", "is_server"):
         choice = draw(st.sampled_from([None, True, False]))
         if choice is not None:
             options[name] = choice
-    return Example(options, draw(st.lists(calls, min_size=1, max_size=6)))
+    # Which frames of an `$exception` are the application's.
+    modules = draw(st.sampled_from([None, ["event_strategies"], ["elsewhere"], []]))
+    if modules is not None:
+        options["in_app_modules"] = modules
+    root = draw(st.sampled_from([None, str(Path(__file__).parent), "/nonexistent"]))
+    if root is not None:
+        options["project_root"] = root
+    context = draw(contexts())
+    context_person = context is not None and context.distinct_id not in ("", None)
+    return Example(options, context, draw(st.lists(calls(context_person), min_size=1, max_size=6)))
 
 
 # -- recognising inputs ------------------------------------------------------------------------

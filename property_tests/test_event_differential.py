@@ -37,12 +37,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from compare import strict_equal
-from event_strategies import OPAQUE_TEXTS, Call, Example, call_inputs, examples
+from event_strategies import OPAQUE_TEXTS, Call, Context, Example, call_inputs, examples
 from event_strategies import has_unserialisable_key as posthog_cannot_serialise
 from hypothesis import given, settings
 from oracle import recording_clients
 from reference import quiet_reference
-from twin import event_differences, normalized
+from twin import context_tags_in_order, event_differences, normalized
 
 from hogkit import Client as KitClient
 from hogkit import MemoryTransport
@@ -154,11 +154,15 @@ def posthog_cannot_read_time(call: Call) -> bool:
     return given_time is not None and not isinstance(given_time, (str, dt.datetime))
 
 
-def personless(call: Call, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def personless(
+    context: Context | None, call: Call, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Events of a call without a person: their distinct id, a fresh random UUID in both
     SDKs, checked to be one and replaced by a marker (a super property may override
     `$process_person_profile`, so the call, not the event, says which are personless)."""
     if call.method not in PERSONLESS_METHODS or call.kwargs.get("distinct_id") not in BLANK:
+        return events
+    if context is not None and context.distinct_id not in BLANK:
         return events
     for event in events:
         assert str(uuidlib.UUID(event["distinct_id"])) == event["distinct_id"]
@@ -170,6 +174,8 @@ def compare_call(
 ) -> None:
     (ref_result, ref_events), (kit_result, kit_events) = ref, kit
     inputs = [*call_inputs(call), example.options.get("super_properties")]
+    if example.context is not None:
+        inputs.append(example.context.tags)
     unusable = any(posthog_cannot_serialise(v) for v in inputs) or posthog_cannot_read_time(call)
     if not ref_events and unusable:
         # posthog lost the event, so there is nothing to compare with: hogkit's own answer
@@ -181,9 +187,29 @@ def compare_call(
     assert len(ref_events) == len(kit_events), event_differences(ref_events, kit_events)
     check_ids(call, ref, kit)
     check_times(call, ref_events, kit_events)
-    theirs = personless(call, [normalized(e) for e in ref_events])
-    ours = personless(call, [normalized(e) for e in kit_events])
+    theirs = personless(
+        example.context, call, [context_tags_in_order(normalized(e)) for e in ref_events]
+    )
+    ours = personless(
+        example.context, call, [context_tags_in_order(normalized(e)) for e in kit_events]
+    )
     assert agrees(theirs, ours), event_differences(theirs, ours)
+
+
+@contextlib.contextmanager
+def within(client: Any, context: Context | None) -> Iterator[None]:
+    """`client`'s own fresh context set up as `context` says (nothing when it is None)."""
+    if context is None:
+        yield
+        return
+    with client.new_context(fresh=True):
+        if context.distinct_id is not None:
+            client.identify_context(context.distinct_id)
+        if context.session_id is not None:
+            client.set_context_session(context.session_id)
+        for name, value in context.tags.items():
+            client.tag(name, value)
+        yield
 
 
 def run_example(example: Example) -> None:
@@ -194,10 +220,12 @@ def run_example(example: Example) -> None:
         try:
             for call in example.calls:
                 before = len(sent)
-                ref_result = call.run(reference)
+                with within(reference, example.context):
+                    ref_result = call.run(reference)
                 ref_events = list(sent[before:])
                 memory.clear()
-                kit_result = call.run(kit)
+                with within(kit, example.context):
+                    kit_result = call.run(kit)
                 kit.flush()
                 compare_call(example, call, (ref_result, ref_events), (kit_result, memory.events))
         finally:
