@@ -1,7 +1,8 @@
 """Event differential: hogkit's Client against posthog 7.91.1's, call by call, on random input.
 
 Each example (see `event_strategies`) builds a fresh client of each SDK with the same
-options and makes the same one to six event method calls on both. posthog runs offline and
+options and makes the same one to six event method calls on both, each call inside the
+example's context (its person, session and tags) when it has one. posthog runs offline and
 its events are recorded by `before_send` as the JSON it would send (`oracle.recording_clients`);
 hogkit sends through an in-memory transport, so its events are the encoded wire bytes
 decoded. After every call both must agree on whether an id came back and on every event
@@ -12,7 +13,8 @@ What is relaxed, and why (nothing else is):
 - `uuid` is compared only when the call passed one posthog accepts, `timestamp` only when it
   passed one (otherwise they are random and the clock; text posthog cannot read makes both
   take the clock); `$lib` and `$lib_version` name the SDK. A personless event's distinct id,
-  random in both, is checked and then compared as a marker.
+  random in both, is checked and then compared as a marker, and the context's tag names
+  (`$context_tags`), which posthog sends from a set, are compared in one order.
 - Values JSON cannot hold (an enum, a `time`, an object that only prints, invalid UTF-8)
   are sent as their text by hogkit and as null by posthog, a documented choice: a null in
   posthog's event may stand against one of those texts (`OPAQUE_TEXTS`) in hogkit's.
@@ -21,7 +23,8 @@ What is relaxed, and why (nothing else is):
   compare, such a call is only checked to return the id of the event hogkit sent, if any.
 - The strategies leave out a few inputs on purpose, each with its reason beside it: nameless
   events, `group_identify` without a person, sets inside dataclasses, super property keys
-  that are not text, nesting past hogkit's depth bound and signalling NaN Decimals.
+  that are not text, context ids that are not text, mappings other than dicts, times at the
+  calendar's ends, nesting past hogkit's depth bound and signalling NaN Decimals.
 """
 
 from __future__ import annotations
