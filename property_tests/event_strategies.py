@@ -17,6 +17,7 @@ posthog fail on the whole event.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import enum
@@ -324,16 +325,44 @@ class Problem(Exception):
     """The exception `capture_exception` calls report."""
 
 
-def _fail(message: str) -> None:
+# An exception holding others (Python 3.11 and later); a plain one before.
+_GROUP: Any = getattr(builtins, "ExceptionGroup", None)
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("unprintable")
+
+
+def _fail(kind: str, message: Any) -> None:
+    if kind == "cause":
+        try:
+            _fail("plain", message)
+        except Problem as inner:
+            raise KeyError(message) from inner
+    if kind == "context":
+        try:
+            _fail("plain", message)
+        except Problem:
+            raise LookupError(message)  # noqa: B904 - the implicit context is the point
+    if kind == "group" and _GROUP is not None:
+        raise _GROUP("several", [Problem(message), ValueError(1, b"x", None)])
+    if kind == "unprintable":
+        raise Unprintable(message)
+    if kind == "no message":
+        raise Problem()
     raise Problem(message)
 
 
-def raised(message: str) -> BaseException:
-    """A fresh exception, raised and caught at the same place each time, so two clients
-    capturing one each see the same traceback."""
+EXCEPTION_KINDS = ("plain", "cause", "context", "group", "unprintable", "no message")
+
+
+def raised(kind: str, message: Any) -> BaseException:
+    """A fresh exception of `kind`, raised and caught at the same place each time, so two
+    clients capturing one each see the same traceback."""
     try:
-        _fail(message)
-    except Problem as error:
+        _fail(kind, message)
+    except Exception as error:
         return error
     raise AssertionError("unreachable")
 
@@ -396,7 +425,8 @@ def _capture_exception(draw: st.DrawFn) -> Call:
         "groups": draw(groups),
         **_common(draw),
     }
-    return Call("capture_exception", (draw(_TEXT),), kwargs)
+    kind = draw(st.sampled_from(EXCEPTION_KINDS))
+    return Call("capture_exception", (kind, draw(_TEXT | scalars)), kwargs)
 
 
 def calls(context_person: bool = False) -> st.SearchStrategy[Call]:
