@@ -77,10 +77,6 @@ def clean_text(text: str) -> str:
     return text
 
 
-# JSON's own spelling of the number keys Python spells `nan`, `inf` and `-inf`.
-_FLOAT_KEYS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
 def property_key(key: object) -> str:
     """The text a property key is sent as: text unchanged (lone surrogates replaced), None,
     booleans and numbers as JSON spells them, anything else its `str()` (a marker when that
@@ -99,9 +95,17 @@ def property_key(key: object) -> str:
         # JSON writes a number key as the number, whatever the subclass's `__str__` says.
         return int.__repr__(key)
     if isinstance(key, float):
-        text = float.__repr__(key)
-        return _FLOAT_KEYS.get(text, text)
+        return _number_key(float(key))
     return _text(key)
+
+
+def _number_key(number: float) -> str:
+    """A float key as JSON writes it: NaN and the infinities in JSON's own spelling."""
+    if number != number:
+        return "NaN"
+    if number - number != 0.0:
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)
 
 
 def _text(value: object) -> str:
