@@ -22,6 +22,7 @@ __all__ = [
     "VariablesOverrides",
     "apply_context",
     "is_blank",
+    "person_or_context",
     "take_token",
     "variables_config",
 ]
@@ -48,8 +49,7 @@ def apply_context(
     wins), and `$session_id` /
     `$device_id` only fill properties the caller left unset.
     """
-    if is_blank(distinct_id) and not is_blank(values.distinct_id):
-        distinct_id = values.distinct_id
+    distinct_id = person_or_context(distinct_id, values.distinct_id)
     merged: dict[str, Any] = dict(values.tags)
     merged["$context_tags"] = sorted(name for name, _ in values.tags)
     if isinstance(properties, Mapping):  # anything else is no properties, as outside a context
@@ -59,6 +59,14 @@ def apply_context(
     if values.device_id is not None and "$device_id" not in merged:
         merged["$device_id"] = values.device_id
     return distinct_id, merged
+
+
+def person_or_context(distinct_id: Any, context_id: Any) -> Any:
+    """The call's distinct id, or the context's when the call named none (None or "") and
+    the context has one: every event method lets a context name its person the same way."""
+    if is_blank(distinct_id) and not is_blank(context_id):
+        return context_id
+    return distinct_id
 
 
 def is_blank(distinct_id: Any) -> bool:

@@ -40,6 +40,7 @@ def exception_event(
     source: str | None = None,
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
+    context_properties: Mapping[str, Any] | None = None,
 ) -> Event:
     """`$exception` for `exc`, as posthog-python 7.91.1's `capture_exception` builds it.
 
@@ -50,19 +51,19 @@ def exception_event(
     (system properties, personless handling, groups, flags, common properties). The
     shell injects `source_lines` (it reads files) and `project_root` (posthog-python's
     default is the working directory at client start). OpenTelemetry `$trace_id`/`$span_id`
-    are the shell's to add to `properties`.
+    are the shell's to add to `properties`. `context_properties` (a context's tags and
+    session) lie under all of these: a tag never replaces what describes the exception.
     """
-    props: dict[str, Any] = {
-        "$exception_list": exception_list(
-            exc,
-            source_lines=source_lines,
-            in_app_prefixes=in_app_prefixes,
-            project_root=project_root,
-            mechanism=mechanism,
-            synthetic_traceback=synthetic_traceback,
-        ),
-        "$exception_level": level,
-    }
+    props: dict[str, Any] = dict(context_properties) if context_properties else {}
+    props["$exception_list"] = exception_list(
+        exc,
+        source_lines=source_lines,
+        in_app_prefixes=in_app_prefixes,
+        project_root=project_root,
+        mechanism=mechanism,
+        synthetic_traceback=synthetic_traceback,
+    )
+    props["$exception_level"] = level
     if source:
         props["$exception_source"] = source
     if properties:

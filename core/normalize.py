@@ -78,8 +78,9 @@ def clean_text(text: str) -> str:
 
 
 def property_key(key: object) -> str:
-    """The text a property key is sent as: text unchanged (lone surrogates replaced), None
-    and booleans as JSON spells them, anything else its `str()` (a marker when that fails)."""
+    """The text a property key is sent as: text unchanged (lone surrogates replaced), None,
+    booleans and numbers as JSON spells them, anything else its `str()` (a marker when that
+    fails)."""
     if type(key) is str:
         return key if key.isascii() else clean_text(key)
     if key is None:
@@ -90,7 +91,21 @@ def property_key(key: object) -> str:
         return "false"
     if isinstance(key, str):
         return clean_text(key)
+    if isinstance(key, int):
+        # JSON writes a number key as the number, whatever the subclass's `__str__` says.
+        return int.__repr__(key)
+    if isinstance(key, float):
+        return _number_key(float(key))
     return _text(key)
+
+
+def _number_key(number: float) -> str:
+    """A float key as JSON writes it: NaN and the infinities in JSON's own spelling."""
+    if number != number:
+        return "NaN"
+    if number - number != 0.0:
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)
 
 
 def _text(value: object) -> str:

@@ -228,6 +228,10 @@ def wire_uuid(value: str | _uuid.UUID) -> str:
 
 
 def _safe_str(value: object) -> str | None:
+    """`value`'s text: a str subclass's own characters (what JSON sends for it, whatever its
+    `__str__` says), anything else's `str()`; None when that raises."""
+    if isinstance(value, str):
+        return str.__str__(value)
     try:
         return str(value)
     except Exception:

@@ -247,6 +247,16 @@ def normalized(event: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(out))
 
 
+def context_tags_in_order(event: dict[str, Any]) -> dict[str, Any]:
+    """`event` (a `normalized` one) with its context's tag names sorted: posthog sends them
+    from a set, in no promised order. Changed in place and returned."""
+    for holder in (event.get("properties"), event.get("$set"), event.get("$set_once")):
+        names = holder.get("$context_tags") if isinstance(holder, dict) else None
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            holder["$context_tags"] = sorted(names)
+    return event
+
+
 def snapshot_reads(flags: Any, keys: Sequence[str]) -> list[Any]:
     """Every read of an `evaluate_flags` snapshot, in a fixed order."""
     out: list[Any] = [sorted(flags.keys)]
@@ -261,6 +271,7 @@ __all__ = [
     "KIT_KEY",
     "REF_KEY",
     "Twin",
+    "context_tags_in_order",
     "definitions",
     "event_differences",
     "flag",

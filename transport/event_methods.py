@@ -19,7 +19,7 @@ from typing import Any
 
 from hogkit.core import events as core
 from hogkit.core.code_variables import VariablesConfig
-from hogkit.core.context import variables_config
+from hogkit.core.context import person_or_context, variables_config
 from hogkit.core.event import Event, FlagsArg
 
 from . import stamps
@@ -203,7 +203,9 @@ class EventMethods:
         disable_geoip: bool | None = None,
     ) -> str | None:
         """`$create_alias`: make `distinct_id` another id of the person known as
-        `previous_id` (inside a context, in its session)."""
+        `previous_id` (inside a context, in its session; without `distinct_id`, the
+        context's person)."""
+        distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
             "alias",
             _ALIAS,
@@ -226,8 +228,7 @@ class EventMethods:
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Without a distinct id, sent as the
         context's person, or else as `$<type>_<key>`; inside a context, in its session."""
-        if distinct_id is None:
-            distinct_id = get_context_distinct_id()
+        distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
             "group_identify",
             _GROUP_IDENTIFY,
@@ -269,7 +270,9 @@ class EventMethods:
         """
         if unknown:
             unknown_arguments("capture_exception", unknown)
-        distinct_id, properties = with_context(distinct_id, properties)
+        # The context's tags and session go under the exception's own properties, not
+        # into the caller's (which may replace them).
+        distinct_id, context_properties = with_context(distinct_id, None)
         found: list[BaseException] = []
 
         def build() -> Event | None:
@@ -307,6 +310,7 @@ class EventMethods:
                 level=level,
                 source=source,
                 mechanism=mechanism,
+                context_properties=context_properties,
             )
             config = variables_config(
                 self.capture_code_variables, self.code_variables, variables_overrides()

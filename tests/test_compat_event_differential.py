@@ -1,0 +1,167 @@
+"""Event shapes the random event differential (property_tests/test_event_differential.py)
+found hogkit sending differently from posthog 7.91.1, each pinned by running both.
+
+Each test makes one call on an offline posthog client (its events recorded by `before_send`
+as the JSON it would send) and on a hogkit client with an in-memory transport, and compares
+the events minus what differs by construction (uuid, timestamp, `$lib`, `$lib_version`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from oracle import recording_clients
+from twin import context_tags_in_order, normalized
+
+from hogkit import Client as KitClient
+from hogkit import MemoryTransport
+
+
+@pytest.fixture(autouse=True)
+def _no_release_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POSTHOG_RELEASE_ID", raising=False)
+
+
+def events_of_both(
+    call: Callable[[Any], Any], **options: Any
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """`call` made on posthog and on hogkit with `options`; each one's events, paired."""
+    memory = MemoryTransport()
+    with recording_clients() as (make, sent):
+        reference = make(**options)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+        try:
+            assert call(reference) is not None
+            assert call(kit) is not None
+            kit.flush()
+        finally:
+            kit.shutdown()
+    theirs = [context_tags_in_order(normalized(e)) for e in sent]
+    ours = [context_tags_in_order(normalized(e)) for e in memory.events]
+    assert len(theirs) == len(ours) == 1
+    return zip(theirs, ours, strict=True)
+
+
+def assert_same_events(call: Callable[[Any], Any], **options: Any) -> None:
+    for theirs, ours in events_of_both(call, **options):
+        assert ours == theirs
+
+
+class Label(str):
+    """Text whose `str()` is not its characters (a str-based enum with its own `__str__`)."""
+
+    def __str__(self) -> str:
+        return f"Label<{str.__str__(self)}>"
+
+
+# -- ids and names that are str subclasses ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.capture(Label("signed up"), distinct_id=Label("user-1")),
+        lambda c: c.set(distinct_id=Label("user-1"), properties={"plan": "pro"}),
+        lambda c: c.set_once(distinct_id=Label("ünï"), properties={"plan": "pro"}),
+        lambda c: c.alias(Label("anon-1"), Label("user-1")),
+        lambda c: c.group_identify("company", "acme", {"n": 1}, distinct_id=Label("user-1")),
+    ],
+    ids=["capture", "set", "set_once", "alias", "group_identify"],
+)
+def test_a_str_subclass_id_is_sent_as_its_text_not_its_str(call: Callable[[Any], Any]) -> None:
+    assert_same_events(call)
+
+
+# -- property keys that are numbers -------------------------------------------------------------
+
+
+class Count(int):
+    """A number whose `str()` is not its digits (an int-based enum with its own `__str__`)."""
+
+    def __str__(self) -> str:
+        return f"Count<{int.__repr__(self)}>"
+
+
+class Ratio(float):
+    def __str__(self) -> str:
+        return f"Ratio<{float.__repr__(self)}>"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [float("nan"), float("inf"), float("-inf"), Count(3), Ratio(2.5), -0.0, 1e300],
+    ids=["nan", "inf", "-inf", "int subclass", "float subclass", "-0.0", "1e300"],
+)
+@pytest.mark.parametrize("where", ["properties", "nested", "super_properties"])
+def test_a_number_key_is_sent_as_json_spells_it(key: Any, where: str) -> None:
+    if where == "super_properties":
+        assert_same_events(lambda c: c.capture("x", distinct_id="u1"), super_properties={key: 1})
+    else:
+        props = {key: 1} if where == "properties" else {"outer": {key: [1]}}
+        assert_same_events(lambda c: c.capture("x", distinct_id="u1", properties=props))
+
+
+# -- calls without a person inside a context that names one -------------------------------------
+
+
+def in_context(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`call` made inside a fresh context of the client's that names the person `ctx-user`."""
+
+    def run(client: Any) -> Any:
+        with client.new_context(fresh=True):
+            client.identify_context("ctx-user")
+            client.set_context_session("session-1")
+            return call(client)
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.alias("anon-1", None),
+        lambda c: c.alias("anon-1", ""),
+        lambda c: c.group_identify("company", "acme", {"n": 1}, distinct_id=""),
+    ],
+    ids=["alias to None", "alias to ''", "group_identify as ''"],
+)
+def test_a_blank_id_in_a_context_is_the_contexts_person(call: Callable[[Any], Any]) -> None:
+    assert_same_events(in_context(call))
+
+
+# -- context tags on an exception ---------------------------------------------------------------
+
+
+def raised() -> ValueError:
+    """A fresh exception raised and caught at one place, so both SDKs see one traceback."""
+    try:
+        raise ValueError("boom")
+    except ValueError as error:
+        return error
+
+
+def tagged(call: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def run(client: Any) -> Any:
+        with client.new_context(fresh=True):
+            client.tag("$exception_level", "tagged")
+            client.tag("$exception_list", "tagged")
+            client.tag("plain", 1)
+            return call(client)
+
+    return run
+
+
+@pytest.mark.filterwarnings("ignore:Reserved exception properties:DeprecationWarning")
+@pytest.mark.parametrize(
+    "properties",
+    [None, {"$exception_level": "warning"}, {"plain": 2}],
+    ids=["no properties", "caller's level", "caller's plain"],
+)
+def test_a_context_tag_does_not_replace_what_describes_an_exception(
+    properties: dict[str, Any] | None,
+) -> None:
+    assert_same_events(
+        tagged(lambda c: c.capture_exception(raised(), distinct_id="u1", properties=properties))
+    )
