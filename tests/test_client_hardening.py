@@ -164,3 +164,51 @@ def test_retries_and_polls_leave_the_applications_random_stream_alone(
     assert client.shutdown(5)
     assert len(loopback.requests("/batch/")) == 2  # the batch was retried
     assert random.random() == expected
+
+
+_OUT_OF_FILES = """
+import resource, socket, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+from hogkit import Client
+lost = []
+client = Client("phc_hardening", host=sys.argv[1], secret_key="phs_x", max_retries=1,
+                feature_flags_request_timeout_seconds=0.5,
+                on_error=lambda error, items: lost.append((str(error), len(items))))
+held = []
+try:
+    while True:
+        held.append(socket.socket())
+except OSError:
+    pass
+print("captured", bool(client.capture("during", distinct_id="u")))
+print("evaluated", client.evaluate_flags("u").keys)
+print("flushed", client.flush(timeout=5))
+for sock in held:
+    sock.close()
+print("captured", bool(client.capture("after", distinct_id="u")))
+print("flushed", client.flush(timeout=5))
+print("lost", lost)
+"""
+
+
+def test_a_process_out_of_file_descriptors_is_told_so_and_recovers(
+    loopback: LoopbackServer,
+) -> None:
+    """A busy server that leaks descriptors meets EMFILE in every socket: calls still
+    return, the losses name the cause (a host problem, not the network's), and sending
+    resumes once descriptors are free."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _OUT_OF_FILES, loopback.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[:3] == ["captured True", "evaluated ()", "flushed False"], done.stderr
+    assert lines[3:5] == ["captured True", "flushed True"], done.stderr
+    assert "too many open files" in lines[5], lines[5]
+    assert [e["event"] for e in loopback.events()] == ["after"]

@@ -25,6 +25,7 @@ the connection's socket; it is bounded per operation by the time remaining).
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import itertools
 import os
@@ -98,6 +99,14 @@ class PoolClosed(ExchangeFailed):
 
 class _Refused(NewConnectionError):
     """Connecting was refused (ECONNREFUSED): the one connect failure worth telling apart."""
+
+
+class _NoDescriptors(NewConnectionError):
+    """No socket could be opened: the process (or system) is out of file descriptors, a
+    problem of the host, not of the network, that an operator must be told by name."""
+
+
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
 
 
 @attrs.frozen
@@ -244,14 +253,20 @@ def _open(conn: HTTPConnection) -> socket.socket:
         infos = resolve(conn._dns_host.strip("[]"), conn.port or 80, deadline - time.monotonic())
     except socket.gaierror as exc:
         raise NameResolutionError(conn.host, conn, exc) from None
-    except OSError:
+    except OSError as exc:  # the resolver reads files too (EAI_SYSTEM carries its errno)
+        if exc.errno in _OUT_OF_DESCRIPTORS:
+            raise _NoDescriptors(conn, "no file descriptor to resolve the host") from None
         raise ConnectTimeoutError(conn, "name resolution timed out") from None
     last: OSError | None = None
     for family, kind, proto, _canon, address in infos:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        sock = socket.socket(family, kind, proto)
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            last = exc
+            break
         if watch is not None:
             watch.add(sock)
         try:
@@ -269,6 +284,8 @@ def _open(conn: HTTPConnection) -> socket.socket:
         raise ConnectTimeoutError(conn, "connect timed out")
     if isinstance(last, ConnectionRefusedError):
         raise _Refused(conn, "connection refused")
+    if last.errno in _OUT_OF_DESCRIPTORS:
+        raise _NoDescriptors(conn, "no file descriptor for a socket")
     raise NewConnectionError(conn, f"connect failed: {type(last).__name__}")
 
 
@@ -427,6 +444,8 @@ def _kind(exc: BaseException) -> str:
     exc = _reason(exc)
     if isinstance(exc, _Refused):
         return "connection refused"
+    if isinstance(exc, _NoDescriptors):
+        return "no socket could be opened: too many open files"
     if isinstance(exc, NameResolutionError):
         return "name resolution failed"
     if isinstance(exc, NewConnectionError):
