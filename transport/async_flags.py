@@ -5,6 +5,9 @@ would cost more than it saves); only the `/flags` request for what local evaluat
 not decide is awaited, with the same deadline and verdicts as the blocking client, and the
 service's `complete` merges its outcome. The first evaluation on each loop awaits the
 poller's first download once, in a thread.
+
+The request carries `group_properties` as the caller gave them, the body posthog-python's
+AsyncClient sends (its Client adds each group's `$group_key`; so does hogkit's).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class AsyncFlags:
             only_evaluate_locally,
             disable_geoip,
             device_id,
+            group_keys=False,
         )
         if type(step) is FlagsRequest:
             outcome = await self._request_flags(step.body)

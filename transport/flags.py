@@ -234,6 +234,8 @@ class FlagService:
         only_evaluate_locally: bool,
         disable_geoip: bool | None,
         device_id: str | None,
+        *,
+        group_keys: bool = True,
     ) -> FlagEvaluations | FlagsRequest:
         """Steps 1-3 of `evaluate`: the snapshot when local evaluation settles the call, or
         the `/flags` request still to perform (then `complete` merges its outcome).
@@ -241,6 +243,8 @@ class FlagService:
         `wait` lets the first call wait for the first definitions download; an event loop
         passes False (it never blocks) and awaits that download itself. Performing the
         request is the caller's part, so a blocking and an awaiting client share the rest.
+        `group_keys=False` sends `group_properties` as given, without each group's
+        `$group_key` (the body posthog-python's AsyncClient sends).
         """
         if (distinct_id is None or device_id is None) and current_context() is not None:
             distinct_id, device_id = flag_identity(distinct_id, device_id)
@@ -287,6 +291,8 @@ class FlagService:
             distinct_id, group_map, person_properties, group_properties, disable_geoip, device_id,
             flag_keys,
         )  # fmt: skip
+        if not group_keys:
+            body["group_properties"] = dict(group_properties or {})
         return FlagsRequest(
             encode_flags_request(body),
             did,

@@ -1,0 +1,64 @@
+"""posthog 7.91.1's AsyncClient beside hogkit's over one loopback server: the cases the async
+client differential (property_tests/test_async_client_differential.py) found, each kept as
+a focused comparison. Every expectation is what posthog's AsyncClient did in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import posthog
+from httpserver import Reply
+from twin import FLAGS, KIT_KEY, REF_KEY, Twin, flags_response, record
+
+import hogkit
+
+Action = Callable[[Any], Awaitable[Any]]
+
+
+def run_both(twin: Twin, action: Action, **options: Any) -> tuple[Any, Any]:
+    """`action(client)` on posthog's AsyncClient, then on hogkit's, each flushed and shut
+    down on its own event loop; returns both results."""
+
+    async def one(client: Any) -> Any:
+        try:
+            answer = await action(client)
+            await client.flush()
+            return answer
+        finally:
+            await client.shutdown()
+
+    async def build_and_run(make: Callable[[], Any]) -> Any:
+        return await one(make())
+
+    common = {"host": twin.server.url, "feature_flags_request_max_retries": 0, **options}
+    ref = asyncio.run(build_and_run(lambda: posthog.AsyncClient(REF_KEY, **common)))
+    kit = asyncio.run(build_and_run(lambda: hogkit.AsyncClient(KIT_KEY, **common)))
+    return ref, kit
+
+
+def flags_bodies(twin: Twin, sdk: str) -> list[dict[str, Any]]:
+    """The `/flags` bodies one SDK sent, without the fields naming the SDK and the time."""
+    volatile = {"api_key", "token", "sent_at"}
+    return [
+        {k: v for k, v in r.json().items() if k not in volatile} for r in twin.requests(FLAGS, sdk)
+    ]
+
+
+def test_group_properties_are_sent_as_given() -> None:
+    """posthog's AsyncClient sends the caller's `group_properties` untouched (its Client
+    adds each group's `$group_key`), including types `groups` does not name."""
+
+    async def read(client: Any) -> Any:
+        flags = await client.evaluate_flags(
+            "user-1",
+            groups={"company": "acme", "project": 7},
+            group_properties={"company": {"size": "big"}, "team": {"name": "x"}},
+        )
+        return flags.get_flag("beta")
+
+    with Twin(local=False, remote=Reply.json(flags_response(record("beta", True)))) as twin:
+        ref, kit = run_both(twin, read)
+        assert kit == ref
+        assert flags_bodies(twin, "kit") == flags_bodies(twin, "ref")
