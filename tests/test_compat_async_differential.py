@@ -10,7 +10,7 @@ from typing import Any
 
 import posthog
 from httpserver import Reply
-from twin import FLAGS, KIT_KEY, REF_KEY, Twin, flags_response, record
+from twin import FLAGS, KIT_KEY, REF_KEY, Twin, event_differences, flags_response, record
 
 import hogkit
 
@@ -62,3 +62,33 @@ def test_group_properties_are_sent_as_given() -> None:
         ref, kit = run_both(twin, read)
         assert kit == ref
         assert flags_bodies(twin, "kit") == flags_bodies(twin, "ref")
+
+
+def test_flag_events_name_the_groups_as_text() -> None:
+    """posthog's AsyncClient reports a snapshot read's `$feature_flag_called` (and its
+    `$experiment_exposure`) with `$groups` keys as text, where its Client keeps them as given;
+    the event a capture sends with `groups=` keeps them as given in both."""
+    arm = record(
+        "beta",
+        "test",
+        reason="experiment_split",
+        config_version=2,
+        rule_id="0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
+        rule_type="experiment",
+        variant_key="test",
+    )
+    arm = {k: v for k, v in arm.items() if k not in ("enabled", "variant")} | {"value": "test"}
+    groups = {"company": 7, "project": "p-1"}
+
+    async def read(client: Any) -> Any:
+        flags = await client.evaluate_flags("user-1", groups=groups)
+        client.capture("bought", distinct_id="user-1", groups=groups, flags=flags)
+        return flags.get_flag("beta"), flags.get_flag("beta")
+
+    with Twin(local=False, remote=Reply.json(flags_response(arm))) as twin:
+        ref, kit = run_both(twin, read)
+        assert kit == ref
+        ref_events, kit_events = twin.ref_events(), twin.kit_events()
+        names = sorted(e["event"] for e in ref_events)
+        assert names == ["$experiment_exposure", "$feature_flag_called", "bought"]
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)

@@ -7,7 +7,8 @@ service's `complete` merges its outcome. The first evaluation on each loop await
 poller's first download once, in a thread.
 
 The request carries `group_properties` as the caller gave them, the body posthog-python's
-AsyncClient sends (its Client adds each group's `$group_key`; so does hogkit's).
+AsyncClient sends (its Client adds each group's `$group_key`; so does hogkit's), and the
+snapshot's flag events name the groups with every key as text, as that client reports them.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class AsyncFlags:
             disable_geoip,
             device_id,
             group_keys=False,
+            text_groups=True,
         )
         if type(step) is FlagsRequest:
             outcome = await self._request_flags(step.body)
