@@ -5,10 +5,12 @@ a focused comparison. Every expectation is what posthog's AsyncClient did in the
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import posthog
+import pytest
 from httpserver import Reply
 from twin import FLAGS, KIT_KEY, REF_KEY, Twin, event_differences, flags_response, record
 
@@ -92,3 +94,21 @@ def test_flag_events_name_the_groups_as_text() -> None:
         names = sorted(e["event"] for e in ref_events)
         assert names == ["$experiment_exposure", "$feature_flag_called", "bought"]
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+@pytest.mark.parametrize("body", ["NaN", "-Infinity", "[1e400, 2]", '{"n": NaN}', "not json"])
+def test_remote_config_bodies_are_read_as_python_reads_json(body: str) -> None:
+    """posthog's AsyncClient reads a remote-config body with Python's json module: NaN and
+    Infinity are numbers and a number beyond a double is infinite (text that is no JSON
+    gives None in both)."""
+
+    async def read(client: Any) -> Any:
+        return json.dumps(await client.get_remote_config_payload("conf"))
+
+    with Twin(local=False) as twin:
+        twin.server.handle(
+            "/api/projects/@current/feature_flags/conf/remote_config",
+            lambda request: Reply(200, body.encode(), {"Content-Type": "application/json"}),
+        )
+        ref, kit = run_both(twin, read, secret_key="phs_secret")
+        assert kit == ref

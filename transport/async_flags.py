@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
+from hogkit.core.payloads import read_response_json
 
 from .async_http import AsyncTransport
 from .evaluations import FlagEvaluations
@@ -95,7 +95,7 @@ class AsyncFlags:
         if reply.status != 200:
             log.warning("remote config for %s: HTTP %d", short_text(key), reply.status)
             return None
-        return msgspec.json.decode(reply.body)
+        return read_response_json(reply.body)
 
     async def _await_first_load(self) -> None:
         """Wait (in a thread, once, bounded by the flags timeout) for the poller's first
