@@ -103,13 +103,22 @@ class AsyncExample(NamedTuple):
 
 
 @st.composite
-def _config_replies(draw: st.DrawFn) -> tuple[str, Any]:
-    kind = draw(st.integers(0, 9))
+def _config_replies(draw: st.DrawFn, reset: bool = True) -> tuple[str, Any]:
+    kind = draw(st.integers(0, 9 if reset else 7))
     if kind < 6:
         return ("answer", draw(st.sampled_from(REMOTE_CONFIG_BODIES)))
     if kind < 8:
         return ("error", draw(st.sampled_from((401, 404, 500))))
     return ("reset", None)
+
+
+@st.composite
+def _config_scripts(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    """Remote-config replies; a reset only last (so it repeats). aiohttp sends a GET again,
+    once, when the connection closes before an answer (RFC 9112 9.3.1), where posthog's
+    httpx does not: a reset followed by an answer is read by hogkit and not by posthog."""
+    first = draw(st.lists(_config_replies(reset=False), max_size=1))
+    return [*first, draw(_config_replies())]
 
 
 @st.composite
@@ -135,7 +144,7 @@ def async_examples(draw: st.DrawFn) -> AsyncExample:
     if draw(st.integers(0, 3)):
         options["secret_key"] = SECRET
     script = draw(reply_scripts(known))
-    config = draw(st.lists(_config_replies(), min_size=1, max_size=2))
+    config = draw(_config_scripts())
     calls = draw(st.lists(_reads(known), min_size=1, max_size=5))
     return AsyncExample(script, config, calls, options)
 
