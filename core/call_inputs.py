@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-__all__ = ["NO_CONTEXT", "UNENCODABLE", "CallContext", "as_dict", "call_context", "encode"]
+__all__ = [
+    "NO_CONTEXT",
+    "UNENCODABLE",
+    "CallContext",
+    "as_dict",
+    "call_context",
+    "encode",
+    "groups_as_text",
+]
 
 
 class _Unencodable:
@@ -87,3 +95,12 @@ def as_dict(value: object) -> dict[Any, Any]:
         return dict(value)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError):
         return {}
+
+
+def groups_as_text(groups: Mapping[str, Any]) -> dict[str, Any]:
+    """`groups` with every type and key as text (a None key stays None): the `$groups` an
+    asyncio client's flag events carry, as posthog-python's AsyncClient reports them."""
+    return {
+        str(group_type): key if key is None or isinstance(key, str) else str(key)
+        for group_type, key in groups.items()
+    }

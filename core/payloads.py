@@ -17,7 +17,13 @@ import msgspec
 
 from .snapshot import thaw
 
-__all__ = ["decode_payload", "parse_payload", "payload_source", "payload_sources"]
+__all__ = [
+    "decode_payload",
+    "parse_payload",
+    "payload_source",
+    "payload_sources",
+    "read_response_json",
+]
 
 
 def decode_payload(raw: Any) -> Any:
@@ -40,6 +46,18 @@ def parse_payload(text: str) -> tuple[bool, Any]:
         return True, json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return False, None
+
+
+def read_response_json(body: bytes) -> Any:
+    """A response body as an HTTP client's `.json()` reads it with Python's json module:
+    NaN and Infinity are numbers, a number beyond a double is infinite. Raises ValueError
+    when the body is not JSON."""
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    # msgspec refuses the constants and numbers beyond a double; Python's json decides.
+    return json.loads(body)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -413,6 +413,33 @@ def _capture_options(draw: st.DrawFn, known: tuple[str, ...]) -> dict[str, Any]:
     return kwargs
 
 
+def _evaluate_read(draw: st.DrawFn, who: Any, known: tuple[str, ...]) -> Read:
+    """`evaluate_flags` for `who` with the caller's context, and the snapshot reads after it."""
+    kwargs = draw(_context())
+    if not draw(st.integers(0, 3)):
+        kwargs["flag_keys"] = draw(st.lists(_keys(known), max_size=3, unique=True))
+    return Read("evaluate_flags", (who,), kwargs, draw(_snapshot_reads(known)))
+
+
+def _reader(draw: st.DrawFn) -> Any:
+    """Who reads: mostly a person, now and then an id with no person."""
+    if draw(st.integers(0, 14)):
+        return draw(st.sampled_from(PEOPLE))
+    return draw(st.sampled_from(BLANK_PEOPLE))
+
+
+@st.composite
+def evaluate_reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
+    """`evaluate_flags` and its snapshot's reads, alone (as `reads` draws them)."""
+    return _evaluate_read(draw, _reader(draw), known)
+
+
+@st.composite
+def capture_reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
+    """`capture` asking for the flags to be attached, under a person (as `reads` draws it)."""
+    return Read("capture", (draw(st.sampled_from(PEOPLE)),), draw(_capture_options(known)))
+
+
 @st.composite
 def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
     """One public read, old or new, with the caller's context."""
@@ -431,22 +458,16 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
             )
         )
     )
-    who = (
-        draw(st.sampled_from(PEOPLE))
-        if draw(st.integers(0, 14))
-        else draw(st.sampled_from(BLANK_PEOPLE))
-    )
+    who = _reader(draw)
     if method == "capture" and who in BLANK_PEOPLE:
         # A personless capture asks for the flags of its fresh random id: values no two
         # runs share. Captured under a person instead.
         who = PEOPLE[0]
     if method == "capture":
         return Read(method, (who,), draw(_capture_options(known)))
-    kwargs = draw(_context())
     if method == "evaluate_flags":
-        if not draw(st.integers(0, 3)):
-            kwargs["flag_keys"] = draw(st.lists(_keys(known), max_size=3, unique=True))
-        return Read(method, (who,), kwargs, draw(_snapshot_reads(known)))
+        return _evaluate_read(draw, who, known)
+    kwargs = draw(_context())
     if method.startswith("get_all_flags"):
         if not draw(st.integers(0, 4)):
             kwargs["flag_keys_to_evaluate"] = draw(st.lists(_keys(known), max_size=3, unique=True))
@@ -539,6 +560,9 @@ __all__ = [
     "Example",
     "Read",
     "ServerReply",
+    "capture_reads",
+    "client_options",
+    "evaluate_reads",
     "examples",
     "flag_records",
     "flags_answers",

@@ -5,6 +5,10 @@ would cost more than it saves); only the `/flags` request for what local evaluat
 not decide is awaited, with the same deadline and verdicts as the blocking client, and the
 service's `complete` merges its outcome. The first evaluation on each loop awaits the
 poller's first download once, in a thread.
+
+The request carries `group_properties` as the caller gave them, the body posthog-python's
+AsyncClient sends (its Client adds each group's `$group_key`; so does hogkit's), and the
+snapshot's flag events name the groups with every key as text, as that client reports them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
+from hogkit.core.payloads import read_response_json
 
 from .async_http import AsyncTransport
 from .evaluations import FlagEvaluations
@@ -66,6 +70,8 @@ class AsyncFlags:
             only_evaluate_locally,
             disable_geoip,
             device_id,
+            group_keys=False,
+            text_groups=True,
         )
         if type(step) is FlagsRequest:
             outcome = await self._request_flags(step.body)
@@ -89,7 +95,7 @@ class AsyncFlags:
         if reply.status != 200:
             log.warning("remote config for %s: HTTP %d", short_text(key), reply.status)
             return None
-        return msgspec.json.decode(reply.body)
+        return read_response_json(reply.body)
 
     async def _await_first_load(self) -> None:
         """Wait (in a thread, once, bounded by the flags timeout) for the poller's first

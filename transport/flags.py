@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hogkit.core import FlagSet
+from hogkit.core.call_inputs import groups_as_text
 from hogkit.core.context import is_blank
 from hogkit.core.event import Event, EventContext
 from hogkit.core.flag_requests import needs_remote
@@ -234,6 +235,9 @@ class FlagService:
         only_evaluate_locally: bool,
         disable_geoip: bool | None,
         device_id: str | None,
+        *,
+        group_keys: bool = True,
+        text_groups: bool = False,
     ) -> FlagEvaluations | FlagsRequest:
         """Steps 1-3 of `evaluate`: the snapshot when local evaluation settles the call, or
         the `/flags` request still to perform (then `complete` merges its outcome).
@@ -241,6 +245,10 @@ class FlagService:
         `wait` lets the first call wait for the first definitions download; an event loop
         passes False (it never blocks) and awaits that download itself. Performing the
         request is the caller's part, so a blocking and an awaiting client share the rest.
+        `group_keys=False` sends `group_properties` as given, without each group's
+        `$group_key` (the body posthog-python's AsyncClient sends); `text_groups=True` gives
+        the snapshot's flag events `$groups` with every key as text (as that client reports
+        them), while evaluation and the request see the groups as given.
         """
         if (distinct_id is None or device_id is None) and current_context() is not None:
             distinct_id, device_id = flag_identity(distinct_id, device_id)
@@ -250,8 +258,9 @@ class FlagService:
         group_map: dict[str, Any] = dict(groups) if groups else {}
         if flag_keys is not None and not isinstance(flag_keys, (list, tuple)):
             flag_keys = list(flag_keys)
+        reported = groups_as_text(group_map) if text_groups and group_map else group_map
         if flag_keys is not None and len(flag_keys) == 0:
-            return FlagEvaluations(did, groups=group_map, disable_geoip=disable_geoip, sink=self)
+            return FlagEvaluations(did, groups=reported, disable_geoip=disable_geoip, sink=self)
 
         fs = self.local.definitions() if wait else self.local.flagset
         local = self.lookups.snapshot(
@@ -272,7 +281,7 @@ class FlagService:
                 local,
                 None,  # remote
                 unresolved,
-                group_map,
+                reported,
                 disable_geoip,
                 None,  # request_id
                 None,  # evaluated_at
@@ -287,12 +296,14 @@ class FlagService:
             distinct_id, group_map, person_properties, group_properties, disable_geoip, device_id,
             flag_keys,
         )  # fmt: skip
+        if not group_keys:
+            body["group_properties"] = dict(group_properties or {})
         return FlagsRequest(
             encode_flags_request(body),
             did,
             local,
             unresolved,
-            group_map,
+            reported,
             disable_geoip,
             flag_keys,
             minimal,

@@ -1,0 +1,323 @@
+"""AsyncClient differential: hogkit's AsyncClient against posthog 7.91.1's, over one real server.
+
+posthog's `AsyncClient` evaluates flags only on the server: `await evaluate_flags(...)`
+asks `/flags` and returns the same snapshot type the sync client returns, whose reads
+(`get_flag`, `is_enabled`, `get_flag_payload`, `keys`, `unresolved_flags`, `only`,
+`only_accessed`) report `$feature_flag_called` and whose `capture(..., flags=snapshot)`
+attaches the values read. Its other awaited read is `await get_remote_config_payload(key)`.
+Those are the reads compared here, with what they cause: the return values (types kept
+apart), every event sent, and the `/flags` request bodies.
+
+The inputs are the sync differential's (`client_strategies`): `/flags` scripts with records
+in both shapes, reasons, experiment fields, request-wide errors, quota limits, the oldest
+response shape, 5xx and 4xx, bodies that are not JSON, resets and rarely a timeout; the
+callers' context (properties, groups, flag keys, GeoIP, device ids); snapshot reads and
+captures. Each example runs on a fresh event loop (`asyncio.run`) with two fresh clients.
+
+What is relaxed, and why (nothing else is):
+
+- Local evaluation is out of scope: posthog's AsyncClient has none, so hogkit's runs with
+  `enable_local_evaluation=False` (an option posthog's AsyncClient does not take) and every
+  read goes to the server in both. `only_evaluate_locally`, which posthog's `evaluate_flags`
+  does not take, is dropped from the drawn reads.
+- `capture(send_feature_flags=...)` is deprecated in both and attaches nothing without
+  local evaluation: posthog's AsyncClient ignores it, hogkit's attaches local values only.
+- Events are compared as in the sync differential (without `uuid`, `timestamp`, `$lib`,
+  `$lib_version`; a personless event's random distinct id checked, then a marker).
+- `/flags` bodies are compared decoded and without the key that names the SDK (posthog's
+  AsyncClient sends it as `token`, its Client and hogkit as `api_key`) and `sent_at`.
+- Both clients run with `feature_flags_request_max_retries=0`: a retry costs posthog a
+  0.3 s sleep; retries are compared by the drop-in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import posthog
+import pytest
+from client_strategies import (
+    GHOST,
+    KEYS,
+    SUPER_PROPERTIES,
+    Read,
+    ServerReply,
+    capture_reads,
+    evaluate_reads,
+    reply_scripts,
+)
+from httpserver import LoopbackServer, Reply, Request
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference import quiet_reference
+from twin import event_differences, normalized, personless_marked, sdk_key
+
+from hogkit import AsyncClient as KitAsyncClient
+
+FLAGS = "/flags/"
+REMOTE_CONFIG = "/api/projects/@current/feature_flags/{key}/remote_config"
+SECRET = "phs_secret_key"
+
+# How long both clients wait for `/flags` and a remote config: long enough that a loaded
+# machine never turns an answer into a timeout. An example scripting a timeout waits
+# SHORT_TIMEOUT instead, for an answer that comes SLOW_ANSWER later.
+FLAGS_TIMEOUT = 2.0
+SHORT_TIMEOUT = 0.15
+SLOW_ANSWER = 0.6
+
+# The fields a `/flags` body may differ in by construction: which SDK sent it, and when.
+VOLATILE_BODY_FIELDS = frozenset({"api_key", "token", "sent_at"})
+
+# Remote-config answers: JSON of every kind, numbers whose text a re-encoding would change,
+# the constants Python's json module reads and strict JSON does not, and text that is no JSON.
+REMOTE_CONFIG_BODIES = (
+    '"{\\"a\\": 1}"',
+    '{"a": 1}',
+    '"s"',
+    "[1, 2]",
+    "1.50",
+    "100",
+    "1e400",
+    "true",
+    "null",
+    "NaN",
+    "Infinity",
+    "not json {",
+    "",
+)
+
+
+class AsyncExample(NamedTuple):
+    """One example: the `/flags` script, the remote-config script (status, body), the reads
+    in order and the options both clients are built with."""
+
+    script: list[ServerReply]
+    config_script: list[tuple[str, Any]]
+    reads: list[Read]
+    options: dict[str, Any]
+
+
+@st.composite
+def _config_replies(draw: st.DrawFn, reset: bool = True) -> tuple[str, Any]:
+    kind = draw(st.integers(0, 9 if reset else 7))
+    if kind < 6:
+        return ("answer", draw(st.sampled_from(REMOTE_CONFIG_BODIES)))
+    if kind < 8:
+        return ("error", draw(st.sampled_from((401, 404, 500))))
+    return ("reset", None)
+
+
+@st.composite
+def _config_scripts(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    """Remote-config replies; a reset only last (so it repeats). aiohttp sends a GET again,
+    once, when the connection closes before an answer (RFC 9112 9.3.1), where posthog's
+    httpx does not: a reset followed by an answer is read by hogkit and not by posthog."""
+    first = draw(st.lists(_config_replies(reset=False), max_size=1))
+    return [*first, draw(_config_replies())]
+
+
+@st.composite
+def _reads(draw: st.DrawFn, known: tuple[str, ...]) -> Read:
+    kind = draw(st.integers(0, 5))
+    if kind < 3:
+        read = draw(evaluate_reads(known))
+        kwargs = {k: v for k, v in read.kwargs.items() if k != "only_evaluate_locally"}
+        return read._replace(kwargs=kwargs)
+    if kind < 5:
+        return Read("get_remote_config_payload", (draw(st.sampled_from((*known, GHOST))),), {})
+    return draw(capture_reads(known))
+
+
+@st.composite
+def async_examples(draw: st.DrawFn) -> AsyncExample:
+    known = KEYS[:3]
+    options: dict[str, Any] = {}
+    if not draw(st.integers(0, 5)):
+        options["super_properties"] = draw(st.sampled_from(SUPER_PROPERTIES))
+    if not draw(st.integers(0, 5)):
+        options["disable_geoip"] = False
+    if draw(st.integers(0, 3)):
+        options["secret_key"] = SECRET
+    script = draw(reply_scripts(known))
+    config = draw(_config_scripts())
+    calls = draw(st.lists(_reads(known), min_size=1, max_size=5))
+    return AsyncExample(script, config, calls, options)
+
+
+def _reply(scripted: ServerReply) -> Reply:
+    if scripted.kind == "answer":
+        return Reply.json(scripted.body)
+    if scripted.kind == "error":
+        return Reply(scripted.body, b'{"detail": "boom"}', {"Content-Type": "application/json"})
+    if scripted.kind == "not_json":
+        return Reply(200, b"this is not json", {"Content-Type": "application/json"})
+    if scripted.kind == "reset":
+        return Reply.reset()
+    return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
+
+
+def _config_reply(kind: str, body: Any) -> Reply:
+    if kind == "answer":
+        return Reply(200, body.encode(), {"Content-Type": "application/json"})
+    if kind == "error":
+        return Reply(body, b'{"detail": "no"}', {"Content-Type": "application/json"})
+    return Reply.reset()
+
+
+class _PerSdk:
+    """Successive replies played to each SDK separately; the last one repeats."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = [Reply.json({})]
+        self.served: dict[str, int] = {}
+
+    def __call__(self, request: Request) -> Reply:
+        who = sdk_key(request)
+        n = self.served.get(who, 0)
+        self.served[who] = n + 1
+        return self.replies[min(n, len(self.replies) - 1)]
+
+    def load(self, replies: list[Reply]) -> None:
+        self.replies = replies
+        self.served = {}
+
+
+class Bench:
+    """One loopback server for every example; each example gets two fresh clients with
+    project keys of their own, so the server tells both the SDKs and the examples apart."""
+
+    def __init__(self) -> None:
+        self.server = LoopbackServer()
+        self._numbers = itertools.count()
+        self._flags = _PerSdk()
+        self._config = _PerSdk()
+        self.server.handle(FLAGS, self._flags)
+        for key in (*KEYS, GHOST):
+            self.server.handle(REMOTE_CONFIG.format(key=key), self._config)
+
+    def clients(self, example: AsyncExample) -> tuple[Any, Any, str, str]:
+        """posthog's AsyncClient and hogkit's for `example` (built on the running loop)."""
+        n = next(self._numbers)
+        ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
+        self._flags.load([_reply(r) for r in example.script])
+        self._config.load([_config_reply(*r) for r in example.config_script])
+        timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
+        options: dict[str, Any] = {
+            "host": self.server.url,
+            "feature_flags_request_timeout_seconds": timeout,
+            "feature_flags_request_max_retries": 0,
+            **example.options,
+        }
+        ref = posthog.AsyncClient(ref_key, **options)
+        kit = KitAsyncClient(kit_key, enable_local_evaluation=False, **options)
+        return ref, kit, ref_key, kit_key
+
+    def flags_bodies(self, key: str) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in r.json().items() if k not in VOLATILE_BODY_FIELDS}
+            for r in self.server.requests(FLAGS)
+            if sdk_key(r) == key
+        ]
+
+    def events(self, key: str) -> list[dict[str, Any]]:
+        return personless_marked(
+            [
+                normalized(event)
+                for r in self.server.requests("/batch/")
+                if sdk_key(r) == key
+                for event in r.json()["batch"]
+            ]
+        )
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[Bench]:
+    bench = Bench()
+    yield bench
+    bench.close()
+
+
+def _plain(value: Any) -> Any:
+    """A return value as JSON text that keeps the types apart (True, 1 and 1.0 differ)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _reason(reason: Any) -> Any:
+    return getattr(reason, "value", reason)
+
+
+def _snapshot_read(
+    client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
+) -> Any:
+    """One read of an `evaluate_flags` snapshot; `capture` sends an event carrying it (its
+    return value is a random event id, so only the event it sent is compared)."""
+    if method != "capture":
+        return getattr(snapshot, method)(key, **kwargs)
+    if "only" in kwargs:
+        flags = snapshot.only(kwargs["only"])
+    else:
+        flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
+    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
+    return None
+
+
+async def perform(client: Any, read: Read) -> Any:
+    """`read` on `client`, as plain data."""
+    if read.method == "capture":
+        client.capture("checkout started", distinct_id=read.args[0], **read.kwargs)
+        return None
+    if read.method == "get_remote_config_payload":
+        return _plain(await client.get_remote_config_payload(*read.args))
+    answer = await client.evaluate_flags(*read.args, **read.kwargs)
+    out: dict[str, Any] = {
+        "keys": list(answer.keys),
+        "unresolved": {k: _reason(v) for k, v in answer.unresolved_flags.items()},
+        "reads": [_snapshot_read(client, read, answer, m, key, kw) for m, key, kw in read.then],
+    }
+    out["accessed"] = sorted(answer.only_accessed().keys)
+    return _plain(out)
+
+
+def _describe(example: AsyncExample) -> str:
+    return json.dumps(example._asdict(), default=repr, indent=1)[:4000]
+
+
+async def check_example(bench: Bench, example: AsyncExample) -> None:
+    ref, kit, ref_key, kit_key = bench.clients(example)
+    try:
+        for i, read in enumerate(example.reads):
+            expected, actual = await perform(ref, read), await perform(kit, read)
+            assert actual == expected, (
+                f"read #{i} {read}: posthog {expected}, hogkit {actual}\n{_describe(example)}"
+            )
+        await ref.flush()
+        await kit.flush()
+        ref_events, kit_events = bench.events(ref_key), bench.events(kit_key)
+        assert kit_events == ref_events, (
+            f"{event_differences(ref_events, kit_events)}\n{_describe(example)}"
+        )
+        ref_bodies, kit_bodies = bench.flags_bodies(ref_key), bench.flags_bodies(kit_key)
+        assert kit_bodies == ref_bodies, (
+            f"/flags bodies: posthog {ref_bodies}, hogkit {kit_bodies}\n{_describe(example)}"
+        )
+    finally:
+        await ref.shutdown()
+        await kit.shutdown()
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(example=async_examples())
+def test_async_client_reads_events_and_requests_match_posthog(
+    bench: Bench, example: AsyncExample
+) -> None:
+    with warnings.catch_warnings(), quiet_reference():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.run(check_example(bench, example))

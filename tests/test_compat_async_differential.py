@@ -1,0 +1,114 @@
+"""posthog 7.91.1's AsyncClient beside hogkit's over one loopback server: the cases the async
+client differential (property_tests/test_async_client_differential.py) found, each kept as
+a focused comparison. Every expectation is what posthog's AsyncClient did in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import posthog
+import pytest
+from httpserver import Reply
+from twin import FLAGS, KIT_KEY, REF_KEY, Twin, event_differences, flags_response, record
+
+import hogkit
+
+Action = Callable[[Any], Awaitable[Any]]
+
+
+def run_both(twin: Twin, action: Action, **options: Any) -> tuple[Any, Any]:
+    """`action(client)` on posthog's AsyncClient, then on hogkit's, each flushed and shut
+    down on its own event loop; returns both results."""
+
+    async def one(client: Any) -> Any:
+        try:
+            answer = await action(client)
+            await client.flush()
+            return answer
+        finally:
+            await client.shutdown()
+
+    async def build_and_run(make: Callable[[], Any]) -> Any:
+        return await one(make())
+
+    common = {"host": twin.server.url, "feature_flags_request_max_retries": 0, **options}
+    ref = asyncio.run(build_and_run(lambda: posthog.AsyncClient(REF_KEY, **common)))
+    kit = asyncio.run(build_and_run(lambda: hogkit.AsyncClient(KIT_KEY, **common)))
+    return ref, kit
+
+
+def flags_bodies(twin: Twin, sdk: str) -> list[dict[str, Any]]:
+    """The `/flags` bodies one SDK sent, without the fields naming the SDK and the time."""
+    volatile = {"api_key", "token", "sent_at"}
+    return [
+        {k: v for k, v in r.json().items() if k not in volatile} for r in twin.requests(FLAGS, sdk)
+    ]
+
+
+def test_group_properties_are_sent_as_given() -> None:
+    """posthog's AsyncClient sends the caller's `group_properties` untouched (its Client
+    adds each group's `$group_key`), including types `groups` does not name."""
+
+    async def read(client: Any) -> Any:
+        flags = await client.evaluate_flags(
+            "user-1",
+            groups={"company": "acme", "project": 7},
+            group_properties={"company": {"size": "big"}, "team": {"name": "x"}},
+        )
+        return flags.get_flag("beta")
+
+    with Twin(local=False, remote=Reply.json(flags_response(record("beta", True)))) as twin:
+        ref, kit = run_both(twin, read)
+        assert kit == ref
+        assert flags_bodies(twin, "kit") == flags_bodies(twin, "ref")
+
+
+def test_flag_events_name_the_groups_as_text() -> None:
+    """posthog's AsyncClient reports a snapshot read's `$feature_flag_called` (and its
+    `$experiment_exposure`) with `$groups` keys as text, where its Client keeps them as given;
+    the event a capture sends with `groups=` keeps them as given in both."""
+    arm = record(
+        "beta",
+        "test",
+        reason="experiment_split",
+        config_version=2,
+        rule_id="0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
+        rule_type="experiment",
+        variant_key="test",
+    )
+    arm = {k: v for k, v in arm.items() if k not in ("enabled", "variant")} | {"value": "test"}
+    groups = {"company": 7, "project": "p-1"}
+
+    async def read(client: Any) -> Any:
+        flags = await client.evaluate_flags("user-1", groups=groups)
+        client.capture("bought", distinct_id="user-1", groups=groups, flags=flags)
+        return flags.get_flag("beta"), flags.get_flag("beta")
+
+    with Twin(local=False, remote=Reply.json(flags_response(arm))) as twin:
+        ref, kit = run_both(twin, read)
+        assert kit == ref
+        ref_events, kit_events = twin.ref_events(), twin.kit_events()
+        names = sorted(e["event"] for e in ref_events)
+        assert names == ["$experiment_exposure", "$feature_flag_called", "bought"]
+        assert kit_events == ref_events, event_differences(ref_events, kit_events)
+
+
+@pytest.mark.parametrize("body", ["NaN", "-Infinity", "[1e400, 2]", '{"n": NaN}', "not json"])
+def test_remote_config_bodies_are_read_as_python_reads_json(body: str) -> None:
+    """posthog's AsyncClient reads a remote-config body with Python's json module: NaN and
+    Infinity are numbers and a number beyond a double is infinite (text that is no JSON
+    gives None in both)."""
+
+    async def read(client: Any) -> Any:
+        return json.dumps(await client.get_remote_config_payload("conf"))
+
+    with Twin(local=False) as twin:
+        twin.server.handle(
+            "/api/projects/@current/feature_flags/conf/remote_config",
+            lambda request: Reply(200, body.encode(), {"Content-Type": "application/json"}),
+        )
+        ref, kit = run_both(twin, read, secret_key="phs_secret")
+        assert kit == ref
