@@ -7,6 +7,7 @@ same call on both SDKs must return the same data and send the same events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -116,6 +117,17 @@ def test_remote_config_payload(reply: Reply) -> None:
         assert [r.headers.get("authorization") for r in kit_hits] == [
             r.headers.get("authorization") for r in ref_hits
         ]
+
+
+@pytest.mark.parametrize("body", ["NaN", "-Infinity", "[1e400, 2]", '{"n": NaN}', "not json"])
+def test_remote_config_bodies_are_read_as_python_reads_json(body: str) -> None:
+    """posthog-python reads the body with requests' `.json()`, that is Python's json
+    module: NaN and Infinity are numbers and a number beyond a double is infinite."""
+    reply = Reply(200, body.encode(), {"Content-Type": "application/json"})
+    with Twin(definitions(flag("secret-config", 1))) as twin:
+        twin.server.script(REMOTE_CONFIG, then=reply)
+        ref, kit = twin.run(lambda c: json.dumps(c.get_remote_config_payload("secret-config")))
+        assert kit == ref
 
 
 RUNTIME_DOC = definitions(

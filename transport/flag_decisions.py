@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
-import msgspec
 from hogkit.core.legacy_reads import (
     FeatureFlagEvaluationRuntime,
     decision_record,
@@ -23,6 +22,7 @@ from hogkit.core.legacy_reads import (
     stored_payload_text,
     valid_runtime,
 )
+from hogkit.core.payloads import read_response_json
 from hogkit.core.remote import FlagsResponse
 
 from . import http
@@ -34,7 +34,6 @@ __all__ = ["FlagDecisions", "RemoteConfig", "server_payloads", "server_values"]
 
 log = logging.getLogger("hogkit.transport.flags")
 
-_DECODER: Final = msgspec.json.Decoder()
 
 FlagValue = bool | str
 
@@ -263,7 +262,7 @@ class FlagDecisions:
             if reply.status != 200:
                 log.error("remote config for %s: HTTP %d", short_text(key), reply.status)
                 return None
-            return _DECODER.decode(reply.body)
+            return read_response_json(reply.body)
         except Exception as exc:
             self._problems.fail("get_remote_config_payload", exc)
             return None
