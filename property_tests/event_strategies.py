@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from hogkit.core.normalize import unprintable_marker
 from hypothesis import strategies as st
+from odd_values import Count, Label, Ratio
 
 __all__ = [
     "OPAQUE_TEXTS",
@@ -41,27 +42,6 @@ __all__ = [
 
 
 # -- values ------------------------------------------------------------------------------------
-
-
-class Label(str):
-    """A str subclass whose `str()` is not its text."""
-
-    def __str__(self) -> str:
-        return f"Label<{str.__str__(self)}>"
-
-
-class Count(int):
-    """An int subclass whose `str()` is not its digits."""
-
-    def __str__(self) -> str:
-        return f"Count<{int.__repr__(self)}>"
-
-
-class Ratio(float):
-    """A float subclass whose `str()` is not its digits."""
-
-    def __str__(self) -> str:
-        return f"Ratio<{float.__repr__(self)}>"
 
 
 class Colour(enum.Enum):

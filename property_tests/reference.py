@@ -25,6 +25,7 @@ __all__ = [
     "Outcome",
     "differences",
     "hogkit_outcome",
+    "quiet_logger",
     "quiet_reference",
     "reference_client",
     "reference_outcome",
@@ -34,15 +35,21 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def quiet_reference() -> Iterator[None]:
-    """The reference logs a warning per odd definition; thousands of them only slow the run."""
-    logger = logging.getLogger("posthog")
+def quiet_logger(name: str) -> Iterator[None]:
+    """Nothing from logger `name` for a while: an SDK logs a warning per odd input, and
+    thousands of them only slow a run."""
+    logger = logging.getLogger(name)
     level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
         logger.setLevel(level)
+
+
+def quiet_reference() -> contextlib.AbstractContextManager[None]:
+    """`quiet_logger` for the reference, which logs a warning per odd definition."""
+    return quiet_logger("posthog")
 
 
 def reference_outcome(client: Any, person: Mapping[str, Any], now: dt.datetime) -> Outcome:

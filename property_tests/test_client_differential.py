@@ -44,11 +44,12 @@ from typing import Any
 
 import posthog
 import pytest
+from client_compare import flags_bodies, plain, sent_events, snapshot_answer
 from client_strategies import Example, Read, ServerReply, examples
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
-from twin import event_differences, normalized, personless_marked, sdk_key
+from twin import event_differences, sdk_key
 
 from hogkit import Client as KitClient
 
@@ -137,21 +138,10 @@ class Bench:
         return ref, kit, ref_key, kit_key
 
     def flags_bodies(self, key: str) -> list[dict[str, Any]]:
-        return [
-            {k: v for k, v in r.json().items() if k not in VOLATILE_BODY_FIELDS}
-            for r in self.server.requests(FLAGS)
-            if sdk_key(r) == key
-        ]
+        return flags_bodies(self.server, key, VOLATILE_BODY_FIELDS)
 
     def events(self, key: str) -> list[dict[str, Any]]:
-        return personless_marked(
-            [
-                normalized(event)
-                for r in self.server.requests("/batch/")
-                if sdk_key(r) == key
-                for event in r.json()["batch"]
-            ]
-        )
+        return sent_events(self.server, key)
 
     def close(self) -> None:
         self.server.close()
@@ -162,11 +152,6 @@ def bench() -> Iterator[Bench]:
     bench = Bench()
     yield bench
     bench.close()
-
-
-def _plain(value: Any) -> Any:
-    """A return value as JSON text that keeps the types apart (True, 1 and 1.0 differ)."""
-    return json.dumps(value, sort_keys=True, default=repr)
 
 
 def _result_view(result: Any) -> Any:
@@ -182,25 +167,6 @@ def _result_view(result: Any) -> Any:
     }
 
 
-def _reason(reason: Any) -> Any:
-    return getattr(reason, "value", reason)
-
-
-def _snapshot_read(
-    client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
-) -> Any:
-    """One read of an `evaluate_flags` snapshot; `capture` sends an event carrying it (its
-    return value is a random event id, so only the event it sent is compared)."""
-    if method != "capture":
-        return getattr(snapshot, method)(key, **kwargs)
-    if "only" in kwargs:
-        flags = snapshot.only(kwargs["only"])
-    else:
-        flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
-    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
-    return None
-
-
 def perform(client: Any, read: Read) -> Any:
     """`read` on `client`, as plain data."""
     if read.method == "capture":
@@ -209,16 +175,10 @@ def perform(client: Any, read: Read) -> Any:
         return None
     answer = getattr(client, read.method)(*read.args, **read.kwargs)
     if read.method == "get_feature_flag_result":
-        return _plain(_result_view(answer))
+        return plain(_result_view(answer))
     if read.method != "evaluate_flags":
-        return _plain(answer)
-    out: dict[str, Any] = {
-        "keys": list(answer.keys),
-        "unresolved": {k: _reason(v) for k, v in answer.unresolved_flags.items()},
-        "reads": [_snapshot_read(client, read, answer, m, key, kw) for m, key, kw in read.then],
-    }
-    out["accessed"] = sorted(answer.only_accessed().keys)
-    return _plain(out)
+        return plain(answer)
+    return snapshot_answer(client, read, answer)
 
 
 def _describe(example: Example) -> str:

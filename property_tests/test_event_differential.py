@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import math
 import os
 import uuid as uuidlib
@@ -44,22 +43,11 @@ from event_strategies import OPAQUE_TEXTS, Call, Context, Example, call_inputs, 
 from event_strategies import has_unserialisable_key as posthog_cannot_serialise
 from hypothesis import given, settings
 from oracle import recording_clients
-from reference import quiet_reference
+from reference import quiet_logger, quiet_reference
 from twin import context_tags_in_order, event_differences, normalized
 
 from hogkit import Client as KitClient
 from hogkit import MemoryTransport
-
-
-@contextlib.contextmanager
-def quiet_hogkit() -> Iterator[None]:
-    logger = logging.getLogger("hogkit")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @contextlib.contextmanager
@@ -68,7 +56,7 @@ def quiet() -> Iterator[None]:
     read it when built; the comparison must not depend on the environment)."""
     release = os.environ.pop("POSTHOG_RELEASE_ID", None)
     try:
-        with quiet_reference(), quiet_hogkit(), warnings.catch_warnings():
+        with quiet_reference(), quiet_logger("hogkit"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:

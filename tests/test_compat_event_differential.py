@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from odd_values import Count, Label, Ratio
 from oracle import recording_clients
 from twin import context_tags_in_order, normalized
 
@@ -49,13 +50,6 @@ def assert_same_events(call: Callable[[Any], Any], **options: Any) -> None:
         assert ours == theirs
 
 
-class Label(str):
-    """Text whose `str()` is not its characters (a str-based enum with its own `__str__`)."""
-
-    def __str__(self) -> str:
-        return f"Label<{str.__str__(self)}>"
-
-
 # -- ids and names that are str subclasses ------------------------------------------------------
 
 
@@ -75,18 +69,6 @@ def test_a_str_subclass_id_is_sent_as_its_text_not_its_str(call: Callable[[Any],
 
 
 # -- property keys that are numbers -------------------------------------------------------------
-
-
-class Count(int):
-    """A number whose `str()` is not its digits (an int-based enum with its own `__str__`)."""
-
-    def __str__(self) -> str:
-        return f"Count<{int.__repr__(self)}>"
-
-
-class Ratio(float):
-    def __str__(self) -> str:
-        return f"Ratio<{float.__repr__(self)}>"
 
 
 @pytest.mark.parametrize(

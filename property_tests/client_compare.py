@@ -1,0 +1,76 @@
+"""Comparing two clients in a differential: what the loopback server received from each,
+and their answers as plain data. Shared by the sync and the async differentials, which
+differ only in the clients they build and the calls that make an answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+from client_strategies import Read
+from httpserver import LoopbackServer
+from twin import normalized, personless_marked, sdk_key
+
+__all__ = ["flags_bodies", "plain", "reason_value", "sent_events", "snapshot_answer"]
+
+
+def flags_bodies(
+    server: LoopbackServer, key: str, volatile: Collection[str]
+) -> list[dict[str, Any]]:
+    """The decoded `/flags` bodies the SDK with project key `key` sent, without the
+    `volatile` fields (which differ by construction: the key's name, the send time)."""
+    return [
+        {k: v for k, v in r.json().items() if k not in volatile}
+        for r in server.requests("/flags/")
+        if sdk_key(r) == key
+    ]
+
+
+def sent_events(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
+    """The events the SDK with project key `key` sent, normalized for comparison."""
+    return personless_marked(
+        [
+            normalized(event)
+            for r in server.requests("/batch/")
+            if sdk_key(r) == key
+            for event in r.json()["batch"]
+        ]
+    )
+
+
+def plain(value: Any) -> str:
+    """A return value as JSON text that keeps the types apart (True, 1 and 1.0 differ)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def reason_value(reason: Any) -> Any:
+    """An unresolved reason as its value, whichever enum (or text) the SDK used."""
+    return getattr(reason, "value", reason)
+
+
+def snapshot_answer(client: Any, read: Read, snapshot: Any) -> str:
+    """An `evaluate_flags` snapshot as plain data: its keys, unresolved flags, the reads
+    `read.then` makes on it, and what those reads accessed."""
+    out: dict[str, Any] = {
+        "keys": list(snapshot.keys),
+        "unresolved": {k: reason_value(v) for k, v in snapshot.unresolved_flags.items()},
+        "reads": [_snapshot_read(client, read, snapshot, m, key, kw) for m, key, kw in read.then],
+    }
+    out["accessed"] = sorted(snapshot.only_accessed().keys)
+    return plain(out)
+
+
+def _snapshot_read(
+    client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
+) -> Any:
+    """One read of a snapshot; `capture` sends an event carrying it (its return value is a
+    random event id, so only the event it sent is compared)."""
+    if method != "capture":
+        return getattr(snapshot, method)(key, **kwargs)
+    if "only" in kwargs:
+        flags = snapshot.only(kwargs["only"])
+    else:
+        flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
+    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
+    return None
