@@ -33,29 +33,27 @@ def flags_request_body(
     device_id: str | None,
     flag_keys: Sequence[str] | None,
     sent_at: _dt.datetime,
+    group_keys: bool = True,
 ) -> dict[str, object]:
     """The JSON object to POST, keys in the order posthog-python writes them.
 
     `group_properties` is what the caller passed: each group type named in `groups` gets
     `$group_key` first, then the caller's properties for that type (which may override it),
     and types not in `groups` are left out — the server sees the same context local
-    evaluation saw. Person properties go as given (no `distinct_id` is added remotely).
-    `flag_keys` is sent only when it is a non-empty list.
+    evaluation saw. With `group_keys=False` they go as given instead, as posthog-python's
+    AsyncClient sends them. Person properties go as given (no `distinct_id` is added
+    remotely). `flag_keys` is sent only when it is a non-empty list.
     """
     group_map = dict(groups or {})
-    given = group_properties or {}
-    enriched: dict[str, dict[str, object]] = {}
-    for group_type, group_key in group_map.items():
-        props: dict[str, object] = {"$group_key": group_key}
-        extra = given.get(group_type)
-        if extra:
-            props.update(extra)
-        enriched[group_type] = props
     body: dict[str, object] = {
         "distinct_id": distinct_id,
         "groups": group_map,
         "person_properties": dict(person_properties or {}),
-        "group_properties": enriched,
+        "group_properties": (
+            _with_group_keys(group_map, group_properties or {})
+            if group_keys
+            else dict(group_properties or {})
+        ),
         "geoip_disable": disable_geoip,
         "device_id": device_id,
     }
@@ -64,6 +62,20 @@ def flags_request_body(
     body["sent_at"] = sent_at.isoformat()
     body["api_key"] = api_key
     return body
+
+
+def _with_group_keys(
+    groups: Mapping[str, object], given: Mapping[str, Mapping[str, object]]
+) -> dict[str, dict[str, object]]:
+    """Each group type in `groups`: its `$group_key`, then the caller's properties."""
+    enriched: dict[str, dict[str, object]] = {}
+    for group_type, group_key in groups.items():
+        props: dict[str, object] = {"$group_key": group_key}
+        extra = given.get(group_type)
+        if extra:
+            props.update(extra)
+        enriched[group_type] = props
+    return enriched
 
 
 def _jsonable(value: object, depth: int = 0) -> object:

@@ -196,9 +196,10 @@ class FlagLookups:
         disable_geoip: bool | None,
         device_id: str | None,
         flag_keys: Sequence[str] | None,
+        group_keys: bool = True,
     ) -> dict[str, Any]:
         """The `/flags` request body for a read, sent now (the client's `disable_geoip`
-        unless the call chose)."""
+        unless the call chose; `group_keys`: see `flags_request_body`)."""
         return flags_request_body(
             api_key=self._api_key,
             distinct_id=distinct_id,
@@ -209,6 +210,7 @@ class FlagLookups:
             device_id=device_id,
             flag_keys=flag_keys,
             sent_at=self._now(),
+            group_keys=group_keys,
         )
 
     def remembered(self, distinct_id: str, keys: Sequence[str] | None) -> dict[str, RemoteFlag]:

@@ -294,10 +294,8 @@ class FlagService:
 
         body = self.lookups.request_body(
             distinct_id, group_map, person_properties, group_properties, disable_geoip, device_id,
-            flag_keys,
+            flag_keys, group_keys,
         )  # fmt: skip
-        if not group_keys:
-            body["group_properties"] = dict(group_properties or {})
         return FlagsRequest(
             encode_flags_request(body),
             did,
