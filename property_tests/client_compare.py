@@ -10,9 +10,17 @@ from typing import Any
 
 from client_strategies import Read
 from httpserver import LoopbackServer
-from twin import normalized, personless_marked, sdk_key
+from twin import event_differences, normalized, personless_marked, sdk_key
 
-__all__ = ["flags_bodies", "plain", "reason_value", "sent_events", "snapshot_answer"]
+__all__ = [
+    "assert_server_saw_the_same",
+    "describe",
+    "flags_bodies",
+    "plain",
+    "reason_value",
+    "sent_events",
+    "snapshot_answer",
+]
 
 
 def flags_bodies(
@@ -37,6 +45,25 @@ def sent_events(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
             for event in r.json()["batch"]
         ]
     )
+
+
+def assert_server_saw_the_same(
+    server: LoopbackServer, ref_key: str, kit_key: str, volatile: Collection[str], context: str
+) -> None:
+    """The two SDKs (told apart by their project keys) sent the same events and the same
+    `/flags` bodies, `volatile` fields aside; `context` describes the example."""
+    ref_events, kit_events = sent_events(server, ref_key), sent_events(server, kit_key)
+    assert kit_events == ref_events, f"{event_differences(ref_events, kit_events)}\n{context}"
+    ref_bodies = flags_bodies(server, ref_key, volatile)
+    kit_bodies = flags_bodies(server, kit_key, volatile)
+    assert kit_bodies == ref_bodies, (
+        f"/flags bodies: posthog {ref_bodies}, hogkit {kit_bodies}\n{context}"
+    )
+
+
+def describe(example: Any) -> str:
+    """An example (a named tuple) as readable text, cut to a length a report can hold."""
+    return json.dumps(example._asdict(), default=repr, indent=1)[:4000]
 
 
 def plain(value: Any) -> str:

@@ -37,19 +37,18 @@ What is relaxed, and why (nothing else is):
 from __future__ import annotations
 
 import itertools
-import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import posthog
 import pytest
-from client_compare import flags_bodies, plain, sent_events, snapshot_answer
+from client_compare import assert_server_saw_the_same, describe, plain, snapshot_answer
 from client_strategies import Example, Read, ServerReply, examples
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
-from twin import event_differences, sdk_key
+from twin import sdk_key
 
 from hogkit import Client as KitClient
 
@@ -137,12 +136,6 @@ class Bench:
             kit.load_feature_flags()
         return ref, kit, ref_key, kit_key
 
-    def flags_bodies(self, key: str) -> list[dict[str, Any]]:
-        return flags_bodies(self.server, key, VOLATILE_BODY_FIELDS)
-
-    def events(self, key: str) -> list[dict[str, Any]]:
-        return sent_events(self.server, key)
-
     def close(self) -> None:
         self.server.close()
 
@@ -181,27 +174,18 @@ def perform(client: Any, read: Read) -> Any:
     return snapshot_answer(client, read, answer)
 
 
-def _describe(example: Example) -> str:
-    return json.dumps(example._asdict(), default=repr, indent=1)[:4000]
-
-
 def check_example(bench: Bench, example: Example) -> None:
     ref, kit, ref_key, kit_key = bench.clients(example)
     try:
         for i, read in enumerate(example.reads):
             expected, actual = perform(ref, read), perform(kit, read)
             assert actual == expected, (
-                f"read #{i} {read}: posthog {expected}, hogkit {actual}\n{_describe(example)}"
+                f"read #{i} {read}: posthog {expected}, hogkit {actual}\n{describe(example)}"
             )
         ref.flush()
         kit.flush()
-        ref_events, kit_events = bench.events(ref_key), bench.events(kit_key)
-        assert kit_events == ref_events, (
-            f"{event_differences(ref_events, kit_events)}\n{_describe(example)}"
-        )
-        ref_bodies, kit_bodies = bench.flags_bodies(ref_key), bench.flags_bodies(kit_key)
-        assert kit_bodies == ref_bodies, (
-            f"/flags bodies: posthog {ref_bodies}, hogkit {kit_bodies}\n{_describe(example)}"
+        assert_server_saw_the_same(
+            bench.server, ref_key, kit_key, VOLATILE_BODY_FIELDS, describe(example)
         )
     finally:
         ref.shutdown()
