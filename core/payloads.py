@@ -38,12 +38,7 @@ def parse_payload(text: str) -> tuple[bool, Any]:
     """(True, value) when `text` is JSON as posthog-python reads a payload (NaN and
     Infinity refused, a number beyond a double's range infinite), else (False, None)."""
     try:
-        return True, msgspec.json.decode(text)
-    except (msgspec.DecodeError, RecursionError):
-        pass
-    # msgspec is stricter in places (numbers beyond a double); Python's json decides.
-    try:
-        return True, json.loads(text, parse_constant=_refuse_constant)
+        return True, _as_python_reads(text, _refuse_constant)
     except (ValueError, RecursionError):
         return False, None
 
@@ -52,12 +47,17 @@ def read_response_json(body: bytes) -> Any:
     """A response body as an HTTP client's `.json()` reads it with Python's json module:
     NaN and Infinity are numbers, a number beyond a double is infinite. Raises ValueError
     when the body is not JSON."""
+    return _as_python_reads(body, None)
+
+
+def _as_python_reads(text: str | bytes, parse_constant: Callable[[str], Any] | None) -> Any:
+    """JSON decoded as Python's json module decodes it (`parse_constant` as there): by
+    msgspec, which is faster, unless it refuses (NaN, Infinity, numbers beyond a double),
+    then by Python's json, which decides."""
     try:
-        return msgspec.json.decode(body)
+        return _decode_json(text)
     except (msgspec.DecodeError, RecursionError):
-        pass
-    # msgspec refuses the constants and numbers beyond a double; Python's json decides.
-    return json.loads(body)
+        return json.loads(text, parse_constant=parse_constant)
 
 
 def _refuse_constant(name: str) -> Any:
