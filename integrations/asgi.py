@@ -16,6 +16,8 @@ from typing import Any
 from hogkit.transport import contexts
 
 from .request import (
+    DISTINCT_ID_HEADER,
+    SESSION_ID_HEADER,
     captures_exceptions,
     clean_header,
     enter_request,
@@ -28,6 +30,12 @@ from .request import (
 __all__ = ["SOURCE", "PosthogASGIMiddleware"]
 
 SOURCE = "asgi.middleware"
+
+# Bounds on what the scope carries: a path may be longer than a header, a method not.
+_MAX_PATH = 2048
+_MAX_METHOD = 32
+_MAX_SCHEME = 16
+_IDENTITY_HEADERS = frozenset({DISTINCT_ID_HEADER.lower(), SESSION_ID_HEADER.lower()})
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -94,29 +102,56 @@ async def _resolved(value: Any) -> Any:
 
 
 def _headers(scope: Mapping[str, Any]) -> dict[str, str]:
-    """The scope's headers by lower-case name; the first usable value of each wins."""
+    """The scope's headers by lower-case name, the first of each name winning. For the
+    identity headers the first *usable* value wins: a blank one must not hide the next."""
     found: dict[str, str] = {}
-    for item in scope.get("headers") or ():
-        try:
-            name, value = item[0].decode("latin-1").lower(), item[1].decode("latin-1")
-        except Exception:
+    items = scope.get("headers")
+    for item in items if isinstance(items, (list, tuple)) else ():
+        if not (isinstance(item, (list, tuple)) and len(item) == 2):
             continue
-        if name not in found and clean_header(value):
-            found[name] = value
+        raw_name, raw_value = item
+        if not (isinstance(raw_name, bytes) and isinstance(raw_value, bytes)):
+            continue
+        name, value = raw_name.lower().decode("latin-1"), raw_value.decode("latin-1")
+        if name in found or (name in _IDENTITY_HEADERS and not clean_header(value)):
+            continue
+        found[name] = value
     return found
 
 
 def _scope_properties(scope: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
-    path = clean_header(scope.get("path"))
-    scheme = clean_header(scope.get("scheme")) or (
+    path = clean_header(scope.get("path"), _MAX_PATH)
+    scheme = clean_header(scope.get("scheme"), _MAX_SCHEME) or (
         "ws" if scope.get("type") == "websocket" else "http"
     )
-    host = clean_header(headers.get("host"))
+    host = clean_header(headers.get("host")) or _server_host(scope.get("server"), scheme)
     url = f"{scheme}://{host}{path}" if host and path else None  # never the query string
+    method = clean_header(scope.get("method"), _MAX_METHOD)
+    user_agent = clean_header(headers.get("user-agent"))
+    return request_properties(url, method, path, _client_ip(scope, headers), user_agent)
+
+
+def _client_ip(scope: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    """The first address a proxy forwarded for; without that header, the peer's address."""
     forwarded = clean_header(headers.get("x-forwarded-for"))
+    if forwarded:
+        return clean_header(forwarded.split(",", 1)[0])
     client = scope.get("client")
-    ip = forwarded.split(",", 1)[0].strip() if forwarded else None
-    if ip is None and isinstance(client, (list, tuple)) and client:
-        ip = clean_header(client[0])
-    method = clean_header(scope.get("method"))
-    return request_properties(url, method, path, ip, clean_header(headers.get("user-agent")))
+    return clean_header(client[0]) if isinstance(client, (list, tuple)) and client else None
+
+
+def _server_host(server: object, scheme: str) -> str | None:
+    """The host the server listens on (for a request without a usable Host header), its
+    port left out when it is the scheme's default."""
+    if not (isinstance(server, (list, tuple)) and len(server) == 2):
+        return None
+    hostname, port = server
+    if not isinstance(port, int):
+        return None
+    name = clean_header(hostname)
+    if name is None:
+        return None
+    if ":" in name and not name.startswith("["):  # an IPv6 address
+        name = f"[{name}]"
+    default = (scheme, port) in (("http", 80), ("https", 443))
+    return name if default else f"{name}:{port}"

@@ -33,11 +33,12 @@ _MAX_HEADER = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def clean_header(value: object) -> str | None:
-    """A header value safe to use as an id: text without control characters, bounded."""
+def clean_header(value: object, limit: int = _MAX_HEADER) -> str | None:
+    """A header (or other client-sent) value safe to use as an id or property: text
+    without control characters or surrounding blanks, at most `limit` characters."""
     if not isinstance(value, str):
         return None
-    return _CONTROL.sub("", value).strip()[:_MAX_HEADER] or None
+    return _CONTROL.sub("", value).strip()[:limit] or None
 
 
 def request_properties(

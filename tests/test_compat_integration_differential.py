@@ -1,0 +1,122 @@
+"""Requests the web-integration differential (property_tests/test_integration_differential.py)
+found hogkit's integrations recording differently from posthog 7.91.1's, each pinned by
+running both: the same app, once with posthog's integration and client and once with
+hogkit's, through the framework's own test client against one loopback server. Events are
+compared by name, distinct id, properties and each exception's type, value and mechanism.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import pytest
+
+# Django is configured once a process; tests/test_integration_django.py does it for every
+# module that needs it (each test here overrides the settings it reads).
+import test_integration_django  # noqa: F401
+
+# isort: split
+import posthog.integrations.asgi as ref_asgi
+import posthog.integrations.drf as ref_drf
+import posthog.integrations.flask as ref_flask
+from hogkit.integrations import asgi as kit_asgi
+from hogkit.integrations import drf as kit_drf
+from hogkit.integrations import flask as kit_flask
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from twin import Twin, context_tags_in_order, personless_marked
+
+
+class Side(NamedTuple):
+    """One SDK's integrations."""
+
+    name: str
+    flask: Any
+    asgi: Any
+    django: str
+    drf: Any
+
+
+REF = Side(
+    "ref",
+    ref_flask.PosthogFlaskIntegration,
+    ref_asgi.PosthogASGIMiddleware,
+    "posthog.integrations.django.PosthogContextMiddleware",
+    ref_drf,
+)
+KIT = Side(
+    "kit",
+    kit_flask.PosthogFlaskIntegration,
+    kit_asgi.PosthogASGIMiddleware,
+    "hogkit.integrations.django.PosthogContextMiddleware",
+    kit_drf,
+)
+IDENTITY = {"X-POSTHOG-DISTINCT-ID": "header-user", "X-POSTHOG-SESSION-ID": "header-session"}
+
+
+def observed(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each event's name, distinct id, properties and exceptions (type, value, mechanism)."""
+    out = []
+    for event in personless_marked([context_tags_in_order(e) for e in events]):
+        props = dict(event["properties"])
+        exceptions = [
+            (x["type"], x["value"], x["mechanism"]) for x in props.pop("$exception_list", [])
+        ]
+        out.append((event["event"], event["distinct_id"], props, exceptions))
+    return out
+
+
+@contextmanager
+def _hooks_kept() -> Iterator[None]:
+    """Exception autocapture installs process-wide hooks; put them back afterwards."""
+    hooks = (sys.excepthook, threading.excepthook)
+    try:
+        yield
+    finally:
+        sys.excepthook, threading.excepthook = hooks
+
+
+def both(run: Callable[[Side, Any], Any], **options: Any) -> tuple[list[Any], list[Any]]:
+    """`run(side, client)` for posthog, then for hogkit; the events each one's server saw."""
+    with _hooks_kept(), Twin(local=False, **options) as twin, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        run(REF, twin.ref)
+        run(KIT, twin.kit)
+        return observed(twin.ref_events()), observed(twin.kit_events())
+
+
+# -- ASGI: what the scope says about the request ------------------------------------------------
+
+
+def _starlette(side: Side, client: Any) -> Any:
+    async def view(request: Request) -> PlainTextResponse:
+        client.capture("viewed")
+        return PlainTextResponse("ok")
+
+    return side.asgi(Starlette(routes=[Route("/{rest:path}", view)]), client)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/viewed", [("host", b"")]),  # no usable Host: the server's own address
+        ("/" + "p" * 1500, []),  # a path is bounded more loosely than a header
+        ("/viewed", [("user-agent", b""), ("user-agent", b"second")]),  # the first one counts
+        ("/viewed", [("x-posthog-distinct-id", b" "), ("x-posthog-distinct-id", b"second")]),
+    ],
+    ids=["blank-host", "long-path", "repeated-header", "repeated-identity"],
+)
+def test_asgi_request_properties_match(path: str, headers: list[tuple[str, bytes]]) -> None:
+    ref, kit = both(
+        lambda side, client: TestClient(_starlette(side, client)).get(path, headers=headers)
+    )
+    assert len(ref) == 1
+    assert kit == ref
