@@ -6,14 +6,14 @@ Add `hogkit.integrations.django.PosthogContextMiddleware` to `MIDDLEWARE`. Setti
 `POSTHOG_MW_EXTRA_PROPERTIES` (a callable returning more tags), `POSTHOG_MW_PROPERTIES_MAP`
 (a callable transforming the tags) and `POSTHOG_MW_CAPTURE_TRACING_HEADERS` (default True:
 take the distinct id and session from the `X-POSTHOG-*` headers). Without a header the
-logged-in user's primary key is the distinct id. The older names `POSTHOG_MW_EXTRA_TAGS`,
-`POSTHOG_MW_TAG_MAP` and `POSTHOG_MW_TRUST_TRACING_HEADERS` still work when the current
-ones are not set.
+logged-in user's primary key is the distinct id; their e-mail address, when they have one,
+is the `email` property of the request's events, as in posthog-python. The older names
+`POSTHOG_MW_EXTRA_TAGS`, `POSTHOG_MW_TAG_MAP` and `POSTHOG_MW_TRUST_TRACING_HEADERS` still
+work when the current ones are not set.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +72,7 @@ class PosthogContextMiddleware:
         if not self._wanted(request):
             return self.get_response(request)
         with contexts.new_context(capture_exceptions=self.capture_exceptions, client=self.client):
-            self._enter(request, _user_id(getattr(request, "user", None)))
+            self._enter(request, _user_details(getattr(request, "user", None)))
             return self.get_response(request)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
@@ -86,7 +86,7 @@ class PosthogContextMiddleware:
                     user = await auser()
                 except Exception:
                     user = None
-            self._enter(request, _user_id(user))
+            self._enter(request, _user_details(user))
             return await self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
@@ -97,13 +97,17 @@ class PosthogContextMiddleware:
     def _wanted(self, request: HttpRequest) -> bool:
         return self.request_filter is None or bool(self.request_filter(request))
 
-    def _enter(self, request: HttpRequest, user_id: str | None) -> None:
-        props = request_properties(
-            request.build_absolute_uri(),
-            request.method,
-            request.path,
-            request.headers.get("X-Forwarded-For"),
-            request.headers.get("User-Agent"),
+    def _enter(self, request: HttpRequest, user: tuple[str | None, str | None]) -> None:
+        user_id, email = user
+        props: dict[str, Any] = {"email": email} if email else {}
+        props.update(
+            request_properties(
+                request.build_absolute_uri(),
+                request.method,
+                request.path,
+                request.headers.get("X-Forwarded-For"),
+                request.headers.get("User-Agent"),
+            )
         )
         if self.extra_properties is not None:
             props.update(self.extra_properties(request) or {})
@@ -125,15 +129,18 @@ def _callable_setting(name: str, older: str | None = None) -> Callable[..., Any]
     return value if callable(value) else None
 
 
-def _user_id(user: Any) -> str | None:
-    """The logged-in user's primary key, or None for anonymous users."""
+def _user_details(user: Any) -> tuple[str | None, str | None]:
+    """The logged-in user's primary key and e-mail address; (None, None) for anonymous
+    users."""
     if user is None:
-        return None
+        return None, None
     try:
-        authenticated = user.is_authenticated
-        if inspect.ismethod(authenticated):
+        authenticated = getattr(user, "is_authenticated", False)
+        if callable(authenticated):
             authenticated = authenticated()
-        pk = getattr(user, "pk", None) if authenticated else None
+        if not authenticated:
+            return None, None
+        pk, email = getattr(user, "pk", None), getattr(user, "email", None)
+        return (None if pk is None else str(pk)), (str(email) if email else None)
     except Exception:
-        return None
-    return None if pk is None else str(pk)
+        return None, None

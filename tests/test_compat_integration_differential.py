@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
@@ -24,6 +25,10 @@ import test_integration_django  # noqa: F401
 import posthog.integrations.asgi as ref_asgi
 import posthog.integrations.drf as ref_drf
 import posthog.integrations.flask as ref_flask
+from django.http import HttpRequest, HttpResponse
+from django.test import Client as DjangoClient
+from django.test import override_settings
+from django.urls import path as django_path
 from hogkit.integrations import asgi as kit_asgi
 from hogkit.integrations import drf as kit_drf
 from hogkit.integrations import flask as kit_flask
@@ -117,6 +122,54 @@ def _starlette(side: Side, client: Any) -> Any:
 def test_asgi_request_properties_match(path: str, headers: list[tuple[str, bytes]]) -> None:
     ref, kit = both(
         lambda side, client: TestClient(_starlette(side, client)).get(path, headers=headers)
+    )
+    assert len(ref) == 1
+    assert kit == ref
+
+
+# -- Django and DRF ----------------------------------------------------------------------------
+
+
+class _User:
+    is_authenticated = True
+    pk = 7
+    email = "ada@example.com"
+
+
+def logged_in(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
+    """Django middleware: every request is from a logged-in user."""
+
+    def middleware(request: HttpRequest) -> Any:
+        request.user = _User()  # type: ignore[assignment]
+        return get_response(request)
+
+    return middleware
+
+
+def _django_get(side: Side, view: Callable[..., Any], headers: Any = None, **extra: Any) -> int:
+    urls = ModuleType(f"urls_{side.name}")
+    urls.urlpatterns = [django_path("v", view)]  # type: ignore[attr-defined]
+    chain = [f"{__name__}.logged_in", side.django]
+    with override_settings(ROOT_URLCONF=urls, MIDDLEWARE=chain, ALLOWED_HOSTS=["*"], **extra):
+        response = DjangoClient(raise_request_exception=False).get("/v", headers=headers or {})
+        return int(response.status_code)
+
+
+def _capturing(client: Any) -> Callable[[HttpRequest], HttpResponse]:
+    def view(request: HttpRequest) -> HttpResponse:
+        client.capture("viewed")
+        return HttpResponse("ok")
+
+    return view
+
+
+def _raising(request: HttpRequest) -> HttpResponse:
+    raise ValueError("view failed")
+
+
+def test_django_tags_the_logged_in_users_email() -> None:
+    ref, kit = both(
+        lambda side, client: _django_get(side, _capturing(client), POSTHOG_MW_CLIENT=client)
     )
     assert len(ref) == 1
     assert kit == ref
