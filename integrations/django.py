@@ -2,7 +2,8 @@
 
 Add `hogkit.integrations.django.PosthogContextMiddleware` to `MIDDLEWARE`. Settings:
 `POSTHOG_MW_CLIENT` (the client; else the default client), `POSTHOG_MW_CAPTURE_EXCEPTIONS`
-(default True), `POSTHOG_MW_REQUEST_FILTER` (a callable; False skips the request),
+(default True; None: as the client's `enable_exception_autocapture`),
+`POSTHOG_MW_REQUEST_FILTER` (a callable; False skips the request),
 `POSTHOG_MW_EXTRA_PROPERTIES` (a callable returning more tags), `POSTHOG_MW_PROPERTIES_MAP`
 (a callable transforming the tags) and `POSTHOG_MW_CAPTURE_TRACING_HEADERS` (default True:
 take the distinct id and session from the `X-POSTHOG-*` headers). Without a header the
@@ -23,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from hogkit.transport import contexts
 
 from .request import (
+    captures_exceptions,
     enter_request,
     older_name,
     report_exception,
@@ -30,7 +32,7 @@ from .request import (
     tracing_headers_setting,
 )
 
-__all__ = ["SOURCE", "PosthogContextMiddleware"]
+__all__ = ["SOURCE", "PosthogContextMiddleware", "capture_exceptions_setting"]
 
 SOURCE = "django.middleware"
 # Whether the identity headers are read: the setting, and its older name.
@@ -49,7 +51,7 @@ class PosthogContextMiddleware:
         if self.is_async:
             markcoroutinefunction(self)
         self.client = getattr(settings, "POSTHOG_MW_CLIENT", None)
-        self.capture_exceptions = bool(getattr(settings, "POSTHOG_MW_CAPTURE_EXCEPTIONS", True))
+        self.capture_exceptions = capture_exceptions_setting()
         self.request_filter = _callable_setting("POSTHOG_MW_REQUEST_FILTER")
         self.extra_properties = _callable_setting(
             "POSTHOG_MW_EXTRA_PROPERTIES", "POSTHOG_MW_EXTRA_TAGS"
@@ -91,7 +93,9 @@ class PosthogContextMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns view errors into responses inside the middleware; catch them here."""
-        if self.capture_exceptions and self._wanted(request):
+        if not self._wanted(request):
+            return
+        if captures_exceptions(self.capture_exceptions, self.client):
             report_exception(self.client, exception, SOURCE, "middleware")
 
     def _wanted(self, request: HttpRequest) -> bool:
@@ -119,6 +123,13 @@ class PosthogContextMiddleware:
             read_headers=self.capture_tracing_headers,
             fallback_distinct_id=user_id,
         )
+
+
+def capture_exceptions_setting() -> bool | None:
+    """`POSTHOG_MW_CAPTURE_EXCEPTIONS`: True when not set (or set to something that is not
+    a bool, as posthog-python reads it); None leaves it to the client's autocapture."""
+    value = getattr(settings, "POSTHOG_MW_CAPTURE_EXCEPTIONS", True)
+    return value if value is None or isinstance(value, bool) else True
 
 
 def _callable_setting(name: str, older: str | None = None) -> Callable[..., Any] | None:

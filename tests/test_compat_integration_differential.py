@@ -173,3 +173,17 @@ def test_django_tags_the_logged_in_users_email() -> None:
     )
     assert len(ref) == 1
     assert kit == ref
+
+
+@pytest.mark.parametrize("setting", [None, "", 0], ids=["none", "blank", "zero"])
+def test_django_capture_exceptions_setting_reads_as_posthog(setting: Any) -> None:
+    """None leaves it to the client's autocapture (on here); a value that is not a bool
+    reads as the default, True."""
+
+    def run(side: Side, client: Any) -> None:
+        options = {"POSTHOG_MW_CLIENT": client, "POSTHOG_MW_CAPTURE_EXCEPTIONS": setting}
+        assert _django_get(side, _raising, **options) == 500
+
+    ref, kit = both(run, enable_exception_autocapture=True)
+    assert [e[0] for e in ref] == ["$exception"]
+    assert kit == ref
