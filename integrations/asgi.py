@@ -20,10 +20,11 @@ from .request import (
     SESSION_ID_HEADER,
     captures_exceptions,
     clean_header,
-    enter_request,
+    identify_request,
     older_name,
     report_exception,
     request_properties,
+    tag_request,
     tracing_headers_setting,
 )
 
@@ -78,14 +79,13 @@ class PosthogASGIMiddleware:
             return
         with contexts.new_context(capture_exceptions=False, client=self.client):
             headers = _headers(scope)
+            identify_request(
+                lambda name: headers.get(name.lower()), read_headers=self.capture_tracing_headers
+            )
             props = _scope_properties(scope, headers)
             if self.extra_properties is not None:
                 props.update(await _resolved(self.extra_properties(scope)) or {})
-            enter_request(
-                lambda name: headers.get(name.lower()),
-                props,
-                read_headers=self.capture_tracing_headers,
-            )
+            tag_request(props)
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:

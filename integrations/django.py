@@ -25,10 +25,11 @@ from hogkit.transport import contexts
 
 from .request import (
     captures_exceptions,
-    enter_request,
+    identify_request,
     older_name,
     report_exception,
     request_properties,
+    tag_request,
     tracing_headers_setting,
 )
 
@@ -103,6 +104,11 @@ class PosthogContextMiddleware:
 
     def _enter(self, request: HttpRequest, user: tuple[str | None, str | None]) -> None:
         user_id, email = user
+        identify_request(
+            request.headers.get,
+            read_headers=self.capture_tracing_headers,
+            fallback_distinct_id=user_id,
+        )
         props: dict[str, Any] = {"email": email} if email else {}
         props.update(
             request_properties(
@@ -117,12 +123,7 @@ class PosthogContextMiddleware:
             props.update(self.extra_properties(request) or {})
         if self.properties_map is not None:
             props = self.properties_map(props)
-        enter_request(
-            request.headers.get,
-            props,
-            read_headers=self.capture_tracing_headers,
-            fallback_distinct_id=user_id,
-        )
+        tag_request(props)
 
 
 def capture_exceptions_setting() -> bool | None:

@@ -19,10 +19,11 @@ from hogkit.transport import contexts
 
 from .request import (
     captures_exceptions,
-    enter_request,
+    identify_request,
     older_name,
     report_exception,
     request_properties,
+    tag_request,
     tracing_headers_setting,
 )
 
@@ -77,6 +78,7 @@ class PosthogFlaskIntegration:
         scope = contexts.new_context(fresh=True, capture_exceptions=False, client=self.client)
         scope.__enter__()
         setattr(g, _SCOPE, scope)
+        identify_request(request.headers.get, read_headers=self.capture_tracing_headers)
         props = request_properties(
             request.base_url,  # no query string: it often carries tokens
             request.method,
@@ -86,9 +88,9 @@ class PosthogFlaskIntegration:
         )
         if request.url_rule is not None:
             props["$request_route"] = str(request.url_rule)
+        tag_request(props)
         if self.extra_properties is not None:
-            props.update(self.extra_properties(request) or {})
-        enter_request(request.headers.get, props, read_headers=self.capture_tracing_headers)
+            tag_request(self.extra_properties(request))
 
     def _on_exception(self, sender: Flask, exception: BaseException, **_: Any) -> None:
         if not has_request_context() or getattr(g, _SCOPE, None) is None:

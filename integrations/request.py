@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from hogkit.transport import contexts
@@ -20,10 +20,11 @@ __all__ = [
     "SESSION_ID_HEADER",
     "captures_exceptions",
     "clean_header",
-    "enter_request",
+    "identify_request",
     "older_name",
     "report_exception",
     "request_properties",
+    "tag_request",
     "tracing_headers_setting",
 ]
 
@@ -63,17 +64,18 @@ def request_properties(
     return props
 
 
-def enter_request(
+def identify_request(
     header: Callable[[str], object],
-    properties: dict[str, Any],
     *,
     read_headers: bool = True,
     fallback_distinct_id: str | None = None,
 ) -> None:
-    """Fill the current (just opened) context from a request: identity, session and tags.
+    """Give the current (just opened) context the request's identity and session.
 
     The distinct id header wins over `fallback_distinct_id` (e.g. the logged-in user);
     `read_headers=False` ignores the headers for apps that do not trust their clients.
+    Integrations call this before any application callback runs, so an error such a
+    callback raises is still reported as the request's person's.
     """
     distinct_id = fallback_distinct_id
     if read_headers:
@@ -83,7 +85,11 @@ def enter_request(
             contexts.set_context_session(session_id)
     if distinct_id:
         contexts.identify_context(distinct_id)
-    for key, value in properties.items():
+
+
+def tag_request(properties: Mapping[str, Any] | None) -> None:
+    """Tag the current context with `properties` (nothing for None or an empty mapping)."""
+    for key, value in (properties or {}).items():
         contexts.tag(key, value)
 
 

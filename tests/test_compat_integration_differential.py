@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client as DjangoClient
 from django.test import override_settings
 from django.urls import path as django_path
+from flask import Flask
 from hogkit.integrations import asgi as kit_asgi
 from hogkit.integrations import drf as kit_drf
 from hogkit.integrations import flask as kit_flask
@@ -185,5 +186,35 @@ def test_django_capture_exceptions_setting_reads_as_posthog(setting: Any) -> Non
         assert _django_get(side, _raising, **options) == 500
 
     ref, kit = both(run, enable_exception_autocapture=True)
+    assert [e[0] for e in ref] == ["$exception"]
+    assert kit == ref
+
+
+# -- an application callback that fails: the error is still the request's person's ---------------
+
+
+def _failing(request: Any) -> Any:
+    raise ZeroDivisionError("extra properties failed")
+
+
+def test_flask_callback_error_keeps_the_identity() -> None:
+    def run(side: Side, client: Any) -> None:
+        app = Flask(f"failing_{side.name}")
+        app.logger.disabled = True
+        side.flask(app, client=client, capture_exceptions=True, extra_properties=_failing)
+        app.add_url_rule("/v", "v", lambda: "ok")
+        assert app.test_client().get("/v", headers=IDENTITY).status_code == 500
+
+    ref, kit = both(run)
+    assert [e[0] for e in ref] == ["$exception"]
+    assert kit == ref
+
+
+def test_django_callback_error_keeps_the_identity() -> None:
+    def run(side: Side, client: Any) -> None:
+        options = {"POSTHOG_MW_CLIENT": client, "POSTHOG_MW_EXTRA_PROPERTIES": _failing}
+        assert _django_get(side, _capturing(client), IDENTITY, **options) == 500
+
+    ref, kit = both(run)
     assert [e[0] for e in ref] == ["$exception"]
     assert kit == ref
