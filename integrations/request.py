@@ -124,8 +124,11 @@ def captures_exceptions(capture_exceptions: bool | None, client: Any) -> bool:
     return bool(getattr(client, "enable_exception_autocapture", False))
 
 
-def report_exception(client: Any, exc: BaseException, source: str, mechanism: str) -> None:
-    """Capture an exception a framework caught (`client`, else the module's client).
+def report_exception(
+    client: Any, exc: BaseException, source: str, mechanism: str, *, handled: bool = False
+) -> None:
+    """Capture an exception a framework caught (`client`, else the module's client);
+    `handled` says whether the framework answered it with a response of its own.
 
     The client captures an exception object once, so a framework hook and an enclosing
     context that both see it still send one event. Never raises into the framework.
@@ -135,7 +138,7 @@ def report_exception(client: Any, exc: BaseException, source: str, mechanism: st
         return
     try:
         target.capture_exception(
-            exc, source=source, mechanism={"type": mechanism, "handled": False}
+            exc, source=source, mechanism={"type": mechanism, "handled": handled}
         )
     except Exception:
         contexts.log.exception("hogkit: capturing a request's exception failed")

@@ -7,6 +7,7 @@ compared by name, distinct id, properties and each exception's type, value and m
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 import warnings
@@ -33,6 +34,8 @@ from flask import Flask
 from hogkit.integrations import asgi as kit_asgi
 from hogkit.integrations import drf as kit_drf
 from hogkit.integrations import flask as kit_flask
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import APIException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -218,3 +221,60 @@ def test_django_callback_error_keeps_the_identity() -> None:
     ref, kit = both(run)
     assert [e[0] for e in ref] == ["$exception"]
     assert kit == ref
+
+
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([])
+def api_failing(request: Any) -> Any:
+    raise APIException("api failed")
+
+
+def _drf_get(side: Side, client: Any, handler: Any = None, **extra: Any) -> None:
+    rest = {
+        "EXCEPTION_HANDLER": handler or side.drf.exception_handler,
+        "UNAUTHENTICATED_USER": None,
+    }
+    extra.setdefault("POSTHOG_MW_CLIENT", client)
+    assert _django_get(side, api_failing, IDENTITY, REST_FRAMEWORK=rest, **extra) == 500
+
+
+DRF_CASES: dict[str, Callable[[Side, Any], None]] = {
+    "handled": lambda side, client: _drf_get(side, client),
+    "filtered-out": lambda side, client: _drf_get(
+        side, client, side.drf.create_exception_handler(exception_filter=lambda *a: False)
+    ),
+    "filtered-in": lambda side, client: _drf_get(
+        side, client, side.drf.create_exception_handler(exception_filter=lambda *a: True)
+    ),
+    "drf-client": lambda side, client: _drf_get(
+        side, client, POSTHOG_MW_CLIENT=None, POSTHOG_DRF_CLIENT=client
+    ),
+    "request-filter": lambda side, client: _drf_get(
+        side, client, POSTHOG_MW_REQUEST_FILTER=lambda request: request.path != "/v"
+    ),
+    "setting-none": lambda side, client: _drf_get(side, client, POSTHOG_MW_CAPTURE_EXCEPTIONS=None),
+}
+
+
+UNCAPTURED = {"filtered-out", "request-filter"}
+API_ERROR = ("APIException", "api failed")
+
+
+@pytest.mark.parametrize("case", list(DRF_CASES))
+def test_drf_handler_captures_as_posthog(case: str) -> None:
+    """The captured exception is a handled one; the factory's filter, the older client
+    setting, the middleware's request filter and its capture setting (None: the client's
+    autocapture, on here) apply as in posthog."""
+    ref, kit = both(DRF_CASES[case], enable_exception_autocapture=True)
+    assert [e[3][0][:2] for e in ref] == ([] if case in UNCAPTURED else [API_ERROR])
+    assert kit == ref
+
+
+def test_drf_handler_factory_takes_the_reference_parameters() -> None:
+    def parameters(factory: Callable[..., Any]) -> list[tuple[str, str, Any]]:
+        signature = inspect.signature(factory).parameters.values()
+        return [(p.name, p.kind.name, p.default) for p in signature]
+
+    reference = parameters(ref_drf.create_exception_handler)
+    assert parameters(kit_drf.create_exception_handler) == reference
