@@ -117,7 +117,7 @@ def setup() -> Client:
     settings = _settings()
     with _lock:
         client = getattr(settings, "default_client", None)
-        if client is None:
+        if not client:  # unset, or cleared with any false value (None, False, 0)
             client = _build(settings)
             setattr(settings, "default_client", client)  # noqa: B010 - a module's setting
         client.disabled = bool(getattr(settings, "disabled", False)) or not client.api_key
