@@ -283,9 +283,9 @@ class EventMethods:
             if getattr(exc, _CAPTURED_ATTR, None):
                 return None
             found.append(exc)
-            chosen = flags
+            chosen, anonymous = flags, None
             if send_feature_flags is not None:
-                chosen = self._events.builder.flags_for(
+                chosen, anonymous = self._events.builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
             synthetic = synthetic_traceback() if exc.__traceback__ is None else None
@@ -298,7 +298,7 @@ class EventMethods:
                 properties=with_span(properties),
                 timestamp=stamps.when(timestamp),
                 uuid=stamps.event_id(uuid),
-                anonymous_id=stamps.anonymous_id(distinct_id),
+                anonymous_id=anonymous or stamps.anonymous_id(distinct_id),
                 source_lines=source_lines,
                 in_app_prefixes=self.in_app_modules,
                 project_root=self.project_root,

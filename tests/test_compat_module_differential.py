@@ -1,0 +1,76 @@
+"""Regression tests for what the module-level differential
+(`property_tests/test_module_differential.py`) found: each runs one call on `posthog` and
+on `hogkit` against one loopback server and compares what the server received."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import posthog
+import pytest
+from twin import KIT_KEY, REF_KEY, Twin, event_differences, personless_marked, sdk_key
+
+import hogkit
+
+_SETTINGS = ("api_key", "host", "sync_mode", "default_client")
+
+
+@pytest.fixture
+def modules() -> Iterator[None]:
+    """Restore both modules' settings and shut their default clients down afterwards."""
+    saved = {m: {n: getattr(m, n) for n in _SETTINGS} for m in (posthog, hogkit)}
+    try:
+        yield
+    finally:
+        for module, values in saved.items():
+            client = module.default_client
+            if client:
+                client.shutdown()
+            for name, value in values.items():
+                setattr(module, name, value)
+
+
+PERSONLESS_CALLS: dict[str, Callable[[Any], Any]] = {
+    "capture": lambda m: m.capture("signed up", send_feature_flags=True),
+    "capture_exception": lambda m: m.capture_exception(ValueError("boom"), send_feature_flags=True),
+}
+
+
+@pytest.mark.parametrize("call", list(PERSONLESS_CALLS))
+def test_a_personless_event_asks_for_the_flags_of_the_id_it_is_sent_with(
+    call: str, modules: None
+) -> None:
+    """Without a distinct id, `send_feature_flags=True` asks `/flags` for the random id the
+    personless event is then sent under, as posthog does; hogkit asked for `null`."""
+    with Twin(local=False) as twin:
+        for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
+            module.api_key = key  # type: ignore[attr-defined]
+            module.host = twin.server.url  # type: ignore[attr-defined]
+            module.sync_mode = True  # type: ignore[attr-defined]
+            module.default_client = None  # type: ignore[attr-defined]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                PERSONLESS_CALLS[call](module)
+            module.flush()  # type: ignore[attr-defined]
+        for key in (REF_KEY, KIT_KEY):
+            sent = [
+                e["distinct_id"]
+                for r in twin.server.requests("/batch/")
+                if sdk_key(r) == key
+                for e in r.json()["batch"]
+            ]
+            asked = [
+                r.json()["distinct_id"]
+                for r in twin.server.requests("/flags/")
+                if sdk_key(r) == key
+            ]
+            assert len(sent) == 1
+            assert asked == sent
+        ref = personless_marked(twin.ref_events())
+        kit = personless_marked(twin.kit_events())
+        if call == "capture_exception":  # the frames are two different SDKs' own
+            ref = [{**e, "properties": {}} for e in ref]
+            kit = [{**e, "properties": {}} for e in kit]
+        assert kit == ref, event_differences(ref, kit)
