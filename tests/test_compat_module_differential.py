@@ -74,3 +74,26 @@ def test_a_personless_event_asks_for_the_flags_of_the_id_it_is_sent_with(
             ref = [{**e, "properties": {}} for e in ref]
             kit = [{**e, "properties": {}} for e in kit]
         assert kit == ref, event_differences(ref, kit)
+
+
+def test_a_setting_left_none_reaches_the_default_client_as_none(modules: None) -> None:
+    """`disable_geoip = None` builds a client with `disable_geoip=None` (events carry no
+    `$geoip_disable`), as posthog does; hogkit dropped the None and built the Client's
+    default, True."""
+    saved = {m: m.disable_geoip for m in (posthog, hogkit)}
+    try:
+        with Twin(local=False) as twin:
+            for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
+                module.api_key = key  # type: ignore[attr-defined]
+                module.host = twin.server.url  # type: ignore[attr-defined]
+                module.sync_mode = True  # type: ignore[attr-defined]
+                module.disable_geoip = None  # type: ignore[attr-defined]
+                module.default_client = None  # type: ignore[attr-defined]
+                module.capture("signed up", distinct_id="user-1")  # type: ignore[attr-defined]
+                module.flush()  # type: ignore[attr-defined]
+            ref, kit = twin.ref_events(), twin.kit_events()
+            assert "$geoip_disable" not in ref[0]["properties"]
+            assert kit == ref, event_differences(ref, kit)
+    finally:
+        for module, value in saved.items():
+            module.disable_geoip = value
