@@ -10,7 +10,7 @@ from typing import Any
 
 import posthog
 import pytest
-from twin import KIT_KEY, REF_KEY, Twin, event_differences, personless_marked, sdk_key
+from twin import DEFS, KIT_KEY, REF_KEY, SECRET, Twin, event_differences, personless_marked, sdk_key
 
 import hogkit
 
@@ -97,3 +97,27 @@ def test_a_setting_left_none_reaches_the_default_client_as_none(modules: None) -
     finally:
         for module, value in saved.items():
             module.disable_geoip = value
+
+
+def test_a_disabled_default_client_downloads_no_definitions(modules: None) -> None:
+    """`disabled = True` set after the default client was built: `load_feature_flags()`
+    downloads nothing, as posthog makes no request; hogkit downloaded the definitions."""
+    saved = {m: (m.disabled, m.personal_api_key) for m in (posthog, hogkit)}
+    try:
+        with Twin(local=False) as twin:
+            for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
+                module.api_key = key  # type: ignore[attr-defined]
+                module.host = twin.server.url  # type: ignore[attr-defined]
+                module.personal_api_key = SECRET  # type: ignore[attr-defined]
+                module.default_client = None  # type: ignore[attr-defined]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    module.setup()  # type: ignore[attr-defined]
+                    module.disabled = True  # type: ignore[attr-defined]
+                    module.load_feature_flags()  # type: ignore[attr-defined]
+            assert twin.requests(DEFS, "ref") == []
+            assert twin.requests(DEFS, "kit") == []
+    finally:
+        for module, (disabled, personal) in saved.items():
+            module.disabled = disabled
+            module.personal_api_key = personal
