@@ -199,26 +199,3 @@ def test_contexts_without_a_client_build_the_module_client(modules: None) -> Non
         ref, kit = _exceptions(twin.ref_events()), _exceptions(twin.kit_events())
         assert ref == [("$exception", "user-1", ["ValueError"])]
         assert kit == ref
-
-
-@pytest.mark.parametrize("cleared", [None, False, 0], ids=repr)
-def test_a_default_client_cleared_with_a_false_value_is_built_again(
-    cleared: Any, modules: None
-) -> None:
-    """`default_client = False` (or 0) leaves no client, as None does: the next module call
-    builds one from the settings and its event is sent, where hogkit used the value as a
-    client and raised AttributeError into the caller."""
-    with Twin(local=False) as twin:
-        answers = []
-        for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
-            module.api_key = key  # type: ignore[attr-defined]
-            module.host = twin.server.url  # type: ignore[attr-defined]
-            module.sync_mode = True  # type: ignore[attr-defined]
-            module.default_client = cleared  # type: ignore[attr-defined]
-            answers.append(module.capture("cleared", distinct_id="user-1") is not None)  # type: ignore[attr-defined]
-            assert module.default_client  # type: ignore[attr-defined]
-            module.flush()  # type: ignore[attr-defined]
-        assert answers == [True, True]
-        ref, kit = twin.ref_events(), twin.kit_events()
-        assert [e["event"] for e in ref] == ["cleared"]
-        assert kit == ref, event_differences(ref, kit)
