@@ -19,6 +19,7 @@ _SETTINGS = (
     "api_key",
     "host",
     "sync_mode",
+    "debug",
     "disabled",
     "disable_geoip",
     "personal_api_key",
@@ -144,3 +145,20 @@ def test_a_disabled_default_client_downloads_no_definitions(modules: None) -> No
         on_both(twin, disable_then_load, personal_api_key=SECRET, default_client=None)
         assert twin.requests(DEFS, "ref") == []
         assert twin.requests(DEFS, "kit") == []
+
+
+@pytest.mark.parametrize("group", [("company", ""), ("", "acme"), (None, "acme")], ids=repr)
+def test_group_identify_without_a_type_or_key_is_dropped_in_debug_mode_too(
+    group: tuple[Any, Any], modules: None
+) -> None:
+    """A blank group type or key drops the call with a warning and returns None, with
+    `debug = True` as well, as posthog does; hogkit raised InvalidEvent into the caller."""
+    with Twin(local=False) as twin:
+        answers = on_both(
+            twin,
+            lambda m: m.group_identify(*group, distinct_id="user-1"),
+            debug=True,
+            default_client=None,
+        )
+        assert answers == [None, None]
+        assert twin.ref_events() == twin.kit_events() == []
