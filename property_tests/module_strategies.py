@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
+from twin import definitions, flag, flags_response, person_rule, record
 
 __all__ = [
     "FLAG_KEYS",
@@ -86,71 +87,38 @@ class Example(NamedTuple):
 
 def document(local: bool) -> dict[str, Any]:
     """The flag definitions the server hands out: a release with a payload, a flag on a
-    person property, a 50/50 split and a flag only the server can decide."""
-
-    def flag(key: str, fid: int, **filters: Any) -> dict[str, Any]:
-        filters.setdefault("groups", [{"properties": [], "rollout_percentage": 100}])
-        runtime = ("server", "client", "all", None)[fid % 4]
-        out = {"id": fid, "key": key, "active": True, "version": 2, "filters": filters}
-        if runtime is not None:
-            out["evaluation_runtime"] = runtime
-        return out
-
-    plan = {"key": "plan", "type": "person", "operator": "exact", "value": ["pro"]}
+    person property, a 50/50 split and a flag only the server can decide (a cohort it
+    does not hand out), each meant for a different runtime."""
+    split = {
+        "variants": [
+            {"key": "control", "rollout_percentage": 50},
+            {"key": "test", "rollout_percentage": 50},
+        ]
+    }
+    cohort = {"key": "id", "type": "cohort", "value": 99}
     flags = [
         flag("on", 1, payloads={"true": '{"x": 1}'}),
-        flag("plan", 2, groups=[{"properties": [plan], "rollout_percentage": 100}]),
         flag(
-            "split",
-            3,
-            multivariate={
-                "variants": [
-                    {"key": "control", "rollout_percentage": 50},
-                    {"key": "test", "rollout_percentage": 50},
-                ]
-            },
-            payloads={"test": "[1, 2]"},
+            "plan",
+            2,
+            groups=[{"properties": [person_rule("plan", ["pro"])], "rollout_percentage": 100}],
         ),
-        flag(
-            "server-only",
-            4,
-            groups=[
-                {
-                    "properties": [{"key": "id", "type": "cohort", "value": 99}],
-                    "rollout_percentage": 100,
-                }
-            ],
-        ),
+        flag("split", 3, multivariate=split, payloads={"test": "[1, 2]"}),
+        flag("server-only", 4, groups=[{"properties": [cohort], "rollout_percentage": 100}]),
     ]
-    return {"flags": flags if local else [], "group_type_mapping": {"0": "company"}, "cohorts": {}}
+    for runtime, definition in zip(("client", "server", "all"), flags, strict=False):
+        definition["evaluation_runtime"] = runtime
+    return definitions(*flags if local else (), group_type_mapping={"0": "company"})
 
 
 def answer() -> dict[str, Any]:
     """The server's `/flags` answer, the same for every request."""
-
-    def record(key: str, value: Any, fid: int, payload: Any = None) -> dict[str, Any]:
-        meta: dict[str, Any] = {"id": fid, "version": 5}
-        if payload is not None:
-            meta["payload"] = payload
-        return {
-            "key": key,
-            "enabled": value is not False,
-            "variant": value if isinstance(value, str) else None,
-            "reason": {"code": "condition_match", "description": "matched"},
-            "metadata": meta,
-        }
-
-    records = [
-        record("on", True, 1, '{"x": 1}'),
-        record("plan", False, 2),
-        record("split", "control", 3),
-        record("server-only", "arm", 4, '"served"'),
-    ]
-    return {
-        "flags": {r["key"]: r for r in records},
-        "requestId": "req-1",
-        "errorsWhileComputingFlags": False,
-    }
+    return flags_response(
+        record("on", True, fid=1, payload='{"x": 1}'),
+        record("plan", False, fid=2),
+        record("split", "control", fid=3),
+        record("server-only", "arm", fid=4, payload='"served"'),
+    )
 
 
 # -- settings -----------------------------------------------------------------------------------
@@ -219,14 +187,19 @@ def _event_call(draw: st.DrawFn) -> Step:
         )
     if name == "alias":
         return Step("call", name, (draw(_PERSON), draw(_PERSON)))
-    # With a distinct id: without one, the two SDKs send different ids on purpose.
-    args = (draw(st.sampled_from(("company", "team"))), draw(st.sampled_from(("acme", "7"))))
+    # With a distinct id: without one, the two SDKs send different ids on purpose. A blank
+    # type or key is refused by both.
+    args = (
+        draw(st.sampled_from(("company", "team", ""))),
+        draw(st.sampled_from(("acme", "7", ""))),
+    )
     return Step("call", name, args, {"properties": draw(_PROPERTIES), "distinct_id": "user-1"})
 
 
 @st.composite
 def _exception_call(draw: st.DrawFn) -> Step:
-    problem = Problem(draw(st.sampled_from(("ValueError", "KeyError"))), "boom")
+    """`capture_exception` of an exception, or of none outside an `except` (nothing sent)."""
+    problem = draw(st.sampled_from((Problem("ValueError", "boom"), Problem("KeyError", "k"), None)))
     kwargs = draw(_optional({"distinct_id": _PERSON, "properties": _PROPERTIES}))
     return Step("call", "capture_exception", (problem,), kwargs)
 
@@ -272,11 +245,14 @@ def _definition_call(draw: st.DrawFn) -> Step:
                 "get_remote_config_payload",
                 "get_feature_flag_evaluation_runtime",
                 "get_feature_flag_keys_by_evaluation_runtime",
-                "get_tags",
+                "context",
                 "setup",
             )
         )
     )
+    if name == "context":  # a context function called outside any context
+        call = draw(st.sampled_from(_CONTEXT_CALLS + _CONTEXT_READS))
+        return Step("call", call[0], call[1:])
     if name == "get_remote_config_payload":
         return Step("call", name, (draw(st.sampled_from((REMOTE_KEY, "missing"))),))
     if name == "get_feature_flag_evaluation_runtime":
@@ -315,25 +291,24 @@ def _plain_steps() -> st.SearchStrategy[Step]:
     )
 
 
+_CONTEXT_CALLS: tuple[tuple[str, ...], ...] = (
+    ("identify_context", "ctx-user"),
+    ("tag", "team", "red"),
+    ("set_context_session", "session-1"),
+    ("set_context_device_id", "device-1"),
+)
+# posthog's package offers one context read (`get_context_distinct_id`, ... are hogkit's).
+_CONTEXT_READS: tuple[tuple[str, ...], ...] = (("get_tags",),)
+
+
 @st.composite
 def _context(draw: st.DrawFn) -> Step:
     """A few calls inside `new_context()`, which first identifies it, tags it, gives it a
     session or device; exceptions may be captured on the way out."""
     kwargs = draw(_optional({"fresh": st.booleans(), "capture_exceptions": st.booleans()}))
-    enter = draw(
-        st.lists(
-            st.sampled_from(
-                (
-                    ("identify_context", "ctx-user"),
-                    ("tag", "team", "red"),
-                    ("set_context_session", "session-1"),
-                    ("set_context_device_id", "device-1"),
-                )
-            ),
-            max_size=3,
-        )
-    )
-    inner = draw(st.lists(st.one_of(_event_call(), _flag_read(), _bulk_read()), max_size=3))
+    enter = draw(st.lists(st.sampled_from(_CONTEXT_CALLS), max_size=3))
+    reads = st.sampled_from(_CONTEXT_READS).map(lambda call: Step("call", call[0], call[1:]))
+    inner = draw(st.lists(st.one_of(_event_call(), _flag_read(), _bulk_read(), reads), max_size=3))
     if draw(st.integers(0, 3)) == 0:
         inner.append(Step("raise", "ValueError", ("escaped",)))
     return Step("context", "new_context", tuple(enter), kwargs, tuple(inner))
