@@ -21,6 +21,7 @@ from twin import definitions, flag, flags_response, person_rule, record
 
 __all__ = [
     "FLAG_KEYS",
+    "FLAG_READS",
     "REMOTE_KEY",
     "SECRET",
     "Example",
@@ -38,6 +39,21 @@ SECRET = "phx_personal_key"
 FLAG_KEYS = ("on", "plan", "split", "server-only")
 REMOTE_KEY = "remote-config"
 PEOPLE: tuple[Any, ...] = ("user-1", "user-2", 42)
+OLDER_READS = (
+    "feature_enabled",
+    "get_feature_flag",
+    "get_feature_flag_result",
+    "get_feature_flag_payload",
+)
+BULK_READS = ("get_all_flags", "get_all_flags_and_payloads", "evaluate_flags")
+DEFINITION_READS = (
+    "feature_flag_definitions",
+    "load_feature_flags",
+    "get_feature_flag_evaluation_runtime",
+    "get_feature_flag_keys_by_evaluation_runtime",
+)
+FLAG_READS = frozenset({*OLDER_READS, *BULK_READS, *DEFINITION_READS})
+"""The module functions that read flags or their definitions."""
 
 
 class Key(NamedTuple):
@@ -207,14 +223,9 @@ def _exception_call(draw: st.DrawFn) -> Step:
 @st.composite
 def _flag_read(draw: st.DrawFn) -> Step:
     """An older flag read, arguments by position as applications pass them."""
-    name = draw(
-        st.sampled_from(
-            ("feature_enabled", "get_feature_flag", "get_feature_flag_result", "get_flag_payload")
-        )
-    )
+    name = draw(st.sampled_from(OLDER_READS))
     head = [draw(_FLAG), draw(_PERSON)]
-    if name == "get_flag_payload":
-        name = "get_feature_flag_payload"
+    if name == "get_feature_flag_payload":
         head.append(draw(st.sampled_from((None, True, "test"))))
     tail = [draw(_GROUPS), draw(_PROPERTIES)]
     kwargs = draw(
@@ -227,7 +238,7 @@ def _flag_read(draw: st.DrawFn) -> Step:
 
 @st.composite
 def _bulk_read(draw: st.DrawFn) -> Step:
-    name = draw(st.sampled_from(("get_all_flags", "get_all_flags_and_payloads", "evaluate_flags")))
+    name = draw(st.sampled_from(BULK_READS))
     args = (draw(_PERSON), draw(_GROUPS), draw(_PROPERTIES))
     options: dict[str, st.SearchStrategy[Any]] = {"only_evaluate_locally": st.booleans()}
     keys = st.lists(_FLAG, max_size=3, unique=True)
@@ -238,17 +249,7 @@ def _bulk_read(draw: st.DrawFn) -> Step:
 @st.composite
 def _definition_call(draw: st.DrawFn) -> Step:
     name = draw(
-        st.sampled_from(
-            (
-                "feature_flag_definitions",
-                "load_feature_flags",
-                "get_remote_config_payload",
-                "get_feature_flag_evaluation_runtime",
-                "get_feature_flag_keys_by_evaluation_runtime",
-                "context",
-                "setup",
-            )
-        )
+        st.sampled_from((*DEFINITION_READS, "get_remote_config_payload", "context", "setup"))
     )
     if name == "context":  # a context function called outside any context
         call = draw(st.sampled_from(_CONTEXT_CALLS + _CONTEXT_READS))

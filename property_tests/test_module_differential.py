@@ -77,6 +77,7 @@ from client_compare import describe, flags_bodies, plain
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from module_strategies import (
+    FLAG_READS,
     REMOTE_KEY,
     SECRET,
     Example,
@@ -103,21 +104,6 @@ EVENT_CALLS = frozenset(
     {"capture", "set", "set_once", "alias", "group_identify", "capture_exception"}
 )
 UNCOMPARED_ANSWERS = frozenset({"flush", "shutdown", "load_feature_flags"})
-FLAG_READS = frozenset(
-    {
-        "feature_enabled",
-        "get_feature_flag",
-        "get_feature_flag_result",
-        "get_feature_flag_payload",
-        "get_all_flags",
-        "get_all_flags_and_payloads",
-        "evaluate_flags",
-        "feature_flag_definitions",
-        "get_feature_flag_evaluation_runtime",
-        "get_feature_flag_keys_by_evaluation_runtime",
-        "load_feature_flags",
-    }
-)
 ENDINGS = frozenset({"join", "shutdown"})
 SDKS = {"ref": posthog, "kit": hogkit}
 PROBLEMS: dict[str, type[Exception]] = {"ValueError": ValueError, "KeyError": KeyError}
