@@ -27,8 +27,8 @@ What is relaxed, and why (nothing else is):
   it went); their answers are not compared.
 - Events are compared without `uuid`, `timestamp`, `$lib` and `$lib_version`, personless
   ids as a marker (as the client differential does, and in a `/flags` body asking for
-  such an event's flags), and an `$exception` event by its
-  exception types and messages: the stack frames are those of two different SDKs' calls.
+  such an event's flags), and an `$exception` event by its exception types and messages:
+  the stack frames are those of two different SDKs' calls.
 - Events sent by different clients reach the server in no promised order (a background
   sender flushes when it likes), so each SDK's events are compared as a sorted list.
 - A context's device id is left out of the events: hogkit adds `$device_id` to every
