@@ -49,7 +49,7 @@ def modules() -> Iterator[None]:
     finally:
         for module, values in saved.items():
             client = getattr(module, "default_client", None)
-            if client is not None:
+            if client:
                 client.shutdown()
             for name in _SETTINGS:
                 if name in values:

@@ -55,17 +55,21 @@ class CaptureBuilder:
         flags: FlagsArg,
         option: Any,
         disable_geoip: bool | None = None,
-    ) -> FlagsArg:
-        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`;
-        `flags` as given when the option asks for none (see `_wants_flags`)."""
+    ) -> tuple[FlagsArg, str | None]:
+        """`capture(send_feature_flags=...)`: the flags to attach, through `flags_for_capture`
+        (`flags` as given when the option asks for none, see `_wants_flags`), and the id a
+        personless event stands under when flags are evaluated for one: drawn here, so the
+        flags are those of the id the event is sent with (None otherwise: drawn when built)."""
         if not _wants_flags(option):
-            return flags
+            return flags, None
         if flags is not None:
             log.warning("capture: both flags and send_feature_flags given; using flags")
-            return flags
+            return flags, None
+        anonymous = stamps.anonymous_id(distinct_id)
         if self.flags_for_capture is None:
-            return None
-        return self.flags_for_capture(distinct_id, groups, option, disable_geoip)
+            return None, anonymous
+        person = distinct_id if anonymous is None else anonymous
+        return self.flags_for_capture(person, groups, option, disable_geoip), anonymous
 
     def wire(
         self,
@@ -75,8 +79,10 @@ class CaptureBuilder:
         groups: Mapping[str, Any] | None,
         flags: FlagsArg,
         disable_geoip: bool | None,
+        anonymous_id: str | None = None,
     ) -> tuple[bytes, str]:
-        """(wire bytes, uuid) of a call with flags that no hook sees, stamped now."""
+        """(wire bytes, uuid) of a call with flags that no hook sees, stamped now; a
+        personless one under `anonymous_id` when given (see `flags_for`)."""
         encoder = self._encoder
         event_id = new_uuid()
         data = encode_capture_call(
@@ -88,7 +94,7 @@ class CaptureBuilder:
             clock(),
             event_id,
             flags,
-            stamps.anonymous_id(distinct_id),
+            anonymous_id or stamps.anonymous_id(distinct_id),
             disable_geoip,
             False,  # plain: not checked here
             encoder.memo,
@@ -106,9 +112,11 @@ class CaptureBuilder:
         groups: Mapping[str, Any] | None,
         flags: FlagsArg,
         disable_geoip: bool | None,
+        anonymous_id: str | None = None,
     ) -> Event:
-        """A capture-shaped `Event`: the call's time and uuid, or the clock's and fresh ones.
-        Raises on a call that cannot be built."""
+        """A capture-shaped `Event`: the call's time and uuid, or the clock's and fresh ones
+        (a personless one under `anonymous_id` when given). Raises on a call that cannot be
+        built."""
         encoder = self._encoder
         return core.capture(
             encoder.context,
@@ -119,7 +127,7 @@ class CaptureBuilder:
             timestamp=stamps.when(timestamp),
             uuid=stamps.event_id(uuid),
             flags=flags,
-            anonymous_id=stamps.anonymous_id(distinct_id),
+            anonymous_id=anonymous_id or stamps.anonymous_id(distinct_id),
             disable_geoip=disable_geoip,
             memo=encoder.memo,
         )

@@ -20,7 +20,9 @@ from typing import Any
 from hogkit.core import events as core
 from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.context import person_or_context, variables_config
+from hogkit.core.errors import InvalidEvent
 from hogkit.core.event import Event, FlagsArg
+from hogkit.core.timestamps import stringify_id
 
 from . import stamps
 from .code_variables import with_code_variables
@@ -227,7 +229,14 @@ class EventMethods:
         distinct_id: Any = None,
     ) -> str | None:
         """`$groupidentify`: set a group's properties. Without a distinct id, sent as the
-        context's person, or else as `$<type>_<key>`; inside a context, in its session."""
+        context's person, or else as `$<type>_<key>`; inside a context, in its session.
+        A blank type or key drops the call with a warning (and `on_error` hears of it), never
+        raised, in debug mode too, as posthog-python drops it."""
+        if stringify_id(group_type) is None or stringify_id(group_key) is None:
+            error = InvalidEvent("group_identify needs a group_type and a group_key")
+            log.warning("group_identify: %s", error)
+            self._events.problems.tell(error, [])
+            return None
         distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
             "group_identify",
@@ -283,9 +292,9 @@ class EventMethods:
             if getattr(exc, _CAPTURED_ATTR, None):
                 return None
             found.append(exc)
-            chosen = flags
+            chosen, anonymous = flags, None
             if send_feature_flags is not None:
-                chosen = self._events.builder.flags_for(
+                chosen, anonymous = self._events.builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
             synthetic = synthetic_traceback() if exc.__traceback__ is None else None
@@ -298,7 +307,7 @@ class EventMethods:
                 properties=with_span(properties),
                 timestamp=stamps.when(timestamp),
                 uuid=stamps.event_id(uuid),
-                anonymous_id=stamps.anonymous_id(distinct_id),
+                anonymous_id=anonymous or stamps.anonymous_id(distinct_id),
                 source_lines=source_lines,
                 in_app_prefixes=self.in_app_modules,
                 project_root=self.project_root,

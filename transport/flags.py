@@ -143,7 +143,6 @@ class FlagService:
         self.on_change = self.local.on_change
         self.after_fork = self.local.after_fork
         self.status = self.local.status
-        self.reload = self.local.reload
         self.lookups = FlagLookups(api_key, self.local, self.remote, now, disable_geoip, self)
         self.complete = self.lookups.complete
         self.local_value = self.lookups.local_value
@@ -185,6 +184,11 @@ class FlagService:
     def poller(self) -> DefinitionsPoller | None:
         """The poller downloading definitions, if any."""
         return self.local.poller
+
+    def reload(self) -> bool:
+        """Download the definitions now (`load_feature_flags`); nothing while the client is
+        disabled, since a disabled client makes no requests. True when the server answered."""
+        return False if self._disabled() else self.local.reload()
 
     def shutdown(self, timeout: float = 1.0) -> None:
         self.local.stop(timeout)

@@ -97,10 +97,11 @@ def _key(settings: ModuleType) -> str:
 
 
 def _build(settings: ModuleType) -> Client:
+    # Every setting as the application left it, None included: `disable_geoip = None` is
+    # not the Client's default (True), and posthog-python hands the client None too.
     options: dict[str, Any] = {
         option: getattr(settings, name, None) for name, option in _BUILD_SETTINGS
     }
-    options = {k: v for k, v in options.items() if v is not None}
     for name, default in _PATTERN_SETTINGS.items():
         value = getattr(settings, name, None)
         if value is not None and value != default:
@@ -117,7 +118,7 @@ def setup() -> Client:
     settings = _settings()
     with _lock:
         client = getattr(settings, "default_client", None)
-        if client is None:
+        if not client:  # unset, or cleared with any false value (None, False, 0)
             client = _build(settings)
             setattr(settings, "default_client", client)  # noqa: B010 - a module's setting
         client.disabled = bool(getattr(settings, "disabled", False)) or not client.api_key

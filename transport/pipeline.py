@@ -258,8 +258,9 @@ class EventPipeline:
             return self._inactive()
         try:
             builder = self.builder
+            anonymous = None
             if send_feature_flags is not None:
-                flags = builder.flags_for(
+                flags, anonymous = builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
             if (
@@ -271,11 +272,19 @@ class EventPipeline:
             ):
                 # No hook needs an `Event`: straight to wire bytes (see `capture_build`).
                 data, event_id = builder.wire(
-                    event, distinct_id, properties, groups, flags, disable_geoip
+                    event, distinct_id, properties, groups, flags, disable_geoip, anonymous
                 )
                 return self.delivery.deliver(data, event, event_id)
             built = builder.event(
-                event, distinct_id, properties, timestamp, uuid, groups, flags, disable_geoip
+                event,
+                distinct_id,
+                properties,
+                timestamp,
+                uuid,
+                groups,
+                flags,
+                disable_geoip,
+                anonymous,
             )
             return self.submit(built)
         except Exception as exc:

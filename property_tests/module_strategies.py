@@ -1,0 +1,321 @@
+"""Hypothesis strategies for the module-level differential: settings, calls and lifecycle steps.
+
+An example is a list of steps an application takes on the module itself (`posthog.api_key =
+...; posthog.capture(...)`): set a module setting (to a usable or an odd value), call a
+module function, flush, join or shut down, assign or clear `default_client`, or run a few
+calls inside `new_context()`. The same steps run on `posthog` and on `hogkit`.
+
+Values that must differ between the two SDKs are drawn as markers and made concrete by
+the test, once per SDK: `Key` (a project key the loopback server traces back to the SDK
+and to the marker), `Explicit` (a client the application built itself), `Problem` (a fresh
+exception instance, since capturing one instance twice sends it once). Everything else is
+plain data, so hypothesis prints a failing example whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from hypothesis import strategies as st
+from twin import definitions, flag, flags_response, person_rule, record
+
+__all__ = [
+    "FLAG_KEYS",
+    "FLAG_READS",
+    "REMOTE_KEY",
+    "SECRET",
+    "Example",
+    "Explicit",
+    "Hook",
+    "Key",
+    "Problem",
+    "Step",
+    "answer",
+    "document",
+    "examples",
+]
+
+SECRET = "phx_personal_key"
+FLAG_KEYS = ("on", "plan", "split", "server-only")
+REMOTE_KEY = "remote-config"
+PEOPLE: tuple[Any, ...] = ("user-1", "user-2", 42)
+OLDER_READS = (
+    "feature_enabled",
+    "get_feature_flag",
+    "get_feature_flag_result",
+    "get_feature_flag_payload",
+)
+BULK_READS = ("get_all_flags", "get_all_flags_and_payloads", "evaluate_flags")
+DEFINITION_READS = (
+    "feature_flag_definitions",
+    "load_feature_flags",
+    "get_feature_flag_evaluation_runtime",
+    "get_feature_flag_keys_by_evaluation_runtime",
+)
+FLAG_READS = frozenset({*OLDER_READS, *BULK_READS, *DEFINITION_READS})
+"""The module functions that read flags or their definitions."""
+
+
+class Key(NamedTuple):
+    """A project key: `tag` tells the keys of one example apart; `padded` adds blanks
+    around it (both SDKs trim them)."""
+
+    tag: str
+    padded: bool = False
+
+
+class Explicit(NamedTuple):
+    """A client the application builds and assigns to `default_client`, with key `tag`."""
+
+    tag: str
+
+
+class Hook(NamedTuple):
+    """A `before_send` callback, by what it does (see the test's `HOOKS`)."""
+
+    name: str
+
+
+class Problem(NamedTuple):
+    """An exception to capture: its type name and message."""
+
+    kind: str
+    message: str
+
+
+class Step(NamedTuple):
+    """One thing the application does. `kind` is "set" (`name` = the setting, `args` =
+    (value,)), "call" (`name` = the module function), "assign" (`args` = (value,) for
+    `default_client`) or "context" (`kwargs` for `new_context`, `args` = the context
+    calls made on entering, `inner` = the steps run inside it)."""
+
+    kind: str
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}  # noqa: RUF012 - never mutated; a NamedTuple default
+    inner: tuple[Step, ...] = ()
+
+
+class Example(NamedTuple):
+    local: bool  # whether the definitions the server hands out decide most flags
+    steps: tuple[Step, ...]
+
+
+def document(local: bool) -> dict[str, Any]:
+    """The flag definitions the server hands out: a release with a payload, a flag on a
+    person property, a 50/50 split and a flag only the server can decide (a cohort it
+    does not hand out), each meant for a different runtime."""
+    split = {
+        "variants": [
+            {"key": "control", "rollout_percentage": 50},
+            {"key": "test", "rollout_percentage": 50},
+        ]
+    }
+    cohort = {"key": "id", "type": "cohort", "value": 99}
+    flags = [
+        flag("on", 1, payloads={"true": '{"x": 1}'}),
+        flag(
+            "plan",
+            2,
+            groups=[{"properties": [person_rule("plan", ["pro"])], "rollout_percentage": 100}],
+        ),
+        flag("split", 3, multivariate=split, payloads={"test": "[1, 2]"}),
+        flag("server-only", 4, groups=[{"properties": [cohort], "rollout_percentage": 100}]),
+    ]
+    for runtime, definition in zip(("client", "server", "all"), flags, strict=False):
+        definition["evaluation_runtime"] = runtime
+    return definitions(*flags if local else (), group_type_mapping={"0": "company"})
+
+
+def answer() -> dict[str, Any]:
+    """The server's `/flags` answer, the same for every request."""
+    return flags_response(
+        record("on", True, fid=1, payload='{"x": 1}'),
+        record("plan", False, fid=2),
+        record("split", "control", fid=3),
+        record("server-only", "arm", fid=4, payload='"served"'),
+    )
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+_KEYS = st.sampled_from((Key("a"), Key("a", padded=True), Key("b"), None, "", "   "))
+
+SETTINGS: dict[str, st.SearchStrategy[Any]] = {
+    "api_key": _KEYS,
+    "project_api_key": _KEYS,
+    "host": st.sampled_from(("", "/")),  # the server's address, with or without a slash
+    "debug": st.sampled_from((False, True, 0, 1)),
+    "send": st.booleans(),
+    "sync_mode": st.booleans(),
+    "disabled": st.sampled_from((False, True, None, 0, 1)),
+    "personal_api_key": st.sampled_from((None, SECRET, f" {SECRET} ")),
+    "secret_key": st.sampled_from((None, SECRET)),
+    "disable_geoip": st.sampled_from((True, False, None)),
+    "is_server": st.booleans(),
+    "super_properties": st.sampled_from((None, {}, {"tier": "gold"})),
+    "enable_local_evaluation": st.booleans(),
+    "before_send": st.sampled_from((None, Hook("drop"), Hook("edit"), Hook("raise"))),
+    "privacy_mode": st.booleans(),
+}
+"""Module settings and the values a step may give them. `host` stays on the loopback
+server and `poll_interval` stays long, so no example reaches the network or races a poll."""
+
+
+# -- calls --------------------------------------------------------------------------------------
+
+_PERSON = st.sampled_from(PEOPLE)
+_PROPERTIES = st.sampled_from((None, {}, {"plan": "pro"}, {"plan": "free", "n": 1}))
+_GROUPS = st.sampled_from((None, {}, {"company": "acme"}))
+_FLAG = st.sampled_from((*FLAG_KEYS, "ghost"))
+
+
+@st.composite
+def _optional(draw: st.DrawFn, options: dict[str, st.SearchStrategy[Any]]) -> dict[str, Any]:
+    """Some of `options`, each drawn or left out."""
+    return {name: draw(value) for name, value in options.items() if draw(st.booleans())}
+
+
+@st.composite
+def _event_call(draw: st.DrawFn) -> Step:
+    name = draw(st.sampled_from(("capture", "set", "set_once", "alias", "group_identify")))
+    person = st.one_of(_PERSON, st.sampled_from((None, "")))
+    if name == "capture":
+        kwargs = draw(
+            _optional(
+                {
+                    "distinct_id": person,
+                    "properties": _PROPERTIES,
+                    "groups": _GROUPS,
+                    "send_feature_flags": st.booleans(),
+                    "disable_geoip": st.booleans(),
+                }
+            )
+        )
+        if kwargs.get("send_feature_flags"):
+            # Flags for a named person: a personless event's are a random id's, which
+            # splits its rollouts differently in each SDK.
+            kwargs["distinct_id"] = draw(_PERSON)
+        return Step("call", name, (draw(st.sampled_from(("signed up", "drop me"))),), kwargs)
+    if name in ("set", "set_once"):
+        return Step(
+            "call", name, (), draw(_optional({"distinct_id": person, "properties": _PROPERTIES}))
+        )
+    if name == "alias":
+        return Step("call", name, (draw(_PERSON), draw(_PERSON)))
+    # With a distinct id: without one, the two SDKs send different ids on purpose. A blank
+    # type or key is refused by both.
+    args = (
+        draw(st.sampled_from(("company", "team", ""))),
+        draw(st.sampled_from(("acme", "7", ""))),
+    )
+    return Step("call", name, args, {"properties": draw(_PROPERTIES), "distinct_id": "user-1"})
+
+
+@st.composite
+def _exception_call(draw: st.DrawFn) -> Step:
+    """`capture_exception` of an exception, or of none outside an `except` (nothing sent)."""
+    problem = draw(st.sampled_from((Problem("ValueError", "boom"), Problem("KeyError", "k"), None)))
+    kwargs = draw(_optional({"distinct_id": _PERSON, "properties": _PROPERTIES}))
+    return Step("call", "capture_exception", (problem,), kwargs)
+
+
+@st.composite
+def _flag_read(draw: st.DrawFn) -> Step:
+    """An older flag read, arguments by position as applications pass them."""
+    name = draw(st.sampled_from(OLDER_READS))
+    head = [draw(_FLAG), draw(_PERSON)]
+    if name == "get_feature_flag_payload":
+        head.append(draw(st.sampled_from((None, True, "test"))))
+    tail = [draw(_GROUPS), draw(_PROPERTIES)]
+    kwargs = draw(
+        _optional(
+            {"only_evaluate_locally": st.booleans(), "send_feature_flag_events": st.booleans()}
+        )
+    )
+    return Step("call", name, (*head, *tail), kwargs)
+
+
+@st.composite
+def _bulk_read(draw: st.DrawFn) -> Step:
+    name = draw(st.sampled_from(BULK_READS))
+    args = (draw(_PERSON), draw(_GROUPS), draw(_PROPERTIES))
+    options: dict[str, st.SearchStrategy[Any]] = {"only_evaluate_locally": st.booleans()}
+    keys = st.lists(_FLAG, max_size=3, unique=True)
+    options["flag_keys" if name == "evaluate_flags" else "flag_keys_to_evaluate"] = keys
+    return Step("call", name, args, draw(_optional(options)))
+
+
+@st.composite
+def _definition_call(draw: st.DrawFn) -> Step:
+    name = draw(
+        st.sampled_from((*DEFINITION_READS, "get_remote_config_payload", "context", "setup"))
+    )
+    if name == "context":  # a context function called outside any context
+        call = draw(st.sampled_from(_CONTEXT_CALLS + _CONTEXT_READS))
+        return Step("call", call[0], call[1:])
+    if name == "get_remote_config_payload":
+        return Step("call", name, (draw(st.sampled_from((REMOTE_KEY, "missing"))),))
+    if name == "get_feature_flag_evaluation_runtime":
+        return Step("call", name, (draw(_FLAG),))
+    if name == "get_feature_flag_keys_by_evaluation_runtime":
+        return Step("call", name, (draw(st.sampled_from(("server", "client", "all"))),))
+    return Step("call", name)
+
+
+@st.composite
+def _lifecycle(draw: st.DrawFn) -> Step:
+    name = draw(st.sampled_from(("flush", "flush", "join", "shutdown", "assign")))
+    if name == "assign":
+        value = draw(st.sampled_from((None, None, Explicit("explicit"), False)))
+        return Step("assign", "default_client", (value,))
+    if name == "flush":
+        return Step("call", name, draw(st.sampled_from(((), (None,), (5,)))))
+    return Step("call", name)
+
+
+def _setting() -> st.SearchStrategy[Step]:
+    return st.sampled_from(sorted(SETTINGS)).flatmap(
+        lambda name: SETTINGS[name].map(lambda value: Step("set", name, (value,)))
+    )
+
+
+def _plain_steps() -> st.SearchStrategy[Step]:
+    return st.one_of(
+        _setting(),
+        _event_call(),
+        _exception_call(),
+        _flag_read(),
+        _bulk_read(),
+        _definition_call(),
+        _lifecycle(),
+    )
+
+
+_CONTEXT_CALLS: tuple[tuple[str, ...], ...] = (
+    ("identify_context", "ctx-user"),
+    ("tag", "team", "red"),
+    ("set_context_session", "session-1"),
+    ("set_context_device_id", "device-1"),
+)
+# posthog's package offers one context read (`get_context_distinct_id`, ... are hogkit's).
+_CONTEXT_READS: tuple[tuple[str, ...], ...] = (("get_tags",),)
+
+
+@st.composite
+def _context(draw: st.DrawFn) -> Step:
+    """A few calls inside `new_context()`, which first identifies it, tags it, gives it a
+    session or device; exceptions may be captured on the way out."""
+    kwargs = draw(_optional({"fresh": st.booleans(), "capture_exceptions": st.booleans()}))
+    enter = draw(st.lists(st.sampled_from(_CONTEXT_CALLS), max_size=3))
+    reads = st.sampled_from(_CONTEXT_READS).map(lambda call: Step("call", call[0], call[1:]))
+    inner = draw(st.lists(st.one_of(_event_call(), _flag_read(), _bulk_read(), reads), max_size=3))
+    if draw(st.integers(0, 3)) == 0:
+        inner.append(Step("raise", "ValueError", ("escaped",)))
+    return Step("context", "new_context", tuple(enter), kwargs, tuple(inner))
+
+
+@st.composite
+def examples(draw: st.DrawFn) -> Example:
+    steps = st.one_of(_plain_steps(), _plain_steps(), _plain_steps(), _context())
+    return Example(draw(st.booleans()), tuple(draw(st.lists(steps, min_size=1, max_size=10))))

@@ -1,0 +1,164 @@
+"""Regression tests for what the module-level differential
+(`property_tests/test_module_differential.py`) found: each makes the same module-level
+calls on `posthog` and on `hogkit` against one loopback server and compares what the
+server received."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import posthog
+import pytest
+from twin import DEFS, KIT_KEY, REF_KEY, SECRET, Twin, event_differences, personless_marked, sdk_key
+
+import hogkit
+
+_SETTINGS = (
+    "api_key",
+    "host",
+    "sync_mode",
+    "debug",
+    "disabled",
+    "disable_geoip",
+    "personal_api_key",
+    "default_client",
+)
+
+
+@pytest.fixture
+def modules() -> Iterator[None]:
+    """Restore both modules' settings and shut their default clients down afterwards."""
+    saved = {m: {n: getattr(m, n) for n in _SETTINGS} for m in (posthog, hogkit)}
+    try:
+        yield
+    finally:
+        for module, values in saved.items():
+            client = module.default_client
+            if client:
+                client.shutdown()
+            for name, value in values.items():
+                setattr(module, name, value)
+
+
+def on_both(twin: Twin, calls: Callable[[Any], Any], **settings: Any) -> list[Any]:
+    """`calls(module)` on posthog, then on hogkit, each module set up with its own key,
+    the twin's server, synchronous sends and `settings`, its default client built
+    afresh, and flushed afterwards; returns what `calls` returned on each."""
+    answers = []
+    for module, key in ((posthog, REF_KEY), (hogkit, KIT_KEY)):
+        everything = {"api_key": key, "host": twin.server.url, "sync_mode": True, **settings}
+        for name, value in everything.items():
+            setattr(module, name, value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            answers.append(calls(module))
+        module.flush()  # type: ignore[attr-defined]
+    return answers
+
+
+@pytest.mark.parametrize("cleared", [None, False, 0], ids=repr)
+def test_a_default_client_cleared_with_a_false_value_is_built_again(
+    cleared: Any, modules: None
+) -> None:
+    """`default_client = False` (or 0) leaves no client, as None does: the next module call
+    builds one from the settings and its event is sent, where hogkit used the value as a
+    client and raised AttributeError into the caller."""
+    with Twin(local=False) as twin:
+        answers = on_both(
+            twin,
+            lambda m: (
+                m.capture("cleared", distinct_id="user-1") is not None,
+                bool(m.default_client),
+            ),
+            default_client=cleared,
+        )
+        assert answers == [(True, True), (True, True)]
+        ref, kit = twin.ref_events(), twin.kit_events()
+        assert [e["event"] for e in ref] == ["cleared"]
+        assert kit == ref, event_differences(ref, kit)
+
+
+PERSONLESS_CALLS: dict[str, Callable[[Any], Any]] = {
+    "capture": lambda m: m.capture("signed up", send_feature_flags=True),
+    "capture_exception": lambda m: m.capture_exception(ValueError("boom"), send_feature_flags=True),
+}
+
+
+@pytest.mark.parametrize("call", list(PERSONLESS_CALLS))
+def test_a_personless_event_asks_for_the_flags_of_the_id_it_is_sent_with(
+    call: str, modules: None
+) -> None:
+    """Without a distinct id, `send_feature_flags=True` asks `/flags` for the random id the
+    personless event is then sent under, as posthog does; hogkit asked for `null`."""
+    with Twin(local=False) as twin:
+        on_both(twin, PERSONLESS_CALLS[call], default_client=None)
+        for key in (REF_KEY, KIT_KEY):
+            sent = [
+                e["distinct_id"]
+                for r in twin.server.requests("/batch/")
+                if sdk_key(r) == key
+                for e in r.json()["batch"]
+            ]
+            asked = [
+                r.json()["distinct_id"]
+                for r in twin.server.requests("/flags/")
+                if sdk_key(r) == key
+            ]
+            assert len(sent) == 1
+            assert asked == sent
+        ref = personless_marked(twin.ref_events())
+        kit = personless_marked(twin.kit_events())
+        if call == "capture_exception":  # the frames are two different SDKs' own
+            ref = [{**e, "properties": {}} for e in ref]
+            kit = [{**e, "properties": {}} for e in kit]
+        assert kit == ref, event_differences(ref, kit)
+
+
+def test_a_setting_left_none_reaches_the_default_client_as_none(modules: None) -> None:
+    """`disable_geoip = None` builds a client with `disable_geoip=None` (events carry no
+    `$geoip_disable`), as posthog does; hogkit dropped the None and built the Client's
+    default, True."""
+    with Twin(local=False) as twin:
+        on_both(
+            twin,
+            lambda m: m.capture("signed up", distinct_id="user-1"),
+            disable_geoip=None,
+            default_client=None,
+        )
+        ref, kit = twin.ref_events(), twin.kit_events()
+        assert "$geoip_disable" not in ref[0]["properties"]
+        assert kit == ref, event_differences(ref, kit)
+
+
+def test_a_disabled_default_client_downloads_no_definitions(modules: None) -> None:
+    """`disabled = True` set after the default client was built: `load_feature_flags()`
+    downloads nothing, as posthog makes no request; hogkit downloaded the definitions."""
+
+    def disable_then_load(module: Any) -> None:
+        module.setup()
+        module.disabled = True
+        module.load_feature_flags()
+
+    with Twin(local=False) as twin:
+        on_both(twin, disable_then_load, personal_api_key=SECRET, default_client=None)
+        assert twin.requests(DEFS, "ref") == []
+        assert twin.requests(DEFS, "kit") == []
+
+
+@pytest.mark.parametrize("group", [("company", ""), ("", "acme"), (None, "acme")], ids=repr)
+def test_group_identify_without_a_type_or_key_is_dropped_in_debug_mode_too(
+    group: tuple[Any, Any], modules: None
+) -> None:
+    """A blank group type or key drops the call with a warning and returns None, with
+    `debug = True` as well, as posthog does; hogkit raised InvalidEvent into the caller."""
+    with Twin(local=False) as twin:
+        answers = on_both(
+            twin,
+            lambda m: m.group_identify(*group, distinct_id="user-1"),
+            debug=True,
+            default_client=None,
+        )
+        assert answers == [None, None]
+        assert twin.ref_events() == twin.kit_events() == []
