@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
@@ -376,11 +377,25 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
 
 @contextlib.contextmanager
 def worker_context() -> Iterator[None]:
-    """The module's worker: one solo-pool worker thread on the in-memory broker."""
+    """The module's worker: one solo-pool worker thread on the in-memory broker.
+
+    Starting a worker sets logging up as a worker process wants it (the root logger's
+    level and handlers, some loggers' levels); all of it is put back afterwards, so later
+    tests see the logging they configured."""
     from celery.contrib.testing.worker import start_worker
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-        yield
+    root = logging.getLogger()
+    handlers, loggers = list(root.handlers), dict(logging.Logger.manager.loggerDict)
+    levels = {name: lg.level for name, lg in loggers.items() if isinstance(lg, logging.Logger)}
+    root_level = root.level
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(root_level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 REF_KEY = "phc_celery_reference"
