@@ -376,26 +376,33 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
 
 
 @contextlib.contextmanager
-def worker_context() -> Iterator[None]:
-    """The module's worker: one solo-pool worker thread on the in-memory broker.
-
-    Starting a worker sets logging up as a worker process wants it (the root logger's
-    level and handlers, some loggers' levels); all of it is put back afterwards, so later
-    tests see the logging they configured."""
-    from celery.contrib.testing.worker import start_worker
-
+def restored_logging() -> Iterator[None]:
+    """Put back the logging a Celery worker changes when it starts (the root logger's level
+    and handlers, some loggers' levels), so later tests see the logging they configured."""
     root = logging.getLogger()
     handlers, loggers = list(root.handlers), dict(logging.Logger.manager.loggerDict)
     levels = {name: lg.level for name, lg in loggers.items() if isinstance(lg, logging.Logger)}
     root_level = root.level
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            yield
+        yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(root_level)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def worker_context() -> Iterator[None]:
+    """The module's worker: one solo-pool worker thread on the in-memory broker, with
+    logging put back afterwards (see `restored_logging`)."""
+    from celery.contrib.testing.worker import start_worker
+
+    with (
+        restored_logging(),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+    ):
+        yield
 
 
 REF_KEY = "phc_celery_reference"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from celery_twin import restored_logging
 from hogkit.integrations.celery import PosthogCeleryIntegration
 from hogkit.transport import Client, MemoryTransport, contexts
 
@@ -45,7 +46,10 @@ def worker() -> Iterator[tuple[Client, MemoryTransport]]:
     hog = Client("phc_test", sync_mode=True, transport=memory)
     integration = PosthogCeleryIntegration(hog, capture_task_lifecycle_events=False)
     integration.instrument()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+    with (
+        restored_logging(),
+        start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10),
+    ):
         yield hog, memory
     integration.shutdown()
     hog.shutdown()
