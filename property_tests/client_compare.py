@@ -12,7 +12,19 @@ from client_strategies import Read
 from httpserver import LoopbackServer
 from twin import event_differences, normalized, personless_marked, sdk_key
 
+# How long both clients wait for `/flags` (and a remote config): long enough that a loaded
+# machine never turns an answer into a timeout. An example scripting a timeout waits
+# SHORT_TIMEOUT instead, for an answer that comes SLOW_ANSWER later. SHORT_TIMEOUT is long
+# enough that a loaded machine still writes the request before giving up on it: the server
+# must see every request of both SDKs for their `/flags` bodies to be compared.
+FLAGS_TIMEOUT = 2.0
+SHORT_TIMEOUT = 0.5
+SLOW_ANSWER = 2.0
+
 __all__ = [
+    "FLAGS_TIMEOUT",
+    "SHORT_TIMEOUT",
+    "SLOW_ANSWER",
     "assert_server_saw_the_same",
     "describe",
     "flags_bodies",

@@ -40,7 +40,15 @@ from typing import Any, NamedTuple
 
 import posthog
 import pytest
-from client_compare import assert_server_saw_the_same, describe, plain, snapshot_answer
+from client_compare import (
+    FLAGS_TIMEOUT,
+    SHORT_TIMEOUT,
+    SLOW_ANSWER,
+    assert_server_saw_the_same,
+    describe,
+    plain,
+    snapshot_answer,
+)
 from client_strategies import (
     GHOST,
     KEYS,
@@ -62,13 +70,6 @@ from hogkit import AsyncClient as KitAsyncClient
 FLAGS = "/flags/"
 REMOTE_CONFIG = "/api/projects/@current/feature_flags/{key}/remote_config"
 SECRET = "phs_secret_key"
-
-# How long both clients wait for `/flags` and a remote config: long enough that a loaded
-# machine never turns an answer into a timeout. An example scripting a timeout waits
-# SHORT_TIMEOUT instead, for an answer that comes SLOW_ANSWER later.
-FLAGS_TIMEOUT = 2.0
-SHORT_TIMEOUT = 0.15
-SLOW_ANSWER = 0.6
 
 # The fields a `/flags` body may differ in by construction: which SDK sent it, and when.
 VOLATILE_BODY_FIELDS = frozenset({"api_key", "token", "sent_at"})

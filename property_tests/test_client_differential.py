@@ -43,7 +43,15 @@ from typing import Any
 
 import posthog
 import pytest
-from client_compare import assert_server_saw_the_same, describe, plain, snapshot_answer
+from client_compare import (
+    FLAGS_TIMEOUT,
+    SHORT_TIMEOUT,
+    SLOW_ANSWER,
+    assert_server_saw_the_same,
+    describe,
+    plain,
+    snapshot_answer,
+)
 from client_strategies import Example, Read, ServerReply, examples
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
@@ -55,13 +63,6 @@ from hogkit import Client as KitClient
 DEFINITIONS = "/flags/definitions"
 FLAGS = "/flags/"
 SECRET = "phx_personal_key"
-
-# How long both clients wait for `/flags`: long enough that a loaded machine never turns an
-# answer into a timeout. An example scripting a timeout waits SHORT_TIMEOUT instead, for an
-# answer that comes SLOW_ANSWER later.
-FLAGS_TIMEOUT = 2.0
-SHORT_TIMEOUT = 0.15
-SLOW_ANSWER = 0.6
 
 # Each example builds two clients and makes a few dozen loopback requests: 150 of them stay
 # well inside a minute; HYPOTHESIS_PROFILE=deep runs the profile's count.
