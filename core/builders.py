@@ -39,6 +39,7 @@ __all__ = [
     "capture",
     "capture_fields",
     "group_identify",
+    "group_problem",
     "identify",
     "pageview",
     "set_once",
@@ -307,6 +308,16 @@ def alias(
     )
 
 
+def group_problem(group_type: object, group_key: object) -> InvalidEvent | None:
+    """Why no `$groupidentify` can be built for this type and key (a blank or missing
+    one), or None when one can. Separate from `group_identify` so that a caller which
+    must refuse the call before anything else happens (posthog-python warns even on a
+    disabled client) asks the same rule the builder enforces."""
+    if stringify_id(group_type) is None or stringify_id(group_key) is None:
+        return InvalidEvent("group_identify needs a group_type and a group_key")
+    return None
+
+
 def group_identify(
     ctx: EventContext,
     group_type: str,
@@ -325,11 +336,10 @@ def group_identify(
     person on every call. Raises `InvalidEvent` for a missing type or key (posthog-python
     drops those calls).
     """
-    gtype = stringify_id(group_type)
-    gkey = stringify_id(group_key)
-    if gtype is None or gkey is None:
-        raise InvalidEvent("group_identify needs a group_type and a group_key")
-    did = given_id(distinct_id) or f"${gtype}_{gkey}"
+    problem = group_problem(group_type, group_key)
+    if problem is not None:
+        raise problem
+    did = given_id(distinct_id) or f"${stringify_id(group_type)}_{stringify_id(group_key)}"
     props: dict[str, Any] = {
         "$group_type": normalize(group_type),
         "$group_key": normalize(group_key),

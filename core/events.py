@@ -9,7 +9,16 @@ Events become bytes in `encoding`, and bodies of them in `batch`.
 
 from __future__ import annotations
 
-from .builders import alias, capture, group_identify, identify, pageview, set_once, set_properties
+from .builders import (
+    alias,
+    capture,
+    group_identify,
+    group_problem,
+    identify,
+    pageview,
+    set_once,
+    set_properties,
+)
 from .errors import InvalidEvent
 from .event import Event, EventContext, FlagsArg
 from .exception_event import exception_event
@@ -41,6 +50,7 @@ __all__ = [
     "format_epoch",
     "format_timestamp",
     "group_identify",
+    "group_problem",
     "identify",
     "normalize_uuid",
     "pageview",

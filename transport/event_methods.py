@@ -20,9 +20,7 @@ from typing import Any
 from hogkit.core import events as core
 from hogkit.core.code_variables import VariablesConfig
 from hogkit.core.context import person_or_context, variables_config
-from hogkit.core.errors import InvalidEvent
 from hogkit.core.event import Event, FlagsArg
-from hogkit.core.timestamps import stringify_id
 
 from . import stamps
 from .code_variables import with_code_variables
@@ -232,10 +230,10 @@ class EventMethods:
         context's person, or else as `$<type>_<key>`; inside a context, in its session.
         A blank type or key drops the call with a warning (and `on_error` hears of it), never
         raised, in debug mode too, as posthog-python drops it."""
-        if stringify_id(group_type) is None or stringify_id(group_key) is None:
-            error = InvalidEvent("group_identify needs a group_type and a group_key")
-            log.warning("group_identify: %s", error)
-            self._events.problems.tell(error, [])
+        problem = core.group_problem(group_type, group_key)
+        if problem is not None:
+            log.warning("group_identify: %s", problem)
+            self._events.problems.tell(problem, [])
             return None
         distinct_id = person_or_context(distinct_id, get_context_distinct_id())
         return self._emit(
