@@ -33,7 +33,12 @@ from .request import (
     tracing_headers_setting,
 )
 
-__all__ = ["SOURCE", "PosthogContextMiddleware", "capture_exceptions_setting"]
+__all__ = [
+    "SOURCE",
+    "PosthogContextMiddleware",
+    "capture_exceptions_setting",
+    "request_filter_setting",
+]
 
 SOURCE = "django.middleware"
 # Whether the identity headers are read: the setting, and its older name.
@@ -53,7 +58,7 @@ class PosthogContextMiddleware:
             markcoroutinefunction(self)
         self.client = getattr(settings, "POSTHOG_MW_CLIENT", None)
         self.capture_exceptions = capture_exceptions_setting()
-        self.request_filter = _callable_setting("POSTHOG_MW_REQUEST_FILTER")
+        self.request_filter = request_filter_setting()
         self.extra_properties = _callable_setting(
             "POSTHOG_MW_EXTRA_PROPERTIES", "POSTHOG_MW_EXTRA_TAGS"
         )
@@ -131,6 +136,12 @@ def capture_exceptions_setting() -> bool | None:
     a bool, as posthog-python reads it); None leaves it to the client's autocapture."""
     value = getattr(settings, "POSTHOG_MW_CAPTURE_EXCEPTIONS", True)
     return value if value is None or isinstance(value, bool) else True
+
+
+def request_filter_setting() -> Callable[..., Any] | None:
+    """`POSTHOG_MW_REQUEST_FILTER` when callable: a request it answers falsy for is not
+    tracked. Read by the middleware and by the DRF handler, which skip the same requests."""
+    return _callable_setting("POSTHOG_MW_REQUEST_FILTER")
 
 
 def _callable_setting(name: str, older: str | None = None) -> Callable[..., Any] | None:

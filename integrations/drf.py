@@ -18,7 +18,7 @@ from django.conf import settings
 from hogkit.transport import contexts
 from rest_framework.views import exception_handler as drf_default_handler
 
-from .django import capture_exceptions_setting
+from .django import capture_exceptions_setting, request_filter_setting
 from .request import captures_exceptions, report_exception
 
 __all__ = ["SOURCE", "create_exception_handler", "exception_handler"]
@@ -83,9 +83,9 @@ def _configured_client() -> Any:
 def _passes_request_filter(context: Mapping[str, Any]) -> bool:
     """The middleware's `POSTHOG_MW_REQUEST_FILTER`, asked about the Django request DRF
     wraps, so a request the middleware skips is skipped here too."""
-    request_filter = getattr(settings, "POSTHOG_MW_REQUEST_FILTER", None)
+    request_filter = request_filter_setting()
     request = context.get("request")
-    if not callable(request_filter) or request is None:
+    if request_filter is None or request is None:
         return True
     return bool(request_filter(getattr(request, "_request", request)))
 
