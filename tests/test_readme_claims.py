@@ -26,7 +26,7 @@ from oracle import recording_clients
 from posthog.integrations.asgi import PosthogASGIMiddleware as RefASGIMiddleware
 from twin import DEFS, FLAGS, definitions, flag
 
-from hogkit import Client
+from hogkit import AsyncClient, Client
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -381,3 +381,38 @@ def test_a_scope_without_a_scheme_still_gets_the_current_url(kind: str, scheme: 
     (reference_event,) = sent
     assert reference_event["distinct_id"] == "buyer"  # the same request, seen by posthog
     assert "$current_url" not in reference_event["properties"]
+
+
+# --- "With the `async` extra, a remote-config request is sent once more after a connection
+# reset (aiohttp does so; posthog-python's httpx client does not), so the read may get the
+# server's answer where posthog-python's gives None." ------------------------------------------
+
+REMOTE_CONFIG = "/api/projects/@current/feature_flags/banner/remote_config"
+
+
+def _remote_config_after_a_reset(make: Callable[[str], Any]) -> tuple[Any, int]:
+    """The payload an async client reads when its first request's connection is reset, and
+    how many requests the server saw."""
+    with LoopbackServer() as server:
+        server.script(REMOTE_CONFIG, Reply.reset(), then=Reply.json({"text": "hello"}))
+
+        async def read() -> Any:
+            client = make(server.url)
+            try:
+                return await client.get_remote_config_payload("banner")
+            finally:
+                await client.shutdown()
+
+        payload = asyncio.run(read())
+        return payload, len(server.requests(REMOTE_CONFIG))
+
+
+def test_a_remote_config_read_is_sent_again_after_a_connection_reset() -> None:
+    kit = _remote_config_after_a_reset(
+        lambda url: AsyncClient("phc_remote", host=url, secret_key="phs_remote")
+    )
+    reference = _remote_config_after_a_reset(
+        lambda url: posthog.AsyncPosthog("phc_remote", host=url, secret_key="phs_remote")
+    )
+    assert kit == ({"text": "hello"}, 2)
+    assert reference == (None, 1)
