@@ -50,6 +50,31 @@ def variables_of_both(value: Any) -> tuple[Any, Any]:
     return variables_of(theirs), variables_of(ours)
 
 
+# `Authorization` credentials in text: redacted whatever the variable's name, unless they
+# read as prose (short, or a lowercase word); a `Basic` pair however short.
+AUTHORIZATION_TEXTS = [
+    "Bearer 00000000",
+    "BEARER abc.def.ghi",
+    "sent with Authorization: Bearer eyJhbGciOi.payload.sig and more",
+    "Bearer: 'abcdefghijkl'",
+    'basic : "dXNlcjpwYXNzd29yZA=="',
+    "Basic dXNlcjpwYXNz",
+    "basic YTpi",
+    "Basic abcd",
+    "bearer abcdefgh",
+    "the bearer of",
+    "bearer transportation",
+    "basicConfig",
+    "Bearer postgres://admin:hunter2@db:5432/app",
+]
+
+
+@pytest.mark.parametrize("text", AUTHORIZATION_TEXTS)
+def test_authorization_credentials_are_redacted_as_posthog_redacts_them(text: str) -> None:
+    theirs, ours = variables_of_both(text)
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("number", [2**53, -(2**53) - 1, 2**64, 10**30, 2**53 - 1])
 def test_an_integer_of_any_size_is_a_number(number: int) -> None:
     """Sent as a JSON number, as posthog sends it, not as text."""
