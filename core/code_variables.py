@@ -207,7 +207,11 @@ def looks_like_secret(text: str) -> bool:
 
 
 def mask_text(text: str, config: VariablesConfig) -> str:
-    """`text` as it may be sent: redacted, scrubbed, or unchanged; then cut to length."""
+    """`text` as it may be sent: redacted, scrubbed, or unchanged; then cut to length.
+    With no mask pattern and both scrubs off, masking is off altogether (as in posthog):
+    the text is only cut."""
+    if not (config.mask or config.mask_url_credentials or config.detect_secrets):
+        return _cut(text, config)
     if len(text) > _SCAN_LIMIT:
         return TOO_LONG
     if any(pattern.search(text) for pattern in config.mask):
@@ -217,8 +221,12 @@ def mask_text(text: str, config: VariablesConfig) -> str:
     if config.mask_url_credentials:
         text = scrub_url_credentials(text)
     text = scrub_authorization(text)  # after the URLs, whose scheme it could take
+    return _cut(text, config)
+
+
+def _cut(text: str, config: VariablesConfig) -> str:
     if len(text) > config.max_length:
-        text = text[: config.max_length - 3] + "..."
+        return text[: config.max_length - 3] + "..."
     return text
 
 

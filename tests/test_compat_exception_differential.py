@@ -31,9 +31,9 @@ def variables_of(event: dict[str, Any]) -> Any:
     return frame.get("code_variables")
 
 
-def variables_of_both(value: Any) -> tuple[Any, Any]:
+def variables_of_both(value: Any, **settings: Any) -> tuple[Any, Any]:
     memory = MemoryTransport()
-    options = {"project_root": HERE, "capture_exception_code_variables": True}
+    options = {"project_root": HERE, "capture_exception_code_variables": True, **settings}
     with recording_clients() as (make, sent):
         reference = make(**options)
         kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
@@ -79,4 +79,18 @@ def test_authorization_credentials_are_redacted_as_posthog_redacts_them(text: st
 def test_an_integer_of_any_size_is_a_number(number: int) -> None:
     """Sent as a JSON number, as posthog sends it, not as text."""
     theirs, ours = variables_of_both(number)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "text", ["Bearer abc.def.ghi", "x" * 3000, "postgres://admin:hunter2@db/app", "sk_live_4eC39Hq"]
+)
+def test_no_pattern_and_both_scrubs_off_turn_masking_off(text: str) -> None:
+    """Nothing redacted, long text only cut, as posthog does with masking off."""
+    theirs, ours = variables_of_both(
+        text,
+        code_variables_mask_patterns=[],
+        code_variables_mask_url_credentials=False,
+        code_variables_detect_secrets=False,
+    )
     assert ours == theirs
