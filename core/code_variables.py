@@ -10,6 +10,8 @@ redacted: a missing variable costs a debugging session, a leaked secret costs mo
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections import Counter
@@ -26,6 +28,7 @@ __all__ = [
     "encode_variables",
     "looks_like_secret",
     "mask_text",
+    "scrub_authorization",
     "scrub_url_credentials",
 ]
 
@@ -72,6 +75,19 @@ _KNOWN_SECRETS = re.compile(
     r"|\bph[cxs]_[0-9A-Za-z]{20,}"
     r"|\beyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}"
 )
+# An `Authorization` value written into text: the scheme, what separates it from the
+# credential (blanks, or a colon with optional blanks, then an optional quote) and a
+# base64 or token68 credential. A separator is required, so `basicConfig` is no match.
+_AUTHORIZATION = re.compile(
+    r"""\b(?P<scheme>bearer|basic)
+        (?P<gap>(?:\s*:\s*|\s+)['"]?)
+        (?P<credential>[A-Za-z0-9._~+/-]+=*)""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Shorter credentials, and lowercase words up to the longer bound, read as prose ("the
+# bearer of", "bearer transportation"); a random token is longer or mixes characters.
+_CREDENTIAL_MIN_LENGTH = 8
+_PROSE_WORD_MAX_LENGTH = 15
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
 _HEX = frozenset("0123456789abcdefABCDEF")
 _SECRET_MIN_LENGTH = 16
@@ -144,6 +160,30 @@ def scrub_url_credentials(text: str) -> str:
     return _URL_CREDENTIALS.sub(r"\g<1>" + REDACTED + "@", text)
 
 
+def _decodes_to_user_and_password(credential: str) -> bool:
+    try:
+        decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return ":" in decoded
+
+
+def _scrubbed_authorization(match: re.Match[str]) -> str:
+    credential = match["credential"]
+    if not (match["scheme"].lower() == "basic" and _decodes_to_user_and_password(credential)):
+        prose = len(credential) <= _PROSE_WORD_MAX_LENGTH and credential.isalpha()
+        if len(credential) < _CREDENTIAL_MIN_LENGTH or (prose and credential.islower()):
+            return match[0]
+    return match["scheme"] + match["gap"] + REDACTED
+
+
+def scrub_authorization(text: str) -> str:
+    """`Bearer <token>` and `Basic <credentials>` in `text` with the credential redacted
+    (a `Basic` one whenever it decodes to `user:password`, however short); prose such as
+    "the bearer of" is left alone."""
+    return _AUTHORIZATION.sub(_scrubbed_authorization, text)
+
+
 def looks_like_secret(text: str) -> bool:
     """A known credential format, or a long random-looking token (no spaces, not a path,
     URL, UUID or hex digest, several character classes, high entropy)."""
@@ -167,7 +207,11 @@ def looks_like_secret(text: str) -> bool:
 
 
 def mask_text(text: str, config: VariablesConfig) -> str:
-    """`text` as it may be sent: redacted, scrubbed, or unchanged; then cut to length."""
+    """`text` as it may be sent: redacted, scrubbed, or unchanged; then cut to length.
+    With no mask pattern and both scrubs off, masking is off altogether (as in posthog):
+    the text is only cut."""
+    if not (config.mask or config.mask_url_credentials or config.detect_secrets):
+        return _cut(text, config)
     if len(text) > _SCAN_LIMIT:
         return TOO_LONG
     if any(pattern.search(text) for pattern in config.mask):
@@ -176,8 +220,13 @@ def mask_text(text: str, config: VariablesConfig) -> str:
         return REDACTED
     if config.mask_url_credentials:
         text = scrub_url_credentials(text)
+    text = scrub_authorization(text)  # after the URLs, whose scheme it could take
+    return _cut(text, config)
+
+
+def _cut(text: str, config: VariablesConfig) -> str:
     if len(text) > config.max_length:
-        text = text[: config.max_length - 3] + "..."
+        return text[: config.max_length - 3] + "..."
     return text
 
 

@@ -17,6 +17,7 @@ from typing import Any, Final, TypedDict
 import msgspec
 
 from .payloads import parse_payload
+from .remote import RemoteFlag
 
 __all__ = [
     "EVALUATION_RUNTIMES",
@@ -218,6 +219,7 @@ class FlagDecisionMetadata(msgspec.Struct, frozen=True):
     version: int | None
     payload: Any
     description: str | None = None
+    has_experiment: bool | None = None
 
 
 class FlagDecision(msgspec.Struct, frozen=True):
@@ -235,41 +237,45 @@ class FlagDecision(msgspec.Struct, frozen=True):
         return self.variant or self.enabled
 
 
-def decision_record(
-    key: str,
-    enabled: bool,
-    variant: str | None,
-    raw: Any,
-    *,
-    flag_id: int | None,
-    version: int | None,
-    failed: bool,
-) -> FlagDecision:
-    """A record for `get_flags_decision` from the parsed values and the record as sent."""
-    record = raw if isinstance(raw, dict) else {}
-    reason = record.get("reason")
-    meta = record.get("metadata")
-    meta = meta if isinstance(meta, dict) else {}
-    description = meta.get("description")
+def decision_record(flag: RemoteFlag, raw: Any) -> FlagDecision:
+    """A record for `get_flags_decision`: `flag` as parsed, `raw` the record as sent.
+
+    A record that could not be read has no reason and no metadata. A typed record (one
+    with `value`) has a reason and metadata whenever it sends their objects, empty ones
+    included; a record in the older shape only when they hold something. A reason or
+    metadata that is there reads an absent description (and a typed record's absent
+    code) as "", as posthog-python does. A failed record has no payload.
+    """
+    record = raw if isinstance(raw, dict) and flag.malformed is None else {}
+    typed = "value" in record
+    sent_meta = record.get("metadata")
+    meta = sent_meta if isinstance(sent_meta, dict) else {}
+    full = bool(meta) or (typed and isinstance(sent_meta, dict))
+    description = meta.get("description", "") if full else None
     return FlagDecision(
-        key,
-        enabled,
-        variant,
-        FlagDecisionReason(
-            _str(reason.get("code")),
-            _int(reason.get("condition_index")),
-            _str(reason.get("description")),
-        )
-        if isinstance(reason, dict)
-        else None,
+        flag.key,
+        flag.enabled,
+        flag.variant,
+        _decision_reason(record.get("reason"), typed),
         FlagDecisionMetadata(
-            flag_id,
-            version,
-            meta.get("payload"),
+            flag.id,
+            flag.version,
+            None if flag.failed else flag.payload_sent,
             description if isinstance(description, str) else None,
+            flag.has_experiment if full else None,
         ),
-        failed,
+        flag.failed,
     )
+
+
+def _decision_reason(reason: Any, typed: bool) -> FlagDecisionReason | None:
+    """A record's reason as `get_flags_decision` shows it (see `decision_record`)."""
+    if not isinstance(reason, dict) or not (reason or typed):
+        return None
+    code, description = reason.get("code", ""), reason.get("description", "")
+    if typed:
+        code, description = code or "", description or ""
+    return FlagDecisionReason(_str(code), _int(reason.get("condition_index")), _str(description))
 
 
 def empty_decision() -> dict[str, Any]:

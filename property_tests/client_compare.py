@@ -8,8 +8,8 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from client_strategies import Read
-from httpserver import LoopbackServer
+from client_strategies import Read, ServerReply
+from httpserver import LoopbackServer, Reply, Request
 from twin import event_differences, normalized, personless_marked, sdk_key
 
 # How long both clients wait for `/flags` (and a remote config): long enough that a loaded
@@ -25,9 +25,12 @@ __all__ = [
     "FLAGS_TIMEOUT",
     "SHORT_TIMEOUT",
     "SLOW_ANSWER",
+    "PerSdk",
     "assert_server_saw_the_same",
+    "config_reply",
     "describe",
     "flags_bodies",
+    "flags_reply",
     "plain",
     "reason_value",
     "sent_events",
@@ -113,3 +116,45 @@ def _snapshot_read(
         flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
     client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
     return None
+
+
+def flags_reply(scripted: ServerReply) -> Reply:
+    """What the loopback server does with a `/flags` request a script calls for."""
+    if scripted.kind == "answer":
+        return Reply.json(scripted.body)
+    if scripted.kind == "error":
+        return Reply(scripted.body, b'{"detail": "boom"}', {"Content-Type": "application/json"})
+    if scripted.kind == "not_json":
+        return Reply(200, b"this is not json", {"Content-Type": "application/json"})
+    if scripted.kind == "reset":
+        return Reply.reset()
+    return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
+
+
+def config_reply(kind: str, body: Any) -> Reply:
+    """What the loopback server does with a remote-config request: answer `body` (text),
+    fail with status `body`, or reset the connection."""
+    if kind == "answer":
+        return Reply(200, body.encode(), {"Content-Type": "application/json"})
+    if kind == "error":
+        return Reply(body, b'{"detail": "no"}', {"Content-Type": "application/json"})
+    return Reply.reset()
+
+
+class PerSdk:
+    """Successive replies played to each SDK separately (told apart by project key); the
+    last one repeats."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = [Reply.json({})]
+        self.served: dict[str, int] = {}
+
+    def __call__(self, request: Request) -> Reply:
+        who = sdk_key(request)
+        n = self.served.get(who, 0)
+        self.served[who] = n + 1
+        return self.replies[min(n, len(self.replies) - 1)]
+
+    def load(self, replies: list[Reply]) -> None:
+        self.replies = replies
+        self.served = {}

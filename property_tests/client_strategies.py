@@ -326,6 +326,50 @@ def reply_scripts(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> list[Server
 
 
 # ---------------------------------------------------------------------------------------------
+# Remote-config replies
+
+REMOTE_CONFIG = "/api/projects/@current/feature_flags/{key}/remote_config"
+
+# Remote-config answers: JSON of every kind, numbers whose text a re-encoding would change,
+# the constants Python's json module reads and strict JSON does not, and text that is no JSON.
+REMOTE_CONFIG_BODIES = (
+    '"{\\"a\\": 1}"',
+    '{"a": 1}',
+    '"s"',
+    "[1, 2]",
+    "1.50",
+    "100",
+    "1e400",
+    "true",
+    "null",
+    "NaN",
+    "Infinity",
+    "not json {",
+    "",
+)
+
+
+@st.composite
+def _config_replies(draw: st.DrawFn, reset: bool = True) -> tuple[str, Any]:
+    kind = draw(st.integers(0, 9 if reset else 7))
+    if kind < 6:
+        return ("answer", draw(st.sampled_from(REMOTE_CONFIG_BODIES)))
+    if kind < 8:
+        return ("error", draw(st.sampled_from((401, 404, 500))))
+    return ("reset", None)
+
+
+@st.composite
+def config_scripts(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    """Remote-config replies (kind, status or body), the last one repeating; a reset only
+    last. aiohttp sends a GET again, once, when the connection closes before an answer
+    (RFC 9112 9.3.1), where posthog's httpx does not: a reset followed by an answer is read
+    by hogkit's async client and not by posthog's."""
+    first = draw(st.lists(_config_replies(reset=False), max_size=1))
+    return [*first, draw(_config_replies())]
+
+
+# ---------------------------------------------------------------------------------------------
 # Reads
 
 
@@ -440,6 +484,32 @@ def capture_reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
     return Read("capture", (draw(st.sampled_from(PEOPLE)),), draw(_capture_options(known)))
 
 
+DECISION_READS = (
+    "get_flags_decision",
+    "get_feature_variants",
+    "get_feature_payloads",
+    "get_feature_flags_and_payloads",
+)
+
+
+@st.composite
+def decision_reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
+    """One of the older getters that return the server's answer as it is (one `/flags`
+    request, no local evaluation, no events), by keyword or by position."""
+    method = draw(st.sampled_from(DECISION_READS))
+    kwargs = {k: v for k, v in draw(_context()).items() if k != "only_evaluate_locally"}
+    if not draw(st.integers(0, 3)):
+        kwargs["flag_keys_to_evaluate"] = draw(st.lists(_keys(known), max_size=3, unique=True))
+    who = _reader(draw)
+    if draw(st.booleans()):
+        return Read(method, (who,), kwargs)
+    order = ("groups", "person_properties", "group_properties", "disable_geoip")
+    given = [kwargs.pop(name, None) for name in order]
+    while given and given[-1] is None:
+        given.pop()
+    return Read(method, (who, *given), kwargs)
+
+
 @st.composite
 def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
     """One public read, old or new, with the caller's context."""
@@ -455,9 +525,15 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
                 "get_all_flags",
                 "get_all_flags_and_payloads",
                 "capture",
+                "decision",
+                "get_remote_config_payload",
             )
         )
     )
+    if method == "decision":
+        return draw(decision_reads(known))
+    if method == "get_remote_config_payload":
+        return Read(method, (draw(_keys(known)),), {})
     who = _reader(draw)
     if method == "capture" and who in BLANK_PEOPLE:
         # A personless capture asks for the flags of its fresh random id: values no two
@@ -490,6 +566,7 @@ class Example(NamedTuple):
     reads: list[Read]
     definitions_status: int = 200
     options: dict[str, Any] | None = None
+    config_script: tuple[tuple[str, Any], ...] = (("error", 404),)
 
 
 @st.composite
@@ -506,7 +583,8 @@ def examples(draw: st.DrawFn) -> Example:
         _minimal_flag_called_events(document, script)
     status = draw(st.sampled_from((200,) * 18 + (500, 402)))
     calls = draw(st.lists(reads(known), min_size=1, max_size=6))
-    return Example(document, script, calls, status, options)
+    config = tuple(draw(config_scripts()))
+    return Example(document, script, calls, status, options, config)
 
 
 def _answered(bodies: list[dict[str, Any]]) -> list[ServerReply]:
@@ -554,14 +632,19 @@ def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[Se
 
 
 __all__ = [
+    "DECISION_READS",
     "GHOST",
     "KEYS",
     "PEOPLE",
+    "REMOTE_CONFIG",
+    "REMOTE_CONFIG_BODIES",
     "Example",
     "Read",
     "ServerReply",
     "capture_reads",
     "client_options",
+    "config_scripts",
+    "decision_reads",
     "evaluate_reads",
     "examples",
     "flag_records",

@@ -43,54 +43,38 @@ import pytest
 from client_compare import (
     FLAGS_TIMEOUT,
     SHORT_TIMEOUT,
-    SLOW_ANSWER,
+    PerSdk,
     assert_server_saw_the_same,
+    config_reply,
     describe,
+    flags_reply,
     plain,
     snapshot_answer,
 )
 from client_strategies import (
     GHOST,
     KEYS,
+    REMOTE_CONFIG,
     SUPER_PROPERTIES,
     Read,
     ServerReply,
     capture_reads,
+    config_scripts,
     evaluate_reads,
     reply_scripts,
 )
-from httpserver import LoopbackServer, Reply, Request
+from httpserver import LoopbackServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import quiet_reference
-from twin import sdk_key
 
 from hogkit import AsyncClient as KitAsyncClient
 
 FLAGS = "/flags/"
-REMOTE_CONFIG = "/api/projects/@current/feature_flags/{key}/remote_config"
 SECRET = "phs_secret_key"
 
 # The fields a `/flags` body may differ in by construction: which SDK sent it, and when.
 VOLATILE_BODY_FIELDS = frozenset({"api_key", "token", "sent_at"})
-
-# Remote-config answers: JSON of every kind, numbers whose text a re-encoding would change,
-# the constants Python's json module reads and strict JSON does not, and text that is no JSON.
-REMOTE_CONFIG_BODIES = (
-    '"{\\"a\\": 1}"',
-    '{"a": 1}',
-    '"s"',
-    "[1, 2]",
-    "1.50",
-    "100",
-    "1e400",
-    "true",
-    "null",
-    "NaN",
-    "Infinity",
-    "not json {",
-    "",
-)
 
 
 class AsyncExample(NamedTuple):
@@ -101,25 +85,6 @@ class AsyncExample(NamedTuple):
     config_script: list[tuple[str, Any]]
     reads: list[Read]
     options: dict[str, Any]
-
-
-@st.composite
-def _config_replies(draw: st.DrawFn, reset: bool = True) -> tuple[str, Any]:
-    kind = draw(st.integers(0, 9 if reset else 7))
-    if kind < 6:
-        return ("answer", draw(st.sampled_from(REMOTE_CONFIG_BODIES)))
-    if kind < 8:
-        return ("error", draw(st.sampled_from((401, 404, 500))))
-    return ("reset", None)
-
-
-@st.composite
-def _config_scripts(draw: st.DrawFn) -> list[tuple[str, Any]]:
-    """Remote-config replies; a reset only last (so it repeats). aiohttp sends a GET again,
-    once, when the connection closes before an answer (RFC 9112 9.3.1), where posthog's
-    httpx does not: a reset followed by an answer is read by hogkit and not by posthog."""
-    first = draw(st.lists(_config_replies(reset=False), max_size=1))
-    return [*first, draw(_config_replies())]
 
 
 @st.composite
@@ -145,47 +110,9 @@ def async_examples(draw: st.DrawFn) -> AsyncExample:
     if draw(st.integers(0, 3)):
         options["secret_key"] = SECRET
     script = draw(reply_scripts(known))
-    config = draw(_config_scripts())
+    config = draw(config_scripts())
     calls = draw(st.lists(_reads(known), min_size=1, max_size=5))
     return AsyncExample(script, config, calls, options)
-
-
-def _reply(scripted: ServerReply) -> Reply:
-    if scripted.kind == "answer":
-        return Reply.json(scripted.body)
-    if scripted.kind == "error":
-        return Reply(scripted.body, b'{"detail": "boom"}', {"Content-Type": "application/json"})
-    if scripted.kind == "not_json":
-        return Reply(200, b"this is not json", {"Content-Type": "application/json"})
-    if scripted.kind == "reset":
-        return Reply.reset()
-    return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
-
-
-def _config_reply(kind: str, body: Any) -> Reply:
-    if kind == "answer":
-        return Reply(200, body.encode(), {"Content-Type": "application/json"})
-    if kind == "error":
-        return Reply(body, b'{"detail": "no"}', {"Content-Type": "application/json"})
-    return Reply.reset()
-
-
-class _PerSdk:
-    """Successive replies played to each SDK separately; the last one repeats."""
-
-    def __init__(self) -> None:
-        self.replies: list[Reply] = [Reply.json({})]
-        self.served: dict[str, int] = {}
-
-    def __call__(self, request: Request) -> Reply:
-        who = sdk_key(request)
-        n = self.served.get(who, 0)
-        self.served[who] = n + 1
-        return self.replies[min(n, len(self.replies) - 1)]
-
-    def load(self, replies: list[Reply]) -> None:
-        self.replies = replies
-        self.served = {}
 
 
 class Bench:
@@ -195,8 +122,8 @@ class Bench:
     def __init__(self) -> None:
         self.server = LoopbackServer()
         self._numbers = itertools.count()
-        self._flags = _PerSdk()
-        self._config = _PerSdk()
+        self._flags = PerSdk()
+        self._config = PerSdk()
         self.server.handle(FLAGS, self._flags)
         for key in (*KEYS, GHOST):
             self.server.handle(REMOTE_CONFIG.format(key=key), self._config)
@@ -205,8 +132,8 @@ class Bench:
         """posthog's AsyncClient and hogkit's for `example` (built on the running loop)."""
         n = next(self._numbers)
         ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
-        self._flags.load([_reply(r) for r in example.script])
-        self._config.load([_config_reply(*r) for r in example.config_script])
+        self._flags.load([flags_reply(r) for r in example.script])
+        self._config.load([config_reply(*r) for r in example.config_script])
         timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
         options: dict[str, Any] = {
             "host": self.server.url,

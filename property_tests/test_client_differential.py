@@ -14,7 +14,12 @@ server errors, unreadable bodies, resets, rarely a timeout), client options (sup
 properties, GeoIP, a fallback cache) and a sequence of reads: `evaluate_flags` and its
 snapshot's reads and captures, the older `get_feature_flag`, `feature_enabled`,
 `get_feature_flag_payload`, `get_feature_flag_result`, `get_all_flags` and
-`get_all_flags_and_payloads`, and `capture(send_feature_flags=...)`. Both SDKs run the
+`get_all_flags_and_payloads`, `capture(send_feature_flags=...)`, the getters that hand
+back the server's answer (`get_flags_decision`, compared record by record with its reason
+and metadata; `get_feature_variants`, `get_feature_payloads`,
+`get_feature_flags_and_payloads`), arguments by keyword or by position, and
+`get_remote_config_payload` against a script of its own (answers of every JSON kind and
+none, 401, 404, 500, resets). Both SDKs run the
 same reads against the same loopback server, each with a fresh client, and must agree on
 all three observations.
 
@@ -46,17 +51,19 @@ import pytest
 from client_compare import (
     FLAGS_TIMEOUT,
     SHORT_TIMEOUT,
-    SLOW_ANSWER,
+    PerSdk,
     assert_server_saw_the_same,
+    config_reply,
     describe,
+    flags_reply,
     plain,
     snapshot_answer,
 )
-from client_strategies import Example, Read, ServerReply, examples
+from client_strategies import GHOST, KEYS, REMOTE_CONFIG, Example, Read, examples
+from compare import decision_view
 from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
-from twin import sdk_key
 
 from hogkit import Client as KitClient
 
@@ -72,18 +79,6 @@ CI_MINIMUM_EXAMPLES = 150
 VOLATILE_BODY_FIELDS = frozenset({"api_key", "sent_at"})
 
 
-def _reply(scripted: ServerReply) -> Reply:
-    if scripted.kind == "answer":
-        return Reply.json(scripted.body)
-    if scripted.kind == "error":
-        return Reply(scripted.body, b'{"detail": "boom"}', {"Content-Type": "application/json"})
-    if scripted.kind == "not_json":
-        return Reply(200, b"this is not json", {"Content-Type": "application/json"})
-    if scripted.kind == "reset":
-        return Reply.reset()
-    return Reply(200, b"{}", {"Content-Type": "application/json"}, delay=SLOW_ANSWER)
-
-
 class Bench:
     """One loopback server for every example; each example gets two fresh clients with
     project keys of their own, so the server tells both the SDKs and the examples apart."""
@@ -93,21 +88,17 @@ class Bench:
         self._numbers = itertools.count()
         self._document: dict[str, Any] | None = None
         self._definitions_status = 200
-        self._script: list[Reply] = []
-        self._served: dict[str, int] = {}
+        self._flags = PerSdk()
+        self._config = PerSdk()
         self.server.handle(DEFINITIONS, self._definitions)
         self.server.handle(FLAGS, self._flags)
+        for key in (*KEYS, GHOST):
+            self.server.handle(REMOTE_CONFIG.format(key=key), self._config)
 
     def _definitions(self, request: Request) -> Reply:
         if self._definitions_status != 200:
             return Reply(self._definitions_status, b'{"detail": "no"}')
         return Reply.json(self._document or {"flags": [], "group_type_mapping": {}})
-
-    def _flags(self, request: Request) -> Reply:
-        who = sdk_key(request)
-        n = self._served.get(who, 0)
-        self._served[who] = n + 1
-        return self._script[min(n, len(self._script) - 1)]
 
     def clients(self, example: Example) -> tuple[Any, Any, str, str]:
         """A reference client and a hogkit client for `example`, definitions loaded."""
@@ -115,8 +106,8 @@ class Bench:
         ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
         self._document = example.document
         self._definitions_status = example.definitions_status
-        self._script = [_reply(r) for r in example.script]
-        self._served = {}
+        self._flags.load([flags_reply(r) for r in example.script])
+        self._config.load([config_reply(*r) for r in example.config_script])
         timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
         options: dict[str, Any] = {
             "host": self.server.url,
@@ -170,6 +161,8 @@ def perform(client: Any, read: Read) -> Any:
     answer = getattr(client, read.method)(*read.args, **read.kwargs)
     if read.method == "get_feature_flag_result":
         return plain(_result_view(answer))
+    if read.method == "get_flags_decision":
+        return plain(decision_view(answer))
     if read.method != "evaluate_flags":
         return plain(answer)
     return snapshot_answer(client, read, answer)

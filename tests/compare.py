@@ -90,3 +90,28 @@ def differences(
         for key in sorted(set(expected) | set(actual))
         if not strict_equal(expected.get(key), actual.get(key))
     }
+
+
+def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any] | None:
+    """The public fields `names` of a record, reason or metadata object (None for None). A
+    field the object lacks reads as None: posthog's metadata for a record in the oldest
+    shape has a payload only, hogkit's has every field, None where nothing was sent."""
+    if obj is None:
+        return None
+    return {name: getattr(obj, name, None) for name in names}
+
+
+def decision_view(decision: Any) -> dict[str, Any]:
+    """A `get_flags_decision` answer as plain data: every top-level field, and each record's
+    public fields, its reason's and its metadata's, and `get_value()`."""
+    records = {}
+    for key, record in (decision.get("flags") or {}).items():
+        records[key] = {
+            **(_fields(record, ("key", "enabled", "variant")) or {}),
+            "value": record.get_value(),
+            "reason": _fields(record.reason, ("code", "condition_index", "description")),
+            "metadata": _fields(
+                record.metadata, ("id", "version", "payload", "description", "has_experiment")
+            ),
+        }
+    return {**{k: v for k, v in decision.items() if k != "flags"}, "flags": records}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from compare import decision_view
 from httpserver import Reply
 from twin import Twin, definitions, event_differences, flag, personless_marked
 
@@ -209,3 +210,35 @@ def test_a_payload_number_beyond_a_double_reads_as_posthog_reads_it(stored: str)
         ref_events, kit_events = twin.flag_events()
         assert kit_events == ref_events, event_differences(ref_events, kit_events)
         assert len(ref_events) >= 1
+
+
+# `get_flags_decision` records as a server may write them: metadata and reasons empty,
+# partial or full, in both record shapes; failed records with a payload; a number as the
+# typed value (its own payload).
+DECISION_RECORDS: list[dict[str, Any]] = [
+    {
+        "key": "a",
+        "enabled": True,
+        "variant": None,
+        "metadata": {"version": 1, "has_experiment": False},
+    },
+    {"key": "b", "value": True, "metadata": {}, "reason": {}},
+    {"key": "c", "value": "test", "metadata": {"id": 3, "has_experiment": True}},
+    {"key": "d", "enabled": True, "variant": None, "metadata": {}, "reason": {}},
+    {"key": "e", "enabled": True, "metadata": {"payload": '{"a": 1}'}, "failed": True},
+    {"key": "f", "value": True, "metadata": {"payload": "[1]"}, "failed": True},
+    {"key": "g", "value": 3, "metadata": {"payload": "ignored"}},
+    {"key": "h", "enabled": True, "reason": {"code": None, "description": "d"}},
+    {"key": "i", "value": False, "reason": {"code": None}, "metadata": {"description": None}},
+]
+
+
+@pytest.mark.parametrize("record", DECISION_RECORDS, ids=[r["key"] for r in DECISION_RECORDS])
+def test_flags_decision_records_read_as_posthog_reads_them(record: dict[str, Any]) -> None:
+    """Each record's reason and metadata (description, `has_experiment`, payload) as
+    posthog's `get_flags_decision` shows them: present for a typed record whenever sent,
+    for an older one when not empty; a failed record without its payload."""
+    body = {"flags": {record["key"]: record}, "errorsWhileComputingFlags": False}
+    with Twin(remote=[Reply.json(body)], local=False) as twin:
+        ref, kit = twin.run(lambda c: decision_view(c.get_flags_decision("user-1")))
+        assert kit == ref

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from compare import decision_view
 from httpserver import Reply
 from twin import Twin, definitions, event_differences, flag, flags_response, record
 
@@ -22,29 +23,6 @@ REMOTE = flags_response(
     {**record("broken", False, fid=4), "failed": True},
     record("text", True, fid=5, payload="not json"),
 )
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
-def decision_view(decision: Any) -> Any:
-    """A `get_flags_decision` answer as plain data: the top-level fields and each record."""
-    flags = _field(decision, "flags") or {}
-    records = {}
-    for key, rec in flags.items():
-        reason, meta = _field(rec, "reason"), _field(rec, "metadata")
-        records[key] = {
-            "key": _field(rec, "key"),
-            "enabled": _field(rec, "enabled"),
-            "variant": _field(rec, "variant"),
-            "reason": (_field(reason, "code"), _field(reason, "description")) if reason else None,
-            "metadata": (_field(meta, "id"), _field(meta, "version"), _field(meta, "payload"))
-            if meta
-            else None,
-        }
-    top = {k: _field(decision, k) for k in ("requestId", "errorsWhileComputingFlags")}
-    return {"flags": records, **top}
 
 
 READS: dict[str, Callable[[Any], Any]] = {

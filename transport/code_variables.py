@@ -27,8 +27,10 @@ _REPR.maxlevel = 3
 
 
 def _render(value: Any) -> Rendered:
+    """A plain value as it is (a number of any size is sent as a JSON number, as posthog
+    sends it), anything else as its bounded `repr`."""
     if value is None or isinstance(value, (bool, int, float, str)):
-        return value if not isinstance(value, int) or abs(value) < 2**53 else str(value)
+        return value
     try:
         return _REPR.repr(value)
     except Exception:

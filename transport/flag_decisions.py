@@ -140,16 +140,7 @@ class FlagDecisions:
         sent = document.get("flags")
         records: dict[str, Any] = sent if isinstance(sent, dict) else {}
         out["flags"] = {
-            key: decision_record(
-                key,
-                record.enabled,
-                record.variant,
-                records.get(key),
-                flag_id=record.id,
-                version=record.version,
-                failed=record.failed,
-            )
-            for key, record in response.flags.items()
+            key: decision_record(record, records.get(key)) for key, record in response.flags.items()
         }
         out.setdefault("requestId", None)
         return out
