@@ -236,3 +236,13 @@ def test_containers_and_objects_are_sent_as_posthog_sends_them(value: Any, maski
     }
     theirs, ours = variables_of_both(value, **(off if masking == "off" else {}))
     assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "key", ["phx_abcdefghijklmnopqrstuvwxyz", "deploy with phs_abcdefghijklmnopqrstuvwxyz now"]
+)
+def test_posthog_personal_and_secret_keys_are_redacted_where_posthog_sends_them(key: str) -> None:
+    """On purpose: such a key grants access to a project's data."""
+    theirs, ours = variables_of_both(key)
+    assert theirs == {"note": key}
+    assert ours == {"note": REDACTED}
