@@ -1,10 +1,10 @@
 """Local variables of in-app stack frames, made safe to send.
 
-Values arrive already rendered by the shell (numbers, booleans, None, or text from a
-bounded `repr`), so everything here is a decision about text: a variable whose name
-matches a mask pattern is replaced whole without reading it; text that matches a mask
-pattern, looks like a credential, or carries `user:password@` in a URL is redacted;
-everything is cut to a per-value length and a total budget. When in doubt the value is
+Everything here is a decision about names and text: a variable whose name matches a mask
+pattern is replaced whole without reading it; text that matches a mask pattern, looks like
+a credential (`secrets`), or carries `user:password@` in a URL is redacted; everything is
+cut to a per-value length and a total budget. Containers and objects are turned into
+masked text by the shell, which walks live objects, with the rules here. When in doubt the value is
 redacted: a missing variable costs a debugging session, a leaked secret costs more.
 """
 
@@ -14,10 +14,12 @@ import base64
 import binascii
 import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeGuard
 
 import attrs
+
+from .secrets import SCAN_LIMIT, looks_like_secret
 
 __all__ = [
     "DEFAULT_IGNORE_PATTERNS",
@@ -25,10 +27,16 @@ __all__ = [
     "REDACTED",
     "TOO_LONG",
     "VariablesConfig",
+    "cut",
     "encode_variables",
+    "is_plain",
     "looks_like_secret",
     "mask_text",
+    "masking_off",
+    "matches_mask",
+    "redact_text",
     "scrub_authorization",
+    "scrub_embedded",
     "scrub_url_credentials",
 ]
 
@@ -64,17 +72,7 @@ DEFAULT_MASK_PATTERNS: tuple[str, ...] = tuple(
 )
 DEFAULT_IGNORE_PATTERNS: tuple[str, ...] = (r"^__",)
 
-_SCAN_LIMIT = 2048  # longer text is not scanned but replaced by TOO_LONG
 _URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.\-]{0,30}://)(?=[^/@\s]*:)[^/\s]*@", re.I)
-_KNOWN_SECRETS = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|\b(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{10,}"
-    r"|\bgh[pousr]_[0-9A-Za-z]{30,}|\bgithub_pat_[0-9A-Za-z_]{30,}"
-    r"|\bxox[abpors]-[0-9A-Za-z-]{10,}"
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-    r"|\bph[cxs]_[0-9A-Za-z]{20,}"
-    r"|\beyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}"
-)
 # An `Authorization` value written into text: the scheme, what separates it from the
 # credential (blanks, or a colon with optional blanks, then an optional quote) and a
 # base64 or token68 credential. A separator is required, so `basicConfig` is no match.
@@ -88,10 +86,6 @@ _AUTHORIZATION = re.compile(
 # bearer of", "bearer transportation"); a random token is longer or mixes characters.
 _CREDENTIAL_MIN_LENGTH = 8
 _PROSE_WORD_MAX_LENGTH = 15
-_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I)
-_HEX = frozenset("0123456789abcdefABCDEF")
-_SECRET_MIN_LENGTH = 16
-_SECRET_MIN_BITS = 3.5
 
 
 @attrs.frozen
@@ -184,79 +178,90 @@ def scrub_authorization(text: str) -> str:
     return _AUTHORIZATION.sub(_scrubbed_authorization, text)
 
 
-def looks_like_secret(text: str) -> bool:
-    """A known credential format, or a long random-looking token (no spaces, not a path,
-    URL, UUID or hex digest, several character classes, high entropy)."""
-    if _KNOWN_SECRETS.search(text[:_SCAN_LIMIT]):
-        return True
-    if len(text) < _SECRET_MIN_LENGTH or " " in text or "://" in text or "/" in text:
-        return False
-    if _UUID.match(text) or _HEX.issuperset(text):
-        return False
-    classes = (
-        any(c.islower() for c in text)
-        + any(c.isupper() for c in text)
-        + any(c.isdigit() for c in text)
-        + any(not c.isalnum() for c in text)
-    )
-    if classes < 3:
-        return False
-    counts = Counter(text)
-    bits = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-    return bits >= _SECRET_MIN_BITS
+def masking_off(config: VariablesConfig) -> bool:
+    """No mask pattern and both scrubs off: values are only cut (as in posthog)."""
+    return not (config.mask or config.mask_url_credentials or config.detect_secrets)
+
+
+def matches_mask(text: str, config: VariablesConfig) -> bool:
+    """Does any mask pattern occur in `text` (a name, a key, or a value)?"""
+    return any(pattern.search(text) for pattern in config.mask)
+
+
+def scrub_embedded(text: str, config: VariablesConfig) -> str:
+    """`text` with URL credentials (when that scrub is on) and `Authorization` credentials
+    redacted; the URLs first, since the `Authorization` scrub could take their scheme."""
+    if config.mask_url_credentials:
+        text = scrub_url_credentials(text)
+    return scrub_authorization(text)
+
+
+def redact_text(text: str, config: VariablesConfig) -> str:
+    """`text` as it may be sent, before any cut: replaced whole when too long to scan,
+    when a mask pattern occurs in it or it looks like a secret; else scrubbed."""
+    if len(text) > SCAN_LIMIT:
+        return TOO_LONG
+    if matches_mask(text, config) or (config.detect_secrets and looks_like_secret(text)):
+        return REDACTED
+    return scrub_embedded(text, config)
 
 
 def mask_text(text: str, config: VariablesConfig) -> str:
-    """`text` as it may be sent: redacted, scrubbed, or unchanged; then cut to length.
-    With no mask pattern and both scrubs off, masking is off altogether (as in posthog):
-    the text is only cut."""
-    if not (config.mask or config.mask_url_credentials or config.detect_secrets):
-        return _cut(text, config)
-    if len(text) > _SCAN_LIMIT:
-        return TOO_LONG
-    if any(pattern.search(text) for pattern in config.mask):
-        return REDACTED
-    if config.detect_secrets and looks_like_secret(text):
-        return REDACTED
-    if config.mask_url_credentials:
-        text = scrub_url_credentials(text)
-    text = scrub_authorization(text)  # after the URLs, whose scheme it could take
-    return _cut(text, config)
+    """`text` as one variable's value is sent: redacted or scrubbed (unless masking is
+    off), then cut to length."""
+    return cut(text if masking_off(config) else redact_text(text, config), config)
 
 
-def _cut(text: str, config: VariablesConfig) -> str:
+def cut(text: str, config: VariablesConfig) -> str:
     if len(text) > config.max_length:
         return text[: config.max_length - 3] + "..."
     return text
 
 
 Rendered = str | int | float | bool | None
+Plain = str | int | float | bool | None
+
+
+def is_plain(value: object) -> TypeGuard[Plain]:
+    """None, a boolean, a number or text (subclasses too): sent as itself, masked as text."""
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def encode_variables(
-    items: Iterable[tuple[str, Rendered]], config: VariablesConfig, budget: int
+    items: Iterable[tuple[str, object]],
+    config: VariablesConfig,
+    budget: int,
+    render: Callable[[object, VariablesConfig], str],
 ) -> tuple[dict[str, Rendered], int]:
     """The sendable variables of one frame and the budget left after them.
 
-    Names are taken in sorted order so the same frame always keeps the same variables
-    when the budget runs out; ignored names are skipped, masked names replaced whole.
+    Plain values come first, then the others (`render` turns each into masked text), each
+    group in name order: the same frame always keeps the same variables when the budget
+    runs out, and the cheapest context survives it. Ignored names are skipped, masked
+    names replaced whole without reading their value.
     """
+    kept = [item for item in items if not any(p.search(item[0]) for p in config.ignore)]
+    ordered = sorted(kept, key=lambda item: (not is_plain(item[1]), item[0]))
     out: dict[str, Rendered] = {}
-    for name, value in sorted(items, key=lambda item: item[0]):
-        if any(pattern.search(name) for pattern in config.ignore):
-            continue
+    for name, value in ordered:
         encoded: Rendered
-        if any(pattern.search(name) for pattern in config.mask):
+        if matches_mask(name, config):
             encoded = REDACTED
-        elif value is None or isinstance(value, bool):
-            encoded = str(value)
-        elif isinstance(value, (int, float)):
-            encoded = value if math.isfinite(value) else str(value)
+        elif is_plain(value):
+            encoded = _encode_plain(value, config)
         else:
-            encoded = mask_text(value, config)
+            encoded = cut(render(value, config), config)
         cost = len(str(encoded))
         if cost > budget:
             break
         budget -= cost
         out[name] = encoded
     return out, budget
+
+
+def _encode_plain(value: Plain, config: VariablesConfig) -> Rendered:
+    if value is None or isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return value if math.isfinite(value) else str(value)
+    return mask_text(value, config)

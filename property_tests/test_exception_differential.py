@@ -7,8 +7,12 @@ variables off. Here each example draws what else decides an `$exception` event:
   patterns, URL-credential masking, secret detection) and, in a context, the settings that
   replace them there (`set_capture_exception_code_variables_context`, ...);
 - the local variables of the frame that raises: None, booleans, integers of any size,
-  floats (NaN and infinities too), short text, `Authorization` values, and credentials,
-  tokens, URLs with passwords and text past the value bound from a fixed pool;
+  floats (NaN and infinities too), text of any length, `Authorization` values, credentials,
+  tokens, URLs with passwords and text past the value bound from a fixed pool, vendor key
+  formats and near-misses of them (alone or in running text), and containers of every
+  shape (lists, tuples, dicts with keys of any kind, sets, nested ones, named tuples,
+  dataclasses, objects with attributes, slots or a failing `repr`, cycles, shared parts,
+  and ones past the item, depth and size bounds);
 - one or two nested contexts, fresh or inheriting, capturing what escapes them or not,
   identified, with a session and tags, opened by `client.new_context()` or by a function
   decorated with `client.scoped()`;
@@ -30,16 +34,16 @@ What is relaxed, and why (nothing else is):
   values; the harness's frames above it hold the SDK's client and closures, whose text
   names their addresses.
 
-Not drawn yet, because hogkit does not match posthog there (work still to do, not a
-difference on purpose): containers and objects as variables (posthog sends them as
-masked JSON, hogkit as a bounded `repr`), and free text of 16 characters or more (the two
-SDKs' secret detection differs: posthog's entropy bound is higher, it knows more vendor
-key formats, and it rejects text with brackets or quotes).
+Not drawn, on purpose: PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
+variable whose name says nothing. hogkit redacts them, posthog sends them (only a random
+looking one is caught by its entropy test): such a key grants access to a project's data.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import os
 import sys
 import warnings
@@ -79,7 +83,128 @@ SECRETS = (
     "",
 )
 _SECRET = st.sampled_from(SECRETS)
-# Scalars, and text shorter than a secret may be (see the docstring for both).
+
+# Vendor key formats: a prefix and a body around the length the format asks for, alone,
+# in running text, or cut short (a near-miss).
+_KEY_SHAPES = (
+    ("sk-proj-", 20, "abcdefghijklmnopqrstuvwxyz0123456789_-"),
+    ("sk-ant-", 16, "abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("AIza", 35, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"),
+    ("ya29.", 20, "abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("hf_", 34, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"),
+    ("AKIA", 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+    ("ghp_", 36, "abcdefghijklmnopqrstuvwxyz"),
+    ("xoxb-", 10, "abcdefghijklmnopqrstuvwxyz0123456789-"),
+    ("sk_live_", 16, "abcdefghijklmnopqrstuvwxyz"),
+    ("glpat-", 20, "abcdefghijklmnopqrstuvwxyz"),
+    ("npm_", 36, "abcdefghijklmnopqrstuvwxyz"),
+    ("dapi", 32, "0123456789abcdef"),
+    ("SK", 32, "0123456789abcdef"),
+    ("eyJ", 10, "abcdefghijklmnopqrstuvwxyz."),
+)
+
+
+@st.composite
+def vendor_keys(draw: st.DrawFn) -> str:
+    prefix, length, alphabet = draw(st.sampled_from(_KEY_SHAPES))
+    body = draw(st.text(alphabet, min_size=length - 2, max_size=length + 2))
+    key = prefix + body
+    return draw(st.sampled_from((key, f"sent {key} here", f"x{key}", key[: len(key) // 2])))
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
+_KEYS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(("password", "api_key", "ok", "password=x", "Bearer abcdefghij", "__class__")),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.tuples(st.integers(), st.text(max_size=8)),
+    st.frozensets(st.integers(), max_size=3),
+)
+_LEAVES = st.one_of(_SCALARS, _SECRET, vendor_keys())
+
+
+class Account:
+    """An object with attributes, one of them a secret by name."""
+
+    def __init__(self, name: Any, password: Any) -> None:
+        self.name = name
+        self.password = password
+
+
+class Vault:
+    """A slotted object whose class declares a secret-named member."""
+
+    __slots__ = ("token",)
+    api_secret = "class-level"
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+
+
+class Unprintable:
+    """An object without attributes whose `repr` raises."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+@dataclasses.dataclass
+class Charge:
+    amount: Any
+    api_key: Any
+
+
+Point = collections.namedtuple("Point", "x secret")
+
+
+def _with_cycle(items: list[Any]) -> list[Any]:
+    items.append(items)
+    return items
+
+
+def _shared(item: Any) -> list[Any]:
+    return [item, item]
+
+
+def _nested(levels: int) -> list[Any]:
+    root: list[Any] = []
+    for _ in range(levels):
+        root = [root]
+    return root
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(_KEYS, children, max_size=4),
+        st.builds(Account, children, children),
+        st.builds(Charge, children, children),
+        st.builds(Point, children, children),
+        st.builds(Vault, children),
+        st.builds(_with_cycle, st.lists(children, max_size=2)),
+        st.builds(_shared, children),
+    )
+
+
+CONTAINERS = st.one_of(
+    st.recursive(_LEAVES, _containers, max_leaves=12),
+    st.sets(st.one_of(st.integers(), st.text(max_size=8)), max_size=4),
+    st.frozensets(st.sampled_from(("password", "a", "Bearer abcdefghij")), max_size=2),
+    st.just(Unprintable()),
+    st.builds(list, st.builds(range, st.integers(45, 55))),
+    st.builds(lambda n: {i: i for i in range(n)}, st.integers(45, 55)),
+    st.builds(_nested, st.integers(8, 16)),
+    st.lists(st.text(min_size=1000, max_size=1100), max_size=3),
+    st.builds(bytes, st.binary(max_size=8)),
+)
+
+# Scalars, text of any length, and containers (see the docstring for all).
 LOCAL_VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -87,8 +212,12 @@ LOCAL_VALUES = st.one_of(
     st.sampled_from((2**53, -(2**53) - 1, 10**30)),
     st.floats(),
     st.text(max_size=15),
+    st.text(min_size=16, max_size=40),
+    st.text(st.characters(codec="ascii", exclude_characters=" "), min_size=16, max_size=40),
     st.builds("{} {}".format, st.sampled_from(("Bearer", "basic", "Basic:")), st.text(max_size=20)),
     _SECRET,
+    vendor_keys(),
+    CONTAINERS,
 )
 
 # Tag values JSON holds (the event differential compares the others).
@@ -190,7 +319,22 @@ def failing(
     raise Failure(f"failed with {count} values")
 
 
-def _capture_inside(client: Any, example: Example) -> None:
+class Sdk:
+    """One SDK's module and client, as the harness's frames hold them: a slotted object
+    whose `repr` is the same for both, so their variables (walked too, and charged to the
+    same size budget as the drawn ones) cost both SDKs the same."""
+
+    __slots__ = ("client", "module")
+
+    def __init__(self, module: Any, client: Any) -> None:
+        self.module = module
+        self.client = client
+
+    def __repr__(self) -> str:
+        return "<sdk>"
+
+
+def _capture_inside(sdk: Sdk, example: Example) -> None:
     """Raise in `failing` and capture as `example.capture` says (an escape is left to the
     contexts around it)."""
     try:
@@ -199,23 +343,23 @@ def _capture_inside(client: Any, example: Example) -> None:
         if example.capture == "escape":
             raise
         if example.capture == "bare":
-            client.capture_exception(None, distinct_id=example.distinct_id)
+            sdk.client.capture_exception(None, distinct_id=example.distinct_id)
         else:
-            client.capture_exception(error, distinct_id=example.distinct_id)
+            sdk.client.capture_exception(error, distinct_id=example.distinct_id)
 
 
-def _enter(module: Any, client: Any, scope: Scope) -> None:
+def _enter(sdk: Sdk, scope: Scope) -> None:
     if scope.distinct_id is not None:
-        client.identify_context(scope.distinct_id)
+        sdk.client.identify_context(scope.distinct_id)
     if scope.session_id is not None:
-        client.set_context_session(scope.session_id)
+        sdk.client.set_context_session(scope.session_id)
     for name, value in scope.tags.items():
-        client.tag(name, value)
+        sdk.client.tag(name, value)
     for name, value in scope.settings.items():
-        getattr(module, name)(value)
+        getattr(sdk.module, name)(value)
 
 
-def _within(module: Any, client: Any, scopes: tuple[Scope, ...], body: Callable[[], None]) -> None:
+def _within(sdk: Sdk, scopes: tuple[Scope, ...], body: Callable[[], None]) -> None:
     """`body` run inside `scopes` (outermost first), each opened as it says."""
     if not scopes:
         body()
@@ -223,20 +367,21 @@ def _within(module: Any, client: Any, scopes: tuple[Scope, ...], body: Callable[
     scope, inner = scopes[0], scopes[1:]
 
     def run() -> None:
-        _enter(module, client, scope)
-        _within(module, client, inner, body)
+        _enter(sdk, scope)
+        _within(sdk, inner, body)
 
     if scope.scoped:
-        client.scoped(fresh=scope.fresh, capture_exceptions=scope.capture_exceptions)(run)()
+        sdk.client.scoped(fresh=scope.fresh, capture_exceptions=scope.capture_exceptions)(run)()
         return
-    with client.new_context(fresh=scope.fresh, capture_exceptions=scope.capture_exceptions):
+    with sdk.client.new_context(fresh=scope.fresh, capture_exceptions=scope.capture_exceptions):
         run()
 
 
 def run(module: Any, client: Any, example: Example) -> None:
     """The example on one SDK: an escaping exception ends here."""
+    sdk = Sdk(module, client)
     with contextlib.suppress(Failure):
-        _within(module, client, example.scopes, lambda: _capture_inside(client, example))
+        _within(sdk, example.scopes, lambda: _capture_inside(sdk, example))
 
 
 # Where frames of the SDKs' own code (and of contextlib, which either may use) live.

@@ -16,6 +16,7 @@ from hogkit.core.code_variables import (
     scrub_url_credentials,
 )
 from hogkit.transport import Client, MemoryTransport
+from hogkit.transport.variable_values import render_value
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,7 +96,9 @@ CONFIG = VariablesConfig.build()
 def test_never_sends_text_matching_a_mask_pattern(prefix: str, suffix: str) -> None:
     text = prefix + "Password" + suffix
     assert mask_text(text, CONFIG) == REDACTED
-    variables, _ = encode_variables([("harmless", text), ("my_token", "x")], CONFIG, 10_000)
+    variables, _ = encode_variables(
+        [("harmless", text), ("my_token", "x")], CONFIG, 10_000, render_value
+    )
     assert variables == {"harmless": REDACTED, "my_token": REDACTED}
 
 
@@ -106,7 +109,7 @@ def test_never_sends_text_matching_a_mask_pattern(prefix: str, suffix: str) -> N
     st.integers(min_value=0, max_value=2000),
 )
 def test_budget_bounds_total_size(items: dict[str, str], budget: int) -> None:
-    variables, left = encode_variables(items.items(), CONFIG, budget)
+    variables, left = encode_variables(items.items(), CONFIG, budget, render_value)
     used = sum(len(str(v)) for v in variables.values())
     assert used + left == budget
     assert left >= 0

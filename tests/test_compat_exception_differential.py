@@ -8,10 +8,13 @@ variables on, and the variables of that frame must be the same.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
 from typing import Any
 
 import pytest
+from hogkit.core.code_variables import REDACTED
 from oracle import recording_clients
 
 from hogkit import Client as KitClient
@@ -94,3 +97,152 @@ def test_no_pattern_and_both_scrubs_off_turn_masking_off(text: str) -> None:
         code_variables_detect_secrets=False,
     )
     assert ours == theirs
+
+
+# Vendor keys in a variable whose name says nothing, in running text (which no entropy
+# test reads as one token) or with a body of one character class, and tokens only
+# posthog's entropy test reads as secrets: posthog redacts every one.
+LEAKED_SECRETS = [
+    "key sk-proj-abcdefghijklmnopqrstuvwxyz in use",
+    "sk-ant-abcdefghijklmnopqrstuvwx",
+    "google AIzaSyA1234567890abcdefghijklmnopqrstuv here",
+    "google ya29.abcdefghijklmnopqrstuvwxyz",
+    "hf_abcdefghijklmnopqrstuvwxyzabcdefgh",
+    "slack xoxe-1234567890-abc",
+    "app xapp-1-abcdefghijklmn",
+    "glpat-abcdefghijklmnopqrst",
+    "npm_abcdefghijklmnopqrstuvwxyzabcdefghij",
+    "lin_api_abcdefghijklmnopqrstuvwxyzabcdefghijklmn",
+    "mail SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq sent",
+    "dapi0123456789abcdef0123456789abcdef",
+    "mailgun key-0123456789abcdef0123456789abcdef",
+    "EC PRIVATE KEY-----",
+    "aB3/kL9qZ2wX7pQ8rT",
+]
+# What posthog leaves: too short for the format, an entropy under its bound, brackets or
+# quotes, a path, a UUID.
+NEAR_MISSES = [
+    "AKIAIOSFODNN7EXAMPL",
+    "ghp_abcdefghijklmnopqrstuvwxyz01234",
+    "aB3dE5fG7hJ9aB3d",
+    "Qw3rTy7uIo9pQw3rTy",
+    "Zx9#qL2!mW8(vB4^nT6&",
+    "key='Zx9#qL2!mW8vB4nT6'",
+    "path/to/some/file.txt",
+    "550e8400-e29b-41d4-a716-446655440000",
+]
+
+
+@pytest.mark.parametrize("text", LEAKED_SECRETS)
+def test_secrets_in_harmless_names_are_redacted_as_posthog_redacts_them(text: str) -> None:
+    theirs, ours = variables_of_both(text)
+    assert theirs == {"note": REDACTED}
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_text_posthog_leaves_is_left(text: str) -> None:
+    theirs, ours = variables_of_both(text)
+    assert ours == theirs
+
+
+class _Account:
+    def __init__(self) -> None:
+        self.name = "alice"
+        self.password = "hunter2"
+        self.history = [None, 1.5, {"api_key": "k", "ok": True}]
+
+
+class _Vault:
+    __slots__ = ("token",)
+    api_secret = "class-level"
+
+    def __init__(self) -> None:
+        self.token = "t"
+
+
+class _Unprintable:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+@dataclasses.dataclass
+class _Charge:
+    amount: int
+    api_key: str
+
+
+_Point = collections.namedtuple("_Point", "x secret")
+
+
+def _cycle() -> list[Any]:
+    items: list[Any] = [1]
+    items.append(items)
+    return items
+
+
+def _deep(levels: int) -> list[Any]:
+    root: list[Any] = []
+    for _ in range(levels):
+        root = [root]
+    return root
+
+
+_SHARED = [1]
+
+CONTAINERS = {
+    "list": [None, 1, "two", True],
+    "tuple": (1, 2.5, float("nan"), float("-inf")),
+    "dict": {"a": 1, "password": "p", 3: None, None: 2, 1.5: "x", True: 9},
+    "masked key text": {"password=hunter2": 1, "postgres://u:pw@db/app": 2, "Bearer abcdefghij": 3},
+    "odd keys": {(1, 2): "t", (1, "password"): 3, frozenset({1}): 2, float("nan"): 0},
+    "secret key": {"sk-proj-abcdefghijklmnopqrstuvwxyz012345": 1},
+    "set": {1, 2},
+    "set with a mask word": frozenset({"password"}),
+    "nested": [[1, [2, [3, {"secret": 4}]]], ("sk_live_4eC39HqLyjWDarjtT1zdp7dc",)],
+    "object": _Account(),
+    "slotted": _Vault(),
+    "unprintable": _Unprintable(),
+    "dataclass": _Charge(5, "k"),
+    "named tuple": _Point(1, 2),
+    "cycle": _cycle(),
+    "shared": [_SHARED, _SHARED],
+    "too many items": list(range(51)),
+    "fifty items": list(range(50)),
+    "too many keys": {i: i for i in range(51)},
+    "too deep": _deep(20),
+    "wide and deep": [[[i, [i]] for i in range(40)] for _ in range(3)],
+    "long text inside": ["x" * 3000, "y" * 1500],
+    "long key": {"k" * 3000: 1},
+    "bytes": b"bytes",
+    "big set": set(range(1000)),
+    "unicode": ["h\u00e9llo \u2603", {"\u00fc": "\u4e2d"}],
+    "ordered dict": collections.OrderedDict(a=1, b=[2]),
+    "deque": collections.deque([1, "password"]),
+    "a class": _Account,
+}
+
+
+@pytest.mark.parametrize("value", list(CONTAINERS.values()), ids=list(CONTAINERS))
+@pytest.mark.parametrize("masking", ["on", "off"])
+def test_containers_and_objects_are_sent_as_posthog_sends_them(value: Any, masking: str) -> None:
+    """Masked JSON (or a masked repr), with posthog's bounds, not Python's repr."""
+    off = {
+        "code_variables_mask_patterns": [],
+        "code_variables_mask_url_credentials": False,
+        "code_variables_detect_secrets": False,
+    }
+    theirs, ours = variables_of_both(value, **(off if masking == "off" else {}))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "key", ["phx_abcdefghijklmnopqrstuvwxyz", "deploy with phs_abcdefghijklmnopqrstuvwxyz now"]
+)
+def test_posthog_personal_and_secret_keys_are_redacted_where_posthog_sends_them(key: str) -> None:
+    """On purpose: such a key grants access to a project's data."""
+    theirs, ours = variables_of_both(key)
+    assert theirs == {"note": key}
+    assert ours == {"note": REDACTED}

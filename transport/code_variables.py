@@ -2,39 +2,23 @@
 (`capture_exception_code_variables`).
 
 The shell's part is what touches live objects: walking the traceback, copying `f_locals`
-and rendering each value with a bounded `repr`. What may be sent is decided in
+and rendering containers and objects (`variable_values`). What may be sent is decided in
 `hogkit.core.code_variables`.
 """
 
 from __future__ import annotations
 
-import reprlib
 import types
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from hogkit.core.code_variables import Rendered, VariablesConfig, encode_variables
+from hogkit.core.code_variables import VariablesConfig, encode_variables
 from hogkit.core.event import Event
 
+from .variable_values import render_value
+
 __all__ = ["attach_code_variables", "with_code_variables"]
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 2100  # longer than the core scans, so over-long text is marked as such
-_REPR.maxother = 2100
-_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 20
-_REPR.maxlevel = 3
-
-
-def _render(value: Any) -> Rendered:
-    """A plain value as it is (a number of any size is sent as a JSON number, as posthog
-    sends it), anything else as its bounded `repr`."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    try:
-        return _REPR.repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
 
 
 def _tracebacks(tb: types.TracebackType | None) -> Iterator[types.TracebackType]:
@@ -69,10 +53,10 @@ def attach_code_variables(
             continue
         if current.get("in_app"):
             try:
-                local_items = [(str(k), _render(v)) for k, v in tb.tb_frame.f_locals.items()]
+                local_items = [(str(k), v) for k, v in tb.tb_frame.f_locals.items()]
             except Exception:
                 local_items = []
-            variables, budget = encode_variables(local_items, config, budget)
+            variables, budget = encode_variables(local_items, config, budget, render_value)
             if variables:
                 current["code_variables"] = variables
         current = next(pending, None)
