@@ -19,7 +19,7 @@ from typing import TypeGuard
 
 import attrs
 
-from .secrets import SCAN_LIMIT, looks_like_secret
+from .credentials import SCAN_LIMIT, looks_like_secret
 
 __all__ = [
     "DEFAULT_IGNORE_PATTERNS",

@@ -37,7 +37,7 @@ from hogkit.core.code_variables import (
     redact_text,
     scrub_embedded,
 )
-from hogkit.core.secrets import SCAN_LIMIT
+from hogkit.core.credentials import SCAN_LIMIT
 
 __all__ = ["CIRCULAR", "render_value"]
 
