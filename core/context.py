@@ -134,7 +134,7 @@ def take_token(
     bucket: Bucket | None,
     now: float,
     *,
-    size: int,
+    size: float,
     refill_rate: float,
     refill_interval: float,
 ) -> tuple[bool, Bucket]:
@@ -142,18 +142,24 @@ def take_token(
 
     A missing bucket starts full. Tokens come back `refill_rate` at a time for each whole
     `refill_interval` that has passed, never above `size`; the clock that had no whole
-    interval keeps its remainder so slow trickles still refill.
+    interval keeps its remainder so slow trickles still refill, and an interval of zero
+    (or less) fills the bucket at every call. Each call takes a token while any is left,
+    and goes out only if one is still left after it: the call that empties the bucket is
+    dropped too, so a full bucket lets `size - 1` through at once (the rule PostHog's
+    SDKs share, so a crash loop is cut at the same count in every language).
     """
     if bucket is None:
         bucket = Bucket(float(size), now)
     elapsed = now - bucket.refilled_at
     tokens, refilled_at = bucket.tokens, bucket.refilled_at
-    if refill_interval > 0 and elapsed >= refill_interval:
+    if refill_interval <= 0:
+        tokens, refilled_at = float(size), now
+    elif elapsed >= refill_interval:
         steps = int(elapsed // refill_interval)
         tokens = min(float(size), tokens + steps * refill_rate)
         refilled_at = refilled_at + steps * refill_interval
     elif elapsed < 0:
         refilled_at = now
-    if tokens >= 1:
-        return True, Bucket(tokens - 1, refilled_at)
-    return False, Bucket(tokens, refilled_at)
+    if tokens <= 0:
+        return False, Bucket(tokens, refilled_at)
+    return tokens > 1, Bucket(tokens - 1, refilled_at)

@@ -1,9 +1,12 @@
-"""Code variables the exception differential (property_tests/test_exception_differential.py)
-found hogkit sending differently from posthog 7.91.1, each pinned by running both.
+"""What the exception differentials (property_tests/test_exception_differential.py and
+test_exception_hooks_differential.py) found hogkit sending differently from posthog 7.91.1,
+each pinned by running both.
 
 A frame holding one variable raises; an offline posthog client (its events recorded by
 `before_send`) and a hogkit client with an in-memory transport capture it, with code
-variables on, and the variables of that frame must be the same.
+variables on, and the variables of that frame must be the same. For uncaught exceptions,
+each client in turn has autocapture on while exceptions escape through `sys.excepthook` or
+a thread, and both must send the same.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -246,3 +252,74 @@ def test_posthog_personal_and_secret_keys_are_redacted_where_posthog_sends_them(
     theirs, ours = variables_of_both(key)
     assert theirs == {"note": key}
     assert ours == {"note": REDACTED}
+
+
+# -- uncaught exceptions (property_tests/test_exception_hooks_differential.py) ----------------
+
+
+def _uncaught_in_both(deliver: Callable[[], None], **settings: Any) -> tuple[Any, Any]:
+    """What each SDK sends for what `deliver` lets escape, with autocapture on: each
+    event as its exception's type, level and source."""
+    memory = MemoryTransport()
+    options = {"project_root": HERE, "enable_exception_autocapture": True, **settings}
+    saved = sys.excepthook, threading.excepthook
+    sys.excepthook, threading.excepthook = (lambda *args: None), (lambda args: None)
+    try:
+        with recording_clients() as (make, sent):
+            reference = make(**options)
+            deliver()
+            reference.shutdown()
+            kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+            deliver()
+            kit.shutdown()
+    finally:
+        sys.excepthook, threading.excepthook = saved
+
+    def seen(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                e["properties"]["$exception_list"][0]["type"],
+                e["properties"]["$exception_level"],
+                e["properties"]["$exception_source"],
+            )
+            for e in events
+        ]
+
+    return seen(sent), seen(memory.events)
+
+
+def _through_sys_hook(error: Callable[[], BaseException], times: int = 1) -> Callable[[], None]:
+    def deliver() -> None:
+        for _ in range(times):
+            try:
+                raise error()
+            except BaseException:
+                sys.excepthook(*sys.exc_info())
+
+    return deliver
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"exception_autocapture_bucket_size": 3},
+        {"exception_autocapture_bucket_size": 1},
+        {
+            "exception_autocapture_bucket_size": 2,
+            "exception_autocapture_refill_interval_seconds": 0,
+        },
+        {
+            "exception_autocapture_bucket_size": 1,
+            "exception_autocapture_refill_interval_seconds": 0,
+        },
+        {"exception_autocapture_bucket_size": 250},
+        {"exception_autocapture_bucket_size": 4, "exception_autocapture_refill_rate": -1},
+    ],
+    ids=["three", "one", "no interval", "one without interval", "above", "negative"],
+)
+def test_the_rate_limit_lets_as_many_through_as_posthog(limits: dict[str, Any]) -> None:
+    deliver = _through_sys_hook(lambda: ValueError("again"), times=120)
+    theirs, ours = _uncaught_in_both(
+        deliver, enable_exception_autocapture_rate_limiting=True, **limits
+    )
+    assert len(ours) == len(theirs)

@@ -25,6 +25,8 @@ __all__ = [
     "DEFAULT_BUCKET_SIZE",
     "DEFAULT_REFILL_INTERVAL_SECONDS",
     "DEFAULT_REFILL_RATE",
+    "MAX_BUCKET_SIZE",
+    "MAX_REFILL_INTERVAL",
     "SYS_SOURCE",
     "THREADING_SOURCE",
     "ExceptionAutocapture",
@@ -59,6 +61,21 @@ class HookedClient(Protocol):
     ) -> str | None: ...
 
 
+MAX_BUCKET_SIZE = 100
+MAX_REFILL_INTERVAL = 86400.0
+
+
+def _bounded(name: str, value: float, low: float, high: float) -> float:
+    """`value` kept within `[low, high]` (a warning names what was changed): a bucket
+    larger than 100 or refilled more than once a day would not limit anything, and a
+    negative size or rate would drain the bucket instead of filling it."""
+    if low <= value <= high:
+        return value
+    kept = low if value < low else high
+    log.warning("hogkit: exception autocapture %s %r is out of range; using %r", name, value, kept)
+    return kept
+
+
 class RateLimiter:
     """Token buckets per exception type, and a count of what they dropped."""
 
@@ -69,7 +86,9 @@ class RateLimiter:
         refill_interval: float = DEFAULT_REFILL_INTERVAL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._size, self._rate, self._interval = size, refill_rate, refill_interval
+        self._size = _bounded("bucket size", size, 0, MAX_BUCKET_SIZE)
+        self._rate = _bounded("refill rate", refill_rate, 0, self._size)
+        self._interval = _bounded("refill interval", refill_interval, 0, MAX_REFILL_INTERVAL)
         self._clock = clock
         self._buckets: dict[str, Bucket] = {}
         self._dropped: dict[str, int] = {}
@@ -159,7 +178,7 @@ class ExceptionAutocapture:
             self._capture(args.exc_value, "error", THREADING_SOURCE)
         self._previous_threading(args)
 
-    def _capture(self, exc: Exception, level: str, source: str) -> None:
+    def _capture(self, exc: BaseException, level: str, source: str) -> None:
         if self._closed:
             return
         try:
