@@ -299,6 +299,35 @@ def _through_sys_hook(error: Callable[[], BaseException], times: int = 1) -> Cal
     return deliver
 
 
+def _from_a_thread(error: Callable[[], BaseException]) -> Callable[[], None]:
+    def deliver() -> None:
+        def body() -> None:
+            raise error()
+
+        worker = threading.Thread(target=body)
+        worker.start()
+        worker.join()
+
+    return deliver
+
+
+@pytest.mark.parametrize(
+    "deliver",
+    [
+        _through_sys_hook(KeyboardInterrupt),
+        _from_a_thread(SystemExit),
+        _from_a_thread(KeyboardInterrupt),
+    ],
+    ids=["interrupt", "thread exit", "thread interrupt"],
+)
+def test_uncaught_exceptions_outside_exception_are_captured_as_posthog_captures_them(
+    deliver: Callable[[], None],
+) -> None:
+    theirs, ours = _uncaught_in_both(deliver)
+    assert theirs
+    assert ours == theirs
+
+
 @pytest.mark.parametrize(
     "limits",
     [

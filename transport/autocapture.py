@@ -1,8 +1,10 @@
 """Uncaught-exception hooks: `sys.excepthook`, `threading.excepthook` and asyncio's loops.
 
 Each hook captures the exception as `$exception` (with `$exception_source` naming the
-hook), then hands it to the hook that was there before, so tracebacks still print and
-other tools still see them. `close()` puts back the previous hooks if ours are still the
+hook), whatever its type: a `KeyboardInterrupt` that ends the program, or a `SystemExit`
+that ends a thread, is reported as posthog-python reports it. It then hands the exception
+to the hook that was there before, so tracebacks still print and other tools still see
+them. `close()` puts back the previous hooks if ours are still the
 installed ones (another tool may have chained on top; then ours pass straight through).
 A token bucket per exception type keeps a crash loop from flooding the queue.
 """
@@ -169,12 +171,12 @@ class ExceptionAutocapture:
         value: BaseException,
         tb: types.TracebackType | None,
     ) -> None:
-        if isinstance(value, Exception):
+        if isinstance(value, BaseException):
             self._capture(value, "fatal", SYS_SOURCE)
         self._previous_sys(kind, value, tb)
 
     def _threading_hook(self, args: threading.ExceptHookArgs) -> None:
-        if isinstance(args.exc_value, Exception):
+        if isinstance(args.exc_value, BaseException):
             self._capture(args.exc_value, "error", THREADING_SOURCE)
         self._previous_threading(args)
 
