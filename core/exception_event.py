@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid as _uuid
 from collections.abc import Mapping, Sequence
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any
 
 from .builders import capture
@@ -40,6 +40,7 @@ def exception_event(
     source: str | None = None,
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
+    traceback: TracebackType | EllipsisType | None = ...,
     context_properties: Mapping[str, Any] | None = None,
 ) -> Event:
     """`$exception` for `exc`, as posthog-python 7.91.1's `capture_exception` builds it.
@@ -50,8 +51,9 @@ def exception_event(
     given (it wins over one in `properties`); the event then takes the capture path
     (system properties, personless handling, groups, flags, common properties). The
     shell injects `source_lines` (it reads files) and `project_root` (posthog-python's
-    default is the working directory at client start). OpenTelemetry `$trace_id`/`$span_id`
-    are the shell's to add to `properties`. `context_properties` (a context's tags and
+    default is the working directory at client start); `traceback` is the stack an
+    exc_info tuple names (see `exception_list`). OpenTelemetry `$trace_id`/`$span_id` are
+    the shell's to add to `properties`. `context_properties` (a context's tags and
     session) lie under all of these: a tag never replaces what describes the exception.
     """
     props: dict[str, Any] = dict(context_properties) if context_properties else {}
@@ -62,6 +64,7 @@ def exception_event(
         project_root=project_root,
         mechanism=mechanism,
         synthetic_traceback=synthetic_traceback,
+        traceback=traceback,
     )
     props["$exception_level"] = level
     if source:

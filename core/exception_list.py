@@ -25,7 +25,7 @@ import builtins
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from types import FrameType, TracebackType
+from types import EllipsisType, FrameType, TracebackType
 from typing import Any, NamedTuple
 
 from .normalize import clean_text
@@ -87,6 +87,7 @@ def exception_list(
     project_root: str | None = None,
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
+    traceback: TracebackType | EllipsisType | None = ...,
 ) -> list[dict[str, Any]]:
     """The `$exception_list` entries for `exc`.
 
@@ -94,12 +95,14 @@ def exception_list(
     e.g. `{"type": "onuncaughtexception", "handled": False}` for autocapture.
     `synthetic_traceback` is the stack the shell built for an exception that was never
     raised (posthog-python synthesises one from the caller's stack); it is used only when
-    `exc.__traceback__` is None and marks the root `mechanism.synthetic`.
+    `exc.__traceback__` is None and marks the root `mechanism.synthetic`. `traceback` is
+    the root's stack when the caller names one (the third item of an exc_info tuple: the
+    stack it was taken at, None for none), in place of `exc.__traceback__`.
     """
     opts = _Options(source_lines, in_app_prefixes, project_root)
-    tb = exc.__traceback__
+    tb = exc.__traceback__ if traceback is ... else traceback
     synthetic = False
-    if tb is None and synthetic_traceback is not None:
+    if traceback is ... and tb is None and synthetic_traceback is not None:
         tb, synthetic = synthetic_traceback, True
     _, entries = _walk(exc, tb, mechanism, _Link(0, 0, None, synthetic), opts)
     return entries

@@ -352,3 +352,56 @@ def test_the_rate_limit_lets_as_many_through_as_posthog(limits: dict[str, Any]) 
         deliver, enable_exception_autocapture_rate_limiting=True, **limits
     )
     assert len(ours) == len(theirs)
+
+
+# -- exc_info tuples ------------------------------------------------------------------------------
+
+
+def _inner_exc_info() -> tuple[Any, Any, Any]:
+    """An exc_info tuple taken where the exception was raised, before it travelled on."""
+    try:
+        raise KeyError("inner")
+    except KeyError:
+        return sys.exc_info()
+
+
+def _travelled() -> tuple[Any, Any, Any]:
+    """The inner tuple, its exception since raised again through this frame."""
+    info = _inner_exc_info()
+    try:
+        raise info[1]
+    except KeyError:
+        pass
+    return info
+
+
+def _raised_without_stack() -> tuple[Any, Any, Any]:
+    try:
+        raise ValueError("raised")
+    except ValueError as error:
+        return ValueError, error, None
+
+
+EXC_INFO_TUPLES = {
+    "never raised, no stack": lambda: (ValueError, ValueError("never raised"), None),
+    "raised, no stack named": _raised_without_stack,
+    "stack taken before it travelled": _travelled,
+}
+
+
+@pytest.mark.parametrize("make_tuple", list(EXC_INFO_TUPLES.values()), ids=list(EXC_INFO_TUPLES))
+def test_an_exc_info_tuple_is_sent_with_the_stack_it_names(
+    make_tuple: Callable[[], tuple[Any, Any, Any]],
+) -> None:
+    memory = MemoryTransport()
+    with recording_clients() as (make, sent):
+        reference = make(project_root=HERE)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, project_root=HERE)
+        try:
+            for client in (reference, kit):
+                client.capture_exception(make_tuple(), distinct_id="user-1")
+            kit.flush()
+        finally:
+            kit.shutdown()
+    (theirs,), (ours,) = sent, memory.events
+    assert ours["properties"]["$exception_list"] == theirs["properties"]["$exception_list"]

@@ -26,7 +26,13 @@ from . import stamps
 from .code_variables import with_code_variables
 from .context_events import with_session
 from .contexts import get_context_distinct_id, variables_overrides, with_context
-from .exception_source import ExceptionArg, exception_of, source_lines, synthetic_traceback
+from .exception_source import (
+    ExceptionArg,
+    exception_of,
+    named_traceback,
+    source_lines,
+    synthetic_traceback,
+)
 from .pipeline import EventPipeline
 from .problems import log, unknown_arguments
 from .stamps import CallerTime
@@ -295,7 +301,9 @@ class EventMethods:
                 chosen, anonymous = self._events.builder.flags_for(
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
-            synthetic = synthetic_traceback() if exc.__traceback__ is None else None
+            named = named_traceback(exception)
+            unraised = named is ... and exc.__traceback__ is None
+            synthetic = synthetic_traceback() if unraised else None
             ev = core.exception_event(
                 self._events.context,
                 exc,
@@ -314,6 +322,7 @@ class EventMethods:
                 flags=chosen,
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
+                traceback=named,
                 level=level,
                 source=source,
                 mechanism=mechanism,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import linecache
 import sys
 import types
+from types import EllipsisType
 from typing import Any
 
 from hogkit.core.exception_list import CONTEXT_LINES
 
-__all__ = ["ExceptionArg", "exception_of", "source_lines", "synthetic_traceback"]
+__all__ = ["ExceptionArg", "exception_of", "named_traceback", "source_lines", "synthetic_traceback"]
 
 ExceptionArg = BaseException | tuple[Any, Any, Any]
 
@@ -28,6 +29,19 @@ def exception_of(exception: ExceptionArg | None) -> BaseException | None:
     raise TypeError(
         f"capture_exception needs an exception or an exc_info tuple, not {type(exception).__name__}"
     )
+
+
+def named_traceback(exception: ExceptionArg | None) -> types.TracebackType | EllipsisType | None:
+    """The stack an exc_info tuple names (None when it names none), or `...` when the
+    argument names no stack and the exception's own is used.
+
+    A tuple taken by `sys.exc_info()` in an inner frame keeps the stack as it was then,
+    even if the exception travelled on (and grew its `__traceback__`) before the capture.
+    """
+    if isinstance(exception, tuple):
+        tb = exception[2]
+        return tb if isinstance(tb, types.TracebackType) else None
+    return ...
 
 
 def source_lines(path: str, lineno: int) -> tuple[list[str], str | None, list[str]]:
