@@ -16,8 +16,14 @@ variables off. Here each example draws what else decides an `$exception` event:
 - one or two nested contexts, fresh or inheriting, capturing what escapes them or not,
   identified, with a session and tags, opened by `client.new_context()` or by a function
   decorated with `client.scoped()`;
+- how the exception comes about: raised directly, from a generator, a coroutine or deep
+  recursion, chained (`raise ... from`, implicit `__context__`, `from None`), in an
+  ExceptionGroup (Python 3.11+), a SyntaxError with or without its extra fields, or an
+  exception whose `__str__` fails, is not text or is empty, with args of any kind;
 - how the exception is captured: `capture_exception(error)`, `capture_exception()` with
-  no argument inside the `except` block, or by a context it escapes.
+  no argument inside the `except` block, `capture_exception(sys.exc_info())`, or by a
+  context it escapes; with or without a distinct id, the caller's `properties` (some
+  naming what the SDK sets itself) and `groups`.
 
 Both clients run offline in turn (posthog's events recorded by `before_send` as it would
 send them, hogkit's through an in-memory transport) and must send the same events.
@@ -33,6 +39,11 @@ What is relaxed, and why (nothing else is):
 - Code variables are compared on the frame that raises (`failing`), which holds the drawn
   values; the harness's frames above it hold the SDK's client and closures, whose text
   names their addresses.
+- Code variables of a chained exception or a group's member (every `$exception_list`
+  entry after the first) are not compared, on purpose: posthog pins the variables of the
+  caught exception's frames onto the other entries' frames by position, so a cause's
+  frame carries some other function's variables; hogkit sends variables on the caught
+  exception's own frames only.
 
 Not drawn, on purpose: PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
 variable whose name says nothing. hogkit redacts them, posthog sends them (only a random
@@ -41,6 +52,8 @@ looking one is caught by its entropy test): such a key grants access to a projec
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import collections
 import contextlib
 import dataclasses
@@ -246,7 +259,66 @@ CONTEXT_SETTINGS: dict[str, st.SearchStrategy[Any]] = {
     "set_code_variables_detect_secrets_context": st.booleans(),
 }
 
-CAPTURES = ("explicit", "bare", "escape")
+CAPTURES = ("explicit", "bare", "exc_info", "escape")
+
+# What the caller adds: its own properties (some of them names the SDK sets itself) and groups.
+_CALL_PROPERTIES = st.dictionaries(
+    st.sampled_from(("page", "$exception_level", "$exception_fingerprint", "$exception_source")),
+    st.one_of(st.none(), st.text(max_size=8), st.integers()),
+    max_size=3,
+)
+_GROUPS = st.sampled_from((None, {"company": "acme"}, {"company": "acme", "team": 7}))
+
+# How the exception comes about (see `RAISERS`): raised by `failing` directly, from a
+# generator, a coroutine or deep recursion, chained (`raise ... from`, implicitly, or with
+# the context suppressed), inside an ExceptionGroup, or an exception of its own kind: a
+# SyntaxError with its extra fields, one whose `__str__` fails or is not text, odd args.
+# ExceptionGroup is built in from Python 3.11; on 3.10 the group kind is not drawn.
+GROUP: Any = getattr(builtins, "ExceptionGroup", None)
+KINDS = (
+    "plain",
+    "cause",
+    "context",
+    "suppressed",
+    *(("group",) if GROUP is not None else ()),
+    "generator",
+    "coroutine",
+    "deep",
+    "syntax",
+    "odd",
+)
+_SYNTAX_DETAILS = st.one_of(
+    st.none(),
+    st.tuples(
+        st.sampled_from(("<string>", "app.py", "")),
+        st.one_of(st.none(), st.integers(-1, 500)),
+        st.one_of(st.none(), st.integers(-1, 80)),
+        st.one_of(st.none(), st.text(max_size=30)),
+    ),
+)
+_ARGS = st.lists(st.one_of(_SCALARS, st.binary(max_size=4), st.just({"k": [1]})), max_size=3)
+
+
+class Raised(NamedTuple):
+    """What is raised: a kind from `KINDS`, and what that kind takes (recursion depth,
+    SyntaxError details, `__str__` behaviour, args)."""
+
+    kind: str
+    depth: int
+    details: Any
+    odd_str: str
+    args: tuple[Any, ...]
+
+
+@st.composite
+def raised(draw: st.DrawFn) -> Raised:
+    return Raised(
+        draw(st.sampled_from(KINDS)),
+        draw(st.integers(1, 120)),
+        draw(_SYNTAX_DETAILS),
+        draw(st.sampled_from(("text", "fails", "not text", "empty"))),
+        tuple(draw(_ARGS)),
+    )
 
 
 class Scope(NamedTuple):
@@ -268,6 +340,9 @@ class Example(NamedTuple):
     locals: tuple[Any, ...]
     capture: str
     distinct_id: str | None
+    raised: Raised
+    properties: dict[str, Any] | None
+    groups: dict[str, Any] | None
 
 
 @st.composite
@@ -294,13 +369,16 @@ def examples(draw: st.DrawFn) -> Example:
     if draw(st.integers(0, 3)):
         options.setdefault("capture_exception_code_variables", True)
     nested = draw(st.lists(scopes(), max_size=2))
-    capture = draw(st.sampled_from(CAPTURES if nested else CAPTURES[:2]))
+    capture = draw(st.sampled_from(CAPTURES if nested else CAPTURES[:-1]))
     return Example(
         options,
         tuple(nested),
         tuple(draw(st.lists(LOCAL_VALUES, min_size=7, max_size=7))),
         capture,
         draw(st.sampled_from((None, "user-1"))),
+        draw(raised()),
+        draw(st.none() | _CALL_PROPERTIES),
+        draw(_GROUPS),
     )
 
 
@@ -319,6 +397,81 @@ def failing(
     raise Failure(f"failed with {count} values")
 
 
+class Wrapped(Exception):
+    """What a handler of `Failure` raises in its turn."""
+
+
+class Odd(Exception):
+    """An exception whose `__str__` does what the example says."""
+
+    def __init__(self, behaviour: str, *args: Any) -> None:
+        super().__init__(*args)
+        self.behaviour = behaviour
+
+    def __str__(self) -> str:
+        if self.behaviour == "fails":
+            raise RuntimeError("no text")
+        if self.behaviour == "not text":
+            return self.args  # type: ignore[return-value]
+        if self.behaviour == "empty":
+            return ""
+        return super().__str__()
+
+
+def _in_generator(values: tuple[Any, ...]) -> Iterator[int]:
+    yield 1
+    failing(*values)
+
+
+async def _in_coroutine(values: tuple[Any, ...]) -> None:
+    await asyncio.sleep(0)
+    failing(*values)
+
+
+def _deep(levels: int, values: tuple[Any, ...]) -> None:
+    if levels <= 0:
+        failing(*values)
+    _deep(levels - 1, values)
+
+
+def _chained(values: tuple[Any, ...], how: str) -> None:
+    try:
+        failing(*values)
+    except Failure as error:
+        if how == "cause":
+            raise Wrapped("wrapped") from error
+        if how == "suppressed":
+            raise Wrapped("context hidden") from None
+        if how == "group":
+            raise GROUP("several", [error, ValueError("another")]) from None
+        # Implicitly chained: its __context__ is `error`.
+        raise Wrapped("while handling")  # noqa: B904
+
+
+def _syntax(values: tuple[Any, ...], detail: Any) -> None:
+    if detail is None:
+        compile("x = (", "<drawn>", "exec")
+    raise SyntaxError("invalid syntax", detail)
+
+
+RAISERS: dict[str, Callable[[tuple[Any, ...], Raised], None]] = {
+    "plain": lambda values, r: failing(*values),
+    "cause": lambda values, r: _chained(values, "cause"),
+    "context": lambda values, r: _chained(values, "context"),
+    "suppressed": lambda values, r: _chained(values, "suppressed"),
+    "group": lambda values, r: _chained(values, "group"),
+    "generator": lambda values, r: collections.deque(_in_generator(values)),
+    "coroutine": lambda values, r: asyncio.run(_in_coroutine(values)),
+    "deep": lambda values, r: _deep(r.depth, values),
+    "syntax": lambda values, r: _syntax(values, r.details),
+    "odd": lambda values, r: _odd(r),
+}
+
+
+def _odd(r: Raised) -> None:
+    raise Odd(r.odd_str, *r.args)
+
+
 class Sdk:
     """One SDK's module and client, as the harness's frames hold them: a slotted object
     whose `repr` is the same for both, so their variables (walked too, and charged to the
@@ -335,17 +488,20 @@ class Sdk:
 
 
 def _capture_inside(sdk: Sdk, example: Example) -> None:
-    """Raise in `failing` and capture as `example.capture` says (an escape is left to the
-    contexts around it)."""
+    """Raise as `example.raised` says and capture as `example.capture` says (an escape is
+    left to the contexts around it)."""
     try:
-        failing(*example.locals)
-    except Failure as error:
+        RAISERS[example.raised.kind](example.locals, example.raised)
+    except Exception as error:
         if example.capture == "escape":
             raise
-        if example.capture == "bare":
-            sdk.client.capture_exception(None, distinct_id=example.distinct_id)
-        else:
-            sdk.client.capture_exception(error, distinct_id=example.distinct_id)
+        what: Any = {"bare": None, "exc_info": sys.exc_info()}.get(example.capture, error)
+        sdk.client.capture_exception(
+            what,
+            distinct_id=example.distinct_id,
+            properties=example.properties,
+            groups=example.groups,
+        )
 
 
 def _enter(sdk: Sdk, scope: Scope) -> None:
@@ -380,7 +536,7 @@ def _within(sdk: Sdk, scopes: tuple[Scope, ...], body: Callable[[], None]) -> No
 def run(module: Any, client: Any, example: Example) -> None:
     """The example on one SDK: an escaping exception ends here."""
     sdk = Sdk(module, client)
-    with contextlib.suppress(Failure):
+    with contextlib.suppress(Exception):
         _within(sdk, example.scopes, lambda: _capture_inside(sdk, example))
 
 
@@ -394,16 +550,17 @@ _SDK_DIRS = tuple(
 def _application_frames(event: dict[str, Any]) -> dict[str, Any]:
     """`event` with its stack frames outside the SDKs' code only, and code variables on
     the frame that raised only."""
-    for entry in event["properties"].get("$exception_list") or []:
+    for index, entry in enumerate(event["properties"].get("$exception_list") or []):
         stack = entry.get("stacktrace") or {}
         frames = stack.get("frames")
         if frames:
-            stack["frames"] = [_harness_variables_dropped(f) for f in frames if not _in_sdk(f)]
+            kept = [f for f in frames if not _in_sdk(f)]
+            stack["frames"] = [_harness_variables_dropped(f, index == 0) for f in kept]
     return event
 
 
-def _harness_variables_dropped(frame: dict[str, Any]) -> dict[str, Any]:
-    if frame.get("function") == failing.__name__:
+def _harness_variables_dropped(frame: dict[str, Any], root: bool) -> dict[str, Any]:
+    if root and frame.get("function") == failing.__name__:
         return frame
     return {k: v for k, v in frame.items() if k != "code_variables"}
 
