@@ -239,7 +239,7 @@ def test_exception_capture_takes_the_reference_constructor() -> None:
     client = Client("phc_test", sync_mode=True, transport=memory)
     before_sys, before_thread = sys.excepthook, threading.excepthook
     capture = hogkit.ExceptionCapture(
-        client, rate_limiting_enabled=True, bucket_size=2, refill_rate=1, refill_interval_seconds=60
+        client, rate_limiting_enabled=True, bucket_size=3, refill_rate=1, refill_interval_seconds=60
     )
     try:
         assert sys.excepthook is not before_sys
