@@ -14,14 +14,18 @@ plain data, so hypothesis prints a failing example whole.
 
 from __future__ import annotations
 
+import os
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
+from strategies import documents
 from twin import definitions, flag, flags_response, person_rule, record
 
 __all__ = [
     "FLAG_KEYS",
     "FLAG_READS",
+    "PROVIDER_KINDS",
+    "READ_KEYS",
     "REMOTE_KEY",
     "SECRET",
     "Example",
@@ -29,14 +33,20 @@ __all__ = [
     "Hook",
     "Key",
     "Problem",
+    "Provider",
     "Step",
     "answer",
+    "cached_document",
     "document",
     "examples",
 ]
 
 SECRET = "phx_personal_key"
 FLAG_KEYS = ("on", "plan", "split", "server-only")
+GIVEN_KEYS = ("f0", "f1", "f2")
+"""Keys read among the flags an application sets on a client itself (`strategies.documents`
+draws from a few more)."""
+READ_KEYS = (*FLAG_KEYS, *GIVEN_KEYS, "ghost")
 REMOTE_KEY = "remote-config"
 PEOPLE: tuple[Any, ...] = ("user-1", "user-2", 42)
 OLDER_READS = (
@@ -76,6 +86,12 @@ class Hook(NamedTuple):
     name: str
 
 
+class Provider(NamedTuple):
+    """A `flag_definition_cache_provider`, by what it answers (see the test's `PROVIDERS`)."""
+
+    kind: str
+
+
 class Problem(NamedTuple):
     """An exception to capture: its type name and message."""
 
@@ -86,8 +102,10 @@ class Problem(NamedTuple):
 class Step(NamedTuple):
     """One thing the application does. `kind` is "set" (`name` = the setting, `args` =
     (value,)), "call" (`name` = the module function), "assign" (`args` = (value,) for
-    `default_client`) or "context" (`kwargs` for `new_context`, `args` = the context
-    calls made on entering, `inner` = the steps run inside it)."""
+    `default_client`), "attr" (`args` = (attribute, value) pairs set in turn on the
+    default client, as test suites hand posthog-python definitions) or "context"
+    (`kwargs` for `new_context`, `args` = the context calls made on entering, `inner` =
+    the steps run inside it)."""
 
     kind: str
     name: str
@@ -127,6 +145,16 @@ def document(local: bool) -> dict[str, Any]:
     return definitions(*flags if local else (), group_type_mapping={"0": "company"})
 
 
+def cached_document() -> dict[str, Any]:
+    """What a cache provider that holds definitions hands out: not the server's, so a
+    read shows which of the two a client used."""
+    return definitions(
+        flag("on", 1, groups=[{"properties": [], "rollout_percentage": 0}]),
+        flag("f0", 5, payloads={"true": '"cached"'}),
+        group_type_mapping={"0": "company"},
+    )
+
+
 def answer() -> dict[str, Any]:
     """The server's `/flags` answer, the same for every request."""
     return flags_response(
@@ -136,6 +164,11 @@ def answer() -> dict[str, Any]:
         record("server-only", "arm", fid=4, payload='"served"'),
     )
 
+
+PROVIDER_KINDS = ("serves", "fetches", "raises", "odd")
+"""What a cache provider does: hands out `cached_document()` instead of a download, asks
+for a download and keeps it, raises from every method, answers with values of the wrong
+type."""
 
 # -- settings -----------------------------------------------------------------------------------
 
@@ -155,11 +188,45 @@ SETTINGS: dict[str, st.SearchStrategy[Any]] = {
     "is_server": st.booleans(),
     "super_properties": st.sampled_from((None, {}, {"tier": "gold"})),
     "enable_local_evaluation": st.booleans(),
-    "before_send": st.sampled_from((None, Hook("drop"), Hook("edit"), Hook("raise"))),
+    "before_send": st.sampled_from(
+        (
+            None,
+            Hook("drop"),
+            Hook("edit"),
+            Hook("raise"),
+            Hook("none"),
+            Hook("rename"),
+            Hook("replace"),
+            Hook("text"),
+        )
+    ),
     "privacy_mode": st.booleans(),
+    "on_error": st.sampled_from((None, Hook("noted"))),
+    "poll_interval": st.sampled_from((3600, 7200.5)),
+    "feature_flags_request_timeout_seconds": st.sampled_from((2.0, 3, 5.5)),
+    "feature_flags_request_max_retries": st.sampled_from((0, 1, 2)),
+    "enable_exception_autocapture": st.booleans(),
+    "log_captured_exceptions": st.booleans(),
+    "project_root": st.sampled_from((None, os.getcwd(), "/nowhere")),
+    "in_app_modules": st.sampled_from((None, [], ["module_strategies"], ["hogkit", "posthog"])),
+    "capture_exception_code_variables": st.booleans(),
+    "code_variables_mask_patterns": st.sampled_from(([], ["(?i)plan"], [".*"])),
+    "code_variables_ignore_patterns": st.sampled_from(([], ["^_"], ["(?i)step"])),
+    "code_variables_mask_url_credentials": st.booleans(),
+    "code_variables_detect_secrets": st.booleans(),
+    "capture_mode": st.sampled_from((None, "v0", "legacy")),
+    "enable_exception_autocapture_rate_limiting": st.booleans(),
+    "exception_autocapture_bucket_size": st.sampled_from((1, 50)),
+    "exception_autocapture_refill_rate": st.sampled_from((1, 10)),
+    "exception_autocapture_refill_interval_seconds": st.sampled_from((1, 10.0)),
+    "flag_definition_cache_provider": st.sampled_from(
+        (None, *(Provider(kind) for kind in PROVIDER_KINDS))
+    ),
 }
 """Module settings and the values a step may give them. `host` stays on the loopback
-server and `poll_interval` stays long, so no example reaches the network or races a poll."""
+server and `poll_interval` stays long, so no example reaches the network or races a poll.
+`capture_mode` stays on `/batch/` (hogkit does not send the v1 protocol; see the test's
+docstring)."""
 
 
 # -- calls --------------------------------------------------------------------------------------
@@ -167,7 +234,7 @@ server and `poll_interval` stays long, so no example reaches the network or race
 _PERSON = st.sampled_from(PEOPLE)
 _PROPERTIES = st.sampled_from((None, {}, {"plan": "pro"}, {"plan": "free", "n": 1}))
 _GROUPS = st.sampled_from((None, {}, {"company": "acme"}))
-_FLAG = st.sampled_from((*FLAG_KEYS, "ghost"))
+_FLAG = st.sampled_from(READ_KEYS)
 
 
 @st.composite
@@ -274,6 +341,24 @@ def _lifecycle(draw: st.DrawFn) -> Step:
     return Step("call", name)
 
 
+@st.composite
+def _given_definitions(draw: st.DrawFn) -> Step:
+    """Definitions set on the default client (`client.feature_flags = [...]`, then or before
+    its `group_type_mapping` and `cohorts`), some of them cleared or left out."""
+    document = draw(documents(max_flags=4))
+    for definition in document["flags"]:
+        runtime = draw(st.sampled_from((None, "server", "client", "all")))
+        if runtime:
+            definition["evaluation_runtime"] = runtime
+    values = {
+        "feature_flags": st.sampled_from((document["flags"], document["flags"], [], None)),
+        "group_type_mapping": st.sampled_from((document["group_type_mapping"], {}, None)),
+        "cohorts": st.sampled_from((document["cohorts"], {}, None)),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(values)), min_size=1, max_size=4))
+    return Step("attr", "definitions", tuple((name, draw(values[name])) for name in names))
+
+
 def _setting() -> st.SearchStrategy[Step]:
     return st.sampled_from(sorted(SETTINGS)).flatmap(
         lambda name: SETTINGS[name].map(lambda value: Step("set", name, (value,)))
@@ -289,6 +374,7 @@ def _plain_steps() -> st.SearchStrategy[Step]:
         _bulk_read(),
         _definition_call(),
         _lifecycle(),
+        _given_definitions(),
     )
 
 

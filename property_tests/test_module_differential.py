@@ -9,6 +9,17 @@ keys, `disabled=None`, `debug=1`), calls with arguments by position and by keywo
 joins, shutdowns followed by more calls, `default_client` assigned an application's own
 client, cleared, or set to False, and calls made inside `new_context()`.
 
+Every module setting posthog's `setup()` hands its client is drawn (`module_strategies.
+SETTINGS`), but for `metrics`, `traces` and `capture_trace_context`, outside hogkit's scope:
+`on_error`, the definitions poll and `/flags` request options, exception autocapture and its
+rate limits, `project_root`, `in_app_modules`, code variables and their patterns,
+`capture_mode`, `before_send` hooks that drop, edit, rename, replace, raise or answer
+something that is not an event, and a `flag_definition_cache_provider` that hands out
+definitions, asks for a download, raises from every method, or answers with values of the
+wrong type (what each provider is handed is compared too). Definitions are also set on the default client itself
+(`feature_flags`, `group_type_mapping`, `cohorts`, in any order, random documents from
+`strategies.documents`), then read back, read through, and replaced by a download.
+
 Every step runs on `posthog`, then on `hogkit`, against one loopback server that tells the
 two apart by their project keys (a key names the SDK, the example and which key the step
 set, so a default client built from the wrong setting shows). After each step both must
@@ -21,6 +32,9 @@ Module settings are process-wide: each example starts both modules from the sett
 had before it, and puts them back afterwards with every client it built shut down.
 
 What is relaxed, and why (nothing else is):
+
+- `capture_mode` is never `v1`: hogkit sends events to `/batch/` only and logs that v1 is
+  not supported (README, migration table).
 
 - `flush()` and `shutdown()` return whether everything was delivered, where posthog
   returns None (README, "What differs on purpose": every wait has a deadline and says how
@@ -65,6 +79,8 @@ import copy
 import itertools
 import json
 import logging
+import sys
+import threading
 import uuid
 import warnings
 from collections import Counter
@@ -78,15 +94,19 @@ from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from module_strategies import (
     FLAG_READS,
+    READ_KEYS,
     REMOTE_KEY,
     SECRET,
+    SETTINGS,
     Example,
     Explicit,
     Hook,
     Key,
     Problem,
+    Provider,
     Step,
     answer,
+    cached_document,
     document,
     examples,
 )
@@ -122,7 +142,55 @@ def _raise(event: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError("before_send failed")
 
 
-HOOKS: dict[str, Callable[[dict[str, Any]], Any]] = {"drop": _drop, "edit": _edit, "raise": _raise}
+def _rename(event: dict[str, Any]) -> dict[str, Any]:
+    event["event"] = "renamed"
+    return event
+
+
+def _noted(*reported: Any) -> None:
+    """An `on_error` callback that takes what it is given and does nothing with it."""
+
+
+HOOKS: dict[str, Callable[..., Any]] = {
+    "drop": _drop,
+    "edit": _edit,
+    "raise": _raise,
+    "none": lambda event: None,
+    "rename": _rename,
+    "replace": lambda event: {**event, "distinct_id": "replaced"},
+    "text": lambda event: "not an event",
+    "noted": _noted,
+}
+
+
+class CacheProvider:
+    """A `flag_definition_cache_provider` of one `Provider` kind (see
+    `module_strategies.PROVIDER_KINDS`); keeps the flag keys of each download it is handed."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.received: list[list[Any]] = []
+
+    def should_fetch_flag_definitions(self) -> Any:
+        if self.kind == "raises":
+            raise RuntimeError("cache down")
+        return {"fetches": True, "odd": 0}.get(self.kind, False)
+
+    def get_flag_definitions(self) -> Any:
+        if self.kind == "raises":
+            raise RuntimeError("cache down")
+        if self.kind == "serves":
+            return cached_document()
+        return ["flags"] if self.kind == "odd" else None
+
+    def on_flag_definitions_received(self, data: Any) -> None:
+        self.received.append(sorted(str(f.get("key")) for f in data.get("flags") or []))
+        if self.kind == "raises":
+            raise RuntimeError("cache down")
+
+    def shutdown(self) -> None:
+        if self.kind == "raises":
+            raise RuntimeError("cache down")
 
 
 # -- one example's world ------------------------------------------------------------------------
@@ -144,6 +212,7 @@ class Side:
         self.number = number
         self.server = server
         self.clients: list[Any] = []
+        self.providers: list[CacheProvider] = []
         self.ended: list[Any] = []  # clients shut down (or joined)
         self.spent: list[Any] = []  # clients shut down before they downloaded definitions
 
@@ -168,6 +237,9 @@ class Side:
             return client
         if isinstance(value, Problem):
             return PROBLEMS[value.kind](value.message)
+        if isinstance(value, Provider):
+            self.providers.append(CacheProvider(value.kind))
+            return self.providers[-1]
         if name == "host":
             return self.server.url + value
         return value
@@ -224,6 +296,11 @@ class Side:
             self._keep(getattr(self.module, "default_client", None))
             setattr(self.module, step.name, self.value(step.name, step.args[0]))
             return None
+        if step.kind == "attr":
+            client = self.module.setup()
+            for name, value in copy.deepcopy(step.args):
+                setattr(client, name, value)
+            return None
         if step.kind == "context":
             return self._context(step)
         if step.kind == "raise":
@@ -253,7 +330,7 @@ class Side:
         if name == "setup":
             return "the default client" if result is self.module.default_client else repr(result)
         if name == "evaluate_flags":
-            return plain(snapshot_reads(result, ("on", "plan", "split", "server-only", "ghost")))
+            return plain(snapshot_reads(result, READ_KEYS))
         if name == "get_feature_flag_result" and result is not None:
             return plain([result.key, result.enabled, result.variant, result.payload])
         if name == "get_feature_flag_evaluation_runtime":
@@ -306,6 +383,7 @@ class Side:
             "flags bodies": sorted(bodies, key=_canonical),
             "downloads": self._count("/flags/definitions"),
             "remote configs": self._count(REMOTE_PATH),
+            "cached": [provider.received for provider in self.providers],
         }
 
     def _count(self, path: str) -> Counter[str]:
@@ -344,14 +422,18 @@ def _comparable(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settings(module: ModuleType) -> dict[str, Any]:
-    """A module's settings: the public names that are plain values rather than code."""
+    """A module's settings: the public names that are plain values rather than code, and
+    every setting a step may change (callbacks included)."""
     return {
         name: value
         for name, value in vars(module).items()
-        if not name.startswith("_")
-        and not callable(value)
-        and not isinstance(value, ModuleType)
-        and name != "default_client"
+        if name in SETTINGS
+        or (
+            not name.startswith("_")
+            and not callable(value)
+            and not isinstance(value, ModuleType)
+            and name != "default_client"
+        )
     }
 
 
@@ -360,6 +442,7 @@ def isolated(sides: list[Side]) -> Iterator[None]:
     """Both modules' settings, `default_client` and the logging set-up as they were, once
     the example is over, with every client it used shut down."""
     saved = {m: (_settings(m), m.default_client) for m in SDKS.values()}
+    hooks = (sys.excepthook, threading.excepthook)  # exception autocapture installs its own
     root_handlers = list(logging.root.handlers)
     levels = {n: logging.getLogger(n).level for n in ("posthog", "hogkit")}
     disabled = logging.root.manager.disable
@@ -373,6 +456,7 @@ def isolated(sides: list[Side]) -> Iterator[None]:
             for name, value in values.items():
                 setattr(module, name, value)
             module.default_client = client
+        sys.excepthook, threading.excepthook = hooks
         logging.root.handlers[:] = root_handlers
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
@@ -437,6 +521,9 @@ def compare_records(ref: dict[str, Any], kit: dict[str, Any], context: str) -> N
     )
     assert kit["downloads"] == ref["downloads"], (
         f"definitions: posthog {ref['downloads']}, hogkit {kit['downloads']}\n{context}"
+    )
+    assert kit["cached"] == ref["cached"], (
+        f"handed to cache providers: posthog {ref['cached']}, hogkit {kit['cached']}\n{context}"
     )
 
 

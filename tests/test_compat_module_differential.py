@@ -11,7 +11,17 @@ from typing import Any
 
 import posthog
 import pytest
-from twin import DEFS, KIT_KEY, REF_KEY, SECRET, Twin, event_differences, personless_marked, sdk_key
+from twin import (
+    DEFS,
+    KIT_KEY,
+    REF_KEY,
+    SECRET,
+    Twin,
+    event_differences,
+    flag,
+    personless_marked,
+    sdk_key,
+)
 
 import hogkit
 
@@ -162,3 +172,27 @@ def test_group_identify_without_a_type_or_key_is_dropped_in_debug_mode_too(
         )
         assert answers == [None, None]
         assert twin.ref_events() == twin.kit_events() == []
+
+
+def test_a_download_after_definitions_were_set_on_the_client_replaces_them(modules: None) -> None:
+    """`default_client.feature_flags = [...]`, then `load_feature_flags()`: the download is
+    made and its definitions replace the ones set, as posthog's download overwrites the
+    attribute; hogkit stopped downloading for good once definitions were set."""
+    given = [flag("given", 9)]
+
+    def hand_over_then_load(module: Any) -> Any:
+        client = module.setup()
+        client.feature_flags = given
+        before = [f["key"] for f in module.feature_flag_definitions() or []]
+        module.load_feature_flags()
+        after = [f["key"] for f in module.feature_flag_definitions() or []]
+        read = module.get_feature_flag("given", "user-1", only_evaluate_locally=True)
+        return before, after, read
+
+    with Twin(local=True) as twin:
+        ref, kit = on_both(twin, hand_over_then_load, personal_api_key=SECRET, default_client=None)
+        assert ref[0] == ["given"]
+        assert "given" not in ref[1]
+        assert kit == ref
+        assert len(twin.requests(DEFS, "ref")) == 1
+        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))

@@ -59,6 +59,9 @@ class DefinitionsState:
         self.confirmed: float | None = None
         self.shared: FlagDefinitionCacheData | None = None
         self.fetches = 0
+        # Documents put in force so far (downloaded or read from a shared store), changed
+        # or not: what tells definitions handed over "until the next download" it came.
+        self.installs = 0
         self.last_error: str | None = None
         self.refused: int | None = None
         # `document` decoded, with the bytes it was decoded from (see `document_part`).
@@ -77,6 +80,7 @@ class DefinitionsState:
                 self.flagset = fresh
             self.document = encoded
             self.body_hash = digest
+        self.installs += 1
 
     def loaded(self, source: str) -> None:
         """The definitions in force were confirmed current just now, from `source`."""

@@ -65,20 +65,40 @@ class LocalDefinitions:
         self.local_only = offline
         self.given = given
         self.poller = poller
+        # Definitions handed over until the next download: the poller's install count
+        # when they were (None: none handed over that way).
+        self._until: int | None = None
         # Per definitions in force: the `minimalFlagCalledEvents` gate and the memo of flag
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
         self._listeners: list[Callable[[FlagSet | None], None]] = []
 
+    def installs(self) -> int:
+        """How many documents the poller put in force so far (downloaded or read from a
+        shared store); -1 without a poller, where none ever comes."""
+        return self.poller.state.installs if self.poller is not None else -1
+
+    def _end_handover(self) -> None:
+        """Put the downloads back in force once one came in (a load, a poll or a shared
+        store's copy) after definitions were handed over until the next download."""
+        mark = self._until
+        if mark is None or self.installs() == mark:
+            return
+        self._until = None
+        self.offline = self.local_only = False
+        self.given = None
+
     @property
     def flagset(self) -> FlagSet | None:
         """The definitions in force right now (never waits)."""
+        self._end_handover()
         if self.offline:
             return self.given
         return self.poller.flagset if self.poller is not None else None
 
     def definitions(self) -> FlagSet | None:
         """The definitions for a flag call; the first call may wait for the first download."""
+        self._end_handover()
         if self.offline:
             return self.given
         poller = self.poller
@@ -96,7 +116,12 @@ class LocalDefinitions:
         return seen
 
     def replace_definitions(
-        self, source: Definitions | None, *, temporary: bool = False, ask_server: bool = False
+        self,
+        source: Definitions | None,
+        *,
+        temporary: bool = False,
+        ask_server: bool = False,
+        until_download: bool = False,
     ) -> Callable[[], None]:
         """Use `source` as the local definitions from now on, instead of any download;
         flags are then evaluated locally only, never asked of the server, unless
@@ -107,17 +132,21 @@ class LocalDefinitions:
         `temporary` it keeps refreshing behind the replacement, and the returned `restore`
         puts back what was in force before (the downloads and the remote fallback
         included); without it, `restore` can only bring back definitions that were given.
+        With `until_download` (posthog-python's `client.feature_flags = [...]`) the poller
+        keeps its schedule and its next download puts the downloads back in force.
         """
         fs = load_definitions(source) if source is not None else None
-        saved = self.offline, self.local_only, self.given
-        if not temporary and self.poller is not None:
+        saved = self.offline, self.local_only, self.given, self._until
+        keep = temporary or until_download
+        if not keep and self.poller is not None:
             self.poller.stop(0.0)
             self.poller = None
         self.given, self.offline, self.local_only = fs, True, not ask_server
+        self._until = self.installs() if until_download else None
         self.for_set(fs)
 
         def restore() -> None:
-            self.offline, self.local_only, self.given = saved
+            self.offline, self.local_only, self.given, self._until = saved
             self.for_set(self.flagset)
 
         return restore

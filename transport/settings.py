@@ -50,6 +50,8 @@ class LiveSettings:
         # read back; the downloaded ones are kept here when flags are set first).
         self._group_type_mapping: Any = _UNSET
         self._cohorts: Any = _UNSET
+        # The definitions' install count when flags were set here (see `_given`).
+        self._set_at = 0
 
     @property
     def debug(self) -> bool:
@@ -93,7 +95,7 @@ class LiveSettings:
     @property
     def feature_flags(self) -> list[Any] | None:
         """The flags set here, else the downloaded ones (see `loaded_definitions`)."""
-        if self._flag_list is not None:
+        if self._given():
             return self._flag_list
         flags: list[Any] | None = loaded_definitions(self._flags, "flags")
         return flags
@@ -106,6 +108,7 @@ class LiveSettings:
         if self._cohorts is _UNSET:
             self._cohorts = self.cohorts
         self._flag_list = list(flags or [])
+        self._set_at = self._flags.local.installs()
         self._use_given("feature_flags")
 
     @property
@@ -124,7 +127,7 @@ class LiveSettings:
 
     @property
     def group_type_mapping(self) -> dict[str, Any] | None:
-        return self._given_or_loaded(self._group_type_mapping, "group_type_mapping")
+        return self._given_or_loaded("group_type_mapping")
 
     @group_type_mapping.setter
     def group_type_mapping(self, mapping: Mapping[str, Any] | None) -> None:
@@ -133,19 +136,30 @@ class LiveSettings:
 
     @property
     def cohorts(self) -> dict[str, Any] | None:
-        return self._given_or_loaded(self._cohorts, "cohorts")
+        return self._given_or_loaded("cohorts")
 
     @cohorts.setter
     def cohorts(self, cohorts: Mapping[str, Any] | None) -> None:
         self._cohorts = cohorts
         self._use_given("cohorts")
 
-    def _given_or_loaded(self, given: Any, name: str) -> dict[str, Any] | None:
+    def _given_or_loaded(self, name: str) -> dict[str, Any] | None:
         """What was set for table `name`, else the downloaded one (see `loaded_definitions`)."""
+        self._given()
+        given = getattr(self, f"_{name}")
         table: dict[str, Any] | None = (
             given if given is not _UNSET else loaded_definitions(self._flags, name)
         )
         return table
+
+    def _given(self) -> bool:
+        """Whether the definitions set here are in force. A download after they were set
+        replaces them, as in posthog-python, whose downloads overwrite the three attributes;
+        then all three read back the downloaded ones again."""
+        if self._flag_list is not None and self._flags.local.installs() != self._set_at:
+            self._flag_list = None
+            self._group_type_mapping = self._cohorts = _UNSET
+        return self._flag_list is not None
 
     def _use_given(self, name: str) -> None:
         """Put the definitions set so far in force, once flags were set; a document the
@@ -158,6 +172,6 @@ class LiveSettings:
             "cohorts": dict(self.cohorts or {}),
         }
         try:
-            self._flags.replace_definitions(document, ask_server=True)
+            self._flags.replace_definitions(document, ask_server=True, until_download=True)
         except Exception as exc:
             self._problems.fail(name, exc)
