@@ -51,8 +51,10 @@ from .forward import attribute, forward
 from .lifecycle import wait_seconds
 from .problems import Problems
 from .remote_flags import OnceLog
+from .stamps import CallerTime, canonical_uuid
 
 __all__ = ["AsyncClient"]
+
 
 log = logging.getLogger("hogkit.transport.async")
 
@@ -194,12 +196,88 @@ class AsyncClient:
 
     # -- events: the Client's own methods (a list append each; none waits) ---------------------
 
-    set = forward("_client", EventMethods.set)
-    set_once = forward("_client", EventMethods.set_once)
+    # posthog-python's AsyncClient sends (and returns) a caller's uuid in its canonical text,
+    # where its Client keeps the text as given: its event methods take `canonical_uuid`.
+
     identify = forward("_client", EventMethods.identify)
     pageview = forward("_client", EventMethods.pageview)
-    alias = forward("_client", EventMethods.alias)
-    group_identify = forward("_client", EventMethods.group_identify)
+
+    def set(
+        self,
+        /,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        **unknown: Any,
+    ) -> str | None:
+        """Set person properties (see `Client.set`)."""
+        uuid = canonical_uuid(uuid)
+        return self._client.set(
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            disable_geoip=disable_geoip,
+            **unknown,
+        )
+
+    def set_once(
+        self,
+        /,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        **unknown: Any,
+    ) -> str | None:
+        """Set person properties not set yet (see `Client.set_once`)."""
+        uuid = canonical_uuid(uuid)
+        return self._client.set_once(
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            disable_geoip=disable_geoip,
+            **unknown,
+        )
+
+    def alias(
+        self,
+        previous_id: Any,
+        distinct_id: Any,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`$create_alias` (see `Client.alias`)."""
+        uuid = canonical_uuid(uuid)
+        return self._client.alias(previous_id, distinct_id, timestamp, uuid, disable_geoip)
+
+    def group_identify(
+        self,
+        group_type: str,
+        group_key: str,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        distinct_id: Any = None,
+    ) -> str | None:
+        """`$groupidentify` (see `Client.group_identify`)."""
+        return self._client.group_identify(
+            group_type,
+            group_key,
+            properties,
+            timestamp,
+            canonical_uuid(uuid),
+            disable_geoip,
+            distinct_id,
+        )
 
     # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
 
@@ -232,7 +310,7 @@ class AsyncClient:
             distinct_id=distinct_id,
             properties=properties,
             timestamp=timestamp,
-            uuid=uuid,
+            uuid=canonical_uuid(uuid),
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,
@@ -264,7 +342,7 @@ class AsyncClient:
             distinct_id=distinct_id,
             properties=properties,
             timestamp=timestamp,
-            uuid=uuid,
+            uuid=canonical_uuid(uuid),
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,
