@@ -146,3 +146,26 @@ def test_a_given_uuid_is_sent_and_returned_in_canonical_form(given: str) -> None
             for sdk in ("ref", "kit")
         ]
         assert sent[1] == sent[0] and len(sent[0]) == len(ref)
+
+
+def test_an_exception_is_sent_without_a_level() -> None:
+    """posthog's AsyncClient sends `$exception` with no `$exception_level` (its Client adds
+    "error"); a level among the caller's properties is sent as given in both."""
+
+    async def send(client: Any) -> list[bool]:
+        return [
+            client.capture_exception(ValueError("no"), distinct_id="user-1") is not None,
+            client.capture_exception(
+                KeyError("k"), distinct_id="user-1", properties={"$exception_level": "warning"}
+            )
+            is not None,
+        ]
+
+    with Twin(local=False) as twin:
+        ref, kit = run_both(twin, send)
+        assert kit == ref == [True, True]
+        ref_levels, kit_levels = (
+            [e["properties"].get("$exception_level", "<absent>") for e in events]
+            for events in (twin.ref_events(), twin.kit_events())
+        )
+        assert kit_levels == ref_levels == ["<absent>", "warning"]

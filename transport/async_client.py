@@ -330,13 +330,14 @@ class AsyncClient:
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
         fingerprint: str | None = None,
-        level: str = "error",
+        level: str | None = None,
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
         **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
-        `send_feature_flags` attaches only what local evaluation decides."""
+        `send_feature_flags` attaches only what local evaluation decides. Without a `level`
+        there is no `$exception_level`, as posthog-python's AsyncClient sends none."""
         return self._client.capture_exception(
             exception,
             distinct_id=distinct_id,
