@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.flag_properties import InEvaluationOrder
@@ -54,6 +54,36 @@ from .remote_flags import OnceLog
 from .stamps import CallerTime, canonical_uuid
 
 __all__ = ["AsyncClient"]
+
+
+def _person_method(name: str, doc: str) -> Callable[..., str | None]:
+    """posthog-python's AsyncClient `set` or `set_once`: the Client's, the uuid in canonical text."""
+
+    def method(
+        self: AsyncClient,
+        /,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        **unknown: Any,
+    ) -> str | None:
+        send: Callable[..., str | None] = getattr(self.client, name)
+        uuid = canonical_uuid(uuid)
+        return send(
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            disable_geoip=disable_geoip,
+            **unknown,
+        )
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
 
 
 log = logging.getLogger("hogkit.transport.async")
@@ -202,49 +232,10 @@ class AsyncClient:
     identify = forward("_client", EventMethods.identify)
     pageview = forward("_client", EventMethods.pageview)
 
-    def set(
-        self,
-        /,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: CallerTime = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-        **unknown: Any,
-    ) -> str | None:
-        """Set person properties (see `Client.set`)."""
-        uuid = canonical_uuid(uuid)
-        return self._client.set(
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            disable_geoip=disable_geoip,
-            **unknown,
-        )
-
-    def set_once(
-        self,
-        /,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: CallerTime = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-        **unknown: Any,
-    ) -> str | None:
-        """Set person properties not set yet (see `Client.set_once`)."""
-        uuid = canonical_uuid(uuid)
-        return self._client.set_once(
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            disable_geoip=disable_geoip,
-            **unknown,
-        )
+    set = _person_method("set", "Set person properties (see `Client.set`).")
+    set_once = _person_method(
+        "set_once", "Set person properties not set yet (see `Client.set_once`)."
+    )
 
     def alias(
         self,
