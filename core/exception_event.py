@@ -36,7 +36,7 @@ def exception_event(
     groups: Mapping[str, Any] | None = None,
     flags: FlagsArg = None,
     disable_geoip: bool | None = None,
-    level: str = "error",
+    level: str | None = "error",
     source: str | None = None,
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
@@ -45,7 +45,7 @@ def exception_event(
 ) -> Event:
     """`$exception` for `exc`, as posthog-python 7.91.1's `capture_exception` builds it.
 
-    Properties: `$exception_list` (see `exception_list`), `$exception_level` (`level`),
+    Properties: `$exception_list` (see `exception_list`), `$exception_level` (`level`, left out when None),
     `$exception_source` when given (integrations such as `python.sys_excepthook`), then the
     caller's `properties` over them, then `$exception_fingerprint` when `fingerprint` is
     given (it wins over one in `properties`); the event then takes the capture path
@@ -66,7 +66,8 @@ def exception_event(
         synthetic_traceback=synthetic_traceback,
         traceback=traceback,
     )
-    props["$exception_level"] = level
+    if level is not None:
+        props["$exception_level"] = level
     if source:
         props["$exception_source"] = source
     if properties:

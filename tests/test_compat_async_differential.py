@@ -112,3 +112,60 @@ def test_remote_config_bodies_are_read_as_python_reads_json(body: str) -> None:
         )
         ref, kit = run_both(twin, read, secret_key="phs_secret")
         assert kit == ref
+
+
+GIVEN_UUIDS = [
+    "E3E70682-C209-4CAC-A29F-6FBED82C07CD",
+    "{e3e70682-c209-4cac-a29f-6fbed82c07cd}",
+    "urn:uuid:e3e70682-c209-4cac-a29f-6fbed82c07cd",
+    "e3e70682c2094caca29f6fbed82c07cd",
+]
+
+
+@pytest.mark.parametrize("given", GIVEN_UUIDS)
+def test_a_given_uuid_is_sent_and_returned_in_canonical_form(given: str) -> None:
+    """posthog's AsyncClient sends and returns a caller's uuid as `str(UUID(...))` (its Client
+    keeps the text as given), for every event method and `capture_immediate`."""
+
+    async def send(client: Any) -> list[Any]:
+        return [
+            client.capture("bought", distinct_id="user-1", uuid=given),
+            client.set(distinct_id="user-1", properties={"plan": "pro"}, uuid=given),
+            client.set_once(distinct_id="user-1", properties={"plan": "pro"}, uuid=given),
+            client.alias("user-0", "user-1", uuid=given),
+            client.group_identify("company", "acme", {"size": 3}, uuid=given, distinct_id="u"),
+            client.capture_exception(ValueError("no"), distinct_id="user-1", uuid=given),
+            await client.capture_immediate("paid", distinct_id="user-1", uuid=given),
+        ]
+
+    with Twin(local=False) as twin:
+        ref, kit = run_both(twin, send)
+        assert kit == ref
+        sent = [
+            [e["uuid"] for r in twin.requests("/batch/", sdk) for e in r.json()["batch"]]
+            for sdk in ("ref", "kit")
+        ]
+        assert sent[1] == sent[0] and len(sent[0]) == len(ref)
+
+
+def test_an_exception_is_sent_without_a_level() -> None:
+    """posthog's AsyncClient sends `$exception` with no `$exception_level` (its Client adds
+    "error"); a level among the caller's properties is sent as given in both."""
+
+    async def send(client: Any) -> list[bool]:
+        return [
+            client.capture_exception(ValueError("no"), distinct_id="user-1") is not None,
+            client.capture_exception(
+                KeyError("k"), distinct_id="user-1", properties={"$exception_level": "warning"}
+            )
+            is not None,
+        ]
+
+    with Twin(local=False) as twin:
+        ref, kit = run_both(twin, send)
+        assert kit == ref == [True, True]
+        ref_levels, kit_levels = (
+            [e["properties"].get("$exception_level", "<absent>") for e in events]
+            for events in (twin.ref_events(), twin.kit_events())
+        )
+        assert kit_levels == ref_levels == ["<absent>", "warning"]

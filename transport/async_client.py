@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from hogkit.core.flag_properties import InEvaluationOrder
@@ -51,8 +51,40 @@ from .forward import attribute, forward
 from .lifecycle import wait_seconds
 from .problems import Problems
 from .remote_flags import OnceLog
+from .stamps import CallerTime, canonical_uuid
 
 __all__ = ["AsyncClient"]
+
+
+def _person_method(name: str, doc: str) -> Callable[..., str | None]:
+    """posthog-python's AsyncClient `set` or `set_once`: the Client's, the uuid in canonical text."""
+
+    def method(
+        self: AsyncClient,
+        /,
+        *,
+        distinct_id: Any = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        **unknown: Any,
+    ) -> str | None:
+        send: Callable[..., str | None] = getattr(self.client, name)
+        uuid = canonical_uuid(uuid)
+        return send(
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            uuid=uuid,
+            disable_geoip=disable_geoip,
+            **unknown,
+        )
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
+
 
 log = logging.getLogger("hogkit.transport.async")
 
@@ -194,12 +226,49 @@ class AsyncClient:
 
     # -- events: the Client's own methods (a list append each; none waits) ---------------------
 
-    set = forward("_client", EventMethods.set)
-    set_once = forward("_client", EventMethods.set_once)
+    # posthog-python's AsyncClient sends (and returns) a caller's uuid in its canonical text,
+    # where its Client keeps the text as given: its event methods take `canonical_uuid`.
+
     identify = forward("_client", EventMethods.identify)
     pageview = forward("_client", EventMethods.pageview)
-    alias = forward("_client", EventMethods.alias)
-    group_identify = forward("_client", EventMethods.group_identify)
+
+    set = _person_method("set", "Set person properties (see `Client.set`).")
+    set_once = _person_method(
+        "set_once", "Set person properties not set yet (see `Client.set_once`)."
+    )
+
+    def alias(
+        self,
+        previous_id: Any,
+        distinct_id: Any,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+    ) -> str | None:
+        """`$create_alias` (see `Client.alias`)."""
+        uuid = canonical_uuid(uuid)
+        return self._client.alias(previous_id, distinct_id, timestamp, uuid, disable_geoip)
+
+    def group_identify(
+        self,
+        group_type: str,
+        group_key: str,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: CallerTime = None,
+        uuid: Any = None,
+        disable_geoip: bool | None = None,
+        distinct_id: Any = None,
+    ) -> str | None:
+        """`$groupidentify` (see `Client.group_identify`)."""
+        return self._client.group_identify(
+            group_type,
+            group_key,
+            properties,
+            timestamp,
+            canonical_uuid(uuid),
+            disable_geoip,
+            distinct_id,
+        )
 
     # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
 
@@ -232,7 +301,7 @@ class AsyncClient:
             distinct_id=distinct_id,
             properties=properties,
             timestamp=timestamp,
-            uuid=uuid,
+            uuid=canonical_uuid(uuid),
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,
@@ -252,19 +321,20 @@ class AsyncClient:
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
         fingerprint: str | None = None,
-        level: str = "error",
+        level: str | None = None,
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
         **unknown: Any,
     ) -> str | None:
         """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
-        `send_feature_flags` attaches only what local evaluation decides."""
+        `send_feature_flags` attaches only what local evaluation decides. Without a `level`
+        there is no `$exception_level`, as posthog-python's AsyncClient sends none."""
         return self._client.capture_exception(
             exception,
             distinct_id=distinct_id,
             properties=properties,
             timestamp=timestamp,
-            uuid=uuid,
+            uuid=canonical_uuid(uuid),
             groups=groups,
             flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
             disable_geoip=disable_geoip,

@@ -268,7 +268,7 @@ class EventMethods:
         disable_geoip: bool | None = None,
         send_feature_flags: Any = None,
         fingerprint: str | None = None,
-        level: str = "error",
+        level: str | None = "error",
         source: str | None = None,
         mechanism: Mapping[str, Any] | None = None,
         **unknown: Any,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
+import uuid as _uuid
 from typing import Any
 
 from hogkit.core.context import is_blank
@@ -21,6 +22,7 @@ from .problems import short_text
 __all__ = [
     "CallerTime",
     "anonymous_id",
+    "canonical_uuid",
     "clock",
     "event_id",
     "event_timestamp",
@@ -67,6 +69,14 @@ def event_uuid(value: object) -> str:
         log.error("invalid uuid %s; using a generated one", short_text(value))
         return new_uuid()
     return text
+
+
+def canonical_uuid(value: object) -> object:
+    """A caller's valid uuid in its canonical text (lowercase, hyphenated), as posthog-python's
+    AsyncClient sends and returns it (its Client keeps the text as given); anything else is
+    returned unchanged, for `event_id` to check and replace."""
+    text = normalize_uuid(value)
+    return value if text is None else str(_uuid.UUID(text))
 
 
 def when(timestamp: _dt.datetime | str | None) -> Timestamp:
