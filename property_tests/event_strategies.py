@@ -245,10 +245,34 @@ ids: st.SearchStrategy[Any] = st.one_of(
 )
 blank_ids = st.sampled_from([None, ""])
 
+
+class ClockTime(NamedTuple):
+    """A naive time `seconds` away from the clock when the call is made, as a datetime or
+    as ISO text (`spelling`): both SDKs read one from the last 5 s as local time, any
+    other as UTC. Drawn well inside or outside that window, so the few milliseconds
+    between the two SDKs' calls cannot move it across an edge."""
+
+    seconds: float
+    spelling: str
+
+    def read(self) -> dt.datetime | str:
+        moment = dt.datetime.now() + dt.timedelta(seconds=self.seconds)
+        if self.spelling == "datetime":
+            return moment
+        return moment.isoformat(self.spelling)
+
+
+_CLOCK_TIMES = st.builds(
+    ClockTime,
+    st.sampled_from([0.0, -1.0, -3.5, 2.0, -30.0, -7200.0]),
+    st.sampled_from(["datetime", "T", " "]),
+)
+
 timestamps: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     _DATETIMES,
     _DATETIMES.map(lambda d: d.isoformat()),
+    _CLOCK_TIMES,
     st.sampled_from(
         [
             "2026-01-02T03:04:05Z",
@@ -257,6 +281,22 @@ timestamps: st.SearchStrategy[Any] = st.one_of(
             "2026-01-02T03:04:05-08:00",
             "not a time",
             "",
+            # Spellings `fromisoformat` reads or refuses, and date-only ones posthog refuses.
+            "2026-01-02T03:04:05z",
+            "20260102T030405Z",
+            "2026-W01-5T03:04:05",
+            "2026-01-02T03:04",
+            "2026-01-02T03",
+            "2026-01-02T03:04:05+05",
+            "2026-01-02T03:04:05.1234567Z",
+            "2026-01-02T03:04:05+0530\n",
+            " 2026-01-02T03:04:05Z",
+            "２０２６-01-02T03:04:05",
+            "2026-01-02",
+            "20260102",
+            "2026-0102",
+            "2026-01-02T03:04:05Z+00:00",
+            "Z",
         ]
     ),
     # Dates and numbers: posthog loses the event, hogkit sends it (a documented choice).
@@ -294,6 +334,14 @@ class Call(NamedTuple):
     method: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+
+    def at_the_clock(self) -> Call:
+        """This call with a `ClockTime` timestamp read from the clock now, so that both
+        SDKs are given one and the same time."""
+        stamp = self.kwargs.get("timestamp")
+        if not isinstance(stamp, ClockTime):
+            return self
+        return self._replace(kwargs={**self.kwargs, "timestamp": stamp.read()})
 
     def run(self, client: Any) -> Any:
         if self.method == "capture_exception":

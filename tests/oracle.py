@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import os
+import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -51,6 +53,23 @@ def frozen_now(now: _dt.datetime) -> Iterator[None]:
         yield
     finally:
         _ph_flags.datetime = original
+
+
+@contextlib.contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone set to `name` (an IANA name) for a while: both SDKs
+    read a naive time of the last few seconds as local time, which only shows off UTC."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
 
 
 def offline_client(api_key: str = "phc_reference", **options: Any) -> _PHClient:

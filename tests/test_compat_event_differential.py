@@ -8,12 +8,13 @@ the events minus what differs by construction (uuid, timestamp, `$lib`, `$lib_ve
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from odd_values import Count, Label, Ratio
-from oracle import recording_clients
+from oracle import local_zone, recording_clients
 from twin import context_tags_in_order, normalized
 
 from hogkit import Client as KitClient
@@ -147,3 +148,42 @@ def test_a_context_tag_does_not_replace_what_describes_an_exception(
     assert_same_events(
         tagged(lambda c: c.capture_exception(raised(), distinct_id="u1", properties=properties))
     )
+
+
+# -- naive times read as local time ------------------------------------------------------------
+
+
+@pytest.fixture
+def zone_off_utc() -> Iterator[None]:
+    """The process's local zone 5:30 from UTC, so local and UTC readings differ."""
+    with local_zone("Asia/Kolkata"):
+        yield
+
+
+@pytest.mark.parametrize(
+    "seconds", [0, -2, 2, -3600], ids=["now", "2 s ago", "2 s ahead", "1 h ago"]
+)
+@pytest.mark.parametrize("spelling", ["datetime", "iso", "iso with a space"])
+def test_a_naive_time_from_the_clock_is_read_as_local_time(
+    zone_off_utc: None, seconds: int, spelling: str
+) -> None:
+    """posthog-python reads a naive time of the last 5 s (a datetime, or text naming no
+    offset) as local time and any other as UTC; hogkit read text as UTC whenever it was
+    taken, and a naive datetime a little ahead of the clock as local time."""
+    moment = dt.datetime.now() + dt.timedelta(seconds=seconds)
+    given: Any = {
+        "datetime": moment,
+        "iso": moment.isoformat(),
+        "iso with a space": moment.isoformat(" "),
+    }[spelling]
+    memory = MemoryTransport()
+    with recording_clients() as (make, sent):
+        reference = make()
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory)
+        try:
+            reference.capture("e", distinct_id="d", timestamp=given)
+            kit.capture("e", distinct_id="d", timestamp=given)
+            kit.flush()
+        finally:
+            kit.shutdown()
+    assert [e["timestamp"] for e in memory.events] == [e["timestamp"] for e in sent]
