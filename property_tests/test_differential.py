@@ -4,6 +4,22 @@ Every flag's value, payload and unresolved reason is compared, for documents dra
 `strategies.documents()` (groups, cohorts, dependencies, holdouts, every operator) and people
 carrying JSON and Python-only property values. The `deep` profile (HYPOTHESIS_PROFILE=deep)
 runs at least 100,000 flag evaluations and says how many it ran.
+
+Excluded on purpose:
+
+- A flag that reaches cohorts including each other: posthog-python recurses until Python's
+  recursion limit, logs the `RecursionError` with its traceback and leaves the flag out of
+  its answer (then asks `/flags` for it); hogkit answers `unsupported_definition`, which
+  also sends it to the server (`signals.BROKEN`). Such a flag is checked to be that.
+  Where an earlier inconclusive filter lets posthog-python's loop end the condition
+  before the failure, it answers, and the two are compared as usual.
+- A variant share that is not a number (a boolean, text, null): the server never sends
+  one. posthog-python reads a boolean as 0 or 1 and fails on the rest (leaving the flag
+  out); hogkit reads the flag as malformed and answers `unsupported_definition`. Shares
+  below 0 and over 100 are drawn. Condition rollouts that are not numbers are drawn:
+  hogkit salvages what posthog-python evaluates before it fails on them (`repair`).
+
+A flag posthog-python fails on and leaves out of its answer must be left out by hogkit too.
 """
 
 from __future__ import annotations
@@ -26,7 +42,7 @@ from reference import (
     reference_outcome,
     strict_equal,
 )
-from strategies import NOWS, filter_cases, scenarios
+from strategies import NOWS, filter_cases, reaches_cohort_cycle, scenarios
 
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 DEEP_MINIMUM_EVALUATIONS = 100_000
@@ -64,10 +80,12 @@ def test_differential_flag_outcomes_match_posthog() -> None:
         client = reference_client(json.loads(raw))
         for person in callers:
             expected = reference_outcome(client, person, now)
-            assert set(expected) == _expected_keys(document, person), (
-                "the reference failed internally on a generated input; the strategy must avoid it"
-            )
             actual = hogkit_outcome(flag_set, person, now)
+            for key in _expected_keys(document, person) - set(expected):
+                # posthog failed on the flag and left it out; hogkit must too, unless it
+                # failed on cohorts that include each other (see the module docstring).
+                if reaches_cohort_cycle(document, key):
+                    assert actual.pop(key, None) == {"unresolved": "unsupported_definition"}
             evaluations[0] += len(expected)
             diff = differences(expected, actual)
             assert not diff, json.dumps(diff, indent=1, default=repr)

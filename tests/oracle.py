@@ -47,6 +47,11 @@ def _frozen_datetime_module(now: _dt.datetime) -> types.SimpleNamespace:
 
 @contextlib.contextmanager
 def frozen_now(now: _dt.datetime) -> Iterator[None]:
+    """posthog's clock pinned to `now`. Its cache of date filters found valid is emptied
+    first: a bare year is valid or not depending on the day (`2025` names no 29 February),
+    so a cached verdict from another `now` would give the answer of a process that had
+    seen that filter on another day, not the answer for this one."""
+    _ph_flags._assert_date_filter_supported.cache_clear()
     original = _ph_flags.datetime
     _ph_flags.datetime = _frozen_datetime_module(now)  # type: ignore[assignment]
     try:
