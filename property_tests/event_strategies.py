@@ -313,13 +313,21 @@ event_uuids: st.SearchStrategy[Any] = st.one_of(
     st.uuids().map(lambda u: u.hex),
     st.uuids().map(lambda u: "{" + str(u) + "}"),
     st.uuids().map(lambda u: u.urn),
-    st.sampled_from(["not-a-uuid", "", "1234", 1234]),
+    st.uuids().map(lambda u: u.urn.upper()),
+    st.uuids().map(lambda u: f" {u} "),
+    st.uuids().map(lambda u: f"{u}\n"),
+    st.uuids().map(lambda u: str(u).encode()),
+    st.uuids().map(lambda u: Label(str(u))),
+    st.uuids().map(lambda u: str(u)[:-1] + "g"),
+    st.sampled_from(["not-a-uuid", "", "1234", 1234, 0, True]),
 )
 
 groups: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.just({}),
     st.dictionaries(st.sampled_from(["company", "project", "team"]), ids, max_size=3),
+    # Group types that are not plain text, and keys of every kind.
+    _mapping(st.sampled_from(["company", "", Label("company"), 0, None, True]), ids | scalars, 3),
 )
 
 _GEOIP = st.sampled_from([None, True, False])
