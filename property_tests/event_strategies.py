@@ -6,8 +6,8 @@ the event methods hogkit's Client and posthog's share. Property values are drawn
 everything Python code passes in practice: nested dicts, lists, tuples, sets and frozensets,
 aware and naive datetimes, dates, times, Decimals (NaN, infinities, exponents beyond a
 double), UUIDs, bytes (valid and invalid UTF-8), floats (NaN, ±inf, -0.0), integers beyond
-64 bits, str and int subclasses, enum members, dataclasses, objects that only print, objects
-whose `__str__` raises, keys that are not text, deep nesting and empty containers.
+64 bits, str and int subclasses, enum members, dataclasses, objects with a `dict()` of their
+own, objects that only print, objects whose `__str__` raises, keys that are not text, deep nesting and empty containers.
 
 Two kinds of input are drawn from fixed pools on purpose, so that the test can recognise
 them in an event (see `OPAQUE_TEXTS` and `has_unserialisable_key`): values JSON cannot hold,
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from hogkit.core.normalize import unprintable_marker
 from hypothesis import strategies as st
-from odd_values import Count, Label, Ratio
+from odd_values import Count, Exported, Label, Ratio
 
 __all__ = [
     "OPAQUE_TEXTS",
@@ -146,6 +146,7 @@ scalars: st.SearchStrategy[Any] = st.one_of(
     _DATETIMES,
     st.dates(),
     st.sampled_from(_OPAQUE_VALUES),
+    st.builds(Exported),
 )
 
 _HASHABLE = st.one_of(st.integers(), _TEXT, st.booleans(), st.none(), st.floats(allow_nan=False))

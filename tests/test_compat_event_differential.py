@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from odd_values import Count, Label, Ratio
+from odd_values import Count, Exported, Label, Ratio
 from oracle import local_zone, recording_clients
 from twin import context_tags_in_order, normalized
 
@@ -148,6 +148,22 @@ def test_a_context_tag_does_not_replace_what_describes_an_exception(
     assert_same_events(
         tagged(lambda c: c.capture_exception(raised(), distinct_id="u1", properties=properties))
     )
+
+
+# -- objects with a dict() of their own ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["properties", "nested", "super_properties"])
+def test_an_object_with_a_dict_method_is_sent_as_that_dict(where: str) -> None:
+    """posthog-python sends what an object's `dict()` returns, pydantic model or not;
+    hogkit called it only on pydantic v1 models and sent any other object's `str()`."""
+    if where == "super_properties":
+        assert_same_events(
+            lambda c: c.capture("e", distinct_id="d"), super_properties={"v": Exported()}
+        )
+        return
+    value: Any = Exported() if where == "properties" else [{"inner": Exported()}]
+    assert_same_events(lambda c: c.capture("e", distinct_id="d", properties={"v": value}))
 
 
 # -- naive times read as local time ------------------------------------------------------------
