@@ -525,8 +525,15 @@ def _flag_filter(draw: st.DrawFn) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "key": parent,
         "type": "flag",
-        "operator": draw(st.sampled_from(("flag_evaluates_to",) * 8 + ("exact",))),
-        "value": draw(st.sampled_from((True, True, False, *VARIANT_KEYS, "true", None))),
+        "operator": draw(
+            st.sampled_from(("flag_evaluates_to",) * 12 + ("exact", "is_not", None, "regex"))
+        ),
+        "value": draw(
+            st.one_of(
+                st.sampled_from((True, True, False, *VARIANT_KEYS, "true", None)),
+                st.sampled_from(("false", "True", "CONTROL", "", 1, 0, 1.0, ["control"], {})),
+            )
+        ),
     }
     # The chain is filled in once every flag exists (see `_fill_chains`); these markers say
     # whether to keep the honest chain or to damage it the ways a server or a user might.
@@ -664,34 +671,43 @@ def _cohort_refs(node: Any) -> list[str]:
     return found
 
 
-def reaches_cohort_cycle(document: Mapping[str, Any], key: str) -> bool:
+def reaches_a_failure(document: Mapping[str, Any], key: str) -> bool:
     """Whether flag `key` reaches, through its cohorts and the flags they and it depend on,
-    a cohort that includes itself (directly or by way of others)."""
+    something posthog-python fails on before it can answer: a cohort that includes itself
+    (directly or by way of others), or a flag it depends on whose rollout is not a number."""
     cohorts = document["cohorts"]
     flags = {flag["key"]: flag for flag in document["flags"]}
 
-    def cohorts_in(node: Any) -> list[str]:
-        return [cid for cid in _cohort_refs(node) if cid in cohorts]
-
-    def reached_from(node: Any) -> set[str]:
-        """Every cohort `node` reaches, following cohorts and flag dependencies."""
+    def reached_from(node: Any) -> tuple[set[str], set[str]]:
+        """The cohorts and the flags `node` reaches, following both."""
         found: set[str] = set()
-        seen_flags: set[str] = set()
+        parents: set[str] = set()
         todo: list[Any] = [node]
         while todo:
             current = todo.pop()
-            for cid in cohorts_in(current):
-                if cid not in found:
+            for cid in _cohort_refs(current):
+                if cid in cohorts and cid not in found:
                     found.add(cid)
                     todo.append(cohorts[cid])
             for parent in _dependencies(current):
-                if parent in flags and parent not in seen_flags:
-                    seen_flags.add(parent)
+                if parent in flags and parent not in parents:
+                    parents.add(parent)
                     todo.append(flags[parent])
-        return found
+        return found, parents
 
-    return key in flags and any(
-        cid in reached_from(cohorts[cid]) for cid in reached_from(flags[key])
+    if key not in flags:
+        return False
+    reached, parents = reached_from(flags[key])
+    if any(cid in reached_from(cohorts[cid])[0] for cid in reached):
+        return True
+    return any(_broken_rollout(flags[parent]) for parent in parents - {key})
+
+
+def _broken_rollout(flag: Mapping[str, Any]) -> bool:
+    conditions = (flag.get("filters") or {}).get("groups") or []
+    return any(
+        type(condition.get("rollout_percentage")) not in (int, float, bool, type(None))
+        for condition in conditions
     )
 
 
