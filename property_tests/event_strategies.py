@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from hogkit.core.normalize import unprintable_marker
 from hypothesis import strategies as st
@@ -108,11 +109,29 @@ OPAQUE_TEXTS = frozenset(
 )
 """What each value posthog sends as null may be sent as by hogkit instead."""
 
+class NoOffset(dt.tzinfo):
+    """A zone that names no offset: a datetime in it counts as naive."""
+
+    def utcoffset(self, moment: dt.datetime | None) -> None:
+        return None
+
+    def dst(self, moment: dt.datetime | None) -> None:
+        return None
+
+    def tzname(self, moment: dt.datetime | None) -> str:
+        return "none"
+
+
+# Fixed offsets, zones with daylight saving time (whose folds and gaps hypothesis draws),
+# and one that names no offset.
 _TZ = st.sampled_from(
     [
         dt.timezone.utc,
         dt.timezone(dt.timedelta(hours=5, minutes=30)),
         dt.timezone(dt.timedelta(hours=-8)),
+        ZoneInfo("America/New_York"),
+        ZoneInfo("Australia/Lord_Howe"),
+        NoOffset(),
     ]
 )
 # A day inside the calendar's ends: posthog fails on a time whose UTC reading leaves it.
