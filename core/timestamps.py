@@ -23,6 +23,7 @@ __all__ = [
     "Timestamp",
     "TimestampMemo",
     "event_identity",
+    "event_name",
     "format_epoch",
     "format_timestamp",
     "given_id",
@@ -269,6 +270,14 @@ def text_id(value: object) -> str:
     if type(value) is str:
         return value if value.isascii() else clean_text(value)
     return clean_text(_safe_str(value) or "")
+
+
+def event_name(value: object) -> str:
+    """An event name's text: bytes decoded as UTF-8, as posthog-python sends them (invalid
+    bytes replaced, where it sends null), anything else as `text_id` reads it."""
+    if isinstance(value, bytes):
+        return clean_text(value.decode("utf-8", "replace"))
+    return text_id(value)
 
 
 def given_id(distinct_id: object) -> str | None:

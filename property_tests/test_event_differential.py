@@ -24,7 +24,7 @@ What is relaxed, and why (nothing else is):
   makes posthog fail on the whole event; hogkit sends it, also documented. With nothing to
   compare, such a call is only checked to return the id of the event hogkit sent, if any.
 - The strategies leave out a few inputs on purpose, each with its reason beside it: nameless
-  events, `group_identify` without a person, sets inside dataclasses, super property keys
+  events, event names that are neither text nor bytes of valid UTF-8, `group_identify` without a person, sets inside dataclasses, super property keys
   that are not text, context ids that are not text, mappings other than dicts, times at the
   calendar's ends, nesting past hogkit's depth bound and signalling NaN Decimals.
 """

@@ -150,6 +150,24 @@ def test_a_context_tag_does_not_replace_what_describes_an_exception(
     )
 
 
+# -- event names given as bytes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [b"signed up", "ünï".encode()], ids=["ascii", "utf-8"])
+def test_an_event_name_given_as_bytes_is_sent_decoded(name: bytes) -> None:
+    """posthog-python sends a bytes event name decoded as UTF-8; hogkit sent its `str()`
+    (`b'signed up'`). An empty one is refused, as an empty text name is."""
+    assert_same_events(lambda c: c.capture(name, distinct_id="d"))
+    memory = MemoryTransport()
+    kit = KitClient("phc_hogkit", sync_mode=True, transport=memory)
+    try:
+        assert kit.capture(b"", distinct_id="d") is None
+        kit.flush()
+    finally:
+        kit.shutdown()
+    assert memory.events == []
+
+
 # -- objects with a dict() of their own ---------------------------------------------------------
 
 
