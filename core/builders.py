@@ -25,10 +25,10 @@ from .timestamps import (
     Timestamp,
     TimestampMemo,
     event_identity,
+    event_name,
     format_epoch,
     given_id,
     stringify_id,
-    text_id,
     utc_text,
     wire_timestamp,
     wire_uuid,
@@ -78,10 +78,11 @@ def capture(
     all, or when the timestamp/uuid are unusable. (posthog-python sends a nameless event,
     which PostHog cannot use.) `memo`, the caller's own, speeds up the timestamp.
     """
-    if event is None or event == "":
+    name = event if type(event) is str or event is None else event_name(event)
+    if not name:
         raise InvalidEvent("capture needs an event name (got an empty one)")
     return Event(
-        event if type(event) is str else text_id(event),
+        name,
         *capture_fields(
             ctx,
             distinct_id,

@@ -7,7 +7,7 @@ sent.
 
 The rules: datetime/date/time → `isoformat()`; Decimal → float; UUID → str;
 set/frozenset/tuple/list/deque → list; mappings, dataclasses, attrs classes, msgspec Structs
-and pydantic models → objects; bytes-like → UTF-8 text with invalid bytes replaced;
+and objects with a `model_dump()` or `dict()` (pydantic models) → objects; bytes-like → UTF-8 text with invalid bytes replaced;
 NaN/±Inf → null; str/int/float subclasses (enums) → their plain value; anything else →
 `str()`. Keys become strings. Lone surrogates, which no UTF-8 encoder accepts, become
 U+FFFD. Cycles and nesting deeper than `MAX_DEPTH` are cut with a marker string, and an
@@ -307,16 +307,14 @@ def _object_fields(value: Any) -> list[tuple[Any, Any]] | None:
 
 
 def _model_dump(value: Any) -> Any:
-    """A pydantic model's own dict form (v2 `model_dump`, v1 `dict`), as posthog-python does."""
+    """A model's own dict form: `model_dump()` (pydantic v2), else `dict()` (pydantic v1),
+    called on any object that has one, pydantic or not, as posthog-python does."""
     if isinstance(value, type):
         return None
     dump = getattr(value, "model_dump", None)
+    if not callable(dump):
+        dump = getattr(value, "dict", None)
     if callable(dump):
         result = dump()
         return result if isinstance(result, Mapping) else None
-    if hasattr(value, "__fields__"):
-        legacy = getattr(value, "dict", None)
-        if callable(legacy):
-            result = legacy()
-            return result if isinstance(result, Mapping) else None
     return None

@@ -23,10 +23,13 @@ __all__ = [
     "Timestamp",
     "TimestampMemo",
     "event_identity",
+    "event_name",
     "format_epoch",
     "format_timestamp",
     "given_id",
+    "is_naive",
     "normalize_uuid",
+    "parse_timestamp",
     "stringify_id",
     "text_id",
     "utc_text",
@@ -71,33 +74,48 @@ _DATE_ONLY = re.compile(r"\A\d{4}-?\d{2}-?\d{2}\Z")
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})\Z")
 
 
+def parse_timestamp(value: object) -> _dt.datetime | None:
+    """A caller's timestamp as a datetime, or None when `value` is not a usable timestamp.
+
+    ISO strings (with `Z` or `+HHMM`) are parsed as posthog-python parses them and
+    date-only strings are rejected. A string naming no offset gives a naive datetime, as a
+    naive datetime stays naive: which zone it is in is the shell's call (see
+    `format_timestamp`).
+    """
+    if isinstance(value, _dt.datetime):
+        return value
+    if not isinstance(value, str) or _DATE_ONLY.match(value):
+        return None
+    text = _COMPACT_OFFSET.sub(r"\1:\2", value.replace("Z", "+00:00"))
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def format_timestamp(value: object) -> str | None:
     """The wire form of an event timestamp, or None when `value` is not a usable timestamp.
 
     An aware datetime is converted to UTC and serialised with `isoformat()` (e.g.
     `2026-01-02T03:04:05.123456+00:00`), as posthog-python does. A naive datetime is taken
     as UTC: posthog-python's guess that a naive value within 5 s of the local clock is local
-    time needs a clock, so the shell makes that call before handing the value over. ISO
-    strings (with `Z` or `+HHMM`) are parsed the same way; date-only strings are rejected.
+    time needs a clock, so the shell makes that call before handing the value over. Strings
+    are read by `parse_timestamp`.
     """
-    if isinstance(value, _dt.datetime):
-        moment = value
-    elif isinstance(value, str):
-        if _DATE_ONLY.match(value):
-            return None
-        text = _COMPACT_OFFSET.sub(r"\1:\2", value.replace("Z", "+00:00"))
-        try:
-            moment = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    else:
+    moment = parse_timestamp(value)
+    if moment is None:
         return None
     try:
-        if moment.tzinfo is None or moment.utcoffset() is None:
+        if is_naive(moment):
             moment = moment.replace(tzinfo=_UTC)
         return moment.astimezone(_UTC).isoformat()
     except (ValueError, OverflowError):
         return None
+
+
+def is_naive(moment: _dt.datetime) -> bool:
+    """Whether `moment` names no offset from UTC (no zone, or a zone that gives none)."""
+    return moment.tzinfo is None or moment.utcoffset() is None
 
 
 # Epoch seconds below this format exactly through the fast path of `format_epoch` (year 9999).
@@ -252,6 +270,14 @@ def text_id(value: object) -> str:
     if type(value) is str:
         return value if value.isascii() else clean_text(value)
     return clean_text(_safe_str(value) or "")
+
+
+def event_name(value: object) -> str:
+    """An event name's text: bytes decoded as UTF-8, as posthog-python sends them (invalid
+    bytes replaced, where it sends null), anything else as `text_id` reads it."""
+    if isinstance(value, bytes):
+        return clean_text(value.decode("utf-8", "replace"))
+    return text_id(value)
 
 
 def given_id(distinct_id: object) -> str | None:

@@ -62,11 +62,16 @@ def agrees(ref: Any, kit: Any) -> bool:
     return strict_equal(ref, kit)
 
 
+def as_text(value: Any) -> str:
+    """A value as posthog reads an id: text (a str subclass too) as it is, else its `str()`."""
+    return str.__str__(value) if isinstance(value, str) else str(value)
+
+
 def accepted_uuid(value: Any) -> str | None:
     """The uuid text posthog keeps for an explicit `uuid` argument, or None if it draws one."""
     if value is None:
         return None
-    text = str(value)
+    text = as_text(value)
     try:
         uuidlib.UUID(text)
     except ValueError:
@@ -76,7 +81,7 @@ def accepted_uuid(value: Any) -> str | None:
 
 def is_uuid(value: Any) -> bool:
     try:
-        uuidlib.UUID(str(value))
+        uuidlib.UUID(as_text(value))
     except ValueError:
         return False
     return True

@@ -6,8 +6,8 @@ the event methods hogkit's Client and posthog's share. Property values are drawn
 everything Python code passes in practice: nested dicts, lists, tuples, sets and frozensets,
 aware and naive datetimes, dates, times, Decimals (NaN, infinities, exponents beyond a
 double), UUIDs, bytes (valid and invalid UTF-8), floats (NaN, ±inf, -0.0), integers beyond
-64 bits, str and int subclasses, enum members, dataclasses, objects that only print, objects
-whose `__str__` raises, keys that are not text, deep nesting and empty containers.
+64 bits, str and int subclasses, enum members, dataclasses, objects with a `dict()` of their
+own, objects that only print, objects whose `__str__` raises, keys that are not text, deep nesting and empty containers.
 
 Two kinds of input are drawn from fixed pools on purpose, so that the test can recognise
 them in an event (see `OPAQUE_TEXTS` and `has_unserialisable_key`): values JSON cannot hold,
@@ -25,10 +25,11 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from hogkit.core.normalize import unprintable_marker
 from hypothesis import strategies as st
-from odd_values import Count, Label, Ratio
+from odd_values import Count, Exported, Label, Ratio
 
 __all__ = [
     "OPAQUE_TEXTS",
@@ -108,11 +109,30 @@ OPAQUE_TEXTS = frozenset(
 )
 """What each value posthog sends as null may be sent as by hogkit instead."""
 
+
+class NoOffset(dt.tzinfo):
+    """A zone that names no offset: a datetime in it counts as naive."""
+
+    def utcoffset(self, moment: dt.datetime | None) -> None:
+        return None
+
+    def dst(self, moment: dt.datetime | None) -> None:
+        return None
+
+    def tzname(self, moment: dt.datetime | None) -> str:
+        return "none"
+
+
+# Fixed offsets, zones with daylight saving time (whose folds and gaps hypothesis draws),
+# and one that names no offset.
 _TZ = st.sampled_from(
     [
         dt.timezone.utc,
         dt.timezone(dt.timedelta(hours=5, minutes=30)),
         dt.timezone(dt.timedelta(hours=-8)),
+        ZoneInfo("America/New_York"),
+        ZoneInfo("Australia/Lord_Howe"),
+        NoOffset(),
     ]
 )
 # A day inside the calendar's ends: posthog fails on a time whose UTC reading leaves it.
@@ -146,6 +166,7 @@ scalars: st.SearchStrategy[Any] = st.one_of(
     _DATETIMES,
     st.dates(),
     st.sampled_from(_OPAQUE_VALUES),
+    st.builds(Exported),
 )
 
 _HASHABLE = st.one_of(st.integers(), _TEXT, st.booleans(), st.none(), st.floats(allow_nan=False))
@@ -245,10 +266,34 @@ ids: st.SearchStrategy[Any] = st.one_of(
 )
 blank_ids = st.sampled_from([None, ""])
 
+
+class ClockTime(NamedTuple):
+    """A naive time `seconds` away from the clock when the call is made, as a datetime or
+    as ISO text (`spelling`): both SDKs read one from the last 5 s as local time, any
+    other as UTC. Drawn well inside or outside that window, so the few milliseconds
+    between the two SDKs' calls cannot move it across an edge."""
+
+    seconds: float
+    spelling: str
+
+    def read(self) -> dt.datetime | str:
+        moment = dt.datetime.now() + dt.timedelta(seconds=self.seconds)
+        if self.spelling == "datetime":
+            return moment
+        return moment.isoformat(self.spelling)
+
+
+_CLOCK_TIMES = st.builds(
+    ClockTime,
+    st.sampled_from([0.0, -1.0, -3.5, 2.0, -30.0, -7200.0]),
+    st.sampled_from(["datetime", "T", " "]),
+)
+
 timestamps: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     _DATETIMES,
     _DATETIMES.map(lambda d: d.isoformat()),
+    _CLOCK_TIMES,
     st.sampled_from(
         [
             "2026-01-02T03:04:05Z",
@@ -257,6 +302,22 @@ timestamps: st.SearchStrategy[Any] = st.one_of(
             "2026-01-02T03:04:05-08:00",
             "not a time",
             "",
+            # Spellings `fromisoformat` reads or refuses, and date-only ones posthog refuses.
+            "2026-01-02T03:04:05z",
+            "20260102T030405Z",
+            "2026-W01-5T03:04:05",
+            "2026-01-02T03:04",
+            "2026-01-02T03",
+            "2026-01-02T03:04:05+05",
+            "2026-01-02T03:04:05.1234567Z",
+            "2026-01-02T03:04:05+0530\n",
+            " 2026-01-02T03:04:05Z",
+            "２０２６-01-02T03:04:05",
+            "2026-01-02",
+            "20260102",
+            "2026-0102",
+            "2026-01-02T03:04:05Z+00:00",
+            "Z",
         ]
     ),
     # Dates and numbers: posthog loses the event, hogkit sends it (a documented choice).
@@ -273,13 +334,21 @@ event_uuids: st.SearchStrategy[Any] = st.one_of(
     st.uuids().map(lambda u: u.hex),
     st.uuids().map(lambda u: "{" + str(u) + "}"),
     st.uuids().map(lambda u: u.urn),
-    st.sampled_from(["not-a-uuid", "", "1234", 1234]),
+    st.uuids().map(lambda u: u.urn.upper()),
+    st.uuids().map(lambda u: f" {u} "),
+    st.uuids().map(lambda u: f"{u}\n"),
+    st.uuids().map(lambda u: str(u).encode()),
+    st.uuids().map(lambda u: Label(str(u))),
+    st.uuids().map(lambda u: str(u)[:-1] + "g"),
+    st.sampled_from(["not-a-uuid", "", "1234", 1234, 0, True]),
 )
 
 groups: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.just({}),
     st.dictionaries(st.sampled_from(["company", "project", "team"]), ids, max_size=3),
+    # Group types that are not plain text, and keys of every kind.
+    _mapping(st.sampled_from(["company", "", Label("company"), 0, None, True]), ids | scalars, 3),
 )
 
 _GEOIP = st.sampled_from([None, True, False])
@@ -294,6 +363,14 @@ class Call(NamedTuple):
     method: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+
+    def at_the_clock(self) -> Call:
+        """This call with a `ClockTime` timestamp read from the clock now, so that both
+        SDKs are given one and the same time."""
+        stamp = self.kwargs.get("timestamp")
+        if not isinstance(stamp, ClockTime):
+            return self
+        return self._replace(kwargs={**self.kwargs, "timestamp": stamp.read()})
 
     def run(self, client: Any) -> Any:
         if self.method == "capture_exception":
@@ -358,8 +435,11 @@ def _common(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def _capture(draw: st.DrawFn) -> Call:
     # A nameless event is sent by posthog and refused by hogkit (PostHog cannot use it).
+    # Names are text, or bytes of valid UTF-8: posthog sends a name of another type as a
+    # JSON value of that type (a number, a list), which PostHog cannot use as a name, and
+    # invalid UTF-8 as null; hogkit sends their text.
     names = st.one_of(st.sampled_from(["signed up", "$pageview", "ünï"]), _TEXT.filter(bool))
-    event = draw(st.one_of(names, st.builds(Label, names)))
+    event = draw(st.one_of(names, st.builds(Label, names), names.map(str.encode)))
     kwargs = {
         "distinct_id": draw(ids | blank_ids),
         "properties": draw(properties),

@@ -20,6 +20,7 @@ from typing import Any
 
 from compare import OPERATORS as OPERATORS  # the suites take every pool from here
 from hypothesis import strategies as st
+from odd_values import Count, Label, Ratio
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 NOWS = (
@@ -81,6 +82,13 @@ NUMERIC_TEXTS = (
     "1e309",
     "-inf",
     "abc",
+    "5\n",
+    "1E5",
+    "1e",
+    "--5",
+    "١",
+    "５",
+    "1e-400",
 )
 DATE_TEXTS = (
     "2026-06-15",
@@ -95,6 +103,23 @@ DATE_TEXTS = (
     "1990-01-01",
     "20260102",
     "not a date",
+    # Bare years that are not leap years: on 29 February they name no day.
+    "2025",
+    "9999",
+    "٢٠٢٦",
+    "2026-06-15T12:00:00+05:30",
+    "2026-06-15T12:00:00-0800",
+    "2026-06-15T12:00:00.123456Z",
+    "2026-06-15T12",
+    "2026-W24-1",
+    "2026-06-15 utc",
+    "2026-06-15T10:00:00 -02:00",
+    "2026-06-15T12:00:00+24:00",
+    "  2026-06-15T12:00:00Z ",
+    "2026-06-15\n",
+    "2028-02-29",
+    "1718452800",
+    "",
 )
 RELATIVE_DATES = (
     "-30d",
@@ -109,6 +134,17 @@ RELATIVE_DATES = (
     "-5s",
     "-5M",
     "-1.5d",
+    "7d",
+    "-0d",
+    "-01h",
+    "-7d\n",
+    "-7D",
+    "-7 d",
+    " -7d",
+    "-7dd",
+    "-99999999999999999999d",
+    "-٣d",
+    "-9999y",
 )
 VERSIONS = (
     "1.2.3",
@@ -126,8 +162,36 @@ VERSIONS = (
     " 1.2.3 ",
     "abc",
     "",
+    "１.２.３",
+    "٣.1",
+    "²",
+    "v 1.2.3",
+    "vV1.2.3",
+    "=1.2.3",
+    "1..3",
+    "1.2.",
+    ".1",
+    "1.2.3-rc.1+b-2",
+    "1.2+b.3",
+    "1.-2",
+    "99999999999999999999.0.0",
+    "1.2.3\n",
+    "1.2.3\u3000",
 )
-WILDCARDS = ("1.*", "1.2.*", "*", "1.2.3", "0.*")
+WILDCARDS = (
+    "1.*",
+    "1.2.*",
+    "*",
+    "1.2.3",
+    "0.*",
+    "1.*.*",
+    "*.1",
+    "v1.*",
+    "1.2.3.*",
+    "1.**",
+    ".*",
+    "1.x",
+)
 PATTERNS = (
     r"^pro$",
     r"\d+",
@@ -151,7 +215,41 @@ PATTERNS = (
     "é",
     r"\.",
     "pr|fr",
+    r"(?P<n>a)",
+    r"(?<=a)b",
+    r"a{,3}",
+    r"a{2}{3}",
+    r"a*?",
+    r"a{1,2}?",
+    r"\p{L}",
+    r"[[:alpha:]]",
+    r"[a&&b]",
+    r"[^]a]",
+    r"\u0041",
+    r"\x{41}",
+    r"\Z",
+    r"\z",
+    r"(a|)+",
+    r"(a+)+$",
+    r"^*",
+    r"x{4294967296}",
+    r"[\w-]",
+    r"\é",
+    r"[\b]",
+    r"^\s*$",
+    r"\d+$",
+    r".*a.*",
+    r"(?:a+)+",
+    r"a{0}",
+    r"a{3,2}",
+    r"a{1",
 )
+# Characters random patterns are built from: the regex syntax both engines read, what only
+# one of them reads (`(?<`, `\z`, `&&`), escapes, non-ASCII and a newline.
+PATTERN_ALPHABET = "ab^$|()[]*+?{}\\.dDwWsSbBAZzx41,:=!<>P&~-_ é\n"
+# Texts matched against patterns: final newlines, the separators Python's `\s` adds,
+# non-ASCII letters, digits and marks that the engines' `\w` and `\d` read differently.
+REGEX_SUBJECTS = "ab\n\x1c\x1f éÉ١²\u0301\u200d_-.A0{}"
 
 # No lone surrogates: they cannot be UTF-8 encoded, so no server or JSON document carries them.
 safe_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
@@ -200,7 +298,7 @@ def _filter_value(operator: str) -> st.SearchStrategy[Any]:
     if operator.endswith("regex"):
         return st.one_of(
             st.sampled_from(PATTERNS),
-            st.text(alphabet="ab^$|()[]*+?{}\\.dws1-", max_size=6),
+            st.text(alphabet=PATTERN_ALPHABET, max_size=8),
             st.sampled_from((1, None, True)),
         )
     if operator in ("gt", "gte", "lt", "lte"):
@@ -264,6 +362,20 @@ python_scalars = st.one_of(
     st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 1, 1)),
     st.sampled_from((math.nan, math.inf, -math.inf, "x" * 5000)),
     st.text(max_size=4),
+    # Subclasses whose str() is not their value, numbers past a double, and odd Decimals.
+    st.sampled_from(TEXTS).map(Label),
+    st.sampled_from(VERSIONS).map(Label),
+    st.integers(-20, 20).map(Count),
+    st.floats(-100, 100).map(Ratio),
+    st.sampled_from((10**400, -(10**400), 2**1024, Decimal("sNaN"), Decimal("1e400"))),
+    st.sampled_from((Decimal("-1e-400"), Decimal("Infinity"))),
+    st.text(alphabet=REGEX_SUBJECTS, max_size=5),
+)
+# Keys of nested dicts: text, and keys JSON has no text for.
+_NESTED_KEYS = st.one_of(
+    st.sampled_from(("a", "b", "z", "A", "é", '"')),
+    st.sampled_from((1, None, True, 1.5, ("t",))),
+    st.just("b").map(Label),
 )
 property_values = st.recursive(
     st.one_of(json_scalars, json_scalars, python_scalars),
@@ -271,6 +383,7 @@ property_values = st.recursive(
         st.lists(inner, max_size=3),
         st.lists(inner, max_size=3).map(tuple),
         st.dictionaries(st.sampled_from(("a", "b", "z", "A")), inner, max_size=3),
+        st.dictionaries(_NESTED_KEYS, inner, max_size=3),
     ),
     max_leaves=5,
 )
@@ -285,6 +398,7 @@ def _matching_values() -> st.SearchStrategy[Any]:
         st.sampled_from(DATE_TEXTS),
         st.sampled_from(VERSIONS),
         st.integers(-20, 20),
+        st.text(alphabet=REGEX_SUBJECTS, max_size=4),
     )
 
 
@@ -359,6 +473,8 @@ def _rollout() -> st.SearchStrategy[Any]:
         st.sampled_from((None, 0, 100, 50, 100, None)),
         st.integers(0, 100),
         st.floats(0, 100),
+        # Out of range, booleans, and text, which posthog-python fails on.
+        st.sampled_from((-10, 150, 100.0, True, False, "50", "", [50])),
     )
 
 
@@ -373,8 +489,11 @@ def _variants(draw: st.DrawFn) -> list[dict[str, Any]] | None:
         cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=count - 1, max_size=count - 1)))
         bounds = [0, *cuts, 100]
         shares: list[Any] = [bounds[i + 1] - bounds[i] for i in range(count)]
-    else:  # fractional, under or over 100
+    elif kind == 3:  # fractional, under or over 100
         shares = draw(st.lists(st.floats(0, 70), min_size=count, max_size=count))
+    else:  # negative shares and shares over 100 (numbers only: see test_differential)
+        odd = st.sampled_from((-20, 120, 0, 100.0))
+        shares = draw(st.lists(odd | st.integers(0, 100), min_size=count, max_size=count))
     return [
         {"key": k, "name": k, "rollout_percentage": p} for k, p in zip(keys, shares, strict=True)
     ]
@@ -406,8 +525,15 @@ def _flag_filter(draw: st.DrawFn) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "key": parent,
         "type": "flag",
-        "operator": draw(st.sampled_from(("flag_evaluates_to",) * 8 + ("exact",))),
-        "value": draw(st.sampled_from((True, True, False, *VARIANT_KEYS, "true", None))),
+        "operator": draw(
+            st.sampled_from(("flag_evaluates_to",) * 12 + ("exact", "is_not", None, "regex"))
+        ),
+        "value": draw(
+            st.one_of(
+                st.sampled_from((True, True, False, *VARIANT_KEYS, "true", None)),
+                st.sampled_from(("false", "True", "CONTROL", "", 1, 0, 1.0, ["control"], {})),
+            )
+        ),
     }
     # The chain is filled in once every flag exists (see `_fill_chains`); these markers say
     # whether to keep the honest chain or to damage it the ways a server or a user might.
@@ -443,7 +569,8 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
                     st.sampled_from(
                         ('{"a": 1}', '"s"', "[1, 2]", "1.50", "null", "NaN", "{bad", "", "plain")
                     ),
-                    json_scalars,
+                    st.sampled_from(('{"a": {"b": [1, null]}}', "1e400", "-0", "true", " 1")),
+                    json_values,
                 ),
                 max_size=4,
             )
@@ -454,9 +581,11 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
         filters["early_exit"] = draw(st.booleans())
     if not draw(st.integers(0, 4)):
         filters["holdout"] = {
-            "id": draw(st.sampled_from((1, 2, None))),
+            "id": draw(st.sampled_from((1, 2, None, "1"))),
             "exclusion_percentage": draw(
-                st.one_of(st.sampled_from((0, 30, 100, 150, None)), st.floats(0, 100))
+                st.one_of(
+                    st.sampled_from((0, 30, 100, 150, None, -5, True, "30")), st.floats(0, 100)
+                )
             ),
         }
     if not draw(st.integers(0, 7)):
@@ -492,12 +621,16 @@ def _cohort_group(draw: st.DrawFn, cohort_id: int, depth: int = 0) -> dict[str, 
         if kind == 0 and depth < 2:
             entries.append(draw(_cohort_group(cohort_id, depth + 1)))
         elif kind == 1:
-            # Only earlier cohorts (or a missing one): cohort references never loop.
-            choices = [int(c) for c in COHORT_IDS if int(c) < cohort_id] + [MISSING_COHORT]
+            # Mostly earlier cohorts (or a missing one); now and then any cohort, itself or
+            # a later one, so that references loop.
+            earlier = [int(c) for c in COHORT_IDS if int(c) < cohort_id] + [MISSING_COHORT]
+            looping = not draw(st.integers(0, 5))
+            choices = [int(c) for c in COHORT_IDS] if looping else earlier
+            value: Any = draw(st.sampled_from(choices))
             ref: dict[str, Any] = {
                 "key": "id",
                 "type": "cohort",
-                "value": draw(st.sampled_from(choices)),
+                "value": str(value) if draw(st.integers(0, 4)) == 0 else value,
                 "operator": draw(st.sampled_from(("in", "not_in", "exact"))),
             }
             if draw(st.booleans()):
@@ -536,6 +669,46 @@ def _cohort_refs(node: Any) -> list[str]:
         for value in node:
             found.extend(_cohort_refs(value))
     return found
+
+
+def reaches_a_failure(document: Mapping[str, Any], key: str) -> bool:
+    """Whether flag `key` reaches, through its cohorts and the flags they and it depend on,
+    something posthog-python fails on before it can answer: a cohort that includes itself
+    (directly or by way of others), or a flag it depends on whose rollout is not a number."""
+    cohorts = document["cohorts"]
+    flags = {flag["key"]: flag for flag in document["flags"]}
+
+    def reached_from(node: Any) -> tuple[set[str], set[str]]:
+        """The cohorts and the flags `node` reaches, following both."""
+        found: set[str] = set()
+        parents: set[str] = set()
+        todo: list[Any] = [node]
+        while todo:
+            current = todo.pop()
+            for cid in _cohort_refs(current):
+                if cid in cohorts and cid not in found:
+                    found.add(cid)
+                    todo.append(cohorts[cid])
+            for parent in _dependencies(current):
+                if parent in flags and parent not in parents:
+                    parents.add(parent)
+                    todo.append(flags[parent])
+        return found, parents
+
+    if key not in flags:
+        return False
+    reached, parents = reached_from(flags[key])
+    if any(cid in reached_from(cohorts[cid])[0] for cid in reached):
+        return True
+    return any(_broken_rollout(flags[parent]) for parent in parents - {key})
+
+
+def _broken_rollout(flag: Mapping[str, Any]) -> bool:
+    conditions = (flag.get("filters") or {}).get("groups") or []
+    return any(
+        type(condition.get("rollout_percentage")) not in (int, float, bool, type(None))
+        for condition in conditions
+    )
 
 
 def _fill_chains(document: dict[str, Any]) -> None:

@@ -4,6 +4,30 @@ Every flag's value, payload and unresolved reason is compared, for documents dra
 `strategies.documents()` (groups, cohorts, dependencies, holdouts, every operator) and people
 carrying JSON and Python-only property values. The `deep` profile (HYPOTHESIS_PROFILE=deep)
 runs at least 100,000 flag evaluations and says how many it ran.
+
+Excluded on purpose:
+
+- A flag that reaches cohorts including each other, or depends on a flag whose rollout is
+  not a number: posthog-python fails (recursing until Python's recursion limit, or
+  comparing a number with text), logs the error with its traceback and leaves the flag out
+  of its answer (then asks `/flags` for it); hogkit answers `unsupported_definition`,
+  which also sends it to the server (`signals.BROKEN`). Such a flag is checked to be
+  that, or left out when hogkit first reaches a rollout of its own that is not a number.
+  Where an earlier inconclusive filter lets posthog-python's loop end the condition
+  before the failure, it answers, and the two are compared as usual. (A flag whose own
+  rollout is not a number is left out by both.)
+- A variant share that is not a number (a boolean, text, null): the server never sends
+  one. posthog-python reads a boolean as 0 or 1 and fails on the rest (leaving the flag
+  out); hogkit reads the flag as malformed and answers `unsupported_definition`. Shares
+  below 0 and over 100 are drawn. Condition rollouts that are not numbers are drawn:
+  hogkit salvages what posthog-python evaluates before it fails on them (`repair`).
+- Definitions of another shape than the server sends (`filters`, `groups`, a condition,
+  its `properties`, `multivariate` or `holdout` of the wrong JSON type, a variant without
+  a text key): posthog-python reads some loosely (`filters: []` is False, a variant key
+  that is a number still matches) and fails on the others; hogkit reads the flag as
+  malformed and answers `unsupported_definition`. Not drawn.
+
+A flag posthog-python fails on and leaves out of its answer must be left out by hogkit too.
 """
 
 from __future__ import annotations
@@ -26,12 +50,13 @@ from reference import (
     reference_outcome,
     strict_equal,
 )
-from strategies import NOWS, filter_cases, scenarios
+from strategies import NOWS, filter_cases, reaches_a_failure, scenarios
 
 DEEP = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 DEEP_MINIMUM_EVALUATIONS = 100_000
 # (min people, max people, min flags) per example: deep mode packs more evaluations into each.
 SCENARIO_SIZE = (6, 10, 3) if DEEP else (1, 4, 1)
+UNSUPPORTED = "unsupported_definition"
 CI_MINIMUM_EXAMPLES = 250  # the differential is the suite's main check; give it more than 60
 RELAXED = settings(
     suppress_health_check=[
@@ -64,10 +89,12 @@ def test_differential_flag_outcomes_match_posthog() -> None:
         client = reference_client(json.loads(raw))
         for person in callers:
             expected = reference_outcome(client, person, now)
-            assert set(expected) == _expected_keys(document, person), (
-                "the reference failed internally on a generated input; the strategy must avoid it"
-            )
             actual = hogkit_outcome(flag_set, person, now)
+            for key in _expected_keys(document, person) - set(expected):
+                # posthog failed on the flag and left it out; hogkit must too, unless it
+                # failed on what the flag reaches (see the module docstring).
+                if reaches_a_failure(document, key):
+                    assert actual.pop(key, None) in (None, {"unresolved": UNSUPPORTED}), key
             evaluations[0] += len(expected)
             diff = differences(expected, actual)
             assert not diff, json.dumps(diff, indent=1, default=repr)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import os
+import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -45,12 +47,34 @@ def _frozen_datetime_module(now: _dt.datetime) -> types.SimpleNamespace:
 
 @contextlib.contextmanager
 def frozen_now(now: _dt.datetime) -> Iterator[None]:
+    """posthog's clock pinned to `now`. Its cache of date filters found valid is emptied
+    first: a bare year is valid or not depending on the day (`2025` names no 29 February),
+    so a cached verdict from another `now` would give the answer of a process that had
+    seen that filter on another day, not the answer for this one."""
+    _ph_flags._assert_date_filter_supported.cache_clear()
     original = _ph_flags.datetime
     _ph_flags.datetime = _frozen_datetime_module(now)  # type: ignore[assignment]
     try:
         yield
     finally:
         _ph_flags.datetime = original
+
+
+@contextlib.contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone set to `name` (an IANA name) for a while: both SDKs
+    read a naive time of the last few seconds as local time, which only shows off UTC."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
 
 
 def offline_client(api_key: str = "phc_reference", **options: Any) -> _PHClient:

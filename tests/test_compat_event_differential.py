@@ -8,12 +8,13 @@ the events minus what differs by construction (uuid, timestamp, `$lib`, `$lib_ve
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from odd_values import Count, Label, Ratio
-from oracle import recording_clients
+from odd_values import Count, Exported, Label, Ratio
+from oracle import local_zone, recording_clients
 from twin import context_tags_in_order, normalized
 
 from hogkit import Client as KitClient
@@ -147,3 +148,76 @@ def test_a_context_tag_does_not_replace_what_describes_an_exception(
     assert_same_events(
         tagged(lambda c: c.capture_exception(raised(), distinct_id="u1", properties=properties))
     )
+
+
+# -- event names given as bytes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [b"signed up", "ünï".encode()], ids=["ascii", "utf-8"])
+def test_an_event_name_given_as_bytes_is_sent_decoded(name: bytes) -> None:
+    """posthog-python sends a bytes event name decoded as UTF-8; hogkit sent its `str()`
+    (`b'signed up'`). An empty one is refused, as an empty text name is."""
+    assert_same_events(lambda c: c.capture(name, distinct_id="d"))
+    memory = MemoryTransport()
+    kit = KitClient("phc_hogkit", sync_mode=True, transport=memory)
+    try:
+        assert kit.capture(b"", distinct_id="d") is None
+        kit.flush()
+    finally:
+        kit.shutdown()
+    assert memory.events == []
+
+
+# -- objects with a dict() of their own ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["properties", "nested", "super_properties"])
+def test_an_object_with_a_dict_method_is_sent_as_that_dict(where: str) -> None:
+    """posthog-python sends what an object's `dict()` returns, pydantic model or not;
+    hogkit called it only on pydantic v1 models and sent any other object's `str()`."""
+    if where == "super_properties":
+        assert_same_events(
+            lambda c: c.capture("e", distinct_id="d"), super_properties={"v": Exported()}
+        )
+        return
+    value: Any = Exported() if where == "properties" else [{"inner": Exported()}]
+    assert_same_events(lambda c: c.capture("e", distinct_id="d", properties={"v": value}))
+
+
+# -- naive times read as local time ------------------------------------------------------------
+
+
+@pytest.fixture
+def zone_off_utc() -> Iterator[None]:
+    """The process's local zone 5:30 from UTC, so local and UTC readings differ."""
+    with local_zone("Asia/Kolkata"):
+        yield
+
+
+@pytest.mark.parametrize(
+    "seconds", [0, -2, 2, -3600], ids=["now", "2 s ago", "2 s ahead", "1 h ago"]
+)
+@pytest.mark.parametrize("spelling", ["datetime", "iso", "iso with a space"])
+def test_a_naive_time_from_the_clock_is_read_as_local_time(
+    zone_off_utc: None, seconds: int, spelling: str
+) -> None:
+    """posthog-python reads a naive time of the last 5 s (a datetime, or text naming no
+    offset) as local time and any other as UTC; hogkit read text as UTC whenever it was
+    taken, and a naive datetime a little ahead of the clock as local time."""
+    moment = dt.datetime.now() + dt.timedelta(seconds=seconds)
+    given: Any = {
+        "datetime": moment,
+        "iso": moment.isoformat(),
+        "iso with a space": moment.isoformat(" "),
+    }[spelling]
+    memory = MemoryTransport()
+    with recording_clients() as (make, sent):
+        reference = make()
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory)
+        try:
+            reference.capture("e", distinct_id="d", timestamp=given)
+            kit.capture("e", distinct_id="d", timestamp=given)
+            kit.flush()
+        finally:
+            kit.shutdown()
+    assert [e["timestamp"] for e in memory.events] == [e["timestamp"] for e in sent]

@@ -14,7 +14,7 @@ from typing import Any
 
 from hogkit.core.context import is_blank
 from hogkit.core.events import format_timestamp, normalize_uuid
-from hogkit.core.timestamps import Timestamp
+from hogkit.core.timestamps import Timestamp, is_naive, parse_timestamp
 
 from .ids import new_uuid
 from .problems import short_text
@@ -49,18 +49,31 @@ def now() -> _dt.datetime:
 def event_timestamp(value: object) -> _dt.datetime | str:
     """A caller's timestamp in a form the core accepts, or now (with a warning) if unusable.
 
-    A naive datetime within 5 s of the local clock is taken as local time and any other as
-    UTC, as posthog-python does (the core cannot look at a clock to make that call).
+    A naive time, given as a datetime or as text naming no offset, is taken as local time
+    (at the zone's offset now) when it lies within the last 5 s, as one just read from
+    `datetime.now()` does, and as UTC otherwise, as posthog-python does (the core cannot
+    look at a clock to make that call).
     """
-    if isinstance(value, _dt.datetime) and value.tzinfo is None:
-        if abs((_dt.datetime.now() - value).total_seconds()) <= 5:
-            return value.astimezone(_UTC)
-        return value.replace(tzinfo=_UTC)
-    text = format_timestamp(value)
+    moment = parse_timestamp(value)
+    if moment is not None and is_naive(moment):
+        return moment.replace(tzinfo=_caller_zone(moment))
+    text = format_timestamp(moment)
     if text is None:
         log.warning("invalid timestamp %s; using the current time", short_text(value))
         return now()
     return text
+
+
+def _caller_zone(naive: _dt.datetime) -> _dt.tzinfo:
+    """The zone a naive caller time is in: local if it was read from the clock just now."""
+    here = _dt.datetime.now()
+    try:
+        recent = 0 <= (here - naive).total_seconds() < 5
+    except (OverflowError, TypeError):
+        recent = False
+    if not recent:
+        return _UTC
+    return here.astimezone().tzinfo or _UTC
 
 
 def event_uuid(value: object) -> str:
