@@ -169,3 +169,22 @@ def test_an_exception_is_sent_without_a_level() -> None:
             for events in (twin.ref_events(), twin.kit_events())
         )
         assert kit_levels == ref_levels == ["<absent>", "warning"]
+
+
+def test_a_shut_down_client_evaluates_nothing_and_asks_nothing() -> None:
+    """posthog's AsyncClient, once shut down, answers `evaluate_flags` with an empty
+    snapshot and sends no `/flags` request; hogkit's did both, as if still open."""
+
+    async def read_after_shutdown(client: Any) -> Any:
+        await client.shutdown()
+        return (await client.evaluate_flags("user-1")).get_flag("beta")
+
+    async def read_open(client: Any) -> Any:
+        return (await client.evaluate_flags("user-1")).get_flag("beta")
+
+    with Twin(local=False, remote=Reply.json(flags_response(record("beta", True)))) as twin:
+        assert run_both(twin, read_open) == (True, True)
+        asked = len(twin.requests(FLAGS, "ref")), len(twin.requests(FLAGS, "kit"))
+        ref, kit = run_both(twin, read_after_shutdown)
+        assert ref is None and kit is None
+        assert (len(twin.requests(FLAGS, "ref")), len(twin.requests(FLAGS, "kit"))) == asked

@@ -428,8 +428,11 @@ class AsyncClient:
 
         Local evaluation runs on the loop; only flags it cannot decide are awaited from
         PostHog, in one request bounded by `feature_flags_request_timeout_seconds`. Without
-        a `distinct_id` (or `device_id`), the current task's context supplies it.
+        a `distinct_id` (or `device_id`), the current task's context supplies it. Once
+        shut down it answers nothing and asks nothing, as posthog-python's AsyncClient.
         """
+        if self._client.closed:
+            return FlagEvaluations("")
         try:
             return await self._evaluator.evaluate(
                 distinct_id,
