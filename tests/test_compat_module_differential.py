@@ -17,6 +17,7 @@ from twin import (
     REF_KEY,
     SECRET,
     Twin,
+    definitions,
     event_differences,
     flag,
     personless_marked,
@@ -193,6 +194,31 @@ def test_a_download_after_definitions_were_set_on_the_client_replaces_them(modul
         ref, kit = on_both(twin, hand_over_then_load, personal_api_key=SECRET, default_client=None)
         assert ref[0] == ["given"]
         assert "given" not in ref[1]
+        assert kit == ref
+        assert len(twin.requests(DEFS, "ref")) == 1
+        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+
+
+def test_a_default_client_built_disabled_downloads_definitions_once_enabled(
+    modules: None,
+) -> None:
+    """The default client built while `disabled = True`, then `disabled = False`: a flag
+    read downloads the definitions and evaluates locally, as posthog does; hogkit's client
+    had no poller when built disabled, so it never downloaded any."""
+
+    def build_disabled_then_read(module: Any) -> Any:
+        module.disabled = True
+        module.feature_flag_definitions()  # builds the default client, disabled
+        module.disabled = False
+        everything = module.get_all_flags("user-1")
+        keys = [f["key"] for f in module.feature_flag_definitions() or []]
+        return everything, keys
+
+    with Twin(definitions(flag("on")), local=True) as twin:
+        ref, kit = on_both(
+            twin, build_disabled_then_read, personal_api_key=SECRET, default_client=None
+        )
+        assert ref == ({"on": True}, ["on"])
         assert kit == ref
         assert len(twin.requests(DEFS, "ref")) == 1
         assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
