@@ -5,6 +5,7 @@ server received."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,6 +35,7 @@ _SETTINGS = (
     "disabled",
     "disable_geoip",
     "personal_api_key",
+    "flag_definition_cache_provider",
     "default_client",
 )
 
@@ -222,3 +224,63 @@ def test_a_default_client_built_disabled_downloads_definitions_once_enabled(
         assert kit == ref
         assert len(twin.requests(DEFS, "ref")) == 1
         assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+
+
+class ServingProvider:
+    """A definitions cache provider that never leads and always answers `document`."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+
+    def should_fetch_flag_definitions(self) -> bool:
+        return False
+
+    def get_flag_definitions(self) -> Any:
+        return self.document
+
+    def on_flag_definitions_received(self, data: Any) -> None:
+        """Nothing is kept: every read answers `document` again."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+MALFORMED = {
+    "flags a string": {"flags": "nope", "cohorts": []},
+    "flags not objects": {"flags": [1], "group_type_mapping": {}, "cohorts": {}},
+    "flags a mapping": {"flags": {"on": {}}, "group_type_mapping": {}, "cohorts": {}},
+    "cohorts missing": {"flags": [flag("cached")], "group_type_mapping": {}},
+    "not a mapping": ["flags", "cohorts"],
+}
+
+
+@pytest.mark.parametrize("document", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_cached_document_is_rejected_and_the_definitions_downloaded(
+    document: Any, modules: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache provider answering a malformed document: every load downloads instead and
+    the downloaded definitions are in force, as posthog does; hogkit put `{"flags":
+    "nope"}` in force (its flags read `['n','o','p','e']`) and downloaded nothing. The
+    rejection is logged once, never raised."""
+
+    def load_twice(module: Any) -> Any:
+        module.load_feature_flags()
+        first = module.feature_flag_definitions()
+        module.load_feature_flags()
+        return first, module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    with Twin(definitions(flag("on")), local=True) as twin:
+        ref, kit = on_both(
+            twin,
+            load_twice,
+            personal_api_key=SECRET,
+            flag_definition_cache_provider=ServingProvider(document),
+            default_client=None,
+        )
+        assert [f["key"] for f in ref[1]] == ["on"]
+        assert kit == ref
+        assert len(twin.requests(DEFS, "ref")) == 2
+        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+    rejected = [r for r in caplog.records if "not a flag definitions document" in r.getMessage()]
+    assert len(rejected) == 1
