@@ -284,3 +284,27 @@ def test_a_malformed_cached_document_is_rejected_and_the_definitions_downloaded(
         assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
     rejected = [r for r in caplog.records if "not a flag definitions document" in r.getMessage()]
     assert len(rejected) == 1
+
+
+@pytest.mark.parametrize("served", [[], [flag("on")]], ids=["no flags", "one flag"])
+def test_an_empty_cache_downloads_while_no_flag_is_loaded(served: list[Any], modules: None) -> None:
+    """A cache provider that never leads and has nothing stored: each load downloads while
+    the definitions in force hold no flag (an empty list counts as nothing loaded), and
+    stops once one is, as posthog does; hogkit downloaded only while nothing was loaded."""
+
+    def load_three_times(module: Any) -> Any:
+        for _ in range(3):
+            module.load_feature_flags()
+        return module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    with Twin(definitions(*served), local=True) as twin:
+        ref, kit = on_both(
+            twin,
+            load_three_times,
+            personal_api_key=SECRET,
+            flag_definition_cache_provider=ServingProvider(None),
+            default_client=None,
+        )
+        assert kit == ref
+        assert len(twin.requests(DEFS, "ref")) == (3 if not served else 1)
+        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))

@@ -34,7 +34,7 @@ class SharedRound:
 
     def run(self, fetch: Callable[[], bool]) -> bool:
         """The round: read when another process leads, `fetch` when we lead, when the store
-        fails, or when it is empty and nothing is loaded yet."""
+        fails or answers no document, or when it is empty and no flag is loaded."""
         try:
             return self._round(fetch)
         finally:
@@ -50,9 +50,15 @@ class SharedRound:
                 if cache.round_failed:
                     state.last_error = cache.last_error
                 return True  # nothing to download: the filler process will share them
-            if shared is None and state.flagset is not None:
+            if shared is None and self._holds_flags():
                 return True
         return fetch()
+
+    def _holds_flags(self) -> bool:
+        """Whether definitions with at least one flag are in force: an empty store is
+        then no reason to download, but with none (or an empty list) nothing else can
+        ever load them."""
+        return bool(self._state.document_part("flags"))
 
     def _adopt(self, shared: Mapping[str, Any]) -> bool:
         """Put a document read from the shared store in force (compiled only when it changed)."""
