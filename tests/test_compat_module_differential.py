@@ -254,6 +254,24 @@ MALFORMED = {
 }
 
 
+def with_a_cache(cached: Any, served: list[Any], calls: Callable[[Any], Any]) -> tuple[Any, int]:
+    """`calls` on both modules with a cache provider that never leads and answers `cached`,
+    against a server serving `served`; asserts both answered alike and downloaded alike,
+    and returns posthog's answer and how many downloads each made."""
+    with Twin(definitions(*served), local=True) as twin:
+        ref, kit = on_both(
+            twin,
+            calls,
+            personal_api_key=SECRET,
+            flag_definition_cache_provider=ServingProvider(cached),
+            default_client=None,
+        )
+        assert kit == ref
+        made = len(twin.requests(DEFS, "ref"))
+        assert len(twin.requests(DEFS, "kit")) == made
+        return ref, made
+
+
 @pytest.mark.parametrize("document", list(MALFORMED.values()), ids=list(MALFORMED))
 def test_a_malformed_cached_document_is_rejected_and_the_definitions_downloaded(
     document: Any, modules: None, caplog: pytest.LogCaptureFixture
@@ -270,18 +288,9 @@ def test_a_malformed_cached_document_is_rejected_and_the_definitions_downloaded(
         return first, module.feature_flag_definitions(), module.get_all_flags("user-1")
 
     caplog.set_level(logging.WARNING, logger="hogkit")
-    with Twin(definitions(flag("on")), local=True) as twin:
-        ref, kit = on_both(
-            twin,
-            load_twice,
-            personal_api_key=SECRET,
-            flag_definition_cache_provider=ServingProvider(document),
-            default_client=None,
-        )
-        assert [f["key"] for f in ref[1]] == ["on"]
-        assert kit == ref
-        assert len(twin.requests(DEFS, "ref")) == 2
-        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+    answer, made = with_a_cache(document, [flag("on")], load_twice)
+    assert [f["key"] for f in answer[1]] == ["on"]
+    assert made == 2
     rejected = [r for r in caplog.records if "not a flag definitions document" in r.getMessage()]
     assert len(rejected) == 1
 
@@ -297,14 +306,27 @@ def test_an_empty_cache_downloads_while_no_flag_is_loaded(served: list[Any], mod
             module.load_feature_flags()
         return module.feature_flag_definitions(), module.get_all_flags("user-1")
 
-    with Twin(definitions(*served), local=True) as twin:
-        ref, kit = on_both(
-            twin,
-            load_three_times,
-            personal_api_key=SECRET,
-            flag_definition_cache_provider=ServingProvider(None),
-            default_client=None,
-        )
-        assert kit == ref
-        assert len(twin.requests(DEFS, "ref")) == (3 if not served else 1)
-        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+    assert with_a_cache(None, served, load_three_times)[1] == (3 if not served else 1)
+
+
+@pytest.mark.parametrize(
+    ("served", "given"),
+    [([], [flag("given")]), ([flag("on")], [])],
+    ids=["flags set over an empty download", "no flags set over a download"],
+)
+def test_an_empty_cache_counts_the_flags_set_on_the_client(
+    served: list[Any], given: list[Any], modules: None
+) -> None:
+    """With a cache provider that never leads and has nothing stored, flags set on the
+    client (`feature_flags = [...]`) count as loaded: a load downloads only while the list
+    in force is empty, as posthog does; hogkit looked at its last download alone, so it
+    downloaded over flags set by hand, and not over an empty list set by hand."""
+
+    def load_set_load(module: Any) -> Any:
+        module.load_feature_flags()
+        module.default_client.feature_flags = given
+        module.load_feature_flags()
+        module.load_feature_flags()
+        return module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    assert with_a_cache(None, served, load_set_load)[1] == (1 if given else 2)

@@ -31,6 +31,9 @@ class SharedRound:
         self.cache = cache
         self.follower_only = follower_only
         self._state = state
+        # Whether definitions with a flag are in force: the poller's, unless its owner puts
+        # others in force (see `DefinitionsPoller.in_force`).
+        self.holds_flags: Callable[[], bool] = state.holds_flags
 
     def run(self, fetch: Callable[[], bool]) -> bool:
         """The round: read when another process leads, `fetch` when we lead, when the store
@@ -50,15 +53,9 @@ class SharedRound:
                 if cache.round_failed:
                     state.last_error = cache.last_error
                 return True  # nothing to download: the filler process will share them
-            if shared is None and self._holds_flags():
-                return True
+            if shared is None and self.holds_flags():
+                return True  # an empty store is no reason to download over them
         return fetch()
-
-    def _holds_flags(self) -> bool:
-        """Whether definitions with at least one flag are in force: an empty store is
-        then no reason to download, but with none (or an empty list) nothing else can
-        ever load them."""
-        return bool(self._state.document_part("flags"))
 
     def _adopt(self, shared: Mapping[str, Any]) -> bool:
         """Put a document read from the shared store in force (compiled only when it changed)."""
