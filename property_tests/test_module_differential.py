@@ -181,6 +181,8 @@ class CacheProvider:
             raise RuntimeError("cache down")
         if self.kind == "serves":
             return cached_document()
+        if self.kind == "malformed":
+            return {"flags": "nope", "cohorts": []}
         return ["flags"] if self.kind == "odd" else None
 
     def on_flag_definitions_received(self, data: Any) -> None:
