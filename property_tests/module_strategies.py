@@ -165,10 +165,11 @@ def answer() -> dict[str, Any]:
     )
 
 
-PROVIDER_KINDS = ("serves", "fetches", "raises", "odd")
+PROVIDER_KINDS = ("serves", "fetches", "raises", "odd", "empty", "malformed")
 """What a cache provider does: hands out `cached_document()` instead of a download, asks
 for a download and keeps it, raises from every method, answers with values of the wrong
-type."""
+type, never leads and has nothing stored, never leads and hands out a malformed
+document."""
 
 # -- settings -----------------------------------------------------------------------------------
 

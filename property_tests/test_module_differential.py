@@ -181,6 +181,8 @@ class CacheProvider:
             raise RuntimeError("cache down")
         if self.kind == "serves":
             return cached_document()
+        if self.kind == "malformed":
+            return {"flags": "nope", "cohorts": []}
         return ["flags"] if self.kind == "odd" else None
 
     def on_flag_definitions_received(self, data: Any) -> None:
@@ -408,10 +410,10 @@ def _is_uuid(value: Any) -> bool:
 
 def _comparable(event: dict[str, Any]) -> dict[str, Any]:
     """An event without a context's `$device_id` (which hogkit adds on purpose), and an
-    `$exception` event with its exception list as (type, message) pairs, without the
+    exception event (under any name) with its exception list as (type, message) pairs, without the
     properties read off the stack (frames, fingerprint)."""
     props = {k: v for k, v in event["properties"].items() if k != "$device_id"}
-    if event["event"] == "$exception":
+    if "$exception_list" in props:  # a `before_send` hook may have renamed the event
         exceptions = props.pop("$exception_list")
         props.pop("$exception_fingerprint", None)
         props["$exception_list"] = [[e.get("type"), e.get("value")] for e in exceptions]

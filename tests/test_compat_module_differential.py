@@ -5,6 +5,7 @@ server received."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from twin import (
     REF_KEY,
     SECRET,
     Twin,
+    definitions,
     event_differences,
     flag,
     personless_marked,
@@ -33,6 +35,7 @@ _SETTINGS = (
     "disabled",
     "disable_geoip",
     "personal_api_key",
+    "flag_definition_cache_provider",
     "default_client",
 )
 
@@ -196,3 +199,134 @@ def test_a_download_after_definitions_were_set_on_the_client_replaces_them(modul
         assert kit == ref
         assert len(twin.requests(DEFS, "ref")) == 1
         assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+
+
+def test_a_default_client_built_disabled_downloads_definitions_once_enabled(
+    modules: None,
+) -> None:
+    """The default client built while `disabled = True`, then `disabled = False`: a flag
+    read downloads the definitions and evaluates locally, as posthog does; hogkit's client
+    had no poller when built disabled, so it never downloaded any."""
+
+    def build_disabled_then_read(module: Any) -> Any:
+        module.disabled = True
+        module.feature_flag_definitions()  # builds the default client, disabled
+        module.disabled = False
+        everything = module.get_all_flags("user-1")
+        keys = [f["key"] for f in module.feature_flag_definitions() or []]
+        return everything, keys
+
+    with Twin(definitions(flag("on")), local=True) as twin:
+        ref, kit = on_both(
+            twin, build_disabled_then_read, personal_api_key=SECRET, default_client=None
+        )
+        assert ref == ({"on": True}, ["on"])
+        assert kit == ref
+        assert len(twin.requests(DEFS, "ref")) == 1
+        assert len(twin.requests(DEFS, "kit")) == len(twin.requests(DEFS, "ref"))
+
+
+class ServingProvider:
+    """A definitions cache provider that never leads and always answers `document`."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+
+    def should_fetch_flag_definitions(self) -> bool:
+        return False
+
+    def get_flag_definitions(self) -> Any:
+        return self.document
+
+    def on_flag_definitions_received(self, data: Any) -> None:
+        """Nothing is kept: every read answers `document` again."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+MALFORMED = {
+    "flags a string": {"flags": "nope", "cohorts": []},
+    "flags not objects": {"flags": [1], "group_type_mapping": {}, "cohorts": {}},
+    "flags a mapping": {"flags": {"on": {}}, "group_type_mapping": {}, "cohorts": {}},
+    "cohorts missing": {"flags": [flag("cached")], "group_type_mapping": {}},
+    "not a mapping": ["flags", "cohorts"],
+}
+
+
+def with_a_cache(cached: Any, served: list[Any], calls: Callable[[Any], Any]) -> tuple[Any, int]:
+    """`calls` on both modules with a cache provider that never leads and answers `cached`,
+    against a server serving `served`; asserts both answered alike and downloaded alike,
+    and returns posthog's answer and how many downloads each made."""
+    with Twin(definitions(*served), local=True) as twin:
+        ref, kit = on_both(
+            twin,
+            calls,
+            personal_api_key=SECRET,
+            flag_definition_cache_provider=ServingProvider(cached),
+            default_client=None,
+        )
+        assert kit == ref
+        made = len(twin.requests(DEFS, "ref"))
+        assert len(twin.requests(DEFS, "kit")) == made
+        return ref, made
+
+
+@pytest.mark.parametrize("document", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_a_malformed_cached_document_is_rejected_and_the_definitions_downloaded(
+    document: Any, modules: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache provider answering a malformed document: every load downloads instead and
+    the downloaded definitions are in force, as posthog does; hogkit put `{"flags":
+    "nope"}` in force (its flags read `['n','o','p','e']`) and downloaded nothing. The
+    rejection is logged once, never raised."""
+
+    def load_twice(module: Any) -> Any:
+        module.load_feature_flags()
+        first = module.feature_flag_definitions()
+        module.load_feature_flags()
+        return first, module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    caplog.set_level(logging.WARNING, logger="hogkit")
+    answer, made = with_a_cache(document, [flag("on")], load_twice)
+    assert [f["key"] for f in answer[1]] == ["on"]
+    assert made == 2
+    rejected = [r for r in caplog.records if "not a flag definitions document" in r.getMessage()]
+    assert len(rejected) == 1
+
+
+@pytest.mark.parametrize("served", [[], [flag("on")]], ids=["no flags", "one flag"])
+def test_an_empty_cache_downloads_while_no_flag_is_loaded(served: list[Any], modules: None) -> None:
+    """A cache provider that never leads and has nothing stored: each load downloads while
+    the definitions in force hold no flag (an empty list counts as nothing loaded), and
+    stops once one is, as posthog does; hogkit downloaded only while nothing was loaded."""
+
+    def load_three_times(module: Any) -> Any:
+        for _ in range(3):
+            module.load_feature_flags()
+        return module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    assert with_a_cache(None, served, load_three_times)[1] == (3 if not served else 1)
+
+
+@pytest.mark.parametrize(
+    ("served", "given"),
+    [([], [flag("given")]), ([flag("on")], [])],
+    ids=["flags set over an empty download", "no flags set over a download"],
+)
+def test_an_empty_cache_counts_the_flags_set_on_the_client(
+    served: list[Any], given: list[Any], modules: None
+) -> None:
+    """With a cache provider that never leads and has nothing stored, flags set on the
+    client (`feature_flags = [...]`) count as loaded: a load downloads only while the list
+    in force is empty, as posthog does; hogkit looked at its last download alone, so it
+    downloaded over flags set by hand, and not over an empty list set by hand."""
+
+    def load_set_load(module: Any) -> Any:
+        module.load_feature_flags()
+        module.default_client.feature_flags = given
+        module.load_feature_flags()
+        module.load_feature_flags()
+        return module.feature_flag_definitions(), module.get_all_flags("user-1")
+
+    assert with_a_cache(None, served, load_set_load)[1] == (1 if given else 2)

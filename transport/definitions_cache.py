@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import threading
@@ -35,6 +36,7 @@ __all__ = [
     "CacheBridge",
     "FlagDefinitionCacheData",
     "FlagDefinitionCacheProvider",
+    "is_document",
     "shared_document",
 ]
 
@@ -94,6 +96,29 @@ def shared_document(document: Mapping[str, Any]) -> FlagDefinitionCacheData:
         "property_matching_version": document.get("property_matching_version", 1),
     }
     return shared
+
+
+def is_document(answer: Any) -> bool:
+    """Whether a store's answer is a definitions document: a mapping with the protocol's
+    three fields, its flags a list of flag objects (or empty), and nothing JSON cannot hold.
+
+    Anything else (flags given as a string, a field missing) would put garbage in force, so
+    it counts as no answer at all, as posthog-python's client takes it."""
+    if not isinstance(answer, Mapping) or any(k not in answer for k in _FIELDS):
+        return False
+    flags = answer["flags"]
+    if flags and not (
+        isinstance(flags, (list, tuple)) and all(isinstance(f, Mapping) for f in flags)
+    ):
+        return False
+    try:
+        json.dumps({k: answer[k] for k in _FIELDS}, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+_FIELDS = ("flags", "group_type_mapping", "cohorts")
 
 
 class _Failed:
@@ -166,15 +191,24 @@ class CacheBridge:
         return True if answer is FAILED else bool(answer)
 
     def read(self) -> Mapping[str, Any] | _Failed | None:
-        """The shared document, None when the store has none, `FAILED` when it failed."""
-        answer = self._call("get_flag_definitions")
-        if answer is FAILED or answer is None:
+        """The shared document, None when the store has none (any false answer: None, an
+        empty dict), `FAILED` when it failed or answered something that is not a document
+        (the store is then as good as down: the round downloads instead)."""
+        answer: Any = self._call("get_flag_definitions")
+        if isinstance(answer, _Failed):
             return answer
-        if not isinstance(answer, Mapping) or "flags" not in answer:
+        try:
+            if not answer:
+                return None
+            usable = is_document(answer)
+        except Exception:  # an answer whose truth or fields raise is no document either
+            usable = False
+        if not usable:
             self.round_failed = True
-            self.last_error = "get_flag_definitions: not a definitions document"
+            self.last_error = "get_flag_definitions: not a flag definitions document"
             return FAILED
-        return answer
+        document: Mapping[str, Any] = answer
+        return document
 
     def received(self, document: Mapping[str, Any], etag: str | None) -> None:
         """Share a freshly downloaded document (the protocol has no room for the ETag; a store

@@ -31,10 +31,13 @@ class SharedRound:
         self.cache = cache
         self.follower_only = follower_only
         self._state = state
+        # Whether definitions with a flag are in force: the poller's, unless its owner puts
+        # others in force (see `DefinitionsPoller.in_force`).
+        self.holds_flags: Callable[[], bool] = state.holds_flags
 
     def run(self, fetch: Callable[[], bool]) -> bool:
         """The round: read when another process leads, `fetch` when we lead, when the store
-        fails, or when it is empty and nothing is loaded yet."""
+        fails or answers no document, or when it is empty and no flag is loaded."""
         try:
             return self._round(fetch)
         finally:
@@ -50,8 +53,8 @@ class SharedRound:
                 if cache.round_failed:
                     state.last_error = cache.last_error
                 return True  # nothing to download: the filler process will share them
-            if shared is None and state.flagset is not None:
-                return True
+            if shared is None and self.holds_flags():
+                return True  # an empty store is no reason to download over them
         return fetch()
 
     def _adopt(self, shared: Mapping[str, Any]) -> bool:

@@ -121,6 +121,11 @@ class DefinitionsState:
         part = document.get(name) if isinstance(document, dict) else None
         return dict(part) if isinstance(part, dict) else {}
 
+    def holds_flags(self) -> bool:
+        """Whether the document in force lists at least one flag (an empty list counts as
+        nothing loaded: with a shared store that has none, only a download can bring some)."""
+        return bool(self.document_part("flags"))
+
     def problem(self, kind: str, level: int, message: str, detail: object) -> None:
         """Record a failure; log it once per kind until the next success."""
         text = message % (detail if detail is not None else "no definitions used",)

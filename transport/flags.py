@@ -129,8 +129,9 @@ class FlagService:
             self._transport,
             self.request_timeout,
             flag_definitions,
-            poller=bool(self._secret_key or (definitions_cache is not None and follower_only))
-            and not disabled(),
+            # Built also while disabled: the poller starts only at the first read or load,
+            # which a disabled client never makes, so enabling it later loads definitions.
+            poller=bool(self._secret_key or (definitions_cache is not None and follower_only)),
             poll_interval=poll_interval,
             refresh=enable_local_evaluation,
             definitions_cache=definitions_cache,

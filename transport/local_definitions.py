@@ -72,11 +72,21 @@ class LocalDefinitions:
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
         self._listeners: list[Callable[[FlagSet | None], None]] = []
+        if poller is not None:
+            poller.in_force(self.holds_flags)
 
     def installs(self) -> int:
         """How many documents the poller put in force so far (downloaded or read from a
         shared store); -1 without a poller, where none ever comes."""
         return self.poller.state.installs if self.poller is not None else -1
+
+    def holds_flags(self) -> bool:
+        """Whether the definitions in force list a flag: those handed over until the next
+        download while they are, else the downloaded ones."""
+        self._end_handover()
+        if self._until is not None:
+            return self.given is not None and bool(self.given.keys)
+        return self.poller is not None and self.poller.state.holds_flags()
 
     def _end_handover(self) -> None:
         """Put the downloads back in force once one came in (a load, a poll or a shared

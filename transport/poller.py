@@ -189,6 +189,13 @@ class DefinitionsPoller:
             self._waited = True
         return self.state.flagset
 
+    def in_force(self, holds_flags: Callable[[], bool]) -> None:
+        """Tell the shared round how to know whether definitions with a flag are in force,
+        for an owner that may put others in force than the downloads (with an empty
+        store, a round downloads only when none are)."""
+        if self._shared is not None:
+            self._shared.holds_flags = holds_flags
+
     # ----------------------------------------------------------------- lifecycle
 
     def start(self, *, polled: bool = False) -> None:
