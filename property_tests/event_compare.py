@@ -42,6 +42,23 @@ def quiet() -> Iterator[None]:
             os.environ["POSTHOG_RELEASE_ID"] = release
 
 
+@contextlib.contextmanager
+def within(api: Any, context: Context | None) -> Iterator[None]:
+    """A fresh context of `api` (a client, or posthog's contexts module) set up as `context`
+    says; nothing when it is None."""
+    if context is None:
+        yield
+        return
+    with api.new_context(fresh=True):
+        if context.distinct_id is not None:
+            api.identify_context(context.distinct_id)
+        if context.session_id is not None:
+            api.set_context_session(context.session_id)
+        for name, value in context.tags.items():
+            api.tag(name, value)
+        yield
+
+
 # The methods that send an event without a person when given no distinct id.
 PERSONLESS_METHODS = frozenset({"capture", "capture_exception"})
 BLANK = (None, "")

@@ -49,7 +49,7 @@ import posthog
 import pytest
 from client_compare import FLAGS_TIMEOUT, PerSdk
 from client_strategies import KEYS, flags_answers
-from event_compare import agrees, canonical_uuid, compare_call, quiet
+from event_compare import agrees, canonical_uuid, compare_call, quiet, within
 from event_strategies import Call, Context, Example, calls, examples
 from httpserver import LoopbackServer, Reply
 from hypothesis import HealthCheck, given, settings
@@ -169,21 +169,9 @@ class Side:
         fresh, self.seen = events[self.seen :], len(events)
         return fresh
 
-    @contextlib.contextmanager
-    def within(self, context: Context | None) -> Iterator[None]:
+    def within(self, context: Context | None) -> contextlib.AbstractContextManager[None]:
         """The example's context, set up through the SDK's own context functions."""
-        if context is None:
-            yield
-            return
-        api: Any = posthog_contexts if self.reference else self.client
-        with api.new_context(fresh=True):
-            if context.distinct_id is not None:
-                api.identify_context(context.distinct_id)
-            if context.session_id is not None:
-                api.set_context_session(context.session_id)
-            for name, value in context.tags.items():
-                api.tag(name, value)
-            yield
+        return within(posthog_contexts if self.reference else self.client, context)
 
 
 class Outcome(NamedTuple):

@@ -31,13 +31,10 @@ What is relaxed, and why (nothing else is):
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
-from typing import Any
 
-from event_compare import agrees, compare_call, quiet
-from event_strategies import OPAQUE_TEXTS, Context, Example, examples
+from event_compare import agrees, compare_call, quiet, within
+from event_strategies import OPAQUE_TEXTS, Example, examples
 from hypothesis import given, settings
 from oracle import local_zone, recording_clients
 
@@ -51,22 +48,6 @@ CI_MINIMUM_EXAMPLES = 200
 # The local time zone the examples run in: off UTC, so a naive time either SDK reads as
 # local time (one from the last 5 s) shows whether the other reads it so too.
 LOCAL_ZONE = "Asia/Kolkata"
-
-
-@contextlib.contextmanager
-def within(client: Any, context: Context | None) -> Iterator[None]:
-    """`client`'s own fresh context set up as `context` says (nothing when it is None)."""
-    if context is None:
-        yield
-        return
-    with client.new_context(fresh=True):
-        if context.distinct_id is not None:
-            client.identify_context(context.distinct_id)
-        if context.session_id is not None:
-            client.set_context_session(context.session_id)
-        for name, value in context.tags.items():
-            client.tag(name, value)
-        yield
 
 
 def run_example(example: Example) -> None:

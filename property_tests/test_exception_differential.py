@@ -59,16 +59,15 @@ import contextlib
 import dataclasses
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import posthog
+from event_compare import quiet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import recording_clients
-from reference import quiet_logger, quiet_reference
 from twin import context_tags_in_order, event_differences, normalized, personless_marked
 
 import hogkit
@@ -576,20 +575,6 @@ def comparable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return personless_marked(
         [context_tags_in_order(_application_frames(normalized(e))) for e in events]
     )
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """No reference log lines or warnings, and no POSTHOG_RELEASE_ID (both SDKs read it
-    when built)."""
-    release = os.environ.pop("POSTHOG_RELEASE_ID", None)
-    try:
-        with quiet_reference(), quiet_logger("hogkit"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        if release is not None:
-            os.environ["POSTHOG_RELEASE_ID"] = release
 
 
 def check_example(example: Example) -> None:
