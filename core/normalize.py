@@ -7,8 +7,8 @@ sent.
 
 The rules: datetime/date/time → `isoformat()`; Decimal → float; UUID → str;
 set/frozenset/tuple/list/deque → list; mappings, dataclasses, attrs classes, msgspec Structs
-and objects with a `model_dump()` or `dict()` (pydantic models) → objects; bytes-like → UTF-8 text with invalid bytes replaced;
-NaN/±Inf → null; str/int/float subclasses (enums) → their plain value; anything else →
+and objects with a `model_dump()` or `dict()` method (pydantic models) → objects;
+bytes-like → UTF-8 text with invalid bytes replaced; NaN/±Inf → null; str/int/float subclasses (enums) → their plain value; anything else →
 `str()`. Keys become strings. Lone surrogates, which no UTF-8 encoder accepts, become
 U+FFFD. Cycles and nesting deeper than `MAX_DEPTH` are cut with a marker string, and an
 object whose `__str__` raises becomes a marker naming its type.
