@@ -145,8 +145,8 @@ def take_token(
     interval keeps its remainder so slow trickles still refill, and an interval of zero
     (or less) fills the bucket at every call. Each call takes a token while any is left,
     and goes out only if one is still left after it: the call that empties the bucket is
-    dropped too, so a full bucket lets `size - 1` through at once (the rule PostHog's
-    SDKs share, so a crash loop is cut at the same count in every language).
+    dropped too, so a full bucket lets `size - 1` through at once, as posthog-python's
+    limiter does: an application switching SDKs sees a crash loop cut at the same count.
     """
     if bucket is None:
         bucket = Bucket(float(size), now)

@@ -101,14 +101,16 @@ class LocalDefinitions:
     @property
     def flagset(self) -> FlagSet | None:
         """The definitions in force right now (never waits)."""
-        self._end_handover()
+        if self._until is not None:
+            self._end_handover()
         if self.offline:
             return self.given
         return self.poller.flagset if self.poller is not None else None
 
     def definitions(self) -> FlagSet | None:
         """The definitions for a flag call; the first call may wait for the first download."""
-        self._end_handover()
+        if self._until is not None:  # checked here: this runs on every flag read
+            self._end_handover()
         if self.offline:
             return self.given
         poller = self.poller
