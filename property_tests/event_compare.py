@@ -105,10 +105,14 @@ def is_uuid(value: Any) -> bool:
 
 
 def canonical_uuid(value: Any) -> str | None:
-    """The uuid text posthog's AsyncClient keeps for an explicit `uuid` argument: the one its
-    Client keeps, in canonical form."""
-    text = accepted_uuid(value)
-    return None if text is None else str(uuidlib.UUID(text))
+    """The uuid text posthog's AsyncClient keeps for an explicit `uuid` argument: its
+    `str()` (a str subclass's own `__str__` too), in canonical form."""
+    if value is None:
+        return None
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def check_ids(

@@ -12,6 +12,7 @@ from typing import Any
 import posthog
 import pytest
 from httpserver import Reply
+from odd_values import Label
 from twin import FLAGS, KIT_KEY, REF_KEY, Twin, event_differences, flags_response, record
 
 import hogkit
@@ -188,3 +189,22 @@ def test_a_shut_down_client_evaluates_nothing_and_asks_nothing() -> None:
         ref, kit = run_both(twin, read_after_shutdown)
         assert ref is None and kit is None
         assert (len(twin.requests(FLAGS, "ref")), len(twin.requests(FLAGS, "kit"))) == asked
+
+
+def test_a_given_uuid_is_read_through_its_str() -> None:
+    """posthog's AsyncClient reads a caller's uuid as `str(uuid)`: a str subclass whose
+    `__str__` is not its text is no uuid there, and the event gets a new one; hogkit's
+    AsyncClient kept the subclass's own text, as only posthog's Client reads it."""
+    given = Label("e3e70682-c209-4cac-a29f-6fbed82c07cd")
+
+    async def send(client: Any) -> Any:
+        return client.capture("bought", distinct_id="user-1", uuid=given)
+
+    with Twin(local=False) as twin:
+        ref, kit = run_both(twin, send)
+        sent = [
+            [e["uuid"] for r in twin.requests("/batch/", sdk) for e in r.json()["batch"]]
+            for sdk in ("ref", "kit")
+        ]
+        assert sent[0] == [ref] and sent[1] == [kit]
+        assert ref != str.__str__(given) and kit != str.__str__(given)

@@ -85,11 +85,20 @@ def event_uuid(value: object) -> str:
 
 
 def canonical_uuid(value: object) -> object:
-    """A caller's valid uuid in its canonical text (lowercase, hyphenated), as posthog-python's
-    AsyncClient sends and returns it (its Client keeps the text as given); anything else is
-    returned unchanged, for `event_id` to check and replace."""
-    text = normalize_uuid(value)
-    return value if text is None else str(_uuid.UUID(text))
+    """A caller's uuid as posthog-python's AsyncClient reads it: `str(value)` in canonical
+    text (lowercase, hyphenated) when that is a uuid (its Client reads a `str` subclass's
+    own text instead); anything else is returned as that text, for `event_id` to report
+    and replace."""
+    if value is None:
+        return None
+    try:
+        text = str(value)
+    except Exception:
+        return ""  # no text at all: `event_id` reports it and draws a new one
+    try:
+        return str(_uuid.UUID(text))
+    except ValueError:
+        return text
 
 
 def when(timestamp: _dt.datetime | str | None) -> Timestamp:
