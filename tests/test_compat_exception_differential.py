@@ -405,3 +405,42 @@ def test_an_exc_info_tuple_is_sent_with_the_stack_it_names(
             kit.shutdown()
     (theirs,), (ours,) = sent, memory.events
     assert ours["properties"]["$exception_list"] == theirs["properties"]["$exception_list"]
+
+
+def _spending(
+    a: str, b: str, c: str, d: str, e: str, f: str, g: str, h: str, i: str, j: str
+) -> None:
+    """A frame whose ten variables spend the whole budget, above one holding empty text."""
+    holding("")
+
+
+def _capture_after_spending(client: Any) -> None:
+    try:
+        _spending(*["x" * 1024] * 10)
+    except RuntimeError as error:
+        client.capture_exception(error, distinct_id="user-1")
+
+
+def test_an_empty_text_is_kept_once_the_budget_is_spent() -> None:
+    """Ten values cut to 1024 characters spend the whole 10 KiB budget; an empty text
+    costs nothing, so the frame below still gets it, as posthog sends it."""
+    memory = MemoryTransport()
+    # The catching frame's own variables (the client, the error) are left out: their
+    # text differs between the SDKs, and would spend the budget differently.
+    options = {
+        "project_root": HERE,
+        "capture_exception_code_variables": True,
+        "code_variables_ignore_patterns": ["^client$", "^error$"],
+    }
+    with recording_clients() as (make, sent):
+        reference = make(**options)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+        try:
+            _capture_after_spending(reference)
+            _capture_after_spending(kit)
+            kit.flush()
+        finally:
+            kit.shutdown()
+    (theirs,), (ours,) = sent, memory.events
+    assert variables_of(theirs) == {"note": ""}
+    assert variables_of(ours) == variables_of(theirs)

@@ -46,7 +46,9 @@ def attach_code_variables(
     pending = iter(frames)
     current = next(pending, None)
     for tb in _tracebacks(exc.__traceback__):
-        if current is None or budget <= 0:
+        # A spent budget does not end the walk: a variable that costs nothing (empty
+        # text) still fits in a frame further down.
+        if current is None:
             break
         code = tb.tb_frame.f_code
         if current.get("lineno") != tb.tb_lineno or current.get("function") != code.co_name:
