@@ -23,16 +23,21 @@ variables off. Here each example draws what else decides an `$exception` event:
 - how the exception is captured: `capture_exception(error)`, `capture_exception()` with
   no argument inside the `except` block, `capture_exception(sys.exc_info())`, or by a
   context it escapes; with or without a distinct id, the caller's `properties` (some
-  naming what the SDK sets itself) and `groups`.
+  naming what the SDK sets itself) and `groups`;
+- now and then, flags on the event (see `exception_flags`): a snapshot of
+  `evaluate_flags` as `flags`, `send_feature_flags` (True, False or options), or both,
+  with definitions or without and a `/flags` answer or failure from a loopback server.
 
-Both clients run offline in turn (posthog's events recorded by `before_send` as it would
-send them, hogkit's through an in-memory transport) and must send the same events.
+Both clients run in turn (posthog's events recorded by `before_send` as it would send
+them, hogkit's through an in-memory transport) and must send the same events, and the same
+`/flags` requests when flags are drawn.
 
 What is relaxed, and why (nothing else is):
 
 - Events are compared without `uuid`, `timestamp`, `$lib` and `$lib_version`; a
-  personless event's random distinct id is compared as a marker, and `$context_tags`
-  (a set in posthog) in one order.
+  personless event's random distinct id is compared as a marker (in a `/flags` body
+  too), and `$context_tags` (a set in posthog) in one order. `/flags` bodies are compared
+  without `api_key` and `sent_at`.
 - An exception's stack frames are compared without the frames of either SDK's own code
   and of `contextlib` (a context or a `scoped` wrapper sits in the traceback of what it
   catches, and the two SDKs build them differently).
@@ -45,7 +50,10 @@ What is relaxed, and why (nothing else is):
   frame carries some other function's variables; hogkit sends variables on the caught
   exception's own frames only.
 
-Not drawn, on purpose: PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
+Not drawn, on purpose: a capture asking for flags evaluated locally without naming a
+person (each SDK evaluates them for a random id of its own); a `send_feature_flags` that
+is neither a bool nor a mapping (posthog raises and drops the event; hogkit sends it, see
+tests/compat_facts.md). PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
 variable whose name says nothing. hogkit redacts them, posthog sends them (only a random
 looking one is caught by its entropy test): such a key grants access to a project's data.
 """
@@ -64,8 +72,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import posthog
+import pytest
 from event_compare import quiet
-from hypothesis import given, settings
+from exception_flags import FlagBench, FlagUse, flag_arguments, flag_uses, flags_requests
+from exception_flags import wants_a_person
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import recording_clients
 from twin import context_tags_in_order, event_differences, normalized, personless_marked
@@ -342,6 +353,7 @@ class Example(NamedTuple):
     raised: Raised
     properties: dict[str, Any] | None
     groups: dict[str, Any] | None
+    flags: FlagUse | None = None
 
 
 @st.composite
@@ -369,15 +381,18 @@ def examples(draw: st.DrawFn) -> Example:
         options.setdefault("capture_exception_code_variables", True)
     nested = draw(st.lists(scopes(), max_size=2))
     capture = draw(st.sampled_from(CAPTURES if nested else CAPTURES[:-1]))
+    flags = draw(flag_uses()) if not draw(st.integers(0, 3)) else None
+    person = draw(st.sampled_from((None, "user-1")))
     return Example(
         options,
         tuple(nested),
         tuple(draw(st.lists(LOCAL_VALUES, min_size=7, max_size=7))),
         capture,
-        draw(st.sampled_from((None, "user-1"))),
+        "user-1" if wants_a_person(flags) else person,
         draw(raised()),
         draw(st.none() | _CALL_PROPERTIES),
         draw(_GROUPS),
+        flags,
     )
 
 
@@ -472,15 +487,17 @@ def _odd(r: Raised) -> None:
 
 
 class Sdk:
-    """One SDK's module and client, as the harness's frames hold them: a slotted object
-    whose `repr` is the same for both, so their variables (walked too, and charged to the
-    same size budget as the drawn ones) cost both SDKs the same."""
+    """One SDK's module, client and flag keywords for the capture, as the harness's frames
+    hold them: a slotted object whose `repr` is the same for both, so their variables
+    (walked too, and charged to the same size budget as the drawn ones) cost both SDKs the
+    same."""
 
-    __slots__ = ("client", "module")
+    __slots__ = ("client", "flags", "module")
 
-    def __init__(self, module: Any, client: Any) -> None:
+    def __init__(self, module: Any, client: Any, flags: dict[str, Any]) -> None:
         self.module = module
         self.client = client
+        self.flags = flags
 
     def __repr__(self) -> str:
         return "<sdk>"
@@ -497,9 +514,12 @@ def _capture_inside(sdk: Sdk, example: Example) -> None:
         what: Any = {"bare": None, "exc_info": sys.exc_info()}.get(example.capture, error)
         sdk.client.capture_exception(
             what,
-            distinct_id=example.distinct_id,
-            properties=example.properties,
-            groups=example.groups,
+            **{
+                "distinct_id": example.distinct_id,
+                "properties": example.properties,
+                "groups": example.groups,
+                **sdk.flags,
+            },
         )
 
 
@@ -534,7 +554,7 @@ def _within(sdk: Sdk, scopes: tuple[Scope, ...], body: Callable[[], None]) -> No
 
 def run(module: Any, client: Any, example: Example) -> None:
     """The example on one SDK: an escaping exception ends here."""
-    sdk = Sdk(module, client)
+    sdk = Sdk(module, client, flag_arguments(client, example.flags))
     with contextlib.suppress(Exception):
         _within(sdk, example.scopes, lambda: _capture_inside(sdk, example))
 
@@ -577,13 +597,15 @@ def comparable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def check_example(example: Example) -> None:
+def check_example(bench: FlagBench, example: Example) -> None:
     memory = MemoryTransport()
-    options = {"project_root": HERE, **example.options}
+    ref_key, kit_key = bench.keys()
+    options = {"project_root": HERE, **example.options, **bench.options(example.flags)}
     with recording_clients() as (make, sent):
-        reference = make(**options)
-        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+        reference = make(api_key=ref_key, **options)
+        kit = KitClient(kit_key, sync_mode=True, transport=memory, **options)
         try:
+            bench.load(example.flags, reference, kit)
             run(posthog, reference, example)
             run(hogkit, kit, example)
             kit.flush()
@@ -591,11 +613,26 @@ def check_example(example: Example) -> None:
             kit.shutdown()
     ref_events, kit_events = comparable(sent), comparable(memory.events)
     assert kit_events == ref_events, f"{event_differences(ref_events, kit_events)}\n{example}"
+    ref_asked = flags_requests(bench.server, ref_key, sent)
+    kit_asked = flags_requests(bench.server, kit_key, memory.events)
+    assert kit_asked == ref_asked, f"/flags: posthog {ref_asked}, hogkit {kit_asked}\n{example}"
 
 
-@settings(max_examples=max(settings.default.max_examples, CI_MINIMUM_EXAMPLES))
+@pytest.fixture(scope="module")
+def bench() -> Iterator[FlagBench]:
+    bench = FlagBench()
+    yield bench
+    bench.close()
+
+
+@settings(
+    max_examples=max(settings.default.max_examples, CI_MINIMUM_EXAMPLES),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(example=examples())
-def test_exceptions_reach_the_server_as_posthog_sends_them(example: Example) -> None:
+def test_exceptions_reach_the_server_as_posthog_sends_them(
+    bench: FlagBench, example: Example
+) -> None:
     assert sys.exc_info() == (None, None, None)
     with quiet():
-        check_example(example)
+        check_example(bench, example)

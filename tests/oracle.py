@@ -78,15 +78,16 @@ def local_zone(name: str) -> Iterator[None]:
 
 
 def offline_client(api_key: str = "phc_reference", **options: Any) -> _PHClient:
-    """A reference client that never touches the network: sync mode, no sends, no polling."""
-    return _PHClient(
-        api_key,
-        host="http://127.0.0.1:9",
-        send=False,
-        sync_mode=True,
-        enable_local_evaluation=False,
+    """A reference client that sends no events: sync mode, no sends, no polling, and a host
+    where nothing listens. `options` may replace any of these (a host to ask for flags)."""
+    settings: dict[str, Any] = {
+        "host": "http://127.0.0.1:9",
+        "send": False,
+        "sync_mode": True,
+        "enable_local_evaluation": False,
         **options,
-    )
+    }
+    return _PHClient(api_key, **settings)
 
 
 @contextlib.contextmanager
