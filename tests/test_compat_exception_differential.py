@@ -34,9 +34,10 @@ def holding(note: Any) -> None:
     raise RuntimeError("failed")
 
 
-def variables_of(event: dict[str, Any]) -> Any:
+def variables_of(event: dict[str, Any], function: str = holding.__name__) -> Any:
+    """The code variables `event` carries on the frame of `function`."""
     frames = event["properties"]["$exception_list"][0]["stacktrace"]["frames"]
-    (frame,) = [f for f in frames if f["function"] == holding.__name__]
+    (frame,) = [f for f in frames if f["function"] == function]
     return frame.get("code_variables")
 
 
@@ -382,10 +383,26 @@ def _raised_without_stack() -> tuple[Any, Any, Any]:
         return ValueError, error, None
 
 
+def _elsewhere() -> tuple[Any, Any, Any]:
+    """An exc_info tuple of another exception, from a frame holding a variable."""
+    note = "the frame the tuple names"
+    try:
+        raise LookupError(note)
+    except LookupError:
+        return sys.exc_info()
+
+
+def _with_another_stack() -> tuple[Any, Any, Any]:
+    """An exception with the stack of another one."""
+    exc_type, error, _ = _inner_exc_info()
+    return exc_type, error, _elsewhere()[2]
+
+
 EXC_INFO_TUPLES = {
     "never raised, no stack": lambda: (ValueError, ValueError("never raised"), None),
     "raised, no stack named": _raised_without_stack,
     "stack taken before it travelled": _travelled,
+    "another exception's stack": _with_another_stack,
 }
 
 
@@ -393,10 +410,12 @@ EXC_INFO_TUPLES = {
 def test_an_exc_info_tuple_is_sent_with_the_stack_it_names(
     make_tuple: Callable[[], tuple[Any, Any, Any]],
 ) -> None:
+    """With the variables of the stack the tuple names."""
     memory = MemoryTransport()
+    options = {"project_root": HERE, "capture_exception_code_variables": True}
     with recording_clients() as (make, sent):
-        reference = make(project_root=HERE)
-        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, project_root=HERE)
+        reference = make(**options)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
         try:
             for client in (reference, kit):
                 client.capture_exception(make_tuple(), distinct_id="user-1")
@@ -405,6 +424,35 @@ def test_an_exc_info_tuple_is_sent_with_the_stack_it_names(
             kit.shutdown()
     (theirs,), (ours,) = sent, memory.events
     assert ours["properties"]["$exception_list"] == theirs["properties"]["$exception_list"]
+
+
+def _capture_unraised(client: Any, note: str) -> None:
+    client.capture_exception(ValueError("never raised"), distinct_id="user-1")
+
+
+def test_an_exception_never_raised_carries_the_callers_variables() -> None:
+    """posthog builds a stack from the caller's frames, and sends their variables."""
+    memory = MemoryTransport()
+    # The client's text differs between the SDKs: left out.
+    options = {
+        "project_root": HERE,
+        "capture_exception_code_variables": True,
+        "code_variables_ignore_patterns": ["^client$"],
+    }
+    with recording_clients() as (make, sent):
+        reference = make(**options)
+        kit = KitClient("phc_hogkit", sync_mode=True, transport=memory, **options)
+        try:
+            _capture_unraised(reference, "the caller's")
+            _capture_unraised(kit, "the caller's")
+            kit.flush()
+        finally:
+            kit.shutdown()
+    (theirs,), (ours,) = sent, memory.events
+    # The frames above hold the harness's two clients, whose text differs.
+    expected = variables_of(theirs, _capture_unraised.__name__)
+    assert expected == {"note": "the caller's"}
+    assert variables_of(ours, _capture_unraised.__name__) == expected
 
 
 def _spending(

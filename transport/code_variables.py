@@ -28,14 +28,17 @@ def _tracebacks(tb: types.TracebackType | None) -> Iterator[types.TracebackType]
 
 
 def attach_code_variables(
-    exception_list: list[dict[str, Any]], exc: BaseException, config: VariablesConfig
+    exception_list: list[dict[str, Any]],
+    traceback: types.TracebackType | None,
+    config: VariablesConfig,
 ) -> list[dict[str, Any]]:
-    """A copy of `exception_list` whose root entry's in-app frames carry `code_variables`.
+    """A copy of `exception_list` whose root entry's in-app frames carry `code_variables`
+    read from `traceback`, the one the root entry's frames were built from.
 
     Frames are matched to the traceback by line and function (the list may leave out
     hidden frames). Never raises: a frame whose locals cannot be read gets none.
     """
-    if not exception_list or exc.__traceback__ is None:
+    if not exception_list or traceback is None:
         return exception_list
     root = dict(exception_list[0])
     stack = root.get("stacktrace")
@@ -45,7 +48,7 @@ def attach_code_variables(
     budget = config.total_budget
     pending = iter(frames)
     current = next(pending, None)
-    for tb in _tracebacks(exc.__traceback__):
+    for tb in _tracebacks(traceback):
         # A spent budget does not end the walk: a variable that costs nothing (empty
         # text) still fits in a frame further down.
         if current is None:
@@ -66,10 +69,13 @@ def attach_code_variables(
     return [root, *exception_list[1:]]
 
 
-def with_code_variables(ev: Event, exc: BaseException, config: VariablesConfig) -> Event:
-    """An `$exception` event whose `$exception_list` carries the in-app frames' variables."""
+def with_code_variables(
+    ev: Event, traceback: types.TracebackType | None, config: VariablesConfig
+) -> Event:
+    """An `$exception` event whose `$exception_list` carries the in-app frames' variables,
+    read from `traceback` (see `attach_code_variables`)."""
     listed = ev.properties.get("$exception_list") if ev.properties else None
     if not isinstance(listed, list):
         return ev
-    props = {**ev.properties, "$exception_list": attach_code_variables(listed, exc, config)}
+    props = {**ev.properties, "$exception_list": attach_code_variables(listed, traceback, config)}
     return msgspec.structs.replace(ev, properties=props)

@@ -302,8 +302,8 @@ class EventMethods:
                     distinct_id, groups, flags, send_feature_flags, disable_geoip
                 )
             named = named_traceback(exception)
-            unraised = named is ... and exc.__traceback__ is None
-            synthetic = synthetic_traceback() if unraised else None
+            stack = exc.__traceback__ if named is ... else named
+            synthetic = synthetic_traceback() if named is ... and stack is None else None
             ev = core.exception_event(
                 self._events.context,
                 exc,
@@ -332,7 +332,9 @@ class EventMethods:
                 self.capture_code_variables, self.code_variables, variables_overrides()
             )
             if config is not None:
-                ev = with_code_variables(ev, exc, config)
+                # The variables of the stack the event shows: the one an exc_info tuple
+                # names, or the caller's for an exception never raised.
+                ev = with_code_variables(ev, stack or synthetic, config)
             return ev
 
         sent = self._events.emit("capture_exception", build)
