@@ -41,6 +41,7 @@ def exception_event(
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
     traceback: TracebackType | EllipsisType | None = ...,
+    exc_type: object = ...,
     context_properties: Mapping[str, Any] | None = None,
 ) -> Event:
     """`$exception` for `exc`, as posthog-python 7.91.1's `capture_exception` builds it.
@@ -52,8 +53,8 @@ def exception_event(
     (system properties, personless handling, groups, flags, common properties). The
     shell injects `source_lines` (it reads files) and `project_root` (posthog-python's
     default is the working directory at client start); `traceback` is the stack an
-    exc_info tuple names (see `exception_list`). OpenTelemetry `$trace_id`/`$span_id` are
-    the shell's to add to `properties`. `context_properties` (a context's tags and
+    exc_info tuple names and `exc_type` the class it names (see `exception_list`).
+    OpenTelemetry `$trace_id`/`$span_id` are the shell's to add to `properties`. `context_properties` (a context's tags and
     session) lie under all of these: a tag never replaces what describes the exception.
     """
     props: dict[str, Any] = dict(context_properties) if context_properties else {}
@@ -65,6 +66,7 @@ def exception_event(
         mechanism=mechanism,
         synthetic_traceback=synthetic_traceback,
         traceback=traceback,
+        exc_type=exc_type,
     )
     if level is not None:
         props["$exception_level"] = level

@@ -88,6 +88,7 @@ def exception_list(
     mechanism: Mapping[str, Any] | None = None,
     synthetic_traceback: TracebackType | None = None,
     traceback: TracebackType | EllipsisType | None = ...,
+    exc_type: object = ...,
 ) -> list[dict[str, Any]]:
     """The `$exception_list` entries for `exc`.
 
@@ -97,14 +98,16 @@ def exception_list(
     raised (posthog-python synthesises one from the caller's stack); it is used only when
     `exc.__traceback__` is None and marks the root `mechanism.synthetic`. `traceback` is
     the root's stack when the caller names one (the third item of an exc_info tuple: the
-    stack it was taken at, None for none), in place of `exc.__traceback__`.
+    stack it was taken at, None for none), in place of `exc.__traceback__`; `exc_type`
+    is the first item of such a tuple, whatever it holds, and names the root entry's
+    type and module in place of `type(exc)`.
     """
     opts = _Options(source_lines, in_app_prefixes, project_root)
     tb = exc.__traceback__ if traceback is ... else traceback
     synthetic = False
     if traceback is ... and tb is None and synthetic_traceback is not None:
         tb, synthetic = synthetic_traceback, True
-    _, entries = _walk(exc, tb, mechanism, _Link(0, 0, None, synthetic), opts)
+    _, entries = _walk(exc, tb, mechanism, _Link(0, 0, None, synthetic), opts, exc_type)
     return entries
 
 
@@ -114,12 +117,14 @@ def _walk(
     mechanism: Mapping[str, Any] | None,
     link: _Link,
     opts: _Options,
+    cls: object = ...,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Entries for `exc` and everything under it; returns the next free exception id too."""
+    """Entries for `exc` (named by `cls`, or by its own class when `...`) and everything
+    under it; returns the next free exception id too."""
     if id(exc) in opts.seen or link.exception_id >= MAX_ENTRIES:
         return link.exception_id, []
     opts.seen.add(id(exc))
-    entries = [_entry(exc, tb, mechanism, link, opts)]
+    entries = [_entry(exc, tb, mechanism, link, opts, type(exc) if cls is ... else cls)]
     parent_id = link.exception_id
     exception_id = parent_id + 1
 
@@ -153,9 +158,9 @@ def _entry(
     mechanism: Mapping[str, Any] | None,
     link: _Link,
     opts: _Options,
+    cls: object,
 ) -> dict[str, Any]:
     mech = _mechanism(exc, mechanism, link)
-    cls = type(exc)
     module = getattr(cls, "__module__", None)
     entry: dict[str, Any] = {
         "mechanism": mech,

@@ -358,6 +358,10 @@ def test_the_rate_limit_lets_as_many_through_as_posthog(limits: dict[str, Any]) 
 # -- exc_info tuples ------------------------------------------------------------------------------
 
 
+class Wrapped(Exception):
+    """A class of this module, to name an exception by."""
+
+
 def _inner_exc_info() -> tuple[Any, Any, Any]:
     """An exc_info tuple taken where the exception was raised, before it travelled on."""
     try:
@@ -398,11 +402,31 @@ def _with_another_stack() -> tuple[Any, Any, Any]:
     return exc_type, error, _elsewhere()[2]
 
 
+def _named_as(cls: Any) -> Callable[[], tuple[Any, Any, Any]]:
+    """A raised exception's tuple with `cls` in place of its class."""
+
+    def make() -> tuple[Any, Any, Any]:
+        _, error, tb = _inner_exc_info()
+        return cls, error, tb
+
+    return make
+
+
+def _named_by_itself() -> tuple[Any, Any, Any]:
+    _, error, tb = _inner_exc_info()
+    return error, error, tb
+
+
 EXC_INFO_TUPLES = {
     "never raised, no stack": lambda: (ValueError, ValueError("never raised"), None),
     "raised, no stack named": _raised_without_stack,
     "stack taken before it travelled": _travelled,
     "another exception's stack": _with_another_stack,
+    "another class named": _named_as(ValueError),
+    "a class of this module named": _named_as(Wrapped),
+    "a class that is no exception named": _named_as(int),
+    "no class named": _named_as(None),
+    "the exception named as its class": _named_by_itself,
 }
 
 
@@ -410,7 +434,7 @@ EXC_INFO_TUPLES = {
 def test_an_exc_info_tuple_is_sent_with_the_stack_it_names(
     make_tuple: Callable[[], tuple[Any, Any, Any]],
 ) -> None:
-    """With the variables of the stack the tuple names."""
+    """With the stack, its variables and the class the tuple names."""
     memory = MemoryTransport()
     options = {"project_root": HERE, "capture_exception_code_variables": True}
     with recording_clients() as (make, sent):

@@ -30,6 +30,7 @@ from .exception_source import (
     ExceptionArg,
     exception_of,
     named_traceback,
+    named_type,
     source_lines,
     synthetic_traceback,
 )
@@ -323,6 +324,7 @@ class EventMethods:
                 disable_geoip=disable_geoip,
                 synthetic_traceback=synthetic,
                 traceback=named,
+                exc_type=named_type(exception),
                 level=level,
                 source=source,
                 mechanism=mechanism,

@@ -11,7 +11,14 @@ from typing import Any
 
 from hogkit.core.exception_list import CONTEXT_LINES
 
-__all__ = ["ExceptionArg", "exception_of", "named_traceback", "source_lines", "synthetic_traceback"]
+__all__ = [
+    "ExceptionArg",
+    "exception_of",
+    "named_traceback",
+    "named_type",
+    "source_lines",
+    "synthetic_traceback",
+]
 
 ExceptionArg = BaseException | tuple[Any, Any, Any]
 
@@ -42,6 +49,12 @@ def named_traceback(exception: ExceptionArg | None) -> types.TracebackType | Ell
         tb = exception[2]
         return tb if isinstance(tb, types.TracebackType) else None
     return ...
+
+
+def named_type(exception: ExceptionArg | None) -> object:
+    """The class an exc_info tuple names (its first item, whatever it holds: posthog-python
+    names the exception by it), or `...` when the argument names none."""
+    return exception[0] if isinstance(exception, tuple) else ...
 
 
 def source_lines(path: str, lineno: int) -> tuple[list[str], str | None, list[str]]:
