@@ -103,11 +103,12 @@ class FlagDefinition(msgspec.Struct, frozen=True, gc=False):
 
 
 class DefinitionsDocument(msgspec.Struct, frozen=True, gc=False):
-    """The top level. Flags stay untyped here and are validated one by one."""
+    """The top level. Flags stay untyped here and are validated one by one; group types and
+    cohorts of another JSON type than an object are read as none (see `_table`)."""
 
     flags: list[Any] | None = None
-    group_type_mapping: dict[str, Any] | None = None
-    cohorts: dict[str, Any] | None = None
+    group_type_mapping: Any = None
+    cohorts: Any = None
     property_matching_version: Any = 1
     minimal_flag_called_events: Any = None
 
@@ -407,8 +408,8 @@ def _tolerant(document: object) -> Definitions:
     if isinstance(document, Mapping):
         top = _top_level(document)
         flags = top.flags or []
-        group_type_mapping: Mapping[str, Any] = top.group_type_mapping or {}
-        cohorts: Mapping[str, Any] = top.cohorts or {}
+        group_type_mapping = _table(top.group_type_mapping)
+        cohorts = _table(top.cohorts)
         matching_version = top.property_matching_version
         minimal = top.minimal_flag_called_events is True
     elif isinstance(document, (list, tuple)):
@@ -436,6 +437,13 @@ def _tolerant(document: object) -> Definitions:
         canonical=canonical,
         minimal_flag_called_events=minimal,
     )
+
+
+def _table(value: object) -> Mapping[str, Any]:
+    """Group types or cohorts as evaluation reads them: a list, text, a number or null
+    holds none, as posthog-python accepts such a document and decides locally every flag
+    that needs no group type or cohort (the others go to the server)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _canonical_flag(raw: object) -> object:

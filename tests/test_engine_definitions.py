@@ -24,13 +24,32 @@ from hypothesis import strategies as st
         (b"null", "got null"),
         (b'{"flags": {"key": "a"}}', "flags"),
         (b'{"flags": "nope"}', "flags"),
-        (b'{"flags": [], "cohorts": []}', "cohorts"),
-        (b'{"flags": [], "group_type_mapping": 3}', "group_type_mapping"),
     ],
 )
 def test_bad_documents_raise_definitions_error(raw: bytes, fragment: str) -> None:
     with pytest.raises(DefinitionsError, match=fragment):
         FlagSet.from_json(raw)
+
+
+@pytest.mark.parametrize("odd", [[1], [], "x", "", 3, 0, None, True], ids=repr)
+@pytest.mark.parametrize("table", ["group_type_mapping", "cohorts"])
+def test_group_types_or_cohorts_of_another_json_type_hold_none(table: str, odd: Any) -> None:
+    """Read as no table at all: the flags needing one are left to the server, the others
+    decided (tests/test_compat_definitions_tables.py runs posthog-python alongside)."""
+    flags = [
+        flag("plain", groups=[condition()]),
+        flag("grouped", aggregation_group_type_index=0, groups=[condition()]),
+        flag("in-cohort", groups=[condition({"key": "id", "type": "cohort", "value": 1})]),
+    ]
+    odd_tables = {"flags": flags, "group_type_mapping": {"0": "company"}, "cohorts": {}}
+    empty = {**odd_tables, table: {}}
+    odd_tables[table] = odd
+    groups = {"company": "acme"}
+    for raw in (json.dumps(odd_tables), odd_tables):
+        got = FlagSet.from_json(raw) if isinstance(raw, str) else FlagSet.from_document(raw)
+        left = got.evaluate("u", groups=groups, now=NOW)
+        right = FlagSet.from_document(empty).evaluate("u", groups=groups, now=NOW)
+        assert left.flag_values == right.flag_values and left.unresolved == right.unresolved
 
 
 def test_definitions_error_is_a_value_error() -> None:

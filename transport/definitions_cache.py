@@ -23,6 +23,7 @@ Why the bridge exists:
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import logging
@@ -82,16 +83,23 @@ class FlagDefinitionCacheProvider(Protocol):
         ...
 
 
-def shared_document(document: Mapping[str, Any]) -> FlagDefinitionCacheData:
-    """The document a provider receives: the server's definitions, in the protocol's fields.
+def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagDefinitionCacheData:
+    """The document a provider receives: the server's definitions, in the protocol's fields;
+    with `read`, a document read from the store, as it is put in force.
 
     `property_matching_version` defaults to 1 and `minimal_flag_called_events` to False, as
-    a reader of the shared copy would assume when they are absent.
+    a reader of the shared copy would assume when they are absent. Group types or cohorts
+    of another JSON type are kept as they came, as posthog-python keeps them; an empty
+    one (null, 0, "") is handed to the store as `{}` and put in force as it was read.
     """
+    tables = {
+        name: copy.copy(document.get(name) if read else document.get(name) or {})
+        for name in ("group_type_mapping", "cohorts")
+    }
     shared: FlagDefinitionCacheData = {
         "flags": list(document.get("flags") or []),
-        "group_type_mapping": dict(document.get("group_type_mapping") or {}),
-        "cohorts": dict(document.get("cohorts") or {}),
+        "group_type_mapping": tables["group_type_mapping"],
+        "cohorts": tables["cohorts"],
         "minimal_flag_called_events": document.get("minimal_flag_called_events") is True,
         "property_matching_version": document.get("property_matching_version", 1),
     }

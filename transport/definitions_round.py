@@ -61,7 +61,7 @@ class SharedRound:
         """Put a document read from the shared store in force (compiled only when it changed)."""
         state = self._state
         try:
-            document = shared_document(shared)
+            document = shared_document(shared, read=True)
             state.install(msgspec.json.encode(document))
         except (HogkitError, ValueError, TypeError, msgspec.MsgspecError) as exc:
             state.problem(

@@ -8,6 +8,7 @@ assignment, so a reader sees either the old set or the new one, never a mixture.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -101,7 +102,9 @@ class DefinitionsState:
 
     def document_part(self, name: str) -> Any:
         """`name` ("flags", "group_type_mapping" or "cohorts") of the document in force, or
-        None when nothing is loaded; an empty list or dict when the document has none.
+        None when nothing is loaded; an empty list or dict when the document has none. Group
+        types or cohorts of another JSON type read back as the document holds them (as
+        posthog-python keeps them), though evaluation reads them as none.
 
         The document is decoded once per download, not per read (a large one takes
         milliseconds), so each call returns a new list or dict of the same decoded flags,
@@ -118,8 +121,10 @@ class DefinitionsState:
         if name == "flags":
             flags = document.get("flags") if isinstance(document, dict) else document
             return list(flags) if isinstance(flags, list) else []
-        part = document.get(name) if isinstance(document, dict) else None
-        return dict(part) if isinstance(part, dict) else {}
+        if not isinstance(document, dict) or name not in document:
+            return {}
+        part = document[name]
+        return copy.copy(part) if isinstance(part, (dict, list)) else part
 
     def holds_flags(self) -> bool:
         """Whether the document in force lists at least one flag (an empty list counts as

@@ -166,12 +166,19 @@ class LiveSettings:
         core cannot read leaves the ones in force (reported, never raised unless debug)."""
         if self._flag_list is None:
             return
+        # Group types or cohorts set to something other than a mapping are read as none
+        # by the core, as posthog-python's evaluation finds none in them.
         document = {
             "flags": self._flag_list,
-            "group_type_mapping": dict(self.group_type_mapping or {}),
-            "cohorts": dict(self.cohorts or {}),
+            "group_type_mapping": _copied(self.group_type_mapping),
+            "cohorts": _copied(self.cohorts),
         }
         try:
             self._flags.replace_definitions(document, ask_server=True, until_download=True)
         except Exception as exc:
             self._problems.fail(name, exc)
+
+
+def _copied(table: Any) -> Any:
+    """A mapping as a dict of its own (changing the caller's later changes nothing)."""
+    return dict(table) if isinstance(table, Mapping) else table

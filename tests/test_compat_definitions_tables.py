@@ -1,0 +1,120 @@
+"""Definitions whose `group_type_mapping` or `cohorts` is not a JSON object, in hogkit and
+posthog 7.91.1 side by side.
+
+posthog-python accepts such a document, whether downloaded, read from a definitions cache
+provider or set on the client: the definitions are in force, the two attributes read back
+as the document holds them, and every flag that needs no group type (or no cohort) is
+decided locally, the others by the server. hogkit refused the whole document: a download
+left no definitions in force, and a cached one was downloaded again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from httpserver import Reply
+from twin import DEFS, FLAGS, Twin, definitions, flag, flags_response, person_rule, record
+
+GROUP_FLAG = flag("grouped", 2, aggregation_group_type_index=0)
+COHORT_FLAG = flag(
+    "in-cohort", 3, groups=[{"properties": [{"key": "id", "type": "cohort", "value": 1}]}]
+)
+FLAGS_DEFINED = [flag("plain"), GROUP_FLAG, COHORT_FLAG]
+USABLE = {
+    "group_type_mapping": {"0": "company"},
+    "cohorts": {"1": {"type": "AND", "values": [person_rule("plan", ["pro"])]}},
+}
+REMOTE = Reply.json(
+    flags_response(*(record(f["key"], "remote", fid=f["id"]) for f in FLAGS_DEFINED))
+)
+
+# What a document may hold in place of an object: text, numbers, lists, null, a boolean,
+# empty or not (posthog-python reads an empty one as no table at all).
+ODD_TABLES = {
+    "a list": [1],
+    "an empty list": [],
+    "text": "x",
+    "empty text": "",
+    "a number": 5,
+    "zero": 0,
+    "null": None,
+    "true": True,
+}
+CASES = [(name, odd) for name in USABLE for odd in ODD_TABLES.values()]
+CASE_IDS = [f"{name} {label}" for name in USABLE for label in ODD_TABLES]
+
+
+def document(name: str, odd: Any) -> dict[str, Any]:
+    return {"flags": FLAGS_DEFINED, **USABLE, name: odd}
+
+
+class Serving:
+    """A definitions cache provider that never leads and always answers `document`."""
+
+    def __init__(self, document: Any) -> None:
+        self.document = document
+
+    def should_fetch_flag_definitions(self) -> bool:
+        return False
+
+    def get_flag_definitions(self) -> Any:
+        return self.document
+
+    def on_flag_definitions_received(self, data: Any) -> None:
+        """Nothing is kept."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def reads(client: Any) -> dict[str, Any]:
+    """What an application sees of the definitions in force."""
+    groups = {"company": "acme"}
+    return {
+        "definitions": [f["key"] for f in client.feature_flag_definitions() or []],
+        "group_type_mapping": client.group_type_mapping,
+        "cohorts": client.cohorts,
+        "all": client.get_all_flags("user-1", groups=groups),
+        "local": client.get_all_flags("user-1", groups=groups, only_evaluate_locally=True),
+        "each": [client.get_feature_flag(f["key"], "user-1", groups=groups) for f in FLAGS_DEFINED],
+    }
+
+
+def compare(twin: Twin, prepare: Callable[[Any], None]) -> None:
+    """`prepare` then `reads` on both clients: the same answers, downloads and `/flags`
+    requests."""
+    twin.run(prepare)
+    ref, kit = twin.run(reads)
+    assert kit == ref
+    for path in (DEFS, FLAGS):
+        assert len(twin.requests(path, "kit")) == len(twin.requests(path, "ref"))
+
+
+@pytest.mark.parametrize(("name", "odd"), CASES, ids=CASE_IDS)
+def test_a_downloaded_document_is_in_force(name: str, odd: Any) -> None:
+    with Twin(document(name, odd), remote=REMOTE) as twin:
+        compare(twin, lambda client: client.load_feature_flags())
+
+
+@pytest.mark.parametrize(("name", "odd"), CASES, ids=CASE_IDS)
+def test_a_cached_document_is_in_force_without_a_download(name: str, odd: Any) -> None:
+    provider = Serving(document(name, odd))
+    with Twin(
+        definitions(flag("downloaded")), remote=REMOTE, flag_definition_cache_provider=provider
+    ) as twin:
+        compare(twin, lambda client: client.load_feature_flags())
+        assert len(twin.requests(DEFS, "ref")) == 0
+
+
+@pytest.mark.parametrize(("name", "odd"), CASES, ids=CASE_IDS)
+def test_a_table_set_on_the_client_is_in_force(name: str, odd: Any) -> None:
+    def set_by_hand(client: Any) -> None:
+        client.feature_flags = FLAGS_DEFINED
+        client.group_type_mapping = USABLE["group_type_mapping"]
+        client.cohorts = USABLE["cohorts"]
+        setattr(client, name, odd)
+
+    with Twin(remote=REMOTE, local=False) as twin:
+        compare(twin, set_by_hand)
