@@ -21,9 +21,13 @@ variables off. Here each example draws what else decides an `$exception` event:
   ExceptionGroup (Python 3.11+), a SyntaxError with or without its extra fields, or an
   exception whose `__str__` fails, is not text or is empty, with args of any kind;
 - how the exception is captured: `capture_exception(error)`, `capture_exception()` with
-  no argument inside the `except` block, `capture_exception(sys.exc_info())`, or by a
-  context it escapes; with or without a distinct id, the caller's `properties` (some
-  naming what the SDK sets itself) and `groups`;
+  no argument inside the `except` block, `capture_exception(sys.exc_info())`, an exc_info
+  tuple naming a class that is not the exception's (another exception class, a class
+  that is none, None, the exception itself) or a stack that is not its own (none, or
+  another exception's), or by a context it escapes; now and then after the exception
+  was raised again through another frame (the tuple taken before); with or without a
+  distinct id, the caller's `properties` (some naming what the SDK sets itself) and
+  `groups`;
 - now and then, flags on the event (see `exception_flags`): a snapshot of
   `evaluate_flags` as `flags`, `send_feature_flags` (True, False or options), or both,
   with definitions or without and a `/flags` answer or failure from a loopback server.
@@ -53,7 +57,10 @@ What is relaxed, and why (nothing else is):
 Not drawn, on purpose: a capture asking for flags evaluated locally without naming a
 person (each SDK evaluates them for a random id of its own); a `send_feature_flags` that
 is neither a bool nor a mapping (posthog raises and drops the event; hogkit sends it, see
-tests/compat_facts.md). PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
+tests/compat_facts.md); an exc_info tuple whose second item is not an exception or whose
+third is neither a traceback nor None (posthog sends an event naming whatever the
+tuple holds, or fails on the stack and drops the event; hogkit refuses the first and
+sends the second without a stack). PostHog personal and secret API keys (`phx_...`, `phs_...`) in a
 variable whose name says nothing. hogkit redacts them, posthog sends them (only a random
 looking one is caught by its entropy test): such a key grants access to a project's data.
 """
@@ -74,8 +81,14 @@ from typing import Any, NamedTuple
 import posthog
 import pytest
 from event_compare import quiet
-from exception_flags import FlagBench, FlagUse, flag_arguments, flag_uses, flags_requests
-from exception_flags import wants_a_person
+from exception_flags import (
+    FlagBench,
+    FlagUse,
+    flag_arguments,
+    flag_uses,
+    flags_requests,
+    wants_a_person,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import recording_clients
@@ -269,7 +282,19 @@ CONTEXT_SETTINGS: dict[str, st.SearchStrategy[Any]] = {
     "set_code_variables_detect_secrets_context": st.booleans(),
 }
 
-CAPTURES = ("explicit", "bare", "exc_info", "escape")
+CAPTURES = ("explicit", "bare", "exc_info", "tuple", "escape")
+
+# An exc_info tuple's first item, from the exception it names (see `Captured`).
+NAMED_CLASSES: dict[str, Callable[[BaseException], Any]] = {
+    "own": type,
+    "another": lambda error: ValueError,
+    "no exception": lambda error: int,
+    "none": lambda error: None,
+    "itself": lambda error: error,
+}
+# An exc_info tuple's third item: the stack `sys.exc_info()` gives, none, or the stack of
+# another exception `failing` raises (with the same variables).
+NAMED_STACKS = ("own", "none", "another")
 
 # What the caller adds: its own properties (some of them names the SDK sets itself) and groups.
 _CALL_PROPERTIES = st.dictionaries(
@@ -344,11 +369,22 @@ class Scope(NamedTuple):
     settings: dict[str, Any]
 
 
+class Captured(NamedTuple):
+    """How the exception reaches `capture_exception`: `how` (from `CAPTURES`), for a
+    tuple the class and stack it names, and whether the exception was raised again
+    through another frame first (what is captured is taken before)."""
+
+    how: str
+    named_class: str = "own"
+    named_stack: str = "own"
+    travelled: bool = False
+
+
 class Example(NamedTuple):
     options: dict[str, Any]
     scopes: tuple[Scope, ...]  # outermost first
     locals: tuple[Any, ...]
-    capture: str
+    capture: Captured
     distinct_id: str | None
     raised: Raised
     properties: dict[str, Any] | None
@@ -375,12 +411,21 @@ def scopes(draw: st.DrawFn) -> Scope:
 
 
 @st.composite
+def captures(draw: st.DrawFn, escape: bool) -> Captured:
+    how = draw(st.sampled_from(CAPTURES if escape else CAPTURES[:-1]))
+    if how == "escape":
+        return Captured(how)
+    named = (draw(st.sampled_from(tuple(NAMED_CLASSES))), draw(st.sampled_from(NAMED_STACKS)))
+    return Captured(how, *(named if how == "tuple" else ()), travelled=not draw(st.integers(0, 4)))
+
+
+@st.composite
 def examples(draw: st.DrawFn) -> Example:
     options = draw(_optional(CLIENT_OPTIONS))
     if draw(st.integers(0, 3)):
         options.setdefault("capture_exception_code_variables", True)
     nested = draw(st.lists(scopes(), max_size=2))
-    capture = draw(st.sampled_from(CAPTURES if nested else CAPTURES[:-1]))
+    capture = draw(captures(escape=bool(nested)))
     flags = draw(flag_uses()) if not draw(st.integers(0, 3)) else None
     person = draw(st.sampled_from((None, "user-1")))
     return Example(
@@ -509,18 +554,54 @@ def _capture_inside(sdk: Sdk, example: Example) -> None:
     try:
         RAISERS[example.raised.kind](example.locals, example.raised)
     except Exception as error:
-        if example.capture == "escape":
+        if example.capture.how == "escape":
             raise
-        what: Any = {"bare": None, "exc_info": sys.exc_info()}.get(example.capture, error)
-        sdk.client.capture_exception(
-            what,
-            **{
-                "distinct_id": example.distinct_id,
-                "properties": example.properties,
-                "groups": example.groups,
-                **sdk.flags,
-            },
-        )
+        what = _argument(example, error)
+        if not example.capture.travelled:
+            _capture(sdk, example, what)
+            return
+        try:
+            _raise_again(error)
+        except Exception:
+            _capture(sdk, example, what)
+
+
+def _argument(example: Example, error: BaseException) -> Any:
+    """What `capture_exception` is given for `error`, being handled (None: nothing)."""
+    how = example.capture.how
+    if how in ("bare", "explicit"):
+        return None if how == "bare" else error
+    info = sys.exc_info()
+    if how == "exc_info":
+        return info
+    stack = _named_stack(example.capture.named_stack, info[2], example.locals)
+    return NAMED_CLASSES[example.capture.named_class](error), error, stack
+
+
+def _named_stack(named: str, own: Any, values: tuple[Any, ...]) -> Any:
+    """The stack `named` (see `NAMED_STACKS`): `own`, none, or another exception's."""
+    if named != "another":
+        return own if named == "own" else None
+    try:
+        failing(*values)
+    except Failure as other:
+        return other.__traceback__
+
+
+def _raise_again(error: BaseException) -> None:
+    raise error
+
+
+def _capture(sdk: Sdk, example: Example, what: Any) -> None:
+    sdk.client.capture_exception(
+        what,
+        **{
+            "distinct_id": example.distinct_id,
+            "properties": example.properties,
+            "groups": example.groups,
+            **sdk.flags,
+        },
+    )
 
 
 def _enter(sdk: Sdk, scope: Scope) -> None:
