@@ -24,6 +24,7 @@ from twin import definitions, flag, flags_response, person_rule, record
 __all__ = [
     "FLAG_KEYS",
     "FLAG_READS",
+    "ODD_TABLES",
     "PROVIDER_KINDS",
     "READ_KEYS",
     "REMOTE_KEY",
@@ -155,6 +156,16 @@ def cached_document() -> dict[str, Any]:
     )
 
 
+ODD_TABLES: dict[str, dict[str, Any]] = {
+    "odd groups": {"group_type_mapping": [0]},
+    "text groups": {"group_type_mapping": "company"},
+    "null groups": {"group_type_mapping": None},
+    "odd cohorts": {"cohorts": 1},
+    "empty cohorts": {"cohorts": []},
+}
+"""Provider kinds handing out `cached_document()` with these fields replaced."""
+
+
 def answer() -> dict[str, Any]:
     """The server's `/flags` answer, the same for every request."""
     return flags_response(
@@ -165,11 +176,12 @@ def answer() -> dict[str, Any]:
     )
 
 
-PROVIDER_KINDS = ("serves", "fetches", "raises", "odd", "empty", "malformed")
+PROVIDER_KINDS = ("serves", "fetches", "raises", "odd", "empty", "malformed", *ODD_TABLES)
 """What a cache provider does: hands out `cached_document()` instead of a download, asks
 for a download and keeps it, raises from every method, answers with values of the wrong
 type, never leads and has nothing stored, never leads and hands out a malformed
-document."""
+document, or hands out `cached_document()` with group types or cohorts of another JSON
+type (see `ODD_TABLES`)."""
 
 # -- settings -----------------------------------------------------------------------------------
 

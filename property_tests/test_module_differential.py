@@ -15,8 +15,9 @@ SETTINGS`), but for `metrics`, `traces` and `capture_trace_context`, outside hog
 rate limits, `project_root`, `in_app_modules`, code variables and their patterns,
 `capture_mode`, `before_send` hooks that drop, edit, rename, replace, raise or answer
 something that is not an event, and a `flag_definition_cache_provider` that hands out
-definitions, asks for a download, raises from every method, or answers with values of the
-wrong type (what each provider is handed is compared too). Definitions are also set on the default client itself
+definitions, asks for a download, raises from every method, answers with values of the
+wrong type, or hands out definitions whose group types or cohorts are not JSON objects
+(what each provider is handed is compared too). Definitions are also set on the default client itself
 (`feature_flags`, `group_type_mapping`, `cohorts`, in any order, random documents from
 `strategies.documents`), then read back, read through, and replaced by a download.
 
@@ -94,6 +95,7 @@ from httpserver import LoopbackServer, Reply, Request
 from hypothesis import HealthCheck, given, settings
 from module_strategies import (
     FLAG_READS,
+    ODD_TABLES,
     READ_KEYS,
     REMOTE_KEY,
     SECRET,
@@ -179,8 +181,8 @@ class CacheProvider:
     def get_flag_definitions(self) -> Any:
         if self.kind == "raises":
             raise RuntimeError("cache down")
-        if self.kind == "serves":
-            return cached_document()
+        if self.kind == "serves" or self.kind in ODD_TABLES:
+            return {**cached_document(), **ODD_TABLES.get(self.kind, {})}
         if self.kind == "malformed":
             return {"flags": "nope", "cohorts": []}
         return ["flags"] if self.kind == "odd" else None
