@@ -56,9 +56,6 @@ What is relaxed, and why (nothing else is):
 - A shut-down (or joined) client's `capture(..., send_feature_flags=True)` is not made:
   posthog still asks `/flags` for the flags of an event it then drops, a request for
   nothing; hogkit refuses the event first.
-- `feature_flag_definitions()` answering no definitions is compared as such, [] or None:
-  after `load_feature_flags()` on a client without a secret key (or disabled) posthog
-  answers [], hogkit None, as before any load.
 - `load_feature_flags()` says whether the server answered (hogkit's Client does), where
   posthog returns None; its answer is not compared.
 - `capture(..., send_feature_flags=True)` names a person: a personless event's flags are
@@ -341,8 +338,6 @@ class Side:
             return plain(getattr(result, "value", result))
         if name == "get_feature_flag_keys_by_evaluation_runtime":
             return sorted(result)
-        if name == "feature_flag_definitions":
-            return plain(result or None)  # no definitions: [] or None (see the docstring)
         return plain(result)
 
     def finish(self) -> None:

@@ -314,3 +314,57 @@ def test_definitions_are_decoded_once_per_download() -> None:
         twin.run(lambda c: c.load_feature_flags())
         ref, kit = twin.both("feature_flag_definitions")
         assert kit == ref == changed["flags"]
+
+
+def _definitions_read(client: Any) -> dict[str, Any]:
+    """Every getter of the definitions in force, and what they decide locally."""
+    by_key = client.feature_flags_by_key
+    return {
+        "feature_flags": client.feature_flags,
+        "feature_flags_by_key": by_key,
+        "feature_flag_definitions": client.feature_flag_definitions(),
+        "group_type_mapping": client.group_type_mapping,
+        "cohorts": client.cohorts,
+        "local": client.get_all_flags("user-1", only_evaluate_locally=True),
+    }
+
+
+NOTHING_TO_LOAD_FROM = {
+    "no personal key": (False, lambda c: c.load_feature_flags()),
+    "no personal key, flags set": (
+        False,
+        lambda c: (setattr(c, "feature_flags", [flag("given")]), c.load_feature_flags()),
+    ),
+    "no personal key, group types set": (
+        False,
+        lambda c: (setattr(c, "group_type_mapping", {"0": "x"}), c.load_feature_flags()),
+    ),
+    "disabled after a download": (
+        True,
+        lambda c: (c.load_feature_flags(), setattr(c, "disabled", True), c.load_feature_flags()),
+    ),
+    "disabled after a download, then enabled": (
+        True,
+        lambda c: (
+            c.load_feature_flags(),
+            setattr(c, "disabled", True),
+            c.load_feature_flags(),
+            setattr(c, "disabled", False),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("local", "steps"), list(NOTHING_TO_LOAD_FROM.values()), ids=list(NOTHING_TO_LOAD_FROM)
+)
+def test_a_load_with_nothing_to_load_from_puts_no_flags_in_force(local: bool, steps: Any) -> None:
+    """`load_feature_flags()` on a client without a personal API key, or disabled: posthog
+    puts an empty flag list in force (its getters answer [] and {}, group types and cohorts
+    stay), where hogkit kept what was in force (None before any load)."""
+    document = definitions(flag("on"), group_type_mapping={"0": "company"})
+    with Twin(document, local=local) as twin:
+        twin.run(steps)
+        ref, kit = twin.run(_definitions_read)
+        assert ref["feature_flag_definitions"] == []
+        assert kit == ref

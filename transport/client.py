@@ -340,7 +340,7 @@ class Client:
     # -- feature flags: the `FlagAPI` collaborator's methods ----------------------------------
 
     evaluate_flags = forward("_flag_api", FlagAPI.evaluate_flags)
-    load_feature_flags = forward("_flag_api", FlagAPI.load_feature_flags)
+    load_feature_flags = forward("_settings", LiveSettings.load_feature_flags)
     feature_flag_definitions = forward("_settings", LiveSettings.feature_flag_definitions)
     flag_definitions_status = forward("_flag_api", FlagAPI.flag_definitions_status)
     get_feature_flag = forward("_flag_api", FlagAPI.get_feature_flag)

@@ -80,14 +80,6 @@ class FlagAPI:
         snap = self._reads.evaluate("evaluate_flags", query)
         return snap if snap is not None else FlagEvaluations("")
 
-    def load_feature_flags(self) -> bool:
-        """Download the flag definitions now (the poller also does it every `poll_interval`)."""
-        try:
-            return self._flags.reload()
-        except Exception as exc:
-            self._problems.fail("load_feature_flags", exc)
-            return False
-
     def flag_definitions_status(self) -> DefinitionsStatus:
         """Where the definitions in force came from, their age, ETag and the last problem."""
         return self._flags.status()

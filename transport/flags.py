@@ -186,6 +186,12 @@ class FlagService:
         """The poller downloading definitions, if any."""
         return self.local.poller
 
+    @property
+    def loads_nothing(self) -> bool:
+        """True when `load_feature_flags` has nothing to download from: the client is
+        disabled or has no personal API key, and was given no definitions."""
+        return not self.offline and (self._disabled() or self.poller is None)
+
     def reload(self) -> bool:
         """Download the definitions now (`load_feature_flags`); nothing while the client is
         disabled, since a disabled client makes no requests. True when the server answered."""

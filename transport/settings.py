@@ -119,6 +119,24 @@ class LiveSettings:
             return None
         return {f["key"]: f for f in flags if isinstance(f, Mapping) and f.get("key") is not None}
 
+    def load_feature_flags(self) -> bool:
+        """Download the flag definitions now (the poller also does it every `poll_interval`);
+        True when the server answered.
+
+        A client with nothing to download from (disabled, or without a personal API key)
+        puts an empty flag list in force instead, as posthog-python's does: the flags read
+        back `[]` rather than None, group types and cohorts stay, and a later download
+        replaces them.
+        """
+        if self._flags.loads_nothing:
+            self.feature_flags = []
+            return False
+        try:
+            return self._flags.reload()
+        except Exception as exc:
+            self._problems.fail("load_feature_flags", exc)
+            return False
+
     def feature_flag_definitions(self) -> list[Any] | None:
         """The flag definitions in force as decoded JSON objects (a fresh list each call),
         or None while nothing was loaded; the compiled set is `flag_service.flagset`."""
