@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from httpserver import Reply
+from test_compat_module_differential import ServingProvider
 from twin import DEFS, FLAGS, Twin, definitions, flag, flags_response, person_rule, record
 
 GROUP_FLAG = flag("grouped", 2, aggregation_group_type_index=0)
@@ -50,25 +51,6 @@ def document(name: str, odd: Any) -> dict[str, Any]:
     return {"flags": FLAGS_DEFINED, **USABLE, name: odd}
 
 
-class Serving:
-    """A definitions cache provider that never leads and always answers `document`."""
-
-    def __init__(self, document: Any) -> None:
-        self.document = document
-
-    def should_fetch_flag_definitions(self) -> bool:
-        return False
-
-    def get_flag_definitions(self) -> Any:
-        return self.document
-
-    def on_flag_definitions_received(self, data: Any) -> None:
-        """Nothing is kept."""
-
-    def shutdown(self) -> None:
-        """Nothing to release."""
-
-
 def reads(client: Any) -> dict[str, Any]:
     """What an application sees of the definitions in force."""
     groups = {"company": "acme"}
@@ -100,7 +82,7 @@ def test_a_downloaded_document_is_in_force(name: str, odd: Any) -> None:
 
 @pytest.mark.parametrize(("name", "odd"), CASES, ids=CASE_IDS)
 def test_a_cached_document_is_in_force_without_a_download(name: str, odd: Any) -> None:
-    provider = Serving(document(name, odd))
+    provider = ServingProvider(document(name, odd))
     with Twin(
         definitions(flag("downloaded")), remote=REMOTE, flag_definition_cache_provider=provider
     ) as twin:

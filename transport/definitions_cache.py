@@ -92,7 +92,7 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     of another JSON type are kept as they came, as posthog-python keeps them; an empty
     one (null, 0, "") is handed to the store as `{}` and put in force as it was read.
     """
-    tables = {
+    tables: dict[str, Any] = {
         name: copy.copy(document.get(name) if read else document.get(name) or {})
         for name in ("group_type_mapping", "cohorts")
     }
