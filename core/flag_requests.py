@@ -44,11 +44,9 @@ def needs_remote(local: Snapshot | None, flag_keys: Sequence[str] | None) -> boo
     """Whether local evaluation left anything for the server to decide.
 
     True without definitions, when some flag was unresolved (it needs server-side data such
-    as a person's properties), or when a requested key has no local value at all.
+    as a person's properties) or failed, or when a requested key has no local value at all.
     """
-    if local is None:
-        return True
-    if local.unresolved:
+    if local is None or local.unresolved or local.failed:
         return True
     return flag_keys is not None and any(local.get_flag(k) is None for k in flag_keys)
 

@@ -194,7 +194,8 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         outcomes: dict[str, Outcome] = {}
         unresolved: dict[str, Unresolved] = {}
         evaluate_all(run, selected, outcomes, unresolved)
-        asked = self.keys if flag_keys is None else None  # outcomes come in this order
+        # Outcomes come in this order; a key in neither mapping failed (`Snapshot.failed`).
+        asked = self.keys if flag_keys is None else tuple([flag.key for flag in selected])
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
 
     def flag_value(

@@ -208,6 +208,17 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
         return keys, tuple(map(_first, outcomes.values()))
 
     @property
+    def failed(self) -> tuple[str, ...]:
+        """Keys evaluation was asked for and failed on: neither decided nor unresolved.
+        posthog-python fails on such a flag (a rollout that is not a number), leaves it
+        out of its answer and asks the server for every flag instead."""
+        asked = self._asked
+        outcomes, unresolved = self._outcomes, self._unresolved
+        if asked is None or len(asked) == len(outcomes) + len(unresolved):
+            return ()
+        return tuple([k for k in asked if k not in outcomes and k not in unresolved])
+
+    @property
     def unresolved(self) -> Mapping[str, Unresolved]:
         """Keys that need the server, with the reason (precedence already applied)."""
         return MappingProxyType(self._unresolved)

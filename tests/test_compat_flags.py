@@ -184,6 +184,38 @@ def test_all_flags_when_the_server_failed_a_locally_decided_flag(method: str) ->
         assert_same_read(twin, lambda c: getattr(c, method)("user-1"))
 
 
+# A flag whose rollout is text: posthog-python fails on it, leaves it out of its local
+# answer, and asks the server for every flag, whose answer then wins as it would for a flag
+# that needs the server.
+BROKEN_ROLLOUT = {
+    "id": 6,
+    "key": "broken-rollout",
+    "active": True,
+    "filters": {"groups": [{"properties": [], "rollout_percentage": "50"}]},
+}
+BROKEN_DOC = definitions(LOCAL_ON, BROKEN_ROLLOUT, MULTI)
+BROKEN_ANSWER = flags_response(
+    record("local-on", False, fid=1), record("broken-rollout", True, fid=6)
+)
+BROKEN_READS: dict[str, Callable[[Any], Any]] = {
+    "get_all_flags": lambda c: c.get_all_flags("user-1"),
+    "get_all_flags_and_payloads": lambda c: c.get_all_flags_and_payloads("user-1"),
+    "evaluate_flags": lambda c: snapshot_reads(
+        c.evaluate_flags("user-1"), ["local-on", "broken-rollout", "multi"]
+    ),
+    "local only": lambda c: c.get_all_flags("user-1", only_evaluate_locally=True),
+}
+
+
+@pytest.mark.parametrize("read", sorted(BROKEN_READS))
+def test_all_flags_when_local_evaluation_fails_on_a_flag(read: str) -> None:
+    with Twin(BROKEN_DOC, [Reply.json(BROKEN_ANSWER)]) as twin:
+        assert_same_read(twin, BROKEN_READS[read])
+        asked = len(twin.requests("/flags/", "kit"))
+        assert asked == len(twin.requests("/flags/", "ref"))
+        assert asked == (0 if read == "local only" else 1)
+
+
 # Payloads as definitions may hold them: JSON text (spaced, a decimal with a trailing zero,
 # an integer beyond a double, null), JSON values, and text that is not JSON.
 STORED_PAYLOADS = {

@@ -199,6 +199,28 @@ def test_caller_inputs_are_not_modified_or_kept() -> None:
     assert snap.get_flag("pro") is True
 
 
+def test_failed_names_the_flags_evaluation_failed_on() -> None:
+    """A rollout that is not a number fails the flag (posthog-python leaves it out and asks
+    the server): it is in neither the values nor the unresolved flags, only in `failed`."""
+    broken = flag("broken", groups=[{"properties": [], "rollout_percentage": "50"}])
+    fs = FlagSet.from_document(
+        {
+            "flags": [
+                broken,
+                flag("fine", groups=[condition()]),
+                flag("unknown", groups=[condition(prop("missing", 1))]),
+            ]
+        }
+    )
+    snap = fs.evaluate("u", now=NOW)
+    assert snap.failed == ("broken",)
+    assert dict(snap.flag_values) == {"fine": True}
+    assert set(snap.unresolved) == {"unknown"}
+    assert fs.evaluate("u", flag_keys=["broken", "fine"], now=NOW).failed == ("broken",)
+    assert fs.evaluate("u", flag_keys=["fine", "unknown"], now=NOW).failed == ()
+    assert flagset().evaluate("u", now=NOW).failed == ()
+
+
 def test_only_restricts_keys() -> None:
     snap = flagset().evaluate("u", person_properties={"plan": "pro"}, now=NOW)
     small = snap.only(["pro", "unknown", "not-a-flag"])

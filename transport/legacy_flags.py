@@ -16,6 +16,7 @@ from typing import Any
 
 from hogkit.core.attribution import Attribution
 from hogkit.core.flag_called import FlagCalled, given_users
+from hogkit.core.flag_requests import needs_remote
 from hogkit.core.legacy_reads import (
     FeatureFlagResult,
     flag_result,
@@ -301,14 +302,14 @@ class LegacyFlags:
         )  # fmt: skip
         flags: dict[str, FlagValue] = {}
         payloads: dict[str, Any] = {}
-        fallback = local is None
+        # Unlike `evaluate_flags`, a requested key without a definition is no reason to ask.
+        fallback = needs_remote(local, None)
         if local is not None and fs is not None:
             flags = dict(local.flag_values)
             for key, value in flags.items():
                 stored = fs.stored_payload(key, payload_lookup_key(value))
                 if stored is not None:
                     payloads[key] = stored
-            fallback = bool(local.unresolved)
         if fallback and not query.only_evaluate_locally and not self._service.offline:
             _, response, _ = self._ask(query, group_map, wanted)
             if response is not None:
