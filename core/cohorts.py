@@ -258,6 +258,7 @@ class CohortCompiler:
     def __init__(self, cohorts: Mapping[str, Any], matching_version: Any) -> None:
         self._cohorts = cohorts
         self._matching_version = matching_version if matching_version == 2 else 1
+        self._explicit = matching_version == 2
         # Trees that do not depend on the entry: (tree, nodes, levels).
         self._done: dict[str, tuple[_Body, int, int]] = {}
         # Trees compiled for a filter naming the cohort directly.
@@ -306,9 +307,7 @@ class CohortCompiler:
             else:
                 if matcher is not None:
                     return matcher
-        matcher = compile_keyed_filter(
-            key, operator, value, matching_version=self._matching_version, tables=self.tables
-        )
+        matcher = compile_keyed_filter(key, operator, value, self._explicit, self.tables)
         if memo_key is not None:
             self._matchers[memo_key] = matcher
         return matcher

@@ -322,7 +322,11 @@ def _top_level(document: Mapping[str, Any]) -> DefinitionsDocument:
         raise DefinitionsError(f"flag definitions have the wrong shape: {error}") from None
 
 
-def _from_valid(valid: ValidDocument | Sequence[FlagDefinition]) -> Definitions:
+def _from_valid(
+    valid: ValidDocument | Sequence[FlagDefinition], canonical: Any = None
+) -> Definitions:
+    """The definitions of a schema-valid document; `canonical` is the document itself
+    unless given (the JSON text it was read from)."""
     if not isinstance(valid, ValidDocument):
         valid = ValidDocument(flags=list(valid))
     return Definitions(
@@ -330,7 +334,7 @@ def _from_valid(valid: ValidDocument | Sequence[FlagDefinition]) -> Definitions:
         group_type_mapping=valid.group_type_mapping or {},
         cohorts=valid.cohorts or {},
         property_matching_version=valid.property_matching_version,
-        canonical=valid,
+        canonical=valid if canonical is None else canonical,
         minimal_flag_called_events=valid.minimal_flag_called_events is True,
     )
 
@@ -471,9 +475,8 @@ def read_definitions(raw: bytes | str) -> Definitions:
         raise DefinitionsError(f"flag definitions must be JSON text, got {type(text).__name__}")
     if len(text) > MAX_TEXT_SIZE:
         raise DefinitionsError(f"flag definitions are larger than {MAX_TEXT_SIZE} characters")
-    try:
-        decoded = _usable(_from_valid(_decode_flat(text)), flat=True)
-    except (msgspec.DecodeError, RecursionError):
-        decoded = _read_general(text)
     as_bytes = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    return msgspec.structs.replace(decoded, canonical=as_bytes)
+    try:
+        return _usable(_from_valid(_decode_flat(text), as_bytes), flat=True)
+    except (msgspec.DecodeError, RecursionError):
+        return msgspec.structs.replace(_read_general(text), canonical=as_bytes)

@@ -9,7 +9,7 @@ take the direct path for.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from .cohorts import CHECKED_TYPES, CohortRef, Filter
 from .compile import Check, CompiledCondition, CompiledFlag
@@ -27,7 +27,7 @@ _NEITHER = (False, False)
 def finish_flags(
     flags: Mapping[str, CompiledFlag],
     dependencies: Iterable[DependencyFilter],
-    condition_filters: Iterable[Filter],
+    condition_filters: Collection[Filter],
 ) -> tuple[int, bool]:
     """Settle what needs every flag; returns how many memo slots evaluation needs, and
     whether any flag may read the `distinct_id` person property.
@@ -53,7 +53,10 @@ def finish_flags(
         if shared:
             parents.update(dependency.chain)
     # Compiled filters and conditions define no __eq__, so they are keys by identity.
-    uses = Counter(condition_filters)
+    # Most small sets repeat no filter at all, which one set tells without counting.
+    uses: Counter[Filter] | None = None
+    if len(set(condition_filters)) < len(condition_filters):
+        uses = Counter(condition_filters)
     slots: dict[Filter, int] = {}
     # Per condition (conditions may be shared by flags): whether it reads distinct_id,
     # and whether a filter of it may need the server.
@@ -94,7 +97,7 @@ def finish_flags(
 
 def _lay_out(
     condition: CompiledCondition,
-    uses: Mapping[Filter, int],
+    uses: Mapping[Filter, int] | None,
     slots: dict[Filter, int],
 ) -> tuple[bool, bool]:
     """Give a condition its checks; whether any of them may read `distinct_id` (any
@@ -126,7 +129,9 @@ def _lay_out(
         else:
             # Matchers answered in place cost about what a memo lookup does, so only the
             # others get a memo slot, and only when shared.
-            slot = slots.setdefault(item, len(slots)) if uses[item] > 1 else -1
+            slot = -1
+            if uses is not None and uses[item] > 1:
+                slot = slots.setdefault(item, len(slots))
             checks.append((slot, True, matcher.match, 0, None, None, False))
         if matcher.key == "distinct_id":
             reads_id = True

@@ -83,20 +83,21 @@ def compile_keyed_filter(
     key: str,
     operator: str | None,
     value: object,
-    *,
-    matching_version: int | None,
+    explicit: bool,
     tables: CompileTables | None = None,
 ) -> PropertyMatcher:
     """`compile_property_filter` for a filter whose parts the caller has already read: a
     text key (so it is its own lookup key and always hashable) and a text operator (or
     none). Compilers read those parts anyway to share matchers, so they are not read
-    twice; they also pass their compile's `tables`, whose memos matchers may share."""
+    twice; they also pass their compile's `tables`, whose memos matchers may share.
+    `explicit`: the definitions' `property_matching_version` is 2. Its arguments are
+    plain positional ones, which a call once per distinct filter of a compile notices."""
     operator = operator or "exact"
     family = _FAMILIES.get(operator)
     if family is None:
         return AlwaysUnsupported(key, key, operator, f"unknown operator {operator!r}")
     try:
-        return family(key, key, operator, value, matching_version == 2, tables)
+        return family(key, key, operator, value, explicit, tables)
     except Exception as error:
         return AlwaysUnsupported("", "", "exact", f"unusable filter: {error!r}")
 
