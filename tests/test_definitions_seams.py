@@ -91,6 +91,45 @@ def test_listeners_run_on_the_evaluating_thread_outside_the_pollers_locks(
         client.shutdown(0.0)
 
 
+HANDED = document([FlagBuilder("handed")])
+
+
+def test_a_download_ends_a_handover_before_any_flag_is_read(loopback: LoopbackServer) -> None:
+    loopback.handle(DEFS, lambda request: Reply.json(POLLED))
+    client = _polling_client(loopback)
+    service = client.flag_service
+    try:
+        service.replace_definitions(HANDED, until_download=True)
+        assert service.offline and client.flag_definitions_status().source == "file"
+        assert client.load_feature_flags()
+        # No flag read in between: the download alone put the downloads back in force.
+        assert not service.offline
+        assert client.flag_definitions_status().source == "fetched"
+        flagset = service.flagset
+        assert flagset is not None and set(flagset.keys) == {"polled", "gated"}
+    finally:
+        client.shutdown(0.0)
+
+
+def test_restoring_a_handover_a_download_came_behind_brings_back_the_downloads(
+    loopback: LoopbackServer,
+) -> None:
+    loopback.handle(DEFS, lambda request: Reply.json(POLLED))
+    client = _polling_client(loopback)
+    service = client.flag_service
+    try:
+        service.replace_definitions(HANDED, until_download=True)
+        restore = service.replace_definitions(None, temporary=True)
+        assert client.load_feature_flags()  # came while the handed-over set was replaced
+        assert service.offline  # the temporary replacement holds until restored
+        restore()
+        assert not service.offline
+        assert client.flag_definitions_status().source == "fetched"
+        assert client.evaluate_flags("u", flag_keys=["polled"]).get_flag("polled") is True
+    finally:
+        client.shutdown(0.0)
+
+
 def test_status_names_a_refusal_until_the_server_answers_again(loopback: LoopbackServer) -> None:
     served = [Reply(402)]
     loopback.handle(DEFS, lambda request: served[0])
