@@ -227,7 +227,8 @@ class AsyncClient:
     # -- events: the Client's own methods (a list append each; none waits) ---------------------
 
     # posthog-python's AsyncClient sends (and returns) a caller's uuid in its canonical text,
-    # where its Client keeps the text as given: its event methods take `canonical_uuid`.
+    # where its Client keeps the text as given: its event methods mark the uuid with
+    # `canonical_uuid` for the Client to read it that way, once, as the event is built.
 
     identify = forward("_client", EventMethods.identify)
     pageview = forward("_client", EventMethods.pageview)
