@@ -96,7 +96,7 @@ class PosthogCeleryIntegration:
             if self.propagate_context and values is not None and isinstance(headers, dict):
                 _carry(values, headers)
         except Exception:
-            log.exception("hogkit: carrying the context into a Celery task's headers failed")
+            log.exception("carrying the context into a Celery task's headers failed")
 
     def _after_publish(
         self, *args: Any, sender: Any = None, headers: Any = None, **kw: Any
@@ -119,7 +119,7 @@ class PosthogCeleryIntegration:
             if self._tracked(props):
                 self._capture("published", props)
         except Exception:
-            log.exception("hogkit: capturing a Celery task's publication failed")
+            log.exception("capturing a Celery task's publication failed")
 
     # -- worker side ------------------------------------------------------------------------
 
@@ -133,12 +133,12 @@ class PosthogCeleryIntegration:
             setattr(request, _SCOPE, scope)
             setattr(request, _STARTED, time.monotonic())
         except Exception:
-            log.exception("hogkit: opening a Celery task's context failed")
+            log.exception("opening a Celery task's context failed")
             return
         try:
             self._enter_task(task, task_id, request)
         except Exception:
-            log.exception("hogkit: setting up a Celery task's context failed")
+            log.exception("setting up a Celery task's context failed")
             # A half-built context is worse than none: the task runs outside any.
             _close_scope(request)
 
@@ -186,7 +186,7 @@ class PosthogCeleryIntegration:
                 props["error_message"] = str(exception)
             self._report(state, props, exception)
         except Exception:
-            log.exception("hogkit: capturing a Celery task's outcome failed")
+            log.exception("capturing a Celery task's outcome failed")
         finally:
             _close_scope(request)
 
@@ -213,7 +213,7 @@ class PosthogCeleryIntegration:
             try:
                 flush()
             except Exception:
-                log.exception("hogkit: flushing at Celery worker shutdown failed")
+                log.exception("flushing at Celery worker shutdown failed")
 
     def _tracked(self, props: dict[str, Any]) -> bool:
         return self.task_filter is None or bool(

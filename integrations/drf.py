@@ -52,7 +52,7 @@ def create_exception_handler(
             if _wanted(exc, response, context, target):
                 report_exception(target, exc, SOURCE, "middleware", handled=True)
         except Exception:
-            contexts.log.exception("hogkit: capturing a REST framework exception failed")
+            contexts.log.exception("capturing a REST framework exception failed")
         return response
 
     def _wanted(exc: Exception, response: Any, context: Mapping[str, Any], target: Any) -> bool:

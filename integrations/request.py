@@ -141,7 +141,7 @@ def report_exception(
             exc, source=source, mechanism={"type": mechanism, "handled": handled}
         )
     except Exception:
-        contexts.log.exception("hogkit: capturing a request's exception failed")
+        contexts.log.exception("capturing a request's exception failed")
 
 
 class older_name(Generic[T]):

@@ -126,7 +126,7 @@ def test_rate_limit_bounds_identical_errors_and_logs_drops_once(
     assert all(e["properties"]["$exception_source"] == SYS_SOURCE for e in events)
     drops = [r.getMessage() for r in caplog.records if "rate limit dropped" in r.getMessage()]
     assert drops == [
-        f"hogkit: rate limit dropped {1000 - len(events)} autocaptured ValueError exception(s)"
+        f"rate limit dropped {1000 - len(events)} autocaptured ValueError exception(s)"
     ]
 
 

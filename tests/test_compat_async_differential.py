@@ -208,3 +208,47 @@ def test_a_given_uuid_is_read_through_its_str() -> None:
         ]
         assert sent[0] == [ref] and sent[1] == [kit]
         assert ref != str.__str__(given) and kit != str.__str__(given)
+
+
+class CountedUuid:
+    """A uuid-like value that counts how often it is read as text."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def __str__(self) -> str:
+        self.reads += 1
+        return "e3e70682-c209-4cac-a29f-6fbed82c07cd"
+
+
+def test_a_client_that_sends_nothing_does_not_read_a_given_uuid() -> None:
+    """posthog's AsyncClient reads a caller's uuid only for an event it builds: a disabled
+    or shut-down client never calls its `__str__`; hogkit's read it before handing the call
+    to a client that then built nothing."""
+
+    def send_all(client: Any, given: CountedUuid) -> list[Any]:
+        return [
+            client.capture("bought", distinct_id="user-1", uuid=given),
+            client.set(distinct_id="user-1", properties={"plan": "pro"}, uuid=given),
+            client.alias("user-0", "user-1", uuid=given),
+            client.group_identify("company", "acme", {"size": 3}, uuid=given, distinct_id="u"),
+            client.capture_exception(ValueError("no"), distinct_id="user-1", uuid=given),
+        ]
+
+    def reads_when(stopped: bool, **options: Any) -> tuple[Any, ...]:
+        given = {"ref": CountedUuid(), "kit": CountedUuid()}
+
+        async def send(client: Any) -> list[Any]:
+            if stopped:
+                await client.shutdown()
+            sdk = "ref" if isinstance(client, posthog.AsyncClient) else "kit"
+            return send_all(client, given[sdk])
+
+        with Twin(local=False) as twin:
+            ref, kit = run_both(twin, send, **options)
+        return ref, given["ref"].reads, kit, given["kit"].reads
+
+    disabled = reads_when(False, disabled=True)
+    assert disabled[2:] == disabled[:2] == ([None] * 5, 0)
+    stopped = reads_when(True)
+    assert stopped[2:] == stopped[:2] == ([None] * 5, 0)

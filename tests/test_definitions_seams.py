@@ -6,8 +6,10 @@ status, and the core's public per-flag description and `Reason.decided_by`."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
+import pytest
 from hogkit.core import FlagSet
 from hogkit.testing import CaptureSink, FlagBuilder, document, prop
 from hogkit.transport.client import Client
@@ -89,6 +91,46 @@ def test_listeners_run_on_the_evaluating_thread_outside_the_pollers_locks(
         assert heard == [("evaluating", True)]  # removed: not told again
     finally:
         client.shutdown(0.0)
+
+
+HANDED = document([FlagBuilder("handed")])
+
+
+@pytest.fixture
+def handed_over(loopback: LoopbackServer) -> Iterator[Client]:
+    """A polling client (nothing downloaded yet) with definitions handed over until the
+    next download, as posthog-python's `client.feature_flags = [...]` hands them over."""
+    loopback.handle(DEFS, lambda request: Reply.json(POLLED))
+    client = _polling_client(loopback)
+    try:
+        client.flag_service.replace_definitions(HANDED, until_download=True)
+        yield client
+    finally:
+        client.shutdown(0.0)
+
+
+def test_a_download_ends_a_handover_before_any_flag_is_read(handed_over: Client) -> None:
+    client, service = handed_over, handed_over.flag_service
+    assert service.offline and client.flag_definitions_status().source == "file"
+    assert client.load_feature_flags()
+    # No flag read in between: the download alone put the downloads back in force.
+    assert not service.offline
+    assert client.flag_definitions_status().source == "fetched"
+    flagset = service.flagset
+    assert flagset is not None and set(flagset.keys) == {"polled", "gated"}
+
+
+def test_restoring_a_handover_a_download_came_behind_brings_back_the_downloads(
+    handed_over: Client,
+) -> None:
+    client, service = handed_over, handed_over.flag_service
+    restore = service.replace_definitions(None, temporary=True)
+    assert client.load_feature_flags()  # came while the handed-over set was replaced
+    assert service.offline  # the temporary replacement holds until restored
+    restore()
+    assert not service.offline
+    assert client.flag_definitions_status().source == "fetched"
+    assert client.evaluate_flags("u", flag_keys=["polled"]).get_flag("polled") is True
 
 
 def test_status_names_a_refusal_until_the_server_answers_again(loopback: LoopbackServer) -> None:

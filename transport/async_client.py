@@ -12,7 +12,8 @@ two requests a coroutine has to wait for:
 * `get_remote_config_payload` awaits one request.
 
 Nothing else waits on the loop. Captures go to the same bounded queue as the sync client's
-(a list append; it never blocks), and the worker thread sends batches. `flush` and
+(a list append; it never blocks; the event methods are `async_events.py`'s), and the worker
+thread sends batches. `flush` and
 `shutdown` wait for that worker in a thread (`asyncio.to_thread`), bounded by their
 timeout. Definitions come from the poller thread, the one the sync client runs: a thread
 and not a task because it keeps refreshing while the loop is busy or blocked, serves every
@@ -32,59 +33,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hogkit.core.flag_properties import InEvaluationOrder
-
+from .async_events import AsyncEvents, fail
 from .async_flags import AsyncFlags
 from .async_http import AsyncTransport, default_async_transport
 from .client import Client
 from .contexts import ContextMethods
 from .evaluations import FlagEvaluations
 from .event_methods import EventMethods
-from .exception_source import ExceptionArg
-from .flag_reads import deprecated
 from .flags import FlagService
 from .flags_transport import FlagsTransport
 from .forward import attribute, forward
 from .lifecycle import wait_seconds
-from .problems import Problems
 from .remote_flags import OnceLog
-from .stamps import CallerTime, canonical_uuid
 
 __all__ = ["AsyncClient"]
-
-
-def _person_method(name: str, doc: str) -> Callable[..., str | None]:
-    """posthog-python's AsyncClient `set` or `set_once`: the Client's, the uuid in canonical text."""
-
-    def method(
-        self: AsyncClient,
-        /,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: CallerTime = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-        **unknown: Any,
-    ) -> str | None:
-        send: Callable[..., str | None] = getattr(self.client, name)
-        uuid = canonical_uuid(uuid)
-        return send(
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=uuid,
-            disable_geoip=disable_geoip,
-            **unknown,
-        )
-
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = doc
-    return method
-
 
 log = logging.getLogger("hogkit.transport.async")
 
@@ -192,6 +157,7 @@ class AsyncClient:
         )
         self._notes = OnceLog()
         self._evaluator = AsyncFlags(self._flags, self._transport)
+        self._events = AsyncEvents(self._client, self._flags)
 
     def __repr__(self) -> str:
         return f"AsyncClient(host={self._client.host!r}, transport={self._transport!r})"
@@ -221,54 +187,19 @@ class AsyncClient:
     )
     closed = attribute[bool]("_client", "closed", "True once shut down.", writable=False)
 
-    def _fail(self, name: str, exc: Exception) -> None:
-        Problems(self._client.debug, self._client.on_error).fail(name, exc)
-
     # -- events: the Client's own methods (a list append each; none waits) ---------------------
 
-    # posthog-python's AsyncClient sends (and returns) a caller's uuid in its canonical text,
-    # where its Client keeps the text as given: its event methods take `canonical_uuid`.
+    # The Client's, but a caller's uuid is read as posthog-python's AsyncClient reads it,
+    # and `send_feature_flags` attaches only local values (see `async_events`).
 
     identify = forward("_client", EventMethods.identify)
     pageview = forward("_client", EventMethods.pageview)
-
-    set = _person_method("set", "Set person properties (see `Client.set`).")
-    set_once = _person_method(
-        "set_once", "Set person properties not set yet (see `Client.set_once`)."
-    )
-
-    def alias(
-        self,
-        previous_id: Any,
-        distinct_id: Any,
-        timestamp: CallerTime = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-    ) -> str | None:
-        """`$create_alias` (see `Client.alias`)."""
-        uuid = canonical_uuid(uuid)
-        return self._client.alias(previous_id, distinct_id, timestamp, uuid, disable_geoip)
-
-    def group_identify(
-        self,
-        group_type: str,
-        group_key: str,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: CallerTime = None,
-        uuid: Any = None,
-        disable_geoip: bool | None = None,
-        distinct_id: Any = None,
-    ) -> str | None:
-        """`$groupidentify` (see `Client.group_identify`)."""
-        return self._client.group_identify(
-            group_type,
-            group_key,
-            properties,
-            timestamp,
-            canonical_uuid(uuid),
-            disable_geoip,
-            distinct_id,
-        )
+    set = forward("_events", AsyncEvents.set)
+    set_once = forward("_events", AsyncEvents.set_once)
+    alias = forward("_events", AsyncEvents.alias)
+    group_identify = forward("_events", AsyncEvents.group_identify)
+    capture = forward("_events", AsyncEvents.capture)
+    capture_exception = forward("_events", AsyncEvents.capture_exception)
 
     # -- contexts: each asyncio task sees its own (see `contexts.py`) --------------------------
 
@@ -279,71 +210,6 @@ class AsyncClient:
     identify_context = forward("_client", ContextMethods.identify_context)
     set_context_session = forward("_client", ContextMethods.set_context_session)
     set_context_device_id = forward("_client", ContextMethods.set_context_device_id)
-
-    def capture(
-        self,
-        event: str,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-        groups: Mapping[str, Any] | None = None,
-        flags: Any = None,
-        disable_geoip: bool | None = None,
-        send_feature_flags: Any = None,
-        **unknown: Any,
-    ) -> str | None:
-        """Queue an event (see `Client.capture`); its uuid, or None. Never waits: the deprecated
-        `send_feature_flags` attaches what local evaluation decides now, never a `/flags` answer."""
-        return self._client.capture(
-            event,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=canonical_uuid(uuid),
-            groups=groups,
-            flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
-            disable_geoip=disable_geoip,
-            **unknown,
-        )
-
-    def capture_exception(
-        self,
-        exception: ExceptionArg | None = None,
-        *,
-        distinct_id: Any = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-        groups: Mapping[str, Any] | None = None,
-        flags: Any = None,
-        disable_geoip: bool | None = None,
-        send_feature_flags: Any = None,
-        fingerprint: str | None = None,
-        level: str | None = None,
-        source: str | None = None,
-        mechanism: Mapping[str, Any] | None = None,
-        **unknown: Any,
-    ) -> str | None:
-        """`$exception` for an exception (see `Client.capture_exception`); like `capture`,
-        `send_feature_flags` attaches only what local evaluation decides. Without a `level`
-        there is no `$exception_level`, as posthog-python's AsyncClient sends none."""
-        return self._client.capture_exception(
-            exception,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            uuid=canonical_uuid(uuid),
-            groups=groups,
-            flags=self._flags_or_local(flags, distinct_id, groups, send_feature_flags),
-            disable_geoip=disable_geoip,
-            fingerprint=fingerprint,
-            level=level,
-            source=source,
-            mechanism=mechanism,
-            **unknown,
-        )
 
     async def capture_immediate(
         self,
@@ -376,39 +242,6 @@ class AsyncClient:
         if event_id is None or not await self.flush():
             return None
         return event_id
-
-    def _flags_or_local(
-        self, flags: Any, distinct_id: Any, groups: Groups, send_feature_flags: Any
-    ) -> Any:
-        """The flags an event carries: those given, else, for `send_feature_flags`
-        (deprecated), what local evaluation decides now."""
-        if not send_feature_flags or flags is not None:
-            return flags
-        return self._flags_for_capture(distinct_id, groups, send_feature_flags)
-
-    def _flags_for_capture(
-        self, distinct_id: Any, groups: Groups, option: object
-    ) -> InEvaluationOrder | None:
-        """Local values only, listed active in evaluation order as the sync client lists
-        them for this option."""
-        deprecated("send_feature_flags", "capture(flags=await client.evaluate_flags(...))")
-        settings: Mapping[str, Any] = option if isinstance(option, Mapping) else {}
-        try:
-            step = self._flags.plan(
-                False,
-                distinct_id,
-                settings.get("person_properties"),
-                groups,
-                settings.get("group_properties"),
-                settings.get("flag_keys_filter") or None,
-                True,  # only_evaluate_locally: a capture never waits
-                None,
-                None,
-            )
-        except Exception as exc:
-            self._fail("capture", exc)
-            return None
-        return InEvaluationOrder(step.flag_values) if isinstance(step, FlagEvaluations) else None
 
     # -- feature flags --------------------------------------------------------------------------
 
@@ -445,7 +278,7 @@ class AsyncClient:
                 device_id,
             )
         except Exception as exc:
-            self._fail("evaluate_flags", exc)
+            fail(self._client, "evaluate_flags", exc)
             return FlagEvaluations("")
 
     async def get_remote_config_payload(self, key: str) -> Any:
@@ -462,7 +295,7 @@ class AsyncClient:
         try:
             return await self._evaluator.remote_config(key)
         except Exception as exc:
-            self._fail("get_remote_config_payload", exc)
+            fail(self._client, "get_remote_config_payload", exc)
             return None
 
     def feature_flag_definitions(self) -> Any:

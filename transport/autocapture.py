@@ -74,7 +74,7 @@ def _bounded(name: str, value: float, low: float, high: float) -> float:
     if low <= value <= high:
         return value
     kept = low if value < low else high
-    log.warning("hogkit: exception autocapture %s %r is out of range; using %r", name, value, kept)
+    log.warning("exception autocapture %s %r is out of range; using %r", name, value, kept)
     return kept
 
 
@@ -124,7 +124,7 @@ class RateLimiter:
 
     @staticmethod
     def _log_dropped(kind: str, count: int) -> None:
-        log.warning("hogkit: rate limit dropped %d autocaptured %s exception(s)", count, kind)
+        log.warning("rate limit dropped %d autocaptured %s exception(s)", count, kind)
 
 
 class ExceptionAutocapture:
@@ -188,7 +188,7 @@ class ExceptionAutocapture:
                 return
             self._client.capture_exception(exc, level=level, source=source, mechanism=_UNHANDLED)
         except Exception:
-            log.exception("hogkit: capturing an uncaught exception failed")
+            log.exception("capturing an uncaught exception failed")
 
 
 class ExceptionCapture(ExceptionAutocapture):

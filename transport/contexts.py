@@ -169,7 +169,7 @@ def module_client() -> ExceptionSink | None:
     try:
         return setup()
     except Exception:
-        log.exception("hogkit: building the default client failed")
+        log.exception("building the default client failed")
         return None
 
 
@@ -252,7 +252,7 @@ def new_context(
                 if sink is not None:
                     sink.capture_exception(exc)
             except Exception:
-                log.exception("hogkit: capturing a context's exception failed")
+                log.exception("capturing a context's exception failed")
         raise
     finally:
         try:

@@ -69,6 +69,8 @@ class DefinitionsState:
         self._decoded: tuple[bytes, Any] | None = None
         self._logged: set[str] = set()
         self._on_error = on_error
+        # Told of every install, on the thread that made it (see `DefinitionsPoller.on_install`).
+        self.on_install: Callable[[], None] | None = None
 
     def install(self, encoded: bytes, digest: int | None = None) -> None:
         """Compile `encoded` unless it hashes like what is in force; publish it only when
@@ -82,6 +84,8 @@ class DefinitionsState:
             self.document = encoded
             self.body_hash = digest
         self.installs += 1
+        if self.on_install is not None:
+            self.on_install()
 
     def loaded(self, source: str) -> None:
         """The definitions in force were confirmed current just now, from `source`."""

@@ -344,7 +344,7 @@ class EventMethods:
             with contextlib.suppress(Exception):
                 setattr(found[0], _CAPTURED_ATTR, sent)
             if self.log_captured_exceptions:
-                log.error("hogkit: captured exception %s", sent, exc_info=found[0])
+                log.error("captured exception %s", sent, exc_info=found[0])
         return sent
 
 

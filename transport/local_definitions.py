@@ -3,6 +3,10 @@
 Definitions come either from the application (an exported file, given at start or later
 through `replace_definitions`) or from a `DefinitionsPoller` that downloads them. Listeners hear of
 every new set when it is first used, so they never run on the poller's thread.
+
+Definitions handed over "until the next download" are ended by the poller as it installs
+one (`DefinitionsPoller.on_install`): a once-per-download event, so a flag read is a plain
+attribute read and never asks whether it happened.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -72,8 +77,12 @@ class LocalDefinitions:
         # metadata its snapshots share (see `FlagEvaluations`).
         self._per_set: tuple[FlagSet | None, bool, dict[str, FlagMeta]] = (None, False, {})
         self._listeners: list[Callable[[FlagSet | None], None]] = []
+        # Held while the definitions in force change: the poller's thread ends a handover
+        # (`_downloaded`) while the application's may replace them.
+        self._swap = threading.Lock()
         if poller is not None:
             poller.in_force(self.holds_flags)
+            poller.on_install(self._downloaded)
 
     def installs(self) -> int:
         """How many documents the poller put in force so far (downloaded or read from a
@@ -83,34 +92,38 @@ class LocalDefinitions:
     def holds_flags(self) -> bool:
         """Whether the definitions in force list a flag: those handed over until the next
         download while they are, else the downloaded ones."""
-        self._end_handover()
         if self._until is not None:
             return self.given is not None and bool(self.given.keys)
         return self.poller is not None and self.poller.state.holds_flags()
 
+    def _downloaded(self) -> None:
+        """The poller put a document in force (a load, a poll or a shared store's copy).
+
+        Told on the thread that installed it, so a flag read never checks for it."""
+        with self._swap:
+            self._end_handover()
+
     def _end_handover(self) -> None:
-        """Put the downloads back in force once one came in (a load, a poll or a shared
-        store's copy) after definitions were handed over until the next download."""
+        """Put the downloads back in force if one came in after definitions were handed
+        over until the next download (called with `_swap` held).
+
+        `given` is left for the next replacement to drop: a read on another thread that saw
+        `offline` just before it turned false still finds a set, not None."""
         mark = self._until
         if mark is None or self.installs() == mark:
             return
         self._until = None
         self.offline = self.local_only = False
-        self.given = None
 
     @property
     def flagset(self) -> FlagSet | None:
         """The definitions in force right now (never waits)."""
-        if self._until is not None:
-            self._end_handover()
         if self.offline:
             return self.given
         return self.poller.flagset if self.poller is not None else None
 
     def definitions(self) -> FlagSet | None:
         """The definitions for a flag call; the first call may wait for the first download."""
-        if self._until is not None:  # checked here: this runs on every flag read
-            self._end_handover()
         if self.offline:
             return self.given
         poller = self.poller
@@ -148,17 +161,20 @@ class LocalDefinitions:
         keeps its schedule and its next download puts the downloads back in force.
         """
         fs = load_definitions(source) if source is not None else None
-        saved = self.offline, self.local_only, self.given, self._until
         keep = temporary or until_download
         if not keep and self.poller is not None:
             self.poller.stop(0.0)
             self.poller = None
-        self.given, self.offline, self.local_only = fs, True, not ask_server
-        self._until = self.installs() if until_download else None
+        with self._swap:
+            saved = self.offline, self.local_only, self.given, self._until
+            self.given, self.offline, self.local_only = fs, True, not ask_server
+            self._until = self.installs() if until_download else None
         self.for_set(fs)
 
         def restore() -> None:
-            self.offline, self.local_only, self.given, self._until = saved
+            with self._swap:
+                self.offline, self.local_only, self.given, self._until = saved
+                self._end_handover()  # a download may have come while these were replaced
             self.for_set(self.flagset)
 
         return restore
@@ -187,8 +203,9 @@ class LocalDefinitions:
                 log.exception("a definitions listener raised")
 
     def after_fork(self) -> None:
-        """In a forked child: restart the poller if the parent's was running (its thread is
-        gone)."""
+        """In a forked child: a fresh lock (the parent's poller may have held it) and the
+        poller restarted if the parent's was running (its thread is gone)."""
+        self._swap = threading.Lock()
         if self.poller is not None:
             self.poller.resume_after_fork()
 

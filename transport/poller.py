@@ -196,6 +196,13 @@ class DefinitionsPoller:
         if self._shared is not None:
             self._shared.holds_flags = holds_flags
 
+    def on_install(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after each document is put in force (downloaded or read from a
+        shared store, changed or not), on the thread that put it there, for an owner that
+        must know of a download as it happens rather than check on every read. It must be
+        quick and must not raise: it runs under the refresh lock."""
+        self.state.on_install = listener
+
     # ----------------------------------------------------------------- lifecycle
 
     def start(self, *, polled: bool = False) -> None:

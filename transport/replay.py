@@ -75,7 +75,7 @@ class SpoolReplay:
                     if self._busy():
                         return
         except OSError:
-            log.exception("hogkit worker: could not read the spool; trying again later")
+            log.exception("the worker could not read the spool; trying again later")
 
     def _replay_segment(self, segment: Segment) -> None:
         own = f"-{os.getpid()}-" in os.path.basename(segment.path)

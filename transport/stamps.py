@@ -21,12 +21,12 @@ from .problems import short_text
 
 __all__ = [
     "CallerTime",
+    "CanonicalUuid",
     "anonymous_id",
     "canonical_uuid",
     "clock",
     "event_id",
     "event_timestamp",
-    "event_uuid",
     "now",
     "when",
 ]
@@ -76,39 +76,59 @@ def _caller_zone(naive: _dt.datetime) -> _dt.tzinfo:
     return here.astimezone().tzinfo or _UTC
 
 
-def event_uuid(value: object) -> str:
-    text = normalize_uuid(value)
-    if text is None:
-        log.error("invalid uuid %s; using a generated one", short_text(value))
-        return new_uuid()
-    return text
+class CanonicalUuid:
+    """A caller's uuid that its event carries as posthog-python's AsyncClient sends it:
+    `str(value)` in canonical text (lowercase, hyphenated) when that is a uuid, where its
+    Client keeps a valid text as given (a `str` subclass's own characters).
+
+    Only a mark: `event_id` reads it when the event is built, as it reads any caller's
+    uuid, so a client that builds nothing (disabled, closed) reads and reports nothing."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
 
 
-def canonical_uuid(value: object) -> object:
-    """A caller's uuid as posthog-python's AsyncClient reads it: `str(value)` in canonical
-    text (lowercase, hyphenated) when that is a uuid (its Client reads a `str` subclass's
-    own text instead); anything else is returned as that text, for `event_id` to report
-    and replace."""
-    if value is None:
-        return None
+def canonical_uuid(value: object) -> CanonicalUuid | None:
+    """A caller's uuid marked to be read the AsyncClient's way (None stays None: the
+    event draws its own)."""
+    return None if value is None else CanonicalUuid(value)
+
+
+def _canonical_text(value: object) -> tuple[str | None, str]:
+    """(the canonical text of `str(value)` if that is a uuid, else None; `str(value)`,
+    empty when it raises, to report)."""
     try:
         text = str(value)
     except Exception:
-        return ""  # no text at all: `event_id` reports it and draws a new one
+        return None, ""
     try:
-        return str(_uuid.UUID(text))
-    except ValueError:
-        return text
+        return str(_uuid.UUID(text)), text
+    except Exception:  # a `str` subclass's own methods may raise anything
+        return None, text
+
+
+def event_id(uuid: Any) -> str:
+    """An event's uuid: the caller's, read once here (as the Client reads it, or as the
+    AsyncClient does when marked `CanonicalUuid`), a fresh one when none was given or the
+    given one is not a uuid (with an error logged)."""
+    if uuid is None:
+        return new_uuid()
+    shown: object
+    if type(uuid) is CanonicalUuid:
+        text, shown = _canonical_text(uuid.value)
+    else:
+        text, shown = normalize_uuid(uuid), uuid
+    if text is None:
+        log.error("invalid uuid %s; using a generated one", short_text(shown))
+        return new_uuid()
+    return text
 
 
 def when(timestamp: _dt.datetime | str | None) -> Timestamp:
     """An event's time: the caller's (checked), or the clock's now."""
     return clock() if timestamp is None else event_timestamp(timestamp)
-
-
-def event_id(uuid: Any) -> str:
-    """An event's uuid: the caller's (checked), or a fresh one."""
-    return new_uuid() if uuid is None else event_uuid(uuid)
 
 
 def anonymous_id(distinct_id: Any) -> str | None:

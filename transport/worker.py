@@ -191,7 +191,7 @@ class Worker:
             try:
                 self._drain()
             except Exception:
-                log.exception("hogkit worker: unexpected error; continuing")
+                log.exception("the worker hit an unexpected error; continuing")
             if self._replay is not None and not len(queue) and not stop.is_set():
                 self._replay.when_idle()
             if self._retiring and not len(queue):
@@ -310,7 +310,7 @@ class Worker:
             try:
                 self._deliver(*sending)
             except Exception:
-                log.exception("hogkit sender: unexpected error; continuing")
+                log.exception("a sender hit an unexpected error; continuing")
             finally:
                 with lock:
                     self._sending = [held for held in self._sending if held is not sending]
@@ -320,7 +320,7 @@ class Worker:
         try:
             result = self.transport.send(batch, stop=self.stop)
         except Exception as exc:
-            log.exception("hogkit worker: the transport raised; treating the batch as failed")
+            log.exception("the transport raised; treating the batch as failed")
             result = SendResult(0, tuple(batch), exc)
         self.books.settle(spans, result)
 

@@ -41,7 +41,7 @@ class WorkerBuild:
             try:
                 return prepare_many(items)
             except Exception:
-                log.exception("hogkit worker: bulk event building failed; building one by one")
+                log.exception("bulk event building failed; building one by one")
         return [None] * len(items)
 
     def one(self, item: Deferred) -> bytes | None:
@@ -56,6 +56,6 @@ class WorkerBuild:
             return data
         except Exception as exc:
             if not isinstance(exc, HogkitError):
-                log.exception("hogkit worker: could not build a captured event")
+                log.exception("the worker could not build a captured event")
             self._failures.append((exc, item))
             return None
