@@ -29,6 +29,9 @@ SUPER_PROPERTIES: tuple[dict[str, Any], ...] = (
 )
 VARIANTS = ("control", "test")
 STATIC_COHORT = 99  # referenced, never defined: a static cohort only the server can decide
+# Condition rollouts posthog-python fails on (it compares a hash with them): it leaves the
+# flag out of its local answer, and its bulk reads then ask the server for every flag.
+BROKEN_ROLLOUTS: tuple[Any, ...] = ("50", "", [50], {"p": 50})
 
 # Payload texts as the server stores them: JSON of every kind, numbers whose text a
 # re-encoding would change, and text that is not JSON at all.
@@ -92,10 +95,15 @@ def _variants(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @st.composite
-def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ...]) -> Any:
-    """One flag of a kind chosen to be decided locally, by the server, or by the caller."""
-    kinds = ["release", "plan", "multivariate", "continuity", "cohort", "static_cohort"]
-    kinds += ["unknown_operator", "group", "inactive"]
+def flag_definitions(
+    draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ...], local: bool = False
+) -> Any:
+    """One flag of a kind chosen to be decided locally, by the server, or by the caller, or
+    one local evaluation fails on (`broken`); `local` keeps to the kinds that need no server
+    but the failing one, so a failure is the only reason a read asks the server."""
+    kinds = ["release", "plan", "multivariate", "inactive", "broken"]
+    if not local:
+        kinds += ["continuity", "cohort", "static_cohort", "unknown_operator", "group"]
     if earlier:
         kinds.append("dependency")
     kind = draw(st.sampled_from(kinds))
@@ -138,6 +146,8 @@ def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ..
             ]
     elif kind == "inactive":
         flag["active"] = False
+    elif kind == "broken":
+        _break_rollout(draw, filters)
     elif kind == "dependency":
         parent = draw(st.sampled_from(earlier))
         condition["properties"] = [
@@ -159,15 +169,32 @@ def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ..
     return kind, flag
 
 
+def _break_rollout(draw: st.DrawFn, filters: dict[str, Any]) -> None:
+    """Give the flag a condition whose rollout is not a number: its only one, one behind a
+    plan filter (a pro reaches it), or one after a condition on the free plan."""
+    place = draw(st.sampled_from(("alone", "behind a filter", "second")))
+    broken: dict[str, Any] = {
+        "properties": [_plan()] if place == "behind a filter" else [],
+        "rollout_percentage": draw(st.sampled_from(BROKEN_ROLLOUTS)),
+    }
+    if place == "second":
+        filters["groups"][0]["properties"] = [_plan("free")]
+        filters["groups"].append(broken)
+    else:
+        filters["groups"] = [broken]
+
+
 @st.composite
 def structured_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A definitions document of the kinds above; a dependency names only an earlier flag of
-    a kind with no dependency of its own, so its one-element chain is the honest one."""
+    a kind with no dependency of its own, so its one-element chain is the honest one. One
+    in three holds only flags decided locally, bar those local evaluation fails on."""
     keys = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=4, unique=True))
+    local = not draw(st.integers(0, 2))
     flags: list[dict[str, Any]] = []
     plain: list[str] = []
     for fid, key in enumerate(keys, start=1):
-        kind, flag = draw(flag_definitions(key, fid, tuple(plain)))
+        kind, flag = draw(flag_definitions(key, fid, tuple(plain), local))
         flags.append(flag)
         if kind in ("release", "plan", "multivariate"):
             plain.append(key)

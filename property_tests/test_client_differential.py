@@ -8,7 +8,8 @@ how the answers merge, what every read returns, and the events both SDKs send
 payload, and its deduplication across reads).
 
 Each example draws a definitions document (or none: no local evaluation; or a download
-that fails), a script of `/flags` replies (records in both shapes for some keys, failed
+that fails; flags whose rollout is not a number among the others, which posthog-python
+fails on and answers from the server instead), a script of `/flags` replies (records in both shapes for some keys, failed
 ones, experiment attribution, request-wide errors, quota limits, the oldest response shape,
 server errors, unreadable bodies, resets, rarely a timeout), client options (super
 properties, GeoIP, a fallback cache) and a sequence of reads: `evaluate_flags` and its
@@ -34,6 +35,9 @@ What is relaxed, and why (nothing else is):
   0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.
 - Property values are JSON: values JSON cannot hold are sent as text by hogkit and as null
   by posthog, on purpose (README, "What differs on purpose").
+- Variant shares and holdout percentages that are not numbers are not drawn: posthog-python
+  reads some loosely and fails on the others, where hogkit sends the flag to the server as
+  `unsupported_definition` (README, "What differs on purpose").
 - The strategies keep two inputs a real server never sends apart (see `client_strategies`):
   minimal flag events are switched on in the definitions and the answers together, and a
   capture asking for flags names a person (without one each SDK asks for a random id's).
