@@ -451,26 +451,54 @@ def _snapshot_reads(
             kwargs["default_value"] = True
         out.append((method, draw(_keys(known)), kwargs))
     if not draw(st.integers(0, 3)):
-        # An event carrying the snapshot: every flag, only those read so far, or some keys.
+        # An event carrying the snapshot (every flag, only those read so far, or some keys),
+        # with the caller's properties, and now and then `send_feature_flags` beside it.
         choice = draw(st.integers(0, 2))
-        if choice == 2:
-            out.append(("capture", "", {"only": draw(st.lists(_keys(known), max_size=3))}))
-        else:
-            out.append(("capture", "", {"only_accessed": choice == 1}))
+        kwargs = {"only": draw(st.lists(_keys(known), max_size=3))} if choice == 2 else {}
+        kwargs["only_accessed"] = choice == 1
+        kwargs["extras"] = draw(_capture_extras())
+        if not draw(st.integers(0, 4)):
+            kwargs["extras"]["send_feature_flags"] = True
+        out.append(("capture", "", kwargs))
     return tuple(out)
+
+
+# Properties a caller passes to a capture that carries flags: the names the flags are sent
+# under (`$feature/<key>`, `$active_feature_flags`), for a key the flags hold and one they
+# do not, beside a name of the caller's own.
+CAPTURE_PROPERTIES: tuple[dict[str, Any], ...] = (
+    {"plan": "pro"},
+    {"$feature/f0": "mine", "$feature/ghost": 1},
+    {"$active_feature_flags": ["mine"], "$feature/f1": False},
+)
+
+
+@st.composite
+def _capture_extras(draw: st.DrawFn) -> dict[str, Any]:
+    """`capture` keywords besides the flags: the caller's properties and GeoIP choice."""
+    kwargs: dict[str, Any] = {}
+    if not draw(st.integers(0, 2)):
+        kwargs["properties"] = draw(st.sampled_from(CAPTURE_PROPERTIES))
+    if not draw(st.integers(0, 3)):
+        kwargs["disable_geoip"] = draw(st.booleans())
+    return kwargs
 
 
 @st.composite
 def _capture_options(draw: st.DrawFn, known: tuple[str, ...]) -> dict[str, Any]:
-    """`capture` keywords asking for the flags to be attached: True, or an options mapping."""
-    kwargs: dict[str, Any] = {}
+    """`capture` keywords asking for the flags to be attached (True, or an options mapping,
+    which asks for them whatever its `should_send` says), now and then False."""
+    kwargs: dict[str, Any] = draw(_capture_extras())
     groups = draw(st.sampled_from(GROUPS))
     if groups is not None:
         kwargs["groups"] = groups
-    if draw(st.booleans()):
-        kwargs["send_feature_flags"] = True
+    choice = draw(st.integers(0, 5))
+    if choice < 3:
+        kwargs["send_feature_flags"] = choice > 0
         return kwargs
     options: dict[str, Any] = {}
+    if not draw(st.integers(0, 4)):
+        options["should_send"] = draw(st.booleans())
     if draw(st.booleans()):
         options["only_evaluate_locally"] = draw(st.booleans())
     person = draw(st.sampled_from(PERSON_PROPERTIES))
@@ -631,8 +659,9 @@ def _answered(bodies: list[dict[str, Any]]) -> list[ServerReply]:
 
 @st.composite
 def client_options(draw: st.DrawFn) -> dict[str, Any]:
-    """Constructor options that change what a read reports: super properties, GeoIP, and a
-    fallback cache (see `_answered` for what of it is compared)."""
+    """Constructor options that change what a read reports or sends: super properties,
+    GeoIP, a fallback cache (see `_answered` for what of it is compared), and events marked
+    as a historical import."""
     options: dict[str, Any] = {}
     if not draw(st.integers(0, 5)):
         options["super_properties"] = draw(st.sampled_from(SUPER_PROPERTIES))
@@ -640,6 +669,8 @@ def client_options(draw: st.DrawFn) -> dict[str, Any]:
         options["disable_geoip"] = False
     if not draw(st.integers(0, 4)):
         options["flag_fallback_cache_url"] = "memory://local/?ttl=300&size=100"
+    if not draw(st.integers(0, 5)):
+        options["historical_migration"] = draw(st.booleans())
     return options
 
 
