@@ -64,14 +64,16 @@ def sent_events(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
 
 
 def batch_envelopes(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
-    """What each `/batch/` body the SDK with project key `key` sent says beside its events,
-    its key and its send time (`historical_migration`)."""
+    """What the `/batch/` bodies the SDK with project key `key` sent say beside their
+    events, key and send time (`historical_migration`), each different envelope once: how
+    a background sender splits the events into batches is timing."""
     volatile = {"batch", "api_key", "sent_at"}
-    return [
-        {k: v for k, v in r.json().items() if k not in volatile}
+    envelopes = {
+        json.dumps({k: v for k, v in r.json().items() if k not in volatile}, sort_keys=True)
         for r in server.requests("/batch/")
         if sdk_key(r) == key
-    ]
+    }
+    return [json.loads(text) for text in sorted(envelopes)]
 
 
 def assert_server_saw_the_same(

@@ -660,8 +660,8 @@ def _answered(bodies: list[dict[str, Any]]) -> list[ServerReply]:
 @st.composite
 def client_options(draw: st.DrawFn) -> dict[str, Any]:
     """Constructor options that change what a read reports or sends: super properties,
-    GeoIP, a fallback cache (see `_answered` for what of it is compared), and events marked
-    as a historical import."""
+    GeoIP, a fallback cache (see `_answered` for what of it is compared), events marked as
+    a historical import, compressed or not, and sent by a background sender in batches."""
     options: dict[str, Any] = {}
     if not draw(st.integers(0, 5)):
         options["super_properties"] = draw(st.sampled_from(SUPER_PROPERTIES))
@@ -671,6 +671,15 @@ def client_options(draw: st.DrawFn) -> dict[str, Any]:
         options["flag_fallback_cache_url"] = "memory://local/?ttl=300&size=100"
     if not draw(st.integers(0, 5)):
         options["historical_migration"] = draw(st.booleans())
+    if not draw(st.integers(0, 5)):
+        options["gzip"] = draw(st.booleans())
+    if not draw(st.integers(0, 4)):
+        # Events queued for a background sender, in batches of one, a few, or all of them;
+        # a short interval, as posthog-python's flush waits for the batch to fill or the
+        # interval to end.
+        options["sync_mode"] = False
+        options["flush_at"] = draw(st.sampled_from((1, 2, 100)))
+        options["flush_interval"] = 0.05
     return options
 
 
