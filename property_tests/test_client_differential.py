@@ -37,9 +37,11 @@ What is relaxed, and why (nothing else is):
   0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.
 - Property values are JSON: values JSON cannot hold are sent as text by hogkit and as null
   by posthog, on purpose (README, "What differs on purpose").
-- Variant shares and holdout percentages that are not numbers are not drawn: posthog-python
-  reads some loosely and fails on the others, where hogkit sends the flag to the server as
-  `unsupported_definition` (README, "What differs on purpose").
+- Variant shares that are not numbers, and holdout percentages no number can be read
+  from, are not drawn: posthog-python reads some loosely and fails on the others, where
+  hogkit sends the flag to the server as `unsupported_definition` (README, "What differs on
+  purpose"); an `evaluate_flags` snapshot the server did not answer that flag for then
+  lists it unresolved in hogkit and not at all in posthog-python.
 - The strategies keep two inputs a real server never sends apart (see `client_strategies`):
   minimal flag events are switched on in the definitions and the answers together, and a
   capture asking for flags names a person (without one each SDK asks for a random id's).
