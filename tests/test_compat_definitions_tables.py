@@ -138,3 +138,17 @@ def test_flags_set_before_a_download_stay_replaced_when_a_table_is_set(name: str
         compare(twin, lambda client: setattr(client, name, OTHER_TABLES[name]), FREE)
         ref, kit = twin.both("get_feature_flag", "set-by-hand", "user-1")
         assert kit == ref
+
+
+def test_flags_set_again_after_a_download_take_its_tables() -> None:
+    """Flags set before any download, a download, flags set again: the group types and
+    cohorts in force are the download's, as posthog-python's download overwrote its
+    attributes. hogkit kept the (empty) tables it had noted when the first flags were set."""
+
+    def set_download_set(client: Any) -> None:
+        client.feature_flags = [flag("set-by-hand", 9)]
+        client.load_feature_flags()
+        client.feature_flags = FLAGS_DEFINED
+
+    with Twin(definitions(flag("downloaded"), **USABLE), remote=REMOTE) as twin:
+        compare(twin, set_download_set, {"plan": "pro"})

@@ -103,7 +103,10 @@ class LiveSettings:
 
     @feature_flags.setter
     def feature_flags(self, flags: Sequence[Any] | None) -> None:
-        # The downloads stop now: keep what they said about groups and cohorts.
+        # The downloads stop now: keep what they said about groups and cohorts (tables
+        # kept or set here before a download that came since are ended first: it replaced
+        # them).
+        self._given()
         if self._group_type_mapping is _UNSET:
             self._group_type_mapping = self.group_type_mapping
         if self._cohorts is _UNSET:
