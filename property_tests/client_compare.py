@@ -27,6 +27,7 @@ __all__ = [
     "SLOW_ANSWER",
     "PerSdk",
     "assert_server_saw_the_same",
+    "batch_envelopes",
     "config_reply",
     "describe",
     "flags_bodies",
@@ -62,6 +63,19 @@ def sent_events(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
     )
 
 
+def batch_envelopes(server: LoopbackServer, key: str) -> list[dict[str, Any]]:
+    """What the `/batch/` bodies the SDK with project key `key` sent say beside their
+    events, key and send time (`historical_migration`), each different envelope once: how
+    a background sender splits the events into batches is timing."""
+    volatile = {"batch", "api_key", "sent_at"}
+    envelopes = {
+        json.dumps({k: v for k, v in r.json().items() if k not in volatile}, sort_keys=True)
+        for r in server.requests("/batch/")
+        if sdk_key(r) == key
+    }
+    return [json.loads(text) for text in sorted(envelopes)]
+
+
 def assert_server_saw_the_same(
     server: LoopbackServer, ref_key: str, kit_key: str, volatile: Collection[str], context: str
 ) -> None:
@@ -69,6 +83,11 @@ def assert_server_saw_the_same(
     `/flags` bodies, `volatile` fields aside; `context` describes the example."""
     ref_events, kit_events = sent_events(server, ref_key), sent_events(server, kit_key)
     assert kit_events == ref_events, f"{event_differences(ref_events, kit_events)}\n{context}"
+    ref_envelopes = batch_envelopes(server, ref_key)
+    kit_envelopes = batch_envelopes(server, kit_key)
+    assert kit_envelopes == ref_envelopes, (
+        f"/batch/ bodies: posthog {ref_envelopes}, hogkit {kit_envelopes}\n{context}"
+    )
     ref_bodies = flags_bodies(server, ref_key, volatile)
     kit_bodies = flags_bodies(server, kit_key, volatile)
     assert kit_bodies == ref_bodies, (
@@ -106,15 +125,17 @@ def snapshot_answer(client: Any, read: Read, snapshot: Any) -> str:
 def _snapshot_read(
     client: Any, read: Read, snapshot: Any, method: str, key: str, kwargs: dict[str, Any]
 ) -> Any:
-    """One read of a snapshot; `capture` sends an event carrying it (its return value is a
-    random event id, so only the event it sent is compared)."""
+    """One read of a snapshot; `capture` sends an event carrying it, with the keywords in
+    `extras` (its return value is a random event id, so only the event it sent is
+    compared)."""
     if method != "capture":
         return getattr(snapshot, method)(key, **kwargs)
     if "only" in kwargs:
         flags = snapshot.only(kwargs["only"])
     else:
         flags = snapshot.only_accessed() if kwargs["only_accessed"] else snapshot
-    client.capture("snapshot used", distinct_id=read.args[0], flags=flags)
+    extras = kwargs.get("extras", {})
+    client.capture("snapshot used", distinct_id=read.args[0], flags=flags, **extras)
     return None
 
 

@@ -29,6 +29,9 @@ SUPER_PROPERTIES: tuple[dict[str, Any], ...] = (
 )
 VARIANTS = ("control", "test")
 STATIC_COHORT = 99  # referenced, never defined: a static cohort only the server can decide
+# Condition rollouts posthog-python fails on (it compares a hash with them): it leaves the
+# flag out of its local answer, and its bulk reads then ask the server for every flag.
+BROKEN_ROLLOUTS: tuple[Any, ...] = ("50", "", [50], {"p": 50})
 
 # Payload texts as the server stores them: JSON of every kind, numbers whose text a
 # re-encoding would change, and text that is not JSON at all.
@@ -92,10 +95,15 @@ def _variants(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @st.composite
-def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ...]) -> Any:
-    """One flag of a kind chosen to be decided locally, by the server, or by the caller."""
-    kinds = ["release", "plan", "multivariate", "continuity", "cohort", "static_cohort"]
-    kinds += ["unknown_operator", "group", "inactive"]
+def flag_definitions(
+    draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ...], local: bool = False
+) -> Any:
+    """One flag of a kind chosen to be decided locally, by the server, or by the caller, or
+    one local evaluation fails on (`broken`); `local` keeps to the kinds that need no server
+    but the failing one, so a failure is the only reason a read asks the server."""
+    kinds = ["release", "plan", "multivariate", "inactive", "broken"]
+    if not local:
+        kinds += ["continuity", "cohort", "static_cohort", "unknown_operator", "group"]
     if earlier:
         kinds.append("dependency")
     kind = draw(st.sampled_from(kinds))
@@ -138,6 +146,8 @@ def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ..
             ]
     elif kind == "inactive":
         flag["active"] = False
+    elif kind == "broken":
+        _break_rollout(draw, filters)
     elif kind == "dependency":
         parent = draw(st.sampled_from(earlier))
         condition["properties"] = [
@@ -159,15 +169,32 @@ def flag_definitions(draw: st.DrawFn, key: str, fid: int, earlier: tuple[str, ..
     return kind, flag
 
 
+def _break_rollout(draw: st.DrawFn, filters: dict[str, Any]) -> None:
+    """Give the flag a condition whose rollout is not a number: its only one, one behind a
+    plan filter (a pro reaches it), or one after a condition on the free plan."""
+    place = draw(st.sampled_from(("alone", "behind a filter", "second")))
+    broken: dict[str, Any] = {
+        "properties": [_plan()] if place == "behind a filter" else [],
+        "rollout_percentage": draw(st.sampled_from(BROKEN_ROLLOUTS)),
+    }
+    if place == "second":
+        filters["groups"][0]["properties"] = [_plan("free")]
+        filters["groups"].append(broken)
+    else:
+        filters["groups"] = [broken]
+
+
 @st.composite
 def structured_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A definitions document of the kinds above; a dependency names only an earlier flag of
-    a kind with no dependency of its own, so its one-element chain is the honest one."""
+    a kind with no dependency of its own, so its one-element chain is the honest one. One
+    in three holds only flags decided locally, bar those local evaluation fails on."""
     keys = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=4, unique=True))
+    local = not draw(st.integers(0, 2))
     flags: list[dict[str, Any]] = []
     plain: list[str] = []
     for fid, key in enumerate(keys, start=1):
-        kind, flag = draw(flag_definitions(key, fid, tuple(plain)))
+        kind, flag = draw(flag_definitions(key, fid, tuple(plain), local))
         flags.append(flag)
         if kind in ("release", "plan", "multivariate"):
             plain.append(key)
@@ -424,26 +451,54 @@ def _snapshot_reads(
             kwargs["default_value"] = True
         out.append((method, draw(_keys(known)), kwargs))
     if not draw(st.integers(0, 3)):
-        # An event carrying the snapshot: every flag, only those read so far, or some keys.
+        # An event carrying the snapshot (every flag, only those read so far, or some keys),
+        # with the caller's properties, and now and then `send_feature_flags` beside it.
         choice = draw(st.integers(0, 2))
-        if choice == 2:
-            out.append(("capture", "", {"only": draw(st.lists(_keys(known), max_size=3))}))
-        else:
-            out.append(("capture", "", {"only_accessed": choice == 1}))
+        kwargs = {"only": draw(st.lists(_keys(known), max_size=3))} if choice == 2 else {}
+        kwargs["only_accessed"] = choice == 1
+        kwargs["extras"] = draw(_capture_extras())
+        if not draw(st.integers(0, 4)):
+            kwargs["extras"]["send_feature_flags"] = True
+        out.append(("capture", "", kwargs))
     return tuple(out)
+
+
+# Properties a caller passes to a capture that carries flags: the names the flags are sent
+# under (`$feature/<key>`, `$active_feature_flags`), for a key the flags hold and one they
+# do not, beside a name of the caller's own.
+CAPTURE_PROPERTIES: tuple[dict[str, Any], ...] = (
+    {"plan": "pro"},
+    {"$feature/f0": "mine", "$feature/ghost": 1},
+    {"$active_feature_flags": ["mine"], "$feature/f1": False},
+)
+
+
+@st.composite
+def _capture_extras(draw: st.DrawFn) -> dict[str, Any]:
+    """`capture` keywords besides the flags: the caller's properties and GeoIP choice."""
+    kwargs: dict[str, Any] = {}
+    if not draw(st.integers(0, 2)):
+        kwargs["properties"] = draw(st.sampled_from(CAPTURE_PROPERTIES))
+    if not draw(st.integers(0, 3)):
+        kwargs["disable_geoip"] = draw(st.booleans())
+    return kwargs
 
 
 @st.composite
 def _capture_options(draw: st.DrawFn, known: tuple[str, ...]) -> dict[str, Any]:
-    """`capture` keywords asking for the flags to be attached: True, or an options mapping."""
-    kwargs: dict[str, Any] = {}
+    """`capture` keywords asking for the flags to be attached (True, or an options mapping,
+    which asks for them whatever its `should_send` says), now and then False."""
+    kwargs: dict[str, Any] = draw(_capture_extras())
     groups = draw(st.sampled_from(GROUPS))
     if groups is not None:
         kwargs["groups"] = groups
-    if draw(st.booleans()):
-        kwargs["send_feature_flags"] = True
+    choice = draw(st.integers(0, 5))
+    if choice < 3:
+        kwargs["send_feature_flags"] = choice > 0
         return kwargs
     options: dict[str, Any] = {}
+    if not draw(st.integers(0, 4)):
+        options["should_send"] = draw(st.booleans())
     if draw(st.booleans()):
         options["only_evaluate_locally"] = draw(st.booleans())
     person = draw(st.sampled_from(PERSON_PROPERTIES))
@@ -604,8 +659,9 @@ def _answered(bodies: list[dict[str, Any]]) -> list[ServerReply]:
 
 @st.composite
 def client_options(draw: st.DrawFn) -> dict[str, Any]:
-    """Constructor options that change what a read reports: super properties, GeoIP, and a
-    fallback cache (see `_answered` for what of it is compared)."""
+    """Constructor options that change what a read reports or sends: super properties,
+    GeoIP, a fallback cache (see `_answered` for what of it is compared), events marked as
+    a historical import, compressed or not, and sent by a background sender in batches."""
     options: dict[str, Any] = {}
     if not draw(st.integers(0, 5)):
         options["super_properties"] = draw(st.sampled_from(SUPER_PROPERTIES))
@@ -613,6 +669,17 @@ def client_options(draw: st.DrawFn) -> dict[str, Any]:
         options["disable_geoip"] = False
     if not draw(st.integers(0, 4)):
         options["flag_fallback_cache_url"] = "memory://local/?ttl=300&size=100"
+    if not draw(st.integers(0, 5)):
+        options["historical_migration"] = draw(st.booleans())
+    if not draw(st.integers(0, 5)):
+        options["gzip"] = draw(st.booleans())
+    if not draw(st.integers(0, 4)):
+        # Events queued for a background sender, in batches of one, a few, or all of them;
+        # a short interval, as posthog-python's flush waits for the batch to fill or the
+        # interval to end.
+        options["sync_mode"] = False
+        options["flush_at"] = draw(st.sampled_from((1, 2, 100)))
+        options["flush_interval"] = 0.05
     return options
 
 

@@ -57,7 +57,8 @@ class FlagUse(NamedTuple):
     """Flags on one example's capture: the definitions (None: no local evaluation), what
     `/flags` answers, the `evaluate_flags` read whose snapshot is passed as `flags` (None:
     no snapshot), and the `capture_exception` keywords besides it (`send_feature_flags`,
-    and the `groups` its options go with)."""
+    the `groups` its options go with, and now and then the caller's `properties`, which
+    then stand in for the example's, and `disable_geoip`)."""
 
     document: dict[str, Any] | None
     reply: ServerReply

@@ -318,8 +318,11 @@ def _flag_read(draw: st.DrawFn) -> Step:
 
 @st.composite
 def _bulk_read(draw: st.DrawFn) -> Step:
+    """A bulk read, now and then naming no person: `evaluate_flags` then reads for the
+    context's (`identify_context`), or answers nothing outside one."""
     name = draw(st.sampled_from(BULK_READS))
-    args = (draw(_PERSON), draw(_GROUPS), draw(_PROPERTIES))
+    person = draw(_PERSON) if draw(st.integers(0, 3)) else None
+    args = (person, draw(_GROUPS), draw(_PROPERTIES))
     options: dict[str, st.SearchStrategy[Any]] = {"only_evaluate_locally": st.booleans()}
     keys = st.lists(_FLAG, max_size=3, unique=True)
     options["flag_keys" if name == "evaluate_flags" else "flag_keys_to_evaluate"] = keys

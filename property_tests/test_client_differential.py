@@ -7,21 +7,24 @@ how the answers merge, what every read returns, and the events both SDKs send
 (`$feature_flag_called` with its error, reason, request id, evaluation time, id, version and
 payload, and its deduplication across reads).
 
-Each example draws a definitions document (or none: no local evaluation; or a download
-that fails), a script of `/flags` replies (records in both shapes for some keys, failed
-ones, experiment attribution, request-wide errors, quota limits, the oldest response shape,
-server errors, unreadable bodies, resets, rarely a timeout), client options (super
-properties, GeoIP, a fallback cache) and a sequence of reads: `evaluate_flags` and its
-snapshot's reads and captures, the older `get_feature_flag`, `feature_enabled`,
+Each example draws a definitions document (or none: no local evaluation; or a download that
+fails; among its flags some whose rollout is not a number, which posthog-python fails on
+and answers from the server instead), a script of `/flags` replies (records in both shapes
+for some keys, failed ones, experiment attribution, request-wide errors, quota limits, the
+oldest response shape, server errors, unreadable bodies, resets, rarely a timeout), client
+options (super properties, GeoIP, a fallback cache, a historical import, gzip, a background
+sender with batches of one, a few or all events) and a sequence of reads: `evaluate_flags`
+and its snapshot's reads and captures, the older `get_feature_flag`, `feature_enabled`,
 `get_feature_flag_payload`, `get_feature_flag_result`, `get_all_flags` and
-`get_all_flags_and_payloads`, `capture(send_feature_flags=...)`, the getters that hand
-back the server's answer (`get_flags_decision`, compared record by record with its reason
-and metadata; `get_feature_variants`, `get_feature_payloads`,
-`get_feature_flags_and_payloads`), arguments by keyword or by position, and
-`get_remote_config_payload` against a script of its own (answers of every JSON kind and
-none, 401, 404, 500, resets). Both SDKs run the
-same reads against the same loopback server, each with a fresh client, and must agree on
-all three observations.
+`get_all_flags_and_payloads`, `capture(send_feature_flags=...)` (True, False or options,
+`should_send` among them, with the caller's properties, `$feature/...` names among them,
+and GeoIP choice), the getters that hand back the server's answer (`get_flags_decision`,
+compared record by record with its reason and metadata; `get_feature_variants`,
+`get_feature_payloads`, `get_feature_flags_and_payloads`), arguments by keyword or by
+position, and `get_remote_config_payload` against a script of its own (answers of every
+JSON kind and none, 401, 404, 500, resets). Both SDKs run the same reads against the same
+loopback server, each with a fresh client, and must agree on all three observations (the
+`/batch/` bodies' `historical_migration` with the events).
 
 What is relaxed, and why (nothing else is):
 
@@ -34,6 +37,11 @@ What is relaxed, and why (nothing else is):
   0.3 s sleep, and retries are compared by tests/test_compat_dropin.py.
 - Property values are JSON: values JSON cannot hold are sent as text by hogkit and as null
   by posthog, on purpose (README, "What differs on purpose").
+- Variant shares that are not numbers, and holdout percentages no number can be read
+  from, are not drawn: posthog-python reads some loosely and fails on the others, where
+  hogkit sends the flag to the server as `unsupported_definition` (README, "What differs on
+  purpose"); an `evaluate_flags` snapshot the server did not answer that flag for then
+  lists it unresolved in hogkit and not at all in posthog-python.
 - The strategies keep two inputs a real server never sends apart (see `client_strategies`):
   minimal flag events are switched on in the definitions and the answers together, and a
   capture asking for flags names a person (without one each SDK asks for a random id's).

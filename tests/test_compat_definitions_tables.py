@@ -1,5 +1,5 @@
-"""Definitions whose `group_type_mapping` or `cohorts` is not a JSON object, in hogkit and
-posthog 7.91.1 side by side.
+"""Definitions whose `group_type_mapping` or `cohorts` is not a JSON object, and tables set on
+a client after a download, in hogkit and posthog 7.91.1 side by side.
 
 posthog-python accepts such a document, whether downloaded, read from a definitions cache
 provider or set on the client: the definitions are in force, the two attributes read back
@@ -51,24 +51,27 @@ def document(name: str, odd: Any) -> dict[str, Any]:
     return {"flags": FLAGS_DEFINED, **USABLE, name: odd}
 
 
-def reads(client: Any) -> dict[str, Any]:
-    """What an application sees of the definitions in force."""
-    groups = {"company": "acme"}
+def reads(client: Any, person: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an application sees of the definitions in force, for a person with `person`
+    properties."""
+    asked: dict[str, Any] = {"groups": {"company": "acme"}, "person_properties": person}
     return {
         "definitions": [f["key"] for f in client.feature_flag_definitions() or []],
         "group_type_mapping": client.group_type_mapping,
         "cohorts": client.cohorts,
-        "all": client.get_all_flags("user-1", groups=groups),
-        "local": client.get_all_flags("user-1", groups=groups, only_evaluate_locally=True),
-        "each": [client.get_feature_flag(f["key"], "user-1", groups=groups) for f in FLAGS_DEFINED],
+        "all": client.get_all_flags("user-1", **asked),
+        "local": client.get_all_flags("user-1", only_evaluate_locally=True, **asked),
+        "each": [client.get_feature_flag(f["key"], "user-1", **asked) for f in FLAGS_DEFINED],
     }
 
 
-def compare(twin: Twin, prepare: Callable[[Any], None]) -> None:
+def compare(
+    twin: Twin, prepare: Callable[[Any], None], person: dict[str, Any] | None = None
+) -> None:
     """`prepare` then `reads` on both clients: the same answers, downloads and `/flags`
     requests."""
     twin.run(prepare)
-    ref, kit = twin.run(reads)
+    ref, kit = twin.run(lambda client: reads(client, person))
     assert kit == ref
     for path in (DEFS, FLAGS):
         assert len(twin.requests(path, "kit")) == len(twin.requests(path, "ref"))
@@ -100,3 +103,52 @@ def test_a_table_set_on_the_client_is_in_force(name: str, odd: Any) -> None:
 
     with Twin(remote=REMOTE, local=False) as twin:
         compare(twin, set_by_hand)
+
+
+# Tables an application sets after a download: another group type at index 0, and cohort 1
+# as the free plan, so a free person in group "acme" gets other values from them.
+OTHER_TABLES = {
+    "group_type_mapping": {"0": "team"},
+    "cohorts": {"1": {"type": "AND", "values": [person_rule("plan", ["free"])]}},
+}
+FREE = {"plan": "free"}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_TABLES))
+def test_a_table_set_after_a_download_is_in_force_until_the_next(name: str) -> None:
+    """posthog-python evaluates the downloaded flags with the table set; the next download
+    overwrites it. hogkit read the table back but kept evaluating the downloaded one."""
+    with Twin(definitions(*FLAGS_DEFINED, **USABLE), remote=REMOTE) as twin:
+        twin.run(lambda client: client.load_feature_flags())
+        compare(twin, lambda client: setattr(client, name, OTHER_TABLES[name]), FREE)
+        compare(twin, lambda client: client.load_feature_flags(), FREE)
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_TABLES))
+def test_flags_set_before_a_download_stay_replaced_when_a_table_is_set(name: str) -> None:
+    """A download replaces flags set on the client; a table set after it must not bring
+    them back (hogkit put them in force again with the table)."""
+
+    def set_flags_then_download(client: Any) -> None:
+        client.feature_flags = [flag("set-by-hand", 9)]
+        client.load_feature_flags()
+
+    with Twin(definitions(*FLAGS_DEFINED, **USABLE), remote=REMOTE) as twin:
+        twin.run(set_flags_then_download)
+        compare(twin, lambda client: setattr(client, name, OTHER_TABLES[name]), FREE)
+        ref, kit = twin.both("get_feature_flag", "set-by-hand", "user-1")
+        assert kit == ref
+
+
+def test_flags_set_again_after_a_download_take_its_tables() -> None:
+    """Flags set before any download, a download, flags set again: the group types and
+    cohorts in force are the download's, as posthog-python's download overwrote its
+    attributes. hogkit kept the (empty) tables it had noted when the first flags were set."""
+
+    def set_download_set(client: Any) -> None:
+        client.feature_flags = [flag("set-by-hand", 9)]
+        client.load_feature_flags()
+        client.feature_flags = FLAGS_DEFINED
+
+    with Twin(definitions(flag("downloaded"), **USABLE), remote=REMOTE) as twin:
+        compare(twin, set_download_set, {"plan": "pro"})

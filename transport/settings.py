@@ -43,15 +43,16 @@ class LiveSettings:
         self._event_methods = event_methods
         self._flags = flags
         self._problems = problems
-        # The definitions set through the three posthog-python attributes (flags None:
-        # none set, so the downloaded or given ones stay in force).
+        # The flags set through posthog-python's attribute (None: none set, so the
+        # downloaded or given ones stay in force, with any table set here).
         self._flag_list: list[Any] | None = None
         # What was set through the other two (`_UNSET`: never set, so the downloaded ones
         # read back; the downloaded ones are kept here when flags are set first).
         self._group_type_mapping: Any = _UNSET
         self._cohorts: Any = _UNSET
-        # The definitions' install count when flags were set here (see `_given`).
-        self._set_at = 0
+        # The definitions' install count when any of the three was last set here (None:
+        # none was since the last download; see `_given`).
+        self._set_at: int | None = None
 
     @property
     def debug(self) -> bool:
@@ -102,7 +103,10 @@ class LiveSettings:
 
     @feature_flags.setter
     def feature_flags(self, flags: Sequence[Any] | None) -> None:
-        # The downloads stop now: keep what they said about groups and cohorts.
+        # The downloads stop now: keep what they said about groups and cohorts (tables
+        # kept or set here before a download that came since are ended first: it replaced
+        # them).
+        self._given()
         if self._group_type_mapping is _UNSET:
             self._group_type_mapping = self.group_type_mapping
         if self._cohorts is _UNSET:
@@ -149,8 +153,7 @@ class LiveSettings:
 
     @group_type_mapping.setter
     def group_type_mapping(self, mapping: Mapping[str, Any] | None) -> None:
-        self._group_type_mapping = mapping
-        self._use_given("group_type_mapping")
+        self._set_table("group_type_mapping", mapping)
 
     @property
     def cohorts(self) -> dict[str, Any] | None:
@@ -158,8 +161,17 @@ class LiveSettings:
 
     @cohorts.setter
     def cohorts(self, cohorts: Mapping[str, Any] | None) -> None:
-        self._cohorts = cohorts
-        self._use_given("cohorts")
+        self._set_table("cohorts", cohorts)
+
+    def _set_table(self, name: str, table: Any) -> None:
+        """Set group types or cohorts, in force with the flags in force (set here, else the
+        downloaded ones) until the next download, as posthog-python evaluates whatever its
+        three attributes hold and a download overwrites them. Anything set before a
+        download that came since is ended first, so no flag set back then comes back."""
+        self._given()
+        setattr(self, f"_{name}", table)
+        self._set_at = self._flags.local.installs()
+        self._use_given(name)
 
     def _given_or_loaded(self, name: str) -> dict[str, Any] | None:
         """What was set for table `name`, else the downloaded one (see `loaded_definitions`)."""
@@ -171,23 +183,27 @@ class LiveSettings:
         return table
 
     def _given(self) -> bool:
-        """Whether the definitions set here are in force. A download after they were set
-        replaces them, as in posthog-python, whose downloads overwrite the three attributes;
-        then all three read back the downloaded ones again."""
-        if self._flag_list is not None and self._flags.local.installs() != self._set_at:
+        """Whether flags set here are in force. A download after any of the three was set
+        replaces what was set, as in posthog-python, whose downloads overwrite the three
+        attributes; then all three read back the downloaded ones again."""
+        if self._set_at is not None and self._flags.local.installs() != self._set_at:
             self._flag_list = None
             self._group_type_mapping = self._cohorts = _UNSET
+            self._set_at = None
         return self._flag_list is not None
 
     def _use_given(self, name: str) -> None:
-        """Put the definitions set so far in force, once flags were set; a document the
-        core cannot read leaves the ones in force (reported, never raised unless debug)."""
-        if self._flag_list is None:
+        """Put what was set in force with the flags in force: those set here, else the
+        downloaded ones (without either there is nothing to evaluate, and definitions
+        handed over in place of downloads stay). A document the core cannot read leaves
+        the ones in force (reported, never raised unless debug)."""
+        flags = self.feature_flags
+        if self._flag_list is None and not flags:
             return
         # Group types or cohorts set to something other than a mapping are read as none
         # by the core, as posthog-python's evaluation finds none in them.
         document = {
-            "flags": self._flag_list,
+            "flags": flags,
             "group_type_mapping": _copied(self.group_type_mapping),
             "cohorts": _copied(self.cohorts),
         }
