@@ -54,8 +54,9 @@ def exception_event(
     shell injects `source_lines` (it reads files) and `project_root` (posthog-python's
     default is the working directory at client start); `traceback` is the stack an
     exc_info tuple names and `exc_type` the class it names (see `exception_list`).
-    OpenTelemetry `$trace_id`/`$span_id` are the shell's to add to `properties`. `context_properties` (a context's tags and
-    session) lie under all of these: a tag never replaces what describes the exception.
+    OpenTelemetry `$trace_id`/`$span_id` are the shell's to add to `properties`.
+    `context_properties` (a context's tags and session) lie under all of these: a tag
+    never replaces what describes the exception.
     """
     props: dict[str, Any] = dict(context_properties) if context_properties else {}
     props["$exception_list"] = exception_list(
