@@ -195,7 +195,11 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         unresolved: dict[str, Unresolved] = {}
         evaluate_all(run, selected, outcomes, unresolved)
         # Outcomes come in this order; a key in neither mapping failed (`Snapshot.failed`).
-        asked = self.keys if flag_keys is None else tuple([flag.key for flag in selected])
+        # A selection's keys are named only when one failed: a single-flag read pays nothing.
+        asked: tuple[str, ...] | None = self.keys
+        if flag_keys is not None:
+            decided = len(outcomes) + len(unresolved)
+            asked = tuple([f.key for f in selected]) if decided < len(selected) else None
         return Snapshot(text, outcomes, unresolved or _NOTHING, flags, asked)
 
     def flag_value(

@@ -144,7 +144,8 @@ class Snapshot(msgspec.Struct, frozen=True, eq=False):
     _unresolved: Mapping[str, Unresolved]
     _flags: Mapping[str, _FlagInfo]
     # Every key the evaluation was asked for, in order (the `FlagSet`'s shared `keys` when
-    # it evaluated them all): `_outcomes`' keys exactly when none is missing.
+    # it evaluated them all; for a selection, only when a flag failed, else None):
+    # `_outcomes`' keys exactly when none is missing.
     _asked: tuple[str, ...] | None = None
     # The mappings derived on first read ("values", "results"), kept for later reads: the
     # one mutable object a snapshot owns, and only ever filled in (a race between threads
