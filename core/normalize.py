@@ -8,10 +8,11 @@ sent.
 The rules: datetime/date/time → `isoformat()`; Decimal → float; UUID → str;
 set/frozenset/tuple/list/deque → list; mappings, dataclasses, attrs classes, msgspec Structs
 and objects with a `model_dump()` or `dict()` method (pydantic models) → objects;
-bytes-like → UTF-8 text with invalid bytes replaced; NaN/±Inf → null; str/int/float subclasses (enums) → their plain value; anything else →
-`str()`. Keys become strings. Lone surrogates, which no UTF-8 encoder accepts, become
-U+FFFD. Cycles and nesting deeper than `MAX_DEPTH` are cut with a marker string, and an
-object whose `__str__` raises becomes a marker naming its type.
+bytes-like → UTF-8 text with invalid bytes replaced; NaN/±Inf → null; str/int/float
+subclasses (enums) → their plain value; anything else → `str()`. Keys become strings.
+Lone surrogates, which no UTF-8 encoder accepts, become U+FFFD. Cycles and nesting deeper
+than `MAX_DEPTH` are cut with a marker string, and an object whose `__str__` raises becomes
+a marker naming its type.
 
 Where this differs from posthog-python 7.91.1 (whose `clean()` turns unsupported values
 into null and drops undecodable bytes), the issue's rule wins: data is kept as text.
