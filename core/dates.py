@@ -41,6 +41,7 @@ def _utc(now: datetime) -> datetime:
 
 
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_SHORTEST_MONTH = min(_MONTH_DAYS)
 # Within any 24 consecutive months lie two Februaries, and one of them is in a common year.
 _CLAMPING_SPAN = 24
 # The Gregorian calendar repeats every 400 years.
@@ -72,14 +73,16 @@ def _back(moment: datetime, months: int, step: int) -> datetime | None:
     year, index = divmod(there, 12)
     if not 1 <= year <= 9999:
         return None
-    # The landings are here - step, here - 2 * step, ... down to `last`.
-    last = there if months < _CLAMPING_SPAN else here - _CLAMPING_SPAN
-    count = (here - last) // step
     day = moment.day
-    if count:
-        first = (here - step * count) % _CYCLE
-        shortest = min(_LENGTHS[first : first + step * (count - 1) + 1 : step])
-        day = shortest if shortest < day else day
+    # No month is shorter than a common February, so only a later day can be clamped.
+    if day > _SHORTEST_MONTH:
+        # The landings are here - step, here - 2 * step, ... down to `last`.
+        last = there if months < _CLAMPING_SPAN else here - _CLAMPING_SPAN
+        count = (here - last) // step
+        if count:
+            first = (here - step * count) % _CYCLE
+            shortest = min(_LENGTHS[first : first + step * (count - 1) + 1 : step])
+            day = shortest if shortest < day else day
     return datetime.combine(date(year, index + 1, day), moment.timetz())
 
 
@@ -173,7 +176,18 @@ def _fixed(text: str) -> datetime | None:
 
 
 def parse_date_text(value: str, now: datetime) -> datetime | None:
-    """An absolute date from a property value, or None when it is not one."""
+    """An absolute date from a property value, or None when it is not one.
+
+    Most values are ISO 8601 text `fromisoformat` reads as it is, and `_iso_text` leaves
+    the meaning of any text it reads unchanged (it accepts no surrounding whitespace and
+    no bare year, and reads `Z` and an offset after a space as `_iso_text` rewrites them),
+    so only text it refuses is normalised."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        return moment if moment.tzinfo is not None else as_utc(moment)
     prepared = _iso_text(value)
     if isinstance(prepared, int):
         return _year_today(prepared, now)

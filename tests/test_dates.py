@@ -1,17 +1,17 @@
 """Relative dates: N hours, days, weeks, months or years before `now`, the day of month
 clamped to every month a month or year step lands on, placed exactly where PostHog 7.91.1
-places them."""
+places them; and date text in person properties, read as PostHog 7.91.1 reads it."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from hogkit.core.dates import parse_date_filter
+from hogkit.core.dates import parse_date_filter, parse_date_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle import frozen_now
-from posthog.feature_flags import relative_date_parse_for_feature_flag_matching
+from posthog.feature_flags import parse_datetime, relative_date_parse_for_feature_flag_matching
 
 UTC = dt.timezone.utc
 
@@ -90,3 +90,50 @@ def test_month_ends_match_the_reference(year: int, month: int, count: int) -> No
             continue
         for value in (f"{count}m", f"{count}y"):
             assert ours(value, now) == reference(value, now)
+
+
+# Pieces of date text as applications store it: ISO 8601 in its several forms, around it
+# whitespace, a `Z`, a ` UTC` or an offset after a space, and now and then a stray character.
+_DATE_BODIES = (
+    "2024-05-13",
+    "2024-02-29",
+    "2024-05-13T10:00",
+    "2024-05-13 10:00:00",
+    "2024-05-13T10:00:00.123456",
+    "20240513",
+    "2024-W20-1",
+    "2024",
+    "0001-01-01",
+    "9999-12-31T23:59:59",
+)
+_DATE_ENDS = ("", "Z", "z", " UTC", " utc", "+05:00", " +05:00", " -01:30", "-0130", " +05", "\n")
+
+
+@st.composite
+def _date_texts(draw: st.DrawFn) -> str:
+    text = draw(st.sampled_from(("", " ", "\t"))) + draw(st.sampled_from(_DATE_BODIES))
+    text += draw(st.sampled_from(_DATE_ENDS)) + draw(st.sampled_from(("", " ", "Z")))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from("0123456789-:T +Zz.")) + text[at:]
+    return text
+
+
+def _reference_text(value: str, now: dt.datetime) -> dt.datetime | None:
+    with frozen_now(now):
+        try:
+            moment = parse_datetime(value)
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@settings(max_examples=1500)
+@given(value=_date_texts(), now=st.sampled_from([at(2026, 6, 15), at(2024, 2, 29)]))
+def test_date_text_reads_as_the_reference_reads_it(value: str, now: dt.datetime) -> None:
+    """Whichever way the text is read (as it is, or normalised first), the moment and its
+    offset are the reference's."""
+    expected = _reference_text(value, now)
+    found = parse_date_text(value, now)
+    assert found == expected
+    assert (found and found.utcoffset()) == (expected and expected.utcoffset())
