@@ -37,6 +37,7 @@ __all__ = [
     "CacheBridge",
     "FlagDefinitionCacheData",
     "FlagDefinitionCacheProvider",
+    "has_document_shape",
     "is_document",
     "shared_document",
 ]
@@ -106,18 +107,25 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     return shared
 
 
-def is_document(answer: Any) -> bool:
-    """Whether a store's answer is a definitions document: a mapping with the protocol's
-    three fields, its flags a list of flag objects (or empty), and nothing JSON cannot hold.
+def has_document_shape(answer: Any) -> bool:
+    """Whether `answer` has the shape of a definitions document: a mapping with the
+    protocol's three fields, its flags a list of flag objects (or empty).
 
-    Anything else (flags given as a string, a field missing) would put garbage in force, so
-    it counts as no answer at all, as posthog-python's client takes it."""
+    Anything else (flags given as a string, a field missing, an error object a proxy
+    answers with) would put garbage or nothing in force, so whoever handed it over, a
+    store or the server, it counts as no answer, as posthog-python's client takes it."""
     if not isinstance(answer, Mapping) or any(k not in answer for k in _FIELDS):
         return False
     flags = answer["flags"]
-    if flags and not (
+    return not flags or (
         isinstance(flags, (list, tuple)) and all(isinstance(f, Mapping) for f in flags)
-    ):
+    )
+
+
+def is_document(answer: Any) -> bool:
+    """Whether a store's answer is a definitions document: of that shape, and holding
+    nothing JSON cannot hold (a store hands over Python objects, not JSON text)."""
+    if not has_document_shape(answer):
         return False
     try:
         json.dumps({k: answer[k] for k in _FIELDS}, sort_keys=True)
