@@ -227,12 +227,17 @@ def _no_flags() -> Reply:
     return Reply.json(flags_response())
 
 
-def personless_marked(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def personless_marked(
+    events: Sequence[Mapping[str, Any]], chosen: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Events with a personless event's distinct id (a fresh random UUID in both SDKs,
-    checked here) replaced by a marker, so two SDKs' events compare equal."""
+    checked here) replaced by a marker, so two SDKs' events compare equal. An id in
+    `chosen` is one the application gave the event itself (a `before_send` hook may): it
+    is left as it is, to be compared as it is."""
     out = []
     for event in events:
-        if event["properties"].get("$process_person_profile") is False:
+        personless = event["properties"].get("$process_person_profile") is False
+        if personless and event["distinct_id"] not in chosen:
             assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
             event = {**event, "distinct_id": "<personless>"}
         out.append(dict(event))
