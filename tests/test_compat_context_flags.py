@@ -13,7 +13,15 @@ from typing import Any
 import posthog
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag, flags_response, record
+from twin import (
+    Twin,
+    definitions,
+    event_differences,
+    experiment_record,
+    flag,
+    flags_response,
+    record,
+)
 
 import hogkit
 
@@ -161,19 +169,7 @@ def test_minimal_flag_event_inside_a_context_keeps_only_the_session() -> None:
 
 
 # A record assigning an experiment arm: its read also sends `$experiment_exposure`.
-EXPERIMENT = {
-    "key": "experiment",
-    "value": "test",
-    "reason": {"code": "experiment_split", "description": "In the experiment"},
-    "metadata": {
-        "id": 4,
-        "version": 1,
-        "config_version": 2,
-        "rule_id": "0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
-        "rule_type": "experiment",
-        "variant_key": "test",
-    },
-}
+EXPERIMENT = experiment_record("experiment", "test", fid=4)
 NAMELESS_READS: dict[str, Callable[[Any, Any], Any]] = {
     "get_feature_flag, local": lambda c, who: c.get_feature_flag("local", who),
     "get_feature_flag, remote": lambda c, who: c.get_feature_flag("remote-only", who),

@@ -25,14 +25,7 @@ from httpserver import Reply
 from twin import DEFS, Twin, definitions, flag, flags_response, person_rule, record
 
 SPLIT = flag(
-    "split",
-    1,
-    multivariate={
-        "variants": [
-            {"key": "a", "rollout_percentage": 50},
-            {"key": "b", "rollout_percentage": 50},
-        ]
-    },
+    "split", 1, multivariate={"variants": [{"key": k, "rollout_percentage": 50} for k in "ab"]}
 )
 PRO = flag("pro", 2, groups=[{"properties": [person_rule("plan", ["pro"])]}])
 GOOD = definitions(SPLIT, PRO, group_type_mapping={"0": "company"})
