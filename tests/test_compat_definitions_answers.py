@@ -1,18 +1,23 @@
 """A definitions download answered with something that is not a definitions document, side by
-side with posthog 7.91.1: after a good download, a 200 answer missing `flags`,
-`group_type_mapping` or `cohorts` (a proxy's `{}` or error object, a bare list of flags)
-keeps the definitions in force, in both SDKs; hogkit put the answer in force instead, an
-empty or partial set that sent every flag it lost to the server.
+side with posthog 7.91.1: after a good download, a 200 answer that is no object with a list of
+flags (a proxy's `{}` or error object, a bare list of flags, JSON that is no object) keeps
+the definitions in force, in both SDKs; hogkit put the answer in force instead, an empty set
+that sent every flag to the server.
 
-Left out on purpose: a document whose `flags` is a JSON value other than a list of flag
-objects (text, an object, a list of text, `0`). posthog-python puts that value in force as
-its `feature_flags` (what `feature_flag_definitions()` then returns) while its reads keep
-evaluating the previous flags; hogkit keeps the previous definitions whole, as it does for
-a cache provider's answer of that shape.
+Left out on purpose:
 
-A first download that fails this way is not compared either: posthog-python then downloads
-again on every flag read until one succeeds, where hogkit reads from the server until the
-next poll (the poller's first-load rule).
+- A document with its flags but without `group_type_mapping` or `cohorts` (or with neither,
+  and null flags): posthog-python fails on it and keeps the previous definitions; hogkit
+  reads a missing table as empty and puts the document in force, as it always has for a
+  document written by hand or served by a test server.
+- A document whose `flags` is a JSON value other than a list of flag objects (text, an
+  object, a list of text, `0`): posthog-python puts that value in force as its
+  `feature_flags` (what `feature_flag_definitions()` then returns) while its reads keep
+  evaluating the previous flags; hogkit keeps the previous definitions whole, as it does
+  for a cache provider's answer of that shape.
+- A first download that fails this way: posthog-python then downloads again on every flag
+  read until one succeeds, where hogkit reads from the server until the next poll (the
+  poller's first-load rule).
 """
 
 from __future__ import annotations
@@ -36,11 +41,10 @@ REMOTE = Reply.json(flags_response(record("split", "b"), record("pro", False)))
 NOT_DOCUMENTS: dict[str, Any] = {
     "empty object": {},
     "error object": {"type": "server_error", "detail": "try again"},
-    "null flags only": {"flags": None},
-    "flags without cohorts": {"flags": [SPLIT], "group_type_mapping": {}},
-    "flags without group types": {"flags": [SPLIT], "cohorts": {}},
-    "flags alone": {"flags": [PRO]},
+    "tables without flags": {"group_type_mapping": {}, "cohorts": {}},
     "a list of flags": [PRO],
+    "text": "definitions",
+    "null": None,
 }
 
 

@@ -84,6 +84,10 @@ class FlagDefinitionCacheProvider(Protocol):
         ...
 
 
+_TABLES = ("group_type_mapping", "cohorts")
+_FIELDS = ("flags", *_TABLES)
+
+
 def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagDefinitionCacheData:
     """The document a provider receives: the server's definitions, in the protocol's fields;
     with `read`, a document read from the store, as it is put in force.
@@ -95,7 +99,7 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     """
     tables: dict[str, Any] = {
         name: copy.copy(document.get(name) if read else document.get(name) or {})
-        for name in ("group_type_mapping", "cohorts")
+        for name in _TABLES
     }
     shared: FlagDefinitionCacheData = {
         "flags": list(document.get("flags") or []),
@@ -107,14 +111,16 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     return shared
 
 
-def has_document_shape(answer: Any) -> bool:
-    """Whether `answer` has the shape of a definitions document: a mapping with the
-    protocol's three fields, its flags a list of flag objects (or empty).
+def has_document_shape(answer: Any, fields: tuple[str, ...] = _FIELDS) -> bool:
+    """Whether `answer` has the shape of a definitions document: a mapping with `fields`
+    (by default the protocol's three), its flags a list of flag objects (or empty).
 
-    Anything else (flags given as a string, a field missing, an error object a proxy
-    answers with) would put garbage or nothing in force, so whoever handed it over, a
-    store or the server, it counts as no answer, as posthog-python's client takes it."""
-    if not isinstance(answer, Mapping) or any(k not in answer for k in _FIELDS):
+    Anything else (flags given as a string, an error object a proxy answers with) would
+    put garbage or nothing in force, so whoever handed it over, a store or the server, it
+    counts as no answer, as posthog-python's client takes it. A download may leave out
+    the tables (`fields=("flags",)`): hogkit reads a missing one as empty, as it always
+    has for documents written by hand."""
+    if not isinstance(answer, Mapping) or any(k not in answer for k in fields):
         return False
     flags = answer["flags"]
     return not flags or (
@@ -132,9 +138,6 @@ def is_document(answer: Any) -> bool:
     except (TypeError, ValueError, RecursionError):
         return False
     return True
-
-
-_FIELDS = ("flags", "group_type_mapping", "cohorts")
 
 
 class _Failed:

@@ -4,8 +4,8 @@ The request carries `If-None-Match` with the last ETag; a 304, or a body whose h
 unchanged, keeps the compiled `FlagSet` as it is. 401 and 402 drop the definitions (the
 server refuses them to this project, so flags go remote); other failures keep the current
 ones, and so does a 200 answer saying the quota is used up or one that is not a definitions
-document (a proxy's `{}` or error object). Every failure is recorded on the state, and
-logged once per episode.
+document (anything but an object with a list of flags: a proxy's `{}` or error object).
+Every failure is recorded on the state, and logged once per episode.
 """
 
 from __future__ import annotations
@@ -115,12 +115,12 @@ class DefinitionsFetch:
                 None,
             )
             return False
-        if not has_document_shape(document):
+        if not has_document_shape(document, ("flags",)):
             self._state.problem(
                 "shape",
                 logging.ERROR,
-                "the feature flag definitions answer is not a definitions document (it "
-                "needs flags, group_type_mapping and cohorts); keeping the current ones (%s)",
+                "the feature flag definitions answer is not a definitions document (an "
+                "object with a list of flags); keeping the current ones (%s)",
                 None,
             )
             return False
