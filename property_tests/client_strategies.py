@@ -613,8 +613,8 @@ def reads(draw: st.DrawFn, known: tuple[str, ...] = KEYS) -> Read:
 class Example(NamedTuple):
     """One differential example: definitions (None: no local evaluation), the `/flags`
     script, the reads in order, the status the definitions download gets (200, or a
-    failure: the clients then have no definitions to evaluate), and options both clients
-    are built with."""
+    failure: the clients then have no definitions to evaluate), options both clients
+    are built with, and what each later download (a `load_feature_flags` read) gets."""
 
     document: dict[str, Any] | None
     script: list[ServerReply]
@@ -622,6 +622,47 @@ class Example(NamedTuple):
     definitions_status: int = 200
     options: dict[str, Any] | None = None
     config_script: tuple[tuple[str, Any], ...] = (("error", 404),)
+    reloads: tuple[ServerReply, ...] = ()
+
+
+RELOAD = Read("load_feature_flags", (), {})
+"""A read that downloads the definitions again, as a poll does."""
+
+
+@st.composite
+def reload_replies(draw: st.DrawFn, document: dict[str, Any]) -> ServerReply:
+    """What a download after the first gets: other definitions ("answer"), "not_modified"
+    (304 for the ETag every document is sent with), an error status ("error": the quota
+    used up and a refused key drop the definitions, a server error keeps them), or a 200
+    body that is not a definitions document ("answer" too: a proxy's `{}` or error object,
+    a bare list of flags), which keeps them. (A document without its tables is not drawn:
+    posthog-python fails on it, hogkit reads the missing tables as empty.)
+
+    Never a first download that fails and a later one that succeeds: posthog-python
+    downloads again on every flag read until one succeeds, hogkit waits for the next poll
+    (the poller's first-load rule), so the two read from different places in between."""
+    kind = draw(st.integers(0, 9))
+    if kind < 4:
+        return ServerReply("answer", draw(structured_documents()))
+    if kind == 4:
+        return ServerReply("not_modified")
+    if kind < 7:
+        return ServerReply("error", draw(st.sampled_from((500, 402, 401))))
+    flags = document["flags"]
+    not_documents = ({}, {"type": "server_error", "detail": "try again"}, flags, "text")
+    return ServerReply("answer", draw(st.sampled_from(not_documents)))
+
+
+@st.composite
+def _with_reloads(
+    draw: st.DrawFn, document: dict[str, Any], calls: list[Read]
+) -> tuple[list[Read], tuple[ServerReply, ...]]:
+    """`calls` with one or two `RELOAD` reads put among them, and what each download gets."""
+    reloads = tuple(draw(st.lists(reload_replies(document), min_size=1, max_size=2)))
+    calls = list(calls)
+    for _ in reloads:
+        calls.insert(draw(st.integers(0, len(calls))), RELOAD)
+    return calls, reloads
 
 
 @st.composite
@@ -634,12 +675,15 @@ def examples(draw: st.DrawFn) -> Example:
         script = draw(st.lists(flags_answers(known), min_size=1, max_size=2).map(_answered))
     else:
         script = draw(reply_scripts(known))
-    if not draw(st.integers(0, 5)):
-        _minimal_flag_called_events(document, script)
     status = draw(st.sampled_from((200,) * 18 + (500, 402)))
     calls = draw(st.lists(reads(known), min_size=1, max_size=6))
+    reloads: tuple[ServerReply, ...] = ()
+    if document is not None and status == 200 and not draw(st.integers(0, 4)):
+        calls, reloads = draw(_with_reloads(document, calls))
+    if not draw(st.integers(0, 5)):
+        _minimal_flag_called_events(document, script, reloads)
     config = tuple(draw(config_scripts()))
-    return Example(document, script, calls, status, options, config)
+    return Example(document, script, calls, status, options, config, reloads)
 
 
 def _answered(bodies: list[dict[str, Any]]) -> list[ServerReply]:
@@ -683,8 +727,11 @@ def client_options(draw: st.DrawFn) -> dict[str, Any]:
     return options
 
 
-def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[ServerReply]) -> None:
-    """Switch on minimal `$feature_flag_called` events in the definitions and in every answer.
+def _minimal_flag_called_events(
+    document: dict[str, Any] | None, script: list[ServerReply], reloads: tuple[ServerReply, ...]
+) -> None:
+    """Switch on minimal `$feature_flag_called` events in the definitions (those of a reload
+    too) and in every answer.
 
     Always in both: it is one setting of the project, so a server sends the same in each.
     (posthog-python keeps a single gate for the whole client that the latest definitions or
@@ -693,6 +740,9 @@ def _minimal_flag_called_events(document: dict[str, Any] | None, script: list[Se
     """
     if document is not None:
         document["minimal_flag_called_events"] = True
+    for reload in reloads:
+        if reload.kind == "answer" and isinstance(reload.body, dict) and reload.body:
+            reload.body["minimal_flag_called_events"] = True
     for reply in script:
         if reply.kind == "answer":
             reply.body["minimalFlagCalledEvents"] = True
@@ -703,6 +753,7 @@ __all__ = [
     "GHOST",
     "KEYS",
     "PEOPLE",
+    "RELOAD",
     "REMOTE_CONFIG",
     "REMOTE_CONFIG_BODIES",
     "Example",
@@ -717,6 +768,7 @@ __all__ = [
     "flag_records",
     "flags_answers",
     "reads",
+    "reload_replies",
     "reply_scripts",
     "structured_documents",
 ]

@@ -301,10 +301,13 @@ def _exception_call(draw: st.DrawFn) -> Step:
 
 
 @st.composite
-def _flag_read(draw: st.DrawFn) -> Step:
-    """An older flag read, arguments by position as applications pass them."""
+def _flag_read(draw: st.DrawFn, blank: int = 6) -> Step:
+    """An older flag read, arguments by position as applications pass them; one in `blank`
+    names no person (None or ""), which inside a context reports for the context's."""
     name = draw(st.sampled_from(OLDER_READS))
-    head = [draw(_FLAG), draw(_PERSON)]
+    named = draw(st.integers(1, blank)) > 1
+    person = draw(_PERSON) if named else draw(st.sampled_from((None, "")))
+    head = [draw(_FLAG), person]
     if name == "get_feature_flag_payload":
         head.append(draw(st.sampled_from((None, True, "test"))))
     tail = [draw(_GROUPS), draw(_PROPERTIES)]
@@ -411,7 +414,9 @@ def _context(draw: st.DrawFn) -> Step:
     kwargs = draw(_optional({"fresh": st.booleans(), "capture_exceptions": st.booleans()}))
     enter = draw(st.lists(st.sampled_from(_CONTEXT_CALLS), max_size=3))
     reads = st.sampled_from(_CONTEXT_READS).map(lambda call: Step("call", call[0], call[1:]))
-    inner = draw(st.lists(st.one_of(_event_call(), _flag_read(), _bulk_read(), reads), max_size=3))
+    inner = draw(
+        st.lists(st.one_of(_event_call(), _flag_read(blank=2), _bulk_read(), reads), max_size=3)
+    )
     if draw(st.integers(0, 3)) == 0:
         inner.append(Step("raise", "ValueError", ("escaped",)))
     return Step("context", "new_context", tuple(enter), kwargs, tuple(inner))

@@ -9,7 +9,11 @@ payload, and its deduplication across reads).
 
 Each example draws a definitions document (or none: no local evaluation; or a download that
 fails; among its flags some whose rollout is not a number, which posthog-python fails on
-and answers from the server instead), a script of `/flags` replies (records in both shapes
+and answers from the server instead), now and then downloaded again between reads
+(`load_feature_flags`) to other definitions, a 304, a server error, a quota limit, a
+refused key, or an answer that is no definitions document (see
+`client_strategies.reload_replies`, which also says why a first download that fails is
+never followed by one that succeeds), a script of `/flags` replies (records in both shapes
 for some keys, failed ones, experiment attribution, request-wide errors, quota limits, the
 oldest response shape, server errors, unreadable bodies, resets, rarely a timeout), client
 options (super properties, GeoIP, a fallback cache, a historical import, gzip, a background
@@ -50,6 +54,7 @@ What is relaxed, and why (nothing else is):
 from __future__ import annotations
 
 import itertools
+import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -67,9 +72,9 @@ from client_compare import (
     plain,
     snapshot_answer,
 )
-from client_strategies import GHOST, KEYS, REMOTE_CONFIG, Example, Read, examples
+from client_strategies import GHOST, KEYS, REMOTE_CONFIG, Example, Read, ServerReply, examples
 from compare import decision_view
-from httpserver import LoopbackServer, Reply, Request
+from httpserver import LoopbackServer, Reply
 from hypothesis import HealthCheck, given, settings
 from reference import quiet_reference
 
@@ -94,8 +99,7 @@ class Bench:
     def __init__(self) -> None:
         self.server = LoopbackServer()
         self._numbers = itertools.count()
-        self._document: dict[str, Any] | None = None
-        self._definitions_status = 200
+        self._definitions = PerSdk()
         self._flags = PerSdk()
         self._config = PerSdk()
         self.server.handle(DEFINITIONS, self._definitions)
@@ -103,17 +107,16 @@ class Bench:
         for key in (*KEYS, GHOST):
             self.server.handle(REMOTE_CONFIG.format(key=key), self._config)
 
-    def _definitions(self, request: Request) -> Reply:
-        if self._definitions_status != 200:
-            return Reply(self._definitions_status, b'{"detail": "no"}')
-        return Reply.json(self._document or {"flags": [], "group_type_mapping": {}})
-
     def clients(self, example: Example) -> tuple[Any, Any, str, str]:
         """A reference client and a hogkit client for `example`, definitions loaded."""
         n = next(self._numbers)
         ref_key, kit_key = f"phc_reference_{n}", f"phc_hogkit_{n}"
-        self._document = example.document
-        self._definitions_status = example.definitions_status
+        first = ServerReply("answer", example.document)
+        if example.definitions_status != 200:
+            first = ServerReply("error", example.definitions_status)
+        self._definitions.load(
+            [definitions_reply(r, n) for n, r in enumerate((first, *example.reloads))]
+        )
         self._flags.load([flags_reply(r) for r in example.script])
         self._config.load([config_reply(*r) for r in example.config_script])
         timeout = SHORT_TIMEOUT if example.script[0].kind == "timeout" else FLAGS_TIMEOUT
@@ -147,6 +150,17 @@ def bench() -> Iterator[Bench]:
     bench.close()
 
 
+def definitions_reply(scripted: ServerReply, number: int) -> Reply:
+    """What the `number`th definitions download gets: a document (with an ETag of its
+    own), a 304 for the last one, or an error status."""
+    if scripted.kind == "not_modified":
+        return Reply(304, b"", {"ETag": f'"v{number - 1}"'})
+    if scripted.kind == "error":
+        return Reply(scripted.body, b'{"detail": "no"}', {"Content-Type": "application/json"})
+    body = json.dumps(scripted.body).encode()
+    return Reply(200, body, {"Content-Type": "application/json", "ETag": f'"v{number}"'})
+
+
 def _result_view(result: Any) -> Any:
     if result is None:
         return None
@@ -162,6 +176,11 @@ def _result_view(result: Any) -> Any:
 
 def perform(client: Any, read: Read) -> Any:
     """`read` on `client`, as plain data."""
+    if read.method == "load_feature_flags":
+        # posthog-python returns None, hogkit whether the server answered: what the
+        # download put in force shows in the reads that follow.
+        client.load_feature_flags()
+        return None
     if read.method == "capture":
         # The return value is a random event id: the event itself is compared.
         client.capture("checkout started", distinct_id=read.args[0], **read.kwargs)

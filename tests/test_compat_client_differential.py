@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from compare import decision_view
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag, personless_marked
+from twin import (
+    Twin,
+    definitions,
+    event_differences,
+    experiment_record,
+    flag,
+    personless_marked,
+)
 
 ABSENT = object()
 
@@ -126,19 +133,7 @@ def test_older_reads_match_the_distinct_id_property_as_given(
         assert _flags_bodies(twin, "kit") == _flags_bodies(twin, "ref")
 
 
-SPLIT = {
-    "key": "exp",
-    "value": "test",
-    "reason": {"code": "experiment_split", "description": "In the experiment"},
-    "metadata": {
-        "id": 3,
-        "version": 1,
-        "config_version": 2,
-        "rule_id": "0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
-        "rule_type": "experiment",
-        "variant_key": "test",
-    },
-}
+SPLIT = experiment_record("exp", "test", fid=3)
 
 READS_BY_ID: dict[str, Callable[[Any, str, Any], Any]] = {
     "get_feature_flag": lambda c, key, who: c.get_feature_flag(key, who),

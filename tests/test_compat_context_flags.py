@@ -13,7 +13,15 @@ from typing import Any
 import posthog
 import pytest
 from httpserver import Reply
-from twin import Twin, definitions, event_differences, flag, flags_response, record
+from twin import (
+    Twin,
+    definitions,
+    event_differences,
+    experiment_record,
+    flag,
+    flags_response,
+    record,
+)
 
 import hogkit
 
@@ -157,4 +165,36 @@ def test_minimal_flag_event_inside_a_context_keeps_only_the_session() -> None:
             _tagged_context(module, lambda c=client: c.get_feature_flag("remote-only", "u"))
         ref, kit = _tags_sorted(twin.ref_events()), _tags_sorted(twin.kit_events())
         assert ref[0]["properties"]["$session_id"] == "session-1"
+        assert kit == ref, event_differences(ref, kit)
+
+
+# A record assigning an experiment arm: its read also sends `$experiment_exposure`.
+EXPERIMENT = experiment_record("experiment", "test", fid=4)
+NAMELESS_READS: dict[str, Callable[[Any, Any], Any]] = {
+    "get_feature_flag, local": lambda c, who: c.get_feature_flag("local", who),
+    "get_feature_flag, remote": lambda c, who: c.get_feature_flag("remote-only", who),
+    "feature_enabled": lambda c, who: c.feature_enabled("local", who),
+    "get_feature_flag_result": lambda c, who: c.get_feature_flag_result("remote-only", who),
+    "an experiment arm": lambda c, who: c.get_feature_flag("experiment", who),
+}
+
+
+@pytest.mark.parametrize("who", [None, ""], ids=["None", "empty"])
+@pytest.mark.parametrize("read", list(NAMELESS_READS), ids=list(NAMELESS_READS))
+def test_a_read_naming_no_person_reports_for_the_contexts_person(read: str, who: Any) -> None:
+    """An older read given no distinct id inside an identified context sends its flag
+    events as the context's person, as a capture without one is sent (deduplicated under
+    the id the read was given, so one report in all), not as a personless event."""
+    answer = {**ANSWER, "flags": {**ANSWER["flags"], "experiment": EXPERIMENT}}
+    with Twin(definitions(flag("local", 3)), [Reply.json(answer)]) as twin:
+        twin.run(lambda c: c.load_feature_flags())
+        for module, client in ((posthog, twin.ref), (hogkit, twin.kit)):
+            for person in ("context-1", "context-2"):
+                with module.new_context():
+                    module.identify_context(person)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        NAMELESS_READS[read](client, who)
+        ref, kit = _tags_sorted(twin.ref_events()), _tags_sorted(twin.kit_events())
+        assert {e["distinct_id"] for e in ref} == {"context-1"}
         assert kit == ref, event_differences(ref, kit)

@@ -82,6 +82,24 @@ def record(
     }
 
 
+def experiment_record(key: str, variant: str, fid: int = 1) -> dict[str, Any]:
+    """A typed `/flags?v=4` record assigning `variant` of an experiment (config version 2,
+    rule and variant named): a read of it also sends `$experiment_exposure`."""
+    return {
+        "key": key,
+        "value": variant,
+        "reason": {"code": "experiment_split", "description": "In the experiment"},
+        "metadata": {
+            "id": fid,
+            "version": 1,
+            "config_version": 2,
+            "rule_id": "0f8b6c2e-4d0a-4c57-9a3e-2b8d7f1e6a90",
+            "rule_type": "experiment",
+            "variant_key": variant,
+        },
+    }
+
+
 def flags_response(*records: dict[str, Any], **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "flags": {r["key"]: r for r in records},
@@ -227,12 +245,17 @@ def _no_flags() -> Reply:
     return Reply.json(flags_response())
 
 
-def personless_marked(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def personless_marked(
+    events: Sequence[Mapping[str, Any]], chosen: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """Events with a personless event's distinct id (a fresh random UUID in both SDKs,
-    checked here) replaced by a marker, so two SDKs' events compare equal."""
+    checked here) replaced by a marker, so two SDKs' events compare equal. An id in
+    `chosen` is one the application gave the event itself (a `before_send` hook may): it
+    is left as it is, to be compared as it is."""
     out = []
     for event in events:
-        if event["properties"].get("$process_person_profile") is False:
+        personless = event["properties"].get("$process_person_profile") is False
+        if personless and event["distinct_id"] not in chosen:
             assert str(uuid.UUID(event["distinct_id"])) == event["distinct_id"]
             event = {**event, "distinct_id": "<personless>"}
         out.append(dict(event))
@@ -274,6 +297,7 @@ __all__ = [
     "context_tags_in_order",
     "definitions",
     "event_differences",
+    "experiment_record",
     "flag",
     "flags_response",
     "normalized",

@@ -10,13 +10,13 @@ other event captured there, and an alias or group update to its session.
 from __future__ import annotations
 
 import msgspec
-from hogkit.core.context import ContextValues, apply_context
+from hogkit.core.context import ContextValues, apply_context, person_or_context
 from hogkit.core.event import Event
 from hogkit.core.normalize import normalize, normalize_properties
 
 from .contexts import context_values
 
-__all__ = ["in_context", "with_session"]
+__all__ = ["in_context", "reported_person", "with_session"]
 
 
 def in_context(event: Event, minimal: bool = False) -> Event:
@@ -31,6 +31,20 @@ def in_context(event: Event, minimal: bool = False) -> Event:
         return _with_session_id(event, values)
     _, merged = apply_context(values, event.distinct_id, event.properties)
     return msgspec.structs.replace(event, properties=normalize_properties(merged))
+
+
+def reported_person(distinct_id: str) -> str:
+    """Who a flag event reports a read for: the read's own distinct id, or, for a read that
+    named none (an empty id), the current context's person, as a capture without an id is
+    sent. Outside a context (or in one with no person) the empty id stays: the event is
+    then personless."""
+    if distinct_id:
+        return distinct_id
+    values = context_values()
+    if values is None:
+        return distinct_id
+    person = person_or_context(distinct_id, values.distinct_id)
+    return person if isinstance(person, str) else distinct_id
 
 
 def with_session(event: Event) -> Event:

@@ -37,6 +37,7 @@ __all__ = [
     "CacheBridge",
     "FlagDefinitionCacheData",
     "FlagDefinitionCacheProvider",
+    "has_document_shape",
     "is_document",
     "shared_document",
 ]
@@ -83,6 +84,10 @@ class FlagDefinitionCacheProvider(Protocol):
         ...
 
 
+_TABLES = ("group_type_mapping", "cohorts")
+_FIELDS = ("flags", *_TABLES)
+
+
 def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagDefinitionCacheData:
     """The document a provider receives: the server's definitions, in the protocol's fields;
     with `read`, a document read from the store, as it is put in force.
@@ -94,7 +99,7 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     """
     tables: dict[str, Any] = {
         name: copy.copy(document.get(name) if read else document.get(name) or {})
-        for name in ("group_type_mapping", "cohorts")
+        for name in _TABLES
     }
     shared: FlagDefinitionCacheData = {
         "flags": list(document.get("flags") or []),
@@ -106,27 +111,33 @@ def shared_document(document: Mapping[str, Any], *, read: bool = False) -> FlagD
     return shared
 
 
-def is_document(answer: Any) -> bool:
-    """Whether a store's answer is a definitions document: a mapping with the protocol's
-    three fields, its flags a list of flag objects (or empty), and nothing JSON cannot hold.
+def has_document_shape(answer: Any, fields: tuple[str, ...] = _FIELDS) -> bool:
+    """Whether `answer` has the shape of a definitions document: a mapping with `fields`
+    (by default the protocol's three), its flags a list of flag objects (or empty).
 
-    Anything else (flags given as a string, a field missing) would put garbage in force, so
-    it counts as no answer at all, as posthog-python's client takes it."""
-    if not isinstance(answer, Mapping) or any(k not in answer for k in _FIELDS):
+    Anything else (flags given as a string, an error object a proxy answers with) would
+    put garbage or nothing in force, so whoever handed it over, a store or the server, it
+    counts as no answer, as posthog-python's client takes it. A download may leave out
+    the tables (`fields=("flags",)`): hogkit reads a missing one as empty, as it always
+    has for documents written by hand."""
+    if not isinstance(answer, Mapping) or any(k not in answer for k in fields):
         return False
     flags = answer["flags"]
-    if flags and not (
+    return not flags or (
         isinstance(flags, (list, tuple)) and all(isinstance(f, Mapping) for f in flags)
-    ):
+    )
+
+
+def is_document(answer: Any) -> bool:
+    """Whether a store's answer is a definitions document: of that shape, and holding
+    nothing JSON cannot hold (a store hands over Python objects, not JSON text)."""
+    if not has_document_shape(answer):
         return False
     try:
         json.dumps({k: answer[k] for k in _FIELDS}, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
         return False
     return True
-
-
-_FIELDS = ("flags", "group_type_mapping", "cohorts")
 
 
 class _Failed:

@@ -3,7 +3,9 @@
 The request carries `If-None-Match` with the last ETag; a 304, or a body whose hash is
 unchanged, keeps the compiled `FlagSet` as it is. 401 and 402 drop the definitions (the
 server refuses them to this project, so flags go remote); other failures keep the current
-ones. Every failure is recorded on the state, and logged once per episode.
+ones, and so does a 200 answer saying the quota is used up or one that is not a definitions
+document (anything but an object with a list of flags: a proxy's `{}` or error object).
+Every failure is recorded on the state, and logged once per episode.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import msgspec
 import xxhash
 from hogkit.core.flag_requests import is_quota_limited
 
+from .definitions_cache import has_document_shape
 from .definitions_round import SharedRound
 from .definitions_state import DefinitionsState
 from .flags_transport import FlagsTransport
@@ -22,8 +25,6 @@ from .http import Response
 __all__ = ["DefinitionsFetch"]
 
 log = logging.getLogger("hogkit.transport.poller")
-
-_QUOTA_MARKER = b'"quotaLimited"'
 
 
 class DefinitionsFetch:
@@ -86,8 +87,27 @@ class DefinitionsFetch:
             )
             return False
         body = response.body
-        if _QUOTA_MARKER in body and _quota_limited(body):
-            state.problem(
+        digest = xxhash.xxh3_64_intdigest(body)
+        if digest != state.body_hash and not self._usable(body):
+            return False
+        state.install(body, digest)  # DefinitionsError: see __call__
+        state.etag = response.header("etag") or None
+        state.loaded("fetched")
+        if self._shared is not None:
+            self._shared.share(body)
+        return True
+
+    def _usable(self, body: bytes) -> bool:
+        """Whether a new 200 answer may replace the definitions in force: not one saying
+        the quota is used up, and (when it is JSON at all: `install` reports text that is
+        not) one with a definitions document's shape. Anything else keeps the current
+        ones, so a proxy's `{}` or error object cannot switch local evaluation off."""
+        try:
+            document = msgspec.json.decode(body)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            return True
+        if is_quota_limited(document):
+            self._state.problem(
                 "quota",
                 logging.WARNING,
                 "feature flags quota limited: the server sent no definitions; keeping the "
@@ -95,11 +115,15 @@ class DefinitionsFetch:
                 None,
             )
             return False
-        state.install(body, xxhash.xxh3_64_intdigest(body))  # DefinitionsError: see __call__
-        state.etag = response.header("etag") or None
-        state.loaded("fetched")
-        if self._shared is not None:
-            self._shared.share(body)
+        if not has_document_shape(document, ("flags",)):
+            self._state.problem(
+                "shape",
+                logging.ERROR,
+                "the feature flag definitions answer is not a definitions document (an "
+                "object with a list of flags); keeping the current ones (%s)",
+                None,
+            )
+            return False
         return True
 
     def _refused(self, status: int) -> None:
@@ -119,11 +143,3 @@ class DefinitionsFetch:
                 "quota resets; flags are evaluated remotely (%s)",
                 None,
             )
-
-
-def _quota_limited(body: bytes) -> bool:
-    try:
-        document = msgspec.json.decode(body)
-    except (msgspec.DecodeError, ValueError, RecursionError):
-        return False
-    return is_quota_limited(document)

@@ -18,7 +18,7 @@ from hogkit.core.exposure import exposure_event, exposure_hash
 from hogkit.core.flag_called import FlagCalled, flag_called_event, groups_token, report_of
 from hogkit.core.timestamps import TimestampMemo
 
-from .context_events import in_context
+from .context_events import in_context, reported_person
 from .dedup import FlagCalledCache
 from .problems import short_text
 from .tracing import span_properties
@@ -84,7 +84,7 @@ class FlagReporter:
         """Emit a claimed `$feature_flag_called`; an unsettled event frees its key."""
         settled: object = False
         try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            called, anonymous = self._person(called)
             event = flag_called_event(
                 self.context, self._event_time(), self._new_uuid(), called, anonymous, self._memo
             )
@@ -103,7 +103,7 @@ class FlagReporter:
             return
         settled = False
         try:
-            anonymous = str(self._new_uuid()) if called.distinct_id == "" else None
+            called, anonymous = self._person(called)
             event = exposure_event(
                 self.context, self._event_time(), self._new_uuid(), called, anonymous
             )
@@ -115,6 +115,17 @@ class FlagReporter:
         finally:
             if not settled:
                 self.exposed.release(user, exposure)
+
+    def _person(self, called: FlagCalled) -> tuple[FlagCalled, str | None]:
+        """`called` as its events report it, and the fresh id a personless one stands
+        under: a read that named no person is reported for the context's, when there is
+        one (its dedup keys stay those of the id the read was given)."""
+        if called.distinct_id != "":
+            return called, None
+        person = reported_person(called.distinct_id)
+        if person:
+            return msgspec.structs.replace(called, distinct_id=person), None
+        return called, str(self._new_uuid())
 
     def clear(self) -> None:
         """Forget every sent report and exposure."""
