@@ -159,7 +159,9 @@ class Run(msgspec.Struct):
         value_bytes = (
             self.distinct_bytes if distinct_id is self.distinct_id else encode(distinct_id)
         )
-        if flag.device_bucketing and not flag.is_group:
+        # A group flag buckets on the id its dependent is evaluated for, unless that id is
+        # None: then, as for a person's flag, on the device id when the flag asks for it.
+        if flag.device_bucketing and (not flag.is_group or distinct_id is None):
             if not self.context.device_id:
                 cache[key] = None
                 return _UNRESOLVED_DEPENDENCY
@@ -262,8 +264,15 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
             return GROUP_MISSING_OUTCOME
         key = context.groups[name]
         props = context.group_props[name]
+        value_bytes = context.group_bytes[name]
+        if key is None and flag.device_bucketing:
+            # posthog-python reads a group key of None as no bucketing value at all and
+            # takes the flag's own identifier instead: the device id, which may be missing.
+            if not context.device_id:
+                return _MISSING
+            value_bytes = context.device_bytes
         run.cache = _cache_for(run, flag, key, props) if flag.reads_id else None
-        result = match_flag(run, flag, key, props, context.group_bytes[name], True)
+        result = match_flag(run, flag, key, props, value_bytes, True)
     else:
         value_bytes = run.distinct_bytes
         if flag.device_bucketing:

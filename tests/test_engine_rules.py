@@ -380,6 +380,41 @@ def test_group_properties_of_groups_not_passed_are_dropped() -> None:
     assert got["g"]["value"] is False
 
 
+def test_group_key_none_buckets_a_device_flag_on_the_device_id() -> None:
+    # posthog-python takes a None bucketing value for none given and falls back to the
+    # flag's own identifier: a group flag bucketing on the device id, passed a group key
+    # of None, buckets on the device id, and needs it. Its group flag parents do the same.
+    group_flag = {
+        **flag("g", aggregation_group_type_index=0, groups=[condition(rollout=50)]),
+        "bucketing_identifier": "device_id",
+    }
+    held = flag(
+        "held",
+        aggregation_group_type_index=0,
+        groups=[condition()],
+        holdout={"id": 2, "exclusion_percentage": 50},
+        bucketing_identifier="device_id",
+    )
+    child = flag("child", aggregation_group_type_index=0, groups=[condition(dep("g", True))])
+    doc = group_doc(group_flag, held, child)
+    got = assert_agrees(doc, groups={"company": None})
+    assert got == {
+        "g": {"unresolved": "missing_context"},
+        "held": {"unresolved": "missing_context"},
+        "child": {"unresolved": "unresolved_dependency"},
+    }
+    for i in range(30):
+        device = f"device-{i}"
+        got = assert_agrees(doc, groups={"company": None}, device_id=device)
+        assert got["g"]["value"] is (hash_bucket("g", device) <= 0.5)
+        assert got["child"]["value"] is got["g"]["value"]
+        held_out = holdout_bucket(device) <= 0.5
+        assert got["held"]["value"] == ("holdout-2" if held_out else True)
+    # A group key of text buckets on the key, whatever the device id.
+    got = assert_agrees(doc, groups={"company": "None"}, device_id="device-1")
+    assert got["g"]["value"] is (hash_bucket("g", "None") <= 0.5)
+
+
 def test_mixed_targeting_per_condition() -> None:
     doc = group_doc(
         flag(
