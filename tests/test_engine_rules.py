@@ -700,6 +700,40 @@ def test_dependency_on_special_parents(parent: dict[str, Any]) -> None:
         )
 
 
+def test_an_undecided_parent_is_walked_afresh_by_each_flag() -> None:
+    # posthog-python keeps a memo per top-level flag. A parent that could not be decided
+    # stops the chain walk of every later flag that lists it, though an earlier flag
+    # already met it (and decided its own value past it).
+    undecided = {**flag("r", groups=[condition()]), "ensure_experience_continuity": True}
+    middle = flag("q", groups=[condition(dep("r", True)), condition()])
+    last = flag("last", groups=[condition(dep("q", True, ["r", "q"]))])
+    for doc in ([undecided, middle, last], [undecided, last, middle]):
+        got = assert_agrees(doc)
+        assert got["q"] == {"value": True, "payload": None}
+        assert got["last"] == {"unresolved": "unresolved_dependency"}
+    # A parent whose value, evaluated after an undecided member, differs from its value
+    # evaluated afresh: each flag gets the value its own walk gives.
+    variants = {
+        "variants": [{"key": "a", "rollout_percentage": 50}, {"key": "b", "rollout_percentage": 50}]
+    }
+    parent = flag(
+        "p",
+        groups=[
+            condition(dep("q", True, ["r", "q"]), variant="a"),
+            condition(variant="b"),
+        ],
+        multivariate=variants,
+    )
+    child = flag(
+        "child", groups=[condition(dep("r", True)), condition(dep("p", "b", ["r", "q", "p"]))]
+    )
+    got = assert_agrees([undecided, middle, parent, child])
+    assert got["p"]["value"] == "b"
+    # Within `child`, `p` is evaluated after `r` was met undecided: its first condition
+    # then matches ("a"), so `child`'s second condition does not.
+    assert got["child"] == {"unresolved": "unresolved_dependency"}
+
+
 def test_dependency_inside_a_cohort() -> None:
     doc = {
         "flags": [
