@@ -650,6 +650,28 @@ def test_dependency_chain_is_evaluated_in_order() -> None:
     assert assert_agrees(doc)["leaf"] == {"unresolved": "unresolved_dependency"}
 
 
+def test_a_chain_without_its_parent_reads_only_what_the_flag_evaluated() -> None:
+    # A chain that does not end with the parent compares whatever the flag's own memo
+    # holds for it: nothing (unsupported), unless the flag evaluated the parent itself,
+    # whatever earlier flags of the call evaluated.
+    doc = [
+        flag("root", groups=[condition()]),
+        flag("parent", groups=[condition()]),
+        flag("short", groups=[condition(dep("parent", True, chain=["root"]))]),
+        flag("other", groups=[condition(dep("root", True, chain=["parent", "root"]))]),
+        flag(
+            "both",
+            groups=[
+                condition(dep("parent", True), rollout=0),
+                condition(dep("parent", True, chain=["root"])),
+            ],
+        ),
+    ]
+    got = assert_agrees(doc)
+    assert got["short"] == {"unresolved": "unsupported_definition"}
+    assert got["both"] == {"value": True, "payload": None}
+
+
 @pytest.mark.parametrize(
     "filter_",
     [
