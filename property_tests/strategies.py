@@ -670,7 +670,7 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
     if variants is not None or draw(st.booleans()):
         filters["multivariate"] = None if variants is None else {"variants": variants}
     if draw(st.booleans()):
-        payload_keys = ["true", "false", *VARIANT_KEYS, "holdout-1"]
+        payload_keys = ["true", "false", *VARIANT_KEYS, "holdout-1", "holdout-2", "holdout-0"]
         filters["payloads"] = draw(
             st.dictionaries(
                 st.sampled_from(payload_keys),
@@ -690,7 +690,7 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
         filters["early_exit"] = draw(st.booleans())
     if not draw(st.integers(0, 4)):
         filters["holdout"] = {
-            "id": draw(st.sampled_from((1, 2, None, "1"))),
+            "id": draw(st.sampled_from((1, 2, None, "1", 0, 1.0, True))),
             "exclusion_percentage": draw(
                 st.one_of(
                     st.sampled_from((0, 30, 100, 150, None, -5, True, "30")), st.floats(0, 100)
