@@ -17,7 +17,9 @@ undecided filters leaves the flag undecided only if no later condition matches.
 outcome of matchers several flags share, and the values of flags evaluated as
 dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
 for one dependent holds for every other, and a parent decided for the person holds for
-the flags after it).
+the flags after it). That holds until a chain member cannot be decided: posthog-python's
+memo lives for one top-level flag, so a flag that meets such a member is evaluated again
+with a memo of its own, and the shared one is dropped (`_afresh`).
 """
 
 from __future__ import annotations
