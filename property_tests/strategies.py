@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from compare import OPERATORS as OPERATORS  # the suites take every pool from here
-from definition_links import aim_at_links, link_cohorts, link_flags
+from definition_links import aim_at_links, broken_rollout, link_cohorts, link_flags
 from hypothesis import strategies as st
 from odd_values import Count, Label, Ratio
 
@@ -809,15 +809,7 @@ def reaches_a_failure(document: Mapping[str, Any], key: str) -> bool:
     reached, parents = reached_from(flags[key])
     if any(cid in reached_from(cohorts[cid])[0] for cid in reached):
         return True
-    return any(_broken_rollout(flags[parent]) for parent in parents - {key})
-
-
-def _broken_rollout(flag: Mapping[str, Any]) -> bool:
-    conditions = (flag.get("filters") or {}).get("groups") or []
-    return any(
-        type(condition.get("rollout_percentage")) not in (int, float, bool, type(None))
-        for condition in conditions
-    )
+    return any(broken_rollout(flags[parent]) for parent in parents - {key})
 
 
 def _fill_chains(document: dict[str, Any]) -> None:
