@@ -92,12 +92,16 @@ class DependencyFilter:
         self.resolvable = False
 
     def settle(self, flags: Mapping[str, Any]) -> None:
-        """Note whether the chain can be walked without meeting a missing member."""
+        """Note whether the chain can be walked without meeting a missing member, and
+        evaluates the parent itself (the server ends every chain with it). A chain that
+        does not name its parent reads whatever the flag's memo holds for it, which
+        depends on what the flag evaluated before, so such a set shares no memo."""
         self.resolvable = (
             self.malformed is None
             and self.problem is None
             and self.key_hashable
             and self.key in flags
+            and self.key in self.chain
             and all(member is not _UNHASHABLE and member in flags for member in self.chain)
         )
 

@@ -17,7 +17,9 @@ undecided filters leaves the flag undecided only if no later condition matches.
 outcome of matchers several flags share, and the values of flags evaluated as
 dependencies (a flag's value is a function of the call's inputs, so a parent evaluated
 for one dependent holds for every other, and a parent decided for the person holds for
-the flags after it).
+the flags after it). That holds until a chain member cannot be decided: posthog-python's
+memo lives for one top-level flag, so a flag that meets such a member is evaluated again
+with a memo of its own, and the shared one is dropped (`_afresh`).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class _Dependencies:
     """What evaluating dependencies keeps for the rest of a call; made when a dependency
     is first met (most calls meet none)."""
 
-    __slots__ = ("active", "caches", "own", "tainted")
+    __slots__ = ("active", "caches", "failed", "own", "tainted")
 
     def __init__(self) -> None:
         # Dependency values per (bucketing value, properties) context.
@@ -84,6 +86,8 @@ class _Dependencies:
         # Dependencies being evaluated (to notice loops), and whether one was noticed.
         self.active: set[str] = set()
         self.tainted = False
+        # Whether a chain member of the flag being evaluated could not be decided.
+        self.failed = False
 
 
 class Run(msgspec.Struct):
@@ -152,17 +156,17 @@ class Run(msgspec.Struct):
             cache[key] = False
             return None
         if flag.experience_continuity:
-            cache[key] = None
-            return _UNRESOLVED_DEPENDENCY
+            return self._undecided(cache, key)
         if flag.malformed is not None:
             return BROKEN
         value_bytes = (
             self.distinct_bytes if distinct_id is self.distinct_id else encode(distinct_id)
         )
-        if flag.device_bucketing and not flag.is_group:
+        # A group flag buckets on the id its dependent is evaluated for, unless that id is
+        # None: then, as for a person's flag, on the device id when the flag asks for it.
+        if flag.device_bucketing and (not flag.is_group or distinct_id is None):
             if not self.context.device_id:
-                cache[key] = None
-                return _UNRESOLVED_DEPENDENCY
+                return self._undecided(cache, key)
             value_bytes = self.context.device_bytes
         deps = self.deps
         if deps is None:
@@ -178,19 +182,26 @@ class Run(msgspec.Struct):
             result = match_flag(self, flag, distinct_id, properties, value_bytes, False)
         finally:
             active.discard(key)
-        return _store_dependency(cache, key, result)
+        if type(result) is tuple:
+            cache[key] = result[0]
+            return None
+        if type(result) is Unresolved:
+            return self._undecided(cache, key)
+        if type(result) is NeedsServer:
+            return NEEDS_SERVER_DEPENDENCY
+        return BROKEN
 
-
-def _store_dependency(cache: dict[Any, Any], key: str, result: Matched) -> FilterOutcome | None:
-    if type(result) is tuple:
-        cache[key] = result[0]
-        return None
-    if type(result) is Unresolved:
+    def _undecided(self, cache: dict[Any, Any], key: str) -> FilterOutcome:
+        """Note that chain member `key` could not be decided. posthog-python then skips it
+        in later chains of the same top-level flag (comparing its None) where a fresh walk
+        would stop at it, so from here on this flag's memo holds what only this flag may
+        read (see `_afresh`)."""
         cache[key] = None
+        deps = self.deps
+        if deps is None:
+            deps = self.deps = _Dependencies()
+        deps.failed = True
         return _UNRESOLVED_DEPENDENCY
-    if type(result) is NeedsServer:
-        return NEEDS_SERVER_DEPENDENCY
-    return BROKEN
 
 
 def evaluate_all(
@@ -260,10 +271,16 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
         if name not in context.groups:
             # The server would answer False too, so this is decided locally.
             return GROUP_MISSING_OUTCOME
-        key = context.groups[name]
-        props = context.group_props[name]
-        run.cache = _cache_for(run, flag, key, props) if flag.reads_id else None
-        result = match_flag(run, flag, key, props, context.group_bytes[name], True)
+        distinct_id = context.groups[name]
+        person = context.group_props[name]
+        value_bytes = context.group_bytes[name]
+        if distinct_id is None and flag.device_bucketing:
+            # posthog-python reads a group key of None as no bucketing value at all and
+            # takes the flag's own identifier instead: the device id, which may be missing.
+            if not context.device_id:
+                return _MISSING
+            value_bytes = context.device_bytes
+        run.cache = _cache_for(run, flag, distinct_id, person) if flag.reads_id else None
     else:
         value_bytes = run.distinct_bytes
         if flag.device_bucketing:
@@ -277,13 +294,43 @@ def evaluate_flag(run: Run, flag: CompiledFlag) -> Outcome | Unresolved | Droppe
             run.cache = {} if flag.own_memo else run.person_cache()
         else:
             run.cache = None
-        result = match_flag(run, flag, distinct_id, person, value_bytes, True)
+    result = match_flag(run, flag, distinct_id, person, value_bytes, True)
+    deps = run.deps
+    if deps is not None and deps.failed:
+        result = _afresh(run, flag, deps, result, (distinct_id, person, value_bytes))
     if type(result) is NeedsServer:
         # The loop stopped at the server; a problem in the rest of the definition outranks.
         return _UNSUPPORTED if flag.definition_unsupported else result.reason
     if type(result) is Broken:
         return _UNSUPPORTED
     return result  # type: ignore[return-value]
+
+
+def _afresh(
+    run: Run,
+    flag: CompiledFlag,
+    deps: _Dependencies,
+    result: Matched,
+    inputs: tuple[object, Mapping[str, object], bytes],
+) -> Matched:
+    """`result` of a top-level flag during which a chain member could not be decided, or
+    the flag evaluated again with a memo of its own.
+
+    posthog-python keeps a memo per top-level flag: an undecided member it meets again is
+    skipped rather than walked, and parents evaluated after it may come out otherwise
+    than when evaluated afresh. What the shared memo held from earlier flags was decided
+    afresh, so from the first undecided member on it may not stand in for this flag's own
+    memo: the flag is evaluated again from an empty one (as posthog-python does), and the
+    shared memo, which now holds what only this flag may read, is dropped."""
+    deps.failed = False
+    if flag.own_memo:
+        return result
+    deps.tainted = True
+    run.cache = {}
+    distinct_id, props, value_bytes = inputs
+    result = match_flag(run, flag, distinct_id, props, value_bytes, True)
+    deps.failed = False
+    return result
 
 
 def _cache_for(run: Run, flag: CompiledFlag, distinct_id: object, props: object) -> dict[Any, Any]:

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from compare import OPERATORS as OPERATORS  # the suites take every pool from here
+from definition_links import aim_at_links, broken_rollout, link_cohorts, link_flags
 from hypothesis import strategies as st
 from odd_values import Count, Label, Ratio
 
@@ -121,6 +122,28 @@ DATE_TEXTS = (
     "1718452800",
     "",
 )
+# Moments at and a second either side of where months and years counted back from `NOWS`
+# land (day clamped at month ends and on 29 February), for relative date filters to meet.
+BOUNDARY_DATE_TEXTS = (
+    "2026-05-15T12:00:00Z",
+    "2026-05-15T11:59:59Z",
+    "2025-06-15T12:00:01Z",
+    "2026-02-28T23:30:00Z",
+    "2026-02-28T23:29:59Z",
+    "2026-02-28T23:30:01Z",
+    "2026-01-28T23:30:00Z",
+    "2026-01-31T23:30:00Z",
+    "2025-03-31T23:30:00Z",
+    "2025-02-28T23:30:00+00:00",
+    "2028-01-29T00:00:00Z",
+    "2028-01-28T23:59:59Z",
+    "2027-02-28T00:00:00Z",
+    "2027-02-28T00:00:01Z",
+    "2027-03-01",
+    "2024-02-28T00:00:00Z",
+    "2024-02-29",
+    "2028-02-28T23:59:59Z",
+)
 RELATIVE_DATES = (
     "-30d",
     "30d",
@@ -145,6 +168,15 @@ RELATIVE_DATES = (
     "-99999999999999999999d",
     "-٣d",
     "-9999y",
+    "-12m",
+    "-13m",
+    "-24m",
+    "-4y",
+    "-48m",
+    "-3m",
+    "1m",
+    "-0m",
+    "-0y",
 )
 VERSIONS = (
     "1.2.3",
@@ -177,6 +209,21 @@ VERSIONS = (
     "99999999999999999999.0.0",
     "1.2.3\n",
     "1.2.3\u3000",
+    "V1.2.3",
+    "v1.2.3-alpha+001",
+    "1.2.3-0.3.7",
+    "1.0.0-x.7.z.92",
+    "1.2.3+build.1-2",
+    "1.2-beta",
+    "1-rc",
+    "v1",
+    "1.2.3-",
+    "1.2.3+",
+    "0.0.0",
+    "1.02.3",
+    "1.2.3-beta.01",
+    "2.0.0-rc.1",
+    "v0.2.9+meta",
 )
 WILDCARDS = (
     "1.*",
@@ -243,6 +290,38 @@ PATTERNS = (
     r"a{0}",
     r"a{3,2}",
     r"a{1",
+    # The edges of the subset both engines read alike: nested repetition, quantified
+    # empty groups, shorthand range endpoints, escaped punctuation, incomplete escapes.
+    r"(a*)*",
+    r"(a|b)*c$",
+    r"(?:a*)+",
+    r"()*",
+    r"(|a)+",
+    r"a{2}+",
+    r"a**",
+    r"[a-\w]",
+    r"[\w-a]",
+    r"[\w-]",
+    r"\/",
+    r"\#",
+    r"\~",
+    r"\ ",
+    r"[\.]",
+    r"[\q]",
+    r"\x4g",
+    r"\x4",
+    r"^a{1,}$",
+    r"a{,}",
+    r"(a)(?:b)*$",
+    r"\d{2,3}$",
+    r"(?:)",
+    r"a{4294967295}",
+    r"a{01}",
+    r"[^a]",
+    r"[-a]",
+    r"[a-]",
+    r"\$",
+    r"^$",
 )
 # Characters random patterns are built from: the regex syntax both engines read, what only
 # one of them reads (`(?<`, `\z`, `&&`), escapes, non-ASCII and a newline.
@@ -310,7 +389,10 @@ def _filter_value(operator: str) -> st.SearchStrategy[Any]:
         )
     if operator.startswith("is_date"):
         return st.one_of(
-            st.sampled_from(RELATIVE_DATES), st.sampled_from(DATE_TEXTS), st.sampled_from((5, None))
+            st.sampled_from(RELATIVE_DATES),
+            st.sampled_from(RELATIVE_DATES),
+            st.sampled_from(DATE_TEXTS),
+            st.sampled_from((5, None)),
         )
     if operator == "semver_wildcard":
         return st.one_of(st.sampled_from(WILDCARDS), st.sampled_from(VERSIONS))
@@ -396,6 +478,7 @@ def _matching_values() -> st.SearchStrategy[Any]:
         st.sampled_from(TEXTS),
         st.sampled_from(NUMERIC_TEXTS),
         st.sampled_from(DATE_TEXTS),
+        st.sampled_from(BOUNDARY_DATE_TEXTS),
         st.sampled_from(VERSIONS),
         st.integers(-20, 20),
         st.text(alphabet=REGEX_SUBJECTS, max_size=4),
@@ -409,12 +492,36 @@ def value_near(filter_value: Any) -> st.SearchStrategy[Any]:
         near += [filter_value.upper(), filter_value + "x", "x" + filter_value, filter_value.strip()]
     elif isinstance(filter_value, list) and filter_value:
         near += filter_value
+    if isinstance(filter_value, str) and filter_value in RELATIVE_DATES:
+        # Where the relative date lands from one of `NOWS`, or a second either side.
+        return st.one_of(
+            st.sampled_from(near), st.sampled_from(BOUNDARY_DATE_TEXTS), _near_fallback()
+        )
     return st.one_of(st.sampled_from(near), _near_fallback())
 
 
 @functools.cache
 def _near_fallback() -> st.SearchStrategy[Any]:
     return st.one_of(_matching_values(), property_values)
+
+
+@st.composite
+def relative_date_cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A date filter counting months or years back, and a moment where such a count lands
+    from one of `NOWS` (or a second off), as text, an aware or naive datetime, or a date."""
+    count = draw(st.sampled_from(("-1", "-2", "-3", "-12", "-13", "-24", "-48", "1", "-4", "-0")))
+    raw = {
+        "key": "when",
+        "operator": draw(st.sampled_from(("is_date_before", "is_date_after"))),
+        "value": count + draw(st.sampled_from(("m", "y"))),
+        "type": "person",
+    }
+    text = draw(st.sampled_from(BOUNDARY_DATE_TEXTS))
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = draw(
+        st.sampled_from((text, moment, moment.replace(tzinfo=None), moment.date(), text[:10]))
+    )
+    return raw, {"when": value}
 
 
 @st.composite
@@ -440,7 +547,9 @@ def properties(keys: tuple[str, ...] = PROPERTY_KEYS) -> st.SearchStrategy[dict[
 def people(draw: st.DrawFn) -> dict[str, Any]:
     """One evaluation call's context: the keyword arguments of `evaluate` bar `now`."""
     types = draw(st.lists(st.sampled_from(GROUP_TYPES), unique=True, max_size=3))
-    groups = {t: draw(st.sampled_from(("acme", "org-1", "org-2", "0", "Ω"))) for t in types}
+    # Group keys that are not text (a number, None) are hashed and matched as their text.
+    keys = st.sampled_from(("acme", "org-1", "org-2", "0", "Ω", "acme", "", 0, 7, 1.5, None))
+    groups = {t: draw(keys) for t in types}
     group_props = {
         t: draw(properties())
         for t in draw(st.lists(st.sampled_from(GROUP_TYPES), unique=True, max_size=3))
@@ -538,7 +647,7 @@ def _flag_filter(draw: st.DrawFn) -> dict[str, Any]:
     # The chain is filled in once every flag exists (see `_fill_chains`); these markers say
     # whether to keep the honest chain or to damage it the ways a server or a user might.
     raw["dependency_chain"] = draw(
-        st.sampled_from(("honest",) * 6 + ("missing", "not-list", "unknown", "short"))
+        st.sampled_from(("honest",) * 6 + ("missing", "not-list", "unknown", "short", "headless"))
     )
     return raw
 
@@ -561,7 +670,7 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
     if variants is not None or draw(st.booleans()):
         filters["multivariate"] = None if variants is None else {"variants": variants}
     if draw(st.booleans()):
-        payload_keys = ["true", "false", *VARIANT_KEYS, "holdout-1"]
+        payload_keys = ["true", "false", *VARIANT_KEYS, "holdout-1", "holdout-2", "holdout-0"]
         filters["payloads"] = draw(
             st.dictionaries(
                 st.sampled_from(payload_keys),
@@ -581,7 +690,7 @@ def flags(draw: st.DrawFn, key: str) -> dict[str, Any]:
         filters["early_exit"] = draw(st.booleans())
     if not draw(st.integers(0, 4)):
         filters["holdout"] = {
-            "id": draw(st.sampled_from((1, 2, None, "1"))),
+            "id": draw(st.sampled_from((1, 2, None, "1", 0, 1.0, True))),
             "exclusion_percentage": draw(
                 st.one_of(
                     st.sampled_from((0, 30, 100, 150, None, -5, True, "30")), st.floats(0, 100)
@@ -700,15 +809,7 @@ def reaches_a_failure(document: Mapping[str, Any], key: str) -> bool:
     reached, parents = reached_from(flags[key])
     if any(cid in reached_from(cohorts[cid])[0] for cid in reached):
         return True
-    return any(_broken_rollout(flags[parent]) for parent in parents - {key})
-
-
-def _broken_rollout(flag: Mapping[str, Any]) -> bool:
-    conditions = (flag.get("filters") or {}).get("groups") or []
-    return any(
-        type(condition.get("rollout_percentage")) not in (int, float, bool, type(None))
-        for condition in conditions
-    )
+    return any(broken_rollout(flags[parent]) for parent in parents - {key})
 
 
 def _fill_chains(document: dict[str, Any]) -> None:
@@ -758,6 +859,7 @@ def _fill_chains(document: dict[str, Any]) -> None:
                 "not-list",
                 "unknown",
                 "short",
+                "headless",
             ):
                 marker = node.pop("dependency_chain")
                 parent = node.get("key")
@@ -772,6 +874,8 @@ def _fill_chains(document: dict[str, Any]) -> None:
                     node["dependency_chain"] = ["ghost", *chain]
                 elif marker == "short":
                     node["dependency_chain"] = [parent]
+                elif marker == "headless":  # the parent's own dependencies, not the parent
+                    node["dependency_chain"] = chain[:-1] or chain
             for value in node.values():
                 fix(value)
         elif isinstance(node, list):
@@ -795,9 +899,12 @@ def documents(draw: st.DrawFn, *, min_flags: int = 1, max_flags: int = 6) -> dic
         ),
         "cohorts": cohorts,
     }
-    version = draw(st.sampled_from((None, 1, 2, 2)))
+    # Only a version equal to 2 (2.0 too) selects the second matching rules.
+    version = draw(st.sampled_from((None, 1, 2, 2, 2.0, "2", 3, None)))
     if version is not None:
         document["property_matching_version"] = version
+    link_flags(draw, document)
+    link_cohorts(draw, document, COHORT_IDS)
     _fill_chains(document)
     return document
 
@@ -830,6 +937,7 @@ def people_for(draw: st.DrawFn, document: Mapping[str, Any]) -> dict[str, Any]:
             person["group_properties"].setdefault(group_type, {})[raw["key"]] = value
         else:
             person["person_properties"][raw["key"]] = value
+    aim_at_links(draw, document, person)
     return person
 
 

@@ -380,6 +380,41 @@ def test_group_properties_of_groups_not_passed_are_dropped() -> None:
     assert got["g"]["value"] is False
 
 
+def test_group_key_none_buckets_a_device_flag_on_the_device_id() -> None:
+    # posthog-python takes a None bucketing value for none given and falls back to the
+    # flag's own identifier: a group flag bucketing on the device id, passed a group key
+    # of None, buckets on the device id, and needs it. Its group flag parents do the same.
+    group_flag = {
+        **flag("g", aggregation_group_type_index=0, groups=[condition(rollout=50)]),
+        "bucketing_identifier": "device_id",
+    }
+    held = flag(
+        "held",
+        aggregation_group_type_index=0,
+        groups=[condition()],
+        holdout={"id": 2, "exclusion_percentage": 50},
+        bucketing_identifier="device_id",
+    )
+    child = flag("child", aggregation_group_type_index=0, groups=[condition(dep("g", True))])
+    doc = group_doc(group_flag, held, child)
+    got = assert_agrees(doc, groups={"company": None})
+    assert got == {
+        "g": {"unresolved": "missing_context"},
+        "held": {"unresolved": "missing_context"},
+        "child": {"unresolved": "unresolved_dependency"},
+    }
+    for i in range(30):
+        device = f"device-{i}"
+        got = assert_agrees(doc, groups={"company": None}, device_id=device)
+        assert got["g"]["value"] is (hash_bucket("g", device) <= 0.5)
+        assert got["child"]["value"] is got["g"]["value"]
+        held_out = holdout_bucket(device) <= 0.5
+        assert got["held"]["value"] == ("holdout-2" if held_out else True)
+    # A group key of text buckets on the key, whatever the device id.
+    got = assert_agrees(doc, groups={"company": "None"}, device_id="device-1")
+    assert got["g"]["value"] is (hash_bucket("g", "None") <= 0.5)
+
+
 def test_mixed_targeting_per_condition() -> None:
     doc = group_doc(
         flag(
@@ -615,6 +650,28 @@ def test_dependency_chain_is_evaluated_in_order() -> None:
     assert assert_agrees(doc)["leaf"] == {"unresolved": "unresolved_dependency"}
 
 
+def test_a_chain_without_its_parent_reads_only_what_the_flag_evaluated() -> None:
+    # A chain that does not end with the parent compares whatever the flag's own memo
+    # holds for it: nothing (unsupported), unless the flag evaluated the parent itself,
+    # whatever earlier flags of the call evaluated.
+    doc = [
+        flag("root", groups=[condition()]),
+        flag("parent", groups=[condition()]),
+        flag("short", groups=[condition(dep("parent", True, chain=["root"]))]),
+        flag("other", groups=[condition(dep("root", True, chain=["parent", "root"]))]),
+        flag(
+            "both",
+            groups=[
+                condition(dep("parent", True), rollout=0),
+                condition(dep("parent", True, chain=["root"])),
+            ],
+        ),
+    ]
+    got = assert_agrees(doc)
+    assert got["short"] == {"unresolved": "unsupported_definition"}
+    assert got["both"] == {"value": True, "payload": None}
+
+
 @pytest.mark.parametrize(
     "filter_",
     [
@@ -663,6 +720,40 @@ def test_dependency_on_special_parents(parent: dict[str, Any]) -> None:
             device_id="dev",
             person_properties={"$feature_enrollment/parent": True},
         )
+
+
+def test_an_undecided_parent_is_walked_afresh_by_each_flag() -> None:
+    # posthog-python keeps a memo per top-level flag. A parent that could not be decided
+    # stops the chain walk of every later flag that lists it, though an earlier flag
+    # already met it (and decided its own value past it).
+    undecided = {**flag("r", groups=[condition()]), "ensure_experience_continuity": True}
+    middle = flag("q", groups=[condition(dep("r", True)), condition()])
+    last = flag("last", groups=[condition(dep("q", True, ["r", "q"]))])
+    for doc in ([undecided, middle, last], [undecided, last, middle]):
+        got = assert_agrees(doc)
+        assert got["q"] == {"value": True, "payload": None}
+        assert got["last"] == {"unresolved": "unresolved_dependency"}
+    # A parent whose value, evaluated after an undecided member, differs from its value
+    # evaluated afresh: each flag gets the value its own walk gives.
+    variants = {
+        "variants": [{"key": "a", "rollout_percentage": 50}, {"key": "b", "rollout_percentage": 50}]
+    }
+    parent = flag(
+        "p",
+        groups=[
+            condition(dep("q", True, ["r", "q"]), variant="a"),
+            condition(variant="b"),
+        ],
+        multivariate=variants,
+    )
+    child = flag(
+        "child", groups=[condition(dep("r", True)), condition(dep("p", "b", ["r", "q", "p"]))]
+    )
+    got = assert_agrees([undecided, middle, parent, child])
+    assert got["p"]["value"] == "b"
+    # Within `child`, `p` is evaluated after `r` was met undecided: its first condition
+    # then matches ("a"), so `child`'s second condition does not.
+    assert got["child"] == {"unresolved": "unresolved_dependency"}
 
 
 def test_dependency_inside_a_cohort() -> None:
