@@ -212,10 +212,12 @@ class FlagSet(msgspec.Struct, frozen=True, eq=False, kw_only=True):
         group_properties: Mapping[str, Mapping[str, object]] | None = None,
         device_id: str | None = None,
     ) -> FlagValue | None:
-        """One flag's value, exactly `evaluate(..., flag_keys=[key], ...).get_flag(key)`:
-        None when the flag is unknown or needs the server. For callers that read one value
-        and nothing else (no reason, payload or snapshot is built); its arguments may be
-        passed by position, which a per-read hot path notices."""
+        """One flag's value, exactly `evaluate(..., flag_keys=[key], ...).get_flag(key)`
+        for a non-empty `distinct_id`: None when the flag is unknown or needs the server.
+        For callers that read one value and nothing else (no reason, payload or snapshot
+        is built); its arguments may be passed by position, which a per-read hot path
+        notices. An empty or None id gives None: reads for no one (events without a
+        person, a context's person) are the caller's to settle, on the full path."""
         if type(now) is not datetime or now.tzinfo is None:
             now = _aware(now)
         flag = self._flags.get(key) if type(key) is str else None
