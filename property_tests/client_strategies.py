@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
-from strategies import documents
+from strategies import documents, reaches_a_failure
 
 KEYS = ("f0", "f1", "f2", "f3", "f4")
 GHOST = "ghost"  # a key the server may answer for that no definition has
@@ -206,10 +206,22 @@ def structured_documents(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
+def _answerable(document: dict[str, Any]) -> bool:
+    """No flag reaches what posthog-python fails on while evaluating (cohorts including
+    each other, a parent whose rollout is not a number): it leaves such a flag out of an
+    `evaluate_flags` snapshot the server did not answer it in, where hogkit lists it as
+    `unsupported_definition` (README, "What differs on purpose"); the engine differential
+    checks those flags."""
+    return not any(reaches_a_failure(document, flag["key"]) for flag in document["flags"])
+
+
 # A whole document from the engine differential's strategy now and then: every operator,
 # holdouts, damaged dependency chains, odd rollouts, in the client's merge and events.
 any_documents = st.one_of(
-    structured_documents(), structured_documents(), structured_documents(), documents(max_flags=3)
+    structured_documents(),
+    structured_documents(),
+    structured_documents(),
+    documents(max_flags=3).filter(_answerable),
 )
 
 

@@ -46,6 +46,10 @@ What is relaxed, and why (nothing else is):
   hogkit sends the flag to the server as `unsupported_definition` (README, "What differs on
   purpose"); an `evaluate_flags` snapshot the server did not answer that flag for then
   lists it unresolved in hogkit and not at all in posthog-python.
+- Documents in which a flag reaches cohorts including each other, or a parent whose
+  rollout is not a number, are not drawn: posthog-python fails on that flag and leaves it
+  out of such a snapshot, where hogkit lists it as `unsupported_definition` (README, "What
+  differs on purpose"); the engine differential checks those flags.
 - The strategies keep two inputs a real server never sends apart (see `client_strategies`):
   minimal flag events are switched on in the definitions and the answers together, and a
   capture asking for flags names a person (without one each SDK asks for a random id's).
