@@ -178,10 +178,10 @@ def _fixed(text: str) -> datetime | None:
 def parse_date_text(value: str, now: datetime) -> datetime | None:
     """An absolute date from a property value, or None when it is not one.
 
-    Most values are ISO 8601 text `fromisoformat` reads as it is, and `_iso_text` leaves
-    the meaning of any text it reads unchanged (it accepts no surrounding whitespace and
-    no bare year, and reads `Z` and an offset after a space as `_iso_text` rewrites them),
-    so only text it refuses is normalised."""
+    Most values are ISO 8601 text `fromisoformat` reads as it is. Wherever it reads text
+    `_iso_text` would rewrite, it gives the same moment (it accepts no surrounding
+    whitespace and no bare year, and reads `Z` and an offset after a space as their
+    rewritten forms), so only text it refuses is normalised first."""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
