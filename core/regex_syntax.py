@@ -159,14 +159,17 @@ _STACKED = frozenset("+{")
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The commonest shape of pattern, which no rule above can refuse and whose Python spelling
-# is itself: an optional `^`, then items (a character with no syntax of its own, an
-# escape allowed outside a class, a class whose body is plain as in `_PLAIN_CLASS`), each
-# repeated at most once by `*`, `+` or `?` (lazy or not). It is read in one step.
-_SIMPLE = re.compile(
-    r"\^?(?:(?:[^\\\[\](){}|^$*+?]|\\["
+# is itself but for a final `$`: an optional `^`, then items (a character with no syntax of
+# its own, an escape allowed outside a class, a class whose body is plain as in
+# `_PLAIN_CLASS`), each repeated at most once by `*`, `+` or `?` (lazy or not), then an
+# optional `$`. It is read in one step; `_UNREPEATED` tells whether any item repeats.
+_SIMPLE_ITEM = (
+    r"(?:[^\\\[\](){}|^$*+?]|\\["
     + re.escape("".join(sorted(_ESCAPES[False])))
-    + r"]|\[(?:\^|(?!\^))(?:[^\\\[\]&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+\])(?:[*+?]\??)?)+"
+    + r"]|\[(?:\^|(?!\^))(?:[^\\\[\]&~|-]|&(?!&)|~(?!~)|\|(?!\|)|-(?!-))+\])"
 )
+_SIMPLE = re.compile(rf"\^?(?:{_SIMPLE_ITEM}(?:[*+?]\??)?)+(?P<dollar>\$)?")
+_UNREPEATED = re.compile(rf"\^?{_SIMPLE_ITEM}+\$")
 _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -177,10 +180,15 @@ def translate(pattern: str) -> Translation:
     unterminated class): compiling it is the caller's next step."""
     if not pattern.isascii() and _SURROGATE.search(pattern):
         raise OutsideSubset("surrogate in pattern")
-    if _SIMPLE.fullmatch(pattern):
+    simple = _SIMPLE.fullmatch(pattern)
+    if simple:
         letters = "".join(_ESCAPED.findall(pattern))
         word = "w" in letters or "W" in letters
-        return Translation(pattern, word, "s" in letters or "S" in letters, False)
+        space = "s" in letters or "S" in letters
+        if simple["dollar"] is None:
+            return Translation(pattern, word, space, False)
+        repeats = _UNREPEATED.fullmatch(pattern) is None
+        return Translation(pattern[:-1] + _PYTHON_SPELLING["dollar"], word, space, repeats)
     pieces = list(_pieces(pattern))
     _check_repetitions(pieces)
     _check_repeated_groups(pieces)

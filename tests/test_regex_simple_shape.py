@@ -1,7 +1,8 @@
 """Patterns of the simplest shape (plain characters, common escapes and plain classes,
-each repeated at most once, after an optional `^`) are translated in one step; the answer
-must be the one reading them piece by piece gives. A non-capturing group around such a
-pattern sends it through the piece-by-piece reading without changing what it means."""
+each repeated at most once, after an optional `^` and before an optional `$`) are
+translated in one step; the answer must be the one reading them piece by piece gives. A
+non-capturing group around such a pattern sends it through the piece-by-piece reading
+without changing what it means."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ QUANTIFIERS = ["", "", "*", "+", "?", "*?", "+?", "??"]
 
 def shaped(rng: random.Random) -> str:
     items = [rng.choice(ITEMS) + rng.choice(QUANTIFIERS) for _ in range(rng.randint(1, 6))]
-    return rng.choice(["", "^"]) + "".join(items)
+    return rng.choice(["", "^"]) + "".join(items) + rng.choice(["", "", "$"])
 
 
 def piece_by_piece(pattern: str) -> Translation | str:
@@ -44,7 +45,22 @@ def test_simple_shapes_translate_as_piece_by_piece(seed: int) -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["[^]", "[]a]", "a$", "a?+", "a**", "\\b", "\\x41", "[a--b]", "[a||b]", "[\\d-z]", "a{2}"],
+    [
+        "[^]",
+        "[]a]",
+        "a$$",
+        "$",
+        "^$",
+        "a$b",
+        "a?+",
+        "a**",
+        "\\b",
+        "\\x41",
+        "[a--b]",
+        "[a||b]",
+        "[\\d-z]",
+        "a{2}",
+    ],
 )
 def test_near_simple_shapes_keep_their_own_reading(pattern: str) -> None:
     # Each differs from the simple shape in one place the piece-by-piece reading judges.
@@ -53,3 +69,15 @@ def test_near_simple_shapes_keep_their_own_reading(pattern: str) -> None:
     except OutsideSubset as outside:
         direct = str(outside)
     assert direct == piece_by_piece(pattern), pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "python", "end_sensitive"),
+    [("a$", "a\\Z", False), ("^[a-z]+\\.com$", "^[a-z]+\\.com\\Z", True), ("a\\$", "a\\$", False)],
+)
+def test_a_final_dollar_is_the_end_of_the_text(
+    pattern: str, python: str, end_sensitive: bool
+) -> None:
+    # Python's `$` also matches before a final newline; with a repetition before it the
+    # match may then depend on that newline (`Translation.end_sensitive`).
+    assert translate(pattern) == Translation(python, False, False, end_sensitive)
