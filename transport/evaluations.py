@@ -150,14 +150,10 @@ class FlagEvaluations:
         """The decoded payload of the flag's value, or None. Not an access, sends nothing."""
         key = flag_key(key)
         local = self._local
-        if local is not None:
-            payload = local.get_flag_payload(key)
-            if payload is not None or local.get_flag(key) is not None:
-                return payload
-        record = self._remote.get(key)
-        if record is None or record.server_failed:
-            return None
-        return thaw(record.payload)
+        if local is not None and local.get_flag(key) is not None:
+            return local.get_flag_payload(key)
+        record = self._answered(key)
+        return None if record is None else thaw(record.payload)
 
     def result(self, key: str) -> FlagResult | None:
         """The flag's full result (value, payload, id, version, reason, and for a server
@@ -182,16 +178,20 @@ class FlagEvaluations:
         local = self._local
         if local is not None and local.get_flag(key) is not None:
             return local.get_flag_payload_sent(key)
-        record = self._remote.get(key)
-        if record is None or record.server_failed:
-            return None
-        return thaw(record.payload_sent)
+        record = self._answered(key)
+        return None if record is None else thaw(record.payload_sent)
 
     def local_result(self, key: str) -> FlagResult | None:
         """The locally evaluated flag's full result (value, payload, id, version, reason), or
         None when local evaluation did not decide it. Not an access, sends nothing."""
         local = self._local
         return local.result(flag_key(key)) if local is not None else None
+
+    def _answered(self, key: str) -> RemoteFlag | None:
+        """The server's record that gives `key` its value (local evaluation left the flag
+        open), or None: no record, or the server failed on the flag too."""
+        record = self._remote.get(key)
+        return None if record is None or record.server_failed else record
 
     def remote_record(self, key: str) -> RemoteFlag | None:
         """The server's record for a flag local evaluation left open, or None."""
@@ -202,14 +202,7 @@ class FlagEvaluations:
         """Flags with a value, local ones first (server-failed records excluded)."""
         keys = self._keys
         if keys is None:
-            local = self._local.keys if self._local is not None else ()
-            if self._remote:
-                known = set(local)
-                local += tuple(
-                    k for k, r in self._remote.items() if not r.server_failed and k not in known
-                )
-            keys = local
-            self._keys = keys
+            keys = self._keys = tuple(self.flag_values)
         return keys
 
     @property
@@ -230,8 +223,8 @@ class FlagEvaluations:
             else:
                 merged = dict(local.flag_values) if local is not None else {}
                 for key, record in self._remote.items():
-                    if not record.server_failed and key not in merged:
-                        merged[key] = record.value
+                    if not record.server_failed:
+                        merged.setdefault(key, record.value)
                 values = types.MappingProxyType(merged)
             self._values = values
         return values
