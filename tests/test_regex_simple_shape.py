@@ -78,6 +78,7 @@ def test_near_simple_shapes_keep_their_own_reading(pattern: str) -> None:
 def test_a_final_dollar_is_the_end_of_the_text(
     pattern: str, python: str, end_sensitive: bool
 ) -> None:
-    # Python's `$` also matches before a final newline; with a repetition before it the
-    # match may then depend on that newline (`Translation.end_sensitive`).
+    # Python's `$` also matches before a final newline, `\Z` does not. With a repetition
+    # before it, a text ending in a newline still separates the engines, which
+    # `Translation.end_sensitive` flags.
     assert translate(pattern) == Translation(python, False, False, end_sensitive)
