@@ -243,8 +243,12 @@ def test_nothing_starts_again_after_shutdown(loopback: LoopbackServer) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         reference.get_feature_flag("beta", "user-1")
-        reference.shutdown()  # stops the poller the read started again
+        reference.shutdown()
         assert any(r.query.get("token") == ["phc_reference"] for r in loopback.requests(DEFS))
+        # The read started a new poller that a second shutdown does not stop; stopped by
+        # hand here, or it would poll whichever later test's server gets this port.
+        assert reference.poller is not None and reference.poller.is_alive()
+        reference.poller.stop()
 
         client = Client("phc_hogkit", host=loopback.url, secret_key="phs_kit")
         client.shutdown(1)
