@@ -150,8 +150,10 @@ class FlagEvaluations:
         """The decoded payload of the flag's value, or None. Not an access, sends nothing."""
         key = flag_key(key)
         local = self._local
-        if local is not None and local.get_flag(key) is not None:
-            return local.get_flag_payload(key)
+        if local is not None:
+            payload = local.get_flag_payload(key)
+            if payload is not None or local.get_flag(key) is not None:
+                return payload
         record = self._answered(key)
         return None if record is None else thaw(record.payload)
 
