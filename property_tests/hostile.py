@@ -24,12 +24,18 @@ from decimal import Decimal
 from typing import Any
 
 from hogkit.transport.client import Client
+from hogkit.transport.lifecycle import DEFAULT_TIMEOUT
 from httpserver import LoopbackServer, Reply
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 HANG_LIMIT = 5.0
 """Seconds after which a call counts as hung: a hang detector, not a speed threshold."""
+
+WAIT_LIMIT = DEFAULT_TIMEOUT + HANG_LIMIT
+"""The same for flush and shutdown, which may wait out their timeout before answering, and
+wait `DEFAULT_TIMEOUT` when given one that is no number: a hang is waiting past that."""
+_WAITING = frozenset(("flush", "shutdown", "join"))
 
 RELAXED = settings(
     suppress_health_check=[
@@ -386,8 +392,10 @@ class Harness:
             self.reports.append((error, events))
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """`client.<name>(...)`: returned, not raised, within `HANG_LIMIT`."""
-        result = bounded(getattr(self.client, name), *args, **kwargs)
+        """`client.<name>(...)`: returned, not raised, within `HANG_LIMIT` (`WAIT_LIMIT` for
+        the methods that wait)."""
+        limit = WAIT_LIMIT if name in _WAITING else HANG_LIMIT
+        result = bounded_within(limit, getattr(self.client, name), *args, **kwargs)
         if isinstance(result, str) and name in EVENT_METHODS:
             self.returned.append(result)
         return result
@@ -425,6 +433,11 @@ EVENT_METHODS |= {"pageview"}
 def bounded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`fn(*args, **kwargs)` on a thread: its result, or its exception re-raised here; a
     call still running after `HANG_LIMIT` seconds fails the test as a hang."""
+    return bounded_within(HANG_LIMIT, fn, *args, **kwargs)
+
+
+def bounded_within(limit: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`bounded`, with a call still running after `limit` seconds failing as a hang."""
     outcome: dict[str, Any] = {}
     context = contextvars.copy_context()  # the caller's request context goes along
 
@@ -436,7 +449,7 @@ def bounded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(HANG_LIMIT)
+    thread.join(limit)
     assert not thread.is_alive(), f"{getattr(fn, '__name__', fn)} hung"
     if "error" in outcome:
         raise outcome["error"]

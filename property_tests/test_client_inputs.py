@@ -31,11 +31,13 @@ from hostile import (
     GARBAGE,
     HANG_LIMIT,
     RELAXED,
+    WAIT_LIMIT,
     BrokenMapping,
     Harness,
     Key,
     anything,
     bounded,
+    bounded_within,
     distinct_ids,
     events_kwargs,
     exceptions,
@@ -340,8 +342,8 @@ def test_async_client_takes_anything() -> None:
         )
         harness.client = aclient.client
 
-        def awaited(coro: Any) -> Any:
-            return loop.run_until_complete(asyncio.wait_for(coro, HANG_LIMIT))
+        def awaited(coro: Any, limit: float = HANG_LIMIT) -> Any:
+            return loop.run_until_complete(asyncio.wait_for(coro, limit))
 
         @RELAXED
         @given(
@@ -371,7 +373,7 @@ def test_async_client_takes_anything() -> None:
             snap = awaited(aclient.evaluate_flags(distinct_id, flag_keys=keys_arg, **reads))
             assert isinstance(snap, FlagEvaluations)
             assert is_flag_value(snap.get_flag(key)) and is_json(snap.get_flag_payload(key))
-            assert awaited(aclient.flush(timeout)) in (True, False)
+            assert awaited(aclient.flush(timeout), WAIT_LIMIT) in (True, False)
 
         run()
         harness.settle_and_check_books()
@@ -422,7 +424,7 @@ def test_module_functions_take_anything(default_client: Harness) -> None:
         assert table is None or is_flag_table(table)
         snap = bounded(hogkit.evaluate_flags, distinct_id, groups=groups)
         assert isinstance(snap, FlagEvaluations)
-        assert bounded(hogkit.flush, groups) in (True, False)
+        assert bounded_within(WAIT_LIMIT, hogkit.flush, groups) in (True, False)
 
     run()
     harness.settle_and_check_books()
